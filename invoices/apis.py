@@ -1,0 +1,142 @@
+"""Invoices API: create (the REST source of the one door), list, read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from invoices.documents import InvoiceDocument, InvoiceLineDocument
+from invoices.models import Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
+from invoices.selectors import invoice_list
+from invoices.services import invoice_create
+from recon_site.api.fields import DecimalStringField, MoneyField
+from recon_site.api.views import TenantAPIMixin
+
+
+class InvoiceLineInputSerializer(serializers.Serializer):
+    line_number = serializers.IntegerField(min_value=1, max_value=2_147_483_647, required=False, allow_null=True)
+    sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=500)
+    quantity = DecimalStringField()
+    unit_price = DecimalStringField()
+    amount = DecimalStringField(required=False, allow_null=True)
+    po_line_number = serializers.IntegerField(min_value=1, max_value=2_147_483_647, required=False, allow_null=True)
+
+
+class InvoiceInputSerializer(serializers.Serializer):
+    invoice_number = serializers.CharField(max_length=64)
+    vendor_id = serializers.UUIDField(required=False, allow_null=True)
+    vendor_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    vendor_tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    po_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    currency = serializers.CharField(max_length=3)
+    invoice_date = serializers.DateField()
+    due_date = serializers.DateField(required=False, allow_null=True, default=None)
+    tax_amount = DecimalStringField(required=False)
+    shipping_amount = DecimalStringField(required=False)
+    total_amount = DecimalStringField()
+    external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    lines = InvoiceLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
+
+    def to_document(self) -> InvoiceDocument:
+        data = dict(self.validated_data)
+        lines = [InvoiceLineDocument(**line) for line in data.pop("lines")]
+        data = {key: value for key, value in data.items() if value is not None}
+        return InvoiceDocument(lines=lines, **data)
+
+
+class InvoiceLineOutputSerializer(serializers.ModelSerializer):
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
+    unit_price = serializers.DecimalField(max_digits=18, decimal_places=6)
+    amount = MoneyField("amount", currency_attr="invoice.currency")
+
+    class Meta:
+        model = InvoiceLine
+        fields = ["id", "line_number", "sku", "description", "quantity", "unit_price", "amount", "po_line_number"]
+
+
+class InvoiceOutputSerializer(serializers.ModelSerializer):
+    vendor_id = serializers.UUIDField(allow_null=True)
+    vendor_name = serializers.SerializerMethodField()
+    subtotal_amount = MoneyField("subtotal_amount")
+    tax_amount = MoneyField("tax_amount")
+    shipping_amount = MoneyField("shipping_amount")
+    total_amount = MoneyField("total_amount")
+    lines = InvoiceLineOutputSerializer(many=True)
+    # Filled by the matching engine once the invoice has been matched.
+    match = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "invoice_number",
+            "vendor_id",
+            "vendor_name",
+            "vendor_tax_id_raw",
+            "po_number",
+            "currency",
+            "invoice_date",
+            "due_date",
+            "subtotal_amount",
+            "tax_amount",
+            "shipping_amount",
+            "total_amount",
+            "status",
+            "review_queue",
+            "source",
+            "external_id",
+            "lines",
+            "match",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_vendor_name(self, invoice: Invoice) -> str:
+        return invoice.vendor.name if invoice.vendor_id else invoice.vendor_name_raw
+
+    def get_match(self, invoice: Invoice) -> dict[str, Any] | None:
+        return None
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=InvoiceStatus.choices)
+    review_queue = django_filters.ChoiceFilter(choices=ReviewQueue.choices)
+    source = django_filters.ChoiceFilter(choices=InvoiceSource.choices)
+    vendor_id = django_filters.UUIDFilter(field_name="vendor_id")
+    po_number = django_filters.CharFilter(field_name="po_number")
+    invoice_number = django_filters.CharFilter(field_name="invoice_number")
+    invoice_date_from = django_filters.DateFilter(field_name="invoice_date", lookup_expr="gte")
+    invoice_date_to = django_filters.DateFilter(field_name="invoice_date", lookup_expr="lte")
+    created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = Invoice
+        fields: list[str] = []
+
+
+class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = InvoiceOutputSerializer
+    filterset_class = InvoiceFilter
+
+    def get_queryset(self) -> Any:
+        return invoice_list(tenant=self.tenant).select_related("vendor").prefetch_related("lines")
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return InvoiceInputSerializer if self.action == "create" else InvoiceOutputSerializer
+
+    @extend_schema(request=InvoiceInputSerializer, responses={201: InvoiceOutputSerializer})
+    def create(self, request: Request) -> Response:
+        incoming = InvoiceInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        invoice = invoice_create(
+            tenant=self.tenant, document=incoming.to_document(), source=InvoiceSource.API, actor=self.actor
+        )
+        invoice = self.get_queryset().get(pk=invoice.pk)
+        return Response(InvoiceOutputSerializer(invoice).data, status=status.HTTP_201_CREATED)

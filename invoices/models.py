@@ -1,0 +1,107 @@
+"""Vendor invoices and their lines, as received; matching results live in `matching`."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from purchasing.models import QUANTITY, UNIT_PRICE
+from tenants.scoping import TenantOwnedModel
+
+
+class InvoiceStatus(models.TextChoices):
+    """The lifecycle of DESIGN.md §4."""
+
+    RECEIVED = "received"
+    ON_HOLD = "on_hold"
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DISPUTED = "disputed"
+    PARTIALLY_PAID = "partially_paid"
+    RECONCILED = "reconciled"
+    VOID = "void"
+
+
+class ReviewQueue(models.TextChoices):
+    STANDARD = "standard"
+    ESCALATED = "escalated"
+
+
+class InvoiceSource(models.TextChoices):
+    API = "api"
+    CSV = "csv"
+    WEBHOOK = "webhook"
+    XML = "xml"
+
+
+class Invoice(TenantOwnedModel):
+    # Null when the vendor could not be resolved exactly; the raw name/tax id are kept for matching.
+    vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    vendor_name_raw = models.CharField(max_length=255, blank=True, default="")
+    vendor_tax_id_raw = models.CharField(max_length=64, blank=True, default="")
+    invoice_number = models.CharField(max_length=64)
+    # See invoices.numbers.normalize_invoice_number: the key of duplicate detection.
+    invoice_number_normalized = models.CharField(max_length=64, editable=False)
+    po_number = models.CharField(max_length=64, blank=True, default="")
+    currency = models.CharField(max_length=3)
+    invoice_date = models.DateField()
+    due_date = models.DateField(null=True, blank=True)
+    # Amounts in minor units of `currency`.
+    subtotal_amount = models.BigIntegerField()
+    tax_amount = models.BigIntegerField(default=0)
+    shipping_amount = models.BigIntegerField(default=0)
+    total_amount = models.BigIntegerField()
+    status = models.CharField(max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.RECEIVED)
+    review_queue = models.CharField(max_length=16, choices=ReviewQueue.choices, null=True, blank=True)
+    source = models.CharField(max_length=16, choices=InvoiceSource.choices, default=InvoiceSource.API)
+    external_id = models.CharField(max_length=128, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at"], name="invoice_tenant_status_created"),
+            models.Index(fields=["tenant", "vendor", "invoice_number_normalized"], name="invoice_tenant_vendor_number"),
+            models.Index(fields=["tenant", "po_number"], name="invoice_tenant_po_number"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tax_amount__gte=0, shipping_amount__gte=0), name="invoice_tax_shipping_gte_0"
+            ),
+            # A review queue exactly when the invoice is waiting for review.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="pending_review", review_queue__isnull=False)
+                    | (~models.Q(status="pending_review") & models.Q(review_queue__isnull=True))
+                ),
+                name="invoice_queue_iff_pending_review",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.invoice_number
+
+
+class InvoiceLine(TenantOwnedModel):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveIntegerField()
+    sku = models.CharField(max_length=64, blank=True, default="")
+    description = models.CharField(max_length=500)
+    quantity = models.DecimalField(**QUANTITY)
+    unit_price = models.DecimalField(**UNIT_PRICE)
+    amount = models.BigIntegerField(help_text="Minor units of the invoice currency.")
+    # The caller's hint of which PO line this bills; matching confirms or overrides it.
+    po_line_number = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["invoice", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "line_number"], name="invoiceline_unique_number"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="invoiceline_quantity_gt_0"),
+            models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="invoiceline_unit_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}#{self.line_number}"

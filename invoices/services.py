@@ -1,0 +1,139 @@
+"""Writes of invoices. `invoice_create` is the one door every source comes through."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+from django.db import transaction
+
+from audit.actors import Actor
+from invoices.documents import InvoiceDocument
+from invoices.models import Invoice, InvoiceLine, InvoiceSource
+from invoices.numbers import normalize_invoice_number
+from recon_site.exceptions import DocumentInvalid
+from recon_site.money import MoneyError, normalize_currency, round_to_minor, to_minor
+from recon_site.quantities import quantity_error, unit_price_error
+from tenants.models import Tenant
+from vendors.selectors import vendor_resolve_exact
+
+INVOICE_UNKNOWN_VENDOR_ID = "No vendor with this id."
+INVOICE_NO_VENDOR = "Name the vendor by vendor_id, vendor_tax_id or vendor_name."
+INVOICE_NO_LINES = "An invoice needs at least one line."
+INVOICE_NUMBER_REQUIRED = "An invoice needs a number with at least one letter or digit."
+LINE_NUMBER_REPEATED = "Line number {line_number} appears more than once."
+AMOUNT_NEGATIVE = "Must not be negative."
+
+
+def invoice_create(
+    *, tenant: Tenant, document: InvoiceDocument, source: str = InvoiceSource.API, actor: Actor | None = None
+) -> Invoice:
+    """Validate and store an incoming invoice with its lines, all or nothing, in `received`.
+
+    The vendor is resolved exactly (id → tax id → normalized name/alias). An id that is not the
+    tenant's is an error; a name or tax id that matches no vendor is accepted and kept raw, for
+    the matching engine to resolve fuzzily or flag as `unknown_vendor`. Duplicates are accepted
+    too: detecting and explaining them is matching's job (`duplicate_invoice`).
+    """
+    errors: dict[str, list[str]] = {}
+
+    def money(field_name: str, value: Decimal | None, currency: str | None) -> int:
+        if value is None or currency is None:
+            return 0
+        try:
+            minor = to_minor(value, currency)
+        except MoneyError as exc:
+            errors[field_name] = [str(exc)]
+            return 0
+        if minor < 0:
+            errors[field_name] = [AMOUNT_NEGATIVE]
+        return minor
+
+    currency: str | None
+    try:
+        currency = normalize_currency(document.currency)
+    except MoneyError as exc:
+        currency = None
+        errors["currency"] = [str(exc)]
+
+    normalized_number = normalize_invoice_number(document.invoice_number)
+    if not normalized_number:
+        errors["invoice_number"] = [INVOICE_NUMBER_REQUIRED]
+
+    vendor = None
+    if document.vendor_id is not None:
+        vendor = vendor_resolve_exact(tenant=tenant, vendor_id=document.vendor_id)
+        if vendor is None:
+            errors["vendor_id"] = [INVOICE_UNKNOWN_VENDOR_ID]
+    elif document.vendor_tax_id or document.vendor_name:
+        vendor = vendor_resolve_exact(tenant=tenant, tax_id=document.vendor_tax_id, name=document.vendor_name)
+    else:
+        errors["vendor"] = [INVOICE_NO_VENDOR]
+
+    tax_amount = money("tax_amount", document.tax_amount, currency)
+    shipping_amount = money("shipping_amount", document.shipping_amount, currency)
+    total_amount = money("total_amount", document.total_amount, currency)
+
+    if not document.lines:
+        errors["lines"] = [INVOICE_NO_LINES]
+    line_numbers = [line.line_number or index + 1 for index, line in enumerate(document.lines)]
+    repeated = {number for number, count in Counter(line_numbers).items() if count > 1}
+    line_amounts: list[int] = []
+    for index, line in enumerate(document.lines):
+        if line_numbers[index] in repeated:
+            errors[f"lines[{index}].line_number"] = [LINE_NUMBER_REPEATED.format(line_number=line_numbers[index])]
+        for field_name, problem in (
+            ("quantity", quantity_error(line.quantity)),
+            ("unit_price", unit_price_error(line.unit_price)),
+        ):
+            if problem:
+                errors[f"lines[{index}].{field_name}"] = [problem]
+        if line.amount is not None:
+            line_amounts.append(money(f"lines[{index}].amount", line.amount, currency))
+        elif (
+            currency is not None
+            and f"lines[{index}].quantity" not in errors
+            and f"lines[{index}].unit_price" not in errors
+        ):
+            line_amounts.append(round_to_minor(line.quantity * line.unit_price, currency))
+        else:
+            line_amounts.append(0)
+
+    if errors:
+        raise DocumentInvalid("The invoice is invalid; see details.", details=errors)
+    assert currency is not None  # for the type checker: errors would have been raised
+
+    with transaction.atomic():
+        invoice = Invoice.objects.create(
+            tenant=tenant,
+            vendor=vendor,
+            vendor_name_raw=document.vendor_name.strip(),
+            vendor_tax_id_raw=document.vendor_tax_id.strip(),
+            invoice_number=document.invoice_number.strip(),
+            invoice_number_normalized=normalized_number,
+            po_number=document.po_number.strip(),
+            currency=currency,
+            invoice_date=document.invoice_date,
+            due_date=document.due_date,
+            subtotal_amount=sum(line_amounts),
+            tax_amount=tax_amount,
+            shipping_amount=shipping_amount,
+            total_amount=total_amount,
+            source=source,
+            external_id=document.external_id,
+        )
+        InvoiceLine.objects.bulk_create(
+            InvoiceLine(
+                tenant=tenant,
+                invoice=invoice,
+                line_number=line_numbers[index],
+                sku=line.sku,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line_amounts[index],
+                po_line_number=line.po_line_number,
+            )
+            for index, line in enumerate(document.lines)
+        )
+    return invoice

@@ -1,0 +1,181 @@
+"""Purchase orders and goods receipts API: create (one atomic write), list, read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from purchasing.documents import (
+    GoodsReceiptDocument,
+    GoodsReceiptLineDocument,
+    PurchaseOrderDocument,
+    PurchaseOrderLineDocument,
+)
+from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
+from purchasing.selectors import goods_receipt_list, purchase_order_list
+from purchasing.services import goods_receipt_create, purchase_order_create
+from recon_site.api.fields import DecimalStringField
+from recon_site.api.views import TenantAPIMixin
+
+
+class PurchaseOrderLineInputSerializer(serializers.Serializer):
+    line_number = serializers.IntegerField(min_value=1, max_value=2_147_483_647)
+    sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=500)
+    quantity = DecimalStringField()
+    unit_price = DecimalStringField()
+    uom = serializers.CharField(max_length=16, required=False, allow_blank=True, default="EA")
+
+
+class PurchaseOrderInputSerializer(serializers.Serializer):
+    po_number = serializers.CharField(max_length=64)
+    vendor_id = serializers.UUIDField()
+    currency = serializers.CharField(max_length=3)
+    order_date = serializers.DateField()
+    expected_date = serializers.DateField(required=False, allow_null=True, default=None)
+    lines = PurchaseOrderLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
+
+
+class GoodsReceiptLineInputSerializer(serializers.Serializer):
+    po_line_number = serializers.IntegerField(min_value=1, max_value=2_147_483_647)
+    quantity = DecimalStringField()
+
+
+class GoodsReceiptInputSerializer(serializers.Serializer):
+    receipt_number = serializers.CharField(max_length=64)
+    po_number = serializers.CharField(max_length=64)
+    received_date = serializers.DateField()
+    lines = GoodsReceiptLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
+
+
+class PurchaseOrderLineOutputSerializer(serializers.ModelSerializer):
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
+    unit_price = serializers.DecimalField(max_digits=18, decimal_places=6)
+
+    class Meta:
+        model = PurchaseOrderLine
+        fields = ["id", "line_number", "sku", "description", "quantity", "uom", "unit_price"]
+
+
+class PurchaseOrderOutputSerializer(serializers.ModelSerializer):
+    vendor_id = serializers.UUIDField()
+    lines = PurchaseOrderLineOutputSerializer(many=True)
+
+    class Meta:
+        model = PurchaseOrder
+        fields = [
+            "id",
+            "po_number",
+            "vendor_id",
+            "currency",
+            "status",
+            "order_date",
+            "expected_date",
+            "lines",
+            "created_at",
+        ]
+
+
+class PurchaseOrderFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=PurchaseOrder.Status.choices)
+    vendor_id = django_filters.UUIDFilter(field_name="vendor_id")
+    po_number = django_filters.CharFilter(field_name="po_number")
+    order_date_from = django_filters.DateFilter(field_name="order_date", lookup_expr="gte")
+    order_date_to = django_filters.DateFilter(field_name="order_date", lookup_expr="lte")
+
+    class Meta:
+        model = PurchaseOrder
+        fields: list[str] = []
+
+
+class PurchaseOrderViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = PurchaseOrderOutputSerializer
+    filterset_class = PurchaseOrderFilter
+    InputSerializer = PurchaseOrderInputSerializer
+
+    def get_queryset(self) -> Any:
+        return purchase_order_list(tenant=self.tenant).prefetch_related("lines")
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return self.InputSerializer if self.action == "create" else PurchaseOrderOutputSerializer
+
+    @extend_schema(request=PurchaseOrderInputSerializer, responses={201: PurchaseOrderOutputSerializer})
+    def create(self, request: Request) -> Response:
+        incoming = self.InputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        document = PurchaseOrderDocument(
+            po_number=data["po_number"].strip(),
+            vendor_id=data["vendor_id"],
+            currency=data["currency"],
+            order_date=data["order_date"],
+            expected_date=data["expected_date"],
+            lines=[PurchaseOrderLineDocument(**line) for line in data["lines"]],
+        )
+        purchase_order = purchase_order_create(tenant=self.tenant, document=document, actor=self.actor)
+        return Response(PurchaseOrderOutputSerializer(purchase_order).data, status=status.HTTP_201_CREATED)
+
+
+class GoodsReceiptLineOutputSerializer(serializers.ModelSerializer):
+    po_line_number = serializers.IntegerField(source="purchase_order_line.line_number")
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
+
+    class Meta:
+        model = GoodsReceiptLine
+        fields = ["id", "po_line_number", "quantity"]
+
+
+class GoodsReceiptOutputSerializer(serializers.ModelSerializer):
+    po_number = serializers.CharField(source="purchase_order.po_number")
+    purchase_order_id = serializers.UUIDField()
+    lines = GoodsReceiptLineOutputSerializer(many=True)
+
+    class Meta:
+        model = GoodsReceipt
+        fields = ["id", "receipt_number", "po_number", "purchase_order_id", "received_date", "lines", "created_at"]
+
+
+class GoodsReceiptFilter(django_filters.FilterSet):
+    po_number = django_filters.CharFilter(field_name="purchase_order__po_number")
+    purchase_order_id = django_filters.UUIDFilter(field_name="purchase_order_id")
+    received_date_from = django_filters.DateFilter(field_name="received_date", lookup_expr="gte")
+    received_date_to = django_filters.DateFilter(field_name="received_date", lookup_expr="lte")
+
+    class Meta:
+        model = GoodsReceipt
+        fields: list[str] = []
+
+
+class GoodsReceiptViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = GoodsReceiptOutputSerializer
+    filterset_class = GoodsReceiptFilter
+    InputSerializer = GoodsReceiptInputSerializer
+
+    def get_queryset(self) -> Any:
+        return (
+            goods_receipt_list(tenant=self.tenant)
+            .select_related("purchase_order")
+            .prefetch_related("lines__purchase_order_line")
+        )
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return self.InputSerializer if self.action == "create" else GoodsReceiptOutputSerializer
+
+    @extend_schema(request=GoodsReceiptInputSerializer, responses={201: GoodsReceiptOutputSerializer})
+    def create(self, request: Request) -> Response:
+        incoming = self.InputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        document = GoodsReceiptDocument(
+            receipt_number=data["receipt_number"].strip(),
+            po_number=data["po_number"].strip(),
+            received_date=data["received_date"],
+            lines=[GoodsReceiptLineDocument(**line) for line in data["lines"]],
+        )
+        receipt = goods_receipt_create(tenant=self.tenant, document=document, actor=self.actor)
+        return Response(GoodsReceiptOutputSerializer(receipt).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,82 @@
+"""Purchase orders (what was ordered, at what price) and goods receipts (what arrived)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from tenants.scoping import TenantOwnedModel
+
+QUANTITY = {"max_digits": 18, "decimal_places": 4}
+UNIT_PRICE = {"max_digits": 18, "decimal_places": 6}
+
+
+class PurchaseOrder(TenantOwnedModel):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+        CANCELLED = "cancelled"
+
+    po_number = models.CharField(max_length=64)
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="purchase_orders")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    order_date = models.DateField()
+    expected_date = models.DateField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "po_number"], name="po_unique_tenant_number")]
+        indexes = [models.Index(fields=["tenant", "vendor", "status"], name="po_tenant_vendor_status")]
+
+    def __str__(self) -> str:
+        return self.po_number
+
+
+class PurchaseOrderLine(TenantOwnedModel):
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveIntegerField()
+    sku = models.CharField(max_length=64, blank=True, default="")
+    description = models.CharField(max_length=500)
+    quantity = models.DecimalField(**QUANTITY)
+    uom = models.CharField(max_length=16, blank=True, default="EA")
+    unit_price = models.DecimalField(**UNIT_PRICE)
+
+    class Meta:
+        ordering = ["purchase_order", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["purchase_order", "line_number"], name="poline_unique_number"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="poline_quantity_gt_0"),
+            models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="poline_unit_price_gte_0"),
+            models.CheckConstraint(condition=models.Q(line_number__gt=0), name="poline_line_number_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_order_id}#{self.line_number}"
+
+
+class GoodsReceipt(TenantOwnedModel):
+    receipt_number = models.CharField(max_length=64)
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="receipts")
+    received_date = models.DateField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "receipt_number"], name="receipt_unique_tenant_number")
+        ]
+
+    def __str__(self) -> str:
+        return self.receipt_number
+
+
+class GoodsReceiptLine(TenantOwnedModel):
+    goods_receipt = models.ForeignKey(GoodsReceipt, on_delete=models.CASCADE, related_name="lines")
+    purchase_order_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT, related_name="receipt_lines")
+    quantity = models.DecimalField(**QUANTITY)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="receiptline_quantity_gt_0"),
+            models.UniqueConstraint(fields=["goods_receipt", "purchase_order_line"], name="receiptline_unique_po_line"),
+        ]

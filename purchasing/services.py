@@ -1,0 +1,145 @@
+"""Writes of purchase orders and goods receipts: each document is one atomic write."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.db import IntegrityError, transaction
+
+from audit.actors import Actor
+from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
+from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
+from recon_site.exceptions import DocumentInvalid, DuplicateDocument
+from recon_site.money import MoneyError, normalize_currency
+from recon_site.quantities import quantity_error, unit_price_error
+from tenants.models import Tenant
+from vendors.models import Vendor
+
+PO_DUPLICATE = "Purchase order {po_number!r} already exists."
+PO_UNKNOWN_VENDOR = "No vendor with this id."
+PO_NO_LINES = "A purchase order needs at least one line."
+LINE_NUMBER_POSITIVE = "Line numbers start at 1."
+LINE_NUMBER_REPEATED = "Line number {line_number} appears more than once."
+RECEIPT_DUPLICATE = "Goods receipt {receipt_number!r} already exists."
+RECEIPT_UNKNOWN_PO = "No purchase order {po_number!r}."
+RECEIPT_PO_CANCELLED = "Purchase order {po_number!r} is cancelled; nothing can be received against it."
+RECEIPT_NO_LINES = "A goods receipt needs at least one line."
+RECEIPT_UNKNOWN_PO_LINE = "Purchase order {po_number!r} has no line {line_number}."
+
+
+def _repeated_line_numbers(numbers: list[int]) -> dict[str, list[str]]:
+    counts = Counter(numbers)
+    return {
+        f"lines[{index}].line_number": [LINE_NUMBER_REPEATED.format(line_number=number)]
+        for index, number in enumerate(numbers)
+        if counts[number] > 1
+    }
+
+
+def purchase_order_create(
+    *, tenant: Tenant, document: PurchaseOrderDocument, actor: Actor | None = None
+) -> PurchaseOrder:
+    """Store a PO with its lines, all or nothing. The PO number is unique per tenant."""
+    errors: dict[str, list[str]] = {}
+    try:
+        currency = normalize_currency(document.currency)
+    except MoneyError as exc:
+        errors["currency"] = [str(exc)]
+    vendor = Vendor.objects.for_tenant(tenant).filter(pk=document.vendor_id).first()
+    if vendor is None:
+        errors["vendor_id"] = [PO_UNKNOWN_VENDOR]
+    if not document.lines:
+        errors["lines"] = [PO_NO_LINES]
+    errors.update(_repeated_line_numbers([line.line_number for line in document.lines]))
+    for index, line in enumerate(document.lines):
+        for field_name, problem in (
+            ("line_number", None if line.line_number > 0 else LINE_NUMBER_POSITIVE),
+            ("quantity", quantity_error(line.quantity)),
+            ("unit_price", unit_price_error(line.unit_price)),
+        ):
+            if problem:
+                errors[f"lines[{index}].{field_name}"] = [problem]
+    if errors:
+        raise DocumentInvalid("The purchase order is invalid; see details.", details=errors)
+    if PurchaseOrder.objects.for_tenant(tenant).filter(po_number=document.po_number).exists():
+        raise DuplicateDocument(
+            PO_DUPLICATE.format(po_number=document.po_number), details={"po_number": document.po_number}
+        )
+    try:
+        with transaction.atomic():
+            purchase_order = PurchaseOrder.objects.create(
+                tenant=tenant,
+                po_number=document.po_number,
+                vendor=vendor,
+                currency=currency,
+                order_date=document.order_date,
+                expected_date=document.expected_date,
+            )
+            PurchaseOrderLine.objects.bulk_create(
+                PurchaseOrderLine(
+                    tenant=tenant,
+                    purchase_order=purchase_order,
+                    line_number=line.line_number,
+                    sku=line.sku,
+                    description=line.description,
+                    quantity=line.quantity,
+                    uom=line.uom or "EA",
+                    unit_price=line.unit_price,
+                )
+                for line in document.lines
+            )
+    except IntegrityError as exc:  # a concurrent create of the same number
+        raise DuplicateDocument(PO_DUPLICATE.format(po_number=document.po_number)) from exc
+    return purchase_order
+
+
+def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, actor: Actor | None = None) -> GoodsReceipt:
+    """Store what arrived against a PO's lines. Several receipts per PO are normal."""
+    purchase_order = PurchaseOrder.objects.for_tenant(tenant).filter(po_number=document.po_number).first()
+    if purchase_order is None:
+        message = RECEIPT_UNKNOWN_PO.format(po_number=document.po_number)
+        raise DocumentInvalid(message, details={"po_number": [message]})
+    if purchase_order.status == PurchaseOrder.Status.CANCELLED:
+        message = RECEIPT_PO_CANCELLED.format(po_number=document.po_number)
+        raise DocumentInvalid(message, details={"po_number": [message]})
+    errors: dict[str, list[str]] = {}
+    if not document.lines:
+        errors["lines"] = [RECEIPT_NO_LINES]
+    po_lines = {line.line_number: line for line in purchase_order.lines.all()}
+    for index, line in enumerate(document.lines):
+        if problem := quantity_error(line.quantity):
+            errors[f"lines[{index}].quantity"] = [problem]
+        if line.po_line_number not in po_lines:
+            message = RECEIPT_UNKNOWN_PO_LINE.format(po_number=document.po_number, line_number=line.po_line_number)
+            errors[f"lines[{index}].po_line_number"] = [message]
+    errors.update(
+        {
+            key.replace(".line_number", ".po_line_number"): value
+            for key, value in _repeated_line_numbers([line.po_line_number for line in document.lines]).items()
+        }
+    )
+    if errors:
+        raise DocumentInvalid("The goods receipt is invalid; see details.", details=errors)
+    if GoodsReceipt.objects.for_tenant(tenant).filter(receipt_number=document.receipt_number).exists():
+        message = RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)
+        raise DuplicateDocument(message, details={"receipt_number": document.receipt_number})
+    try:
+        with transaction.atomic():
+            receipt = GoodsReceipt.objects.create(
+                tenant=tenant,
+                receipt_number=document.receipt_number,
+                purchase_order=purchase_order,
+                received_date=document.received_date,
+            )
+            GoodsReceiptLine.objects.bulk_create(
+                GoodsReceiptLine(
+                    tenant=tenant,
+                    goods_receipt=receipt,
+                    purchase_order_line=po_lines[line.po_line_number],
+                    quantity=line.quantity,
+                )
+                for line in document.lines
+            )
+    except IntegrityError as exc:
+        raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)) from exc
+    return receipt

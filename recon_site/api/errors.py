@@ -1,0 +1,116 @@
+"""The error envelope: every 4xx/5xx body is `{"error": {"code", "message", "details"}}`.
+
+DRF exceptions go through `api_exception_handler`; errors raised outside DRF (URL not found,
+a body over the size limit, an unhandled crash) are shaped by `ApiErrorEnvelopeMiddleware` and
+the `handler404`/`handler500` views, so an API client never sees an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from recon_site.exceptions import DomainError
+
+logger = logging.getLogger(__name__)
+
+# DRF's default codes, renamed where the API's vocabulary is clearer.
+_CODE_BY_EXCEPTION: dict[type[Exception], str] = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.ValidationError: "validation_error",
+}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(status_code: int, code: str, message: str, details: dict[str, Any] | None = None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, details), status=status_code)
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error tree → `{"lines[1].quantity": ["..."]}`.
+
+    Services report errors with the same paths, so a client reads one shape whichever layer
+    refused the document.
+    """
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(detail, list):
+        if all(not isinstance(value, (dict, list)) for value in detail):
+            return {prefix or "non_field_errors": [str(value) for value in detail]} if detail else {}
+        flat = {}
+        for index, value in enumerate(detail):
+            flat.update(flatten_errors(value, f"{prefix}[{index}]"))
+        return flat
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, re-shaped into the envelope; domain errors get their own status."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("payload_too_large", "The request body is larger than this server accepts."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unhandled crash: Django's handler500 shapes it
+
+    code = next((name for cls, name in _CODE_BY_EXCEPTION.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        details = flatten_errors(exc.detail)
+        message = "The request is invalid; see details for each field."
+    else:
+        details = {}
+        message = str(exc.detail) if hasattr(exc, "detail") else str(exc)
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        details = {"retry_after_seconds": int(exc.wait) + 1}
+    response.data = error_body(code, message, details)
+    return response
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(404, "not_found", "No such resource.")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return error_response(413, "payload_too_large", "The request body is larger than this server accepts.")
+    return error_response(400, "bad_request", "The request could not be understood.")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_response(403, "permission_denied", "You do not have permission to do this.")

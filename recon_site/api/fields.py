@@ -1,0 +1,40 @@
+"""Serializer fields shared by every API: money out as a decimal string in its currency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from recon_site.money import format_minor
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "199.99"})
+class MoneyField(serializers.Field):
+    """Reads `<amount_attr>` (minor units) and the currency beside it; writes nothing."""
+
+    def __init__(self, amount_attr: str, currency_attr: str = "currency", **kwargs: Any) -> None:
+        kwargs.update(source="*", read_only=True)
+        super().__init__(**kwargs)
+        self.amount_attr = amount_attr
+        self.currency_attr = currency_attr
+
+    def to_representation(self, instance: Any) -> str:
+        currency = instance
+        for part in self.currency_attr.split("."):
+            currency = getattr(currency, part)
+        return format_minor(getattr(instance, self.amount_attr), currency)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DecimalStringField(serializers.DecimalField):
+    """A decimal in, as a string or JSON number (parsed exactly, never through float).
+
+    Range and precision are checked by the services, the same for every source, so this only
+    makes sure the value is a finite decimal.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_digits=None, decimal_places=None, **kwargs)

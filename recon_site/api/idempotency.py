@@ -1,0 +1,110 @@
+"""`Idempotency-Key` on POST (DESIGN.md §8), stored in PostgreSQL.
+
+The whole keyed request runs in one transaction that first takes a transaction-scoped advisory
+lock on (tenant, key):
+
+- lock not available → another request with this key is running → 409;
+- a stored response for the key with the same body fingerprint → replayed as it was;
+- a stored response with another fingerprint → 422;
+- otherwise the view runs, and its response is stored *in the same transaction* as the
+  documents it created. A crash anywhere rolls both back, so a key can never leave a created
+  invoice without its stored response (which a retry would then duplicate), nor the reverse.
+
+5xx responses are not stored (the transaction is rolled back), so a retry after a server
+fault runs again. Keys are per tenant and kept `IDEMPOTENCY_KEY_TTL_HOURS` (≥ 24 h).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from recon_site.exceptions import DomainError
+from tenants.models import IdempotencyRecord, Tenant
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+KEY_IN_FLIGHT = "A request with this Idempotency-Key is still being processed; retry shortly."
+KEY_REUSED = "This Idempotency-Key was already used with a different request body."
+KEY_TOO_LONG = f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters."
+
+# Namespace of the advisory lock's first int4, so these locks never collide with other uses
+# (the matching run's tenant lock uses another class id).
+_LOCK_CLASS = 0x1DE
+
+
+class IdempotencyInFlight(DomainError):
+    status_code = 409
+    code = "idempotency_key_in_flight"
+
+
+class IdempotencyKeyReused(DomainError):
+    status_code = 422
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInvalid(DomainError):
+    status_code = 400
+    code = "idempotency_key_invalid"
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """SHA-256 of the request; JSON bodies are canonicalized so key order and spacing don't matter."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+def _lock_id(tenant: Tenant, key: str) -> int:
+    digest = hashlib.blake2b(f"{tenant.pk}:{key}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredResponse | None:
+    """Inside the request's transaction: lock the key, then return a response to replay, if any."""
+    if len(key) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyInvalid(KEY_TOO_LONG)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, _lock_id(tenant, key)])
+        (locked,) = cursor.fetchone()
+    if not locked:
+        raise IdempotencyInFlight(KEY_IN_FLIGHT)
+    expiry = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    record = IdempotencyRecord.objects.for_tenant(tenant).filter(key=key, created_at__gte=expiry).first()
+    if record is None:
+        return None
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(KEY_REUSED)
+    return StoredResponse(status=record.response_status or 200, body=record.response_body)
+
+
+def idempotency_complete(*, tenant: Tenant, key: str, fingerprint: str, status: int, body: Any) -> None:
+    """Store the response of a keyed request (same transaction as the request's writes)."""
+    now = timezone.now()
+    IdempotencyRecord.objects.for_tenant(tenant).filter(key=key).delete()  # an expired record, if any
+    IdempotencyRecord.objects.create(
+        tenant=tenant,
+        key=key,
+        request_fingerprint=fingerprint,
+        state=IdempotencyRecord.State.DONE,
+        response_status=status,
+        response_body=body,
+        completed_at=now,
+    )

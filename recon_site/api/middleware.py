@@ -1,0 +1,89 @@
+"""Request id on every response and log line; the error envelope for errors outside DRF."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from recon_site.api.errors import error_response
+from recon_site.observability import request_id_var, tenant_id_var
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# A caller's id is echoed only if it is short and plain, so it cannot inject into logs or headers.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Takes the caller's `X-Request-Id` (or makes one) and puts it on the response and logs."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        # Set, not reset afterwards: Django logs the response (django.request) after the
+        # middleware chain returns, and that line must carry the id too. The next request on
+        # this thread overwrites both values.
+        request_id_var.set(request_id)
+        tenant_id_var.set(None)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+class ApiErrorEnvelopeMiddleware:
+    """Re-shapes any non-envelope error under /api/ (CSRF failure, a stray HTML error page)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not is_api_path(request.path) or response.status_code < 400 or getattr(response, "streaming", False):
+            return response
+        if response.get("Content-Type", "").startswith("application/json") and _is_envelope(response.content):
+            return response
+        shaped = error_response(response.status_code, _code_for(response.status_code), _message_for(response))
+        for header in ("Retry-After", "Allow", "WWW-Authenticate"):
+            if header in response:
+                shaped[header] = response[header]
+        return shaped
+
+
+def _is_envelope(content: bytes) -> bool:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
+
+
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+}
+
+
+def _code_for(status_code: int) -> str:
+    return _CODES.get(status_code, "internal_error" if status_code >= 500 else "error")
+
+
+def _message_for(response: HttpResponse) -> str:
+    if response.status_code == 403:
+        return "Forbidden (a browser session needs a CSRF token)."
+    return response.reason_phrase or "Error"

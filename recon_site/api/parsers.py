@@ -1,0 +1,48 @@
+"""A JSON parser that never produces a float: numbers become `Decimal`s."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+class DecimalJSONParser(JSONParser):
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            raw = stream.read() if stream is not None else b""
+            data = json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=_refuse_constant)
+        except RecursionError as exc:
+            raise ParseError("JSON is nested too deeply.") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"Malformed JSON: {exc}") from exc
+        if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+            raise ParseError(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
+        return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON number")

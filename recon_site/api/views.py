@@ -1,0 +1,117 @@
+"""The base of every tenant API view: tenant from auth, throttle order, idempotent POSTs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponseBase
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from audit.actors import Actor
+from recon_site.api.idempotency import (
+    HEADER,
+    REPLAYED_HEADER,
+    StoredResponse,
+    idempotency_begin,
+    idempotency_complete,
+    request_fingerprint,
+)
+from tenants.authentication import TenantContext
+from tenants.models import Tenant
+
+
+class _Replay(Exception):
+    def __init__(self, stored: StoredResponse) -> None:
+        self.stored = stored
+
+
+class TenantAPIMixin:
+    """Mixed into every API view of tenant data.
+
+    - `self.tenant` / `self.tenant_context` come from authentication, never from the body.
+    - Throttles run before permissions, so an anonymous or bad-key caller is counted (per IP)
+      before it is refused.
+    - A POST with `Idempotency-Key` runs in one transaction with its stored response
+      (see recon_site.api.idempotency).
+    """
+
+    request: Request
+
+    @property
+    def tenant_context(self) -> TenantContext:
+        context = self.request.auth
+        if not isinstance(context, TenantContext):
+            raise exceptions.NotAuthenticated()
+        return context
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.tenant_context.tenant
+
+    @property
+    def actor(self) -> Actor:
+        context = self.tenant_context
+        return Actor(kind=context.actor_kind, id=context.actor_id, label=str(self.request.user))
+
+    def _idempotency_key(self, request: HttpRequest | Request) -> str | None:
+        if request.method != "POST":
+            return None
+        return request.headers.get(HEADER) or None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if self._idempotency_key(request) is None:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+            return response
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self.format_kwarg = self.get_format_suffix(**kwargs)  # type: ignore[attr-defined]
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)  # type: ignore[attr-defined]
+        request.version, request.versioning_scheme = self.determine_version(request, *args, **kwargs)  # type: ignore[attr-defined]
+        try:
+            self.perform_authentication(request)  # type: ignore[attr-defined]
+        except exceptions.APIException:
+            self.check_throttles(request)  # type: ignore[attr-defined]
+            raise
+        self.check_throttles(request)  # type: ignore[attr-defined]
+        self.check_permissions(request)  # type: ignore[attr-defined]
+
+        key = self._idempotency_key(request)
+        if key is not None:
+            # Read the raw body now, before any parser consumes the stream.
+            fingerprint = request_fingerprint(request.method, request.path, request._request.body)
+            stored = idempotency_begin(tenant=self.tenant, key=key, fingerprint=fingerprint)
+            if stored is not None:
+                raise _Replay(stored)
+            self._idempotency = (key, fingerprint)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, _Replay):
+            response = Response(exc.stored.body, status=exc.stored.status)
+            response[REPLAYED_HEADER] = "true"
+            return response
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        pending = getattr(self, "_idempotency", None)
+        if pending is not None and response.status_code < 500 and isinstance(response, Response):
+            key, fingerprint = pending
+            body = _json_safe(response.data)
+            idempotency_complete(
+                tenant=self.tenant, key=key, fingerprint=fingerprint, status=response.status_code, body=body
+            )
+        return response
+
+
+def _json_safe(data: Any) -> Any:
+    """Response data as plain JSON (Decimals, UUIDs, dates as the renderer writes them)."""
+    return json.loads(json.dumps(data, cls=JSONEncoder))

@@ -1,0 +1,185 @@
+"""Settings shared by every environment. Values come from the environment (see `.env.example`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from recon_site.embedded_db import embedded_database_settings
+from recon_site.env import BASE_DIR, env, positive_int, rate
+
+DEBUG = env.bool("DEBUG", default=False)
+# Local runs only: production.py refuses to start without a real key.
+SECRET_KEY = env.str("SECRET_KEY", default="") or "recon-insecure-local-only-key-do-not-deploy"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "tenants",
+    "vendors",
+    "purchasing",
+    "invoices",
+    "matching",
+    "payments",
+    "audit",
+]
+
+MIDDLEWARE = [
+    "recon_site.api.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "recon_site.api.middleware.ApiErrorEnvelopeMiddleware",
+]
+
+ROOT_URLCONF = "recon_site.urls"
+WSGI_APPLICATION = "recon_site.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# DATABASE_URL names a server; without it the embedded PostgreSQL under VAR_DIR is started.
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL:
+    _db = env.db_url_config(DATABASE_URL)
+    if "postgresql" not in _db["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL: PostgreSQL is the system of record")
+else:
+    _db = embedded_database_settings(VAR_DIR)
+_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+_db["CONN_HEALTH_CHECKS"] = True
+_db.setdefault("OPTIONS", {})
+_db["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, throttling counters ---------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "recon",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Jobs (django-q2) -------------------------------------------------------------------------
+Q_CLUSTER = {
+    "name": "recon",
+    "workers": positive_int("Q_WORKERS", 2),
+    "timeout": positive_int("Q_TIMEOUT", 300),
+    "retry": positive_int("Q_RETRY", 360),
+    "catch_up": False,
+    "label": "Jobs",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Auth, i18n, static ------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Bodies larger than this are refused with 413 before anything is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = positive_int("MAX_REQUEST_BYTES", 2_621_440)
+
+# --- API ---------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.authentication.ApiKeyAuthentication",
+        "tenants.authentication.TenantSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.authentication.IsTenantMember"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "recon_site.api.throttling.TenantRateThrottle",
+        "recon_site.api.throttling.AnonIpRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "tenant": rate("THROTTLE_TENANT_RATE", "1200/min"),
+        "anon": rate("THROTTLE_ANON_RATE", "60/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["recon_site.api.parsers.DecimalJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "recon_site.api.pagination.CreatedCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "recon_site.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Recon API",
+    "DESCRIPTION": (
+        "Accounts-payable back office: invoices, purchase orders, goods receipts, 3-way matching. "
+        "Amounts, quantities and unit prices are decimal strings in major units. "
+        'Every error is `{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+IDEMPOTENCY_KEY_TTL_HOURS = positive_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
+SELF_REGISTRATION_ENABLED = env.bool("SELF_REGISTRATION_ENABLED", default=False)
+
+# --- Logging: JSON lines with request id and tenant ---------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "recon_site.observability.RequestContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant_id)s",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
+}

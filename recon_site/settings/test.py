@@ -1,0 +1,15 @@
+"""Test settings: the real database and services, fast password hashing, quiet logs."""
+
+from __future__ import annotations
+
+from recon_site.settings.base import *  # noqa: F403
+from recon_site.settings.base import REST_FRAMEWORK
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOG_LEVEL = "WARNING"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Generous limits so ordinary tests never trip the throttle; throttle tests override them.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"tenant": "100000/min", "anon": "100000/min"},
+}

@@ -1,0 +1,41 @@
+"""URL conf: the API under /api/, the admin, health, and the OpenAPI schema and docs."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from invoices.apis import InvoiceViewSet
+from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
+from vendors.apis import VendorViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("vendors", VendorViewSet, basename="vendor")
+router.register("purchase-orders", PurchaseOrderViewSet, basename="purchase-order")
+router.register("goods-receipts", GoodsReceiptViewSet, basename="goods-receipt")
+router.register("invoices", InvoiceViewSet, basename="invoice")
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability, for load balancers and the quickstart smoke check."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("admin/", admin.site.urls),
+    path("health", health, name="health"),
+]
+
+handler400 = "recon_site.api.errors.handler400"
+handler403 = "recon_site.api.errors.handler403"
+handler404 = "recon_site.api.errors.handler404"
+handler500 = "recon_site.api.errors.handler500"

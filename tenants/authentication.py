@@ -1,0 +1,116 @@
+"""Who is calling, and for which tenant: API keys for clients, sessions for the browser.
+
+Both authenticators put a `TenantContext` in `request.auth`; views read the tenant from there
+and nowhere else (never from a body field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from recon_site.observability import tenant_id_var
+from tenants.models import ApiKey, Membership, Tenant, hash_api_key
+
+SESSION_TENANT_KEY = "recon_tenant_id"
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    tenant: Tenant
+    actor_kind: str  # "api_key" | "user"
+    actor_id: str
+    role: str | None = None
+
+
+class ApiClient(AnonymousUser):
+    """The `request.user` of an API-key call: authenticated, but not a person."""
+
+    def __init__(self, api_key: ApiKey) -> None:
+        self.api_key = api_key
+
+    @property
+    def is_authenticated(self) -> bool:  # type: ignore[override]
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:  # type: ignore[override]
+        return False
+
+    def __str__(self) -> str:
+        return f"api-key:{self.api_key.display_prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, TenantContext] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, raw_key = header.partition(" ")
+        if scheme != self.keyword:
+            return None
+        raw_key = raw_key.strip()
+        if not raw_key:
+            raise exceptions.AuthenticationFailed("Missing API key after 'Bearer'.")
+        # Unscoped by necessity: the key is what tells us the tenant.
+        api_key = (
+            ApiKey.objects.unscoped()
+            .select_related("tenant")
+            .filter(key_hash=hash_api_key(raw_key), is_active=True, tenant__is_active=True)
+            .first()
+        )
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        tenant_id_var.set(str(api_key.tenant_id))
+        return ApiClient(api_key), TenantContext(api_key.tenant, "api_key", str(api_key.pk))
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+def memberships_of(user: Any) -> list[Membership]:
+    """The user's memberships in active tenants, oldest first."""
+    return list(
+        Membership.objects.unscoped()
+        .select_related("tenant")
+        .filter(user=user, tenant__is_active=True)
+        .order_by("created_at")
+    )
+
+
+def current_membership(request: Any) -> Membership | None:
+    """The membership for the tenant chosen in this session (the first one by default)."""
+    memberships = memberships_of(request.user)
+    chosen = request.session.get(SESSION_TENANT_KEY)
+    for membership in memberships:
+        if str(membership.tenant_id) == chosen:
+            return membership
+    return memberships[0] if memberships else None
+
+
+class TenantSessionAuthentication(authentication.SessionAuthentication):
+    """A logged-in user acting in the tenant of their current membership (CSRF enforced)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, TenantContext] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, _ = result
+        membership = current_membership(request._request)
+        if membership is None:
+            raise exceptions.PermissionDenied("This user is not a member of any tenant.")
+        tenant_id_var.set(str(membership.tenant_id))
+        return user, TenantContext(membership.tenant, "user", str(user.pk), membership.role)
+
+
+class IsTenantMember(permissions.BasePermission):
+    message = "Authentication with an API key or a tenant member's session is required."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, TenantContext)

@@ -1,0 +1,152 @@
+"""Tenants, their API keys, their matching settings, and who may work in them."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from tenants.scoping import TenantOwnedModel
+
+
+class Tenant(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+API_KEY_PREFIX = "rk_"
+
+
+def hash_api_key(raw_key: str) -> str:
+    # Keys are 256-bit random strings, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def generate_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class ApiKey(TenantOwnedModel):
+    """A bearer key for API clients. Only its SHA-256 is stored; the key is shown once."""
+
+    name = models.CharField(max_length=100, default="default")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters, so a human can tell keys apart in the admin without the secret.
+    display_prefix = models.CharField(max_length=12, editable=False)
+    is_active = models.BooleanField(default=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.display_prefix}… ({self.name})"
+
+
+def default_reject_on() -> list[str]:
+    return ["duplicate_invoice"]
+
+
+class TenantSettings(models.Model):
+    """Thresholds and tolerances of matching (DESIGN.md §5), one row per tenant.
+
+    Amount thresholds are decimals in major units of *the invoice's own currency* (the default
+    "100.00" means EUR 100.00 for a EUR invoice and JPY 100 for a JPY invoice); the engine turns
+    them into that currency's minor units exactly, so no float ever touches them.
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="settings")
+    auto_approve_max = models.DecimalField(max_digits=18, decimal_places=3, default=Decimal("100.00"))
+    escalate_from = models.DecimalField(max_digits=18, decimal_places=3, default=Decimal("10000.00"))
+    auto_approve_min_confidence = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.950"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
+    price_tolerance_pct = models.DecimalField(
+        max_digits=6, decimal_places=3, default=Decimal("2.000"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    # An absolute floor per unit, in major units of the invoice currency: the larger of the two wins.
+    price_tolerance_abs = models.DecimalField(
+        max_digits=18, decimal_places=6, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    quantity_tolerance_pct = models.DecimalField(
+        max_digits=6, decimal_places=3, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    reject_on = models.JSONField(
+        default=default_reject_on, blank=True, help_text="Discrepancy types that reject an invoice."
+    )
+    hold_max_days = models.PositiveIntegerField(default=14)
+    max_invoices_per_run = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
+    fuzzy_vendor_threshold = models.PositiveSmallIntegerField(
+        default=90,
+        validators=[MinValueValidator(50), MaxValueValidator(100)],
+        help_text="rapidfuzz score (0-100) a vendor name must reach to be accepted as a match.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "tenant settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(auto_approve_max__gte=0), name="settings_auto_approve_max_gte_0"),
+            models.CheckConstraint(condition=models.Q(escalate_from__gte=0), name="settings_escalate_from_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    price_tolerance_pct__gte=0, price_tolerance_abs__gte=0, quantity_tolerance_pct__gte=0
+                ),
+                name="settings_tolerances_gte_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Settings of {self.tenant}"
+
+
+class Role(models.TextChoices):
+    CLERK = "clerk", "Clerk"
+    APPROVER = "approver", "Approver"
+    ADMIN = "admin", "Administrator"
+
+
+class Membership(TenantOwnedModel):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLERK)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_tenant_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.role}"
+
+
+class IdempotencyRecord(TenantOwnedModel):
+    """One `Idempotency-Key` of one tenant: the request's fingerprint and, once done, its response."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight"
+        DONE = "done"
+
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    completed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_unique_tenant_key")]

@@ -1,0 +1,77 @@
+"""Shared fixtures: tenants, API clients per tenant (including the foreign one), services."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+import pytest
+from rest_framework.test import APIClient
+
+from tenants.models import Tenant
+from tenants.services import api_key_create
+from tests.factories import TenantFactory
+
+
+def require_service(name: str, url: str | None, default_port: int) -> str:
+    """The service's URL if it answers; else a failure in CI (REQUIRE_SERVICES=1), a skip elsewhere."""
+    reason = ""
+    if not url:
+        reason = f"{name} is not configured (set its URL)"
+    else:
+        parsed = urlparse(url)
+        try:
+            with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+                pass
+        except OSError as exc:
+            reason = f"{name} at {url} is unreachable: {exc}"
+    if reason:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_SERVICES=1 and {reason}")
+        pytest.skip(reason)
+    return url  # type: ignore[return-value]
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_service("Redis", os.environ.get("REDIS_URL"), 6379)
+
+
+@pytest.fixture
+def nats_url() -> str:
+    return require_service("NATS", os.environ.get("NATS_URL"), 4222)
+
+
+@pytest.fixture
+def tenant(db: None) -> Tenant:
+    return TenantFactory(name="Acme Manufacturing")
+
+
+@pytest.fixture
+def other_tenant(db: None) -> Tenant:
+    """The foreign tenant: every ownership test tries it."""
+    return TenantFactory(name="Globex Foreign")
+
+
+def _client_for(tenant: Tenant) -> APIClient:
+    _, raw_key = api_key_create(tenant=tenant, name="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
+@pytest.fixture
+def api(tenant: Tenant) -> APIClient:
+    return _client_for(tenant)
+
+
+@pytest.fixture
+def foreign_api(other_tenant: Tenant) -> APIClient:
+    return _client_for(other_tenant)
+
+
+@pytest.fixture
+def client_for() -> Callable[[Tenant], APIClient]:
+    return _client_for

@@ -1,0 +1,70 @@
+"""Writes of vendors: the only code that creates or changes them."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from audit.actors import Actor
+from recon_site.exceptions import DocumentInvalid, DuplicateDocument
+from recon_site.money import MoneyError, normalize_currency
+from tenants.models import Tenant
+from vendors.models import Vendor, VendorAlias
+from vendors.names import normalize_tax_id, normalize_vendor_name
+
+VENDOR_NAME_REQUIRED = "A vendor needs a name."
+VENDOR_DUPLICATE_TAX_ID = "A vendor with tax id {tax_id!r} already exists."
+VENDOR_DUPLICATE_EXTERNAL_ID = "A vendor with external id {external_id!r} already exists."
+ALIAS_TAKEN = "The alias {alias!r} already belongs to a vendor."
+
+
+def vendor_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    tax_id: str = "",
+    currency: str = "",
+    external_id: str = "",
+    actor: Actor | None = None,
+) -> Vendor:
+    """Create a vendor. Tax id and external id are unique per tenant (409 on a repeat)."""
+    name = (name or "").strip()
+    normalized_name = normalize_vendor_name(name)
+    if not normalized_name:
+        raise DocumentInvalid(VENDOR_NAME_REQUIRED, details={"name": [VENDOR_NAME_REQUIRED]})
+    tax_id = normalize_tax_id(tax_id)
+    if currency:
+        try:
+            currency = normalize_currency(currency)
+        except MoneyError as exc:
+            raise DocumentInvalid(str(exc), details={"currency": [str(exc)]}) from exc
+    scoped = Vendor.objects.for_tenant(tenant)
+    if tax_id and scoped.filter(tax_id=tax_id).exists():
+        raise DuplicateDocument(VENDOR_DUPLICATE_TAX_ID.format(tax_id=tax_id), details={"tax_id": tax_id})
+    if external_id and scoped.filter(external_id=external_id).exists():
+        message = VENDOR_DUPLICATE_EXTERNAL_ID.format(external_id=external_id)
+        raise DuplicateDocument(message, details={"external_id": external_id})
+    try:
+        with transaction.atomic():
+            return Vendor.objects.create(
+                tenant=tenant,
+                name=name,
+                normalized_name=normalized_name,
+                tax_id=tax_id,
+                default_currency=currency,
+                external_id=external_id.strip(),
+            )
+    except IntegrityError as exc:  # a concurrent create won the race for the same tax/external id
+        raise DuplicateDocument(VENDOR_DUPLICATE_TAX_ID.format(tax_id=tax_id or external_id)) from exc
+
+
+def vendor_alias_add(*, tenant: Tenant, vendor: Vendor, alias: str, actor: Actor | None = None) -> VendorAlias:
+    """Teach another name for a vendor (a trading name, a bank counterparty name)."""
+    normalized = normalize_vendor_name(alias)
+    if not normalized:
+        raise DocumentInvalid(VENDOR_NAME_REQUIRED, details={"alias": [VENDOR_NAME_REQUIRED]})
+    existing = VendorAlias.objects.for_tenant(tenant).filter(normalized_alias=normalized).first()
+    if existing is not None:
+        if existing.vendor_id == vendor.pk:
+            return existing
+        raise DuplicateDocument(ALIAS_TAKEN.format(alias=alias), details={"alias": alias})
+    return VendorAlias.objects.create(tenant=tenant, vendor=vendor, alias=alias.strip(), normalized_alias=normalized)
