@@ -1,0 +1,44 @@
+# Recon — two commands on a fresh machine with Python 3.11: `make run` and `make test`.
+# Both create/update .venv from requirements.txt by themselves.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := run
+.PHONY: run setup test lint format smoke clean
+
+$(INSTALLED): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Recon needs Python 3.11, found " + sys.version.split()[0])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(INSTALLED)
+
+## Set up (embedded PostgreSQL unless DATABASE_URL is set), load demo data, serve on :8000.
+run: $(INSTALLED)
+	$(BIN)/python -m recon_site.quickstart
+
+## Migrate and load the demo data, then exit.
+setup: $(INSTALLED)
+	$(BIN)/python -m recon_site.quickstart --setup-only
+
+## The whole test suite (embedded PostgreSQL unless DATABASE_URL is set).
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Boot `make run` from a clean state with no environment, call the API, stop it with Ctrl-C.
+smoke: $(INSTALLED)
+	$(BIN)/python scripts/smoke_quickstart.py
+
+clean:
+	rm -rf $(VENV) var/pgdata var/run
