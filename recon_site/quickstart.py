@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"], env=child_env),  # noqa: S603
         subprocess.Popen([*manage, "qcluster"], env=child_env),  # noqa: S603
     ]
-    print(f"Recon is running at http://{host}:{port}/ (API docs at /api/docs/, admin at /admin/). Ctrl-C stops.", flush=True)
+    print(
+        f"Recon is running at http://{host}:{port}/ (API docs at /api/docs/, admin at /admin/). Ctrl-C stops.",
+        flush=True,
+    )
 
     stopping = False
 

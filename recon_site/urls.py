@@ -11,6 +11,7 @@ from rest_framework.routers import SimpleRouter
 
 from invoices.apis import InvoiceViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
+from tenants.apis import TenantRegisterView
 from vendors.apis import VendorViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -28,6 +29,7 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
+    path("api/tenants/register", TenantRegisterView.as_view(), name="tenant-register"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

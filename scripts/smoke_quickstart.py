@@ -53,7 +53,12 @@ def main() -> int:
     }
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "recon_site.quickstart"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     output: list[str] = []
     api_key: list[str] = []

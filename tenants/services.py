@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -19,9 +21,15 @@ def tenant_create(*, name: str, slug: str = "", actor: Actor | None = None) -> t
     name = (name or "").strip()
     if not name:
         raise DocumentInvalid(TENANT_NAME_REQUIRED, details={"name": [TENANT_NAME_REQUIRED]})
-    slug = slugify(slug or name)[:80] or "tenant"
-    if Tenant.objects.filter(slug=slug).exists():
-        raise DuplicateDocument(TENANT_SLUG_TAKEN.format(slug=slug), details={"slug": slug})
+    if slug:
+        slug = slugify(slug)[:80]
+        if Tenant.objects.filter(slug=slug).exists():
+            raise DuplicateDocument(TENANT_SLUG_TAKEN.format(slug=slug), details={"slug": slug})
+    else:
+        # A derived slug only needs to be unique, not chosen: two "Acme" tenants are fine.
+        slug = slugify(name)[:70] or "tenant"
+        while Tenant.objects.filter(slug=slug).exists():
+            slug = f"{slugify(name)[:70] or 'tenant'}-{secrets.token_hex(3)}"
     with transaction.atomic():
         tenant = Tenant.objects.create(name=name, slug=slug)
         TenantSettings.objects.create(tenant=tenant)

@@ -36,17 +36,29 @@ def _clean_env(var_dir: Path) -> dict[str, str]:
 def _setup(var_dir: Path) -> tuple[str, str]:
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "recon_site.quickstart", "--setup-only"],
-        cwd=BASE_DIR, env=_clean_env(var_dir), capture_output=True, text=True, timeout=300, check=False,
+        cwd=BASE_DIR,
+        env=_clean_env(var_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    api_key = next(line.removeprefix("API key: ") for line in result.stdout.splitlines() if line.startswith("API key: "))
+    api_key = next(
+        line.removeprefix("API key: ") for line in result.stdout.splitlines() if line.startswith("API key: ")
+    )
     return result.stdout, api_key
 
 
 def _counts(var_dir: Path, api_key: str) -> dict[str, int]:
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", _PROBE, api_key],
-        cwd=BASE_DIR, env=_clean_env(var_dir), capture_output=True, text=True, timeout=120, check=False,
+        cwd=BASE_DIR,
+        env=_clean_env(var_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

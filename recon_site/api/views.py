@@ -85,7 +85,8 @@ class TenantAPIMixin:
         self.check_permissions(request)  # type: ignore[attr-defined]
 
         key = self._idempotency_key(request)
-        if key is not None:
+        # Keys are per tenant; an anonymous POST (self-registration) has no key space.
+        if key is not None and isinstance(request.auth, TenantContext):
             # Read the raw body now, before any parser consumes the stream.
             fingerprint = request_fingerprint(request.method, request.path, request._request.body)
             stored = idempotency_begin(tenant=self.tenant, key=key, fingerprint=fingerprint)
