@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     manage = [sys.executable, str(BASE_DIR / "manage.py")]
     child_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     children = [
-        subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"], env=child_env),  # noqa: S603
-        subprocess.Popen([*manage, "qcluster"], env=child_env),  # noqa: S603
+        subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"], env=child_env),
+        subprocess.Popen([*manage, "qcluster"], env=child_env),
     ]
     print(
         f"Recon is running at http://{host}:{port}/ (API docs at /api/docs/, admin at /admin/). Ctrl-C stops.",

@@ -34,7 +34,7 @@ def _clean_env(var_dir: Path) -> dict[str, str]:
 
 
 def _setup(var_dir: Path) -> tuple[str, str]:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "recon_site.quickstart", "--setup-only"],
         cwd=BASE_DIR,
         env=_clean_env(var_dir),
@@ -51,7 +51,7 @@ def _setup(var_dir: Path) -> tuple[str, str]:
 
 
 def _counts(var_dir: Path, api_key: str) -> dict[str, int]:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", _PROBE, api_key],
         cwd=BASE_DIR,
         env=_clean_env(var_dir),
@@ -82,6 +82,6 @@ def test_quickstart_from_empty_var_dir_loads_demo_data_and_reuses_it(tmp_path: P
     assert second_key != api_key  # a fresh key each run; only hashes are stored
     assert _counts(var_dir, second_key) == first
     # The previous run's key was revoked when the new one was issued.
-    assert _counts(var_dir, api_key) == {name: 401 for name in first}
+    assert _counts(var_dir, api_key) == dict.fromkeys(first, 401)
     # Each process held the embedded server only while it ran.
     assert not (var_dir / "pgdata" / "postmaster.pid").exists()

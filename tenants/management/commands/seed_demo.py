@@ -44,28 +44,58 @@ VENDORS = [
 
 # po number, vendor, currency, days ago, lines (sku, description, quantity, unit price)
 PURCHASE_ORDERS = [
-    ("PO-2026-0101", 0, "EUR", 40, [
-        ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
-        ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
-        ("SG-L", "Safety gloves, size L", "200", "3.95"),
-    ]),
-    ("PO-2026-0102", 0, "EUR", 30, [
-        ("BR-6204", "Ball bearing 6204-2RS", "400", "4.20"),
-        ("GR-1KG", "Lithium grease 1 kg", "30", "12.75"),
-    ]),
-    ("PO-2026-0103", 1, "EUR", 20, [
-        ("SS-4X20", "Stainless screws 4x20", "5000", "0.048"),
-        ("WS-M4", "Washers M4", "5000", "0.012"),
-    ]),
-    ("PO-2026-0104", 2, "JPY", 35, [
-        ("SV-400W", "Servo motor 400 W", "12", "48500"),
-        ("EN-17B", "Absolute encoder 17-bit", "12", "15200"),
-    ]),
+    (
+        "PO-2026-0101",
+        0,
+        "EUR",
+        40,
+        [
+            ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
+            ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
+            ("SG-L", "Safety gloves, size L", "200", "3.95"),
+        ],
+    ),
+    (
+        "PO-2026-0102",
+        0,
+        "EUR",
+        30,
+        [
+            ("BR-6204", "Ball bearing 6204-2RS", "400", "4.20"),
+            ("GR-1KG", "Lithium grease 1 kg", "30", "12.75"),
+        ],
+    ),
+    (
+        "PO-2026-0103",
+        1,
+        "EUR",
+        20,
+        [
+            ("SS-4X20", "Stainless screws 4x20", "5000", "0.048"),
+            ("WS-M4", "Washers M4", "5000", "0.012"),
+        ],
+    ),
+    (
+        "PO-2026-0104",
+        2,
+        "JPY",
+        35,
+        [
+            ("SV-400W", "Servo motor 400 W", "12", "48500"),
+            ("EN-17B", "Absolute encoder 17-bit", "12", "15200"),
+        ],
+    ),
     ("PO-2026-0105", 3, "BHD", 25, [("CU-16", "Copper cable 16 mm², per metre", "500", "1.275")]),
-    ("PO-2026-0106", 4, "USD", 15, [
-        ("PA-A4", "Copy paper A4, box", "100", "4.50"),
-        ("TN-85A", "Toner cartridge 85A", "10", "62.00"),
-    ]),
+    (
+        "PO-2026-0106",
+        4,
+        "USD",
+        15,
+        [
+            ("PA-A4", "Copy paper A4, box", "100", "4.50"),
+            ("TN-85A", "Toner cartridge 85A", "10", "62.00"),
+        ],
+    ),
 ]
 
 # receipt number, po number, days ago, lines (po line number, quantity)
@@ -80,40 +110,94 @@ RECEIPTS = [
 # number, vendor (index or raw name), po, currency, days ago, tax, total, lines (sku, desc, qty, price)
 INVOICES: list[tuple[str, int | str, str, str, int, str, str, list[tuple[str, str, str, str]]]] = [
     # Clean 3-way match: ordered, received and billed agree.
-    ("INV-A-7781", 0, "PO-2026-0101", "EUR", 30, "348.65", "2183.65", [
-        ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
-        ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
-        ("SG-L", "Safety gloves, size L", "200", "3.95"),
-    ]),
+    (
+        "INV-A-7781",
+        0,
+        "PO-2026-0101",
+        "EUR",
+        30,
+        "348.65",
+        "2183.65",
+        [
+            ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
+            ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
+            ("SG-L", "Safety gloves, size L", "200", "3.95"),
+        ],
+    ),
     # Bills 400 bearings where 250 arrived, and grease 5 % over the PO price.
-    ("INV-A-7790", 0, "PO-2026-0102", "EUR", 20, "395.58", "2477.58", [
-        ("BR-6204", "Ball bearing 6204-2RS", "400", "4.20"),
-        ("GR-1KG", "Lithium grease 1 kg", "30", "13.40"),
-    ]),
+    (
+        "INV-A-7790",
+        0,
+        "PO-2026-0102",
+        "EUR",
+        20,
+        "395.58",
+        "2477.58",
+        [
+            ("BR-6204", "Ball bearing 6204-2RS", "400", "4.20"),
+            ("GR-1KG", "Lithium grease 1 kg", "30", "13.40"),
+        ],
+    ),
     # Nothing received yet on this PO.
-    ("NF-2026-118", 1, "PO-2026-0103", "EUR", 12, "57.00", "357.00", [
-        ("SS-4X20", "Stainless screws 4x20", "5000", "0.048"),
-        ("WS-M4", "Washers M4", "5000", "0.012"),
-    ]),
+    (
+        "NF-2026-118",
+        1,
+        "PO-2026-0103",
+        "EUR",
+        12,
+        "57.00",
+        "357.00",
+        [
+            ("SS-4X20", "Stainless screws 4x20", "5000", "0.048"),
+            ("WS-M4", "Washers M4", "5000", "0.012"),
+        ],
+    ),
     # Clean, in yen (no minor units).
-    ("KP-55012", 2, "PO-2026-0104", "JPY", 26, "76440", "840840", [
-        ("SV-400W", "Servo motor 400 W", "12", "48500"),
-        ("EN-17B", "Absolute encoder 17-bit", "12", "15200"),
-    ]),
+    (
+        "KP-55012",
+        2,
+        "PO-2026-0104",
+        "JPY",
+        26,
+        "76440",
+        "840840",
+        [
+            ("SV-400W", "Servo motor 400 W", "12", "48500"),
+            ("EN-17B", "Absolute encoder 17-bit", "12", "15200"),
+        ],
+    ),
     # Clean, in Bahraini dinar (three decimals).
-    ("GT/2026/044", 3, "PO-2026-0105", "BHD", 16, "63.750", "701.250", [
-        ("CU-16", "Copper cable 16 mm², per metre", "500", "1.275"),
-    ]),
+    (
+        "GT/2026/044",
+        3,
+        "PO-2026-0105",
+        "BHD",
+        16,
+        "63.750",
+        "701.250",
+        [
+            ("CU-16", "Copper cable 16 mm², per metre", "500", "1.275"),
+        ],
+    ),
     # Small partial invoice, under the auto-approve limit.
     ("BL-90211", 4, "PO-2026-0106", "USD", 8, "0", "45.00", [("PA-A4", "Copy paper A4, box", "10", "4.50")]),
     # Header total does not add up (lines 620.00, total says 650.00).
     ("BL-90230", 4, "PO-2026-0106", "USD", 5, "0", "650.00", [("TN-85A", "Toner cartridge 85A", "10", "62.00")]),
     # The vendor re-sent INV-A-7781 with another spelling of the number: a duplicate.
-    ("inv a 7781", 0, "PO-2026-0101", "EUR", 4, "348.65", "2183.65", [
-        ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
-        ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
-        ("SG-L", "Safety gloves, size L", "200", "3.95"),
-    ]),
+    (
+        "inv a 7781",
+        0,
+        "PO-2026-0101",
+        "EUR",
+        4,
+        "348.65",
+        "2183.65",
+        [
+            ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
+            ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
+            ("SG-L", "Safety gloves, size L", "200", "3.95"),
+        ],
+    ),
     # A vendor nobody set up, and no PO.
     ("ZL-3321", "Zenith Logistics", "", "EUR", 3, "0", "850.00", [("", "Freight Hamburg-Munich", "1", "850.00")]),
 ]
@@ -143,7 +227,9 @@ class Command(BaseCommand):
     def _ensure_users(self, tenant: Tenant) -> None:
         user_model = get_user_model()
         for username, role in DEMO_USERS:
-            user, created = user_model.objects.get_or_create(username=username, defaults={"email": f"{username}@demo.invalid"})
+            user, created = user_model.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@demo.invalid"}
+            )
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.is_staff = user.is_superuser = role == Role.ADMIN
@@ -173,8 +259,11 @@ class Command(BaseCommand):
                     order_date=ago(days),
                     lines=[
                         PurchaseOrderLineDocument(
-                            line_number=number, sku=sku, description=description,
-                            quantity=Decimal(quantity), unit_price=Decimal(price),
+                            line_number=number,
+                            sku=sku,
+                            description=description,
+                            quantity=Decimal(quantity),
+                            unit_price=Decimal(price),
                         )
                         for number, (sku, description, quantity, price) in enumerate(lines, start=1)
                     ],
