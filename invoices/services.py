@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from django.db import transaction
 
@@ -12,8 +12,8 @@ from invoices.documents import InvoiceDocument
 from invoices.models import Invoice, InvoiceLine, InvoiceSource
 from invoices.numbers import normalize_invoice_number
 from recon_site.exceptions import DocumentInvalid
-from recon_site.money import MoneyError, normalize_currency, round_to_minor, to_minor
-from recon_site.quantities import quantity_error, unit_price_error
+from recon_site.money import MAX_MINOR_UNITS, MoneyError, normalize_currency, round_to_minor, to_minor
+from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, quantity_error, unit_price_error
 from tenants.models import Tenant
 from vendors.selectors import vendor_resolve_exact
 
@@ -23,6 +23,8 @@ INVOICE_NO_LINES = "An invoice needs at least one line."
 INVOICE_NUMBER_REQUIRED = "An invoice needs a number with at least one letter or digit."
 LINE_NUMBER_REPEATED = "Line number {line_number} appears more than once."
 AMOUNT_NEGATIVE = "Must not be negative."
+AMOUNT_TOO_LARGE = "Too large: quantity × unit price does not fit in an amount."
+SUBTOTAL_TOO_LARGE = "The lines add up to more than an amount can hold."
 
 
 def invoice_create(
@@ -95,9 +97,18 @@ def invoice_create(
             and f"lines[{index}].quantity" not in errors
             and f"lines[{index}].unit_price" not in errors
         ):
-            line_amounts.append(round_to_minor(line.quantity * line.unit_price, currency))
+            # Exact product (up to 18 + 18 digits) and one half-up rounding: the default 28-digit
+            # context would round the product first (double rounding) or overflow on quantize.
+            with localcontext(prec=QUANTITY_DIGITS + UNIT_PRICE_DIGITS + 4):
+                computed = round_to_minor(line.quantity * line.unit_price, currency)
+            if abs(computed) > MAX_MINOR_UNITS:
+                errors[f"lines[{index}].amount"] = [AMOUNT_TOO_LARGE]
+                computed = 0
+            line_amounts.append(computed)
         else:
             line_amounts.append(0)
+    if abs(sum(line_amounts)) > MAX_MINOR_UNITS:  # each line fits a BIGINT, their sum may not
+        errors.setdefault("lines", []).append(SUBTOTAL_TOO_LARGE)
 
     if errors:
         raise DocumentInvalid("The invoice is invalid; see details.", details=errors)

@@ -69,6 +69,16 @@ def parse_decimal(value: str | int | Decimal) -> Decimal:
     return number
 
 
+def _decimal_places(number: Decimal) -> int:
+    """How many decimals a value really has (trailing zeros do not count), computed without rounding."""
+    _, digits, exp = number.as_tuple()
+    assert isinstance(exp, int)  # finite: parse_decimal refuses NaN and infinities
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    if trailing_zeros == len(digits):  # zero
+        return 0
+    return max(0, -(exp + trailing_zeros))
+
+
 def to_minor(value: str | int | Decimal, currency: str) -> int:
     """`"199.99", "EUR"` → `19999`. Refuses excess precision instead of rounding."""
     code = normalize_currency(currency)
@@ -76,10 +86,11 @@ def to_minor(value: str | int | Decimal, currency: str) -> int:
     number = parse_decimal(value)
     if number.adjusted() > 18:  # checked before scaling so "1E+999999" costs nothing
         raise MoneyError(TOO_LARGE.format(value=value))
-    scaled = number.scaleb(places)
-    if scaled != scaled.to_integral_value():
+    # Decided on the digits, not by arithmetic: Decimal arithmetic rounds to its context's 28
+    # digits, so scaling "10.00000000000000000000000000001" would silently drop the last digit.
+    if _decimal_places(number) > places:
         raise MoneyError(EXCESS_PRECISION.format(value=value, code=code, exponent=places))
-    minor = int(scaled)
+    minor = int(number.scaleb(places))  # exact: at most 19 integer digits + 4 places here
     if abs(minor) > MAX_MINOR_UNITS:
         raise MoneyError(TOO_LARGE.format(value=value))
     return minor

@@ -75,3 +75,18 @@ def foreign_api(other_tenant: Tenant) -> APIClient:
 @pytest.fixture
 def client_for() -> Callable[[Tenant], APIClient]:
     return _client_for
+
+
+@pytest.fixture
+def document_counts(db: None) -> Callable[[], dict[str, int]]:
+    """Row counts of every document table, across all tenants: before/after a refused request."""
+    from invoices.models import Invoice, InvoiceLine
+    from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
+    from vendors.models import Vendor
+
+    models = (Vendor, PurchaseOrder, PurchaseOrderLine, GoodsReceipt, GoodsReceiptLine, Invoice, InvoiceLine)
+
+    def counts() -> dict[str, int]:
+        return {model.__name__: model.objects.unscoped().count() for model in models}
+
+    return counts

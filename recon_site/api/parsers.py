@@ -37,6 +37,8 @@ class DecimalJSONParser(JSONParser):
             data = json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=_refuse_constant)
         except RecursionError as exc:
             raise ParseError("JSON is nested too deeply.") from exc
+        except LookupError as exc:  # a charset that names no text encoding (bz2_codec, rot13)
+            raise ParseError(f"Unsupported charset {encoding!r} in the Content-Type header.") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"Malformed JSON: {exc}") from exc
         if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from tenants.authentication import TenantContext
@@ -30,3 +31,11 @@ class AnonIpRateThrottle(SimpleRateThrottle):
         if isinstance(request.auth, TenantContext):
             return None
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def get_ident(self, request: Request) -> str:
+        # With NUM_PROXIES unset DRF keys on the whole X-Forwarded-For header, which the caller
+        # writes: a new value per request would be a new budget per request. Only a deployment
+        # that declares its proxies (REST_FRAMEWORK["NUM_PROXIES"]) gets the header trusted.
+        if api_settings.NUM_PROXIES is None:
+            return request.META.get("REMOTE_ADDR", "")
+        return super().get_ident(request)
