@@ -9,6 +9,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from audit.apis import AuditEventViewSet
 from invoices.apis import InvoiceViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from tenants.apis import TenantRegisterView
@@ -19,6 +20,7 @@ router.register("vendors", VendorViewSet, basename="vendor")
 router.register("purchase-orders", PurchaseOrderViewSet, basename="purchase-order")
 router.register("goods-receipts", GoodsReceiptViewSet, basename="goods-receipt")
 router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 
 def health(request: HttpRequest) -> JsonResponse:

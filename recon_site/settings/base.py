@@ -183,3 +183,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}, "pgserver": {"level": "WARNING"}},
 }
+
+# --- Events out: the outbox and its NATS JetStream publisher ---------------------------------
+NATS_ENABLED = env.bool("NATS_ENABLED", default=False)
+NATS_URL = env.str("NATS_URL", default="nats://127.0.0.1:4222")
+NATS_STREAM = env.str("NATS_STREAM", default="RECON")
+NATS_SUBJECT_PREFIX = env.str("NATS_SUBJECT_PREFIX", default="recon")
+NATS_DISCREPANCY_SUBJECT = env.str("NATS_DISCREPANCY_SUBJECT", default="recon.discrepancy.detected")
+NATS_CONNECT_TIMEOUT_SECONDS = positive_int("NATS_CONNECT_TIMEOUT_SECONDS", 2)
+OUTBOX_BATCH_SIZE = positive_int("OUTBOX_BATCH_SIZE", 200)
+# The schedule is a safety net: a commit that queues events also starts a publish at once.
+OUTBOX_PUBLISH_EVERY_MINUTES = positive_int("OUTBOX_PUBLISH_EVERY_MINUTES", 1)
+# Circuit breaker around the broker: this many consecutive failures open it for RESET seconds.
+OUTBOX_BREAKER_FAIL_MAX = positive_int("OUTBOX_BREAKER_FAIL_MAX", 5)
+OUTBOX_BREAKER_RESET_SECONDS = positive_int("OUTBOX_BREAKER_RESET_SECONDS", 60)

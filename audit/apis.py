@@ -1,0 +1,68 @@
+"""Audit events API: read-only, filterable by entity, action and date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.pagination import CursorPagination
+
+from audit.models import AuditEvent
+from audit.selectors import audit_event_list
+from recon_site.api.views import TenantAPIMixin
+
+
+class AuditEventOutputSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "sequence",
+            "occurred_at",
+            "actor",
+            "entity_type",
+            "entity_id",
+            "action",
+            "before",
+            "after",
+            "request_id",
+            "prev_hash",
+            "hash",
+        ]
+
+    def get_actor(self, event: AuditEvent) -> dict[str, str]:
+        return {"kind": event.actor_kind, "id": event.actor_id, "label": event.actor_label}
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    entity_type = django_filters.CharFilter(field_name="entity_type")
+    entity_id = django_filters.CharFilter(field_name="entity_id")
+    action = django_filters.CharFilter(field_name="action")
+    actor_kind = django_filters.CharFilter(field_name="actor_kind")
+    request_id = django_filters.CharFilter(field_name="request_id")
+    occurred_from = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_to = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lte")
+
+    class Meta:
+        model = AuditEvent
+        fields: list[str] = []
+
+
+class SequenceCursorPagination(CursorPagination):
+    """Newest first, in chain order (the sequence is unique within a tenant)."""
+
+    ordering = "-sequence"
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class AuditEventViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AuditEventOutputSerializer
+    filterset_class = AuditEventFilter
+    pagination_class = SequenceCursorPagination
+
+    def get_queryset(self) -> Any:
+        return audit_event_list(tenant=self.tenant)

@@ -1,0 +1,18 @@
+"""Reads of the audit log, always starting from the tenant."""
+
+from __future__ import annotations
+
+from audit.models import AuditEvent
+from tenants.models import Tenant
+from tenants.scoping import TenantQuerySet
+
+
+def audit_event_list(*, tenant: Tenant) -> TenantQuerySet:
+    return AuditEvent.objects.for_tenant(tenant)
+
+
+def audit_events_for_entity(*, tenant: Tenant, entity_type: str, entity_id: str) -> TenantQuerySet:
+    """An entity's history, oldest first (the invoice timeline)."""
+    return (
+        audit_event_list(tenant=tenant).filter(entity_type=entity_type, entity_id=str(entity_id)).order_by("sequence")
+    )

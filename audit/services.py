@@ -1,0 +1,128 @@
+"""Writing the audit log and the outbox. Both happen inside the caller's transaction.
+
+A service that changes state calls `audit_record` (and `outbox_enqueue` for events other
+services consume) before its `transaction.atomic()` block ends, so the change, its audit event
+and its outgoing event commit together or not at all.
+
+Appends for one tenant are serialized by a transaction-scoped advisory lock, so two writers can
+never both read the same chain head and fork the chain; the lock is released at commit or
+rollback (or when the connection dies). Call `audit_record` after the change it records, as the
+last writes of the transaction, so the lock is held as briefly as possible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.chain import GENESIS_HASH, canonical_timestamp, event_hash, to_json_safe
+from audit.models import AuditEvent, OutboxMessage
+from recon_site.observability import request_id_var
+from tenants.models import Tenant
+
+# Namespace of the advisory lock's first int4 (the idempotency lock uses another).
+_AUDIT_LOCK_CLASS = 0xA0D
+
+NOT_IN_TRANSACTION = "audit_record must run inside the transaction of the change it records"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    entity_type: str
+    entity_id: str
+    action: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+def _tenant_lock_key(tenant_id: Any) -> int:
+    digest = hashlib.blake2b(str(tenant_id).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def audit_record(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    entity_type: str,
+    entity_id: Any,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the tenant's chain (inside the caller's transaction)."""
+    entry = AuditEntry(entity_type, str(entity_id), action, before, after)
+    return audit_record_many(tenant=tenant, actor=actor, entries=[entry])[0]
+
+
+def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]) -> list[AuditEvent]:
+    """Append several events in order, under one lock and one INSERT (batch matching)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError(NOT_IN_TRANSACTION)
+    if not entries:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_AUDIT_LOCK_CLASS, _tenant_lock_key(tenant.pk)])
+    head = AuditEvent.objects.for_tenant(tenant).order_by("-sequence").values_list("sequence", "hash").first()
+    sequence, prev_hash = head if head is not None else (0, GENESIS_HASH)
+    occurred_at = timezone.now()  # microsecond precision, as PostgreSQL keeps it
+    request_id = request_id_var.get() or ""
+    events = []
+    for entry in entries:
+        sequence += 1
+        fields = {
+            "tenant_id": tenant.pk,
+            "sequence": sequence,
+            "occurred_at": occurred_at,
+            "actor_kind": actor.kind,
+            "actor_id": str(actor.id),
+            "actor_label": actor.label,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "action": entry.action,
+            "before": to_json_safe(entry.before),
+            "after": to_json_safe(entry.after),
+            "request_id": request_id,
+            "prev_hash": prev_hash,
+        }
+        fields["hash"] = prev_hash = event_hash(fields)
+        events.append(AuditEvent(**fields))
+    return AuditEvent.objects.bulk_create(events)
+
+
+def outbox_subject(event_type: str) -> str:
+    """`invoice.discrepancy.detected` → its configured subject; others → `recon.<event_type>`."""
+    if event_type == "invoice.discrepancy.detected":
+        return settings.NATS_DISCREPANCY_SUBJECT
+    return f"{settings.NATS_SUBJECT_PREFIX}.{event_type}"
+
+
+def outbox_enqueue(*, tenant: Tenant, event_type: str, payload: dict[str, Any]) -> OutboxMessage:
+    """Queue an event in the envelope the consumers expect (DESIGN.md §7), in this transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError(NOT_IN_TRANSACTION)
+    message = OutboxMessage(tenant=tenant, subject=outbox_subject(event_type), payload={})
+    message.payload = {
+        "event_type": event_type,
+        "source": "recon",
+        "tenant_id": str(tenant.pk),
+        "timestamp": canonical_timestamp(timezone.now()),
+        "payload": to_json_safe(payload),
+    }
+    message.save(force_insert=True)
+    if settings.NATS_ENABLED and not any(func is _kick_publisher for _, func, _ in connection.run_on_commit):
+        # Publish promptly after commit rather than waiting for the schedule; once per transaction.
+        transaction.on_commit(_kick_publisher)
+    return message
+
+
+def _kick_publisher() -> None:
+    from django_q.tasks import async_task
+
+    async_task("audit.tasks.publish_outbox", task_name="publish-outbox-now")

@@ -1,0 +1,36 @@
+"""The periodic jobs, registered in django-q2's schedule table after every migrate.
+
+Declared here, in code, so a deployment cannot drift from what the code expects; an operator
+may still pause one in the admin (its `repeats`), which this leaves alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: str
+    minutes: int
+
+
+def jobs() -> list[Job]:
+    return [
+        Job("publish-outbox", "audit.tasks.publish_outbox", settings.OUTBOX_PUBLISH_EVERY_MINUTES),
+    ]
+
+
+def schedules_ensure(**kwargs: Any) -> None:
+    """Create or update each job's schedule (a post_migrate receiver)."""
+    from django_q.models import Schedule
+
+    for job in jobs():
+        Schedule.objects.update_or_create(
+            name=job.name,
+            defaults={"func": job.func, "schedule_type": Schedule.MINUTES, "minutes": job.minutes},
+        )
