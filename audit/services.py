@@ -12,6 +12,7 @@ last writes of the transaction, so the lock is held as briefly as possible.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,22 @@ def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]
         fields["hash"] = prev_hash = event_hash(fields)
         events.append(AuditEvent(**fields))
     return AuditEvent.objects.bulk_create(events)
+
+
+def model_snapshot(instance: Any) -> dict[str, Any]:
+    """A row's stored fields as JSON-safe values (the `before`/`after` of an audit event)."""
+    return to_json_safe(
+        {
+            field.attname: getattr(instance, field.attname)
+            for field in instance._meta.concrete_fields
+            if field.attname not in ("tenant_id", "key_hash")
+        }
+    )
+
+
+def document_snapshot(document: Any) -> dict[str, Any]:
+    """An incoming document (a dataclass with its lines) as JSON-safe values, as it was received."""
+    return to_json_safe(dataclasses.asdict(document))
 
 
 def outbox_subject(event_type: str) -> str:

@@ -8,6 +8,7 @@ from decimal import Decimal, localcontext
 from django.db import transaction
 
 from audit.actors import Actor
+from audit.services import audit_record, document_snapshot
 from invoices.documents import InvoiceDocument
 from invoices.models import Invoice, InvoiceLine, InvoiceSource
 from invoices.numbers import normalize_invoice_number
@@ -28,7 +29,7 @@ SUBTOTAL_TOO_LARGE = "The lines add up to more than an amount can hold."
 
 
 def invoice_create(
-    *, tenant: Tenant, document: InvoiceDocument, source: str = InvoiceSource.API, actor: Actor | None = None
+    *, tenant: Tenant, document: InvoiceDocument, actor: Actor, source: str = InvoiceSource.API
 ) -> Invoice:
     """Validate and store an incoming invoice with its lines, all or nothing, in `received`.
 
@@ -146,5 +147,18 @@ def invoice_create(
                 po_line_number=line.po_line_number,
             )
             for index, line in enumerate(document.lines)
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="invoice",
+            entity_id=invoice.pk,
+            action="created",
+            after={
+                **document_snapshot(document),
+                "source": source,
+                "vendor_id": str(vendor.pk) if vendor is not None else None,
+                "status": invoice.status,
+            },
         )
     return invoice

@@ -7,6 +7,7 @@ from collections import Counter
 from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
+from audit.services import audit_record, document_snapshot
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from recon_site.exceptions import DocumentInvalid, DuplicateDocument
@@ -36,9 +37,7 @@ def _repeated_line_numbers(numbers: list[int]) -> dict[str, list[str]]:
     }
 
 
-def purchase_order_create(
-    *, tenant: Tenant, document: PurchaseOrderDocument, actor: Actor | None = None
-) -> PurchaseOrder:
+def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, actor: Actor) -> PurchaseOrder:
     """Store a PO with its lines, all or nothing. The PO number is unique per tenant."""
     errors: dict[str, list[str]] = {}
     try:
@@ -88,12 +87,20 @@ def purchase_order_create(
                 )
                 for line in document.lines
             )
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                entity_type="purchase_order",
+                entity_id=purchase_order.pk,
+                action="created",
+                after=document_snapshot(document),
+            )
     except IntegrityError as exc:  # a concurrent create of the same number
         raise DuplicateDocument(PO_DUPLICATE.format(po_number=document.po_number)) from exc
     return purchase_order
 
 
-def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, actor: Actor | None = None) -> GoodsReceipt:
+def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, actor: Actor) -> GoodsReceipt:
     """Store what arrived against a PO's lines. Several receipts per PO are normal."""
     purchase_order = PurchaseOrder.objects.for_tenant(tenant).filter(po_number=document.po_number).first()
     if purchase_order is None:
@@ -139,6 +146,14 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
                     quantity=line.quantity,
                 )
                 for line in document.lines
+            )
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                entity_type="goods_receipt",
+                entity_id=receipt.pk,
+                action="created",
+                after=document_snapshot(document),
             )
     except IntegrityError as exc:
         raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)) from exc

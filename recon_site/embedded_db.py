@@ -25,15 +25,15 @@ _server: Any = None
 def embedded_database_settings(var_dir: Path) -> dict[str, Any]:
     """Start (or join) the embedded server and return Django `DATABASES['default']`."""
     global _server
-    import pgserver  # imported here: only the embedded path needs it
-    import psycopg
-
     var_dir.mkdir(parents=True, exist_ok=True)
-    # pgserver asks platformdirs for a runtime dir (a fallback socket location for long paths);
-    # give it one of ours rather than a warning about the missing XDG variable.
+    # pgserver asks platformdirs for a runtime dir (a fallback socket location for long paths)
+    # when it is imported; give it one of ours rather than a warning about the missing variable.
     runtime_dir = var_dir / "run"
     runtime_dir.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
+    import pgserver  # imported here: only the embedded path needs it
+    import psycopg
+
     _server = pgserver.get_server(var_dir / "pgdata", cleanup_mode="stop")
     # pgserver listens on a Unix socket only; its URI carries the socket directory as `host`.
     socket_dir = parse_qs(urlparse(_server.get_uri()).query)["host"][0]

@@ -11,12 +11,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from audit.admin_audit import AuditedAdminMixin, admin_actor
 from tenants.admin_mixins import (
     ReadOnlyInlineMixin,
     TenantOwnedAdminForm,
     TenantOwnedAdminMixin,
     TenantOwnedInlineMixin,
-    admin_actor,
 )
 from tenants.models import ApiKey, IdempotencyRecord, Membership, Tenant, TenantSettings
 from tenants.services import api_key_create, api_key_revoke
@@ -93,7 +93,7 @@ class MembershipInline(TenantOwnedInlineMixin, admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "slug", "id__exact")
@@ -111,7 +111,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(TenantSettings)
-class TenantSettingsAdmin(admin.ModelAdmin):
+class TenantSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = TenantSettingsForm
     list_display = (
         "tenant",
@@ -140,6 +140,8 @@ class TenantSettingsAdmin(admin.ModelAdmin):
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantOwnedAdminMixin, admin.ModelAdmin):
     """Keys are made by `api_key_create`, which stores only the hash: the admin never takes one."""
+
+    audit_additions = False  # api_key_create records the creation
 
     list_display = ("display_prefix", "name", "tenant", "is_active", "created_at", "revoked_at")
     list_filter = ("tenant", "is_active")

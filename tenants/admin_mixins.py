@@ -21,7 +21,7 @@ from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from audit.actors import Actor
+from audit.admin_audit import AuditedAdminMixin
 from tenants.models import Tenant
 from tenants.scoping import TenantOwnedModel, TenantQuerySet
 
@@ -40,12 +40,6 @@ def tenant_id_of(instance: models.Model | None) -> uuid.UUID | None:
     if isinstance(instance, Tenant):
         return instance.pk
     return getattr(instance, "tenant_id", None)
-
-
-def admin_actor(request: HttpRequest) -> Actor:
-    """The administrator, as services record actors on audit events."""
-    user = request.user
-    return Actor(kind="user", id=str(user.pk), label=user.get_username())
 
 
 def scope_choice_fields(form: forms.BaseForm, tenant_id: uuid.UUID | None) -> None:
@@ -158,8 +152,9 @@ class TenantOwnedInlineFormSet(BaseInlineFormSet):
         return super().save_new(form, commit=commit)
 
 
-class TenantOwnedAdminMixin:
-    """For every ModelAdmin of a tenant-owned model: the admin reads across tenants.
+class TenantOwnedAdminMixin(AuditedAdminMixin):
+    """For every ModelAdmin of a tenant-owned model: the admin reads across tenants, and every
+    change it makes is audited (AuditedAdminMixin).
 
     Also makes `id`, `tenant` and `created_at` read-only on change, lets the administrator pick
     the tenant on add (through `TenantOwnedAdminForm`), and shows `add_fieldsets` on the add

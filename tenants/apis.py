@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.actors import system_actor
 from recon_site.api.views import TenantAPIMixin
 from tenants.services import tenant_create
 
@@ -38,6 +39,6 @@ class TenantRegisterView(TenantAPIMixin, APIView):
             raise exceptions.NotFound()
         incoming = TenantRegisterInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        tenant, raw_key = tenant_create(name=incoming.validated_data["name"])
+        tenant, raw_key = tenant_create(name=incoming.validated_data["name"], actor=system_actor("self_registration"))
         body = {"tenant_id": tenant.pk, "name": tenant.name, "slug": tenant.slug, "api_key": raw_key}
         return Response(TenantRegisterOutputSerializer(body).data, status=status.HTTP_201_CREATED)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.actors import Actor
+from audit.services import audit_record, model_snapshot
 from recon_site.exceptions import DocumentInvalid, DuplicateDocument
 from tenants.models import ApiKey, Membership, Role, Tenant, TenantSettings, generate_api_key, hash_api_key
 
@@ -16,7 +19,7 @@ TENANT_NAME_REQUIRED = "A tenant needs a name."
 TENANT_SLUG_TAKEN = "A tenant with the slug {slug!r} already exists."
 
 
-def tenant_create(*, name: str, slug: str = "", actor: Actor | None = None) -> tuple[Tenant, str]:
+def tenant_create(*, name: str, actor: Actor, slug: str = "") -> tuple[Tenant, str]:
     """Create a tenant with default settings and a first API key; returns the key, shown once."""
     name = (name or "").strip()
     if not name:
@@ -32,29 +35,102 @@ def tenant_create(*, name: str, slug: str = "", actor: Actor | None = None) -> t
             slug = f"{slugify(name)[:70] or 'tenant'}-{secrets.token_hex(3)}"
     with transaction.atomic():
         tenant = Tenant.objects.create(name=name, slug=slug)
-        TenantSettings.objects.create(tenant=tenant)
+        tenant_settings = TenantSettings.objects.create(tenant=tenant)
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="tenant",
+            entity_id=tenant.pk,
+            action="created",
+            after={"name": name, "slug": slug, "settings": model_snapshot(tenant_settings)},
+        )
         _, raw_key = api_key_create(tenant=tenant, name="default", actor=actor)
     return tenant, raw_key
 
 
-def api_key_create(*, tenant: Tenant, name: str = "default", actor: Actor | None = None) -> tuple[ApiKey, str]:
+def api_key_create(*, tenant: Tenant, actor: Actor, name: str = "default") -> tuple[ApiKey, str]:
     """A new API key for the tenant. Only its hash is stored: the raw key is returned once."""
     raw_key = generate_api_key()
-    api_key = ApiKey.objects.create(
-        tenant=tenant, name=name or "default", key_hash=hash_api_key(raw_key), display_prefix=raw_key[:10]
-    )
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            tenant=tenant, name=name or "default", key_hash=hash_api_key(raw_key), display_prefix=raw_key[:10]
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="api_key",
+            entity_id=api_key.pk,
+            action="created",
+            after={"name": api_key.name, "display_prefix": api_key.display_prefix},
+        )
     return api_key, raw_key
 
 
-def api_key_revoke(*, tenant: Tenant, api_key: ApiKey, actor: Actor | None = None) -> ApiKey:
-    ApiKey.objects.for_tenant(tenant).filter(pk=api_key.pk).update(is_active=False, revoked_at=timezone.now())
+def api_key_revoke(*, tenant: Tenant, api_key: ApiKey, actor: Actor) -> ApiKey:
+    """Deactivate a key at once; it stays listed (revoked) for the record."""
+    with transaction.atomic():
+        revoked = (
+            ApiKey.objects.for_tenant(tenant)
+            .filter(pk=api_key.pk, is_active=True)
+            .update(is_active=False, revoked_at=timezone.now())
+        )
+        if revoked:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                entity_type="api_key",
+                entity_id=api_key.pk,
+                action="revoked",
+                before={"is_active": True},
+                after={"is_active": False},
+            )
     api_key.refresh_from_db()
     return api_key
 
 
-def membership_grant(*, tenant: Tenant, user: object, role: str = Role.CLERK, actor: Actor | None = None) -> Membership:
+def membership_grant(*, tenant: Tenant, user: Any, actor: Actor, role: str = Role.CLERK) -> Membership:
     """Give a user a role in a tenant (or change the role they have)."""
-    membership, _ = Membership.objects.for_tenant(tenant).update_or_create(
-        tenant=tenant, user=user, defaults={"role": role}
-    )
+    with transaction.atomic():
+        existing = Membership.objects.for_tenant(tenant).select_for_update().filter(user=user).first()
+        if existing is not None and existing.role == role:
+            return existing
+        membership, _ = Membership.objects.for_tenant(tenant).update_or_create(
+            tenant=tenant, user=user, defaults={"role": role}
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="membership",
+            entity_id=membership.pk,
+            action="granted" if existing is None else "role_changed",
+            before={"role": existing.role} if existing is not None else None,
+            after={"user_id": user.pk, "username": user.get_username(), "role": role},
+        )
     return membership
+
+
+def tenant_settings_update(*, tenant: Tenant, actor: Actor, **changes: Any) -> TenantSettings:
+    """Change matching thresholds or tolerances, validated like the admin form, and audited."""
+    with transaction.atomic():
+        tenant_settings = TenantSettings.objects.select_for_update().get(tenant=tenant)
+        before = model_snapshot(tenant_settings)
+        for name, value in changes.items():
+            setattr(tenant_settings, name, value)
+        try:
+            tenant_settings.full_clean()
+        except ValidationError as exc:
+            raise DocumentInvalid("The settings are invalid; see details.", details=exc.message_dict) from exc
+        tenant_settings.save()
+        after = model_snapshot(tenant_settings)
+        changed = sorted(key for key in after if after[key] != before.get(key) and key != "updated_at")
+        if changed:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                entity_type="tenant_settings",
+                entity_id=tenant.pk,
+                action="updated",
+                before={key: before[key] for key in changed},
+                after={key: after[key] for key in changed},
+            )
+    return tenant_settings

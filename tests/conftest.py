@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from tenants.models import Tenant
 from tenants.services import api_key_create
-from tests.factories import TenantFactory
+from tests.factories import TEST_ACTOR, TenantFactory
 
 
 def require_service(name: str, url: str | None, default_port: int) -> str:
@@ -56,7 +56,7 @@ def other_tenant(db: None) -> Tenant:
 
 
 def _client_for(tenant: Tenant) -> APIClient:
-    _, raw_key = api_key_create(tenant=tenant, name="test")
+    _, raw_key = api_key_create(tenant=tenant, name="test", actor=TEST_ACTOR)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     return client

@@ -8,12 +8,16 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
+from audit.actors import system_actor
 from invoices.models import Invoice, InvoiceLine
 from invoices.numbers import normalize_invoice_number
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Membership, Role, Tenant, TenantSettings
 from vendors.models import Vendor
 from vendors.names import normalize_vendor_name
+
+# Who test set-up code acts as, on the audit events it causes.
+TEST_ACTOR = system_actor("test")
 
 
 class TenantFactory(factory.django.DjangoModelFactory):

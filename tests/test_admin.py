@@ -29,6 +29,7 @@ from tenants.admin_mixins import CROSS_TENANT_CHOICE
 from tenants.models import ApiKey, IdempotencyRecord, Membership, Tenant, TenantSettings, hash_api_key
 from tenants.services import api_key_create
 from tests.factories import (
+    TEST_ACTOR,
     GoodsReceiptFactory,
     GoodsReceiptLineFactory,
     InvoiceFactory,
@@ -63,7 +64,7 @@ class TenantRows:
 
 
 def _rows_for(tenant: Tenant, token: str) -> TenantRows:
-    api_key, _ = api_key_create(tenant=tenant, name=f"{token}-key")
+    api_key, _ = api_key_create(tenant=tenant, name=f"{token}-key", actor=TEST_ACTOR)
     membership = MembershipFactory(tenant=tenant, user=UserFactory(username=f"{token}-clerk"))
     record = IdempotencyRecord.objects.create(
         tenant=tenant, key=f"{token}-idem", request_fingerprint="f" * 64, response_body={"id": token}

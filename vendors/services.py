@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
+from audit.services import audit_record, model_snapshot
 from recon_site.exceptions import DocumentInvalid, DuplicateDocument
 from recon_site.money import MoneyError, normalize_currency
 from tenants.models import Tenant
@@ -24,7 +25,7 @@ def vendor_create(
     tax_id: str = "",
     currency: str = "",
     external_id: str = "",
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> Vendor:
     """Create a vendor. Tax id and external id are unique per tenant (409 on a repeat)."""
     name = (name or "").strip()
@@ -45,7 +46,7 @@ def vendor_create(
         raise DuplicateDocument(message, details={"external_id": external_id})
     try:
         with transaction.atomic():
-            return Vendor.objects.create(
+            vendor = Vendor.objects.create(
                 tenant=tenant,
                 name=name,
                 normalized_name=normalized_name,
@@ -53,11 +54,20 @@ def vendor_create(
                 default_currency=currency,
                 external_id=external_id.strip(),
             )
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                entity_type="vendor",
+                entity_id=vendor.pk,
+                action="created",
+                after=model_snapshot(vendor),
+            )
+            return vendor
     except IntegrityError as exc:  # a concurrent create won the race for the same tax/external id
         raise DuplicateDocument(VENDOR_DUPLICATE_TAX_ID.format(tax_id=tax_id or external_id)) from exc
 
 
-def vendor_alias_add(*, tenant: Tenant, vendor: Vendor, alias: str, actor: Actor | None = None) -> VendorAlias:
+def vendor_alias_add(*, tenant: Tenant, vendor: Vendor, alias: str, actor: Actor) -> VendorAlias:
     """Teach another name for a vendor (a trading name, a bank counterparty name)."""
     normalized = normalize_vendor_name(alias)
     if not normalized:
@@ -67,4 +77,16 @@ def vendor_alias_add(*, tenant: Tenant, vendor: Vendor, alias: str, actor: Actor
         if existing.vendor_id == vendor.pk:
             return existing
         raise DuplicateDocument(ALIAS_TAKEN.format(alias=alias), details={"alias": alias})
-    return VendorAlias.objects.create(tenant=tenant, vendor=vendor, alias=alias.strip(), normalized_alias=normalized)
+    with transaction.atomic():
+        vendor_alias = VendorAlias.objects.create(
+            tenant=tenant, vendor=vendor, alias=alias.strip(), normalized_alias=normalized
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="vendor",
+            entity_id=vendor.pk,
+            action="alias_added",
+            after={"alias": vendor_alias.alias, "normalized_alias": normalized},
+        )
+    return vendor_alias

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from tenants.models import Tenant
-from tests.factories import InvoiceFactory, MembershipFactory, UserFactory
+from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory
 
 REQUEST_ID = "X-Request-Id"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -119,11 +119,11 @@ def test_a_revoked_key_is_a_401_envelope(tenant: Tenant) -> None:
     """Revoking a key takes effect on the next request."""
     from tenants.services import api_key_create, api_key_revoke
 
-    api_key, raw_key = api_key_create(tenant=tenant, name="to-revoke")
+    api_key, raw_key = api_key_create(tenant=tenant, name="to-revoke", actor=TEST_ACTOR)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     assert client.get("/api/invoices").status_code == 200
-    api_key_revoke(tenant=tenant, api_key=api_key)
+    api_key_revoke(tenant=tenant, api_key=api_key, actor=TEST_ACTOR)
     assert_envelope(client.get("/api/invoices"), 401, "authentication_failed")
 
 
@@ -241,7 +241,7 @@ def test_anonymous_noise_does_not_spend_a_tenants_budget(low_rates: None, tenant
     """A tenant calling from an IP that anonymous callers exhausted is still served."""
     from tenants.services import api_key_create
 
-    _, raw_key = api_key_create(tenant=tenant, name="shared-ip")
+    _, raw_key = api_key_create(tenant=tenant, name="shared-ip", actor=TEST_ACTOR)
     for _ in range(3):
         APIClient(REMOTE_ADDR="203.0.113.11").get("/api/invoices")
     client = APIClient(REMOTE_ADDR="203.0.113.11")

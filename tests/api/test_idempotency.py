@@ -15,7 +15,7 @@ from invoices import apis as invoice_apis
 from invoices.models import Invoice, InvoiceLine
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
-from tests.factories import VendorFactory
+from tests.factories import TEST_ACTOR, VendorFactory
 from vendors.models import Vendor
 
 INVOICES = "/api/invoices"
@@ -186,7 +186,7 @@ def test_two_concurrent_requests_with_one_key_create_one_invoice(
     The loser gets 409 `idempotency_key_in_flight` while the winner runs, or the winner's 201
     replayed if it already finished.
     """
-    _, raw_key = api_key_create(tenant=tenant, name="race")
+    _, raw_key = api_key_create(tenant=tenant, name="race", actor=TEST_ACTOR)
     real_create = invoice_apis.invoice_create
     started = threading.Event()
 

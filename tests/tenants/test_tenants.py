@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from tenants.models import ApiKey, Tenant, TenantSettings, hash_api_key
 from tenants.services import api_key_revoke
+from tests.factories import TEST_ACTOR
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def test_revoked_key_is_refused() -> None:
     call_command("create_tenant", "Revoked Co", stdout=out)
     raw_key = out.getvalue().strip().splitlines()[-1]
     tenant = Tenant.objects.get(name="Revoked Co")
-    api_key_revoke(tenant=tenant, api_key=ApiKey.objects.for_tenant(tenant).get())
+    api_key_revoke(tenant=tenant, api_key=ApiKey.objects.for_tenant(tenant).get(), actor=TEST_ACTOR)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     response = client.get("/api/invoices")

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.actors import system_actor
 from recon_site.exceptions import DomainError
 from tenants.services import tenant_create
 
@@ -22,7 +23,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            tenant, raw_key = tenant_create(name=options["name"], slug=options["slug"])
+            tenant, raw_key = tenant_create(
+                name=options["name"], slug=options["slug"], actor=system_actor("create_tenant")
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"Created tenant {tenant.name!r} (id {tenant.pk}, slug {tenant.slug}).")

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actors import system_actor
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.services import invoice_create
 from purchasing.documents import (
@@ -26,10 +27,11 @@ from purchasing.documents import (
 )
 from purchasing.services import goods_receipt_create, purchase_order_create
 from tenants.models import ApiKey, Role, Tenant
-from tenants.services import api_key_create, membership_grant, tenant_create
+from tenants.services import api_key_create, api_key_revoke, membership_grant, tenant_create
 from vendors.services import vendor_alias_add, vendor_create
 
 DEMO_SLUG = "demo"
+SEED_ACTOR = system_actor("seed_demo")
 DEMO_PASSWORD = "recon-demo"
 DEMO_USERS = (("clerk", Role.CLERK), ("approver", Role.APPROVER), ("admin", Role.ADMIN))
 
@@ -210,15 +212,16 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
         with transaction.atomic():
             if tenant is None:
-                tenant, _ = tenant_create(name="Demo Manufacturing GmbH", slug=DEMO_SLUG)
+                tenant, _ = tenant_create(actor=SEED_ACTOR, name="Demo Manufacturing GmbH", slug=DEMO_SLUG)
                 self._load_documents(tenant)
                 self.stdout.write("Loaded the demo tenant 'Demo Manufacturing GmbH'.")
             else:
                 self.stdout.write("The demo tenant exists; reusing its data.")
             self._ensure_users(tenant)
             # Keys are stored hashed, so the only way to show one is to issue a new one.
-            ApiKey.objects.for_tenant(tenant).filter(is_active=True).update(is_active=False, revoked_at=timezone.now())
-            _, raw_key = api_key_create(tenant=tenant, name="demo")
+            for old_key in ApiKey.objects.for_tenant(tenant).filter(is_active=True):
+                api_key_revoke(tenant=tenant, api_key=old_key, actor=SEED_ACTOR)
+            _, raw_key = api_key_create(tenant=tenant, actor=SEED_ACTOR, name="demo")
         for username, role in DEMO_USERS:
             self.stdout.write(f"Web login: {username} / {DEMO_PASSWORD} ({role.label})")
         self.stdout.write("Demo API key (use as 'Authorization: Bearer <key>'):")
@@ -234,7 +237,7 @@ class Command(BaseCommand):
                 user.set_password(DEMO_PASSWORD)
                 user.is_staff = user.is_superuser = role == Role.ADMIN
                 user.save()
-            membership_grant(tenant=tenant, user=user, role=role)
+            membership_grant(tenant=tenant, actor=SEED_ACTOR, user=user, role=role)
 
     def _load_documents(self, tenant: Tenant) -> None:
         today = timezone.localdate()
@@ -244,14 +247,15 @@ class Command(BaseCommand):
 
         vendors = []
         for name, tax_id, currency, aliases in VENDORS:
-            vendor = vendor_create(tenant=tenant, name=name, tax_id=tax_id, currency=currency)
+            vendor = vendor_create(tenant=tenant, actor=SEED_ACTOR, name=name, tax_id=tax_id, currency=currency)
             for alias in aliases:
-                vendor_alias_add(tenant=tenant, vendor=vendor, alias=alias)
+                vendor_alias_add(tenant=tenant, actor=SEED_ACTOR, vendor=vendor, alias=alias)
             vendors.append(vendor)
 
         for po_number, vendor_index, currency, days, lines in PURCHASE_ORDERS:
             purchase_order_create(
                 tenant=tenant,
+                actor=SEED_ACTOR,
                 document=PurchaseOrderDocument(
                     po_number=po_number,
                     vendor_id=vendors[vendor_index].pk,
@@ -273,6 +277,7 @@ class Command(BaseCommand):
         for receipt_number, po_number, days, receipt_lines in RECEIPTS:
             goods_receipt_create(
                 tenant=tenant,
+                actor=SEED_ACTOR,
                 document=GoodsReceiptDocument(
                     receipt_number=receipt_number,
                     po_number=po_number,
@@ -285,6 +290,7 @@ class Command(BaseCommand):
             named = isinstance(vendor_ref, str)
             invoice_create(
                 tenant=tenant,
+                actor=SEED_ACTOR,
                 document=InvoiceDocument(
                     invoice_number=number,
                     vendor_id=None if named else vendors[vendor_ref].pk,
