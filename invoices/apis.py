@@ -7,11 +7,13 @@ from typing import Any
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.models import Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
+from invoices.review import invoice_review
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from recon_site.api.fields import DecimalStringField, MoneyField
@@ -104,6 +106,17 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
         return None
 
 
+class ReviewInputSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    expected_status = serializers.ChoiceField(
+        choices=InvoiceStatus.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The status your page showed; if the invoice has moved since, the answer is 409 stale_state.",
+    )
+
+
 class InvoiceFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=InvoiceStatus.choices)
     review_queue = django_filters.ChoiceFilter(choices=ReviewQueue.choices)
@@ -140,3 +153,41 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
         )
         invoice = self.get_queryset().get(pk=invoice.pk)
         return Response(InvoiceOutputSerializer(invoice).data, status=status.HTTP_201_CREATED)
+
+    def _review(self, request: Request, action_name: str) -> Response:
+        incoming = ReviewInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        invoice_review(
+            tenant=self.tenant,
+            invoice=self.get_object(),
+            action=action_name,
+            actor=self.actor,
+            role=self.tenant_context.role,
+            comment=incoming.validated_data["comment"],
+            expected_status=incoming.validated_data["expected_status"],
+        )
+        return Response(InvoiceOutputSerializer(self.get_object()).data)
+
+    @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        """Approve an invoice in review."""
+        return self._review(request, "approve")
+
+    @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        """Reject an invoice in review or in dispute (comment required)."""
+        return self._review(request, "reject")
+
+    @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: str) -> Response:
+        """Move an invoice from the standard review queue to the escalated one."""
+        return self._review(request, "escalate")
+
+    @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def dispute(self, request: Request, pk: str) -> Response:
+        """Put an invoice in dispute with the vendor (comment required)."""
+        return self._review(request, "dispute")

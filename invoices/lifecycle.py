@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -62,12 +63,15 @@ def invoice_transition(
     reason: str = "",
     expected_status: str | None = None,
     context: dict[str, Any] | None = None,
+    guard: Callable[[Invoice], None] | None = None,
 ) -> Invoice:
     """Move an invoice to `to_status` if the table allows it; write the audit event with it.
 
     The row is locked (`SELECT … FOR UPDATE`) and re-read, so two reviewers acting at once are
     serialized and the second sees the first one's result. `expected_status` (what the caller's
     page showed) turns a lost race into a clear `stale_state` 409 instead of a silent overwrite.
+    `guard` runs on the locked, current row (a permission that depends on its queue, say) and
+    raises to refuse.
     """
     if to_status == S.PENDING_REVIEW and queue not in ReviewQueue.values:
         raise DocumentInvalid(QUEUE_REQUIRED, details={"queue": [QUEUE_REQUIRED]})
@@ -76,6 +80,8 @@ def invoice_transition(
     with transaction.atomic():
         current = Invoice.objects.for_tenant(tenant).select_for_update().get(pk=invoice.pk)
         INVOICE_LIFECYCLE.check_expected(current.status, expected_status)
+        if guard is not None:
+            guard(current)
         INVOICE_LIFECYCLE.check(current.status, to_status)
         if current.status == to_status == S.PENDING_REVIEW and not (
             current.review_queue == ReviewQueue.STANDARD and queue == ReviewQueue.ESCALATED

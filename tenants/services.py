@@ -121,6 +121,7 @@ def tenant_settings_update(*, tenant: Tenant, actor: Actor, **changes: Any) -> T
         except ValidationError as exc:
             raise DocumentInvalid("The settings are invalid; see details.", details=exc.message_dict) from exc
         tenant_settings.save()
+        tenant_settings.refresh_from_db()  # audit what the columns hold (3.5 is stored as 3.500)
         after = model_snapshot(tenant_settings)
         changed = sorted(key for key in after if after[key] != before.get(key) and key != "updated_at")
         if changed:

@@ -1,0 +1,92 @@
+"""Reviewer actions on an invoice: approve, reject, escalate, dispute.
+
+Each is a move of the lifecycle table (invoices.lifecycle) with its own rules on top:
+- a comment is required to reject or dispute (the vendor and the auditor will ask why);
+- clerks work the standard queue; only approvers and administrators act on the escalated one
+  (and API keys, which act for an integration the tenant trusts with approvals);
+- the caller may say which status its page showed (`expected_status`), so a reviewer who acted
+  on a stale page gets a clear 409 instead of overwriting a colleague's decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audit.actors import Actor
+from invoices.lifecycle import invoice_transition
+from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from recon_site.exceptions import DocumentInvalid, DomainError
+from tenants.models import Role, Tenant
+
+S = InvoiceStatus
+
+COMMENT_REQUIRED = "A comment is required to {action} an invoice."
+ESCALATED_NEEDS_APPROVER = "Only an approver or an administrator can act on the escalated queue."
+UNKNOWN_ACTION = "Unknown review action {action!r}."
+
+
+class ReviewForbidden(DomainError):
+    status_code = 403
+    code = "permission_denied"
+
+
+@dataclass(frozen=True)
+class ReviewAction:
+    name: str
+    to_status: str
+    to_queue: str | None
+    comment_required: bool
+
+
+REVIEW_ACTIONS = {
+    "approve": ReviewAction("approve", S.APPROVED, None, comment_required=False),
+    "reject": ReviewAction("reject", S.REJECTED, None, comment_required=True),
+    "dispute": ReviewAction("dispute", S.DISPUTED, None, comment_required=True),
+    "escalate": ReviewAction("escalate", S.PENDING_REVIEW, ReviewQueue.ESCALATED, comment_required=False),
+}
+
+# Who may act on an invoice in the escalated queue. `None` is an API key's role.
+_ESCALATED_ROLES = {Role.APPROVER, Role.ADMIN, None}
+
+
+def can_review(*, role: str | None, invoice: Invoice) -> bool:
+    """Whether someone with `role` may act on this invoice at all (the UI hides what this refuses)."""
+    if invoice.status == S.PENDING_REVIEW and invoice.review_queue == ReviewQueue.ESCALATED:
+        return role in _ESCALATED_ROLES
+    return True
+
+
+def invoice_review(
+    *,
+    tenant: Tenant,
+    invoice: Invoice,
+    action: str,
+    actor: Actor,
+    role: str | None,
+    comment: str = "",
+    expected_status: str | None = None,
+) -> Invoice:
+    """Apply a reviewer's decision through the one transition function."""
+    review_action = REVIEW_ACTIONS.get(action)
+    if review_action is None:
+        raise DocumentInvalid(UNKNOWN_ACTION.format(action=action), details={"action": [action]})
+    comment = (comment or "").strip()
+    if review_action.comment_required and not comment:
+        message = COMMENT_REQUIRED.format(action=action)
+        raise DocumentInvalid(message, details={"comment": [message]})
+
+    def may_act(current: Invoice) -> None:
+        if not can_review(role=role, invoice=current):
+            raise ReviewForbidden(ESCALATED_NEEDS_APPROVER)
+
+    return invoice_transition(
+        tenant=tenant,
+        invoice=invoice,
+        to_status=review_action.to_status,
+        queue=review_action.to_queue,
+        actor=actor,
+        reason=comment,
+        expected_status=expected_status,
+        context={"review_action": action},
+        guard=may_act,
+    )

@@ -1,0 +1,185 @@
+"""The invoice lifecycle: the table is the only way to move, illegal moves change nothing,
+every move leaves its audit event, and reviewers act through the API."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from rest_framework.test import APIClient
+
+from audit.models import AuditEvent, OutboxMessage
+from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
+from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from purchasing.lifecycle import purchase_order_transition
+from purchasing.models import PurchaseOrder
+from recon_site.state_machine import IllegalTransition, StaleState
+from tenants.models import Role, Tenant
+from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, PurchaseOrderFactory
+
+pytestmark = pytest.mark.django_db
+
+S = InvoiceStatus
+ALL = list(S.values)
+ALLOWED = {(source, target) for source, targets in INVOICE_LIFECYCLE.moves.items() for target in targets}
+
+
+def _invoice_in(tenant: Tenant, status: str) -> Invoice:
+    queue = ReviewQueue.STANDARD if status == S.PENDING_REVIEW else None
+    return InvoiceFactory(tenant=tenant, status=status, review_queue=queue)
+
+
+def _queue_for(source: str, target: str) -> str | None:
+    if target != S.PENDING_REVIEW:
+        return None
+    return ReviewQueue.ESCALATED if source == S.PENDING_REVIEW else ReviewQueue.STANDARD
+
+
+def _events(invoice: Invoice) -> list[AuditEvent]:
+    return list(AuditEvent.objects.for_tenant(invoice.tenant_id).filter(entity_id=str(invoice.pk)).order_by("sequence"))
+
+
+def test_the_table_is_the_design() -> None:
+    """DESIGN.md §4, move for move."""
+    assert {
+        (S.RECEIVED, S.APPROVED), (S.RECEIVED, S.PENDING_REVIEW), (S.RECEIVED, S.ON_HOLD),
+        (S.RECEIVED, S.REJECTED), (S.ON_HOLD, S.RECEIVED), (S.ON_HOLD, S.PENDING_REVIEW),
+        (S.PENDING_REVIEW, S.APPROVED), (S.PENDING_REVIEW, S.REJECTED), (S.PENDING_REVIEW, S.DISPUTED),
+        (S.PENDING_REVIEW, S.PENDING_REVIEW), (S.DISPUTED, S.PENDING_REVIEW), (S.DISPUTED, S.REJECTED),
+        (S.APPROVED, S.PARTIALLY_PAID), (S.APPROVED, S.RECONCILED), (S.PARTIALLY_PAID, S.RECONCILED),
+        *((state, S.VOID) for state in (S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED,
+                                        S.PARTIALLY_PAID)),
+    } == ALLOWED  # fmt: skip
+    assert INVOICE_LIFECYCLE.final_states == {S.REJECTED, S.RECONCILED, S.VOID}
+
+
+@pytest.mark.parametrize(("source", "target"), sorted(ALLOWED))
+def test_every_allowed_move_changes_the_status_and_writes_one_audit_event(
+    tenant: Tenant, source: str, target: str
+) -> None:
+    invoice = _invoice_in(tenant, source)
+    invoice_transition(
+        tenant=tenant,
+        invoice=invoice,
+        to_status=target,
+        queue=_queue_for(source, target),
+        actor=TEST_ACTOR,
+        reason="because",
+    )
+    invoice.refresh_from_db()
+    assert invoice.status == target
+    [event] = _events(invoice)
+    assert event.action == "transition"
+    assert event.before == {
+        "status": source,
+        "review_queue": ReviewQueue.STANDARD if source == S.PENDING_REVIEW else None,
+    }
+    assert event.after["status"] == target and event.after["reason"] == "because"
+    assert (event.actor_kind, event.actor_id) == ("system", "test")
+
+
+@pytest.mark.parametrize(("source", "target"), [pair for pair in itertools.product(ALL, ALL) if pair not in ALLOWED])
+def test_every_other_move_is_refused_and_changes_nothing(tenant: Tenant, source: str, target: str) -> None:
+    invoice = _invoice_in(tenant, source)
+    with pytest.raises(IllegalTransition) as refused:
+        invoice_transition(
+            tenant=tenant, invoice=invoice, to_status=target, queue=_queue_for(source, target), actor=TEST_ACTOR
+        )
+    assert refused.value.status_code == 409
+    invoice.refresh_from_db()
+    assert invoice.status == source
+    assert _events(invoice) == []
+    assert not OutboxMessage.objects.for_tenant(tenant).exists()
+
+
+def test_in_review_only_standard_to_escalated_is_a_move(tenant: Tenant) -> None:
+    invoice = _invoice_in(tenant, S.PENDING_REVIEW)
+    invoice_transition(tenant=tenant, invoice=invoice, to_status=S.PENDING_REVIEW, queue="escalated", actor=TEST_ACTOR)
+    with pytest.raises(IllegalTransition):
+        invoice_transition(
+            tenant=tenant, invoice=invoice, to_status=S.PENDING_REVIEW, queue="standard", actor=TEST_ACTOR
+        )
+    invoice.refresh_from_db()
+    assert invoice.review_queue == ReviewQueue.ESCALATED
+
+
+def test_a_stale_expected_status_is_refused(tenant: Tenant) -> None:
+    invoice = _invoice_in(tenant, S.PENDING_REVIEW)
+    invoice_transition(tenant=tenant, invoice=invoice, to_status=S.APPROVED, actor=TEST_ACTOR)
+    with pytest.raises(StaleState, match="someone else acted first"):
+        invoice_transition(
+            tenant=tenant, invoice=invoice, to_status=S.REJECTED, actor=TEST_ACTOR, expected_status=S.PENDING_REVIEW
+        )
+
+
+def test_approval_is_published_through_the_outbox_with_the_change(tenant: Tenant) -> None:
+    invoice = _invoice_in(tenant, S.PENDING_REVIEW)
+    invoice_transition(tenant=tenant, invoice=invoice, to_status=S.APPROVED, actor=TEST_ACTOR)
+    message = OutboxMessage.objects.for_tenant(tenant).get()
+    assert message.payload["event_type"] == "invoice.approved"
+    assert message.payload["payload"]["invoice_id"] == str(invoice.pk)
+
+
+def test_purchase_orders_move_open_to_closed_and_no_further(tenant: Tenant) -> None:
+    purchase_order = PurchaseOrderFactory(tenant=tenant)
+    purchase_order_transition(tenant=tenant, purchase_order=purchase_order, to_status="closed", actor=TEST_ACTOR)
+    assert PurchaseOrder.objects.for_tenant(tenant).get().status == "closed"
+    with pytest.raises(IllegalTransition):
+        purchase_order_transition(tenant=tenant, purchase_order=purchase_order, to_status="open", actor=TEST_ACTOR)
+    [event] = AuditEvent.objects.for_tenant(tenant).filter(entity_type="purchase_order")
+    assert event.before == {"status": "open"} and event.after == {"status": "closed"}
+
+
+class TestReviewApi:
+    """POST /api/invoices/{id}/approve|reject|escalate|dispute."""
+
+    def test_an_illegal_move_is_a_409_in_the_envelope_and_changes_nothing(self, api: APIClient, tenant: Tenant) -> None:
+        invoice = _invoice_in(tenant, S.RECEIVED)
+        response = api.post(f"/api/invoices/{invoice.pk}/dispute", {"comment": "wrong price"}, format="json")
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "illegal_transition"
+        invoice.refresh_from_db()
+        assert invoice.status == S.RECEIVED and _events(invoice) == []
+
+    def test_approve_records_the_api_key_and_the_request_id(self, api: APIClient, tenant: Tenant) -> None:
+        invoice = _invoice_in(tenant, S.PENDING_REVIEW)
+        response = api.post(f"/api/invoices/{invoice.pk}/approve", {"comment": "ok"}, format="json")
+        assert response.status_code == 200 and response.json()["status"] == "approved"
+        [event] = _events(invoice)
+        assert event.actor_kind == "api_key"
+        assert event.request_id == response["X-Request-Id"]
+        assert event.after["review_action"] == "approve"
+
+    def test_reject_and_dispute_need_a_comment(self, api: APIClient, tenant: Tenant) -> None:
+        invoice = _invoice_in(tenant, S.PENDING_REVIEW)
+        for action in ("reject", "dispute"):
+            response = api.post(f"/api/invoices/{invoice.pk}/{action}", {"comment": "  "}, format="json")
+            assert response.status_code == 400
+            assert "comment" in response.json()["error"]["details"]
+        invoice.refresh_from_db()
+        assert invoice.status == S.PENDING_REVIEW
+
+    def test_a_stale_page_gets_a_clear_conflict(self, api: APIClient, tenant: Tenant) -> None:
+        invoice = _invoice_in(tenant, S.PENDING_REVIEW)
+        assert api.post(f"/api/invoices/{invoice.pk}/approve", {}, format="json").status_code == 200
+        response = api.post(
+            f"/api/invoices/{invoice.pk}/reject", {"comment": "no", "expected_status": "pending_review"}, format="json"
+        )
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "stale_state"
+
+    @pytest.mark.parametrize(("role", "allowed"), [(Role.CLERK, False), (Role.APPROVER, True), (Role.ADMIN, True)])
+    def test_only_approvers_act_on_the_escalated_queue(self, tenant: Tenant, role: str, allowed: bool) -> None:
+        invoice = _invoice_in(tenant, S.PENDING_REVIEW)
+        invoice_transition(
+            tenant=tenant, invoice=invoice, to_status=S.PENDING_REVIEW, queue="escalated", actor=TEST_ACTOR
+        )
+        membership = MembershipFactory(tenant=tenant, role=role)
+        client = APIClient(enforce_csrf_checks=False)
+        client.force_login(membership.user)
+        response = client.post(f"/api/invoices/{invoice.pk}/approve", {"comment": "fine"}, format="json")
+        assert response.status_code == (200 if allowed else 403)
+        invoice.refresh_from_db()
+        assert invoice.status == (S.APPROVED if allowed else S.PENDING_REVIEW)
+        if allowed:
+            assert _events(invoice)[-1].actor_id == str(membership.user.pk)
