@@ -175,7 +175,7 @@ def test_export_writes_csv_jsonl_and_a_chain_proof(tmp_path: Path, tenant: Tenan
             tenant=tenant,
             actor=TEST_ACTOR,
             entity_type="vendor",
-            entity_id="v",
+            entity_id="=cmd|' /C calc'!A0",
             action="created",
             after={"name": '=HYPERLINK("http://evil")'},
         )
