@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from audit.publisher import PublishReport, outbox_publish_pending
+from recon_site.tracing import traced_task
 
 
+@traced_task
 def publish_outbox() -> str:
     """Drain the outbox until it is empty, the broker fails, or the breaker is open."""
     total = PublishReport()

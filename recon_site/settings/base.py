@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_q",
+    "recon_site.apps.ReconSiteConfig",
     "tenants",
     "vendors",
     "purchasing",
@@ -175,7 +176,7 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant_id)s",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant_id)s %(trace_id)s",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         }
     },
