@@ -32,13 +32,14 @@ RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 WORKDIR /app
 COPY . .
 
-# collectstatic imports the production settings, which refuse to start without SECRET_KEY. The
-# key and the database URL below exist only for this one command (they are not ENV, so they are
+# collectstatic imports the production settings, which refuse to start without SECRET_KEY,
+# DATABASE_URL and ALLOWED_HOSTS. The values below exist only for this one command (they are not ENV, so they are
 # not in the image): with DATABASE_URL set, settings connect to nothing at import, and
 # collectstatic never opens a connection, so the unreachable address is never dialled.
 RUN chmod 0755 docker/entrypoint.sh \
     && SECRET_KEY=build-time-collectstatic-only \
        DATABASE_URL=postgres://build@127.0.0.1:1/unused \
+       ALLOWED_HOSTS=build.invalid \
        python manage.py collectstatic --noinput --verbosity 0 \
     && mkdir -p var \
     && chown recon:recon var

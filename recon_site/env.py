@@ -20,15 +20,35 @@ if _dotenv.exists():
     environ.Env.read_env(str(_dotenv), overwrite=False)
 
 
-def positive_int(name: str, default: int) -> int:
-    """An integer setting that must be > 0."""
+def whole_number(name: str, default: int, *, minimum: int = 0) -> int:
+    """An integer setting of at least `minimum`."""
     try:
         value = env.int(name, default=default)
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(f"{name} must be a whole number: {exc}") from exc
-    if value <= 0:
-        raise ImproperlyConfigured(f"{name} must be greater than 0, got {value}")
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def positive_int(name: str, default: int) -> int:
+    """An integer setting that must be > 0."""
+    return whole_number(name, default, minimum=1)
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+def flag(name: str, default: bool) -> bool:
+    """A boolean setting. Anything but true/false/1/0/yes/no/on/off is refused rather than read
+    as false, so `NATS_ENABLED=enabled` fails at start instead of silently turning events off."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 
 def rate(name: str, default: str) -> str:

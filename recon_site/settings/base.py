@@ -7,9 +7,9 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from recon_site.embedded_db import embedded_database_settings
-from recon_site.env import BASE_DIR, env, positive_int, rate
+from recon_site.env import BASE_DIR, env, flag, positive_int, rate, whole_number
 
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = flag("DEBUG", False)
 # Local runs only: production.py refuses to start without a real key.
 SECRET_KEY = env.str("SECRET_KEY", default="") or "recon-insecure-local-only-key-do-not-deploy"
 
@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "recon_site.apps.ReconSiteConfig",
     "tenants",
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "recon_site.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files (the admin's, the web app's) from gunicorn without a CDN.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -78,10 +81,10 @@ if DATABASE_URL:
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL: PostgreSQL is the system of record")
 else:
     _db = embedded_database_settings(VAR_DIR)
-_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+_db["CONN_MAX_AGE"] = whole_number("DB_CONN_MAX_AGE", 60)
 _db["CONN_HEALTH_CHECKS"] = True
 _db.setdefault("OPTIONS", {})
-_db["OPTIONS"]["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+_db["OPTIONS"].setdefault("connect_timeout", positive_int("DB_CONNECT_TIMEOUT", 5))
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -107,6 +110,10 @@ Q_CLUSTER = {
     "catch_up": False,
     "label": "Jobs",
 }
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    # django-q2 hands a task out again after `retry` seconds: below the timeout, a slow task
+    # would run twice at once.
+    raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
@@ -124,6 +131,11 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Serve straight from the apps' static folders when nothing was collected (make run, tests);
+# production images run collectstatic at build, and WhiteNoise serves STATIC_ROOT.
+WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "admin").is_dir()
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
 
 # Bodies larger than this are refused with 413 before anything is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = positive_int("MAX_REQUEST_BYTES", 2_621_440)
@@ -148,6 +160,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "recon_site.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Proxies in front of the app that append to X-Forwarded-For; 0 trusts none and limits
+    # anonymous callers by the connecting address.
+    "NUM_PROXIES": whole_number("TRUSTED_PROXY_COUNT", 0) or None,
     "EXCEPTION_HANDLER": "recon_site.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -162,10 +177,14 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files are served from our own static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 IDEMPOTENCY_KEY_TTL_HOURS = positive_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
-SELF_REGISTRATION_ENABLED = env.bool("SELF_REGISTRATION_ENABLED", default=False)
+SELF_REGISTRATION_ENABLED = flag("SELF_REGISTRATION_ENABLED", False)
 
 # --- Logging: JSON lines with request id and tenant ---------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
@@ -186,12 +205,16 @@ LOGGING = {
 }
 
 # --- Events out: the outbox and its NATS JetStream publisher ---------------------------------
-NATS_ENABLED = env.bool("NATS_ENABLED", default=False)
+NATS_ENABLED = flag("NATS_ENABLED", False)
 NATS_URL = env.str("NATS_URL", default="nats://127.0.0.1:4222")
 NATS_STREAM = env.str("NATS_STREAM", default="RECON")
 NATS_SUBJECT_PREFIX = env.str("NATS_SUBJECT_PREFIX", default="recon")
 NATS_DISCREPANCY_SUBJECT = env.str("NATS_DISCREPANCY_SUBJECT", default="recon.discrepancy.detected")
 NATS_CONNECT_TIMEOUT_SECONDS = positive_int("NATS_CONNECT_TIMEOUT_SECONDS", 2)
+if not NATS_DISCREPANCY_SUBJECT.startswith(NATS_SUBJECT_PREFIX + "."):
+    raise ImproperlyConfigured(
+        "NATS_DISCREPANCY_SUBJECT must start with NATS_SUBJECT_PREFIX + '.', or the stream will not capture it"
+    )
 OUTBOX_BATCH_SIZE = positive_int("OUTBOX_BATCH_SIZE", 200)
 # The schedule is a safety net: a commit that queues events also starts a publish at once.
 OUTBOX_PUBLISH_EVERY_MINUTES = positive_int("OUTBOX_PUBLISH_EVERY_MINUTES", 1)

@@ -1,17 +1,22 @@
-"""Production settings: secure cookies and headers; refuses to start without a real secret."""
+"""Production settings: secure cookies and headers; refuses to start without its essentials."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
-from recon_site.env import env
-from recon_site.settings.base import *  # noqa: F403
+from recon_site.env import env, whole_number
 
-if env.str("SECRET_KEY", default="") == "":
-    raise ImproperlyConfigured("SECRET_KEY must be set in production")
+# Checked before the base settings load: without DATABASE_URL they would start the embedded
+# database, which is for a laptop, and the default host list only admits localhost.
+for _required in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"):
+    if not env.str(_required, default=""):
+        raise ImproperlyConfigured(f"{_required} must be set in production")
+
+from recon_site.settings.base import *  # noqa: E402, F403
+
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_SECONDS = whole_number("SECURE_HSTS_SECONDS", 0)
