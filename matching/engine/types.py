@@ -1,0 +1,170 @@
+"""The matching engine's plain data: what goes in, what comes out. No ORM, no clock.
+
+Amounts are `int` minor units of the invoice currency; quantities and unit prices are `Decimal`.
+The loader (matching.loading) builds these from the database in a fixed number of queries; the
+persister (matching.services) writes the outcome back in bulk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+ENGINE_VERSION = "recon-match/1.0"
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """The tenant's thresholds and tolerances (DESIGN.md §5), in engine terms."""
+
+    auto_approve_max: Decimal = Decimal("100.00")  # major units of the invoice currency
+    escalate_from: Decimal = Decimal("10000.00")
+    auto_approve_min_confidence: Decimal = Decimal("0.95")
+    price_tolerance_pct: Decimal = Decimal("2")
+    price_tolerance_abs: Decimal = Decimal("0")  # per unit, major units
+    quantity_tolerance_pct: Decimal = Decimal("0")
+    reject_on: frozenset[str] = frozenset({"duplicate_invoice"})
+    fuzzy_vendor_threshold: int = 90
+
+
+@dataclass(frozen=True)
+class VendorRecord:
+    id: uuid.UUID
+    name: str
+    normalized_name: str
+    tax_id: str = ""
+    aliases: tuple[str, ...] = ()  # normalized
+    is_active: bool = True
+    price_tolerance_pct: Decimal | None = None  # overrides the tenant's when set
+    quantity_tolerance_pct: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseOrderLineRecord:
+    id: uuid.UUID
+    line_number: int
+    sku: str
+    description: str
+    quantity: Decimal  # ordered
+    unit_price: Decimal
+    received_quantity: Decimal = Decimal(0)  # over all receipts
+    billed_quantity: Decimal = Decimal(0)  # by earlier invoices that are not void or rejected
+
+
+@dataclass(frozen=True)
+class PurchaseOrderRecord:
+    id: uuid.UUID
+    po_number: str
+    vendor_id: uuid.UUID
+    currency: str
+    status: str  # open | closed | cancelled
+    lines: tuple[PurchaseOrderLineRecord, ...] = ()
+
+    @property
+    def has_receipts(self) -> bool:
+        return any(line.received_quantity > 0 for line in self.lines)
+
+
+@dataclass(frozen=True)
+class PriorInvoiceRecord:
+    """An earlier invoice of a vendor, for duplicate detection."""
+
+    id: uuid.UUID
+    vendor_id: uuid.UUID
+    invoice_number: str
+    invoice_number_normalized: str
+    total_amount: int
+    currency: str
+    invoice_date: dt.date
+    status: str
+
+
+@dataclass(frozen=True)
+class InvoiceLineRecord:
+    id: uuid.UUID
+    line_number: int
+    sku: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: int
+    po_line_number: int | None = None  # the sender's hint
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    id: uuid.UUID
+    invoice_number: str
+    invoice_number_normalized: str
+    currency: str
+    invoice_date: dt.date
+    subtotal_amount: int
+    tax_amount: int
+    shipping_amount: int
+    total_amount: int
+    lines: tuple[InvoiceLineRecord, ...]
+    vendor_id: uuid.UUID | None = None
+    vendor_name_raw: str = ""
+    vendor_tax_id_raw: str = ""
+    po_number: str = ""
+    tax_rate: Decimal | None = None  # percent, when the document states one
+
+
+@dataclass
+class MatchContext:
+    """Everything the engine may look at for a batch of one tenant's invoices.
+
+    `billed_quantity` on PO lines counts invoices matched *before* this batch; the engine adds
+    what earlier invoices of the same batch bill as it goes (oldest first), so two invoices in
+    one batch cannot both claim the same ordered quantity.
+    """
+
+    settings: MatchSettings
+    vendors: dict[uuid.UUID, VendorRecord] = field(default_factory=dict)
+    purchase_orders: dict[str, PurchaseOrderRecord] = field(default_factory=dict)  # by po_number
+    prior_invoices: dict[uuid.UUID, list[PriorInvoiceRecord]] = field(default_factory=dict)  # by vendor
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    type: str
+    severity: str  # low | medium | high | critical
+    message: str
+    invoice_line_number: int | None = None
+    po_line_number: int | None = None
+    expected: str | None = None
+    actual: str | None = None
+
+
+@dataclass(frozen=True)
+class LineAssignment:
+    invoice_line_id: uuid.UUID
+    po_line_id: uuid.UUID
+    invoice_line_number: int
+    po_line_number: int
+    score: Decimal
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    invoice_id: uuid.UUID
+    vendor_id: uuid.UUID | None
+    purchase_order_id: uuid.UUID | None
+    confidence: Decimal
+    breakdown: dict[str, Decimal]
+    status: str  # the decision: approved | pending_review | on_hold | rejected
+    review_queue: str | None
+    decision_reason: str
+    discrepancies: tuple[Discrepancy, ...]
+    assignments: tuple[LineAssignment, ...]
+    engine_version: str = ENGINE_VERSION
+
+
+@dataclass(frozen=True)
+class MatchFailure:
+    """An invoice the engine could not match (a bug or bad data): recorded on the run, retried later."""
+
+    invoice_id: uuid.UUID
+    error: str
