@@ -7,8 +7,8 @@
 2. Migrate, load the demo tenant (once), print the demo API key and the web logins.
 3. Serve the app on http://$HOST:$PORT (default 127.0.0.1:8000) and run a django-q2 worker.
 
-Ctrl-C reaches the whole process group: the web server and the worker stop, then we do, and the
-last process holding the embedded database stops it. The data under `var/` stays for next time.
+Ctrl-C stops the web server and the worker (each once), then this process, the last holding the
+embedded database, stops it. The data under `var/` stays for next time.
 """
 
 from __future__ import annotations
@@ -63,9 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     port = os.environ.get("PORT", "8000")
     manage = [sys.executable, str(BASE_DIR / "manage.py")]
     child_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Each child in its own session: Ctrl-C reaches only this launcher, which then stops each
+    # child exactly once. (A second SIGINT, from the terminal and from us, would interrupt a
+    # child's own clean-up half way.)
     children = [
-        subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"], env=child_env),
-        subprocess.Popen([*manage, "qcluster"], env=child_env),
+        subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"], env=child_env, start_new_session=True),
+        subprocess.Popen([*manage, "qcluster"], env=child_env, start_new_session=True),
     ]
     print(
         f"Recon is running at http://{host}:{port}/ (API docs at /api/docs/, admin at /admin/). Ctrl-C stops.",
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def stop(signum: int, frame: object) -> None:
         nonlocal stopping
+        if stopping:
+            return  # already stopping: let the children finish their clean-up
         stopping = True
         for child in children:
             if child.poll() is None:
