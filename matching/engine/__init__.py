@@ -10,6 +10,7 @@ Same input, same output.
 
 from __future__ import annotations
 
+from matching.engine.core import DISCREPANCY_TYPES, match_batch, match_invoice
 from matching.engine.types import (
     ENGINE_VERSION,
     Discrepancy,
@@ -27,6 +28,7 @@ from matching.engine.types import (
 )
 
 __all__ = [
+    "DISCREPANCY_TYPES",
     "ENGINE_VERSION",
     "Discrepancy",
     "InvoiceLineRecord",
@@ -40,4 +42,6 @@ __all__ = [
     "PurchaseOrderLineRecord",
     "PurchaseOrderRecord",
     "VendorRecord",
+    "match_batch",
+    "match_invoice",
 ]
