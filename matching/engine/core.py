@@ -183,35 +183,53 @@ def resolve_vendor(invoice: InvoiceRecord, index: BatchIndex, settings: MatchSet
 # --- duplicates -----------------------------------------------------------------------------
 
 
-def check_duplicates(
-    invoice: InvoiceRecord, vendor: VendorRecord, earlier: Sequence[PriorInvoiceRecord]
-) -> list[Discrepancy]:
+@dataclass
+class EarlierInvoices:
+    """The invoices a new one could duplicate (the database's and the batch's so far, none void
+    or rejected), indexed by vendor and number and by vendor and total: a lookup per invoice,
+    not a scan of the vendor's history."""
+
+    by_number: dict[tuple[uuid.UUID, str], list[PriorInvoiceRecord]] = field(default_factory=dict)
+    by_total: dict[tuple[uuid.UUID, int, str], list[PriorInvoiceRecord]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, prior_invoices: dict[uuid.UUID, list[PriorInvoiceRecord]]) -> EarlierInvoices:
+        earlier = cls()
+        records = [record for records in prior_invoices.values() for record in records]
+        for record in sorted(records, key=lambda r: (r.invoice_date, str(r.id))):
+            earlier.add(record)
+        return earlier
+
+    def add(self, record: PriorInvoiceRecord) -> None:
+        if record.status in NOT_COUNTED:
+            return
+        self.by_number.setdefault((record.vendor_id, record.invoice_number_normalized), []).append(record)
+        self.by_total.setdefault((record.vendor_id, record.total_amount, record.currency), []).append(record)
+
+
+def check_duplicates(invoice: InvoiceRecord, vendor: VendorRecord, earlier: EarlierInvoices) -> list[Discrepancy]:
     """`duplicate_invoice` [critical]: the vendor's same normalized number, not void or rejected.
     `possible_duplicate` [high]: same vendor, same total and currency, dated within 7 days,
-    another number (a re-keyed or renumbered re-send)."""
-    found: list[Discrepancy] = []
+    another number (a re-keyed or renumbered re-send). The earliest such invoice is named."""
     number = invoice.invoice_number_normalized or normalize_invoice_number(invoice.invoice_number)
-    for prior in earlier:
-        if prior.id == invoice.id or prior.vendor_id != vendor.id or prior.status in NOT_COUNTED:
+    for prior in earlier.by_number.get((vendor.id, number), ()):
+        if prior.id == invoice.id:
             continue
-        if prior.invoice_number_normalized == number:
-            found.append(
-                Discrepancy(
-                    DUPLICATE_INVOICE,
-                    CRITICAL,
-                    f"{vendor.name} already sent invoice {prior.invoice_number} dated "
-                    f"{prior.invoice_date.isoformat()} (now {prior.status}); this looks like the same invoice again.",
-                    expected=None,
-                    actual=invoice.invoice_number,
-                )
+        return [
+            Discrepancy(
+                DUPLICATE_INVOICE,
+                CRITICAL,
+                f"{vendor.name} already sent invoice {prior.invoice_number} dated "
+                f"{prior.invoice_date.isoformat()} (now {prior.status}); this looks like the same invoice again.",
+                expected=None,
+                actual=invoice.invoice_number,
             )
-            return found  # one exact duplicate says it all
-    for prior in earlier:
-        if prior.id == invoice.id or prior.vendor_id != vendor.id or prior.status in NOT_COUNTED:
+        ]  # one exact duplicate says it all
+    for prior in earlier.by_total.get((vendor.id, invoice.total_amount, invoice.currency), ()):
+        if prior.id == invoice.id or prior.invoice_number_normalized == number:
             continue
-        close_in_time = abs((prior.invoice_date - invoice.invoice_date).days) <= POSSIBLE_DUPLICATE_DAYS
-        if prior.total_amount == invoice.total_amount and prior.currency == invoice.currency and close_in_time:
-            found.append(
+        if abs((prior.invoice_date - invoice.invoice_date).days) <= POSSIBLE_DUPLICATE_DAYS:
+            return [
                 Discrepancy(
                     POSSIBLE_DUPLICATE,
                     HIGH,
@@ -221,9 +239,8 @@ def check_duplicates(
                     expected=None,
                     actual=invoice.invoice_number,
                 )
-            )
-            break
-    return found
+            ]
+    return []
 
 
 # --- purchase order -------------------------------------------------------------------------
@@ -373,12 +390,46 @@ def _relative_gap(value: Decimal, reference: Decimal) -> float:
     return float(min(_ONE, abs(value - reference) / reference))
 
 
+def _identified_pairs(
+    invoice_lines: Sequence[InvoiceLineRecord], po_lines: Sequence[PurchaseOrderLineRecord]
+) -> list[_Pair] | None:
+    """The common case, fast: every invoice line names a different PO line by SKU or line-number
+    hint. An identified pair scores at least 0.5 and an unidentified one at most 0.5, so no
+    other assignment does better, and the full score matrix is not needed."""
+    by_sku: dict[str, PurchaseOrderLineRecord] = {}
+    for po_line in po_lines:
+        key = po_line.sku.strip().upper()
+        if key:
+            if key in by_sku:
+                return None  # two PO lines share a SKU: let the full assignment decide
+            by_sku[key] = po_line
+    by_number = {po_line.line_number: po_line for po_line in po_lines}
+    pairs: list[_Pair] = []
+    taken: set[uuid.UUID] = set()
+    for invoice_line in invoice_lines:
+        sku = invoice_line.sku.strip().upper()
+        by_hint = by_number.get(invoice_line.po_line_number) if invoice_line.po_line_number is not None else None
+        by_code = by_sku.get(sku) if sku else None
+        if by_hint is not None and by_code is not None and by_hint.id != by_code.id:
+            return None  # the hint and the SKU disagree
+        po_line = by_hint or by_code
+        if po_line is None or po_line.id in taken:
+            return None
+        taken.add(po_line.id)
+        score, quality = _pair_score(invoice_line, po_line)
+        pairs.append(_Pair(invoice_line, po_line, score, quality))
+    return pairs
+
+
 def assign_lines(
     invoice_lines: Sequence[InvoiceLineRecord], po_lines: Sequence[PurchaseOrderLineRecord]
 ) -> list[_Pair]:
     """The optimal one-to-one assignment of invoice lines to PO lines (not first-fit)."""
     if not invoice_lines or not po_lines:
         return []
+    identified = _identified_pairs(invoice_lines, po_lines)
+    if identified is not None:
+        return identified
     scored = [[_pair_score(invoice_line, po_line) for po_line in po_lines] for invoice_line in invoice_lines]
     matrix = [[score for score, _ in row] for row in scored]
     pairs = []
@@ -639,7 +690,7 @@ def match_invoice(
     context: MatchContext,
     index: BatchIndex,
     billed_in_batch: dict[uuid.UUID, Decimal],
-    earlier_in_batch: dict[uuid.UUID, list[PriorInvoiceRecord]],
+    earlier: EarlierInvoices,
 ) -> MatchOutcome:
     """Match one invoice; see the module docstring for the steps."""
     settings = context.settings
@@ -652,7 +703,6 @@ def match_invoice(
             Discrepancy(UNKNOWN_VENDOR, HIGH, f"No vendor matches {shown!r}.", expected=None, actual=shown)
         )
     else:
-        earlier = [*context.prior_invoices.get(vendor.id, ()), *earlier_in_batch.get(vendor.id, ())]
         discrepancies.extend(check_duplicates(invoice, vendor, earlier))
 
     resolution = resolve_purchase_order(invoice, vendor, index)
@@ -736,12 +786,12 @@ def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> lis
     """
     index = BatchIndex.build(context)
     billed_in_batch: dict[uuid.UUID, Decimal] = defaultdict(lambda: _ZERO)
-    earlier_in_batch: dict[uuid.UUID, list[PriorInvoiceRecord]] = defaultdict(list)
+    earlier = EarlierInvoices.build(context.prior_invoices)
     lines_by_id = {line.id: line for invoice in invoices for line in invoice.lines}
     results: list[MatchOutcome | MatchFailure] = []
     for invoice in invoices:
         try:
-            outcome = match_invoice(invoice, context, index, billed_in_batch, earlier_in_batch)
+            outcome = match_invoice(invoice, context, index, billed_in_batch, earlier)
         except Exception as exc:  # one bad invoice must not stop the batch; the run records it
             results.append(MatchFailure(invoice.id, f"{type(exc).__name__}: {exc}"))
             continue
@@ -751,7 +801,7 @@ def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> lis
         for assignment in outcome.assignments:
             billed_in_batch[assignment.po_line_id] += lines_by_id[assignment.invoice_line_id].quantity
         if outcome.vendor_id is not None:
-            earlier_in_batch[outcome.vendor_id].append(
+            earlier.add(
                 PriorInvoiceRecord(
                     id=invoice.id,
                     vendor_id=outcome.vendor_id,
