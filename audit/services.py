@@ -122,21 +122,35 @@ def outbox_subject(event_type: str) -> str:
 
 def outbox_enqueue(*, tenant: Tenant, event_type: str, payload: dict[str, Any]) -> OutboxMessage:
     """Queue an event in the envelope the consumers expect (DESIGN.md §7), in this transaction."""
+    return outbox_enqueue_many(tenant=tenant, events=[(event_type, payload)])[0]
+
+
+def outbox_enqueue_many(*, tenant: Tenant, events: list[tuple[str, dict[str, Any]]]) -> list[OutboxMessage]:
+    """Queue several `(event_type, payload)` events with one INSERT (batch matching), in this transaction."""
     if not connection.in_atomic_block:
         raise RuntimeError(NOT_IN_TRANSACTION)
-    message = OutboxMessage(tenant=tenant, subject=outbox_subject(event_type), payload={})
-    message.payload = {
-        "event_type": event_type,
-        "source": "recon",
-        "tenant_id": str(tenant.pk),
-        "timestamp": canonical_timestamp(timezone.now()),
-        "payload": to_json_safe(payload),
-    }
-    message.save(force_insert=True)
+    if not events:
+        return []
+    timestamp = canonical_timestamp(timezone.now())
+    messages = [
+        OutboxMessage(
+            tenant=tenant,
+            subject=outbox_subject(event_type),
+            payload={
+                "event_type": event_type,
+                "source": "recon",
+                "tenant_id": str(tenant.pk),
+                "timestamp": timestamp,
+                "payload": to_json_safe(payload),
+            },
+        )
+        for event_type, payload in events
+    ]
+    OutboxMessage.objects.bulk_create(messages)
     if settings.NATS_ENABLED and not any(func is _kick_publisher for _, func, _ in connection.run_on_commit):
         # Publish promptly after commit rather than waiting for the schedule; once per transaction.
         transaction.on_commit(_kick_publisher)
-    return message
+    return messages
 
 
 def _kick_publisher() -> None:

@@ -16,6 +16,7 @@ from invoices.models import Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, 
 from invoices.review import invoice_review
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
+from matching.apis import MatchOutputSerializer
 from recon_site.api.fields import DecimalStringField, MoneyField
 from recon_site.api.views import TenantAPIMixin
 
@@ -43,6 +44,9 @@ class InvoiceInputSerializer(serializers.Serializer):
     shipping_amount = DecimalStringField(required=False)
     total_amount = DecimalStringField()
     external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    tax_rate = DecimalStringField(
+        required=False, allow_null=True, help_text='Percent, as the document states it: "19" for 19 %.'
+    )
     lines = InvoiceLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
 
     def to_document(self) -> InvoiceDocument:
@@ -69,9 +73,10 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     tax_amount = MoneyField("tax_amount")
     shipping_amount = MoneyField("shipping_amount")
     total_amount = MoneyField("total_amount")
+    tax_rate = serializers.DecimalField(max_digits=6, decimal_places=3, allow_null=True)
     lines = InvoiceLineOutputSerializer(many=True)
-    # Filled by the matching engine once the invoice has been matched.
-    match = serializers.SerializerMethodField()
+    # The latest match (null until the invoice has been matched).
+    match = MatchOutputSerializer(source="latest_match", allow_null=True, read_only=True)
 
     class Meta:
         model = Invoice
@@ -89,6 +94,7 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
             "tax_amount",
             "shipping_amount",
             "total_amount",
+            "tax_rate",
             "status",
             "review_queue",
             "source",
@@ -101,9 +107,6 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
 
     def get_vendor_name(self, invoice: Invoice) -> str:
         return invoice.vendor.name if invoice.vendor_id else invoice.vendor_name_raw
-
-    def get_match(self, invoice: Invoice) -> dict[str, Any] | None:
-        return None
 
 
 class ReviewInputSerializer(serializers.Serializer):
@@ -139,7 +142,11 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     filterset_class = InvoiceFilter
 
     def get_queryset(self) -> Any:
-        return invoice_list(tenant=self.tenant).select_related("vendor").prefetch_related("lines")
+        return (
+            invoice_list(tenant=self.tenant)
+            .select_related("vendor", "latest_match")
+            .prefetch_related("lines", "latest_match__discrepancies")
+        )
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return InvoiceInputSerializer if self.action == "create" else InvoiceOutputSerializer

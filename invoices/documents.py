@@ -39,3 +39,4 @@ class InvoiceDocument:
     tax_amount: Decimal = Decimal(0)
     shipping_amount: Decimal = Decimal(0)
     external_id: str = ""
+    tax_rate: Decimal | None = None  # percent (19 for 19 %), when the document states one

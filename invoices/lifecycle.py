@@ -16,16 +16,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_record, outbox_enqueue
+from audit.services import NOT_IN_TRANSACTION, AuditEntry, audit_record_many, outbox_enqueue_many
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
-from recon_site.exceptions import DocumentInvalid
-from recon_site.state_machine import IllegalTransition, StateMachine
+from recon_site.exceptions import DocumentInvalid, DomainError, NotFoundError
+from recon_site.state_machine import IllegalTransition, StaleState, StateMachine
 from tenants.models import Tenant
 
 S = InvoiceStatus
@@ -48,9 +52,103 @@ INVOICE_LIFECYCLE = StateMachine(
 QUEUE_REQUIRED = "Moving to pending_review needs a queue: standard or escalated."
 QUEUE_ONLY_FOR_REVIEW = "Only pending_review carries a queue."
 ONLY_ESCALATION = "An invoice in review can only move from the standard queue to the escalated one."
+INVOICE_NOT_FOUND = "No invoice with this id."
+MOVED_MEANWHILE = "Invoice {invoice_id} changed while it was being moved; nothing was written."
+REPEATED_MOVE = "Invoice {invoice_id} appears more than once in one batch of moves."
 
 # Transitions other services hear about (DESIGN.md §7: `invoice.approved`, ...).
 _PUBLISHED = {S.APPROVED, S.REJECTED, S.DISPUTED, S.RECONCILED, S.VOID}
+
+
+@dataclass(frozen=True)
+class InvoiceMove:
+    """One requested transition. `context` is merged into the audit event's `after`."""
+
+    invoice_id: uuid.UUID
+    to_status: str
+    queue: str | None = None
+    reason: str = ""
+    expected_status: str | None = None
+    context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceMoveResult:
+    """What became of one move of `invoice_transition_many`: done, or refused with the reason."""
+
+    move: InvoiceMove
+    from_status: str | None = None
+    error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _check_queue(to_status: str, queue: str | None) -> None:
+    if to_status == S.PENDING_REVIEW and queue not in ReviewQueue.values:
+        raise DocumentInvalid(QUEUE_REQUIRED, details={"queue": [QUEUE_REQUIRED]})
+    if to_status != S.PENDING_REVIEW and queue is not None:
+        raise DocumentInvalid(QUEUE_ONLY_FOR_REVIEW, details={"queue": [QUEUE_ONLY_FOR_REVIEW]})
+
+
+def _check_move(current: Invoice, move: InvoiceMove) -> None:
+    """The table, and the one move inside pending_review (standard → escalated)."""
+    INVOICE_LIFECYCLE.check(current.status, move.to_status)
+    if current.status == move.to_status == S.PENDING_REVIEW and not (
+        current.review_queue == ReviewQueue.STANDARD and move.queue == ReviewQueue.ESCALATED
+    ):
+        raise IllegalTransition(ONLY_ESCALATION, details={"from": current.review_queue, "to": move.queue})
+
+
+def _apply_moves(*, tenant: Tenant, accepted: list[tuple[Invoice, InvoiceMove]], actor: Actor) -> None:
+    """Write checked moves: the new states, one audit event each, the published events.
+
+    The rows were locked when they were read, so the compare-and-set below cannot miss; it is
+    kept so that a caller who forgot the lock gets an error instead of a silent overwrite.
+    Updates go by (from, to) group: a batch of any size is a handful of statements.
+    """
+    if not accepted:
+        return
+    groups: dict[tuple[str, str | None, str, str | None], list[uuid.UUID]] = defaultdict(list)
+    for current, move in accepted:
+        groups[(current.status, current.review_queue, move.to_status, move.queue)].append(current.pk)
+    now = timezone.now()
+    for (from_status, from_queue, to_status, to_queue), invoice_ids in groups.items():
+        updated = (
+            Invoice.objects.for_tenant(tenant)
+            .filter(pk__in=invoice_ids, status=from_status, review_queue=from_queue)
+            .update(status=to_status, review_queue=to_queue, updated_at=now)
+        )
+        if updated != len(invoice_ids):
+            raise StaleState(MOVED_MEANWHILE.format(invoice_id=", ".join(map(str, invoice_ids))))
+    entries = []
+    events = []
+    for current, move in accepted:
+        before = {"status": current.status, "review_queue": current.review_queue}
+        after: dict[str, Any] = {"status": move.to_status, "review_queue": move.queue}
+        if move.reason:
+            after["reason"] = move.reason
+        if move.context:
+            after.update(move.context)
+        entries.append(AuditEntry("invoice", str(current.pk), "transition", before, after))
+        if move.to_status in _PUBLISHED:
+            events.append(
+                (
+                    f"invoice.{move.to_status}",
+                    {
+                        "invoice_id": str(current.pk),
+                        "invoice_number": current.invoice_number,
+                        "from_status": current.status,
+                        "status": move.to_status,
+                        "reason": move.reason,
+                        "actor": {"kind": actor.kind, "id": actor.id},
+                    },
+                )
+            )
+        current.status, current.review_queue, current.updated_at = move.to_status, move.queue, now
+    audit_record_many(tenant=tenant, actor=actor, entries=entries)
+    outbox_enqueue_many(tenant=tenant, events=events)
 
 
 def invoice_transition(
@@ -73,50 +171,53 @@ def invoice_transition(
     `guard` runs on the locked, current row (a permission that depends on its queue, say) and
     raises to refuse.
     """
-    if to_status == S.PENDING_REVIEW and queue not in ReviewQueue.values:
-        raise DocumentInvalid(QUEUE_REQUIRED, details={"queue": [QUEUE_REQUIRED]})
-    if to_status != S.PENDING_REVIEW and queue is not None:
-        raise DocumentInvalid(QUEUE_ONLY_FOR_REVIEW, details={"queue": [QUEUE_ONLY_FOR_REVIEW]})
+    move = InvoiceMove(invoice.pk, to_status, queue, reason, expected_status, context)
+    _check_queue(to_status, queue)
     with transaction.atomic():
         current = Invoice.objects.for_tenant(tenant).select_for_update().get(pk=invoice.pk)
         INVOICE_LIFECYCLE.check_expected(current.status, expected_status)
         if guard is not None:
             guard(current)
-        INVOICE_LIFECYCLE.check(current.status, to_status)
-        if current.status == to_status == S.PENDING_REVIEW and not (
-            current.review_queue == ReviewQueue.STANDARD and queue == ReviewQueue.ESCALATED
-        ):
-            raise IllegalTransition(ONLY_ESCALATION, details={"from": current.review_queue, "to": queue})
-        before = {"status": current.status, "review_queue": current.review_queue}
-        current.status = to_status
-        current.review_queue = queue
-        current.save(update_fields=["status", "review_queue", "updated_at"])
-        after = {"status": to_status, "review_queue": queue}
-        if reason:
-            after["reason"] = reason
-        if context:
-            after.update(context)
-        audit_record(
-            tenant=tenant,
-            actor=actor,
-            entity_type="invoice",
-            entity_id=current.pk,
-            action="transition",
-            before=before,
-            after=after,
-        )
-        if to_status in _PUBLISHED:
-            outbox_enqueue(
-                tenant=tenant,
-                event_type=f"invoice.{to_status}",
-                payload={
-                    "invoice_id": str(current.pk),
-                    "invoice_number": current.invoice_number,
-                    "from_status": before["status"],
-                    "status": to_status,
-                    "reason": reason,
-                    "actor": {"kind": actor.kind, "id": actor.id},
-                },
-            )
+        _check_move(current, move)
+        _apply_moves(tenant=tenant, accepted=[(current, move)], actor=actor)
     invoice.status, invoice.review_queue = current.status, current.review_queue
     return current
+
+
+def invoice_transition_many(*, tenant: Tenant, moves: Sequence[InvoiceMove], actor: Actor) -> list[InvoiceMoveResult]:
+    """Make many moves at once (batch matching, receipts), inside the caller's transaction.
+
+    Each move is checked against the same table as `invoice_transition`; a move that is not
+    allowed, or whose invoice is no longer in the state the caller expected (someone else moved
+    it since the caller read it), is refused on its own and reported in its result, and the
+    others go ahead. The rows are locked in id order (`SELECT … FOR UPDATE`), so two batches
+    cannot deadlock each other, and a reviewer acting at the same time either goes first (and
+    the move is refused as stale) or waits. One audit INSERT and one outbox INSERT for all.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError(NOT_IN_TRANSACTION)
+    invoice_ids = [move.invoice_id for move in moves]
+    if len(set(invoice_ids)) != len(invoice_ids):
+        repeated = next(invoice_id for invoice_id in invoice_ids if invoice_ids.count(invoice_id) > 1)
+        raise ValueError(REPEATED_MOVE.format(invoice_id=repeated))
+    locked = Invoice.objects.for_tenant(tenant).select_for_update().filter(pk__in=invoice_ids).order_by("pk")
+    current_by_id = {
+        invoice.pk: invoice for invoice in locked.only("id", "tenant_id", "status", "review_queue", "invoice_number")
+    }
+    results: list[InvoiceMoveResult] = []
+    accepted: list[tuple[Invoice, InvoiceMove]] = []
+    for move in moves:
+        current = current_by_id.get(move.invoice_id)
+        try:
+            if current is None:
+                raise NotFoundError(INVOICE_NOT_FOUND, details={"invoice_id": str(move.invoice_id)})
+            _check_queue(move.to_status, move.queue)
+            INVOICE_LIFECYCLE.check_expected(current.status, move.expected_status)
+            _check_move(current, move)
+        except DomainError as exc:
+            results.append(InvoiceMoveResult(move, current.status if current else None, exc))
+            continue
+        results.append(InvoiceMoveResult(move, current.status))
+        accepted.append((current, move))
+    _apply_moves(tenant=tenant, accepted=accepted, actor=actor)
+    return results

@@ -57,6 +57,16 @@ class Invoice(TenantOwnedModel):
     review_queue = models.CharField(max_length=16, choices=ReviewQueue.choices, null=True, blank=True)
     source = models.CharField(max_length=16, choices=InvoiceSource.choices, default=InvoiceSource.API)
     external_id = models.CharField(max_length=128, blank=True, default="")
+    # Percent, as the document states it (19.000 for 19 %); lets matching check the tax amount.
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    # Set by matching: the PO it resolved and its latest result (results are never deleted, so
+    # PROTECT only guards against a bug).
+    purchase_order = models.ForeignKey(
+        "purchasing.PurchaseOrder", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    latest_match = models.ForeignKey(
+        "matching.MatchResult", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -78,6 +88,10 @@ class Invoice(TenantOwnedModel):
                 ),
                 name="invoice_queue_iff_pending_review",
             ),
+            models.CheckConstraint(
+                condition=models.Q(tax_rate__isnull=True) | models.Q(tax_rate__gte=0, tax_rate__lte=100),
+                name="invoice_tax_rate_0_100",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -94,6 +108,10 @@ class InvoiceLine(TenantOwnedModel):
     amount = models.BigIntegerField(help_text="Minor units of the invoice currency.")
     # The caller's hint of which PO line this bills; matching confirms or overrides it.
     po_line_number = models.PositiveIntegerField(null=True, blank=True)
+    # The PO line the latest match assigned this line to: what later invoices count as billed.
+    matched_po_line = models.ForeignKey(
+        "purchasing.PurchaseOrderLine", on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines"
+    )
 
     class Meta:
         ordering = ["invoice", "line_number"]

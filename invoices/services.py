@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal, localcontext
 
+from django.conf import settings
 from django.db import transaction
 
 from audit.actors import Actor
@@ -12,6 +13,8 @@ from audit.services import audit_record, document_snapshot
 from invoices.documents import InvoiceDocument
 from invoices.models import Invoice, InvoiceLine, InvoiceSource
 from invoices.numbers import normalize_invoice_number
+from matching.models import MatchRun
+from matching.services import matching_enqueue
 from recon_site.exceptions import DocumentInvalid
 from recon_site.money import MAX_MINOR_UNITS, MoneyError, normalize_currency, round_to_minor, to_minor
 from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, quantity_error, unit_price_error
@@ -26,6 +29,8 @@ LINE_NUMBER_REPEATED = "Line number {line_number} appears more than once."
 AMOUNT_NEGATIVE = "Must not be negative."
 AMOUNT_TOO_LARGE = "Too large: quantity × unit price does not fit in an amount."
 SUBTOTAL_TOO_LARGE = "The lines add up to more than an amount can hold."
+TAX_RATE_RANGE = "A tax rate is a percentage from 0 to 100."
+TAX_RATE_PLACES = "A tax rate has at most 3 decimal places."
 
 
 def invoice_create(
@@ -74,6 +79,11 @@ def invoice_create(
         errors["vendor"] = [INVOICE_NO_VENDOR]
 
     tax_amount = money("tax_amount", document.tax_amount, currency)
+    if document.tax_rate is not None:
+        if not document.tax_rate.is_finite() or not 0 <= document.tax_rate <= 100:
+            errors["tax_rate"] = [TAX_RATE_RANGE]
+        elif document.tax_rate.quantize(Decimal("0.001")) != document.tax_rate:
+            errors["tax_rate"] = [TAX_RATE_PLACES]
     shipping_amount = money("shipping_amount", document.shipping_amount, currency)
     total_amount = money("total_amount", document.total_amount, currency)
 
@@ -133,6 +143,7 @@ def invoice_create(
             total_amount=total_amount,
             source=source,
             external_id=document.external_id,
+            tax_rate=document.tax_rate,
         )
         InvoiceLine.objects.bulk_create(
             InvoiceLine(
@@ -161,4 +172,6 @@ def invoice_create(
                 "status": invoice.status,
             },
         )
+        if settings.MATCH_ON_INGEST:
+            matching_enqueue(tenant=tenant, trigger=MatchRun.Trigger.INGEST)
     return invoice

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
 from audit.services import audit_record, document_snapshot
+from matching.services import matching_requeue_for_receipt
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from recon_site.exceptions import DocumentInvalid, DuplicateDocument
@@ -101,7 +102,11 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
 
 
 def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, actor: Actor) -> GoodsReceipt:
-    """Store what arrived against a PO's lines. Several receipts per PO are normal."""
+    """Store what arrived against a PO's lines. Several receipts per PO are normal.
+
+    Invoices of the PO waiting `on_hold` for the goods go back to `received` with it, to be
+    matched again (DESIGN.md §4).
+    """
     purchase_order = PurchaseOrder.objects.for_tenant(tenant).filter(po_number=document.po_number).first()
     if purchase_order is None:
         message = RECEIPT_UNKNOWN_PO.format(po_number=document.po_number)
@@ -155,6 +160,8 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
                 action="created",
                 after=document_snapshot(document),
             )
+            # Invoices on hold for these goods go back to `received`, in this transaction.
+            matching_requeue_for_receipt(tenant=tenant, goods_receipt=receipt)
     except IntegrityError as exc:
         raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)) from exc
     return receipt

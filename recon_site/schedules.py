@@ -22,6 +22,8 @@ class Job:
 def jobs() -> list[Job]:
     return [
         Job("publish-outbox", "audit.tasks.publish_outbox", settings.OUTBOX_PUBLISH_EVERY_MINUTES),
+        Job("match-all-tenants", "matching.tasks.run_matching_all", settings.MATCHING_SCHEDULE_MINUTES),
+        Job("escalate-stale-holds", "matching.tasks.escalate_stale_holds", settings.MATCH_HOLD_ESCALATION_MINUTES),
     ]
 
 

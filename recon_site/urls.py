@@ -11,6 +11,7 @@ from rest_framework.routers import SimpleRouter
 
 from audit.apis import AuditEventViewSet
 from invoices.apis import InvoiceViewSet
+from matching.apis import DiscrepancyViewSet, MatchRunViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from tenants.apis import TenantRegisterView
 from vendors.apis import VendorViewSet
@@ -20,6 +21,8 @@ router.register("vendors", VendorViewSet, basename="vendor")
 router.register("purchase-orders", PurchaseOrderViewSet, basename="purchase-order")
 router.register("goods-receipts", GoodsReceiptViewSet, basename="goods-receipt")
 router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("matching/runs", MatchRunViewSet, basename="match-run")
+router.register("discrepancies", DiscrepancyViewSet, basename="discrepancy")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 

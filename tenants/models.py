@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import uuid
@@ -20,6 +21,12 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The tenant's own webhook signing secret as a Fernet token (recon_site.crypto), never in
+    # clear: HMAC verification needs the secret itself, so it cannot be hashed like an API key.
+    # Blank: deliveries are verified with the global WEBHOOK_SECRET. Set only by
+    # tenants.services.webhook_secret_rotate.
+    webhook_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -150,3 +157,53 @@ class IdempotencyRecord(TenantOwnedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_unique_tenant_key")]
+
+
+WEBHOOK_SECRET_PREFIX = "whsec_"
+
+
+def generate_webhook_secret() -> str:
+    """A Standard Webhooks style secret: `whsec_` + base64 of 32 random bytes.
+
+    Standard Webhooks senders use the base64-decoded bytes as the HMAC key; QuickBooks and Xero
+    use their verifier token as text. One secret serves every scheme (see invoices.ingest.webhooks).
+    """
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+class WebhookDelivery(TenantOwnedModel):
+    """One authenticated webhook delivery, remembered so a replay is acknowledged and ignored.
+
+    `delivery_id` is the sender's id (Standard Webhooks `webhook-id`) or, for senders without one
+    (QuickBooks, Xero), the SHA-256 of the raw body. Deliveries with a bad signature are never
+    stored: only the log line records them.
+    """
+
+    class Source(models.TextChoices):
+        STANDARD = "standard_webhooks", "Standard Webhooks"
+        QUICKBOOKS = "quickbooks", "QuickBooks Online"
+        XERO = "xero", "Xero"
+
+    class Outcome(models.TextChoices):
+        CREATED = "created"  # invoices were created
+        ALREADY_PRESENT = "already_present"  # the same source record was ingested before
+        IGNORED = "ignored"  # another entity or invoice type, or a sender handshake
+        REJECTED = "rejected"  # the document was invalid (the 400 is deterministic: a retry fails too)
+
+    source = models.CharField(max_length=32, choices=Source.choices)
+    delivery_id = models.CharField(max_length=255)
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    detail = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "source", "delivery_id"], name="webhookdelivery_unique_tenant_source_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.delivery_id}"

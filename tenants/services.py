@@ -12,8 +12,18 @@ from django.utils.text import slugify
 
 from audit.actors import Actor
 from audit.services import audit_record, model_snapshot
+from recon_site.crypto import encrypt_text
 from recon_site.exceptions import DocumentInvalid, DuplicateDocument
-from tenants.models import ApiKey, Membership, Role, Tenant, TenantSettings, generate_api_key, hash_api_key
+from tenants.models import (
+    ApiKey,
+    Membership,
+    Role,
+    Tenant,
+    TenantSettings,
+    generate_api_key,
+    generate_webhook_secret,
+    hash_api_key,
+)
 
 TENANT_NAME_REQUIRED = "A tenant needs a name."
 TENANT_SLUG_TAKEN = "A tenant with the slug {slug!r} already exists."
@@ -135,3 +145,32 @@ def tenant_settings_update(*, tenant: Tenant, actor: Actor, **changes: Any) -> T
                 after={key: after[key] for key in changed},
             )
     return tenant_settings
+
+
+def webhook_secret_rotate(*, tenant: Tenant, actor: Actor) -> str:
+    """Give the tenant a new webhook signing secret; returns it, shown once.
+
+    The secret is stored only encrypted (recon_site.crypto) and replaces the previous one at
+    once: the sender must be given the new secret before its next delivery (Standard Webhooks
+    senders may sign with both during their own rotation; only the stored one is checked here).
+    The audit event records that a rotation happened and by whom, never the secret.
+    """
+    raw_secret = generate_webhook_secret()
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        had_secret = bool(locked.webhook_secret_encrypted)
+        locked.webhook_secret_encrypted = encrypt_text(raw_secret)
+        locked.webhook_secret_rotated_at = timezone.now()
+        locked.save(update_fields=["webhook_secret_encrypted", "webhook_secret_rotated_at"])
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="tenant",
+            entity_id=tenant.pk,
+            action="webhook_secret_rotated",
+            before={"has_webhook_secret": had_secret},
+            after={"has_webhook_secret": True, "rotated_at": locked.webhook_secret_rotated_at},
+        )
+    tenant.webhook_secret_encrypted = locked.webhook_secret_encrypted
+    tenant.webhook_secret_rotated_at = locked.webhook_secret_rotated_at
+    return raw_secret

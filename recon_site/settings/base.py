@@ -221,3 +221,37 @@ OUTBOX_PUBLISH_EVERY_MINUTES = positive_int("OUTBOX_PUBLISH_EVERY_MINUTES", 1)
 # Circuit breaker around the broker: this many consecutive failures open it for RESET seconds.
 OUTBOX_BREAKER_FAIL_MAX = positive_int("OUTBOX_BREAKER_FAIL_MAX", 5)
 OUTBOX_BREAKER_RESET_SECONDS = positive_int("OUTBOX_BREAKER_RESET_SECONDS", 60)
+
+# --- Ingestion: CSV imports, e-invoice XML, webhooks in (invoices.ingest) -------------------------
+# Largest CSV file accepted (upload or raw body); a larger one is a 413 before it is read.
+CSV_MAX_BYTES = positive_int("CSV_MAX_BYTES", 26_214_400)
+# Accept "1,234.56" in CSV amounts (the comma is then dropped); off, such a value is a row error,
+# since "1,234" may as well be a decimal comma.
+CSV_ALLOW_THOUSANDS_SEPARATOR = flag("CSV_ALLOW_THOUSANDS_SEPARATOR", False)
+# Largest UBL / Peppol XML document accepted; a larger one is a 413 before it is parsed.
+XML_MAX_BYTES = positive_int("XML_MAX_BYTES", 10_485_760)
+# Signing secret for webhook deliveries of tenants that have no secret of their own. Empty: such
+# tenants' deliveries are refused (401).
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+# How far a Standard Webhooks `webhook-timestamp` may be from now, either way, in seconds.
+WEBHOOK_TOLERANCE_SECONDS = positive_int("WEBHOOK_TOLERANCE_SECONDS", 300)
+# Fernet key(s) encrypting stored secrets (recon_site.crypto); empty derives one from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+try:
+    from recon_site.crypto import parse_keys as _parse_field_encryption_keys
+
+    _parse_field_encryption_keys(FIELD_ENCRYPTION_KEY)
+except ValueError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from _exc
+
+# --- Matching (matching.services, matching.tasks) ------------------------------------------------
+# Minutes between the scheduled passes that drain every tenant's `received` invoices.
+MATCHING_SCHEDULE_MINUTES = positive_int("MATCHING_SCHEDULE_MINUTES", 30)
+# Queue a matching run for the tenant as soon as an invoice is stored (or a receipt puts an
+# invoice on hold back to `received`); off, invoices wait for the schedule.
+MATCH_ON_INGEST = flag("MATCH_ON_INGEST", True)
+# Batches (of each tenant's max_invoices_per_run) one task or `run_matching` drains at most;
+# the rest waits for the next pass, so one busy tenant cannot hold a worker past Q_TIMEOUT.
+MATCH_MAX_BATCHES_PER_TASK = positive_int("MATCH_MAX_BATCHES_PER_TASK", 50)
+# Minutes between the passes that escalate invoices on hold past their tenant's hold_max_days.
+MATCH_HOLD_ESCALATION_MINUTES = positive_int("MATCH_HOLD_ESCALATION_MINUTES", 60)

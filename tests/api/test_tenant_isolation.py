@@ -21,6 +21,8 @@ from rest_framework.test import APIClient
 
 from audit.actors import system_actor
 from audit.services import audit_record
+from matching.models import Discrepancy, MatchRun
+from matching.services import matching_run_for_tenant
 from tenants.models import Tenant
 from tests.factories import (
     GoodsReceiptFactory,
@@ -149,12 +151,19 @@ def _documents_for(tenant: Tenant, label: str) -> TenantDocuments:
         action="created",
         after={"invoice_number": invoice.invoice_number},
     )
+    # A real run gives the tenant a match run and discrepancies (7 ordered, 10 billed per line).
+    match_run = matching_run_for_tenant(tenant=tenant, trigger=MatchRun.Trigger.COMMAND, actor=system_actor(label))
+    assert match_run.status == MatchRun.Status.FINISHED and match_run.invoices_matched == 1
     objects = {
         "vendor": vendor,
         "purchase-order": purchase_order,
         "goods-receipt": receipt,
         "invoice": invoice,
         "audit-event": audit_event,
+        "match-run": match_run,
+        "discrepancy": Discrepancy.objects.for_tenant(tenant).get(
+            invoice=invoice, type="quantity_exceeds_po", po_line_number=1
+        ),
     }
     secrets = [label, *(str(obj.pk) for obj in objects.values()), *(str(line.pk) for line in po_lines)]
     return TenantDocuments(by_basename=objects, secrets=secrets)
@@ -167,6 +176,8 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     "goods-receipt": lambda documents: documents.by_basename["goods-receipt"],
     "invoice": lambda documents: documents.by_basename["invoice"],
     "audit-event": lambda documents: documents.by_basename["audit-event"],
+    "match-run": lambda documents: documents.by_basename["match-run"],
+    "discrepancy": lambda documents: documents.by_basename["discrepancy"],
 }
 
 

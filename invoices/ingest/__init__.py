@@ -1,0 +1,102 @@
+"""Invoices in from everywhere: CSV files, UBL / Peppol e-invoices, accounting-platform webhooks.
+
+Every source here only *normalizes*: it turns its format into the documents of
+`invoices.documents` / `purchasing.documents` and hands them to the one door
+(`invoices.services.invoice_create`, `purchasing.services.purchase_order_create`,
+`goods_receipt_create`), which validates, resolves the vendor, normalizes the number and writes
+the audit event the same way for every source. Nothing in this package re-checks what the door
+checks; it only checks what the door cannot see (a CSV cell that is not a number, an XML
+document that is not UBL, a webhook whose signature is wrong).
+
+This module holds what the sources share: the 413 error, the field limits read from the models,
+and the identity of "the same invoice again" used to make re-imports safe.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from invoices.documents import InvoiceDocument
+from invoices.models import Invoice
+from invoices.numbers import normalize_invoice_number
+from recon_site.exceptions import DomainError
+from tenants.models import Tenant
+from vendors.models import Vendor
+from vendors.names import normalize_tax_id, normalize_vendor_name
+from vendors.selectors import vendor_resolve_exact
+
+TOO_LONG = "At most {limit} characters."
+
+
+class PayloadTooLarge(DomainError):
+    """A file or body over its configured limit (CSV_MAX_BYTES, XML_MAX_BYTES)."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+def max_length(model: type[models.Model], field_name: str) -> int:
+    """The column's limit, read from the model so a source never disagrees with the table."""
+    limit = model._meta.get_field(field_name).max_length
+    assert limit is not None
+    return limit
+
+
+def length_error(value: str, model: type[models.Model], field_name: str) -> str | None:
+    """Why a text is too long for its column, or None.
+
+    The REST serializers bound every text; the other sources must too, or an overlong value
+    would reach the database as a 500 instead of a 400.
+    """
+    limit = max_length(model, field_name)
+    return TOO_LONG.format(limit=limit) if len(value) > limit else None
+
+
+class VendorCache:
+    """Exact vendor resolution, remembered per vendor reference for the length of one import.
+
+    A file of 10,000 invoices from 30 vendors resolves 30 times, not 10,000. Only the ingestion
+    pre-checks use it; `invoice_create` still resolves on its own.
+    """
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self._resolved: dict[tuple[str, str, str], Vendor | None] = {}
+
+    def resolve(self, *, vendor_id: object = None, tax_id: str = "", name: str = "") -> Vendor | None:
+        key = (str(vendor_id or ""), normalize_tax_id(tax_id), normalize_vendor_name(name))
+        if key not in self._resolved:
+            self._resolved[key] = vendor_resolve_exact(
+                tenant=self.tenant,
+                vendor_id=vendor_id,  # type: ignore[arg-type]
+                tax_id=tax_id,
+                name=name,
+            )
+        return self._resolved[key]
+
+
+def invoice_already_present(*, tenant: Tenant, document: InvoiceDocument, vendors: VendorCache) -> Invoice | None:
+    """The stored invoice that `document` repeats, if any: same tenant, vendor and number.
+
+    "Same vendor" is the vendor `invoice_create` would resolve; when none resolves, the raw tax id
+    and name the earlier invoice was stored with, compared normalized. "Same number" is the
+    normalized invoice number (the key duplicate detection uses). This makes re-importing a file
+    safe; a *different* document with a known number still goes through the door, where matching
+    reports it as `duplicate_invoice`.
+    """
+    number = normalize_invoice_number(document.invoice_number)
+    if not number:
+        return None
+    vendor = vendors.resolve(vendor_id=document.vendor_id, tax_id=document.vendor_tax_id, name=document.vendor_name)
+    candidates = Invoice.objects.for_tenant(tenant).filter(invoice_number_normalized=number)
+    if vendor is not None:
+        return candidates.filter(vendor=vendor).order_by("created_at").first()
+    if document.vendor_id is not None:
+        return None  # an unknown vendor id: the door refuses it
+    tax_id, name = normalize_tax_id(document.vendor_tax_id), normalize_vendor_name(document.vendor_name)
+    for candidate in candidates.filter(vendor__isnull=True).order_by("created_at"):
+        if normalize_tax_id(candidate.vendor_tax_id_raw) == tax_id and (
+            normalize_vendor_name(candidate.vendor_name_raw) == name
+        ):
+            return candidate
+    return None

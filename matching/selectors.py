@@ -1,0 +1,15 @@
+"""Reads of matching runs, results and discrepancies, always starting from the tenant."""
+
+from __future__ import annotations
+
+from matching.models import Discrepancy, MatchRun
+from tenants.models import Tenant
+from tenants.scoping import TenantQuerySet
+
+
+def match_run_list(*, tenant: Tenant) -> TenantQuerySet:
+    return MatchRun.objects.for_tenant(tenant)
+
+
+def discrepancy_list(*, tenant: Tenant) -> TenantQuerySet:
+    return Discrepancy.objects.for_tenant(tenant)

@@ -1,0 +1,549 @@
+"""Matching runs: lock the tenant, load in bulk, run the engine, write the outcome in bulk.
+
+One run = one batch of at most `max_invoices_per_run` invoices in `received` (TenantSettings),
+under the tenant's session advisory lock, so at most one run per tenant is ever writing,
+whatever the number of workers; a second run finds the lock taken and is recorded as `skipped`.
+
+What a batch writes, in one transaction (a fixed number of statements, whatever its size):
+- the transitions `received → <decision>` through `invoice_transition_many` (compare-and-set
+  per invoice, one audit event per invoice, `invoice.approved`/`invoice.rejected` events);
+- one immutable `MatchResult` per invoice and its `Discrepancy` rows;
+- the invoice's `latest_match`, resolved `vendor` and `purchase_order`, and each line's
+  `matched_po_line` (what the next invoices count as already billed);
+- one outbox event `invoice.discrepancy.detected` per high or critical discrepancy, in the
+  compliance ledger's envelope (DESIGN.md §7).
+
+The audit event of the transition carries the match (result and run ids, confidence,
+breakdown, discrepancy types) in its `after`: the match is what caused the move, so one event
+tells the whole story and the chain grows by one event per invoice, not two.
+
+Each invoice succeeds or fails on its own: the engine turns an exception into a failure for that
+invoice; if the bulk write raises, the batch is written again invoice by invoice, each in its
+own savepoint. A failed invoice stays in `received`, is listed on the run, and is tried again by
+the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from audit.actors import Actor, system_actor
+from audit.services import audit_record, outbox_enqueue_many
+from invoices.lifecycle import InvoiceMove, invoice_transition_many
+from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
+from matching.engine import ENGINE_VERSION, InvoiceRecord, MatchFailure, MatchOutcome, match_batch
+from matching.loading import LoadedBatch, load_batch, tenant_settings_for
+from matching.models import Discrepancy, MatchResult, MatchRun
+from purchasing.models import GoodsReceipt, PurchaseOrder
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+# Who the audit log names for the engine's decisions; the run records who asked for it.
+MATCHING_ACTOR = system_actor("matching")
+RECEIPT_ACTOR = system_actor("goods_receipt")
+HOLD_ESCALATION_ACTOR = system_actor("hold_escalation")
+
+# Namespace of the advisory lock's first int4: audit appends use 0xA0D, idempotency keys 0x1DE.
+_MATCHING_LOCK_CLASS = 0x3A7C
+
+DISCREPANCY_EVENT = "invoice.discrepancy.detected"
+# Discrepancy types whose expected/actual are amounts of money (the event's amount_* fields).
+MONEY_DISCREPANCIES = frozenset({"price_mismatch", "total_mismatch", "tax_mismatch"})
+PUBLISHED_SEVERITIES = frozenset({"high", "critical"})
+
+DISCREPANCY_TITLE = "{label} on invoice {invoice_number}"
+REQUEUED_FOR_RECEIPT = "Goods receipt {receipt_number} arrived for purchase order {po_number}: matching again."
+HOLD_EXPIRED = "Still no goods receipt {days} days after it was put on hold."
+RUN_CLAIMED_ELSEWHERE = "Run {run_id} was already taken by another worker."
+ESCALATION_CHUNK = 500
+
+
+class _QueryCounter:
+    """A `connection.execute_wrapper` that counts the statements a run sends."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def _lock_key(tenant: Tenant) -> int:
+    # 32 bits of the tenant's random UUID; two tenants sharing them would only take turns.
+    return int.from_bytes(uuid.UUID(str(tenant.pk)).bytes[:4], "big", signed=True)
+
+
+def _tenant_lock_try(tenant: Tenant) -> bool:
+    """The tenant's matching lock, held by this database session until released or disconnected.
+
+    A session lock rather than a transaction lock because a run spans several transactions
+    (the run record, the batch write, the per-invoice retries). A worker that dies mid-run loses
+    its connection and with it the lock: no TTL to guess.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_MATCHING_LOCK_CLASS, _lock_key(tenant)])
+        return bool(cursor.fetchone()[0])
+
+
+def _tenant_unlock(tenant: Tenant) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_MATCHING_LOCK_CLASS, _lock_key(tenant)])
+
+
+def _elapsed_ms(start: float) -> int:
+    return round((time.perf_counter() - start) * 1000)
+
+
+def _failure(invoice_id: uuid.UUID, error: str) -> dict[str, str]:
+    return {"invoice_id": str(invoice_id), "error": error}
+
+
+def matching_run_for_tenant(
+    *,
+    tenant: Tenant,
+    trigger: str,
+    actor: Actor,
+    run: MatchRun | None = None,
+    exclude_invoice_ids: Collection[uuid.UUID] = (),
+) -> MatchRun:
+    """Run one batch of the tenant's `received` invoices through the engine; returns the run.
+
+    `run`: a queued run to carry out (one the API created); it is claimed with a compare-and-set
+    so a task delivered twice runs it once. Without one, a new run is recorded, requested by
+    `actor`. If another run of the tenant holds the lock, this one is recorded as `skipped`
+    and returns at once: the running one picks up the same invoices.
+    """
+    counter = _QueryCounter()
+    started = time.perf_counter()
+    now = timezone.now()
+    with connection.execute_wrapper(counter):
+        if run is None:
+            run = MatchRun.objects.create(
+                tenant=tenant,
+                trigger=trigger,
+                status=MatchRun.Status.RUNNING,
+                started_at=now,
+                requested_by_kind=actor.kind,
+                requested_by_id=str(actor.id),
+                requested_by_label=actor.label,
+            )
+        else:
+            claimed = (
+                MatchRun.objects.for_tenant(tenant)
+                .filter(pk=run.pk, status=MatchRun.Status.QUEUED)
+                .update(status=MatchRun.Status.RUNNING, started_at=now)
+            )
+            if not claimed:
+                logger.info(RUN_CLAIMED_ELSEWHERE.format(run_id=run.pk))
+                run.refresh_from_db()
+                return run
+            run.status, run.started_at = MatchRun.Status.RUNNING, now
+        if not _tenant_lock_try(tenant):
+            run.status = MatchRun.Status.SKIPPED
+        else:
+            try:
+                _run_batch(tenant=tenant, run=run, exclude_invoice_ids=exclude_invoice_ids)
+                run.status = MatchRun.Status.FINISHED
+            except Exception as exc:
+                # The run itself broke (the loader, say): recorded, and the invoices stay in
+                # `received` for the next run; the traceback goes to the log.
+                logger.exception("Matching run %s of tenant %s failed", run.pk, tenant.pk)
+                run.status = MatchRun.Status.FAILED
+                run.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                _tenant_unlock(tenant)
+    run.finished_at = timezone.now()
+    run.duration_ms = _elapsed_ms(started)
+    run.query_count = counter.count
+    run.save()
+    logger.info(
+        "Matching run %s: %s, %s matched, %s failed, %s ms, %s queries",
+        run.pk,
+        run.status,
+        run.invoices_matched,
+        run.invoices_failed,
+        run.duration_ms,
+        run.query_count,
+    )
+    return run
+
+
+def _run_batch(*, tenant: Tenant, run: MatchRun, exclude_invoice_ids: Collection[uuid.UUID]) -> None:
+    """Load, match and write one batch, filling the run's counts and timings."""
+    start = time.perf_counter()
+    tenant_settings = tenant_settings_for(tenant)
+    batch = load_batch(
+        tenant=tenant,
+        limit=tenant_settings.max_invoices_per_run,
+        tenant_settings=tenant_settings,
+        exclude_invoice_ids=exclude_invoice_ids,
+    )
+    run.load_ms = _elapsed_ms(start)
+
+    start = time.perf_counter()
+    outcomes = match_batch(batch.invoices, batch.context) if batch.invoices else []
+    run.engine_ms = _elapsed_ms(start)
+
+    start = time.perf_counter()
+    failures = [
+        _failure(outcome.invoice_id, outcome.error) for outcome in outcomes if isinstance(outcome, MatchFailure)
+    ]
+    matched = [outcome for outcome in outcomes if isinstance(outcome, MatchOutcome)]
+    failures += _persist(tenant=tenant, run=run, batch=batch, outcomes=matched)
+    run.write_ms = _elapsed_ms(start)
+
+    run.failures = failures
+    run.invoices_failed = len(failures)
+    run.invoices_matched = len(outcomes) - len(failures)
+    run.engine_version = matched[0].engine_version if matched else ENGINE_VERSION
+
+
+def _persist(
+    *, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[MatchOutcome]
+) -> list[dict[str, str]]:
+    """Write the outcomes in bulk; if that raises, invoice by invoice. Returns the failures."""
+    if not outcomes:
+        return []
+    try:
+        with transaction.atomic():
+            return _write(tenant=tenant, run=run, batch=batch, outcomes=outcomes)
+    except Exception:
+        logger.warning("Bulk write of run %s failed; writing invoice by invoice", run.pk, exc_info=True)
+    failures: list[dict[str, str]] = []
+    with transaction.atomic():
+        for outcome in outcomes:
+            try:
+                with transaction.atomic():  # a savepoint: one bad invoice cannot sink the others
+                    failures += _write(tenant=tenant, run=run, batch=batch, outcomes=[outcome])
+            except Exception as exc:
+                failures.append(_failure(outcome.invoice_id, f"{type(exc).__name__}: {exc}"))
+    return failures
+
+
+@dataclass
+class _InvoiceWrite:
+    """Everything one outcome writes, built before anything is written."""
+
+    move: InvoiceMove
+    result: MatchResult
+    discrepancies: list[Discrepancy]
+    invoice: Invoice
+    lines: list[InvoiceLine]
+    events: list[tuple[str, dict[str, Any]]]
+
+
+def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[MatchOutcome]) -> list[dict[str, str]]:
+    """The bulk write of DESIGN.md §5 for these outcomes; returns the invoices refused as moved
+    meanwhile (voided by an administrator while the engine ran, say), which get no result."""
+    records = {invoice.id: invoice for invoice in batch.invoices}
+    writes = [
+        _invoice_write(tenant=tenant, run=run, batch=batch, record=records[o.invoice_id], outcome=o) for o in outcomes
+    ]
+    moves = invoice_transition_many(tenant=tenant, moves=[write.move for write in writes], actor=MATCHING_ACTOR)
+    refused = {result.move.invoice_id: result.error for result in moves if not result.ok}
+    writes = [write for write in writes if write.move.invoice_id not in refused]
+    MatchResult.objects.bulk_create([write.result for write in writes])
+    Discrepancy.objects.bulk_create([discrepancy for write in writes for discrepancy in write.discrepancies])
+    Invoice.objects.for_tenant(tenant).bulk_update(
+        [write.invoice for write in writes], ["latest_match", "vendor", "purchase_order"]
+    )
+    InvoiceLine.objects.for_tenant(tenant).bulk_update(
+        [line for write in writes for line in write.lines], ["matched_po_line"]
+    )
+    outbox_enqueue_many(tenant=tenant, events=[event for write in writes for event in write.events])
+    return [_failure(invoice_id, f"{type(error).__name__}: {error}") for invoice_id, error in refused.items()]
+
+
+def _invoice_write(
+    *, tenant: Tenant, run: MatchRun, batch: LoadedBatch, record: InvoiceRecord, outcome: MatchOutcome
+) -> _InvoiceWrite:
+    result = MatchResult(
+        id=uuid.uuid4(),
+        tenant=tenant,
+        invoice_id=outcome.invoice_id,
+        run=run,
+        vendor_id=outcome.vendor_id,
+        purchase_order_id=outcome.purchase_order_id,
+        confidence=outcome.confidence,
+        breakdown={name: str(value) for name, value in outcome.breakdown.items()},
+        decision=outcome.status,
+        review_queue=outcome.review_queue,
+        decision_reason=outcome.decision_reason,
+        engine_version=outcome.engine_version,
+        line_assignments=[
+            {
+                "invoice_line_number": assignment.invoice_line_number,
+                "po_line_number": assignment.po_line_number,
+                "score": str(assignment.score),
+            }
+            for assignment in outcome.assignments
+        ],
+    )
+    discrepancies = [
+        Discrepancy(
+            id=uuid.uuid4(),
+            tenant=tenant,
+            match_result_id=result.id,
+            invoice_id=outcome.invoice_id,
+            type=found.type,
+            severity=found.severity,
+            message=found.message,
+            invoice_line_number=found.invoice_line_number,
+            po_line_number=found.po_line_number,
+            expected=found.expected,
+            actual=found.actual,
+        )
+        for found in outcome.discrepancies
+    ]
+    move = InvoiceMove(
+        invoice_id=outcome.invoice_id,
+        to_status=outcome.status,
+        queue=outcome.review_queue,
+        reason=outcome.decision_reason,
+        expected_status=InvoiceStatus.RECEIVED,
+        context={
+            "match": {
+                "match_result_id": result.id,
+                "run_id": run.pk,
+                "confidence": outcome.confidence,
+                "breakdown": result.breakdown,
+                "vendor_id": outcome.vendor_id,
+                "purchase_order_id": outcome.purchase_order_id,
+                "discrepancies": [{"type": found.type, "severity": found.severity} for found in outcome.discrepancies],
+                "engine_version": outcome.engine_version,
+            }
+        },
+    )
+    assigned = {assignment.invoice_line_id: assignment.po_line_id for assignment in outcome.assignments}
+    return _InvoiceWrite(
+        move=move,
+        result=result,
+        discrepancies=discrepancies,
+        invoice=Invoice(
+            id=outcome.invoice_id,
+            tenant=tenant,
+            latest_match_id=result.id,
+            vendor_id=outcome.vendor_id or record.vendor_id,
+            purchase_order_id=outcome.purchase_order_id,
+        ),
+        # Every line, so a line the new match leaves unassigned stops counting as billed.
+        lines=[
+            InvoiceLine(id=line.id, tenant=tenant, matched_po_line_id=assigned.get(line.id)) for line in record.lines
+        ],
+        events=[
+            (DISCREPANCY_EVENT, _discrepancy_event(batch=batch, record=record, outcome=outcome, discrepancy=d))
+            for d in discrepancies
+            if d.severity in PUBLISHED_SEVERITIES
+        ],
+    )
+
+
+def _event_amount(value: str | None) -> float | None:
+    """A decimal string as the JSON number the ledger expects.
+
+    The one place an amount becomes a float, at the edge, for a consumer whose schema says
+    "number": the engine's decimal strings have at most 18 significant digits in practice far
+    fewer (a price or a total), and Python writes a float back with the shortest digits that
+    read as the same value, so "130.00" is sent as 130.0 and "12.345678" as 12.345678.
+    """
+    if value is None:
+        return None
+    try:
+        return float(Decimal(value))
+    except InvalidOperation:
+        return None
+
+
+def _discrepancy_event(
+    *, batch: LoadedBatch, record: InvoiceRecord, outcome: MatchOutcome, discrepancy: Discrepancy
+) -> dict[str, Any]:
+    """The payload of `invoice.discrepancy.detected` (DESIGN.md §7); the envelope is the outbox's."""
+    vendor = batch.context.vendors.get(outcome.vendor_id) if outcome.vendor_id else None
+    po_number = batch.purchase_order_numbers.get(outcome.purchase_order_id) if outcome.purchase_order_id else None
+    is_money = discrepancy.type in MONEY_DISCREPANCIES
+    return {
+        "external_id": str(discrepancy.id),
+        "source_system": "recon",
+        "discrepancy_type": discrepancy.type,
+        "severity": discrepancy.severity,
+        "title": DISCREPANCY_TITLE.format(
+            label=discrepancy.type.replace("_", " ").capitalize(), invoice_number=record.invoice_number
+        ),
+        "description": discrepancy.message,
+        "amount_expected": _event_amount(discrepancy.expected) if is_money else None,
+        "amount_actual": _event_amount(discrepancy.actual) if is_money else None,
+        "currency": record.currency,
+        "metadata": {
+            "invoice_id": str(record.id),
+            "invoice_number": record.invoice_number,
+            "vendor": vendor.name if vendor is not None else record.vendor_name_raw,
+            "po_number": po_number or record.po_number or None,
+            "confidence": float(outcome.confidence),
+        },
+    }
+
+
+def matching_drain_tenant(
+    *, tenant: Tenant, trigger: str, actor: Actor, max_batches: int, run: MatchRun | None = None
+) -> list[MatchRun]:
+    """Run batches until no invoice is left in `received` or `max_batches` have run.
+
+    `run` (a queued one from the API) carries out the first batch; each further batch is a run
+    of its own. Invoices that failed are left out of the later batches of this drain, so a batch
+    of invoices that keep failing cannot hold up the rest.
+    """
+    limit = tenant_settings_for(tenant).max_invoices_per_run
+    runs: list[MatchRun] = []
+    failed: set[uuid.UUID] = set()
+    for _ in range(max_batches):
+        done = matching_run_for_tenant(tenant=tenant, trigger=trigger, actor=actor, run=run, exclude_invoice_ids=failed)
+        run = None
+        runs.append(done)
+        if done.status != MatchRun.Status.FINISHED:
+            break
+        failed.update(uuid.UUID(failure["invoice_id"]) for failure in done.failures)
+        if done.invoices_matched + done.invoices_failed < limit:
+            break  # the batch was not full: nothing is left
+    return runs
+
+
+def matching_run_request(*, tenant: Tenant, actor: Actor) -> MatchRun:
+    """Record a queued run (`POST /api/matching/runs`) and start it in the background on commit."""
+    with transaction.atomic():
+        run = MatchRun.objects.create(
+            tenant=tenant,
+            trigger=MatchRun.Trigger.API,
+            requested_by_kind=actor.kind,
+            requested_by_id=str(actor.id),
+            requested_by_label=actor.label,
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="match_run",
+            entity_id=run.pk,
+            action="requested",
+            after={"trigger": run.trigger, "status": run.status},
+        )
+        matching_enqueue(tenant=tenant, trigger=MatchRun.Trigger.API, run=run)
+    return run
+
+
+def matching_enqueue(*, tenant: Tenant, trigger: str, run: MatchRun | None = None) -> None:
+    """Queue `matching.tasks.run_matching` for the tenant once the current transaction commits.
+
+    Once per tenant and transaction (an import of many invoices queues one drain, not one per
+    invoice). A broker that is down loses nothing: the scheduled run picks the invoices up, so
+    the error is logged and the caller's request still succeeds (`robust`).
+    """
+    tenant_id = str(tenant.pk)
+    run_id = str(run.pk) if run is not None else None
+    if run_id is None and any(
+        isinstance(func, functools.partial) and func.func is _enqueue_now and func.args[:2] == (tenant_id, None)
+        for _, func, _ in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(functools.partial(_enqueue_now, tenant_id, run_id, trigger), robust=True)
+
+
+def _enqueue_now(tenant_id: str, run_id: str | None, trigger: str) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "matching.tasks.run_matching", tenant_id, run_id=run_id, trigger=trigger, task_name=f"matching-{tenant_id}"
+    )
+
+
+def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt) -> list[uuid.UUID]:
+    """Put the receipt's PO's `on_hold` invoices back to `received`, inside the receipt's transaction.
+
+    Invoices wait on hold for exactly this (DESIGN.md §4); the next run matches them again with
+    the new received quantities. A run is queued at commit when MATCH_ON_INGEST is on.
+    Returns the ids of the invoices moved.
+    """
+    purchase_order: PurchaseOrder = goods_receipt.purchase_order
+    waiting = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status=InvoiceStatus.ON_HOLD)
+        .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    if not waiting:
+        return []
+    reason = REQUEUED_FOR_RECEIPT.format(
+        receipt_number=goods_receipt.receipt_number, po_number=purchase_order.po_number
+    )
+    results = invoice_transition_many(
+        tenant=tenant,
+        moves=[
+            InvoiceMove(
+                invoice_id=invoice_id,
+                to_status=InvoiceStatus.RECEIVED,
+                reason=reason,
+                expected_status=InvoiceStatus.ON_HOLD,
+                context={"goods_receipt_id": str(goods_receipt.pk)},
+            )
+            for invoice_id in waiting
+        ],
+        actor=RECEIPT_ACTOR,
+    )
+    moved = [result.move.invoice_id for result in results if result.ok]
+    if moved and settings.MATCH_ON_INGEST:
+        matching_enqueue(tenant=tenant, trigger=MatchRun.Trigger.RECEIPT)
+    return moved
+
+
+def matching_escalate_stale_holds(*, tenant: Tenant, now: dt.datetime | None = None) -> int:
+    """Escalate `on_hold` invoices still waiting for goods after the tenant's `hold_max_days`.
+
+    An invoice went on hold when its latest match said so, so that result's time is the start
+    of the wait (`updated_at` for one put on hold some other way). Safe to run twice: the second
+    finds nothing. Returns how many were escalated.
+    """
+    now = now or timezone.now()
+    max_days = tenant_settings_for(tenant).hold_max_days
+    stale = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status=InvoiceStatus.ON_HOLD)
+        .annotate(held_since=Coalesce("latest_match__created_at", "updated_at"))
+        .filter(held_since__lt=now - dt.timedelta(days=max_days))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    escalated = 0
+    reason = HOLD_EXPIRED.format(days=max_days)
+    for start in range(0, len(stale), ESCALATION_CHUNK):
+        with transaction.atomic():
+            results = invoice_transition_many(
+                tenant=tenant,
+                moves=[
+                    InvoiceMove(
+                        invoice_id=invoice_id,
+                        to_status=InvoiceStatus.PENDING_REVIEW,
+                        queue=ReviewQueue.ESCALATED,
+                        reason=reason,
+                        expected_status=InvoiceStatus.ON_HOLD,
+                    )
+                    for invoice_id in stale[start : start + ESCALATION_CHUNK]
+                ],
+                actor=HOLD_ESCALATION_ACTOR,
+            )
+        escalated += sum(result.ok for result in results)
+    return escalated

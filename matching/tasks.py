@@ -1,0 +1,72 @@
+"""django-q2 entry points of matching (thin: they call services). Each is safe to run twice:
+runs take the tenant's lock and claim queued runs with a compare-and-set."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django_q.tasks import async_task
+
+from audit.actors import system_actor
+from invoices.models import Invoice, InvoiceStatus
+from matching.models import MatchRun
+from matching.services import matching_drain_tenant, matching_escalate_stale_holds
+from recon_site.tracing import traced_task
+from tenants.models import Tenant
+
+
+@traced_task
+def run_matching(tenant_id: str, run_id: str | None = None, trigger: str = MatchRun.Trigger.API) -> str:
+    """Drain one tenant's `received` invoices; `run_id` is the queued run the API created."""
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        return f"tenant {tenant_id} is gone or inactive"
+    run = MatchRun.objects.for_tenant(tenant).filter(pk=run_id).first() if run_id else None
+    runs = matching_drain_tenant(
+        tenant=tenant,
+        trigger=trigger,
+        actor=system_actor(f"task:{trigger}"),
+        max_batches=settings.MATCH_MAX_BATCHES_PER_TASK,
+        run=run,
+    )
+    return "; ".join(
+        f"{run.pk} {run.status}: {run.invoices_matched} matched, {run.invoices_failed} failed" for run in runs
+    )
+
+
+@traced_task
+def run_matching_all() -> str:
+    """The schedule: one drain per active tenant that has invoices waiting in `received`."""
+    # Across tenants on purpose: this is the scheduler deciding whom to serve.
+    tenant_ids = (
+        Invoice.objects.unscoped()
+        .filter(status=InvoiceStatus.RECEIVED, tenant__is_active=True)
+        .order_by()
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
+    count = 0
+    for tenant_id in tenant_ids:
+        async_task(
+            "matching.tasks.run_matching",
+            str(tenant_id),
+            trigger=MatchRun.Trigger.SCHEDULE,
+            task_name=f"matching-{tenant_id}",
+        )
+        count += 1
+    return f"queued matching for {count} tenants"
+
+
+@traced_task
+def escalate_stale_holds() -> str:
+    """Hourly: escalate invoices on hold past their tenant's `hold_max_days`."""
+    tenant_ids = (
+        Invoice.objects.unscoped()
+        .filter(status=InvoiceStatus.ON_HOLD)
+        .order_by()
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
+    escalated = sum(
+        matching_escalate_stale_holds(tenant=tenant) for tenant in Tenant.objects.filter(pk__in=list(tenant_ids))
+    )
+    return f"escalated {escalated} invoices"
