@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
+from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
 from invoices.models import Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
 from invoices.review import invoice_review
 from invoices.selectors import invoice_list
@@ -138,6 +139,7 @@ class InvoiceFilter(django_filters.FilterSet):
 
 
 class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    file_upload_actions = frozenset({"import_csv"})
     serializer_class = InvoiceOutputSerializer
     filterset_class = InvoiceFilter
 
@@ -198,3 +200,8 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def dispute(self, request: Request, pk: str) -> Response:
         """Put an invoice in dispute with the vendor (comment required)."""
         return self._review(request, "dispute")
+
+    @csv_import_schema("invoices")
+    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=CSV_IMPORT_PARSERS)
+    def import_csv(self, request: Request) -> Response:
+        return csv_import_action(self, request, kind="invoices")

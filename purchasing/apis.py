@@ -7,9 +7,11 @@ from typing import Any
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
 from purchasing.documents import (
     GoodsReceiptDocument,
     GoodsReceiptLineDocument,
@@ -94,6 +96,7 @@ class PurchaseOrderFilter(django_filters.FilterSet):
 
 
 class PurchaseOrderViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    file_upload_actions = frozenset({"import_csv"})
     serializer_class = PurchaseOrderOutputSerializer
     filterset_class = PurchaseOrderFilter
     InputSerializer = PurchaseOrderInputSerializer
@@ -119,6 +122,11 @@ class PurchaseOrderViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retriev
         )
         purchase_order = purchase_order_create(tenant=self.tenant, document=document, actor=self.actor)
         return Response(PurchaseOrderOutputSerializer(purchase_order).data, status=status.HTTP_201_CREATED)
+
+    @csv_import_schema("purchase-orders")
+    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=CSV_IMPORT_PARSERS)
+    def import_csv(self, request: Request) -> Response:
+        return csv_import_action(self, request, kind="purchase-orders")
 
 
 class GoodsReceiptLineOutputSerializer(serializers.ModelSerializer):
@@ -152,6 +160,7 @@ class GoodsReceiptFilter(django_filters.FilterSet):
 
 
 class GoodsReceiptViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    file_upload_actions = frozenset({"import_csv"})
     serializer_class = GoodsReceiptOutputSerializer
     filterset_class = GoodsReceiptFilter
     InputSerializer = GoodsReceiptInputSerializer
@@ -179,3 +188,8 @@ class GoodsReceiptViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retrieve
         )
         receipt = goods_receipt_create(tenant=self.tenant, document=document, actor=self.actor)
         return Response(GoodsReceiptOutputSerializer(receipt).data, status=status.HTTP_201_CREATED)
+
+    @csv_import_schema("goods-receipts")
+    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=CSV_IMPORT_PARSERS)
+    def import_csv(self, request: Request) -> Response:
+        return csv_import_action(self, request, kind="goods-receipts")

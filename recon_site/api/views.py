@@ -41,6 +41,9 @@ class TenantAPIMixin:
     """
 
     request: Request
+    # Actions whose POST body is a file (recon_site.api.uploads); they call
+    # `idempotency_begin_for_file` once the file is spooled.
+    file_upload_actions: frozenset[str] = frozenset()
 
     @property
     def tenant_context(self) -> TenantContext:
@@ -84,15 +87,30 @@ class TenantAPIMixin:
         self.check_throttles(request)  # type: ignore[attr-defined]
         self.check_permissions(request)  # type: ignore[attr-defined]
 
+        if getattr(self, "action", None) in self.file_upload_actions:
+            return  # fingerprinted by the file's digest, in the action (idempotency_begin_for_file)
+        # Read the raw body now, before any parser consumes the stream.
+        self._idempotency_begin(request, request._request.body)
+
+    def _idempotency_begin(self, request: Request, content: bytes) -> None:
         key = self._idempotency_key(request)
         # Keys are per tenant; an anonymous POST (self-registration) has no key space.
-        if key is not None and isinstance(request.auth, TenantContext):
-            # Read the raw body now, before any parser consumes the stream.
-            fingerprint = request_fingerprint(request.method, request.path, request._request.body)
-            stored = idempotency_begin(tenant=self.tenant, key=key, fingerprint=fingerprint)
-            if stored is not None:
-                raise _Replay(stored)
-            self._idempotency = (key, fingerprint)
+        if key is None or not isinstance(request.auth, TenantContext):
+            return
+        # The full path: `?dry_run=true` and a real import of the same file are different requests.
+        fingerprint = request_fingerprint(request.method, request.get_full_path(), content)
+        stored = idempotency_begin(tenant=self.tenant, key=key, fingerprint=fingerprint)
+        if stored is not None:
+            raise _Replay(stored)
+        self._idempotency = (key, fingerprint)
+
+    def idempotency_begin_for_file(self, request: Request, sha256: str) -> None:
+        """For `file_upload_actions`: the key's check, with the uploaded file's digest as the body.
+
+        A multipart body differs on every retry (its boundary is random), and a large one is not
+        read into memory, so these requests are fingerprinted by what they upload.
+        """
+        self._idempotency_begin(request, f"file sha256:{sha256}".encode())
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, _Replay):
