@@ -1,0 +1,123 @@
+"""`manage.py bench_csv_import --rows N [--lines-per-invoice L] [--dry-run]`: the CSV import's speed and memory.
+
+Writes a synthetic invoices file of N data rows (N / L invoices of L lines, from 20 vendors,
+each referencing a PO) to a temporary file, imports it through the same `csv_import` the API
+and `import_csv` use — all rows, every invoice created with its lines and audit event, in one
+transaction — and prints rows/s, invoices/s and the process's peak RSS.
+
+Flat memory is shown by comparing runs: the importer keeps one document's rows at a time, so the
+peak RSS of `--rows 50000` should be close to that of `--rows 5000` (each run is a fresh
+process; the peak includes Django itself). Matching is not queued (MATCH_ON_INGEST is forced
+off here): this measures ingestion alone.
+
+Each run creates a fresh tenant (slug `bench-csv-<random>`); its rows stay, since audit events
+cannot be deleted. Point DATABASE_URL at a scratch database for repeated runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import resource
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from audit.actors import system_actor
+from invoices.ingest.csv_import import csv_import
+from tenants.services import tenant_create
+from vendors.services import vendor_create
+
+BENCH_ACTOR = system_actor("bench_csv_import")
+VENDOR_COUNT = 20
+HEADER = [
+    "invoice_number", "vendor_name", "po_number", "currency", "invoice_date", "tax_amount", "total_amount",
+    "line_number", "sku", "description", "quantity", "unit_price",
+]  # fmt: skip
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_file(path: Path, *, rows: int, lines_per_invoice: int) -> int:
+    """The synthetic file; returns the number of invoices in it."""
+    invoices = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        written = 0
+        while written < rows:
+            invoices += 1
+            lines = min(lines_per_invoice, rows - written)
+            prices = [Decimal(100 + (invoices * 7 + number * 13) % 900) / 100 for number in range(lines)]
+            quantities = [Decimal(1 + (invoices + number) % 12) for number in range(lines)]
+            subtotal = sum(q * p for q, p in zip(quantities, prices, strict=True))
+            tax = (subtotal * Decimal("0.19")).quantize(Decimal("0.01"))
+            for number in range(lines):
+                writer.writerow(
+                    [
+                        f"BENCH-{invoices:07d}",
+                        f"Bench Vendor {invoices % VENDOR_COUNT:02d} GmbH",
+                        f"PO-{invoices % 500:05d}",
+                        "EUR",
+                        (dt.date(2026, 1, 1) + dt.timedelta(days=invoices % 300)).isoformat(),
+                        f"{tax}",
+                        f"{subtotal + tax}",
+                        number + 1,
+                        f"SKU-{number:03d}",
+                        f'Bench item {number} — grade A, "boxed"',
+                        f"{quantities[number]}",
+                        f"{prices[number]}",
+                    ]
+                )
+            written += lines
+    return invoices
+
+
+class Command(BaseCommand):
+    help = "Measure the CSV import: rows/s and peak memory on a synthetic invoices file."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--rows", type=int, default=50_000, help="Data rows (invoice lines) in the file.")
+        parser.add_argument("--lines-per-invoice", type=int, default=10)
+        parser.add_argument("--dry-run", action="store_true", help="Validate everything, then roll back.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        settings.MATCH_ON_INGEST = False
+        rows, per_invoice = options["rows"], options["lines_per_invoice"]
+        tenant, _ = tenant_create(
+            name="CSV import benchmark", slug=f"bench-csv-{uuid.uuid4().hex[:8]}", actor=BENCH_ACTOR
+        )
+        for number in range(VENDOR_COUNT):
+            vendor_create(tenant=tenant, name=f"Bench Vendor {number:02d} GmbH", actor=BENCH_ACTOR)
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "invoices.csv"
+            invoices = write_file(path, rows=rows, lines_per_invoice=per_invoice)
+            size_mb = path.stat().st_size / 1_048_576
+            rss_before = _peak_rss_mb()
+            started = time.perf_counter()
+            with path.open("rb") as binary:
+                report = csv_import(
+                    tenant=tenant, kind="invoices", binary=binary, actor=BENCH_ACTOR, dry_run=options["dry_run"]
+                )
+            elapsed = time.perf_counter() - started
+        database = settings.DATABASES["default"]
+        self.stdout.write(
+            f"database {database['NAME']} at {database.get('HOST') or 'local socket'}; tenant {tenant.slug}"
+        )
+        self.stdout.write(
+            f"file: {rows} rows, {invoices} invoices of up to {per_invoice} lines, {size_mb:.1f} MB"
+            + (" (dry run: rolled back)" if options["dry_run"] else "")
+        )
+        self.stdout.write(f"created: {len(report.created_ids)} invoices, {report.rows} rows read")
+        per_second = f"{report.rows / elapsed:,.0f} rows/s; {len(report.created_ids) / elapsed:,.0f} invoices/s"
+        self.stdout.write(f"time: {elapsed:.2f} s; {per_second}")
+        self.stdout.write(f"peak RSS: {_peak_rss_mb():.0f} MB (before the import: {rss_before:.0f} MB)")
