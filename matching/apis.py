@@ -195,19 +195,22 @@ class DiscrepancyFilter(django_filters.FilterSet):
     severity = django_filters.MultipleChoiceFilter(choices=Discrepancy.Severity.choices)
     invoice_id = django_filters.UUIDFilter(field_name="invoice_id")
     match_result_id = django_filters.UUIDFilter(field_name="match_result_id")
-    latest = django_filters.BooleanFilter(
-        method="filter_latest", help_text="true: only the discrepancies of each invoice's latest match."
+    # A choice, not a BooleanFilter: that one reads "yes" or "1" as "not given" and lists the history.
+    latest = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_latest",
+        help_text="true: only the discrepancies of each invoice's latest match; false: only earlier ones.",
     )
 
     class Meta:
         model = Discrepancy
         fields: list[str] = []
 
-    def filter_latest(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
-        if value is None:
+    def filter_latest(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not value:
             return queryset
         on_latest = {"match_result_id": F("invoice__latest_match_id")}
-        return queryset.filter(**on_latest) if value else queryset.exclude(**on_latest)
+        return queryset.filter(**on_latest) if value == "true" else queryset.exclude(**on_latest)
 
 
 class DiscrepancyViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -409,6 +409,11 @@ def matching_drain_tenant(
     of invoices that keep failing cannot hold up the rest.
     """
     limit = tenant_settings_for(tenant).max_invoices_per_run
+    if run is None:
+        # A run the API queued whose task never arrived (broker down, message lost) is carried
+        # out by whichever drain comes next, so the run its caller follows does not stay
+        # `queued` forever. Claiming is a compare-and-set: its own task, if it arrives, skips it.
+        run = MatchRun.objects.for_tenant(tenant).filter(status=MatchRun.Status.QUEUED).order_by("created_at").first()
     runs: list[MatchRun] = []
     failed: set[uuid.UUID] = set()
     for _ in range(max_batches):
@@ -459,15 +464,22 @@ def matching_enqueue(*, tenant: Tenant, trigger: str, run: MatchRun | None = Non
         for _, func, _ in connection.run_on_commit
     ):
         return
-    transaction.on_commit(functools.partial(_enqueue_now, tenant_id, run_id, trigger), robust=True)
+    # update_wrapper: Django's robust on_commit logs the callback's __qualname__, which a bare
+    # partial lacks (the logging itself would then raise out of the commit).
+    callback = functools.update_wrapper(functools.partial(_enqueue_now, tenant_id, run_id, trigger), _enqueue_now)
+    transaction.on_commit(callback, robust=True)
 
 
 def _enqueue_now(tenant_id: str, run_id: str | None, trigger: str) -> None:
     from django_q.tasks import async_task
 
-    async_task(
-        "matching.tasks.run_matching", tenant_id, run_id=run_id, trigger=trigger, task_name=f"matching-{tenant_id}"
-    )
+    try:
+        async_task(
+            "matching.tasks.run_matching", tenant_id, run_id=run_id, trigger=trigger, task_name=f"matching-{tenant_id}"
+        )
+    except Exception:
+        # The data is committed; the schedule (or, for a queued run, the next drain) picks it up.
+        logger.exception("Could not queue matching for tenant %s (run %s); the schedule will", tenant_id, run_id)
 
 
 def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt) -> list[uuid.UUID]:
