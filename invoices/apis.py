@@ -5,20 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
-from invoices.models import Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
+from invoices.ingest.ubl import ubl_import
+from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
 from invoices.review import invoice_review
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from matching.apis import MatchOutputSerializer
 from recon_site.api.fields import DecimalStringField, MoneyField
+from recon_site.api.uploads import spool_upload
 from recon_site.api.views import TenantAPIMixin
 
 
@@ -48,6 +52,14 @@ class InvoiceInputSerializer(serializers.Serializer):
     tax_rate = DecimalStringField(
         required=False, allow_null=True, help_text='Percent, as the document states it: "19" for 19 %.'
     )
+    document_type = serializers.ChoiceField(choices=DocumentType.choices, required=False, default=DocumentType.INVOICE)
+    credited_invoice_number = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A credit note's reference to the invoice it credits (the same vendor's invoice number).",
+    )
     lines = InvoiceLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
 
     def to_document(self) -> InvoiceDocument:
@@ -75,6 +87,9 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     shipping_amount = MoneyField("shipping_amount")
     total_amount = MoneyField("total_amount")
     tax_rate = serializers.DecimalField(max_digits=6, decimal_places=3, allow_null=True)
+    credited_invoice_id = serializers.UUIDField(
+        allow_null=True, help_text="The credited invoice, when this credit note's reference was found."
+    )
     lines = InvoiceLineOutputSerializer(many=True)
     # The latest match (null until the invoice has been matched).
     match = MatchOutputSerializer(source="latest_match", allow_null=True, read_only=True)
@@ -83,7 +98,10 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
         model = Invoice
         fields = [
             "id",
+            "document_type",
             "invoice_number",
+            "credited_invoice_id",
+            "credited_invoice_number",
             "vendor_id",
             "vendor_name",
             "vendor_tax_id_raw",
@@ -125,6 +143,7 @@ class InvoiceFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=InvoiceStatus.choices)
     review_queue = django_filters.ChoiceFilter(choices=ReviewQueue.choices)
     source = django_filters.ChoiceFilter(choices=InvoiceSource.choices)
+    document_type = django_filters.ChoiceFilter(choices=DocumentType.choices)
     vendor_id = django_filters.UUIDFilter(field_name="vendor_id")
     po_number = django_filters.CharFilter(field_name="po_number")
     invoice_number = django_filters.CharFilter(field_name="invoice_number")
@@ -139,7 +158,7 @@ class InvoiceFilter(django_filters.FilterSet):
 
 
 class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    file_upload_actions = frozenset({"import_csv"})
+    file_upload_actions = frozenset({"import_csv", "import_xml"})
     serializer_class = InvoiceOutputSerializer
     filterset_class = InvoiceFilter
 
@@ -205,3 +224,43 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=CSV_IMPORT_PARSERS)
     def import_csv(self, request: Request) -> Response:
         return csv_import_action(self, request, kind="invoices")
+
+    @extend_schema(
+        summary="Import a UBL invoice or credit note (Peppol BIS Billing 3.0, EN 16931)",
+        description=(
+            "One UBL 2.1 `Invoice` or `CreditNote` document. Send it as the multipart field `file` or "
+            "as the raw body (Content-Type: application/xml). Limit: XML_MAX_BYTES (413 beyond). "
+            "A document with a DOCTYPE is refused, as is anything that is not well-formed XML "
+            "(400 `xml_invalid`, with the line and column) or not UBL. The same document again (same "
+            "kind, vendor and number) answers 200 with the stored invoice; a new one 201. A credit "
+            "note for the full total of the invoice it references voids that invoice. How totals, "
+            "document-level allowances and charges, and negative lines are mapped: "
+            "invoices/ingest/ubl.py."
+        ),
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            },
+            "application/xml": {"type": "string", "format": "binary"},
+        },
+        responses={
+            201: InvoiceOutputSerializer,
+            200: OpenApiResponse(InvoiceOutputSerializer, description="Already imported: the stored document."),
+        },
+    )
+    # Multipart for the `file` field; a raw XML body is read from the stream (spool_upload).
+    @action(detail=False, methods=["post"], url_path="import/xml", parser_classes=[MultiPartParser])
+    def import_xml(self, request: Request) -> Response:
+        upload = spool_upload(request, limit=settings.XML_MAX_BYTES, setting="XML_MAX_BYTES")
+        try:
+            self.idempotency_begin_for_file(request, upload.sha256)
+            outcome = ubl_import(tenant=self.tenant, binary=upload.file, actor=self.actor)
+        finally:
+            upload.close()
+        invoice = self.get_queryset().get(pk=outcome.invoice.pk)
+        return Response(
+            InvoiceOutputSerializer(invoice).data,
+            status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
+        )

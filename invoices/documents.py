@@ -22,6 +22,9 @@ class InvoiceLineDocument:
     sku: str = ""
     amount: Decimal | None = None  # None: quantity × unit price, rounded to the currency
     po_line_number: int | None = None
+    # As the document states it (UN/ECE Rec. 20, "C62", "DAY"); no column yet, so it is kept in
+    # the creation audit event with the rest of the document.
+    unit_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,3 +43,5 @@ class InvoiceDocument:
     shipping_amount: Decimal = Decimal(0)
     external_id: str = ""
     tax_rate: Decimal | None = None  # percent (19 for 19 %), when the document states one
+    document_type: str = "invoice"  # invoices.models.DocumentType: "invoice" | "credit_note"
+    credited_invoice_number: str = ""  # a credit note's reference to the invoice it credits

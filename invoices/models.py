@@ -34,6 +34,17 @@ class InvoiceSource(models.TextChoices):
     XML = "xml"
 
 
+class DocumentType(models.TextChoices):
+    """What a document does to what the tenant owes: an invoice bills, a credit note takes back.
+
+    A credit note is stored beside invoices (same lines, totals, vendor resolution) but is never
+    3-way matched: it answers to an invoice, not to a purchase order.
+    """
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
 class Invoice(TenantOwnedModel):
     # Null when the vendor could not be resolved exactly; the raw name/tax id are kept for matching.
     vendor = models.ForeignKey(
@@ -67,6 +78,14 @@ class Invoice(TenantOwnedModel):
     latest_match = models.ForeignKey(
         "matching.MatchResult", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    document_type = models.CharField(max_length=16, choices=DocumentType.choices, default=DocumentType.INVOICE)
+    # A credit note's reference to the invoice it credits: the number as the document states it
+    # (kept even when the tenant has no such invoice, e.g. it arrives later or by another route),
+    # and the invoice itself when it is found (same vendor, same normalized number).
+    credited_invoice = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_notes"
+    )
+    credited_invoice_number = models.CharField(max_length=64, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -91,6 +110,13 @@ class Invoice(TenantOwnedModel):
             models.CheckConstraint(
                 condition=models.Q(tax_rate__isnull=True) | models.Q(tax_rate__gte=0, tax_rate__lte=100),
                 name="invoice_tax_rate_0_100",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(document_type="credit_note")
+                    | models.Q(credited_invoice__isnull=True, credited_invoice_number="")
+                ),
+                name="invoice_credit_reference_only_on_credit_notes",
             ),
         ]
 
@@ -117,7 +143,10 @@ class InvoiceLine(TenantOwnedModel):
         ordering = ["invoice", "line_number"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "line_number"], name="invoiceline_unique_number"),
-            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="invoiceline_quantity_gt_0"),
+            # Not `> 0`: EN 16931 e-invoices may net a return or correction on the same document
+            # as a line with a negative quantity (BT-129); invoices.services decides which
+            # sources may send one. A line of nothing is still meaningless.
+            models.CheckConstraint(condition=~models.Q(quantity=0), name="invoiceline_quantity_ne_0"),
             models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="invoiceline_unit_price_gte_0"),
         ]
 

@@ -11,7 +11,8 @@ from django.db import transaction
 from audit.actors import Actor
 from audit.services import audit_record, document_snapshot
 from invoices.documents import InvoiceDocument
-from invoices.models import Invoice, InvoiceLine, InvoiceSource
+from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
+from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
 from matching.models import MatchRun
 from matching.services import matching_enqueue
@@ -19,6 +20,8 @@ from recon_site.exceptions import DocumentInvalid
 from recon_site.money import MAX_MINOR_UNITS, MoneyError, normalize_currency, round_to_minor, to_minor
 from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, quantity_error, unit_price_error
 from tenants.models import Tenant
+from vendors.models import Vendor
+from vendors.names import normalize_tax_id, normalize_vendor_name
 from vendors.selectors import vendor_resolve_exact
 
 INVOICE_UNKNOWN_VENDOR_ID = "No vendor with this id."
@@ -31,6 +34,17 @@ AMOUNT_TOO_LARGE = "Too large: quantity × unit price does not fit in an amount.
 SUBTOTAL_TOO_LARGE = "The lines add up to more than an amount can hold."
 TAX_RATE_RANGE = "A tax rate is a percentage from 0 to 100."
 TAX_RATE_PLACES = "A tax rate has at most 3 decimal places."
+DOCUMENT_TYPE_UNKNOWN = "A document is an invoice or a credit_note."
+CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES = "Only a credit note names the invoice it credits."
+QUANTITY_ZERO = "Must not be 0."
+LINE_AMOUNT_SIGN = "A line's amount has the sign of its quantity (a unit price is never negative)."
+CREDITED_IN_FULL = "Credited in full by credit note {number}."
+
+# Sources whose lines may have a negative quantity: a return or correction netted on the same
+# document. EN 16931 allows it (BT-129; the Peppol BIS base example has one) and the sender's
+# access point has checked the line amount against it. In a typed CSV cell or JSON value a
+# negative quantity is far likelier a slip, so those sources keep quantities > 0.
+NEGATIVE_LINES_SOURCES = frozenset({InvoiceSource.XML})
 
 
 def invoice_create(
@@ -42,10 +56,17 @@ def invoice_create(
     tenant's is an error; a name or tax id that matches no vendor is accepted and kept raw, for
     the matching engine to resolve fuzzily or flag as `unknown_vendor`. Duplicates are accepted
     too: detecting and explaining them is matching's job (`duplicate_invoice`).
+
+    A credit note names the invoice it credits by number; that invoice is looked up among the
+    tenant's invoices of the same vendor (`credited_invoice`, else only the number is kept). A
+    credit note for the credited invoice's full total, in its currency, voids it when it is not
+    final (DESIGN.md §4), in the same transaction and through the lifecycle's one function.
+    Lines with a negative quantity are accepted only from `NEGATIVE_LINES_SOURCES`.
     """
     errors: dict[str, list[str]] = {}
+    negative_lines = source in NEGATIVE_LINES_SOURCES
 
-    def money(field_name: str, value: Decimal | None, currency: str | None) -> int:
+    def money(field_name: str, value: Decimal | None, currency: str | None, *, signed: bool = False) -> int:
         if value is None or currency is None:
             return 0
         try:
@@ -53,9 +74,15 @@ def invoice_create(
         except MoneyError as exc:
             errors[field_name] = [str(exc)]
             return 0
-        if minor < 0:
+        if minor < 0 and not signed:
             errors[field_name] = [AMOUNT_NEGATIVE]
         return minor
+
+    if document.document_type not in DocumentType.values:
+        errors["document_type"] = [DOCUMENT_TYPE_UNKNOWN]
+    credited_number = document.credited_invoice_number.strip()
+    if credited_number and document.document_type != DocumentType.CREDIT_NOTE:
+        errors["credited_invoice_number"] = [CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES]
 
     currency: str | None
     try:
@@ -96,13 +123,16 @@ def invoice_create(
         if line_numbers[index] in repeated:
             errors[f"lines[{index}].line_number"] = [LINE_NUMBER_REPEATED.format(line_number=line_numbers[index])]
         for field_name, problem in (
-            ("quantity", quantity_error(line.quantity)),
+            ("quantity", _line_quantity_error(line.quantity, negative_allowed=negative_lines)),
             ("unit_price", unit_price_error(line.unit_price)),
         ):
             if problem:
                 errors[f"lines[{index}].{field_name}"] = [problem]
         if line.amount is not None:
-            line_amounts.append(money(f"lines[{index}].amount", line.amount, currency))
+            amount = money(f"lines[{index}].amount", line.amount, currency, signed=negative_lines)
+            if negative_lines and line.quantity.is_finite() and amount * line.quantity < 0:
+                errors[f"lines[{index}].amount"] = [LINE_AMOUNT_SIGN]
+            line_amounts.append(amount)
         elif (
             currency is not None
             and f"lines[{index}].quantity" not in errors
@@ -126,6 +156,13 @@ def invoice_create(
     assert currency is not None  # for the type checker: errors would have been raised
 
     with transaction.atomic():
+        # Locked before this transaction appends to the audit chain, in the order a reviewer's
+        # transition takes them (row, then chain), so the two cannot deadlock.
+        credited = (
+            _credited_invoice_locked(tenant=tenant, vendor=vendor, document=document)
+            if document.document_type == DocumentType.CREDIT_NOTE
+            else None
+        )
         invoice = Invoice.objects.create(
             tenant=tenant,
             vendor=vendor,
@@ -144,6 +181,9 @@ def invoice_create(
             source=source,
             external_id=document.external_id,
             tax_rate=document.tax_rate,
+            document_type=document.document_type,
+            credited_invoice=credited,
+            credited_invoice_number=credited_number,
         )
         InvoiceLine.objects.bulk_create(
             InvoiceLine(
@@ -169,9 +209,74 @@ def invoice_create(
                 **document_snapshot(document),
                 "source": source,
                 "vendor_id": str(vendor.pk) if vendor is not None else None,
+                "credited_invoice_id": str(credited.pk) if credited is not None else None,
                 "status": invoice.status,
             },
         )
+        if credited is not None:
+            _void_if_credited_in_full(tenant=tenant, credit_note=invoice, credited=credited, actor=actor)
         if settings.MATCH_ON_INGEST:
             matching_enqueue(tenant=tenant, trigger=MatchRun.Trigger.INGEST)
     return invoice
+
+
+def _line_quantity_error(quantity: Decimal, *, negative_allowed: bool) -> str | None:
+    """The door's quantity rule: > 0, or ≠ 0 for the sources that may net returns on a document."""
+    if negative_allowed and quantity.is_finite():
+        return QUANTITY_ZERO if quantity == 0 else quantity_error(abs(quantity))
+    return quantity_error(quantity)
+
+
+def _credited_invoice_locked(*, tenant: Tenant, vendor: Vendor | None, document: InvoiceDocument) -> Invoice | None:
+    """The invoice a credit note credits, locked (`SELECT … FOR UPDATE`), or None.
+
+    The same vendor (the resolved one; without one, the same raw tax id and name) and the same
+    normalized number, within the tenant. When the number was billed more than once (a duplicate
+    that matching rejected, say), the credit is for the one that is still live, else the oldest.
+    """
+    number = normalize_invoice_number(document.credited_invoice_number)
+    if not number:
+        return None
+    candidates = (
+        Invoice.objects.for_tenant(tenant)
+        .filter(document_type=DocumentType.INVOICE, invoice_number_normalized=number)
+        .order_by("created_at", "id")
+    )
+    if vendor is not None:
+        found = list(candidates.filter(vendor=vendor).only("id", "status"))
+    else:
+        tax_id, name = normalize_tax_id(document.vendor_tax_id), normalize_vendor_name(document.vendor_name)
+        found = [
+            candidate
+            for candidate in candidates.filter(vendor__isnull=True).only(
+                "id", "status", "vendor_tax_id_raw", "vendor_name_raw"
+            )
+            if normalize_tax_id(candidate.vendor_tax_id_raw) == tax_id
+            and normalize_vendor_name(candidate.vendor_name_raw) == name
+        ]
+    if not found:
+        return None
+    final = INVOICE_LIFECYCLE.final_states
+    chosen = next((candidate for candidate in found if candidate.status not in final), found[0])
+    return Invoice.objects.for_tenant(tenant).select_for_update().get(pk=chosen.pk)
+
+
+def _void_if_credited_in_full(*, tenant: Tenant, credit_note: Invoice, credited: Invoice, actor: Actor) -> None:
+    """DESIGN.md §4: "any non-final → void: credit note for the full amount".
+
+    Full = the credited invoice's total, in its currency. A partial credit changes no state: what
+    is still owed is the difference, for review and payment matching to see. An invoice already
+    final (rejected, reconciled, void) is left alone; the credit note is stored all the same.
+    """
+    if credited.status in INVOICE_LIFECYCLE.final_states:
+        return
+    if (credit_note.currency, credit_note.total_amount) != (credited.currency, credited.total_amount):
+        return
+    invoice_transition(
+        tenant=tenant,
+        invoice=credited,
+        to_status=InvoiceStatus.VOID,
+        actor=actor,
+        reason=CREDITED_IN_FULL.format(number=credit_note.invoice_number),
+        context={"credit_note_id": str(credit_note.pk), "credit_note_number": credit_note.invoice_number},
+    )

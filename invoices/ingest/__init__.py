@@ -76,19 +76,22 @@ class VendorCache:
 
 
 def invoice_already_present(*, tenant: Tenant, document: InvoiceDocument, vendors: VendorCache) -> Invoice | None:
-    """The stored invoice that `document` repeats, if any: same tenant, vendor and number.
+    """The stored invoice that `document` repeats, if any: same tenant, kind, vendor and number.
 
     "Same vendor" is the vendor `invoice_create` would resolve; when none resolves, the raw tax id
     and name the earlier invoice was stored with, compared normalized. "Same number" is the
     normalized invoice number (the key duplicate detection uses). This makes re-importing a file
     safe; a *different* document with a known number still goes through the door, where matching
-    reports it as `duplicate_invoice`.
+    reports it as `duplicate_invoice`. The kind matters: a credit note may carry the number of
+    the invoice it credits, and is not that invoice again.
     """
     number = normalize_invoice_number(document.invoice_number)
     if not number:
         return None
     vendor = vendors.resolve(vendor_id=document.vendor_id, tax_id=document.vendor_tax_id, name=document.vendor_name)
-    candidates = Invoice.objects.for_tenant(tenant).filter(invoice_number_normalized=number)
+    candidates = Invoice.objects.for_tenant(tenant).filter(
+        invoice_number_normalized=number, document_type=document.document_type
+    )
     if vendor is not None:
         return candidates.filter(vendor=vendor).order_by("created_at").first()
     if document.vendor_id is not None:
