@@ -11,9 +11,10 @@ from rest_framework.routers import SimpleRouter
 
 from audit.apis import AuditEventViewSet
 from invoices.apis import InvoiceViewSet
+from invoices.ingest.webhook_api import WebhookHandlerView
 from matching.apis import DiscrepancyViewSet, MatchRunViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
-from tenants.apis import TenantRegisterView
+from tenants.apis import TenantRegisterView, WebhookSecretRotateView
 from vendors.apis import VendorViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -35,6 +36,8 @@ def health(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("api/tenants/register", TenantRegisterView.as_view(), name="tenant-register"),
+    path("api/webhook-handler/<uuid:tenant_id>", WebhookHandlerView.as_view(), name="webhook-handler"),
+    path("api/webhook-secret/rotate", WebhookSecretRotateView.as_view(), name="webhook-secret-rotate"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,10 +1,13 @@
-"""Self-registration of a tenant: only when SELF_REGISTRATION_ENABLED (off by default).
+"""Self-registration of a tenant, and rotation of the tenant's webhook signing secret.
 
-An open endpoint that mints tenants and API keys is an account factory; production keeps it
-off (the seed's decision log). It is anonymous, so only the per-IP rate limit applies.
+Self-registration exists only when SELF_REGISTRATION_ENABLED (off by default): an open endpoint
+that mints tenants and API keys is an account factory; production keeps it off (the seed's
+decision log). It is anonymous, so only the per-IP rate limit applies.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
@@ -15,7 +18,11 @@ from rest_framework.views import APIView
 
 from audit.actors import system_actor
 from recon_site.api.views import TenantAPIMixin
-from tenants.services import tenant_create
+from tenants.authentication import TenantContext
+from tenants.models import Role
+from tenants.services import tenant_create, webhook_secret_rotate
+
+WEBHOOK_ROTATE_ADMINS_ONLY = "Only an administrator of this tenant (or an API key) may rotate its webhook secret."
 
 
 class TenantRegisterInputSerializer(serializers.Serializer):
@@ -42,3 +49,47 @@ class TenantRegisterView(TenantAPIMixin, APIView):
         tenant, raw_key = tenant_create(name=incoming.validated_data["name"], actor=system_actor("self_registration"))
         body = {"tenant_id": tenant.pk, "name": tenant.name, "slug": tenant.slug, "api_key": raw_key}
         return Response(TenantRegisterOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class IsTenantAdministrator(permissions.BasePermission):
+    """An API key (keys are minted by administrators), or a session member with the admin role."""
+
+    message = WEBHOOK_ROTATE_ADMINS_ONLY
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        context = request.auth
+        if not isinstance(context, TenantContext):
+            return False
+        return context.actor_kind == "api_key" or context.role == Role.ADMIN
+
+
+class WebhookSecretRotateOutputSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Shown once; stored only encrypted. The previous secret stops verifying.")
+    rotated_at = serializers.DateTimeField()
+
+
+class WebhookSecretRotateView(TenantAPIMixin, APIView):
+    permission_classes = [IsTenantAdministrator]
+
+    def _idempotency_key(self, request: Any) -> str | None:
+        # A replayed response would have to be stored, and this one is the secret in clear: the
+        # idempotency table would defeat its encryption. A retried rotation simply rotates again,
+        # and the secret never received is already invalid.
+        return None
+
+    @extend_schema(
+        summary="Rotate the tenant's webhook signing secret",
+        description=(
+            "A new `whsec_` secret for POST /api/webhook-handler/{tenant_id}, returned once and stored only "
+            "encrypted; the previous one stops verifying at once. Idempotency-Key is not honoured here: a "
+            "retry rotates again. Sessions need the admin role."
+        ),
+        request=None,
+        responses={200: WebhookSecretRotateOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        raw_secret = webhook_secret_rotate(tenant=self.tenant, actor=self.actor)
+        body = {"secret": raw_secret, "rotated_at": self.tenant.webhook_secret_rotated_at}
+        response = Response(WebhookSecretRotateOutputSerializer(body).data)
+        response["Cache-Control"] = "no-store"  # no proxy or browser cache may keep the secret
+        return response

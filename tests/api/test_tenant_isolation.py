@@ -39,6 +39,12 @@ NOT_TENANT_DATA = {
     "schema": "the OpenAPI document describes the API, not any tenant's rows",
     "swagger-ui": "static documentation page",
     "tenant-register": "anonymous self-registration: creates a new tenant and reads no existing tenant's rows",
+    # Its {tenant_id} is not an object to hide from another tenant: it names the tenant whose own
+    # secret must sign the body, and it answers no tenant's rows (only the ids it created).
+    "webhook-handler": (
+        "authenticated by the URL tenant's own HMAC secret, not by a key: "
+        "tests/invoices/test_webhooks.py::test_tenant_a_secret_is_refused_on_tenant_b_url"
+    ),
 }
 
 # Collection actions that read no object by id and list nothing: each writes into the caller's
@@ -48,6 +54,8 @@ COLLECTION_ACTIONS = {
     "invoice-import-csv": _IMPORT_PROOF,
     "purchase-order-import-csv": _IMPORT_PROOF,
     "goods-receipt-import-csv": _IMPORT_PROOF,
+    "webhook-secret-rotate": "tests/invoices/test_webhooks.py::test_a_rotation_changes_only_the_callers_tenant",
+    "invoice-import-xml": "tests/invoices/test_ubl_import.py::test_another_tenants_vendor_and_invoices_are_invisible",
 }
 
 # Marker text put into tenant A's documents; none of it may ever reach tenant B.
