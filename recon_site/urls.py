@@ -14,7 +14,7 @@ from invoices.apis import InvoiceViewSet
 from invoices.ingest.webhook_api import WebhookHandlerView
 from matching.apis import DiscrepancyViewSet, MatchRunViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
-from tenants.apis import TenantRegisterView, WebhookSecretRotateView
+from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -37,6 +37,7 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("api/tenants/register", TenantRegisterView.as_view(), name="tenant-register"),
     path("api/webhook-handler/<uuid:tenant_id>", WebhookHandlerView.as_view(), name="webhook-handler"),
+    path("api/webhook-secret", WebhookSecretSetView.as_view(), name="webhook-secret-set"),
     path("api/webhook-secret/rotate", WebhookSecretRotateView.as_view(), name="webhook-secret-rotate"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

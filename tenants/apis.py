@@ -20,7 +20,7 @@ from audit.actors import system_actor
 from recon_site.api.views import TenantAPIMixin
 from tenants.authentication import TenantContext
 from tenants.models import Role
-from tenants.services import tenant_create, webhook_secret_rotate
+from tenants.services import tenant_create, webhook_secret_rotate, webhook_secret_set
 
 WEBHOOK_ROTATE_ADMINS_ONLY = "Only an administrator of this tenant (or an API key) may rotate its webhook secret."
 
@@ -93,3 +93,36 @@ class WebhookSecretRotateView(TenantAPIMixin, APIView):
         response = Response(WebhookSecretRotateOutputSerializer(body).data)
         response["Cache-Control"] = "no-store"  # no proxy or browser cache may keep the secret
         return response
+
+
+class WebhookSecretSetInputSerializer(serializers.Serializer):
+    secret = serializers.CharField(
+        trim_whitespace=True, help_text="The key the sender issued (QuickBooks verifier token, Xero webhook key)."
+    )
+
+
+class WebhookSecretSetOutputSerializer(serializers.Serializer):
+    rotated_at = serializers.DateTimeField()
+
+
+class WebhookSecretSetView(TenantAPIMixin, APIView):
+    permission_classes = [IsTenantAdministrator]
+
+    def _idempotency_key(self, request: Any) -> str | None:
+        return None  # the body is the secret in clear: it must not be kept in the idempotency table
+
+    @extend_schema(
+        summary="Set the tenant's webhook signing secret to one the sender issued",
+        description=(
+            "For senders that issue their own key (QuickBooks Online's verifier token, Xero's webhook key): "
+            "stored only encrypted, never echoed; the previous secret stops verifying at once. Sessions need "
+            "the admin role."
+        ),
+        request=WebhookSecretSetInputSerializer,
+        responses={200: WebhookSecretSetOutputSerializer},
+    )
+    def put(self, request: Request) -> Response:
+        incoming = WebhookSecretSetInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        webhook_secret_set(tenant=self.tenant, raw_secret=incoming.validated_data["secret"], actor=self.actor)
+        return Response(WebhookSecretSetOutputSerializer({"rotated_at": self.tenant.webhook_secret_rotated_at}).data)

@@ -26,6 +26,8 @@ from tenants.models import (
 )
 
 TENANT_NAME_REQUIRED = "A tenant needs a name."
+WEBHOOK_SECRET_MIN_LENGTH, WEBHOOK_SECRET_MAX_LENGTH = 16, 512
+WEBHOOK_SECRET_LENGTH = f"A webhook secret is {WEBHOOK_SECRET_MIN_LENGTH} to {WEBHOOK_SECRET_MAX_LENGTH} characters, as the sender issued it."
 TENANT_SLUG_TAKEN = "A tenant with the slug {slug!r} already exists."
 
 
@@ -156,6 +158,23 @@ def webhook_secret_rotate(*, tenant: Tenant, actor: Actor) -> str:
     The audit event records that a rotation happened and by whom, never the secret.
     """
     raw_secret = generate_webhook_secret()
+    _webhook_secret_store(tenant=tenant, raw_secret=raw_secret, actor=actor, action="webhook_secret_rotated")
+    return raw_secret
+
+
+def webhook_secret_set(*, tenant: Tenant, raw_secret: str, actor: Actor) -> None:
+    """Store a secret the sender issued (QuickBooks' verifier token, Xero's webhook key).
+
+    Intuit and Xero generate the signing key on their side and cannot be given one, so a tenant
+    subscribing directly sets theirs here; stored encrypted like a rotated one, never echoed.
+    """
+    raw_secret = (raw_secret or "").strip()
+    if not WEBHOOK_SECRET_MIN_LENGTH <= len(raw_secret) <= WEBHOOK_SECRET_MAX_LENGTH:
+        raise DocumentInvalid(WEBHOOK_SECRET_LENGTH, details={"secret": [WEBHOOK_SECRET_LENGTH]})
+    _webhook_secret_store(tenant=tenant, raw_secret=raw_secret, actor=actor, action="webhook_secret_set")
+
+
+def _webhook_secret_store(*, tenant: Tenant, raw_secret: str, actor: Actor, action: str) -> None:
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         had_secret = bool(locked.webhook_secret_encrypted)
@@ -167,10 +186,9 @@ def webhook_secret_rotate(*, tenant: Tenant, actor: Actor) -> str:
             actor=actor,
             entity_type="tenant",
             entity_id=tenant.pk,
-            action="webhook_secret_rotated",
+            action=action,
             before={"has_webhook_secret": had_secret},
             after={"has_webhook_secret": True, "rotated_at": locked.webhook_secret_rotated_at},
         )
     tenant.webhook_secret_encrypted = locked.webhook_secret_encrypted
     tenant.webhook_secret_rotated_at = locked.webhook_secret_rotated_at
-    return raw_secret

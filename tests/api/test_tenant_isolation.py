@@ -55,6 +55,7 @@ COLLECTION_ACTIONS = {
     "purchase-order-import-csv": _IMPORT_PROOF,
     "goods-receipt-import-csv": _IMPORT_PROOF,
     "webhook-secret-rotate": "tests/invoices/test_webhooks.py::test_a_rotation_changes_only_the_callers_tenant",
+    "webhook-secret-set": "tests/invoices/test_webhooks.py::test_a_sender_issued_key_verifies_only_its_tenant",
     "invoice-import-xml": "tests/invoices/test_ubl_import.py::test_another_tenants_vendor_and_invoices_are_invisible",
 }
 

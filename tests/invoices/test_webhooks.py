@@ -716,3 +716,47 @@ def test_a_rotation_changes_only_the_callers_tenant(
     assert deliver(tenant, body, intuit_headers(body, secret)).status_code == 201
     assert_refused(deliver(tenant, body, standard_headers(body, b_secret, msg_id="msg_b")))
     assert invoices_of(other_tenant) == []
+
+
+# --- a key the sender issued (QuickBooks verifier token, Xero webhook key) ---------------------
+
+SET = "/api/webhook-secret"
+INTUIT_VERIFIER_TOKEN = "a6b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def test_a_sender_issued_key_verifies_only_its_tenant(
+    api: APIClient, foreign_api: APIClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """QuickBooks issues its verifier token; the tenant sets it, and QuickBooks deliveries verify."""
+    response = api.put(SET, data=json.dumps({"secret": INTUIT_VERIFIER_TOKEN}), content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert INTUIT_VERIFIER_TOKEN not in response.content.decode()
+    tenant.refresh_from_db()
+    assert INTUIT_VERIFIER_TOKEN not in tenant.webhook_secret_encrypted  # stored encrypted
+    body = payload("qbo_bill.json")
+    assert deliver(tenant, body, intuit_headers(body, INTUIT_VERIFIER_TOKEN)).status_code == 201
+    # The same token means nothing on tenant B's URL (B has no secret of its own, nor a global one).
+    assert_refused(deliver(other_tenant, body, intuit_headers(body, INTUIT_VERIFIER_TOKEN)))
+    assert invoices_of(other_tenant) == []
+    [event] = AuditEvent.objects.for_tenant(tenant).filter(action="webhook_secret_set")
+    assert INTUIT_VERIFIER_TOKEN not in json.dumps([event.before, event.after])
+    # Neither the token nor any response to it is kept for idempotent replay.
+    assert not IdempotencyRecord.objects.unscoped().filter(tenant=tenant).exists()
+
+
+@pytest.mark.parametrize("secret", ["", "too-short", "x" * 513])
+def test_a_sender_issued_key_of_the_wrong_length_is_refused(api: APIClient, tenant: Tenant, secret: str) -> None:
+    response = api.put(SET, data=json.dumps({"secret": secret}), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["secret"]
+    tenant.refresh_from_db()
+    assert tenant.webhook_secret_encrypted == ""
+
+
+def test_only_administrators_set_a_sender_issued_key(tenant: Tenant) -> None:
+    membership = MembershipFactory(tenant=tenant, role=Role.CLERK)
+    client = APIClient()
+    client.force_login(membership.user)
+    response = client.put(SET, data=json.dumps({"secret": INTUIT_VERIFIER_TOKEN}), content_type="application/json")
+    assert response.status_code == 403
+    assert APIClient().put(SET, data={"secret": INTUIT_VERIFIER_TOKEN}, format="json").status_code == 401
