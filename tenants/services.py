@@ -27,7 +27,7 @@ from tenants.models import (
 
 TENANT_NAME_REQUIRED = "A tenant needs a name."
 WEBHOOK_SECRET_MIN_LENGTH, WEBHOOK_SECRET_MAX_LENGTH = 16, 512
-WEBHOOK_SECRET_LENGTH = f"A webhook secret is {WEBHOOK_SECRET_MIN_LENGTH} to {WEBHOOK_SECRET_MAX_LENGTH} characters, as the sender issued it."
+WEBHOOK_SECRET_LENGTH = "A webhook secret is 16 to 512 characters, as the sender issued it."
 TENANT_SLUG_TAKEN = "A tenant with the slug {slug!r} already exists."
 
 
