@@ -2,20 +2,23 @@
 
 A constant number of queries, whatever the batch size (tests/matching/test_runs.py counts them):
 
- 1. the tenant's settings            6. the lines of those POs
- 2. the batch's invoices             7. received quantity per PO line (one aggregate)
- 3. their lines                      8. billed quantity per PO line (one aggregate)
- 4. every vendor of the tenant       9. the earlier invoices that could be duplicates
- 5. every vendor alias              10. the purchase orders (referenced, plus open ones to infer from)
+ 1. the tenant's settings            6. the purchase orders (referenced, plus open ones to infer from)
+ 2. the batch's invoices             7. the lines of those POs
+ 3. their lines                      8. received quantity per PO line (one aggregate)
+ 4. every vendor of the tenant       9. billed quantity per PO line (one aggregate)
+ 5. every vendor alias              10. the earlier invoices that could be duplicates
 
 Vendors are resolved here *before* POs and earlier invoices are loaded, with the engine's own
 resolver over the tenant's vendors (pure, no queries), so an invoice whose vendor the engine will
 find only by a fuzzy name still gets that vendor's open POs and earlier invoices: the loader
-loads exactly the vendors the engine will pick, no more and no fewer.
+loads exactly the vendors the engine will pick, no more and no fewer. Likewise for POs inferred
+from a vendor's open POs: the engine's own inference picks them here, and only the POs the
+engine will use get their quantities summed and go into the context (see _purchase_orders).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections import defaultdict
@@ -23,10 +26,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import F, Func, Q, QuerySet, Sum, Value
-from django.db.models.functions import Upper
+from django.db.models import F, Q, QuerySet, Sum
 
-from invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import (
     InvoiceLineRecord,
     InvoiceRecord,
@@ -37,8 +39,15 @@ from matching.engine import (
     PurchaseOrderRecord,
     VendorRecord,
 )
-from matching.engine.core import NOT_COUNTED, POSSIBLE_DUPLICATE_DAYS, BatchIndex, resolve_vendor
-from purchasing.models import GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
+from matching.engine.core import (
+    NOT_COUNTED,
+    POSSIBLE_DUPLICATE_DAYS,
+    BatchIndex,
+    infer_purchase_order,
+    po_key,
+    resolve_vendor,
+)
+from purchasing.models import GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine, po_number_lookup_key
 from tenants.models import Tenant, TenantSettings
 from vendors.models import Vendor, VendorAlias
 
@@ -75,12 +84,6 @@ def match_settings_from(tenant_settings: TenantSettings) -> MatchSettings:
     )
 
 
-def _po_key(expression: F) -> Func:
-    # The engine looks POs up with whitespace removed and upper-cased ("po 1001" finds "PO1001");
-    # the same normalization in SQL, so the loader finds every PO the engine could pick.
-    return Upper(Func(expression, Value(r"\s+"), Value(""), Value("g"), function="regexp_replace"))
-
-
 def load_batch(
     *,
     tenant: Tenant,
@@ -98,7 +101,7 @@ def load_batch(
     settings = match_settings_from(tenant_settings)
     invoice_rows = list(
         Invoice.objects.for_tenant(tenant)
-        .filter(status=InvoiceStatus.RECEIVED)
+        .filter(status=InvoiceStatus.RECEIVED, document_type=DocumentType.INVOICE)  # credit notes: never 3-way matched
         .exclude(pk__in=list(exclude_invoice_ids))
         .order_by("created_at", "id")
         .values(
@@ -159,6 +162,7 @@ def load_batch(
             vendor_tax_id_raw=row["vendor_tax_id_raw"],
             po_number=row["po_number"],
             tax_rate=row["tax_rate"],
+            received_at=row["created_at"],
         )
         for row in invoice_rows
     ]
@@ -170,12 +174,14 @@ def load_batch(
     resolved = {invoice.id: resolve_vendor(invoice, vendor_index, settings).vendor for invoice in invoices}
     vendor_ids = {vendor.id for vendor in resolved.values() if vendor is not None}
     # Inference from open POs only happens for invoices that name no PO.
-    inferring_vendor_ids = {
-        vendor.id for invoice in invoices if not invoice.po_number and (vendor := resolved[invoice.id]) is not None
-    }
-    po_keys = {"".join(invoice.po_number.split()).upper() for invoice in invoices if invoice.po_number}
+    inferring = [
+        (invoice, vendor)
+        for invoice in invoices
+        if not invoice.po_number and (vendor := resolved[invoice.id]) is not None
+    ]
+    po_keys = {po_key(invoice.po_number) for invoice in invoices if invoice.po_number}
 
-    context.purchase_orders = _purchase_orders(tenant, po_keys, inferring_vendor_ids, batch_ids)
+    context.purchase_orders = _purchase_orders(tenant, po_keys, inferring, batch_ids)
     context.prior_invoices = _prior_invoices(
         tenant, invoices, vendor_ids, batch_ids, newest=max(row["created_at"] for row in invoice_rows)
     )
@@ -210,24 +216,66 @@ def _vendors(tenant: Tenant) -> dict[uuid.UUID, VendorRecord]:
 
 
 def _purchase_orders(
-    tenant: Tenant, po_keys: set[str], inferring_vendor_ids: set[uuid.UUID], batch_ids: list[uuid.UUID]
+    tenant: Tenant,
+    po_keys: set[str],
+    inferring: list[tuple[InvoiceRecord, VendorRecord]],
+    batch_ids: list[uuid.UUID],
 ) -> dict[str, PurchaseOrderRecord]:
-    """The POs the batch names, and the open POs of vendors whose invoices name none; with lines,
-    received quantities over all receipts, and what invoices outside the batch already billed."""
+    """The POs the batch names, and the open POs the engine will infer for invoices naming none;
+    with lines, received quantities over all receipts, and what invoices outside the batch
+    already billed.
+
+    To infer, the engine compares an invoice with every open PO of its vendor, and a vendor may
+    have thousands. They are all loaded (without quantities), the engine's own inference picks
+    the PO each such invoice will get, and only the named and picked POs go on: their received
+    and billed quantities are summed (two aggregates over a batch's worth of PO lines, instead of
+    over every open PO's), and they are the context the engine sees. The engine's inference over
+    that smaller set gives the same PO (the pick is the best over all open POs, so over any set
+    that contains it) and finds none where there was none.
+    """
     wanted = Q(pk__in=[])  # matches nothing; OR-ed with what is asked for
     if po_keys:
         wanted |= Q(po_key__in=po_keys)
+    inferring_vendor_ids = {vendor.id for _, vendor in inferring}
     if inferring_vendor_ids:
         wanted |= Q(vendor_id__in=inferring_vendor_ids, status=PurchaseOrder.Status.OPEN)
     po_rows = list(
         PurchaseOrder.objects.for_tenant(tenant)
-        .annotate(po_key=_po_key(F("po_number")))
+        # The engine's po_key in SQL, so every PO the engine could find by number is loaded.
+        .annotate(po_key=po_number_lookup_key(F("po_number")))
         .filter(wanted)
+        # No ORDER BY (the model's is -created_at): PostgreSQL would walk the created_at index of
+        # every tenant's POs to honour it. Nothing here depends on the order (see the sorts below).
+        .order_by()
         .values("id", "po_number", "vendor_id", "currency", "status")
     )
-    po_ids = [row["id"] for row in po_rows]
+    lines_by_po: dict[uuid.UUID, list[PurchaseOrderLineRecord]] = defaultdict(list)
+    for line_id, purchase_order_id, line_number, sku, description, quantity, unit_price in (
+        PurchaseOrderLine.objects.for_tenant(tenant)
+        .filter(purchase_order_id__in=[row["id"] for row in po_rows])
+        .order_by("line_number")
+        .values_list("id", "purchase_order_id", "line_number", "sku", "description", "quantity", "unit_price")
+    ):
+        lines_by_po[purchase_order_id].append(
+            PurchaseOrderLineRecord(line_id, line_number, sku, description, quantity, unit_price)
+        )
+    candidates = [PurchaseOrderRecord(**row, lines=tuple(lines_by_po[row["id"]])) for row in po_rows]
+
+    # What the engine looks up by number (every PO under each key, as its index keeps the first
+    # by number) and what it will infer.
+    kept = {po.id: po for po in candidates if po_key(po.po_number) in po_keys}
+    open_by_vendor: dict[uuid.UUID, list[PurchaseOrderRecord]] = defaultdict(list)
+    for purchase_order in candidates:
+        if purchase_order.status == PurchaseOrder.Status.OPEN:
+            open_by_vendor[purchase_order.vendor_id].append(purchase_order)
+    for invoice, vendor in inferring:
+        inferred = infer_purchase_order(invoice, open_by_vendor[vendor.id])
+        if inferred is not None:
+            kept[inferred.id] = inferred
+
+    kept_ids = list(kept)
     received = _quantity_per_po_line(
-        GoodsReceiptLine.objects.for_tenant(tenant).filter(purchase_order_line__purchase_order_id__in=po_ids),
+        GoodsReceiptLine.objects.for_tenant(tenant).filter(purchase_order_line__purchase_order_id__in=kept_ids),
         "purchase_order_line_id",
     )
     # Earlier invoices' claims on the PO lines. The batch's own invoices are left out: one that
@@ -235,29 +283,24 @@ def _purchase_orders(
     # and is about to be matched again; the engine adds the batch's claims as it goes.
     billed = _quantity_per_po_line(
         InvoiceLine.objects.for_tenant(tenant)
-        .filter(matched_po_line__purchase_order_id__in=po_ids)
+        .filter(matched_po_line__purchase_order_id__in=kept_ids)
         .exclude(invoice__status__in=NOT_COUNTED)
         .exclude(invoice_id__in=batch_ids),
         "matched_po_line_id",
     )
-    lines_by_po: dict[uuid.UUID, list[PurchaseOrderLineRecord]] = defaultdict(list)
-    for line in (
-        PurchaseOrderLine.objects.for_tenant(tenant)
-        .filter(purchase_order_id__in=po_ids)
-        .order_by("line_number")
-        .values("id", "purchase_order_id", "line_number", "sku", "description", "quantity", "unit_price")
-    ):
-        purchase_order_id = line.pop("purchase_order_id")
-        lines_by_po[purchase_order_id].append(
-            PurchaseOrderLineRecord(
-                **line,
-                received_quantity=received.get(line["id"], Decimal(0)),
-                billed_quantity=billed.get(line["id"], Decimal(0)),
-            )
-        )
     return {
-        row["po_number"]: PurchaseOrderRecord(**row, lines=tuple(lines_by_po[row["id"]]))
-        for row in sorted(po_rows, key=lambda row: row["po_number"])
+        purchase_order.po_number: dataclasses.replace(
+            purchase_order,
+            lines=tuple(
+                dataclasses.replace(
+                    line,
+                    received_quantity=received.get(line.id, Decimal(0)),
+                    billed_quantity=billed.get(line.id, Decimal(0)),
+                )
+                for line in purchase_order.lines
+            ),
+        )
+        for purchase_order in sorted(kept.values(), key=lambda po: po.po_number)
     }
 
 
@@ -300,6 +343,8 @@ def _prior_invoices(
         )
         .exclude(status__in=NOT_COUNTED)
         .exclude(pk__in=batch_ids)
+        # A credit note repeats its invoice's number and total on purpose: it is no duplicate.
+        .filter(document_type=DocumentType.INVOICE)
         .order_by("invoice_date", "id")
         .values(
             "id",
@@ -310,7 +355,9 @@ def _prior_invoices(
             "currency",
             "invoice_date",
             "status",
+            "created_at",
         )
     ):
-        prior[row["vendor_id"]].append(PriorInvoiceRecord(**row))
+        received_at = row.pop("created_at")
+        prior[row["vendor_id"]].append(PriorInvoiceRecord(**row, received_at=received_at))
     return dict(prior)

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F, Func, Value
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Upper
 
 from tenants.scoping import TenantOwnedModel
 
 QUANTITY = {"max_digits": 18, "decimal_places": 4}
 UNIT_PRICE = {"max_digits": 18, "decimal_places": 6}
+
+
+def po_number_lookup_key(po_number: Combinable) -> Func:
+    """A PO number as invoices name it: whitespace removed, upper case ("po 1001" finds "PO1001").
+
+    One definition for the index below and the matching loader's lookup (matching.loading):
+    PostgreSQL uses an expression index only for the very same expression.
+    """
+    return Upper(Func(po_number, Value(r"\s+"), Value(""), Value("g"), function="regexp_replace"))
 
 
 class PurchaseOrder(TenantOwnedModel):
@@ -27,7 +39,12 @@ class PurchaseOrder(TenantOwnedModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["tenant", "po_number"], name="po_unique_tenant_number")]
-        indexes = [models.Index(fields=["tenant", "vendor", "status"], name="po_tenant_vendor_status")]
+        indexes = [
+            models.Index(fields=["tenant", "vendor", "status"], name="po_tenant_vendor_status"),
+            # Matching looks POs up by the number an invoice gives; without this, every batch
+            # normalizes every PO number of the tenant.
+            models.Index(F("tenant"), po_number_lookup_key(F("po_number")), name="po_tenant_lookup_key"),
+        ]
 
     def __str__(self) -> str:
         return self.po_number

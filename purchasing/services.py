@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
 from audit.services import audit_record, document_snapshot
-from matching.services import matching_requeue_for_receipt
+from matching.services import matching_lock_wait, matching_requeue_for_receipt
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from recon_site.exceptions import DocumentInvalid, DuplicateDocument
@@ -137,6 +137,8 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
         raise DuplicateDocument(message, details={"receipt_number": document.receipt_number})
     try:
         with transaction.atomic():
+            # Before any write (and the audit lock): a run of this tenant in flight finishes first.
+            matching_lock_wait(tenant=tenant)
             receipt = GoodsReceipt.objects.create(
                 tenant=tenant,
                 receipt_number=document.receipt_number,

@@ -39,6 +39,8 @@ class StateMachine:
         return self.moves.get(current, frozenset())
 
     def check(self, current: str, target: str) -> None:
+        # str(): a TextChoices member would otherwise show as InvoiceStatus.RECEIVED in messages.
+        current, target = str(current), str(target)
         allowed = self.allowed_from(current)
         if target not in allowed:
             message = ILLEGAL_TRANSITION.format(
@@ -48,5 +50,6 @@ class StateMachine:
 
     def check_expected(self, current: str, expected: str | None) -> None:
         if expected is not None and current != expected:
+            current, expected = str(current), str(expected)
             message = STALE_STATE.format(entity=self.entity, current=current, expected=expected)
             raise StaleState(message, details={"current": current, "expected": expected})

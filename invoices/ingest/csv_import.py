@@ -76,6 +76,7 @@ from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.ingest import PayloadTooLarge, VendorCache, invoice_already_present
 from invoices.models import Invoice, InvoiceLine, InvoiceSource
 from invoices.services import invoice_create
+from matching.services import matching_lock_wait
 from purchasing.documents import (
     GoodsReceiptDocument,
     GoodsReceiptLineDocument,
@@ -761,6 +762,11 @@ def csv_import(
     text = io.TextIOWrapper(binary, encoding=encoding.name, newline="")  # type: ignore[arg-type]
     try:
         with transaction.atomic():
+            if kind == "goods-receipts":
+                # Each receipt takes the matching lock before the audit lock; the file's first
+                # receipt already holds the audit lock when the second one asks, so take the
+                # matching lock now, once, in that same order (see matching_lock_wait).
+                matching_lock_wait(tenant=tenant)
             _import_rows(run, text, delimiter, progress)
             if report.errors or dry_run:
                 transaction.set_rollback(True)

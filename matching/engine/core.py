@@ -12,6 +12,7 @@ prices `Decimal`s throughout.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -115,15 +116,17 @@ class BatchIndex:
     fuzzy_choices: list[str] = field(default_factory=list)
     po_by_key: dict[str, PurchaseOrderRecord] = field(default_factory=dict)  # spaces and case ignored
     open_pos_by_vendor: dict[uuid.UUID, list[PurchaseOrderRecord]] = field(default_factory=dict)
+    line_keys: dict[uuid.UUID, _LineKeys] = field(default_factory=dict)  # by PO id, for inference
 
     @classmethod
     def build(cls, context: MatchContext) -> BatchIndex:
         vendors = context.vendors
         index = cls(by_id=vendors)
         for purchase_order in sorted(context.purchase_orders.values(), key=lambda po: po.po_number):
-            index.po_by_key.setdefault(_po_key(purchase_order.po_number), purchase_order)
+            index.po_by_key.setdefault(po_key(purchase_order.po_number), purchase_order)
             if purchase_order.status == "open":
                 index.open_pos_by_vendor.setdefault(purchase_order.vendor_id, []).append(purchase_order)
+                index.line_keys[purchase_order.id] = _LineKeys.of(purchase_order)
         for vendor in sorted(vendors.values(), key=lambda v: str(v.id)):
             if vendor.tax_id:
                 index.by_tax_id.setdefault(normalize_tax_id(vendor.tax_id), vendor)
@@ -213,7 +216,7 @@ def check_duplicates(invoice: InvoiceRecord, vendor: VendorRecord, earlier: Earl
     another number (a re-keyed or renumbered re-send). The earliest such invoice is named."""
     number = invoice.invoice_number_normalized or normalize_invoice_number(invoice.invoice_number)
     for prior in earlier.by_number.get((vendor.id, number), ()):
-        if prior.id == invoice.id:
+        if prior.id == invoice.id or _received_later(prior, invoice):
             continue
         return [
             Discrepancy(
@@ -226,7 +229,7 @@ def check_duplicates(invoice: InvoiceRecord, vendor: VendorRecord, earlier: Earl
             )
         ]  # one exact duplicate says it all
     for prior in earlier.by_total.get((vendor.id, invoice.total_amount, invoice.currency), ()):
-        if prior.id == invoice.id or prior.invoice_number_normalized == number:
+        if prior.id == invoice.id or prior.invoice_number_normalized == number or _received_later(prior, invoice):
             continue
         if abs((prior.invoice_date - invoice.invoice_date).days) <= POSSIBLE_DUPLICATE_DAYS:
             return [
@@ -243,10 +246,22 @@ def check_duplicates(invoice: InvoiceRecord, vendor: VendorRecord, earlier: Earl
     return []
 
 
+def _received_later(prior: PriorInvoiceRecord, invoice: InvoiceRecord) -> bool:
+    """Whether `prior` arrived after `invoice` (by receipt time, then id, the batch's order).
+
+    An original re-matched after a receipt must not be flagged as the copy of its own later
+    re-send: the copy is flagged when its own turn comes.
+    """
+    if prior.received_at is None or invoice.received_at is None:
+        return False
+    return (prior.received_at, prior.id) > (invoice.received_at, invoice.id)
+
+
 # --- purchase order -------------------------------------------------------------------------
 
 
-def _po_key(po_number: str) -> str:
+def po_key(po_number: str) -> str:
+    """How a PO number is looked up: spaces and case ignored ("po 1001" finds "PO1001")."""
     return "".join(po_number.split()).upper()
 
 
@@ -269,7 +284,7 @@ def resolve_purchase_order(
     unknown. An unresolved vendor with a found PO scores 0.7 (the PO may be right; nobody knows).
     """
     if invoice.po_number:
-        purchase_order = index.po_by_key.get(_po_key(invoice.po_number))
+        purchase_order = index.po_by_key.get(po_key(invoice.po_number))
         if purchase_order is None:
             return PurchaseOrderResolution(
                 None, False,
@@ -279,7 +294,7 @@ def resolve_purchase_order(
             )  # fmt: skip
         return _check_purchase_order(invoice, vendor, purchase_order, inferred=False)
     if vendor is not None:
-        inferred = infer_purchase_order(invoice, index.open_pos_by_vendor.get(vendor.id, []))
+        inferred = infer_purchase_order(invoice, index.open_pos_by_vendor.get(vendor.id, []), index.line_keys)
         if inferred is not None:
             return _check_purchase_order(invoice, vendor, inferred, inferred=True)
     return PurchaseOrderResolution(
@@ -321,23 +336,100 @@ def _check_purchase_order(
 
 
 def infer_purchase_order(
-    invoice: InvoiceRecord, open_purchase_orders: Sequence[PurchaseOrderRecord]
+    invoice: InvoiceRecord,
+    open_purchase_orders: Sequence[PurchaseOrderRecord],
+    line_keys: dict[uuid.UUID, _LineKeys] | None = None,
 ) -> PurchaseOrderRecord | None:
     """Of the vendor's open POs, the one in the invoice currency whose lines the invoice lines fit best
     (total assignment score), if it covers at least half of the invoice lines. Ties go to the
-    PO number that sorts first, so the answer does not depend on load order."""
-    best: tuple[float, str, PurchaseOrderRecord] | None = None
+    PO number that sorts first, so the answer does not depend on load order.
+
+    A vendor can have thousands of open POs, and scoring one is a full assignment (a similarity
+    per pair of lines). So each PO first gets an upper bound of its total (`_score_bound`), the
+    POs are tried best bound first, and a PO whose bound is below the best total found so far is
+    not scored: it could not have won. Same answer as scoring every PO; typically one assignment.
+    `line_keys` (BatchIndex.line_keys) saves recomputing each PO's keys for every invoice.
+    """
+    candidates = []
     for purchase_order in open_purchase_orders:
         if purchase_order.currency != invoice.currency:
+            continue
+        keys = line_keys.get(purchase_order.id) if line_keys is not None else None
+        keys = keys or _LineKeys.of(purchase_order)
+        candidates.append((_identity_bound(invoice.lines, keys), purchase_order.po_number, purchase_order, keys))
+    candidates.sort(key=lambda candidate: (-candidate[0], candidate[1]))
+    best: tuple[float, str, PurchaseOrderRecord] | None = None
+    for identity_bound, po_number, purchase_order, keys in candidates:
+        if best is not None and identity_bound < -best[0] - _BOUND_SLACK:
+            break  # sorted by this bound: no later PO can reach the best total either
+        if best is not None and _score_bound(invoice.lines, purchase_order, keys) < -best[0] - _BOUND_SLACK:
             continue
         pairs = assign_lines(invoice.lines, purchase_order.lines)
         if len(pairs) < MIN_INFERRED_COVERAGE * len(invoice.lines):
             continue
         total = sum(pair.score for pair in pairs)
-        candidate = (-total, purchase_order.po_number, purchase_order)
+        candidate = (-total, po_number, purchase_order)
         if best is None or candidate[:2] < best[:2]:
             best = candidate
     return best[2] if best is not None else None
+
+
+# The largest score one pair can get (see _pair_score): identified (0.5), the same description
+# (0.3), the same price and quantity (0.1 each), hinted and the same SKU (0.05); and without
+# identity, description, price and quantity alone.
+_MAX_IDENTIFIED_SCORE = 0.5 + 0.3 + 0.1 + 0.1 + 0.05
+_MAX_UNIDENTIFIED_SCORE = 0.3 + 0.1 + 0.1
+# Far above the rounding error of summing a few hundred pair scores, far below any real
+# difference between two POs' totals: a PO within it of the best is scored, never skipped.
+_BOUND_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class _LineKeys:
+    """What identifies a PO's lines (see _pair_score): their numbers and their SKUs as compared."""
+
+    line_numbers: frozenset[int]
+    skus: frozenset[str]
+
+    @classmethod
+    def of(cls, purchase_order: PurchaseOrderRecord) -> _LineKeys:
+        return cls(
+            frozenset(line.line_number for line in purchase_order.lines),
+            frozenset(line.sku.strip().upper() for line in purchase_order.lines),
+        )
+
+    def identify(self, invoice_line: InvoiceLineRecord) -> bool:
+        """Whether some line of the PO is hinted by, or has the SKU of, this invoice line."""
+        hinted = invoice_line.po_line_number is not None and invoice_line.po_line_number in self.line_numbers
+        return hinted or (bool(invoice_line.sku) and invoice_line.sku.strip().upper() in self.skus)
+
+
+def _identity_bound(invoice_lines: Sequence[InvoiceLineRecord], keys: _LineKeys) -> float:
+    """An upper bound of a PO's total assignment score from identities alone (no similarity):
+    each invoice line adds at most its best pair, and only an identified pair can score above
+    _MAX_UNIDENTIFIED_SCORE."""
+    if not keys.line_numbers:
+        return 0.0
+    return sum(_MAX_IDENTIFIED_SCORE if keys.identify(line) else _MAX_UNIDENTIFIED_SCORE for line in invoice_lines)
+
+
+def _score_bound(
+    invoice_lines: Sequence[InvoiceLineRecord], purchase_order: PurchaseOrderRecord, keys: _LineKeys
+) -> float:
+    """A tighter upper bound: an unidentified invoice line adds at most its best description
+    similarity's share plus full price and quantity agreement, or nothing below the threshold."""
+    bound = 0.0
+    for line in invoice_lines:
+        if keys.identify(line):
+            bound += _MAX_IDENTIFIED_SCORE
+            continue
+        similarity = max(
+            (description_similarity(line.description, po_line.description) for po_line in purchase_order.lines),
+            default=0.0,
+        )
+        if similarity >= MIN_DESCRIPTION_SIMILARITY:
+            bound += 0.3 * similarity + 0.1 + 0.1
+    return bound
 
 
 # --- lines ----------------------------------------------------------------------------------
@@ -365,6 +457,7 @@ def _pair_score(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecor
         return 0.0, 0.0
     price_gap = _relative_gap(invoice_line.unit_price, po_line.unit_price)
     quantity_gap = _relative_gap(invoice_line.quantity, po_line.quantity)
+    # Inference bounds these weights (_MAX_IDENTIFIED_SCORE, _MAX_UNIDENTIFIED_SCORE): change both.
     score = (
         0.5 * (1.0 if identified else 0.0)
         + 0.3 * description
@@ -376,6 +469,9 @@ def _pair_score(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecor
     return score, quality
 
 
+# Pure, and a vendor's POs and invoices repeat its catalogue's descriptions: inferring a PO
+# compares one invoice's lines with those of every open PO of the vendor, mostly the same pairs.
+@functools.lru_cache(maxsize=65_536)
 def description_similarity(left: str, right: str) -> float:
     """0..1. The mean of token-set similarity (word order and extra words forgiven) and
     token-sort similarity (extra words cost): a vague "Bolt M8" fits "Bolt M8 x 20" and
@@ -811,6 +907,7 @@ def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> lis
                     currency=invoice.currency,
                     invoice_date=invoice.invoice_date,
                     status=outcome.status,
+                    received_at=invoice.received_at,
                 )
             )
     return results

@@ -79,6 +79,9 @@ class PriorInvoiceRecord:
     currency: str
     invoice_date: dt.date
     status: str
+    # When it was received: only invoices received before the one being checked are its
+    # originals (None: earlier by construction, as in a hand-built context).
+    received_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class InvoiceRecord:
     vendor_tax_id_raw: str = ""
     po_number: str = ""
     tax_rate: Decimal | None = None  # percent, when the document states one
+    received_at: dt.datetime | None = None  # when it was received (created), for duplicate checks
 
 
 @dataclass
