@@ -1,1 +1,175 @@
-"""Models of this app arrive with its issue (see the README roadmap)."""
+"""Bank statement lines (payments), their allocations to invoices, and the imports that brought them.
+
+A `Payment` is one line of a bank statement as the bank reported it: immutable facts (dates,
+amount, accounts, texts, the bank's reference) plus the reconciliation `status`. Account numbers
+are personal data and a lookup key at the same time, so each is stored twice: encrypted
+(readable back, for display and export) and as a keyed hash (equality lookups and uniqueness,
+without decrypting every row). See payments.accounts.
+
+A `PaymentAllocation` assigns part of a payment to an invoice. Allocations are never edited or
+deleted: un-allocating writes a reversing entry (`reversal_of`), so the history of who matched
+what, and why, stays readable (the same reason the audit log is append-only).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from tenants.scoping import TenantOwnedModel
+
+# A 3-letter upper-case code; which codes exist is checked by recon_site.money at the boundary.
+_CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+
+class PaymentDirection(models.TextChoices):
+    """Seen from the tenant's own account: money paid to a vendor leaves it, a debit."""
+
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+class PaymentStatus(models.TextChoices):
+    UNMATCHED = "unmatched"
+    SUGGESTED = "suggested"
+    MATCHED = "matched"
+    PARTIALLY_MATCHED = "partially_matched"
+    IGNORED = "ignored"
+
+
+class StatementFormat(models.TextChoices):
+    CAMT053 = "camt053"
+    MT940 = "mt940"
+    CSV = "csv"
+
+
+class StatementImport(TenantOwnedModel):
+    """One statement file imported (or re-imported) for a tenant: the batch its payments came in."""
+
+    format = models.CharField(max_length=16, choices=StatementFormat.choices)
+    filename = models.CharField(max_length=255, blank=True, default="")
+    # The same file imported again is recognised by its digest (the report names the earlier import).
+    file_sha256 = models.CharField(max_length=64)
+    encoding = models.CharField(max_length=32, blank=True, default="")
+    statements_count = models.PositiveIntegerField(default=0)
+    entries_count = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    duplicates_count = models.PositiveIntegerField(default=0)
+    # Per statement: opening + entries against closing (see payments.statements.BalanceCheck).
+    balance_checks = models.JSONField(default=list)
+    actor_kind = models.CharField(max_length=16, blank=True, default="")
+    actor_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "file_sha256"], name="stmt_import_tenant_sha256")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(format__in=StatementFormat.values), name="stmt_import_format_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format} {self.filename or self.file_sha256[:12]}"
+
+
+class Payment(TenantOwnedModel):
+    """One bank statement line (DESIGN.md §6)."""
+
+    # The tenant's own account the line is booked on (IBAN or the bank's account id), encrypted,
+    # and its keyed hash (payments.accounts.account_hash) for lookups and uniqueness.
+    bank_account_encrypted = models.TextField()
+    bank_account_hash = models.CharField(max_length=64)
+    booking_date = models.DateField()
+    value_date = models.DateField(null=True, blank=True)
+    amount = models.BigIntegerField(help_text="Minor units of `currency`, always positive; see direction.")
+    currency = models.CharField(max_length=3)
+    direction = models.CharField(max_length=8, choices=PaymentDirection.choices)
+    counterparty_name = models.CharField(max_length=255, blank=True, default="")
+    counterparty_account_encrypted = models.TextField(blank=True, default="")
+    counterparty_account_hash = models.CharField(max_length=64, blank=True, default="")
+    remittance_text = models.TextField(blank=True, default="")
+    # The bank's reference for the line, or the end-to-end id, or a reference derived from the
+    # line's place in its statement (payments.statements.assign_transaction_ids explains the
+    # choice). Unique per account: importing the same statement again adds nothing.
+    bank_transaction_id = models.CharField(max_length=255)
+    end_to_end_id = models.CharField(max_length=64, blank=True, default="")
+    statement_reference = models.CharField(max_length=128, blank=True, default="")
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNMATCHED)
+    statement_import = models.ForeignKey(
+        StatementImport, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "booking_date"], name="payment_tenant_status_booked"),
+            models.Index(fields=["tenant", "booking_date"], name="payment_tenant_booked"),
+            models.Index(fields=["tenant", "counterparty_account_hash"], name="payment_tenant_cpty_hash"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "bank_account_hash", "bank_transaction_id"], name="payment_unique_bank_txn"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_gt_0"),
+            models.CheckConstraint(condition=models.Q(currency__regex=_CURRENCY_PATTERN), name="payment_currency_iso"),
+            models.CheckConstraint(
+                condition=models.Q(direction__in=PaymentDirection.values), name="payment_direction_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=PaymentStatus.values), name="payment_status_valid"),
+            models.CheckConstraint(condition=~models.Q(bank_transaction_id=""), name="payment_txn_id_present"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.amount} {self.currency} {self.booking_date}"
+
+
+class AllocationKind(models.TextChoices):
+    PAYMENT = "payment"
+    # The difference (bank fees, early-payment discount) written off under the tenant's limit.
+    WRITE_OFF = "write_off"
+    # A credit note settles part of the invoice instead of money.
+    CREDIT_NOTE = "credit_note"
+
+
+class PaymentAllocation(TenantOwnedModel):
+    """Part of a payment assigned to an invoice; reversed by a new row, never edited."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.PROTECT, related_name="payment_allocations")
+    amount = models.BigIntegerField(help_text="Minor units of `currency`, always positive.")
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=16, choices=AllocationKind.choices, default=AllocationKind.PAYMENT)
+    # The matching tier (DESIGN.md §6, 1-5) that proposed it; null for a clerk's manual match.
+    tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    confidence = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
+    explanation = models.TextField(blank=True, default="")
+    made_by_kind = models.CharField(max_length=16)  # audit.actors.Actor.kind
+    made_by_id = models.CharField(max_length=64)
+    # Set on the reversing entry: it cancels the allocation it points to (same amount).
+    reversal_of = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="allocation_amount_gt_0"),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=_CURRENCY_PATTERN), name="allocation_currency_iso"
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=AllocationKind.values), name="allocation_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(tier__isnull=True) | models.Q(tier__gte=1, tier__lte=5), name="allocation_tier_1_5"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence__isnull=True) | models.Q(confidence__gte=0, confidence__lte=1),
+                name="allocation_confidence_0_1",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(reversal_of=models.F("id")), name="allocation_not_self_reversal"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency}"

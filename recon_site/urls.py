@@ -13,6 +13,7 @@ from audit.apis import AuditEventViewSet
 from invoices.apis import InvoiceViewSet
 from invoices.ingest.webhook_api import WebhookHandlerView
 from matching.apis import DiscrepancyViewSet, MatchRunViewSet
+from payments.apis import PaymentViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
@@ -25,6 +26,7 @@ router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("matching/runs", MatchRunViewSet, basename="match-run")
 router.register("discrepancies", DiscrepancyViewSet, basename="discrepancy")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("payments", PaymentViewSet, basename="payment")
 
 
 def health(request: HttpRequest) -> JsonResponse:

@@ -255,3 +255,6 @@ MATCH_ON_INGEST = flag("MATCH_ON_INGEST", True)
 MATCH_MAX_BATCHES_PER_TASK = positive_int("MATCH_MAX_BATCHES_PER_TASK", 50)
 # Minutes between the passes that escalate invoices on hold past their tenant's hold_max_days.
 MATCH_HOLD_ESCALATION_MINUTES = positive_int("MATCH_HOLD_ESCALATION_MINUTES", 60)
+# Largest bank statement file (CAMT.053, MT940, CSV) accepted by POST /api/payments/import and
+# `import_statement`; a larger one is a 413 before it is parsed.
+PAYMENT_STATEMENT_MAX_BYTES = positive_int("PAYMENT_STATEMENT_MAX_BYTES", 26_214_400)

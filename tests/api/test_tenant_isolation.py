@@ -33,6 +33,7 @@ from tests.factories import (
     PurchaseOrderLineFactory,
     VendorFactory,
 )
+from tests.payments.factories import PaymentFactory
 
 # Endpoints under /api/ that serve no tenant data at all, with the reason.
 NOT_TENANT_DATA = {
@@ -57,6 +58,9 @@ COLLECTION_ACTIONS = {
     "webhook-secret-rotate": "tests/invoices/test_webhooks.py::test_a_rotation_changes_only_the_callers_tenant",
     "webhook-secret-set": "tests/invoices/test_webhooks.py::test_a_sender_issued_key_verifies_only_its_tenant",
     "invoice-import-xml": "tests/invoices/test_ubl_import.py::test_another_tenants_vendor_and_invoices_are_invisible",
+    "payment-import-statement": (
+        "tests/payments/test_statement_import.py::test_same_transaction_ids_in_two_tenants_are_both_stored"
+    ),
 }
 
 # Marker text put into tenant A's documents; none of it may ever reach tenant B.
@@ -182,6 +186,9 @@ def _documents_for(tenant: Tenant, label: str) -> TenantDocuments:
         "discrepancy": Discrepancy.objects.for_tenant(tenant).get(
             invoice=invoice, type="quantity_exceeds_po", po_line_number=1
         ),
+        "payment": PaymentFactory(
+            tenant=tenant, counterparty_name=f"{label} Supplies Ltd", remittance_text=f"INV-{label}"
+        ),
     }
     secrets = [label, *(str(obj.pk) for obj in objects.values()), *(str(line.pk) for line in po_lines)]
     return TenantDocuments(by_basename=objects, secrets=secrets)
@@ -196,6 +203,7 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     "audit-event": lambda documents: documents.by_basename["audit-event"],
     "match-run": lambda documents: documents.by_basename["match-run"],
     "discrepancy": lambda documents: documents.by_basename["discrepancy"],
+    "payment": lambda documents: documents.by_basename["payment"],
 }
 
 

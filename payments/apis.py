@@ -1,0 +1,212 @@
+"""Payments API: `POST /api/payments/import` (a bank statement file), list and read payments.
+
+Account numbers leave the API masked (last four characters): a clerk recognises an account by
+its end, and a full IBAN in every list response would spread it to logs, caches and exports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from payments.accounts import account_hash, decrypt_account, mask_account
+from payments.models import Payment, PaymentDirection, PaymentStatus
+from payments.selectors import payment_list
+from payments.services import statement_import
+from payments.statements import FORMATS
+from recon_site.api.fields import MoneyField
+from recon_site.api.uploads import spool_upload
+from recon_site.api.views import TenantAPIMixin
+from recon_site.exceptions import DomainError
+from recon_site.money import MoneyError, normalize_currency, to_minor
+
+DRY_RUN_INVALID = "dry_run must be true or false."
+FORMAT_INVALID = "statement_format must be one of: {formats}."
+AMOUNT_NEEDS_CURRENCY = "Filtering by amount needs a currency (amounts are compared in its minor units)."
+_AMOUNT_LOOKUPS = {"amount": "exact", "amount_min": "gte", "amount_max": "lte"}
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
+
+
+class QueryInvalid(DomainError):
+    code = "validation_error"
+
+
+class PaymentOutputSerializer(serializers.ModelSerializer):
+    amount = MoneyField("amount")
+    bank_account = serializers.SerializerMethodField(help_text="Masked: the last four characters only.")
+    counterparty_account = serializers.SerializerMethodField(help_text="Masked: the last four characters only.")
+    statement_import_id = serializers.UUIDField(allow_null=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "bank_account",
+            "booking_date",
+            "value_date",
+            "amount",
+            "currency",
+            "direction",
+            "counterparty_name",
+            "counterparty_account",
+            "remittance_text",
+            "bank_transaction_id",
+            "end_to_end_id",
+            "statement_reference",
+            "status",
+            "statement_import_id",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_bank_account(self, payment: Payment) -> str:
+        return mask_account(decrypt_account(payment.bank_account_encrypted))
+
+    def get_counterparty_account(self, payment: Payment) -> str:
+        return mask_account(decrypt_account(payment.counterparty_account_encrypted))
+
+
+class StatementImportReportSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    encoding = serializers.CharField()
+    filename = serializers.CharField(allow_blank=True)
+    file_sha256 = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    statements = serializers.IntegerField()
+    entries = serializers.IntegerField(help_text="Payments the file holds (a split batch entry counts each part).")
+    created = serializers.IntegerField(help_text="Payments stored (in a dry run: that would be stored).")
+    duplicates = serializers.IntegerField(
+        help_text="Payments already stored (same account and transaction id), skipped."
+    )
+    import_id = serializers.UUIDField(allow_null=True, help_text="Null in a dry run.")
+    previous_import_ids = serializers.ListField(
+        child=serializers.UUIDField(), help_text="Earlier imports of the same file."
+    )
+    balance_checks = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Per statement: opening + entries against closing; `balanced` false names the problem.",
+    )
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class PaymentFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=PaymentStatus.choices)
+    direction = django_filters.ChoiceFilter(choices=PaymentDirection.choices)
+    currency = django_filters.CharFilter(method="filter_currency")
+    booking_date_from = django_filters.DateFilter(field_name="booking_date", lookup_expr="gte")
+    booking_date_to = django_filters.DateFilter(field_name="booking_date", lookup_expr="lte")
+    amount = django_filters.CharFilter(method="filter_amount", help_text="Decimal; needs currency.")
+    amount_min = django_filters.CharFilter(method="filter_amount", help_text="Decimal; needs currency.")
+    amount_max = django_filters.CharFilter(method="filter_amount", help_text="Decimal; needs currency.")
+    statement_import_id = django_filters.UUIDFilter(field_name="statement_import_id")
+    counterparty_account = django_filters.CharFilter(
+        method="filter_counterparty_account", help_text="The full account number (IBAN); matched by its keyed hash."
+    )
+
+    class Meta:
+        model = Payment
+        fields: list[str] = []
+
+    def filter_currency(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.filter(currency=value.strip().upper())
+
+    def filter_counterparty_account(self, queryset: Any, name: str, value: str) -> Any:
+        # The column is encrypted; equality is decided on the keyed hash (payments.accounts).
+        return queryset.filter(counterparty_account_hash=account_hash(value))
+
+    def filter_amount(self, queryset: Any, name: str, value: str) -> Any:
+        # Amounts are stored in minor units, whose size depends on the currency (JPY has none).
+        raw_currency = self.data.get("currency", "")
+        if not raw_currency:
+            raise QueryInvalid(AMOUNT_NEEDS_CURRENCY, details={name: [AMOUNT_NEEDS_CURRENCY]})
+        try:
+            minor = to_minor(value, normalize_currency(raw_currency))
+        except MoneyError as exc:
+            raise QueryInvalid(str(exc), details={name: [str(exc)]}) from exc
+        return queryset.filter(**{f"amount__{_AMOUNT_LOOKUPS[name]}": minor})
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise QueryInvalid(DRY_RUN_INVALID, details={name: [DRY_RUN_INVALID]})
+
+
+class PaymentViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Bank statement lines of the caller's tenant."""
+
+    file_upload_actions = frozenset({"import_statement"})
+    serializer_class = PaymentOutputSerializer
+    filterset_class = PaymentFilter
+
+    def get_queryset(self) -> Any:
+        return payment_list(tenant=self.tenant)
+
+    @extend_schema(
+        summary="Import a bank statement (CAMT.053, MT940 or CSV)",
+        description=(
+            "The format is detected from the content unless `statement_format` is given. All or nothing: a file "
+            "that cannot be read → 400 `statement_invalid` with every problem by location, nothing written. "
+            "Lines already stored (same account and bank transaction id) are skipped and counted, so "
+            "re-importing a statement adds nothing. Each statement's opening balance + entries is checked "
+            "against its closing balance and reported in `balance_checks` (a mismatch is reported, not "
+            "refused). CSV columns: booking_date, value_date, amount (signed, or unsigned with direction), "
+            "direction, currency, counterparty_name, counterparty_account, remittance_text, "
+            "bank_transaction_id, bank_account. Send the file as the multipart field `file` or as the raw "
+            "body. Limit: PAYMENT_STATEMENT_MAX_BYTES."
+        ),
+        parameters=[
+            OpenApiParameter("dry_run", bool, description="true: check everything, write nothing."),
+            OpenApiParameter("statement_format", str, enum=sorted(FORMATS), description="Default: detected."),
+        ],
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            },
+            "application/octet-stream": {"type": "string", "format": "binary"},
+        },
+        responses={
+            201: StatementImportReportSerializer,
+            200: OpenApiResponse(StatementImportReportSerializer, description="A dry run's report."),
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser])
+    def import_statement(self, request: Request) -> Response:
+        dry_run = _flag(request, "dry_run")
+        # Not `format`: DRF reads that query parameter as the response format (URL_FORMAT_OVERRIDE).
+        statement_format = request.query_params.get("statement_format") or None
+        if statement_format is not None and statement_format not in FORMATS:
+            message = FORMAT_INVALID.format(formats=", ".join(sorted(FORMATS)))
+            raise QueryInvalid(message, details={"statement_format": [message]})
+        upload = spool_upload(
+            request, limit=settings.PAYMENT_STATEMENT_MAX_BYTES, setting="PAYMENT_STATEMENT_MAX_BYTES"
+        )
+        try:
+            self.idempotency_begin_for_file(request, upload.sha256)
+            report = statement_import(
+                tenant=self.tenant,
+                binary=upload.file,
+                filename=upload.filename,
+                actor=self.actor,
+                format=statement_format,
+                dry_run=dry_run,
+            )
+        finally:
+            upload.close()
+        return Response(
+            StatementImportReportSerializer(report.as_response()).data,
+            status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED,
+        )

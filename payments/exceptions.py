@@ -1,0 +1,17 @@
+"""Domain errors of the payments app; the API maps each to its status and envelope code."""
+
+from __future__ import annotations
+
+from recon_site.exceptions import DomainError
+
+
+class StatementInvalid(DomainError):
+    """The statement file cannot be read; `details` maps a location to its problems. Nothing was written."""
+
+    status_code = 400
+    code = "statement_invalid"
+
+
+class StatementTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"

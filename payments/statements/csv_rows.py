@@ -1,0 +1,212 @@
+"""Bank statement lines from a CSV file, with the documented columns.
+
+Columns (names case-insensitive, order free, unknown names refused, * required):
+booking_date*, value_date, amount*, direction, currency*, counterparty_name,
+counterparty_account, remittance_text, bank_transaction_id*, bank_account*.
+
+- `amount` is a plain decimal with a dot ("1234.56"), never through float. Without a
+  `direction` the sign decides (negative: money left the account, a debit); with a direction
+  (`debit` / `credit`) the amount must be unsigned.
+- Dates are ISO 8601 (YYYY-MM-DD) only: "03/04/2026" means two different days on two continents.
+- `bank_transaction_id` is required here, unlike the bank formats: a CSV is often hand-made, and
+  a made-up reference from the row number would change when a row is inserted, breaking the
+  "re-import adds nothing" promise. The same id twice for one account in a file is an error.
+- UTF-8 with or without BOM; otherwise read as Windows-1252 with a warning. Delimiter `,` or
+  `;`, from the header row.
+
+The same strictness as the invoice CSV import: any problem refuses the whole file, with every
+problem listed by row and column (rows numbered as a spreadsheet shows them, header = row 1).
+A CSV carries no balances, so its statements have nothing to check.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+from typing import IO
+
+from payments.statements.types import INVALID_SUMMARY, ParsedEntry, ParsedFile, ParsedStatement, StatementParseError
+from recon_site.money import MoneyError, normalize_currency, to_minor
+
+COLUMNS = (
+    "booking_date",
+    "value_date",
+    "amount",
+    "direction",
+    "currency",
+    "counterparty_name",
+    "counterparty_account",
+    "remittance_text",
+    "bank_transaction_id",
+    "bank_account",
+)
+REQUIRED = ("booking_date", "amount", "currency", "bank_transaction_id", "bank_account")
+_LIMITS = {"counterparty_name": 255, "bank_transaction_id": 255, "counterparty_account": 64, "bank_account": 64}
+
+FILE_EMPTY = "The file is empty: expected a header row naming the columns."
+FILE_MALFORMED = "The CSV is malformed here and cannot be read further: {reason}."
+COLUMN_UNKNOWN = "Unknown column {name!r}. Columns: {expected}."
+COLUMN_REPEATED = "Column {name!r} appears more than once."
+COLUMN_MISSING = "Required column {name!r} is missing."
+FIELD_COUNT = "This row has {found} fields; the header has {expected}."
+VALUE_REQUIRED = "Required."
+NOT_A_DECIMAL = "{value!r} is not a decimal number; write it like -1234.56."
+NOT_A_DATE = "{value!r} is not a date in the expected format YYYY-MM-DD (ISO 8601), e.g. 2026-10-31."
+NOT_A_REAL_DATE = "{value!r} is not a real date (YYYY-MM-DD)."
+BAD_DIRECTION = "{value!r}: direction must be debit or credit."
+SIGNED_WITH_DIRECTION = "{value!r}: with a direction column the amount must be unsigned."
+ZERO_AMOUNT = "The amount is zero; a payment moves money."
+TOO_LONG = "At most {limit} characters."
+REPEATED_ID = "Transaction id {value!r} already appears for this account at row {first_row}."
+WARN_CP1252 = "The file is not valid UTF-8; it was read as Windows-1252. Check accented characters."
+
+_PLAIN_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(value: str) -> dt.date:
+    if not _ISO_DATE.match(value):
+        raise ValueError(NOT_A_DATE.format(value=value))
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(NOT_A_REAL_DATE.format(value=value)) from exc
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), "cp1252"
+
+
+def _row_entry(values: dict[str, str], row: int, errors: dict[str, list[str]]) -> ParsedEntry | None:
+    problems: dict[str, str] = {}
+    for name in REQUIRED:
+        if not values.get(name):
+            problems[name] = VALUE_REQUIRED
+    for name, limit in _LIMITS.items():
+        if len(values.get(name, "")) > limit:
+            problems[name] = TOO_LONG.format(limit=limit)
+    booking = value_date = None
+    currency = ""
+    try:
+        booking = _date(values["booking_date"]) if values.get("booking_date") else None
+    except ValueError as exc:
+        problems["booking_date"] = str(exc)
+    try:
+        value_date = _date(values["value_date"]) if values.get("value_date") else None
+    except ValueError as exc:
+        problems["value_date"] = str(exc)
+    if values.get("currency"):
+        try:
+            currency = normalize_currency(values["currency"])
+        except MoneyError as exc:
+            problems["currency"] = str(exc)
+    direction = values.get("direction", "").lower()
+    if direction and direction not in {"debit", "credit"}:
+        problems["direction"] = BAD_DIRECTION.format(value=values["direction"])
+    raw_amount = values.get("amount", "")
+    minor = 0
+    if raw_amount:
+        if not _PLAIN_DECIMAL.match(raw_amount):
+            problems["amount"] = NOT_A_DECIMAL.format(value=raw_amount)
+        elif direction and raw_amount[0] in "+-":
+            problems["amount"] = SIGNED_WITH_DIRECTION.format(value=raw_amount)
+        elif currency:
+            try:
+                minor = to_minor(Decimal(raw_amount), currency)
+            except MoneyError as exc:
+                problems["amount"] = str(exc)
+            else:
+                if minor == 0:
+                    problems["amount"] = ZERO_AMOUNT
+    for column, message in problems.items():
+        errors.setdefault(f"row {row}, column {column}", []).append(message)
+    if problems or booking is None:
+        return None
+    return ParsedEntry(
+        booking_date=booking,
+        value_date=value_date,
+        amount=abs(minor),
+        currency=currency,
+        direction=direction or ("debit" if minor < 0 else "credit"),
+        counterparty_name=values.get("counterparty_name", ""),
+        counterparty_account=values.get("counterparty_account", ""),
+        remittance_text=values.get("remittance_text", ""),
+        stated_transaction_id=values["bank_transaction_id"],
+        position=str(row),
+    )
+
+
+def parse_csv(binary: IO[bytes]) -> ParsedFile:
+    """Every row of a statement CSV; `StatementParseError` with every problem when any row is wrong."""
+    binary.seek(0)
+    text, encoding = _decode(binary.read())
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    errors: dict[str, list[str]] = {}
+    names: list[str] | None = None
+    # One statement per bank account, in the order the accounts first appear.
+    statements: dict[str, ParsedStatement] = {}
+    seen_ids: dict[tuple[str, str], int] = {}
+    row = 0
+    try:
+        for row, record in enumerate(reader, 1):
+            if names is None:
+                names = [cell.strip().lower() for cell in record]
+                for name in names:
+                    if name not in COLUMNS:
+                        errors.setdefault("file", []).append(
+                            COLUMN_UNKNOWN.format(name=name, expected=", ".join(COLUMNS))
+                        )
+                    elif names.count(name) > 1 and COLUMN_REPEATED.format(name=name) not in errors.get("file", []):
+                        errors.setdefault("file", []).append(COLUMN_REPEATED.format(name=name))
+                for name in REQUIRED:
+                    if name not in names:
+                        errors.setdefault("file", []).append(COLUMN_MISSING.format(name=name))
+                if errors:
+                    break
+                continue
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(names):
+                errors.setdefault(f"row {row}", []).append(FIELD_COUNT.format(found=len(record), expected=len(names)))
+                continue
+            values = {name: cell.strip() for name, cell in zip(names, record, strict=True)}
+            entry = _row_entry(values, row, errors)
+            if entry is None:
+                continue
+            account = "".join(values["bank_account"].split()).upper()
+            key = (account, entry.stated_transaction_id)
+            if key in seen_ids:
+                errors.setdefault(f"row {row}, column bank_transaction_id", []).append(
+                    REPEATED_ID.format(value=entry.stated_transaction_id, first_row=seen_ids[key])
+                )
+                continue
+            seen_ids[key] = row
+            statement = statements.setdefault(
+                account,
+                ParsedStatement(
+                    reference="",
+                    account=values["bank_account"],
+                    currency=entry.currency,
+                    opening=None,
+                    closing=None,
+                    has_balances=False,
+                ),
+            )
+            statement.entries.append(entry)
+    except csv.Error as exc:
+        errors.setdefault(f"row {row + 1}", []).append(FILE_MALFORMED.format(reason=exc))
+    if names is None:
+        errors.setdefault("file", []).append(FILE_EMPTY)
+    if errors:
+        count = sum(len(messages) for messages in errors.values())
+        raise StatementParseError(INVALID_SUMMARY.format(count=count), details=errors)
+    warnings = [WARN_CP1252] if encoding == "cp1252" else []
+    return ParsedFile(format="csv", encoding=encoding, statements=list(statements.values()), warnings=warnings)

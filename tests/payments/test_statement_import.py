@@ -1,0 +1,246 @@
+"""Statement import end to end: POST /api/payments/import, the service, the command, the stored rows."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from rest_framework.test import APIClient
+
+from audit.models import AuditEvent
+from payments.accounts import account_hash
+from payments.apis import FORMAT_INVALID
+from payments.models import Payment, StatementImport
+from payments.selectors import payment_list_by_bank_account, payment_list_by_counterparty_account
+from payments.services import WARN_ALREADY_IMPORTED, statement_import
+from payments.statements import camt053 as camt_module
+from payments.statements import mt940_swift as mt940_module
+from recon_site.api.uploads import UPLOAD_TOO_LARGE
+from tenants.models import Tenant
+from tests.factories import TEST_ACTOR
+
+TESTDATA = Path(__file__).resolve().parent / "testdata"
+IMPORT = "/api/payments/import"
+
+
+def upload(client: APIClient, name: str, content: bytes | None = None, *, query: str = "", **headers: str) -> Any:
+    handle = io.BytesIO(content if content is not None else (TESTDATA / name).read_bytes())
+    handle.name = name
+    return client.post(IMPORT + query, {"file": handle}, format="multipart", **headers)
+
+
+def counts(tenant: Tenant | None = None) -> tuple[int, int, int]:
+    def of(model: Any) -> int:
+        manager = model.objects
+        return (manager.for_tenant(tenant) if tenant else manager.unscoped()).count()
+
+    return of(Payment), of(StatementImport), of(AuditEvent)
+
+
+# --- imports through the API ---------------------------------------------------------------------
+
+
+def test_camt053_import_stores_every_transaction_and_reports_the_balance(api: APIClient, tenant: Tenant) -> None:
+    response = upload(api, "test-camt053.xml")
+    assert response.status_code == 201, response.content
+    report = response.json()
+    assert (report["format"], report["statements"], report["entries"]) == ("camt053", 1, 4)
+    assert (report["created"], report["duplicates"]) == (4, 0)
+    check = report["balance_checks"][0]
+    assert (check["balanced"], check["computed_closing"], check["closing"]) == (False, "15555.28", "15121.12")
+    assert any(warning.startswith("Statement 1234Test/1: Opening balance 15568.27") for warning in report["warnings"])
+
+    stored = Payment.objects.for_tenant(tenant).order_by("amount")
+    assert [(p.direction, p.amount, p.currency) for p in stored] == [
+        ("debit", 10000, "EUR"),
+        ("debit", 56405, "EUR"),
+        ("debit", 75425, "EUR"),
+        ("credit", 140531, "EUR"),
+    ]
+    assert {p.statement_import_id for p in stored} == {StatementImport.objects.for_tenant(tenant).get().pk}
+    assert {p.status for p in stored} == {"unmatched"}
+
+    event = AuditEvent.objects.for_tenant(tenant).get(entity_type="statement_import")
+    assert event.action == "imported"
+    assert (event.after["created"], event.after["duplicates"], event.after["entries"]) == (4, 0, 4)
+    assert event.after["unbalanced_statements"] == ["1234Test/1"]
+
+
+def test_reimporting_the_same_statement_adds_nothing(api: APIClient, tenant: Tenant) -> None:
+    first = upload(api, "sepa_mt9401.sta").json()
+    assert (first["statements"], first["entries"], first["created"]) == (26, 97, 97)
+    again = upload(api, "sepa_mt9401.sta")
+    assert again.status_code == 201
+    report = again.json()
+    assert (report["created"], report["duplicates"]) == (0, 97)
+    assert report["previous_import_ids"] == [first["import_id"]]
+    assert report["warnings"][0] == WARN_ALREADY_IMPORTED.format(import_id=first["import_id"])
+    assert Payment.objects.for_tenant(tenant).count() == 97
+    call_command("verify_audit", "--tenant", tenant.slug, stdout=io.StringIO())  # raises if the chain broke
+
+
+@pytest.mark.parametrize(
+    ("name", "statements", "entries"),
+    [
+        ("MT940_DK_Example.sta", 15, 89),
+        ("ming-ing-provided-example-single-message.txt", 1, 9),
+        ("raiffeisen-cmi.sta", 1, 7),
+        ("abnamro.sta", 2, 10),
+        ("test-camt053-txdtls.xml", 1, 2),
+        ("camt053.v2.multi.statement.xml", 2, 2),
+        ("camt053.v8.xml", 1, 1),
+    ],
+)
+def test_every_sample_imports_whole_and_twice_adds_nothing(
+    api: APIClient, tenant: Tenant, name: str, statements: int, entries: int
+) -> None:
+    report = upload(api, name).json()
+    assert (report["statements"], report["entries"], report["created"]) == (statements, entries, entries)
+    assert Payment.objects.for_tenant(tenant).count() == entries
+    assert upload(api, name).json()["created"] == 0
+    assert Payment.objects.for_tenant(tenant).count() == entries
+
+
+def test_the_cp852_file_is_stored_with_its_letters(api: APIClient, tenant: Tenant) -> None:
+    report = upload(api, "raiffeisen-cmi.sta").json()
+    assert report["encoding"] == "cp852"
+    assert mt940_module.WARN_ENCODING.format(encoding="cp852") in report["warnings"]
+    credit = Payment.objects.for_tenant(tenant).get(direction="credit")
+    assert credit.amount == 206663700 and credit.currency == "HUF"
+    assert "összevont utánvét" in credit.remittance_text
+
+
+def test_both_non_balancing_camt_fixtures_are_reported(api: APIClient) -> None:
+    v8 = upload(api, "camt053.v8.xml").json()["balance_checks"]
+    assert [(c["balanced"], c["problem"]) for c in v8] == [
+        (False, "The closing balance is in SEK, the opening balance in EUR; they cannot be compared.")
+    ]
+    v02 = upload(api, "test-camt053.xml").json()["balance_checks"]
+    assert [c["balanced"] for c in v02] == [False]
+    balanced = upload(api, "camt053.v2.multi.statement.xml").json()["balance_checks"]
+    assert [c["balanced"] for c in balanced] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ((TESTDATA / "test-camt053.xml").read_bytes()[:3000], camt_module.NOT_XML.split("{")[0]),
+        (b":20:X\n:25:NL91\n:60F:C260101EUR1,00\n:61:not an entry\n", "The statement file has 1 problem(s)"),
+        (b"\x00\x01garbage that is no statement at all", "Cannot tell the statement format"),
+    ],
+    ids=["truncated-xml", "garbage-mt940", "garbage"],
+)
+def test_a_malformed_file_is_a_400_and_writes_nothing(
+    api: APIClient, tenant: Tenant, content: bytes, message: str
+) -> None:
+    before = counts()
+    response = upload(api, "bad.sta", content)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "statement_invalid"
+    assert error["message"].startswith(message)
+    assert counts() == before
+
+
+def test_a_dry_run_reports_and_writes_nothing(api: APIClient) -> None:
+    before = counts()
+    response = upload(api, "test-camt053-txdtls.xml", query="?dry_run=true")
+    assert response.status_code == 200
+    report = response.json()
+    assert (report["dry_run"], report["created"], report["import_id"]) == (True, 2, None)
+    assert counts() == before
+
+
+def test_raw_body_and_explicit_format(api: APIClient, tenant: Tenant) -> None:
+    content = (TESTDATA / "abnamro.sta").read_bytes()
+    response = api.generic("POST", IMPORT + "?statement_format=mt940", content, content_type="application/octet-stream")
+    assert response.status_code == 201, response.content
+    assert response.json()["created"] == 10
+    wrong = api.generic("POST", IMPORT + "?statement_format=camt053", content, content_type="application/octet-stream")
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["code"] == "statement_invalid"
+    unknown = api.generic("POST", IMPORT + "?statement_format=ofx", content, content_type="application/octet-stream")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["message"] == FORMAT_INVALID.format(formats="camt053, csv, mt940")
+
+
+def test_the_size_limit_is_a_413(api: APIClient, settings: Any) -> None:
+    settings.PAYMENT_STATEMENT_MAX_BYTES = 1000
+    response = upload(api, "test-camt053.xml")
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == UPLOAD_TOO_LARGE.format(
+        limit=1000, setting="PAYMENT_STATEMENT_MAX_BYTES"
+    )
+
+
+def test_idempotency_key_replays_the_report(api: APIClient, tenant: Tenant) -> None:
+    first = upload(api, "camt053.v8.xml", HTTP_IDEMPOTENCY_KEY="stmt-1")
+    replay = upload(api, "camt053.v8.xml", HTTP_IDEMPOTENCY_KEY="stmt-1")
+    assert replay.status_code == 201
+    assert replay.json() == first.json()
+    assert StatementImport.objects.for_tenant(tenant).count() == 1
+
+
+# --- stored data ---------------------------------------------------------------------------------
+
+
+def test_account_numbers_are_stored_encrypted_and_found_by_hash(api: APIClient, tenant: Tenant) -> None:
+    upload(api, "test-camt053-txdtls.xml")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bank_account_encrypted, counterparty_account_encrypted, counterparty_account_hash "
+            "FROM payments_payment WHERE tenant_id = %s",
+            [tenant.pk],
+        )
+        rows = cursor.fetchall()
+    assert len(rows) == 2
+    for bank_column, counterparty_column, hash_column in rows:
+        assert "CH1111000000123456789" not in bank_column
+        assert "123456789" not in counterparty_column
+        assert len(hash_column) == 64
+    found = payment_list_by_counterparty_account(tenant=tenant, account="CH33 3300 0000 1234 5678 9")
+    assert [p.amount for p in found] == [129600]
+    assert payment_list_by_bank_account(tenant=tenant, account="ch1111000000123456789").count() == 2
+    assert account_hash("CH1111000000123456789") != account_hash("CH2222000000123456789")
+
+
+# --- tenants -------------------------------------------------------------------------------------
+
+
+def test_same_transaction_ids_in_two_tenants_are_both_stored(
+    api: APIClient, foreign_api: APIClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    assert upload(api, "ming-ing-provided-example-single-message.txt").json()["created"] == 9
+    foreign = upload(foreign_api, "ming-ing-provided-example-single-message.txt").json()
+    assert (foreign["created"], foreign["duplicates"], foreign["previous_import_ids"]) == (9, 0, [])
+    ours = set(Payment.objects.for_tenant(tenant).values_list("bank_transaction_id", flat=True))
+    theirs = set(Payment.objects.for_tenant(other_tenant).values_list("bank_transaction_id", flat=True))
+    assert ours == theirs and len(ours) == 9
+
+
+# --- the service and the command -----------------------------------------------------------------
+
+
+def test_service_takes_bytes_and_a_format(tenant: Tenant) -> None:
+    content = (
+        b"booking_date,amount,currency,bank_transaction_id,bank_account,counterparty_name\n"
+        b"2026-10-12,-4398.00,EUR,T-1,NL91ABNA0417164300,ALPHA Supplies Ltd\n"
+    )
+    report = statement_import(tenant=tenant, binary=content, filename="x.csv", actor=TEST_ACTOR, format="csv")
+    assert (report.created, report.balance_checks[0]["balanced"]) == (1, None)
+    payment = Payment.objects.for_tenant(tenant).get()
+    assert (payment.direction, payment.amount, payment.bank_transaction_id) == ("debit", 439800, "T-1")
+
+
+def test_import_statement_command(tenant: Tenant, capsys: Any) -> None:
+    call_command("import_statement", str(TESTDATA / "camt053.v2.multi.statement.xml"), tenant=tenant.slug, dry_run=True)
+    assert '"created": 2' in capsys.readouterr().out
+    assert Payment.objects.for_tenant(tenant).count() == 0
+    call_command("import_statement", str(TESTDATA / "camt053.v2.multi.statement.xml"), tenant=tenant.slug)
+    assert Payment.objects.for_tenant(tenant).count() == 2
+    with pytest.raises(CommandError):
+        call_command("import_statement", str(TESTDATA / "README.md"), tenant=tenant.slug)
