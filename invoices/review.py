@@ -1,7 +1,9 @@
 """Reviewer actions on an invoice: approve, reject, escalate, dispute.
 
 Each is a move of the lifecycle table (invoices.lifecycle) with its own rules on top:
-- a comment is required to reject or dispute (the vendor and the auditor will ask why);
+- a comment is required to reject or dispute (the vendor and the auditor will ask why), and to
+  approve over a high or critical discrepancy of the latest match (the auditor will ask why the
+  reviewer overrode it);
 - clerks work the standard queue; only approvers and administrators act on the escalated one
   (and API keys, which act for an integration the tenant trusts with approvals);
 - the caller may say which status its page showed (`expected_status`), so a reviewer who acted
@@ -15,12 +17,15 @@ from dataclasses import dataclass
 from audit.actors import Actor
 from invoices.lifecycle import invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from matching.models import Discrepancy
 from recon_site.exceptions import DocumentInvalid, DomainError
 from tenants.models import Role, Tenant
 
 S = InvoiceStatus
 
 COMMENT_REQUIRED = "A comment is required to {action} an invoice."
+APPROVE_OVER_SERIOUS_NEEDS_COMMENT = "A comment is required to approve an invoice with a high or critical discrepancy."
+SERIOUS_SEVERITIES = ("high", "critical")
 ESCALATED_NEEDS_APPROVER = "Only an approver or an administrator can act on the escalated queue."
 UNKNOWN_ACTION = "Unknown review action {action!r}."
 
@@ -56,6 +61,17 @@ def can_review(*, role: str | None, invoice: Invoice) -> bool:
     return True
 
 
+def invoice_has_serious_discrepancy(*, tenant: Tenant, invoice: Invoice) -> bool:
+    """Whether the invoice's latest match found anything high or critical."""
+    if invoice.latest_match_id is None:
+        return False
+    return (
+        Discrepancy.objects.for_tenant(tenant)
+        .filter(match_result_id=invoice.latest_match_id, severity__in=SERIOUS_SEVERITIES)
+        .exists()
+    )
+
+
 def invoice_review(
     *,
     tenant: Tenant,
@@ -78,6 +94,11 @@ def invoice_review(
     def may_act(current: Invoice) -> None:
         if not can_review(role=role, invoice=current):
             raise ReviewForbidden(ESCALATED_NEEDS_APPROVER)
+        # On the locked row: a re-match between page and click is what the reviewer approves over.
+        if action == "approve" and not comment and invoice_has_serious_discrepancy(tenant=tenant, invoice=current):
+            raise DocumentInvalid(
+                APPROVE_OVER_SERIOUS_NEEDS_COMMENT, details={"comment": [APPROVE_OVER_SERIOUS_NEEDS_COMMENT]}
+            )
 
     return invoice_transition(
         tenant=tenant,

@@ -46,6 +46,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    # The clerk's web app (server-rendered pages): `/` and `/app/...`, `/login`, `/logout`.
+    path("", include("recon_site.web_urls")),
 ]
 
 handler400 = "recon_site.api.errors.handler400"

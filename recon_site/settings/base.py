@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "django_htmx",
     "recon_site.apps.ReconSiteConfig",
     "tenants",
     "vendors",
@@ -50,6 +51,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Content-Security-Policy for the web app (Django 5.2 has none built in).
+    "recon_site.web.SecurityHeadersMiddleware",
     "recon_site.api.middleware.ApiErrorEnvelopeMiddleware",
 ]
 
@@ -67,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "recon_site.web.web_globals",
             ],
         },
     },
@@ -124,7 +129,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+# The web app's own login page; the admin keeps its own (/admin/login/).
+LOGIN_URL = "/login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -230,6 +238,9 @@ CSV_MAX_BYTES = positive_int("CSV_MAX_BYTES", 26_214_400)
 CSV_ALLOW_THOUSANDS_SEPARATOR = flag("CSV_ALLOW_THOUSANDS_SEPARATOR", False)
 # Largest UBL / Peppol XML document accepted; a larger one is a 413 before it is parsed.
 XML_MAX_BYTES = positive_int("XML_MAX_BYTES", 10_485_760)
+# Largest bank statement file (CAMT.053, MT940, CSV) accepted by POST /api/payments/import and
+# `import_statement`; a larger one is a 413 before it is parsed.
+PAYMENT_STATEMENT_MAX_BYTES = positive_int("PAYMENT_STATEMENT_MAX_BYTES", 26_214_400)
 # Signing secret for webhook deliveries of tenants that have no secret of their own. Empty: such
 # tenants' deliveries are refused (401).
 WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
@@ -255,6 +266,3 @@ MATCH_ON_INGEST = flag("MATCH_ON_INGEST", True)
 MATCH_MAX_BATCHES_PER_TASK = positive_int("MATCH_MAX_BATCHES_PER_TASK", 50)
 # Minutes between the passes that escalate invoices on hold past their tenant's hold_max_days.
 MATCH_HOLD_ESCALATION_MINUTES = positive_int("MATCH_HOLD_ESCALATION_MINUTES", 60)
-# Largest bank statement file (CAMT.053, MT940, CSV) accepted by POST /api/payments/import and
-# `import_statement`; a larger one is a 413 before it is parsed.
-PAYMENT_STATEMENT_MAX_BYTES = positive_int("PAYMENT_STATEMENT_MAX_BYTES", 26_214_400)

@@ -11,11 +11,13 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent, OutboxMessage
 from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from invoices.review import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
 from purchasing.lifecycle import purchase_order_transition
 from purchasing.models import PurchaseOrder
 from recon_site.state_machine import IllegalTransition, StaleState
 from tenants.models import Role, Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, PurchaseOrderFactory
+from tests.matching.db_builders import BOLTS, make_invoice, make_purchase_order, make_vendor, receive, run_matching
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +185,25 @@ class TestReviewApi:
         assert invoice.status == (S.APPROVED if allowed else S.PENDING_REVIEW)
         if allowed:
             assert _events(invoice)[-1].actor_id == str(membership.user.pk)
+
+
+def test_approving_over_a_high_discrepancy_needs_a_comment_through_the_api_too(api: APIClient, tenant: Tenant) -> None:
+    """The rule lives in invoice_review, so the API, the web app and any script share it."""
+    acme = make_vendor(tenant, "Acme Supplies Ltd", tax_id="DE123")
+    make_purchase_order(tenant, vendor=acme, po_number="PO-77", lines=[BOLTS])
+    receive(tenant, po_number="PO-77", receipt_number="GR-77", quantities={1: "1000"})
+    # 0.125 ordered, 0.20 billed: 60 % over a 2 % tolerance, beyond 5 tolerances → high, escalated.
+    invoice = make_invoice(tenant, number="INV-77", vendor=acme, po_number="PO-77", lines=[BOLTS.at("0.20")])
+    run_matching(tenant)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.review_queue) == ("pending_review", "escalated")
+
+    refused = api.post(f"/api/invoices/{invoice.pk}/approve", {}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"]["comment"] == [APPROVE_OVER_SERIOUS_NEEDS_COMMENT]
+    invoice.refresh_from_db()
+    assert invoice.status == "pending_review"
+
+    approved = api.post(f"/api/invoices/{invoice.pk}/approve", {"comment": "Agreed new price by phone"}, format="json")
+    assert approved.status_code == 200, approved.content
+    assert approved.json()["status"] == "approved"

@@ -1,0 +1,95 @@
+"""The numbers on the web app's dashboard, read in a fixed handful of queries per tenant."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Min, Sum
+from django.utils import timezone
+
+from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from matching.models import Discrepancy, MatchRun
+from tenants.models import Tenant
+
+# "This week" as a rolling window: on a Monday morning a calendar week would show nothing.
+DISCREPANCY_WINDOW = dt.timedelta(days=7)
+# The auto-approval rate is over invoices received in this window.
+AUTO_APPROVAL_WINDOW = dt.timedelta(days=30)
+RECENT_RUNS = 8
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    queue: str
+    count: int
+    oldest_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class MoneyAwaiting:
+    currency: str
+    total_minor: int
+    count: int
+
+
+@dataclass(frozen=True)
+class DashboardSummary:
+    by_status: list[tuple[str, int]]
+    queues: list[QueueSummary]
+    discrepancies_by_type: list[tuple[str, int]]
+    auto_approved: int
+    auto_decided: int
+    money_awaiting: list[MoneyAwaiting]
+    recent_runs: list[MatchRun]
+
+    @property
+    def auto_approval_rate(self) -> Decimal | None:
+        """Share of matched invoices the engine approved on its own; None before any match."""
+        if not self.auto_decided:
+            return None
+        return (Decimal(self.auto_approved) / Decimal(self.auto_decided) * 100).quantize(Decimal("0.1"))
+
+
+def dashboard_summary(*, tenant: Tenant) -> DashboardSummary:
+    now = timezone.now()
+    invoices = Invoice.objects.for_tenant(tenant)
+    counts = dict(invoices.values_list("status").annotate(n=Count("id")).order_by())
+    by_status = [(status, counts.get(status, 0)) for status in InvoiceStatus.values]
+
+    waiting = invoices.filter(status=InvoiceStatus.PENDING_REVIEW)
+    queue_rows = {
+        row["review_queue"]: row
+        for row in waiting.values("review_queue").annotate(n=Count("id"), oldest=Min("created_at")).order_by()
+    }
+    queues = [
+        QueueSummary(queue, queue_rows.get(queue, {}).get("n", 0), queue_rows.get(queue, {}).get("oldest"))
+        for queue in ReviewQueue.values
+    ]
+
+    discrepancies_by_type = list(
+        Discrepancy.objects.for_tenant(tenant)
+        .filter(created_at__gte=now - DISCREPANCY_WINDOW)
+        .values_list("type")
+        .annotate(n=Count("id"))
+        .order_by("-n", "type")
+    )
+
+    decided = invoices.filter(created_at__gte=now - AUTO_APPROVAL_WINDOW, latest_match__isnull=False)
+    # The latest match's decision is the engine's; a reviewer's later approval does not change it.
+    auto_approved = decided.filter(latest_match__decision=InvoiceStatus.APPROVED).count()
+
+    money_awaiting = [
+        MoneyAwaiting(row["currency"], row["total"], row["n"])
+        for row in waiting.values("currency").annotate(total=Sum("total_amount"), n=Count("id")).order_by("currency")
+    ]
+    return DashboardSummary(
+        by_status=by_status,
+        queues=queues,
+        discrepancies_by_type=discrepancies_by_type,
+        auto_approved=auto_approved,
+        auto_decided=decided.count(),
+        money_awaiting=money_awaiting,
+        recent_runs=list(MatchRun.objects.for_tenant(tenant).order_by("-created_at")[:RECENT_RUNS]),
+    )

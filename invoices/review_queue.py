@@ -1,0 +1,178 @@
+"""The review queues as the web app works them: filtered reads, and the reviewer's decisions.
+
+Reads (`review_queue_list`) start from the tenant like every
+selector. Writes go through `invoice_review` (and so through the one transition function); the
+rules added here are the web app's, on top of those of `invoices.review`:
+- approving over a high or critical discrepancy needs a comment (the auditor will ask why the
+  reviewer overrode the engine);
+- bulk approval takes only clean invoices (no high or critical discrepancy on their latest match),
+  each through its own transition, so a refusal of one does not undo the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from audit.actors import Actor
+from invoices.models import Invoice, InvoiceStatus
+from invoices.review import ESCALATED_NEEDS_APPROVER, SERIOUS_SEVERITIES, can_review, invoice_review
+from matching.models import Discrepancy
+from recon_site.exceptions import DomainError
+from recon_site.money import exponent
+from tenants.models import Tenant
+
+NOT_CLEAN = "Has a high or critical discrepancy: review it on its own page."
+NOT_IN_QUEUE = "No longer waiting for review."
+
+# Sort keys the queue offers, as ORM orderings; the default shows the oldest first (first in,
+# first out is what an AP team owes its vendors).
+QUEUE_SORTS = {
+    "age": ("created_at",),
+    "-age": ("-created_at",),
+    "amount": ("total_amount",),
+    "-amount": ("-total_amount",),
+    "vendor": ("vendor__name", "vendor_name_raw"),
+    "-vendor": ("-vendor__name", "-vendor_name_raw"),
+    "confidence": ("latest_match__confidence",),
+    "-confidence": ("-latest_match__confidence",),
+    "invoice_date": ("invoice_date",),
+    "-invoice_date": ("-invoice_date",),
+}
+DEFAULT_SORT = "age"
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the reviewer narrowed the queue to. Amounts are in major units of each currency."""
+
+    vendor_id: uuid.UUID | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    discrepancy_type: str = ""
+    older_than_days: int | None = None
+    sort: str = DEFAULT_SORT
+
+
+def _serious_on_latest(tenant: Tenant) -> Exists:
+    return Exists(
+        Discrepancy.objects.for_tenant(tenant).filter(
+            match_result_id=OuterRef("latest_match_id"), severity__in=SERIOUS_SEVERITIES
+        )
+    )
+
+
+def _amount_bound(queryset: QuerySet, value: Decimal, lookup: str) -> Q:
+    """`total_amount <lookup> value` per currency: the same 100.00 is 10000 cents but 100 yen."""
+    bound = Q(pk__in=[])
+    for currency in set(queryset.values_list("currency", flat=True)):
+        minor = int(value.scaleb(exponent(currency)).to_integral_value())
+        bound |= Q(currency=currency, **{f"total_amount__{lookup}": minor})
+    return bound
+
+
+def review_queue_list(*, tenant: Tenant, queue: str, filters: QueueFilters) -> QuerySet:
+    """The invoices waiting in `queue`, filtered and sorted, with `has_serious` annotated."""
+    invoices = (
+        Invoice.objects.for_tenant(tenant)
+        .filter(status=InvoiceStatus.PENDING_REVIEW, review_queue=queue)
+        .select_related("vendor", "latest_match", "purchase_order")
+        .annotate(has_serious=_serious_on_latest(tenant))
+    )
+    if filters.vendor_id is not None:
+        invoices = invoices.filter(vendor_id=filters.vendor_id)
+    if filters.discrepancy_type:
+        invoices = invoices.filter(
+            Exists(
+                Discrepancy.objects.for_tenant(tenant).filter(
+                    match_result_id=OuterRef("latest_match_id"), type=filters.discrepancy_type
+                )
+            )
+        )
+    if filters.older_than_days:
+        invoices = invoices.filter(created_at__lte=timezone.now() - dt.timedelta(days=filters.older_than_days))
+    if filters.amount_min is not None:
+        invoices = invoices.filter(_amount_bound(invoices, filters.amount_min, "gte"))
+    if filters.amount_max is not None:
+        invoices = invoices.filter(_amount_bound(invoices, filters.amount_max, "lte"))
+    ordering = QUEUE_SORTS.get(filters.sort, QUEUE_SORTS[DEFAULT_SORT])
+    # The id last: a stable order, so a page boundary never shows an invoice twice.
+    return invoices.order_by(*ordering, "id")
+
+
+def discrepancies_by_invoice(*, tenant: Tenant, invoices: Iterable[Invoice]) -> dict[uuid.UUID, list[Discrepancy]]:
+    """The latest match's discrepancies of each invoice, in one query (for a page of the queue)."""
+    match_ids = [invoice.latest_match_id for invoice in invoices if invoice.latest_match_id]
+    found: dict[uuid.UUID, list[Discrepancy]] = {}
+    for discrepancy in Discrepancy.objects.for_tenant(tenant).filter(match_result_id__in=match_ids).order_by("type"):
+        found.setdefault(discrepancy.invoice_id, []).append(discrepancy)
+    return found
+
+
+@dataclass
+class BulkApproval:
+    """What a bulk approval did: the approved invoices, and the others with the reason."""
+
+    approved: list[Invoice] = field(default_factory=list)
+    skipped: list[tuple[Invoice, str]] = field(default_factory=list)
+
+
+def bulk_approval_plan(*, tenant: Tenant, invoice_ids: Iterable[uuid.UUID], role: str | None) -> BulkApproval:
+    """Which of the chosen invoices a bulk approval would approve, before the reviewer confirms.
+
+    The role check here only makes the confirmation page honest; `invoice_review` checks it
+    again, on the locked row, when the approval is made.
+    """
+    plan = BulkApproval()
+    invoices = (
+        Invoice.objects.for_tenant(tenant)
+        .filter(pk__in=list(invoice_ids))
+        .select_related("vendor")
+        .annotate(has_serious=_serious_on_latest(tenant))
+        .order_by("created_at", "id")
+    )
+    for invoice in invoices:
+        if invoice.status != InvoiceStatus.PENDING_REVIEW:
+            plan.skipped.append((invoice, NOT_IN_QUEUE))
+        elif invoice.has_serious:
+            plan.skipped.append((invoice, NOT_CLEAN))
+        elif not can_review(role=role, invoice=invoice):
+            plan.skipped.append((invoice, ESCALATED_NEEDS_APPROVER))
+        else:
+            plan.approved.append(invoice)
+    return plan
+
+
+def invoice_review_bulk_approve(
+    *, tenant: Tenant, invoice_ids: Iterable[uuid.UUID], actor: Actor, role: str | None, comment: str = ""
+) -> BulkApproval:
+    """Approve the clean invoices among `invoice_ids`, each in its own transaction.
+
+    Each goes through `invoice_review` with `expected_status=pending_review`, so one that a
+    colleague decided meanwhile is reported as skipped, not overwritten; the role check of the
+    escalated queue applies to each as on its own page.
+    """
+    plan = bulk_approval_plan(tenant=tenant, invoice_ids=invoice_ids, role=role)
+    outcome = BulkApproval(skipped=list(plan.skipped))
+    for invoice in plan.approved:
+        try:
+            invoice_review(
+                tenant=tenant,
+                invoice=invoice,
+                action="approve",
+                actor=actor,
+                role=role,
+                comment=comment or "Bulk approval of clean invoices.",
+                expected_status=InvoiceStatus.PENDING_REVIEW,
+            )
+        except DomainError as exc:
+            outcome.skipped.append((invoice, exc.message))
+        else:
+            outcome.approved.append(invoice)
+    return outcome

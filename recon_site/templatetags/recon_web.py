@@ -1,0 +1,119 @@
+"""Template filters of the web app: money in minor units, ages, percentages, SVG bar charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django import template
+from django.utils import timezone
+
+from recon_site.money import from_minor
+
+register = template.Library()
+
+
+@register.filter
+def money(minor: int | None, currency: str) -> str:
+    """`123456, "EUR"` → `"1,234.56"`: exact, from the integer, with the currency's places."""
+    if minor is None:
+        return "—"
+    return f"{from_minor(int(minor), currency):,}"
+
+
+@register.filter
+def quantity(value: Decimal | None) -> str:
+    """A quantity without the trailing zeros of NUMERIC(18,4): `12.5000` → `12.5`."""
+    if value is None:
+        return "—"
+    normalized = value.normalize()
+    # normalize() writes 1000 as 1E+3.
+    return f"{normalized:f}" if normalized == normalized.to_integral_value() else str(normalized)
+
+
+@register.filter
+def age(moment: dt.datetime | None) -> str:
+    """How long ago, coarsely: `3 d 4 h`, `5 h 12 min`, `4 min`."""
+    if moment is None:
+        return "—"
+    seconds = max(0, int((timezone.now() - moment).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+@register.filter
+def percent(value: Decimal | str | float | None) -> str:
+    """A score of 0..1 as a percentage with one decimal."""
+    if value is None:
+        return "—"
+    return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.1'))} %"
+
+
+@register.filter
+def label(value: str | None) -> str:
+    """`price_mismatch` → `Price mismatch`."""
+    if not value:
+        return ""
+    return value.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int | Decimal
+    display: str
+    y: int
+    width: Decimal
+    css: str
+
+
+# Geometry of the charts (SVG user units); the SVG scales to its container.
+_LABEL_WIDTH = 170
+_BAR_AREA = 300
+_ROW = 28
+
+
+@register.inclusion_tag("web/_bar_chart.html")
+def bar_chart(rows: Sequence[tuple[str, int]], title: str, css_prefix: str = "bar") -> dict[str, object]:
+    """A horizontal bar chart as inline SVG: no chart library, nothing for the CSP to allow."""
+    largest = max((value for _, value in rows), default=0) or 1
+    bars = [
+        Bar(
+            label=str(name).replace("_", " "),
+            value=value,
+            display=str(value),
+            y=index * _ROW,
+            width=(Decimal(value) / Decimal(largest) * _BAR_AREA).quantize(Decimal("0.1")),
+            css=f"{css_prefix}-{name}",
+        )
+        for index, (name, value) in enumerate(rows)
+    ]
+    return {
+        "bars": bars,
+        "title": title,
+        "height": max(len(bars), 1) * _ROW,
+        "label_width": _LABEL_WIDTH,
+        "bar_x": _LABEL_WIDTH + 6,
+        "value_x": _LABEL_WIDTH + 12,
+        "total_width": _LABEL_WIDTH + _BAR_AREA + 60,
+    }
+
+
+@register.inclusion_tag("web/_score_bar.html")
+def score_bar(value: Decimal | str | float | None, name: str) -> dict[str, object]:
+    """One confidence component as a bar of 0..1."""
+    score = Decimal(str(value)) if value is not None else Decimal(0)
+    return {
+        "name": name,
+        "score": score,
+        "width": (score * 200).quantize(Decimal("0.1")),
+        "css": "good" if score >= Decimal("0.95") else "fair" if score >= Decimal("0.7") else "poor",
+    }

@@ -1,0 +1,38 @@
+"""Log in, log out, and switch between the tenants a user is a member of."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from recon_site.web import tenant_view
+from tenants.authentication import SESSION_TENANT_KEY, memberships_of
+
+NOT_A_MEMBER = "You are not a member of that organisation."
+SWITCHED = "You are now working in {tenant}."
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django's rule since 5.0): a link or an image cannot log anyone out."""
+
+
+@require_POST
+@tenant_view
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    """Remember the chosen tenant in the session; every later request checks the membership again."""
+    chosen = request.POST.get("tenant_id", "")
+    membership = next((m for m in memberships_of(request.user) if str(m.tenant_id) == chosen), None)
+    if membership is None:
+        messages.error(request, NOT_A_MEMBER)
+    else:
+        request.session[SESSION_TENANT_KEY] = str(membership.tenant_id)
+        messages.success(request, SWITCHED.format(tenant=membership.tenant.name))
+    return redirect("web:dashboard")

@@ -1,0 +1,46 @@
+"""The dashboard's numbers: states, queues, discrepancies, auto-approval, money, runs."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from matching.models import MatchRun
+from tests.factories import TEST_ACTOR
+from tests.web.conftest import Scenario
+
+pytestmark = pytest.mark.django_db
+
+
+def test_dashboard_counts_and_money(clerk: Client, scenario: Scenario, foreign_scenario: Scenario) -> None:
+    html = clerk.get("/").content.decode()
+    summary = clerk.get("/").context["summary"]
+    counts = dict(summary.by_status)
+    assert (counts["pending_review"], counts["approved"], counts["received"]) == (2, 1, 0)
+    assert [(q.queue, q.count) for q in summary.queues] == [("standard", 1), ("escalated", 1)]
+    # 1,075.00 (price mismatch) + 1,045.00 (duplicate), exact, per currency; none of the other tenant's.
+    assert [(m.currency, m.total_minor, m.count) for m in summary.money_awaiting] == [("EUR", 212000, 2)]
+    assert "2,120.00" in html
+    # One of three matched invoices was approved by the engine.
+    assert (summary.auto_approved, summary.auto_decided) == (1, 3)
+    assert "33.3 %" in html
+    assert dict(summary.discrepancies_by_type)["price_mismatch"] == 1
+    assert dict(summary.discrepancies_by_type)["possible_duplicate"] == 1
+    # The charts are server-drawn SVG.
+    assert html.count("<svg") >= 2 and "Discrepancies by type" in html
+
+
+def test_dashboard_lists_runs_with_their_failures(clerk: Client, scenario: Scenario) -> None:
+    MatchRun.objects.create(
+        tenant=scenario.tenant,
+        trigger=MatchRun.Trigger.API,
+        status=MatchRun.Status.FINISHED,
+        requested_by_kind=TEST_ACTOR.kind,
+        requested_by_id=TEST_ACTOR.id,
+        invoices_matched=4,
+        invoices_failed=1,
+        failures=[{"invoice_id": str(scenario.price_mismatch.pk), "error": "ValueError: broken line"}],
+    )
+    html = clerk.get("/").content.decode()
+    assert "ValueError: broken line" in html
+    assert len(clerk.get("/").context["summary"].recent_runs) == 3
