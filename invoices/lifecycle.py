@@ -9,9 +9,12 @@
 | disputed       | pending_review, rejected, void                       | dispute resolved                 |
 | approved       | partially_paid, reconciled                           | payment allocations              |
 | partially_paid | reconciled                                           | payment allocations              |
+| partially_paid | approved                                             | its allocations reversed         |
+| reconciled     | partially_paid, approved                             | an allocation reversed           |
 | any non-final  | void                                                 | full credit note, administrator  |
 
-`rejected`, `reconciled` and `void` are final.
+`rejected` and `void` are final. `reconciled` is closed for everything but a reversal of a
+payment allocation (not voidable: a paid invoice is corrected by a credit note and a refund).
 """
 
 from __future__ import annotations
@@ -42,12 +45,23 @@ INVOICE_LIFECYCLE = StateMachine(
         S.PENDING_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.DISPUTED, S.PENDING_REVIEW, S.VOID}),
         S.DISPUTED: frozenset({S.PENDING_REVIEW, S.REJECTED, S.VOID}),
         S.APPROVED: frozenset({S.PARTIALLY_PAID, S.RECONCILED, S.VOID}),
-        S.PARTIALLY_PAID: frozenset({S.RECONCILED, S.VOID}),
+        # → approved, and reconciled → partially_paid / approved: a payment allocation reversed
+        # (payments.reconciliation.services.allocation_reverse) gives the money back to the
+        # invoice, so what is still owed must be payable again. Only that service makes them.
+        S.PARTIALLY_PAID: frozenset({S.RECONCILED, S.APPROVED, S.VOID}),
         S.REJECTED: frozenset(),
-        S.RECONCILED: frozenset(),
+        S.RECONCILED: frozenset({S.PARTIALLY_PAID, S.APPROVED}),
         S.VOID: frozenset(),
     },
 )
+
+# Moves back towards "unpaid" that only a reversed payment allocation makes (its service sets
+# `InvoiceMove.payment_reversal`): a reviewer's "approve" must never reopen a paid invoice
+# while its allocations still stand.
+PAYMENT_REVERSAL_ONLY = frozenset(
+    {(S.PARTIALLY_PAID, S.APPROVED), (S.RECONCILED, S.PARTIALLY_PAID), (S.RECONCILED, S.APPROVED)}
+)
+ONLY_BY_PAYMENT_REVERSAL = "Invoice moves from {current!r} to {target!r} only when a payment allocation is reversed."
 
 QUEUE_REQUIRED = "Moving to pending_review needs a queue: standard or escalated."
 QUEUE_ONLY_FOR_REVIEW = "Only pending_review carries a queue."
@@ -70,6 +84,7 @@ class InvoiceMove:
     reason: str = ""
     expected_status: str | None = None
     context: dict[str, Any] | None = None
+    payment_reversal: bool = False  # see PAYMENT_REVERSAL_ONLY
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,12 @@ def _check_queue(to_status: str, queue: str | None) -> None:
 def _check_move(current: Invoice, move: InvoiceMove) -> None:
     """The table, and the one move inside pending_review (standard → escalated)."""
     INVOICE_LIFECYCLE.check(current.status, move.to_status)
+    if (current.status, move.to_status) in PAYMENT_REVERSAL_ONLY and not move.payment_reversal:
+        current_status, target = str(current.status), str(move.to_status)
+        raise IllegalTransition(
+            ONLY_BY_PAYMENT_REVERSAL.format(current=current_status, target=target),
+            details={"from": current_status, "to": target},
+        )
     if current.status == move.to_status == S.PENDING_REVIEW and not (
         current.review_queue == ReviewQueue.STANDARD and move.queue == ReviewQueue.ESCALATED
     ):

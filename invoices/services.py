@@ -268,8 +268,8 @@ def _void_if_credited_in_full(*, tenant: Tenant, credit_note: Invoice, credited:
     is still owed is the difference, for review and payment matching to see. An invoice already
     final (rejected, reconciled, void) is left alone; the credit note is stored all the same.
     """
-    if credited.status in INVOICE_LIFECYCLE.final_states:
-        return
+    if InvoiceStatus.VOID not in INVOICE_LIFECYCLE.allowed_from(credited.status):
+        return  # final, or reconciled (closed to everything but a payment reversal)
     if (credit_note.currency, credit_note.total_amount) != (credited.currency, credited.total_amount):
         return
     invoice_transition(

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from payments.accounts import account_hash, decrypt_account, mask_account
 from payments.models import Payment, PaymentDirection, PaymentStatus
+from payments.reconciliation.apis import PaymentReconciliationActions, PaymentSuggestionOutputSerializer
 from payments.selectors import payment_list
 from payments.services import statement_import
 from payments.statements import FORMATS
@@ -44,6 +45,9 @@ class PaymentOutputSerializer(serializers.ModelSerializer):
     bank_account = serializers.SerializerMethodField(help_text="Masked: the last four characters only.")
     counterparty_account = serializers.SerializerMethodField(help_text="Masked: the last four characters only.")
     statement_import_id = serializers.UUIDField(allow_null=True)
+    suggestion = PaymentSuggestionOutputSerializer(
+        read_only=True, allow_null=True, help_text="Set while the payment is `suggested`: what a clerk may accept."
+    )
 
     class Meta:
         model = Payment
@@ -63,6 +67,7 @@ class PaymentOutputSerializer(serializers.ModelSerializer):
             "statement_reference",
             "status",
             "statement_import_id",
+            "suggestion",
             "created_at",
             "updated_at",
         ]
@@ -143,7 +148,13 @@ def _flag(request: Request, name: str) -> bool:
     raise QueryInvalid(DRY_RUN_INVALID, details={name: [DRY_RUN_INVALID]})
 
 
-class PaymentViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PaymentViewSet(
+    TenantAPIMixin,
+    PaymentReconciliationActions,  # reconcile, {id}/allocate, {id}/accept-suggestion
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Bank statement lines of the caller's tenant."""
 
     file_upload_actions = frozenset({"import_statement"})
@@ -151,7 +162,7 @@ class PaymentViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     filterset_class = PaymentFilter
 
     def get_queryset(self) -> Any:
-        return payment_list(tenant=self.tenant)
+        return payment_list(tenant=self.tenant).select_related("suggestion")
 
     @extend_schema(
         summary="Import a bank statement (CAMT.053, MT940 or CSV)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recon_site.exceptions import DomainError
+from recon_site.exceptions import ConflictError, DomainError
 
 
 class StatementInvalid(DomainError):
@@ -15,3 +15,16 @@ class StatementInvalid(DomainError):
 class StatementTooLarge(DomainError):
     status_code = 413
     code = "payload_too_large"
+
+
+class AllocationInvalid(DomainError):
+    """A manual allocation asked for something impossible (amounts, currencies); nothing was written."""
+
+    status_code = 400
+    code = "validation_error"
+
+
+class AllocationConflict(ConflictError):
+    """The payment, invoice or allocation is not in a state that allows it; nothing was written."""
+
+    code = "allocation_conflict"

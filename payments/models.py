@@ -173,3 +173,56 @@ class PaymentAllocation(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency}"
+
+
+class CounterpartyAccount(TenantOwnedModel):
+    """A bank account a vendor was paid to, learned from a clerk's manual match (DESIGN.md §6).
+
+    Keyed by the account's keyed hash (payments.accounts), never the number itself: the next
+    payment to the same account identifies the vendor at reconciliation tier 2.
+    """
+
+    account_hash = models.CharField(max_length=64)
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, related_name="counterparty_accounts")
+    learned_from = models.ForeignKey(Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "account_hash"], name="cpty_account_unique_tenant_hash"),
+            models.CheckConstraint(condition=~models.Q(account_hash=""), name="cpty_account_hash_present"),
+        ]
+
+    def __str__(self) -> str:
+        return f"****{self.account_hash[:8]} → {self.vendor_id}"
+
+
+class PaymentSuggestion(TenantOwnedModel):
+    """The engine's proposal for a payment it was not sure enough to apply: the clerk's queue.
+
+    One per payment, replaced by each run (a proposal is a computed view of the current open
+    invoices, not history; what a clerk accepts becomes allocations, which are history).
+    `allocations` is `[{"invoice_id", "amount", "kind"}]` as the engine proposed them;
+    `candidate_invoice_ids` every invoice the clerk should look at (all equal recurring amounts).
+    """
+
+    payment = models.OneToOneField(Payment, on_delete=models.CASCADE, related_name="suggestion")
+    tier = models.PositiveSmallIntegerField()
+    confidence = models.DecimalField(max_digits=4, decimal_places=3)
+    reason = models.TextField()
+    allocations = models.JSONField(default=list)
+    candidate_invoice_ids = models.JSONField(default=list)
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-confidence", "created_at"]
+        indexes = [models.Index(fields=["tenant", "confidence"], name="suggestion_tenant_confidence")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(tier__gte=1, tier__lte=5), name="suggestion_tier_1_5"),
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0, confidence__lte=1), name="suggestion_confidence_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"tier {self.tier} {self.confidence}"

@@ -14,6 +14,7 @@ from invoices.apis import InvoiceViewSet
 from invoices.ingest.webhook_api import WebhookHandlerView
 from matching.apis import DiscrepancyViewSet, MatchRunViewSet
 from payments.apis import PaymentViewSet
+from payments.reconciliation.apis import PaymentAllocationViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
@@ -27,6 +28,7 @@ router.register("matching/runs", MatchRunViewSet, basename="match-run")
 router.register("discrepancies", DiscrepancyViewSet, basename="discrepancy")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("payments", PaymentViewSet, basename="payment")
+router.register("payment-allocations", PaymentAllocationViewSet, basename="payment-allocation")
 
 
 def health(request: HttpRequest) -> JsonResponse:

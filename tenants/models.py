@@ -105,6 +105,27 @@ class TenantSettings(models.Model):
         validators=[MinValueValidator(50), MaxValueValidator(100)],
         help_text="rapidfuzz score (0-100) a vendor name must reach to be accepted as a match.",
     )
+    # Payment reconciliation (DESIGN.md §6, payments.reconciliation.engine).
+    reconcile_auto_apply = models.BooleanField(
+        default=True, help_text="Write allocations the engine is sure of; false: every proposal waits for a clerk."
+    )
+    reconcile_auto_apply_min_confidence = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.900"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
+    # A short payment (bank fee, small discount) is settled by writing off the difference when
+    # it is within both limits: major units of the invoice currency, and percent of the balance.
+    write_off_max_abs = models.DecimalField(
+        max_digits=18, decimal_places=3, default=Decimal("5.00"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    write_off_max_pct = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("0.5"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -117,6 +138,16 @@ class TenantSettings(models.Model):
                     price_tolerance_pct__gte=0, price_tolerance_abs__gte=0, quantity_tolerance_pct__gte=0
                 ),
                 name="settings_tolerances_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    reconcile_auto_apply_min_confidence__gte=0,
+                    reconcile_auto_apply_min_confidence__lte=1,
+                    write_off_max_abs__gte=0,
+                    write_off_max_pct__gte=0,
+                    write_off_max_pct__lte=100,
+                ),
+                name="settings_reconcile_limits_valid",
             ),
         ]
 

@@ -241,6 +241,11 @@ XML_MAX_BYTES = positive_int("XML_MAX_BYTES", 10_485_760)
 # Largest bank statement file (CAMT.053, MT940, CSV) accepted by POST /api/payments/import and
 # `import_statement`; a larger one is a 413 before it is parsed.
 PAYMENT_STATEMENT_MAX_BYTES = positive_int("PAYMENT_STATEMENT_MAX_BYTES", 26_214_400)
+# Minutes between the scheduled passes that reconcile every tenant's unmatched payments.
+RECONCILE_SCHEDULE_MINUTES = positive_int("RECONCILE_SCHEDULE_MINUTES", 60)
+# Payments one reconciliation run (API, task, `reconcile_payments`) considers at most, oldest
+# first; the rest waits for the next run, so one run stays short enough to answer synchronously.
+RECONCILE_MAX_PAYMENTS_PER_RUN = positive_int("RECONCILE_MAX_PAYMENTS_PER_RUN", 500)
 # Signing secret for webhook deliveries of tenants that have no secret of their own. Empty: such
 # tenants' deliveries are refused (401).
 WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")

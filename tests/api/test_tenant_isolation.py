@@ -23,6 +23,7 @@ from audit.actors import system_actor
 from audit.services import audit_record
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
+from payments.reconciliation.services import allocation_split
 from tenants.models import Tenant
 from tests.factories import (
     GoodsReceiptFactory,
@@ -61,6 +62,7 @@ COLLECTION_ACTIONS = {
     "payment-import-statement": (
         "tests/payments/test_statement_import.py::test_same_transaction_ids_in_two_tenants_are_both_stored"
     ),
+    "payment-reconcile": "tests/payments/test_reconciliation_api.py::test_reconcile_touches_only_the_callers_tenant",
 }
 
 # Marker text put into tenant A's documents; none of it may ever reach tenant B.
@@ -190,6 +192,10 @@ def _documents_for(tenant: Tenant, label: str) -> TenantDocuments:
             tenant=tenant, counterparty_name=f"{label} Supplies Ltd", remittance_text=f"INV-{label}"
         ),
     }
+    paid_invoice = InvoiceFactory(tenant=tenant, vendor=vendor, invoice_number=f"PAID-{label}", status="approved")
+    [objects["payment-allocation"]] = allocation_split(
+        tenant=tenant, payment=objects["payment"], parts=[(paid_invoice, 100)], actor=system_actor(label)
+    )
     secrets = [label, *(str(obj.pk) for obj in objects.values()), *(str(line.pk) for line in po_lines)]
     return TenantDocuments(by_basename=objects, secrets=secrets)
 
@@ -204,6 +210,7 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     "match-run": lambda documents: documents.by_basename["match-run"],
     "discrepancy": lambda documents: documents.by_basename["discrepancy"],
     "payment": lambda documents: documents.by_basename["payment"],
+    "payment-allocation": lambda documents: documents.by_basename["payment-allocation"],
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent, OutboxMessage
-from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
+from invoices.lifecycle import INVOICE_LIFECYCLE, PAYMENT_REVERSAL_ONLY, invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from invoices.review import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
 from purchasing.lifecycle import purchase_order_transition
@@ -49,13 +49,15 @@ def test_the_table_is_the_design() -> None:
         (S.PENDING_REVIEW, S.APPROVED), (S.PENDING_REVIEW, S.REJECTED), (S.PENDING_REVIEW, S.DISPUTED),
         (S.PENDING_REVIEW, S.PENDING_REVIEW), (S.DISPUTED, S.PENDING_REVIEW), (S.DISPUTED, S.REJECTED),
         (S.APPROVED, S.PARTIALLY_PAID), (S.APPROVED, S.RECONCILED), (S.PARTIALLY_PAID, S.RECONCILED),
+        # A payment allocation reversed (payments.reconciliation.services.allocation_reverse).
+        (S.PARTIALLY_PAID, S.APPROVED), (S.RECONCILED, S.PARTIALLY_PAID), (S.RECONCILED, S.APPROVED),
         *((state, S.VOID) for state in (S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED,
                                         S.PARTIALLY_PAID)),
     } == ALLOWED  # fmt: skip
-    assert INVOICE_LIFECYCLE.final_states == {S.REJECTED, S.RECONCILED, S.VOID}
+    assert INVOICE_LIFECYCLE.final_states == {S.REJECTED, S.VOID}
 
 
-@pytest.mark.parametrize(("source", "target"), sorted(ALLOWED))
+@pytest.mark.parametrize(("source", "target"), sorted(ALLOWED - PAYMENT_REVERSAL_ONLY))
 def test_every_allowed_move_changes_the_status_and_writes_one_audit_event(
     tenant: Tenant, source: str, target: str
 ) -> None:
@@ -207,3 +209,14 @@ def test_approving_over_a_high_discrepancy_needs_a_comment_through_the_api_too(a
     approved = api.post(f"/api/invoices/{invoice.pk}/approve", {"comment": "Agreed new price by phone"}, format="json")
     assert approved.status_code == 200, approved.content
     assert approved.json()["status"] == "approved"
+
+
+@pytest.mark.parametrize(("source", "target"), sorted(PAYMENT_REVERSAL_ONLY))
+def test_a_paid_invoice_reopens_only_through_a_payment_reversal(tenant: Tenant, source: str, target: str) -> None:
+    """A reviewer's move (invoice_transition) is refused; the reversal service's batch move is not
+    (tests/payments/test_reconciliation.py::test_a_reversal_restores_the_balance_and_the_status)."""
+    invoice = _invoice_in(tenant, source)
+    with pytest.raises(IllegalTransition):
+        invoice_transition(tenant=tenant, invoice=invoice, to_status=target, actor=TEST_ACTOR)
+    invoice.refresh_from_db()
+    assert invoice.status == source and not _events(invoice)

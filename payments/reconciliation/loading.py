@@ -1,0 +1,177 @@
+"""Reads for reconciliation: the engine's input in a fixed number of queries, and open balances.
+
+Open balance of an invoice = total − net allocations (every kind, reversals subtracted) − its
+credit notes that are not void or rejected. Computed by aggregate queries, never stored: a
+stored balance would be one more thing a reversal, a credit note or a bug could leave stale.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Case, F, Q, Sum, When
+from django.db.models.functions import Coalesce
+
+from invoices.models import DocumentType, Invoice, InvoiceStatus
+from payments.models import CounterpartyAccount, Payment, PaymentAllocation, PaymentDirection, PaymentStatus
+from payments.reconciliation.types import OpenInvoice, PaymentRecord, ReconcileSettings, VendorRecord
+from tenants.models import Tenant, TenantSettings
+from vendors.models import Vendor, VendorAlias
+
+# Invoices that still expect money (DESIGN.md §4: approved → partially_paid → reconciled).
+PAYABLE_STATUSES = (InvoiceStatus.APPROVED, InvoiceStatus.PARTIALLY_PAID)
+# Payments a run looks at: never matched by anyone, or only suggested. A partially matched
+# payment was split by a clerk, who decides where the rest goes.
+RECONCILABLE_PAYMENT_STATUSES = (PaymentStatus.UNMATCHED, PaymentStatus.SUGGESTED)
+_DEAD_CREDIT_NOTE_STATUSES = (InvoiceStatus.VOID, InvoiceStatus.REJECTED)
+
+_NET_AMOUNT = Coalesce(
+    Sum(Case(When(reversal_of__isnull=True, then=F("amount")), default=-F("amount"))),
+    0,
+)
+
+
+@dataclass(frozen=True)
+class LoadedReconciliation:
+    payments: list[PaymentRecord]
+    invoices: list[OpenInvoice]
+    vendors: list[VendorRecord]
+    settings: ReconcileSettings
+
+
+def reconcile_settings_for(tenant: Tenant) -> ReconcileSettings:
+    stored = TenantSettings.objects.filter(tenant=tenant).first() or TenantSettings(tenant=tenant)
+    return ReconcileSettings(
+        write_off_max_abs=stored.write_off_max_abs,
+        write_off_max_pct=stored.write_off_max_pct,
+        fuzzy_vendor_threshold=stored.fuzzy_vendor_threshold,
+        auto_apply=stored.reconcile_auto_apply,
+        auto_apply_min_confidence=stored.reconcile_auto_apply_min_confidence,
+    )
+
+
+def _allocated_by_invoice(tenant: Tenant, invoice_filter: Q) -> dict[uuid.UUID, int]:
+    rows = (
+        PaymentAllocation.objects.for_tenant(tenant)
+        .filter(invoice_filter)
+        .values("invoice_id")
+        .annotate(net=_NET_AMOUNT)
+        .values_list("invoice_id", "net")
+    )
+    return dict(rows)
+
+
+def _credited_by_invoice(tenant: Tenant, invoice_filter: Q) -> dict[uuid.UUID, int]:
+    rows = (
+        Invoice.objects.for_tenant(tenant)
+        .filter(invoice_filter, document_type=DocumentType.CREDIT_NOTE, credited_invoice__isnull=False)
+        .exclude(status__in=_DEAD_CREDIT_NOTE_STATUSES)
+        .values("credited_invoice_id")
+        .annotate(total=Sum("total_amount"))
+        .values_list("credited_invoice_id", "total")
+    )
+    return dict(rows)
+
+
+def open_balances(*, tenant: Tenant, invoices: Collection[Invoice]) -> dict[uuid.UUID, int]:
+    """`{invoice id: open balance}` for these invoices (two aggregate queries)."""
+    ids = [invoice.pk for invoice in invoices]
+    allocated = _allocated_by_invoice(tenant, Q(invoice_id__in=ids))
+    credited = _credited_by_invoice(tenant, Q(credited_invoice_id__in=ids))
+    return {
+        invoice.pk: invoice.total_amount - allocated.get(invoice.pk, 0) - credited.get(invoice.pk, 0)
+        for invoice in invoices
+    }
+
+
+def paid_by_payment(*, tenant: Tenant, payment_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """`{payment id: net money allocated}` (write-offs are not money from the payment)."""
+    rows = (
+        PaymentAllocation.objects.for_tenant(tenant)
+        .filter(payment_id__in=list(payment_ids), kind="payment")
+        .values("payment_id")
+        .annotate(net=_NET_AMOUNT)
+        .values_list("payment_id", "net")
+    )
+    return dict(rows)
+
+
+def payment_record(payment: Payment) -> PaymentRecord:
+    return PaymentRecord(
+        id=payment.pk,
+        amount=payment.amount,
+        currency=payment.currency,
+        is_debit=payment.direction == PaymentDirection.DEBIT,
+        counterparty_name=payment.counterparty_name,
+        counterparty_account_hash=payment.counterparty_account_hash,
+        remittance_text=payment.remittance_text,
+        booking_date=payment.booking_date,
+    )
+
+
+def _vendors(tenant: Tenant) -> list[VendorRecord]:
+    aliases: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for vendor_id, alias in VendorAlias.objects.for_tenant(tenant).values_list("vendor_id", "alias"):
+        aliases[vendor_id].append(alias)
+    accounts: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for vendor_id, account in CounterpartyAccount.objects.for_tenant(tenant).values_list("vendor_id", "account_hash"):
+        accounts[vendor_id].add(account)
+    return [
+        VendorRecord(
+            id=vendor_id,
+            name=name,
+            aliases=tuple(sorted(aliases.get(vendor_id, ()))),
+            account_hashes=frozenset(accounts.get(vendor_id, ())),
+        )
+        for vendor_id, name in Vendor.objects.for_tenant(tenant).filter(is_active=True).values_list("id", "name")
+    ]
+
+
+def load_reconciliation(*, tenant: Tenant, limit: int) -> LoadedReconciliation:
+    """The run's input, in seven queries whatever the numbers of payments and invoices."""
+    payments = [
+        payment_record(payment)
+        for payment in Payment.objects.for_tenant(tenant)
+        .filter(status__in=RECONCILABLE_PAYMENT_STATUSES, direction=PaymentDirection.DEBIT)
+        .order_by("booking_date", "id")
+        .only(
+            "id",
+            "amount",
+            "currency",
+            "direction",
+            "counterparty_name",
+            "counterparty_account_hash",
+            "remittance_text",
+            "booking_date",
+        )[:limit]
+    ]
+    payable = Q(status__in=PAYABLE_STATUSES, document_type=DocumentType.INVOICE)
+    rows: list[dict[str, Any]] = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(payable)
+        .values("id", "vendor_id", "invoice_number_normalized", "total_amount", "currency", "invoice_date", "due_date")
+    )
+    allocated = _allocated_by_invoice(tenant, Q(invoice__status__in=PAYABLE_STATUSES))
+    credited = _credited_by_invoice(tenant, Q(credited_invoice__status__in=PAYABLE_STATUSES))
+    invoices = []
+    for row in rows:
+        balance = row["total_amount"] - allocated.get(row["id"], 0) - credited.get(row["id"], 0)
+        if balance > 0:
+            invoices.append(
+                OpenInvoice(
+                    id=row["id"],
+                    vendor_id=row["vendor_id"],
+                    number_normalized=row["invoice_number_normalized"],
+                    open_balance=balance,
+                    currency=row["currency"],
+                    invoice_date=row["invoice_date"],
+                    due_date=row["due_date"],
+                )
+            )
+    return LoadedReconciliation(
+        payments=payments, invoices=invoices, vendors=_vendors(tenant), settings=reconcile_settings_for(tenant)
+    )

@@ -1,0 +1,525 @@
+"""Writes of reconciliation: runs over a tenant's payments, and a clerk's manual moves.
+
+A run (`reconciliation_run_for_tenant`) takes the tenant's reconciliation lock (a second run
+returns `skipped` at once), loads unmatched debit payments and open invoices in a fixed number
+of queries (payments.reconciliation.loading), runs the pure engine, and writes in one
+transaction:
+- the allocations the engine is sure of, after re-checking every amount under row locks
+  (`SELECT … FOR UPDATE` on the invoices, then the payments, both in id order, so runs and
+  clerks never deadlock); a payment whose invoices changed meanwhile is left for the next run;
+- the invoices' moves approved → partially_paid → reconciled through `invoice_transition_many`
+  (one audit event each, and `invoice.reconciled` in the outbox);
+- each payment's status (matched / partially_matched / suggested / unmatched), one audit event
+  per changed payment, and `payment.reconciled` in the outbox for each allocated payment;
+- a `PaymentSuggestion` for each proposal below the tenant's auto-apply threshold.
+
+Manual services (`allocation_split`, `allocation_accept_suggestion`, `allocation_reverse`) go
+through the same checked write. A clerk's match teaches the counterparty: its account hash
+(`CounterpartyAccount`) and its name (`VendorAlias`) now identify the vendor at tier 2.
+
+Every write of allocations goes through payments.reconciliation.writing.allocations_apply; the
+database trigger of payments migration 0003 is the second line behind its checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from audit.actors import Actor
+from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
+from invoices.lifecycle import InvoiceMove, invoice_transition_many
+from invoices.models import Invoice, InvoiceStatus
+from payments.exceptions import AllocationConflict, AllocationInvalid
+from payments.models import (
+    AllocationKind,
+    CounterpartyAccount,
+    Payment,
+    PaymentAllocation,
+    PaymentStatus,
+    PaymentSuggestion,
+)
+from payments.reconciliation.engine import reconcile_batch
+from payments.reconciliation.loading import (
+    PAYABLE_STATUSES,
+    RECONCILABLE_PAYMENT_STATUSES,
+    load_reconciliation,
+    open_balances,
+    paid_by_payment,
+)
+from payments.reconciliation.types import Proposal, ProposedAllocation
+from payments.reconciliation.writing import (
+    AMOUNT_NOT_POSITIVE,
+    Application,
+    allocations_apply,
+    money_label,
+    payment_status_for,
+)
+from tenants.models import Tenant
+from vendors.models import Vendor, VendorAlias
+from vendors.names import normalize_vendor_name
+
+logger = logging.getLogger(__name__)
+
+
+# Namespace of the advisory lock's first int4: audit 0xA0D, idempotency 0x1DE, matching 0x3A7C,
+# statement imports 0x57A7.
+_RECONCILE_LOCK_CLASS = 0x4EC0
+
+ALLOCATION_REVERSED_EVENT = "payment.allocation.reversed"
+
+NO_PARTS = "Name at least one invoice and amount."
+REPEATED_INVOICE = "Invoice {number} appears more than once; give one amount per invoice."
+NO_SUGGESTION = "Payment {payment_id} has no suggestion to accept."
+SUGGESTION_EMPTY = "The suggestion names no allocation (several invoices fit); allocate the payment by hand."
+ALREADY_REVERSED = "Allocation {allocation_id} was already reversed."
+IS_A_REVERSAL = "Allocation {allocation_id} is itself a reversal; it cannot be reversed."
+MANUAL_EXPLANATION = "Allocated by hand."
+REVERSAL_EXPLANATION = "Reversal of allocation {allocation_id}."
+REVERSED_REASON = "Allocation {allocation_id} reversed: {balance} open again."
+
+
+@dataclass
+class ReconciliationReport:
+    """What one run did (the API's and the command's answer)."""
+
+    status: str  # "finished" | "skipped"
+    payments_considered: int = 0
+    payments_matched: int = 0
+    payments_partially_matched: int = 0
+    payments_suggested: int = 0
+    payments_unmatched: int = 0
+    allocations_created: int = 0
+    invoices_reconciled: int = 0
+    invoices_partially_paid: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    duration_ms: int = 0
+
+    def as_response(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _lock_key(tenant: Tenant) -> int:
+    # 32 bits of the tenant's random UUID; two tenants sharing them would only take turns.
+    return int.from_bytes(uuid.UUID(str(tenant.pk)).bytes[:4], "big", signed=True)
+
+
+def _tenant_lock_try(tenant: Tenant) -> bool:
+    """The tenant's reconciliation lock, held by this session until released or disconnected.
+
+    A session lock, like matching's: a run reads, computes and writes in separate steps, and a
+    worker that dies loses its connection and with it the lock.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_RECONCILE_LOCK_CLASS, _lock_key(tenant)])
+        return bool(cursor.fetchone()[0])
+
+
+def _tenant_unlock(tenant: Tenant) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_RECONCILE_LOCK_CLASS, _lock_key(tenant)])
+
+
+def _application(proposal: Proposal) -> Application:
+    return Application(
+        payment_id=proposal.payment_id,
+        allocations=proposal.allocations,
+        tier=proposal.tier,
+        confidence=proposal.confidence,
+        explanation=proposal.reason,
+    )
+
+
+def _store_suggestions(
+    *, tenant: Tenant, suggested: Sequence[Proposal], unanswered: Sequence[uuid.UUID], actor: Actor
+) -> None:
+    """Replace the suggestions of these payments, and set their status by compare-and-set.
+
+    A payment a clerk allocated meanwhile is no longer unmatched/suggested; the update then
+    skips it and its new suggestion is removed again.
+    """
+    touched = [proposal.payment_id for proposal in suggested] + list(unanswered)
+    PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id__in=touched).delete()
+    reconcilable = Payment.objects.for_tenant(tenant).filter(status__in=RECONCILABLE_PAYMENT_STATUSES)
+    was_unmatched = set(
+        reconcilable.filter(pk__in=touched, status=PaymentStatus.UNMATCHED).values_list("id", flat=True)
+    )
+    was_suggested = set(
+        reconcilable.filter(pk__in=touched, status=PaymentStatus.SUGGESTED).values_list("id", flat=True)
+    )
+    suggested = [proposal for proposal in suggested if proposal.payment_id in was_unmatched | was_suggested]
+    PaymentSuggestion.objects.bulk_create(
+        [
+            PaymentSuggestion(
+                tenant=tenant,
+                payment_id=proposal.payment_id,
+                tier=proposal.tier,
+                confidence=proposal.confidence,
+                reason=proposal.reason,
+                allocations=[
+                    {"invoice_id": str(a.invoice_id), "amount": a.amount, "kind": a.kind} for a in proposal.allocations
+                ],
+                candidate_invoice_ids=[str(invoice_id) for invoice_id in proposal.candidates],
+                vendor_id=proposal.vendor_id,
+            )
+            for proposal in suggested
+        ]
+    )
+    newly_suggested = [proposal for proposal in suggested if proposal.payment_id in was_unmatched]
+    no_longer = [payment_id for payment_id in unanswered if payment_id in was_suggested]
+    reconcilable.filter(pk__in=[p.payment_id for p in newly_suggested]).update(status=PaymentStatus.SUGGESTED)
+    reconcilable.filter(pk__in=no_longer).update(status=PaymentStatus.UNMATCHED)
+    entries = [
+        AuditEntry(
+            "payment",
+            str(proposal.payment_id),
+            "suggested",
+            {"status": PaymentStatus.UNMATCHED},
+            {
+                "status": PaymentStatus.SUGGESTED,
+                "tier": proposal.tier,
+                "confidence": proposal.confidence,
+                "reason": proposal.reason,
+            },
+        )
+        for proposal in newly_suggested
+    ] + [
+        AuditEntry(
+            "payment",
+            str(payment_id),
+            "suggestion_withdrawn",
+            {"status": PaymentStatus.SUGGESTED},
+            {"status": PaymentStatus.UNMATCHED},
+        )
+        for payment_id in no_longer
+    ]
+    audit_record_many(tenant=tenant, actor=actor, entries=entries)
+
+
+def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | None = None) -> ReconciliationReport:
+    """Reconcile the tenant's unmatched debit payments (oldest first, at most `limit`).
+
+    Returns `skipped` at once when another run of the tenant holds the lock. Safe to run twice:
+    what the first run allocated is no longer unmatched, and suggestions are replaced.
+    """
+    started = time.perf_counter()
+    if not _tenant_lock_try(tenant):
+        return ReconciliationReport(status="skipped")
+    try:
+        loaded = load_reconciliation(tenant=tenant, limit=limit or settings.RECONCILE_MAX_PAYMENTS_PER_RUN)
+        results = reconcile_batch(loaded.payments, loaded.invoices, loaded.vendors, loaded.settings)
+        report = ReconciliationReport(status="finished", payments_considered=len(results))
+        auto = [_application(proposal) for _, proposal in results if proposal is not None and proposal.auto_apply]
+        suggested = [proposal for _, proposal in results if proposal is not None and not proposal.auto_apply]
+        unanswered = [payment.id for payment, proposal in results if proposal is None]
+        with transaction.atomic():
+            applied = allocations_apply(
+                tenant=tenant, applications=auto, actor=actor, allowed_statuses=RECONCILABLE_PAYMENT_STATUSES
+            )
+            # A payment refused under the locks (a clerk was faster) keeps what it has.
+            _store_suggestions(tenant=tenant, suggested=suggested, unanswered=unanswered, actor=actor)
+        statuses = list(applied.statuses.values())
+        report.payments_matched = statuses.count(PaymentStatus.MATCHED)
+        report.payments_partially_matched = statuses.count(PaymentStatus.PARTIALLY_MATCHED)
+        report.payments_suggested = len(suggested)
+        report.payments_unmatched = len(unanswered) + len(applied.refused)
+        report.allocations_created = sum(len(rows) for rows in applied.allocations.values())
+        moves = list(applied.invoice_moves.values())
+        report.invoices_reconciled = moves.count(InvoiceStatus.RECONCILED)
+        report.invoices_partially_paid = moves.count(InvoiceStatus.PARTIALLY_PAID)
+        report.failures = [
+            {"payment_id": str(payment_id), "error": error.message} for payment_id, error in applied.refused.items()
+        ]
+    finally:
+        _tenant_unlock(tenant)
+    report.duration_ms = round((time.perf_counter() - started) * 1000)
+    logger.info(
+        "Reconciliation of tenant %s: %s payments, %s matched, %s suggested, %s ms",
+        tenant.pk,
+        report.payments_considered,
+        report.payments_matched,
+        report.payments_suggested,
+        report.duration_ms,
+    )
+    return report
+
+
+def _learn_counterparty(*, tenant: Tenant, payment: Payment, vendor_ids: set[uuid.UUID | None], actor: Actor) -> None:
+    """Remember who was paid: the account (by its keyed hash) and the name now mean this vendor.
+
+    Only when every allocated invoice has the same vendor. The account is upserted (a later
+    clerk's decision wins over an earlier one); the name becomes an alias only when no vendor
+    goes by it yet (an alias names one vendor: vendors.VendorAlias is unique per tenant).
+    """
+    if len(vendor_ids) != 1 or None in vendor_ids:
+        return
+    [vendor_id] = vendor_ids
+    assert vendor_id is not None
+    entries = []
+    if payment.counterparty_account_hash:
+        current = (
+            CounterpartyAccount.objects.for_tenant(tenant)
+            .filter(account_hash=payment.counterparty_account_hash)
+            .values_list("vendor_id", flat=True)
+            .first()
+        )
+        if current != vendor_id:
+            CounterpartyAccount.objects.bulk_create(
+                [
+                    CounterpartyAccount(
+                        tenant=tenant,
+                        account_hash=payment.counterparty_account_hash,
+                        vendor_id=vendor_id,
+                        learned_from=payment,
+                    )
+                ],
+                update_conflicts=True,
+                unique_fields=["tenant", "account_hash"],
+                update_fields=["vendor", "learned_from", "updated_at"],
+            )
+            entries.append(
+                AuditEntry(
+                    "counterparty_account",
+                    payment.counterparty_account_hash,
+                    "learned",
+                    {"vendor_id": current} if current else None,
+                    {"vendor_id": vendor_id, "payment_id": payment.pk},
+                )
+            )
+    name = normalize_vendor_name(payment.counterparty_name)
+    if name:
+        # Already a vendor's own name, or an alias: the name identifies a vendor as it is.
+        taken = (
+            Vendor.objects.for_tenant(tenant).filter(normalized_name=name).exists()
+            or VendorAlias.objects.for_tenant(tenant).filter(normalized_alias=name).exists()
+        )
+        if not taken:
+            created = VendorAlias.objects.bulk_create(
+                [
+                    VendorAlias(
+                        tenant=tenant,
+                        vendor_id=vendor_id,
+                        alias=payment.counterparty_name.strip()[:255],
+                        normalized_alias=name,
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+            if created:
+                entries.append(
+                    AuditEntry(
+                        "vendor",
+                        str(vendor_id),
+                        "alias_added",
+                        None,
+                        {
+                            "alias": payment.counterparty_name.strip(),
+                            "normalized_alias": name,
+                            "payment_id": payment.pk,
+                        },
+                    )
+                )
+    audit_record_many(tenant=tenant, actor=actor, entries=entries)
+
+
+def _apply_one(
+    *, tenant: Tenant, application: Application, actor: Actor, allowed: Collection[str]
+) -> list[PaymentAllocation]:
+    applied = allocations_apply(tenant=tenant, applications=[application], actor=actor, allowed_statuses=allowed)
+    if application.payment_id in applied.refused:
+        raise applied.refused[application.payment_id]
+    payment = Payment.objects.for_tenant(tenant).get(pk=application.payment_id)
+    _learn_counterparty(tenant=tenant, payment=payment, vendor_ids=applied.vendors[payment.pk], actor=actor)
+    return applied.allocations[payment.pk]
+
+
+_MANUAL_STATUSES = (PaymentStatus.UNMATCHED, PaymentStatus.SUGGESTED, PaymentStatus.PARTIALLY_MATCHED)
+
+
+def allocation_split(
+    *, tenant: Tenant, payment: Payment, parts: Sequence[tuple[Invoice, int]], actor: Actor, note: str = ""
+) -> list[PaymentAllocation]:
+    """A clerk's allocation of a payment to one or more invoices, amounts in minor units.
+
+    Checked like a run's (same currency, payable invoices, never more than the open balance or
+    what is left of the payment) under the same row locks; all or nothing. Teaches the
+    counterparty when every invoice belongs to one vendor.
+    """
+    if not parts:
+        raise AllocationInvalid(NO_PARTS, details={"allocations": [NO_PARTS]})
+    seen: set[uuid.UUID] = set()
+    for invoice, amount in parts:
+        if amount <= 0:
+            raise AllocationInvalid(AMOUNT_NOT_POSITIVE, details={"amount": [AMOUNT_NOT_POSITIVE]})
+        if invoice.pk in seen:
+            message = REPEATED_INVOICE.format(number=invoice.invoice_number)
+            raise AllocationInvalid(message, details={"invoice_id": [message]})
+        seen.add(invoice.pk)
+    application = Application(
+        payment_id=payment.pk,
+        allocations=tuple(ProposedAllocation(invoice.pk, amount, AllocationKind.PAYMENT) for invoice, amount in parts),
+        tier=None,
+        confidence=None,
+        explanation=note.strip() or MANUAL_EXPLANATION,
+    )
+    with transaction.atomic():
+        allocations = _apply_one(tenant=tenant, application=application, actor=actor, allowed=_MANUAL_STATUSES)
+    payment.refresh_from_db(fields=["status"])
+    return allocations
+
+
+def allocation_accept_suggestion(*, tenant: Tenant, payment: Payment, actor: Actor) -> list[PaymentAllocation]:
+    """A clerk confirms the engine's suggestion for the payment as it stands; teaches the counterparty.
+
+    Re-checked against the current balances: if the suggested invoices were paid meanwhile, the
+    acceptance is refused (409) and nothing is written.
+    """
+    suggestion = PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id=payment.pk).first()
+    if suggestion is None:
+        raise AllocationConflict(NO_SUGGESTION.format(payment_id=payment.pk))
+    if not suggestion.allocations:
+        raise AllocationConflict(SUGGESTION_EMPTY)
+    application = Application(
+        payment_id=payment.pk,
+        allocations=tuple(
+            ProposedAllocation(uuid.UUID(item["invoice_id"]), int(item["amount"]), item["kind"])
+            for item in suggestion.allocations
+        ),
+        tier=suggestion.tier,
+        confidence=suggestion.confidence,
+        explanation=suggestion.reason,
+    )
+    with transaction.atomic():
+        allocations = _apply_one(
+            tenant=tenant, application=application, actor=actor, allowed=RECONCILABLE_PAYMENT_STATUSES
+        )
+    payment.refresh_from_db(fields=["status"])
+    return allocations
+
+
+def allocation_reverse(
+    *, tenant: Tenant, allocation: PaymentAllocation, actor: Actor, reason: str = ""
+) -> list[PaymentAllocation]:
+    """Cancel an allocation with a reversing entry (never an edit or a delete).
+
+    Reversing a payment allocation also reverses the write-off written with it (same payment
+    and invoice): a write-off stands only beside the payment it completed. The invoice's open
+    balance grows back and its status follows (reconciled → partially_paid or approved,
+    partially_paid → approved); the payment becomes partially_matched or unmatched.
+    """
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.for_tenant(tenant)
+            .select_for_update()
+            .only("id", "tenant_id", "status", "review_queue", "total_amount", "currency", "invoice_number")
+            .get(pk=allocation.invoice_id)
+        )
+        payment = Payment.objects.for_tenant(tenant).select_for_update().get(pk=allocation.payment_id)
+        original = PaymentAllocation.objects.for_tenant(tenant).get(pk=allocation.pk)
+        if original.reversal_of_id is not None:
+            raise AllocationConflict(IS_A_REVERSAL.format(allocation_id=original.pk))
+        live = PaymentAllocation.objects.for_tenant(tenant).filter(
+            payment=payment, invoice=invoice, reversal_of__isnull=True, reversed_by__isnull=True
+        )
+        if not live.filter(pk=original.pk).exists():
+            raise AllocationConflict(ALREADY_REVERSED.format(allocation_id=original.pk))
+        targets = [original]
+        if original.kind == AllocationKind.PAYMENT:
+            targets += list(live.filter(kind=AllocationKind.WRITE_OFF).exclude(pk=original.pk))
+        explanation = reason.strip() or REVERSAL_EXPLANATION.format(allocation_id=original.pk)
+        reversals = PaymentAllocation.objects.bulk_create(
+            [
+                PaymentAllocation(
+                    tenant=tenant,
+                    payment=payment,
+                    invoice=invoice,
+                    amount=target.amount,
+                    currency=target.currency,
+                    kind=target.kind,
+                    explanation=explanation,
+                    made_by_kind=actor.kind,
+                    made_by_id=str(actor.id)[:64],
+                    reversal_of=target,
+                )
+                for target in targets
+            ]
+        )
+        balance = open_balances(tenant=tenant, invoices=[invoice])[invoice.pk]
+        still_allocated = (
+            PaymentAllocation.objects.for_tenant(tenant)
+            .filter(invoice=invoice, reversal_of__isnull=True, reversed_by__isnull=True)
+            .exists()
+        )
+        target_status = InvoiceStatus.PARTIALLY_PAID if still_allocated and balance > 0 else InvoiceStatus.APPROVED
+        if balance <= 0:
+            target_status = InvoiceStatus.RECONCILED
+        # A voided invoice stays void: the reversal only gives the money back to the payment.
+        if invoice.status in (*PAYABLE_STATUSES, InvoiceStatus.RECONCILED) and target_status != invoice.status:
+            [result] = invoice_transition_many(
+                tenant=tenant,
+                moves=[
+                    InvoiceMove(
+                        invoice_id=invoice.pk,
+                        to_status=target_status,
+                        reason=REVERSED_REASON.format(
+                            allocation_id=original.pk, balance=money_label(balance, invoice.currency)
+                        ),
+                        expected_status=invoice.status,
+                        context={"allocation_id": original.pk, "open_balance": balance},
+                        payment_reversal=True,
+                    )
+                ],
+                actor=actor,
+            )
+            if not result.ok:
+                assert result.error is not None
+                raise result.error
+        paid = paid_by_payment(tenant=tenant, payment_ids=[payment.pk]).get(payment.pk, 0)
+        before = payment.status
+        payment.status = payment_status_for(payment, paid)
+        Payment.objects.for_tenant(tenant).filter(pk=payment.pk).update(status=payment.status)
+        reversed_rows = [
+            {"allocation_id": target.pk, "reversal_id": row.pk, "amount": row.amount, "kind": row.kind}
+            for target, row in zip(targets, reversals, strict=True)
+        ]
+        audit_record_many(
+            tenant=tenant,
+            actor=actor,
+            entries=[
+                AuditEntry(
+                    "payment",
+                    str(payment.pk),
+                    "allocation_reversed",
+                    {"status": before},
+                    {
+                        "status": payment.status,
+                        "invoice_id": invoice.pk,
+                        "reversed": reversed_rows,
+                        "reason": explanation,
+                    },
+                )
+            ],
+        )
+        outbox_enqueue_many(
+            tenant=tenant,
+            events=[
+                (
+                    ALLOCATION_REVERSED_EVENT,
+                    {
+                        "payment_id": payment.pk,
+                        "invoice_id": invoice.pk,
+                        "status": payment.status,
+                        "reversed": reversed_rows,
+                        "actor": {"kind": actor.kind, "id": actor.id},
+                    },
+                )
+            ],
+        )
+    return reversals

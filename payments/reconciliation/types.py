@@ -1,0 +1,93 @@
+"""The plain data the reconciliation engine reads and returns: no ORM, no clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """One unmatched debit statement line, as the engine sees it."""
+
+    id: uuid.UUID
+    amount: int  # minor units of `currency`, positive
+    currency: str
+    is_debit: bool
+    counterparty_name: str
+    counterparty_account_hash: str
+    remittance_text: str
+    booking_date: dt.date
+
+
+@dataclass(frozen=True)
+class VendorRecord:
+    """What identifies a vendor on a bank line: its names and the accounts it was paid from."""
+
+    id: uuid.UUID
+    name: str
+    aliases: tuple[str, ...] = ()
+    account_hashes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    """An invoice that still expects money: `open_balance` = total − allocations − credit notes."""
+
+    id: uuid.UUID
+    vendor_id: uuid.UUID | None
+    number_normalized: str
+    open_balance: int  # minor units, > 0
+    currency: str
+    invoice_date: dt.date
+    due_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    """The tenant's limits (tenants.TenantSettings), already in the engine's terms."""
+
+    write_off_max_abs: Decimal = Decimal("5.00")  # major units of the payment's currency
+    write_off_max_pct: Decimal = Decimal("0.5")  # percent of the invoice's open balance
+    fuzzy_vendor_threshold: int = 90  # rapidfuzz score 0-100
+    auto_apply: bool = True
+    auto_apply_min_confidence: Decimal = Decimal("0.90")
+    subset_max_size: int = 6
+    # Steps the subset-sum search may take per payment before it gives up (a vendor with many
+    # open invoices of similar amounts would otherwise make one payment cost minutes).
+    subset_budget: int = 20_000
+
+
+@dataclass(frozen=True)
+class ProposedAllocation:
+    invoice_id: uuid.UUID
+    amount: int  # minor units, > 0
+    kind: str  # payments.models.AllocationKind value: "payment" | "write_off"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The engine's answer for one payment.
+
+    `auto_apply` is true when the service may write `allocations` without a clerk: the tier's
+    rule was unambiguous and `confidence` reached the tenant's threshold. Otherwise the proposal
+    is a suggestion; `candidates` then lists every invoice a clerk should look at (for equal
+    recurring amounts, all of them).
+    """
+
+    payment_id: uuid.UUID
+    tier: int  # 1-5, strongest first
+    confidence: Decimal  # 0..1, three places
+    reason: str
+    allocations: tuple[ProposedAllocation, ...]
+    is_suggestion: bool
+    auto_apply: bool = False
+    vendor_id: uuid.UUID | None = None
+    candidates: tuple[uuid.UUID, ...] = field(default=())
+
+    @property
+    def paid_amount(self) -> int:
+        """Money this proposal takes from the payment (a write-off is not money paid)."""
+        return sum(allocation.amount for allocation in self.allocations if allocation.kind == "payment")

@@ -1,0 +1,294 @@
+"""The checked write of allocations: every path (a run, a split, an accepted suggestion) ends here.
+
+`allocations_apply` locks the invoices, then the payments (each in id order, so a run and a
+clerk never deadlock), re-computes open balances under those locks, refuses what no longer
+fits, and writes the rest in bulk with the invoices' moves, the payments' status, and their
+audit and outbox events, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from audit.actors import Actor
+from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
+from invoices.lifecycle import InvoiceMove, invoice_transition_many
+from invoices.models import DocumentType, Invoice, InvoiceStatus
+from payments.exceptions import AllocationConflict, AllocationInvalid
+from payments.models import (
+    AllocationKind,
+    Payment,
+    PaymentAllocation,
+    PaymentDirection,
+    PaymentStatus,
+    PaymentSuggestion,
+)
+from payments.reconciliation.loading import PAYABLE_STATUSES, open_balances, paid_by_payment
+from payments.reconciliation.types import ProposedAllocation
+from recon_site.exceptions import DomainError, NotFoundError
+from recon_site.money import format_minor
+from tenants.models import Tenant
+
+PAYMENT_RECONCILED_EVENT = "payment.reconciled"
+
+PAYMENT_NOT_FOUND = "No payment with this id."
+INVOICE_NOT_FOUND = "No invoice with id {invoice_id}."
+NOT_A_DEBIT = "Only a debit (money paid out) can be allocated to vendor invoices."
+PAYMENT_NOT_ALLOCATABLE = "Payment {payment_id} is {status}; it cannot be allocated now."
+NOT_AN_INVOICE = "{number} is a credit note; payments are allocated to invoices."
+INVOICE_NOT_PAYABLE = "Invoice {number} is {status}; only approved or partially paid invoices take payments."
+CURRENCY_DIFFERS = "Invoice {number} is in {invoice_currency}, the payment in {payment_currency}."
+EXCEEDS_INVOICE = "{amount} exceeds the open balance of invoice {number} ({balance})."
+EXCEEDS_PAYMENT = "The allocations ({amount}) exceed what is left of the payment ({remaining})."
+AMOUNT_NOT_POSITIVE = "Every amount must be greater than zero."
+PAID_REASON = "Payment {payment_ids}: {balance} still open."
+
+
+@dataclass(frozen=True)
+class Application:
+    """Allocations to write for one payment, with where they came from."""
+
+    payment_id: uuid.UUID
+    allocations: tuple[ProposedAllocation, ...]
+    tier: int | None
+    confidence: Decimal | None
+    explanation: str
+
+
+@dataclass
+class Applied:
+    allocations: dict[uuid.UUID, list[PaymentAllocation]] = field(default_factory=dict)
+    refused: dict[uuid.UUID, DomainError] = field(default_factory=dict)
+    statuses: dict[uuid.UUID, str] = field(default_factory=dict)
+    invoice_moves: dict[uuid.UUID, str] = field(default_factory=dict)
+    vendors: dict[uuid.UUID, set[uuid.UUID | None]] = field(default_factory=dict)
+
+
+def money_label(amount: int, currency: str) -> str:
+    return f"{format_minor(amount, currency)} {currency}"
+
+
+def payment_status_for(payment: Payment, paid: int) -> str:
+    if paid <= 0:
+        return PaymentStatus.UNMATCHED
+    return PaymentStatus.MATCHED if paid >= payment.amount else PaymentStatus.PARTIALLY_MATCHED
+
+
+def _check(
+    *,
+    application: Application,
+    payment: Payment | None,
+    invoices: dict[uuid.UUID, Invoice],
+    balances: dict[uuid.UUID, int],
+    paid: dict[uuid.UUID, int],
+    allowed_statuses: Collection[str],
+) -> DomainError | None:
+    """Why this application cannot be written now, or None (balances read under the row locks)."""
+    if payment is None:
+        return NotFoundError(PAYMENT_NOT_FOUND, details={"payment_id": str(application.payment_id)})
+    if payment.direction != PaymentDirection.DEBIT:
+        return AllocationConflict(NOT_A_DEBIT)
+    if payment.status not in allowed_statuses:
+        return AllocationConflict(PAYMENT_NOT_ALLOCATABLE.format(payment_id=payment.pk, status=payment.status))
+    remaining = {invoice_id: balances.get(invoice_id, 0) for invoice_id in invoices}
+    for allocation in application.allocations:
+        invoice = invoices.get(allocation.invoice_id)
+        if invoice is None:
+            return NotFoundError(INVOICE_NOT_FOUND.format(invoice_id=allocation.invoice_id))
+        if allocation.amount <= 0:
+            return AllocationInvalid(AMOUNT_NOT_POSITIVE)
+        if invoice.document_type != DocumentType.INVOICE:
+            return AllocationConflict(NOT_AN_INVOICE.format(number=invoice.invoice_number))
+        if invoice.status not in PAYABLE_STATUSES:
+            return AllocationConflict(INVOICE_NOT_PAYABLE.format(number=invoice.invoice_number, status=invoice.status))
+        if invoice.currency != payment.currency:
+            return AllocationInvalid(
+                CURRENCY_DIFFERS.format(
+                    number=invoice.invoice_number,
+                    invoice_currency=invoice.currency,
+                    payment_currency=payment.currency,
+                )
+            )
+        if allocation.amount > remaining[invoice.pk]:
+            return AllocationConflict(
+                EXCEEDS_INVOICE.format(
+                    amount=money_label(allocation.amount, payment.currency),
+                    number=invoice.invoice_number,
+                    balance=money_label(max(remaining[invoice.pk], 0), payment.currency),
+                )
+            )
+        remaining[invoice.pk] -= allocation.amount
+    money = sum(
+        allocation.amount for allocation in application.allocations if allocation.kind == AllocationKind.PAYMENT
+    )
+    left = payment.amount - paid.get(payment.pk, 0)
+    if money > left:
+        return AllocationConflict(
+            EXCEEDS_PAYMENT.format(
+                amount=money_label(money, payment.currency), remaining=money_label(left, payment.currency)
+            )
+        )
+    return None
+
+
+def allocations_apply(
+    *, tenant: Tenant, applications: Sequence[Application], actor: Actor, allowed_statuses: Collection[str]
+) -> Applied:
+    """Check and write allocations for several payments, inside the caller's transaction.
+
+    Locks the invoices, then the payments (each in id order), re-computes balances under those
+    locks, refuses an application that no longer fits (reported in `refused`, nothing written
+    for that payment), writes the rest in bulk, moves the invoices, sets the payments' status,
+    drops their suggestions, and writes audit and outbox events.
+    """
+    applied = Applied()
+    if not applications:
+        return applied
+    invoice_ids = sorted({allocation.invoice_id for app in applications for allocation in app.allocations})
+    payment_ids = sorted({app.payment_id for app in applications})
+    invoices = {
+        invoice.pk: invoice
+        for invoice in Invoice.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(pk__in=invoice_ids)
+        .order_by("pk")
+        .only(
+            "id",
+            "tenant_id",
+            "status",
+            "review_queue",
+            "total_amount",
+            "currency",
+            "document_type",
+            "invoice_number",
+            "vendor_id",
+        )
+    }
+    payments = {
+        payment.pk: payment
+        for payment in Payment.objects.for_tenant(tenant).select_for_update().filter(pk__in=payment_ids).order_by("pk")
+    }
+    balances = open_balances(tenant=tenant, invoices=list(invoices.values()))
+    paid = paid_by_payment(tenant=tenant, payment_ids=payment_ids)
+    rows: list[PaymentAllocation] = []
+    for application in applications:
+        payment = payments.get(application.payment_id)
+        problem = _check(
+            application=application,
+            payment=payment,
+            invoices=invoices,
+            balances=balances,
+            paid=paid,
+            allowed_statuses=allowed_statuses,
+        )
+        if problem is not None:
+            applied.refused[application.payment_id] = problem
+            continue
+        assert payment is not None
+        written = [
+            PaymentAllocation(
+                id=uuid.uuid4(),
+                tenant=tenant,
+                payment=payment,
+                invoice_id=allocation.invoice_id,
+                amount=allocation.amount,
+                currency=payment.currency,
+                kind=allocation.kind,
+                tier=application.tier,
+                confidence=application.confidence,
+                explanation=application.explanation,
+                made_by_kind=actor.kind,
+                made_by_id=str(actor.id)[:64],
+            )
+            for allocation in application.allocations
+        ]
+        for allocation in application.allocations:
+            balances[allocation.invoice_id] -= allocation.amount
+            if allocation.kind == AllocationKind.PAYMENT:
+                paid[payment.pk] = paid.get(payment.pk, 0) + allocation.amount
+        rows += written
+        applied.allocations[payment.pk] = written
+        applied.vendors[payment.pk] = {
+            invoices[allocation.invoice_id].vendor_id for allocation in application.allocations
+        }
+    if not rows:
+        return applied
+    PaymentAllocation.objects.bulk_create(rows)
+
+    paid_with: dict[uuid.UUID, list[str]] = {}
+    for row in rows:
+        paid_with.setdefault(row.invoice_id, []).append(str(row.payment_id))
+    moves = []
+    for invoice_id, payers in paid_with.items():
+        invoice = invoices[invoice_id]
+        target = InvoiceStatus.RECONCILED if balances[invoice_id] <= 0 else InvoiceStatus.PARTIALLY_PAID
+        if target != invoice.status:
+            payer_list = ", ".join(sorted(set(payers)))
+            moves.append(
+                InvoiceMove(
+                    invoice_id=invoice_id,
+                    to_status=target,
+                    reason=PAID_REASON.format(
+                        payment_ids=payer_list, balance=money_label(balances[invoice_id], invoice.currency)
+                    ),
+                    expected_status=invoice.status,
+                    context={"payment_ids": sorted(set(payers)), "open_balance": balances[invoice_id]},
+                )
+            )
+            applied.invoice_moves[invoice_id] = target
+    for result in invoice_transition_many(tenant=tenant, moves=moves, actor=actor):
+        if not result.ok:
+            assert result.error is not None
+            raise result.error  # the rows are locked: only a bug gets here; roll everything back
+
+    entries, events = [], []
+    by_status: dict[str, list[uuid.UUID]] = {}
+    for payment_id, written in applied.allocations.items():
+        payment = payments[payment_id]
+        status = payment_status_for(payment, paid.get(payment_id, 0))
+        applied.statuses[payment_id] = status
+        by_status.setdefault(status, []).append(payment_id)
+        allocations = [
+            {"allocation_id": row.pk, "invoice_id": row.invoice_id, "amount": row.amount, "kind": row.kind}
+            for row in written
+        ]
+        first = written[0]
+        entries.append(
+            AuditEntry(
+                "payment",
+                str(payment_id),
+                "allocated",
+                {"status": payment.status},
+                {
+                    "status": status,
+                    "tier": first.tier,
+                    "confidence": first.confidence,
+                    "explanation": first.explanation,
+                    "allocations": allocations,
+                },
+            )
+        )
+        events.append(
+            (
+                PAYMENT_RECONCILED_EVENT,
+                {
+                    "payment_id": payment_id,
+                    "status": status,
+                    "amount": payment.amount,
+                    "currency": payment.currency,
+                    "tier": first.tier,
+                    "confidence": first.confidence,
+                    "allocations": allocations,
+                    "actor": {"kind": actor.kind, "id": actor.id},
+                },
+            )
+        )
+    for status, ids in by_status.items():
+        Payment.objects.for_tenant(tenant).filter(pk__in=ids).update(status=status)
+    PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id__in=list(applied.allocations)).delete()
+    audit_record_many(tenant=tenant, actor=actor, entries=entries)
+    outbox_enqueue_many(tenant=tenant, events=events)
+    return applied

@@ -1,0 +1,299 @@
+"""The pure reconciliation engine, tier by tier, with hand-built payments and invoices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from payments.reconciliation.engine import (
+    reconcile_batch,
+    reconcile_payment,
+    reference_key,
+    remittance_keys,
+    subset_sum,
+    write_off_limit,
+)
+from payments.reconciliation.types import (
+    OpenInvoice,
+    PaymentRecord,
+    ProposedAllocation,
+    ReconcileSettings,
+    VendorRecord,
+)
+
+SETTINGS = ReconcileSettings()
+ACME = VendorRecord(
+    uuid.UUID(int=1), "Acme Supplies Ltd", aliases=("ACME SUPPL",), account_hashes=frozenset({"h-acme"})
+)
+GLOBEX = VendorRecord(uuid.UUID(int=2), "Globex Corporation", account_hashes=frozenset({"h-globex"}))
+VENDORS = [ACME, GLOBEX]
+_ids = iter(range(100, 100_000))
+
+
+def invoice(
+    number: str,
+    balance: int,
+    *,
+    vendor: VendorRecord = ACME,
+    day: int = 1,
+    currency: str = "EUR",
+) -> OpenInvoice:
+    return OpenInvoice(
+        id=uuid.UUID(int=next(_ids)),
+        vendor_id=vendor.id,
+        number_normalized=number,
+        open_balance=balance,
+        currency=currency,
+        invoice_date=dt.date(2026, 9, day),
+        due_date=dt.date(2026, 10, day),
+    )
+
+
+def payment(
+    amount: int,
+    *,
+    text: str = "",
+    name: str = "",
+    account: str = "",
+    currency: str = "EUR",
+    debit: bool = True,
+) -> PaymentRecord:
+    return PaymentRecord(
+        id=uuid.UUID(int=next(_ids)),
+        amount=amount,
+        currency=currency,
+        is_debit=debit,
+        counterparty_name=name,
+        counterparty_account_hash=account,
+        remittance_text=text,
+        booking_date=dt.date(2026, 10, 12),
+    )
+
+
+@pytest.mark.parametrize(
+    ("number", "key"),
+    [("INV000123", "123"), ("RE2026042", "2026042"), ("INVNO77123", "77123"), ("ABC123", "ABC123"), ("INV", "")],
+)
+def test_reference_key_drops_prefixes_and_zero_padding(number: str, key: str) -> None:
+    assert reference_key(number) == key
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Payment inv-000123", "RE 123 thanks", "Rechnung Nr. 0123", "#123", "invoice no 123", "INV 0 0123"],
+)
+def test_remittance_finds_the_number_however_it_is_written(text: str) -> None:
+    assert "123" in remittance_keys(text)
+
+
+def test_short_numbers_are_not_references() -> None:
+    assert {"12", "7", "10"}.isdisjoint(remittance_keys("paid 12 items on 7/10"))
+
+
+# Tier 1
+def test_tier1_one_referenced_invoice_with_the_exact_amount() -> None:
+    target = invoice("INV000123", 50_000)
+    other = invoice("INV000124", 50_000)
+    proposal = reconcile_payment(payment(50_000, text="Invoice INV-123"), [other, target], VENDORS, SETTINGS)
+    assert proposal is not None
+    assert (proposal.tier, proposal.is_suggestion, proposal.auto_apply) == (1, False, True)
+    assert proposal.allocations == (ProposedAllocation(target.id, 50_000, "payment"),)
+    assert proposal.confidence == Decimal("0.970")
+    assert "INV000123" in proposal.reason
+
+
+def test_tier1_several_referenced_invoices_that_sum_to_the_payment() -> None:
+    first, second, unrelated = invoice("INV1001", 10_000), invoice("INV1002", 2_550), invoice("INV1003", 999)
+    proposal = reconcile_payment(
+        payment(12_550, text="INV1001 INV1002 INV1003", account="h-acme"), [first, second, unrelated], VENDORS, SETTINGS
+    )
+    assert proposal is not None and proposal.tier == 1 and proposal.auto_apply
+    assert {allocation.invoice_id for allocation in proposal.allocations} == {first.id, second.id}
+    assert proposal.confidence == Decimal("0.990")  # the known account agrees
+
+
+def test_tier1_reference_of_another_vendor_is_only_a_suggestion() -> None:
+    globex_invoice = invoice("INV5555", 7_000, vendor=GLOBEX)
+    proposal = reconcile_payment(payment(7_000, text="INV 5555", account="h-acme"), [globex_invoice], VENDORS, SETTINGS)
+    assert proposal is not None and proposal.tier == 1
+    assert proposal.is_suggestion and not proposal.auto_apply
+
+
+def test_other_currency_is_never_matched() -> None:
+    usd = invoice("INV000123", 50_000, currency="USD")
+    assert reconcile_payment(payment(50_000, text="INV-123", account="h-acme"), [usd], VENDORS, SETTINGS) is None
+
+
+def test_a_credit_is_not_a_payment_to_a_vendor() -> None:
+    target = invoice("INV000123", 50_000)
+    assert reconcile_payment(payment(50_000, text="INV-123", debit=False), [target], VENDORS, SETTINGS) is None
+
+
+# Tier 2
+@pytest.mark.parametrize(
+    ("fields", "confidence", "auto"),
+    [
+        ({"account": "h-acme"}, "0.950", True),
+        ({"name": "ACME SUPPLIES LIMITED"}, "0.930", True),
+        ({"name": "Acme Suppl"}, "0.930", True),  # the alias
+        ({"name": "Acme Suplies"}, "0.880", False),  # fuzzy: a suggestion at the default threshold
+    ],
+    ids=["account", "name", "alias", "fuzzy"],
+)
+def test_tier2_vendor_and_one_equal_balance(fields: dict[str, str], confidence: str, auto: bool) -> None:
+    target, other = invoice("A-1", 42_00), invoice("A-2", 99_00)
+    proposal = reconcile_payment(payment(42_00, text="thanks", **fields), [target, other], VENDORS, SETTINGS)
+    assert proposal is not None and proposal.tier == 2
+    assert proposal.confidence == Decimal(confidence)
+    assert proposal.auto_apply is auto
+    assert proposal.allocations == (ProposedAllocation(target.id, 42_00, "payment"),)
+
+
+def test_tier2_equal_recurring_amounts_do_not_auto_match() -> None:
+    """Three months of the same rent: which one was paid is a clerk's call."""
+    months = [invoice(f"RENT-{month}", 1_500_00, day=month) for month in (1, 2, 3)]
+    proposal = reconcile_payment(payment(1_500_00, account="h-acme"), months, VENDORS, SETTINGS)
+    assert proposal is not None and proposal.tier == 2
+    assert proposal.is_suggestion and not proposal.auto_apply
+    assert set(proposal.candidates) == {month.id for month in months}
+    assert "3 open invoices" in proposal.reason
+
+
+def test_unknown_counterparty_without_reference_is_no_match() -> None:
+    assert reconcile_payment(payment(42_00, name="Initech"), [invoice("A-1", 42_00)], VENDORS, SETTINGS) is None
+
+
+# Tier 3
+def test_tier3_sum_of_a_few_open_invoices_prefers_the_oldest() -> None:
+    old_a, old_b = invoice("A-1", 30_00, day=1), invoice("A-2", 20_00, day=2)
+    new_a, new_b = invoice("A-3", 30_00, day=20), invoice("A-4", 20_00, day=21)
+    noise = invoice("A-5", 7_77, day=3)
+    proposal = reconcile_payment(
+        payment(50_00, account="h-acme"), [new_b, noise, new_a, old_b, old_a], VENDORS, SETTINGS
+    )
+    assert proposal is not None and proposal.tier == 3
+    # Several sets add up (old or new pairs): the oldest is proposed, a clerk confirms.
+    assert {allocation.invoice_id for allocation in proposal.allocations} == {old_a.id, old_b.id}
+    assert proposal.is_suggestion
+
+
+def test_tier3_unique_set_is_auto_applied() -> None:
+    parts = [invoice("A-1", 12_34), invoice("A-2", 56_78), invoice("A-3", 1_00), invoice("A-4", 90_00)]
+    proposal = reconcile_payment(payment(12_34 + 56_78 + 90_00, account="h-acme"), parts, VENDORS, SETTINGS)
+    assert proposal is not None and proposal.tier == 3 and proposal.auto_apply
+    assert proposal.confidence == Decimal("0.920")
+    assert sorted(allocation.amount for allocation in proposal.allocations) == [12_34, 56_78, 90_00]
+
+
+def test_subset_sum_finds_the_right_set() -> None:
+    search = subset_sum([5, 11, 7, 3, 19, 2], 21, min_size=2, max_size=6, budget=1_000, max_solutions=1)
+    assert search.solutions == ((0, 1, 3, 5),)  # 5 + 11 + 3 + 2, the earliest in order
+    assert not search.gave_up
+
+
+def test_subset_sum_respects_the_size_limit() -> None:
+    assert subset_sum([1] * 10, 7, min_size=2, max_size=6, budget=10_000).solutions == ()
+
+
+def test_subset_sum_gives_up_within_its_budget_on_an_adversarial_set() -> None:
+    """60 even amounts and an odd target: no set exists, and there are ~50 million to try."""
+    amounts = [1_000 + 2 * index for index in range(60)]
+    started = time.perf_counter()
+    search = subset_sum(amounts, 30_001, min_size=2, max_size=6, budget=20_000)
+    assert search.gave_up and search.solutions == ()
+    assert search.steps <= 20_001
+    assert time.perf_counter() - started < 1
+
+
+def test_engine_answers_a_large_vendor_in_bounded_time() -> None:
+    invoices = [invoice(f"A-{index}", 1_000 + 2 * index) for index in range(200)]
+    started = time.perf_counter()
+    proposal = reconcile_payment(payment(30_001, account="h-acme"), invoices, VENDORS, SETTINGS)
+    assert time.perf_counter() - started < 2
+    assert proposal is None
+
+
+# Tier 4
+def test_write_off_limit_takes_the_smaller_of_absolute_and_percent() -> None:
+    assert write_off_limit(100_00, "EUR", SETTINGS) == 50  # 0.5 % of 100.00
+    assert write_off_limit(10_000_00, "EUR", SETTINGS) == 5_00  # 5.00 absolute
+    assert write_off_limit(100_000, "JPY", SETTINGS) == 5  # JPY has no minor units: 5 yen
+
+
+def test_tier4_short_payment_within_tolerance_writes_off_the_difference() -> None:
+    target = invoice("A-1", 2_000_00)
+    proposal = reconcile_payment(payment(1_995_00, account="h-acme"), [target], VENDORS, SETTINGS)
+    assert proposal is not None and proposal.tier == 4 and proposal.auto_apply
+    assert proposal.allocations == (
+        ProposedAllocation(target.id, 1_995_00, "payment"),
+        ProposedAllocation(target.id, 5_00, "write_off"),
+    )
+    assert proposal.paid_amount == 1_995_00
+
+
+def test_tier4_never_beyond_tolerance() -> None:
+    target = invoice("A-1", 2_000_00)
+    assert reconcile_payment(payment(1_994_99, account="h-acme"), [target], VENDORS, SETTINGS) is None
+
+
+def test_tier4_never_for_an_overpayment() -> None:
+    target = invoice("A-1", 2_000_00)
+    assert reconcile_payment(payment(2_000_01, account="h-acme"), [target], VENDORS, SETTINGS) is None
+
+
+# Tier 5
+def test_tier5_referenced_invoice_paid_in_part() -> None:
+    target = invoice("INV777001", 1_000_00)
+    proposal = reconcile_payment(
+        payment(400_00, text="INV-777001 1st rate", account="h-acme"), [target], VENDORS, SETTINGS
+    )
+    assert proposal is not None and proposal.tier == 5 and proposal.auto_apply
+    assert proposal.allocations == (ProposedAllocation(target.id, 400_00, "payment"),)
+    assert proposal.confidence == Decimal("0.900")
+
+
+def test_tier5_reference_alone_is_a_suggestion() -> None:
+    target = invoice("INV777001", 1_000_00)
+    proposal = reconcile_payment(payment(400_00, text="INV-777001"), [target], VENDORS, SETTINGS)
+    assert proposal is not None and proposal.tier == 5 and proposal.is_suggestion is False
+    assert not proposal.auto_apply  # 0.80 < 0.90
+
+
+def test_auto_apply_off_turns_everything_into_suggestions() -> None:
+    target = invoice("INV000123", 50_000)
+    settings = ReconcileSettings(auto_apply=False)
+    proposal = reconcile_payment(payment(50_000, text="INV-123"), [target], VENDORS, settings)
+    assert proposal is not None and not proposal.auto_apply
+
+
+def test_batch_does_not_pay_one_invoice_twice() -> None:
+    target = invoice("INV000123", 50_000)
+    first, second = payment(50_000, text="INV-123"), payment(50_000, text="INV-123")
+    answered = [proposal for _, proposal in reconcile_batch([first, second], [target], VENDORS, SETTINGS)]
+    assert answered[0] is not None and answered[0].auto_apply
+    assert answered[1] is None
+
+
+def test_a_reference_beats_another_invoice_with_the_same_amount() -> None:
+    """The remittance names INV-777001; that the vendor has another invoice of 400.00 is chance."""
+    named = invoice("INV777001", 1_000_00, day=5)
+    same_amount = invoice("A-9", 400_00, day=1)
+    proposal = reconcile_payment(
+        payment(400_00, text="INV-777001", account="h-acme"), [same_amount, named], VENDORS, SETTINGS
+    )
+    assert proposal is not None and proposal.tier == 5
+    assert proposal.allocations == (ProposedAllocation(named.id, 400_00, "payment"),)
+
+
+def test_a_reference_to_another_vendors_invoice_does_not_hide_the_vendors_own_match() -> None:
+    globex_invoice = invoice("ORD4711", 1_000_00, vendor=GLOBEX)
+    acme_invoice = invoice("A-1", 400_00)
+    proposal = reconcile_payment(
+        payment(400_00, text="order ORD 4711", account="h-acme"), [globex_invoice, acme_invoice], VENDORS, SETTINGS
+    )
+    assert proposal is not None and proposal.tier == 2
+    assert proposal.allocations == (ProposedAllocation(acme_invoice.id, 400_00, "payment"),)
