@@ -471,7 +471,8 @@ def _pair_score(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecor
 
 # Pure, and a vendor's POs and invoices repeat its catalogue's descriptions: inferring a PO
 # compares one invoice's lines with those of every open PO of the vendor, mostly the same pairs.
-@functools.lru_cache(maxsize=65_536)
+# Bounded: 16,384 pairs of descriptions of up to 500 characters, some 20 MB per worker at worst.
+@functools.lru_cache(maxsize=16_384)
 def description_similarity(left: str, right: str) -> float:
     """0..1. The mean of token-set similarity (word order and extra words forgiven) and
     token-sort similarity (extra words cost): a vague "Bolt M8" fits "Bolt M8 x 20" and
