@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy, MatchRun
+from payments.cash import CurrencyForecast
+from payments.selectors import cash_forecast_for_tenant
+from recon_site.money import from_minor
 from tenants.models import Tenant
 
 # "This week" as a rolling window: on a Monday morning a calendar week would show nothing.
@@ -18,6 +21,12 @@ DISCREPANCY_WINDOW = dt.timedelta(days=7)
 # The auto-approval rate is over invoices received in this window.
 AUTO_APPROVAL_WINDOW = dt.timedelta(days=30)
 RECENT_RUNS = 8
+# Outgoing cash on the dashboard: the next weeks, from the current ISO week (payments.cash).
+CASH_FORECAST_WEEKS = 8
+# Geometry of the forecast chart (SVG user units, as recon_web.bar_chart's); the SVG scales.
+_CHART_LABEL_WIDTH = 170
+_CHART_BAR_AREA = 300
+_CHART_ROW = 28
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,52 @@ class MoneyAwaiting:
 
 
 @dataclass(frozen=True)
+class ForecastBar:
+    label: str
+    amount_minor: int
+    display: str
+    y: int
+    width: Decimal
+
+
+@dataclass(frozen=True)
+class ForecastChart:
+    """One currency's expected outgoing cash per ISO week, laid out as a horizontal bar chart."""
+
+    currency: str
+    total_minor: int
+    bars: list[ForecastBar]
+    title: str
+    height: int
+    label_width: int = _CHART_LABEL_WIDTH
+    bar_x: int = _CHART_LABEL_WIDTH + 6
+    value_x: int = _CHART_LABEL_WIDTH + 12
+    total_width: int = _CHART_LABEL_WIDTH + _CHART_BAR_AREA + 90
+
+
+def forecast_chart(forecast: CurrencyForecast) -> ForecastChart:
+    largest = max((week.amount for week in forecast.weeks), default=0) or 1
+    bars = [
+        ForecastBar(
+            label=f"{week.label} · {week.week_start:%d %b}",
+            amount_minor=week.amount,
+            display=f"{from_minor(week.amount, forecast.currency):,}",
+            y=index * _CHART_ROW,
+            # Widths only: the amounts themselves stay exact integers.
+            width=(Decimal(week.amount) / Decimal(largest) * _CHART_BAR_AREA).quantize(Decimal("0.1")),
+        )
+        for index, week in enumerate(forecast.weeks)
+    ]
+    return ForecastChart(
+        currency=forecast.currency,
+        total_minor=forecast.total,
+        bars=bars,
+        title=f"Expected outgoing cash by week, {forecast.currency}",
+        height=max(len(bars), 1) * _CHART_ROW,
+    )
+
+
+@dataclass(frozen=True)
 class DashboardSummary:
     by_status: list[tuple[str, int]]
     queues: list[QueueSummary]
@@ -43,6 +98,8 @@ class DashboardSummary:
     auto_decided: int
     money_awaiting: list[MoneyAwaiting]
     recent_runs: list[MatchRun]
+    cash_forecast: list[ForecastChart]
+    cash_forecast_weeks: int = CASH_FORECAST_WEEKS
 
     @property
     def auto_approval_rate(self) -> Decimal | None:
@@ -92,4 +149,10 @@ def dashboard_summary(*, tenant: Tenant) -> DashboardSummary:
         auto_decided=decided.count(),
         money_awaiting=money_awaiting,
         recent_runs=list(MatchRun.objects.for_tenant(tenant).order_by("-created_at")[:RECENT_RUNS]),
+        cash_forecast=[
+            forecast_chart(forecast)
+            for forecast in cash_forecast_for_tenant(
+                tenant=tenant, today=timezone.localdate(), weeks=CASH_FORECAST_WEEKS
+            )
+        ],
     )

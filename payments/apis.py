@@ -10,6 +10,7 @@ from typing import Any
 
 import django_filters
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -18,16 +19,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from payments.accounts import account_hash, decrypt_account, mask_account
+from payments.cash import MAX_FORECAST_WEEKS, week_start
 from payments.models import Payment, PaymentDirection, PaymentStatus
 from payments.reconciliation.apis import PaymentReconciliationActions, PaymentSuggestionOutputSerializer
-from payments.selectors import payment_list
+from payments.selectors import cash_forecast_for_tenant, cash_vendor_payment_times, payment_list
 from payments.services import statement_import
 from payments.statements import FORMATS
 from recon_site.api.fields import MoneyField
 from recon_site.api.uploads import spool_upload
 from recon_site.api.views import TenantAPIMixin
 from recon_site.exceptions import DomainError
-from recon_site.money import MoneyError, normalize_currency, to_minor
+from recon_site.money import MoneyError, format_minor, normalize_currency, to_minor
+from vendors.models import Vendor
 
 DRY_RUN_INVALID = "dry_run must be true or false."
 FORMAT_INVALID = "statement_format must be one of: {formats}."
@@ -220,4 +223,81 @@ class PaymentViewSet(
         return Response(
             StatementImportReportSerializer(report.as_response()).data,
             status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED,
+        )
+
+
+class CashVendorOutputSerializer(serializers.Serializer):
+    vendor_id = serializers.UUIDField()
+    vendor_name = serializers.CharField()
+    invoices_paid = serializers.IntegerField()
+    average_days_to_pay = serializers.DecimalField(max_digits=8, decimal_places=1, coerce_to_string=True)
+    p90_days_to_pay = serializers.IntegerField()
+    average_days_late = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=1,
+        coerce_to_string=True,
+        allow_null=True,
+        help_text="Booking date − due date, averaged over paid invoices that had a due date; negative is early.",
+    )
+    invoices_with_due_date = serializers.IntegerField()
+
+
+class CashForecastWeekOutputSerializer(serializers.Serializer):
+    week = serializers.CharField(source="label", help_text="ISO week, e.g. 2026-W47.")
+    week_start = serializers.DateField(help_text="The Monday.")
+    amount = serializers.SerializerMethodField()
+    invoices = serializers.IntegerField()
+
+    def get_amount(self, week: Any) -> str:
+        return format_minor(week.amount, self.context["currency"])
+
+
+class CashViewSet(TenantAPIMixin, viewsets.ViewSet):
+    """`GET /api/cash/vendors`: days to pay per vendor; `GET /api/cash/forecast?weeks=12`: cash out by week.
+
+    Computed from the caller's tenant on each request (payments.cash explains the rules).
+    """
+
+    class ForecastInputSerializer(serializers.Serializer):
+        weeks = serializers.IntegerField(min_value=1, max_value=MAX_FORECAST_WEEKS, default=12)
+
+    @extend_schema(responses={200: CashVendorOutputSerializer(many=True)})
+    @action(detail=False, methods=["get"], url_path="vendors", url_name="vendors")
+    def vendors(self, request: Request) -> Response:
+        times = cash_vendor_payment_times(tenant=self.tenant)
+        names = dict(
+            Vendor.objects.for_tenant(self.tenant)
+            .filter(pk__in=[row.vendor_id for row in times])
+            .values_list("id", "name")
+        )
+        rows = [{**row.__dict__, "vendor_name": names.get(row.vendor_id, "")} for row in times]
+        rows.sort(key=lambda row: (row["vendor_name"], str(row["vendor_id"])))
+        return Response({"results": CashVendorOutputSerializer(rows, many=True).data})
+
+    @extend_schema(
+        parameters=[OpenApiParameter("weeks", int, description=f"1-{MAX_FORECAST_WEEKS}, default 12.")],
+        responses={200: OpenApiResponse(description="`{weeks, from, currencies: [{currency, total, weeks: [...]}]}`")},
+    )
+    @action(detail=False, methods=["get"], url_path="forecast", url_name="forecast")
+    def forecast(self, request: Request) -> Response:
+        query = self.ForecastInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        weeks = query.validated_data["weeks"]
+        today = timezone.localdate()
+        forecasts = cash_forecast_for_tenant(tenant=self.tenant, today=today, weeks=weeks)
+        return Response(
+            {
+                "weeks": weeks,
+                "from": week_start(today).isoformat(),
+                "currencies": [
+                    {
+                        "currency": forecast.currency,
+                        "total": format_minor(forecast.total, forecast.currency),
+                        "weeks": CashForecastWeekOutputSerializer(
+                            forecast.weeks, many=True, context={"currency": forecast.currency}
+                        ).data,
+                    }
+                    for forecast in forecasts
+                ],
+            }
         )

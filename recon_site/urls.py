@@ -13,7 +13,7 @@ from audit.apis import AuditEventViewSet
 from invoices.apis import InvoiceViewSet
 from invoices.ingest.webhook_api import WebhookHandlerView
 from matching.apis import DiscrepancyViewSet, MatchRunViewSet
-from payments.apis import PaymentViewSet
+from payments.apis import CashViewSet, PaymentViewSet
 from payments.reconciliation.apis import PaymentAllocationViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
@@ -29,6 +29,7 @@ router.register("discrepancies", DiscrepancyViewSet, basename="discrepancy")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("payments", PaymentViewSet, basename="payment")
 router.register("payment-allocations", PaymentAllocationViewSet, basename="payment-allocation")
+router.register("cash", CashViewSet, basename="cash")
 
 
 def health(request: HttpRequest) -> JsonResponse:

@@ -93,7 +93,11 @@ def _check(
         return AllocationConflict(NOT_A_DEBIT)
     if payment.status not in allowed_statuses:
         return AllocationConflict(PAYMENT_NOT_ALLOCATABLE.format(payment_id=payment.pk, status=payment.status))
-    remaining = {invoice_id: balances.get(invoice_id, 0) for invoice_id in invoices}
+    # This application's invoices only: a copy of every locked invoice's balance per application
+    # made a run of 10,000 payments quadratic (bench_reconcile).
+    remaining = {
+        allocation.invoice_id: balances.get(allocation.invoice_id, 0) for allocation in application.allocations
+    }
     for allocation in application.allocations:
         invoice = invoices.get(allocation.invoice_id)
         if invoice is None:

@@ -63,6 +63,9 @@ COLLECTION_ACTIONS = {
         "tests/payments/test_statement_import.py::test_same_transaction_ids_in_two_tenants_are_both_stored"
     ),
     "payment-reconcile": "tests/payments/test_reconciliation_api.py::test_reconcile_touches_only_the_callers_tenant",
+    # Read-only figures computed from the caller's tenant alone (no id in the URL, nothing listed by id).
+    "cash-vendors": "tests/payments/test_cash_api.py::test_cash_figures_never_include_another_tenants_invoices",
+    "cash-forecast": "tests/payments/test_cash_api.py::test_cash_figures_never_include_another_tenants_invoices",
 }
 
 # Marker text put into tenant A's documents; none of it may ever reach tenant B.

@@ -1,0 +1,437 @@
+"""`manage.py bench_reconcile --payments N --invoices M [--per-run R] [--single-vendor-invoices K]`.
+
+How fast payment reconciliation runs. Builds a synthetic tenant, then reconciles all of its
+debit payments through the real service (`reconciliation_run_for_tenant`: tenant lock, bulk load,
+pure engine, checked allocations under row locks, invoice transitions, audit and outbox), run
+after run until a run allocates nothing more, and prints wall time, payments/s, per-run p50/p99,
+queries per run, peak RSS and the tier mix of what was allocated or suggested.
+
+`--single-vendor-invoices K` times one payment against a vendor with K open invoices instead
+(the subset-sum and per-vendor scans are what grows with K).
+
+Where it runs: on the configured database, in a fresh tenant (`bench-rec-<time>-<random>`), so
+it never touches another tenant's rows; nothing is deleted afterwards (audit events are
+append-only), and the tenant is deactivated at the end. Use a scratch database.
+
+The fixture goes in with `bulk_create` (not through ingestion), from `random.Random(--seed)`:
+approved invoices with open balances from `--vendors` vendors (default 50), each vendor's bank
+account learned (`CounterpartyAccount`), and debit payments in this mix (each kind at least once
+as soon as there are 20 payments); invoices no payment is meant for stay open as the haystack:
+
+| share | kind       | how it is built                                              | expected tier       |
+|-------|------------|--------------------------------------------------------------|---------------------|
+| 30 %  | reference  | remittance names the invoice number, amount = its balance    | 1, applied          |
+| 15 %  | account    | known counterparty account, amount = one open balance        | 2, applied          |
+| 8 %   | recurring  | known account, two open invoices of the vendor with the same | 2, suggestion       |
+|       |            | amount (rent, subscription)                                  |                     |
+| 12 %  | sum        | vendor's name, amount = sum of 2-3 of its open invoices      | 3, applied          |
+| 8 %   | short      | reference, 0.01-1.00 less than the balance                   | 4, applied          |
+| 10 %  | partial    | reference, 20-80 % of the balance                            | 5, applied          |
+| 17 %  | noise      | unknown counterparty, no reference, random amount            | none                |
+
+A kind that needs more invoices than `--invoices` has left becomes noise (with M = N about 28 %
+of the payments are noise). The payments' ids are random, so the order of same-day payments, and
+with it a few suggestions, differ slightly between runs of the same seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import resource
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from audit.actors import system_actor
+from audit.services import audit_record
+from invoices.models import Invoice, InvoiceStatus
+from invoices.numbers import normalize_invoice_number
+from payments.accounts import account_hash, encrypt_account
+from payments.models import (
+    CounterpartyAccount,
+    Payment,
+    PaymentAllocation,
+    PaymentDirection,
+    PaymentStatus,
+    PaymentSuggestion,
+)
+from payments.reconciliation.services import ReconciliationReport, reconciliation_run_for_tenant
+from tenants.models import Tenant
+from tenants.services import tenant_create
+from vendors.models import Vendor
+from vendors.names import normalize_vendor_name
+
+BENCH_ACTOR = system_actor("bench_reconcile")
+BASE_DATE = dt.date(2026, 3, 2)  # a fixed calendar: the same seed builds the same documents
+INSERT_BATCH = 2000
+OWN_ACCOUNT = "NL91ABNA0417164300"
+FIXTURE_MODELS = (Vendor, CounterpartyAccount, Invoice, Payment)
+MIN_PAYMENTS_FOR_EVERY_KIND = 20
+
+REFERENCE, ACCOUNT, RECURRING, SUM, SHORT, PARTIAL, NOISE = (
+    "reference",
+    "account",
+    "recurring",
+    "sum",
+    "short",
+    "partial",
+    "noise",
+)
+KIND_SHARES = {REFERENCE: 0.30, ACCOUNT: 0.15, RECURRING: 0.08, SUM: 0.12, SHORT: 0.08, PARTIAL: 0.10, NOISE: 0.17}
+# Invoices each kind takes out of the haystack.
+INVOICES_PER_KIND = {REFERENCE: 1, ACCOUNT: 1, RECURRING: 2, SUM: 3, SHORT: 1, PARTIAL: 1, NOISE: 0}
+
+INVALID_SIZE = "--payments and --invoices must be ≥ 1 (or give --single-vendor-invoices ≥ 1)."
+
+
+@dataclass
+class InvoicePlan:
+    vendor_index: int
+    number: str
+    amount: int
+    invoice_date: dt.date
+    due_date: dt.date
+
+
+@dataclass
+class PaymentPlan:
+    kind: str
+    amount: int
+    vendor_index: int | None
+    by_account: bool
+    remittance: str
+    booking_date: dt.date
+
+
+@dataclass
+class Fixture:
+    tenant: Tenant
+    kinds: Counter[str] = field(default_factory=Counter)
+    invoices: int = 0
+    payments: int = 0
+    seconds: float = 0.0
+
+
+def percentile(values: list[int], share: float) -> int:
+    """Nearest-rank percentile: a value that occurred, not an interpolation."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux (bytes on macOS; this runs on Linux servers).
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def vendor_name(index: int) -> str:
+    return f"Bench Supplier {index:03d} GmbH"
+
+
+def vendor_account(index: int) -> str:
+    return f"DE89370400440{index:09d}"
+
+
+class FixturePlanner:
+    """Plans invoices and payments in memory, from one seeded generator (no database)."""
+
+    def __init__(self, *, rng: random.Random, vendors: int) -> None:
+        self.rng = rng
+        self.vendors = vendors
+        self.invoices: list[InvoicePlan] = []
+        self.payments: list[PaymentPlan] = []
+        self._numbers = 0
+
+    def invoice(self, vendor_index: int, amount: int | None = None) -> InvoicePlan:
+        self._numbers += 1
+        invoice_date = BASE_DATE + dt.timedelta(days=self.rng.randrange(0, 60))
+        plan = InvoicePlan(
+            vendor_index=vendor_index,
+            number=f"INV-{vendor_index:03d}-{self._numbers:06d}",
+            amount=amount if amount is not None else self.rng.randrange(5_000, 2_000_000),
+            invoice_date=invoice_date,
+            due_date=invoice_date + dt.timedelta(days=30),
+        )
+        self.invoices.append(plan)
+        return plan
+
+    def kinds(self, count: int) -> list[str]:
+        kinds = [kind for kind in KIND_SHARES for _ in range(math.floor(KIND_SHARES[kind] * count))]
+        if count >= MIN_PAYMENTS_FOR_EVERY_KIND:
+            kinds += [kind for kind in KIND_SHARES if kind not in kinds]
+        kinds = kinds[:count]
+        kinds += [NOISE] * (count - len(kinds))
+        self.rng.shuffle(kinds)
+        return kinds
+
+    def plan(self, *, payments: int, invoices: int) -> None:
+        budget = invoices
+        for kind in self.kinds(payments):
+            if INVOICES_PER_KIND[kind] > budget:
+                kind = NOISE
+            budget -= INVOICES_PER_KIND[kind]
+            self.payments.append(self._payment(kind))
+        while len(self.invoices) < invoices:
+            self.invoice(self.rng.randrange(self.vendors))
+
+    def _payment(self, kind: str) -> PaymentPlan:
+        rng = self.rng
+        vendor = rng.randrange(self.vendors)
+        booking = BASE_DATE + dt.timedelta(days=rng.randrange(30, 90))
+        if kind == NOISE:
+            return PaymentPlan(
+                kind, rng.randrange(1_000, 500_000), None, False, f"Card {rng.randrange(10**6)}", booking
+            )
+        if kind == RECURRING:
+            # Amounts no random invoice has (they end in 99 cents of a round 100.00).
+            amount = rng.randrange(10, 500) * 10_000 + 9_999
+            self.invoice(vendor, amount)
+            self.invoice(vendor, amount)
+            return PaymentPlan(kind, amount, vendor, True, "Monthly fee", booking)
+        if kind == SUM:
+            parts = [self.invoice(vendor) for _ in range(rng.choice((2, 3)))]
+            return PaymentPlan(kind, sum(part.amount for part in parts), vendor, False, "Payment run", booking)
+        invoice = self.invoice(vendor)
+        if kind == ACCOUNT:
+            return PaymentPlan(kind, invoice.amount, vendor, True, "Payment run", booking)
+        remittance = f"Payment {invoice.number} thank you"
+        if kind == SHORT:
+            amount = invoice.amount - rng.randrange(1, min(100, invoice.amount // 200) + 1)
+        elif kind == PARTIAL:
+            amount = invoice.amount * rng.randrange(20, 81) // 100
+        else:
+            amount = invoice.amount
+        return PaymentPlan(kind, amount, vendor, rng.random() < 0.5, remittance, booking)
+
+
+class Command(BaseCommand):
+    help = "Benchmark payment reconciliation on a synthetic tenant (see the module docstring: use a scratch database)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--payments", type=int, default=0, help="Debit payments to reconcile.")
+        parser.add_argument("--invoices", type=int, default=0, help="Open invoices (at least what the payments pay).")
+        parser.add_argument("--vendors", type=int, default=50, help="Vendors of the bench tenant (default 50).")
+        parser.add_argument(
+            "--per-run", type=int, default=None, help="Payments per run (default: RECONCILE_MAX_PAYMENTS_PER_RUN)."
+        )
+        parser.add_argument(
+            "--single-vendor-invoices",
+            type=int,
+            default=0,
+            help="Instead: time one payment against a vendor with this many open invoices.",
+        )
+        parser.add_argument("--seed", type=int, default=1, help="Seed of the fixture's generator (default 1).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        single = options["single_vendor_invoices"]
+        payments, invoices = options["payments"], options["invoices"]
+        if single < 0 or (not single and (payments < 1 or invoices < 1)):
+            raise CommandError(INVALID_SIZE)
+        settings_dict = connection.settings_dict
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            server_version = cursor.fetchone()[0]
+        self.stdout.write(
+            f"Database: {settings_dict['NAME']} on {settings_dict.get('HOST') or 'local socket'}"
+            f":{settings_dict.get('PORT') or 5432} (PostgreSQL {server_version})"
+        )
+        rng = random.Random(options["seed"])  # noqa: S311 (a reproducible fixture, not a secret)
+        if single:
+            planner = FixturePlanner(rng=rng, vendors=1)
+            for _ in range(single):
+                planner.invoice(0)
+            # Pays the sum of three of the vendor's invoices, named by account: tiers 2 and 3 scan
+            # every one of the K balances, and the subset-sum search runs on them.
+            parts = [planner.invoices[index] for index in (single // 3, single // 2, single - 1)][: min(3, single)]
+            amount = sum(part.amount for part in parts) if len(parts) > 1 else parts[0].amount
+            planner.payments.append(PaymentPlan(SUM, amount, 0, True, "Payment run", BASE_DATE + dt.timedelta(90)))
+        else:
+            planner = FixturePlanner(rng=rng, vendors=options["vendors"])
+            planner.plan(payments=payments, invoices=invoices)
+        fixture = self._build(planner)
+        per_run = options["per_run"] or None
+        reports, queries, wall = self._reconcile(fixture.tenant, per_run=per_run, progress=self.stdout.write)
+        self._report(fixture=fixture, reports=reports, queries=queries, wall=wall)
+        with transaction.atomic():
+            Tenant.objects.filter(pk=fixture.tenant.pk).update(is_active=False)
+            audit_record(
+                tenant=fixture.tenant,
+                actor=BENCH_ACTOR,
+                entity_type="tenant",
+                entity_id=fixture.tenant.pk,
+                action="deactivated",
+                before={"is_active": True},
+                after={"is_active": False},
+            )
+
+    def _build(self, planner: FixturePlanner) -> Fixture:
+        started = time.perf_counter()
+        slug = f"bench-rec-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        tenant, _ = tenant_create(name=f"Reconciliation bench {slug[10:]}", slug=slug, actor=BENCH_ACTOR)
+        with transaction.atomic():
+            vendors = Vendor.objects.bulk_create(
+                [
+                    Vendor(
+                        tenant=tenant,
+                        name=vendor_name(index),
+                        normalized_name=normalize_vendor_name(vendor_name(index)),
+                        tax_id=f"DE{900000000 + index}",
+                        default_currency="EUR",
+                    )
+                    for index in range(planner.vendors)
+                ]
+            )
+            hashes = [account_hash(vendor_account(index)) for index in range(planner.vendors)]
+            encrypted = [encrypt_account(vendor_account(index)) for index in range(planner.vendors)]
+            CounterpartyAccount.objects.bulk_create(
+                [
+                    CounterpartyAccount(tenant=tenant, account_hash=hashes[index], vendor=vendor)
+                    for index, vendor in enumerate(vendors)
+                ]
+            )
+            Invoice.objects.bulk_create(
+                (
+                    Invoice(
+                        tenant=tenant,
+                        vendor=vendors[plan.vendor_index],
+                        vendor_name_raw=vendors[plan.vendor_index].name,
+                        invoice_number=plan.number,
+                        invoice_number_normalized=normalize_invoice_number(plan.number),
+                        currency="EUR",
+                        invoice_date=plan.invoice_date,
+                        due_date=plan.due_date,
+                        subtotal_amount=plan.amount,
+                        total_amount=plan.amount,
+                        status=InvoiceStatus.APPROVED,
+                    )
+                    for plan in planner.invoices
+                ),
+                batch_size=INSERT_BATCH,
+            )
+            own_hash, own_encrypted = account_hash(OWN_ACCOUNT), encrypt_account(OWN_ACCOUNT)
+            Payment.objects.bulk_create(
+                (
+                    Payment(
+                        tenant=tenant,
+                        bank_account_encrypted=own_encrypted,
+                        bank_account_hash=own_hash,
+                        booking_date=plan.booking_date,
+                        value_date=plan.booking_date,
+                        amount=plan.amount,
+                        currency="EUR",
+                        direction=PaymentDirection.DEBIT,
+                        counterparty_name=(
+                            vendor_name(plan.vendor_index) if plan.vendor_index is not None else f"Shop {number % 997}"
+                        ),
+                        counterparty_account_encrypted=(
+                            encrypted[plan.vendor_index] if plan.by_account and plan.vendor_index is not None else ""
+                        ),
+                        counterparty_account_hash=(
+                            hashes[plan.vendor_index] if plan.by_account and plan.vendor_index is not None else ""
+                        ),
+                        remittance_text=plan.remittance,
+                        bank_transaction_id=f"BENCH-{number:07d}",
+                    )
+                    for number, plan in enumerate(planner.payments)
+                ),
+                batch_size=INSERT_BATCH,
+            )
+        # Autovacuum would analyze tables this size within a minute of such a load.
+        with connection.cursor() as cursor:
+            for model in FIXTURE_MODELS:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        fixture = Fixture(
+            tenant=tenant,
+            kinds=Counter(plan.kind for plan in planner.payments),
+            invoices=len(planner.invoices),
+            payments=len(planner.payments),
+            seconds=time.perf_counter() - started,
+        )
+        self.stdout.write(f"Tenant: {tenant.slug}")
+        self.stdout.write(
+            f"Fixture: {fixture.payments} payments, {fixture.invoices} open invoices, {planner.vendors} vendors; "
+            f"built in {fixture.seconds:.2f} s (not counted)"
+        )
+        self.stdout.write("Mix: " + ", ".join(f"{kind} {fixture.kinds[kind]}" for kind in KIND_SHARES))
+        return fixture
+
+    def _reconcile(
+        self, tenant: Tenant, *, per_run: int | None, progress: Callable[[str], None]
+    ) -> tuple[list[ReconciliationReport], list[int], float]:
+        reports: list[ReconciliationReport] = []
+        queries: list[int] = []
+        started = time.perf_counter()
+        while True:
+            with CaptureQueriesContext(connection) as captured:
+                report = reconciliation_run_for_tenant(tenant=tenant, actor=BENCH_ACTOR, limit=per_run)
+            reports.append(report)
+            queries.append(len(captured))
+            # A run that allocates nothing leaves the next one the same input: nothing is left to do.
+            if report.status != "finished" or not report.allocations_created:
+                break
+        return reports, queries, time.perf_counter() - started
+
+    def _report(
+        self, *, fixture: Fixture, reports: list[ReconciliationReport], queries: list[int], wall: float
+    ) -> None:
+        tenant = fixture.tenant
+        write = self.stdout.write
+        durations = [report.duration_ms for report in reports]
+        write(f"Reconciled: {fixture.payments} payments in {len(reports)} runs in {wall:.3f} s")
+        write(
+            f"Throughput: {fixture.payments / wall:.1f} payments/s, {wall * 1000 / fixture.payments:.3f} ms per payment"
+        )
+        write(
+            f"Per run (ms): p50 {percentile(durations, 0.5)}, p99 {percentile(durations, 0.99)}, max {max(durations)}"
+        )
+        write(f"SQL queries per run: min {min(queries)}, max {max(queries)}")
+        write(f"Peak RSS: {peak_rss_mb():.1f} MB (whole process, fixture included)")
+        statuses = dict(
+            Payment.objects.for_tenant(tenant)
+            .values("status")
+            .annotate(count=Count("id"))
+            .values_list("status", "count")
+        )
+        write("Payments: " + ", ".join(f"{status} {statuses.get(status, 0)}" for status in PaymentStatus.values))
+        applied = Counter(
+            dict(
+                PaymentAllocation.objects.for_tenant(tenant)
+                .filter(kind="payment", reversal_of__isnull=True)
+                .values("tier")
+                .annotate(count=Count("payment_id", distinct=True))
+                .values_list("tier", "count")
+            )
+        )
+        suggested = Counter(
+            dict(
+                PaymentSuggestion.objects.for_tenant(tenant)
+                .values("tier")
+                .annotate(count=Count("id"))
+                .values_list("tier", "count")
+            )
+        )
+        write(
+            "Tiers (payments): "
+            + ", ".join(f"tier {tier} applied {applied[tier]} suggested {suggested[tier]}" for tier in range(1, 6))
+        )
+        left = statuses.get(PaymentStatus.UNMATCHED, 0) + statuses.get(PaymentStatus.SUGGESTED, 0)
+        write(f"Left for a clerk: {left} (unmatched or suggested)")
+        last = reports[-1]
+        if left > last.payments_considered:
+            # A run takes the oldest unmatched/suggested payments: once that many of them are
+            # ones no tier answers, every later run loads the same window and newer payments
+            # are never looked at.
+            write(
+                f"Stalled: the last run's {last.payments_considered} payments (the oldest left) allocated nothing; "
+                f"{left - last.payments_considered} newer payments were never considered."
+            )
