@@ -98,12 +98,17 @@ class Payment(TenantOwnedModel):
     statement_import = models.ForeignKey(
         StatementImport, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
     )
+    # When a reconciliation run last looked at it. Runs take the least recently considered
+    # payments first (never-considered ones before all), so a window of payments no tier can
+    # answer cannot hide the newer ones behind it.
+    reconcile_considered_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["tenant", "status", "booking_date"], name="payment_tenant_status_booked"),
+            models.Index(fields=["tenant", "status", "reconcile_considered_at"], name="payment_tenant_considered"),
             models.Index(fields=["tenant", "booking_date"], name="payment_tenant_booked"),
             models.Index(fields=["tenant", "counterparty_account_hash"], name="payment_tenant_cpty_hash"),
         ]

@@ -132,12 +132,16 @@ def _vendors(tenant: Tenant) -> list[VendorRecord]:
 
 
 def load_reconciliation(*, tenant: Tenant, limit: int) -> LoadedReconciliation:
-    """The run's input, in seven queries whatever the numbers of payments and invoices."""
+    """The run's input, in seven queries whatever the numbers of payments and invoices.
+
+    At most `limit` payments: those least recently considered by a run, never-considered first.
+    """
     payments = [
         payment_record(payment)
         for payment in Payment.objects.for_tenant(tenant)
         .filter(status__in=RECONCILABLE_PAYMENT_STATUSES, direction=PaymentDirection.DEBIT)
-        .order_by("booking_date", "id")
+        # Least recently considered first (see Payment.reconcile_considered_at), then oldest.
+        .order_by(F("reconcile_considered_at").asc(nulls_first=True), "booking_date", "id")
         .only(
             "id",
             "amount",

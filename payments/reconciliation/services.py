@@ -32,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
@@ -204,7 +205,7 @@ def _store_suggestions(
 
 
 def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | None = None) -> ReconciliationReport:
-    """Reconcile the tenant's unmatched debit payments (oldest first, at most `limit`).
+    """Reconcile the tenant's unmatched debit payments (least recently considered first, at most `limit`).
 
     Returns `skipped` at once when another run of the tenant holds the lock. Safe to run twice:
     what the first run allocated is no longer unmatched, and suggestions are replaced.
@@ -220,6 +221,10 @@ def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | 
         suggested = [proposal for _, proposal in results if proposal is not None and not proposal.auto_apply]
         unanswered = [payment.id for payment, proposal in results if proposal is None]
         with transaction.atomic():
+            # Considered now, whatever the outcome: the next run starts with the ones after them.
+            Payment.objects.for_tenant(tenant).filter(pk__in=[payment.id for payment in loaded.payments]).update(
+                reconcile_considered_at=timezone.now()
+            )
             applied = allocations_apply(
                 tenant=tenant, applications=auto, actor=actor, allowed_statuses=RECONCILABLE_PAYMENT_STATUSES
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import threading
@@ -472,3 +473,26 @@ def test_the_schedule_queues_only_tenants_with_unmatched_payments(
     PaymentFactory(tenant=other_tenant, status=PaymentStatus.MATCHED)
     assert payments.tasks.reconcile_payments_all() == "queued reconciliation for 1 tenants"
     assert queued == [("payments.tasks.reconcile_payments", str(tenant.pk))]
+
+
+def test_payments_no_tier_answers_cannot_hide_newer_ones(tenant: Tenant, acme: Vendor) -> None:
+    """Runs take the least recently considered payments first, so a full window of noise rotates."""
+    noise = [
+        PaymentFactory(tenant=tenant, amount=123_45 + n, counterparty_name=f"Nobody {n}", remittance_text="rent",
+                       booking_date=dt.date(2026, 9, 1 + n))
+        for n in range(3)
+    ]  # fmt: skip
+    invoice = approved_invoice(tenant, acme, "INV-00777", 250_00)
+    newer = PaymentFactory(
+        tenant=tenant, amount=250_00, counterparty_name="Acme Supplies", remittance_text="INV-00777",
+        booking_date=dt.date(2026, 10, 1),
+    )  # fmt: skip
+
+    first = reconciliation_run_for_tenant(tenant=tenant, actor=TEST_ACTOR, limit=3)
+    assert (first.payments_considered, first.allocations_created) == (3, 0)  # the three oldest: noise
+    assert reload(newer).status == PaymentStatus.UNMATCHED
+
+    second = reconciliation_run_for_tenant(tenant=tenant, actor=TEST_ACTOR, limit=3)
+    assert second.payments_matched == 1
+    assert (reload(newer).status, reload(invoice).status) == (PaymentStatus.MATCHED, InvoiceStatus.RECONCILED)
+    assert all(reload(payment).status == PaymentStatus.UNMATCHED for payment in noise)

@@ -66,6 +66,7 @@ from payments.models import (
     PaymentStatus,
     PaymentSuggestion,
 )
+from payments.reconciliation.loading import RECONCILABLE_PAYMENT_STATUSES
 from payments.reconciliation.services import ReconciliationReport, reconciliation_run_for_tenant
 from tenants.models import Tenant
 from tenants.services import tenant_create
@@ -376,8 +377,16 @@ class Command(BaseCommand):
                 report = reconciliation_run_for_tenant(tenant=tenant, actor=BENCH_ACTOR, limit=per_run)
             reports.append(report)
             queries.append(len(captured))
-            # A run that allocates nothing leaves the next one the same input: nothing is left to do.
-            if report.status != "finished" or not report.allocations_created:
+            if report.status != "finished":
+                break
+            # Runs rotate through the payments least recently considered; done once every payment
+            # has been considered and a run allocates nothing more.
+            never_considered = (
+                Payment.objects.for_tenant(tenant)
+                .filter(reconcile_considered_at__isnull=True, status__in=RECONCILABLE_PAYMENT_STATUSES)
+                .exists()
+            )
+            if not report.allocations_created and not never_considered:
                 break
         return reports, queries, time.perf_counter() - started
 
@@ -426,12 +435,11 @@ class Command(BaseCommand):
         )
         left = statuses.get(PaymentStatus.UNMATCHED, 0) + statuses.get(PaymentStatus.SUGGESTED, 0)
         write(f"Left for a clerk: {left} (unmatched or suggested)")
-        last = reports[-1]
-        if left > last.payments_considered:
-            # A run takes the oldest unmatched/suggested payments: once that many of them are
-            # ones no tier answers, every later run loads the same window and newer payments
-            # are never looked at.
-            write(
-                f"Stalled: the last run's {last.payments_considered} payments (the oldest left) allocated nothing; "
-                f"{left - last.payments_considered} newer payments were never considered."
-            )
+        never = (
+            Payment.objects.for_tenant(tenant)
+            .filter(reconcile_considered_at__isnull=True, status__in=RECONCILABLE_PAYMENT_STATUSES)
+            .count()
+        )
+        if never:
+            # Would mean the runs' rotation (Payment.reconcile_considered_at) failed to reach them.
+            write(f"Stalled: {never} payments were never considered by a run.")
