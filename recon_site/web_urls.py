@@ -6,6 +6,7 @@ from django.urls import path
 
 from invoices import views as invoice_views
 from matching import views as matching_views
+from payments import views as payment_views
 from purchasing import views as purchasing_views
 from tenants import views as tenant_views
 from vendors import views as vendor_views
@@ -34,4 +35,15 @@ urlpatterns = [
     path("app/receipts/<uuid:receipt_id>", purchasing_views.goods_receipt_detail, name="receipt-detail"),
     path("app/matching/runs", matching_views.match_run_index, name="runs"),
     path("app/matching/runs/start", matching_views.match_run_start, name="run-start"),
+    path("app/payments", payment_views.payment_queue, name="payments"),
+    path("app/payments/suggestions", payment_views.suggestion_queue, name="payment-suggestions"),
+    path("app/payments/<uuid:payment_id>", payment_views.payment_detail, name="payment-detail"),
+    path("app/payments/<uuid:payment_id>/accept", payment_views.payment_accept, name="payment-accept"),
+    path("app/payments/<uuid:payment_id>/ignore", payment_views.payment_ignore_view, name="payment-ignore"),
+    path("app/payments/<uuid:payment_id>/split", payment_views.payment_split, name="payment-split"),
+    path(
+        "app/payments/<uuid:payment_id>/allocations/<uuid:allocation_id>/reverse",
+        payment_views.allocation_reverse_view,
+        name="payment-allocation-reverse",
+    ),
 ]

@@ -14,8 +14,9 @@ transaction:
 - a `PaymentSuggestion` for each proposal below the tenant's auto-apply threshold.
 
 Manual services (`allocation_split`, `allocation_accept_suggestion`, `allocation_reverse`) go
-through the same checked write. A clerk's match teaches the counterparty: its account hash
-(`CounterpartyAccount`) and its name (`VendorAlias`) now identify the vendor at tier 2.
+through the same checked write; `payment_ignore` sets a payment aside (no allocation at all).
+A clerk's match teaches the counterparty: its account hash (`CounterpartyAccount`) and its name
+(`VendorAlias`) now identify the vendor at tier 2.
 
 Every write of allocations goes through payments.reconciliation.writing.allocations_apply; the
 database trigger of payments migration 0003 is the second line behind its checks.
@@ -85,6 +86,8 @@ IS_A_REVERSAL = "Allocation {allocation_id} is itself a reversal; it cannot be r
 MANUAL_EXPLANATION = "Allocated by hand."
 REVERSAL_EXPLANATION = "Reversal of allocation {allocation_id}."
 REVERSED_REASON = "Allocation {allocation_id} reversed: {balance} open again."
+NOT_IGNORABLE = "Payment {payment_id} is {status}; only an unmatched or suggested payment can be ignored."
+IGNORED_REASON = "Ignored by a clerk."
 
 
 @dataclass
@@ -528,3 +531,40 @@ def allocation_reverse(
             ],
         )
     return reversals
+
+
+_IGNORABLE_STATUSES = (PaymentStatus.UNMATCHED, PaymentStatus.SUGGESTED)
+
+
+def payment_ignore(*, tenant: Tenant, payment: Payment, actor: Actor, reason: str = "") -> Payment:
+    """A clerk sets aside a payment nothing should be allocated to (a bank fee, a transfer).
+
+    Only an unmatched or suggested payment, checked under the row lock: one with allocations
+    must be reversed first. Its suggestion is removed, the status becomes `ignored` (runs load
+    unmatched and suggested payments only, so it stays out of them) and one audit event is
+    written, all in one transaction.
+    """
+    with transaction.atomic():
+        locked = Payment.objects.for_tenant(tenant).select_for_update().get(pk=payment.pk)
+        if locked.status not in _IGNORABLE_STATUSES:
+            raise AllocationConflict(NOT_IGNORABLE.format(payment_id=locked.pk, status=locked.get_status_display()))
+        before = locked.status
+        PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id=locked.pk).delete()
+        Payment.objects.for_tenant(tenant).filter(pk=locked.pk).update(
+            status=PaymentStatus.IGNORED, updated_at=timezone.now()
+        )
+        audit_record_many(
+            tenant=tenant,
+            actor=actor,
+            entries=[
+                AuditEntry(
+                    "payment",
+                    str(locked.pk),
+                    "ignored",
+                    {"status": before},
+                    {"status": PaymentStatus.IGNORED, "reason": reason.strip() or IGNORED_REASON},
+                )
+            ],
+        )
+    payment.status = PaymentStatus.IGNORED
+    return payment

@@ -12,10 +12,24 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, get_resolver, reverse
 
+from payments.reconciliation.services import allocation_split
 from purchasing.models import GoodsReceipt
+from tests.factories import TEST_ACTOR
+from tests.payments.factories import PaymentFactory
 from tests.web.conftest import Scenario
 
 pytestmark = pytest.mark.django_db
+
+
+def _payment(s: Scenario) -> dict[str, Any]:
+    return {"payment_id": PaymentFactory(tenant=s.tenant, currency=s.original.currency).pk}
+
+
+def _allocation(s: Scenario) -> dict[str, Any]:
+    payment = PaymentFactory(tenant=s.tenant, amount=1_00, currency=s.original.currency)
+    [allocation] = allocation_split(tenant=s.tenant, payment=payment, parts=[(s.original, 1_00)], actor=TEST_ACTOR)
+    return {"payment_id": payment.pk, "allocation_id": allocation.pk}
+
 
 # Page name → (method, the tenant A object id to try) for every web page with an id in its URL.
 OBJECT_PAGES: dict[str, tuple[str, Callable[[Scenario], dict[str, Any]]]] = {
@@ -28,6 +42,11 @@ OBJECT_PAGES: dict[str, tuple[str, Callable[[Scenario], dict[str, Any]]]] = {
         "get",
         lambda s: {"receipt_id": GoodsReceipt.objects.for_tenant(s.tenant).get(receipt_number="GR-1").pk},
     ),
+    "payment-detail": ("get", _payment),
+    "payment-accept": ("post", _payment),
+    "payment-ignore": ("post", _payment),
+    "payment-split": ("post", _payment),
+    "payment-allocation-reverse": ("post", _allocation),
 }
 
 
