@@ -94,6 +94,14 @@ class Invoice(TenantOwnedModel):
             models.Index(fields=["tenant", "status", "created_at"], name="invoice_tenant_status_created"),
             models.Index(fields=["tenant", "vendor", "invoice_number_normalized"], name="invoice_tenant_vendor_number"),
             models.Index(fields=["tenant", "po_number"], name="invoice_tenant_po_number"),
+            # The matching batch pick (oldest `received` first, matching.loading.load_batch): an
+            # ordered walk of the tenant's waiting invoices only, instead of the global created_at
+            # index past every invoice already matched.
+            models.Index(
+                fields=["tenant", "created_at", "id"],
+                condition=models.Q(status="received"),
+                name="invoice_tenant_received_queue",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -273,9 +273,12 @@ def _purchase_orders(
         if inferred is not None:
             kept[inferred.id] = inferred
 
-    kept_ids = list(kept)
+    # By the kept POs' line ids (loaded above) rather than through a join on the PO line: for the
+    # billed quantities PostgreSQL scanned every PO line of the tenant (and of every other tenant,
+    # in parallel) to find the kept ones; by ids it looks them up in matched_po_line's index.
+    kept_line_ids = [line.id for purchase_order in kept.values() for line in purchase_order.lines]
     received = _quantity_per_po_line(
-        GoodsReceiptLine.objects.for_tenant(tenant).filter(purchase_order_line__purchase_order_id__in=kept_ids),
+        GoodsReceiptLine.objects.for_tenant(tenant).filter(purchase_order_line_id__in=kept_line_ids),
         "purchase_order_line_id",
     )
     # Earlier invoices' claims on the PO lines. The batch's own invoices are left out: one that
@@ -283,7 +286,7 @@ def _purchase_orders(
     # and is about to be matched again; the engine adds the batch's claims as it goes.
     billed = _quantity_per_po_line(
         InvoiceLine.objects.for_tenant(tenant)
-        .filter(matched_po_line__purchase_order_id__in=kept_ids)
+        .filter(matched_po_line_id__in=kept_line_ids)
         .exclude(invoice__status__in=NOT_COUNTED)
         .exclude(invoice_id__in=batch_ids),
         "matched_po_line_id",

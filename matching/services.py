@@ -259,7 +259,6 @@ class _InvoiceWrite:
     move: InvoiceMove
     result: MatchResult
     discrepancies: list[Discrepancy]
-    invoice: tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, uuid.UUID | None]  # id, latest_match, vendor, PO
     lines: list[tuple[uuid.UUID, uuid.UUID | None]]  # id, matched_po_line
     events: list[tuple[str, dict[str, Any]]]
 
@@ -278,12 +277,6 @@ def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[
     Discrepancy.objects.bulk_create([discrepancy for write in writes for discrepancy in write.discrepancies])
     _update_rows(
         tenant=tenant,
-        model=Invoice,
-        fields=("latest_match", "vendor", "purchase_order"),
-        rows=[write.invoice for write in writes],
-    )
-    _update_rows(
-        tenant=tenant,
         model=InvoiceLine,
         fields=("matched_po_line",),
         rows=[line for write in writes for line in write.lines],
@@ -293,7 +286,7 @@ def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[
 
 
 def _update_rows(
-    *, tenant: Tenant, model: type[Invoice] | type[InvoiceLine], fields: tuple[str, ...], rows: list[tuple[Any, ...]]
+    *, tenant: Tenant, model: type[InvoiceLine], fields: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
     """Set the (UUID) `fields` of the tenant's rows from `(id, *values)` tuples, in one UPDATE … FROM unnest().
 
@@ -314,6 +307,10 @@ def _update_rows(
     # Only identifiers from the models' metadata are interpolated; every value is a parameter.
     sql = f"UPDATE {table} AS target SET {assignments} FROM unnest({arrays}) AS source({names})"  # noqa: S608
     sql += f" WHERE target.{tenant_column} = %s AND target.{key} = source.{key}"
+    # Rows already holding these values are left alone: rewriting one costs a new row version
+    # and an entry in each of the table's indexes, for nothing.
+    targets, sources = (", ".join(f"{side}.{column}" for column in columns) for side in ("target", "source"))
+    sql += f" AND ROW({targets}) IS DISTINCT FROM ROW({sources})"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*(list(column) for column in zip(*rows, strict=True)), tenant.pk])
 
@@ -365,6 +362,12 @@ def _invoice_write(
         queue=outcome.review_queue,
         reason=outcome.decision_reason,
         expected_status=InvoiceStatus.RECEIVED,
+        # Written with the move, in its UPDATE: one write of the invoice row, not two.
+        also_set={
+            "latest_match": result.id,
+            "vendor": outcome.vendor_id or record.vendor_id,
+            "purchase_order": outcome.purchase_order_id,
+        },
         context={
             "match": {
                 "match_result_id": result.id,
@@ -383,7 +386,6 @@ def _invoice_write(
         move=move,
         result=result,
         discrepancies=discrepancies,
-        invoice=(outcome.invoice_id, result.id, outcome.vendor_id or record.vendor_id, outcome.purchase_order_id),
         # Every line, so a line the new match leaves unassigned stops counting as billed.
         lines=[(line.id, assigned.get(line.id)) for line in record.lines],
         events=[
