@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from io import StringIO
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -56,11 +56,11 @@ from tests.matching.db_builders import (
     set_tenant_settings,
     transitions_of,
 )
+from tests.threads import in_thread
 from vendors.models import Vendor
 from vendors.services import vendor_alias_add
 
 S = InvoiceStatus
-T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -950,22 +950,6 @@ def test_receipts_for_other_lines_do_not_restart_the_hold_clock(tenant: Tenant) 
 # --- 10. the tenant lock, with real threads and connections ---------------------------------
 
 
-def _in_thread(target: Callable[[], T], results: list[T], errors: list[BaseException]) -> threading.Thread:
-    """Run `target` in a thread of its own, with its own database connection, closed at the end."""
-
-    def work() -> None:
-        try:
-            results.append(target())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()  # this thread's own connection (and any session lock with it)
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    return thread
-
-
 def _worker_run(tenant: Tenant, worker: str) -> Callable[[], MatchRun]:
     return lambda: matching_run_for_tenant(
         tenant=tenant, trigger=MatchRun.Trigger.SCHEDULE, actor=system_actor(f"worker-{worker}")
@@ -1005,9 +989,9 @@ def test_two_workers_on_one_tenant_one_runs_the_other_skips(
     second_runs: list[MatchRun] = []
     errors: list[BaseException] = []
 
-    first = _in_thread(_worker_run(tenant, "1"), first_runs, errors)
+    first = in_thread(_worker_run(tenant, "1"), first_runs, errors)
     assert inside.wait(timeout=20), "the first run never got inside the lock"
-    second = _in_thread(_worker_run(tenant, "2"), second_runs, errors)
+    second = in_thread(_worker_run(tenant, "2"), second_runs, errors)
     second.join(timeout=20)  # returns at once: the lock is taken
     second_done_while_first_held = not second.is_alive() and first.is_alive()
     release.set()
@@ -1044,7 +1028,7 @@ def test_runs_of_two_tenants_at_the_same_time_both_finish(monkeypatch: pytest.Mo
     monkeypatch.setattr(matching.services, "load_batch", together)
     runs: list[MatchRun] = []
     errors: list[BaseException] = []
-    threads = [_in_thread(_worker_run(tenant, str(n)), runs, errors) for n, tenant in enumerate(tenants)]
+    threads = [in_thread(_worker_run(tenant, str(n)), runs, errors) for n, tenant in enumerate(tenants)]
     for thread in threads:
         thread.join(timeout=30)
 
@@ -1070,7 +1054,7 @@ def test_a_receipt_booked_while_a_run_is_matching_is_not_lost(monkeypatch: pytes
     def load_then_book_the_receipt_elsewhere(**kwargs: Any) -> Any:
         batch = real(**kwargs)
         # A clerk books the goods receipt, on another connection, while the engine works.
-        book = _in_thread(
+        book = in_thread(
             lambda: receive(tenant, po_number="PO-1200", receipt_number="GR-1200", quantities={1: "1000"}),
             booked,
             errors,

@@ -8,31 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 import payments.services
 from payments.models import Payment
 from payments.services import StatementImportReport, statement_import
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, TenantFactory
+from tests.threads import in_thread
 
 STATEMENT = (Path(__file__).resolve().parent / "testdata" / "ming-ing-provided-example-single-message.txt").read_bytes()
-
-
-def _in_thread(
-    target: Callable[[], StatementImportReport], results: list[StatementImportReport], errors: list[BaseException]
-) -> threading.Thread:
-    def work() -> None:
-        try:
-            results.append(target())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    return thread
 
 
 @pytest.fixture
@@ -70,9 +54,9 @@ def test_the_second_import_waits_and_then_finds_every_line_stored(
     second_reports: list[StatementImportReport] = []
     errors: list[BaseException] = []
 
-    first = _in_thread(_import(tenant), first_reports, errors)
+    first = in_thread(_import(tenant), first_reports, errors)
     assert inside.wait(timeout=20), "the first import never got inside the lock"
-    second = _in_thread(_import(tenant), second_reports, errors)
+    second = in_thread(_import(tenant), second_reports, errors)
     second.join(timeout=1)
     second_waited = second.is_alive()
     release.set()

@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -43,6 +43,7 @@ from payments.tasks import reconcile_payments as reconcile_payments_task
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory, VendorFactory
 from tests.payments.factories import PaymentFactory
+from tests.threads import in_thread
 from vendors.models import Vendor
 
 CLERK = Actor(kind="user", id="42", label="clerk@example.com")
@@ -274,22 +275,6 @@ def test_a_manual_match_teaches_the_account_and_the_next_run_matches_at_tier_2(t
 # --- the tenant lock, with real threads and connections ---------------------------------------
 
 
-def _in_thread(
-    target: Callable[[], ReconciliationReport], results: list[Any], errors: list[BaseException]
-) -> threading.Thread:
-    def work() -> None:
-        try:
-            results.append(target())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    return thread
-
-
 @pytest.fixture
 def held_inside_the_lock(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, threading.Event]]:
     inside, release = threading.Event(), threading.Event()
@@ -319,9 +304,9 @@ def test_two_runs_for_one_tenant_one_runs_the_other_skips(
     second_reports: list[ReconciliationReport] = []
     errors: list[BaseException] = []
 
-    first = _in_thread(lambda: run(tenant), first_reports, errors)
+    first = in_thread(lambda: run(tenant), first_reports, errors)
     assert inside.wait(timeout=20)
-    second = _in_thread(lambda: run(tenant), second_reports, errors)
+    second = in_thread(lambda: run(tenant), second_reports, errors)
     second.join(timeout=20)
     second_done_while_first_held = not second.is_alive() and first.is_alive()
     release.set()
@@ -355,7 +340,7 @@ def test_a_clerk_faster_than_the_run_is_not_paid_over(monkeypatch: pytest.Monkey
     by_run = PaymentFactory(tenant=tenant, amount=1_000_00, remittance_text="INV 421")
     reports: list[ReconciliationReport] = []
     errors: list[BaseException] = []
-    thread = _in_thread(lambda: run(tenant), reports, errors)
+    thread = in_thread(lambda: run(tenant), reports, errors)
     try:
         assert computed.wait(timeout=20)
         by_clerk = PaymentFactory(tenant=tenant, amount=1_000_00)  # booked after the run loaded
