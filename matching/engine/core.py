@@ -38,7 +38,7 @@ from matching.engine.types import (
     PurchaseOrderRecord,
     VendorRecord,
 )
-from recon_site.money import format_minor, round_to_minor
+from recon_site.money import CURRENCY_EXPONENTS, format_minor, round_to_minor
 from vendors.names import normalize_tax_id, normalize_vendor_name
 
 # --- vocabulary (part of the API) -----------------------------------------------------------
@@ -97,6 +97,14 @@ _ZERO = Decimal(0)
 def quantity_text(value: Decimal) -> str:
     """`Decimal("400.0000")` → `"400"`, `Decimal("2.5000")` → `"2.5"`: how a clerk writes it."""
     return format(value.normalize(), "f")
+
+
+def price_text(value: Decimal, currency: str) -> str:
+    """A unit price as an invoice prints it: at least the currency's decimals (`"18.40"` EUR,
+    `"1250"` JPY), more when the price has them (`"0.0845"`)."""
+    digits = -value.normalize().as_tuple().exponent if value else 0
+    places = max(CURRENCY_EXPONENTS.get(currency, 2), int(digits))
+    return format(value.quantize(Decimal(1).scaleb(-places)), "f")
 
 
 def percent_text(value: Decimal) -> str:
@@ -628,12 +636,13 @@ def check_lines(
             Discrepancy(
                 PRICE_MISMATCH,
                 severity,
-                f"Line {line.line_number}: unit price {quantity_text(line.unit_price)} is {relative} the PO price "
-                f"{quantity_text(po_line.unit_price)} (tolerance {percent_text(price_tolerance_pct)} %"
-                + (f" or {quantity_text(price_tolerance_abs)} per unit" if price_tolerance_abs else "")
+                f"Line {line.line_number}: unit price {price_text(line.unit_price, invoice.currency)} is {relative} "
+                f"the PO price {price_text(po_line.unit_price, invoice.currency)} "
+                f"(tolerance {percent_text(price_tolerance_pct)} %"
+                + (f" or {price_text(price_tolerance_abs, invoice.currency)} per unit" if price_tolerance_abs else "")
                 + ").",
-                expected=quantity_text(po_line.unit_price),
-                actual=quantity_text(line.unit_price),
+                expected=price_text(po_line.unit_price, invoice.currency),
+                actual=price_text(line.unit_price, invoice.currency),
                 **where,
             )
         )
@@ -655,8 +664,9 @@ def check_header(invoice: InvoiceRecord) -> list[Discrepancy]:
                 Discrepancy(
                     TOTAL_MISMATCH,
                     HIGH,
-                    f"Line {line.line_number}: {quantity_text(line.quantity)} × {quantity_text(line.unit_price)} is "
-                    f"{format_minor(computed, currency)}, but the line says {format_minor(line.amount, currency)}.",
+                    f"Line {line.line_number}: {quantity_text(line.quantity)} × "
+                    f"{price_text(line.unit_price, currency)} is {format_minor(computed, currency)}, "
+                    f"but the line says {format_minor(line.amount, currency)}.",
                     invoice_line_number=line.line_number,
                     expected=format_minor(computed, currency),
                     actual=format_minor(line.amount, currency),

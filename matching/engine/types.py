@@ -12,7 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-ENGINE_VERSION = "recon-match/1.0"
+# Stored with every result, so a result can be read against the rules that produced it.
+# 1.1: duplicates compare each invoice's own arrival; unit prices written with the currency's decimals.
+ENGINE_VERSION = "recon-match/1.1"
 
 
 @dataclass(frozen=True)

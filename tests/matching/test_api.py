@@ -391,7 +391,7 @@ def test_match_is_null_before_matching(api: APIClient, priced: Invoice) -> None:
 
 def test_match_of_a_price_mismatch(api: APIClient, tenant: Tenant, acme: Vendor, priced: Invoice) -> None:
     """Values of the `priced` fixture, worked out by hand; expected/actual as the engine writes
-    prices (`quantity_text`: no trailing zeros)."""
+    prices (`price_text`: at least the currency's decimals)."""
     run_id = carry_out(tenant, api)
 
     body = read(api, f"{INVOICES}/{priced.pk}")
@@ -402,11 +402,11 @@ def test_match_of_a_price_mismatch(api: APIClient, tenant: Tenant, acme: Vendor,
     assert discrepancy == {
         "type": "price_mismatch",
         "severity": "medium",
-        "message": "Line 1: unit price 13 is 4 % above the PO price 12.5 (tolerance 2 %).",
+        "message": "Line 1: unit price 13.00 is 4 % above the PO price 12.50 (tolerance 2 %).",
         "invoice_line_number": 1,
         "po_line_number": 1,
-        "expected": "12.5",
-        "actual": "13",
+        "expected": "12.50",
+        "actual": "13.00",
     }
     assert match["confidence"] == 0.96
     assert match["breakdown"] == {"po_match": 1.0, "line_match": 1.0, "receipt_match": 1.0, "price_match": 0.8}
@@ -431,7 +431,7 @@ def test_match_lists_discrepancies_most_serious_first(api: APIClient, tenant: Te
         for d in match["discrepancies"]
     ] == [
         ("high", "quantity_exceeds_po", 2, 2, "5", "6"),
-        ("medium", "price_mismatch", 1, 1, "12.5", "13"),
+        ("medium", "price_mismatch", 1, 1, "12.50", "13.00"),
         ("medium", "quantity_not_received", 2, 2, "5", "6"),
     ]
     assert match["discrepancies"][0]["message"] == (

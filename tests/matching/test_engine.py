@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 
 from matching.engine import MatchOutcome, match_batch
-from matching.engine.core import DISCREPANCY_TYPES, assign_lines
+from matching.engine.core import DISCREPANCY_TYPES, assign_lines, price_text
 from tests.matching.engine_builders import (
     ACME,
     DAY,
@@ -82,9 +82,9 @@ class TestPrices:
         # tolerance 2 % of 18.40 = 0.368; 18.80 is 0.40 over: beyond it, but not 5 × (1.84).
         outcome = match_one(invoice(*clean_lines(hose_price="18.80")), context(standard_po()))
         mismatch = only(outcome, "price_mismatch")
-        assert (mismatch.severity, mismatch.expected, mismatch.actual) == ("medium", "18.4", "18.8")
+        assert (mismatch.severity, mismatch.expected, mismatch.actual) == ("medium", "18.40", "18.80")
         assert (mismatch.invoice_line_number, mismatch.po_line_number) == (2, 2)
-        assert mismatch.message == ("Line 2: unit price 18.8 is 2.2 % above the PO price 18.4 (tolerance 2 %).")
+        assert mismatch.message == ("Line 2: unit price 18.80 is 2.2 % above the PO price 18.40 (tolerance 2 %).")
         # price_match: line 1 = 1; line 2 = 1 - (0.40 - 0.368) / 18.40 × 10 = 0.98261 → mean 0.9913
         assert outcome.breakdown["price_match"] == Decimal("0.9913")
         assert outcome.confidence == Decimal("0.9983")  # 0.3 + 0.3 + 0.2 + 0.2 × 0.9913
@@ -448,3 +448,12 @@ def test_one_price_beyond_tolerance_is_always_a_price_mismatch(order, data: st.D
     outcome = match_one(invoice(*lines), context(po))
     mismatches = [d for d in outcome.discrepancies if d.type == "price_mismatch"]
     assert [d.invoice_line_number for d in mismatches] == [original.line_number]
+
+
+@pytest.mark.parametrize(
+    ("price", "currency", "text"),
+    [("18.4", "EUR", "18.40"), ("0.0845", "EUR", "0.0845"), ("1250", "JPY", "1250"), ("2.5", "BHD", "2.500"),
+     ("400.000000", "EUR", "400.00"), ("0", "EUR", "0.00")],
+)  # fmt: skip
+def test_prices_read_as_an_invoice_prints_them(price: str, currency: str, text: str) -> None:
+    assert price_text(Decimal(price), currency) == text

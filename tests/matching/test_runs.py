@@ -237,11 +237,11 @@ def test_what_a_run_writes_for_one_invoice(tenant: Tenant) -> None:
         "price_mismatch": {
             "type": "price_mismatch",
             "severity": "high",  # 2.60 over, more than 5 × the tolerance of 0.368
-            "message": "Line 2: unit price 21 is 14.1 % above the PO price 18.4 (tolerance 2 %).",
+            "message": "Line 2: unit price 21.00 is 14.1 % above the PO price 18.40 (tolerance 2 %).",
             "invoice_line_number": 2,
             "po_line_number": 2,
-            "expected": "18.4",
-            "actual": "21",
+            "expected": "18.40",
+            "actual": "21.00",
         },
         "total_mismatch": {
             "type": "total_mismatch",
@@ -313,7 +313,7 @@ def test_what_a_run_writes_for_one_invoice(tenant: Tenant) -> None:
             "discrepancy_type": "price_mismatch",
             "severity": "high",
             "title": "Price mismatch on invoice INV-9001",
-            "description": "Line 2: unit price 21 is 14.1 % above the PO price 18.4 (tolerance 2 %).",
+            "description": "Line 2: unit price 21.00 is 14.1 % above the PO price 18.40 (tolerance 2 %).",
             "amount_expected": 18.4,
             "amount_actual": 21.0,
             "currency": "EUR",
