@@ -13,7 +13,6 @@ last writes of the transaction, so the lock is held as briefly as possible.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +23,9 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.chain import GENESIS_HASH, canonical_timestamp, event_hash, to_json_safe
 from audit.models import AuditEvent, OutboxMessage
+from recon_site import locks
 from recon_site.observability import request_id_var
 from tenants.models import Tenant
-
-# Namespace of the advisory lock's first int4 (the idempotency lock uses another).
-_AUDIT_LOCK_CLASS = 0xA0D
 
 NOT_IN_TRANSACTION = "audit_record must run inside the transaction of the change it records"
 
@@ -40,11 +37,6 @@ class AuditEntry:
     action: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
-
-
-def _tenant_lock_key(tenant_id: Any) -> int:
-    digest = hashlib.blake2b(str(tenant_id).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def audit_record(
@@ -68,8 +60,7 @@ def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]
         raise RuntimeError(NOT_IN_TRANSACTION)
     if not entries:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_AUDIT_LOCK_CLASS, _tenant_lock_key(tenant.pk)])
+    locks.tenant_lock_wait(locks.AUDIT, tenant.pk)
     head = AuditEvent.objects.for_tenant(tenant).order_by("-sequence").values_list("sequence", "hash").first()
     sequence, prev_hash = head if head is not None else (0, GENESIS_HASH)
     occurred_at = timezone.now()  # microsecond precision, as PostgreSQL keeps it

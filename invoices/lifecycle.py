@@ -34,6 +34,7 @@ from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from recon_site.exceptions import DocumentInvalid, DomainError, NotFoundError
 from recon_site.state_machine import IllegalTransition, StaleState, StateMachine
 from tenants.models import Tenant
+from tenants.scoping import tenant_rows_update
 
 S = InvoiceStatus
 
@@ -143,20 +144,14 @@ def _apply_moves(*, tenant: Tenant, accepted: list[tuple[Invoice, InvoiceMove]],
     now = timezone.now()
     for (from_status, from_queue, to_status, to_queue, also), group in groups.items():
         invoice_ids = [move.invoice_id for move in group]
-        if also:
-            updated = _update_with_columns(
-                tenant=tenant,
-                moves=group,
-                fields=also,
-                set_to=(to_status, to_queue, now),
-                where=(from_status, from_queue),
-            )
-        else:
-            updated = (
-                Invoice.objects.for_tenant(tenant)
-                .filter(pk__in=invoice_ids, status=from_status, review_queue=from_queue)
-                .update(status=to_status, review_queue=to_queue, updated_at=now)
-            )
+        updated = tenant_rows_update(
+            tenant=tenant,
+            model=Invoice,
+            fields=also,
+            rows=[(move.invoice_id, *((move.also_set or {})[name] for name in also)) for move in group],
+            set_all={"status": to_status, "review_queue": to_queue, "updated_at": now},
+            only_where={"status": from_status, "review_queue": from_queue},
+        )
         if updated != len(invoice_ids):
             raise StaleState(MOVED_MEANWHILE.format(invoice_id=", ".join(map(str, invoice_ids))))
     entries = []
@@ -186,45 +181,6 @@ def _apply_moves(*, tenant: Tenant, accepted: list[tuple[Invoice, InvoiceMove]],
         current.status, current.review_queue, current.updated_at = move.to_status, move.queue, now
     audit_record_many(tenant=tenant, actor=actor, entries=entries)
     outbox_enqueue_many(tenant=tenant, events=events)
-
-
-def _update_with_columns(
-    *,
-    tenant: Tenant,
-    moves: list[InvoiceMove],
-    fields: tuple[str, ...],
-    set_to: tuple[str, str | None, Any],
-    where: tuple[str, str | None],
-) -> int:
-    """One group's compare-and-set UPDATE that also sets each row's `also_set` columns, from
-    one array per column (UPDATE … FROM unnest()). Returns the number of rows updated.
-
-    The same statement as the ORM's `.filter(pk__in=…, status=…, review_queue=…).update(…)`
-    plus the columns; raw SQL, so the tenant filter is spelled out (tenants.scoping checks ORM
-    queries only). Only identifiers from the model's metadata are interpolated.
-    """
-    meta = Invoice._meta
-    quote = connection.ops.quote_name
-    model_fields = [meta.get_field(name) for name in fields]
-    columns = [quote(field.column) for field in model_fields]
-    key = quote(meta.pk.column)
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in [meta.pk, *model_fields])
-    assignments = "".join(f", {column} = source.{column}" for column in columns)
-    status, queue, updated_at = (
-        quote(meta.get_field(name).column) for name in ("status", "review_queue", "updated_at")
-    )
-    sql = (
-        f"UPDATE {quote(meta.db_table)} AS target"  # noqa: S608
-        f" SET {status} = %s, {queue} = %s, {updated_at} = %s{assignments}"
-        f" FROM unnest({arrays}) AS source({', '.join([key, *columns])})"
-        f" WHERE target.{quote(meta.get_field('tenant').column)} = %s AND target.{key} = source.{key}"
-        f" AND target.{status} = %s AND target.{queue} IS NOT DISTINCT FROM %s"
-    )
-    values = [[move.invoice_id for move in moves]]
-    values += [[(move.also_set or {})[name] for move in moves] for name in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*set_to, *values, tenant.pk, *where])
-        return cursor.rowcount
 
 
 def invoice_transition(

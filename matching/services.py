@@ -49,7 +49,9 @@ from matching.engine import ENGINE_VERSION, InvoiceRecord, MatchFailure, MatchOu
 from matching.loading import LoadedBatch, load_batch, tenant_settings_for
 from matching.models import Discrepancy, MatchResult, MatchRun
 from purchasing.models import GoodsReceipt, PurchaseOrder
+from recon_site import locks
 from tenants.models import Tenant
+from tenants.scoping import tenant_rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,6 @@ logger = logging.getLogger(__name__)
 MATCHING_ACTOR = system_actor("matching")
 RECEIPT_ACTOR = system_actor("goods_receipt")
 HOLD_ESCALATION_ACTOR = system_actor("hold_escalation")
-
-# Namespace of the advisory lock's first int4: audit appends use 0xA0D, idempotency keys 0x1DE.
-_MATCHING_LOCK_CLASS = 0x3A7C
 
 DISCREPANCY_EVENT = "invoice.discrepancy.detected"
 # Discrepancy types whose expected/actual are amounts of money (the event's amount_* fields).
@@ -84,23 +83,6 @@ class _QueryCounter:
         return execute(sql, params, many, context)
 
 
-def _lock_key(tenant: Tenant) -> int:
-    # 32 bits of the tenant's random UUID; two tenants sharing them would only take turns.
-    return int.from_bytes(uuid.UUID(str(tenant.pk)).bytes[:4], "big", signed=True)
-
-
-def _tenant_lock_try(tenant: Tenant) -> bool:
-    """The tenant's matching lock, held by this database session until released or disconnected.
-
-    A session lock rather than a transaction lock because a run spans several transactions
-    (the run record, the batch write, the per-invoice retries). A worker that dies mid-run loses
-    its connection and with it the lock: no TTL to guess.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_MATCHING_LOCK_CLASS, _lock_key(tenant)])
-        return bool(cursor.fetchone()[0])
-
-
 def matching_lock_wait(*, tenant: Tenant) -> None:
     """Wait for the tenant's matching lock and hold it to the end of the current transaction.
 
@@ -111,15 +93,7 @@ def matching_lock_wait(*, tenant: Tenant) -> None:
     the audit lock, in the same order as a run (matching lock, then audit lock), so the two
     cannot deadlock.
     """
-    if not connection.in_atomic_block:
-        raise RuntimeError("matching_lock_wait needs a transaction: the lock ends with it.")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_MATCHING_LOCK_CLASS, _lock_key(tenant)])
-
-
-def _tenant_unlock(tenant: Tenant) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_MATCHING_LOCK_CLASS, _lock_key(tenant)])
+    locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
 
 
 def _elapsed_ms(start: float) -> int:
@@ -170,7 +144,9 @@ def matching_run_for_tenant(
                 run.refresh_from_db()
                 return run
             run.status, run.started_at = MatchRun.Status.RUNNING, now
-        if not _tenant_lock_try(tenant):
+        # A session lock: a run spans several transactions (the run record, the batch write,
+        # the per-invoice retries); a worker that dies mid-run loses it with its connection.
+        if not locks.tenant_lock_try(locks.MATCHING, tenant.pk):
             run.status = MatchRun.Status.SKIPPED
         else:
             try:
@@ -183,7 +159,7 @@ def matching_run_for_tenant(
                 run.status = MatchRun.Status.FAILED
                 run.error = f"{type(exc).__name__}: {exc}"
             finally:
-                _tenant_unlock(tenant)
+                locks.tenant_unlock(locks.MATCHING, tenant.pk)
     run.finished_at = timezone.now()
     run.duration_ms = _elapsed_ms(started)
     run.query_count = counter.count
@@ -275,44 +251,15 @@ def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[
     writes = [write for write in writes if write.move.invoice_id not in refused]
     MatchResult.objects.bulk_create([write.result for write in writes])
     Discrepancy.objects.bulk_create([discrepancy for write in writes for discrepancy in write.discrepancies])
-    _update_rows(
+    tenant_rows_update(
         tenant=tenant,
         model=InvoiceLine,
         fields=("matched_po_line",),
         rows=[line for write in writes for line in write.lines],
+        skip_unchanged=True,
     )
     outbox_enqueue_many(tenant=tenant, events=[event for write in writes for event in write.events])
     return [_failure(invoice_id, f"{type(error).__name__}: {error}") for invoice_id, error in refused.items()]
-
-
-def _update_rows(
-    *, tenant: Tenant, model: type[InvoiceLine], fields: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """Set the (UUID) `fields` of the tenant's rows from `(id, *values)` tuples, in one UPDATE … FROM unnest().
-
-    What `bulk_update` does, without its cost: it builds a `CASE WHEN id = … THEN …` expression
-    per row and field, which for a batch's thousand invoice lines was most of the write's time
-    (ORM expressions in Python), and PostgreSQL walks the whole CASE for every row. One array per
-    column keeps the statement's size linear and its parameters few. Raw SQL, so the tenant
-    filter is spelled out (tenants.scoping checks ORM queries only).
-    """
-    if not rows:
-        return
-    meta = model._meta
-    quote = connection.ops.quote_name
-    key, tenant_column = quote(meta.pk.column), quote(meta.get_field("tenant").column)
-    columns = [quote(meta.get_field(name).column) for name in fields]
-    table, assignments = quote(meta.db_table), ", ".join(f"{column} = source.{column}" for column in columns)
-    arrays, names = ", ".join(["%s::uuid[]"] * (len(fields) + 1)), ", ".join([key, *columns])
-    # Only identifiers from the models' metadata are interpolated; every value is a parameter.
-    sql = f"UPDATE {table} AS target SET {assignments} FROM unnest({arrays}) AS source({names})"  # noqa: S608
-    sql += f" WHERE target.{tenant_column} = %s AND target.{key} = source.{key}"
-    # Rows already holding these values are left alone: rewriting one costs a new row version
-    # and an entry in each of the table's indexes, for nothing.
-    targets, sources = (", ".join(f"{side}.{column}" for column in columns) for side in ("target", "source"))
-    sql += f" AND ROW({targets}) IS DISTINCT FROM ROW({sources})"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*(list(column) for column in zip(*rows, strict=True)), tenant.pk])
 
 
 def _invoice_write(

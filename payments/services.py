@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from audit.actors import Actor
 from audit.services import audit_record
@@ -16,14 +16,13 @@ from payments.accounts import account_hash, encrypt_account
 from payments.exceptions import StatementInvalid, StatementTooLarge
 from payments.models import Payment, PaymentStatus, StatementImport
 from payments.statements import ParsedFile, StatementParseError, balance_check, parse_statement_file
+from recon_site import locks
 from tenants.models import Tenant
 
 FILE_TOO_LARGE = "The file is {size} bytes; at most {limit} bytes (PAYMENT_STATEMENT_MAX_BYTES) are accepted."
 WARN_ALREADY_IMPORTED = "This file was imported before (import {import_id}); lines already stored were skipped."
 WARN_UNBALANCED = "Statement {statement}: {problem}"
 
-# Namespace of the advisory lock's first int4 (audit, matching and idempotency use others).
-_IMPORT_LOCK_CLASS = 0x57A7
 _READ_CHUNK = 1 << 16
 
 
@@ -45,11 +44,6 @@ class StatementImportReport:
 
     def as_response(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _lock_key(tenant: Tenant) -> int:
-    digest = hashlib.blake2b(str(tenant.pk).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def _digest(binary: IO[bytes]) -> tuple[int, str]:
@@ -151,8 +145,7 @@ def statement_import(
     with transaction.atomic():
         # One import per tenant at a time, so "is this line already stored?" cannot race with a
         # concurrent import of the same file (the unique constraint would then fail the second).
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK_CLASS, _lock_key(tenant)])
+        locks.tenant_lock_wait(locks.STATEMENT_IMPORT, tenant.pk)
         previous = list(
             StatementImport.objects.for_tenant(tenant)
             .filter(file_sha256=sha256)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import Actor
@@ -64,16 +64,13 @@ from payments.reconciliation.writing import (
     money_label,
     payment_status_for,
 )
+from recon_site import locks
 from tenants.models import Tenant
 from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_vendor_name
 
 logger = logging.getLogger(__name__)
 
-
-# Namespace of the advisory lock's first int4: audit 0xA0D, idempotency 0x1DE, matching 0x3A7C,
-# statement imports 0x57A7.
-_RECONCILE_LOCK_CLASS = 0x4EC0
 
 ALLOCATION_REVERSED_EVENT = "payment.allocation.reversed"
 
@@ -108,27 +105,6 @@ class ReconciliationReport:
 
     def as_response(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _lock_key(tenant: Tenant) -> int:
-    # 32 bits of the tenant's random UUID; two tenants sharing them would only take turns.
-    return int.from_bytes(uuid.UUID(str(tenant.pk)).bytes[:4], "big", signed=True)
-
-
-def _tenant_lock_try(tenant: Tenant) -> bool:
-    """The tenant's reconciliation lock, held by this session until released or disconnected.
-
-    A session lock, like matching's: a run reads, computes and writes in separate steps, and a
-    worker that dies loses its connection and with it the lock.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_RECONCILE_LOCK_CLASS, _lock_key(tenant)])
-        return bool(cursor.fetchone()[0])
-
-
-def _tenant_unlock(tenant: Tenant) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_RECONCILE_LOCK_CLASS, _lock_key(tenant)])
 
 
 def _application(proposal: Proposal) -> Application:
@@ -214,7 +190,8 @@ def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | 
     what the first run allocated is no longer unmatched, and suggestions are replaced.
     """
     started = time.perf_counter()
-    if not _tenant_lock_try(tenant):
+    # A session lock, like matching's: a run reads, computes and writes in separate steps.
+    if not locks.tenant_lock_try(locks.RECONCILIATION, tenant.pk):
         return ReconciliationReport(status="skipped")
     try:
         loaded = load_reconciliation(tenant=tenant, limit=limit or settings.RECONCILE_MAX_PAYMENTS_PER_RUN)
@@ -246,7 +223,7 @@ def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | 
             {"payment_id": str(payment_id), "error": error.message} for payment_id, error in applied.refused.items()
         ]
     finally:
-        _tenant_unlock(tenant)
+        locks.tenant_unlock(locks.RECONCILIATION, tenant.pk)
     report.duration_ms = round((time.perf_counter() - started) * 1000)
     logger.info(
         "Reconciliation of tenant %s: %s payments, %s matched, %s suggested, %s ms",

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from recon_site import locks
 from recon_site.exceptions import DomainError
 from tenants.models import IdempotencyRecord, Tenant
 
@@ -36,10 +37,6 @@ MAX_KEY_LENGTH = 255
 KEY_IN_FLIGHT = "A request with this Idempotency-Key is still being processed; retry shortly."
 KEY_REUSED = "This Idempotency-Key was already used with a different request body."
 KEY_TOO_LONG = f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters."
-
-# Namespace of the advisory lock's first int4, so these locks never collide with other uses
-# (the matching run's tenant lock uses another class id).
-_LOCK_CLASS = 0x1DE
 
 
 class IdempotencyInFlight(DomainError):
@@ -82,7 +79,7 @@ def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredRe
     if len(key) > MAX_KEY_LENGTH:
         raise IdempotencyKeyInvalid(KEY_TOO_LONG)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, _lock_id(tenant, key)])
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [locks.IDEMPOTENCY, _lock_id(tenant, key)])
         (locked,) = cursor.fetchone()
     if not locked:
         raise IdempotencyInFlight(KEY_IN_FLIGHT)

@@ -38,6 +38,7 @@ from matching.services import (
     matching_run_for_tenant,
 )
 from purchasing.models import GoodsReceipt, PurchaseOrder, PurchaseOrderLine
+from recon_site import locks
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory
 from tests.matching.db_builders import (
@@ -712,7 +713,7 @@ def _matching_locks_held_here() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND pid = pg_backend_pid()",
-            [matching.services._MATCHING_LOCK_CLASS],
+            [locks.MATCHING],
         )
         return cursor.fetchone()[0]
 
