@@ -26,21 +26,14 @@ from payments.selectors import cash_forecast_for_tenant, cash_vendor_payment_tim
 from payments.services import statement_import
 from payments.statements import FORMATS
 from recon_site.api.fields import MoneyField
-from recon_site.api.uploads import spool_upload
+from recon_site.api.uploads import QueryInvalid, dry_run_requested, spool_upload
 from recon_site.api.views import TenantAPIMixin
-from recon_site.exceptions import DomainError
 from recon_site.money import MoneyError, format_minor, normalize_currency, to_minor
 from vendors.models import Vendor
 
-DRY_RUN_INVALID = "dry_run must be true or false."
 FORMAT_INVALID = "statement_format must be one of: {formats}."
 AMOUNT_NEEDS_CURRENCY = "Filtering by amount needs a currency (amounts are compared in its minor units)."
 _AMOUNT_LOOKUPS = {"amount": "exact", "amount_min": "gte", "amount_max": "lte"}
-_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
-
-
-class QueryInvalid(DomainError):
-    code = "validation_error"
 
 
 class PaymentOutputSerializer(serializers.ModelSerializer):
@@ -142,15 +135,6 @@ class PaymentFilter(django_filters.FilterSet):
         return queryset.filter(**{f"amount__{_AMOUNT_LOOKUPS[name]}": minor})
 
 
-def _flag(request: Request, name: str) -> bool:
-    value = request.query_params.get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise QueryInvalid(DRY_RUN_INVALID, details={name: [DRY_RUN_INVALID]})
-
-
 class PaymentViewSet(
     TenantAPIMixin,
     PaymentReconciliationActions,  # reconcile, {id}/allocate, {id}/accept-suggestion
@@ -199,7 +183,7 @@ class PaymentViewSet(
     )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser])
     def import_statement(self, request: Request) -> Response:
-        dry_run = _flag(request, "dry_run")
+        dry_run = dry_run_requested(request)
         # Not `format`: DRF reads that query parameter as the response format (URL_FORMAT_OVERRIDE).
         statement_format = request.query_params.get("statement_format") or None
         if statement_format is not None and statement_format not in FORMATS:

@@ -17,16 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from invoices.ingest.csv_import import csv_import, kind_columns
-from recon_site.api.uploads import spool_upload
+from recon_site.api.uploads import dry_run_requested, spool_upload
 from recon_site.api.views import TenantAPIMixin
-from recon_site.exceptions import DomainError
-
-DRY_RUN_INVALID = "dry_run must be true or false."
-_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
-
-
-class QueryInvalid(DomainError):
-    code = "validation_error"
 
 
 class CsvImportReportSerializer(serializers.Serializer):
@@ -41,15 +33,6 @@ class CsvImportReportSerializer(serializers.Serializer):
         child=serializers.DictField(), help_text='[{"row", "number", "id"}]: the stored document each repeats.'
     )
     warnings = serializers.ListField(child=serializers.CharField())
-
-
-def _dry_run(request: Request) -> bool:
-    value = request.query_params.get("dry_run", "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise QueryInvalid(DRY_RUN_INVALID, details={"dry_run": [DRY_RUN_INVALID]})
 
 
 def csv_import_schema(kind: str) -> Any:
@@ -85,7 +68,7 @@ CSV_IMPORT_PARSERS = [MultiPartParser]
 
 def csv_import_action(view: TenantAPIMixin, request: Request, *, kind: str) -> Response:
     """Spool the upload, check the idempotency key by its digest, import, answer with the report."""
-    dry_run = _dry_run(request)
+    dry_run = dry_run_requested(request)
     upload = spool_upload(request, limit=settings.CSV_MAX_BYTES, setting="CSV_MAX_BYTES")
     try:
         view.idempotency_begin_for_file(request, upload.sha256)

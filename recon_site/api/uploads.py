@@ -34,6 +34,8 @@ _MULTIPART_OVERHEAD = 1 << 16
 UPLOAD_TOO_LARGE = "The file is larger than the {limit} bytes accepted ({setting})."
 UPLOAD_MISSING = "Send the file as the request body, or as the multipart form field 'file'."
 UPLOAD_EMPTY = "The file is empty."
+DRY_RUN_INVALID = "dry_run must be true or false."
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
 
 
 class UploadTooLarge(DomainError):
@@ -44,6 +46,22 @@ class UploadTooLarge(DomainError):
 class UploadMissing(DomainError):
     status_code = 400
     code = "file_missing"
+
+
+class QueryInvalid(DomainError):
+    """A query parameter that cannot be read (400, in the envelope, under its name)."""
+
+    code = "validation_error"
+
+
+def dry_run_requested(request: Request) -> bool:
+    """`?dry_run=true|false` of an import (also 1/0, yes/no; absent: false); anything else is a 400."""
+    value = request.query_params.get("dry_run", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise QueryInvalid(DRY_RUN_INVALID, details={"dry_run": [DRY_RUN_INVALID]})
 
 
 @dataclass
