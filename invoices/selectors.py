@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from invoices.documents import InvoiceDocument
 from invoices.models import Invoice
 from tenants.models import Tenant
 from tenants.scoping import TenantQuerySet
+from vendors.models import Vendor
+from vendors.names import normalize_tax_id, normalize_vendor_name
 
 
 def invoice_list(*, tenant: Tenant) -> TenantQuerySet:
     return Invoice.objects.for_tenant(tenant)
+
+
+def invoices_of_document_vendor(
+    candidates: TenantQuerySet, *, vendor: Vendor | None, document: InvoiceDocument
+) -> list[Invoice]:
+    """Of `candidates` (in their order), those from the vendor `document` names.
+
+    The resolved vendor when there is one; otherwise the invoices stored without a vendor whose
+    raw tax id and name, normalized, are the document's: an unknown sender is still one sender.
+    """
+    if vendor is not None:
+        return list(candidates.filter(vendor=vendor))
+    tax_id, name = normalize_tax_id(document.vendor_tax_id), normalize_vendor_name(document.vendor_name)
+    return [
+        candidate
+        for candidate in candidates.filter(vendor__isnull=True)
+        if normalize_tax_id(candidate.vendor_tax_id_raw) == tax_id
+        and normalize_vendor_name(candidate.vendor_name_raw) == name
+    ]

@@ -14,6 +14,7 @@ from invoices.documents import InvoiceDocument
 from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
+from invoices.selectors import invoices_of_document_vendor
 from matching.models import MatchRun
 from matching.services import matching_enqueue
 from recon_site.exceptions import DocumentInvalid
@@ -21,7 +22,6 @@ from recon_site.money import MAX_MINOR_UNITS, MoneyError, normalize_currency, ro
 from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, quantity_error, unit_price_error
 from tenants.models import Tenant
 from vendors.models import Vendor
-from vendors.names import normalize_tax_id, normalize_vendor_name
 from vendors.selectors import vendor_resolve_exact
 
 INVOICE_UNKNOWN_VENDOR_ID = "No vendor with this id."
@@ -242,18 +242,9 @@ def _credited_invoice_locked(*, tenant: Tenant, vendor: Vendor | None, document:
         .filter(document_type=DocumentType.INVOICE, invoice_number_normalized=number)
         .order_by("created_at", "id")
     )
-    if vendor is not None:
-        found = list(candidates.filter(vendor=vendor).only("id", "status"))
-    else:
-        tax_id, name = normalize_tax_id(document.vendor_tax_id), normalize_vendor_name(document.vendor_name)
-        found = [
-            candidate
-            for candidate in candidates.filter(vendor__isnull=True).only(
-                "id", "status", "vendor_tax_id_raw", "vendor_name_raw"
-            )
-            if normalize_tax_id(candidate.vendor_tax_id_raw) == tax_id
-            and normalize_vendor_name(candidate.vendor_name_raw) == name
-        ]
+    found = invoices_of_document_vendor(
+        candidates.only("id", "status", "vendor_tax_id_raw", "vendor_name_raw"), vendor=vendor, document=document
+    )
     if not found:
         return None
     final = INVOICE_LIFECYCLE.final_states

@@ -19,6 +19,7 @@ from django.db import models
 from invoices.documents import InvoiceDocument
 from invoices.models import Invoice
 from invoices.numbers import normalize_invoice_number
+from invoices.selectors import invoices_of_document_vendor
 from recon_site.exceptions import DomainError
 from tenants.models import Tenant
 from vendors.models import Vendor
@@ -92,14 +93,9 @@ def invoice_already_present(*, tenant: Tenant, document: InvoiceDocument, vendor
     candidates = Invoice.objects.for_tenant(tenant).filter(
         invoice_number_normalized=number, document_type=document.document_type
     )
+    if vendor is None and document.vendor_id is not None:
+        return None  # an unknown vendor id: the door refuses it
     if vendor is not None:
         return candidates.filter(vendor=vendor).order_by("created_at").first()
-    if document.vendor_id is not None:
-        return None  # an unknown vendor id: the door refuses it
-    tax_id, name = normalize_tax_id(document.vendor_tax_id), normalize_vendor_name(document.vendor_name)
-    for candidate in candidates.filter(vendor__isnull=True).order_by("created_at"):
-        if normalize_tax_id(candidate.vendor_tax_id_raw) == tax_id and (
-            normalize_vendor_name(candidate.vendor_name_raw) == name
-        ):
-            return candidate
-    return None
+    found = invoices_of_document_vendor(candidates.order_by("created_at"), vendor=None, document=document)
+    return found[0] if found else None
