@@ -21,12 +21,12 @@ from purchasing.documents import (
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from purchasing.selectors import goods_receipt_list, purchase_order_list
 from purchasing.services import goods_receipt_create, purchase_order_create
-from recon_site.api.fields import DecimalStringField
+from recon_site.api.fields import DecimalStringField, IntegerStringField
 from recon_site.api.views import TenantAPIMixin
 
 
 class PurchaseOrderLineInputSerializer(serializers.Serializer):
-    line_number = serializers.IntegerField(min_value=1, max_value=2_147_483_647)
+    line_number = IntegerStringField(min_value=1, max_value=2_147_483_647)
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=500)
     quantity = DecimalStringField()
@@ -44,7 +44,7 @@ class PurchaseOrderInputSerializer(serializers.Serializer):
 
 
 class GoodsReceiptLineInputSerializer(serializers.Serializer):
-    po_line_number = serializers.IntegerField(min_value=1, max_value=2_147_483_647)
+    po_line_number = IntegerStringField(min_value=1, max_value=2_147_483_647)
     quantity = DecimalStringField()
 
 

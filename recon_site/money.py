@@ -60,6 +60,10 @@ def parse_decimal(value: str | int | Decimal) -> Decimal:
     """A finite `Decimal` from an API value; floats are refused because they are already inexact."""
     if isinstance(value, (bool, float)):
         raise MoneyError(NOT_A_NUMBER.format(value=value))
+    # Decimal() reads any Unicode digit ("١٢٣" is 123, "７５" is 75): an amount is written in ASCII,
+    # anything else is not a number rather than a silent conversion.
+    if isinstance(value, str) and not value.isascii():
+        raise MoneyError(NOT_A_NUMBER.format(value=value))
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation as exc:

@@ -23,6 +23,7 @@ from tenants.authentication import current_membership, memberships_of
 from tenants.models import Membership, Role, Tenant
 
 NO_MEMBERSHIP = "Your account is not a member of any active organisation. Ask an administrator for access."
+NUL_IN_INPUT = "The request contains a NUL character, which no field accepts. Nothing was saved."
 
 # Roles that may start matching runs and act on the escalated queue.
 APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
@@ -75,12 +76,22 @@ def tenant_view(view: ViewFunc) -> ViewFunc:
             return render(request, "web/no_tenant.html", {"message": NO_MEMBERSHIP}, status=403)
         request.web = context  # type: ignore[attr-defined]
         tenant_id_var.set(str(context.tenant.pk))
+        # PostgreSQL cannot hold NUL in text or jsonb: a search or comment with one would fail in
+        # the driver as a 500. The API's serializers refuse it per field; the pages read request
+        # values directly, so they are refused here, once, for every page.
+        if _has_nul(request):
+            return render(request, "web/bad_request.html", {"message": NUL_IN_INPUT}, status=400)
         try:
             return view(request, *args, **kwargs)
         except Http404:
             return render(request, "web/not_found.html", status=404)
 
     return wrapper
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    submitted = (value for data in (request.GET, request.POST) for _, values in data.lists() for value in values)
+    return any("\x00" in value for value in submitted)
 
 
 def web_globals(request: HttpRequest) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from tenants.models import Tenant
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, TenantFactory
+from tests.tenant_matrix import OWN_LABEL, SECRET, TenantDocuments, tenant_documents_build
 
 
 def require_service(name: str, url: str | None, default_port: int) -> str:
@@ -75,6 +76,17 @@ def foreign_api(other_tenant: Tenant) -> APIClient:
 @pytest.fixture
 def client_for() -> Callable[[Tenant], APIClient]:
     return _client_for
+
+
+@pytest.fixture
+def tenant_a_documents(tenant: Tenant) -> TenantDocuments:
+    """One object of each kind owned by `tenant` (A), marked with text tenant B must never see."""
+    return tenant_documents_build(tenant, SECRET)
+
+
+@pytest.fixture
+def tenant_b_documents(other_tenant: Tenant) -> TenantDocuments:
+    return tenant_documents_build(other_tenant, OWN_LABEL)
 
 
 @pytest.fixture

@@ -38,3 +38,23 @@ class DecimalStringField(serializers.DecimalField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_digits=None, decimal_places=None, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        _refuse_non_ascii_digits(self, data)
+        return super().to_internal_value(data)
+
+
+class IntegerStringField(serializers.IntegerField):
+    """An integer in, as a JSON number or a string of ASCII digits (see `_refuse_non_ascii_digits`)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        _refuse_non_ascii_digits(self, data)
+        return super().to_internal_value(data)
+
+
+def _refuse_non_ascii_digits(field: serializers.Field, data: Any) -> None:
+    # Python's Decimal() and int() read any Unicode digit: "١٢٣" (Arabic-Indic) or "７５" (full
+    # width) would be stored as 123 and 75, a number nobody typed in those characters. An amount
+    # travels as ASCII; anything else is "not a number" rather than a silent conversion.
+    if isinstance(data, str) and not data.isascii():
+        field.fail("invalid")

@@ -17,14 +17,17 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from invoices.models import InvoiceLine
 from tenants.models import IdempotencyRecord, Tenant
 from tests.factories import GoodsReceiptFactory, PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
+from vendors.models import Vendor
 
 VENDORS = "/api/vendors"
 PURCHASE_ORDERS = "/api/purchase-orders"
 GOODS_RECEIPTS = "/api/goods-receipts"
 INVOICES = "/api/invoices"
 CREATE_ENDPOINTS = [VENDORS, PURCHASE_ORDERS, GOODS_RECEIPTS, INVOICES]
+SQL_ISH = "1' OR '1'='1'; DROP TABLE invoices_invoice; --"
 
 
 @dataclass(frozen=True)
@@ -513,6 +516,208 @@ CASES = [
     ),
 ]
 
+# The catalogue of issue #8, item by item, on top of the cases above (which already cover
+# negative amounts, excess precision, invalid currencies and amounts past bigint).
+NUL = "\x00"  # PostgreSQL cannot store it in text: refused at the door, never a 500 from the driver
+CATALOGUE_CASES = [
+    # --- NUL in names and numbers ------------------------------------------------------------------
+    Case(VENDORS, "nul-in-name", setting("name", f"Nova{NUL}Parts"), 400, "validation_error", ("name",)),
+    Case(VENDORS, "nul-in-tax-id", setting("tax_id", f"DE{NUL}1"), 400, "validation_error", ("tax_id",)),
+    Case(
+        PURCHASE_ORDERS, "nul-in-po-number", setting("po_number", f"PO{NUL}1"), 400, "validation_error", ("po_number",)
+    ),
+    Case(
+        PURCHASE_ORDERS,
+        "nul-in-line-description",
+        setting("lines.0.description", f"Part{NUL}"),
+        400,
+        "validation_error",
+        ("lines[0].description",),
+    ),
+    Case(
+        GOODS_RECEIPTS,
+        "nul-in-receipt-number",
+        setting("receipt_number", f"GR{NUL}1"),
+        400,
+        "validation_error",
+        ("receipt_number",),
+    ),
+    Case(
+        INVOICES,
+        "nul-in-invoice-number",
+        setting("invoice_number", f"INV{NUL}1"),
+        400,
+        "validation_error",
+        ("invoice_number",),
+    ),
+    Case(
+        INVOICES, "nul-in-vendor-name", setting("vendor_name", f"Nova{NUL}"), 400, "validation_error", ("vendor_name",)
+    ),
+    Case(INVOICES, "nul-in-amount", setting("total_amount", f"75{NUL}.00"), 400, "validation_error", ("total_amount",)),
+    # --- Unicode in numbers: Python's Decimal() and int() would read "١٢٣" as 123 ---------------------
+    *(
+        Case(INVOICES, f"total-{name}", setting("total_amount", value), 400, "validation_error", ("total_amount",))
+        for name, value in [
+            ("rtl-override", "1\u202e00"),
+            ("arabic-indic-digits", "\u0661\u0662\u0663"),
+            ("full-width-digits", "\uff17\uff15.\uff10\uff10"),
+            ("emoji", "75.00\U0001f680"),
+            ("only-emoji", "\U0001f4b0"),
+        ]
+    ),
+    Case(
+        INVOICES,
+        "quantity-arabic-indic-digits",
+        setting("lines.1.quantity", "\u0661\u0660"),
+        400,
+        "validation_error",
+        ("lines[1].quantity",),
+    ),
+    Case(
+        INVOICES,
+        "unit-price-rtl-override",
+        setting("lines.1.unit_price", "\u202e2.50"),
+        400,
+        "validation_error",
+        ("lines[1].unit_price",),
+    ),
+    Case(
+        INVOICES,
+        "line-number-arabic-indic-digit",
+        setting("lines.1.line_number", "\u0662"),
+        400,
+        "validation_error",
+        ("lines[1].line_number",),
+    ),
+    Case(
+        PURCHASE_ORDERS,
+        "quantity-arabic-indic-digits",
+        setting("lines.1.quantity", "\u0661\u0660"),
+        400,
+        "validation_error",
+        ("lines[1].quantity",),
+    ),
+    Case(
+        PURCHASE_ORDERS,
+        "line-number-full-width-digit",
+        setting("lines.1.line_number", "\uff12"),
+        400,
+        "validation_error",
+        ("lines[1].line_number",),
+    ),
+    Case(
+        GOODS_RECEIPTS,
+        "quantity-emoji",
+        setting("lines.1.quantity", "5\U0001f4e6"),
+        400,
+        "validation_error",
+        ("lines[1].quantity",),
+    ),
+    Case(
+        GOODS_RECEIPTS,
+        "po-line-number-arabic-indic-digit",
+        setting("lines.1.po_line_number", "\u0662"),
+        400,
+        "validation_error",
+        ("lines[1].po_line_number",),
+    ),
+    # --- zero and huge amounts (a zero amount is valid: amounts are >= 0, quantities > 0) --------------
+    Case(INVOICES, "zero-quantity", setting("lines.1.quantity", "0"), 400, "validation_error", ("lines[1].quantity",)),
+    Case(
+        GOODS_RECEIPTS,
+        "zero-quantity",
+        setting("lines.1.quantity", "0"),
+        400,
+        "validation_error",
+        ("lines[1].quantity",),
+    ),
+    Case(
+        INVOICES,
+        "total-huge-exponent",
+        setting("total_amount", "1E+999999"),
+        400,
+        "validation_error",
+        ("total_amount",),
+    ),
+    Case(
+        INVOICES,
+        "tax-beyond-bigint",
+        setting("tax_amount", "92233720368547758.08"),
+        400,
+        "validation_error",
+        ("tax_amount",),
+    ),
+    Case(
+        INVOICES,
+        "quantity-huge-exponent",
+        setting("lines.1.quantity", "1E+999999"),
+        400,
+        "validation_error",
+        ("lines[1].quantity",),
+    ),
+    Case(
+        INVOICES,
+        "unit-price-60-digits",
+        setting("lines.1.unit_price", "9" * 60),
+        400,
+        "validation_error",
+        ("lines[1].unit_price",),
+    ),
+    Case(
+        INVOICES,
+        "line-number-beyond-int",
+        setting("lines.1.line_number", 2**70),
+        400,
+        "validation_error",
+        ("lines[1].line_number",),
+    ),
+    Case(
+        PURCHASE_ORDERS,
+        "unit-price-60-digits",
+        setting("lines.1.unit_price", "9" * 60),
+        400,
+        "validation_error",
+        ("lines[1].unit_price",),
+    ),
+    Case(
+        GOODS_RECEIPTS,
+        "quantity-huge-exponent",
+        setting("lines.1.quantity", "1E+999999"),
+        400,
+        "validation_error",
+        ("lines[1].quantity",),
+    ),
+    # --- dates out of range: year 0, year 10000, a day February does not have ------------------------
+    *(
+        Case(endpoint, f"{field}-{name}", setting(field, value), 400, "validation_error", (field,))
+        for endpoint, field in [
+            (INVOICES, "invoice_date"),
+            (INVOICES, "due_date"),
+            (PURCHASE_ORDERS, "order_date"),
+            (PURCHASE_ORDERS, "expected_date"),
+            (GOODS_RECEIPTS, "received_date"),
+        ]
+        for name, value in [("year-0", "0000-01-01"), ("year-10000", "10000-01-01"), ("february-30", "2026-02-30")]
+    ),
+    # --- invalid currencies -------------------------------------------------------------------------
+    *(
+        Case(endpoint, f"currency-{name}", setting("currency", value), 400, "validation_error", ("currency",))
+        for endpoint in (VENDORS, PURCHASE_ORDERS, INVOICES)
+        for name, value in [("symbol", "\u20ac"), ("full-width", "\uff25\uff35\uff32"), ("numeric-code", 978)]
+    ),
+    Case(INVOICES, "currency-blank", setting("currency", ""), 400, "validation_error", ("currency",)),
+    # --- SQL-ish strings where an id or a code is expected (as text they are stored: see below) -------
+    *(
+        Case(endpoint, f"sql-in-{field}", setting(field, SQL_ISH), 400, "validation_error", (field,))
+        for endpoint, field in [
+            (INVOICES, "vendor_id"),
+            (PURCHASE_ORDERS, "vendor_id"),
+            (GOODS_RECEIPTS, "po_number"),
+            (INVOICES, "currency"),
+        ]
+    ),
+]
+
 JPY_AND_BHD_CASES = [
     ("JPY", "total_amount", "1.5"),
     ("JPY", "tax_amount", "0.1"),
@@ -547,7 +752,7 @@ def test_valid_baseline_is_accepted(endpoint: str, world: World, api: APIClient,
     assert document_counts() != before
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("case", CASES + CATALOGUE_CASES, ids=str)
 def test_bad_input_is_refused_with_an_envelope_and_changes_nothing(
     case: Case, world: World, api: APIClient, document_counts: Any
 ) -> None:
@@ -649,3 +854,156 @@ def test_oversized_body_is_a_413_envelope(
     assert_envelope(response, 413, "payload_too_large")
     assert document_counts() == before
     assert not IdempotencyRecord.objects.for_tenant(tenant).exists()
+
+
+@pytest.mark.parametrize("endpoint", CREATE_ENDPOINTS)
+def test_a_10_mb_body_is_a_413_envelope(endpoint: str, world: World, api: APIClient, document_counts: Any) -> None:
+    """The catalogue's 10 MB body: refused before it is parsed, whatever the limit is set to below it."""
+    body = {**baseline(endpoint, world), "padding": "x" * (10 * 1024 * 1024)}
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < 10 * 1024 * 1024
+    before = document_counts()
+    assert_envelope(send(api, endpoint, body), 413, "payload_too_large")
+    assert document_counts() == before
+
+
+def _nested(depth: int) -> Any:
+    node: Any = "x"
+    for _ in range(depth):
+        node = {"a": node}
+    return node
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "raw"),
+    [
+        # Deeper than Python's recursion limit: json.loads raises RecursionError, not a 500.
+        (VENDORS, b"[" * 100_000 + b"]" * 100_000),
+        (INVOICES, b'{"lines": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_000 + b"}"),
+        # Parsed fine, but past MAX_JSON_DEPTH inside an otherwise valid document's field.
+        (VENDORS, json.dumps({"name": "Nova", "tax_id": _nested(40)}).encode()),
+        # An integer of 5,000 digits: past Python's int-from-string limit, a parse error.
+        (INVOICES, b'{"total_amount": ' + b"9" * 5000 + b"}"),
+    ],
+    ids=["100k-arrays", "50k-objects-in-a-field", "40-levels-in-a-field", "5000-digit-integer"],
+)
+def test_deeply_nested_or_monstrous_json_is_a_400(
+    endpoint: str, raw: bytes, api: APIClient, document_counts: Any
+) -> None:
+    before = document_counts()
+    assert_envelope(api.post(endpoint, data=raw, content_type="application/json"), 400, "malformed_request")
+    assert document_counts() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "number"), [("total_amount", "1e999999"), ("total_amount", "1e-999999"), ("tax_amount", "1e400")]
+)
+def test_a_huge_json_number_is_a_400_on_its_field(
+    field: str, number: str, world: World, api: APIClient, document_counts: Any
+) -> None:
+    """A JSON number (not a string) far past any amount: parsed as a Decimal, refused by range, no 500."""
+    body = {**baseline(INVOICES, world), field: "__NUMBER__"}
+    raw = json.dumps(body).replace('"__NUMBER__"', number).encode()
+    before = document_counts()
+    error = assert_envelope(api.post(INVOICES, data=raw, content_type="application/json"), 400, "validation_error")
+    assert field in error["details"]
+    assert document_counts() == before
+
+
+# Text is stored as received and comes back byte for byte: bidi controls, emoji (with skin tones
+# and zero-width joiners), SQL and spreadsheet formulas are data, not instructions. CSV exports
+# escape the formulas (recon_site/csv_safe.py); the API returns them as they are.
+EXACT_TEXT = {
+    "rtl-override": "Nova \u202eStrap\u202c GmbH",
+    "bidi-isolates": "\u2067\u05e9\u05dc\u05d5\u05dd\u2069 Trading",
+    "emoji": "Nova \U0001f680 Parts \U0001f469\U0001f3fd\u200d\U0001f527",
+    "combining": "Cafe\u0301 Zu\u0308rich",
+    "sql": "Robert'); DROP TABLE vendors_vendor; --",
+    "formula-cmd": "=cmd|' /C calc'!A0",
+    "formula-plus": "+SUM(A1:A9)",
+    "formula-minus": "-2+3+cmd|' /C calc'!A0",
+    "formula-at": '@HYPERLINK("http://evil.example","x")',
+}
+
+
+@pytest.mark.parametrize("text", EXACT_TEXT.values(), ids=EXACT_TEXT.keys())
+def test_names_with_bidi_emoji_sql_or_formulas_are_stored_exactly(
+    text: str, world: World, api: APIClient, document_counts: Any
+) -> None:
+    """Accepted (201), read back unchanged through the API and from the database, one row each."""
+    before = document_counts()
+    vendor = send(api, VENDORS, {**baseline(VENDORS, world), "name": text})
+    assert vendor.status_code == 201, vendor.content
+    invoice_body = baseline(INVOICES, world)
+    invoice_body.update(vendor_id=vendor.json()["id"], invoice_number=f"INV-{text}")
+    invoice_body["lines"][0]["description"] = text
+    invoice = send(api, INVOICES, invoice_body)
+    assert invoice.status_code == 201, invoice.content
+
+    read_vendor = api.get(f"{VENDORS}/{vendor.json()['id']}").json()
+    read_invoice = api.get(f"{INVOICES}/{invoice.json()['id']}").json()
+    assert read_vendor["name"] == text
+    assert read_invoice["invoice_number"] == f"INV-{text}"
+    assert read_invoice["lines"][0]["description"] == text
+    assert Vendor.objects.unscoped().get(pk=vendor.json()["id"]).name == text
+    assert InvoiceLine.objects.unscoped().get(pk=read_invoice["lines"][0]["id"]).description == text
+    # A filter is a literal match too: the SQL-ish name finds its vendor and nothing else.
+    found = api.get(VENDORS, {"name": text}).json()["results"]
+    assert [row["id"] for row in found] == [vendor.json()["id"]]
+    after = document_counts()
+    assert after == {**before, "Vendor": before["Vendor"] + 1, "Invoice": before["Invoice"] + 1, "InvoiceLine": 3}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"vendor_id": SQL_ISH}, "vendor_id"),
+        ({"status": SQL_ISH}, "status"),
+        ({"review_queue": SQL_ISH}, "review_queue"),
+        ({"invoice_date_from": SQL_ISH}, "invoice_date_from"),
+        ({"created_to": SQL_ISH}, "created_to"),
+        ({"cursor": SQL_ISH}, "cursor"),
+        ({"invoice_date_from": "10000-01-01"}, "invoice_date_from"),
+        ({"invoice_date_to": "2026-02-30"}, "invoice_date_to"),
+        ({"invoice_number": NUL}, "invoice_number"),
+    ],
+    ids=lambda value: "-".join(value) if isinstance(value, dict) else value,
+)
+def test_a_bad_filter_is_a_400_naming_it(
+    query: dict[str, str], field: str, world: World, api: APIClient, document_counts: Any
+) -> None:
+    """A typed filter (id, choice, date, cursor) given SQL, a date out of range or a NUL: a 400, no query run."""
+    before = document_counts()
+    error = assert_envelope(api.get(INVOICES, query), 400, "validation_error")
+    assert field in error["details"]
+    assert document_counts() == before
+
+
+@pytest.mark.parametrize("amount", ["\u0661\u0662", "\uff11\uff12", "12\U0001f4b0", SQL_ISH], ids=repr)
+def test_an_amount_filter_in_other_than_ascii_digits_is_a_400(amount: str, api: APIClient) -> None:
+    """`?amount=١٢` would otherwise be read as 12 by Decimal() (recon_site.money.parse_decimal)."""
+    error = assert_envelope(api.get("/api/payments", {"amount": amount, "currency": "EUR"}), 400, "validation_error")
+    assert "amount" in error["details"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "query"),
+    [
+        (INVOICES, {"invoice_number": SQL_ISH}),
+        (INVOICES, {"po_number": SQL_ISH}),
+        (VENDORS, {"name": SQL_ISH}),
+        (VENDORS, {"tax_id": "' OR 1=1 --"}),
+        ("/api/audit-events", {"entity_id": SQL_ISH}),
+    ],
+    ids=lambda value: value.rsplit("/", 1)[-1] if isinstance(value, str) else "-".join(value),
+)
+def test_a_sql_ish_text_filter_is_a_literal_that_matches_nothing(
+    endpoint: str, query: dict[str, str], world: World, api: APIClient, document_counts: Any
+) -> None:
+    """Free-text filters compare the string as data: an empty page, not every row, and no table dropped."""
+    assert send(api, INVOICES, baseline(INVOICES, world)).status_code == 201
+    assert api.get(endpoint).json()["results"], "the tenant has rows a `' OR 1=1` would reveal (non-vacuous)"
+    before = document_counts()
+    response = api.get(endpoint, query)
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+    assert document_counts() == before

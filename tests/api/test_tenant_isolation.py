@@ -1,40 +1,34 @@
-"""Tenant isolation of the whole API (DESIGN.md §3), generated from the URL conf.
+"""Tenant isolation of the whole API (DESIGN.md §3), generated from the URL conf: the BOLA matrix.
 
 Every endpoint under /api/ is discovered from the resolver, so a new endpoint is covered the day
 it is added: its list must not show another tenant's rows and its detail must be a 404 envelope
-for another tenant's id. An endpoint this module has no tenant-A object for fails loudly, so the
-author has to add one to `TENANT_A_OBJECTS` (or a reasoned entry to `NOT_TENANT_DATA`).
+for another tenant's id, with tenant A's rows unchanged. Tenant B calls both ways a client can:
+with its API key and with the session of a user who is a member of tenant B only. An endpoint
+this module has no tenant-A object for fails loudly, so the author has to add one to
+`TENANT_A_OBJECTS` (or a reasoned entry to `NOT_TENANT_DATA`). The web app's pages get the same
+matrix in tests/web/test_tenant_matrix.py, over the same objects (tests/tenant_matrix.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from rest_framework.test import APIClient
+from django.test import Client
+from django.urls import reverse
 
-from audit.actors import system_actor
-from audit.services import audit_record
-from matching.models import Discrepancy, MatchRun
-from matching.services import matching_run_for_tenant
-from payments.reconciliation.services import allocation_split
 from tenants.models import Tenant
-from tests.factories import (
-    GoodsReceiptFactory,
-    GoodsReceiptLineFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
-    PurchaseOrderFactory,
-    PurchaseOrderLineFactory,
-    VendorFactory,
+from tests.tenant_matrix import (
+    Endpoint,
+    TenantDocuments,
+    assert_no_secret,
+    member_client,
+    tenant_rows,
+    url_patterns,
 )
-from tests.payments.factories import PaymentFactory
 
 # Endpoints under /api/ that serve no tenant data at all, with the reason.
 NOT_TENANT_DATA = {
@@ -68,139 +62,14 @@ COLLECTION_ACTIONS = {
     "cash-forecast": "tests/payments/test_cash_api.py::test_cash_figures_never_include_another_tenants_invoices",
 }
 
-# Marker text put into tenant A's documents; none of it may ever reach tenant B.
-SECRET = "ALPHA-ONLY"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One URL pattern under /api/ and what the resolver knows about it."""
-
-    route: str  # e.g. "api/^invoices/(?P<pk>[^/.]+)$", for test ids and messages
-    url_name: str  # namespaced name for reverse()
-    basename: str  # the router's basename ("invoice"), or the URL name for a plain view
-    kwargs: tuple[str, ...]
-    methods: tuple[str, ...]  # lower-case HTTP methods the view maps
-    is_list: bool = field(default=False)
-
-    def __str__(self) -> str:
-        return f"{self.url_name} [{self.route}]"
-
-
-def _view_methods(callback: Any) -> tuple[str, ...]:
-    actions = getattr(callback, "actions", None)
-    if actions:
-        return tuple(sorted(actions))
-    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
-    if view_class is None:
-        return ("get",)
-    return tuple(
-        sorted(m for m in view_class.http_method_names if m not in {"options", "head"} and hasattr(view_class, m))
-    )
-
-
-def _walk(
-    patterns: list[Any], route: str = "", namespace: str = "", kwargs: tuple[str, ...] = ()
-) -> Iterator[Endpoint]:
-    for pattern in patterns:
-        names = tuple(pattern.pattern.regex.groupindex)
-        if isinstance(pattern, URLResolver):
-            inner_namespace = ":".join(filter(None, [namespace, pattern.namespace]))
-            yield from _walk(pattern.url_patterns, route + str(pattern.pattern), inner_namespace, kwargs + names)
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            full_route = route + str(pattern.pattern)
-            if not full_route.startswith("api/"):
-                continue
-            callback = pattern.callback
-            initkwargs = getattr(callback, "initkwargs", {}) or {}
-            actions = getattr(callback, "actions", {}) or {}
-            yield Endpoint(
-                route=full_route,
-                url_name=f"{namespace}:{pattern.name}" if namespace else pattern.name,
-                basename=initkwargs.get("basename", pattern.name),
-                kwargs=kwargs + names,
-                methods=_view_methods(callback),
-                is_list=actions.get("get") == "list",
-            )
-
-
 API_ENDPOINTS = [
-    endpoint for endpoint in _walk(get_resolver().url_patterns) if endpoint.url_name not in NOT_TENANT_DATA
+    endpoint
+    for endpoint in url_patterns()
+    if endpoint.route.startswith("api/") and endpoint.url_name not in NOT_TENANT_DATA
 ]
 LIST_ENDPOINTS = [endpoint for endpoint in API_ENDPOINTS if endpoint.is_list]
 DETAIL_ENDPOINTS = [endpoint for endpoint in API_ENDPOINTS if endpoint.kwargs]
-
-
-@dataclass
-class TenantDocuments:
-    """One document of each kind for a tenant, keyed by router basename."""
-
-    by_basename: dict[str, Any]
-    secrets: list[str]  # text that identifies this tenant's data (ids, numbers, names)
-
-
-def _documents_for(tenant: Tenant, label: str) -> TenantDocuments:
-    vendor = VendorFactory(
-        tenant=tenant, name=f"{label} Supplies Ltd", tax_id=f"{label}TAX1", external_id=f"{label}-EXT"
-    )
-    purchase_order = PurchaseOrderFactory(tenant=tenant, vendor=vendor, po_number=f"PO-{label}")
-    po_lines = [
-        PurchaseOrderLineFactory(
-            purchase_order=purchase_order,
-            line_number=number,
-            sku=f"{label}-SKU-{number}",
-            description=f"{label} widget {number}",
-            quantity=Decimal("7"),
-            unit_price=Decimal("3.141593"),
-        )
-        for number in (1, 2)
-    ]
-    receipt = GoodsReceiptFactory(purchase_order=purchase_order, receipt_number=f"GR-{label}")
-    for po_line in po_lines:
-        GoodsReceiptLineFactory(goods_receipt=receipt, purchase_order_line=po_line, quantity=Decimal("7"))
-    invoice = InvoiceFactory(
-        tenant=tenant,
-        vendor=vendor,
-        invoice_number=f"INV-{label}",
-        po_number=purchase_order.po_number,
-        vendor_name_raw=f"{label} Supplies Ltd",
-        invoice_date=dt.date(2026, 10, 10),
-        subtotal_amount=4398,
-        total_amount=4398,
-    )
-    for number in (1, 2):
-        InvoiceLineFactory(invoice=invoice, line_number=number, description=f"{label} widget {number}", amount=2199)
-    audit_event = audit_record(
-        tenant=tenant,
-        actor=system_actor(f"{label}-import"),
-        entity_type="invoice",
-        entity_id=invoice.pk,
-        action="created",
-        after={"invoice_number": invoice.invoice_number},
-    )
-    # A real run gives the tenant a match run and discrepancies (7 ordered, 10 billed per line).
-    match_run = matching_run_for_tenant(tenant=tenant, trigger=MatchRun.Trigger.COMMAND, actor=system_actor(label))
-    assert match_run.status == MatchRun.Status.FINISHED and match_run.invoices_matched == 1
-    objects = {
-        "vendor": vendor,
-        "purchase-order": purchase_order,
-        "goods-receipt": receipt,
-        "invoice": invoice,
-        "audit-event": audit_event,
-        "match-run": match_run,
-        "discrepancy": Discrepancy.objects.for_tenant(tenant).get(
-            invoice=invoice, type="quantity_exceeds_po", po_line_number=1
-        ),
-        "payment": PaymentFactory(
-            tenant=tenant, counterparty_name=f"{label} Supplies Ltd", remittance_text=f"INV-{label}"
-        ),
-    }
-    paid_invoice = InvoiceFactory(tenant=tenant, vendor=vendor, invoice_number=f"PAID-{label}", status="approved")
-    [objects["payment-allocation"]] = allocation_split(
-        tenant=tenant, payment=objects["payment"], parts=[(paid_invoice, 100)], actor=system_actor(label)
-    )
-    secrets = [label, *(str(obj.pk) for obj in objects.values()), *(str(line.pk) for line in po_lines)]
-    return TenantDocuments(by_basename=objects, secrets=secrets)
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 
 # How to build tenant A's object for each router basename. A new endpoint's basename must be added.
@@ -217,17 +86,7 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
 }
 
 
-@pytest.fixture
-def tenant_a_documents(tenant: Tenant) -> TenantDocuments:
-    return _documents_for(tenant, SECRET)
-
-
-@pytest.fixture
-def tenant_b_documents(other_tenant: Tenant) -> TenantDocuments:
-    return _documents_for(other_tenant, "BETA-OWN")
-
-
-def _object_for(endpoint: Endpoint, documents: TenantDocuments) -> Any:
+def _builder_for(endpoint: Endpoint) -> Callable[[TenantDocuments], Any]:
     builder = TENANT_A_OBJECTS.get(endpoint.basename)
     if builder is None:
         pytest.fail(
@@ -235,23 +94,37 @@ def _object_for(endpoint: Endpoint, documents: TenantDocuments) -> Any:
             "Add a builder to TENANT_A_OBJECTS in tests/api/test_tenant_isolation.py, "
             "or list it in NOT_TENANT_DATA with the reason it serves no tenant data."
         )
-    return builder(documents)
+    return builder
 
 
-def _assert_no_secret(body: bytes, documents: TenantDocuments) -> None:
-    text = body.decode()
-    leaked = [secret for secret in documents.secrets if secret in text]
-    assert not leaked, f"tenant B's response contains tenant A's data {leaked}: {text[:500]}"
+def _object_for(endpoint: Endpoint, documents: TenantDocuments) -> Any:
+    return _builder_for(endpoint)(documents)
 
 
-def _send(client: APIClient, method: str, url: str) -> Any:
+@dataclass(frozen=True)
+class Callers:
+    """Tenant A's caller (to prove the object is reachable) and tenant B's, authenticated alike."""
+
+    own: Client
+    foreign: Client
+
+
+@pytest.fixture(params=["api_key", "session"])
+def callers(request: pytest.FixtureRequest, tenant: Tenant, other_tenant: Tenant) -> Callers:
+    """Both ways in: an API key, and the browser's session (`TenantSessionAuthentication`)."""
+    if request.param == "api_key":
+        return Callers(request.getfixturevalue("api"), request.getfixturevalue("foreign_api"))
+    return Callers(member_client(tenant), member_client(other_tenant))
+
+
+def _send(client: Client, method: str, url: str) -> Any:
     """The method with an empty JSON object as body where the method takes one."""
     if method in {"get", "delete"}:
         return getattr(client, method)(url)
     return getattr(client, method)(url, data=json.dumps({}), content_type="application/json")
 
 
-def _all_pages(client: APIClient, url: str) -> tuple[list[dict[str, Any]], list[bytes]]:
+def _all_pages(client: Client, url: str) -> tuple[list[dict[str, Any]], list[bytes]]:
     items: list[dict[str, Any]] = []
     bodies: list[bytes] = []
     next_url: str | None = url
@@ -293,8 +166,7 @@ def test_every_api_endpoint_has_an_isolation_rule(endpoint: Endpoint) -> None:
         )
     if endpoint.kwargs and endpoint.kwargs != ("pk",) and endpoint.kwargs != ("id",):
         pytest.fail(f"{endpoint} takes {endpoint.kwargs}: teach this module how to address tenant A's object there.")
-    if endpoint.basename not in TENANT_A_OBJECTS:
-        _object_for(endpoint, TenantDocuments({}, []))
+    _builder_for(endpoint)
 
 
 @pytest.mark.parametrize("endpoint", LIST_ENDPOINTS, ids=str)
@@ -302,23 +174,22 @@ def test_list_never_shows_another_tenants_objects(
     endpoint: Endpoint,
     tenant_a_documents: TenantDocuments,
     tenant_b_documents: TenantDocuments,
-    api: APIClient,
-    foreign_api: APIClient,
+    callers: Callers,
 ) -> None:
     """Tenant B's list (every page) holds its own objects and none of tenant A's."""
     a_object = _object_for(endpoint, tenant_a_documents)
     b_object = _object_for(endpoint, tenant_b_documents)
     url = reverse(endpoint.url_name)
 
-    a_items, _ = _all_pages(api, url)
+    a_items, _ = _all_pages(callers.own, url)
     assert str(a_object.pk) in {item["id"] for item in a_items}, "tenant A must see its own object (non-vacuous)"
 
-    b_items, b_bodies = _all_pages(foreign_api, url)
+    b_items, b_bodies = _all_pages(callers.foreign, url)
     b_ids = {item["id"] for item in b_items}
     assert str(b_object.pk) in b_ids
     assert str(a_object.pk) not in b_ids
     for body in b_bodies:
-        _assert_no_secret(body, tenant_a_documents)
+        assert_no_secret(body, tenant_a_documents)
 
 
 @pytest.mark.parametrize(
@@ -331,30 +202,51 @@ def test_detail_of_another_tenants_object_is_a_404_envelope(
     method: str,
     tenant_a_documents: TenantDocuments,
     tenant_b_documents: TenantDocuments,
-    api: APIClient,
-    foreign_api: APIClient,
+    callers: Callers,
 ) -> None:
-    """Tenant B addressing tenant A's object gets the same 404 as for a missing id, and none of A's data."""
+    """Tenant B addressing tenant A's object gets the same 404 as for a missing id, none of A's data,
+    and A's rows stay as they were (an action such as approve or allocate must not run)."""
     a_object = _object_for(endpoint, tenant_a_documents)
     url = reverse(endpoint.url_name, kwargs={endpoint.kwargs[0]: a_object.pk})
 
     if method == "get":
-        own = api.get(url)
+        own = callers.own.get(url)
         assert own.status_code == 200, "tenant A must reach its own object (non-vacuous)"
         assert own.json()["id"] == str(a_object.pk)
+    rows_before = tenant_rows(tenant_a_documents.tenant)
 
-    response = _send(foreign_api, method, url)
+    response = _send(callers.foreign, method, url)
     assert response.status_code == 404, response.content
     body = response.json()
     assert set(body) == {"error"}
     assert body["error"]["code"] == "not_found"
     assert set(body["error"]) == {"code", "message", "details"}
-    _assert_no_secret(response.content, tenant_a_documents)
+    assert_no_secret(response.content, tenant_a_documents)
 
     missing = _send(
-        foreign_api,
+        callers.foreign,
         method,
         reverse(endpoint.url_name, kwargs={endpoint.kwargs[0]: "00000000-0000-4000-8000-000000000000"}),
     )
     assert missing.status_code == 404
     assert missing.json() == body, "another tenant's id must be indistinguishable from a missing one"
+    assert tenant_rows(tenant_a_documents.tenant) == rows_before
+
+
+@pytest.mark.parametrize("endpoint", DETAIL_ENDPOINTS, ids=str)
+def test_a_method_the_endpoint_does_not_take_is_a_405_for_another_tenants_object(
+    endpoint: Endpoint, tenant_a_documents: TenantDocuments, callers: Callers
+) -> None:
+    """PUT, PATCH, DELETE (and GET/POST where unmapped) on A's object: a 405 envelope, no data, nothing written."""
+    a_object = _object_for(endpoint, tenant_a_documents)
+    url = reverse(endpoint.url_name, kwargs={endpoint.kwargs[0]: a_object.pk})
+    rows_before = tenant_rows(tenant_a_documents.tenant)
+    unmapped = sorted(set(HTTP_METHODS) - set(endpoint.methods))
+    assert unmapped, f"{endpoint} maps every method: nothing to check here"
+
+    for method in unmapped:
+        response = _send(callers.foreign, method, url)
+        assert response.status_code == 405, (method, response.content)
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+        assert_no_secret(response.content, tenant_a_documents)
+    assert tenant_rows(tenant_a_documents.tenant) == rows_before

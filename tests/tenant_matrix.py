@@ -1,0 +1,212 @@
+"""The BOLA matrix's shared parts: URL discovery, one object of each kind per tenant, and the checks.
+
+`tests/api/test_tenant_isolation.py` (every /api/ pattern, as tenant B with an API key and with a
+session) and `tests/web/test_tenant_matrix.py` (every web-app pattern, as a tenant-B user) both
+walk the URL conf with `url_patterns()` and address the objects `tenant_documents_build()` makes,
+so a new endpoint or page is covered without editing either module, and a new kind of object is
+added in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from audit.actors import system_actor
+from audit.services import audit_record
+from matching.models import Discrepancy, MatchRun
+from matching.services import matching_run_for_tenant
+from payments.reconciliation.services import allocation_split
+from tenants.models import Role, Tenant
+from tests.factories import (
+    GoodsReceiptFactory,
+    GoodsReceiptLineFactory,
+    InvoiceFactory,
+    InvoiceLineFactory,
+    MembershipFactory,
+    PurchaseOrderFactory,
+    PurchaseOrderLineFactory,
+    VendorFactory,
+)
+from tests.payments.factories import PaymentFactory
+
+# Marker text put into tenant A's documents; none of it may ever reach tenant B.
+SECRET = "ALPHA-ONLY"
+OWN_LABEL = "BETA-OWN"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One URL pattern and what the resolver knows about it."""
+
+    route: str  # e.g. "api/^invoices/(?P<pk>[^/.]+)$", for test ids and messages
+    url_name: str  # namespaced name for reverse()
+    basename: str  # the router's basename ("invoice"), or the URL name for a plain view
+    kwargs: tuple[str, ...]
+    methods: tuple[str, ...]  # lower-case HTTP methods a class-based view maps ("get" for a function view)
+    is_list: bool = field(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.url_name} [{self.route}]"
+
+
+def _view_methods(callback: Any) -> tuple[str, ...]:
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return tuple(sorted(actions))
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view_class is None:
+        return ("get",)
+    return tuple(
+        sorted(m for m in view_class.http_method_names if m not in {"options", "head"} and hasattr(view_class, m))
+    )
+
+
+def _walk(
+    patterns: list[Any], route: str = "", namespace: str = "", kwargs: tuple[str, ...] = ()
+) -> Iterator[Endpoint]:
+    for pattern in patterns:
+        names = tuple(pattern.pattern.regex.groupindex)
+        if isinstance(pattern, URLResolver):
+            inner_namespace = ":".join(filter(None, [namespace, pattern.namespace]))
+            yield from _walk(pattern.url_patterns, route + str(pattern.pattern), inner_namespace, kwargs + names)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            callback = pattern.callback
+            initkwargs = getattr(callback, "initkwargs", {}) or {}
+            actions = getattr(callback, "actions", {}) or {}
+            yield Endpoint(
+                route=route + str(pattern.pattern),
+                url_name=f"{namespace}:{pattern.name}" if namespace else pattern.name,
+                basename=initkwargs.get("basename", pattern.name),
+                kwargs=kwargs + names,
+                methods=_view_methods(callback),
+                is_list=actions.get("get") == "list",
+            )
+
+
+def url_patterns() -> list[Endpoint]:
+    """Every named URL pattern of the project, from the resolver (API, web app, admin, health)."""
+    return list(_walk(get_resolver().url_patterns))
+
+
+@dataclass
+class TenantDocuments:
+    """One object of each kind for a tenant, keyed by the API router's basename (plus a few extras)."""
+
+    tenant: Tenant
+    by_basename: dict[str, Any]
+    secrets: list[str]  # text that identifies this tenant's data (ids, numbers, names)
+
+
+def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
+    """A vendor, PO, receipt, matched invoice, audit event, run, discrepancy, payment and allocation."""
+    vendor = VendorFactory(
+        tenant=tenant, name=f"{label} Supplies Ltd", tax_id=f"{label}TAX1", external_id=f"{label}-EXT"
+    )
+    purchase_order = PurchaseOrderFactory(tenant=tenant, vendor=vendor, po_number=f"PO-{label}")
+    po_lines = [
+        PurchaseOrderLineFactory(
+            purchase_order=purchase_order,
+            line_number=number,
+            sku=f"{label}-SKU-{number}",
+            description=f"{label} widget {number}",
+            quantity=Decimal("7"),
+            unit_price=Decimal("3.141593"),
+        )
+        for number in (1, 2)
+    ]
+    receipt = GoodsReceiptFactory(purchase_order=purchase_order, receipt_number=f"GR-{label}")
+    for po_line in po_lines:
+        GoodsReceiptLineFactory(goods_receipt=receipt, purchase_order_line=po_line, quantity=Decimal("7"))
+    invoice = InvoiceFactory(
+        tenant=tenant,
+        vendor=vendor,
+        invoice_number=f"INV-{label}",
+        po_number=purchase_order.po_number,
+        vendor_name_raw=f"{label} Supplies Ltd",
+        invoice_date=dt.date(2026, 10, 10),
+        subtotal_amount=4398,
+        total_amount=4398,
+    )
+    for number in (1, 2):
+        InvoiceLineFactory(invoice=invoice, line_number=number, description=f"{label} widget {number}", amount=2199)
+    audit_event = audit_record(
+        tenant=tenant,
+        actor=system_actor(f"{label}-import"),
+        entity_type="invoice",
+        entity_id=invoice.pk,
+        action="created",
+        after={"invoice_number": invoice.invoice_number},
+    )
+    # A real run gives the tenant a match run and discrepancies (7 ordered, 10 billed per line).
+    match_run = matching_run_for_tenant(tenant=tenant, trigger=MatchRun.Trigger.COMMAND, actor=system_actor(label))
+    assert match_run.status == MatchRun.Status.FINISHED and match_run.invoices_matched == 1
+    objects = {
+        "vendor": vendor,
+        "purchase-order": purchase_order,
+        "goods-receipt": receipt,
+        "invoice": invoice,
+        "audit-event": audit_event,
+        "match-run": match_run,
+        "discrepancy": Discrepancy.objects.for_tenant(tenant).get(
+            invoice=invoice, type="quantity_exceeds_po", po_line_number=1
+        ),
+        "payment": PaymentFactory(
+            tenant=tenant, counterparty_name=f"{label} Supplies Ltd", remittance_text=f"INV-{label}"
+        ),
+    }
+    paid_invoice = InvoiceFactory(tenant=tenant, vendor=vendor, invoice_number=f"PAID-{label}", status="approved")
+    [objects["payment-allocation"]] = allocation_split(
+        tenant=tenant, payment=objects["payment"], parts=[(paid_invoice, 100)], actor=system_actor(label)
+    )
+    # Left unmatched, so the web app's payment queue (unmatched debits only) lists one of the tenant's.
+    objects["unmatched-payment"] = PaymentFactory(
+        tenant=tenant, counterparty_name=f"{label} Unmatched Ltd", remittance_text=f"OPEN-{label}"
+    )
+    objects["invoice"].refresh_from_db()
+    secrets = [
+        label,
+        tenant.name,
+        str(tenant.pk),
+        *(str(obj.pk) for obj in objects.values()),
+        *(str(line.pk) for line in po_lines),
+    ]
+    return TenantDocuments(tenant=tenant, by_basename=objects, secrets=secrets)
+
+
+def assert_no_secret(body: bytes, documents: TenantDocuments, *, sent: tuple[str, ...] = ()) -> None:
+    """None of the tenant's identifying text is in the body (`sent`: what the caller typed, echoed back)."""
+    text = body.decode()
+    for value in sent:
+        text = text.replace(value, "")
+    leaked = [secret for secret in documents.secrets if secret in text]
+    assert not leaked, f"tenant B's response contains tenant A's data {leaked}: {text[:500]}"
+
+
+def tenant_rows(tenant: Tenant) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every tenant-owned table of the tenant, whole: equal before and after = nothing written."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for model in apps.get_models():
+        if not any(f.name == "tenant" for f in model._meta.concrete_fields):
+            continue
+        queryset = model._base_manager.filter(tenant=tenant).order_by("pk")
+        rows[model._meta.label] = list(queryset.values())
+    return rows
+
+
+def member_client(tenant: Tenant, role: str = Role.APPROVER) -> APIClient:
+    """A logged-in user who is a member of this tenant only (a session, as the browser has).
+
+    An `APIClient` is a Django test `Client` too, so the same session drives the web pages and
+    the API's `TenantSessionAuthentication`. Approver by default: the most a member may do.
+    """
+    client = APIClient()
+    client.force_login(MembershipFactory(tenant=tenant, role=role).user)
+    return client

@@ -1,0 +1,261 @@
+"""Tenant isolation of every web-app page (DESIGN.md §3), generated from the URL conf: the BOLA matrix.
+
+Every pattern of `recon_site/web_urls.py` is discovered from the resolver and called by a user who
+is a member of tenant B only, over tenant A's objects from tests/tenant_matrix.py (the very objects
+the API's matrix in tests/api/test_tenant_isolation.py uses):
+
+- a page with an object id in its URL, for tenant A's object: GET and POST are a 404 (405 where the
+  page does not take the method, exactly as for tenant A itself), as for an id that does not exist,
+  with none of A's data, and every row of tenant A's unchanged (status, allocations, audit events);
+- the same page for tenant B's own object, with a form naming tenant A's objects: A's rows unchanged;
+- a page without an object id (lists, dashboard, queues, bulk approval, tenant switch, ...):
+  none of A's identifiers in it, and a POST naming A's objects changes none of A's rows.
+
+The pages' views are plain functions, so which methods a page takes is not in the URL conf: both
+are tried, and tenant A's own answer tells a 405 for the method from a 404 for the object. A new
+URL parameter this module does not know fails loudly: add it to `OBJECT_KWARGS` (a tenant-owned
+object) or `VALUE_KWARGS` (a value that is the same for every tenant).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from invoices.models import ReviewQueue
+from tenants.models import Tenant
+from tests.tenant_matrix import (
+    OWN_LABEL,
+    SECRET,
+    Endpoint,
+    TenantDocuments,
+    assert_no_secret,
+    member_client,
+    tenant_rows,
+    url_patterns,
+)
+
+# URL parameter → the basename (tests/tenant_matrix.py) of the tenant-owned object it addresses.
+OBJECT_KWARGS = {
+    "invoice_id": "invoice",
+    "vendor_id": "vendor",
+    "purchase_order_id": "purchase-order",
+    "receipt_id": "goods-receipt",
+    "payment_id": "payment",
+    # Reversed through its own payment's URL: tenant A's allocation belongs to tenant A's payment.
+    "allocation_id": "payment-allocation",
+}
+
+# URL parameters that name no tenant's object, with every value they take.
+VALUE_KWARGS: dict[str, list[str]] = {
+    "queue": list(ReviewQueue.values),  # a review queue's name: the same two queues in every tenant
+}
+
+WEB_PAGES = [endpoint for endpoint in url_patterns() if endpoint.url_name.startswith("web:")]
+OBJECT_PAGES = [endpoint for endpoint in WEB_PAGES if set(endpoint.kwargs) & set(OBJECT_KWARGS)]
+OTHER_PAGES = [endpoint for endpoint in WEB_PAGES if not set(endpoint.kwargs) & set(OBJECT_KWARGS)]
+
+# Pages that list tenant documents: tenant A must see its own there, or the absence of A's
+# identifiers from tenant B's copy would prove nothing.
+LIST_PAGES = {"web:vendors", "web:purchase-orders", "web:receipts", "web:runs", "web:payments", "web:queue"}
+
+METHODS = ("get", "post")
+
+
+def _unknown_kwargs(endpoint: Endpoint) -> list[str]:
+    return [name for name in endpoint.kwargs if name not in OBJECT_KWARGS and name not in VALUE_KWARGS]
+
+
+def _value_kwargs(endpoint: Endpoint) -> list[dict[str, str]]:
+    """Every combination of the page's tenant-neutral parameters (none for a page with an unknown one)."""
+    if _unknown_kwargs(endpoint):
+        return []  # test_every_web_page_has_an_isolation_rule fails for it
+    names = [name for name in endpoint.kwargs if name not in OBJECT_KWARGS]
+    return [
+        dict(zip(names, values, strict=True)) for values in itertools.product(*(VALUE_KWARGS[name] for name in names))
+    ]
+
+
+def _cases(pages: list[Endpoint], methods: tuple[str, ...]) -> list[Any]:
+    return [
+        pytest.param(endpoint, values, method, id="-".join([endpoint.url_name, *values.values(), method]))
+        for endpoint in pages
+        for values in _value_kwargs(endpoint)
+        for method in methods
+    ]
+
+
+def _kwargs(endpoint: Endpoint, documents: TenantDocuments, values: dict[str, str]) -> dict[str, Any]:
+    return {
+        **values,
+        **{name: documents.by_basename[OBJECT_KWARGS[name]].pk for name in endpoint.kwargs if name in OBJECT_KWARGS},
+    }
+
+
+def _missing_kwargs(endpoint: Endpoint, values: dict[str, str]) -> dict[str, Any]:
+    return {**values, **{name: uuid.uuid4() for name in endpoint.kwargs if name in OBJECT_KWARGS}}
+
+
+def _form_naming(documents: TenantDocuments) -> dict[str, Any]:
+    """Every field a web form posts, each naming the tenant's objects: approve, allocate, switch to it."""
+    invoice = documents.by_basename["invoice"]
+    paid = documents.by_basename["payment-allocation"].invoice
+    return {
+        "action": "approve",
+        "comment": "cross-tenant",
+        "reason": "cross-tenant",
+        "note": "cross-tenant",
+        "expected_status": invoice.status,
+        "invoice_ids": [str(invoice.pk), str(paid.pk)],
+        "invoice": [str(invoice.pk), paid.invoice_number],
+        "amount": ["1.00", "1.00"],
+        "tenant_id": str(documents.tenant.pk),
+        "confirm": "yes",
+    }
+
+
+def _typed(form: dict[str, Any]) -> tuple[str, ...]:
+    """The values a form sent, which a page may show back to the person who typed them."""
+    flat = [value for values in form.values() for value in (values if isinstance(values, list) else [values])]
+    return tuple(sorted(flat, key=len, reverse=True))
+
+
+def _send(client: Client, method: str, url: str, form: dict[str, Any]) -> Any:
+    return client.post(url, form) if method == "post" else client.get(url)
+
+
+@pytest.fixture
+def owner(tenant: Tenant) -> Client:
+    """Tenant A's approver: proves each page and object is really reachable (non-vacuous)."""
+    return member_client(tenant)
+
+
+@pytest.fixture
+def intruder(other_tenant: Tenant) -> Client:
+    """A user who is an approver of tenant B only: the most a tenant-B user may do."""
+    return member_client(other_tenant)
+
+
+def test_discovery_finds_the_web_pages() -> None:
+    """The URL walk finds the pages (guards against an empty parametrization)."""
+    names = {endpoint.url_name for endpoint in WEB_PAGES}
+    assert {endpoint.url_name for endpoint in OBJECT_PAGES} >= {
+        "web:invoice-detail",
+        "web:invoice-action",
+        "web:vendor-detail",
+        "web:payment-split",
+        "web:payment-allocation-reverse",
+    }
+    assert names >= LIST_PAGES | {"web:dashboard", "web:bulk-approve", "web:tenant-switch"}
+
+
+@pytest.mark.parametrize("endpoint", WEB_PAGES, ids=lambda endpoint: endpoint.url_name)
+def test_every_web_page_has_an_isolation_rule(endpoint: Endpoint) -> None:
+    """Each URL parameter is a known object id or a known tenant-neutral value."""
+    unknown = _unknown_kwargs(endpoint)
+    if unknown:
+        pytest.fail(
+            f"{endpoint} takes {unknown}: add each to OBJECT_KWARGS (a tenant-owned object) or VALUE_KWARGS "
+            "(with the values it takes) in tests/web/test_tenant_matrix.py."
+        )
+    assert _value_kwargs(endpoint)
+
+
+@pytest.mark.parametrize(("endpoint", "values", "method"), _cases(OBJECT_PAGES, METHODS))
+def test_another_tenants_object_is_a_404_and_stays_unchanged(
+    endpoint: Endpoint,
+    values: dict[str, str],
+    method: str,
+    tenant_a_documents: TenantDocuments,
+    tenant_b_documents: TenantDocuments,
+    owner: Client,
+    intruder: Client,
+) -> None:
+    """Tenant B's GET or POST on tenant A's object: as if it did not exist, and nothing of A's moves."""
+    url = reverse(endpoint.url_name, kwargs=_kwargs(endpoint, tenant_a_documents, values))
+    form = _form_naming(tenant_a_documents)
+    rows_before = tenant_rows(tenant_a_documents.tenant)
+
+    response = _send(intruder, method, url, form)
+    assert response.status_code in {404, 405}, (url, response.status_code)
+    assert_no_secret(response.content, tenant_a_documents)
+    missing_url = reverse(endpoint.url_name, kwargs=_missing_kwargs(endpoint, values))
+    missing = _send(intruder, method, missing_url, form)
+    assert missing.status_code == response.status_code, "another tenant's id must answer as a missing one"
+    assert tenant_rows(tenant_a_documents.tenant) == rows_before
+
+    own = _send(owner, method, url, form)
+    # The 405 is the page's, not the object's: tenant A gets it too; a 404 is for B alone.
+    assert (own.status_code == 405) == (response.status_code == 405), (own.status_code, response.status_code)
+    assert own.status_code != 404, "tenant A must reach its own object (non-vacuous)"
+    if method == "get" and own.status_code == 200:
+        assert SECRET in own.content.decode()
+
+
+@pytest.mark.parametrize(("endpoint", "values", "method"), _cases(OBJECT_PAGES, ("post",)))
+def test_a_form_on_an_own_object_naming_another_tenants_objects_changes_none_of_them(
+    endpoint: Endpoint,
+    values: dict[str, str],
+    method: str,
+    tenant_a_documents: TenantDocuments,
+    tenant_b_documents: TenantDocuments,
+    intruder: Client,
+) -> None:
+    """Tenant B posting on its own object (e.g. splitting its payment) with A's invoices in the form."""
+    url = reverse(endpoint.url_name, kwargs=_kwargs(endpoint, tenant_b_documents, values))
+    form = _form_naming(tenant_a_documents)
+    rows_before = tenant_rows(tenant_a_documents.tenant)
+
+    response = _send(intruder, method, url, form)
+    assert response.status_code < 500, response.content[:500]
+    # The split form shows back what was typed ("no invoice INV-…"): only that may appear.
+    assert_no_secret(response.content, tenant_a_documents, sent=_typed(form))
+    assert tenant_rows(tenant_a_documents.tenant) == rows_before
+
+
+@pytest.mark.parametrize(("endpoint", "values", "method"), _cases(OTHER_PAGES, METHODS))
+def test_a_page_without_an_object_shows_and_changes_nothing_of_another_tenant(
+    endpoint: Endpoint,
+    values: dict[str, str],
+    method: str,
+    tenant_a_documents: TenantDocuments,
+    tenant_b_documents: TenantDocuments,
+    owner: Client,
+    intruder: Client,
+) -> None:
+    """Lists, dashboard, queues and collection actions as tenant B: none of A's identifiers, none of A's rows."""
+    url = reverse(endpoint.url_name, kwargs=values)
+    rows_before = tenant_rows(tenant_a_documents.tenant)
+
+    if method == "get":
+        response = intruder.get(url)
+        assert response.status_code < 500
+        assert_no_secret(response.content, tenant_a_documents)
+        # Filtered by tenant A's vendor, or searched for a word in both tenants' names.
+        query = {"vendor": str(tenant_a_documents.by_basename["vendor"].pk), "q": "Supplies"}
+        filtered = intruder.get(url, query)
+        assert filtered.status_code < 500
+        assert_no_secret(filtered.content, tenant_a_documents, sent=_typed(query))  # the filter form shows its value
+        own = owner.get(url)
+        shows_own = own.status_code == 200 and SECRET in own.content.decode()
+        if shows_own:  # both tenants hold the same kinds of documents, so B's copy shows B's instead
+            assert response.status_code == 200 and OWN_LABEL in response.content.decode()
+        a_queue = tenant_a_documents.by_basename["invoice"].review_queue
+        if endpoint.url_name in LIST_PAGES and values.get("queue", a_queue) == a_queue:
+            assert shows_own, f"{url} does not show tenant A its own documents: the check above proves nothing"
+    else:
+        form = _form_naming(tenant_a_documents)
+        for step in (form, {**form, "confirm": ""}):  # bulk approval's confirmation, and its preview
+            response = intruder.post(url, step)
+            assert response.status_code < 500
+            assert_no_secret(response.content, tenant_a_documents)
+        # Still tenant B afterwards: posting A's tenant id to the switch must not have switched.
+        invoice_url = reverse("web:invoice-detail", kwargs={"invoice_id": tenant_a_documents.by_basename["invoice"].pk})
+        assert intruder.get(invoice_url).status_code in {302, 404}
+
+    assert tenant_rows(tenant_a_documents.tenant) == rows_before
