@@ -6,10 +6,11 @@ from typing import Any
 
 import django_filters
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.pagination import CursorPagination
 
 from audit.models import AuditEvent
 from audit.selectors import audit_event_list
+from recon_site.api.filters import UtcIsoDateTimeFilter
+from recon_site.api.pagination import TenantCursorPagination
 from recon_site.api.views import TenantAPIMixin
 
 
@@ -43,20 +44,18 @@ class AuditEventFilter(django_filters.FilterSet):
     action = django_filters.CharFilter(field_name="action")
     actor_kind = django_filters.CharFilter(field_name="actor_kind")
     request_id = django_filters.CharFilter(field_name="request_id")
-    occurred_from = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_to = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lte")
+    occurred_from = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_to = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lte")
 
     class Meta:
         model = AuditEvent
         fields: list[str] = []
 
 
-class SequenceCursorPagination(CursorPagination):
+class SequenceCursorPagination(TenantCursorPagination):
     """Newest first, in chain order (the sequence is unique within a tenant)."""
 
     ordering = "-sequence"
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class AuditEventViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

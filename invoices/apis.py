@@ -21,19 +21,20 @@ from invoices.review import invoice_review
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from matching.apis import MatchOutputSerializer
-from recon_site.api.fields import DecimalStringField, MoneyField
+from recon_site.api.fields import DecimalStringField, IntegerStringField, MoneyField
+from recon_site.api.filters import UtcIsoDateTimeFilter
 from recon_site.api.uploads import spool_upload
 from recon_site.api.views import TenantAPIMixin
 
 
 class InvoiceLineInputSerializer(serializers.Serializer):
-    line_number = serializers.IntegerField(min_value=1, max_value=2_147_483_647, required=False, allow_null=True)
+    line_number = IntegerStringField(min_value=1, max_value=2_147_483_647, required=False, allow_null=True)
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=500)
     quantity = DecimalStringField()
     unit_price = DecimalStringField()
     amount = DecimalStringField(required=False, allow_null=True)
-    po_line_number = serializers.IntegerField(min_value=1, max_value=2_147_483_647, required=False, allow_null=True)
+    po_line_number = IntegerStringField(min_value=1, max_value=2_147_483_647, required=False, allow_null=True)
 
 
 class InvoiceInputSerializer(serializers.Serializer):
@@ -149,8 +150,8 @@ class InvoiceFilter(django_filters.FilterSet):
     invoice_number = django_filters.CharFilter(field_name="invoice_number")
     invoice_date_from = django_filters.DateFilter(field_name="invoice_date", lookup_expr="gte")
     invoice_date_to = django_filters.DateFilter(field_name="invoice_date", lookup_expr="lte")
-    created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_from = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_to = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Invoice

@@ -11,7 +11,7 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -245,7 +245,9 @@ class CashViewSet(TenantAPIMixin, viewsets.ViewSet):
     class ForecastInputSerializer(serializers.Serializer):
         weeks = serializers.IntegerField(min_value=1, max_value=MAX_FORECAST_WEEKS, default=12)
 
-    @extend_schema(responses={200: CashVendorOutputSerializer(many=True)})
+    @extend_schema(
+        responses={200: inline_serializer("CashVendorList", fields={"results": CashVendorOutputSerializer(many=True)})}
+    )
     @action(detail=False, methods=["get"], url_path="vendors", url_name="vendors")
     def vendors(self, request: Request) -> Response:
         times = cash_vendor_payment_times(tenant=self.tenant)

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.actors import system_actor
+from recon_site.api.schema import error_response
 from recon_site.api.views import TenantAPIMixin
 from tenants.authentication import TenantContext
 from tenants.models import Role
@@ -40,7 +41,14 @@ class TenantRegisterView(TenantAPIMixin, APIView):
     authentication_classes: list[type] = []
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(request=TenantRegisterInputSerializer, responses={201: TenantRegisterOutputSerializer}, auth=[])
+    @extend_schema(
+        request=TenantRegisterInputSerializer,
+        responses={
+            201: TenantRegisterOutputSerializer,
+            404: error_response("Self-registration is off (`SELF_REGISTRATION_ENABLED`)."),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         if not settings.SELF_REGISTRATION_ENABLED:
             raise exceptions.NotFound()

@@ -32,6 +32,7 @@ from invoices.ingest.webhooks import (
     webhook_verify,
 )
 from recon_site.api.errors import error_body
+from recon_site.api.schema import error_response
 from recon_site.api.throttling import AnonIpRateThrottle
 from recon_site.observability import tenant_id_var
 from tenants.models import Tenant
@@ -108,8 +109,9 @@ class WebhookHandlerView(APIView):
             201: OpenApiResponse(WebhookOutcomeSerializer, description="Invoices created."),
             200: OpenApiResponse(WebhookOutcomeSerializer, description="A replay, or already stored."),
             202: OpenApiResponse(WebhookOutcomeSerializer, description="Not a bill: recorded and ignored."),
-            400: OpenApiResponse(description="An invalid document (recorded as rejected)."),
-            401: OpenApiResponse(description="No valid signature for this tenant."),
+            400: error_response("An invalid document (recorded as rejected)."),
+            # No content: the refusal of a Xero delivery is an empty body (see `_refused`).
+            401: OpenApiResponse(description="No valid signature for this tenant: the envelope, or empty for Xero."),
         },
         auth=[],
     )

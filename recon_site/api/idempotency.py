@@ -54,6 +54,23 @@ class IdempotencyKeyInvalid(DomainError):
     code = "idempotency_key_invalid"
 
 
+# PostgreSQL's jsonb cannot hold U+0000 in any string, yet an error may echo a NUL the client
+# sent (a CSV column name, a field value). Such a body is stored as its JSON text under this one
+# key and read back on replay, so the replay is still exactly the first answer.
+_BODY_AS_TEXT = "json_text_with_nul"
+
+
+def _storable(body: Any) -> Any:
+    text = json.dumps(body)
+    return {_BODY_AS_TEXT: text} if "\\u0000" in text else body
+
+
+def _replayable(stored: Any) -> Any:
+    if isinstance(stored, dict) and set(stored) == {_BODY_AS_TEXT}:
+        return json.loads(stored[_BODY_AS_TEXT])
+    return stored
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     status: int
@@ -89,7 +106,7 @@ def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredRe
         return None
     if record.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(KEY_REUSED)
-    return StoredResponse(status=record.response_status or 200, body=record.response_body)
+    return StoredResponse(status=record.response_status or 200, body=_replayable(record.response_body))
 
 
 def idempotency_complete(*, tenant: Tenant, key: str, fingerprint: str, status: int, body: Any) -> None:
@@ -102,6 +119,6 @@ def idempotency_complete(*, tenant: Tenant, key: str, fingerprint: str, status: 
         request_fingerprint=fingerprint,
         state=IdempotencyRecord.State.DONE,
         response_status=status,
-        response_body=body,
+        response_body=_storable(body),
         completed_at=now,
     )

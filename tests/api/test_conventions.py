@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
@@ -343,3 +345,103 @@ def test_a_session_post_without_csrf_token_is_refused(client: Client, tenant: Te
     from vendors.models import Vendor
 
     assert not Vendor.objects.for_tenant(tenant).exists()
+
+
+# --- Found by the schema fuzzer (tests/api/test_fuzz_schema.py) ---------------------------------
+
+
+def _schema() -> dict[str, Any]:
+    return APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+@pytest.mark.django_db
+def test_openapi_schema_documents_the_error_envelope_of_every_operation() -> None:
+    """A client learns every 4xx an operation answers, and that its body is the envelope."""
+    schema = _schema()
+    envelope = schema["components"]["schemas"]["Error"]
+    assert envelope["required"] == ["error"]
+    assert envelope["properties"]["error"]["required"] == ["code", "message", "details"]
+    for path, path_item in schema["paths"].items():
+        for method, operation in path_item.items():
+            responses = operation["responses"]
+            label = f"{method.upper()} {path}"
+            assert {"406", "429", "503"} <= set(responses), label
+            if operation.get("security"):
+                assert {"401", "403"} <= set(responses), label
+            if "{id}" in path:
+                assert "404" in responses, label
+            if "requestBody" in operation:
+                assert {"400", "413", "415"} <= set(responses), label
+            for status, response in responses.items():
+                if status.startswith(("4", "5")) and "content" in response:
+                    assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/invoices", "created_from"),
+        ("/api/invoices", "created_to"),
+        ("/api/audit-events", "occurred_from"),
+        ("/api/audit-events", "occurred_to"),
+    ],
+)
+@pytest.mark.parametrize("offset", ["-19:47", "+23:59"])
+def test_a_datetime_filter_with_any_iso_offset_is_compared_in_utc(
+    path: str, parameter: str, offset: str, api: APIClient, tenant: Tenant
+) -> None:
+    """PostgreSQL refuses offsets beyond ±15:59 in a literal: the value must reach it in UTC (was a 500)."""
+    InvoiceFactory(tenant=tenant)
+    response = api.get(path, {parameter: f"2026-02-18T19:18:12{offset}"})
+    assert response.status_code == 200, response.content
+
+
+def test_a_datetime_filter_in_another_offset_selects_the_same_instant(api: APIClient, tenant: Tenant) -> None:
+    invoice = InvoiceFactory(tenant=tenant)
+    created = invoice.created_at.astimezone(dt.timezone(dt.timedelta(hours=-19, minutes=-47)))
+    just_before = (created - dt.timedelta(seconds=1)).isoformat()
+    just_after = (created + dt.timedelta(seconds=1)).isoformat()
+
+    assert [row["id"] for row in api.get("/api/invoices", {"created_from": just_before}).json()["results"]] == [
+        str(invoice.pk)
+    ]
+    assert api.get("/api/invoices", {"created_from": just_after}).json()["results"] == []
+
+
+def test_a_datetime_filter_outside_the_calendar_in_utc_is_a_400(api: APIClient) -> None:
+    """Year 1 at +05:00 is still year 0 in UTC, which no datetime can hold."""
+    error = assert_envelope(
+        api.get("/api/invoices", {"created_from": "0001-01-01T00:00:00+05:00"}), 400, "validation_error"
+    )
+    assert set(error["details"]) == {"created_from"}
+
+
+def _cursor(query: str) -> str:
+    return base64.b64encode(query.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "cursor"),
+    [
+        ("/api/invoices", "not-a-cursor"),
+        ("/api/invoices", _cursor("p=not a timestamp")),
+        ("/api/invoices", _cursor("p=2026-02-18 19:18:12-19:47") + "x"),  # undecodable base64
+        ("/api/audit-events", "ß"),
+        ("/api/audit-events", _cursor("p=not a number")),
+        ("/api/audit-events", _cursor("p=99999999999999999999999")),
+        ("/api/vendors", _cursor("o=-1")),
+    ],
+)
+def test_a_broken_cursor_is_a_400_on_cursor(path: str, cursor: str, api: APIClient, tenant: Tenant) -> None:
+    """A cursor the client altered is its mistake in a parameter: a 400, never a 404 or a 500."""
+    InvoiceFactory(tenant=tenant)
+    error = assert_envelope(api.get(path, {"cursor": cursor}), 400, "validation_error")
+    assert set(error["details"]) == {"cursor"}
+
+
+def test_a_cursor_position_with_a_far_offset_pages_in_utc(api: APIClient, tenant: Tenant) -> None:
+    """A position PostgreSQL would refuse as a literal (offset -19:47) is compared in UTC instead."""
+    InvoiceFactory(tenant=tenant)
+    response = api.get("/api/invoices", {"cursor": _cursor("p=2999-02-18 19:18:12-19:47")})
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == 1

@@ -144,6 +144,26 @@ def test_a_4xx_response_is_stored_and_replayed(api: APIClient, tenant: Tenant) -
     assert post(api, body, key="a-fresh-key").status_code == 201  # proves the body is now valid
 
 
+def test_a_refusal_that_echoes_a_nul_is_stored_and_replayed_exactly(api: APIClient, tenant: Tenant) -> None:
+    """jsonb cannot hold U+0000: a 400 naming a CSV column with a NUL in it was a 500 (found by the fuzzer)."""
+    csv_file = b"invoice_number,bad\x00column\nINV-1,x\n"
+
+    def upload() -> Any:
+        return api.post(
+            "/api/invoices/import/csv", data=csv_file, content_type="text/csv", HTTP_IDEMPOTENCY_KEY="nul-column"
+        )
+
+    first = upload()
+    assert first.status_code == 400, first.content
+    assert any("\x00" in field for field in first.json()["error"]["details"])
+    replay = upload()
+
+    assert replay.status_code == 400
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    assert invoices_of(tenant) == 0
+
+
 def test_a_5xx_is_not_stored_and_a_retry_runs_again(
     api: APIClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import jsonschema
 import pytest
 from rest_framework.test import APIClient
 
@@ -71,6 +72,19 @@ def test_vendors_reports_days_to_pay_from_reconciled_history(api: APIClient, ten
             "invoices_with_due_date": 1,
         }
     ]
+
+
+def test_vendors_response_is_the_shape_the_schema_documents(api: APIClient, tenant: Tenant) -> None:
+    """The schema said a bare array while the endpoint answers `{"results": [...]}` (found by the fuzzer)."""
+    history(tenant, "Acme Supplies Ltd")
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    documented = schema["paths"]["/api/cash/vendors"]["get"]["responses"]["200"]["content"]["application/json"]
+    validator = jsonschema.Draft202012Validator({**documented["schema"], "components": schema["components"]})
+
+    body = api.get("/api/cash/vendors").json()
+
+    assert len(body["results"]) == 1
+    assert list(validator.iter_errors(body)) == []
 
 
 def test_forecast_puts_the_open_balance_in_the_week_the_vendor_will_really_be_paid(
