@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
@@ -16,6 +16,7 @@ from matching.apis import DiscrepancyViewSet, MatchRunViewSet
 from payments.apis import CashViewSet, PaymentViewSet
 from payments.reconciliation.apis import PaymentAllocationViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
+from recon_site.api.errors import database_unavailable_response
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
 
@@ -32,10 +33,14 @@ router.register("payment-allocations", PaymentAllocationViewSet, basename="payme
 router.register("cash", CashViewSet, basename="cash")
 
 
-def health(request: HttpRequest) -> JsonResponse:
-    """Liveness and database reachability, for load balancers and the quickstart smoke check."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+def health(request: HttpRequest) -> HttpResponse:
+    """Liveness and database reachability, for load balancers and the quickstart smoke check:
+    200, or 503 in the error envelope while the database cannot be reached."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return database_unavailable_response(request)
     return JsonResponse({"status": "ok"})
 
 

@@ -8,11 +8,14 @@ the `handler404`/`handler500` views, so an API client never sees an HTML page.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -37,12 +40,41 @@ _CODE_BY_EXCEPTION: dict[type[Exception], str] = {
 }
 
 
+# PostgreSQL down, restarting, refusing connections, or a connection cut mid-request (psycopg's
+# OperationalError and InterfaceError, as Django re-raises them; deadlocks and serialization
+# failures are OperationalErrors too): nothing the client did, and a retry may well succeed.
+DATABASE_UNAVAILABLE_CODE = "service_unavailable"
+# Not "nothing was changed": a connection cut during COMMIT cannot tell. Keyed POSTs are safe to
+# retry either way (Idempotency-Key).
+DATABASE_UNAVAILABLE = "The database is unavailable right now. Retry shortly."
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
 def error_response(status_code: int, code: str, message: str, details: dict[str, Any] | None = None) -> JsonResponse:
     return JsonResponse(error_body(code, message, details), status=status_code)
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 with `Retry-After`: the envelope for the API and `/health`, a page for the web app
+    (rendered without the request, so no context processor touches the database)."""
+    from recon_site.api.middleware import is_api_path  # the middleware imports this module
+
+    if is_api_path(request.path) or request.path == "/health":
+        response: HttpResponse = error_response(
+            503, DATABASE_UNAVAILABLE_CODE, DATABASE_UNAVAILABLE, {"database": "unreachable"}
+        )
+    else:
+        response = HttpResponse(render_to_string("web/unavailable.html"), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -76,6 +108,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's handler, re-shaped into the envelope; domain errors get their own status."""
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if is_database_unavailable(exc):
+        logger.warning("Database unavailable: %s: %s", type(exc).__name__, exc)
+        return Response(
+            error_body(DATABASE_UNAVAILABLE_CODE, DATABASE_UNAVAILABLE, {"database": "unreachable"}),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("payload_too_large", "The request body is larger than this server accepts."),
@@ -109,7 +148,11 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
     return error_response(404, "not_found", "No such resource.")
 
 
-def handler500(request: HttpRequest) -> JsonResponse:
+def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its `except`: a database outage raised outside a view (a
+    # middleware saving the session, say) is still a 503, not a crash.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response(request)
     return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from recon_site.api.errors import error_response
+from recon_site.api.errors import database_unavailable_response, error_response, is_database_unavailable
 from recon_site.observability import request_id_var, tenant_id_var
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A caller's id is echoed only if it is short and plain, so it cannot inject into logs or headers.
@@ -58,6 +61,28 @@ class ApiErrorEnvelopeMiddleware:
             if header in response:
                 shaped[header] = response[header]
         return shaped
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that finds PostgreSQL down answers 503 with `Retry-After`, not a 500.
+
+    The API's views get the same from DRF's exception handler; this covers the web app's pages
+    and `/health`, in DEBUG too (where Django would show its debug page instead of handler500).
+    The app needs no restart afterwards: with CONN_HEALTH_CHECKS each request checks its
+    persistent connection before use and opens a new one once the database is back.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_database_unavailable(exception):
+            return None
+        logger.warning("Database unavailable: %s: %s", type(exception).__name__, exception)
+        return database_unavailable_response(request)
 
 
 def _is_envelope(content: bytes) -> bool:

@@ -55,6 +55,8 @@ MIDDLEWARE = [
     # Content-Security-Policy for the web app (Django 5.2 has none built in).
     "recon_site.web.SecurityHeadersMiddleware",
     "recon_site.api.middleware.ApiErrorEnvelopeMiddleware",
+    # PostgreSQL unreachable → 503 with Retry-After (a page for the web app), not a 500.
+    "recon_site.api.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "recon_site.urls"
@@ -101,6 +103,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "recon",
+            # A Redis that stops answering costs a request one second at most: the rate limits
+            # then fail open (recon_site/api/throttling.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
@@ -114,6 +119,9 @@ Q_CLUSTER = {
     "retry": positive_int("Q_RETRY", 360),
     "catch_up": False,
     "label": "Jobs",
+    # django-q2 gives a process the queue named by the Q_CLUSTER_NAME environment variable (the
+    # load test's private queue on a shared Redis), and then pops this key without a default.
+    "ALT_CLUSTERS": {},
 }
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     # django-q2 hands a task out again after `retry` seconds: below the timeout, a slow task
@@ -190,6 +198,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The error envelope on every operation, for the 4xx statuses it can answer.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "recon_site.api.schema.add_error_responses",
+    ],
 }
 IDEMPOTENCY_KEY_TTL_HOURS = positive_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
 SELF_REGISTRATION_ENABLED = flag("SELF_REGISTRATION_ENABLED", False)
