@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := run
-.PHONY: run setup test lint format smoke clean
+.PHONY: run setup test lint format smoke load clean
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Recon needs Python 3.11, found " + sys.version.split()[0])'
@@ -39,6 +39,15 @@ format: $(INSTALLED)
 ## Boot `make run` from a clean state with no environment, call the API, stop it with Ctrl-C.
 smoke: $(INSTALLED)
 	$(BIN)/python scripts/smoke_quickstart.py
+
+## The load test's longer form (README, Figures): 50 clients for 120 s over real HTTP, matching
+## running, against DATABASE_URL only: point it at a scratch database, its tenant stays there.
+LOAD_CLIENTS ?= 50
+LOAD_DURATION ?= 120
+load: $(INSTALLED)
+	@test -n "$(DATABASE_URL)" || { echo "make load needs DATABASE_URL (a scratch database: the load's tenant stays)" >&2; exit 2; }
+	$(BIN)/python manage.py migrate --no-input --verbosity 0
+	$(BIN)/python manage.py load_test --clients $(LOAD_CLIENTS) --duration $(LOAD_DURATION)
 
 clean:
 	rm -rf $(VENV) var/pgdata var/run
