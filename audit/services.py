@@ -26,6 +26,7 @@ from audit.models import AuditEvent, OutboxMessage
 from recon_site import locks
 from recon_site.observability import request_id_var
 from tenants.models import Tenant
+from tenants.scoping import tenant_rows_insert
 
 NOT_IN_TRANSACTION = "audit_record must run inside the transaction of the change it records"
 
@@ -85,7 +86,9 @@ def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]
         }
         fields["hash"] = prev_hash = event_hash(fields)
         events.append(AuditEvent(**fields))
-    return AuditEvent.objects.bulk_create(events)
+    # One parameter for the batch, not an array per column (see tenant_rows_insert).
+    tenant_rows_insert(tenant=tenant, rows=events)
+    return events
 
 
 def model_snapshot(instance: Any) -> dict[str, Any]:
@@ -137,10 +140,12 @@ def outbox_enqueue_many(*, tenant: Tenant, events: list[tuple[str, dict[str, Any
         )
         for event_type, payload in events
     ]
-    OutboxMessage.objects.bulk_create(messages)
+    tenant_rows_insert(tenant=tenant, rows=messages)
     if settings.NATS_ENABLED and not any(func is _kick_publisher for _, func, _ in connection.run_on_commit):
         # Publish promptly after commit rather than waiting for the schedule; once per transaction.
-        transaction.on_commit(_kick_publisher)
+        # Robust: with the task broker (Redis) down the change is committed all the same, and the
+        # schedule publishes it; the caller must not get an error for a commit that happened.
+        transaction.on_commit(_kick_publisher, robust=True)
     return messages
 
 

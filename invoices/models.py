@@ -93,6 +93,8 @@ class Invoice(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "status", "created_at"], name="invoice_tenant_status_created"),
             models.Index(fields=["tenant", "vendor", "invoice_number_normalized"], name="invoice_tenant_vendor_number"),
+            # Near duplicates (same vendor, same total): matching's look-up of earlier invoices.
+            models.Index(fields=["tenant", "vendor", "total_amount"], name="invoice_tenant_vendor_total"),
             models.Index(fields=["tenant", "po_number"], name="invoice_tenant_po_number"),
             # The matching batch pick (oldest `received` first, matching.loading.load_batch): an
             # ordered walk of the tenant's waiting invoices only, instead of the global created_at
@@ -133,7 +135,12 @@ class Invoice(TenantOwnedModel):
 
 
 class InvoiceLine(TenantOwnedModel):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    # Every matching batch rewrites `matched_po_line` on a thousand lines, and a row version costs
+    # an entry in each index of the table. Two of them served no query: `invoice` alone (the
+    # unique (invoice, line_number) constraint's index leads with it) and `created_at` (lines are
+    # always reached through their invoice), so neither is created for lines.
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
     line_number = models.PositiveIntegerField()
     sku = models.CharField(max_length=64, blank=True, default="")
     description = models.CharField(max_length=500)

@@ -2,7 +2,7 @@
 
 A constant number of queries, whatever the batch size (tests/matching/test_runs.py counts them):
 
- 1. the tenant's settings            6. the purchase orders (referenced, plus open ones to infer from)
+ 1. the tenant's settings            6. the POs named, and a few open ones per invoice naming none to infer from
  2. the batch's invoices             7. the lines of those POs
  3. their lines                      8. received quantity per PO line (one aggregate)
  4. every vendor of the tenant       9. billed quantity per PO line (one aggregate)
@@ -12,23 +12,26 @@ Vendors are resolved here *before* POs and earlier invoices are loaded, with the
 resolver over the tenant's vendors (pure, no queries), so an invoice whose vendor the engine will
 find only by a fuzzy name still gets that vendor's open POs and earlier invoices: the loader
 loads exactly the vendors the engine will pick, no more and no fewer. Likewise for POs inferred
-from a vendor's open POs: the engine's own inference picks them here, and only the POs the
-engine will use get their quantities summed and go into the context (see _purchase_orders).
+from a vendor's open POs: the database narrows them to a few candidates per invoice, the
+engine's own inference picks among them here, and only the POs the engine will use get their
+quantities summed and go into the context (see _purchase_orders).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import QuerySet
 
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
+from invoices.numbers import normalize_invoice_number
 from matching.engine import (
     InvoiceLineRecord,
     InvoiceRecord,
@@ -47,7 +50,7 @@ from matching.engine.core import (
     po_key,
     resolve_vendor,
 )
-from purchasing.models import GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine, po_number_lookup_key
+from purchasing.models import PO_NUMBER_SPACES, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant, TenantSettings
 from vendors.models import Vendor, VendorAlias
 
@@ -84,6 +87,16 @@ def match_settings_from(tenant_settings: TenantSettings) -> MatchSettings:
     )
 
 
+def matchable_invoices(*, tenant: Tenant, exclude_invoice_ids: Collection[uuid.UUID] = ()) -> QuerySet[Invoice]:
+    """The invoices a run takes, oldest first in `load_batch`: those in `received` (credit notes
+    are never 3-way matched), less `exclude_invoice_ids`."""
+    return (
+        Invoice.objects.for_tenant(tenant)
+        .filter(status=InvoiceStatus.RECEIVED, document_type=DocumentType.INVOICE)
+        .exclude(pk__in=list(exclude_invoice_ids))
+    )
+
+
 def load_batch(
     *,
     tenant: Tenant,
@@ -100,9 +113,7 @@ def load_batch(
     tenant_settings = tenant_settings or tenant_settings_for(tenant)
     settings = match_settings_from(tenant_settings)
     invoice_rows = list(
-        Invoice.objects.for_tenant(tenant)
-        .filter(status=InvoiceStatus.RECEIVED, document_type=DocumentType.INVOICE)  # credit notes: never 3-way matched
-        .exclude(pk__in=list(exclude_invoice_ids))
+        matchable_invoices(tenant=tenant, exclude_invoice_ids=exclude_invoice_ids)
         .order_by("created_at", "id")
         .values(
             "id",
@@ -172,7 +183,6 @@ def load_batch(
     # The vendor each invoice will be matched as (see the module docstring).
     vendor_index = BatchIndex.build(context)
     resolved = {invoice.id: resolve_vendor(invoice, vendor_index, settings).vendor for invoice in invoices}
-    vendor_ids = {vendor.id for vendor in resolved.values() if vendor is not None}
     # Inference from open POs only happens for invoices that name no PO.
     inferring = [
         (invoice, vendor)
@@ -181,9 +191,9 @@ def load_batch(
     ]
     po_keys = {po_key(invoice.po_number) for invoice in invoices if invoice.po_number}
 
-    context.purchase_orders = _purchase_orders(tenant, po_keys, inferring, batch_ids)
+    context.purchase_orders, context.inference_candidates = _purchase_orders(tenant, po_keys, inferring, batch_ids)
     context.prior_invoices = _prior_invoices(
-        tenant, invoices, vendor_ids, batch_ids, newest=max(row["created_at"] for row in invoice_rows)
+        tenant, invoices, resolved, batch_ids, newest=max(row["created_at"] for row in invoice_rows)
     )
     return LoadedBatch(
         invoices=invoices,
@@ -220,147 +230,345 @@ def _purchase_orders(
     po_keys: set[str],
     inferring: list[tuple[InvoiceRecord, VendorRecord]],
     batch_ids: list[uuid.UUID],
-) -> dict[str, PurchaseOrderRecord]:
+) -> tuple[dict[str, PurchaseOrderRecord], dict[uuid.UUID, frozenset[uuid.UUID]]]:
     """The POs the batch names, and the open POs the engine will infer for invoices naming none;
     with lines, received quantities over all receipts, and what invoices outside the batch
-    already billed.
+    already billed. And, by inferring invoice, the PO the engine may infer (none, or the one).
 
-    To infer, the engine compares an invoice with every open PO of its vendor, and a vendor may
-    have thousands. They are all loaded (without quantities), the engine's own inference picks
-    the PO each such invoice will get, and only the named and picked POs go on: their received
-    and billed quantities are summed (two aggregates over a batch's worth of PO lines, instead of
-    over every open PO's), and they are the context the engine sees. The engine's inference over
-    that smaller set gives the same PO (the pick is the best over all open POs, so over any set
-    that contains it) and finds none where there was none.
+    To infer, the engine compares an invoice with the open POs of its vendor, and a vendor may
+    have thousands. The database narrows them first (_PURCHASE_ORDERS_SQL: at most
+    INFERENCE_CANDIDATES per invoice, those sharing the most lines with it), the engine's own
+    inference picks among them here, and only the named and picked POs go on: their received
+    and billed quantities are summed (two aggregates over a batch's worth of PO lines), and they
+    are the context the engine sees, told which PO each inferring invoice may take, so that it
+    picks the same one whatever else the batch holds.
     """
-    wanted = Q(pk__in=[])  # matches nothing; OR-ed with what is asked for
-    if po_keys:
-        wanted |= Q(po_key__in=po_keys)
-    inferring_vendor_ids = {vendor.id for _, vendor in inferring}
-    if inferring_vendor_ids:
-        wanted |= Q(vendor_id__in=inferring_vendor_ids, status=PurchaseOrder.Status.OPEN)
-    po_rows = list(
-        PurchaseOrder.objects.for_tenant(tenant)
-        # The engine's po_key in SQL, so every PO the engine could find by number is loaded.
-        .annotate(po_key=po_number_lookup_key(F("po_number")))
-        .filter(wanted)
-        # No ORDER BY (the model's is -created_at): PostgreSQL would walk the created_at index of
-        # every tenant's POs to honour it. Nothing here depends on the order (see the sorts below).
-        .order_by()
-        .values("id", "po_number", "vendor_id", "currency", "status")
-    )
+    po_rows, candidates_by_invoice = _purchase_order_rows(tenant, po_keys, inferring)
     lines_by_po: dict[uuid.UUID, list[PurchaseOrderLineRecord]] = defaultdict(list)
     for line_id, purchase_order_id, line_number, sku, description, quantity, unit_price in (
         PurchaseOrderLine.objects.for_tenant(tenant)
-        .filter(purchase_order_id__in=[row["id"] for row in po_rows])
+        .filter(purchase_order_id__in=list(po_rows))
         .order_by("line_number")
         .values_list("id", "purchase_order_id", "line_number", "sku", "description", "quantity", "unit_price")
     ):
         lines_by_po[purchase_order_id].append(
             PurchaseOrderLineRecord(line_id, line_number, sku, description, quantity, unit_price)
         )
-    candidates = [PurchaseOrderRecord(**row, lines=tuple(lines_by_po[row["id"]])) for row in po_rows]
+    loaded = {po_id: PurchaseOrderRecord(*row, lines=tuple(lines_by_po[po_id])) for po_id, row in po_rows.items()}
 
     # What the engine looks up by number (every PO under each key, as its index keeps the first
     # by number) and what it will infer.
-    kept = {po.id: po for po in candidates if po_key(po.po_number) in po_keys}
-    open_by_vendor: dict[uuid.UUID, list[PurchaseOrderRecord]] = defaultdict(list)
-    for purchase_order in candidates:
-        if purchase_order.status == PurchaseOrder.Status.OPEN:
-            open_by_vendor[purchase_order.vendor_id].append(purchase_order)
+    kept = {po.id: po for po in loaded.values() if po_key(po.po_number) in po_keys}
+    inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
     for invoice, vendor in inferring:
-        inferred = infer_purchase_order(invoice, open_by_vendor[vendor.id])
+        candidates = [
+            loaded[po_id]
+            for po_id in candidates_by_invoice.get(invoice.id, ())
+            if po_id in loaded and loaded[po_id].vendor_id == vendor.id
+        ]
+        inferred = infer_purchase_order(invoice, candidates)
+        inference_candidates[invoice.id] = frozenset({inferred.id} if inferred is not None else ())
         if inferred is not None:
             kept[inferred.id] = inferred
 
-    # By the kept POs' line ids (loaded above) rather than through a join on the PO line: for the
-    # billed quantities PostgreSQL scanned every PO line of the tenant (and of every other tenant,
-    # in parallel) to find the kept ones; by ids it looks them up in matched_po_line's index.
-    kept_line_ids = [line.id for purchase_order in kept.values() for line in purchase_order.lines]
-    received = _quantity_per_po_line(
-        GoodsReceiptLine.objects.for_tenant(tenant).filter(purchase_order_line_id__in=kept_line_ids),
-        "purchase_order_line_id",
+    # By the kept POs' line ids (loaded above), each looked up in the index of the receipt line's
+    # or invoice line's PO line (_RECEIVED_SQL, _BILLED_SQL). The batch's own invoices are left out of what
+    # was billed: one that is back in `received` (a receipt arrived) still points at the lines
+    # of its last match, and is about to be matched again; the engine adds the batch's claims
+    # as it goes.
+    kept_line_ids = _id_array(line.id for purchase_order in kept.values() for line in purchase_order.lines)
+    received, billed = (
+        _quantity_per_po_line(
+            sql,
+            {
+                "line_ids": kept_line_ids,
+                "tenant_id": tenant.pk,
+                "not_counted": sorted(NOT_COUNTED),
+                "batch_ids": _id_array(batch_ids),
+            },
+        )
+        for sql in (_RECEIVED_SQL, _BILLED_SQL)
     )
-    # Earlier invoices' claims on the PO lines. The batch's own invoices are left out: one that
-    # is back in `received` (a receipt arrived) still points at the lines of its last match,
-    # and is about to be matched again; the engine adds the batch's claims as it goes.
-    billed = _quantity_per_po_line(
-        InvoiceLine.objects.for_tenant(tenant)
-        .filter(matched_po_line_id__in=kept_line_ids)
-        .exclude(invoice__status__in=NOT_COUNTED)
-        .exclude(invoice_id__in=batch_ids),
-        "matched_po_line_id",
-    )
-    return {
-        purchase_order.po_number: dataclasses.replace(
-            purchase_order,
-            lines=tuple(
-                dataclasses.replace(
-                    line,
-                    received_quantity=received.get(line.id, Decimal(0)),
-                    billed_quantity=billed.get(line.id, Decimal(0)),
+    # Built field by field: dataclasses.replace, per line of a batch's thousand, cost more.
+    zero = Decimal(0)
+    purchase_orders = {
+        po.po_number: PurchaseOrderRecord(
+            po.id,
+            po.po_number,
+            po.vendor_id,
+            po.currency,
+            po.status,
+            tuple(
+                PurchaseOrderLineRecord(
+                    line.id,
+                    line.line_number,
+                    line.sku,
+                    line.description,
+                    line.quantity,
+                    line.unit_price,
+                    received.get(line.id, zero),
+                    billed.get(line.id, zero),
                 )
-                for line in purchase_order.lines
+                for line in po.lines
             ),
         )
-        for purchase_order in sorted(kept.values(), key=lambda po: po.po_number)
+        for po in sorted(kept.values(), key=lambda po: po.po_number)
     }
+    return purchase_orders, inference_candidates
 
 
-def _quantity_per_po_line(queryset: QuerySet, po_line_field: str) -> dict[uuid.UUID, Decimal]:
-    rows = queryset.order_by().values(po_line_field).annotate(total=Sum("quantity"))
-    return {row[po_line_field]: row["total"] for row in rows}
+# At most this many open POs per invoice are scored to infer its PO: those sharing the most lines
+# with it. The PO an invoice was made from shares all of them; a vendor buying from a small
+# catalogue has many POs sharing a few. Bounded, so a batch loads the same few hundred PO lines
+# whatever the vendor's history.
+INFERENCE_CANDIDATES = 20
+
+# The POs a batch names (by the engine's po_key, as the index po_tenant_lookup_key computes it),
+# and for each invoice naming none, the open POs of its vendor in its currency with a line of the
+# same SKU as one of the invoice's (or, for an invoice line without SKU, the same description):
+# the keys of purchasing.models.po_line_sku_key and po_line_description_key. Ranked by how many
+# of the invoice's lines they share, then by how many of those also agree on quantity and price
+# (the PO of a partial invoice shares its SKUs; the PO it was made from also its numbers), then
+# by number. Raw SQL for the window function, so the tenant filter is spelled out on every table;
+# one statement whether or not the batch infers.
+#
+# A vendor buying from a small catalogue has thousands of PO lines under each SKU, and reading
+# them all would grow with its history. So the lines that bill exactly the same (key, quantity,
+# price: the whole index key, a few rows) are looked up first; an invoice that some open POs of
+# its vendor bill exactly on every line (`exactly_billed`: the PO it was made from, and any twin)
+# has those as its candidates. Scoring every PO could prefer another only if one with the same
+# SKUs matched the invoice's descriptions or line-number hints better than the exact one does.
+# Only the other invoices (partial bills, changed prices) read every PO line sharing a key.
+_PURCHASE_ORDERS_SQL = """
+WITH invoice_line AS (
+    SELECT * FROM unnest(%(invoice_ids)s::uuid[], %(vendor_ids)s::uuid[], %(currencies)s::varchar[],
+                         %(line_ids)s::uuid[], %(skus)s::varchar[], %(descriptions)s::varchar[],
+                         %(quantities)s::numeric[], %(unit_prices)s::numeric[])
+        AS line(invoice_id, vendor_id, currency, line_id, sku, description, quantity, unit_price)
+), exact AS (
+    SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id
+    FROM invoice_line AS line
+    JOIN purchasing_purchaseorderline AS po_line
+      ON po_line.tenant_id = %(tenant_id)s AND UPPER(TRIM(po_line.sku)) = UPPER(TRIM(line.sku))
+     AND po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
+    WHERE TRIM(line.sku) <> ''
+    UNION ALL
+    SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id
+    FROM invoice_line AS line
+    JOIN purchasing_purchaseorderline AS po_line
+      ON po_line.tenant_id = %(tenant_id)s AND LOWER(po_line.description) = LOWER(line.description)
+     AND po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
+    WHERE TRIM(line.sku) = ''
+), exact_per_po AS (
+    SELECT invoice_id, vendor_id, currency, purchase_order_id, COUNT(DISTINCT line_id) AS lines
+    FROM exact
+    GROUP BY invoice_id, vendor_id, currency, purchase_order_id
+), exactly_billed AS (
+    SELECT per_po.invoice_id, per_po.vendor_id, per_po.currency, per_po.purchase_order_id, per_po.lines
+    FROM exact_per_po AS per_po
+    JOIN (SELECT invoice_id, COUNT(*) AS lines FROM invoice_line GROUP BY invoice_id) AS invoice_size
+      ON invoice_size.invoice_id = per_po.invoice_id AND invoice_size.lines = per_po.lines
+    WHERE EXISTS (SELECT FROM purchasing_purchaseorder AS po
+                  WHERE po.tenant_id = %(tenant_id)s AND po.id = per_po.purchase_order_id
+                    AND po.vendor_id = per_po.vendor_id AND po.status = %(open)s AND po.currency = per_po.currency)
+), shared AS (
+    SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id,
+           po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price AS same_numbers
+    FROM invoice_line AS line
+    JOIN purchasing_purchaseorderline AS po_line
+      ON po_line.tenant_id = %(tenant_id)s AND UPPER(TRIM(po_line.sku)) = UPPER(TRIM(line.sku))
+    WHERE TRIM(line.sku) <> '' AND line.invoice_id NOT IN (SELECT invoice_id FROM exactly_billed)
+    UNION ALL
+    SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id,
+           po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
+    FROM invoice_line AS line
+    JOIN purchasing_purchaseorderline AS po_line
+      ON po_line.tenant_id = %(tenant_id)s AND LOWER(po_line.description) = LOWER(line.description)
+    WHERE TRIM(line.sku) = '' AND line.invoice_id NOT IN (SELECT invoice_id FROM exactly_billed)
+), overlap AS (
+    SELECT invoice_id, vendor_id, currency, purchase_order_id, lines, lines AS same_numbers
+    FROM exactly_billed
+    UNION ALL
+    SELECT invoice_id, vendor_id, currency, purchase_order_id,
+           COUNT(DISTINCT line_id) AS lines,
+           COUNT(DISTINCT line_id) FILTER (WHERE same_numbers) AS same_numbers
+    FROM shared
+    GROUP BY invoice_id, vendor_id, currency, purchase_order_id
+), ranked AS (
+    SELECT overlap.invoice_id, po.id, po.po_number, po.vendor_id, po.currency, po.status,
+           ROW_NUMBER() OVER (PARTITION BY overlap.invoice_id
+                              ORDER BY overlap.lines DESC, overlap.same_numbers DESC, po.po_number) AS rank
+    FROM overlap
+    -- By primary key, one PO per group (OFFSET 0 keeps the planner from hashing every PO of the
+    -- tenant instead, a cost that would grow with its history).
+    JOIN LATERAL (
+        SELECT id, po_number, vendor_id, currency, status FROM purchasing_purchaseorder
+        WHERE tenant_id = %(tenant_id)s AND id = overlap.purchase_order_id
+          AND vendor_id = overlap.vendor_id AND status = %(open)s AND currency = overlap.currency
+        OFFSET 0
+    ) AS po ON TRUE
+)
+SELECT invoice_id, id, po_number, vendor_id, currency, status FROM ranked WHERE rank <= %(limit)s
+UNION ALL
+SELECT NULL, id, po_number, vendor_id, currency, status
+FROM purchasing_purchaseorder
+WHERE tenant_id = %(tenant_id)s AND UPPER(REGEXP_REPLACE(po_number, %(spaces)s, '', 'g')) = ANY(%(po_keys)s::text[])
+"""
+
+
+def _purchase_order_rows(
+    tenant: Tenant, po_keys: set[str], inferring: list[tuple[InvoiceRecord, VendorRecord]]
+) -> tuple[dict[uuid.UUID, tuple[uuid.UUID, str, uuid.UUID, str, str]], dict[uuid.UUID, list[uuid.UUID]]]:
+    """The POs named by `po_keys` and the candidates to infer from (see _PURCHASE_ORDERS_SQL):
+    `(id, po_number, vendor_id, currency, status)` by id, and the candidates' ids by invoice.
+
+    A PO sharing neither a SKU nor a description (case aside) with the invoice is no candidate,
+    though the engine might score it by similar descriptions: inference is by line overlap
+    (DESIGN.md §5), and a vendor's whole order history is too much to score for every invoice.
+    """
+    names = ("invoice_ids", "vendor_ids", "currencies", "line_ids", "skus", "descriptions", "quantities", "unit_prices")
+    lines = [
+        (invoice.id, vendor.id, invoice.currency, line.id, line.sku, line.description, line.quantity, line.unit_price)
+        for invoice, vendor in inferring
+        for line in invoice.lines
+    ]
+    columns = [list(values) for values in zip(*lines, strict=True)] if lines else [[] for _ in names]
+    po_rows: dict[uuid.UUID, tuple[uuid.UUID, str, uuid.UUID, str, str]] = {}
+    candidates: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PURCHASE_ORDERS_SQL,
+            {
+                **dict(zip(names, columns, strict=True)),
+                "tenant_id": tenant.pk,
+                "open": PurchaseOrder.Status.OPEN,
+                "limit": INFERENCE_CANDIDATES,
+                "spaces": PO_NUMBER_SPACES,
+                "po_keys": sorted(po_keys),
+            },
+        )
+        for invoice_id, *row in cursor.fetchall():
+            po_rows[row[0]] = tuple(row)
+            if invoice_id is not None:
+                candidates[invoice_id].append(row[0])
+    return po_rows, candidates
+
+
+# Per kept PO line, what all its receipts brought, and what earlier invoices billed on it (not
+# void or rejected). A LATERAL probe per PO line (OFFSET 0 keeps it one): given the thousand ids
+# of a batch, PostgreSQL otherwise preferred reading every receipt line of every tenant.
+_RECEIVED_SQL = """
+SELECT receipt_line.purchase_order_line_id, SUM(receipt_line.quantity)
+FROM unnest(%(line_ids)s::uuid[]) AS kept(id)
+JOIN LATERAL (
+    SELECT purchase_order_line_id, quantity FROM purchasing_goodsreceiptline
+    WHERE tenant_id = %(tenant_id)s AND purchase_order_line_id = kept.id
+    OFFSET 0
+) AS receipt_line ON TRUE
+GROUP BY receipt_line.purchase_order_line_id
+"""
+_BILLED_SQL = """
+SELECT invoice_line.matched_po_line_id, SUM(invoice_line.quantity)
+FROM unnest(%(line_ids)s::uuid[]) AS kept(id)
+JOIN LATERAL (
+    SELECT line.matched_po_line_id, line.quantity
+    FROM invoices_invoiceline AS line
+    JOIN invoices_invoice AS invoice ON invoice.tenant_id = %(tenant_id)s AND invoice.id = line.invoice_id
+    WHERE line.tenant_id = %(tenant_id)s AND line.matched_po_line_id = kept.id
+      AND invoice.status <> ALL(%(not_counted)s::varchar[]) AND line.invoice_id <> ALL(%(batch_ids)s::uuid[])
+    OFFSET 0
+) AS invoice_line ON TRUE
+GROUP BY invoice_line.matched_po_line_id
+"""
+
+
+def _quantity_per_po_line(sql: str, params: dict[str, Any]) -> dict[uuid.UUID, Decimal]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
+# The earlier invoices each batch invoice could duplicate, per (resolved vendor, invoice): the
+# same normalized number, or the same total dated within the window. Each branch is one probe
+# of an index (invoice_tenant_vendor_number, invoice_tenant_vendor_total), forced by the
+# LATERAL join: as one OR over the batch's vendors, numbers and totals, PostgreSQL walked the
+# created_at index of every invoice received before the batch.
+_PRIOR_INVOICES_SQL = """
+SELECT DISTINCT earlier.id, earlier.vendor_id, earlier.invoice_number, earlier.invoice_number_normalized,
+       earlier.total_amount, earlier.currency, earlier.invoice_date, earlier.status, earlier.created_at
+FROM unnest(%(vendor_ids)s::uuid[], %(numbers)s::varchar[], %(totals)s::bigint[], %(dates)s::date[])
+    AS wanted(vendor_id, number, total, invoice_date)
+JOIN LATERAL (
+    SELECT id, vendor_id, invoice_number, invoice_number_normalized, total_amount, currency, invoice_date,
+           status, created_at, document_type
+    FROM invoices_invoice
+    WHERE tenant_id = %(tenant_id)s AND vendor_id = wanted.vendor_id AND invoice_number_normalized = wanted.number
+    UNION ALL
+    SELECT id, vendor_id, invoice_number, invoice_number_normalized, total_amount, currency, invoice_date,
+           status, created_at, document_type
+    FROM invoices_invoice
+    WHERE tenant_id = %(tenant_id)s AND vendor_id = wanted.vendor_id AND total_amount = wanted.total
+      AND invoice_date BETWEEN wanted.invoice_date - %(days)s AND wanted.invoice_date + %(days)s
+) AS earlier ON TRUE
+WHERE earlier.created_at < %(newest)s
+  AND earlier.status <> ALL(%(not_counted)s::varchar[])
+  AND earlier.document_type = %(invoice)s
+  AND earlier.id <> ALL(%(batch_ids)s::uuid[])
+ORDER BY earlier.invoice_date, earlier.id
+"""
 
 
 def _prior_invoices(
     tenant: Tenant,
     invoices: list[InvoiceRecord],
-    vendor_ids: set[uuid.UUID],
+    resolved: dict[uuid.UUID, VendorRecord | None],
     batch_ids: list[uuid.UUID],
     newest: dt.datetime,
 ) -> dict[uuid.UUID, list[PriorInvoiceRecord]]:
-    """The earlier invoices of the batch's vendors that could be one of its invoices again.
+    """The earlier invoices that could be one of the batch's invoices again, by vendor.
 
-    Only those the engine could flag: the same normalized number (`duplicate_invoice`), or the
-    same total dated within the near-duplicate window (`possible_duplicate`). A superset is
-    loaded (any batch number or total for any batch vendor); the engine does the exact
-    comparison. Indexed by (tenant, vendor, number), so the cost does not grow with the
-    tenant's history. "Earlier" = received before the batch's newest invoice: an invoice
-    that arrived later is compared when its own turn comes, so the original is never flagged
-    as the copy of its duplicate.
+    Only those the engine could flag, looked up per invoice with the vendor it will be matched
+    as: the same normalized number (`duplicate_invoice`), or the same total dated within the
+    near-duplicate window (`possible_duplicate`); the engine does the exact comparison (and the
+    currency). Indexed, so the cost does not grow with the tenant's history. "Earlier" =
+    received before the batch's newest invoice: an invoice that arrived later is compared when
+    its own turn comes, so the original is never flagged as the copy of its duplicate. Credit
+    notes repeat their invoice's number and total on purpose: they are no duplicates.
     """
-    if not vendor_ids:
+    wanted = [
+        (vendor.id, invoice.invoice_number_normalized or normalize_invoice_number(invoice.invoice_number),
+         invoice.total_amount, invoice.invoice_date)
+        for invoice in invoices
+        if (vendor := resolved[invoice.id]) is not None
+    ]  # fmt: skip
+    if not wanted:
         return {}
-    window = dt.timedelta(days=POSSIBLE_DUPLICATE_DAYS)
-    numbers = {invoice.invoice_number_normalized for invoice in invoices}
-    totals = {invoice.total_amount for invoice in invoices}
-    earliest = min(invoice.invoice_date for invoice in invoices) - window
-    latest = max(invoice.invoice_date for invoice in invoices) + window
+    vendor_ids, numbers, totals, dates = (list(column) for column in zip(*wanted, strict=True))
     prior: dict[uuid.UUID, list[PriorInvoiceRecord]] = defaultdict(list)
-    for row in (
-        Invoice.objects.for_tenant(tenant)
-        .filter(vendor_id__in=vendor_ids, created_at__lt=newest)
-        .filter(
-            Q(invoice_number_normalized__in=numbers)
-            | Q(total_amount__in=totals, invoice_date__range=(earliest, latest))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PRIOR_INVOICES_SQL,
+            {
+                "vendor_ids": _id_array(vendor_ids),
+                "numbers": numbers,
+                "totals": totals,
+                "dates": dates,
+                "tenant_id": tenant.pk,
+                "days": POSSIBLE_DUPLICATE_DAYS,
+                "newest": newest,
+                "not_counted": sorted(NOT_COUNTED),
+                "invoice": DocumentType.INVOICE,
+                "batch_ids": _id_array(batch_ids),
+            },
         )
-        .exclude(status__in=NOT_COUNTED)
-        .exclude(pk__in=batch_ids)
-        # A credit note repeats its invoice's number and total on purpose: it is no duplicate.
-        .filter(document_type=DocumentType.INVOICE)
-        .order_by("invoice_date", "id")
-        .values(
-            "id",
-            "vendor_id",
-            "invoice_number",
-            "invoice_number_normalized",
-            "total_amount",
-            "currency",
-            "invoice_date",
-            "status",
-            "created_at",
-        )
-    ):
-        received_at = row.pop("created_at")
-        prior[row["vendor_id"]].append(PriorInvoiceRecord(**row, received_at=received_at))
+        for row in cursor.fetchall():
+            *fields, received_at = row
+            record = PriorInvoiceRecord(*fields, received_at=received_at)
+            prior[record.vendor_id].append(record)
     return dict(prior)
+
+
+def _id_array(ids: Iterable[uuid.UUID]) -> str:
+    """Ids for a `%s::uuid[]` parameter as one array literal: bound client-side, a list would be
+    quoted element by element in Python (a UUID's text has nothing to escape)."""
+    return "{" + ",".join(map(str, ids)) + "}"

@@ -46,12 +46,12 @@ from audit.services import audit_record, outbox_enqueue_many
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
 from matching.engine import ENGINE_VERSION, InvoiceRecord, MatchFailure, MatchOutcome, match_batch
-from matching.loading import LoadedBatch, load_batch, tenant_settings_for
+from matching.loading import LoadedBatch, load_batch, matchable_invoices, tenant_settings_for
 from matching.models import Discrepancy, MatchResult, MatchRun
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site import locks
 from tenants.models import Tenant
-from tenants.scoping import tenant_rows_update
+from tenants.scoping import tenant_rows_insert, tenant_rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,10 @@ DISCREPANCY_TITLE = "{label} on invoice {invoice_number}"
 REQUEUED_FOR_RECEIPT = "Goods receipt {receipt_number} arrived for purchase order {po_number}: matching again."
 HOLD_EXPIRED = "Still no goods receipt {days} days after it was put on hold."
 RUN_CLAIMED_ELSEWHERE = "Run {run_id} was already taken by another worker."
+RUN_ABANDONED = (
+    "Abandoned: its worker stopped before the run finished (killed, or its database connection was lost); "
+    "its uncommitted batch was rolled back and its invoices were left in `received` for the next run."
+)
 ESCALATION_CHUNK = 500
 
 
@@ -94,6 +98,23 @@ def matching_lock_wait(*, tenant: Tenant) -> None:
     cannot deadlock.
     """
     locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
+
+
+def matching_runs_abandon(*, tenant: Tenant, current: MatchRun) -> int:
+    """Mark as failed the tenant's runs still `running` that started before `current`; returns how many.
+
+    Called with the tenant's matching lock held, which proves that no earlier run is still
+    working: a worker killed mid-run (kill -9, OOM, a lost node) loses the session lock with its
+    connection, and its batch transaction rolls back, but its run row would say `running`
+    forever. A live run between releasing the lock and saving its outcome can be caught here
+    too; its own `save()` then writes every field again, so its real outcome wins.
+    """
+    return (
+        MatchRun.objects.for_tenant(tenant)
+        .filter(status=MatchRun.Status.RUNNING, started_at__lt=current.started_at)
+        .exclude(pk=current.pk)
+        .update(status=MatchRun.Status.FAILED, error=RUN_ABANDONED, finished_at=timezone.now())
+    )
 
 
 def _elapsed_ms(start: float) -> int:
@@ -150,6 +171,7 @@ def matching_run_for_tenant(
             run.status = MatchRun.Status.SKIPPED
         else:
             try:
+                matching_runs_abandon(tenant=tenant, current=run)
                 _run_batch(tenant=tenant, run=run, exclude_invoice_ids=exclude_invoice_ids)
                 run.status = MatchRun.Status.FINISHED
             except Exception as exc:
@@ -249,8 +271,8 @@ def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[
     moves = invoice_transition_many(tenant=tenant, moves=[write.move for write in writes], actor=MATCHING_ACTOR)
     refused = {result.move.invoice_id: result.error for result in moves if not result.ok}
     writes = [write for write in writes if write.move.invoice_id not in refused]
-    MatchResult.objects.bulk_create([write.result for write in writes])
-    Discrepancy.objects.bulk_create([discrepancy for write in writes for discrepancy in write.discrepancies])
+    tenant_rows_insert(tenant=tenant, rows=[write.result for write in writes])
+    tenant_rows_insert(tenant=tenant, rows=[discrepancy for write in writes for discrepancy in write.discrepancies])
     tenant_rows_update(
         tenant=tenant,
         model=InvoiceLine,
@@ -412,8 +434,13 @@ def matching_drain_tenant(
         if done.status != MatchRun.Status.FINISHED:
             break
         failed.update(uuid.UUID(failure["invoice_id"]) for failure in done.failures)
-        if done.invoices_matched + done.invoices_failed < limit:
-            break  # the batch was not full: nothing is left
+        # A batch that was not full took everything there was when it loaded, but invoices may
+        # have been committed since: their own drains were skipped, as this run held the lock,
+        # so this drain must take them. Asked after the run released the lock, hence complete.
+        if done.invoices_matched + done.invoices_failed < limit and not (
+            matchable_invoices(tenant=tenant, exclude_invoice_ids=failed).exists()
+        ):
+            break
     return runs
 
 

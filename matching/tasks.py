@@ -8,8 +8,9 @@ from django_q.tasks import async_task
 
 from audit.actors import system_actor
 from invoices.models import DocumentType, Invoice, InvoiceStatus
+from matching.loading import matchable_invoices
 from matching.models import MatchRun
-from matching.services import matching_drain_tenant, matching_escalate_stale_holds
+from matching.services import matching_drain_tenant, matching_enqueue, matching_escalate_stale_holds
 from recon_site.tracing import traced_task
 from tenants.models import Tenant
 
@@ -28,6 +29,16 @@ def run_matching(tenant_id: str, run_id: str | None = None, trigger: str = Match
         max_batches=settings.MATCH_MAX_BATCHES_PER_TASK,
         run=run,
     )
+    failed = [failure["invoice_id"] for done in runs for failure in done.failures]
+    if (
+        len(runs) == settings.MATCH_MAX_BATCHES_PER_TASK
+        and runs[-1].status == MatchRun.Status.FINISHED
+        and matchable_invoices(tenant=tenant, exclude_invoice_ids=failed).exists()
+    ):
+        # The task's budget ran out with invoices still waiting. The drains queued for them
+        # meanwhile were skipped (this one held the lock), so without this they would wait for
+        # the schedule; queued again, the rest goes behind other tenants' work.
+        matching_enqueue(tenant=tenant, trigger=trigger)
     return "; ".join(
         f"{run.pk} {run.status}: {run.invoices_matched} matched, {run.invoices_failed} failed" for run in runs
     )

@@ -5,12 +5,16 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Func, Value
 from django.db.models.expressions import Combinable
-from django.db.models.functions import Upper
+from django.db.models.functions import Lower, Trim, Upper
 
 from tenants.scoping import TenantOwnedModel
 
 QUANTITY = {"max_digits": 18, "decimal_places": 4}
 UNIT_PRICE = {"max_digits": 18, "decimal_places": 6}
+
+
+# The whitespace po_number_lookup_key removes; also spelled in matching.loading's raw SQL.
+PO_NUMBER_SPACES = r"\s+"
 
 
 def po_number_lookup_key(po_number: Combinable) -> Func:
@@ -19,7 +23,17 @@ def po_number_lookup_key(po_number: Combinable) -> Func:
     One definition for the index below and the matching loader's lookup (matching.loading):
     PostgreSQL uses an expression index only for the very same expression.
     """
-    return Upper(Func(po_number, Value(r"\s+"), Value(""), Value("g"), function="regexp_replace"))
+    return Upper(Func(po_number, Value(PO_NUMBER_SPACES), Value(""), Value("g"), function="regexp_replace"))
+
+
+def po_line_sku_key(sku: Combinable) -> Func:
+    """A PO line's SKU as PO inference compares it (matching.loading): case and padding ignored."""
+    return Upper(Trim(sku))
+
+
+def po_line_description_key(description: Combinable) -> Func:
+    """A PO line's description as PO inference compares it: case ignored."""
+    return Lower(description)
 
 
 class PurchaseOrder(TenantOwnedModel):
@@ -66,6 +80,22 @@ class PurchaseOrderLine(TenantOwnedModel):
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="poline_quantity_gt_0"),
             models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="poline_unit_price_gte_0"),
             models.CheckConstraint(condition=models.Q(line_number__gt=0), name="poline_line_number_gt_0"),
+        ]
+        indexes = [
+            # PO inference for an invoice that names no PO (matching.loading._PURCHASE_ORDERS_SQL)
+            # finds the vendor's open POs sharing a SKU or a description with the invoice's lines
+            # through these, instead of reading every open PO line of the vendor; first those
+            # billed exactly (the same quantity and price too), by the whole key.
+            models.Index(
+                F("tenant"), po_line_sku_key(F("sku")), F("quantity"), F("unit_price"), name="poline_tenant_sku_key"
+            ),
+            models.Index(
+                F("tenant"),
+                po_line_description_key(F("description")),
+                F("quantity"),
+                F("unit_price"),
+                name="poline_tenant_description_key",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -125,11 +125,12 @@ class BatchIndex:
     po_by_key: dict[str, PurchaseOrderRecord] = field(default_factory=dict)  # spaces and case ignored
     open_pos_by_vendor: dict[uuid.UUID, list[PurchaseOrderRecord]] = field(default_factory=dict)
     line_keys: dict[uuid.UUID, _LineKeys] = field(default_factory=dict)  # by PO id, for inference
+    inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] = field(default_factory=dict)  # by invoice id
 
     @classmethod
     def build(cls, context: MatchContext) -> BatchIndex:
         vendors = context.vendors
-        index = cls(by_id=vendors)
+        index = cls(by_id=vendors, inference_candidates=context.inference_candidates or {})
         for purchase_order in sorted(context.purchase_orders.values(), key=lambda po: po.po_number):
             index.po_by_key.setdefault(po_key(purchase_order.po_number), purchase_order)
             if purchase_order.status == "open":
@@ -285,7 +286,8 @@ def resolve_purchase_order(
     invoice: InvoiceRecord, vendor: VendorRecord | None, index: BatchIndex
 ) -> PurchaseOrderResolution:
     """The invoice's PO by its number; without one, inferred from the vendor's open POs in the
-    invoice currency by line overlap. Then the PO must be open, the vendor's, in the currency.
+    invoice currency by line overlap (those of the context's `inference_candidates` for this
+    invoice, when it names some). Then the PO must be open, the vendor's, in the currency.
 
     po_match: 1 for a referenced PO that is open, the vendor's and in the currency; 0.8 for an
     inferred one; 0.5 when it is closed; 0.2 for another vendor's or currency; 0 when missing or
@@ -302,7 +304,11 @@ def resolve_purchase_order(
             )  # fmt: skip
         return _check_purchase_order(invoice, vendor, purchase_order, inferred=False)
     if vendor is not None:
-        inferred = infer_purchase_order(invoice, index.open_pos_by_vendor.get(vendor.id, []), index.line_keys)
+        open_purchase_orders = index.open_pos_by_vendor.get(vendor.id, [])
+        candidates = index.inference_candidates.get(invoice.id)
+        if candidates is not None:
+            open_purchase_orders = [po for po in open_purchase_orders if po.id in candidates]
+        inferred = infer_purchase_order(invoice, open_purchase_orders, index.line_keys)
         if inferred is not None:
             return _check_purchase_order(invoice, vendor, inferred, inferred=True)
     return PurchaseOrderResolution(

@@ -131,6 +131,10 @@ class MatchContext:
     vendors: dict[uuid.UUID, VendorRecord] = field(default_factory=dict)
     purchase_orders: dict[str, PurchaseOrderRecord] = field(default_factory=dict)  # by po_number
     prior_invoices: dict[uuid.UUID, list[PriorInvoiceRecord]] = field(default_factory=dict)  # by vendor
+    # By invoice id: the ids of the open POs that invoice's PO may be inferred from (the loader
+    # narrows a vendor's open POs to those sharing lines with the invoice). An invoice absent
+    # here, or None, infers from every open PO of its vendor in `purchase_orders`.
+    inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] | None = None
 
 
 @dataclass(frozen=True)

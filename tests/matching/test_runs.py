@@ -837,6 +837,27 @@ def test_a_drain_does_not_retry_a_failing_invoice_forever(tenant: Tenant, monkey
     assert [reload(invoice).status for invoice in (bad, second, third)] == ["received", "approved", "approved"]
 
 
+@pytest.mark.django_db
+def test_a_drain_takes_an_invoice_that_arrived_while_its_last_batch_ran(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invoice's own drain was skipped (this one held the lock), so this one must take it:
+    under API load (manage.py load_test) such invoices were left in `received` until the schedule."""
+    first, second, late = _three_small_invoices(tenant)
+    Invoice.objects.for_tenant(tenant).filter(pk=late.pk).update(status=S.ON_HOLD)  # not there yet
+    real = matching.engine.core.match_invoice
+
+    def arrives_meanwhile(invoice: Any, *args: Any) -> Any:
+        Invoice.objects.for_tenant(tenant).filter(pk=late.pk).update(status=S.RECEIVED)
+        return real(invoice, *args)
+
+    monkeypatch.setattr(matching.engine.core, "match_invoice", arrives_meanwhile)
+    runs = matching_drain_tenant(tenant=tenant, trigger=MatchRun.Trigger.INGEST, actor=TEST_ACTOR, max_batches=5)
+
+    assert [run.invoices_matched for run in runs] == [2, 1]
+    assert [reload(invoice).status for invoice in (first, second, late)] == ["approved", "approved", "approved"]
+
+
 # Committed set-up: a goods receipt holds the matching lock to the end of its transaction, which
 # inside a test transaction would be the end of the test, hiding whether the run released its own.
 @pytest.mark.django_db(transaction=True)

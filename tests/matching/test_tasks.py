@@ -279,6 +279,27 @@ def test_run_matching_all_queues_one_drain_per_active_tenant_with_received_invoi
     )
 
 
+def test_a_drain_task_that_used_its_budget_queues_itself_again_while_invoices_wait(
+    tenant: Tenant, settings: Any, queued: list[Queued], django_capture_on_commit_callbacks: Any
+) -> None:
+    """Drains queued while it ran were skipped, so what is left must not wait for the schedule;
+    once nothing is left, nothing more is queued (no endless chain of tasks)."""
+    settings.MATCH_MAX_BATCHES_PER_TASK = 1
+    TenantSettings.objects.filter(tenant=tenant).update(max_invoices_per_run=1)
+    received_invoice(tenant, "INV-B-1")
+    received_invoice(tenant, "INV-B-2")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        matching_tasks.run_matching(str(tenant.pk), trigger="ingest")
+    assert queued == [drain_call(tenant, "ingest")]
+    assert Invoice.objects.for_tenant(tenant).filter(status=InvoiceStatus.RECEIVED).count() == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        matching_tasks.run_matching(str(tenant.pk), trigger="ingest")
+    assert queued == [drain_call(tenant, "ingest")]
+    assert not Invoice.objects.for_tenant(tenant).filter(status=InvoiceStatus.RECEIVED).exists()
+
+
 def test_run_matching_task_skips_an_inactive_tenant(tenant: Tenant) -> None:
     received_invoice(tenant)
     Tenant.objects.filter(pk=tenant.pk).update(is_active=False)

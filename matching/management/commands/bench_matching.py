@@ -185,6 +185,14 @@ class Fixture:
     seconds: float
 
 
+@dataclass(frozen=True)
+class UnsavedInvoice:
+    """A fixture invoice that was not inserted: what a source would send to ingestion."""
+
+    invoice: Invoice
+    lines: list[InvoiceLine]
+
+
 @dataclass
 class _Rows:
     """One chunk's rows, inserted parent first."""
@@ -260,6 +268,20 @@ class FixtureBuilder:
         self.receipts = 0
 
     def build(self, count: int, *, progress: Callable[[int], None]) -> Counter[str]:
+        return self._build(count, progress=progress, unsaved=None)
+
+    def build_for_ingestion(
+        self, count: int, *, progress: Callable[[int], None]
+    ) -> tuple[Counter[str], list[UnsavedInvoice]]:
+        """The same tenant and mix, but the invoices are returned unsaved (with their lines), in
+        creation order, for a caller that sends them through ingestion (`manage.py load_test`
+        POSTs them to the API); vendors, POs and goods receipts are stored as by `build`."""
+        unsaved: list[UnsavedInvoice] = []
+        return self._build(count, progress=progress, unsaved=unsaved), unsaved
+
+    def _build(
+        self, count: int, *, progress: Callable[[int], None], unsaved: list[UnsavedInvoice] | None
+    ) -> Counter[str]:
         kinds = fault_kinds(count, self.rng)
         with transaction.atomic():
             self._vendors()
@@ -267,6 +289,12 @@ class FixtureBuilder:
             rows = _Rows([], [], [], [], [], [])
             for number in range(start, min(count, start + CHUNK)):
                 self._invoice(number + 1, kinds[number], rows)
+            if unsaved is not None:
+                lines_of: dict[int, list[InvoiceLine]] = {id(invoice): [] for invoice in rows.invoices}
+                for line in rows.invoice_lines:
+                    lines_of[id(line.invoice)].append(line)
+                unsaved += [UnsavedInvoice(invoice, lines_of[id(invoice)]) for invoice in rows.invoices]
+                rows.invoices, rows.invoice_lines = [], []
             with transaction.atomic():
                 rows.insert()
             progress(min(count, start + CHUNK))

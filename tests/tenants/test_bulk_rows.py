@@ -1,0 +1,101 @@
+"""The raw bulk paths of tenants.scoping: `tenant_rows_insert` stores exactly what `bulk_create`
+would, and neither it nor `tenant_rows_update` touches another tenant's rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from audit.models import OutboxMessage
+from matching.models import MatchResult, MatchRun
+from tenants.models import Tenant
+from tenants.scoping import tenant_rows_insert, tenant_rows_update
+from tests.matching.db_builders import BOLTS, make_invoice, make_vendor
+
+# Quotes, backslashes, braces, commas and non-ASCII: everything an array or JSON literal escapes.
+AWKWARD = 'Müller "Präzision" {a,b} \\ 100 % — ok'
+
+
+def _payload() -> dict[str, object]:
+    return {"title": AWKWARD, "amount": 18.4, "nested": {"list": [1, None, "x"]}, "none": None}
+
+
+@pytest.mark.django_db
+def test_inserted_rows_read_back_as_bulk_created_ones(tenant: Tenant) -> None:
+    by_bulk_create = OutboxMessage.objects.bulk_create(
+        [OutboxMessage(tenant=tenant, subject=AWKWARD, payload=_payload())]
+    )[0]
+    inserted = tenant_rows_insert(
+        tenant=tenant, rows=[OutboxMessage(tenant=tenant, subject=AWKWARD, payload=_payload())]
+    )
+
+    rows = {row.pk: row for row in OutboxMessage.objects.for_tenant(tenant)}
+    stored, reference = rows[inserted[0].pk], rows[by_bulk_create.pk]
+    fields = ("subject", "payload", "attempts", "last_error", "next_attempt_at", "published_at")
+    assert [getattr(stored, name) for name in fields] == [getattr(reference, name) for name in fields]
+    assert stored.payload["nested"] == {"list": [1, None, "x"]} and stored.payload["none"] is None
+    assert abs(stored.created_at - reference.created_at) < dt.timedelta(minutes=1)  # auto_now_add applied
+    assert not inserted[0]._state.adding
+
+
+@pytest.mark.django_db
+def test_decimals_nulls_and_foreign_keys_keep_their_values(tenant: Tenant) -> None:
+    invoice = make_invoice(tenant, number="INV-1", vendor=make_vendor(tenant, "Acme"), lines=[BOLTS])
+    run = MatchRun.objects.create(tenant=tenant, trigger="command", status="running")
+    result = MatchResult(
+        tenant=tenant,
+        invoice=invoice,
+        run=run,
+        vendor=None,
+        purchase_order=None,
+        confidence=Decimal("0.9500"),
+        breakdown={"po_match": "1.0000"},
+        decision="approved",
+        review_queue=None,
+        decision_reason=AWKWARD,
+        engine_version="x",
+    )
+
+    tenant_rows_insert(tenant=tenant, rows=[result])
+
+    stored = MatchResult.objects.for_tenant(tenant).get(pk=result.pk)
+    assert (stored.confidence, stored.vendor_id, stored.review_queue, stored.run_id) == (
+        Decimal("0.9500"),
+        None,
+        None,
+        run.pk,
+    )
+    assert (stored.decision_reason, stored.breakdown, stored.line_assignments) == (AWKWARD, {"po_match": "1.0000"}, [])
+
+
+@pytest.mark.django_db
+def test_another_tenants_row_is_refused_and_nothing_is_written(tenant: Tenant, other_tenant: Tenant) -> None:
+    rows = [
+        OutboxMessage(tenant=tenant, subject="mine", payload={}),
+        OutboxMessage(tenant=other_tenant, subject="theirs", payload={}),
+    ]
+
+    with pytest.raises(ValueError, match="rows of tenant"):
+        tenant_rows_insert(tenant=tenant, rows=rows)
+
+    assert not OutboxMessage.objects.unscoped().filter(subject__in=["mine", "theirs"]).exists()
+
+
+@pytest.mark.django_db
+def test_an_update_by_id_arrays_leaves_another_tenants_rows_alone(tenant: Tenant, other_tenant: Tenant) -> None:
+    mine = OutboxMessage.objects.create(tenant=tenant, subject="mine", payload={})
+    theirs = OutboxMessage.objects.create(tenant=other_tenant, subject="theirs", payload={})
+
+    updated = tenant_rows_update(
+        tenant=tenant,
+        model=OutboxMessage,
+        fields=("subject",),
+        rows=[(mine.pk, "changed"), (theirs.pk, "changed"), (uuid.uuid4(), "nobody")],
+    )
+
+    assert updated == 1
+    assert OutboxMessage.objects.unscoped().get(pk=theirs.pk).subject == "theirs"
+    assert OutboxMessage.objects.for_tenant(tenant).get(pk=mine.pk).subject == "changed"
