@@ -18,9 +18,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from audit.actors import Actor
-from recon_site.observability import tenant_id_var
 from tenants.authentication import current_membership, memberships_of
 from tenants.models import Membership, Role, Tenant
+from tenants.rls import tenant_scope_enter
 
 NO_MEMBERSHIP = "Your account is not a member of any active organisation. Ask an administrator for access."
 
@@ -74,7 +74,7 @@ def tenant_view(view: ViewFunc) -> ViewFunc:
         if context is None:
             return render(request, "web/no_tenant.html", {"message": NO_MEMBERSHIP}, status=403)
         request.web = context  # type: ignore[attr-defined]
-        tenant_id_var.set(str(context.tenant.pk))
+        tenant_scope_enter(context.tenant)
         try:
             return view(request, *args, **kwargs)
         except Http404:
