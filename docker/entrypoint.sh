@@ -9,20 +9,16 @@
 #   *        anything else is a manage.py command, e.g. `docker run ... recon createsuperuser`
 #
 # Arguments after web/serve go to gunicorn, after worker to qcluster.
-# Migrations connect with MIGRATE_DATABASE_URL when it is set (an owner role that may change the
-# schema), otherwise with DATABASE_URL; the application itself always uses DATABASE_URL.
+# Migrations connect with MIGRATE_DATABASE_URL when it is set (the owner role that may change the
+# schema; `manage.py migrate` reads it itself), otherwise with DATABASE_URL; the application
+# itself always uses DATABASE_URL (the runtime role).
 # For a shell in the image: docker run --rm -it --entrypoint sh recon
 set -eu
 
 cd "$(dirname "$0")/.."
 
 migrate() {
-    (
-        if [ -n "${MIGRATE_DATABASE_URL:-}" ]; then
-            export DATABASE_URL="$MIGRATE_DATABASE_URL"
-        fi
-        exec python manage.py migrate --noinput "$@"
-    )
+    python manage.py migrate --noinput "$@"
 }
 
 command="${1:-web}"

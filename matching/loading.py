@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
@@ -52,6 +51,7 @@ from matching.engine.core import (
 )
 from purchasing.models import PO_NUMBER_SPACES, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant, TenantSettings
+from tenants.scoping import tenant_cursor
 from vendors.models import Vendor, VendorAlias
 
 
@@ -435,7 +435,7 @@ def _purchase_order_rows(
     columns = [list(values) for values in zip(*lines, strict=True)] if lines else [[] for _ in names]
     po_rows: dict[uuid.UUID, tuple[uuid.UUID, str, uuid.UUID, str, str]] = {}
     candidates: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    with connection.cursor() as cursor:
+    with tenant_cursor(tenant) as cursor:
         cursor.execute(
             _PURCHASE_ORDERS_SQL,
             {
@@ -483,7 +483,7 @@ GROUP BY invoice_line.matched_po_line_id
 
 
 def _quantity_per_po_line(sql: str, params: dict[str, Any]) -> dict[uuid.UUID, Decimal]:
-    with connection.cursor() as cursor:
+    with tenant_cursor(params["tenant_id"]) as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
@@ -545,7 +545,7 @@ def _prior_invoices(
         return {}
     vendor_ids, numbers, totals, dates = (list(column) for column in zip(*wanted, strict=True))
     prior: dict[uuid.UUID, list[PriorInvoiceRecord]] = defaultdict(list)
-    with connection.cursor() as cursor:
+    with tenant_cursor(tenant) as cursor:
         cursor.execute(
             _PRIOR_INVOICES_SQL,
             {

@@ -13,6 +13,7 @@ from matching.models import MatchRun
 from matching.services import matching_drain_tenant, matching_enqueue, matching_escalate_stale_holds
 from recon_site.tracing import traced_task
 from tenants.models import Tenant
+from tenants.rls import tenant_scope
 
 
 @traced_task
@@ -21,24 +22,25 @@ def run_matching(tenant_id: str, run_id: str | None = None, trigger: str = Match
     tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
     if tenant is None:
         return f"tenant {tenant_id} is gone or inactive"
-    run = MatchRun.objects.for_tenant(tenant).filter(pk=run_id).first() if run_id else None
-    runs = matching_drain_tenant(
-        tenant=tenant,
-        trigger=trigger,
-        actor=system_actor(f"task:{trigger}"),
-        max_batches=settings.MATCH_MAX_BATCHES_PER_TASK,
-        run=run,
-    )
-    failed = [failure["invoice_id"] for done in runs for failure in done.failures]
-    if (
-        len(runs) == settings.MATCH_MAX_BATCHES_PER_TASK
-        and runs[-1].status == MatchRun.Status.FINISHED
-        and matchable_invoices(tenant=tenant, exclude_invoice_ids=failed).exists()
-    ):
-        # The task's budget ran out with invoices still waiting. The drains queued for them
-        # meanwhile were skipped (this one held the lock), so without this they would wait for
-        # the schedule; queued again, the rest goes behind other tenants' work.
-        matching_enqueue(tenant=tenant, trigger=trigger)
+    with tenant_scope(tenant):
+        run = MatchRun.objects.for_tenant(tenant).filter(pk=run_id).first() if run_id else None
+        runs = matching_drain_tenant(
+            tenant=tenant,
+            trigger=trigger,
+            actor=system_actor(f"task:{trigger}"),
+            max_batches=settings.MATCH_MAX_BATCHES_PER_TASK,
+            run=run,
+        )
+        failed = [failure["invoice_id"] for done in runs for failure in done.failures]
+        if (
+            len(runs) == settings.MATCH_MAX_BATCHES_PER_TASK
+            and runs[-1].status == MatchRun.Status.FINISHED
+            and matchable_invoices(tenant=tenant, exclude_invoice_ids=failed).exists()
+        ):
+            # The task's budget ran out with invoices still waiting. The drains queued for them
+            # meanwhile were skipped (this one held the lock), so without this they would wait for
+            # the schedule; queued again, the rest goes behind other tenants' work.
+            matching_enqueue(tenant=tenant, trigger=trigger)
     return "; ".join(
         f"{run.pk} {run.status}: {run.invoices_matched} matched, {run.invoices_failed} failed" for run in runs
     )
@@ -77,7 +79,8 @@ def escalate_stale_holds() -> str:
         .values_list("tenant_id", flat=True)
         .distinct()
     )
-    escalated = sum(
-        matching_escalate_stale_holds(tenant=tenant) for tenant in Tenant.objects.filter(pk__in=list(tenant_ids))
-    )
+    escalated = 0
+    for tenant in Tenant.objects.filter(pk__in=list(tenant_ids)):
+        with tenant_scope(tenant):
+            escalated += matching_escalate_stale_holds(tenant=tenant)
     return f"escalated {escalated} invoices"

@@ -11,6 +11,7 @@ from payments.reconciliation.loading import RECONCILABLE_PAYMENT_STATUSES
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from recon_site.tracing import traced_task
 from tenants.models import Tenant
+from tenants.rls import tenant_scope
 
 
 @traced_task
@@ -19,7 +20,8 @@ def reconcile_payments(tenant_id: str) -> str:
     tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
     if tenant is None:
         return f"tenant {tenant_id} is gone or inactive"
-    report = reconciliation_run_for_tenant(tenant=tenant, actor=system_actor("task:schedule"))
+    with tenant_scope(tenant):
+        report = reconciliation_run_for_tenant(tenant=tenant, actor=system_actor("task:schedule"))
     return (
         f"{report.status}: {report.payments_considered} payments, {report.payments_matched} matched, "
         f"{report.payments_suggested} suggested"

@@ -6,6 +6,9 @@ nothing but Python. It is a real PostgreSQL (16), so there is one SQL dialect ev
 pgserver counts the processes holding a handle on the data directory and stops the server when
 the last one exits, so `make run`'s children (web, worker) and a test session share one server
 and Ctrl-C leaves nothing running. The data directory survives, so the next run reuses it.
+
+It is laid out as production should be (recon_site.db_roles): the bootstrap superuser creates
+the owner role, which migrates, and the runtime role, which the app and workers connect as.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ DATABASE_NAME = "recon"
 _server: Any = None
 
 
-def embedded_database_settings(var_dir: Path) -> dict[str, Any]:
-    """Start (or join) the embedded server and return Django `DATABASES['default']`."""
+def embedded_database_settings(var_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start (or join) the embedded server; Django settings for the runtime role and the owner."""
     global _server
     var_dir.mkdir(parents=True, exist_ok=True)
     # pgserver asks platformdirs for a runtime dir (a fallback socket location for long paths)
@@ -34,6 +37,8 @@ def embedded_database_settings(var_dir: Path) -> dict[str, Any]:
     import pgserver  # imported here: only the embedded path needs it
     import psycopg
 
+    from recon_site.db_roles import OWNER_ROLE, RUNTIME_ROLE, roles_ensure
+
     _server = pgserver.get_server(var_dir / "pgdata", cleanup_mode="stop")
     # pgserver listens on a Unix socket only; its URI carries the socket directory as `host`.
     socket_dir = parse_qs(urlparse(_server.get_uri()).query)["host"][0]
@@ -41,11 +46,15 @@ def embedded_database_settings(var_dir: Path) -> dict[str, Any]:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-    return {
+    # Every process that loads settings passes here; the bootstrap is idempotent and cheap.
+    with psycopg.connect(host=socket_dir, user="postgres", dbname=DATABASE_NAME, autocommit=True) as conn:
+        roles_ensure(conn, database=DATABASE_NAME)
+    runtime = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DATABASE_NAME,
-        "USER": "postgres",
+        "USER": RUNTIME_ROLE,
         "PASSWORD": "",
         "HOST": socket_dir,
         "PORT": "",
     }
+    return runtime, {**runtime, "USER": OWNER_ROLE}

@@ -18,9 +18,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from audit.actors import Actor
-from recon_site.observability import tenant_id_var
 from tenants.authentication import current_membership, memberships_of
 from tenants.models import Membership, Role, Tenant
+from tenants.rls import tenant_scope_enter
 
 NO_MEMBERSHIP = "Your account is not a member of any active organisation. Ask an administrator for access."
 NUL_IN_INPUT = "The request contains a NUL character, which no field accepts. Nothing was saved."
@@ -75,7 +75,7 @@ def tenant_view(view: ViewFunc) -> ViewFunc:
         if context is None:
             return render(request, "web/no_tenant.html", {"message": NO_MEMBERSHIP}, status=403)
         request.web = context  # type: ignore[attr-defined]
-        tenant_id_var.set(str(context.tenant.pk))
+        tenant_scope_enter(context.tenant)
         # PostgreSQL cannot hold NUL in text or jsonb: a search or comment with one would fail in
         # the driver as a 500. The API's serializers refuse it per field; the pages read request
         # values directly, so they are refused here, once, for every page.

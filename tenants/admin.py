@@ -19,6 +19,7 @@ from tenants.admin_mixins import (
     TenantOwnedInlineMixin,
 )
 from tenants.models import ApiKey, IdempotencyRecord, Membership, Tenant, TenantSettings
+from tenants.scoping import TenantQuerySet
 from tenants.services import api_key_create, api_key_revoke, webhook_secret_rotate
 
 REJECT_ON_NOT_A_LIST = 'A list of discrepancy types, e.g. ["duplicate_invoice"].'
@@ -148,6 +149,9 @@ class TenantSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ("tenant__name", "tenant__slug")
     readonly_fields = ("tenant", "updated_at")
     fieldsets = ((None, {"fields": ("tenant", "updated_at")}), *SETTINGS_FIELDSETS)
+
+    def get_queryset(self, request: HttpRequest) -> TenantQuerySet:
+        return super().get_queryset(request).unscoped()
 
     # One row per tenant, created with the tenant (see TenantAdmin) and needed for as long as
     # the tenant exists.

@@ -23,23 +23,14 @@ from django.http import HttpRequest
 
 from audit.admin_audit import AuditedAdminMixin
 from tenants.models import Tenant
-from tenants.scoping import TenantOwnedModel, TenantQuerySet
+from tenants.scoping import TenantOwnedModel, TenantQuerySet, TenantRow, tenant_id_of
 
 CROSS_TENANT_CHOICE = "This belongs to another tenant than the row being edited."
 TENANT_FIXED_HELP = "The tenant this row belongs to. It cannot be changed later."
 
 
 def is_tenant_owned(model: type[models.Model]) -> bool:
-    return issubclass(model, TenantOwnedModel)
-
-
-def tenant_id_of(instance: models.Model | None) -> uuid.UUID | None:
-    """The tenant a row belongs to: its own id for a `Tenant`, its `tenant_id` otherwise."""
-    if instance is None:
-        return None
-    if isinstance(instance, Tenant):
-        return instance.pk
-    return getattr(instance, "tenant_id", None)
+    return issubclass(model, TenantRow)
 
 
 def scope_choice_fields(form: forms.BaseForm, tenant_id: uuid.UUID | None) -> None:

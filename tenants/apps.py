@@ -1,6 +1,19 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender: AppConfig, using: str, plan: Any = None, **kwargs: Any) -> None:
+    # `flush` (between transactional tests) sends post_migrate without a plan: the schema did
+    # not change, so neither do the policies and grants.
+    if plan is None:
+        return
+    from tenants.rls import rls_install
+
+    rls_install(using)
 
 
 class TenantsConfig(AppConfig):
@@ -9,3 +22,6 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenants import schema  # noqa: F401  (registers the OpenAPI auth extensions)
+
+        # Sent once per app; the tenants app's turn comes after every migration has run.
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="tenants.rls_install")

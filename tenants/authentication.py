@@ -13,8 +13,8 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from recon_site.observability import tenant_id_var
 from tenants.models import ApiKey, Membership, Tenant, hash_api_key
+from tenants.rls import tenant_scope_enter
 
 SESSION_TENANT_KEY = "recon_tenant_id"
 
@@ -67,7 +67,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         )
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        tenant_id_var.set(str(api_key.tenant_id))
+        tenant_scope_enter(api_key.tenant_id)
         return ApiClient(api_key), TenantContext(api_key.tenant, "api_key", str(api_key.pk))
 
     def authenticate_header(self, request: Request) -> str:
@@ -105,7 +105,7 @@ class TenantSessionAuthentication(authentication.SessionAuthentication):
         membership = current_membership(request._request)
         if membership is None:
             raise exceptions.PermissionDenied("This user is not a member of any tenant.")
-        tenant_id_var.set(str(membership.tenant_id))
+        tenant_scope_enter(membership.tenant_id)
         return user, TenantContext(membership.tenant, "user", str(user.pk), membership.role)
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from tenants.scoping import TenantOwnedModel
+from tenants.scoping import TenantOwnedModel, TenantRow
 
 
 class Tenant(models.Model):
@@ -68,7 +68,7 @@ def default_reject_on() -> list[str]:
     return ["duplicate_invoice"]
 
 
-class TenantSettings(models.Model):
+class TenantSettings(TenantRow):
     """Thresholds and tolerances of matching (DESIGN.md §5), one row per tenant.
 
     Amount thresholds are decimals in major units of *the invoice's own currency* (the default

@@ -12,22 +12,26 @@ Every tenant-owned model inherits `TenantOwnedModel`, whose default manager retu
   that work across tenants. Grep for it: every use is a decision.
 
 Anything else raises `UnscopedQueryError` before SQL is sent, so a forgotten filter is a crash
-in development and tests, not a leak in production. (Row-level security in PostgreSQL is the
-second line, for raw SQL.)
+in development and tests, not a leak in production. Row-level security in PostgreSQL is the
+second line (`tenants.rls`): each query here also tells it the tenant it names, which binds only
+where no tenant scope was fixed at the trust boundary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
 from django.db import connection, models
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND, WhereNode
+
+from tenants.rls import ALL_TENANTS, orm_scope
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
@@ -37,43 +41,57 @@ class UnscopedQueryError(RuntimeError):
     """A query of tenant-owned rows was about to run without a tenant filter."""
 
 
-def _pins_tenant(where: WhereNode) -> bool:
+_NOT_PINNED = object()
+
+
+def _pinned_tenant(where: WhereNode) -> Any:
+    """The tenant id a top-level `tenant_id = x` names; None if `IN` (several); else `_NOT_PINNED`."""
     if where.connector != AND or where.negated:
-        return False
+        return _NOT_PINNED
     for child in where.children:
-        if (
-            isinstance(child, (Exact, In))
-            and getattr(getattr(child.lhs, "target", None), "column", None) == "tenant_id"
-        ):
-            return True
-        if isinstance(child, WhereNode) and _pins_tenant(child):
-            return True
-    return False
+        column = getattr(getattr(child, "lhs", None), "target", None)
+        if isinstance(child, (Exact, In)) and getattr(column, "column", None) == "tenant_id":
+            if isinstance(child, Exact) and not hasattr(child.rhs, "resolve_expression"):
+                return child.rhs
+            return None
+        if isinstance(child, WhereNode):
+            pinned = _pinned_tenant(child)
+            if pinned is not _NOT_PINNED:
+                return pinned
+    return _NOT_PINNED
 
 
 class TenantQuerySet(models.QuerySet):
-    _tenant_scoped: bool = False
+    # The tenant this query was scoped to (`ALL_TENANTS` after `unscoped()`), told to RLS.
+    _tenant_scope: str | None = None
 
     def for_tenant(self, tenant: Tenant | uuid.UUID | str) -> Self:
         tenant_id = getattr(tenant, "pk", tenant)
         clone = self.filter(tenant_id=tenant_id)
-        clone._tenant_scoped = True
+        clone._tenant_scope = str(tenant_id)
         return clone
 
     def unscoped(self) -> Self:
-        """Every tenant's rows. Only for the admin and cross-tenant operator tasks."""
+        """Every tenant's rows. Only for the admin and cross-tenant operator tasks.
+
+        Inside a tenant scope (a request, a task) RLS still confines it to that tenant.
+        """
         clone = self._chain()
-        clone._tenant_scoped = True
+        clone._tenant_scope = ALL_TENANTS
         return clone
 
     def _clone(self) -> Self:
         clone = super()._clone()
-        clone._tenant_scoped = self._tenant_scoped
+        clone._tenant_scope = self._tenant_scope
         return clone
 
-    def _check_scoped(self) -> None:
-        if self._tenant_scoped or _pins_tenant(self.query.where):
-            return
+    def _checked_scope(self) -> str | None:
+        """The tenant (or `ALL_TENANTS`) the query names; raises if it names none."""
+        if self._tenant_scope is not None:
+            return self._tenant_scope
+        pinned = _pinned_tenant(self.query.where)
+        if pinned is not _NOT_PINNED:
+            return None if pinned is None else str(pinned)
         raise UnscopedQueryError(
             f"Query of {self.model.__name__} is not scoped to a tenant: "
             "start from .for_tenant(tenant) (or .unscoped() in admin/operator code)."
@@ -82,38 +100,75 @@ class TenantQuerySet(models.QuerySet):
     # Every path by which Django sends a SELECT/UPDATE/DELETE goes through one of these.
     def _fetch_all(self) -> None:
         if self._result_cache is None:
-            self._check_scoped()
-        super()._fetch_all()
+            with orm_scope(self._checked_scope()):
+                super()._fetch_all()
 
     def iterator(self, chunk_size: int | None = None) -> Any:
-        self._check_scoped()
-        return super().iterator(chunk_size=chunk_size)
+        scope = self._checked_scope()
+        with orm_scope(scope):
+            yield from super().iterator(chunk_size=chunk_size)
 
     def count(self) -> int:
-        if self._result_cache is None:
-            self._check_scoped()
-        return super().count()
+        if self._result_cache is not None:
+            return len(self._result_cache)
+        with orm_scope(self._checked_scope()):
+            return super().count()
 
     def exists(self) -> bool:
-        if self._result_cache is None:
-            self._check_scoped()
-        return super().exists()
+        if self._result_cache is not None:
+            return bool(self._result_cache)
+        with orm_scope(self._checked_scope()):
+            return super().exists()
 
     def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        self._check_scoped()
-        return super().aggregate(*args, **kwargs)
+        with orm_scope(self._checked_scope()):
+            return super().aggregate(*args, **kwargs)
 
     def update(self, **kwargs: Any) -> int:
-        self._check_scoped()
-        return super().update(**kwargs)
+        with orm_scope(self._checked_scope()):
+            return super().update(**kwargs)
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        self._check_scoped()
-        return super().delete()
+        with orm_scope(self._checked_scope()):
+            return super().delete()
 
     def in_bulk(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
-        self._check_scoped()
-        return super().in_bulk(*args, **kwargs)
+        with orm_scope(self._checked_scope()):
+            return super().in_bulk(*args, **kwargs)
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        objs = list(objs)
+        with orm_scope(_rows_tenant(objs) or self._tenant_scope):
+            return super().bulk_create(objs, *args, **kwargs)
+
+
+def _rows_tenant(objs: Sequence[Any]) -> str | None:
+    """The one tenant of rows written together (None if they span several: RLS then needs a scope)."""
+    tenants = {str(obj.tenant_id) for obj in objs}
+    return tenants.pop() if len(tenants) == 1 else None
+
+
+class TenantBaseQuerySet(models.QuerySet):
+    """Django's plain base manager (FK descriptors, `refresh_from_db`), telling RLS the tenant of
+    the row the lookup starts from (`instance` in the hints): `line.invoice` reads `line`'s tenant."""
+
+    def _fetch_all(self) -> None:
+        if self._result_cache is None:
+            with orm_scope(tenant_id_of(self._hints.get("instance"))):
+                super()._fetch_all()
+
+
+def tenant_id_of(instance: models.Model | None) -> uuid.UUID | None:
+    """The tenant a row belongs to: its own id for a `Tenant`, its `tenant_id` otherwise."""
+    if instance is None:
+        return None
+    if instance._meta.label == "tenants.Tenant":
+        return instance.pk
+    return getattr(instance, "tenant_id", None)
+
+
+class TenantBaseManager(models.Manager.from_queryset(TenantBaseQuerySet)):  # type: ignore[misc]
+    pass
 
 
 class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: ignore[misc]
@@ -128,19 +183,49 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: igno
         return queryset
 
 
-class TenantOwnedModel(models.Model):
+class TenantRow(models.Model):
+    """What every model with a `tenant_id` shares: the scoped manager, and RLS told its tenant."""
+
+    objects = TenantManager()
+    # Django's FK descriptors and deletion collector use the base manager, which has no scoping
+    # check, so following `line.invoice` from a row already reached through a scoped query does
+    # not raise; it still tells RLS the tenant it starts from.
+    _tenant_base = TenantBaseManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "_tenant_base"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        with orm_scope(self.tenant_id):
+            super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        with orm_scope(self.tenant_id):
+            return super().delete(*args, **kwargs)
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        with orm_scope(self.tenant_id):
+            super().refresh_from_db(*args, **kwargs)
+
+
+class TenantOwnedModel(TenantRow):
     """Base of every tenant-owned row: a UUID id and the tenant it belongs to."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+", editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    objects = TenantManager()
-
-    # Django's FK descriptors and deletion collector use the plain base manager, so following
-    # `line.invoice` from a row already reached through a scoped query does not raise.
     class Meta:
         abstract = True
+
+
+@contextlib.contextmanager
+def tenant_cursor(tenant: Tenant | uuid.UUID | str) -> Iterator[Any]:
+    """A cursor for raw SQL over one tenant's rows: the SQL must still filter by `tenant_id` (the
+    query-set check above cannot see it), and RLS is told the tenant, as for an ORM query."""
+    with orm_scope(tenant), connection.cursor() as cursor:
+        yield cursor
 
 
 def tenant_rows_update(
@@ -188,7 +273,7 @@ def tenant_rows_update(
         targets, sources = (", ".join(f"{side}.{name}" for name in columns) for side in ("target", "source"))
         sql += f" AND ROW({targets}) IS DISTINCT FROM ROW({sources})"
     arrays_values = [_array_parameter(values) for values in zip(*rows, strict=True)]
-    with connection.cursor() as cursor:
+    with tenant_cursor(tenant) as cursor:
         cursor.execute(sql, [*set_all.values(), *arrays_values, tenant.pk, *only_where.values()])
         return cursor.rowcount
 
@@ -221,7 +306,7 @@ def tenant_rows_insert(*, tenant: Tenant, rows: Sequence[TenantOwnedModel]) -> l
         f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
         f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
     )
-    with connection.cursor() as cursor:
+    with tenant_cursor(tenant) as cursor:
         cursor.execute(sql, [json.dumps(records, separators=(",", ":"))])
     for row in rows:
         row._state.adding = False

@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from recon_site.web import tenant_view
-from tenants.authentication import SESSION_TENANT_KEY, memberships_of
+from tenants.authentication import SESSION_TENANT_KEY
 
 NOT_A_MEMBER = "You are not a member of that organisation."
 SWITCHED = "You are now working in {tenant}."
@@ -29,7 +29,9 @@ class LogoutView(auth_views.LogoutView):
 def tenant_switch(request: HttpRequest) -> HttpResponse:
     """Remember the chosen tenant in the session; every later request checks the membership again."""
     chosen = request.POST.get("tenant_id", "")
-    membership = next((m for m in memberships_of(request.user) if str(m.tenant_id) == chosen), None)
+    # The memberships read before the request was scoped to its current tenant (recon_site.web):
+    # inside that scope the others are invisible, as every other tenant's rows are.
+    membership = next((m for m in request.web.memberships if str(m.tenant_id) == chosen), None)  # type: ignore[attr-defined]
     if membership is None:
         messages.error(request, NOT_A_MEMBER)
     else:

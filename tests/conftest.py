@@ -35,6 +35,49 @@ def require_service(name: str, url: str | None, default_port: int) -> str:
     return url  # type: ignore[return-value]
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings() -> None:
+    """Before the test database is made: the two roles exist (the owner grants to the runtime one)."""
+    import psycopg
+    from django.conf import settings
+    from django.db import connection
+
+    from recon_site.db_roles import OWNER_ROLE
+
+    params = connection.get_connection_params()
+    params["dbname"] = "postgres"
+    with psycopg.connect(**params, autocommit=True) as conn:
+        for role in (OWNER_ROLE, settings.DB_RUNTIME_ROLE):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
+
+
+def _uses_one_transaction(request: pytest.FixtureRequest) -> bool:
+    """The test runs inside one rolled-back transaction (`db`, not `transactional_db`)."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if "transactional_db" in names or "live_server" in names or (marker and marker.kwargs.get("transaction")):
+        return False
+    return "db" in names or marker is not None
+
+
+@pytest.fixture(autouse=True)
+def _as_runtime_role(request: pytest.FixtureRequest) -> None:
+    """Run the test as the app's runtime role, so row-level security binds it as in production.
+
+    `SET ROLE` inside the test's transaction, which its rollback undoes. Transactional tests
+    (their own connections, threads) stay on the suite's role.
+    """
+    if not _uses_one_transaction(request):
+        return
+    from django.conf import settings
+    from django.db import connection
+
+    request.getfixturevalue("_django_db_helper")
+    with connection.cursor() as cursor:
+        cursor.execute(f'SET ROLE "{settings.DB_RUNTIME_ROLE}"')
+
+
 @pytest.fixture
 def redis_url() -> str:
     return require_service("Redis", os.environ.get("REDIS_URL"), 6379)

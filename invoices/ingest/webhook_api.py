@@ -34,8 +34,8 @@ from invoices.ingest.webhooks import (
 from recon_site.api.errors import error_body
 from recon_site.api.schema import error_response
 from recon_site.api.throttling import AnonIpRateThrottle
-from recon_site.observability import tenant_id_var
 from tenants.models import Tenant
+from tenants.rls import tenant_scope_enter
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class WebhookHandlerView(APIView):
             logger.warning(LOG_SIGNATURE_REFUSED, tenant_id, exc.scheme, exc.reason)
             return _refused(exc.scheme)
         assert tenant is not None  # webhook_verify refuses every delivery for no tenant
-        tenant_id_var.set(str(tenant.pk))
+        tenant_scope_enter(tenant)
         outcome = webhook_delivery_ingest(tenant=tenant, delivery=delivery, body=body)
         if outcome.empty_body:
             return _empty(outcome.status)

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Row-level security's tenant scope: cleared before and after every request (tenants.rls).
+    "tenants.rls.TenantScopeMiddleware",
     "recon_site.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files (the admin's, the web app's) from gunicorn without a CDN.
@@ -80,14 +82,29 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# DATABASE_URL names a server; without it the embedded PostgreSQL under VAR_DIR is started.
+# DATABASE_URL names a server and the runtime role the app connects as (recon_site.db_roles);
+# MIGRATE_DATABASE_URL, the same database as the owner role that `manage.py migrate` runs as.
+# Without DATABASE_URL the embedded PostgreSQL under VAR_DIR is started, with both roles.
 DATABASE_URL = env.str("DATABASE_URL", default="")
+MIGRATE_DATABASE_URL = env.str("MIGRATE_DATABASE_URL", default="")
+
+
+def _database_url(name: str, url: str) -> dict:
+    config = env.db_url_config(url)
+    if "postgresql" not in config["ENGINE"]:
+        raise ImproperlyConfigured(f"{name} must be a postgres:// URL: PostgreSQL is the system of record")
+    return config
+
+
 if DATABASE_URL:
-    _db = env.db_url_config(DATABASE_URL)
-    if "postgresql" not in _db["ENGINE"]:
-        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL: PostgreSQL is the system of record")
+    _db = _database_url("DATABASE_URL", DATABASE_URL)
+    DATABASE_OWNER = _database_url("MIGRATE_DATABASE_URL", MIGRATE_DATABASE_URL) if MIGRATE_DATABASE_URL else None
 else:
-    _db = embedded_database_settings(VAR_DIR)
+    _db, DATABASE_OWNER = embedded_database_settings(VAR_DIR)
+# The role the owner grants table privileges to after each migrate (tenants.rls.rls_install).
+DB_RUNTIME_ROLE = env.str("DB_RUNTIME_ROLE", default=_db["USER"])
+# Recon's backend: Django's PostgreSQL backend plus the tenant setting row-level security reads.
+_db["ENGINE"] = "recon_site.db_backend"
 _db["CONN_MAX_AGE"] = whole_number("DB_CONN_MAX_AGE", 60)
 _db["CONN_HEALTH_CHECKS"] = True
 _db.setdefault("OPTIONS", {})

@@ -16,3 +16,8 @@ REST_FRAMEWORK = {
 
 # Flushes between transactional tests must get past the audit log's TRUNCATE trigger.
 DATABASES["default"]["ENGINE"] = "recon_site.test_db"  # noqa: F405
+# The suite connects as a superuser (it creates and flushes the test database) and runs each
+# test as the runtime role (tests/conftest.py), which the owner grants to after migrating.
+if not DATABASE_URL:  # noqa: F405  (the embedded server: its bootstrap superuser)
+    DATABASES["default"]["USER"] = "postgres"  # noqa: F405
+DB_RUNTIME_ROLE = env.str("DB_RUNTIME_ROLE", default="recon_app")  # noqa: F405

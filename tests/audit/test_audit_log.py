@@ -7,6 +7,7 @@ import uuid
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
@@ -37,35 +38,39 @@ def _record(tenant: Tenant, n: int, action: str = "created") -> list[AuditEvent]
         ]
 
 
+CHANGES = [
+    "UPDATE audit_auditevent SET action = 'tampered'",
+    "DELETE FROM audit_auditevent",
+    "TRUNCATE audit_auditevent",
+    "TRUNCATE audit_auditevent CASCADE",
+]
+
+
 @pytest.mark.django_db
 class TestAppendOnly:
-    """UPDATE, DELETE and TRUNCATE are refused by the database, for the role the app uses."""
+    """UPDATE, DELETE and TRUNCATE are refused by the database: the app's runtime role has no
+    privilege for them, and the triggers refuse them for every other role, superusers included."""
 
-    @pytest.mark.parametrize(
-        "statement",
-        [
-            "UPDATE audit_auditevent SET action = 'tampered'",
-            "DELETE FROM audit_auditevent",
-            "TRUNCATE audit_auditevent",
-            "TRUNCATE audit_auditevent CASCADE",
-        ],
-    )
-    def test_each_change_is_refused(self, tenant: Tenant, statement: str) -> None:
+    @pytest.mark.parametrize("statement", CHANGES)
+    @pytest.mark.parametrize(("role", "refusal"), [("runtime", "permission denied"), ("superuser", "append-only")])
+    def test_each_change_is_refused(self, tenant: Tenant, statement: str, role: str, refusal: str) -> None:
         _record(tenant, 2)
         with connection.cursor() as cursor:
+            if role == "superuser":
+                cursor.execute("RESET ROLE")  # the suite's own role (tests/conftest.py)
             # Fire the deferred FK checks of the rows just written (the test runs in one
             # transaction), or PostgreSQL refuses TRUNCATE for that reason before our trigger runs.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        with pytest.raises(DatabaseError, match=refusal), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
         assert AuditEvent.objects.for_tenant(tenant).filter(action="created").count() == 2
 
     def test_the_orm_cannot_change_or_delete_an_event_either(self, tenant: Tenant) -> None:
         event = _record(tenant, 1)[0]
         event.action = "tampered"
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
             event.save()
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
             AuditEvent.objects.for_tenant(tenant).delete()
 
 
@@ -145,10 +150,12 @@ def test_concurrent_writers_never_fork_the_chain() -> None:
 def _superuser_sql(sql: str, params: list | None = None) -> None:
     """What an attacker with superuser rights would do: switch the guard off, change, switch it on."""
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")  # the suite's superuser, not the app's runtime role
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush the test transaction's deferred FK checks
         cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_no_update_delete")
         cursor.execute(sql, params or [])
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_no_update_delete")
+        cursor.execute(f'SET ROLE "{settings.DB_RUNTIME_ROLE}"')  # back to the app's role
 
 
 @pytest.mark.django_db

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from recon_site.db_roles import runtime_database_url
+
 
 def _require_binary(name: str, path: str) -> None:
     """A private server needs its binary: missing, a failure in CI (REQUIRE_SERVICES=1), else a skip."""
@@ -38,11 +40,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def test_database_url(transactional_db: None) -> str:
-    """A URL of the database this test writes to (committed, not rolled back), for a child process."""
-    db = connection.settings_dict
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    if host.startswith("/"):  # the embedded server: a Unix socket directory, passed as a query parameter
-        return f"postgres://{db['USER']}{password}@/{db['NAME']}?host={host}"
-    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
+    """A URL of the database this test writes to (committed, not rolled back), for a child process,
+    as the runtime role the app's processes use."""
+    return runtime_database_url(connection.settings_dict)

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import environ
 import pytest
+from django.conf import settings
 
-from invoices.management.commands.load_test import database_url, load_test_run
+from invoices.management.commands.load_test import load_test_run
 from invoices.models import Invoice, InvoiceStatus
 from matching.models import MatchResult
+from recon_site.db_roles import database_url, runtime_database_url
 from tenants.models import IdempotencyRecord
 
 CLIENTS = 50
@@ -83,3 +85,12 @@ def test_the_subprocesses_database_url_names_this_processs_database(host: str, p
         assert (parsed["HOST"], parsed["OPTIONS"]["host"]) == ("", host)
     else:
         assert (parsed["HOST"], str(parsed["PORT"])) == (host, str(port))
+
+
+def test_the_subprocesses_connect_as_the_runtime_role() -> None:
+    """The web server and worker of the load run as the app does: row-level security binds them."""
+    settings_dict = {"NAME": "test_recon", "USER": "postgres", "PASSWORD": "secret", "HOST": "127.0.0.1", "PORT": 5432}
+
+    parsed = environ.Env.db_url_config(runtime_database_url(settings_dict))
+
+    assert (parsed["USER"], parsed["PASSWORD"], parsed["NAME"]) == (settings.DB_RUNTIME_ROLE, "", "test_recon")

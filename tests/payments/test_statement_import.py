@@ -21,6 +21,7 @@ from payments.statements import camt053 as camt_module
 from payments.statements import mt940_swift as mt940_module
 from recon_site.api.uploads import UPLOAD_TOO_LARGE
 from tenants.models import Tenant
+from tenants.rls import tenant_scope
 from tests.factories import TEST_ACTOR
 
 TESTDATA = Path(__file__).resolve().parent / "testdata"
@@ -190,7 +191,7 @@ def test_idempotency_key_replays_the_report(api: APIClient, tenant: Tenant) -> N
 
 def test_account_numbers_are_stored_encrypted_and_found_by_hash(api: APIClient, tenant: Tenant) -> None:
     upload(api, "test-camt053-txdtls.xml")
-    with connection.cursor() as cursor:
+    with tenant_scope(tenant), connection.cursor() as cursor:  # raw SQL: RLS needs the tenant
         cursor.execute(
             "SELECT bank_account_encrypted, counterparty_account_encrypted, counterparty_account_hash "
             "FROM payments_payment WHERE tenant_id = %s",

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.verify import audit_chain_verify
 from tenants.management.options import tenant_option
 from tenants.models import Tenant
+from tenants.rls import tenant_scope
 
 
 class Command(BaseCommand):
@@ -25,7 +26,8 @@ class Command(BaseCommand):
         tenants = [tenant_option(options["tenant"])] if options["tenant"] else list(Tenant.objects.order_by("slug"))
         broken = 0
         for tenant in tenants:
-            report = audit_chain_verify(tenant=tenant)
+            with tenant_scope(tenant):
+                report = audit_chain_verify(tenant=tenant)
             if report.intact:
                 self.stdout.write(f"{tenant.slug}: {report.count} events, chain intact (head {report.head_hash[:16]}…)")
             else:

@@ -19,6 +19,7 @@ from audit.actors import system_actor
 from invoices.ingest import PayloadTooLarge
 from invoices.ingest.csv_import import KINDS, CsvImportInvalid, csv_import, kind_named
 from tenants.management.options import tenant_option
+from tenants.rls import tenant_scope
 
 UNKNOWN_KIND = "Unknown kind {kind!r}: one of {kinds}."
 NO_SUCH_FILE = "No such file: {path}"
@@ -62,7 +63,7 @@ class Command(BaseCommand):
             done = rows
 
         try:
-            with path.open("rb") as binary:
+            with path.open("rb") as binary, tenant_scope(tenant):
                 report = csv_import(
                     tenant=tenant,
                     kind=kind,

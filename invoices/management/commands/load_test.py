@@ -58,7 +58,6 @@ from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from django.conf import settings
@@ -75,6 +74,7 @@ from matching.management.commands.bench_matching import FixtureBuilder, UnsavedI
 from matching.models import MatchResult, MatchRun
 from recon_site.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from recon_site.api.idempotency import REPLAYED_HEADER, IdempotencyInFlight
+from recon_site.db_roles import runtime_database_url
 from recon_site.money import format_minor
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import tenant_create
@@ -202,19 +202,6 @@ class LoadReport:
             "Logs: " + ", ".join(f"{name} {path}" for name, path in self.services.logs.items()),
         ]
         return "\n".join(lines)
-
-
-def database_url(settings_dict: dict[str, Any]) -> str:
-    """A `DATABASE_URL` for the database this process is connected to (the test database under
-    pytest, the embedded server's Unix socket without DATABASE_URL)."""
-    user = quote(settings_dict.get("USER") or "", safe="")
-    password = quote(settings_dict.get("PASSWORD") or "", safe="")
-    userinfo = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host, port = settings_dict.get("HOST") or "", str(settings_dict.get("PORT") or "")
-    name = quote(settings_dict["NAME"], safe="")
-    if host.startswith("/"):  # a socket directory: a URL's host part cannot hold a path
-        return f"postgres://{userinfo}/{name}?host={quote(host, safe='')}"
-    return f"postgres://{userinfo}{host}{':' + port if port else ''}/{name}"
 
 
 def load_services_environment(*, database_url: str, redis_url: str, cluster_name: str) -> dict[str, str]:
@@ -587,7 +574,7 @@ def load_test_run(
 
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="recon-load-"))
     environment = load_services_environment(
-        database_url=database_url(connection.settings_dict),
+        database_url=runtime_database_url(connection.settings_dict),
         redis_url=settings.REDIS_URL,
         cluster_name=f"recon-load-{stamp}",
     )

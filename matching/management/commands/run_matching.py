@@ -17,6 +17,7 @@ from matching.models import MatchRun
 from matching.services import matching_drain_tenant
 from tenants.management.options import tenant_option
 from tenants.models import Tenant
+from tenants.rls import tenant_scope
 
 NAME_A_TENANT = "Name a tenant with --tenant, or use --all."
 
@@ -46,12 +47,13 @@ class Command(BaseCommand):
         max_batches = options["max_batches"] or settings.MATCH_MAX_BATCHES_PER_TASK
         failed_runs = 0
         for tenant in tenants:
-            runs = matching_drain_tenant(
-                tenant=tenant,
-                trigger=MatchRun.Trigger.COMMAND,
-                actor=system_actor("run_matching"),
-                max_batches=max_batches,
-            )
+            with tenant_scope(tenant):
+                runs = matching_drain_tenant(
+                    tenant=tenant,
+                    trigger=MatchRun.Trigger.COMMAND,
+                    actor=system_actor("run_matching"),
+                    max_batches=max_batches,
+                )
             for run in runs:
                 failed_runs += run.status == MatchRun.Status.FAILED
                 self.stdout.write(

@@ -18,6 +18,7 @@ from payments.exceptions import StatementInvalid, StatementTooLarge
 from payments.services import statement_import
 from payments.statements import FORMATS
 from tenants.management.options import tenant_option
+from tenants.rls import tenant_scope
 
 NO_SUCH_FILE = "No such file: {path}"
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(NO_SUCH_FILE.format(path=path))
         tenant = tenant_option(options["tenant"])
         try:
-            with path.open("rb") as binary:
+            with path.open("rb") as binary, tenant_scope(tenant):
                 report = statement_import(
                     tenant=tenant,
                     binary=binary,

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from audit.actors import system_actor
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from tenants.management.options import tenant_option
+from tenants.rls import tenant_scope
 
 
 class Command(BaseCommand):
@@ -27,7 +28,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_option(options["tenant"])
-        report = reconciliation_run_for_tenant(
-            tenant=tenant, actor=system_actor("reconcile_payments"), limit=options["limit"]
-        )
+        with tenant_scope(tenant):
+            report = reconciliation_run_for_tenant(
+                tenant=tenant, actor=system_actor("reconcile_payments"), limit=options["limit"]
+            )
         self.stdout.write(json.dumps(report.as_response(), indent=2))

@@ -1,0 +1,244 @@
+"""Row-level security: PostgreSQL itself confines every statement to one tenant's rows.
+
+The ORM's scoping check (`tenants.scoping`) is the first line; this is the second, and it also
+covers raw SQL. Every tenant-owned table has RLS enabled and forced, with the policy
+
+    tenant_id = current_setting('app.tenant_id')      -- or app.all_tenants = 'on'
+
+and the app connects as a runtime role that is neither superuser, table owner nor BYPASSRLS, so
+the policy binds it. A connection with no tenant set sees no rows and can write none (fail
+closed).
+
+Which tenant a statement runs for, in order:
+
+1. the *tenant scope* fixed at the trust boundary — the API key or session that authenticated a
+   request, the tenant a task or an operator command works for (`tenant_scope`). Nothing inside
+   it can reach another tenant's rows, whatever its ORM filter or raw SQL says;
+2. outside any tenant scope (tests, the shell, the admin), the tenant the ORM call itself names:
+   a `for_tenant(t)` query, a tenant-owned row being saved, deleted or followed through a
+   foreign key. `unscoped()` (the admin, cross-tenant operator queries) asks for all tenants;
+3. nothing: no rows.
+
+The setting is applied by an execute wrapper on every connection (`recon_site.db_backend`):
+`set_config(…, is_local => true)` — `SET LOCAL` — at the first statement of each transaction and
+again if the scope changes inside it, and as a session value for statements in autocommit mode
+(each its own transaction) when it differs from the one the session holds. One extra round trip
+per transaction; none per statement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from psycopg.pq import TransactionStatus
+
+from recon_site.observability import tenant_id_var
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from tenants.models import Tenant
+
+ALL_TENANTS = "*"
+POLICY_NAME = "tenant_isolation"
+
+# (app.tenant_id, app.all_tenants) as the policy reads them.
+Scope = tuple[str, str]
+NO_TENANT: Scope = ("", "")
+
+_tenant_scope: ContextVar[str | None] = ContextVar("rls_tenant_scope", default=None)
+_orm_scope: ContextVar[str | None] = ContextVar("rls_orm_scope", default=None)
+
+
+def _tenant_key(tenant: Tenant | uuid.UUID | str) -> str:
+    return str(getattr(tenant, "pk", tenant))
+
+
+@contextlib.contextmanager
+def tenant_scope(tenant: Tenant | uuid.UUID | str) -> Iterator[None]:
+    """Everything inside works for `tenant` only (a task, a command's per-tenant step)."""
+    key = _tenant_key(tenant)
+    token, log_token = _tenant_scope.set(key), tenant_id_var.set(key)
+    try:
+        yield
+    finally:
+        _tenant_scope.reset(token)
+        tenant_id_var.reset(log_token)
+
+
+def tenant_scope_enter(tenant: Tenant | uuid.UUID | str) -> None:
+    """Fix the tenant for the rest of this request (authentication has no block to wrap).
+
+    `TenantScopeMiddleware` clears it when the request ends.
+    """
+    key = _tenant_key(tenant)
+    _tenant_scope.set(key)
+    tenant_id_var.set(key)
+
+
+def tenant_scope_clear() -> None:
+    _tenant_scope.set(None)
+
+
+def current_tenant_scope() -> str | None:
+    return _tenant_scope.get()
+
+
+@contextlib.contextmanager
+def orm_scope(tenant: Tenant | uuid.UUID | str | None) -> Iterator[None]:
+    """The tenant one ORM call names (`ALL_TENANTS` for `unscoped()`); see the module doc, rule 2.
+
+    None names nothing and leaves an enclosing call's tenant in place (a query Django runs while
+    saving a row is for that row's tenant).
+    """
+    if tenant is None:
+        yield
+        return
+    token = _orm_scope.set(_tenant_key(tenant))
+    try:
+        yield
+    finally:
+        _orm_scope.reset(token)
+
+
+def desired_scope() -> Scope:
+    scoped = _tenant_scope.get()
+    if scoped:
+        return (scoped, "")
+    named = _orm_scope.get()
+    if named == ALL_TENANTS:
+        return ("", "on")
+    if named:
+        return (named, "")
+    return NO_TENANT
+
+
+_SET_SCOPE = "SELECT set_config('app.tenant_id', %s, %s), set_config('app.all_tenants', %s, %s)"
+
+
+class ScopeApplier:
+    """The execute wrapper of one connection (installed by `recon_site.db_backend`).
+
+    Tracks what the server already holds so the setting costs one statement per transaction:
+    `session` is the value set outside transactions (persists until changed), `transaction` the
+    `SET LOCAL` value of the transaction in progress (gone at its end).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """A new physical connection holds nothing."""
+        self.session: Scope = NO_TENANT
+        self.transaction: Scope | None = None
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        wrapper: BaseDatabaseWrapper = context["connection"]
+        raw = wrapper.connection
+        want = desired_scope()
+        status = raw.info.transaction_status
+        if status == TransactionStatus.IDLE:
+            self.transaction = None
+            if raw.autocommit:
+                # This statement is its own transaction: it sees the session value.
+                if self.session != want:
+                    self._apply(context, want, local=False)
+                    self.session = want
+            else:
+                # This statement opens a transaction (Django's atomic): SET LOCAL for all of it.
+                self._apply(context, want, local=True)
+                self.transaction = want
+        elif status == TransactionStatus.INTRANS and self.transaction != want:
+            self._apply(context, want, local=True)
+            self.transaction = want
+        return execute(sql, params, many, context)
+
+    @staticmethod
+    def _apply(context: dict[str, Any], scope: Scope, *, local: bool) -> None:
+        # On the raw connection: not a query of the app's (not counted, not wrapped again), and
+        # not on the statement's own cursor, which may be a server-side one (`iterator()`) that
+        # would only DECLARE the SELECT, never run it.
+        context["connection"].connection.execute(_SET_SCOPE, [scope[0], local, scope[1], local])
+
+
+def policy_statements(table: str) -> list[str]:
+    """Enable and force RLS on a tenant-owned table with the tenant policy (idempotent)."""
+    expression = (
+        "(tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
+        " OR current_setting('app.all_tenants', true) = 'on')"
+    )
+    return [
+        f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        f'DROP POLICY IF EXISTS {POLICY_NAME} ON "{table}"',
+        f'CREATE POLICY {POLICY_NAME} ON "{table}" USING {expression} WITH CHECK {expression}',
+    ]
+
+
+def tenant_owned_tables() -> list[str]:
+    """Every table with a tenant: `TenantOwnedModel` subclasses and the per-tenant settings row."""
+    from django.apps import apps
+
+    from tenants.scoping import TenantOwnedModel
+
+    tables = set()
+    for model in apps.get_models():
+        if issubclass(model, TenantOwnedModel) or any(
+            field.column == "tenant_id" and field.is_relation for field in model._meta.concrete_fields
+        ):
+            tables.add(model._meta.db_table)
+    return sorted(tables)
+
+
+def rls_install(using: str) -> None:
+    """Policies on every tenant-owned table and the runtime role's grants (after each migrate).
+
+    Runs as the role that migrates (the owner). Grants are skipped when that role *is* the
+    runtime role (a one-role development set-up) or the runtime role does not exist yet.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    from recon_site.db_roles import role_exists, runtime_grants
+
+    with connections[using].cursor() as cursor:
+        for table in tenant_owned_tables():
+            for statement in policy_statements(table):
+                cursor.execute(statement)
+        runtime = settings.DB_RUNTIME_ROLE
+        cursor.execute("SELECT current_user")
+        (current,) = cursor.fetchone()
+        if runtime and runtime != current and role_exists(cursor, runtime):
+            runtime_grants(cursor, runtime)
+
+
+class TenantScopeMiddleware:
+    """Each request starts with no tenant scope and leaves none behind on its thread.
+
+    Authentication fixes the scope (`tenant_scope_enter`) for the rest of the request; a thread
+    that serves the next request, or runs anything else afterwards, must not inherit it.
+
+    The Django admin is the one cross-tenant view (its users are the operators, staff only): its
+    requests see every tenant's rows; a row it saves is still checked against its own tenant.
+    """
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        tenant_scope_clear()
+        token = _orm_scope.set(None)
+        try:
+            return self.get_response(request)
+        finally:
+            tenant_scope_clear()
+            _orm_scope.reset(token)
+
+    def process_view(self, request: Any, view: Any, args: Any, kwargs: Any) -> None:
+        match = getattr(request, "resolver_match", None)
+        if match is not None and "admin" in match.namespaces:
+            _orm_scope.set(ALL_TENANTS)
