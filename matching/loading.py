@@ -49,7 +49,7 @@ from matching.engine.core import (
     po_key,
     resolve_vendor,
 )
-from purchasing.models import PO_NUMBER_SPACES, PurchaseOrder, PurchaseOrderLine
+from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant, TenantSettings
 from tenants.scoping import tenant_cursor
 from vendors.models import Vendor, VendorAlias
@@ -323,10 +323,10 @@ def _purchase_orders(
 # whatever the vendor's history.
 INFERENCE_CANDIDATES = 20
 
-# The POs a batch names (by the engine's po_key, as the index po_tenant_lookup_key computes it),
+# The POs a batch names (by the engine's po_key, as the stored PurchaseOrder.po_number_key holds it),
 # and for each invoice naming none, the open POs of its vendor in its currency with a line of the
 # same SKU as one of the invoice's (or, for an invoice line without SKU, the same description):
-# the keys of purchasing.models.po_line_sku_key and po_line_description_key. Ranked by how many
+# the stored keys PurchaseOrderLine.sku_key and description_key. Ranked by how many
 # of the invoice's lines they share, then by how many of those also agree on quantity and price
 # (the PO of a partial invoice shares its SKUs; the PO it was made from also its numbers), then
 # by number. Raw SQL for the window function, so the tenant filter is spelled out on every table;
@@ -340,23 +340,26 @@ INFERENCE_CANDIDATES = 20
 # SKUs matched the invoice's descriptions or line-number hints better than the exact one does.
 # Only the other invoices (partial bills, changed prices) read every PO line sharing a key.
 _PURCHASE_ORDERS_SQL = """
-WITH invoice_line AS (
-    SELECT * FROM unnest(%(invoice_ids)s::uuid[], %(vendor_ids)s::uuid[], %(currencies)s::varchar[],
-                         %(line_ids)s::uuid[], %(skus)s::varchar[], %(descriptions)s::varchar[],
-                         %(quantities)s::numeric[], %(unit_prices)s::numeric[])
+WITH invoice_line AS MATERIALIZED (
+    -- The keys are computed here, once, so the joins below compare plain columns: under RLS a
+    -- join condition that calls UPPER/LOWER (not LEAKPROOF) could not use the key indexes.
+    SELECT line.*, UPPER(TRIM(line.sku)) AS sku_key, LOWER(line.description) AS description_key
+    FROM unnest(%(invoice_ids)s::uuid[], %(vendor_ids)s::uuid[], %(currencies)s::varchar[],
+                %(line_ids)s::uuid[], %(skus)s::varchar[], %(descriptions)s::varchar[],
+                %(quantities)s::numeric[], %(unit_prices)s::numeric[])
         AS line(invoice_id, vendor_id, currency, line_id, sku, description, quantity, unit_price)
 ), exact AS (
     SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
-      ON po_line.tenant_id = %(tenant_id)s AND UPPER(TRIM(po_line.sku)) = UPPER(TRIM(line.sku))
+      ON po_line.tenant_id = %(tenant_id)s AND po_line.sku_key = line.sku_key
      AND po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
     WHERE TRIM(line.sku) <> ''
     UNION ALL
     SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
-      ON po_line.tenant_id = %(tenant_id)s AND LOWER(po_line.description) = LOWER(line.description)
+      ON po_line.tenant_id = %(tenant_id)s AND po_line.description_key = line.description_key
      AND po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
     WHERE TRIM(line.sku) = ''
 ), exact_per_po AS (
@@ -376,14 +379,14 @@ WITH invoice_line AS (
            po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price AS same_numbers
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
-      ON po_line.tenant_id = %(tenant_id)s AND UPPER(TRIM(po_line.sku)) = UPPER(TRIM(line.sku))
+      ON po_line.tenant_id = %(tenant_id)s AND po_line.sku_key = line.sku_key
     WHERE TRIM(line.sku) <> '' AND line.invoice_id NOT IN (SELECT invoice_id FROM exactly_billed)
     UNION ALL
     SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id,
            po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
-      ON po_line.tenant_id = %(tenant_id)s AND LOWER(po_line.description) = LOWER(line.description)
+      ON po_line.tenant_id = %(tenant_id)s AND po_line.description_key = line.description_key
     WHERE TRIM(line.sku) = '' AND line.invoice_id NOT IN (SELECT invoice_id FROM exactly_billed)
 ), overlap AS (
     SELECT invoice_id, vendor_id, currency, purchase_order_id, lines, lines AS same_numbers
@@ -412,7 +415,7 @@ SELECT invoice_id, id, po_number, vendor_id, currency, status FROM ranked WHERE 
 UNION ALL
 SELECT NULL, id, po_number, vendor_id, currency, status
 FROM purchasing_purchaseorder
-WHERE tenant_id = %(tenant_id)s AND UPPER(REGEXP_REPLACE(po_number, %(spaces)s, '', 'g')) = ANY(%(po_keys)s::text[])
+WHERE tenant_id = %(tenant_id)s AND po_number_key = ANY(%(po_keys)s::text[])
 """
 
 
@@ -443,7 +446,6 @@ def _purchase_order_rows(
                 "tenant_id": tenant.pk,
                 "open": PurchaseOrder.Status.OPEN,
                 "limit": INFERENCE_CANDIDATES,
-                "spaces": PO_NUMBER_SPACES,
                 "po_keys": sorted(po_keys),
             },
         )

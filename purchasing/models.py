@@ -13,15 +13,15 @@ QUANTITY = {"max_digits": 18, "decimal_places": 4}
 UNIT_PRICE = {"max_digits": 18, "decimal_places": 6}
 
 
-# The whitespace po_number_lookup_key removes; also spelled in matching.loading's raw SQL.
+# The whitespace po_number_lookup_key removes.
 PO_NUMBER_SPACES = r"\s+"
 
 
 def po_number_lookup_key(po_number: Combinable) -> Func:
     """A PO number as invoices name it: whitespace removed, upper case ("po 1001" finds "PO1001").
 
-    One definition for the index below and the matching loader's lookup (matching.loading):
-    PostgreSQL uses an expression index only for the very same expression.
+    Stored as `PurchaseOrder.po_number_key`; the matching loader compares the engine's `po_key`
+    (the same normalization in Python) with it.
     """
     return Upper(Func(po_number, Value(PO_NUMBER_SPACES), Value(""), Value("g"), function="regexp_replace"))
 
@@ -49,6 +49,13 @@ class PurchaseOrder(TenantOwnedModel):
     order_date = models.DateField()
     expected_date = models.DateField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Stored, not computed in each query: under row-level security PostgreSQL may not use an
+    # expression index whose functions are not LEAKPROOF (upper, regexp_replace are not) before
+    # the policy's check, so the lookup would read every PO of the tenant. Equality of two text
+    # columns is leakproof.
+    po_number_key = models.GeneratedField(
+        expression=po_number_lookup_key(F("po_number")), output_field=models.CharField(max_length=64), db_persist=True
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -57,7 +64,7 @@ class PurchaseOrder(TenantOwnedModel):
             models.Index(fields=["tenant", "vendor", "status"], name="po_tenant_vendor_status"),
             # Matching looks POs up by the number an invoice gives; without this, every batch
             # normalizes every PO number of the tenant.
-            models.Index(F("tenant"), po_number_lookup_key(F("po_number")), name="po_tenant_lookup_key"),
+            models.Index(fields=["tenant", "po_number_key"], name="po_tenant_lookup_key"),
         ]
 
     def __str__(self) -> str:
@@ -72,6 +79,15 @@ class PurchaseOrderLine(TenantOwnedModel):
     quantity = models.DecimalField(**QUANTITY)
     uom = models.CharField(max_length=16, blank=True, default="EA")
     unit_price = models.DecimalField(**UNIT_PRICE)
+    # The keys PO inference compares, stored for the reason given at PurchaseOrder.po_number_key.
+    sku_key = models.GeneratedField(
+        expression=po_line_sku_key(F("sku")), output_field=models.CharField(max_length=64), db_persist=True
+    )
+    description_key = models.GeneratedField(
+        expression=po_line_description_key(F("description")),
+        output_field=models.CharField(max_length=500),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["purchase_order", "line_number"]
@@ -86,15 +102,9 @@ class PurchaseOrderLine(TenantOwnedModel):
             # finds the vendor's open POs sharing a SKU or a description with the invoice's lines
             # through these, instead of reading every open PO line of the vendor; first those
             # billed exactly (the same quantity and price too), by the whole key.
+            models.Index(fields=["tenant", "sku_key", "quantity", "unit_price"], name="poline_tenant_sku_key"),
             models.Index(
-                F("tenant"), po_line_sku_key(F("sku")), F("quantity"), F("unit_price"), name="poline_tenant_sku_key"
-            ),
-            models.Index(
-                F("tenant"),
-                po_line_description_key(F("description")),
-                F("quantity"),
-                F("unit_price"),
-                name="poline_tenant_description_key",
+                fields=["tenant", "description_key", "quantity", "unit_price"], name="poline_tenant_description_key"
             ),
         ]
 
