@@ -343,24 +343,28 @@ _PURCHASE_ORDERS_SQL = """
 WITH invoice_line AS MATERIALIZED (
     -- The keys are computed here, once, so the joins below compare plain columns: under RLS a
     -- join condition that calls UPPER/LOWER (not LEAKPROOF) could not use the key indexes.
-    SELECT line.*, UPPER(TRIM(line.sku)) AS sku_key, LOWER(line.description) AS description_key
+    SELECT line.*, keys.sku_key, keys.description_key, keys.sku_key || numbers.key AS sku_billing_key,
+           keys.description_key || numbers.key AS description_billing_key
     FROM unnest(%(invoice_ids)s::uuid[], %(vendor_ids)s::uuid[], %(currencies)s::varchar[],
                 %(line_ids)s::uuid[], %(skus)s::varchar[], %(descriptions)s::varchar[],
                 %(quantities)s::numeric[], %(unit_prices)s::numeric[])
         AS line(invoice_id, vendor_id, currency, line_id, sku, description, quantity, unit_price)
+    -- As purchasing.models.po_line_billing_key prints them: at the PO line columns' scale.
+    CROSS JOIN LATERAL (SELECT UPPER(TRIM(line.sku)) AS sku_key, LOWER(line.description) AS description_key) AS keys
+    CROSS JOIN LATERAL (
+        SELECT '|' || line.quantity::numeric(18, 4)::text || '|' || line.unit_price::numeric(18, 6)::text AS key
+    ) AS numbers
 ), exact AS (
     SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
-      ON po_line.tenant_id = %(tenant_id)s AND po_line.sku_key = line.sku_key
-     AND po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
+      ON po_line.tenant_id = %(tenant_id)s AND po_line.sku_billing_key = line.sku_billing_key
     WHERE TRIM(line.sku) <> ''
     UNION ALL
     SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
-      ON po_line.tenant_id = %(tenant_id)s AND po_line.description_key = line.description_key
-     AND po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
+      ON po_line.tenant_id = %(tenant_id)s AND po_line.description_billing_key = line.description_billing_key
     WHERE TRIM(line.sku) = ''
 ), exact_per_po AS (
     SELECT invoice_id, vendor_id, currency, purchase_order_id, COUNT(DISTINCT line_id) AS lines

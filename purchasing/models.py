@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Func, Value
 from django.db.models.expressions import Combinable
-from django.db.models.functions import Lower, Trim, Upper
+from django.db.models.functions import Cast, Lower, Trim, Upper
 
 from tenants.scoping import TenantOwnedModel
 
@@ -34,6 +34,24 @@ def po_line_sku_key(sku: Combinable) -> Func:
 def po_line_description_key(description: Combinable) -> Func:
     """A PO line's description as PO inference compares it: case ignored."""
     return Lower(description)
+
+
+def po_line_billing_key(key: Func) -> Func:
+    """`key|quantity|unit_price`, the numbers as the columns print them (fixed scale).
+
+    What an invoice line billing this PO line exactly has in common with it, as one text: under
+    row-level security only LEAKPROOF comparisons can be index conditions, and text equality is
+    one while numeric equality is not, so with the numbers apart an index would find every line
+    of a SKU (thousands, growing with history) and compare the numbers one by one.
+    """
+    parts = (
+        key,
+        Value("|"),
+        Cast(F("quantity"), models.TextField()),
+        Value("|"),
+        Cast(F("unit_price"), models.TextField()),
+    )
+    return Func(*parts, template="(%(expressions)s)", arg_joiner=" || ", output_field=models.TextField())
 
 
 class PurchaseOrder(TenantOwnedModel):
@@ -88,6 +106,14 @@ class PurchaseOrderLine(TenantOwnedModel):
         output_field=models.CharField(max_length=500),
         db_persist=True,
     )
+    sku_billing_key = models.GeneratedField(
+        expression=po_line_billing_key(po_line_sku_key(F("sku"))), output_field=models.TextField(), db_persist=True
+    )
+    description_billing_key = models.GeneratedField(
+        expression=po_line_billing_key(po_line_description_key(F("description"))),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["purchase_order", "line_number"]
@@ -101,11 +127,11 @@ class PurchaseOrderLine(TenantOwnedModel):
             # PO inference for an invoice that names no PO (matching.loading._PURCHASE_ORDERS_SQL)
             # finds the vendor's open POs sharing a SKU or a description with the invoice's lines
             # through these, instead of reading every open PO line of the vendor; first those
-            # billed exactly (the same quantity and price too), by the whole key.
-            models.Index(fields=["tenant", "sku_key", "quantity", "unit_price"], name="poline_tenant_sku_key"),
-            models.Index(
-                fields=["tenant", "description_key", "quantity", "unit_price"], name="poline_tenant_description_key"
-            ),
+            # billed exactly (the same quantity and price too), by the billing keys.
+            models.Index(fields=["tenant", "sku_key"], name="poline_tenant_sku_key"),
+            models.Index(fields=["tenant", "description_key"], name="poline_tenant_description_key"),
+            models.Index(fields=["tenant", "sku_billing_key"], name="poline_tenant_sku_billing"),
+            models.Index(fields=["tenant", "description_billing_key"], name="poline_tenant_desc_billing"),
         ]
 
     def __str__(self) -> str:
