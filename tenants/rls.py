@@ -84,10 +84,6 @@ def tenant_scope_clear() -> None:
     _tenant_scope.set(None)
 
 
-def current_tenant_scope() -> str | None:
-    return _tenant_scope.get()
-
-
 @contextlib.contextmanager
 def orm_scope(tenant: Tenant | uuid.UUID | str | None) -> Iterator[None]:
     """The tenant one ORM call names (`ALL_TENANTS` for `unscoped()`); see the module doc, rule 2.
@@ -180,18 +176,15 @@ def policy_statements(table: str) -> list[str]:
 
 
 def tenant_owned_tables() -> list[str]:
-    """Every table with a tenant: `TenantOwnedModel` subclasses and the per-tenant settings row."""
+    """Every table with a `tenant_id` foreign key, the column the policy reads (`TenantOwnedModel`
+    subclasses, the per-tenant settings row, and any other model that gains one)."""
     from django.apps import apps
 
-    from tenants.scoping import TenantOwnedModel
-
-    tables = set()
-    for model in apps.get_models():
-        if issubclass(model, TenantOwnedModel) or any(
-            field.column == "tenant_id" and field.is_relation for field in model._meta.concrete_fields
-        ):
-            tables.add(model._meta.db_table)
-    return sorted(tables)
+    return sorted(
+        model._meta.db_table
+        for model in apps.get_models()
+        if any(field.column == "tenant_id" and field.is_relation for field in model._meta.concrete_fields)
+    )
 
 
 def rls_install(using: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from nats.js.errors import NotFoundError
 from audit.models import OutboxMessage
 from audit.publisher import outbox_breaker, outbox_breaker_reset, outbox_publish_pending
 from audit.services import outbox_enqueue
+from invoices.management.commands.load_test import free_port
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -85,12 +85,6 @@ def stream_messages(settings: Any) -> list[tuple[str, dict[str, str], dict[str, 
     return asyncio.run(read())
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # nothing listens once the socket is closed
-
-
 def test_a_committed_event_arrives_exactly_once_in_the_consumers_envelope(broker: Any, tenant: Tenant) -> None:
     with transaction.atomic():
         message = outbox_enqueue(tenant=tenant, event_type="invoice.discrepancy.detected", payload=DISCREPANCY)
@@ -143,7 +137,7 @@ def test_nothing_is_sent_while_nats_is_disabled(settings: Any, tenant: Tenant) -
 
 def test_broker_down_keeps_messages_opens_the_breaker_and_delivers_once_back(broker: Any, tenant: Tenant) -> None:
     real_url = broker.NATS_URL
-    broker.NATS_URL = f"nats://127.0.0.1:{closed_port()}"
+    broker.NATS_URL = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
     with transaction.atomic():
         for n in range(3):
             outbox_enqueue(tenant=tenant, event_type="invoice.approved", payload={"n": n})

@@ -29,20 +29,15 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
+
+from invoices.management.commands.load_test import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 STOP_TIMEOUT_S = 10
 START_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the kernel's pick); the caller binds it next."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_open(port: int) -> bool:
@@ -257,79 +252,76 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 @dataclass
-class PrivateNats:
-    """nats-server with JetStream; its store directory and port survive `stop()`/`start()`."""
+class PrivateServer:
+    """A service binary on a port of its own; its directory and port survive `stop()`/`start()`."""
 
     directory: Path
     port: int = field(default_factory=free_port)
     process: Process | None = None
+
+    name: ClassVar[str]
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.process = Process.start(self.name, self.argv(), log=self.directory / f"{self.name}.log")
+        wait_until(lambda: port_open(self.port), timeout=START_TIMEOUT_S, what=self.process.describe())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(signal.SIGTERM)
+            self.process = None
+
+
+@dataclass
+class PrivateNats(PrivateServer):
+    """nats-server with JetStream, its store in `directory`."""
+
+    name: ClassVar[str] = "nats-server"
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        argv = [
-            shutil.which("nats-server") or "/usr/sbin/nats-server",
-            "-a",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-js",
-            "-sd",
-            str(self.directory),
-        ]
-        self.process = Process.start("nats-server", argv, log=self.directory / "nats.log")
-        wait_until(lambda: port_open(self.port), timeout=START_TIMEOUT_S, what=self.process.describe())
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(signal.SIGTERM)
-            self.process = None
-
-
-@contextlib.contextmanager
-def private_nats() -> Iterator[PrivateNats]:
-    with scratch_dir("nats") as directory:
-        server = PrivateNats(directory=directory)
-        try:
-            server.start()
-            yield server
-        finally:
-            server.stop()
+    def argv(self) -> list[str]:
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        return [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.directory)]
 
 
 @dataclass
-class PrivateRedis:
-    directory: Path
-    port: int = field(default_factory=free_port)
-    process: Process | None = None
+class PrivateRedis(PrivateServer):
+    """redis-server keeping nothing on disk."""
+
+    name: ClassVar[str] = "redis-server"
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
-        argv = [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port)]
-        argv += ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.directory)]
-        self.process = Process.start("redis-server", argv, log=self.directory / "redis.log")
-        wait_until(lambda: port_open(self.port), timeout=START_TIMEOUT_S, what=self.process.describe())
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(signal.SIGTERM)
-            self.process = None
+    def argv(self) -> list[str]:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        return [binary, *options, "--dir", str(self.directory)]
 
 
 @contextlib.contextmanager
-def private_redis() -> Iterator[PrivateRedis]:
-    with scratch_dir("redis") as directory:
-        server = PrivateRedis(directory=directory)
+def _running(server_class: type[PrivateServer], prefix: str) -> Iterator[Any]:
+    with scratch_dir(prefix) as directory:
+        server = server_class(directory=directory)
         try:
             server.start()
             yield server
         finally:
             server.stop()
+
+
+def private_nats() -> contextlib.AbstractContextManager[PrivateNats]:
+    return _running(PrivateNats, "nats")
+
+
+def private_redis() -> contextlib.AbstractContextManager[PrivateRedis]:
+    return _running(PrivateRedis, "redis")
 
 
 # --- Recon processes ------------------------------------------------------------------------------
