@@ -5,18 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from recon_site.ids import uuid7
 from tenants.scoping import TenantOwnedModel, TenantRow
 
 
 class Tenant(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)

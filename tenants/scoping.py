@@ -31,6 +31,7 @@ from django.db import connection, models
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND, WhereNode
 
+from recon_site.ids import uuid7
 from tenants.rls import ALL_TENANTS, orm_scope
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ class TenantRow(models.Model):
 class TenantOwnedModel(TenantRow):
     """Base of every tenant-owned row: a UUID id and the tenant it belongs to."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+", editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -29,6 +29,7 @@ from payments.models import (
 from payments.reconciliation.loading import PAYABLE_STATUSES, open_balances, paid_by_payment
 from payments.reconciliation.types import ProposedAllocation
 from recon_site.exceptions import DomainError, NotFoundError
+from recon_site.ids import uuid7
 from recon_site.money import format_minor
 from tenants.models import Tenant
 
@@ -194,7 +195,7 @@ def allocations_apply(
         assert payment is not None
         written = [
             PaymentAllocation(
-                id=uuid.uuid4(),
+                id=uuid7(),
                 tenant=tenant,
                 payment=payment,
                 invoice_id=allocation.invoice_id,

@@ -81,6 +81,29 @@ def test_every_tenant_owned_table_has_the_policy_enabled_and_forced(as_runtime: 
     assert sorted(rows) == [(table, True, True, True) for table in tables]
 
 
+def test_the_policy_leaves_the_planners_row_estimates_alone(
+    as_runtime: psycopg.Connection, two_tenants: tuple[Tenant, Tenant]
+) -> None:
+    """The policy repeats the query's own tenant filter; estimated as a second, independent
+    filter (as `=` would be), it would divide every estimate under RLS by the number of tenants
+    and mislead the plans (tenants.rls.TENANT_OPERATOR)."""
+    acme, _ = two_tenants
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE invoices_invoice")
+    query = f"EXPLAIN (FORMAT JSON) SELECT * FROM invoices_invoice WHERE tenant_id = '{acme.pk}'"
+
+    def estimate(rows: list[tuple[object, ...]]) -> int:
+        return rows[0][0][0]["Plan"]["Plan Rows"]
+
+    with connection.cursor() as cursor:  # the suite's superuser: no policy applies
+        cursor.execute(query)
+        without_policy = estimate(cursor.fetchall())
+    _scope(as_runtime, acme)
+    with_policy = estimate(as_runtime.execute(query).fetchall())
+    assert without_policy == 2
+    assert with_policy == without_policy
+
+
 def test_an_unscoped_select_sees_only_the_current_tenants_rows(
     as_runtime: psycopg.Connection, two_tenants: tuple[Tenant, Tenant]
 ) -> None:
