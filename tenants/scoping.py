@@ -268,6 +268,10 @@ def tenant_rows_update(
         f"UPDATE {quote(meta.db_table)} AS target SET {', '.join(assignments)}"  # noqa: S608
         f" FROM unnest({arrays}) AS source({', '.join([key, *columns])})"
         f" WHERE target.{column('tenant')} = %s AND target.{key} = source.{key}"
+        # The keys again, as a condition on the target alone: the planner then probes the primary
+        # key for exactly these rows. Joined on `source` only, it hashed every row of the tenant
+        # (57 ms for a matching batch's thousand lines in a tenant of 100,000, growing with it).
+        f" AND target.{key} = ANY(%s::{meta.pk.db_type(connection)}[])"
         + "".join(f" AND target.{column(name)} IS NOT DISTINCT FROM %s" for name in only_where)
     )
     if skip_unchanged:
@@ -275,7 +279,7 @@ def tenant_rows_update(
         sql += f" AND ROW({targets}) IS DISTINCT FROM ROW({sources})"
     arrays_values = [_array_parameter(values) for values in zip(*rows, strict=True)]
     with tenant_cursor(tenant) as cursor:
-        cursor.execute(sql, [*set_all.values(), *arrays_values, tenant.pk, *only_where.values()])
+        cursor.execute(sql, [*set_all.values(), *arrays_values, tenant.pk, arrays_values[0], *only_where.values()])
         return cursor.rowcount
 
 
