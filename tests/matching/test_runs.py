@@ -9,6 +9,7 @@ Every expected value is worked out by hand in the comments.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 import uuid
 from collections import Counter
@@ -879,6 +880,34 @@ def test_a_run_whose_loader_breaks_is_failed_leaves_everything_and_releases_the_
     monkeypatch.undo()
     assert run_matching(tenant).invoices_matched == 3
     assert _matching_locks_held_here() == 0
+
+
+@pytest.mark.django_db
+def test_the_cyclic_collector_is_paused_for_a_batch_and_back_on_after_it_even_when_it_breaks(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _three_small_invoices(tenant)
+    seen: list[bool] = []
+    real_match_batch = matching.services.match_batch
+
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real_match_batch(*args, **kwargs)
+
+    monkeypatch.setattr(matching.services, "match_batch", observed)
+    assert gc.isenabled()
+    assert run_matching(tenant).invoices_matched == 3
+    assert seen == [False]
+    assert gc.isenabled()
+
+    def broken(**kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        raise RuntimeError("loader down")
+
+    monkeypatch.setattr(matching.services, "load_batch", broken)
+    assert run_matching(tenant).status == MatchRun.Status.FAILED
+    assert seen == [False, False]
+    assert gc.isenabled()
 
 
 # --- 8. results are history -----------------------------------------------------------------
