@@ -137,19 +137,25 @@ def _apply_moves(*, tenant: Tenant, accepted: list[tuple[Invoice, InvoiceMove]],
     """
     if not accepted:
         return
-    groups: dict[tuple[str, str | None, str, str | None, tuple[str, ...]], list[InvoiceMove]] = defaultdict(list)
+    # By the state moved from (the compare-and-set) and the columns set with the move; the new
+    # state goes per row, so a matching batch, all from `received` to five decisions, is one
+    # statement.
+    groups: dict[tuple[str, str | None, tuple[str, ...]], list[InvoiceMove]] = defaultdict(list)
     for current, move in accepted:
         also = tuple(sorted(move.also_set or ()))
-        groups[(current.status, current.review_queue, move.to_status, move.queue, also)].append(move)
+        groups[(current.status, current.review_queue, also)].append(move)
     now = timezone.now()
-    for (from_status, from_queue, to_status, to_queue, also), group in groups.items():
+    for (from_status, from_queue, also), group in groups.items():
         invoice_ids = [move.invoice_id for move in group]
         updated = tenant_rows_update(
             tenant=tenant,
             model=Invoice,
-            fields=also,
-            rows=[(move.invoice_id, *((move.also_set or {})[name] for name in also)) for move in group],
-            set_all={"status": to_status, "review_queue": to_queue, "updated_at": now},
+            fields=("status", "review_queue", *also),
+            rows=[
+                (move.invoice_id, move.to_status, move.queue, *((move.also_set or {})[name] for name in also))
+                for move in group
+            ],
+            set_all={"updated_at": now},
             only_where={"status": from_status, "review_queue": from_queue},
         )
         if updated != len(invoice_ids):
