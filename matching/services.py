@@ -52,7 +52,6 @@ from matching.loading import LoadedBatch, load_batch, matchable_invoices, tenant
 from matching.models import Discrepancy, MatchResult, MatchRun
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site import locks
-from recon_site.ids import uuid7
 from tenants.models import Tenant
 from tenants.scoping import tenant_rows_insert, tenant_rows_update
 
@@ -314,7 +313,6 @@ def _invoice_write(
     *, tenant: Tenant, run: MatchRun, batch: LoadedBatch, record: InvoiceRecord, outcome: MatchOutcome
 ) -> _InvoiceWrite:
     result = MatchResult(
-        id=uuid7(),
         tenant=tenant,
         invoice_id=outcome.invoice_id,
         run=run,
@@ -337,7 +335,6 @@ def _invoice_write(
     )
     discrepancies = [
         Discrepancy(
-            id=uuid7(),
             tenant=tenant,
             match_result_id=result.id,
             invoice_id=outcome.invoice_id,

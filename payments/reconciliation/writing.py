@@ -29,7 +29,6 @@ from payments.models import (
 from payments.reconciliation.loading import PAYABLE_STATUSES, open_balances, paid_by_payment
 from payments.reconciliation.types import ProposedAllocation
 from recon_site.exceptions import DomainError, NotFoundError
-from recon_site.ids import uuid7
 from recon_site.money import format_minor
 from tenants.models import Tenant
 
@@ -195,7 +194,6 @@ def allocations_apply(
         assert payment is not None
         written = [
             PaymentAllocation(
-                id=uuid7(),
                 tenant=tenant,
                 payment=payment,
                 invoice_id=allocation.invoice_id,
