@@ -171,15 +171,16 @@ class ScopeApplier:
 # one of the tenant's rows and sorted them (the audit chain head: 11 ms at 10,000 events,
 # growing, against 0.04 ms for the index walked backwards). The query's own tenant filter is what
 # the planner should estimate, and, named this way, all it sees.
-TENANT_OPERATOR = "public.=@"
-TENANT_OPERATOR_STATEMENT = """
+_OPERATOR_SCHEMA, _OPERATOR_NAME = "public", "=@"
+TENANT_OPERATOR = f"{_OPERATOR_SCHEMA}.{_OPERATOR_NAME}"
+TENANT_OPERATOR_STATEMENT = f"""
 DO $$ BEGIN
     IF NOT EXISTS (
         SELECT FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
-        WHERE n.nspname = 'public' AND o.oprname = '=@'
+        WHERE n.nspname = '{_OPERATOR_SCHEMA}' AND o.oprname = '{_OPERATOR_NAME}'
           AND o.oprleft = 'uuid'::regtype AND o.oprright = 'uuid'::regtype
     ) THEN
-        CREATE OPERATOR public.=@ (
+        CREATE OPERATOR {TENANT_OPERATOR} (
             LEFTARG = uuid, RIGHTARG = uuid, FUNCTION = uuid_eq, RESTRICT = neqsel, JOIN = neqjoinsel
         );
     END IF;
