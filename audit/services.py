@@ -61,13 +61,15 @@ def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]
         raise RuntimeError(NOT_IN_TRANSACTION)
     if not entries:
         return []
+    # Made JSON-safe before the lock is taken: the lock is held for the hashing and the INSERT only.
+    safe = [(entry, to_json_safe(entry.before), to_json_safe(entry.after)) for entry in entries]
     locks.tenant_lock_wait(locks.AUDIT, tenant.pk)
     head = AuditEvent.objects.for_tenant(tenant).order_by("-sequence").values_list("sequence", "hash").first()
     sequence, prev_hash = head if head is not None else (0, GENESIS_HASH)
     occurred_at = timezone.now()  # microsecond precision, as PostgreSQL keeps it
     request_id = request_id_var.get() or ""
     events = []
-    for entry in entries:
+    for entry, before, after in safe:
         sequence += 1
         fields = {
             "tenant_id": tenant.pk,
@@ -79,8 +81,8 @@ def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]
             "entity_type": entry.entity_type,
             "entity_id": entry.entity_id,
             "action": entry.action,
-            "before": to_json_safe(entry.before),
-            "after": to_json_safe(entry.after),
+            "before": before,
+            "after": after,
             "request_id": request_id,
             "prev_hash": prev_hash,
         }

@@ -145,9 +145,9 @@ def _apply_moves(*, tenant: Tenant, accepted: list[tuple[Invoice, InvoiceMove]],
         also = tuple(sorted(move.also_set or ()))
         groups[(current.status, current.review_queue, also)].append(move)
     now = timezone.now()
+    sent = []
     for (from_status, from_queue, also), group in groups.items():
-        invoice_ids = [move.invoice_id for move in group]
-        updated = tenant_rows_update(
+        rows_updated = tenant_rows_update(
             tenant=tenant,
             model=Invoice,
             fields=("status", "review_queue", *also),
@@ -158,8 +158,8 @@ def _apply_moves(*, tenant: Tenant, accepted: list[tuple[Invoice, InvoiceMove]],
             set_all={"updated_at": now},
             only_where={"status": from_status, "review_queue": from_queue},
         )
-        if updated != len(invoice_ids):
-            raise StaleState(MOVED_MEANWHILE.format(invoice_id=", ".join(map(str, invoice_ids))))
+        sent.append(([move.invoice_id for move in group], rows_updated))
+    # Built while the updates run (in a caller's pipeline); their counts are checked below.
     entries = []
     events = []
     for current, move in accepted:
@@ -184,8 +184,14 @@ def _apply_moves(*, tenant: Tenant, accepted: list[tuple[Invoice, InvoiceMove]],
                     },
                 )
             )
-        current.status, current.review_queue, current.updated_at = move.to_status, move.queue, now
     audit_record_many(tenant=tenant, actor=actor, entries=entries)
+    # After the audit append, whose read of the chain head waited for the updates anyway: a
+    # mismatch raises all the same, and the transaction (with those events) is rolled back.
+    for invoice_ids, rows_updated in sent:
+        if rows_updated() != len(invoice_ids):
+            raise StaleState(MOVED_MEANWHILE.format(invoice_id=", ".join(map(str, invoice_ids))))
+    for current, move in accepted:
+        current.status, current.review_queue, current.updated_at = move.to_status, move.queue, now
     outbox_enqueue_many(tenant=tenant, events=events)
 
 

@@ -260,7 +260,10 @@ def _persist(
     if not outcomes:
         return []
     try:
-        with transaction.atomic():
+        # Pipelined: PostgreSQL runs each statement while Python builds the next (the write's
+        # server work, ~half of it, mostly overlaps); an error surfaces at the block's end and
+        # rolls the whole batch back, as without the pipeline.
+        with transaction.atomic(), connection.pipelined():
             return _write(tenant=tenant, run=run, batch=batch, outcomes=outcomes)
     except Exception:
         logger.warning("Bulk write of run %s failed; writing invoice by invoice", run.pk, exc_info=True)
@@ -296,8 +299,8 @@ def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[
     moves = invoice_transition_many(tenant=tenant, moves=[write.move for write in writes], actor=MATCHING_ACTOR)
     refused = {result.move.invoice_id: result.error for result in moves if not result.ok}
     writes = [write for write in writes if write.move.invoice_id not in refused]
-    tenant_rows_insert(tenant=tenant, rows=[write.result for write in writes])
-    tenant_rows_insert(tenant=tenant, rows=[discrepancy for write in writes for discrepancy in write.discrepancies])
+    # The lines first: the costliest statement for the server (a thousand rows, three indexes
+    # each) and the cheapest for Python, which builds the inserts below while it runs.
     tenant_rows_update(
         tenant=tenant,
         model=InvoiceLine,
@@ -305,6 +308,8 @@ def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[
         rows=[line for write in writes for line in write.lines],
         skip_unchanged=True,
     )
+    tenant_rows_insert(tenant=tenant, rows=[write.result for write in writes])
+    tenant_rows_insert(tenant=tenant, rows=[discrepancy for write in writes for discrepancy in write.discrepancies])
     outbox_enqueue_many(tenant=tenant, events=[event for write in writes for event in write.events])
     return [_failure(invoice_id, f"{type(error).__name__}: {error}") for invoice_id, error in refused.items()]
 

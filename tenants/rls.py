@@ -150,7 +150,9 @@ class ScopeApplier:
                 # This statement opens a transaction (Django's atomic): SET LOCAL for all of it.
                 self._apply(context, want, local=True)
                 self.transaction = want
-        elif status == TransactionStatus.INTRANS and self.transaction != want:
+        elif status in (TransactionStatus.INTRANS, TransactionStatus.ACTIVE) and self.transaction != want:
+            # ACTIVE: in pipeline mode (`connection.pipelined()`, inside a transaction only), earlier
+            # statements of the transaction are still in flight.
             self._apply(context, want, local=True)
             self.transaction = want
         return execute(sql, params, many, context)

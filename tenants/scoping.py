@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
@@ -238,8 +239,14 @@ def tenant_rows_update(
     set_all: Mapping[str, Any] | None = None,
     only_where: Mapping[str, Any] | None = None,
     skip_unchanged: bool = False,
-) -> int:
-    """Per-row values for many of the tenant's rows in one `UPDATE … FROM unnest()`; rows updated.
+) -> Callable[[], int]:
+    """Per-row values for many of the tenant's rows in one `UPDATE … FROM unnest()`; returns a
+    function that gives the number of rows updated.
+
+    The statement is sent at once; the function waits for it. Outside a pipeline it has already
+    finished; inside one (`connection.pipelined()`) it runs while the caller goes on, and the
+    count is asked for only where the caller needs it (a compare-and-set, checked after the
+    caller has built what comes next).
 
     `rows` are `(id, *values of fields)`; `set_all` sets the same value on every row; `only_where`
     is a compare-and-set (`column IS NOT DISTINCT FROM value`); `skip_unchanged` leaves rows that
@@ -252,7 +259,7 @@ def tenant_rows_update(
     from the model's metadata are interpolated; every value is a parameter.
     """
     if not rows:
-        return 0
+        return lambda: 0
     meta = model._meta
     quote = connection.ops.quote_name
 
@@ -278,9 +285,24 @@ def tenant_rows_update(
         targets, sources = (", ".join(f"{side}.{name}" for name in columns) for side in ("target", "source"))
         sql += f" AND ROW({targets}) IS DISTINCT FROM ROW({sources})"
     arrays_values = [_array_parameter(values) for values in zip(*rows, strict=True)]
-    with tenant_cursor(tenant) as cursor:
-        cursor.execute(sql, [*set_all.values(), *arrays_values, tenant.pk, arrays_values[0], *only_where.values()])
-        return cursor.rowcount
+    with orm_scope(tenant):
+        # Not closed here: closing forgets the rowcount, which in a pipeline is not known yet.
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, [*set_all.values(), *arrays_values, tenant.pk, arrays_values[0], *only_where.values()])
+        except BaseException:
+            cursor.close()
+            raise
+
+    @functools.cache  # asked twice, the same answer: the cursor is closed after the first
+    def rows_updated() -> int:
+        if cursor.cursor.pgresult is None:  # still in flight (a pipeline)
+            connection.pipeline_sync()
+        count: int = cursor.rowcount
+        cursor.close()
+        return count
+
+    return rows_updated
 
 
 def tenant_rows_insert(*, tenant: Tenant, rows: Sequence[TenantOwnedModel]) -> list[TenantOwnedModel]:

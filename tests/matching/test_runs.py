@@ -8,6 +8,7 @@ Every expected value is worked out by hand in the comments.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import threading
@@ -773,6 +774,36 @@ def test_a_failed_bulk_write_falls_back_to_one_savepoint_per_invoice(
         assert len(results_of(invoice)) == 1 and len(transitions_of(invoice)) == 1
     assert MatchResult.objects.for_tenant(tenant).count() == 2
     assert [m.payload["event_type"] for m in OutboxMessage.objects.for_tenant(tenant)] == ["invoice.approved"] * 2
+    call_command("verify_audit", "--tenant", tenant.slug, stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_a_statement_postgresql_refuses_in_the_pipelined_write_falls_back_to_one_savepoint_per_invoice(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, bad, third = _three_small_invoices(tenant)
+    real = matching.services.match_batch
+
+    def out_of_range(batch: Any, context: Any) -> Any:
+        # A confidence the table's CHECK refuses: the error comes from the server, mid-pipeline.
+        return [
+            dataclasses.replace(outcome, confidence=Decimal("1.5")) if outcome.invoice_id == bad.pk else outcome
+            for outcome in real(batch, context)
+        ]
+
+    monkeypatch.setattr(matching.services, "match_batch", out_of_range)
+    run = run_matching(tenant)
+
+    assert (run.status, run.invoices_matched, run.invoices_failed) == ("finished", 2, 1)
+    assert run.failures[0]["invoice_id"] == str(bad.pk)
+    assert (
+        run.failures[0]["error"].startswith("IntegrityError")
+        and "matchresult_confidence_0_1" in run.failures[0]["error"]
+    )
+    _assert_left_alone(bad)
+    for invoice in (first, third):
+        assert reload(invoice).status == "approved"
+        assert len(results_of(invoice)) == 1 and len(transitions_of(invoice)) == 1
     call_command("verify_audit", "--tenant", tenant.slug, stdout=StringIO())
 
 

@@ -96,6 +96,6 @@ def test_an_update_by_id_arrays_leaves_another_tenants_rows_alone(tenant: Tenant
         rows=[(mine.pk, "changed"), (theirs.pk, "changed"), (uuid.uuid4(), "nobody")],
     )
 
-    assert updated == 1
+    assert updated() == 1
     assert OutboxMessage.objects.unscoped().get(pk=theirs.pk).subject == "theirs"
     assert OutboxMessage.objects.for_tenant(tenant).get(pk=mine.pk).subject == "changed"
