@@ -33,7 +33,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -52,6 +51,7 @@ from matching.loading import LoadedBatch, load_batch, matchable_invoices, tenant
 from matching.models import Discrepancy, MatchResult, MatchRun
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site import locks
+from recon_site.ids import uuid7
 from tenants.models import Tenant
 from tenants.scoping import tenant_rows_insert, tenant_rows_update
 
@@ -278,53 +278,120 @@ def _persist(
     return failures
 
 
-@dataclass
-class _InvoiceWrite:
-    """Everything one outcome writes, built before anything is written."""
-
-    move: InvoiceMove
-    result: MatchResult
-    discrepancies: list[Discrepancy]
-    lines: list[tuple[uuid.UUID, uuid.UUID | None]]  # id, matched_po_line
-    events: list[tuple[str, dict[str, Any]]]
-
-
 def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[MatchOutcome]) -> list[dict[str, str]]:
     """The bulk write of DESIGN.md §5 for these outcomes; returns the invoices refused as moved
-    meanwhile (voided by an administrator while the engine ran, say), which get no result."""
+    meanwhile (voided by an administrator while the engine ran, say), which get no result.
+
+    In this order for the pipeline (see _persist): the moves, which read the locked invoices and
+    the audit chain's head; then the lines, the costliest statement for the server (a thousand
+    rows, three indexes each) and the cheapest for Python, which builds the result and
+    discrepancy rows while it runs; then those.
+    """
     records = {invoice.id: invoice for invoice in batch.invoices}
-    writes = [
-        _invoice_write(tenant=tenant, run=run, batch=batch, record=records[o.invoice_id], outcome=o) for o in outcomes
-    ]
-    moves = invoice_transition_many(tenant=tenant, moves=[write.move for write in writes], actor=MATCHING_ACTOR)
+    # The result ids first: each invoice's move names its result (latest_match, the audit event).
+    result_ids = {outcome.invoice_id: uuid7() for outcome in outcomes}
+    moves = invoice_transition_many(
+        tenant=tenant,
+        moves=[
+            _move(run=run, outcome=o, result_id=result_ids[o.invoice_id], record=records[o.invoice_id])
+            for o in outcomes
+        ],
+        actor=MATCHING_ACTOR,
+    )
     refused = {result.move.invoice_id: result.error for result in moves if not result.ok}
-    writes = [write for write in writes if write.move.invoice_id not in refused]
-    # The lines first: the costliest statement for the server (a thousand rows, three indexes
-    # each) and the cheapest for Python, which builds the inserts below while it runs.
+    outcomes = [outcome for outcome in outcomes if outcome.invoice_id not in refused]
     tenant_rows_update(
         tenant=tenant,
         model=InvoiceLine,
         fields=("matched_po_line",),
-        rows=[line for write in writes for line in write.lines],
+        # Every line, so a line the new match leaves unassigned stops counting as billed.
+        rows=[line for outcome in outcomes for line in _matched_lines(records[outcome.invoice_id], outcome)],
         skip_unchanged=True,
     )
-    tenant_rows_insert(tenant=tenant, rows=[write.result for write in writes])
-    tenant_rows_insert(tenant=tenant, rows=[discrepancy for write in writes for discrepancy in write.discrepancies])
-    outbox_enqueue_many(tenant=tenant, events=[event for write in writes for event in write.events])
+    results = [_result(tenant=tenant, run=run, outcome=o, result_id=result_ids[o.invoice_id]) for o in outcomes]
+    discrepancies = [
+        Discrepancy(
+            tenant=tenant,
+            match_result_id=result_ids[outcome.invoice_id],
+            invoice_id=outcome.invoice_id,
+            type=found.type,
+            severity=found.severity,
+            message=found.message,
+            invoice_line_number=found.invoice_line_number,
+            po_line_number=found.po_line_number,
+            expected=found.expected,
+            actual=found.actual,
+        )
+        for outcome in outcomes
+        for found in outcome.discrepancies
+    ]
+    tenant_rows_insert(tenant=tenant, rows=results)
+    tenant_rows_insert(tenant=tenant, rows=discrepancies)
+    outcome_of = {outcome.invoice_id: outcome for outcome in outcomes}
+    outbox_enqueue_many(
+        tenant=tenant,
+        events=[
+            (
+                DISCREPANCY_EVENT,
+                _discrepancy_event(
+                    batch=batch, record=records[d.invoice_id], outcome=outcome_of[d.invoice_id], discrepancy=d
+                ),
+            )
+            for d in discrepancies
+            if d.severity in PUBLISHED_SEVERITIES
+        ],
+    )
     return [_failure(invoice_id, f"{type(error).__name__}: {error}") for invoice_id, error in refused.items()]
 
 
-def _invoice_write(
-    *, tenant: Tenant, run: MatchRun, batch: LoadedBatch, record: InvoiceRecord, outcome: MatchOutcome
-) -> _InvoiceWrite:
-    result = MatchResult(
+def _breakdown(outcome: MatchOutcome) -> dict[str, str]:
+    return {name: str(value) for name, value in outcome.breakdown.items()}
+
+
+def _move(*, run: MatchRun, outcome: MatchOutcome, result_id: uuid.UUID, record: InvoiceRecord) -> InvoiceMove:
+    return InvoiceMove(
+        invoice_id=outcome.invoice_id,
+        to_status=outcome.status,
+        queue=outcome.review_queue,
+        reason=outcome.decision_reason,
+        expected_status=InvoiceStatus.RECEIVED,
+        # Written with the move, in its UPDATE: one write of the invoice row, not two.
+        also_set={
+            "latest_match": result_id,
+            "vendor": outcome.vendor_id or record.vendor_id,
+            "purchase_order": outcome.purchase_order_id,
+        },
+        context={
+            "match": {
+                "match_result_id": result_id,
+                "run_id": run.pk,
+                "confidence": outcome.confidence,
+                "breakdown": _breakdown(outcome),
+                "vendor_id": outcome.vendor_id,
+                "purchase_order_id": outcome.purchase_order_id,
+                "discrepancies": [{"type": found.type, "severity": found.severity} for found in outcome.discrepancies],
+                "engine_version": outcome.engine_version,
+            }
+        },
+    )
+
+
+def _matched_lines(record: InvoiceRecord, outcome: MatchOutcome) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+    """(invoice line id, the PO line it matched or None) for every line of the invoice."""
+    assigned = {assignment.invoice_line_id: assignment.po_line_id for assignment in outcome.assignments}
+    return [(line.id, assigned.get(line.id)) for line in record.lines]
+
+
+def _result(*, tenant: Tenant, run: MatchRun, outcome: MatchOutcome, result_id: uuid.UUID) -> MatchResult:
+    return MatchResult(
+        id=result_id,
         tenant=tenant,
         invoice_id=outcome.invoice_id,
         run=run,
         vendor_id=outcome.vendor_id,
         purchase_order_id=outcome.purchase_order_id,
         confidence=outcome.confidence,
-        breakdown={name: str(value) for name, value in outcome.breakdown.items()},
+        breakdown=_breakdown(outcome),
         decision=outcome.status,
         review_queue=outcome.review_queue,
         decision_reason=outcome.decision_reason,
@@ -336,59 +403,6 @@ def _invoice_write(
                 "score": str(assignment.score),
             }
             for assignment in outcome.assignments
-        ],
-    )
-    discrepancies = [
-        Discrepancy(
-            tenant=tenant,
-            match_result_id=result.id,
-            invoice_id=outcome.invoice_id,
-            type=found.type,
-            severity=found.severity,
-            message=found.message,
-            invoice_line_number=found.invoice_line_number,
-            po_line_number=found.po_line_number,
-            expected=found.expected,
-            actual=found.actual,
-        )
-        for found in outcome.discrepancies
-    ]
-    move = InvoiceMove(
-        invoice_id=outcome.invoice_id,
-        to_status=outcome.status,
-        queue=outcome.review_queue,
-        reason=outcome.decision_reason,
-        expected_status=InvoiceStatus.RECEIVED,
-        # Written with the move, in its UPDATE: one write of the invoice row, not two.
-        also_set={
-            "latest_match": result.id,
-            "vendor": outcome.vendor_id or record.vendor_id,
-            "purchase_order": outcome.purchase_order_id,
-        },
-        context={
-            "match": {
-                "match_result_id": result.id,
-                "run_id": run.pk,
-                "confidence": outcome.confidence,
-                "breakdown": result.breakdown,
-                "vendor_id": outcome.vendor_id,
-                "purchase_order_id": outcome.purchase_order_id,
-                "discrepancies": [{"type": found.type, "severity": found.severity} for found in outcome.discrepancies],
-                "engine_version": outcome.engine_version,
-            }
-        },
-    )
-    assigned = {assignment.invoice_line_id: assignment.po_line_id for assignment in outcome.assignments}
-    return _InvoiceWrite(
-        move=move,
-        result=result,
-        discrepancies=discrepancies,
-        # Every line, so a line the new match leaves unassigned stops counting as billed.
-        lines=[(line.id, assigned.get(line.id)) for line in record.lines],
-        events=[
-            (DISCREPANCY_EVENT, _discrepancy_event(batch=batch, record=record, outcome=outcome, discrepancy=d))
-            for d in discrepancies
-            if d.severity in PUBLISHED_SEVERITIES
         ],
     )
 
