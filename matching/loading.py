@@ -519,7 +519,9 @@ JOIN LATERAL (
 WHERE earlier.created_at < %(newest)s
   AND earlier.status <> ALL(%(not_counted)s::varchar[])
   AND earlier.document_type = %(invoice)s
-  AND earlier.id <> ALL(%(batch_ids)s::uuid[])
+  -- An anti-join, not `id <> ALL(…)`: the planner estimated that one element by element, 3 ms of
+  -- planning for a batch of 100 (more than running the query).
+  AND NOT EXISTS (SELECT FROM unnest(%(batch_ids)s::uuid[]) AS batch(id) WHERE batch.id = earlier.id)
 ORDER BY earlier.invoice_date, earlier.id
 """
 
