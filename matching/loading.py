@@ -22,12 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
@@ -51,7 +51,7 @@ from matching.engine.core import (
 )
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant, TenantSettings
-from tenants.scoping import tenant_cursor
+from tenants.scoping import id_array, tenant_cursor
 from vendors.models import Vendor, VendorAlias
 
 
@@ -87,14 +87,13 @@ def match_settings_from(tenant_settings: TenantSettings) -> MatchSettings:
     )
 
 
+# What a run takes: invoices in `received` (credit notes are never 3-way matched).
+MATCHABLE = Q(status=InvoiceStatus.RECEIVED, document_type=DocumentType.INVOICE)
+
+
 def matchable_invoices(*, tenant: Tenant, exclude_invoice_ids: Collection[uuid.UUID] = ()) -> QuerySet[Invoice]:
-    """The invoices a run takes, oldest first in `load_batch`: those in `received` (credit notes
-    are never 3-way matched), less `exclude_invoice_ids`."""
-    return (
-        Invoice.objects.for_tenant(tenant)
-        .filter(status=InvoiceStatus.RECEIVED, document_type=DocumentType.INVOICE)
-        .exclude(pk__in=list(exclude_invoice_ids))
-    )
+    """The tenant's `MATCHABLE` invoices, less `exclude_invoice_ids` (oldest first in `load_batch`)."""
+    return Invoice.objects.for_tenant(tenant).filter(MATCHABLE).exclude(pk__in=list(exclude_invoice_ids))
 
 
 def load_batch(
@@ -276,7 +275,7 @@ def _purchase_orders(
     # was billed: one that is back in `received` (a receipt arrived) still points at the lines
     # of its last match, and is about to be matched again; the engine adds the batch's claims
     # as it goes.
-    kept_line_ids = _id_array(line.id for purchase_order in kept.values() for line in purchase_order.lines)
+    kept_line_ids = id_array(line.id for purchase_order in kept.values() for line in purchase_order.lines)
     received, billed = (
         _quantity_per_po_line(
             sql,
@@ -284,7 +283,7 @@ def _purchase_orders(
                 "line_ids": kept_line_ids,
                 "tenant_id": tenant.pk,
                 "not_counted": sorted(NOT_COUNTED),
-                "batch_ids": _id_array(batch_ids),
+                "batch_ids": id_array(batch_ids),
             },
         )
         for sql in (_RECEIVED_SQL, _BILLED_SQL)
@@ -557,7 +556,7 @@ def _prior_invoices(
         cursor.execute(
             _PRIOR_INVOICES_SQL,
             {
-                "vendor_ids": _id_array(vendor_ids),
+                "vendor_ids": id_array(vendor_ids),
                 "numbers": numbers,
                 "totals": totals,
                 "dates": dates,
@@ -566,7 +565,7 @@ def _prior_invoices(
                 "newest": newest,
                 "not_counted": sorted(NOT_COUNTED),
                 "invoice": DocumentType.INVOICE,
-                "batch_ids": _id_array(batch_ids),
+                "batch_ids": id_array(batch_ids),
             },
         )
         for row in cursor.fetchall():
@@ -574,9 +573,3 @@ def _prior_invoices(
             record = PriorInvoiceRecord(*fields, received_at=received_at)
             prior[record.vendor_id].append(record)
     return dict(prior)
-
-
-def _id_array(ids: Iterable[uuid.UUID]) -> str:
-    """Ids for a `%s::uuid[]` parameter as one array literal: bound client-side, a list would be
-    quoted element by element in Python (a UUID's text has nothing to escape)."""
-    return "{" + ",".join(map(str, ids)) + "}"

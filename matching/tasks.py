@@ -7,8 +7,8 @@ from django.conf import settings
 from django_q.tasks import async_task
 
 from audit.actors import system_actor
-from invoices.models import DocumentType, Invoice, InvoiceStatus
-from matching.loading import matchable_invoices
+from invoices.models import Invoice, InvoiceStatus
+from matching.loading import MATCHABLE, matchable_invoices
 from matching.models import MatchRun
 from matching.services import matching_drain_tenant, matching_enqueue, matching_escalate_stale_holds
 from recon_site.tracing import traced_task
@@ -52,7 +52,7 @@ def run_matching_all() -> str:
     # Across tenants on purpose: this is the scheduler deciding whom to serve.
     tenant_ids = (
         Invoice.objects.unscoped()
-        .filter(status=InvoiceStatus.RECEIVED, document_type=DocumentType.INVOICE, tenant__is_active=True)
+        .filter(MATCHABLE, tenant__is_active=True)
         .order_by()
         .values_list("tenant_id", flat=True)
         .distinct()

@@ -24,7 +24,7 @@ import datetime as dt
 import functools
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
@@ -358,13 +358,19 @@ def _json_column(field: models.Field, value: Any) -> Any:
 
 
 def _array_parameter(values: Sequence[Any]) -> Any:
-    """One column of `tenant_rows_update` for its `%s::type[]`.
-
-    Ids (the key, and the foreign keys that are most of what is updated this way) go as one
-    array literal: bound client-side, a list is quoted element by element in Python, which on
-    a batch's thousand lines cost more than PostgreSQL's part of the UPDATE. A UUID's text has
-    nothing to escape. Other values go as a list, for psycopg to quote.
-    """
+    """One column of `tenant_rows_update` for its `%s::type[]`: ids (the key, and the foreign
+    keys that are most of what is updated this way) as `id_array`; other values as a list, for
+    psycopg to quote."""
     if all(value is None or isinstance(value, uuid.UUID) for value in values):
-        return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
+        return id_array(values)
     return list(values)
+
+
+def id_array(ids: Iterable[uuid.UUID | None]) -> str:
+    """Ids for a `%s::uuid[]` parameter as one array literal (None as NULL).
+
+    Bound client-side, a list is quoted element by element in Python, which on a batch's
+    thousand lines cost more than PostgreSQL's part of the statement; a UUID's text has nothing
+    to escape.
+    """
+    return "{" + ",".join("NULL" if value is None else str(value) for value in ids) + "}"
