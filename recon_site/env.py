@@ -7,6 +7,8 @@ with a message naming the variable, never later in a request.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -58,3 +60,16 @@ def rate(name: str, default: str) -> str:
     if not count.isdigit() or not period or period[0] not in "smhd":
         raise ImproperlyConfigured(f"{name} must look like '600/min', got {value!r}")
     return value
+
+
+def database_url(name: str, url: str) -> dict[str, Any]:
+    """Django's settings for a `postgres://` URL from variable `name`.
+
+    The host may be a percent-encoded Unix socket directory (`postgres://u@%2Frun%2Fpg/recon`),
+    as libpq's own URIs allow; django-environ passes it on still encoded.
+    """
+    config: dict[str, Any] = env.db_url_config(url)
+    if "postgresql" not in config["ENGINE"]:
+        raise ImproperlyConfigured(f"{name} must be a postgres:// URL: PostgreSQL is the system of record")
+    config["HOST"] = unquote(config.get("HOST") or "")
+    return config

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from recon_site.embedded_db import embedded_database_settings
-from recon_site.env import BASE_DIR, env, flag, positive_int, rate, whole_number
+from recon_site.env import BASE_DIR, database_url, env, flag, positive_int, rate, whole_number
 
 DEBUG = flag("DEBUG", False)
 # Local runs only: production.py refuses to start without a real key.
@@ -89,16 +89,9 @@ DATABASE_URL = env.str("DATABASE_URL", default="")
 MIGRATE_DATABASE_URL = env.str("MIGRATE_DATABASE_URL", default="")
 
 
-def _database_url(name: str, url: str) -> dict:
-    config = env.db_url_config(url)
-    if "postgresql" not in config["ENGINE"]:
-        raise ImproperlyConfigured(f"{name} must be a postgres:// URL: PostgreSQL is the system of record")
-    return config
-
-
 if DATABASE_URL:
-    _db = _database_url("DATABASE_URL", DATABASE_URL)
-    DATABASE_OWNER = _database_url("MIGRATE_DATABASE_URL", MIGRATE_DATABASE_URL) if MIGRATE_DATABASE_URL else None
+    _db = database_url("DATABASE_URL", DATABASE_URL)
+    DATABASE_OWNER = database_url("MIGRATE_DATABASE_URL", MIGRATE_DATABASE_URL) if MIGRATE_DATABASE_URL else None
 else:
     _db, DATABASE_OWNER = embedded_database_settings(VAR_DIR)
 # The role the owner grants table privileges to after each migrate (tenants.rls.rls_install).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from io import StringIO
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -242,7 +243,9 @@ def test_db_roles_prepares_a_database_for_the_two_roles() -> None:
     try:
         with psycopg.connect(**{**params, "dbname": scratch}, autocommit=True) as conn:
             conn.execute("CREATE TABLE made_before (id int)")  # e.g. migrated as the superuser earlier
-        url = f"postgres://{params['user']}@{params.get('host') or '127.0.0.1'}:{params.get('port') or 5432}/{scratch}"
+        # The host may be a Unix socket directory (the embedded server): percent-encoded in a URL.
+        host = quote(params.get("host") or "127.0.0.1", safe="")
+        url = f"postgres://{params['user']}@{host}:{params.get('port') or 5432}/{scratch}"
         out = StringIO()
         call_command("db_roles", "--superuser-url", url, stdout=out)
         assert "recon_owner (owner, migrates)" in out.getvalue()

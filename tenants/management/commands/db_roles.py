@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import environ
 import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recon_site.db_roles import OWNER_ROLE, RUNTIME_ROLE, roles_ensure
+from recon_site.env import database_url
 
 MISSING_URL = "Set SUPERUSER_DATABASE_URL (or pass --superuser-url): a role that may create roles."
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["superuser_url"]:
             raise CommandError(MISSING_URL)
-        config = environ.Env.db_url_config(options["superuser_url"])
+        config = database_url("SUPERUSER_DATABASE_URL", options["superuser_url"])
         variables = {options["owner"]: "RECON_OWNER_PASSWORD", options["runtime"]: "RECON_APP_PASSWORD"}
         passwords = {role: os.environ[name] for role, name in variables.items() if os.environ.get(name)}
         with psycopg.connect(

@@ -3,6 +3,10 @@
 The app connects as the runtime role, which may not change the schema; migrations and the
 policies and grants that follow them (tenants.rls.rls_install) need the owner. Without an owner
 setting this is Django's migrate unchanged.
+
+Only the role changes, never the database: the connection keeps the NAME it was pointed at. The
+test runner points it at the test database (`test_recon`) before migrating; taking the owner
+setting's NAME there once sent the suite's migrations into the development database.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from django.conf import settings
 from django.core.management.commands.migrate import Command as DjangoMigrate
 from django.db import connections
 
-_OWNER_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
+# Who connects and where the server is; not NAME (see above).
+_OWNER_KEYS = ("USER", "PASSWORD", "HOST", "PORT")
 
 
 @contextlib.contextmanager
