@@ -24,9 +24,11 @@ RUN groupadd --system --gid 10001 recon \
     && useradd --system --uid 10001 --gid recon --create-home --home-dir /home/recon \
         --shell /usr/sbin/nologin recon
 
-# Dependencies first, so a code change does not reinstall them.
+# Dependencies first, so a code change does not reinstall them. The runtime set only (the lock
+# compiled from pyproject.toml's `dependencies`): no test runner, browser driver, fuzzer, linter
+# or embedded PostgreSQL in the production image.
 RUN python -m venv /opt/venv
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements/runtime.txt /tmp/requirements.txt
 RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 WORKDIR /app

@@ -1,5 +1,5 @@
 # Recon — two commands on a fresh machine with Python 3.11: `make run` and `make test`.
-# Both create/update .venv from requirements.txt by themselves.
+# Both create/update .venv from the lock file requirements/dev.txt by themselves.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
@@ -7,13 +7,16 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := run
-.PHONY: run setup test lint format smoke load clean
+.PHONY: run setup test lint format smoke load lock clean
 
-$(INSTALLED): requirements.txt
+# Direct dependencies are declared in pyproject.toml; the exact versions of everything installed
+# are pinned by requirements/dev.txt (development and tests) and requirements/runtime.txt (the
+# production image), both compiled from it by `make lock`.
+$(INSTALLED): requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Recon needs Python 3.11, found " + sys.version.split()[0])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
 	touch $(INSTALLED)
 
 ## Set up (embedded PostgreSQL unless DATABASE_URL is set), load demo data, serve on :8000.
@@ -48,6 +51,13 @@ load: $(INSTALLED)
 	@test -n "$(DATABASE_URL)" || { echo "make load needs DATABASE_URL (a scratch database: the load's tenant stays)" >&2; exit 2; }
 	$(BIN)/python manage.py migrate --no-input --verbosity 0
 	$(BIN)/python manage.py load_test --clients $(LOAD_CLIENTS) --duration $(LOAD_DURATION)
+
+## Re-pin requirements/*.txt after a change to pyproject.toml's dependencies (keeps existing pins
+## where they still fit; `make lock UPGRADE=--upgrade` takes the newest allowed versions).
+LOCK := $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --custom-compile-command "make lock" --quiet $(UPGRADE)
+lock: $(INSTALLED)
+	$(LOCK) --extra embedded --extra test --extra dev -o requirements/dev.txt
+	$(LOCK) -c requirements/dev.txt -o requirements/runtime.txt
 
 clean:
 	rm -rf $(VENV) var/pgdata var/run

@@ -45,7 +45,7 @@ def _require_chromium() -> None:
         try:
             import playwright.sync_api  # noqa: F401
         except ImportError:
-            reason = "the playwright package is not installed (pip install -r requirements.txt)"
+            reason = "the playwright package is not installed (make test installs it from requirements/dev.txt)"
     if reason:
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail(f"REQUIRE_SERVICES=1 and {reason}")
