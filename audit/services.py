@@ -109,10 +109,16 @@ def document_snapshot(document: Any) -> dict[str, Any]:
     return to_json_safe(dataclasses.asdict(document))
 
 
-def outbox_subject(event_type: str) -> str:
-    """`invoice.discrepancy.detected` → its configured subject; others → `recon.<event_type>`."""
+def outbox_subject(event_type: str, *, tenant_id: Any = None) -> str:
+    """`invoice.discrepancy.detected` → its configured subject; others → `recon.<event_type>`.
+
+    Audit checkpoints go to `recon.audit.checkpoint.<tenant id>`: one subject per tenant, so a
+    verifier reads a tenant's checkpoints straight from the stream (audit.witness).
+    """
     if event_type == "invoice.discrepancy.detected":
         return settings.NATS_DISCREPANCY_SUBJECT
+    if event_type == "audit.checkpoint":
+        return f"{settings.NATS_SUBJECT_PREFIX}.{event_type}.{tenant_id}"
     return f"{settings.NATS_SUBJECT_PREFIX}.{event_type}"
 
 
@@ -131,7 +137,7 @@ def outbox_enqueue_many(*, tenant: Tenant, events: list[tuple[str, dict[str, Any
     messages = [
         OutboxMessage(
             tenant=tenant,
-            subject=outbox_subject(event_type),
+            subject=outbox_subject(event_type, tenant_id=tenant.pk),
             payload={
                 "event_type": event_type,
                 "source": "recon",

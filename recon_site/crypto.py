@@ -27,11 +27,14 @@ fixed, purpose-bound `info` label. Why that is acceptable, and where it stops be
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 # Binds the derived key to this one purpose: another HKDF use of SECRET_KEY with another label
 # yields an unrelated key.
@@ -52,12 +55,14 @@ class FieldDecryptionError(RuntimeError):
     """A stored ciphertext does not open with any configured key: a configuration fault."""
 
 
+def derive_secret(material: str, *, info: bytes) -> bytes:
+    """32 bytes derived from `material` (HKDF-SHA256) for the one purpose `info` names."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(material.encode("utf-8"))
+
+
 def derive_key(secret_key: str) -> bytes:
     """The Fernet key derived from `SECRET_KEY` when no explicit key is configured."""
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_DERIVATION_INFO).derive(
-        secret_key.encode("utf-8")
-    )
-    return base64.urlsafe_b64encode(derived)
+    return base64.urlsafe_b64encode(derive_secret(secret_key, info=_DERIVATION_INFO))
 
 
 def parse_keys(value: str) -> list[bytes]:
@@ -95,3 +100,43 @@ def decrypt_text(token: str) -> str:
         return _current().decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError) as exc:
         raise FieldDecryptionError(UNDECRYPTABLE) from exc
+
+
+# --- Ed25519 signing keys (audit checkpoints) ----------------------------------------------------
+# A signature anyone can check with the public half, which only the holder of the private half
+# can make: an auditor given the public key can verify what Recon signed without being able to
+# sign anything. Keys travel as url-safe base64 of their 32 raw bytes; any 32 random bytes are
+# a private key: python -c "import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"
+
+INVALID_SIGNING_KEY = "{name} must be url-safe base64 of 32 bytes (an Ed25519 {half} key){detail}"
+
+
+def _raw_32(value: str, *, name: str, half: str) -> bytes:
+    try:
+        # Strict: a stray character is an error, not silently skipped (either base64 alphabet).
+        raw = base64.b64decode(value.strip().replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise ValueError(INVALID_SIGNING_KEY.format(name=name, half=half, detail=", and is not base64")) from exc
+    if len(raw) != 32:
+        raise ValueError(INVALID_SIGNING_KEY.format(name=name, half=half, detail=f"; it decodes to {len(raw)} bytes"))
+    return raw
+
+
+def signing_key_parse(value: str, *, name: str) -> Ed25519PrivateKey:
+    """The private key written in setting `name`; `ValueError` naming it otherwise."""
+    return Ed25519PrivateKey.from_private_bytes(_raw_32(value, name=name, half="private"))
+
+
+def signing_key_derive(secret_key: str, *, info: bytes) -> Ed25519PrivateKey:
+    """A private key derived from `SECRET_KEY` for the one purpose `info` names."""
+    return Ed25519PrivateKey.from_private_bytes(derive_secret(secret_key, info=info))
+
+
+def public_key_parse(value: str, *, name: str) -> Ed25519PublicKey:
+    """A public key as `public_key_text` writes it; `ValueError` naming `name` otherwise."""
+    return Ed25519PublicKey.from_public_bytes(_raw_32(value, name=name, half="public"))
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    """The public key as url-safe base64 of its 32 raw bytes (what an auditor is handed)."""
+    return base64.urlsafe_b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode("ascii")
