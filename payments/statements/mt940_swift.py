@@ -18,6 +18,17 @@ What arrives in practice, and what this module does about it:
   (`mt940.Options.all()` turns on the library's correct reversal signs).
 - The library skips a line it does not recognise without a word; every statement's `:61:` count
   is compared with the entries it returned, so nothing is dropped silently.
+- The library reads a `:61:` amount leniently: a line cut short inside its amount
+  (`:61:1401030103D3` of `D300,00NTRF...`) would be a 3.00 entry. SWIFT's format for the line
+  is `6!n[4!n]2a[1!a]15d1!a3!c16x[//16x]`: the amount (15d) always carries its decimal comma
+  and the transaction type (`N`, `F` or `S` and three characters: `NTRF`, `N527`) follows it,
+  so every `:61:` line is checked against that before the library sees it, and a line that
+  fails makes the file invalid, by line number. The customer reference (16x) is mandatory in
+  SWIFT too, but real exports leave it out (the Raiffeisen sample ends every line at `N527`),
+  and a line cut there has lost nothing the import stores, so it is not required.
+- A statement without a closing balance (`:62F:`/`:62M:`, mandatory) is imported with a warning:
+  real exports are sometimes cut at the end, and its entries are still the bank's; the report
+  says it cannot be checked.
 """
 
 from __future__ import annotations
@@ -47,6 +58,23 @@ BAD_AMOUNT = "Amount {value} {currency}: {reason}"
 NO_CURRENCY = "No currency: the statement has no opening balance (:60F:/:60M:) to take it from."
 ZERO_AMOUNT = "The amount is zero; a payment moves money."
 WARN_ENCODING = "The file is not UTF-8; it was read as {encoding} (its non-ASCII characters are letters there)."
+WARN_NO_CLOSING = (
+    "Statement {statement}: no closing balance (:62F: or :62M:, mandatory in MT940); the file may have been "
+    "cut short. Its entries were imported but cannot be checked against a closing balance."
+)
+ENTRY_LOCATION = "line {line} (:61:)"
+ENTRY_START_INVALID = (
+    "Tag :61: must start with the value date (YYMMDD), an optional entry date (MMDD) and the debit/credit "
+    "mark (C, D, RC or RD); found {data!r}."
+)
+ENTRY_AMOUNT_INVALID = (
+    "Tag :61: amount {amount!r} is not a SWIFT amount (digits with a decimal comma, such as 15,00 or 9,; at "
+    "most 15 characters): the line is cut short or garbled: {data!r}."
+)
+ENTRY_TYPE_MISSING = (
+    "Tag :61: has no transaction type after the amount {amount!r} (N, F or S and three characters, such as "
+    "NTRF): the line is cut short or garbled: {data!r}."
+)
 
 _SWIFT_BLOCK4 = re.compile(r"\{4:\s*\n(.*?)\n-\}", re.DOTALL)
 _STATEMENT_START = re.compile(r"(?m)^(?=:20:)")
@@ -57,6 +85,13 @@ _ING_FIELD = re.compile(rf"(?:^|/)({_ING_CODES})/")
 # German structured :86: keywords inside ?20-?29 ("EREF+...", "MTLG:..."): a value ends at the next.
 _SEPA_KEYWORD = re.compile(r"[A-Z]{4}[+:]")
 _PLACEHOLDERS = {"", "NONREF", "NOTPROVIDED", "NOT PROVIDED"}
+# The head of a :61: line up to its amount, as the library reads it (entry date digits or
+# spaces; the optional funds code; a space some banks put before the amount).
+_ENTRY_HEAD = re.compile(r"\d{6}(?:\d{4}|\s{4})?R?[DC][A-Z]? ?")
+_ENTRY_AMOUNT = re.compile(r"[\d,]*")
+_SWIFT_AMOUNT = re.compile(r"\d+,\d*")
+_SWIFT_AMOUNT_MAX = 15
+_TRANSACTION_TYPE = re.compile(r"[NFS][A-Z0-9]{3}")
 _FALLBACK_ENCODINGS = ("cp1252", "cp852")
 
 
@@ -87,6 +122,46 @@ def _unwrap(text: str) -> str:
         if blocks:
             return "\n".join(blocks)
     return text
+
+
+def _entry_line_problem(content: str) -> str:
+    """What is wrong with a `:61:` line's value (the text after the tag), or "" (module docstring)."""
+    head = _ENTRY_HEAD.match(content)
+    if head is None:
+        return ENTRY_START_INVALID.format(data=content[:80])
+    amount = _ENTRY_AMOUNT.match(content, head.end())
+    value = amount.group() if amount else ""
+    if not _SWIFT_AMOUNT.fullmatch(value) or len(value) > _SWIFT_AMOUNT_MAX:
+        return ENTRY_AMOUNT_INVALID.format(amount=value, data=content[:80])
+    if not _TRANSACTION_TYPE.match(content, head.end() + len(value)):
+        return ENTRY_TYPE_MISSING.format(amount=value, data=content[:80])
+    return ""
+
+
+def _entry_line_problems(text: str) -> tuple[dict[str, list[str]], set[str]]:
+    """Every bad `:61:` line of the file by its line number, and the bad lines themselves.
+
+    Counted on the whole decoded file (envelope and preamble included), so the number is the
+    one an editor shows. Lines before the first `:20:` are not statements and are not read.
+    """
+    problems: dict[str, list[str]] = {}
+    bad_lines: set[str] = set()
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    in_statement = False
+    for number, line in enumerate(lines, 1):
+        in_statement = in_statement or line.startswith(":20:")
+        if not (in_statement and line.startswith(":61:")):
+            continue
+        content = line[4:]
+        # The library lets the amount start on the next line; read the pair as it would.
+        head = _ENTRY_HEAD.fullmatch(content)
+        if head is not None and number < len(lines) and not lines[number].startswith(":"):
+            content += lines[number]
+        problem = _entry_line_problem(content)
+        if problem:
+            problems[ENTRY_LOCATION.format(line=number)] = [problem]
+            bad_lines.add(line)
+    return problems, bad_lines
 
 
 def _ing_fields(details: str) -> dict[str, str]:
@@ -185,15 +260,18 @@ def parse_mt940(binary: IO[bytes]) -> ParsedFile:
     """Every statement and entry of an MT940 file; `StatementParseError` when it cannot be read."""
     binary.seek(0)
     text, encoding = _decode(binary.read())
+    errors, bad_lines = _entry_line_problems(text)
     text = _unwrap(text)
     blocks = [block for block in _STATEMENT_START.split(text) if block.startswith(":20:")]
     if not blocks:
         raise StatementParseError(NO_STATEMENT)
-    errors: dict[str, list[str]] = {}
+    warnings = [WARN_ENCODING.format(encoding=encoding)] if encoding != "utf-8" else []
     statements: list[ParsedStatement] = []
     options = mt940.Options.all()
     for number, block in enumerate(blocks, 1):
         location = f"statement {number}"
+        if bad_lines and not bad_lines.isdisjoint(block.split("\n")):
+            continue  # its bad :61: line is reported above; the library would misread it
         try:
             # A StringIO, not the str: the library reads a str that names an existing file.
             parsed_blocks = mt940.parse_statements(io.StringIO(block), options=options)
@@ -225,6 +303,8 @@ def parse_mt940(binary: IO[bytes]) -> ParsedFile:
             )
             if part
         )
+        if closing is None:
+            warnings.append(WARN_NO_CLOSING.format(statement=reference or location))
         currency = opening.currency if opening else (closing.currency if closing else "")
         statement = ParsedStatement(
             reference=reference, account=account, currency=currency, opening=opening, closing=closing
@@ -238,5 +318,4 @@ def parse_mt940(binary: IO[bytes]) -> ParsedFile:
     if errors:
         count = sum(len(messages) for messages in errors.values())
         raise StatementParseError(INVALID_SUMMARY.format(count=count), details=errors)
-    warnings = [WARN_ENCODING.format(encoding=encoding)] if encoding != "utf-8" else []
     return ParsedFile(format="mt940", encoding=encoding, statements=statements, warnings=warnings)

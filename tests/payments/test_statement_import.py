@@ -147,6 +147,35 @@ def test_a_malformed_file_is_a_400_and_writes_nothing(
     assert counts() == before
 
 
+def test_mt940_entry_cut_inside_its_amount_is_a_400_naming_the_line_and_nothing_is_stored(
+    api: APIClient, tenant: Tenant
+) -> None:
+    # The ING sample cut inside its second :61: amount (D300,00): once stored as a 3.00 debit.
+    raw = (TESTDATA / "ming-ing-provided-example-single-message.txt").read_bytes()
+    cut = raw[: raw.index(b":61:1401030103D3") + len(b":61:1401030103D3")]
+    before = counts()
+    response = upload(api, "cut.sta", cut)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "statement_invalid"
+    assert error["details"] == {
+        "line 10 (:61:)": [mt940_module.ENTRY_AMOUNT_INVALID.format(amount="3", data="1401030103D3")]
+    }
+    assert counts() == before
+    assert not Payment.objects.for_tenant(tenant).filter(amount=300).exists()
+
+
+def test_mt940_statement_without_a_closing_balance_is_imported_with_a_warning(api: APIClient, tenant: Tenant) -> None:
+    raw = (TESTDATA / "ming-ing-provided-example-single-message.txt").read_bytes()
+    response = upload(api, "no-closing.sta", raw[: raw.index(b":62F:")])
+    assert response.status_code == 201, response.content
+    report = response.json()
+    assert (report["entries"], report["created"]) == (9, 9)
+    assert mt940_module.WARN_NO_CLOSING.format(statement="P140104000009999/3") in report["warnings"]
+    assert [(check["closing"], check["balanced"]) for check in report["balance_checks"]] == [(None, None)]
+    assert Payment.objects.for_tenant(tenant).count() == 9
+
+
 def test_a_dry_run_reports_and_writes_nothing(api: APIClient) -> None:
     before = counts()
     response = upload(api, "test-camt053-txdtls.xml", query="?dry_run=true")

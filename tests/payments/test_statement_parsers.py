@@ -261,7 +261,71 @@ def test_mt940_with_an_unreadable_entry_line_is_refused() -> None:
     )
     with pytest.raises(StatementParseError) as caught:
         parse_statement_file(io.BytesIO(content))
-    assert caught.value.details == {"statement 1": [mt940_module.UNREADABLE_TAG.format(tag=61, data="garbage line")]}
+    assert caught.value.details == {"line 5 (:61:)": [mt940_module.ENTRY_START_INVALID.format(data="garbage line")]}
+
+
+ING_SAMPLE = "ming-ing-provided-example-single-message.txt"
+
+
+def ing_cut_after(marker: bytes) -> bytes:
+    """The ING sample up to and including the first occurrence of `marker`: a file cut short there."""
+    raw = (TESTDATA / ING_SAMPLE).read_bytes()
+    return raw[: raw.index(marker) + len(marker)]
+
+
+# The ING sample's :61: lines are lines 6, 10, 13, ... (its SWIFT header block is line 1).
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        # D300,00 cut to D3: the library read it as a 3.00 debit.
+        (
+            ing_cut_after(b":61:1401030103D3"),
+            10,
+            mt940_module.ENTRY_AMOUNT_INVALID.format(amount="3", data="1401030103D3"),
+        ),
+        (
+            ing_cut_after(b":61:1401030103D300"),
+            10,
+            mt940_module.ENTRY_AMOUNT_INVALID.format(amount="300", data="1401030103D300"),
+        ),
+        (ing_cut_after(b":61:1401030103D"), 6, mt940_module.ENTRY_AMOUNT_INVALID.format(amount="", data="1401030103D")),
+        (ing_cut_after(b":61:1401030103"), 6, mt940_module.ENTRY_START_INVALID.format(data="1401030103")),
+        (
+            ing_cut_after(b":61:1401030103D300,00NT"),
+            10,
+            mt940_module.ENTRY_TYPE_MISSING.format(amount="300,00", data="1401030103D300,00NT"),
+        ),
+        # Not cut but garbled in the middle of the file: the decimal comma lost.
+        (
+            (TESTDATA / ING_SAMPLE).read_bytes().replace(b"D300,00NTRFPREF", b"D30000NTRFPREF"),
+            10,
+            mt940_module.ENTRY_AMOUNT_INVALID.format(amount="30000", data="1401030103D30000NTRFPREF//00000000000002"),
+        ),
+    ],
+    ids=["cut-in-amount", "cut-before-comma", "cut-after-mark", "cut-in-date", "cut-in-type", "comma-lost"],
+)
+def test_mt940_entry_line_without_a_whole_swift_amount_and_type_is_refused_by_line(
+    content: bytes, line: int, message: str
+) -> None:
+    with pytest.raises(StatementParseError) as caught:
+        parse_statement_file(io.BytesIO(content))
+    assert caught.value.details == {f"line {line} (:61:)": [message]}
+
+
+def test_mt940_entry_line_ending_at_its_transaction_type_is_read() -> None:
+    # The Raiffeisen export ends every :61: at the type ("N527"), without the customer reference.
+    parsed = parse_statement_file(io.BytesIO(ing_cut_after(b":61:1401030103D300,00NTRF") + b"\r\n"))
+    assert [(e.direction, e.amount) for e in parsed.entries] == [("debit", 1500), ("debit", 30000)]
+
+
+def test_mt940_statement_without_a_closing_balance_is_read_with_a_warning() -> None:
+    raw = (TESTDATA / ING_SAMPLE).read_bytes()
+    parsed = parse_statement_file(io.BytesIO(raw[: raw.index(b":62F:")]))
+    assert len(parsed.entries) == 9
+    assert parsed.statements[0].closing is None
+    assert parsed.warnings == [mt940_module.WARN_NO_CLOSING.format(statement="P140104000009999/3")]
+    assert balance_check(parsed.statements[0]).balanced is None
+    assert parse(ING_SAMPLE).warnings == []  # the whole file has its :62F:
 
 
 def test_mt940_without_any_statement_is_refused() -> None:
