@@ -69,6 +69,7 @@ PUBLISHED_SEVERITIES = frozenset({"high", "critical"})
 
 DISCREPANCY_TITLE = "{label} on invoice {invoice_number}"
 REQUEUED_FOR_RECEIPT = "Goods receipt {receipt_number} arrived for purchase order {po_number}: matching again."
+REQUEUED_FOR_PO_STATUS = "Purchase order {po_number} was {status}: matching again."
 HOLD_EXPIRED = "Still no goods receipt {days} days after it was put on hold."
 RUN_CLAIMED_ELSEWHERE = "Run {run_id} was already taken by another worker."
 RUN_ABANDONED = (
@@ -569,6 +570,56 @@ def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt)
     reason = REQUEUED_FOR_RECEIPT.format(
         receipt_number=goods_receipt.receipt_number, po_number=purchase_order.po_number
     )
+    return _requeue_on_hold(
+        tenant=tenant,
+        invoice_ids=waiting,
+        reason=reason,
+        context={"goods_receipt_id": str(goods_receipt.pk)},
+        actor=RECEIPT_ACTOR,
+        trigger=MatchRun.Trigger.RECEIPT,
+    )
+
+
+def matching_requeue_for_purchase_order(
+    *, tenant: Tenant, purchase_order: PurchaseOrder, actor: Actor
+) -> list[uuid.UUID]:
+    """Put the PO's `on_hold` invoices back to `received` after it was closed or cancelled.
+
+    They were waiting for goods that will now not come as ordered, so they need a reviewer, not
+    HOLD_MAX_DAYS more of waiting: matched again, they get `po_closed`. Runs in the caller's
+    transaction (purchasing.lifecycle, which holds the matching lock); the audit events name
+    whoever changed the PO. Returns the ids of the invoices moved.
+    """
+    waiting = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status=InvoiceStatus.ON_HOLD)
+        .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    reason = REQUEUED_FOR_PO_STATUS.format(po_number=purchase_order.po_number, status=purchase_order.status)
+    return _requeue_on_hold(
+        tenant=tenant,
+        invoice_ids=waiting,
+        reason=reason,
+        context={"purchase_order_id": str(purchase_order.pk)},
+        actor=actor,
+        trigger=MatchRun.Trigger.API,
+    )
+
+
+def _requeue_on_hold(
+    *,
+    tenant: Tenant,
+    invoice_ids: list[uuid.UUID],
+    reason: str,
+    context: dict[str, str],
+    actor: Actor,
+    trigger: str,
+) -> list[uuid.UUID]:
+    """`on_hold` → `received` for these invoices, one audited move each; a run queued at commit."""
+    if not invoice_ids:
+        return []
     results = invoice_transition_many(
         tenant=tenant,
         moves=[
@@ -577,15 +628,15 @@ def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt)
                 to_status=InvoiceStatus.RECEIVED,
                 reason=reason,
                 expected_status=InvoiceStatus.ON_HOLD,
-                context={"goods_receipt_id": str(goods_receipt.pk)},
+                context=context,
             )
-            for invoice_id in waiting
+            for invoice_id in invoice_ids
         ],
-        actor=RECEIPT_ACTOR,
+        actor=actor,
     )
     moved = [result.move.invoice_id for result in results if result.ok]
     if moved and settings.MATCH_ON_INGEST:
-        matching_enqueue(tenant=tenant, trigger=MatchRun.Trigger.RECEIPT)
+        matching_enqueue(tenant=tenant, trigger=trigger)
     return moved
 
 

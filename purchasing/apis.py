@@ -1,4 +1,5 @@
-"""Purchase orders and goods receipts API: create (one atomic write), list, read."""
+"""Purchase orders and goods receipts API: create (one atomic write), list, read; close, cancel
+and reopen a purchase order (purchasing.lifecycle)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from purchasing.documents import (
     PurchaseOrderDocument,
     PurchaseOrderLineDocument,
 )
+from purchasing.lifecycle import PURCHASE_ORDER_ACTIONS, purchase_order_act
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from purchasing.selectors import goods_receipt_list, purchase_order_list
 from purchasing.services import goods_receipt_create, purchase_order_create
@@ -83,6 +85,39 @@ class PurchaseOrderOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class PurchaseOrderActionInputSerializer(serializers.Serializer):
+    comment = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why; required to cancel. Kept in the audit event as `reason`.",
+    )
+    expected_status = serializers.ChoiceField(
+        choices=PurchaseOrder.Status.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The status your page showed; if the purchase order has moved since, the answer is 409 stale_state.",
+    )
+
+
+def _purchase_order_action_schema(action_name: str, summary: str) -> Any:
+    return extend_schema(
+        summary=summary,
+        description=(
+            "Through the purchase order lifecycle (open → closed, open → cancelled, closed → open; cancelled is "
+            "final), audited in the same transaction. A move the table does not allow, or a cancel once goods "
+            "were received, is 409 `illegal_transition`; an `expected_status` the order has left is 409 "
+            "`stale_state`; nothing changes either way. Closing or cancelling sends the order's invoices that are "
+            "`on_hold` back to matching, where they get `po_closed`."
+            + (" A `comment` is required." if PURCHASE_ORDER_ACTIONS[action_name].comment_required else "")
+        ),
+        request=PurchaseOrderActionInputSerializer,
+        responses={200: PurchaseOrderOutputSerializer},
+    )
+
+
 class PurchaseOrderFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=PurchaseOrder.Status.choices)
     vendor_id = django_filters.UUIDFilter(field_name="vendor_id")
@@ -122,6 +157,35 @@ class PurchaseOrderViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retriev
         )
         purchase_order = purchase_order_create(tenant=self.tenant, document=document, actor=self.actor)
         return Response(PurchaseOrderOutputSerializer(purchase_order).data, status=status.HTTP_201_CREATED)
+
+    def _act(self, request: Request, action_name: str) -> Response:
+        purchase_order = self.get_object()  # first: another tenant's id is a 404, whatever the body
+        incoming = PurchaseOrderActionInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        purchase_order_act(
+            tenant=self.tenant,
+            purchase_order=purchase_order,
+            action=action_name,
+            actor=self.actor,
+            comment=incoming.validated_data["comment"],
+            expected_status=incoming.validated_data["expected_status"],
+        )
+        return Response(PurchaseOrderOutputSerializer(self.get_object()).data)
+
+    @_purchase_order_action_schema("close", "Close a purchase order: nothing more is expected on it")
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        return self._act(request, "close")
+
+    @_purchase_order_action_schema("cancel", "Cancel a purchase order before any goods arrived (comment required)")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._act(request, "cancel")
+
+    @_purchase_order_action_schema("reopen", "Reopen a closed purchase order")
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str) -> Response:
+        return self._act(request, "reopen")
 
     @csv_import_schema("purchase-orders")
     @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=CSV_IMPORT_PARSERS)

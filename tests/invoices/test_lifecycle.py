@@ -12,11 +12,9 @@ from audit.models import AuditEvent, OutboxMessage
 from invoices.lifecycle import INVOICE_LIFECYCLE, PAYMENT_REVERSAL_ONLY, invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from invoices.review import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
-from purchasing.lifecycle import purchase_order_transition
-from purchasing.models import PurchaseOrder
 from recon_site.state_machine import IllegalTransition, StaleState
 from tenants.models import Role, Tenant
-from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, PurchaseOrderFactory
+from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory
 from tests.matching.db_builders import BOLTS, make_invoice, make_purchase_order, make_vendor, receive, run_matching
 
 pytestmark = pytest.mark.django_db
@@ -122,16 +120,6 @@ def test_approval_is_published_through_the_outbox_with_the_change(tenant: Tenant
     message = OutboxMessage.objects.for_tenant(tenant).get()
     assert message.payload["event_type"] == "invoice.approved"
     assert message.payload["payload"]["invoice_id"] == str(invoice.pk)
-
-
-def test_purchase_orders_move_open_to_closed_and_no_further(tenant: Tenant) -> None:
-    purchase_order = PurchaseOrderFactory(tenant=tenant)
-    purchase_order_transition(tenant=tenant, purchase_order=purchase_order, to_status="closed", actor=TEST_ACTOR)
-    assert PurchaseOrder.objects.for_tenant(tenant).get().status == "closed"
-    with pytest.raises(IllegalTransition):
-        purchase_order_transition(tenant=tenant, purchase_order=purchase_order, to_status="open", actor=TEST_ACTOR)
-    [event] = AuditEvent.objects.for_tenant(tenant).filter(entity_type="purchase_order")
-    assert event.before == {"status": "open"} and event.after == {"status": "closed"}
 
 
 class TestReviewApi:
