@@ -34,6 +34,8 @@ def _load(module: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"THROTTLE_TENANT_RATE": "lots"}, "THROTTLE_TENANT_RATE must look like '600/min'"),
         ({"NATS_DISCREPANCY_SUBJECT": "other.discrepancy"}, "NATS_DISCREPANCY_SUBJECT must start with"),
         ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL must be a postgres:// URL"),
+        ({"AUDIT_CHECKPOINT_KEY": "not-a-key"}, "AUDIT_CHECKPOINT_KEY must be url-safe base64 of 32 bytes"),
+        ({"AUDIT_CHECKPOINT_PUBLIC_KEYS": "c2hvcnQ="}, "AUDIT_CHECKPOINT_PUBLIC_KEYS must be url-safe base64"),
     ],
 )
 def test_bad_values_stop_the_app_naming_the_variable(env: dict[str, str], message: str) -> None:
@@ -42,9 +44,14 @@ def test_bad_values_stop_the_app_naming_the_variable(env: dict[str, str], messag
     assert message in result.stderr
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
+# Any 32 bytes, url-safe base64: an Ed25519 private key signing the audit checkpoints.
+CHECKPOINT_KEY = "3q2-7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "AUDIT_CHECKPOINT_KEY"])
 def test_production_refuses_to_start_without_its_essentials(missing: str) -> None:
-    env = {"SECRET_KEY": "s3cret", "DATABASE_URL": UNREACHABLE_DB, "ALLOWED_HOSTS": "recon.example.com"}
+    env = {"SECRET_KEY": "s3cret", "DATABASE_URL": UNREACHABLE_DB, "ALLOWED_HOSTS": "recon.example.com",
+           "AUDIT_CHECKPOINT_KEY": CHECKPOINT_KEY}  # fmt: skip
     del env[missing]
     result = _load("recon_site.settings.production", **env)
     assert result.returncode != 0
@@ -52,7 +59,8 @@ def test_production_refuses_to_start_without_its_essentials(missing: str) -> Non
 
 
 def test_production_loads_with_them() -> None:
-    env = {"SECRET_KEY": "s3cret", "DATABASE_URL": UNREACHABLE_DB, "ALLOWED_HOSTS": "recon.example.com"}
+    env = {"SECRET_KEY": "s3cret", "DATABASE_URL": UNREACHABLE_DB, "ALLOWED_HOSTS": "recon.example.com",
+           "AUDIT_CHECKPOINT_KEY": CHECKPOINT_KEY}  # fmt: skip
     assert _load("recon_site.settings.production", **env).returncode == 0
 
 

@@ -253,6 +253,29 @@ OUTBOX_PUBLISH_EVERY_MINUTES = positive_int("OUTBOX_PUBLISH_EVERY_MINUTES", 1)
 OUTBOX_BREAKER_FAIL_MAX = positive_int("OUTBOX_BREAKER_FAIL_MAX", 5)
 OUTBOX_BREAKER_RESET_SECONDS = positive_int("OUTBOX_BREAKER_RESET_SECONDS", 60)
 
+# --- Audit checkpoints: signed chain heads kept outside the database (audit.checkpoints) --------
+# Ed25519 private key signing the checkpoints (url-safe base64 of 32 random bytes). Empty: one is
+# derived from SECRET_KEY — for local runs and tests only, since it couples the two secrets;
+# production.py refuses to start without it. The database never holds it.
+AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="")
+# Public keys (comma-separated) also accepted when verifying: the previous keys after a rotation.
+AUDIT_CHECKPOINT_PUBLIC_KEYS = env.list("AUDIT_CHECKPOINT_PUBLIC_KEYS", default=[])
+# JSON-lines file each checkpoint is appended to (the witness an auditor can be handed); empty:
+# none (NATS is then the only witness).
+AUDIT_CHECKPOINT_FILE = env.str("AUDIT_CHECKPOINT_FILE", default=str(VAR_DIR / "audit-checkpoints.jsonl"))
+# Minutes between scheduled checkpoints of every tenant's chain (also taken after matching runs).
+AUDIT_CHECKPOINT_EVERY_MINUTES = positive_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 60)
+try:
+    from recon_site.crypto import public_key_parse as _public_key_parse
+    from recon_site.crypto import signing_key_parse as _signing_key_parse
+
+    if AUDIT_CHECKPOINT_KEY:
+        _signing_key_parse(AUDIT_CHECKPOINT_KEY, name="AUDIT_CHECKPOINT_KEY")
+    for _public_key in AUDIT_CHECKPOINT_PUBLIC_KEYS:
+        _public_key_parse(_public_key, name="AUDIT_CHECKPOINT_PUBLIC_KEYS")
+except ValueError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from _exc
+
 # --- Ingestion: CSV imports, e-invoice XML, webhooks in (invoices.ingest) -------------------------
 # Largest CSV file accepted (upload or raw body); a larger one is a 413 before it is read.
 CSV_MAX_BYTES = positive_int("CSV_MAX_BYTES", 26_214_400)

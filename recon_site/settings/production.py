@@ -20,3 +20,8 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_HSTS_SECONDS = whole_number("SECURE_HSTS_SECONDS", 0)
+
+# Audit checkpoints signed with a key derived from SECRET_KEY would couple the two secrets'
+# lifecycles and let anyone holding SECRET_KEY forge the auditor's witness (audit.checkpoints).
+if not AUDIT_CHECKPOINT_KEY:  # noqa: F405
+    raise ImproperlyConfigured("AUDIT_CHECKPOINT_KEY must be set in production (see .env.example)")

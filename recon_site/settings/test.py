@@ -21,3 +21,8 @@ DATABASES["default"]["ENGINE"] = "recon_site.test_db"  # noqa: F405
 if not DATABASE_URL:  # noqa: F405  (the embedded server: its bootstrap superuser)
     DATABASES["default"]["USER"] = "postgres"  # noqa: F405
 DB_RUNTIME_ROLE = env.str("DB_RUNTIME_ROLE", default="recon_app")  # noqa: F405
+# No checkpoint file: the suite must not append to the developer's var/ witness; the tests of
+# checkpoints give their own file.
+AUDIT_CHECKPOINT_FILE = ""
+# A lock taken against the documented order raises in every test (recon_site/locks.py).
+LOCK_ORDER_CHECKS = True

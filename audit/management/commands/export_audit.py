@@ -5,6 +5,10 @@ Writes the tenant's audit events in the period as CSV (`PATH.csv`) and JSON line
 `prev_hash`, the first and last hashes, and whether the whole chain verified at export time.
 An auditor can re-hash the JSON lines with the rules in audit/chain.py and check that they link
 from `first_prev_hash` to `last_hash`.
+
+Every export also takes a signed checkpoint of the whole chain (audit.checkpoints): it is in the
+proof file, queued for NATS, and appended to `--checkpoints FILE` (default `AUDIT_CHECKPOINT_FILE`),
+so a later `verify_audit --checkpoints FILE` shows whether events seen at export time went missing.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.chain import canonical_timestamp
+from audit.checkpoints import audit_checkpoint_take
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
 from recon_site.csv_safe import csv_cell
 from tenants.management.options import tenant_option
+from tenants.rls import tenant_scope
 
 COLUMNS = (
     "sequence",
@@ -55,6 +62,11 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="date_from", required=True, type=_date, help="First day, YYYY-MM-DD.")
         parser.add_argument("--to", dest="date_to", required=True, type=_date, help="Last day (inclusive).")
         parser.add_argument("--output", required=True, help="Path prefix: writes PREFIX.csv, .jsonl, .proof.json.")
+        parser.add_argument(
+            "--checkpoints",
+            metavar="FILE",
+            help="Checkpoint file the export's signed checkpoint is appended to (default AUDIT_CHECKPOINT_FILE).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_option(options["tenant"])
@@ -91,6 +103,14 @@ class Command(BaseCommand):
                 last = row
                 count += 1
         report = audit_chain_verify(tenant=tenant)
+        checkpoint_file = (
+            options["checkpoints"] if options["checkpoints"] is not None else settings.AUDIT_CHECKPOINT_FILE
+        )
+        try:
+            with tenant_scope(tenant):
+                checkpoint = audit_checkpoint_take(tenant=tenant, path=checkpoint_file, force=True)
+        except OSError as exc:
+            raise CommandError(f"Cannot append to the checkpoint file {checkpoint_file}: {exc}") from exc
         proof = {
             "tenant_id": str(tenant.pk),
             "tenant": tenant.slug,
@@ -104,9 +124,13 @@ class Command(BaseCommand):
             "last_hash": last["hash"] if last else None,
             "chain_intact": report.intact,
             "chain_head_hash": report.head_hash,
+            # Signed: checkable with the public key of `audit_checkpoint --public-key`.
+            "checkpoint": checkpoint.as_record() if checkpoint else None,
             "hash_rules": "audit/chain.py: SHA-256 over sorted-key compact UTF-8 JSON of the event with prev_hash",
         }
         Path(f"{prefix}.proof.json").write_text(json.dumps(proof, indent=2) + "\n", encoding="utf-8")
         self.stdout.write(f"Exported {count} events to {prefix}.csv and {prefix}.jsonl; proof in {prefix}.proof.json")
+        if checkpoint is not None and checkpoint_file:
+            self.stdout.write(f"Checkpoint of sequence {checkpoint.sequence} appended to {checkpoint_file}")
         if not report.intact:
             raise CommandError("The audit chain is broken: run verify_audit.", returncode=1)
