@@ -7,6 +7,7 @@ from django.conf import settings
 from django_q.tasks import async_task
 
 from audit.actors import system_actor
+from audit.checkpoints import audit_checkpoint_after_change
 from invoices.models import Invoice, InvoiceStatus
 from matching.loading import MATCHABLE, matchable_invoices
 from matching.models import MatchRun
@@ -31,6 +32,9 @@ def run_matching(tenant_id: str, run_id: str | None = None, trigger: str = Match
             max_batches=settings.MATCH_MAX_BATCHES_PER_TASK,
             run=run,
         )
+        # A run appends many audit events at once: a checkpoint now, not at the next scheduled
+        # one, leaves no window in which they could be deleted unseen (skipped if nothing moved).
+        audit_checkpoint_after_change(tenant=tenant)
         failed = [failure["invoice_id"] for done in runs for failure in done.failures]
         if (
             len(runs) == settings.MATCH_MAX_BATCHES_PER_TASK

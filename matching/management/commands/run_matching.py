@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.actors import system_actor
+from audit.checkpoints import audit_checkpoint_after_change
 from matching.models import MatchRun
 from matching.services import matching_drain_tenant
 from tenants.management.options import tenant_option
@@ -54,6 +55,7 @@ class Command(BaseCommand):
                     actor=system_actor("run_matching"),
                     max_batches=max_batches,
                 )
+                audit_checkpoint_after_change(tenant=tenant)  # as the task does (matching.tasks)
             for run in runs:
                 failed_runs += run.status == MatchRun.Status.FAILED
                 self.stdout.write(
