@@ -7,11 +7,13 @@ one moment, somewhere the database cannot reach:
     {"tenant_id", "sequence", "head_hash", "checkpointed_at", "key_id", "signature"}
 
 `sequence` and `head_hash` are the chain head's (its newest event's); `checkpointed_at` is RFC 3339
-in UTC with microseconds. The signature is Ed25519 over `b"recon audit checkpoint v1\\n"` followed by
-the sorted-key compact UTF-8 JSON of the first five fields; `key_id` is the first 16 hex digits
-of the SHA-256 of the raw public key. The private key (`AUDIT_CHECKPOINT_KEY`) lives in the
-environment, never in the database; the public key (`manage.py audit_checkpoint --public-key`) is
-all an auditor needs to check a signature, and is not enough to make one.
+in UTC with microseconds. The signature (hex) is Ed25519 over the bytes
+`recon audit checkpoint v1` + LF + the JSON object of the first five fields with keys sorted, no
+whitespace (separators `,` and `:`) and ASCII escapes (`json.dumps(..., sort_keys=True,
+separators=(",", ":"))`); `key_id` is the first 16 hex digits of the SHA-256 of the raw 32-byte
+public key. The private key (`AUDIT_CHECKPOINT_KEY`) lives in the environment, never in the
+database; the public key (`manage.py audit_checkpoint --public-key`) is all an auditor needs to
+check a signature, and is not enough to make one.
 
 Witnesses — where checkpoints are kept:
 - NATS JetStream: each checkpoint is queued in the transactional outbox as event `audit.checkpoint`
@@ -40,8 +42,12 @@ Not detected:
   The schedule's period bounds that window (and a matching run closes it at once);
 - a rewrite that keeps every checkpointed position intact: only the newest events after the
   last checkpoint can be rewritten that way, by the same argument;
-- a witness removed: a deleted checkpoint file or purged stream leaves nothing to compare with,
-  and checkpoints of tenants no longer in the database are only reported as a note;
+- a witness removed or cut short: a deleted (or tail-truncated) checkpoint file, or a purged
+  stream, leaves less to compare with; checkpoints of tenants no longer in the database are only
+  reported as a note. Keep the file where the database's administrators cannot write;
+- a checkpoint still in the outbox: until the publisher has sent it (at once after commit when
+  NATS is enabled, else at the next minute's run) it is a row the attacker can delete too, so a
+  deployment with NATS as its only witness has that short window;
 - a forged checkpoint made with the private key itself: whoever holds `AUDIT_CHECKPOINT_KEY`
   can sign anything, which is why it must not live beside the database.
 A checkpoint states what the head was, not that the chain behind it was intact: the hash chain
