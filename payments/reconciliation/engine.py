@@ -7,7 +7,10 @@ its vendors with their names, aliases and known counterparty accounts. Output: a
 The tiers, strongest first; the first that answers wins:
 
 1. Reference: invoice number(s) found in the remittance text and the payment equals the open
-   balance of one referenced invoice, or of several whose balances sum to it.
+   balance of one referenced invoice, or of several whose balances sum to it. A number is found
+   when a run of whole words of the text, of any length, reads as it ("FV/X/09/2026" is four
+   words); a number found only inside a longer number that is also found is not ("118" in
+   "EP/X/2026/118" when EP/X/2026/118 is open). See `OpenInvoiceIndex.references_in`.
 2. Vendor + amount: the vendor is known from the counterparty account, its name or an alias,
    and the payment equals exactly one of that vendor's open balances. Several equal balances
    (monthly rent, a subscription) are a suggestion listing them all, never an automatic match:
@@ -28,7 +31,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -107,11 +110,17 @@ _REFERENCE_PREFIXES = (
 )
 # A number shorter than this ("7", "42") is found in too many texts (dates, amounts) to count.
 _MIN_REFERENCE_LENGTH = 3
-# "INV 2026 0042" is one number printed in groups: join up to this many adjacent words.
-_MAX_JOINED_WORDS = 3
+# A run of words is followed for at most this many characters more than the longest key it could
+# be looked up as: room for what a remittance writes around the number and the key drops (prefix
+# words "RECHNUNG NR.", dashes, zero padding). The bound is on characters, not on the key, so a
+# text of dashes or zeros ("X 0 0 0 ...", whose key never grows) costs a bounded number of runs
+# per word whatever its length.
+_WINDOW_SLACK = 32
 _WORD_SEPARATORS = re.compile(r"[\s,;:/()\[\]+]+")
 _HAS_DIGIT = re.compile(r"[0-9]")
 _LEADING_ZEROS = re.compile(r"^0+(?=[0-9])")
+# Without an index to bound them: the longest run of words `remittance_keys` follows.
+_UNBOUNDED_KEY_LENGTH = 64
 
 
 class Evidence(StrEnum):
@@ -149,18 +158,37 @@ def reference_key(number: str) -> str:
     return key if _HAS_DIGIT.search(key) else ""
 
 
-def remittance_keys(text: str) -> frozenset[str]:
-    """Every reference key the text could contain: each word, and each run of up to three words."""
+def remittance_spans(text: str, *, longest: int) -> Iterator[tuple[str, int, int]]:
+    """`(key, first word, past the last word)` of every run of whole words that reads as a number.
+
+    The text is cut into words at spaces, slashes and punctuation; a run of adjacent words, of
+    any length, is joined and keyed like an invoice number (`reference_key`): "FV/X/09/2026"
+    is the run FV X 09 2026 → "FVX092026", "INV 2026 0042" (a number printed in groups) →
+    "20260042". Whole words only, so "INV-1234" never reads as "INV-123" nor "FV/1/09/20261"
+    as "FV/1/09/2026". A run stops growing once it is longer than `longest` (the longest key
+    it could be looked up as) by `_WINDOW_SLACK` characters, or once its key is.
+    """
     words = [word for word in _WORD_SEPARATORS.split((text or "").upper()) if word]
-    keys = set()
     for start in range(len(words)):
-        for size in range(1, _MAX_JOINED_WORDS + 1):
-            if start + size > len(words):
+        joined = ""
+        for end in range(start, len(words)):
+            joined += words[end]
+            if len(joined) > longest + _WINDOW_SLACK:
                 break
-            key = reference_key("".join(words[start : start + size]))
+            key = reference_key(joined)
+            if not key:  # no digit yet: prefix words, or plain words that are no number
+                continue
+            # Once a key has a digit, words only append to it, except that zeros ending it may
+            # turn out to be padding ("X0" + "5" → "X5"): what is left without them only grows.
+            if len(key.rstrip("0")) > longest:
+                break
             if len(key) >= _MIN_REFERENCE_LENGTH:
-                keys.add(key)
-    return frozenset(keys)
+                yield key, start, end + 1
+
+
+def remittance_keys(text: str) -> frozenset[str]:
+    """Every reference key the text could contain (runs of words up to a generous length)."""
+    return frozenset(key for key, _, _ in remittance_spans(text, longest=_UNBOUNDED_KEY_LENGTH))
 
 
 def subset_sum(
@@ -342,14 +370,16 @@ class OpenInvoiceIndex:
         self._position: dict[uuid.UUID, int] = {}
         self._by_vendor: dict[tuple[str, uuid.UUID | None], list[uuid.UUID]] = {}
         self._by_reference: dict[tuple[str, str], list[uuid.UUID]] = {}
+        self._longest_reference = 0
         for position, invoice in enumerate(_oldest_first(invoices)):
             self._current[invoice.id] = invoice
             self._position[invoice.id] = position
             self._by_vendor.setdefault((invoice.currency, invoice.vendor_id), []).append(invoice.id)
             key = reference_key(invoice.number_normalized)
-            # remittance_keys never yields "" (no digit) nor a key shorter than the minimum.
+            # remittance_spans never yields "" (no digit) nor a key shorter than the minimum.
             if len(key) >= _MIN_REFERENCE_LENGTH:
                 self._by_reference.setdefault((invoice.currency, key), []).append(invoice.id)
+                self._longest_reference = max(self._longest_reference, len(key))
 
     def _open(self, ids: Iterable[uuid.UUID]) -> list[OpenInvoice]:
         invoices = (self._current[invoice_id] for invoice_id in ids)
@@ -358,6 +388,32 @@ class OpenInvoiceIndex:
     def of_vendor(self, currency: str, vendor_id: uuid.UUID) -> list[OpenInvoice]:
         """The vendor's open invoices in `currency`, oldest first."""
         return self._open(self._by_vendor.get((currency, vendor_id), ()))
+
+    def references_in(self, currency: str, text: str) -> list[str]:
+        """The reference keys of this batch's invoices in `currency` that `text` names, in text order.
+
+        Each run of words is looked up as a whole (`remittance_spans`), so the cost per payment
+        is the text's runs up to the longest open number, not the number of open invoices. A
+        key found only inside the words of another key found ("118" or "2026" inside
+        "EP/X/2026/118", "2026" inside "INV 2026 0042") is left out: the text names the longer
+        number, and its tail or its year is not a second reference. The same key found on its
+        own elsewhere in the text counts ("118 and EP/X/2026/118" names both).
+        """
+        found = [
+            (key, start, end)
+            for key, start, end in remittance_spans(text, longest=self._longest_reference)
+            if (currency, key) in self._by_reference
+        ]
+        if len(found) < 2:
+            return [key for key, _, _ in found]
+        keys: list[str] = []
+        for key, start, end in found:
+            inside_another = any(
+                other != key and other_start <= start and end <= other_end for other, other_start, other_end in found
+            )
+            if not inside_another and key not in keys:
+                keys.append(key)
+        return keys
 
     def referenced(self, currency: str, keys: Iterable[str]) -> list[OpenInvoice]:
         """Open invoices in `currency` whose reference key is one of `keys`, oldest first."""
@@ -384,8 +440,7 @@ def reconcile_payment(
     vendor, evidence = identified if identified else (None, None)
     vendor_id = vendor.id if vendor else None
 
-    keys = remittance_keys(payment.remittance_text)
-    referenced = index.referenced(currency, keys)
+    referenced = index.referenced(currency, index.references_in(currency, payment.remittance_text))
     if vendor is not None and any(invoice.vendor_id == vendor.id for invoice in referenced):
         # The same number at two vendors ("123"): the counterparty says which one is meant.
         referenced = [invoice for invoice in referenced if invoice.vendor_id == vendor.id]

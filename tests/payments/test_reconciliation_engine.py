@@ -6,10 +6,13 @@ import datetime as dt
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from invoices.numbers import normalize_invoice_number
 from payments.reconciliation.engine import (
+    OpenInvoiceIndex,
     reconcile_batch,
     reconcile_payment,
     reference_key,
@@ -92,6 +95,119 @@ def test_remittance_finds_the_number_however_it_is_written(text: str) -> None:
 
 def test_short_numbers_are_not_references() -> None:
     assert {"12", "7", "10"}.isdisjoint(remittance_keys("paid 12 items on 7/10"))
+
+
+# Invoice numbers with slashes (Polish "FV/…/09/2026", "EP/…/2026/118"): a number of any length
+# is a run of whole words of the remittance, and a number inside another number is not a reference.
+TAG = "K7Q2"
+
+
+def numbered(number: str, balance: int, **fields: Any) -> OpenInvoice:
+    """An open invoice numbered as printed, normalized as the loader reads it from the database."""
+    return invoice(normalize_invoice_number(number), balance, **fields)
+
+
+@pytest.mark.parametrize("number", [f"FV/{TAG}/09/2026", "FV/ABC/09/2026", f"EP/{TAG}/2026/118", "A/B/C/D/E/F/1234"])
+def test_a_slashed_invoice_number_of_any_length_is_found_in_the_remittance(number: str) -> None:
+    target = numbered(number, 1_230_00)
+    index = OpenInvoiceIndex([target, numbered("FV/1/09/2026", 1_230_00)])
+    assert index.references_in("EUR", f"Zaplata za fakture {number} dziekujemy") == [
+        reference_key(target.number_normalized)
+    ]
+
+
+def test_exact_payment_of_a_slashed_invoice_number_is_allocated_to_it() -> None:
+    target = numbered(f"FV/{TAG}/09/2026", 1_230_00)
+    decoy = numbered(f"FV/{TAG}/10/2026", 1_230_00)  # same amount, next month
+    proposal = reconcile_payment(
+        payment(1_230_00, text=f"Zaplata za fakture FV/{TAG}/09/2026"), [decoy, target], VENDORS, SETTINGS
+    )
+    assert proposal is not None
+    assert (proposal.tier, proposal.auto_apply) == (1, True)
+    assert proposal.allocations == (ProposedAllocation(target.id, 1_230_00, "payment"),)
+
+
+def test_partial_payment_of_a_slashed_invoice_number_is_allocated_to_it() -> None:
+    target = numbered(f"EP/{TAG}/2026/118", 1_000_00)
+    proposal = reconcile_payment(
+        payment(400_00, text=f"Partial payment EP/{TAG}/2026/118", account="h-acme"), [target], VENDORS, SETTINGS
+    )
+    assert proposal is not None
+    assert (proposal.tier, proposal.auto_apply) == (5, True)
+    assert proposal.allocations == (ProposedAllocation(target.id, 400_00, "payment"),)
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        ("INV-1", "Payment INV-12"),
+        ("INV-123", "Payment INV-1234"),
+        ("INV-1234", "Payment INV-123"),
+        ("FV/1/09/2026", "Zaplata za fakture FV/1/09/20261"),
+        ("FV/1/09/2026", "Zaplata za fakture XFV/1/09/2026"),
+        (f"EP/{TAG}/2026/118", f"Partial payment EP/{TAG}/2026/1180"),
+    ],
+)
+def test_a_number_inside_a_longer_word_is_never_allocated(number: str, text: str) -> None:
+    target = numbered(number, 50_00)
+    assert OpenInvoiceIndex([target]).references_in("EUR", text) == []
+    assert reconcile_payment(payment(50_00, text=text), [target], VENDORS, SETTINGS) is None
+
+
+def test_a_short_number_inside_a_longer_open_number_is_not_a_second_reference() -> None:
+    # "118" (another invoice of the same vendor) has exactly the payment's amount: matched as
+    # the tail of EP/…/2026/118 it would be paid in full, and the invoice the text names not at all.
+    short = numbered("118", 400_00)
+    year = numbered("2026", 400_00)
+    named = numbered(f"EP/{TAG}/2026/118", 1_000_00)
+    text = f"Partial payment EP/{TAG}/2026/118"
+    assert OpenInvoiceIndex([short, year, named]).references_in("EUR", text) == [reference_key(named.number_normalized)]
+    proposal = reconcile_payment(payment(400_00, text=text, account="h-acme"), [short, year, named], VENDORS, SETTINGS)
+    assert proposal is not None
+    assert proposal.tier == 5
+    assert proposal.allocations == (ProposedAllocation(named.id, 400_00, "payment"),)
+
+
+def test_a_short_number_named_on_its_own_beside_a_longer_one_is_a_reference_too() -> None:
+    short, named = numbered("118", 400_00), numbered(f"EP/{TAG}/2026/118", 600_00)
+    text = f"118 and EP/{TAG}/2026/118"
+    assert OpenInvoiceIndex([short, named]).references_in("EUR", text) == [
+        "118",
+        reference_key(named.number_normalized),
+    ]
+    proposal = reconcile_payment(payment(1_000_00, text=text), [short, named], VENDORS, SETTINGS)
+    assert proposal is not None and proposal.tier == 1
+    assert {allocation.invoice_id for allocation in proposal.allocations} == {short.id, named.id}
+
+
+def test_a_short_number_ending_a_reference_that_is_not_open_is_still_a_reference() -> None:
+    # Decided: with EP/…/2026/118 not open (paid, or not approved yet) the text's "118" may be how
+    # a clerk entered that same invoice; the tiers' amount rules judge it as any reference.
+    short = numbered("118", 400_00)
+    assert OpenInvoiceIndex([short]).references_in("EUR", f"Payment EP/{TAG}/2026/118") == ["118"]
+
+
+@pytest.mark.parametrize("filler", ["0", "-", "INV"])
+def test_a_long_remittance_is_scanned_in_time_linear_in_its_words(filler: str) -> None:
+    # Runs of words are unbounded in count, so a text whose key never grows ("X 0 0 0 ...") or
+    # that has no digit at all must still stop each run after a bounded number of characters.
+    index = OpenInvoiceIndex([numbered(f"FV/{TAG}/09/2026", 10_00)])
+    words = 20_000
+    text = "X " + " ".join([filler] * words) + f" FV/{TAG}/09/2026"
+    before = reference_key.cache_info()
+    started = time.perf_counter()
+    found = index.references_in("EUR", text)
+    elapsed = time.perf_counter() - started
+    after = reference_key.cache_info()
+    assert found == [reference_key(normalize_invoice_number(f"FV/{TAG}/09/2026"))]
+    assert (after.hits + after.misses) - (before.hits + before.misses) < 60 * (words + 10)
+    assert elapsed < 2
+
+
+def test_numbers_printed_in_groups_are_still_found_whatever_the_length() -> None:
+    grouped = numbered("INV-2026-0042", 10_00)
+    assert OpenInvoiceIndex([grouped]).references_in("EUR", "Rechnung Nr. 2026 0042 vom 1.9.") == ["20260042"]
+    assert "20260042" in remittance_keys("Rechnung Nr. 2026 0042 vom 1.9.")
 
 
 # Tier 1
