@@ -36,7 +36,7 @@ from audit.checkpoints import (
     checkpoint_public_key,
     checkpoint_verifying_keys,
 )
-from audit.management.commands.verify_audit import NO_CHECKPOINT
+from audit.management.commands.verify_audit import NO_CHECKPOINT, NO_WITNESS
 from audit.models import AuditEvent, OutboxMessage
 from audit.publisher import outbox_publish_pending
 from audit.services import audit_record, outbox_subject
@@ -231,6 +231,15 @@ def test_a_chain_no_checkpoint_has_seen_is_noted_not_failed(tenant: Tenant, witn
     assert NO_CHECKPOINT.format(slug=tenant.slug) in out
 
 
+@pytest.mark.django_db
+def test_without_any_witness_verify_says_a_deleted_tail_cannot_be_detected(tenant: Tenant, settings: Any) -> None:
+    settings.AUDIT_CHECKPOINT_FILE = ""
+    _record(tenant, 1)
+    code, out = _verify("--tenant", tenant.slug)
+    assert code == 0
+    assert NO_WITNESS.format(path="(AUDIT_CHECKPOINT_FILE is empty)") in out
+
+
 # --- forged and unreadable checkpoints ----------------------------------------------------------
 
 
@@ -281,6 +290,12 @@ def test_a_checkpoint_signed_with_another_key_is_named_and_accepted_with_that_pu
     code, out = _verify("--tenant", tenant.slug, "--public-key", signer_public_key)
     assert code == 0, out
     assert f"{tenant.slug}: agrees with 1 checkpoints" in out
+
+
+@pytest.mark.django_db
+def test_a_public_key_that_is_not_one_is_refused_naming_the_option(tenant: Tenant) -> None:
+    with pytest.raises(CommandError, match="--public-key must be url-safe base64 of 32 bytes"):
+        call_command("verify_audit", "--public-key", "c2hvcnQ=", stdout=StringIO())
 
 
 @pytest.mark.django_db

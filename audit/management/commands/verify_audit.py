@@ -17,10 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.checkpoints import (
+    WitnessedCheckpoint,
     WitnessReading,
     WitnessUnavailable,
     audit_checkpoints_compare,
@@ -87,7 +89,9 @@ class Command(BaseCommand):
         if read_file:
             try:
                 for entry in checkpoint_file_read(path):
-                    tenant_id = getattr(getattr(entry, "checkpoint", entry), "tenant_id", None)
+                    tenant_id = (
+                        entry.checkpoint.tenant_id if isinstance(entry, WitnessedCheckpoint) else entry.tenant_id
+                    )
                     if wanted is None or tenant_id is None or tenant_id in wanted:
                         reading.add(entry)
             except OSError as exc:
@@ -102,7 +106,9 @@ class Command(BaseCommand):
             self.stdout.write(NO_WITNESS.format(path=path or "(AUDIT_CHECKPOINT_FILE is empty)"))
         return reading, read_file or options["nats"]
 
-    def _verify_tenant(self, tenant: Tenant, reading: WitnessReading, keys: Any, *, witnessed: bool) -> bool:
+    def _verify_tenant(
+        self, tenant: Tenant, reading: WitnessReading, keys: dict[str, Ed25519PublicKey], *, witnessed: bool
+    ) -> bool:
         """Print the tenant's verdict; True when its chain is intact and agrees with its checkpoints."""
         report = audit_chain_verify(tenant=tenant)
         if report.intact:
