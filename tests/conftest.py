@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -50,6 +51,29 @@ def django_db_modify_db_settings() -> None:
         for role in (OWNER_ROLE, settings.DB_RUNTIME_ROLE):
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
                 conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, plus the rate counters' own connection (recon_site.rate_counters): no
+    counts left from an earlier run of a kept database, and closed before the database is dropped."""
+    from recon_site.rate_counters import rate_counters_close, rate_counters_reset
+
+    with django_db_blocker.unblock():
+        rate_counters_reset()
+    yield
+    rate_counters_close()
+
+
+@pytest.fixture(autouse=True)
+def _rate_counters_forgotten(django_db_blocker: Any) -> Iterator[None]:
+    """The database store's counters are committed on their own connection, outside the test's
+    transaction: each test starts from none (sign-in failures, per-IP budgets)."""
+    yield
+    from recon_site.rate_counters import rate_counters_reset
+
+    with django_db_blocker.unblock():
+        rate_counters_reset(only_if_connected=True)
 
 
 def _uses_one_transaction(request: pytest.FixtureRequest) -> bool:

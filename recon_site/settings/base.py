@@ -120,6 +120,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Where the rate-limit counters live (recon_site.rate_counters): counters every process shares,
+# so no local-memory cache. Failed sign-ins are always counted in PostgreSQL.
+RATE_LIMIT_STORE = "redis" if REDIS_URL else "database"
 
 # --- Jobs (django-q2) -------------------------------------------------------------------------
 Q_CLUSTER = {
