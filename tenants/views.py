@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from recon_site.login_throttle import ThrottledAuthenticationForm
 from recon_site.web import tenant_view
 from tenants.authentication import SESSION_TENANT_KEY
 
@@ -18,6 +21,13 @@ SWITCHED = "You are now working in {tenant}."
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
+    authentication_form = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.locked_out_message:
+            response.status_code = 429  # the page says why and for how long
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

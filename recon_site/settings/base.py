@@ -154,6 +154,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login"
+# Failed sign-ins (web app and admin, recon_site.login_throttle): this many on one account, or
+# LOGIN_IP_FAILURE_LIMIT from one address, within LOGIN_COOLOFF_MINUTES of the first, and sign-in
+# is refused (right password too) until those minutes are over.
+LOGIN_FAILURE_LIMIT = positive_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = positive_int("LOGIN_IP_FAILURE_LIMIT", 20)
+LOGIN_COOLOFF_MINUTES = positive_int("LOGIN_COOLOFF_MINUTES", 15)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
