@@ -21,7 +21,7 @@ from invoices.review import invoice_review
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from matching.apis import MatchOutputSerializer
-from recon_site.api.fields import DecimalStringField, IntegerStringField, MoneyField
+from recon_site.api.fields import BusinessDateField, DecimalStringField, IntegerStringField, MoneyField
 from recon_site.api.filters import UtcIsoDateTimeFilter
 from recon_site.api.uploads import spool_upload
 from recon_site.api.views import TenantAPIMixin
@@ -44,8 +44,8 @@ class InvoiceInputSerializer(serializers.Serializer):
     vendor_tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     po_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     currency = serializers.CharField(max_length=3)
-    invoice_date = serializers.DateField()
-    due_date = serializers.DateField(required=False, allow_null=True, default=None)
+    invoice_date = BusinessDateField()
+    due_date = BusinessDateField(required=False, allow_null=True, default=None)
     tax_amount = DecimalStringField(required=False)
     shipping_amount = DecimalStringField(required=False)
     total_amount = DecimalStringField()

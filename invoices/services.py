@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from decimal import Decimal, localcontext
 
@@ -10,16 +11,18 @@ from django.db import transaction
 
 from audit.actors import Actor
 from audit.services import audit_record, document_snapshot
-from invoices.documents import InvoiceDocument
+from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
 from invoices.selectors import invoices_of_document_vendor
 from matching.models import MatchRun
 from matching.services import matching_enqueue
+from recon_site.business_dates import business_date_error
 from recon_site.exceptions import DocumentInvalid
 from recon_site.money import MAX_MINOR_UNITS, MoneyError, normalize_currency, round_to_minor, to_minor
 from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, quantity_error, unit_price_error
+from recon_site.text import nul_error
 from tenants.models import Tenant
 from vendors.models import Vendor
 from vendors.selectors import vendor_resolve_exact
@@ -62,8 +65,17 @@ def invoice_create(
     credit note for the credited invoice's full total, in its currency, voids it when it is not
     final (DESIGN.md §4), in the same transaction and through the lifecycle's one function.
     Lines with a negative quantity are accepted only from `NEGATIVE_LINES_SOURCES`.
+
+    Text holding a NUL character is refused before anything is looked up (PostgreSQL can neither
+    store nor compare it); dates outside recon_site.business_dates' range are refused by field.
     """
-    errors: dict[str, list[str]] = {}
+    if unstorable := _unstorable_texts(document):
+        raise DocumentInvalid("The invoice is invalid; see details.", details=unstorable)
+    errors: dict[str, list[str]] = {
+        field_name: [problem]
+        for field_name, value in (("invoice_date", document.invoice_date), ("due_date", document.due_date))
+        if (problem := business_date_error(value))
+    }
     negative_lines = source in NEGATIVE_LINES_SOURCES
 
     def money(field_name: str, value: Decimal | None, currency: str | None, *, signed: bool = False) -> int:
@@ -218,6 +230,26 @@ def invoice_create(
         if settings.MATCH_ON_INGEST:
             matching_enqueue(tenant=tenant, trigger=MatchRun.Trigger.INGEST)
     return invoice
+
+
+def _unstorable_texts(document: InvoiceDocument) -> dict[str, list[str]]:
+    """Every text of the document that holds a NUL, by field (`lines[2].description`).
+
+    The parsers refuse a NUL where they can name its row or payload path; this is the door's own
+    check, for every source alike. Every text field counts, including ones added later.
+    """
+    texts = _texts_of(document)
+    for index, line in enumerate(document.lines):
+        texts += [(f"lines[{index}].{name}", value) for name, value in _texts_of(line)]
+    return {name: [problem] for name, value in texts if (problem := nul_error(value))}
+
+
+def _texts_of(document: InvoiceDocument | InvoiceLineDocument) -> list[tuple[str, str]]:
+    return [
+        (field.name, value)
+        for field in dataclasses.fields(document)
+        if isinstance(value := getattr(document, field.name), str)
+    ]
 
 
 def _line_quantity_error(quantity: Decimal, *, negative_allowed: bool) -> str | None:

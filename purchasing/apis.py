@@ -23,7 +23,7 @@ from purchasing.lifecycle import PURCHASE_ORDER_ACTIONS, purchase_order_act
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from purchasing.selectors import goods_receipt_list, purchase_order_list
 from purchasing.services import goods_receipt_create, purchase_order_create
-from recon_site.api.fields import DecimalStringField, IntegerStringField
+from recon_site.api.fields import BusinessDateField, DecimalStringField, IntegerStringField
 from recon_site.api.views import TenantAPIMixin
 
 
@@ -40,8 +40,8 @@ class PurchaseOrderInputSerializer(serializers.Serializer):
     po_number = serializers.CharField(max_length=64)
     vendor_id = serializers.UUIDField()
     currency = serializers.CharField(max_length=3)
-    order_date = serializers.DateField()
-    expected_date = serializers.DateField(required=False, allow_null=True, default=None)
+    order_date = BusinessDateField()
+    expected_date = BusinessDateField(required=False, allow_null=True, default=None)
     lines = PurchaseOrderLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
 
 
@@ -53,7 +53,7 @@ class GoodsReceiptLineInputSerializer(serializers.Serializer):
 class GoodsReceiptInputSerializer(serializers.Serializer):
     receipt_number = serializers.CharField(max_length=64)
     po_number = serializers.CharField(max_length=64)
-    received_date = serializers.DateField()
+    received_date = BusinessDateField()
     lines = GoodsReceiptLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
 
 

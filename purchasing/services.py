@@ -11,6 +11,7 @@ from audit.services import audit_record, document_snapshot
 from matching.services import matching_lock_wait, matching_requeue_for_receipt
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
+from recon_site.business_dates import business_date_error
 from recon_site.exceptions import DocumentInvalid, DuplicateDocument
 from recon_site.money import MoneyError, normalize_currency
 from recon_site.quantities import quantity_error, unit_price_error
@@ -50,6 +51,9 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
         errors["vendor_id"] = [PO_UNKNOWN_VENDOR]
     if not document.lines:
         errors["lines"] = [PO_NO_LINES]
+    for field_name, value in (("order_date", document.order_date), ("expected_date", document.expected_date)):
+        if problem := business_date_error(value):
+            errors[field_name] = [problem]
     errors.update(_repeated_line_numbers([line.line_number for line in document.lines]))
     for index, line in enumerate(document.lines):
         for field_name, problem in (
@@ -117,6 +121,8 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
     errors: dict[str, list[str]] = {}
     if not document.lines:
         errors["lines"] = [RECEIPT_NO_LINES]
+    if problem := business_date_error(document.received_date):
+        errors["received_date"] = [problem]
     po_lines = {line.line_number: line for line in purchase_order.lines.all()}
     for index, line in enumerate(document.lines):
         if problem := quantity_error(line.quantity):

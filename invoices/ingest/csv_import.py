@@ -33,11 +33,16 @@ the header row. Quoted fields may contain delimiters, quotes ("") and line break
 
 Errors
 ------
-A file with any problem writes nothing and answers 400 `csv_invalid` with *every* problem:
+A file with any problem writes nothing and answers 400 `csv_invalid` listing its problems:
 `details` maps a location to its messages, in row order. The location is
 `"row 7, column quantity"` for a cell, `"row 7"` for a whole row or document, `"file"` for the
 file itself. Rows are numbered as a spreadsheet shows them: the header is row 1, a quoted field
-with line breaks stays one row.
+with line breaks stays one row. Reading stops at the first problem past
+`recon_site.problems.MAX_PROBLEMS_REPORTED` (1,000): the first 1,000 are listed and `details`
+says `"truncated": true` with the counts (recon_site.problems), so a file that is wrong on every
+row answers at once with a small body. A cell holding a NUL character is a problem of its cell
+(PostgreSQL cannot store it); a date outside 1900-01-01 … 2199-12-31 is one too
+(recon_site.business_dates).
 
 Documents already stored (same vendor + invoice number; same PO number; same receipt number) are
 reported as duplicates and skipped, so re-importing a file is safe.
@@ -49,7 +54,7 @@ grouped into documents as they arrive and each document is created at once, insi
 transaction for the whole file (the services' own `atomic()` blocks nest as savepoints). After
 the last row the transaction commits only if no row had a problem and this is not a dry run;
 otherwise it is rolled back, so document 50 failing leaves documents 1-49 unwritten. Memory holds
-one document's rows, the ids created and the errors, whatever the file's size. A dry run is the
+one document's rows, the ids created and at most 1,000 problems, whatever the file's size. A dry run is the
 same run, always rolled back: it finds everything the real import would (unknown POs,
 duplicates, the services' own rules). The price of all-or-nothing: the tenant's audit-chain lock
 is held for the whole import, so other writes of that tenant wait until it ends.
@@ -58,6 +63,7 @@ is held for the whole import, so other writes of that tenant wait until it ends.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -85,7 +91,10 @@ from purchasing.documents import (
 )
 from purchasing.models import GoodsReceipt, PurchaseOrder, PurchaseOrderLine
 from purchasing.services import goods_receipt_create, purchase_order_create
+from recon_site.business_dates import business_date_error
 from recon_site.exceptions import DocumentInvalid, DomainError, DuplicateDocument
+from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED, ProblemLimitReached, truncation_details
+from recon_site.text import nul_error
 from tenants.models import Tenant
 from vendors.models import Vendor
 
@@ -169,9 +178,12 @@ def _date(value: str) -> dt.date:
     if not _ISO_DATE.match(value):
         raise _CellError(NOT_A_DATE.format(value=value))
     try:
-        return dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise _CellError(NOT_A_REAL_DATE.format(value=value)) from exc
+    if problem := business_date_error(date):
+        raise _CellError(problem)
+    return date
 
 
 def _whole(value: str) -> int:
@@ -455,6 +467,7 @@ class CsvImportReport:
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[tuple[int | None, str | None, str]] = field(default_factory=list)
+    truncated: bool = False  # reading stopped at the first problem past MAX_PROBLEMS_REPORTED
 
     def error_details(self) -> dict[str, list[str]]:
         """`{"row 7, column quantity": [...], "row 9": [...], "file": [...]}`, in row order."""
@@ -564,6 +577,9 @@ class _Run:
         self.columns = {column.name: column for column in kind.columns}
 
     def error(self, row: int | None, column: str | None, message: str) -> None:
+        if len(self.report.errors) >= MAX_PROBLEMS_REPORTED:
+            self.report.truncated = True
+            raise ProblemLimitReached  # csv_import stops reading here
         self.report.errors.append((row, column, message))
 
     def read_header(self, record: list[str]) -> list[str] | None:
@@ -597,6 +613,12 @@ class _Run:
         for name, raw in zip(names, record, strict=True):
             column = self.columns[name]
             text = raw.strip()
+            if problem := nul_error(text):
+                # Refused here, named by its cell, before the value can reach a query.
+                values[name] = text
+                self.error(number, name, problem)
+                valid = False
+                continue
             if not text:
                 values[name] = None
                 if column.required:
@@ -767,11 +789,18 @@ def csv_import(
                 # receipt already holds the audit lock when the second one asks, so take the
                 # matching lock now, once, in that same order (see matching_lock_wait).
                 matching_lock_wait(tenant=tenant)
-            _import_rows(run, text, delimiter, progress)
+            with contextlib.suppress(ProblemLimitReached):  # report.truncated says it was cut short
+                _import_rows(run, text, delimiter, progress)
             if report.errors or dry_run:
                 transaction.set_rollback(True)
     finally:
         text.detach()  # the caller owns (and closes) the binary file
+    if report.truncated:
+        listed = len(report.errors)
+        raise CsvImportInvalid(
+            PROBLEMS_TRUNCATED.format(found=listed + 1, listed=listed),
+            details={**report.error_details(), **truncation_details(listed=listed, found=listed + 1)},
+        )
     if report.errors:
         raise CsvImportInvalid(INVALID_SUMMARY.format(count=len(report.errors)), details=report.error_details())
     return report

@@ -19,6 +19,7 @@ by payload path (`Bill.Line[1].Amount`), all at once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -29,9 +30,12 @@ from typing import Any
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.ingest import length_error
 from invoices.models import Invoice, InvoiceLine
+from recon_site.business_dates import business_date_error
 from recon_site.exceptions import DocumentInvalid
 from recon_site.money import MoneyError, parse_decimal
+from recon_site.problems import MAX_PROBLEMS_REPORTED
 from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES, quantity_error
+from recon_site.text import NUL_REFUSED, nul_paths
 
 # --- what is ignored, and why (the INFO log line and the delivery's detail) -------------------
 IGNORED_XERO_HANDSHAKE = "Xero intent-to-receive validation: acknowledged."
@@ -96,10 +100,15 @@ def webhook_payload_parse(body: bytes) -> Any:
         raise ValueError(f"{name} is not a number")
 
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=refuse_constant)
+        payload = json.loads(body, parse_float=Decimal, parse_constant=refuse_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         message = NOT_JSON.format(reason=exc)
         raise DocumentInvalid(message, details={"body": [message]}) from exc
+    # Anywhere in the payload, as the API's parser does: a 400 by path, never a 500 (and a retry
+    # loop) from the database; the sender is told where.
+    if paths := nul_paths(payload, limit=MAX_PROBLEMS_REPORTED):
+        raise DocumentInvalid(PAYLOAD_INVALID, details={path: [NUL_REFUSED] for path in paths})
+    return payload
 
 
 def _object(value: Any, path: str, errors: _Errors) -> dict[str, Any]:
@@ -151,20 +160,21 @@ def _date(value: Any, path: str, errors: _Errors, *, required: bool = False) -> 
     text = _text(value, path, errors, required=required)
     if not text:
         return None
+    date: dt.date | None = None
     if ms_date := _MS_DATE.match(text):
         milliseconds, sign, hours, minutes = ms_date.groups()
         offset = dt.timedelta(hours=int(hours or 0), minutes=int(minutes or 0)) * (-1 if sign == "-" else 1)
-        try:
-            return (_EPOCH + dt.timedelta(milliseconds=int(milliseconds)) + offset).date()
-        except OverflowError:
-            pass
+        with contextlib.suppress(OverflowError):
+            date = (_EPOCH + dt.timedelta(milliseconds=int(milliseconds)) + offset).date()
     elif iso_date := _ISO_DATE.match(text):
-        try:
-            return dt.date.fromisoformat(iso_date.group(1))
-        except ValueError:
-            pass
-    errors.add(path, NOT_A_DATE.format(value=text))
-    return None
+        with contextlib.suppress(ValueError):
+            date = dt.date.fromisoformat(iso_date.group(1))
+    if date is None:
+        errors.add(path, NOT_A_DATE.format(value=text))
+    elif problem := business_date_error(date):
+        errors.add(path, problem)
+        date = None
+    return date
 
 
 def _net_unit_price(amount: Decimal, quantity: Decimal) -> Decimal:

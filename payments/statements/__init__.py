@@ -2,10 +2,17 @@
 
 `parse_statement_file` picks the format (or takes the caller's), parses, gives every entry its
 `bank_transaction_id` and checks every statement's balances. No database access here.
+
+It is the one way into the parsers, so what every format must refuse is refused here: a NUL
+byte in a text format (MT940, CSV) before a parser sees the file, naming its lines (PostgreSQL
+cannot store it; XML forbids it on its own, so CAMT.053 is left to the XML parser); an entry
+booked or valued outside recon_site.business_dates' range; and a report of more than
+recon_site.problems' cap of problems, cut to its first 1,000.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import IO, Any
@@ -15,6 +22,7 @@ from payments.statements.camt053 import parse_camt053
 from payments.statements.csv_rows import parse_csv
 from payments.statements.mt940_swift import parse_mt940
 from payments.statements.types import (
+    INVALID_SUMMARY,
     Balance,
     ParsedEntry,
     ParsedFile,
@@ -22,6 +30,9 @@ from payments.statements.types import (
     StatementParseError,
     money_text,
 )
+from recon_site.business_dates import business_date_error
+from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED, ProblemLimitReached, Problems, capped_details
+from recon_site.text import NUL_IN_FILE, nul_lines
 
 __all__ = [
     "FORMATS",
@@ -181,6 +192,50 @@ def parse_statement_file(binary: IO[bytes], *, format: str | None = None) -> Par
     if format is not None and format not in FORMATS:
         raise StatementParseError(FORMAT_INVALID.format(value=format))
     chosen = format or detect_format(binary)
-    parsed = FORMATS[chosen](binary)
+    if chosen != "camt053":
+        _refuse_nul_bytes(binary)
+    try:
+        parsed = FORMATS[chosen](binary)
+    except StatementParseError as exc:
+        # A reader that collects every problem before it reports (MT940's) is cut to the cap here.
+        details = capped_details(exc.details)
+        if details.get("truncated"):
+            listed, found = details["problems_listed"], details["problems_found_at_least"]
+            raise StatementParseError(PROBLEMS_TRUNCATED.format(found=found, listed=listed), details=details) from exc
+        raise
+    _refuse_dates_out_of_range(parsed)
     assign_transaction_ids(parsed)
     return parsed
+
+
+def _refuse_nul_bytes(binary: IO[bytes]) -> None:
+    lines = nul_lines(binary, limit=MAX_PROBLEMS_REPORTED + 1)
+    if not lines:
+        return
+    problems = Problems()
+    with contextlib.suppress(ProblemLimitReached):
+        for line in lines:
+            problems.add(f"line {line}", NUL_IN_FILE)
+    raise StatementParseError(problems.summary(INVALID_SUMMARY), details=problems.details())
+
+
+def _refuse_dates_out_of_range(parsed: ParsedFile) -> None:
+    """Booking and value dates inside the business range, for every format alike.
+
+    The CSV reader checks its cells itself (by row and column); CAMT.053 and MT940 entries are
+    named by statement and entry.
+    """
+    problems = Problems()
+    with contextlib.suppress(ProblemLimitReached):
+        for number, statement in enumerate(parsed.statements, 1):
+            for entry in statement.entries:
+                for name in ("booking_date", "value_date"):
+                    if problem := business_date_error(getattr(entry, name)):
+                        location = (
+                            f"row {entry.position}, column {name}"
+                            if parsed.format == "csv"
+                            else f"statement {number}, entry {entry.position}, {name}"
+                        )
+                        problems.add(location, problem)
+    if problems:
+        raise StatementParseError(problems.summary(INVALID_SUMMARY), details=problems.details())

@@ -13,6 +13,7 @@ Element names are matched in the document's own namespace, which names the versi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from typing import IO
@@ -28,6 +29,7 @@ from payments.statements.types import (
     StatementParseError,
 )
 from recon_site.money import MoneyError, parse_decimal, to_minor
+from recon_site.problems import ProblemLimitReached, Problems
 
 NOT_XML = "The file is not well-formed XML: {reason}."
 DOCTYPE_REFUSED = "The XML has a DOCTYPE declaration; statement files must not (entities and DTDs are refused)."
@@ -243,41 +245,41 @@ def parse_camt053(binary: IO[bytes]) -> ParsedFile:
     if not statements_xml:
         raise StatementParseError(NO_STATEMENTS)
     warnings: list[str] = []
-    errors: dict[str, list[str]] = {}
+    errors = Problems()  # reading stops past its cap (recon_site.problems)
     statements: list[ParsedStatement] = []
-    for statement_number, statement in enumerate(statements_xml, 1):
-        location = f"statement {statement_number}"
-        try:
-            opening = _balance(doc, statement, _OPENING)
-            closing = _balance(doc, statement, _CLOSING)
-        except ValueError as exc:
-            errors.setdefault(location, []).append(str(exc))
-            continue
-        account = _account(doc, doc.first(statement, "c:Acct"))
-        if not account:
-            errors.setdefault(location, []).append(MISSING.format(element="Acct/Id"))
-        parsed = ParsedStatement(
-            reference=doc.text(statement, "c:Id") or f"{statement_number}",
-            account=account,
-            currency=doc.text(statement, "c:Acct/c:Ccy") or (opening.currency if opening else ""),
-            opening=opening,
-            closing=closing,
-        )
-        for entry_number, entry in enumerate(doc.all(statement, "c:Ntry"), 1):
-            entry_status = doc.text(entry, "c:Sts/c:Cd", "c:Sts")
-            if entry_status and entry_status != _BOOKED:
-                warnings.append(
-                    WARN_NOT_BOOKED.format(statement=statement_number, entry=entry_number, status=entry_status)
-                )
-                continue
+    with contextlib.suppress(ProblemLimitReached):
+        for statement_number, statement in enumerate(statements_xml, 1):
+            location = f"statement {statement_number}"
             try:
-                parsed.entries += _entries(doc, entry, entry_number, statement_number, warnings)
+                opening = _balance(doc, statement, _OPENING)
+                closing = _balance(doc, statement, _CLOSING)
             except ValueError as exc:
-                errors.setdefault(f"{location}, entry {entry_number}", []).append(str(exc))
-        statements.append(parsed)
+                errors.add(location, str(exc))
+                continue
+            account = _account(doc, doc.first(statement, "c:Acct"))
+            if not account:
+                errors.add(location, MISSING.format(element="Acct/Id"))
+            parsed = ParsedStatement(
+                reference=doc.text(statement, "c:Id") or f"{statement_number}",
+                account=account,
+                currency=doc.text(statement, "c:Acct/c:Ccy") or (opening.currency if opening else ""),
+                opening=opening,
+                closing=closing,
+            )
+            for entry_number, entry in enumerate(doc.all(statement, "c:Ntry"), 1):
+                entry_status = doc.text(entry, "c:Sts/c:Cd", "c:Sts")
+                if entry_status and entry_status != _BOOKED:
+                    warnings.append(
+                        WARN_NOT_BOOKED.format(statement=statement_number, entry=entry_number, status=entry_status)
+                    )
+                    continue
+                try:
+                    parsed.entries += _entries(doc, entry, entry_number, statement_number, warnings)
+                except ValueError as exc:
+                    errors.add(f"{location}, entry {entry_number}", str(exc))
+            statements.append(parsed)
     if errors:
-        count = sum(len(messages) for messages in errors.values())
-        raise StatementParseError(INVALID_SUMMARY.format(count=count), details=errors)
+        raise StatementParseError(errors.summary(INVALID_SUMMARY), details=errors.details())
     return ParsedFile(
         format="camt053", encoding=tree.docinfo.encoding or "UTF-8", statements=statements, warnings=warnings
     )

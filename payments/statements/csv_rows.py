@@ -14,22 +14,30 @@ counterparty_account, remittance_text, bank_transaction_id*, bank_account*.
 - UTF-8 with or without BOM; otherwise read as Windows-1252 with a warning. Delimiter `,` or
   `;`, from the header row.
 
-The same strictness as the invoice CSV import: any problem refuses the whole file, with every
-problem listed by row and column (rows numbered as a spreadsheet shows them, header = row 1).
-A CSV carries no balances, so its statements have nothing to check.
+The same strictness as the invoice CSV import: any problem refuses the whole file, with its
+problems listed by row and column (rows numbered as a spreadsheet shows them, header = row 1),
+the first 1,000 of them: reading stops at the next one (recon_site.problems). The file is read
+as a stream, so its text is never in memory whole. A date outside 1900-01-01 … 2199-12-31 is
+a problem of its cell (recon_site.business_dates). A CSV carries no balances, so its statements
+have nothing to check.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO
 
 from payments.statements.types import INVALID_SUMMARY, ParsedEntry, ParsedFile, ParsedStatement, StatementParseError
+from recon_site.business_dates import business_date_error
 from recon_site.money import MoneyError, normalize_currency, to_minor
+from recon_site.problems import ProblemLimitReached, Problems
 
 COLUMNS = (
     "booking_date",
@@ -71,19 +79,33 @@ def _date(value: str) -> dt.date:
     if not _ISO_DATE.match(value):
         raise ValueError(NOT_A_DATE.format(value=value))
     try:
-        return dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(NOT_A_REAL_DATE.format(value=value)) from exc
+    if problem := business_date_error(date):
+        raise ValueError(problem)
+    return date
 
 
-def _decode(raw: bytes) -> tuple[str, str]:
+_CHUNK = 1 << 16
+
+
+def _encoding(binary: IO[bytes]) -> str:
+    """`utf-8-sig` when the whole file is UTF-8 (with a BOM or not), else `cp1252`; read in chunks."""
+    binary.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return raw.decode("utf-8-sig"), "utf-8"
+        while chunk := binary.read(_CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace"), "cp1252"
+        return "cp1252"
+    finally:
+        binary.seek(0)
+    return "utf-8-sig"
 
 
-def _row_entry(values: dict[str, str], row: int, errors: dict[str, list[str]]) -> ParsedEntry | None:
+def _row_entry(values: dict[str, str], row: int, errors: Problems) -> ParsedEntry | None:
     problems: dict[str, str] = {}
     for name in REQUIRED:
         if not values.get(name):
@@ -125,7 +147,7 @@ def _row_entry(values: dict[str, str], row: int, errors: dict[str, list[str]]) -
                 if minor == 0:
                     problems["amount"] = ZERO_AMOUNT
     for column, message in problems.items():
-        errors.setdefault(f"row {row}, column {column}", []).append(message)
+        errors.add(f"row {row}, column {column}", message)
     if problems or booking is None:
         return None
     return ParsedEntry(
@@ -143,39 +165,52 @@ def _row_entry(values: dict[str, str], row: int, errors: dict[str, list[str]]) -
 
 
 def parse_csv(binary: IO[bytes]) -> ParsedFile:
-    """Every row of a statement CSV; `StatementParseError` with every problem when any row is wrong."""
-    binary.seek(0)
-    text, encoding = _decode(binary.read())
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    errors: dict[str, list[str]] = {}
+    """Every row of a statement CSV; `StatementParseError` with its problems when any row is wrong."""
+    encoding = _encoding(binary)
+    # errors="replace": Windows-1252 leaves five bytes undefined; each becomes U+FFFD.
+    text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")  # type: ignore[arg-type]
+    try:
+        first_line = text.readline()
+        text.seek(0)
+        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+        errors = Problems()
+        statements: list[ParsedStatement] = []
+        with contextlib.suppress(ProblemLimitReached):  # errors.truncated says reading stopped
+            statements = _read_rows(csv.reader(text, delimiter=delimiter, strict=True), errors)
+    finally:
+        text.detach()  # the caller owns the binary file
+    if errors:
+        raise StatementParseError(errors.summary(INVALID_SUMMARY), details=errors.details())
+    name = "utf-8" if encoding == "utf-8-sig" else encoding
+    warnings = [WARN_CP1252] if encoding == "cp1252" else []
+    return ParsedFile(format="csv", encoding=name, statements=statements, warnings=warnings)
+
+
+def _read_rows(reader: Iterator[list[str]], errors: Problems) -> list[ParsedStatement]:
+    """The statements of the rows, one per bank account in the order the accounts first appear."""
     names: list[str] | None = None
-    # One statement per bank account, in the order the accounts first appear.
     statements: dict[str, ParsedStatement] = {}
     seen_ids: dict[tuple[str, str], int] = {}
     row = 0
     try:
         for row, record in enumerate(reader, 1):
             if names is None:
-                names = [cell.strip().lower() for cell in record]
+                names = [cell.strip().lstrip("\ufeff").lower() for cell in record]
                 for name in names:
                     if name not in COLUMNS:
-                        errors.setdefault("file", []).append(
-                            COLUMN_UNKNOWN.format(name=name, expected=", ".join(COLUMNS))
-                        )
+                        errors.add("file", COLUMN_UNKNOWN.format(name=name, expected=", ".join(COLUMNS)))
                     elif names.count(name) > 1 and COLUMN_REPEATED.format(name=name) not in errors.get("file", []):
-                        errors.setdefault("file", []).append(COLUMN_REPEATED.format(name=name))
+                        errors.add("file", COLUMN_REPEATED.format(name=name))
                 for name in REQUIRED:
                     if name not in names:
-                        errors.setdefault("file", []).append(COLUMN_MISSING.format(name=name))
+                        errors.add("file", COLUMN_MISSING.format(name=name))
                 if errors:
                     break
                 continue
             if not any(cell.strip() for cell in record):
                 continue
             if len(record) != len(names):
-                errors.setdefault(f"row {row}", []).append(FIELD_COUNT.format(found=len(record), expected=len(names)))
+                errors.add(f"row {row}", FIELD_COUNT.format(found=len(record), expected=len(names)))
                 continue
             values = {name: cell.strip() for name, cell in zip(names, record, strict=True)}
             entry = _row_entry(values, row, errors)
@@ -184,8 +219,9 @@ def parse_csv(binary: IO[bytes]) -> ParsedFile:
             account = "".join(values["bank_account"].split()).upper()
             key = (account, entry.stated_transaction_id)
             if key in seen_ids:
-                errors.setdefault(f"row {row}, column bank_transaction_id", []).append(
-                    REPEATED_ID.format(value=entry.stated_transaction_id, first_row=seen_ids[key])
+                errors.add(
+                    f"row {row}, column bank_transaction_id",
+                    REPEATED_ID.format(value=entry.stated_transaction_id, first_row=seen_ids[key]),
                 )
                 continue
             seen_ids[key] = row
@@ -202,11 +238,7 @@ def parse_csv(binary: IO[bytes]) -> ParsedFile:
             )
             statement.entries.append(entry)
     except csv.Error as exc:
-        errors.setdefault(f"row {row + 1}", []).append(FILE_MALFORMED.format(reason=exc))
+        errors.add(f"row {row + 1}", FILE_MALFORMED.format(reason=exc))
     if names is None:
-        errors.setdefault("file", []).append(FILE_EMPTY)
-    if errors:
-        count = sum(len(messages) for messages in errors.values())
-        raise StatementParseError(INVALID_SUMMARY.format(count=count), details=errors)
-    warnings = [WARN_CP1252] if encoding == "cp1252" else []
-    return ParsedFile(format="csv", encoding=encoding, statements=list(statements.values()), warnings=warnings)
+        errors.add("file", FILE_EMPTY)
+    return list(statements.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from recon_site.money import format_minor
 
@@ -11,9 +12,12 @@ INVALID_SUMMARY = "The statement file has {count} problem(s); nothing was import
 
 
 class StatementParseError(ValueError):
-    """The file cannot be read as a statement; `details` maps a location to its problems."""
+    """The file cannot be read as a statement; `details` maps a location to its problems.
 
-    def __init__(self, message: str, *, details: dict[str, list[str]] | None = None) -> None:
+    Past recon_site.problems' cap, `details` also carries its truncation keys.
+    """
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {"file": [message]}

@@ -1,13 +1,21 @@
-"""Serializer fields shared by every API: money out as a decimal string in its currency."""
+"""Serializer fields shared by every API: money out as a decimal string in its currency, numbers
+in as ASCII decimals, business dates in within the accepted range."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from recon_site.business_dates import (
+    BUSINESS_DATE_MAX,
+    BUSINESS_DATE_MIN,
+    BUSINESS_DATE_PATTERN,
+    business_date_error,
+)
 from recon_site.money import format_minor
 
 
@@ -50,6 +58,28 @@ class IntegerStringField(serializers.IntegerField):
     def to_internal_value(self, data: Any) -> Any:
         _refuse_non_ascii_digits(self, data)
         return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date",
+        "pattern": BUSINESS_DATE_PATTERN,
+        "description": f"From {BUSINESS_DATE_MIN.isoformat()} to {BUSINESS_DATE_MAX.isoformat()}.",
+    }
+)
+class BusinessDateField(serializers.DateField):
+    """A document's date (invoice, due, order, receipt): ISO 8601, inside the business range.
+
+    The range is recon_site.business_dates', the one every source checks; the services check it
+    again for the sources that do not come through a serializer.
+    """
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        parsed: dt.date = super().to_internal_value(value)
+        if problem := business_date_error(parsed):
+            raise serializers.ValidationError(problem, code="date_out_of_range")
+        return parsed
 
 
 def _refuse_non_ascii_digits(field: serializers.Field, data: Any) -> None:

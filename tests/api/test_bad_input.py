@@ -18,6 +18,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from invoices.models import InvoiceLine
+from recon_site.text import NUL_REFUSED
 from tenants.models import IdempotencyRecord, Tenant
 from tests.factories import GoodsReceiptFactory, PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from vendors.models import Vendor
@@ -554,6 +555,34 @@ CATALOGUE_CASES = [
         INVOICES, "nul-in-vendor-name", setting("vendor_name", f"Nova{NUL}"), 400, "validation_error", ("vendor_name",)
     ),
     Case(INVOICES, "nul-in-amount", setting("total_amount", f"75{NUL}.00"), 400, "validation_error", ("total_amount",)),
+    # --- NUL anywhere in the JSON, not only in text fields: the parser refuses it by path ------------
+    Case(VENDORS, "nul-in-an-ignored-field", setting("notes", f"x{NUL}"), 400, "validation_error", ("notes",)),
+    Case(INVOICES, "nul-in-a-key", setting(f"note{NUL}", 1), 400, "validation_error", ("note\\u0000",)),
+    Case(INVOICES, "nul-in-vendor-id", setting("vendor_id", NUL), 400, "validation_error", ("vendor_id",)),
+    Case(
+        INVOICES,
+        "nul-in-document-type",
+        setting("document_type", f"invoice{NUL}"),
+        400,
+        "validation_error",
+        ("document_type",),
+    ),
+    Case(
+        PURCHASE_ORDERS,
+        "nul-in-a-date",
+        setting("expected_date", f"2026-10-01{NUL}"),
+        400,
+        "validation_error",
+        ("expected_date",),
+    ),
+    Case(
+        GOODS_RECEIPTS,
+        "nul-in-an-ignored-line-field",
+        setting("lines.1.note", NUL),
+        400,
+        "validation_error",
+        ("lines[1].note",),
+    ),
     # --- Unicode in numbers: Python's Decimal() and int() would read "١٢٣" as 123 ---------------------
     *(
         Case(INVOICES, f"total-{name}", setting("total_amount", value), 400, "validation_error", ("total_amount",))
@@ -697,7 +726,16 @@ CATALOGUE_CASES = [
             (PURCHASE_ORDERS, "expected_date"),
             (GOODS_RECEIPTS, "received_date"),
         ]
-        for name, value in [("year-0", "0000-01-01"), ("year-10000", "10000-01-01"), ("february-30", "2026-02-30")]
+        for name, value in [
+            ("year-0", "0000-01-01"),
+            ("year-10000", "10000-01-01"),
+            ("february-30", "2026-02-30"),
+            # Real dates, but outside the business range (recon_site.business_dates): 9999-12-31
+            # once made the cash forecast overflow for the whole tenant.
+            ("year-9999", "9999-12-31"),
+            ("year-2200", "2200-01-01"),
+            ("year-1899", "1899-12-31"),
+        ]
     ),
     # --- invalid currencies -------------------------------------------------------------------------
     *(
@@ -1006,4 +1044,21 @@ def test_a_sql_ish_text_filter_is_a_literal_that_matches_nothing(
     response = api.get(endpoint, query)
     assert response.status_code == 200, response.content
     assert response.json()["results"] == []
+    assert document_counts() == before
+
+
+@pytest.mark.parametrize("endpoint", CREATE_ENDPOINTS)
+def test_nul_anywhere_in_a_json_body_is_a_400_naming_each_path(
+    endpoint: str, world: World, api: APIClient, document_counts: Any
+) -> None:
+    """PostgreSQL stores U+0000 in neither text nor jsonb: every place it occurs is named, nothing runs."""
+    body = baseline(endpoint, world)
+    body["comment"] = f"see{NUL}attached"  # a field no serializer reads
+    body[f"x{NUL}"] = "a key"
+    if "lines" in body:
+        body["lines"][1]["remark"] = ["fine", NUL]
+    expected = {"comment", "x\\u0000"} | ({"lines[1].remark[1]"} if "lines" in body else set())
+    before = document_counts()
+    error = assert_envelope(send(api, endpoint, body), 400, "validation_error")
+    assert error["details"] == {key: [NUL_REFUSED] for key in expected}
     assert document_counts() == before

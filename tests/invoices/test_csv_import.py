@@ -21,9 +21,11 @@ from invoices.ingest import csv_import as csv_module
 from invoices.models import Invoice, InvoiceSource
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site.api.uploads import UPLOAD_TOO_LARGE
+from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
 from recon_site.quantities import MUST_BE_POSITIVE
+from recon_site.text import NUL_REFUSED
 from tenants.models import Tenant
-from tests.factories import VendorFactory
+from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from vendors.models import Vendor
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
@@ -382,3 +384,96 @@ def test_the_import_benchmark_runs_in_its_short_form(capsys: pytest.CaptureFixtu
     tenant = Tenant.objects.get(slug__startswith="bench-csv-")
     invoices = Invoice.objects.for_tenant(tenant)
     assert invoices.count() == 5 and sum(invoice.lines.count() for invoice in invoices) == 45
+
+
+# --- what PostgreSQL cannot store, and files wrong on every row --------------------------------
+
+
+@pytest.fixture
+def open_po(tenant: Tenant, vendors: dict[str, Vendor]) -> PurchaseOrder:
+    purchase_order = PurchaseOrderFactory(tenant=tenant, vendor=vendors["nordic"], po_number="PO-7")
+    PurchaseOrderLineFactory(purchase_order=purchase_order, line_number=1)
+    return purchase_order
+
+
+# Each file: a valid first document, then a NUL in one cell of the second (row 3).
+NUL_FILES = {
+    "invoices": (
+        INVOICES,
+        INVOICE_HEADER + "\n"
+        "A-1,Nordic Fasteners AB,,EUR,2026-10-10,10.00,Bolts,1,10.00\n"
+        "A-2,Nordic\x00 Fasteners AB,,EUR,2026-10-10,10.00,Nuts,1,10.00\n",
+        "row 3, column vendor_name",
+    ),
+    "purchase-orders": (
+        PURCHASE_ORDERS,
+        "po_number,vendor_name,currency,order_date,line_number,description,quantity,unit_price\n"
+        "PO-1,Nordic Fasteners AB,EUR,2026-10-01,1,Bolts,1,1.00\n"
+        "PO-2,Nordic Fasteners AB,EUR,2026-10-01,1,Nuts\x00,1,1.00\n",
+        "row 3, column description",
+    ),
+    "goods-receipts": (
+        GOODS_RECEIPTS,
+        "receipt_number,po_number,received_date,po_line_number,quantity\n"
+        "GR-1,PO-7,2026-10-05,1,1\n"
+        "GR\x002,PO-7,2026-10-05,1,1\n",
+        "row 3, column receipt_number",
+    ),
+}
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry-run"])
+@pytest.mark.parametrize("kind", NUL_FILES)
+def test_nul_byte_in_csv_is_a_400_and_nothing_is_written(
+    kind: str,
+    dry_run: bool,
+    api: APIClient,
+    tenant: Tenant,
+    open_po: PurchaseOrder,
+    document_counts: Callable[[], dict[str, int]],
+) -> None:
+    """PostgreSQL cannot store U+0000: the cell is named, never a 500 from the driver."""
+    path, content, location = NUL_FILES[kind]
+    before = document_counts()
+    events_before = AuditEvent.objects.for_tenant(tenant).count()
+    response = upload(api, path, content.encode(), query="?dry_run=true" if dry_run else "")
+    assert errors_of(response) == {location: [NUL_REFUSED]}
+    assert document_counts() == before
+    assert AuditEvent.objects.for_tenant(tenant).count() == events_before
+
+
+def test_a_csv_wrong_on_every_row_answers_with_the_first_1000_problems_and_stops_reading(
+    api: APIClient, vendors: dict[str, Vendor], document_counts: Callable[[], dict[str, int]]
+) -> None:
+    """50,000 bad rows: a small body listing rows 2-1001, "at least 1,001" problems, nothing written.
+
+    Without the cap this answered with every problem (a 24 MB file: 1.26 million of them, 105 MB).
+    """
+    rows = "".join(f"A-{n},Nordic Fasteners AB,,EUR,2026-10-10,10.00,Bolts,x,10.00\n" for n in range(50_000))
+    before = document_counts()
+    response = upload(api, INVOICES, (INVOICE_HEADER + "\n" + rows).encode())
+    details = errors_of(response)
+    assert response.json()["error"]["message"] == PROBLEMS_TRUNCATED.format(
+        found=MAX_PROBLEMS_REPORTED + 1, listed=MAX_PROBLEMS_REPORTED
+    )
+    assert (details.pop("truncated"), details.pop("problems_listed"), details.pop("problems_found_at_least")) == (
+        True,
+        MAX_PROBLEMS_REPORTED,
+        MAX_PROBLEMS_REPORTED + 1,
+    )
+    # The first 1,000 rows' problems, in order, and reading stopped at the next one.
+    assert list(details) == [f"row {row}, column quantity" for row in range(2, MAX_PROBLEMS_REPORTED + 2)]
+    assert len(response.content) < 250_000
+    assert document_counts() == before
+
+
+def test_the_import_command_reports_a_truncated_file(
+    tmp_path: Path, tenant: Tenant, vendors: dict[str, Vendor]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    rows = "".join(f"A-{n},Nordic Fasteners AB,,EUR,2026-10-10,10.00,Bolts,x,10.00\n" for n in range(1_500))
+    bad.write_text(INVOICE_HEADER + "\n" + rows)
+    err = io.StringIO()
+    with pytest.raises(CommandError, match=f"at least {MAX_PROBLEMS_REPORTED + 1} problems"):
+        call_command("import_csv", "invoices", str(bad), tenant=tenant.slug, stderr=err)
+    assert err.getvalue().count("column quantity") == MAX_PROBLEMS_REPORTED

@@ -32,6 +32,7 @@ from invoices.ingest import webhooks
 from invoices.ingest.webhook_api import REFUSED_CODE
 from invoices.models import Invoice, InvoiceSource
 from recon_site.exceptions import DocumentInvalid
+from recon_site.text import NUL_REFUSED
 from tenants.apis import WEBHOOK_ROTATE_ADMINS_ONLY
 from tenants.models import IdempotencyRecord, Role, Tenant, WebhookDelivery
 from tenants.services import webhook_secret_rotate
@@ -760,3 +761,36 @@ def test_only_administrators_set_a_sender_issued_key(tenant: Tenant) -> None:
     response = client.put(SET, data=json.dumps({"secret": INTUIT_VERIFIER_TOKEN}), content_type="application/json")
     assert response.status_code == 403
     assert APIClient().put(SET, data={"secret": INTUIT_VERIFIER_TOKEN}, format="json").status_code == 401
+
+
+# --- what PostgreSQL cannot store ----------------------------------------------------------------
+
+
+def _nul_in_doc_number(document: dict[str, Any]) -> None:
+    document["Bill"]["DocNumber"] = "NF-2026\u00000413"
+
+
+def _nul_in_contact_name(document: dict[str, Any]) -> None:
+    document["Invoices"][0]["Contact"]["Name"] = "Acme\u0000 Industrial"
+
+
+@pytest.mark.parametrize(
+    ("scheme", "name", "edit", "path"),
+    [
+        ("quickbooks", "qbo_bill.json", _nul_in_doc_number, "Bill.DocNumber"),
+        ("standard_webhooks", "qbo_bill.json", _nul_in_doc_number, "Bill.DocNumber"),
+        ("xero", "xero_accpay.json", _nul_in_contact_name, "Invoices[0].Contact.Name"),
+    ],
+    ids=["quickbooks", "standard-webhooks", "xero"],
+)
+def test_nul_in_a_signed_webhook_payload_is_a_400_by_path_and_nothing_is_stored(
+    tenant: Tenant, secret: str, scheme: str, name: str, edit: Callable[[dict[str, Any]], None], path: str
+) -> None:
+    """Once a 500 from the database, which a sender retries forever; now a 400 it can act on."""
+    body = edited(name, edit)
+    assert b"\\u0000" in body
+    response = deliver(tenant, body, SIGNERS[scheme](body, secret))
+    assert response.status_code == 400, content_of(response)
+    assert response.json()["error"]["details"] == {path: [NUL_REFUSED]}
+    assert invoices_of(tenant) == []
+    assert [(delivery.source, delivery.outcome) for delivery in deliveries()] == [(scheme, "rejected")]

@@ -20,6 +20,8 @@ from payments.services import WARN_ALREADY_IMPORTED, statement_import
 from payments.statements import camt053 as camt_module
 from payments.statements import mt940_swift as mt940_module
 from recon_site.api.uploads import UPLOAD_TOO_LARGE
+from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
+from recon_site.text import NUL_IN_FILE
 from tenants.models import Tenant
 from tenants.rls import tenant_scope
 from tests.factories import TEST_ACTOR
@@ -274,3 +276,90 @@ def test_import_statement_command(tenant: Tenant, capsys: Any) -> None:
     assert Payment.objects.for_tenant(tenant).count() == 2
     with pytest.raises(CommandError):
         call_command("import_statement", str(TESTDATA / "README.md"), tenant=tenant.slug)
+
+
+# --- what PostgreSQL cannot store, and files wrong on every row ----------------------------------
+
+STATEMENT_CSV_HEADER = "booking_date,amount,currency,bank_transaction_id,bank_account,remittance_text\n"
+
+
+def _ing_with_nul() -> bytes:
+    raw = (TESTDATA / "ming-ing-provided-example-single-message.txt").read_bytes()
+    return raw.replace(b"/TOTAAL 2 VZ/", b"/TOTAAL\x00 2 VZ/", 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "location"),
+    [
+        (
+            "statement.csv",
+            (
+                STATEMENT_CSV_HEADER + "2026-10-20,-25.00,EUR,T-1,DE89370400440532013000,NF-1\n"
+                "2026-10-20,-30.00,EUR,T-2,DE89370400440532013000,NF\x00-2\n"
+            ).encode(),
+            "line 3",
+        ),
+        ("ing.sta", _ing_with_nul(), "line 12"),
+        ("utf16.csv", (STATEMENT_CSV_HEADER + "2026-10-20,-25.00,EUR,T-1,DE89,x\n").encode("utf-16"), "line 1"),
+    ],
+    ids=["csv", "mt940", "csv-in-utf-16"],
+)
+def test_nul_byte_in_a_statement_is_a_400_naming_its_line_and_nothing_is_stored(
+    api: APIClient, tenant: Tenant, name: str, content: bytes, location: str
+) -> None:
+    """Refused before a parser sees the file: PostgreSQL cannot store U+0000 (once a 500)."""
+    before = counts()
+    response = upload(api, name, content, query="?statement_format=" + ("mt940" if name.endswith(".sta") else "csv"))
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "statement_invalid"
+    assert next(iter(error["details"]), None) == location
+    assert error["details"][location] == [NUL_IN_FILE]
+    assert counts() == before
+
+
+@pytest.mark.parametrize("nul", [b"\x00", b"&#0;"], ids=["byte", "character-reference"])
+def test_nul_in_a_camt053_file_is_a_400_and_nothing_is_stored(api: APIClient, nul: bytes) -> None:
+    """XML forbids U+0000 in any form; the XML parser's refusal is the statement's 400."""
+    content = (TESTDATA / "test-camt053.xml").read_bytes().replace(b"<Ustrd>", b"<Ustrd>" + nul, 1)
+    assert nul in content
+    before = counts()
+    response = upload(api, "camt.xml", content)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["message"].startswith(camt_module.NOT_XML.split("{")[0])
+    assert counts() == before
+
+
+def test_a_statement_csv_wrong_on_every_row_answers_with_the_first_1000_problems(api: APIClient) -> None:
+    rows = "".join(f"2026-10-20,x,EUR,T-{n},DE89370400440532013000,\n" for n in range(50_000))
+    before = counts()
+    response = upload(api, "bad.csv", (STATEMENT_CSV_HEADER + rows).encode())
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["message"] == PROBLEMS_TRUNCATED.format(found=MAX_PROBLEMS_REPORTED + 1, listed=MAX_PROBLEMS_REPORTED)
+    details = error["details"]
+    assert (details.pop("truncated"), details.pop("problems_listed"), details.pop("problems_found_at_least")) == (
+        True,
+        MAX_PROBLEMS_REPORTED,
+        MAX_PROBLEMS_REPORTED + 1,
+    )
+    assert list(details) == [f"row {row}, column amount" for row in range(2, MAX_PROBLEMS_REPORTED + 2)]
+    assert len(response.content) < 250_000
+    assert counts() == before
+
+
+def test_an_mt940_with_more_bad_entries_than_the_cap_lists_the_first_1000(api: APIClient) -> None:
+    """The MT940 reader collects every problem; the statement entry point cuts the report."""
+    entries = "".join(f":61:1401030103D0,00NTRFREF{n}//B{n}\n:86:zero\n" for n in range(1_500))
+    content = f":20:STMT\n:25:NL20INGB0001234567\n:28C:1\n:60F:C140102EUR0,00\n{entries}:62F:C140103EUR0,00\n"
+    before = counts()
+    response = upload(api, "zero.sta", content.encode())
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    details = error["details"]
+    assert details["truncated"] is True and details["problems_listed"] == MAX_PROBLEMS_REPORTED
+    assert details["problems_found_at_least"] >= 1_500
+    listed = [message for messages in details.values() if isinstance(messages, list) for message in messages]
+    assert len(listed) == MAX_PROBLEMS_REPORTED
+    assert error["message"].startswith("The file has at least")
+    assert counts() == before

@@ -76,7 +76,8 @@ class Command(BaseCommand):
         except CsvImportInvalid as exc:
             bar.close()
             for location, messages in exc.details.items():
-                for message in messages:
+                # Past the cap, details also carries "truncated" and counts; exc.message says so.
+                for message in messages if isinstance(messages, list) else []:
                     self.stderr.write(f"{location}: {message}")
             raise CommandError(exc.message) from exc
         except PayloadTooLarge as exc:

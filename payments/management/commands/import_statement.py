@@ -49,7 +49,8 @@ class Command(BaseCommand):
                 )
         except (StatementInvalid, StatementTooLarge) as exc:
             for location, messages in exc.details.items():
-                for message in messages:
+                # Past the cap, details also carries "truncated" and counts; exc.message says so.
+                for message in messages if isinstance(messages, list) else []:
                     self.stderr.write(f"{location}: {message}")
             raise CommandError(exc.message) from exc
         self.stdout.write(json.dumps(report.as_response(), indent=2))
