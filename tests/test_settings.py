@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import Client
+
+from recon_site.db_roles import runtime_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A URL is enough for settings to load: nothing connects at import.
 UNREACHABLE_DB = "postgres://nobody@127.0.0.1:1/none"
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
 
 def _load(module: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -36,6 +42,8 @@ def _load(module: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL must be a postgres:// URL"),
         ({"AUDIT_CHECKPOINT_KEY": "not-a-key"}, "AUDIT_CHECKPOINT_KEY must be url-safe base64 of 32 bytes"),
         ({"AUDIT_CHECKPOINT_PUBLIC_KEYS": "c2hvcnQ="}, "AUDIT_CHECKPOINT_PUBLIC_KEYS must be url-safe base64"),
+        ({"LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT must be at least 1, got 0"),
+        ({"LOGIN_COOLOFF_MINUTES": "a while"}, "LOGIN_COOLOFF_MINUTES must be a whole number"),
     ],
 )
 def test_bad_values_stop_the_app_naming_the_variable(env: dict[str, str], message: str) -> None:
@@ -48,10 +56,12 @@ def test_bad_values_stop_the_app_naming_the_variable(env: dict[str, str], messag
 CHECKPOINT_KEY = "3q2-7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "AUDIT_CHECKPOINT_KEY"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "REDIS_URL", "AUDIT_CHECKPOINT_KEY"]
+)
 def test_production_refuses_to_start_without_its_essentials(missing: str) -> None:
     env = {"SECRET_KEY": "s3cret", "DATABASE_URL": UNREACHABLE_DB, "ALLOWED_HOSTS": "recon.example.com",
-           "AUDIT_CHECKPOINT_KEY": CHECKPOINT_KEY}  # fmt: skip
+           "REDIS_URL": UNREACHABLE_REDIS, "AUDIT_CHECKPOINT_KEY": CHECKPOINT_KEY}  # fmt: skip
     del env[missing]
     result = _load("recon_site.settings.production", **env)
     assert result.returncode != 0
@@ -60,8 +70,106 @@ def test_production_refuses_to_start_without_its_essentials(missing: str) -> Non
 
 def test_production_loads_with_them() -> None:
     env = {"SECRET_KEY": "s3cret", "DATABASE_URL": UNREACHABLE_DB, "ALLOWED_HOSTS": "recon.example.com",
-           "AUDIT_CHECKPOINT_KEY": CHECKPOINT_KEY}  # fmt: skip
+           "REDIS_URL": UNREACHABLE_REDIS, "AUDIT_CHECKPOINT_KEY": CHECKPOINT_KEY}  # fmt: skip
     assert _load("recon_site.settings.production", **env).returncode == 0
+
+
+def _production(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGV` with the production settings, their essentials, and `env` over them."""
+    essentials = {
+        "DJANGO_SETTINGS_MODULE": "recon_site.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),  # what check --deploy asks of a key
+        "DATABASE_URL": UNREACHABLE_DB,
+        "ALLOWED_HOSTS": "recon.example.com",
+        "REDIS_URL": UNREACHABLE_REDIS,
+        "AUDIT_CHECKPOINT_KEY": CHECKPOINT_KEY,
+    }
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **essentials, **env}
+    return subprocess.run(
+        [sys.executable, *argv], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_production_defaults_pass_the_deploy_check() -> None:
+    """HTTPS redirect, HSTS, secure cookies: `check --deploy` has nothing to say (issue #15)."""
+    result = _production("manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout, result.stdout
+    assert "WARNINGS" not in result.stdout + result.stderr
+
+
+def test_each_https_default_can_be_turned_off_and_the_deploy_check_then_says_so() -> None:
+    result = _production(
+        "manage.py", "check", "--deploy",
+        SECURE_SSL_REDIRECT="false", SESSION_COOKIE_SECURE="false", CSRF_COOKIE_SECURE="false", SECURE_HSTS_SECONDS="0",
+    )  # fmt: skip
+    for check in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert check in result.stderr, result.stderr
+
+
+def test_a_malformed_proxy_ssl_header_stops_production_naming_it() -> None:
+    result = _production("-c", "import recon_site.settings.production", SECURE_PROXY_SSL_HEADER="https")
+    assert result.returncode != 0
+    assert "SECURE_PROXY_SSL_HEADER must look like 'X-Forwarded-Proto: https'" in result.stderr
+
+
+HTTPS_PROBE = """
+import json, django
+django.setup()
+from django.test import Client
+client = Client()
+health = client.get("/health")
+login = client.get("/login")
+secure = client.get("/login", HTTP_X_FORWARDED_PROTO="https")
+print(json.dumps({
+    "health": health.status_code,
+    "login": [login.status_code, login.get("Location")],
+    "secure": [secure.status_code, secure.get("Strict-Transport-Security"), secure.cookies["csrftoken"]["secure"]],
+}))
+"""
+
+
+@pytest.mark.django_db
+def test_production_sends_browsers_to_https_but_health_answers_over_plain_http() -> None:
+    """A load balancer's or container's probe speaks plain HTTP to the app: /health must answer
+    it, not redirect it."""
+    result = _production(
+        "-c", HTTPS_PROBE, DATABASE_URL=runtime_database_url(connection.settings_dict), ALLOWED_HOSTS="testserver"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers["health"] == 200
+    assert answers["login"] == [301, "https://testserver/login"]
+    assert answers["secure"] == [200, "max-age=31536000; includeSubDomains", True]
+
+
+# --- docker compose --------------------------------------------------------------------------------
+
+COMPOSE = (BASE_DIR / "docker-compose.yml").read_text()
+ENV_EXAMPLE = (BASE_DIR / ".env.example").read_text()
+DATABASE_PASSWORDS = ("POSTGRES_PASSWORD", "RECON_OWNER_PASSWORD", "RECON_APP_PASSWORD")
+
+
+@pytest.mark.parametrize("password", DATABASE_PASSWORDS)
+def test_compose_refuses_to_start_without_real_database_passwords(password: str) -> None:
+    """Every use of a database password in docker-compose.yml is `${NAME:?message}` (compose then
+    stops, naming it, when it is unset or empty), never a default anyone could know."""
+    uses = re.findall(r"\$\{" + password + r"([^}]*)\}", COMPOSE)
+    assert uses, f"{password} is not used in docker-compose.yml"
+    assert all(use.startswith(":?") for use in uses), uses
+    # .env.example leaves it unset, so copying it as is does not start a stack with a known one.
+    assert not re.search(rf"^{password}=", ENV_EXAMPLE, re.MULTILINE)
+
+
+def test_every_variable_compose_fills_in_is_documented_in_env_example() -> None:
+    variables = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", COMPOSE))
+    undocumented = {name for name in variables if not re.search(rf"^#? ?{name}=", ENV_EXAMPLE, re.MULTILINE)}
+    assert not undocumented
+
+
+def test_env_example_lists_the_database_role_variables() -> None:
+    for name in ("SUPERUSER_DATABASE_URL", *DATABASE_PASSWORDS):
+        assert re.search(rf"^#? ?{name}=", ENV_EXAMPLE, re.MULTILINE), name
 
 
 @pytest.mark.django_db
