@@ -65,7 +65,11 @@ def _account_key(username: str) -> str:
 
 
 def _ip_key(request: HttpRequest) -> str:
-    return f"login_ip_{client_ip(request)}"
+    return _address_key(client_ip(request))
+
+
+def _address_key(ip_address: str) -> str:
+    return f"login_ip_{ip_address}"
 
 
 def _limits(request: HttpRequest, username: str) -> list[tuple[str, int]]:
@@ -105,6 +109,18 @@ def login_failure_record(*, request: HttpRequest, username: str) -> None:
 def login_success_record(*, username: str) -> None:
     """The right password: the account's failures are forgotten (the address's are not)."""
     rate_counter_clear(key=_account_key(username), store=DATABASE)
+
+
+def login_unlock(*, username: str = "", ip_address: str = "") -> None:
+    """Forget the failures of an account and/or an address at once (`manage.py login_unlock`),
+    for a clerk who must not wait out the lockout."""
+    if username:
+        rate_counter_clear(key=_account_key(username), store=DATABASE)
+    if ip_address:
+        rate_counter_clear(key=_address_key(ip_address), store=DATABASE)
+    logger.warning(
+        "Sign-in unlocked by an operator", extra={"username": username or None, "ip_address": ip_address or None}
+    )
 
 
 def _lockout_record(*, request: HttpRequest, username: str, scope: str, count: Count) -> None:

@@ -5,10 +5,13 @@ Before: 100 wrong passwords each on both doors all answered 200, and then the ri
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
@@ -172,3 +175,17 @@ def test_the_right_password_forgets_the_accounts_failures(carla: str) -> None:
     client.post(reverse("web:logout"))
     # Eight failures in the window, but four since the success: not locked.
     assert outcomes(client, carla, 4) == ["wrong"] * 4
+
+
+def test_an_operator_lifts_a_lockout_at_once(carla: str) -> None:
+    client = Client(REMOTE_ADDR="203.0.113.30")
+    outcomes(client, carla, 5)
+    assert attempt(client, carla, PASSWORD)[0] == 429
+
+    with pytest.raises(CommandError, match="Name an account"):
+        call_command("login_unlock")
+    out = io.StringIO()
+    call_command("login_unlock", "--username", "CARLA", stdout=out)
+
+    assert "account 'CARLA'" in out.getvalue()
+    assert attempt(client, carla, PASSWORD)[0] == 302 and signed_in(client)
