@@ -486,3 +486,53 @@ def test_payments_no_tier_answers_cannot_hide_newer_ones(tenant: Tenant, acme: V
     assert second.payments_matched == 1
     assert (reload(newer).status, reload(invoice).status) == (PaymentStatus.MATCHED, InvoiceStatus.RECONCILED)
     assert all(reload(payment).status == PaymentStatus.UNMATCHED for payment in noise)
+
+
+# Invoice numbers with slashes, as Polish invoices print them: found whole, never inside another.
+TAG = "K7Q2"
+
+
+def test_slashed_invoice_numbers_are_reconciled_by_exact_and_partial_payments(tenant: Tenant, acme: Vendor) -> None:
+    exact = approved_invoice(tenant, acme, f"FV/{TAG}/09/2026", 1_230_00)
+    approved_invoice(tenant, acme, f"FV/{TAG}/10/2026", 1_230_00)  # the next month, the same amount
+    partial = approved_invoice(tenant, acme, f"EP/{TAG}/2026/118", 1_000_00)
+    paid = PaymentFactory(tenant=tenant, amount=1_230_00, remittance_text=f"Zaplata za fakture FV/{TAG}/09/2026")
+    part = PaymentFactory(
+        tenant=tenant,
+        amount=400_00,
+        counterparty_name="Acme Supplies",
+        remittance_text=f"Partial payment EP/{TAG}/2026/118",
+    )
+
+    report = run(tenant)
+    assert (report.payments_matched, report.invoices_reconciled, report.invoices_partially_paid) == (2, 1, 1)
+    assert reload(exact).status == InvoiceStatus.RECONCILED
+    assert (reload(partial).status, balance(partial)) == (InvoiceStatus.PARTIALLY_PAID, 600_00)
+    allocations = PaymentAllocation.objects.for_tenant(tenant).values_list("payment_id", "invoice_id", "amount", "tier")
+    assert sorted(allocations, key=lambda row: row[3]) == [
+        (paid.pk, exact.pk, 1_230_00, 1),
+        (part.pk, partial.pk, 400_00, 5),
+    ]
+
+
+def test_a_number_inside_another_number_is_never_allocated(tenant: Tenant, acme: Vendor) -> None:
+    # Each decoy has exactly the payment's amount, so a wrong reading would pay it in full.
+    short = approved_invoice(tenant, acme, "118", 400_00)
+    inv = approved_invoice(tenant, acme, "INV-123", 77_00)
+    fv = approved_invoice(tenant, acme, "FV/1/09/2026", 55_00)
+    named = approved_invoice(tenant, acme, f"EP/{TAG}/2026/118", 1_000_00)
+    PaymentFactory(tenant=tenant, amount=77_00, remittance_text="Payment INV-1234")
+    PaymentFactory(tenant=tenant, amount=55_00, remittance_text="Zaplata za fakture FV/1/09/20261")
+    part = PaymentFactory(
+        tenant=tenant,
+        amount=400_00,
+        counterparty_name="Acme Supplies",
+        remittance_text=f"Partial payment EP/{TAG}/2026/118",
+    )
+
+    run(tenant)
+    assert list(PaymentAllocation.objects.for_tenant(tenant).values_list("payment_id", "invoice_id", "amount")) == [
+        (part.pk, named.pk, 400_00)
+    ]
+    assert {reload(invoice).status for invoice in (short, inv, fv)} == {InvoiceStatus.APPROVED}
+    assert reload(named).status == InvoiceStatus.PARTIALLY_PAID
