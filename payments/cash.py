@@ -14,6 +14,12 @@ Forecast: each approved / partially paid invoice's open balance is expected on
 An expected date before the current ISO week (overdue, unpaid) counts in the current week: it is
 cash that can leave any day now. Amounts are summed per currency and ISO week in minor units;
 currencies are never added together.
+
+Date arithmetic never raises: a shift past the calendar's ends (an invoice dated 9999-12-20 + 30
+days, a vendor history of 40,000 days to pay) stops at `date.max` / `date.min` instead
+(`shifted`). Such a balance is then simply expected after the horizon (or overdue) and the forecast
+still answers: one bad row must not take the dashboard down for every user of the tenant. The
+door bounds the dates it accepts; this is for rows written before that bound, or by any other way.
 """
 
 from __future__ import annotations
@@ -100,6 +106,13 @@ def _whole_days(days: Decimal) -> int:
     return int(days.to_integral_value(rounding=ROUND_HALF_UP))
 
 
+def shifted(day: dt.date, days: int) -> dt.date:
+    """`day` + `days`, clamped to the calendar (`date.min` … `date.max`) instead of overflowing."""
+    if days >= 0:
+        return day + dt.timedelta(days=days) if days <= (dt.date.max - day).days else dt.date.max
+    return day + dt.timedelta(days=days) if -days <= (day - dt.date.min).days else dt.date.min
+
+
 def vendor_payment_times(settled: Iterable[SettledInvoice]) -> list[VendorPaymentTimes]:
     """Average and p90 days to pay, and average lateness vs the due date, per vendor (sorted by id)."""
     to_pay: dict[uuid.UUID, list[int]] = defaultdict(list)
@@ -125,9 +138,9 @@ def expected_payment_date(item: OpenItem, times: VendorPaymentTimes | None) -> d
     """When the open balance is expected to leave the account (see the module docstring)."""
     if item.due_date is not None:
         shift = _whole_days(times.average_days_late) if times and times.average_days_late is not None else 0
-        return item.due_date + dt.timedelta(days=shift)
+        return shifted(item.due_date, shift)
     days = _whole_days(times.average_days_to_pay) if times else DEFAULT_DAYS_TO_PAY
-    return item.invoice_date + dt.timedelta(days=days)
+    return shifted(item.invoice_date, days)
 
 
 def week_start(day: dt.date) -> dt.date:
@@ -161,7 +174,7 @@ def cash_forecast(
     for currency in sorted(amounts):
         rows = []
         for index in range(weeks):
-            start = first + dt.timedelta(weeks=index)
+            start = week_start(shifted(first, 7 * index))
             iso = start.isocalendar()
             rows.append(ForecastWeek(start, iso.year, iso.week, amounts[currency][index], counts[currency][index]))
         forecasts.append(CurrencyForecast(currency, tuple(rows)))

@@ -122,3 +122,18 @@ def test_forecast_across_the_new_year_uses_iso_weeks() -> None:
 
     # 1 Jan 2027 is a Friday in ISO week 2026-W53, the week of Monday 28 Dec.
     assert [(week.label, week.amount) for week in eur.weeks] == [("2026-W53", 1_00), ("2027-W01", 0)]
+
+
+def test_date_arithmetic_near_the_ends_of_the_calendar_is_clamped_never_raised() -> None:
+    """An invoice dated 9999-12-20 with no due date is expected on 9999-12-31, not an OverflowError."""
+    late_item = OpenItem(uuid.uuid4(), NEWCO, "EUR", 100_00, D(9999, 12, 20), None)
+    assert expected_payment_date(late_item, None) == dt.date.max
+    # A history of 40,000 days to pay, or of paying 40,000 days early, stops at the ends too.
+    slow = VendorPaymentTimes(ACME, 1, Decimal("40000.0"), 40000, Decimal("-40000.0"), 1)
+    assert expected_payment_date(OpenItem(uuid.uuid4(), ACME, "EUR", 1, D(9990, 1, 1), None), slow) == dt.date.max
+    assert expected_payment_date(OpenItem(uuid.uuid4(), ACME, "EUR", 1, D(1, 1, 1), D(2, 1, 1)), slow) == dt.date.min
+    # The forecast still answers: the far-future balance is past the horizon, the rest is counted.
+    today = D(2026, 11, 18)
+    near = OpenItem(uuid.uuid4(), NEWCO, "EUR", 50_00, D(2026, 11, 1), D(2026, 11, 20))
+    [eur] = cash_forecast([late_item, near], {}, today=today, weeks=2)
+    assert [week.amount for week in eur.weeks] == [50_00, 0]

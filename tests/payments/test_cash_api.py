@@ -7,13 +7,14 @@ from typing import Any
 
 import jsonschema
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.actors import system_actor
 from invoices.models import Invoice, InvoiceStatus
 from payments.reconciliation.services import reconciliation_run_for_tenant
-from tenants.models import Tenant
-from tests.factories import InvoiceFactory, VendorFactory
+from tenants.models import Role, Tenant
+from tests.factories import InvoiceFactory, MembershipFactory, VendorFactory
 from tests.payments.factories import PaymentFactory
 from vendors.models import Vendor
 
@@ -129,3 +130,28 @@ def test_cash_figures_never_include_another_tenants_invoices(
 def test_cash_needs_an_api_key() -> None:
     assert APIClient().get("/api/cash/vendors").status_code == 401
     assert APIClient().get("/api/cash/forecast").status_code == 401
+
+
+def test_an_invoice_dated_at_the_end_of_the_calendar_does_not_break_the_forecast_or_the_dashboard(
+    api: APIClient, tenant: Tenant
+) -> None:
+    """Approved, dated 9999-12-20, no due date: + 30 days overflowed, and every user of the tenant got a 500.
+
+    Written directly (the door now refuses such a date): rows stored before that bound exist.
+    """
+    vendor = VendorFactory(tenant=tenant, name="Far Future Ltd")
+    approved(tenant, vendor, "INV-9999", 700_00, invoice_date=dt.date(9999, 12, 20), due_date=None)
+    approved(tenant, vendor, "INV-9998", 300_00, invoice_date=dt.date(9999, 12, 30), due_date=dt.date(9999, 12, 31))
+    approved(tenant, vendor, "INV-0001", 200_00, invoice_date=dt.date(2026, 11, 1), due_date=dt.date(2026, 11, 20))
+
+    response = api.get("/api/cash/forecast?weeks=52")
+
+    assert response.status_code == 200, response.content
+    [eur] = response.json()["currencies"]
+    assert eur["total"] == "200.00"  # the far-future balances are past any horizon
+
+    clerk = Client()
+    clerk.force_login(MembershipFactory(tenant=tenant, role=Role.CLERK).user)
+    dashboard = clerk.get("/")
+    assert dashboard.status_code == 200
+    assert 'data-testid="cash-forecast-EUR"' in dashboard.content.decode()
