@@ -98,17 +98,35 @@ class InvoiceAdmin(TenantOwnedAdminMixin, DocumentAdminMixin, admin.ModelAdmin):
         "tax",
         "shipping",
         "total",
+        "prepaid",
+        "amount_due_display",
+        "document_type",
+        "converted_from",
         "status",
         "review_queue",
         "source",
         "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("id", "tenant", "invoice_number", "invoice_number_normalized", "status", "review_queue")}),
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "tenant",
+                    "document_type",
+                    "converted_from",
+                    "invoice_number",
+                    "invoice_number_normalized",
+                    "status",
+                    "review_queue",
+                )
+            },
+        ),
         ("Vendor", {"fields": ("vendor", "vendor_name_raw", "vendor_tax_id_raw")}),
         ("References", {"fields": ("po_number", "external_id", "source")}),
         ("Dates", {"fields": ("invoice_date", "due_date", "created_at", "updated_at")}),
-        ("Amounts", {"fields": ("currency", "subtotal", "tax", "shipping", "total")}),
+        ("Amounts", {"fields": ("currency", "subtotal", "tax", "shipping", "total", "prepaid", "amount_due_display")}),
     )
     inlines = (InvoiceLineInline,)
 
@@ -134,3 +152,11 @@ class InvoiceAdmin(TenantOwnedAdminMixin, DocumentAdminMixin, admin.ModelAdmin):
     @admin.display(description="total", ordering="total_amount")
     def total(self, invoice: Invoice) -> str:
         return money(invoice.total_amount, invoice.currency)
+
+    @admin.display(description="prepaid (BT-113)", ordering="prepaid_amount")
+    def prepaid(self, invoice: Invoice) -> str:
+        return money(invoice.prepaid_amount, invoice.currency)
+
+    @admin.display(description="amount due (BT-115)", ordering="amount_due")
+    def amount_due_display(self, invoice: Invoice) -> str:
+        return money(invoice.amount_due, invoice.currency)

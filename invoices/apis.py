@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
+from invoices.ingest import VendorCache, invoice_already_present
 from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
 from invoices.ingest.ubl import ubl_import
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
@@ -49,6 +50,21 @@ class InvoiceInputSerializer(serializers.Serializer):
     tax_amount = DecimalStringField(required=False)
     shipping_amount = DecimalStringField(required=False)
     total_amount = DecimalStringField()
+    prepaid_amount = DecimalStringField(
+        required=False,
+        help_text=(
+            "EN 16931 BT-113: paid before this document (a deposit). Included in total_amount; "
+            "0 ≤ prepaid ≤ total. Payments and the cash forecast work on total − prepaid."
+        ),
+    )
+    amount_due = DecimalStringField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "EN 16931 BT-115, when the document states it: must be total_amount − prepaid_amount "
+            "(1 minor unit of rounding allowed), else 400. The stored amount due is always total − prepaid."
+        ),
+    )
     external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     tax_rate = DecimalStringField(
         required=False, allow_null=True, help_text='Percent, as the document states it: "19" for 19 %.'
@@ -87,6 +103,18 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     tax_amount = MoneyField("tax_amount")
     shipping_amount = MoneyField("shipping_amount")
     total_amount = MoneyField("total_amount")
+    prepaid_amount = MoneyField("prepaid_amount", help_text="EN 16931 BT-113: paid before the document.")
+    amount_due = MoneyField(
+        "amount_due",
+        help_text="EN 16931 BT-115: total − prepaid. Payments and the cash forecast work on this, less credit notes.",
+    )
+    converted_from = serializers.CharField(
+        help_text=(
+            "The kind the document stated when its negative total made Recon store it as the other "
+            'kind (a negative invoice is stored as a credit note, and vice versa); "" when stored as stated.'
+        )
+    )
+    conversion_reason = serializers.CharField(help_text='Why it was converted, as the clerk reads it; "" if not.')
     tax_rate = serializers.DecimalField(max_digits=6, decimal_places=3, allow_null=True)
     credited_invoice_id = serializers.UUIDField(
         allow_null=True, help_text="The credited invoice, when this credit note's reference was found."
@@ -100,6 +128,8 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "document_type",
+            "converted_from",
+            "conversion_reason",
             "invoice_number",
             "credited_invoice_id",
             "credited_invoice_number",
@@ -114,6 +144,8 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
             "tax_amount",
             "shipping_amount",
             "total_amount",
+            "prepaid_amount",
+            "amount_due",
             "tax_rate",
             "status",
             "review_queue",
@@ -173,13 +205,28 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return InvoiceInputSerializer if self.action == "create" else InvoiceOutputSerializer
 
-    @extend_schema(request=InvoiceInputSerializer, responses={201: InvoiceOutputSerializer})
+    @extend_schema(
+        request=InvoiceInputSerializer,
+        description=(
+            "The same document again — same kind, vendor, invoice number and content (amounts, currency, "
+            "dates, each line's quantity, unit price and amount) — answers 200 with the stored invoice and "
+            "creates nothing. The same number with other content is a different document: stored (201) and "
+            "flagged `duplicate_invoice` by matching. A negative total is stored as the other kind "
+            "(`converted_from`)."
+        ),
+        responses={
+            201: InvoiceOutputSerializer,
+            200: OpenApiResponse(InvoiceOutputSerializer, description="Already stored: the same document."),
+        },
+    )
     def create(self, request: Request) -> Response:
         incoming = InvoiceInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        invoice = invoice_create(
-            tenant=self.tenant, document=incoming.to_document(), source=InvoiceSource.API, actor=self.actor
-        )
+        document = incoming.to_document()
+        existing = invoice_already_present(tenant=self.tenant, document=document, vendors=VendorCache(self.tenant))
+        if existing is not None:
+            return Response(InvoiceOutputSerializer(self.get_queryset().get(pk=existing.pk)).data)
+        invoice = invoice_create(tenant=self.tenant, document=document, source=InvoiceSource.API, actor=self.actor)
         invoice = self.get_queryset().get(pk=invoice.pk)
         return Response(InvoiceOutputSerializer(invoice).data, status=status.HTTP_201_CREATED)
 
@@ -233,10 +280,12 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
             "as the raw body (Content-Type: application/xml). Limit: XML_MAX_BYTES (413 beyond). "
             "A document with a DOCTYPE is refused, as is anything that is not well-formed XML "
             "(400 `xml_invalid`, with the line and column) or not UBL. The same document again (same "
-            "kind, vendor and number) answers 200 with the stored invoice; a new one 201. A credit "
-            "note for the full total of the invoice it references voids that invoice. How totals, "
-            "document-level allowances and charges, and negative lines are mapped: "
-            "invoices/ingest/ubl.py."
+            "kind, vendor, number and content) answers 200 with the stored invoice; a new one 201 — "
+            "including another document reusing a stored number, which matching flags `duplicate_invoice`. "
+            "A credit note for the full total of the invoice it references voids that invoice; a negative "
+            "invoice is stored as a credit note (`converted_from`). PrepaidAmount is stored as "
+            "`prepaid_amount` and payments work on `amount_due`. How totals, document-level allowances "
+            "and charges, and negative lines are mapped: invoices/ingest/ubl.py."
         ),
         request={
             "multipart/form-data": {

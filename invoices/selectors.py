@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invoices.documents import InvoiceDocument
+from invoices.documents import InvoiceContent, InvoiceDocument, invoice_content
 from invoices.models import Invoice
 from tenants.models import Tenant
 from tenants.scoping import TenantQuerySet
@@ -31,3 +31,20 @@ def invoices_of_document_vendor(
         if normalize_tax_id(candidate.vendor_tax_id_raw) == tax_id
         and normalize_vendor_name(candidate.vendor_name_raw) == name
     ]
+
+
+def invoice_stored_content(invoice: Invoice) -> InvoiceContent:
+    """The content of a stored invoice (invoices.documents.InvoiceContent), its lines read here.
+
+    Prefetch `lines` when reading several invoices; without a prefetch this is one query.
+    """
+    return invoice_content(
+        currency=invoice.currency,
+        invoice_date=invoice.invoice_date,
+        due_date=invoice.due_date,
+        total=invoice.total_amount,
+        tax=invoice.tax_amount,
+        shipping=invoice.shipping_amount,
+        prepaid=invoice.prepaid_amount,
+        lines=[(line.quantity, line.unit_price, line.amount) for line in invoice.lines.all()],
+    )

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 
 from audit.actors import Actor
 from audit.services import audit_record, document_snapshot
-from invoices.documents import InvoiceDocument, InvoiceLineDocument
+from invoices.documents import (
+    InvoiceDocument,
+    InvoiceLineDocument,
+    document_with_positive_total,
+    line_amount_minor,
+)
 from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
@@ -20,8 +25,8 @@ from matching.models import MatchRun
 from matching.services import matching_enqueue
 from recon_site.business_dates import business_date_error
 from recon_site.exceptions import DocumentInvalid
-from recon_site.money import MAX_MINOR_UNITS, MoneyError, normalize_currency, round_to_minor, to_minor
-from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, quantity_error, unit_price_error
+from recon_site.money import MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency, to_minor
+from recon_site.quantities import quantity_error, unit_price_error
 from recon_site.text import nul_error
 from tenants.models import Tenant
 from vendors.models import Vendor
@@ -42,6 +47,16 @@ CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES = "Only a credit note names the invoice it 
 QUANTITY_ZERO = "Must not be 0."
 LINE_AMOUNT_SIGN = "A line's amount has the sign of its quantity (a unit price is never negative)."
 CREDITED_IN_FULL = "Credited in full by credit note {number}."
+PREPAID_EXCEEDS_TOTAL = "The prepaid amount cannot exceed the total ({total})."
+AMOUNT_DUE_DISAGREES = (
+    "The amount due {amount_due} is not the total {total} less the prepaid amount {prepaid} = {expected} "
+    "(at most 1 minor unit of rounding)."
+)
+CONVERTED_LINE_QUANTITY = (
+    "The document's total is negative, so it is stored as a {stored} with every sign turned "
+    "(converted_from); this line's quantity would then be {quantity}. Give the lines of a negative "
+    "document negative quantities, or send the {stored} itself."
+)
 
 # Sources whose lines may have a negative quantity: a return or correction netted on the same
 # document. EN 16931 allows it (BT-129; the Peppol BIS base example has one) and the sender's
@@ -66,9 +81,16 @@ def invoice_create(
     final (DESIGN.md §4), in the same transaction and through the lifecycle's one function.
     Lines with a negative quantity are accepted only from `NEGATIVE_LINES_SOURCES`.
 
+    A document with a negative total is stored as the other kind, signs turned, with
+    `converted_from` saying so (invoices.documents.document_with_positive_total: the same rule
+    for every source). The prepaid amount (BT-113) is 0 ≤ prepaid ≤ total; an amount due the
+    document states (BT-115) must be total − prepaid, give or take 1 minor unit of rounding. The
+    stored amount due is always total − prepaid (a generated column).
+
     Text holding a NUL character is refused before anything is looked up (PostgreSQL can neither
     store nor compare it); dates outside recon_site.business_dates' range are refused by field.
     """
+    document = document_with_positive_total(document)
     if unstorable := _unstorable_texts(document):
         raise DocumentInvalid("The invoice is invalid; see details.", details=unstorable)
     errors: dict[str, list[str]] = {
@@ -125,6 +147,23 @@ def invoice_create(
             errors["tax_rate"] = [TAX_RATE_PLACES]
     shipping_amount = money("shipping_amount", document.shipping_amount, currency)
     total_amount = money("total_amount", document.total_amount, currency)
+    prepaid_amount = money("prepaid_amount", document.prepaid_amount, currency)
+    if "total_amount" not in errors and prepaid_amount > total_amount:
+        errors.setdefault("prepaid_amount", []).append(PREPAID_EXCEEDS_TOTAL.format(total=document.total_amount))
+    if document.amount_due is not None:
+        amount_due = money("amount_due", document.amount_due, currency, signed=True)
+        expected_due = total_amount - prepaid_amount
+        checkable = currency is not None and not errors.keys() & {"amount_due", "total_amount", "prepaid_amount"}
+        if checkable and abs(amount_due - expected_due) > 1:
+            assert currency is not None  # for the type checker
+            errors["amount_due"] = [
+                AMOUNT_DUE_DISAGREES.format(
+                    amount_due=document.amount_due,
+                    total=document.total_amount,
+                    prepaid=document.prepaid_amount,
+                    expected=format_minor(expected_due, currency),
+                )
+            ]
 
     if not document.lines:
         errors["lines"] = [INVOICE_NO_LINES]
@@ -135,7 +174,7 @@ def invoice_create(
         if line_numbers[index] in repeated:
             errors[f"lines[{index}].line_number"] = [LINE_NUMBER_REPEATED.format(line_number=line_numbers[index])]
         for field_name, problem in (
-            ("quantity", _line_quantity_error(line.quantity, negative_allowed=negative_lines)),
+            ("quantity", _line_quantity_error(line.quantity, negative_allowed=negative_lines, document=document)),
             ("unit_price", unit_price_error(line.unit_price)),
         ):
             if problem:
@@ -150,10 +189,7 @@ def invoice_create(
             and f"lines[{index}].quantity" not in errors
             and f"lines[{index}].unit_price" not in errors
         ):
-            # Exact product (up to 18 + 18 digits) and one half-up rounding: the default 28-digit
-            # context would round the product first (double rounding) or overflow on quantize.
-            with localcontext(prec=QUANTITY_DIGITS + UNIT_PRICE_DIGITS + 4):
-                computed = round_to_minor(line.quantity * line.unit_price, currency)
+            computed = line_amount_minor(line.quantity, line.unit_price, currency)
             if abs(computed) > MAX_MINOR_UNITS:
                 errors[f"lines[{index}].amount"] = [AMOUNT_TOO_LARGE]
                 computed = 0
@@ -190,6 +226,8 @@ def invoice_create(
             tax_amount=tax_amount,
             shipping_amount=shipping_amount,
             total_amount=total_amount,
+            prepaid_amount=prepaid_amount,
+            converted_from=document.converted_from,
             source=source,
             external_id=document.external_id,
             tax_rate=document.tax_rate,
@@ -252,8 +290,14 @@ def _texts_of(document: InvoiceDocument | InvoiceLineDocument) -> list[tuple[str
     ]
 
 
-def _line_quantity_error(quantity: Decimal, *, negative_allowed: bool) -> str | None:
-    """The door's quantity rule: > 0, or ≠ 0 for the sources that may net returns on a document."""
+def _line_quantity_error(quantity: Decimal, *, negative_allowed: bool, document: InvoiceDocument) -> str | None:
+    """The door's quantity rule: > 0, or ≠ 0 for the sources that may net returns on a document.
+
+    On a document converted for its negative total, a quantity the conversion made negative is
+    explained as such: the sender wrote it positive and would not understand "must be > 0".
+    """
+    if document.converted_from and not negative_allowed and quantity.is_finite() and quantity < 0:
+        return CONVERTED_LINE_QUANTITY.format(stored=document.document_type.replace("_", " "), quantity=quantity)
     if negative_allowed and quantity.is_finite():
         return QUANTITY_ZERO if quantity == 0 else quantity_error(abs(quantity))
     return quantity_error(quantity)

@@ -9,17 +9,18 @@ checks; it only checks what the door cannot see (a CSV cell that is not a number
 document that is not UBL, a webhook whose signature is wrong).
 
 This module holds what the sources share: the 413 error, the field limits read from the models,
-and the identity of "the same invoice again" used to make re-imports safe.
+and the identity of "the same invoice again" (same vendor, number and content) used to make
+re-imports safe.
 """
 
 from __future__ import annotations
 
 from django.db import models
 
-from invoices.documents import InvoiceDocument
+from invoices.documents import InvoiceDocument, document_content, document_with_positive_total
 from invoices.models import Invoice
 from invoices.numbers import normalize_invoice_number
-from invoices.selectors import invoices_of_document_vendor
+from invoices.selectors import invoice_stored_content, invoices_of_document_vendor
 from recon_site.exceptions import DomainError
 from tenants.models import Tenant
 from vendors.models import Vendor
@@ -77,25 +78,31 @@ class VendorCache:
 
 
 def invoice_already_present(*, tenant: Tenant, document: InvoiceDocument, vendors: VendorCache) -> Invoice | None:
-    """The stored invoice that `document` repeats, if any: same tenant, kind, vendor and number.
+    """The stored invoice that `document` repeats, if any: same tenant, kind, vendor, number and content.
 
     "Same vendor" is the vendor `invoice_create` would resolve; when none resolves, the raw tax id
     and name the earlier invoice was stored with, compared normalized. "Same number" is the
-    normalized invoice number (the key duplicate detection uses). This makes re-importing a file
-    safe; a *different* document with a known number still goes through the door, where matching
-    reports it as `duplicate_invoice`. The kind matters: a credit note may carry the number of
-    the invoice it credits, and is not that invoice again.
+    normalized invoice number (the key duplicate detection uses). "Same content" is
+    invoices.documents.InvoiceContent: amounts, currency, dates and lines as they would be stored.
+    All four make a re-send, answered with the stored invoice, so re-importing a file or
+    re-delivering a webhook is safe. A *different* document with a known number is not a re-send:
+    it goes through the door and is stored, and matching reports it as `duplicate_invoice`, so a
+    clerk sees it instead of it being lost. The kind matters: a credit note may carry the number
+    of the invoice it credits, and is not that invoice again. Every source asks this one function.
     """
     number = normalize_invoice_number(document.invoice_number)
-    if not number:
-        return None
+    content = document_content(document)
+    if not number or content is None:
+        return None  # the door refuses it (or it cannot be compared): never a re-send
+    stored_kind = document_with_positive_total(document).document_type
     vendor = vendors.resolve(vendor_id=document.vendor_id, tax_id=document.vendor_tax_id, name=document.vendor_name)
-    candidates = Invoice.objects.for_tenant(tenant).filter(
-        invoice_number_normalized=number, document_type=document.document_type
-    )
     if vendor is None and document.vendor_id is not None:
         return None  # an unknown vendor id: the door refuses it
-    if vendor is not None:
-        return candidates.filter(vendor=vendor).order_by("created_at").first()
-    found = invoices_of_document_vendor(candidates.order_by("created_at"), vendor=None, document=document)
-    return found[0] if found else None
+    candidates = (
+        Invoice.objects.for_tenant(tenant)
+        .filter(invoice_number_normalized=number, document_type=stored_kind)
+        .prefetch_related("lines")
+        .order_by("created_at", "id")
+    )
+    found = invoices_of_document_vendor(candidates, vendor=vendor, document=document)
+    return next((invoice for invoice in found if invoice_stored_content(invoice) == content), None)

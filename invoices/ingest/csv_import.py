@@ -11,7 +11,7 @@ case-insensitive, unknown columns are refused (a misspelt "quantiy" must not van
 `invoices` (key: invoice_number + the vendor columns)
     header: invoice_number*, vendor_id | vendor_tax_id | vendor_name (at least one), po_number,
             currency*, invoice_date*, due_date, tax_amount, shipping_amount, total_amount*,
-            external_id
+            prepaid_amount (EN 16931 BT-113, part of total_amount), external_id
     line:   line_number, sku, description*, quantity*, unit_price*, amount, po_line_number
 `purchase-orders` (key: po_number)
     header: po_number*, vendor_id | vendor_tax_id | vendor_name (at least one; must name a known
@@ -44,8 +44,10 @@ row answers at once with a small body. A cell holding a NUL character is a probl
 (PostgreSQL cannot store it); a date outside 1900-01-01 … 2199-12-31 is one too
 (recon_site.business_dates).
 
-Documents already stored (same vendor + invoice number; same PO number; same receipt number) are
-reported as duplicates and skipped, so re-importing a file is safe.
+Documents already stored (same vendor + invoice number + content, invoices.ingest.
+invoice_already_present; same PO number; same receipt number) are reported as duplicates and
+skipped, so re-importing a file is safe. An invoice reusing a stored number with other content is
+imported, for matching to flag as `duplicate_invoice`.
 
 All or nothing, streamed
 ------------------------
@@ -289,6 +291,7 @@ class _Invoices(_Kind):
         Column("tax_amount", _decimal, header=True),
         Column("shipping_amount", _decimal, header=True),
         Column("total_amount", _decimal, header=True, required=True),
+        Column("prepaid_amount", _decimal, header=True),
         Column("external_id", _limit(Invoice, "external_id"), header=True),
         Column("line_number", _whole, header=False),
         Column("sku", _limit(InvoiceLine, "sku"), header=False),
@@ -312,6 +315,7 @@ class _Invoices(_Kind):
             currency=document.header("currency", ""),
             invoice_date=document.header("invoice_date"),
             total_amount=document.header("total_amount"),
+            prepaid_amount=document.header("prepaid_amount", Decimal(0)),
             vendor_id=document.header("vendor_id"),
             vendor_name=document.header("vendor_name", ""),
             vendor_tax_id=document.header("vendor_tax_id", ""),

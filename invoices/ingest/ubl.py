@@ -12,10 +12,11 @@ What is read
 Root `{…:Invoice-2}Invoice` or `{…:CreditNote-2}CreditNote`; anything else is refused.
 
 header  number cbc:ID · cbc:IssueDate · cbc:DueDate, else PaymentMeans/PaymentDueDate ·
+        cbc:InvoiceTypeCode / cbc:CreditNoteTypeCode (kept in the creation audit event) ·
         cbc:DocumentCurrencyCode · OrderReference/ID as the PO number ("NA", which Peppol
         prescribes when there is only a sales order, means none) · cbc:UUID as external id ·
-        a credit note's BillingReference/InvoiceDocumentReference/ID (the first one) as the
-        invoice it credits
+        a credit note's (or a negative invoice's) BillingReference/InvoiceDocumentReference/ID
+        (the first one) as the invoice it credits
 vendor  AccountingSupplierParty/Party: PartyName/Name, else PartyLegalEntity/RegistrationName;
         PartyTaxScheme/CompanyID as VAT id (the one whose TaxScheme is VAT when there are several)
 lines   InvoiceLine / CreditNoteLine: cbc:ID as the line number when every line's ID is a distinct
@@ -42,8 +43,12 @@ which is what matching checks (`total_mismatch`). So:
 
 - the lines are the file's lines: subtotal = LineExtensionAmount;
 - tax = TaxAmount;
-- total = PayableAmount + PrepaidAmount: everything the document bills, including what was paid
-  in advance (= TaxInclusiveAmount, plus PayableRoundingAmount when there is one);
+- total = TaxInclusiveAmount + PayableRoundingAmount: everything the document bills, including
+  what was paid in advance (PayableAmount + PrepaidAmount when TaxInclusiveAmount is absent);
+- prepaid = PrepaidAmount (BT-113, 0 when absent), and PayableAmount is handed to the door as the
+  amount due the document states (BT-115): it must be total − prepaid (1 minor unit of rounding
+  allowed) or the document is refused, so a file whose totals contradict each other is a 400,
+  not an invoice that asks for the wrong amount;
 - what is left, ChargeTotalAmount − AllowanceTotalAmount + PayableRoundingAmount, is the
   document-level adjustment. When it is ≥ 0 it goes to `shipping_amount`, Recon's header bucket
   for charges outside the lines (freight, insurance, packing), which matching already accepts as
@@ -51,17 +56,22 @@ which is what matching checks (`total_mismatch`). So:
   (shipping is never negative): it becomes one extra line, "Document-level allowances …", with
   quantity −1 and the net allowance as its price. Only then does the stored invoice have one line
   more than the file.
-The prepaid amount itself is not stored: a payment made in advance is for payment matching to
-find, and the invoice states what it bills.
+The prepaid amount is stored (`prepaid_amount`) and the amount due is total − prepaid: payments
+and the cash forecast work on the amount due, matching on the total. Paying the PayableAmount
+reconciles the invoice; nobody pays the prepaid part twice.
 
 Signs
 -----
 A line with a negative quantity (goods returned, a correction netted on the same document, as in
 the Peppol BIS base example) is kept as it is: the door accepts one from this source
-(`invoices.services.NEGATIVE_LINES_SOURCES`). A whole document whose total is negative (a
-"negative invoice" correcting an earlier one, base-negative-inv-correction.xml) bills nothing:
-it is what a credit note is, and it is stored as one (and a negative credit note as an invoice),
-with every quantity and amount negated and prices as they are, so every stored total is ≥ 0.
+(`invoices.services.NEGATIVE_LINES_SOURCES`). The kind comes from the root element (its type
+code: Invoice 380, CreditNote 381). A whole document whose total is negative (a "negative
+invoice" correcting an earlier one, base-negative-inv-correction.xml, which Peppol BIS 3 allows)
+is read as stated and handed to the door, which stores it as a credit note with every sign
+turned and `converted_from` = "invoice" (a negative credit note as an invoice): the rule and its
+reasons are invoices.documents.document_with_positive_total, the same for every source. The one
+thing this reader decides for it is where the document-level adjustment goes (see Totals), which
+depends on the sign the document will be stored with.
 """
 
 from __future__ import annotations
@@ -152,8 +162,9 @@ def ubl_import(*, tenant: Tenant, binary: IO[bytes], actor: Actor) -> UblImportO
     `binary` is a seekable binary file. Raises `PayloadTooLarge` over XML_MAX_BYTES,
     `XmlImportInvalid` for a file that cannot be read as UBL (see the module docstring) and the
     door's `DocumentInvalid` for a document that breaks its rules; nothing is written then.
-    The same document again (same kind, vendor and number) answers with the stored one, so
-    re-sending a file is safe.
+    The same document again (same kind, vendor, number and content: invoices.ingest.
+    invoice_already_present) answers with the stored one, so re-sending a file is safe; another
+    document reusing the number is stored, for matching to flag.
     """
     binary.seek(0, io.SEEK_END)
     size = binary.tell()
@@ -305,6 +316,7 @@ class _UblReader:
         credited_number = self.text(root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID")
         self.bounded(credited_number, "cac:BillingReference", Invoice, "credited_invoice_number")
         external_id = self.bounded(self.text(root, "cbc:UUID"), "cbc:UUID", Invoice, "external_id")
+        type_code = self.text(root, "cbc:CreditNoteTypeCode" if self.is_credit_note else "cbc:InvoiceTypeCode")
         vendor_name, vendor_tax_id = self.supplier()
 
         lines = self.lines()
@@ -314,6 +326,7 @@ class _UblReader:
         if totals is None:
             self.error(where, REQUIRED)
         payable = self.amount(totals, "cbc:PayableAmount", f"{where}/cbc:PayableAmount", required=True)
+        tax_inclusive = self.amount(totals, "cbc:TaxInclusiveAmount", f"{where}/cbc:TaxInclusiveAmount")
         prepaid = self.amount(totals, "cbc:PrepaidAmount", f"{where}/cbc:PrepaidAmount")
         rounding = self.amount(totals, "cbc:PayableRoundingAmount", f"{where}/cbc:PayableRoundingAmount")
         allowance_total = self.amount(totals, "cbc:AllowanceTotalAmount", f"{where}/cbc:AllowanceTotalAmount")
@@ -324,22 +337,24 @@ class _UblReader:
             raise XmlImportInvalid(UBL_INVALID.format(count=len(self.errors)), details=self.errors)
         assert issue_date is not None and payable is not None  # required: missing ones are errors
 
-        total = payable + (prepaid or 0)
+        rounding = rounding or Decimal(0)
+        total = payable + (prepaid or 0) if tax_inclusive is None else tax_inclusive + rounding
         adjustment = (
             (charges if charge_total is None else charge_total)
             - (allowances if allowance_total is None else allowance_total)
-            + (rounding or 0)
+            + rounding
         )
-        # A document that bills less than nothing is the other kind (module docstring, "Signs").
+        # Everything below is in the document's own signs; the door turns a negative document
+        # into the other kind (module docstring, "Signs"). `sign` is the sign it will be stored
+        # with, which decides only where the adjustment goes.
         sign = -1 if total < 0 else 1
-        is_credit_note = self.is_credit_note != (sign < 0)
         numbered = _line_numbers(lines)
         documents = [
             InvoiceLineDocument(
                 description=line.description,
-                quantity=sign * line.quantity,
+                quantity=line.quantity,
                 unit_price=line.unit_price,
-                amount=sign * line.amount,
+                amount=line.amount,
                 line_number=numbered[index] if numbered else None,
                 sku=line.sku,
                 po_line_number=line.po_line_number,
@@ -347,36 +362,45 @@ class _UblReader:
             )
             for index, line in enumerate(lines)
         ]
-        adjustment *= sign
-        shipping = adjustment if adjustment >= 0 else Decimal(0)
-        if adjustment < 0:
+        # Stored, an adjustment of the total's sign is shipping (≥ 0); one of the other sign is
+        # a net allowance, a line of quantity −1 at a positive price. In the document's signs
+        # that line has quantity −sign: the door's negation of a negative document makes it −1.
+        shipping = adjustment if sign * adjustment >= 0 else Decimal(0)
+        if sign * adjustment < 0:
             label = f"{ALLOWANCE_LINE}: {', '.join(reasons)}" if reasons else ALLOWANCE_LINE
             documents.append(
                 InvoiceLineDocument(
                     description=_cut(label, max_length(InvoiceLine, "description")),
-                    quantity=Decimal(-1),
-                    unit_price=-adjustment,
+                    quantity=Decimal(-sign),
+                    unit_price=abs(adjustment),
                     amount=adjustment,
                     line_number=max(numbered) + 1 if numbered else None,
                 )
             )
         rates = {line.tax_percent for line in lines} | adjustment_rates
+        # A BillingReference names the invoice a credit note credits; a negative invoice is a
+        # correction that the door stores as a credit note, so its reference is kept too. On a
+        # positive invoice it is a preceding-invoice reference (BT-25), which Recon does not keep.
+        credits = self.is_credit_note or total < 0
         return InvoiceDocument(
             invoice_number=number,
             currency=self.currency,
             invoice_date=issue_date,
             due_date=due_date,
-            total_amount=sign * total,
-            tax_amount=sign * tax,
+            total_amount=total,
+            tax_amount=tax,
             shipping_amount=shipping,
+            prepaid_amount=prepaid or Decimal(0),
+            amount_due=payable,
+            type_code=type_code,
             lines=documents,
             vendor_name=vendor_name,
             vendor_tax_id=vendor_tax_id,
             po_number=po_number,
             external_id=external_id,
             tax_rate=rates.pop() if len(rates) == 1 and None not in rates else None,
-            document_type=DocumentType.CREDIT_NOTE if is_credit_note else DocumentType.INVOICE,
-            credited_invoice_number=credited_number if is_credit_note else "",
+            document_type=DocumentType.CREDIT_NOTE if self.is_credit_note else DocumentType.INVOICE,
+            credited_invoice_number=credited_number if credits else "",
         )
 
     def supplier(self) -> tuple[str, str]:

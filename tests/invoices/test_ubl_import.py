@@ -24,9 +24,15 @@ from audit.actors import system_actor
 from audit.models import AuditEvent
 from invoices.ingest import ubl as ubl_module
 from invoices.lifecycle import invoice_transition
-from invoices.models import DocumentType, Invoice, InvoiceSource, InvoiceStatus
-from invoices.services import CREDITED_IN_FULL, CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES, LINE_AMOUNT_SIGN, QUANTITY_ZERO
-from matching.models import MatchResult, MatchRun
+from invoices.models import CONVERSION_REASONS, DocumentType, Invoice, InvoiceSource, InvoiceStatus
+from invoices.services import (
+    AMOUNT_DUE_DISAGREES,
+    CREDITED_IN_FULL,
+    CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES,
+    LINE_AMOUNT_SIGN,
+    QUANTITY_ZERO,
+)
+from matching.models import Discrepancy, MatchResult, MatchRun
 from matching.services import matching_run_for_tenant
 from recon_site.api.uploads import UPLOAD_TOO_LARGE
 from recon_site.quantities import MUST_BE_POSITIVE
@@ -345,6 +351,89 @@ def test_a_negative_correction_invoice_is_a_full_credit_note_too(api: APIClient,
     )
     assert correction["credited_invoice_id"] == invoice["id"]
     assert Invoice.objects.for_tenant(tenant).get(pk=invoice["id"]).status == InvoiceStatus.VOID
+
+
+def test_a_negative_invoice_is_stored_as_a_credit_note_recorded_as_converted(api: APIClient, tenant: Tenant) -> None:
+    """Type 380 with PayableAmount −1656.25: a credit note, and the clerk and the auditor can see why."""
+    correction = imported(api, "base-negative-inv-correction.xml")
+    assert (correction["document_type"], correction["converted_from"]) == ("credit_note", "invoice")
+    assert correction["conversion_reason"] == CONVERSION_REASONS[DocumentType.INVOICE]
+    assert correction["conversion_reason"].startswith("Negative invoice (type 380) converted")
+    assert (correction["subtotal_amount"], correction["tax_amount"], correction["shipping_amount"]) == (
+        "1300.00",
+        "331.25",
+        "25.00",
+    )
+    assert [(line["quantity"], line["amount"]) for line in correction["lines"]] == [
+        ("7.0000", "2800.00"),
+        ("-3.0000", "-1500.00"),
+    ]
+    [created] = _events(correction["id"], tenant)
+    assert (created.after["type_code"], created.after["converted_from"]) == ("380", "invoice")
+    # A positive invoice is stored as stated: nothing converted, nothing to explain.
+    plain = imported(api, "base-example.xml")
+    assert (plain["converted_from"], plain["conversion_reason"]) == ("", "")
+
+
+def test_the_prepaid_amount_is_stored_and_only_the_rest_is_due(api: APIClient, tenant: Tenant) -> None:
+    """ubl-tc434-example2: TaxInclusiveAmount 1801.78, PrepaidAmount 1000.00, PayableAmount 801.78 NOK."""
+    body = imported(api, "ubl-tc434-example2.xml")
+    assert (body["total_amount"], body["prepaid_amount"], body["amount_due"]) == ("1801.78", "1000.00", "801.78")
+    invoice = Invoice.objects.for_tenant(tenant).get(pk=body["id"])
+    assert (invoice.total_amount, invoice.prepaid_amount, invoice.amount_due) == (180178, 100000, 80178)
+    allowance = imported(api, "Allowance-example.xml")
+    assert (allowance["total_amount"], allowance["prepaid_amount"], allowance["amount_due"]) == (
+        "7125.00",
+        "1000.00",
+        "6125.00",
+    )
+
+
+def test_a_payable_amount_that_contradicts_the_totals_is_a_400_and_nothing_is_written(
+    api: APIClient, document_counts: Callable[[], dict[str, int]]
+) -> None:
+    def totals(payable: str) -> str:
+        return (
+            "<cbc:TaxInclusiveAmount currencyID='EUR'>125.00</cbc:TaxInclusiveAmount>"
+            "<cbc:PrepaidAmount currencyID='EUR'>25.00</cbc:PrepaidAmount>"
+            f"<cbc:PayableAmount currencyID='EUR'>{payable}</cbc:PayableAmount>"
+        )
+
+    before = document_counts()
+    error = refusal(upload(api, minimal_ubl(totals=totals("90.00"))), "validation_error")
+    assert error["details"]["amount_due"] == [
+        AMOUNT_DUE_DISAGREES.format(amount_due="90.00", total="125.00", prepaid="25.00", expected="100.00")
+    ]
+    in_other_currency = minimal_ubl(totals=totals("100.00").replace("'EUR'>25.00", "'NOK'>25.00"))
+    assert "cac:LegalMonetaryTotal/cbc:PrepaidAmount" in refusal(upload(api, in_other_currency))["details"]
+    assert document_counts() == before
+    # One minor unit of rounding is the document's to state; the amount due stays total − prepaid.
+    rounded = imported_content(api, minimal_ubl(totals=totals("100.01")))
+    assert (rounded["total_amount"], rounded["prepaid_amount"], rounded["amount_due"]) == ("125.00", "25.00", "100.00")
+
+
+def imported_content(client: APIClient, content: bytes) -> dict[str, Any]:
+    response = upload(client, content)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_a_different_document_reusing_a_number_is_stored_and_flagged_duplicate(api: APIClient, tenant: Tenant) -> None:
+    """base-example (Snippet1, 1656.25) then Allowance-example (same supplier, Snippet1, 7125.00)."""
+    VendorFactory(tenant=tenant, name="SupplierTradingName Ltd.", tax_id="GB1232434")
+    first = imported(api, "base-example.xml")
+    second = imported(api, "Allowance-example.xml")  # 201: stored, not answered with the first
+    assert second["id"] != first["id"]
+    assert (second["invoice_number"], second["total_amount"], len(second["lines"])) == ("Snippet1", "7125.00", 3)
+    # Each one sent again is its own re-send.
+    assert imported(api, "Allowance-example.xml", status=200)["id"] == second["id"]
+    assert imported(api, "base-example.xml", status=200)["id"] == first["id"]
+    assert Invoice.objects.for_tenant(tenant).count() == 2
+
+    matching_run_for_tenant(tenant=tenant, trigger=MatchRun.Trigger.COMMAND, actor=system_actor("test"))
+    [duplicate] = Discrepancy.objects.for_tenant(tenant).filter(type="duplicate_invoice")
+    assert (str(duplicate.invoice_id), duplicate.severity) == (second["id"], "critical")
+    assert api.get(f"/api/invoices/{second['id']}").json()["status"] == InvoiceStatus.REJECTED
 
 
 def test_a_partial_credit_note_references_the_invoice_and_changes_nothing(api: APIClient, tenant: Tenant) -> None:

@@ -8,6 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tenants.models import Tenant
+from tests.factories import InvoiceFactory
 from tests.matching.db_builders import Line, make_invoice, run_matching
 from tests.web.conftest import Scenario
 
@@ -78,3 +80,21 @@ def test_a_line_without_a_po_line_is_never_shown_as_matching(approver: Client, s
     assert "not matched to a PO line" in html
     assert "✓ matches" not in html
     assert 'data-flagged="true"' in html
+
+
+def test_the_page_shows_a_conversion_reason_the_prepaid_amount_and_the_amount_due(
+    clerk: Client, tenant: Tenant
+) -> None:
+    credit_note = InvoiceFactory(
+        tenant=tenant, document_type="credit_note", converted_from="invoice", total_amount=165625, prepaid_amount=0
+    )
+    html = clerk.get(reverse("web:invoice-detail", kwargs={"invoice_id": credit_note.pk})).content.decode()
+    assert 'data-testid="conversion-reason"' in html
+    assert "Negative invoice (type 380) converted" in html
+    assert 'data-testid="amount-due"' not in html  # nothing prepaid: the total is what is due
+
+    prepaid = InvoiceFactory(tenant=tenant, total_amount=180178, prepaid_amount=100000)
+    html = clerk.get(reverse("web:invoice-detail", kwargs={"invoice_id": prepaid.pk})).content.decode()
+    assert 'data-testid="conversion-reason"' not in html
+    assert re.search(r'data-testid="prepaid-amount">1,000.00<', html)
+    assert re.search(r'data-testid="amount-due">801.78<', html)
