@@ -72,11 +72,15 @@ def cash_vendor_payment_times(*, tenant: Tenant) -> list[VendorPaymentTimes]:
 
 
 def cash_open_items(*, tenant: Tenant) -> list[OpenItem]:
-    """Approved and partially paid invoices with their open balances (three queries)."""
+    """Approved and partially paid invoices with their open balances (three queries).
+
+    The open balance starts from the amount due (total − prepaid), as for payment matching: a
+    prepaid part is not cash that will leave again.
+    """
     invoices = list(
         Invoice.objects.for_tenant(tenant)
         .filter(status__in=PAYABLE_STATUSES, document_type=DocumentType.INVOICE)
-        .only("id", "vendor_id", "currency", "total_amount", "invoice_date", "due_date")
+        .only("id", "vendor_id", "currency", "amount_due", "invoice_date", "due_date")
         .order_by("invoice_date", "id")
     )
     balances = open_balances(tenant=tenant, invoices=invoices)

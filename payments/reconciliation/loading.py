@@ -1,8 +1,12 @@
 """Reads for reconciliation: the engine's input in a fixed number of queries, and open balances.
 
-Open balance of an invoice = total − net allocations (every kind, reversals subtracted) − its
-credit notes that are not void or rejected. Computed by aggregate queries, never stored: a
-stored balance would be one more thing a reversal, a credit note or a bug could leave stale.
+Open balance of an invoice = its amount due (total − prepaid, EN 16931 BT-115: what the vendor
+asks to be paid; `Invoice.amount_due`) − net allocations (every kind, reversals subtracted) − what
+its credit notes that are not void or rejected still take off (their own amount due). That is
+DESIGN.md §4's "amount due = total − prepaid − credit notes applied", less what was paid.
+Computed by aggregate queries, never stored: a stored balance would be one more thing a
+reversal, a credit note or a bug could leave stale. The database's allocation trigger
+(payments.migrations.0007_allocation_limit_on_amount_due) checks the same sum.
 """
 
 from __future__ import annotations
@@ -71,19 +75,22 @@ def _credited_by_invoice(tenant: Tenant, invoice_filter: Q) -> dict[uuid.UUID, i
         .filter(invoice_filter, document_type=DocumentType.CREDIT_NOTE, credited_invoice__isnull=False)
         .exclude(status__in=_DEAD_CREDIT_NOTE_STATUSES)
         .values("credited_invoice_id")
-        .annotate(total=Sum("total_amount"))
+        .annotate(total=Sum("amount_due"))
         .values_list("credited_invoice_id", "total")
     )
     return dict(rows)
 
 
 def open_balances(*, tenant: Tenant, invoices: Collection[Invoice]) -> dict[uuid.UUID, int]:
-    """`{invoice id: open balance}` for these invoices (two aggregate queries)."""
+    """`{invoice id: open balance}` for these invoices (two aggregate queries).
+
+    The invoices need `amount_due` loaded (it is, unless a `.only()` leaves it out).
+    """
     ids = [invoice.pk for invoice in invoices]
     allocated = _allocated_by_invoice(tenant, Q(invoice_id__in=ids))
     credited = _credited_by_invoice(tenant, Q(credited_invoice_id__in=ids))
     return {
-        invoice.pk: invoice.total_amount - allocated.get(invoice.pk, 0) - credited.get(invoice.pk, 0)
+        invoice.pk: invoice.amount_due - allocated.get(invoice.pk, 0) - credited.get(invoice.pk, 0)
         for invoice in invoices
     }
 
@@ -157,13 +164,13 @@ def load_reconciliation(*, tenant: Tenant, limit: int) -> LoadedReconciliation:
     rows: list[dict[str, Any]] = list(
         Invoice.objects.for_tenant(tenant)
         .filter(payable)
-        .values("id", "vendor_id", "invoice_number_normalized", "total_amount", "currency", "invoice_date", "due_date")
+        .values("id", "vendor_id", "invoice_number_normalized", "amount_due", "currency", "invoice_date", "due_date")
     )
     allocated = _allocated_by_invoice(tenant, Q(invoice__status__in=PAYABLE_STATUSES))
     credited = _credited_by_invoice(tenant, Q(credited_invoice__status__in=PAYABLE_STATUSES))
     invoices = []
     for row in rows:
-        balance = row["total_amount"] - allocated.get(row["id"], 0) - credited.get(row["id"], 0)
+        balance = row["amount_due"] - allocated.get(row["id"], 0) - credited.get(row["id"], 0)
         if balance > 0:
             invoices.append(
                 OpenInvoice(

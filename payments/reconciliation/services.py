@@ -403,7 +403,7 @@ def allocation_reverse(
         invoice = (
             Invoice.objects.for_tenant(tenant)
             .select_for_update()
-            .only("id", "tenant_id", "status", "review_queue", "total_amount", "currency", "invoice_number")
+            .only("id", "tenant_id", "status", "review_queue", "amount_due", "currency", "invoice_number")
             .get(pk=allocation.invoice_id)
         )
         payment = Payment.objects.for_tenant(tenant).select_for_update().get(pk=allocation.payment_id)

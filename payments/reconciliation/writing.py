@@ -164,7 +164,7 @@ def allocations_apply(
             "tenant_id",
             "status",
             "review_queue",
-            "total_amount",
+            "amount_due",
             "currency",
             "document_type",
             "invoice_number",
