@@ -19,6 +19,7 @@ it — until that request ended, and its hit would vanish if the request rolled 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ STORES = (REDIS, DATABASE)
 # Expired rows are deleted by the hits that open a new window, this many at a time, so the table
 # stays as small as the set of keys active within a window, with no scheduled task to run.
 PURGE_BATCH = 100
+MAX_KEY_LENGTH = 255  # RateCounter.key
 
 _HIT = """
 INSERT INTO recon_site_ratecounter AS counter (key, hits, window_ends)
@@ -66,17 +68,25 @@ class Count:
 
 def rate_counter_hit(*, key: str, window_seconds: int, store: str | None = None) -> Count:
     """Count one hit of `key`; a window of `window_seconds` starts at the first hit."""
-    return _store(store).hit(key, window_seconds)
+    return _store(store).hit(_bounded(key), window_seconds)
 
 
 def rate_counter_peek(*, key: str, store: str | None = None) -> Count | None:
     """The count of `key` in its current window, without counting; None when it has none."""
-    return _store(store).peek(key)
+    return _store(store).peek(_bounded(key))
 
 
 def rate_counter_clear(*, key: str, store: str | None = None) -> None:
     """Forget `key`'s count (a sign-in that succeeded clears its account's failures)."""
-    _store(store).clear(key)
+    _store(store).clear(_bounded(key))
+
+
+def _bounded(key: str) -> str:
+    """The key as stored: a long one (an address from a header, say) ends in its digest instead,
+    so it fits the column and a caller cannot make a write fail — and the limit open — by length."""
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return key[: MAX_KEY_LENGTH - 65] + "~" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _store(name: str | None) -> _RedisStore | _DatabaseStore:

@@ -49,6 +49,15 @@ def test_hits_of_a_key_count_up_in_its_window_and_start_again_after_it(store: st
     assert rate_counter_peek(key=other, store=store) is None
 
 
+def test_a_key_longer_than_the_column_still_counts_on_its_own(store: str) -> None:
+    """An address taken from a header can be any length: it must neither fail the write (which
+    would leave the limit open) nor share a count with another long key."""
+    prefix = f"throttle_anon_{uuid.uuid4().hex}"
+    first, second = prefix + "1" * 1000, prefix + "2" * 1000
+    assert [rate_counter_hit(key=first, window_seconds=60, store=store).hits for _ in range(2)] == [1, 2]
+    assert rate_counter_hit(key=second, window_seconds=60, store=store).hits == 1
+
+
 def _rows(*keys: str) -> dict[str, int]:
     """The table as another connection sees it (what other processes see)."""
     other = connections.create_connection("default")
