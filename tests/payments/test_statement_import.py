@@ -363,3 +363,14 @@ def test_an_mt940_with_more_bad_entries_than_the_cap_lists_the_first_1000(api: A
     assert len(listed) == MAX_PROBLEMS_REPORTED
     assert error["message"].startswith("The file has at least")
     assert counts() == before
+
+
+def test_the_import_command_reports_a_truncated_statement(tmp_path: Path, tenant: Tenant) -> None:
+    bad = tmp_path / "bad.csv"
+    rows = "".join(f"2026-10-20,x,EUR,T-{n},DE89370400440532013000,\n" for n in range(1_500))
+    bad.write_text(STATEMENT_CSV_HEADER + rows)
+    err = io.StringIO()
+    with pytest.raises(CommandError, match=f"at least {MAX_PROBLEMS_REPORTED + 1} problems"):
+        call_command("import_statement", str(bad), tenant=tenant.slug, stderr=err)
+    assert err.getvalue().count("column amount") == MAX_PROBLEMS_REPORTED
+    assert counts(tenant) == (0, 0, 0)
