@@ -19,7 +19,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 
 from invoices.models import DocumentType
 from recon_site.money import MoneyError, normalize_currency, round_to_minor, to_minor
@@ -184,8 +184,8 @@ def document_content(document: InvoiceDocument) -> InvoiceContent | None:
 
     The door's own conversions, in its order: the sign rule first, then minor units of the
     currency, and a missing line amount computed as the door computes it. A document the door
-    would refuse (an unknown currency, excess decimals) has no content, so it is never taken for a
-    re-send: it goes to the door and gets its 400.
+    would refuse (an unknown currency, excess decimals, a quantity of 1E+999999) has no content,
+    so it is never taken for a re-send: it goes to the door and gets its 400.
     """
     stored = document_with_positive_total(document)
     try:
@@ -210,5 +210,5 @@ def document_content(document: InvoiceDocument) -> InvoiceContent | None:
             prepaid=to_minor(stored.prepaid_amount, currency),
             lines=lines,
         )
-    except (MoneyError, InvalidOperation, TypeError):
+    except (MoneyError, ArithmeticError, TypeError, ValueError):  # ArithmeticError: every decimal signal
         return None

@@ -52,11 +52,12 @@ AMOUNT_DUE_DISAGREES = (
     "The amount due {amount_due} is not the total {total} less the prepaid amount {prepaid} = {expected} "
     "(at most 1 minor unit of rounding)."
 )
-CONVERTED_LINE_QUANTITY = (
-    "The document's total is negative, so it is stored as a {stored} with every sign turned "
-    "(converted_from); this line's quantity would then be {quantity}. Give the lines of a negative "
-    "document negative quantities, or send the {stored} itself."
+NEGATIVE_TOTAL_POSITIVE_LINES = (
+    "A negative total makes this {stated} a {stored}: it is stored as one with every sign turned "
+    "(converted_from), but then its lines would bill negative quantities. Send a {stored} with a "
+    "positive total, or give the lines of a negative {stated} negative quantities."
 )
+CONVERTED_LINE_QUANTITY = "Would be {quantity} in the {stored} this negative document is stored as; see total_amount."
 
 # Sources whose lines may have a negative quantity: a return or correction netted on the same
 # document. EN 16931 allows it (BT-129; the Peppol BIS base example has one) and the sender's
@@ -196,6 +197,14 @@ def invoice_create(
             line_amounts.append(computed)
         else:
             line_amounts.append(0)
+    if any(
+        _turned_negative(line.quantity, negative_allowed=negative_lines, document=document) for line in document.lines
+    ):
+        errors.setdefault("total_amount", []).append(
+            NEGATIVE_TOTAL_POSITIVE_LINES.format(
+                stated=_kind_label(document.converted_from), stored=_kind_label(document.document_type)
+            )
+        )
     if abs(sum(line_amounts)) > MAX_MINOR_UNITS:  # each line fits a BIGINT, their sum may not
         errors.setdefault("lines", []).append(SUBTOTAL_TOO_LARGE)
 
@@ -294,13 +303,23 @@ def _line_quantity_error(quantity: Decimal, *, negative_allowed: bool, document:
     """The door's quantity rule: > 0, or ≠ 0 for the sources that may net returns on a document.
 
     On a document converted for its negative total, a quantity the conversion made negative is
-    explained as such: the sender wrote it positive and would not understand "must be > 0".
+    explained as such (and on total_amount): the sender wrote it positive and would not understand
+    "must be > 0".
     """
-    if document.converted_from and not negative_allowed and quantity.is_finite() and quantity < 0:
-        return CONVERTED_LINE_QUANTITY.format(stored=document.document_type.replace("_", " "), quantity=quantity)
+    if _turned_negative(quantity, negative_allowed=negative_allowed, document=document):
+        return CONVERTED_LINE_QUANTITY.format(stored=_kind_label(document.document_type), quantity=quantity)
     if negative_allowed and quantity.is_finite():
         return QUANTITY_ZERO if quantity == 0 else quantity_error(abs(quantity))
     return quantity_error(quantity)
+
+
+def _turned_negative(quantity: Decimal, *, negative_allowed: bool, document: InvoiceDocument) -> bool:
+    """A line quantity written positive that the sign rule made negative, from a typed source."""
+    return bool(document.converted_from) and not negative_allowed and quantity.is_finite() and quantity < 0
+
+
+def _kind_label(document_type: str) -> str:
+    return document_type.replace("_", " ")
 
 
 def _credited_invoice_locked(*, tenant: Tenant, vendor: Vendor | None, document: InvoiceDocument) -> Invoice | None:

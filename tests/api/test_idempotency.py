@@ -61,10 +61,18 @@ def test_ten_identical_posts_create_one_invoice_and_replay_the_first_response(ap
     assert Invoice.objects.for_tenant(tenant).get().pk == uuid.UUID(first.json()["id"])
 
 
-def test_without_a_key_each_post_creates_a_document(api: APIClient, tenant: Tenant) -> None:
-    """The key is what makes a retry safe: two un-keyed posts are two invoices (the contrast case)."""
-    assert post(api, invoice_body(), key=None).status_code == 201
-    assert post(api, invoice_body(), key=None).status_code == 201
+def test_without_a_key_a_resent_document_is_answered_by_the_stored_one_and_a_changed_one_is_created(
+    api: APIClient, tenant: Tenant
+) -> None:
+    """The contrast case: without a key there is no replay of the response (no Idempotent-Replayed, a
+    200 instead of the first 201), only the door's content rule — the same vendor, number and content
+    is the same invoice (invoices.documents.InvoiceContent); other content is another invoice."""
+    first = post(api, invoice_body(), key=None)
+    again = post(api, invoice_body(), key=None)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"] and "Idempotent-Replayed" not in again
+    changed = {**invoice_body(), "total_amount": "31.00"}
+    assert post(api, changed, key=None).status_code == 201
     assert invoices_of(tenant) == 2
 
 

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from invoices.models import CONVERSION_REASONS, DocumentType, Invoice, InvoiceStatus
-from invoices.services import CONVERTED_LINE_QUANTITY
+from invoices.services import CONVERTED_LINE_QUANTITY, NEGATIVE_TOTAL_POSITIVE_LINES
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory
 
@@ -124,9 +124,9 @@ def test_a_negative_invoice_with_positive_lines_is_a_400_that_says_why(
     lines = [{"description": "Hex bolt M8", "quantity": "4", "unit_price": "12.50"}]
     response = api.post("/api/invoices", correction(lines=lines), format="json")
     assert response.status_code == 400, response.content
-    assert response.json()["error"]["details"]["lines[0].quantity"] == [
-        CONVERTED_LINE_QUANTITY.format(stored="credit note", quantity=-4)
-    ]
+    details = response.json()["error"]["details"]
+    assert details["total_amount"] == [NEGATIVE_TOTAL_POSITIVE_LINES.format(stated="invoice", stored="credit note")]
+    assert details["lines[0].quantity"] == [CONVERTED_LINE_QUANTITY.format(stored="credit note", quantity=-4)]
     assert document_counts() == before
 
 
