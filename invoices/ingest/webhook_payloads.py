@@ -11,6 +11,13 @@ Standard Webhooks envelope `{"type", "timestamp", "data"}` is unwrapped first:
   what changed and are acknowledged and ignored: Recon does not call their APIs;
 - anything else is another entity, ignored.
 
+No prepaid amount (EN 16931 BT-113) is read: a QuickBooks Bill has none, and Xero's AmountPaid,
+AmountCredited and Prepayments (and QuickBooks' Balance) are the ledger's allocations at the time of
+delivery, not what the document states. They change with every payment booked in the ledger, and
+the money behind them reaches Recon as bank statement lines that reconciliation allocates itself;
+taking them off the amount due as well would count that money twice. Both carry the whole bill as
+the amount due.
+
 Nothing here touches the database: the result goes to the one door (`invoice_create`), which
 validates and stores it as for every other source. Numbers are read with
 `json.loads(body, parse_float=Decimal)`, so no float ever touches an amount. Errors are reported
