@@ -26,7 +26,10 @@ from recon_site.money import MoneyError, normalize_currency, round_to_minor, to_
 from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS
 
 # The other kind: what a document with a negative total is stored as.
-_OTHER_KIND = {DocumentType.INVOICE: DocumentType.CREDIT_NOTE, DocumentType.CREDIT_NOTE: DocumentType.INVOICE}
+_OTHER_KIND: dict[str, str] = {
+    DocumentType.INVOICE.value: DocumentType.CREDIT_NOTE.value,
+    DocumentType.CREDIT_NOTE.value: DocumentType.INVOICE.value,
+}
 
 
 @dataclass(frozen=True)
@@ -100,19 +103,19 @@ def document_with_positive_total(document: InvoiceDocument) -> InvoiceDocument:
     if document.converted_from or not document.total_amount.is_finite() or document.total_amount >= 0:
         return document
     stated = document.document_type
-    stored = _OTHER_KIND.get(stated)  # type: ignore[call-overload]
+    stored = _OTHER_KIND.get(stated)
     if stored is None:
         return document  # an unknown kind: the door refuses it as stated
     return replace(
         document,
-        document_type=stored.value,
+        document_type=stored,
         converted_from=stated,
         total_amount=-document.total_amount,
         tax_amount=-document.tax_amount,
         shipping_amount=-document.shipping_amount,
         prepaid_amount=-document.prepaid_amount,
         amount_due=_negated(document.amount_due),
-        credited_invoice_number=document.credited_invoice_number if stored == DocumentType.CREDIT_NOTE else "",
+        credited_invoice_number=document.credited_invoice_number if stored == DocumentType.CREDIT_NOTE.value else "",
         lines=[replace(line, quantity=-line.quantity, amount=_negated(line.amount)) for line in document.lines],
     )
 

@@ -48,13 +48,13 @@ class DocumentType(models.TextChoices):
 # Why a document is stored as the other kind than it stated (invoices.documents.
 # document_with_positive_total), as the clerk reads it: on the invoice page and in the API's
 # `conversion_reason`. Keyed by the stated kind (`Invoice.converted_from`).
-CONVERSION_REASONS = {
-    DocumentType.INVOICE: (
+CONVERSION_REASONS: dict[str, str] = {
+    DocumentType.INVOICE.value: (
         "Negative invoice (type 380) converted: the document is an invoice whose total is negative, "
         "so it takes money back. Recon stores it as a credit note with every amount and quantity "
         "turned positive, credited against the invoice it references."
     ),
-    DocumentType.CREDIT_NOTE: (
+    DocumentType.CREDIT_NOTE.value: (
         "Negative credit note (type 381) converted: the document is a credit note whose total is "
         "negative, so it bills. Recon stores it as an invoice with every amount and quantity turned "
         "positive, matched and paid like any invoice."
@@ -180,7 +180,7 @@ class Invoice(TenantOwnedModel):
     @property
     def conversion_reason(self) -> str:
         """Why this document is stored as another kind than it stated; "" when it is not."""
-        return CONVERSION_REASONS.get(self.converted_from, "")  # type: ignore[call-overload]
+        return CONVERSION_REASONS.get(self.converted_from, "")
 
 
 class InvoiceLine(TenantOwnedModel):
