@@ -209,16 +209,17 @@ def invoice_transition(
 ) -> Invoice:
     """Move an invoice to `to_status` if the table allows it; write the audit event with it.
 
-    The row is locked (`SELECT … FOR UPDATE`) and re-read, so two reviewers acting at once are
-    serialized and the second sees the first one's result. `expected_status` (what the caller's
-    page showed) turns a lost race into a clear `stale_state` 409 instead of a silent overwrite.
+    The row is locked (`SELECT … FOR NO KEY UPDATE`, recon_site/locks.py) and re-read, so two
+    reviewers acting at once are serialized and the second sees the first one's result.
+    `expected_status` (what the caller's page showed) turns a lost race into a clear
+    `stale_state` 409 instead of a silent overwrite.
     `guard` runs on the locked, current row (a permission that depends on its queue, say) and
     raises to refuse.
     """
     move = InvoiceMove(invoice.pk, to_status, queue, reason, expected_status, context)
     _check_queue(to_status, queue)
     with transaction.atomic():
-        current = Invoice.objects.for_tenant(tenant).select_for_update().get(pk=invoice.pk)
+        current = Invoice.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=invoice.pk)
         INVOICE_LIFECYCLE.check_expected(current.status, expected_status)
         if guard is not None:
             guard(current)
@@ -234,7 +235,7 @@ def invoice_transition_many(*, tenant: Tenant, moves: Sequence[InvoiceMove], act
     Each move is checked against the same table as `invoice_transition`; a move that is not
     allowed, or whose invoice is no longer in the state the caller expected (someone else moved
     it since the caller read it), is refused on its own and reported in its result, and the
-    others go ahead. The rows are locked in id order (`SELECT … FOR UPDATE`), so two batches
+    others go ahead. The rows are locked in id order (`SELECT … FOR NO KEY UPDATE`), so two batches
     cannot deadlock each other, and a reviewer acting at the same time either goes first (and
     the move is refused as stale) or waits. One audit INSERT and one outbox INSERT for all.
     """
@@ -244,7 +245,7 @@ def invoice_transition_many(*, tenant: Tenant, moves: Sequence[InvoiceMove], act
     if len(set(invoice_ids)) != len(invoice_ids):
         repeated = next(invoice_id for invoice_id in invoice_ids if invoice_ids.count(invoice_id) > 1)
         raise ValueError(REPEATED_MOVE.format(invoice_id=repeated))
-    locked = Invoice.objects.for_tenant(tenant).select_for_update().filter(pk__in=invoice_ids).order_by("pk")
+    locked = Invoice.objects.for_tenant(tenant).select_for_update(no_key=True).filter(pk__in=invoice_ids).order_by("pk")
     current_by_id = {
         invoice.pk: invoice for invoice in locked.only("id", "tenant_id", "status", "review_queue", "invoice_number")
     }

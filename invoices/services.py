@@ -323,7 +323,7 @@ def _kind_label(document_type: str) -> str:
 
 
 def _credited_invoice_locked(*, tenant: Tenant, vendor: Vendor | None, document: InvoiceDocument) -> Invoice | None:
-    """The invoice a credit note credits, locked (`SELECT … FOR UPDATE`), or None.
+    """The invoice a credit note credits, locked (`SELECT … FOR NO KEY UPDATE`), or None.
 
     The same vendor (the resolved one; without one, the same raw tax id and name) and the same
     normalized number, within the tenant. When the number was billed more than once (a duplicate
@@ -344,7 +344,7 @@ def _credited_invoice_locked(*, tenant: Tenant, vendor: Vendor | None, document:
         return None
     final = INVOICE_LIFECYCLE.final_states
     chosen = next((candidate for candidate in found if candidate.status not in final), found[0])
-    return Invoice.objects.for_tenant(tenant).select_for_update().get(pk=chosen.pk)
+    return Invoice.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=chosen.pk)
 
 
 def _void_if_credited_in_full(*, tenant: Tenant, credit_note: Invoice, credited: Invoice, actor: Actor) -> None:

@@ -19,7 +19,7 @@ tells the whole story and the chain grows by one event per invoice, not two.
 
 Each invoice succeeds or fails on its own: the engine turns an exception into a failure for that
 invoice; if the bulk write raises, the batch is written again invoice by invoice, each in its
-own savepoint. A failed invoice stays in `received`, is listed on the run, and is tried again by
+own transaction. A failed invoice stays in `received`, is listed on the run, and is tried again by
 the next run.
 """
 
@@ -269,13 +269,16 @@ def _persist(
     except Exception:
         logger.warning("Bulk write of run %s failed; writing invoice by invoice", run.pk, exc_info=True)
     failures: list[dict[str, str]] = []
-    with transaction.atomic():
-        for outcome in outcomes:
-            try:
-                with transaction.atomic():  # a savepoint: one bad invoice cannot sink the others
-                    failures += _write(tenant=tenant, run=run, batch=batch, outcomes=[outcome])
-            except Exception as exc:
-                failures.append(_failure(outcome.invoice_id, f"{type(exc).__name__}: {exc}"))
+    for outcome in outcomes:
+        try:
+            # A transaction of its own: one bad invoice cannot sink the others, and each invoice's
+            # row lock comes before its audit lock (recon_site/locks.py). As savepoints of one
+            # transaction, the second invoice's row lock came after the first one's audit lock,
+            # and a reviewer holding that row while waiting for the audit lock made a deadlock.
+            with transaction.atomic():
+                failures += _write(tenant=tenant, run=run, batch=batch, outcomes=[outcome])
+        except Exception as exc:
+            failures.append(_failure(outcome.invoice_id, f"{type(exc).__name__}: {exc}"))
     return failures
 
 

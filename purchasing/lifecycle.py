@@ -90,7 +90,7 @@ def purchase_order_transition(
     """
     with transaction.atomic():
         matching_lock_wait(tenant=tenant)
-        current = PurchaseOrder.objects.for_tenant(tenant).select_for_update().get(pk=purchase_order.pk)
+        current = PurchaseOrder.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=purchase_order.pk)
         PURCHASE_ORDER_LIFECYCLE.check_expected(current.status, expected_status)
         PURCHASE_ORDER_LIFECYCLE.check(current.status, to_status)
         if to_status == P.CANCELLED and GoodsReceipt.objects.for_tenant(tenant).filter(purchase_order=current).exists():

@@ -160,6 +160,10 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
                 )
                 for line in document.lines
             )
+            # Invoices on hold for these goods go back to `received`, in this transaction. Their
+            # rows are locked before the audit chain is appended to (row, then chain: the order
+            # of recon_site/locks.py), so their events come before the receipt's own.
+            matching_requeue_for_receipt(tenant=tenant, goods_receipt=receipt)
             audit_record(
                 tenant=tenant,
                 actor=actor,
@@ -168,8 +172,6 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
                 action="created",
                 after=document_snapshot(document),
             )
-            # Invoices on hold for these goods go back to `received`, in this transaction.
-            matching_requeue_for_receipt(tenant=tenant, goods_receipt=receipt)
     except IntegrityError as exc:
         raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)) from exc
     return receipt

@@ -103,7 +103,7 @@ def api_key_revoke(*, tenant: Tenant, api_key: ApiKey, actor: Actor) -> ApiKey:
 def membership_grant(*, tenant: Tenant, user: Any, actor: Actor, role: str = Role.CLERK) -> Membership:
     """Give a user a role in a tenant (or change the role they have)."""
     with transaction.atomic():
-        existing = Membership.objects.for_tenant(tenant).select_for_update().filter(user=user).first()
+        existing = Membership.objects.for_tenant(tenant).select_for_update(no_key=True).filter(user=user).first()
         if existing is not None and existing.role == role:
             return existing
         membership, _ = Membership.objects.for_tenant(tenant).update_or_create(
@@ -124,7 +124,7 @@ def membership_grant(*, tenant: Tenant, user: Any, actor: Actor, role: str = Rol
 def tenant_settings_update(*, tenant: Tenant, actor: Actor, **changes: Any) -> TenantSettings:
     """Change matching thresholds or tolerances, validated like the admin form, and audited."""
     with transaction.atomic():
-        tenant_settings = TenantSettings.objects.select_for_update().get(tenant=tenant)
+        tenant_settings = TenantSettings.objects.select_for_update(no_key=True).get(tenant=tenant)
         before = model_snapshot(tenant_settings)
         for name, value in changes.items():
             setattr(tenant_settings, name, value)
@@ -176,7 +176,12 @@ def webhook_secret_set(*, tenant: Tenant, raw_secret: str, actor: Actor) -> None
 
 def _webhook_secret_store(*, tenant: Tenant, raw_secret: str, actor: Actor, action: str) -> None:
     with transaction.atomic():
-        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        # Serializes rotations (the audit event's "before" is the secret this one replaced), and
+        # FOR NO KEY UPDATE, not FOR UPDATE: every audited write of the tenant holds the audit
+        # lock at COMMIT, where its deferred foreign-key checks take FOR KEY SHARE on this row.
+        # FOR UPDATE blocks those checks while this transaction waits for the audit lock: a
+        # deadlock (issue #15). NO KEY UPDATE does not, and nothing here changes the row's key.
+        locked = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
         had_secret = bool(locked.webhook_secret_encrypted)
         locked.webhook_secret_encrypted = encrypt_text(raw_secret)
         locked.webhook_secret_rotated_at = timezone.now()

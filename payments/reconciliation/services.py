@@ -5,7 +5,7 @@ returns `skipped` at once), loads unmatched debit payments and open invoices in 
 of queries (payments.reconciliation.loading), runs the pure engine, and writes in one
 transaction:
 - the allocations the engine is sure of, after re-checking every amount under row locks
-  (`SELECT … FOR UPDATE` on the invoices, then the payments, both in id order, so runs and
+  (`SELECT … FOR NO KEY UPDATE` on the invoices, then the payments, both in id order, so runs and
   clerks never deadlock); a payment whose invoices changed meanwhile is left for the next run;
 - the invoices' moves approved → partially_paid → reconciled through `invoice_transition_many`
   (one audit event each, and `invoice.reconciled` in the outbox);
@@ -402,11 +402,11 @@ def allocation_reverse(
     with transaction.atomic():
         invoice = (
             Invoice.objects.for_tenant(tenant)
-            .select_for_update()
+            .select_for_update(no_key=True)
             .only("id", "tenant_id", "status", "review_queue", "amount_due", "currency", "invoice_number")
             .get(pk=allocation.invoice_id)
         )
-        payment = Payment.objects.for_tenant(tenant).select_for_update().get(pk=allocation.payment_id)
+        payment = Payment.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=allocation.payment_id)
         original = PaymentAllocation.objects.for_tenant(tenant).get(pk=allocation.pk)
         if original.reversal_of_id is not None:
             raise AllocationConflict(IS_A_REVERSAL.format(allocation_id=original.pk))
@@ -522,7 +522,7 @@ def payment_ignore(*, tenant: Tenant, payment: Payment, actor: Actor, reason: st
     written, all in one transaction.
     """
     with transaction.atomic():
-        locked = Payment.objects.for_tenant(tenant).select_for_update().get(pk=payment.pk)
+        locked = Payment.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=payment.pk)
         if locked.status not in _IGNORABLE_STATUSES:
             raise AllocationConflict(NOT_IGNORABLE.format(payment_id=locked.pk, status=locked.get_status_display()))
         before = locked.status

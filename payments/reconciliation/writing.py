@@ -156,7 +156,7 @@ def allocations_apply(
     invoices = {
         invoice.pk: invoice
         for invoice in Invoice.objects.for_tenant(tenant)
-        .select_for_update()
+        .select_for_update(no_key=True)
         .filter(pk__in=invoice_ids)
         .order_by("pk")
         .only(
@@ -173,7 +173,10 @@ def allocations_apply(
     }
     payments = {
         payment.pk: payment
-        for payment in Payment.objects.for_tenant(tenant).select_for_update().filter(pk__in=payment_ids).order_by("pk")
+        for payment in Payment.objects.for_tenant(tenant)
+        .select_for_update(no_key=True)
+        .filter(pk__in=payment_ids)
+        .order_by("pk")
     }
     balances = open_balances(tenant=tenant, invoices=list(invoices.values()))
     paid = paid_by_payment(tenant=tenant, payment_ids=payment_ids)

@@ -23,7 +23,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from recon_site import locks
@@ -95,13 +94,15 @@ def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredRe
     """Inside the request's transaction: lock the key, then return a response to replay, if any."""
     if len(key) > MAX_KEY_LENGTH:
         raise IdempotencyKeyInvalid(KEY_TOO_LONG)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [locks.IDEMPOTENCY, _lock_id(tenant, key)])
-        (locked,) = cursor.fetchone()
-    if not locked:
+    if not locks.transaction_lock_try(locks.IDEMPOTENCY, _lock_id(tenant, key)):
         raise IdempotencyInFlight(KEY_IN_FLIGHT)
     expiry = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-    record = IdempotencyRecord.objects.for_tenant(tenant).filter(key=key, created_at__gte=expiry).first()
+    record = IdempotencyRecord.objects.for_tenant(tenant).filter(key=key).first()
+    if record is not None and record.created_at < expiry:
+        # Gone now, before the request's own writes: a DELETE is a row lock, and the lock order
+        # (recon_site/locks.py) puts row locks before the audit lock those writes end with.
+        record.delete()
+        record = None
     if record is None:
         return None
     if record.request_fingerprint != fingerprint:
@@ -112,7 +113,6 @@ def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredRe
 def idempotency_complete(*, tenant: Tenant, key: str, fingerprint: str, status: int, body: Any) -> None:
     """Store the response of a keyed request (same transaction as the request's writes)."""
     now = timezone.now()
-    IdempotencyRecord.objects.for_tenant(tenant).filter(key=key).delete()  # an expired record, if any
     IdempotencyRecord.objects.create(
         tenant=tenant,
         key=key,
