@@ -41,17 +41,75 @@ _CODE_BY_EXCEPTION: dict[type[Exception], str] = {
 
 
 # PostgreSQL down, restarting, refusing connections, or a connection cut mid-request (psycopg's
-# OperationalError and InterfaceError, as Django re-raises them; deadlocks and serialization
-# failures are OperationalErrors too): nothing the client did, and a retry may well succeed.
+# OperationalError and InterfaceError, as Django re-raises them): nothing the client did, and a
+# retry may well succeed.
 DATABASE_UNAVAILABLE_CODE = "service_unavailable"
 # Not "nothing was changed": a connection cut during COMMIT cannot tell. Keyed POSTs are safe to
 # retry either way (Idempotency-Key).
 DATABASE_UNAVAILABLE = "The database is unavailable right now. Retry shortly."
 DATABASE_RETRY_AFTER_SECONDS = 5
 
+# A deadlock, a serialization failure, a row lock not available: OperationalErrors too, but the
+# database is up and answered; it rolled this transaction back because a concurrent one needed
+# the same rows. The API runs such a request again (recon_site.api.views.ConflictRetryMixin);
+# these answers are for when it could not, and never say "unavailable".
+TRANSACTION_CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+CONCURRENT_UPDATE_CODE = "concurrent_update"
+CONCURRENT_UPDATE = (
+    "This request conflicted with another one changing the same records at the same time, and was "
+    "rolled back: nothing of it was saved. Send it again."
+)
+CONCURRENT_UPDATE_PARTLY_SAVED = (
+    "This request conflicted with another one changing the same records at the same time, after part "
+    "of it had been saved. Check what was saved before sending it again (with an Idempotency-Key, a "
+    "request is saved whole or not at all)."
+)
+CONCURRENT_UPDATE_MAYBE_PARTLY_SAVED = (
+    "This request conflicted with another one changing the same records at the same time. Part of it "
+    "may have been saved: check before sending it again (with an Idempotency-Key, a request is saved "
+    "whole or not at all)."
+)
+CONCURRENT_UPDATE_RETRY_AFTER_SECONDS = 1
+_CONCURRENT_UPDATE_MESSAGES = {
+    False: CONCURRENT_UPDATE,
+    True: CONCURRENT_UPDATE_PARTLY_SAVED,
+    None: CONCURRENT_UPDATE_MAYBE_PARTLY_SAVED,
+}
+
+
+def is_transaction_conflict(exc: BaseException | None) -> bool:
+    """A deadlock, serialization failure or unavailable lock, as psycopg raised it (and Django wrapped it)."""
+    while exc is not None:
+        if getattr(exc, "sqlstate", None) in TRANSACTION_CONFLICT_SQLSTATES:
+            return True
+        exc = exc.__cause__
+    return False
+
 
 def is_database_unavailable(exc: BaseException | None) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (OperationalError, InterfaceError)) and not is_transaction_conflict(exc)
+
+
+def concurrent_update_body(*, partly_saved: bool | None, attempts: int) -> dict[str, Any]:
+    """The 409's envelope; `partly_saved` None where it cannot be known (no retrying view)."""
+    return error_body(
+        CONCURRENT_UPDATE_CODE,
+        _CONCURRENT_UPDATE_MESSAGES[partly_saved],
+        {"attempts": attempts, "partly_saved": partly_saved},
+    )
+
+
+def transaction_conflict_response(request: HttpRequest) -> HttpResponse:
+    """409 for a conflict that reached no retry (outside the API's views): the envelope for the
+    API, a page for the web app. Whether anything was saved is not known here."""
+    from recon_site.api.middleware import is_api_path  # the middleware imports this module
+
+    if is_api_path(request.path):
+        response: HttpResponse = JsonResponse(concurrent_update_body(partly_saved=None, attempts=1), status=409)
+    else:
+        response = HttpResponse(render_to_string("web/conflict.html"), status=409)
+    response["Retry-After"] = str(CONCURRENT_UPDATE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -108,6 +166,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's handler, re-shaped into the envelope; domain errors get their own status."""
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if is_transaction_conflict(exc):
+        # A view without ConflictRetryMixin (the retrying ones never get here with a conflict).
+        logger.warning("Transaction conflict: %s: %s", type(exc).__name__, exc)
+        return Response(
+            concurrent_update_body(partly_saved=None, attempts=1),
+            status=status.HTTP_409_CONFLICT,
+            headers={"Retry-After": str(CONCURRENT_UPDATE_RETRY_AFTER_SECONDS)},
+        )
     if is_database_unavailable(exc):
         logger.warning("Database unavailable: %s: %s", type(exc).__name__, exc)
         return Response(
@@ -151,6 +217,8 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
 def handler500(request: HttpRequest) -> HttpResponse:
     # Django calls this inside its `except`: a database outage raised outside a view (a
     # middleware saving the session, say) is still a 503, not a crash.
+    if is_transaction_conflict(sys.exc_info()[1]):
+        return transaction_conflict_response(request)
     if is_database_unavailable(sys.exc_info()[1]):
         return database_unavailable_response(request)
     return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")

@@ -10,7 +10,13 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from recon_site.api.errors import database_unavailable_response, error_response, is_database_unavailable
+from recon_site.api.errors import (
+    database_unavailable_response,
+    error_response,
+    is_database_unavailable,
+    is_transaction_conflict,
+    transaction_conflict_response,
+)
 from recon_site.observability import request_id_var, tenant_id_var
 
 logger = logging.getLogger(__name__)
@@ -70,6 +76,9 @@ class DatabaseUnavailableMiddleware:
     and `/health`, in DEBUG too (where Django would show its debug page instead of handler500).
     The app needs no restart afterwards: with CONN_HEALTH_CHECKS each request checks its
     persistent connection before use and opens a new one once the database is back.
+
+    A deadlock or serialization failure is not an outage: a 409 that says the change met another
+    one (the API's views retry it first, recon_site.api.views.ConflictRetryMixin).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -79,6 +88,9 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_transaction_conflict(exception):
+            logger.warning("Transaction conflict: %s: %s", type(exception).__name__, exception)
+            return transaction_conflict_response(request)
         if not is_database_unavailable(exception):
             return None
         logger.warning("Database unavailable: %s: %s", type(exception).__name__, exception)

@@ -1,19 +1,32 @@
-"""The base of every tenant API view: tenant from auth, throttle order, idempotent POSTs."""
+"""The base of every tenant API view: tenant from auth, throttle order, idempotent POSTs, and
+requests run again after a deadlock."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import random
+import time
 import uuid
 from typing import Any
 
-from django.db import transaction
-from django.http import HttpRequest, HttpResponseBase
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, connection, transaction
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http.request import RawPostDataException
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from audit.actors import Actor
+from recon_site.api.errors import (
+    CONCURRENT_UPDATE_RETRY_AFTER_SECONDS,
+    concurrent_update_body,
+    is_transaction_conflict,
+)
 from recon_site.api.idempotency import (
     HEADER,
     REPLAYED_HEADER,
@@ -25,7 +38,98 @@ from recon_site.api.idempotency import (
 from tenants.authentication import TenantContext
 from tenants.models import Tenant
 
+logger = logging.getLogger(__name__)
+
 _SCHEMA_TENANT = Tenant(pk=uuid.UUID(int=0), name="schema", slug="schema")
+
+# A request that meets a deadlock or serialization failure runs again at most this many times,
+# after a pause of about CONFLICT_BACKOFF_SECONDS, doubled each time and jittered (so the two
+# sides of a deadlock do not meet again in step): 50, 100, 200 ms.
+CONFLICT_RETRIES = 3
+CONFLICT_BACKOFF_SECONDS = 0.05
+LOG_CONFLICT_RETRY = "Transaction conflict on %s %s (attempt %d of %d), running the request again: %s"
+LOG_CONFLICT_GIVEN_UP = "Transaction conflict on %s %s after %d attempt(s), answered 409 (partly saved: %s): %s"
+
+
+class ConflictRetryMixin:
+    """Runs a request again when PostgreSQL rolled it back for a concurrent one (a deadlock, a
+    serialization failure, a lock not available), instead of answering it with an error.
+
+    Only where running it again is exactly what would have happened had the first attempt never
+    run: the attempt committed nothing (the connection counts commits, recon_site.db_backend) —
+    always so for a keyed POST, which is one transaction — and its body can be read again (held
+    in memory: bodies up to DATA_UPLOAD_MAX_MEMORY_SIZE; a larger upload is streamed once). Then
+    the whole dispatch runs again: authentication, the Idempotency-Key check and the view, in a
+    new transaction; not the rate limit, which counted the request once. Otherwise, or after
+    CONFLICT_RETRIES, the answer is a 409 `concurrent_update` saying whether anything was saved,
+    never a 503: the database is up, the client's request met another one.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        replayable = _body_kept(request)
+        attempt = 1
+        while True:
+            committed_before = getattr(connection, "commits", 0)
+            try:
+                return self.dispatch_attempt(request, *args, **kwargs)
+            except DatabaseError as exc:
+                if not is_transaction_conflict(exc):
+                    raise
+                partly_saved = getattr(connection, "commits", 0) != committed_before
+                if partly_saved or not replayable or attempt > CONFLICT_RETRIES:
+                    logger.warning(LOG_CONFLICT_GIVEN_UP, request.method, request.path, attempt, partly_saved, exc)
+                    return self._conflict_response(partly_saved=partly_saved, attempts=attempt)
+                logger.warning(LOG_CONFLICT_RETRY, request.method, request.path, attempt, CONFLICT_RETRIES + 1, exc)
+            time.sleep(CONFLICT_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))  # noqa: S311 (jitter)
+            attempt += 1
+            self._conflict_retrying = True
+            _body_rewind(request)
+
+    def dispatch_attempt(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc,no-any-return]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if is_transaction_conflict(exc):
+            raise exc  # out of DRF's dispatch (and a keyed request's transaction), to `dispatch`
+        return super().handle_exception(exc)  # type: ignore[misc,no-any-return]
+
+    def check_throttles(self, request: Request) -> None:
+        if not getattr(self, "_conflict_retrying", False):
+            super().check_throttles(request)  # type: ignore[misc]
+
+    def _conflict_response(self, *, partly_saved: bool, attempts: int) -> HttpResponseBase:
+        body = concurrent_update_body(partly_saved=partly_saved, attempts=attempts)
+        drf_request = getattr(self, "request", None)
+        if not isinstance(drf_request, Request) or not hasattr(drf_request, "accepted_renderer"):
+            response: HttpResponseBase = JsonResponse(body, status=409)
+        else:
+            response = self.finalize_response(drf_request, Response(body, status=409))  # type: ignore[attr-defined]
+        response["Retry-After"] = str(CONCURRENT_UPDATE_RETRY_AFTER_SECONDS)
+        return response
+
+
+def _body_kept(request: HttpRequest) -> bool:
+    """Hold the request body in memory so a retry can read it again; False if it cannot be."""
+    if hasattr(request, "_body"):
+        return True
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False  # Django reads such a body as empty; nothing to keep
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and declared > limit:
+        return False  # an upload (recon_site.api.uploads) streams it to a spool file, once
+    try:
+        request.body  # noqa: B018 (read for its side effect: Django keeps the bytes)
+    except (RequestDataTooBig, RawPostDataException, OSError):
+        return False
+    return True
+
+
+def _body_rewind(request: HttpRequest) -> None:
+    # DRF's parsers read a kept body afresh each time; a raw upload reads the request's stream.
+    if hasattr(request, "_body"):
+        request._stream = io.BytesIO(request._body)  # type: ignore[attr-defined]
 
 
 class _Replay(Exception):
@@ -33,7 +137,7 @@ class _Replay(Exception):
         self.stored = stored
 
 
-class TenantAPIMixin:
+class TenantAPIMixin(ConflictRetryMixin):
     """Mixed into every API view of tenant data.
 
     - `self.tenant` / `self.tenant_context` come from authentication, never from the body.
@@ -41,6 +145,7 @@ class TenantAPIMixin:
       before it is refused.
     - A POST with `Idempotency-Key` runs in one transaction with its stored response
       (see recon_site.api.idempotency).
+    - A request rolled back by a deadlock runs again (ConflictRetryMixin).
     """
 
     request: Request
@@ -83,11 +188,12 @@ class TenantAPIMixin:
             return None
         return request.headers.get(HEADER) or None
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def dispatch_attempt(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self._idempotency = None
         if self._idempotency_key(request) is None:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            return super().dispatch_attempt(request, *args, **kwargs)
         with transaction.atomic():
-            response = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            response = super().dispatch_attempt(request, *args, **kwargs)
             if response.status_code >= 500:
                 transaction.set_rollback(True)
             return response
@@ -134,7 +240,11 @@ class TenantAPIMixin:
             response = Response(exc.stored.body, status=exc.stored.status)
             response[REPLAYED_HEADER] = "true"
             return response
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
+
+    def _conflict_response(self, *, partly_saved: bool, attempts: int) -> HttpResponseBase:
+        self._idempotency = None  # the attempt that would have stored a response was rolled back
+        return super()._conflict_response(partly_saved=partly_saved, attempts=attempts)
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
