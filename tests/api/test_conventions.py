@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.core.cache import cache
@@ -16,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from recon_site.api.pagination import PAGE_SIZE_INVALID
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory
 
@@ -416,7 +418,7 @@ def test_a_datetime_filter_outside_the_calendar_in_utc_is_a_400(api: APIClient) 
     assert set(error["details"]) == {"created_from"}
 
 
-def _cursor(query: str) -> str:
+def _base64(query: str) -> str:
     return base64.b64encode(query.encode()).decode()
 
 
@@ -424,12 +426,17 @@ def _cursor(query: str) -> str:
     ("path", "cursor"),
     [
         ("/api/invoices", "not-a-cursor"),
-        ("/api/invoices", _cursor("p=not a timestamp")),
-        ("/api/invoices", _cursor("p=2026-02-18 19:18:12-19:47") + "x"),  # undecodable base64
+        ("/api/invoices", ""),
+        ("/api/invoices", "n2026-02-18T19:18:12"),
+        ("/api/invoices", "x1765432101234567"),
+        ("/api/invoices", "n123456789012345678"),  # 18 digits: past any row's time
+        ("/api/invoices", "n1765432101234567.12345"),  # offset beyond 4 digits
+        ("/api/invoices", "n-1"),
+        ("/api/invoices", "n1765432101234567\x00"),
+        ("/api/invoices", _base64("p=2026-02-18 19:18:12")),  # DRF's own cursor, the shape before
         ("/api/audit-events", "ß"),
-        ("/api/audit-events", _cursor("p=not a number")),
-        ("/api/audit-events", _cursor("p=99999999999999999999999")),
-        ("/api/vendors", _cursor("o=-1")),
+        ("/api/audit-events", "n\u0661\u0662"),  # not ASCII digits
+        ("/api/vendors", "n1.-1"),
     ],
 )
 def test_a_broken_cursor_is_a_400_on_cursor(path: str, cursor: str, api: APIClient, tenant: Tenant) -> None:
@@ -439,9 +446,48 @@ def test_a_broken_cursor_is_a_400_on_cursor(path: str, cursor: str, api: APIClie
     assert set(error["details"]) == {"cursor"}
 
 
-def test_a_cursor_position_with_a_far_offset_pages_in_utc(api: APIClient, tenant: Tenant) -> None:
-    """A position PostgreSQL would refuse as a literal (offset -19:47) is compared in UTC instead."""
+@pytest.mark.parametrize(
+    ("path", "cursor"),
+    [
+        ("/api/invoices", "n"),
+        ("/api/invoices", "p"),
+        ("/api/invoices", "n99999999999999999"),  # the largest position: year 5138
+        ("/api/invoices", "p0"),
+        ("/api/invoices", "n0.9999"),  # an offset past DRF's cutoff is capped, as DRF does
+        ("/api/audit-events", "n99999999999999999"),
+        ("/api/audit-events", "p1.3"),
+        ("/api/vendors", "n00000000000000001"),
+    ],
+)
+def test_every_cursor_of_the_documented_shape_is_answered(
+    path: str, cursor: str, api: APIClient, tenant: Tenant
+) -> None:
+    """The schema's cursor pattern promises that any token of that shape is a position: a 200."""
     InvoiceFactory(tenant=tenant)
-    response = api.get("/api/invoices", {"cursor": _cursor("p=2999-02-18 19:18:12-19:47")})
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    [parameter] = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "cursor"]
+    assert re.fullmatch(parameter["schema"]["pattern"].strip("^$"), cursor)
+    response = api.get(path, {"cursor": cursor})
     assert response.status_code == 200, response.content
-    assert len(response.json()["results"]) == 1
+
+
+def test_a_cursor_from_a_link_walks_forward_and_back(api: APIClient, tenant: Tenant) -> None:
+    invoices = [InvoiceFactory(tenant=tenant) for _ in range(3)]
+    newest_first = [str(invoice.pk) for invoice in reversed(invoices)]
+    first = api.get("/api/invoices", {"page_size": 2}).json()
+    cursor = parse_qs(urlparse(first["next"]).query)["cursor"][0]
+    assert re.fullmatch(r"n\d{1,17}", cursor)  # forward, after the page's last row
+    second = api.get(first["next"]).json()
+    back = api.get(second["previous"]).json()
+    assert [row["id"] for row in first["results"] + second["results"]] == newest_first
+    assert back["results"] == first["results"]
+
+
+@pytest.mark.parametrize("page_size", ["abc", "0", "-1", "501", "2.5", "", " 5", "\u0665"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_to_500_is_a_400(
+    page_size: str, api: APIClient, tenant: Tenant
+) -> None:
+    """DRF ignored a page_size it could not read and answered 50 rows; the client never knew."""
+    InvoiceFactory(tenant=tenant)
+    error = assert_envelope(api.get("/api/invoices", {"page_size": page_size}), 400, "validation_error")
+    assert error["details"] == {"page_size": [PAGE_SIZE_INVALID]}
