@@ -22,8 +22,18 @@ from invoices.review import invoice_review
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from matching.apis import MatchOutputSerializer
-from recon_site.api.fields import BusinessDateField, DecimalStringField, IntegerStringField, MoneyField
+from recon_site.api.fields import (
+    BusinessDateField,
+    CurrencyCodeField,
+    IntegerStringField,
+    MoneyAmountField,
+    MoneyField,
+    QuantityField,
+    TaxRateField,
+    UnitPriceField,
+)
 from recon_site.api.filters import UtcIsoDateTimeFilter
+from recon_site.api.schema import LETTER_OR_DIGIT_PATTERN, any_field_given, field_only_when
 from recon_site.api.uploads import spool_upload
 from recon_site.api.views import TenantAPIMixin
 
@@ -32,9 +42,9 @@ class InvoiceLineInputSerializer(serializers.Serializer):
     line_number = IntegerStringField(min_value=1, max_value=2_147_483_647, required=False, allow_null=True)
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=500)
-    quantity = DecimalStringField()
-    unit_price = DecimalStringField()
-    amount = DecimalStringField(required=False, allow_null=True)
+    quantity = QuantityField()
+    unit_price = UnitPriceField()
+    amount = MoneyAmountField(required=False, allow_null=True)
     po_line_number = IntegerStringField(min_value=1, max_value=2_147_483_647, required=False, allow_null=True)
 
 
@@ -44,20 +54,20 @@ class InvoiceInputSerializer(serializers.Serializer):
     vendor_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     vendor_tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     po_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    currency = serializers.CharField(max_length=3)
+    currency = CurrencyCodeField()
     invoice_date = BusinessDateField()
     due_date = BusinessDateField(required=False, allow_null=True, default=None)
-    tax_amount = DecimalStringField(required=False)
-    shipping_amount = DecimalStringField(required=False)
-    total_amount = DecimalStringField()
-    prepaid_amount = DecimalStringField(
+    tax_amount = MoneyAmountField(required=False)
+    shipping_amount = MoneyAmountField(required=False)
+    total_amount = MoneyAmountField()
+    prepaid_amount = MoneyAmountField(
         required=False,
         help_text=(
             "EN 16931 BT-113: paid before this document (a deposit). Included in total_amount; "
             "0 ≤ prepaid ≤ total. Payments and the cash forecast work on total − prepaid."
         ),
     )
-    amount_due = DecimalStringField(
+    amount_due = MoneyAmountField(
         required=False,
         allow_null=True,
         help_text=(
@@ -66,7 +76,7 @@ class InvoiceInputSerializer(serializers.Serializer):
         ),
     )
     external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    tax_rate = DecimalStringField(
+    tax_rate = TaxRateField(
         required=False, allow_null=True, help_text='Percent, as the document states it: "19" for 19 %.'
     )
     document_type = serializers.ChoiceField(choices=DocumentType.choices, required=False, default=DocumentType.INVOICE)
@@ -77,7 +87,17 @@ class InvoiceInputSerializer(serializers.Serializer):
         default="",
         help_text="A credit note's reference to the invoice it credits (the same vendor's invoice number).",
     )
-    lines = InvoiceLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
+    lines = InvoiceLineInputSerializer(many=True, allow_empty=False, min_length=1, max_length=10_000)
+
+    # Stated in the OpenAPI schema (recon_site.api.schema.ReconAutoSchema), enforced by
+    # invoices.services: INVOICE_NUMBER_REQUIRED, INVOICE_NO_VENDOR, CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES.
+    schema_rules = {
+        "properties": {"invoice_number": {"pattern": LETTER_OR_DIGIT_PATTERN}},
+        "allOf": [
+            any_field_given("vendor_id", "vendor_tax_id", "vendor_name"),
+            field_only_when("credited_invoice_number", other="document_type", equals=DocumentType.CREDIT_NOTE),
+        ],
+    }
 
     def to_document(self) -> InvoiceDocument:
         data = dict(self.validated_data)
@@ -212,7 +232,10 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
             "dates, each line's quantity, unit price and amount) — answers 200 with the stored invoice and "
             "creates nothing. The same number with other content is a different document: stored (201) and "
             "flagged `duplicate_invoice` by matching. A negative total is stored as the other kind "
-            "(`converted_from`)."
+            "(`converted_from`). Rules the schema cannot state, each a 400 naming the field: `vendor_id` must be "
+            "one of your vendors; line numbers are unique within the invoice; each line's quantity × unit price, "
+            "and the sum of the lines, must fit an amount (2^63 − 1 minor units); `prepaid_amount` is at most "
+            "`total_amount`; a stated `amount_due` is total − prepaid (1 minor unit of rounding allowed)."
         ),
         responses={
             201: InvoiceOutputSerializer,

@@ -6,12 +6,21 @@ its end, and a full IBAN in every list response would spread it to logs, caches 
 
 from __future__ import annotations
 
+import re
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import django_filters
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -25,15 +34,72 @@ from payments.reconciliation.apis import PaymentReconciliationActions, PaymentSu
 from payments.selectors import cash_forecast_for_tenant, cash_vendor_payment_times, payment_list
 from payments.services import statement_import
 from payments.statements import FORMATS
-from recon_site.api.fields import MoneyField
+from recon_site.api.fields import MoneyField, decimal_pattern
 from recon_site.api.uploads import QueryInvalid, dry_run_requested, spool_upload
 from recon_site.api.views import TenantAPIMixin
-from recon_site.money import MoneyError, format_minor, normalize_currency, to_minor
+from recon_site.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency
 from vendors.models import Vendor
 
 FORMAT_INVALID = "statement_format must be one of: {formats}."
-AMOUNT_NEEDS_CURRENCY = "Filtering by amount needs a currency (amounts are compared in its minor units)."
+AMOUNT_FILTER_INVALID = "An amount is a decimal in major units, such as 120.50 (at most 4 decimals)."
+AMOUNT_FILTER_PATTERN = decimal_pattern(integer_digits=18, places=max(CURRENCY_EXPONENTS.values()))
+_AMOUNT_FILTER = re.compile(AMOUNT_FILTER_PATTERN)
 _AMOUNT_LOOKUPS = {"amount": "exact", "amount_min": "gte", "amount_max": "lte"}
+_CURRENCIES_BY_PLACES: dict[int, list[str]] = {}
+for _code, _places in sorted(CURRENCY_EXPONENTS.items()):
+    _CURRENCIES_BY_PLACES.setdefault(_places, []).append(_code)
+
+
+def payment_amount_condition(*, value: Decimal, lookup: str, currency: str | None) -> Q:
+    """Payments whose amount is `value` (exact), at least it (gte) or at most it (lte), each
+    compared in major units of its own currency — or only in `currency`'s, when given.
+
+    Amounts are stored in minor units, whose size depends on the currency, so the value is
+    scaled per group of currencies with the same exponent, exactly (Decimal, never float). A
+    value with more decimals than a currency has equals no amount in it, and a bound rounds
+    inward (`amount_min=1.005` is 101 cents and up in EUR). So a filter needs no currency,
+    and no value of the documented shape is refused.
+    """
+    groups = {
+        places: [currency] if currency else codes
+        for places, codes in _CURRENCIES_BY_PLACES.items()
+        if currency is None or currency in codes
+    }
+    condition = Q(pk__in=[])
+    for places, codes in groups.items():
+        scaled = value.scaleb(places)
+        if lookup == "exact":
+            if scaled != scaled.to_integral_value():
+                continue
+            bound = int(scaled)
+        else:
+            bound = int(scaled.to_integral_value(rounding=ROUND_CEILING if lookup == "gte" else ROUND_FLOOR))
+        if bound > MAX_MINOR_UNITS:  # beyond any stored amount
+            if lookup == "lte":
+                condition |= Q(currency__in=codes)
+            continue
+        condition |= Q(currency__in=codes, **{f"amount__{lookup}": bound})
+    return condition
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": AMOUNT_FILTER_PATTERN,
+        "example": "120.50",
+        "description": (
+            "In major units of each payment's own currency (or of `currency`, when given): 120.50 finds "
+            "120.50 EUR and 120.50 USD; a value with more decimals than a currency has finds none in it."
+        ),
+    }
+)
+class PaymentAmountFilter(django_filters.CharFilter):
+    pass
+
+
+@extend_schema_field({"type": "string", "enum": sorted(CURRENCY_EXPONENTS), "description": "ISO 4217 code."})
+class CurrencyFilter(django_filters.CharFilter):
+    pass
 
 
 class PaymentOutputSerializer(serializers.ModelSerializer):
@@ -101,12 +167,12 @@ class StatementImportReportSerializer(serializers.Serializer):
 class PaymentFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=PaymentStatus.choices)
     direction = django_filters.ChoiceFilter(choices=PaymentDirection.choices)
-    currency = django_filters.CharFilter(method="filter_currency")
+    currency = CurrencyFilter(method="filter_currency")
     booking_date_from = django_filters.DateFilter(field_name="booking_date", lookup_expr="gte")
     booking_date_to = django_filters.DateFilter(field_name="booking_date", lookup_expr="lte")
-    amount = django_filters.CharFilter(method="filter_amount", help_text="Decimal; needs currency.")
-    amount_min = django_filters.CharFilter(method="filter_amount", help_text="Decimal; needs currency.")
-    amount_max = django_filters.CharFilter(method="filter_amount", help_text="Decimal; needs currency.")
+    amount = PaymentAmountFilter(method="filter_amount")
+    amount_min = PaymentAmountFilter(method="filter_amount")
+    amount_max = PaymentAmountFilter(method="filter_amount")
     statement_import_id = django_filters.UUIDFilter(field_name="statement_import_id")
     counterparty_account = django_filters.CharFilter(
         method="filter_counterparty_account", help_text="The full account number (IBAN); matched by its keyed hash."
@@ -124,15 +190,16 @@ class PaymentFilter(django_filters.FilterSet):
         return queryset.filter(counterparty_account_hash=account_hash(value))
 
     def filter_amount(self, queryset: Any, name: str, value: str) -> Any:
-        # Amounts are stored in minor units, whose size depends on the currency (JPY has none).
-        raw_currency = self.data.get("currency", "")
-        if not raw_currency:
-            raise QueryInvalid(AMOUNT_NEEDS_CURRENCY, details={name: [AMOUNT_NEEDS_CURRENCY]})
+        if not _AMOUNT_FILTER.match(value):
+            raise QueryInvalid(AMOUNT_FILTER_INVALID, details={name: [AMOUNT_FILTER_INVALID]})
+        raw_currency = (self.data.get("currency") or "").strip()
         try:
-            minor = to_minor(value, normalize_currency(raw_currency))
-        except MoneyError as exc:
-            raise QueryInvalid(str(exc), details={name: [str(exc)]}) from exc
-        return queryset.filter(**{f"amount__{_AMOUNT_LOOKUPS[name]}": minor})
+            currency = normalize_currency(raw_currency) if raw_currency else None
+        except MoneyError:
+            return queryset.none()  # no payment is in a currency that does not exist
+        return queryset.filter(
+            payment_amount_condition(value=Decimal(value), lookup=_AMOUNT_LOOKUPS[name], currency=currency)
+        )
 
 
 class PaymentViewSet(
@@ -261,7 +328,13 @@ class CashViewSet(TenantAPIMixin, viewsets.ViewSet):
         return Response({"results": CashVendorOutputSerializer(rows, many=True).data})
 
     @extend_schema(
-        parameters=[OpenApiParameter("weeks", int, description=f"1-{MAX_FORECAST_WEEKS}, default 12.")],
+        parameters=[
+            OpenApiParameter(
+                "weeks",
+                {"type": "integer", "minimum": 1, "maximum": MAX_FORECAST_WEEKS, "default": 12},
+                description=f"Weeks ahead, 1 to {MAX_FORECAST_WEEKS} (default 12).",
+            )
+        ],
         responses={200: OpenApiResponse(description="`{weeks, from, currencies: [{currency, total, weeks: [...]}]}`")},
     )
     @action(detail=False, methods=["get"], url_path="forecast", url_name="forecast")

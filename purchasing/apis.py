@@ -23,7 +23,13 @@ from purchasing.lifecycle import PURCHASE_ORDER_ACTIONS, purchase_order_act
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from purchasing.selectors import goods_receipt_list, purchase_order_list
 from purchasing.services import goods_receipt_create, purchase_order_create
-from recon_site.api.fields import BusinessDateField, DecimalStringField, IntegerStringField
+from recon_site.api.fields import (
+    BusinessDateField,
+    CurrencyCodeField,
+    IntegerStringField,
+    QuantityField,
+    UnitPriceField,
+)
 from recon_site.api.views import TenantAPIMixin
 
 
@@ -31,30 +37,30 @@ class PurchaseOrderLineInputSerializer(serializers.Serializer):
     line_number = IntegerStringField(min_value=1, max_value=2_147_483_647)
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=500)
-    quantity = DecimalStringField()
-    unit_price = DecimalStringField()
+    quantity = QuantityField()
+    unit_price = UnitPriceField()
     uom = serializers.CharField(max_length=16, required=False, allow_blank=True, default="EA")
 
 
 class PurchaseOrderInputSerializer(serializers.Serializer):
     po_number = serializers.CharField(max_length=64)
     vendor_id = serializers.UUIDField()
-    currency = serializers.CharField(max_length=3)
+    currency = CurrencyCodeField()
     order_date = BusinessDateField()
     expected_date = BusinessDateField(required=False, allow_null=True, default=None)
-    lines = PurchaseOrderLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
+    lines = PurchaseOrderLineInputSerializer(many=True, allow_empty=False, min_length=1, max_length=10_000)
 
 
 class GoodsReceiptLineInputSerializer(serializers.Serializer):
     po_line_number = IntegerStringField(min_value=1, max_value=2_147_483_647)
-    quantity = DecimalStringField()
+    quantity = QuantityField()
 
 
 class GoodsReceiptInputSerializer(serializers.Serializer):
     receipt_number = serializers.CharField(max_length=64)
     po_number = serializers.CharField(max_length=64)
     received_date = BusinessDateField()
-    lines = GoodsReceiptLineInputSerializer(many=True, allow_empty=False, max_length=10_000)
+    lines = GoodsReceiptLineInputSerializer(many=True, allow_empty=False, min_length=1, max_length=10_000)
 
 
 class PurchaseOrderLineOutputSerializer(serializers.ModelSerializer):
@@ -142,7 +148,14 @@ class PurchaseOrderViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retriev
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return self.InputSerializer if self.action == "create" else PurchaseOrderOutputSerializer
 
-    @extend_schema(request=PurchaseOrderInputSerializer, responses={201: PurchaseOrderOutputSerializer})
+    @extend_schema(
+        request=PurchaseOrderInputSerializer,
+        responses={201: PurchaseOrderOutputSerializer},
+        description=(
+            "All or nothing. Rules the schema cannot state, each a 400 naming the field: `vendor_id` must be one "
+            "of your vendors; line numbers are unique within the order. A `po_number` you already have is 409."
+        ),
+    )
     def create(self, request: Request) -> Response:
         incoming = self.InputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -239,7 +252,15 @@ class GoodsReceiptViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retrieve
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return self.InputSerializer if self.action == "create" else GoodsReceiptOutputSerializer
 
-    @extend_schema(request=GoodsReceiptInputSerializer, responses={201: GoodsReceiptOutputSerializer})
+    @extend_schema(
+        request=GoodsReceiptInputSerializer,
+        responses={201: GoodsReceiptOutputSerializer},
+        description=(
+            "All or nothing; invoices on hold for these goods are matched again. Rules the schema cannot state, "
+            "each a 400 naming the field: `po_number` names one of your purchase orders that is not cancelled; "
+            "each `po_line_number` is a line of it, once. A `receipt_number` you already have is 409."
+        ),
+    )
     def create(self, request: Request) -> Response:
         incoming = self.InputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

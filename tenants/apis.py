@@ -21,7 +21,14 @@ from recon_site.api.schema import error_response
 from recon_site.api.views import TenantAPIMixin
 from tenants.authentication import TenantContext
 from tenants.models import Role
-from tenants.services import tenant_create, webhook_secret_rotate, webhook_secret_set
+from tenants.services import (
+    WEBHOOK_SECRET_LENGTH,
+    WEBHOOK_SECRET_MAX_LENGTH,
+    WEBHOOK_SECRET_MIN_LENGTH,
+    tenant_create,
+    webhook_secret_rotate,
+    webhook_secret_set,
+)
 
 WEBHOOK_ROTATE_ADMINS_ONLY = "Only an administrator of this tenant (or an API key) may rotate its webhook secret."
 
@@ -104,8 +111,16 @@ class WebhookSecretRotateView(TenantAPIMixin, APIView):
 
 
 class WebhookSecretSetInputSerializer(serializers.Serializer):
+    # The service checks the length too (any caller); here it is also stated in the schema.
     secret = serializers.CharField(
-        trim_whitespace=True, help_text="The key the sender issued (QuickBooks verifier token, Xero webhook key)."
+        trim_whitespace=True,
+        min_length=WEBHOOK_SECRET_MIN_LENGTH,
+        max_length=WEBHOOK_SECRET_MAX_LENGTH,
+        error_messages={"min_length": WEBHOOK_SECRET_LENGTH, "max_length": WEBHOOK_SECRET_LENGTH},
+        help_text=(
+            "The key the sender issued (QuickBooks verifier token, Xero webhook key): "
+            f"{WEBHOOK_SECRET_MIN_LENGTH} to {WEBHOOK_SECRET_MAX_LENGTH} characters; surrounding spaces are ignored."
+        ),
     )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from recon_site.api.fields import CurrencyCodeField
+from recon_site.api.schema import LETTER_OR_DIGIT_PATTERN
 from recon_site.api.views import TenantAPIMixin
 from vendors.models import Vendor
 from vendors.selectors import vendor_list
@@ -43,11 +45,17 @@ class VendorViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelM
     serializer_class = VendorOutputSerializer
     filterset_class = VendorFilter
 
+    @extend_schema_serializer(component_name="VendorInput")  # not "Input": one name per kind of body
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=255)
         tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-        currency = serializers.CharField(max_length=3, required=False, allow_blank=True, default="")
+        currency = CurrencyCodeField(
+            required=False, allow_blank=True, default="", help_text="The vendor's usual currency; empty if none."
+        )
         external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+
+        # vendors.services: VENDOR_NAME_REQUIRED (a name of punctuation alone names nobody).
+        schema_rules = {"properties": {"name": {"pattern": LETTER_OR_DIGIT_PATTERN}}}
 
     def get_queryset(self) -> Any:
         return vendor_list(tenant=self.tenant).prefetch_related("aliases")

@@ -34,7 +34,7 @@ from payments.reconciliation.services import (
     allocation_split,
     reconciliation_run_for_tenant,
 )
-from recon_site.api.fields import DecimalStringField, MoneyField
+from recon_site.api.fields import MoneyAmountField, MoneyField
 from recon_site.api.views import TenantAPIMixin
 from recon_site.exceptions import NotFoundError
 from recon_site.money import MoneyError, to_minor
@@ -98,11 +98,11 @@ class ReconciliationReportSerializer(serializers.Serializer):
 
 class AllocatePartSerializer(serializers.Serializer):
     invoice_id = serializers.UUIDField()
-    amount = DecimalStringField(help_text='In the payment\'s currency, e.g. "120.50".')
+    amount = MoneyAmountField(help_text='In the payment\'s currency, e.g. "120.50": no more decimals than it has.')
 
 
 class AllocateInputSerializer(serializers.Serializer):
-    allocations = AllocatePartSerializer(many=True, allow_empty=False)
+    allocations = AllocatePartSerializer(many=True, allow_empty=False, min_length=1)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
@@ -130,7 +130,7 @@ class PaymentReconciliationActions:
         request=AllocateInputSerializer,
         responses={201: PaymentAllocationOutputSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"], url_path="allocate")
+    @action(detail=True, methods=["post"], url_path="allocate", pagination_class=None, filter_backends=[])
     def allocate(self, request: Request, pk: str | None = None) -> Response:
         payment = self.get_object()  # type: ignore[attr-defined]  # first: another tenant's id is a 404
         tenant = self.tenant  # type: ignore[attr-defined]
@@ -165,7 +165,7 @@ class PaymentReconciliationActions:
         request=None,
         responses={201: PaymentAllocationOutputSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"], url_path="accept-suggestion")
+    @action(detail=True, methods=["post"], url_path="accept-suggestion", pagination_class=None, filter_backends=[])
     def accept_suggestion(self, request: Request, pk: str | None = None) -> Response:
         payment = self.get_object()  # type: ignore[attr-defined]
         allocations = allocation_accept_suggestion(tenant=self.tenant, payment=payment, actor=self.actor)  # type: ignore[attr-defined]
@@ -187,7 +187,7 @@ class PaymentAllocationViewSet(
         request=ReverseInputSerializer,
         responses={201: PaymentAllocationOutputSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"], url_path="reverse")
+    @action(detail=True, methods=["post"], url_path="reverse", pagination_class=None, filter_backends=[])
     def reverse(self, request: Request, pk: str | None = None) -> Response:
         allocation = self.get_object()
         data = ReverseInputSerializer(data=request.data)

@@ -16,7 +16,8 @@ from recon_site.business_dates import (
     BUSINESS_DATE_PATTERN,
     business_date_error,
 )
-from recon_site.money import format_minor
+from recon_site.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, format_minor
+from recon_site.quantities import QUANTITY_DIGITS, QUANTITY_PLACES, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "199.99"})
@@ -88,3 +89,122 @@ def _refuse_non_ascii_digits(field: serializers.Field, data: Any) -> None:
     # travels as ASCII; anything else is "not a number" rather than a silent conversion.
     if isinstance(data, str) and not data.isascii():
         field.fail("invalid")
+
+
+# --- Number and code shapes, stated in the OpenAPI schema ------------------------------------
+# The services check quantities, unit prices and amounts for every source (recon_site.quantities,
+# recon_site.money); these fields say the same rules in the schema, as patterns over the decimal
+# string, so a client (and schemathesis) knows what is accepted before sending it. The patterns
+# are written once, here, from the same constants the services check against; JSON Schema
+# patterns are ECMA-262 and these read the same in Python's `re`.
+
+
+def decimal_pattern(*, integer_digits: int, places: int, sign: str = "non_negative") -> str:
+    """A plain decimal string: at most `integer_digits` before the point, `places` after it.
+
+    `sign`: "non_negative" (0 allowed), "positive" (> 0), "non_zero" (> 0 or < 0, with a "-").
+    Trailing zeros are not decimals, as the services read them ("1.5000" EUR, "1500.00" JPY).
+    No exponent, no "+", no leading zeros: stricter than Decimal() reads, never looser.
+    """
+    fraction = rf"(?:\.[0-9]{{1,{places}}}0*)?" if places else r"(?:\.0+)?"
+    whole = rf"[1-9][0-9]{{0,{integer_digits - 1}}}" if integer_digits > 1 else "[1-9]"
+    if sign == "non_negative":
+        return rf"^(?:0|{whole}){fraction}$"
+    below_one = "|".join(
+        "0" * (zeros) + "[1-9]" + (rf"[0-9]{{0,{places - zeros - 1}}}" if places - zeros - 1 else "")
+        for zeros in range(places)
+    )
+    positive = rf"{whole}{fraction}" + (rf"|0\.(?:{below_one})0*" if places else "")
+    return rf"^(?:{positive})$" if sign == "positive" else rf"^-?(?:{positive})$"
+
+
+QUANTITY_PATTERN = decimal_pattern(
+    integer_digits=QUANTITY_DIGITS - QUANTITY_PLACES, places=QUANTITY_PLACES, sign="positive"
+)
+UNIT_PRICE_PATTERN = decimal_pattern(integer_digits=UNIT_PRICE_DIGITS - UNIT_PRICE_PLACES, places=UNIT_PRICE_PLACES)
+# Percent, 0 to 100, at most 3 decimals (invoices.services: TAX_RATE_RANGE, TAX_RATE_PLACES).
+TAX_RATE_PATTERN = r"^(?:100(?:\.0+)?|[1-9]?[0-9](?:\.[0-9]{1,3}0*)?)$"
+
+
+def money_integer_digits(places: int) -> int:
+    """The most digits before the point that fit a BIGINT in minor units, for every value."""
+    return len(str(MAX_MINOR_UNITS // 10**places)) - 1
+
+
+# Any currency's amount: the fewest integer digits and the most places of all currencies. An
+# amount beside its currency in the same body is narrowed to that currency's exponent by
+# `recon_site.api.schema` (the "x-money" marker below).
+MONEY_PLACES_MAX = max(CURRENCY_EXPONENTS.values())
+MONEY_PATTERN = decimal_pattern(integer_digits=money_integer_digits(MONEY_PLACES_MAX), places=MONEY_PLACES_MAX)
+MONEY_DESCRIPTION = (
+    "A decimal string in major units, not negative, with no more decimals than the currency has (EUR 2, JPY 0, BHD 3)."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": QUANTITY_PATTERN,
+        "maxLength": DecimalStringField.MAX_STRING_LENGTH,
+        "example": "10",
+        "description": "Greater than 0, at most 4 decimals (trailing zeros aside).",
+    }
+)
+class QuantityField(DecimalStringField):
+    """A quantity ordered, received or billed (recon_site.quantities.quantity_error)."""
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": UNIT_PRICE_PATTERN,
+        "maxLength": DecimalStringField.MAX_STRING_LENGTH,
+        "example": "12.50",
+        "description": "Not negative, at most 6 decimals (trailing zeros aside).",
+    }
+)
+class UnitPriceField(DecimalStringField):
+    """A unit price (recon_site.quantities.unit_price_error): sub-cent digits are real."""
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": MONEY_PATTERN,
+        "maxLength": DecimalStringField.MAX_STRING_LENGTH,
+        "example": "199.99",
+        "description": MONEY_DESCRIPTION,
+        "x-money": True,
+    }
+)
+class MoneyAmountField(DecimalStringField):
+    """An amount in major units (recon_site.money.to_minor refuses more decimals than its currency)."""
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": TAX_RATE_PATTERN,
+        "maxLength": DecimalStringField.MAX_STRING_LENGTH,
+        "example": "19",
+        "description": "Percent, 0 to 100, at most 3 decimals.",
+    }
+)
+class TaxRateField(DecimalStringField):
+    """A tax rate in percent, as the document states it."""
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": sorted(CURRENCY_EXPONENTS),
+        "example": "EUR",
+        "description": "ISO 4217 code (upper case).",
+    }
+)
+class CurrencyCodeField(serializers.CharField):
+    """An ISO 4217 code. The services normalize and check it (recon_site.money.normalize_currency)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 3)
+        super().__init__(**kwargs)

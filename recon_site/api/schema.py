@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer
 from drf_spectacular.utils import OpenApiResponse
 
 from recon_site.api.idempotency import MAX_KEY_LENGTH
@@ -116,3 +118,187 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
 def error_response(description: str) -> OpenApiResponse:
     """For a view's `extend_schema(responses=...)`: an error status it answers with the envelope."""
     return OpenApiResponse(response={"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}, description=description)
+
+
+# --- Input rules the serializers cannot say by themselves -------------------------------------
+# What every text input shares, said once here for every request body and query parameter
+# instead of on each of some hundred fields:
+# - no NUL character anywhere (recon_site.text: PostgreSQL cannot store it; refused at the door);
+# - a required text (`minLength` ≥ 1) is checked after DRF trims it, so it needs that many
+#   characters between its first and last non-space one.
+# "Space" is written out as a class both readings agree on: ECMA-262's `\s` (JSON Schema's) lacks
+# U+001C–U+001F and U+0085, which Python's `str.strip()` (DRF's trim) removes.
+_SPACE = r"\s\x1c-\x1f\x85"
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def trimmed_text_pattern(min_length: int) -> str:
+    """Text whose trimmed length is at least `min_length` (≥ 1), with no NUL."""
+    solid = rf"[^{_SPACE}\x00]"
+    if min_length == 1:
+        return rf"^[^\x00]*{solid}[^\x00]*$"
+    return rf"^[{_SPACE}]*{solid}[^\x00]{{{min_length - 2},}}{solid}[{_SPACE}]*$"
+
+
+# A text that must hold at least one letter or digit (an invoice number normalizes to its ASCII
+# letters and digits; a vendor name to its word characters, so other scripts count there too,
+# but the schema promises only what holds for both).
+LETTER_OR_DIGIT_PATTERN = r"^[^\x00]*[A-Za-z0-9][^\x00]*$"
+
+
+def _text_rules(schema: dict[str, Any]) -> None:
+    if schema.get("type") != "string" or {"format", "enum", "pattern"} & schema.keys():
+        return
+    min_length = schema.get("minLength", 0)
+    schema["pattern"] = trimmed_text_pattern(min_length) if min_length else NO_NUL_PATTERN
+
+
+def _resolve(result: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref", "")
+    return result["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else schema
+
+
+def _enum_of(result: dict[str, Any], schema: dict[str, Any]) -> list[Any]:
+    """The values of an enum, also when postprocess_schema_enums moved it to a component."""
+    if "enum" in schema:
+        return list(schema["enum"])
+    for part in schema.get("allOf", []):
+        if values := _enum_of(result, _resolve(result, part)):
+            return values
+    return []
+
+
+def _money_by_currency(result: dict[str, Any], component: dict[str, Any]) -> None:
+    """A body with a currency and amounts in it: one `oneOf` branch per currency exponent.
+
+    Each branch names the currencies with that exponent and narrows every amount of the body
+    (and of its lines) to as many decimals and as many digits as a BIGINT of minor units holds,
+    the rule recon_site.money.to_minor enforces. JSON Schema cannot say "the decimals of the
+    currency in the sibling field" any other way.
+    """
+    from recon_site.api.fields import decimal_pattern, money_integer_digits
+    from recon_site.money import CURRENCY_EXPONENTS
+
+    properties = component.get("properties", {})
+    if set(_enum_of(result, properties.get("currency", {}))) - {""} != set(CURRENCY_EXPONENTS):
+        return
+    direct = [name for name, prop in properties.items() if prop.get("x-money")]
+    nested = {}
+    for name, prop in properties.items():
+        if prop.get("type") == "array" and "items" in prop:
+            item = _resolve(result, prop["items"])
+            amounts = [inner for inner, inner_prop in item.get("properties", {}).items() if inner_prop.get("x-money")]
+            if amounts:
+                nested[name] = amounts
+    if not direct and not nested:
+        return
+    branches = []
+    for places in sorted(set(CURRENCY_EXPONENTS.values())):
+        pattern = decimal_pattern(integer_digits=money_integer_digits(places), places=places)
+        codes = sorted(code for code, exponent in CURRENCY_EXPONENTS.items() if exponent == places)
+        branch: dict[str, Any] = {"currency": {"enum": codes}}
+        branch.update({name: {"pattern": pattern} for name in direct})
+        branch.update(
+            {
+                name: {"items": {"properties": {amount: {"pattern": pattern} for amount in amounts}}}
+                for name, amounts in nested.items()
+            }
+        )
+        branches.append({"properties": branch})
+    component["oneOf"] = branches
+
+
+def state_input_rules(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the shared text rules and currency precision.
+
+    Request bodies only (`COMPONENT_SPLIT_REQUEST`: their components end in `Request`) and
+    query parameters: what the server answers is not narrowed by what it accepts.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    requests = {name: component for name, component in schemas.items() if name.endswith("Request")}
+    for component in requests.values():
+        for prop in component.get("properties", {}).values():
+            _text_rules(prop)
+            if prop.get("type") == "array" and isinstance(prop.get("items"), dict):
+                _text_rules(prop["items"])
+    for component in requests.values():
+        _money_by_currency(result, component)
+        # DRF ignores fields a serializer does not declare; the schema lists what is read, and
+        # says so, so that a client sends only that (and a NUL hidden in an unknown field, which
+        # the JSON parser refuses wherever it is, is not "valid" by the schema).
+        if component.get("type") == "object":
+            component.setdefault("additionalProperties", False)
+    for component in requests.values():
+        for prop in component.get("properties", {}).values():
+            prop.pop("x-money", None)
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and "schema" in parameter:
+                    _text_rules(parameter["schema"])
+                    if parameter["schema"].get("type") == "array":
+                        _text_rules(parameter["schema"].get("items", {}))
+    return result
+
+
+BLANK_TEXT_PATTERN = rf"^[{_SPACE}]*$"
+
+
+def any_field_given(*names: str) -> dict[str, Any]:
+    """For `schema_rules["allOf"]`: at least one of these fields, not null and not blank."""
+    return {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"type": "string", "pattern": trimmed_text_pattern(1)}}}
+            for name in names
+        ]
+    }
+
+
+def field_only_when(field: str, *, other: str, equals: str) -> dict[str, Any]:
+    """For `schema_rules["allOf"]`: `field` is absent or blank unless `other` is `equals`."""
+    return {
+        "anyOf": [
+            {"required": [other], "properties": {other: {"enum": [equals]}}},
+            {"properties": {field: {"type": "string", "pattern": BLANK_TEXT_PATTERN}}},
+        ]
+    }
+
+
+def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        elif isinstance(value, list) and isinstance(target.get(key), list):
+            target[key] = [*target[key], *value]
+        else:
+            target[key] = value
+
+
+class ReconAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema (`DEFAULT_SCHEMA_CLASS`), stating two things it leaves out.
+
+    - A nested list (`Line(many=True, allow_empty=False, min_length=…, max_length=…)`): its
+      minItems and maxItems (DRF checks them; drf-spectacular maps them only on plain fields).
+    - A request serializer's `schema_rules`, a JSON Schema fragment merged into its component:
+      the rules that tie fields together or that a field's type cannot carry (an invoice names
+      its vendor by one of three fields; an invoice number needs a letter or a digit).
+    """
+
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if is_list_serializer(field) and isinstance(schema, dict) and schema.get("type") == "array":
+            min_items = max(field.min_length or 0, 0 if field.allow_empty else 1)
+            if min_items:
+                schema["minItems"] = min_items
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
+
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> Any:
+        schema = super()._map_basic_serializer(serializer, direction)
+        rules = getattr(serializer, "schema_rules", None)
+        if direction == "request" and rules:
+            _merge(schema, rules)
+        return schema

@@ -199,7 +199,7 @@ REST_FRAMEWORK = {
     # anonymous callers by the connecting address.
     "NUM_PROXIES": whole_number("TRUSTED_PROXY_COUNT", 0) or None,
     "EXCEPTION_HANDLER": "recon_site.api.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "recon_site.api.schema.ReconAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
 }
@@ -217,10 +217,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per status vocabulary, wherever a field carries it (status, expected_status).
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceStatusEnum": "invoices.models.InvoiceStatus",
+        "PurchaseOrderStatusEnum": "purchasing.models.PurchaseOrder.Status",
+    },
     # The error envelope on every operation, for the 4xx statuses it can answer.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "recon_site.api.schema.add_error_responses",
+        "recon_site.api.schema.state_input_rules",
     ],
 }
 IDEMPOTENCY_KEY_TTL_HOURS = positive_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from rest_framework.test import APIClient
 
-from payments.apis import AMOUNT_NEEDS_CURRENCY
+from payments.apis import AMOUNT_FILTER_INVALID
 from tenants.models import Tenant
 from tests.payments.factories import PaymentFactory
 
@@ -59,10 +60,33 @@ def test_filters(api: APIClient, tenant: Tenant) -> None:
     }
     assert ids(api.get(LIST, {"counterparty_account": "DE89370400440532013001"})) == set()
 
-    refused = api.get(LIST, {"amount_min": "100"})
+
+def test_an_amount_filter_needs_no_currency_each_payment_is_compared_in_its_own(api: APIClient, tenant: Tenant) -> None:
+    """The schema cannot say "amount needs currency", and nothing needs it: a value in major
+    units is compared with each payment in its own currency's minor units, exactly."""
+    ten_euros = PaymentFactory(tenant=tenant, amount=1000, currency="EUR")
+    big_euros = PaymentFactory(tenant=tenant, amount=250050, currency="EUR")
+    yen = PaymentFactory(tenant=tenant, amount=1500, currency="JPY")
+    dinars = PaymentFactory(tenant=tenant, amount=10005, currency="BHD")  # 10.005
+
+    assert ids(api.get(LIST, {"amount_min": "100"})) == {str(big_euros.pk), str(yen.pk)}
+    assert ids(api.get(LIST, {"amount": "10"})) == {str(ten_euros.pk)}
+    assert ids(api.get(LIST, {"amount": "1500"})) == {str(yen.pk)}
+    # More decimals than a currency has: equal to nothing in it, and a bound rounds inward.
+    assert ids(api.get(LIST, {"amount": "10.005"})) == {str(dinars.pk)}
+    assert ids(api.get(LIST, {"currency": "EUR", "amount": "10.005"})) == set()
+    assert ids(api.get(LIST, {"amount_min": "10.001", "amount_max": "10.009"})) == {str(dinars.pk)}
+    assert ids(api.get(LIST, {"currency": "EUR", "amount_min": "9.999", "amount_max": "10.001"})) == {str(ten_euros.pk)}
+    # Beyond any amount a BIGINT holds: nothing above it, everything below it.
+    assert ids(api.get(LIST, {"amount_min": "999999999999999999"})) == set()
+    assert len(ids(api.get(LIST, {"amount_max": "999999999999999999"}))) == 4
+
+
+@pytest.mark.parametrize("amount", ["abc", "-5", "1e3", "1.23456", "12,50", "\u0661\u0662"])
+def test_an_amount_filter_not_of_the_documented_shape_is_a_400(amount: str, api: APIClient) -> None:
+    refused = api.get(LIST, {"amount_min": amount})
     assert refused.status_code == 400
-    assert refused.json()["error"]["message"] == AMOUNT_NEEDS_CURRENCY
-    assert api.get(LIST, {"currency": "EUR", "amount": "1.005"}).status_code == 400
+    assert refused.json()["error"]["details"] == {"amount_min": [AMOUNT_FILTER_INVALID]}
 
 
 def test_list_is_cursor_paginated(api: APIClient, tenant: Tenant) -> None:
