@@ -34,6 +34,7 @@ from invoices.ingest.webhooks import (
 from recon_site.api.errors import error_body
 from recon_site.api.schema import error_response
 from recon_site.api.throttling import AnonIpRateThrottle
+from recon_site.api.views import ConflictRetryMixin
 from tenants.models import Tenant
 from tenants.rls import tenant_scope_enter
 
@@ -91,7 +92,9 @@ _HEADERS = [
 ]
 
 
-class WebhookHandlerView(APIView):
+# A delivery that meets a deadlock is run again rather than refused (ConflictRetryMixin): a
+# sender retries anything but a 2xx, for days.
+class WebhookHandlerView(ConflictRetryMixin, APIView):
     authentication_classes: list[type] = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [AnonIpRateThrottle]
