@@ -35,14 +35,15 @@ WORKDIR /app
 COPY . .
 
 # collectstatic imports the production settings, which refuse to start without SECRET_KEY,
-# AUDIT_CHECKPOINT_KEY, DATABASE_URL and ALLOWED_HOSTS. The values below exist only for this one
-# command (they are not ENV, so they are not in the image): with DATABASE_URL set, settings
-# connect to nothing at import, and collectstatic never opens a connection, so the unreachable
-# address is never dialled.
+# AUDIT_CHECKPOINT_KEY, DATABASE_URL, REDIS_URL and ALLOWED_HOSTS. The values below exist only
+# for this one command (they are not ENV, so they are not in the image): with the URLs set,
+# settings connect to nothing at import, and collectstatic never opens a connection, so the
+# unreachable addresses are never dialled.
 RUN chmod 0755 docker/entrypoint.sh \
     && SECRET_KEY=build-time-collectstatic-only \
        AUDIT_CHECKPOINT_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
        DATABASE_URL=postgres://build@127.0.0.1:1/unused \
+       REDIS_URL=redis://build.invalid:6379/0 \
        ALLOWED_HOSTS=build.invalid \
        python manage.py collectstatic --noinput --verbosity 0 \
     && mkdir -p var \
