@@ -161,7 +161,7 @@ def referenced_tables() -> frozenset[str]:
 
 
 def order_checks_enabled() -> bool:
-    return bool(getattr(settings, "LOCK_ORDER_CHECKS", settings.DEBUG))
+    return bool(settings.LOCK_ORDER_CHECKS)
 
 
 def statement_lock(sql: str, params: Any) -> int | None:
