@@ -6,6 +6,10 @@ amount due (total − prepaid) − what the live credit notes still take off (th
 payments.reconciliation.loading; the database's second line must agree, or a write that skips the
 services could allocate the prepaid part a second time. Only the function body changes: the
 trigger keeps calling it by name.
+
+It also locks the payment and invoice rows `FOR NO KEY UPDATE` (0003 took `FOR UPDATE`): that
+still serializes two writers of one invoice's allocations, but no longer blocks the `FOR KEY
+SHARE` that a foreign-key check of any row referencing the invoice takes (recon_site/locks.py).
 """
 
 from django.db import migrations
@@ -21,8 +25,8 @@ DECLARE
     allocated bigint;
     credited bigint;
 BEGIN
-    SELECT * INTO payment_row FROM payments_payment WHERE id = NEW.payment_id FOR UPDATE;
-    SELECT * INTO invoice_row FROM invoices_invoice WHERE id = NEW.invoice_id FOR UPDATE;
+    SELECT * INTO payment_row FROM payments_payment WHERE id = NEW.payment_id FOR NO KEY UPDATE;
+    SELECT * INTO invoice_row FROM invoices_invoice WHERE id = NEW.invoice_id FOR NO KEY UPDATE;
     IF payment_row.tenant_id <> NEW.tenant_id OR invoice_row.tenant_id <> NEW.tenant_id THEN
         RAISE EXCEPTION 'allocation %: payment, invoice and allocation belong to one tenant', NEW.id
             USING ERRCODE = 'check_violation';
