@@ -20,6 +20,7 @@ with no content where the body may be empty (the webhook handler's 401 to Xero).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
@@ -129,6 +130,7 @@ def error_response(description: str) -> OpenApiResponse:
 # "Space" is written out as a class both readings agree on: ECMA-262's `\s` (JSON Schema's) lacks
 # U+001C–U+001F and U+0085, which Python's `str.strip()` (DRF's trim) removes.
 _SPACE = r"\s\x1c-\x1f\x85"
+_RULES_KEY = "x-schema-rules"  # a request serializer's `schema_rules`, until state_input_rules merges them
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 
@@ -192,6 +194,18 @@ def _money_by_currency(result: dict[str, Any], component: dict[str, Any]) -> Non
                 nested[name] = amounts
     if not direct and not nested:
         return
+    # The amounts' own pattern becomes what some currency accepts (the most digits of any, the
+    # most decimals of any); the branch of the body's currency narrows it.
+    loosest = decimal_pattern(
+        integer_digits=max(map(money_integer_digits, CURRENCY_EXPONENTS.values())),
+        places=max(CURRENCY_EXPONENTS.values()),
+    )
+    for name in direct:
+        properties[name]["pattern"] = loosest
+    for name, amounts in nested.items():
+        item = _resolve(result, properties[name]["items"])
+        for amount in amounts:
+            item["properties"][amount]["pattern"] = loosest
     branches = []
     for places in sorted(set(CURRENCY_EXPONENTS.values())):
         pattern = decimal_pattern(integer_digits=money_integer_digits(places), places=places)
@@ -215,6 +229,9 @@ def state_input_rules(result: dict[str, Any], generator: Any, request: Any, publ
     query parameters: what the server answers is not narrowed by what it accepts.
     """
     schemas = result.get("components", {}).get("schemas", {})
+    for component in schemas.values():
+        if rules := component.pop(_RULES_KEY, None):
+            _merge(component, rules)
     requests = {name: component for name, component in schemas.items() if name.endswith("Request")}
     for component in requests.values():
         for prop in component.get("properties", {}).values():
@@ -300,5 +317,8 @@ class ReconAutoSchema(AutoSchema):
         schema = super()._map_basic_serializer(serializer, direction)
         rules = getattr(serializer, "schema_rules", None)
         if direction == "request" and rules:
-            _merge(schema, rules)
+            # Merged by `state_input_rules`, after postprocess_schema_enums: that hook would
+            # otherwise make a component of every enum inside the rules. A copy: hooks edit the
+            # schema in place, and the class attribute must stay as written.
+            schema[_RULES_KEY] = copy.deepcopy(rules)
         return schema

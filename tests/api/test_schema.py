@@ -20,7 +20,7 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from invoices.services import TAX_RATE_PLACES, TAX_RATE_RANGE
-from recon_site.api.fields import QUANTITY_PATTERN, UNIT_PRICE_PATTERN
+from recon_site.api.fields import QUANTITY_PATTERN, UNIT_PRICE_PATTERN, money_integer_digits
 from recon_site.api.pagination import CURSOR_PATTERN, MAX_PAGE_SIZE
 from recon_site.api.schema import NO_NUL_PATTERN, trimmed_text_pattern
 from recon_site.money import CURRENCY_EXPONENTS, MoneyError, to_minor
@@ -148,7 +148,9 @@ def _accepted_by_the_currency(amount: str, currency: str) -> bool:
 def test_the_schema_states_an_amounts_decimals_by_its_currency(
     openapi: dict[str, Any], amount: str, currency: str
 ) -> None:
-    """The one `oneOf` branch of the body's currency takes an amount exactly when to_minor does."""
+    """The `oneOf` branch of the body's currency takes an amount only if to_minor does, and every
+    amount to_minor takes but for the top of the range: the schema counts whole digits (at most
+    those of 2^63 − 1 minor units less one), where the BIGINT's limit falls inside a digit."""
     validator = _validator(openapi, "InvoiceInputRequest")
     body = {
         "invoice_number": "INV-1",
@@ -158,7 +160,10 @@ def test_the_schema_states_an_amounts_decimals_by_its_currency(
         "total_amount": amount,
         "lines": [{"description": "Bolts", "quantity": "1", "unit_price": "1", "amount": amount}],
     }
-    assert validator.is_valid(body) == _accepted_by_the_currency(amount, currency)
+    valid, accepted = validator.is_valid(body), _accepted_by_the_currency(amount, currency)
+    assert accepted or not valid
+    if accepted and abs(Decimal(amount)) < 10 ** money_integer_digits(CURRENCY_EXPONENTS[currency]):
+        assert valid
 
 
 @settings(max_examples=300, deadline=None)
