@@ -10,8 +10,9 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from purchasing.lifecycle import COMMENT_REQUIRED
 from purchasing.models import PurchaseOrder
+from purchasing.services import RECEIPT_PO_CANCELLED
 from tenants.models import Tenant
-from tests.factories import PurchaseOrderFactory
+from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +130,18 @@ def test_the_schema_documents_the_three_actions(api: APIClient) -> None:
         }
         assert {"404", "409"} <= set(operation["responses"])
         assert not [parameter for parameter in operation["parameters"] if parameter["in"] == "query"]
+
+
+def test_goods_cannot_be_received_on_a_cancelled_purchase_order(api: APIClient, tenant: Tenant) -> None:
+    purchase_order = PurchaseOrderFactory(tenant=tenant, po_number="PO-GONE")
+    PurchaseOrderLineFactory(purchase_order=purchase_order, line_number=1)
+    assert api.post(_url(purchase_order, "cancel"), {"comment": "not needed"}, format="json").status_code == 200
+    body = {
+        "receipt_number": "GR-LATE",
+        "po_number": "PO-GONE",
+        "received_date": "2026-10-05",
+        "lines": [{"po_line_number": 1, "quantity": "1"}],
+    }
+    response = api.post("/api/goods-receipts", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"po_number": [RECEIPT_PO_CANCELLED.format(po_number="PO-GONE")]}
