@@ -43,7 +43,7 @@ transaction, before all of the above; each transaction of the run then follows t
 
 Checked, not only written down: `LockOrderCheck` (installed on every connection by
 `recon_site.db_backend`) raises `LockOrderViolation` on a statement that breaks the order, when
-`settings.LOCK_ORDER_CHECKS` is on (default: `DEBUG`; the test suite turns it on). It reads the
+`settings.LOCK_ORDER_CHECKS` is on (default off; the test suite turns it on). It reads the
 statements as they are sent, so it sees the ORM's row locks as well as these helpers' locks.
 """
 

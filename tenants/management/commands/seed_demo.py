@@ -26,8 +26,10 @@ from purchasing.documents import (
     PurchaseOrderLineDocument,
 )
 from purchasing.services import goods_receipt_create, purchase_order_create
+from recon_site import locks
 from tenants.models import ApiKey, Role, Tenant
 from tenants.services import api_key_create, api_key_revoke, membership_grant, tenant_create
+from vendors.models import Vendor
 from vendors.services import vendor_alias_add, vendor_create
 
 DEMO_SLUG = "demo"
@@ -209,19 +211,27 @@ class Command(BaseCommand):
     help = "Load the demo tenant (vendors, POs, receipts, invoices, users) and print a fresh demo API key."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
         with transaction.atomic():
+            tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
             if tenant is None:
                 tenant, _ = tenant_create(actor=SEED_ACTOR, name="Demo Manufacturing GmbH", slug=DEMO_SLUG)
+        with transaction.atomic():
+            # Receipts take the tenant's matching lock, which comes before the audit chain's
+            # (recon_site/locks.py): taken first, before this transaction's first audited write.
+            # The tenant was committed on its own for that; a load that failed is redone here.
+            locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
+            if not Vendor.objects.for_tenant(tenant).exists():
                 self._load_documents(tenant)
                 self.stdout.write("Loaded the demo tenant 'Demo Manufacturing GmbH'.")
             else:
                 self.stdout.write("The demo tenant exists; reusing its data.")
-            self._ensure_users(tenant)
-            # Keys are stored hashed, so the only way to show one is to issue a new one.
-            for old_key in ApiKey.objects.for_tenant(tenant).filter(is_active=True):
-                api_key_revoke(tenant=tenant, api_key=old_key, actor=SEED_ACTOR)
-            _, raw_key = api_key_create(tenant=tenant, actor=SEED_ACTOR, name="demo")
+        # Each of these services is a transaction of its own: one row lock after another's audit
+        # event in a single transaction would break the lock order. Each is idempotent.
+        self._ensure_users(tenant)
+        # Keys are stored hashed, so the only way to show one is to issue a new one.
+        for old_key in ApiKey.objects.for_tenant(tenant).filter(is_active=True):
+            api_key_revoke(tenant=tenant, api_key=old_key, actor=SEED_ACTOR)
+        _, raw_key = api_key_create(tenant=tenant, actor=SEED_ACTOR, name="demo")
         for username, role in DEMO_USERS:
             self.stdout.write(f"Web login: {username} / {DEMO_PASSWORD} ({role.label})")
         self.stdout.write("Demo API key (use as 'Authorization: Bearer <key>'):")
