@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -61,15 +62,39 @@ def test_runtime_and_development_locks_pin_the_same_versions() -> None:
 
 
 def test_every_library_the_app_imports_is_in_the_runtime_lock() -> None:
-    runtime = _pins(ROOT / "requirements" / "runtime.txt")
+    runtime = set(_pins(ROOT / "requirements" / "runtime.txt"))
+    assert _undeclared(_app_modules(), runtime, allowed=NOT_IN_THE_IMAGE) == {}
+
+
+def _app_modules() -> list[Path]:
+    return [path for app in APP_DIRS for path in (ROOT / app).rglob("*.py")]
+
+
+def _declared(*, extras: bool) -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    if extras:
+        requirements += [r for group in project["optional-dependencies"].values() for r in group]
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+
+def _undeclared(paths: list[Path], declared: set[str], *, allowed: dict[str, str]) -> dict[str, list[str]]:
     providers = packages_distributions()
-    missing = {}
-    for app in APP_DIRS:
-        for path in (ROOT / app).rglob("*.py"):
-            relative = path.relative_to(ROOT).as_posix()
-            for module in _third_party_imports(path):
-                distributions = {canonicalize_name(d) for d in providers.get(module, [module])}
-                if distributions & runtime.keys() or NOT_IN_THE_IMAGE.get(next(iter(distributions)), "") == relative:
-                    continue
-                missing[f"{relative}: {module}"] = sorted(distributions)
-    assert missing == {}
+    undeclared = {}
+    for path in paths:
+        relative = path.relative_to(ROOT).as_posix()
+        for module in _third_party_imports(path):
+            distributions = {canonicalize_name(d) for d in providers.get(module, [module])}
+            if distributions & declared or allowed.get(next(iter(distributions)), "") == relative:
+                continue
+            undeclared[f"{relative}: {module}"] = sorted(distributions)
+    return undeclared
+
+
+def test_every_library_the_app_imports_is_a_declared_dependency_not_only_a_transitive_one() -> None:
+    assert _undeclared(_app_modules(), _declared(extras=False), allowed=NOT_IN_THE_IMAGE) == {}
+
+
+def test_every_library_the_tests_import_is_a_declared_test_dependency() -> None:
+    paths = list((ROOT / "tests").rglob("*.py")) + list((ROOT / "scripts").rglob("*.py"))
+    assert _undeclared(paths, _declared(extras=True), allowed={}) == {}
