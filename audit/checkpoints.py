@@ -69,7 +69,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nats
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -81,6 +80,7 @@ from nats.js.errors import NotFoundError as NatsNotFound
 
 from audit.chain import canonical_timestamp
 from audit.models import AuditEvent, OutboxMessage
+from audit.publisher import nats_connect
 from audit.services import outbox_enqueue, outbox_subject
 from recon_site.crypto import public_key_parse, public_key_text, signing_key_derive, signing_key_parse
 from tenants.models import Tenant
@@ -398,13 +398,7 @@ def checkpoint_nats_read(*, tenant_ids: list[str] | None = None) -> list[Witness
 
 async def _nats_read(subjects: list[str]) -> list[WitnessedCheckpoint | UnreadableCheckpoint]:
     entries: list[WitnessedCheckpoint | UnreadableCheckpoint] = []
-    client = await nats.connect(
-        settings.NATS_URL,
-        connect_timeout=settings.NATS_CONNECT_TIMEOUT_SECONDS,
-        max_reconnect_attempts=1,
-        allow_reconnect=False,
-        error_cb=_quiet,
-    )
+    client = await nats_connect()
     try:
         jetstream = client.jetstream()
         await jetstream.stream_info(settings.NATS_STREAM)  # a missing stream is an error, not "no checkpoints"
@@ -420,10 +414,6 @@ async def _nats_read(subjects: list[str]) -> list[WitnessedCheckpoint | Unreadab
     finally:
         await client.close()
     return entries
-
-
-async def _quiet(error: Exception) -> None:
-    """nats-py logs every failed connect with a traceback; the failure is reported once instead."""
 
 
 # --- comparing the chain with its checkpoints ----------------------------------------------------

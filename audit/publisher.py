@@ -88,14 +88,7 @@ async def _send(messages: list[OutboxMessage]) -> list[str]:
     published: list[str] = []
     client = None
     try:
-        client = await nats.connect(
-            settings.NATS_URL,
-            connect_timeout=settings.NATS_CONNECT_TIMEOUT_SECONDS,
-            # nats-py reads 0 as "retry forever"; 1 means one try per server, then give up.
-            max_reconnect_attempts=1,
-            allow_reconnect=False,
-            error_cb=_quiet,
-        )
+        client = await nats_connect()
         jetstream = client.jetstream()
         await _ensure_stream(jetstream)
         for message in messages:
@@ -110,6 +103,18 @@ async def _send(messages: list[OutboxMessage]) -> list[str]:
         if client is not None and not client.is_closed:
             await client.close()
     return published
+
+
+async def nats_connect() -> nats.NATS:
+    """One connection to NATS_URL that gives up after one try instead of reconnecting."""
+    return await nats.connect(
+        settings.NATS_URL,
+        connect_timeout=settings.NATS_CONNECT_TIMEOUT_SECONDS,
+        # nats-py reads 0 as "retry forever"; 1 means one try per server, then give up.
+        max_reconnect_attempts=1,
+        allow_reconnect=False,
+        error_cb=_quiet,
+    )
 
 
 async def _quiet(error: Exception) -> None:
