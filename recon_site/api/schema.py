@@ -70,7 +70,11 @@ _DESCRIPTIONS = {
     "403": "Authenticated, but not allowed to do this.",
     "404": "No such object for this tenant.",
     "406": "The `Accept` header asks for a format this API does not produce.",
-    "409": "A conflict: the same `Idempotency-Key` is still being processed, or the state has moved on.",
+    "409": (
+        "A conflict: the same `Idempotency-Key` is still being processed, the state has moved on, or "
+        "the request met a concurrent one and was rolled back (`concurrent_update`, after retries; "
+        "`details.partly_saved` says whether anything was kept)."
+    ),
     "413": "The request body is larger than this server accepts.",
     "415": "The request body's content type is not accepted here.",
     "422": "This `Idempotency-Key` was used with another request body.",
@@ -95,6 +99,9 @@ def _statuses_for(method: str, operation: dict[str, Any]) -> list[str]:
         statuses |= {"400", "413", "415"}
     if method == "post" and operation.get("security"):
         statuses |= {"409", "422"}
+    if method in {"post", "put", "patch", "delete"}:
+        # Any write can meet a concurrent one: retried, then `concurrent_update` (api/views.py).
+        statuses.add("409")
     return sorted(statuses)
 
 
