@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from invoices import apis as invoice_apis
 from invoices.models import Invoice, InvoiceLine
+from recon_site.api.idempotency import KEY_HAS_NUL
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, VendorFactory
@@ -203,6 +204,20 @@ def test_an_overlong_key_is_refused(api: APIClient, tenant: Tenant) -> None:
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "idempotency_key_invalid"
     assert invoices_of(tenant) == 0
+
+
+def test_a_key_with_a_nul_character_is_a_400_and_nothing_is_written(api: APIClient, tenant: Tenant) -> None:
+    """PostgreSQL cannot store U+0000: the key is refused before it is looked up, never a 500."""
+    api.raise_request_exception = False
+    response = post(api, invoice_body(), key="key-\x00-1")
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "idempotency_key_invalid",
+        "message": KEY_HAS_NUL,
+        "details": {},
+    }
+    assert invoices_of(tenant) == 0
+    assert IdempotencyRecord.objects.unscoped().count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
