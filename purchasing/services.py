@@ -145,6 +145,18 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
         with transaction.atomic():
             # Before any write (and the audit lock): a run of this tenant in flight finishes first.
             matching_lock_wait(tenant=tenant)
+            # The status again, under the PO's row lock: a cancel committed since the check above
+            # refuses the receipt, and a cancel that comes after waits for this lock and then sees
+            # the receipt (purchasing.lifecycle refuses to cancel a PO with goods received).
+            current_status = (
+                PurchaseOrder.objects.for_tenant(tenant)
+                .select_for_update(no_key=True)
+                .values_list("status", flat=True)
+                .get(pk=purchase_order.pk)
+            )
+            if current_status == PurchaseOrder.Status.CANCELLED:
+                message = RECEIPT_PO_CANCELLED.format(po_number=document.po_number)
+                raise DocumentInvalid(message, details={"po_number": [message]})
             receipt = GoodsReceipt.objects.create(
                 tenant=tenant,
                 receipt_number=document.receipt_number,

@@ -4,9 +4,11 @@ move is audited with it, and what matching does with a PO that is no longer open
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
+import purchasing.services
 from audit.models import AuditEvent
 from invoices.models import InvoiceStatus
 from purchasing.lifecycle import (
@@ -16,7 +18,8 @@ from purchasing.lifecycle import (
     purchase_order_act,
     purchase_order_transition,
 )
-from purchasing.models import PurchaseOrder
+from purchasing.models import GoodsReceipt, PurchaseOrder
+from purchasing.services import RECEIPT_PO_CANCELLED
 from recon_site.exceptions import DocumentInvalid
 from recon_site.state_machine import IllegalTransition, StaleState
 from tenants.models import Tenant
@@ -34,6 +37,7 @@ from tests.matching.db_builders import (
     run_matching,
     transitions_of,
 )
+from tests.threads import in_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +209,35 @@ class TestMatchingAgainstAPurchaseOrderThatIsNotOpen:
         invoice = reload(invoice)
         assert found(results_of(invoice)[0]) == []
         assert invoice.status == InvoiceStatus.APPROVED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_goods_cannot_be_received_on_a_purchase_order_cancelled_while_the_receipt_was_checked(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel that commits after the receipt looked at the PO, before it wrote, still refuses it
+    (found with real requests: 4 of 5 racing cancels left a cancelled PO holding a receipt)."""
+    acme = make_vendor(tenant, "Acme Supplies Ltd")
+    purchase_order = make_purchase_order(tenant, vendor=acme, po_number="PO-RACE", lines=[BOLTS])
+    real_lock_wait = purchasing.services.matching_lock_wait
+    cancels: list[PurchaseOrder] = []
+    errors: list[BaseException] = []
+
+    def cancel_first(**kwargs: Any) -> None:
+        # The receipt has checked the PO and opened its transaction: another clerk's cancel
+        # commits now, on its own connection.
+        def cancel() -> PurchaseOrder:
+            return purchase_order_act(
+                tenant=tenant, purchase_order=purchase_order, action="cancel", actor=TEST_ACTOR, comment="called off"
+            )
+
+        in_thread(cancel, cancels, errors).join(timeout=20)
+        real_lock_wait(**kwargs)
+
+    monkeypatch.setattr(purchasing.services, "matching_lock_wait", cancel_first)
+    with pytest.raises(DocumentInvalid) as refused:
+        receive(tenant, po_number="PO-RACE", receipt_number="GR-RACE", quantities={1: "400"})
+
+    assert not errors and [po.status for po in cancels] == [P.CANCELLED]
+    assert refused.value.details == {"po_number": [RECEIPT_PO_CANCELLED.format(po_number="PO-RACE")]}
+    assert not GoodsReceipt.objects.for_tenant(tenant).filter(purchase_order=purchase_order).exists()
