@@ -306,6 +306,19 @@ def test_a_far_date_is_a_400_naming_its_field_at_every_door(door: str, world: Wo
     assert stored_counts(world.tenant) == before
 
 
+@pytest.mark.parametrize("written", ["20261012", "2026-W42-1", "2026-10-12\n", "2026-1-12", "12/10/2026"])
+def test_an_api_date_is_read_only_as_yyyy_mm_dd_as_the_schema_and_the_message_say(written: str, world: World) -> None:
+    """The schema's pattern and DRF's message say YYYY-MM-DD; the reader took other ISO shapes too."""
+    before = stored_counts(world.tenant)
+    response = post_json(world, "/api/invoices", invoice_body(world, invoice_date=written))
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {
+        "invoice_date": ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]
+    }
+    assert re.fullmatch(BUSINESS_DATE_PATTERN, written) is None
+    assert stored_counts(world.tenant) == before
+
+
 def test_the_services_refuse_a_far_date_whatever_calls_them(world: World) -> None:
     """The doors the parsers hand to: a source added later cannot store a far date either."""
     invoice = InvoiceDocument(

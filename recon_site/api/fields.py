@@ -4,6 +4,7 @@ in as ASCII decimals, business dates in within the accepted range."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -61,6 +62,9 @@ class IntegerStringField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+_ISO_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 @extend_schema_field(
     {
         "type": "string",
@@ -77,6 +81,11 @@ class BusinessDateField(serializers.DateField):
     """
 
     def to_internal_value(self, value: Any) -> dt.date:
+        # DRF's ISO reading is Python's `date.fromisoformat` then Django's lenient pattern: it
+        # takes "20261010", week dates ("2026-W41-1"), "2026-1-1" and a trailing newline, none of
+        # which the schema's pattern or the error message ("YYYY-MM-DD") admit, nor a CSV import.
+        if isinstance(value, str) and not _ISO_CALENDAR_DATE.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
         parsed: dt.date = super().to_internal_value(value)
         if problem := business_date_error(parsed):
             raise serializers.ValidationError(problem, code="date_out_of_range")
