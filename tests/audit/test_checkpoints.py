@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 from django.conf import settings as django_settings
-from django.core.management import call_command
+from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
@@ -478,3 +478,17 @@ def test_the_run_matching_command_writes_a_checkpoint_too(tenant: Tenant, witnes
     InvoiceLineFactory(invoice=invoice, line_number=1)
     call_command("run_matching", "--tenant", tenant.slug, stdout=StringIO())
     assert [(line["sequence"], line["head_hash"]) for line in _lines(witness_file)] == [_head(tenant)]
+
+
+@pytest.mark.parametrize("option", ["--from", "--to"])
+def test_a_date_export_audit_cannot_read_is_a_usage_error_naming_the_option_not_a_traceback(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As an operator types it (`manage.py export_audit ...`), not through call_command."""
+    dates = {"--from": "2026-01-01", "--to": "2026-12-31", option: "2026-13-01"}
+    argv = ["manage.py", "export_audit", "--tenant", "demo", "--output", "/nonexistent/export"]
+    argv += [part for name, value in dates.items() for part in (name, value)]
+    with pytest.raises(SystemExit) as exited:
+        ManagementUtility(argv).execute()
+    assert exited.value.code == 2
+    assert f"argument {option}: '2026-13-01' is not an ISO date (YYYY-MM-DD)." in capsys.readouterr().err

@@ -13,6 +13,7 @@ so a later `verify_audit --checkpoints FILE` shows whether events seen at export
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import json
@@ -51,7 +52,9 @@ def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise CommandError(f"{value!r} is not an ISO date (YYYY-MM-DD).") from exc
+        # argparse's own error type: it names the option and exits 2 with the usage line. A
+        # CommandError raised while the arguments are parsed escapes Django as a traceback.
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date (YYYY-MM-DD).") from exc
 
 
 class Command(BaseCommand):
