@@ -180,3 +180,25 @@ def test_the_api_docs_load_nothing_from_other_hosts(client: Client) -> None:
     assert assets and all(asset.startswith("/static/") for asset in assets), assets
     for asset in assets:
         assert client.get(asset).status_code == 200
+
+
+def _compose_app_block() -> str:
+    """The `x-app` anchor every app container (web, worker, db-roles) is built from."""
+    return COMPOSE.split("x-app: &app", 1)[1].split("\nservices:", 1)[0]
+
+
+def test_a_setting_written_in_env_reaches_the_app_containers() -> None:
+    """.env.example is the list of settings, and it says to copy it to .env for compose: each one
+    set there (FIELD_ENCRYPTION_KEY, WEBHOOK_SECRET, ...) must reach the app, not only the few
+    compose names in `${...}` (a production stack otherwise encrypted with a key derived from
+    SECRET_KEY and refused every webhook, whatever .env said)."""
+    app = _compose_app_block()
+    assert re.search(r"^  env_file:\n    - path: \.env\n      required: false$", app, re.MULTILINE), app
+    # What compose fixes for its own stack wins over a .env written for a local run.
+    fixed = dict(re.findall(r"^    ([A-Z_][A-Z0-9_]*): (.+)$", app, re.MULTILINE))
+    assert fixed["VAR_DIR"] == "/app/var" and fixed["PORT"] == '"8000"'
+    assert fixed["REDIS_URL"] == "redis://redis:6379/0" and fixed["NATS_URL"] == "nats://nats:4222"
+    assert "@postgres:5432/recon" in fixed["DATABASE_URL"] and "@postgres:5432/recon" in fixed["MIGRATE_DATABASE_URL"]
+    # db-roles replaces the environment with its own (it inherits env_file): VAR_DIR again.
+    db_roles = COMPOSE.split("\n  db-roles:\n", 1)[1].split("\n  web:\n", 1)[0]
+    assert re.search(r"^      VAR_DIR: /app/var$", db_roles, re.MULTILINE), db_roles
