@@ -145,14 +145,13 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
         with transaction.atomic():
             # Before any write (and the audit lock): a run of this tenant in flight finishes first.
             matching_lock_wait(tenant=tenant)
-            # The status again, under the PO's row lock: a cancel committed since the check above
-            # refuses the receipt, and a cancel that comes after waits for this lock and then sees
-            # the receipt (purchasing.lifecycle refuses to cancel a PO with goods received).
+            # The status again, now that the matching lock is held: a PO's transition takes that
+            # lock first too, so a cancel committed since the check above refuses the receipt, and
+            # a cancel that comes after waits for this transaction and then sees the receipt
+            # (purchasing.lifecycle refuses to cancel a PO with goods received). Not a row lock:
+            # a CSV import's later receipts would take it after the audit lock.
             current_status = (
-                PurchaseOrder.objects.for_tenant(tenant)
-                .select_for_update(no_key=True)
-                .values_list("status", flat=True)
-                .get(pk=purchase_order.pk)
+                PurchaseOrder.objects.for_tenant(tenant).values_list("status", flat=True).get(pk=purchase_order.pk)
             )
             if current_status == PurchaseOrder.Status.CANCELLED:
                 message = RECEIPT_PO_CANCELLED.format(po_number=document.po_number)
