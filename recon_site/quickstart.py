@@ -36,7 +36,7 @@ def _setup() -> str:
     output = StringIO()
     call_command("seed_demo", stdout=output)
     lines = output.getvalue().strip().splitlines()
-    for line in lines[:-1]:
+    for line in lines[:-2]:  # the last two: seed_demo's heading for the key, and the key
         print(line, flush=True)
     return lines[-1]
 
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     database = "embedded PostgreSQL under " + str(settings.VAR_DIR) if not settings.DATABASE_URL else "DATABASE_URL"
     print(f"Database: {database}", flush=True)
+    print("Demo API key, sent as 'Authorization: Bearer <key>':", flush=True)
     print(f"API key: {api_key}", flush=True)
     if args.setup_only:
         return 0
