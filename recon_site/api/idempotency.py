@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from recon_site import locks
 from recon_site.exceptions import DomainError
-from recon_site.text import NUL
 from tenants.models import IdempotencyRecord, Tenant
 
 HEADER = "Idempotency-Key"
@@ -37,7 +36,6 @@ MAX_KEY_LENGTH = 255
 KEY_IN_FLIGHT = "A request with this Idempotency-Key is still being processed; retry shortly."
 KEY_REUSED = "This Idempotency-Key was already used with a different request body."
 KEY_TOO_LONG = f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters."
-KEY_HAS_NUL = "Idempotency-Key contains a NUL character (\\u0000), which cannot be stored; remove it."
 
 
 class IdempotencyInFlight(DomainError):
@@ -96,10 +94,6 @@ def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredRe
     """Inside the request's transaction: lock the key, then return a response to replay, if any."""
     if len(key) > MAX_KEY_LENGTH:
         raise IdempotencyKeyInvalid(KEY_TOO_LONG)
-    # gunicorn refuses control characters in headers, but other servers (runserver) pass them on,
-    # and the key is stored as text (recon_site.text).
-    if NUL in key:
-        raise IdempotencyKeyInvalid(KEY_HAS_NUL)
     if not locks.transaction_lock_try(locks.IDEMPOTENCY, _lock_id(tenant, key)):
         raise IdempotencyInFlight(KEY_IN_FLIGHT)
     expiry = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)

@@ -1,4 +1,5 @@
-"""Request id on every response and log line; the error envelope for errors outside DRF."""
+"""Request id on every response and log line; no NUL from headers or cookies; the error envelope
+for errors outside DRF."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from recon_site.api.errors import (
     transaction_conflict_response,
 )
 from recon_site.observability import request_id_var, tenant_id_var
+from recon_site.text import NUL, NUL_REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,42 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+HEADER_HAS_NUL = "The request header {name} contains a NUL character (\\u0000); remove it."
+
+
+# Headers whose readers already cope with a NUL: cookies are filtered below, and an unsafe
+# X-Request-Id is replaced by RequestIdMiddleware (which runs first).
+_HEADERS_READ_SAFELY = frozenset({"Cookie", REQUEST_ID_HEADER})
+
+
+class NulFreeRequestMiddleware:
+    """No header or cookie value holding a NUL reaches a view (recon_site.text).
+
+    gunicorn refuses control characters in a header, but not a quoted cookie's octal escape:
+    `Cookie: sessionid="abcdefgh\\000"` is plain ASCII on the wire and a NUL once Django reads it,
+    and the session lookup then failed in PostgreSQL, a 500 on every page. Such a cookie cannot be
+    one Recon set, so it is dropped (the request goes on without it: signed out, no CSRF token).
+    A header holding a NUL (a server that passes control characters on) is a 400 naming it, before
+    anything looks it up (Idempotency-Key, webhook-id, Authorization). X-Request-Id is not refused:
+    RequestIdMiddleware replaces an unsafe one, as the README promises.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name, value in request.headers.items():
+            if NUL in value and name not in _HEADERS_READ_SAFELY:
+                message = HEADER_HAS_NUL.format(name=name)
+                return error_response(400, "malformed_request", message, {name: [NUL_REFUSED]})
+        if any(NUL in name or NUL in value for name, value in request.COOKIES.items()):
+            logger.warning("Dropped a cookie holding a NUL character")
+            request.COOKIES = {  # type: ignore[misc]
+                name: value for name, value in request.COOKIES.items() if NUL not in name and NUL not in value
+            }
+        return self.get_response(request)
 
 
 def is_api_path(path: str) -> bool:

@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 
 from invoices import apis as invoice_apis
 from invoices.models import Invoice, InvoiceLine
-from recon_site.api.idempotency import KEY_HAS_NUL
+from recon_site.api.middleware import HEADER_HAS_NUL
+from recon_site.text import NUL_REFUSED
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, VendorFactory
@@ -207,14 +208,15 @@ def test_an_overlong_key_is_refused(api: APIClient, tenant: Tenant) -> None:
 
 
 def test_a_key_with_a_nul_character_is_a_400_and_nothing_is_written(api: APIClient, tenant: Tenant) -> None:
-    """PostgreSQL cannot store U+0000: the key is refused before it is looked up, never a 500."""
+    """PostgreSQL cannot store U+0000: the key is refused before it is looked up, never a 500
+    (recon_site.api.middleware.NulFreeRequestMiddleware, for every header)."""
     api.raise_request_exception = False
     response = post(api, invoice_body(), key="key-\x00-1")
     assert response.status_code == 400
     assert response.json()["error"] == {
-        "code": "idempotency_key_invalid",
-        "message": KEY_HAS_NUL,
-        "details": {},
+        "code": "malformed_request",
+        "message": HEADER_HAS_NUL.format(name="Idempotency-Key"),
+        "details": {"Idempotency-Key": [NUL_REFUSED]},
     }
     assert invoices_of(tenant) == 0
     assert IdempotencyRecord.objects.unscoped().count() == 0
