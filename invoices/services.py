@@ -58,6 +58,10 @@ NEGATIVE_TOTAL_POSITIVE_LINES = (
     "positive total, or give the lines of a negative {stated} negative quantities."
 )
 CONVERTED_LINE_QUANTITY = "Would be {quantity} in the {stored} this negative document is stored as; see total_amount."
+CONVERTED_AMOUNT = (
+    "Would be {amount} in the {stored} this negative {stated} is stored as: a negative {stated} "
+    "states its tax, shipping and prepaid amounts negative too."
+)
 
 # Sources whose lines may have a negative quantity: a return or correction netted on the same
 # document. EN 16931 allows it (BT-129; the Peppol BIS base example has one) and the sender's
@@ -110,7 +114,18 @@ def invoice_create(
             errors[field_name] = [str(exc)]
             return 0
         if minor < 0 and not signed:
-            errors[field_name] = [AMOUNT_NEGATIVE]
+            # Written positive beside a negative total, the sign rule turned it: "must not be
+            # negative" about a positive number would make no sense to the sender.
+            converted = bool(document.converted_from) and not field_name.startswith("lines[")
+            errors[field_name] = [
+                CONVERTED_AMOUNT.format(
+                    amount=value,
+                    stored=_kind_label(document.document_type),
+                    stated=_kind_label(document.converted_from),
+                )
+                if converted
+                else AMOUNT_NEGATIVE
+            ]
         return minor
 
     if document.document_type not in DocumentType.values:

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from invoices.models import CONVERSION_REASONS, DocumentType, Invoice, InvoiceStatus
-from invoices.services import CONVERTED_LINE_QUANTITY, NEGATIVE_TOTAL_POSITIVE_LINES
+from invoices.services import CONVERTED_AMOUNT, CONVERTED_LINE_QUANTITY, NEGATIVE_TOTAL_POSITIVE_LINES
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory
 
@@ -127,6 +127,22 @@ def test_a_negative_invoice_with_positive_lines_is_a_400_that_says_why(
     details = response.json()["error"]["details"]
     assert details["total_amount"] == [NEGATIVE_TOTAL_POSITIVE_LINES.format(stated="invoice", stored="credit note")]
     assert details["lines[0].quantity"] == [CONVERTED_LINE_QUANTITY.format(stored="credit note", quantity=-4)]
+    assert document_counts() == before
+
+
+def test_a_negative_invoice_with_positive_tax_or_prepaid_is_a_400_that_says_why(
+    api: APIClient, document_counts: Callable[[], dict[str, int]]
+) -> None:
+    """Turned with the total, a positive tax or prepaid amount would be negative: the sender is told
+    that, not "must not be negative" about the positive number they wrote."""
+    before = document_counts()
+    response = api.post("/api/invoices", correction(tax_amount="12.50", prepaid_amount="5.00"), format="json")
+    assert response.status_code == 400, response.content
+    details = response.json()["error"]["details"]
+    assert details == {
+        "tax_amount": [CONVERTED_AMOUNT.format(amount="-12.50", stored="credit note", stated="invoice")],
+        "prepaid_amount": [CONVERTED_AMOUNT.format(amount="-5.00", stored="credit note", stated="invoice")],
+    }
     assert document_counts() == before
 
 
