@@ -11,7 +11,8 @@ import logging
 import sys
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -224,9 +225,21 @@ def handler500(request: HttpRequest) -> HttpResponse:
     return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 
+TOO_MANY_FIELDS = (
+    "The request has more than {limit} query parameters or form fields, more than any page or filter "
+    "takes; nothing was read."
+)
+TOO_MANY_FILES = "The request uploads more than {limit} files; an import takes one file, as the field `file`."
+
+
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     if isinstance(exception, RequestDataTooBig):
         return error_response(413, "payload_too_large", "The request body is larger than this server accepts.")
+    # Django's own limits on what it parses: said plainly, or the sender cannot tell what to change.
+    if isinstance(exception, TooManyFieldsSent):
+        return error_response(400, "bad_request", TOO_MANY_FIELDS.format(limit=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
+    if isinstance(exception, TooManyFilesSent):
+        return error_response(400, "bad_request", TOO_MANY_FILES.format(limit=settings.DATA_UPLOAD_MAX_NUMBER_FILES))
     return error_response(400, "bad_request", "The request could not be understood.")
 
 

@@ -19,6 +19,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from invoices.models import InvoiceLine
+from recon_site.api.errors import TOO_MANY_FIELDS
 from recon_site.api.middleware import HEADER_HAS_NUL
 from recon_site.text import NUL_REFUSED
 from tenants.models import IdempotencyRecord, Tenant
@@ -1096,3 +1097,10 @@ def test_a_cookie_holding_a_nul_is_ignored_not_a_500(tenant: Tenant) -> None:
     cookie = 'sessionid="abcdefgh\\000ijklmnop"; csrftoken="abc\\000"'
     assert client.get("/", HTTP_COOKIE=cookie).status_code == 302  # to the sign-in page
     assert client.get(VENDORS, HTTP_COOKIE=cookie).status_code == 401
+
+
+def test_more_query_parameters_than_django_reads_is_a_400_that_says_so(api: APIClient) -> None:
+    """Django stops at DATA_UPLOAD_MAX_NUMBER_FIELDS; the answer said only "could not be understood"."""
+    query = "&".join(["status=approved"] * (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    error = assert_envelope(api.get(f"{INVOICES}?{query}"), 400, "bad_request")
+    assert error["message"] == TOO_MANY_FIELDS.format(limit=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
