@@ -38,7 +38,14 @@ from django.utils import timezone
 from audit.actors import system_actor
 from audit.services import audit_record
 from recon_site.api.throttling import client_ip
-from recon_site.rate_counters import DATABASE, Count, rate_counter_clear, rate_counter_hit, rate_counter_peek
+from recon_site.rate_counters import (
+    DATABASE,
+    Count,
+    rate_counter_clear,
+    rate_counter_hit,
+    rate_counter_peek,
+    rate_counter_take_back,
+)
 from tenants.authentication import memberships_of
 
 logger = logging.getLogger(__name__)
@@ -79,36 +86,45 @@ def _limits(request: HttpRequest, username: str) -> list[tuple[str, int]]:
     ]
 
 
-def login_lockout_check(*, request: HttpRequest, username: str) -> None:
-    """Raise `LoginLockedOut` while the account or the address is locked (before any password
-    is checked)."""
+def login_attempt_count(*, request: HttpRequest, username: str) -> None:
+    """Count a sign-in attempt against the account and the address *before* its password is
+    checked; raise `LoginLockedOut` if either was already at its limit.
+
+    Counted first, atomically, so requests in flight together cannot all pass a check that read
+    the count before any of them failed: however many arrive at once, at most the limit's worth
+    of passwords is ever checked in a window. A right password takes its count back
+    (`login_success_record`); a wrong one leaves it (`login_failure_record`).
+    """
+    window = settings.LOGIN_COOLOFF_MINUTES * 60
     waits = []
     for key, limit in _limits(request, username):
-        count = rate_counter_peek(key=key, store=DATABASE)
-        if count is not None and count.hits >= limit:
+        count = rate_counter_hit(key=key, window_seconds=window, store=DATABASE)
+        if count.hits > limit:
             waits.append(count.resets_in)
     if waits:
         raise LoginLockedOut(max(waits))
 
 
 def login_failure_record(*, request: HttpRequest, username: str) -> None:
-    """Count a failed sign-in against the account and the address; raise `LoginLockedOut` if that
-    reached a limit. The failure that reaches it records the lockout, once per lockout."""
-    window = settings.LOGIN_COOLOFF_MINUTES * 60
+    """A counted attempt had the wrong password (or no such user): if it was the one that reached
+    a limit, record the lockout (once per lockout) and raise `LoginLockedOut`."""
     waits = []
     for (key, limit), scope in zip(_limits(request, username), ("account", "ip_address"), strict=True):
-        count = rate_counter_hit(key=key, window_seconds=window, store=DATABASE)
+        count = rate_counter_peek(key=key, store=DATABASE)
+        if count is None or count.hits < limit:
+            continue
         if count.hits == limit:
             _lockout_record(request=request, username=username, scope=scope, count=count)
-        if count.hits >= limit:
-            waits.append(count.resets_in)
+        waits.append(count.resets_in)
     if waits:
         raise LoginLockedOut(max(waits))
 
 
-def login_success_record(*, username: str) -> None:
-    """The right password: the account's failures are forgotten (the address's are not)."""
+def login_success_record(*, request: HttpRequest, username: str) -> None:
+    """The right password: the account's failures are forgotten, and this attempt no longer
+    counts against the address (its earlier failures still do)."""
     rate_counter_clear(key=_account_key(username), store=DATABASE)
+    rate_counter_take_back(key=_ip_key(request), store=DATABASE)
 
 
 def login_unlock(*, username: str = "", ip_address: str = "") -> None:
@@ -168,7 +184,7 @@ class ThrottledLoginFormMixin:
         if self.request is None or username is None or not password:
             return super().clean()  # type: ignore[misc]  (a field error: nothing was tried)
         try:
-            login_lockout_check(request=self.request, username=username)
+            login_attempt_count(request=self.request, username=username)
             try:
                 cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
             except ValidationError:
@@ -178,7 +194,7 @@ class ThrottledLoginFormMixin:
         except LoginLockedOut as lockout:
             self.locked_out_message = lockout.message
             raise ValidationError(lockout.message, code=LOCKED_OUT_CODE) from None
-        login_success_record(username=username)
+        login_success_record(request=self.request, username=username)
         return cleaned
 
 

@@ -51,6 +51,11 @@ SELECT hits, EXTRACT(EPOCH FROM window_ends - now())::float8
 FROM recon_site_ratecounter WHERE key = %(key)s AND window_ends > now()
 """
 _CLEAR = "DELETE FROM recon_site_ratecounter WHERE key = %(key)s"
+# A count taken back to zero is no count: the row goes (hits > 0 is a constraint of the table).
+_TAKE_BACK = """
+WITH emptied AS (DELETE FROM recon_site_ratecounter WHERE key = %(key)s AND hits <= 1)
+UPDATE recon_site_ratecounter SET hits = hits - 1 WHERE key = %(key)s AND hits > 1 AND window_ends > now()
+"""
 # SKIP LOCKED: two processes purging at once take different rows instead of queueing.
 _PURGE = """
 DELETE FROM recon_site_ratecounter WHERE key IN (
@@ -79,6 +84,12 @@ def rate_counter_peek(*, key: str, store: str | None = None) -> Count | None:
 def rate_counter_clear(*, key: str, store: str | None = None) -> None:
     """Forget `key`'s count (a sign-in that succeeded clears its account's failures)."""
     _store(store).clear(_bounded(key))
+
+
+def rate_counter_take_back(*, key: str, store: str | None = None) -> None:
+    """Uncount one hit of `key` in its current window (a sign-in attempt counted before its
+    password was checked, which turned out right)."""
+    _store(store).take_back(_bounded(key))
 
 
 def _bounded(key: str) -> str:
@@ -140,6 +151,14 @@ class _RedisStore:
     def clear(self, key: str) -> None:
         self._redis().delete(f"recon:{key}")
 
+    def take_back(self, key: str) -> None:
+        # Only a key that still exists (its window open): DECR would create one without a TTL.
+        self._redis().eval(
+            "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
+            1,
+            f"recon:{key}",
+        )
+
 
 class _DatabaseStore:
     """One connection per process to the default database, autocommit, apart from Django's own.
@@ -200,6 +219,9 @@ class _DatabaseStore:
 
     def clear(self, key: str) -> None:
         self._execute(_CLEAR, {"key": key})
+
+    def take_back(self, key: str) -> None:
+        self._execute(_TAKE_BACK, {"key": key})
 
     @property
     def connected(self) -> bool:

@@ -16,7 +16,14 @@ import pytest
 from django.db import connection, connections, transaction
 
 from recon_site.db_roles import runtime_database_url
-from recon_site.rate_counters import DATABASE, REDIS, rate_counter_clear, rate_counter_hit, rate_counter_peek
+from recon_site.rate_counters import (
+    DATABASE,
+    REDIS,
+    rate_counter_clear,
+    rate_counter_hit,
+    rate_counter_peek,
+    rate_counter_take_back,
+)
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, TenantFactory
 from tests.faults.services import BASE_DIR, app_environment, wait_until
@@ -47,6 +54,21 @@ def test_hits_of_a_key_count_up_in_its_window_and_start_again_after_it(store: st
     assert rate_counter_hit(key=key, window_seconds=60, store=store).hits == 1
     rate_counter_clear(key=other, store=store)
     assert rate_counter_peek(key=other, store=store) is None
+
+
+def test_a_hit_taken_back_is_uncounted_and_a_count_taken_back_to_zero_is_gone(store: str) -> None:
+    """A sign-in attempt is counted before its password is checked; a right one is taken back."""
+    key = f"test_{uuid.uuid4().hex}"
+    rate_counter_take_back(key=key, store=store)  # nothing counted: nothing to take back, no error
+    assert rate_counter_peek(key=key, store=store) is None
+    for _ in range(2):
+        rate_counter_hit(key=key, window_seconds=60, store=store)
+    rate_counter_take_back(key=key, store=store)
+    assert rate_counter_peek(key=key, store=store).hits == 1  # type: ignore[union-attr]
+    rate_counter_take_back(key=key, store=store)
+    emptied = rate_counter_peek(key=key, store=store)
+    assert emptied is None or emptied.hits == 0  # the database drops the row; Redis keeps a 0 to its TTL
+    assert rate_counter_hit(key=key, window_seconds=60, store=store).hits == 1
 
 
 def test_a_key_longer_than_the_column_still_counts_on_its_own(store: str) -> None:

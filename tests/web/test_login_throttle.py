@@ -189,3 +189,44 @@ def test_an_operator_lifts_a_lockout_at_once(carla: str) -> None:
 
     assert "account 'CARLA'" in out.getvalue()
     assert attempt(client, carla, PASSWORD)[0] == 302 and signed_in(client)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attempts_in_flight_together_never_check_more_passwords_than_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twelve wrong passwords for one account sent at once: each is counted before its password is
+    checked, so however they interleave at most LOGIN_FAILURE_LIMIT (5) passwords are checked.
+    (Checked first and counted after, all twelve passed the check before any failure was counted.)"""
+    import threading
+    import time
+
+    from django.contrib.auth import forms as auth_forms
+
+    from tests.threads import in_thread
+
+    tenant = TenantFactory()
+    username = MembershipFactory(tenant=tenant, user=UserFactory(username="dora"), role=Role.CLERK).user.username
+    checked: list[str] = []
+    lock = threading.Lock()
+    real_authenticate = auth_forms.authenticate
+
+    def slow_authenticate(request, **credentials):  # type: ignore[no-untyped-def]
+        with lock:
+            checked.append(credentials["username"])
+        time.sleep(0.3)  # every attempt is in flight while the others arrive
+        return real_authenticate(request, **credentials)
+
+    monkeypatch.setattr(auth_forms, "authenticate", slow_authenticate)
+    results: list[tuple[int, str]] = []
+    errors: list[BaseException] = []
+    threads = [
+        in_thread(lambda: attempt(Client(REMOTE_ADDR="203.0.113.77"), username, "wrong"), results, errors)
+        for _ in range(12)
+    ]
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    assert len(checked) <= 5
+    assert sum(LOCKED in page for _, page in results) >= 7
