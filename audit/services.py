@@ -12,8 +12,11 @@ last writes of the transaction, so the lock is held as briefly as possible.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -55,12 +58,70 @@ def audit_record(
     return audit_record_many(tenant=tenant, actor=actor, entries=[entry])[0]
 
 
+@dataclass
+class _Deferred:
+    """Events held back by `audit_deferred`, in the order they were recorded."""
+
+    batches: list[tuple[Tenant, Actor, list[AuditEntry]]] = field(default_factory=list)
+
+
+_deferred: contextvars.ContextVar[_Deferred | None] = contextvars.ContextVar("audit_deferred", default=None)
+
+
+@contextlib.contextmanager
+def audit_deferred() -> Iterator[None]:
+    """Inside the block, audit events are held back and appended, in order, when it ends.
+
+    For a transaction that writes many documents through the services (a CSV import, the demo
+    seed): each service appends its event as its last write, but the next document's service then
+    locks rows (invoices released from hold, say) after the tenant's audit-chain lock — against the
+    lock order (recon_site/locks.py), and a deadlock with a reviewer who holds such a row and waits
+    for the chain. Held back, every event of the block is appended at its end, under one lock,
+    still inside the caller's transaction (enforced); if the block raises, nothing is appended.
+    The events returned inside the block are not saved yet (no sequence, no hash). A caller that
+    catches a service's error inside the block and goes on must roll the whole transaction back
+    (as the CSV import does on any problem): the failed service's events may be held already.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError(NOT_IN_TRANSACTION)
+    if _deferred.get() is not None:  # nested: the outer block appends
+        yield
+        return
+    held = _Deferred()
+    token = _deferred.set(held)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    if transaction.get_rollback():
+        return  # the transaction is rolled back anyway
+    for tenant, actor, entries in held.batches:
+        audit_record_many(tenant=tenant, actor=actor, entries=entries)
+
+
 def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]) -> list[AuditEvent]:
     """Append several events in order, under one lock and one INSERT (batch matching)."""
     if not connection.in_atomic_block:
         raise RuntimeError(NOT_IN_TRANSACTION)
     if not entries:
         return []
+    held = _deferred.get()
+    if held is not None:
+        held.batches.append((tenant, actor, list(entries)))
+        return [
+            AuditEvent(
+                tenant_id=tenant.pk,
+                actor_kind=actor.kind,
+                actor_id=str(actor.id),
+                actor_label=actor.label,
+                entity_type=entry.entity_type,
+                entity_id=entry.entity_id,
+                action=entry.action,
+                before=to_json_safe(entry.before),
+                after=to_json_safe(entry.after),
+            )
+            for entry in entries
+        ]
     # Made JSON-safe before the lock is taken: the lock is held for the hashing and the INSERT only.
     safe = [(entry, to_json_safe(entry.before), to_json_safe(entry.after)) for entry in entries]
     locks.tenant_lock_wait(locks.AUDIT, tenant.pk)

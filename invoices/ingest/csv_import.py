@@ -80,6 +80,7 @@ from django.conf import settings
 from django.db import transaction
 
 from audit.actors import Actor
+from audit.services import audit_deferred
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.ingest import PayloadTooLarge, VendorCache, invoice_already_present
 from invoices.models import Invoice, InvoiceLine, InvoiceSource
@@ -793,7 +794,10 @@ def csv_import(
                 # receipt already holds the audit lock when the second one asks, so take the
                 # matching lock now, once, in that same order (see matching_lock_wait).
                 matching_lock_wait(tenant=tenant)
-            with contextlib.suppress(ProblemLimitReached):  # report.truncated says it was cut short
+            # Every document's audit event is appended at the end of the file, not after each
+            # document: a later receipt locks the invoices it releases from hold, and row locks
+            # come before the audit-chain lock (recon_site/locks.py).
+            with audit_deferred(), contextlib.suppress(ProblemLimitReached):  # report.truncated: cut short
                 _import_rows(run, text, delimiter, progress)
             if report.errors or dry_run:
                 transaction.set_rollback(True)

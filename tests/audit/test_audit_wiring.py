@@ -3,6 +3,7 @@ admin and the audit API and export."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from io import StringIO
@@ -11,16 +12,17 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.actors import system_actor
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.services import audit_deferred, audit_record
 from invoices.models import Invoice
 from tenants.models import Tenant, TenantSettings
 from tenants.services import tenant_settings_update
-from tests.factories import TEST_ACTOR, VendorFactory
+from tests.factories import TEST_ACTOR, TenantFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -196,3 +198,26 @@ def test_export_writes_csv_jsonl_and_a_chain_proof(tmp_path: Path, tenant: Tenan
     assert rows[0]["entity_id"] == "'=cmd|' /C calc'!A0"  # a spreadsheet shows it as text, never runs it
     assert json.loads(lines[0])["entity_id"] == "=cmd|' /C calc'!A0"  # the JSON lines keep the data as is
     assert len(rows) == 2 and rows[1]["action"] == "renamed"
+
+
+@pytest.mark.django_db
+def test_events_held_back_by_audit_deferred_are_appended_in_order_at_the_end_of_the_block() -> None:
+    tenant = TenantFactory()
+    with transaction.atomic():
+        with audit_deferred():
+            for name in ("first", "second", "third"):
+                audit_record(tenant=tenant, actor=TEST_ACTOR, entity_type="vendor", entity_id=name, action="created")
+            assert not AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor").exists()
+        appended = list(AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor").order_by("sequence"))
+    assert [event.entity_id for event in appended] == ["first", "second", "third"]
+    assert [event.prev_hash for event in appended[1:]] == [event.hash for event in appended[:-1]]
+
+
+@pytest.mark.django_db
+def test_events_held_back_by_a_block_that_raises_are_never_appended() -> None:
+    tenant = TenantFactory()
+    with transaction.atomic():
+        with contextlib.suppress(ValueError), audit_deferred():
+            audit_record(tenant=tenant, actor=TEST_ACTOR, entity_type="vendor", entity_id="v", action="created")
+            raise ValueError("the document failed")
+        assert not AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor").exists()

@@ -26,6 +26,7 @@ from recon_site.quantities import MUST_BE_POSITIVE
 from recon_site.text import NUL_REFUSED
 from tenants.models import Tenant
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
+from tests.matching.db_builders import run_matching
 from vendors.models import Vendor
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
@@ -477,3 +478,21 @@ def test_the_import_command_reports_a_truncated_file(
     with pytest.raises(CommandError, match=f"at least {MAX_PROBLEMS_REPORTED + 1} problems"):
         call_command("import_csv", "invoices", str(bad), tenant=tenant.slug, stderr=err)
     assert err.getvalue().count("column quantity") == MAX_PROBLEMS_REPORTED
+
+
+def test_a_receipts_file_releasing_invoices_on_hold_for_several_pos_imports_without_breaking_the_lock_order(
+    api: APIClient, tenant: Tenant, vendors: dict[str, Vendor]
+) -> None:
+    """Two receipts in one file, each releasing an invoice on hold. Each document's audit event
+    used to be appended after it, so the second receipt locked its invoice after the audit-chain
+    lock: a LockOrderViolation here, a deadlock with a reviewer in production."""
+    for kind, path in (("purchase-orders", PURCHASE_ORDERS), ("invoices", INVOICES)):
+        assert upload(api, path, (SAMPLES / f"{kind}.csv").read_bytes()).status_code == 201
+    run_matching(tenant)
+    assert set(Invoice.objects.for_tenant(tenant).values_list("status", flat=True)) == {"on_hold"}
+
+    response = upload(api, GOODS_RECEIPTS, (SAMPLES / "goods-receipts.csv").read_bytes())
+
+    assert response.status_code == 201, response.content
+    assert set(Invoice.objects.for_tenant(tenant).values_list("status", flat=True)) == {"received"}
+    call_command("verify_audit", "--tenant", tenant.slug, stdout=io.StringIO())
