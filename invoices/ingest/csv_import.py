@@ -132,10 +132,12 @@ VENDOR_NOT_FOUND = "No vendor of this tenant matches this vendor id, tax id or n
 INVALID_SUMMARY = "The file has {count} problem(s); nothing was imported. See details, by row and column."
 
 _MAX_INT = 2_147_483_647
-_PLAIN_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_WHOLE = re.compile(r"^\d+$")
+# `re.ASCII`: `\d` would also take "١٠" or "１０", which Decimal() and int() read as 10; an
+# amount, quantity, number or date in a file is written in ASCII digits (as the API requires).
+_PLAIN_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$", re.ASCII)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_WHOLE = re.compile(r"^\d+$", re.ASCII)
 _READ_CHUNK = 1 << 16
 
 

@@ -127,9 +127,11 @@ NO_TAX_IN_CURRENCY = "No cac:TaxTotal/cbc:TaxAmount is in the document currency 
 BASE_QUANTITY_NOT_POSITIVE = "The price's base quantity must be greater than 0, not {value}."
 ALLOWANCE_LINE = "Document-level allowances net of charges"
 
-_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")  # xsd:decimal: no exponent, no separators
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")  # xsd:date, with its optional zone
-_WHOLE = re.compile(r"^\d+$")
+# `re.ASCII`: xsd:decimal, xsd:date and line ids are ASCII digits; `\d` would take "١٠", which
+# Decimal() reads as 10.
+_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)  # xsd:decimal: no exponent, no separators
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$", re.ASCII)  # xsd:date, with its optional zone
+_WHOLE = re.compile(r"^\d+$", re.ASCII)
 _MAX_INT = 2_147_483_647
 _TRUE, _FALSE = {"true", "1"}, {"false", "0"}
 _ELLIPSIS = "…"

@@ -84,8 +84,11 @@ XERO_INCLUSIVE_NEEDS_TAX = (
 )
 XERO_INCLUSIVE_INCONSISTENT = "The lines net of tax add up to {lines}, not to the SubTotal {subtotal}."
 
-_MS_DATE = re.compile(r"^/Date\((-?\d{1,15})(?:([+-])(\d{2})(\d{2}))?\)/$")
-_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
+# `re.ASCII`: `\d` would take "١٢", which int() reads as 12.
+_MS_DATE = re.compile(r"^/Date\((-?\d{1,15})(?:([+-])(\d{2})(\d{2}))?\)/$", re.ASCII)
+_ISO_DATE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII
+)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _UNIT_PRICE_QUANTUM = Decimal(1).scaleb(-UNIT_PRICE_PLACES)
 

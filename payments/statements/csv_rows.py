@@ -71,8 +71,10 @@ TOO_LONG = "At most {limit} characters."
 REPEATED_ID = "Transaction id {value!r} already appears for this account at row {first_row}."
 WARN_CP1252 = "The file is not valid UTF-8; it was read as Windows-1252. Check accented characters."
 
-_PLAIN_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# `re.ASCII`: `\d` would take "١٠" or "１０", which Decimal() reads as 10; amounts and dates are
+# written in ASCII digits (as the API requires).
+_PLAIN_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
 def _date(value: str) -> dt.date:

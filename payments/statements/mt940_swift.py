@@ -87,9 +87,10 @@ _SEPA_KEYWORD = re.compile(r"[A-Z]{4}[+:]")
 _PLACEHOLDERS = {"", "NONREF", "NOTPROVIDED", "NOT PROVIDED"}
 # The head of a :61: line up to its amount, as the library reads it (entry date digits or
 # spaces; the optional funds code; a space some banks put before the amount).
-_ENTRY_HEAD = re.compile(r"\d{6}(?:\d{4}|\s{4})?R?[DC][A-Z]? ?")
-_ENTRY_AMOUNT = re.compile(r"[\d,]*")
-_SWIFT_AMOUNT = re.compile(r"\d+,\d*")
+# `re.ASCII`: SWIFT's character set has only ASCII digits; `\d` would take "١٠,00" as an amount.
+_ENTRY_HEAD = re.compile(r"\d{6}(?:\d{4}|\s{4})?R?[DC][A-Z]? ?", re.ASCII)
+_ENTRY_AMOUNT = re.compile(r"[\d,]*", re.ASCII)
+_SWIFT_AMOUNT = re.compile(r"\d+,\d*", re.ASCII)
 _SWIFT_AMOUNT_MAX = 15
 _TRANSACTION_TYPE = re.compile(r"[NFS][A-Z0-9]{3}")
 _FALLBACK_ENCODINGS = ("cp1252", "cp852")

@@ -443,6 +443,34 @@ def test_nul_byte_in_csv_is_a_400_and_nothing_is_written(
     assert AuditEvent.objects.for_tenant(tenant).count() == events_before
 
 
+# "١٠" (Arabic-Indic) and "１０" (full width) are digits to Decimal() and int(), which read them as
+# 10: once stored as 10 from a file, while the API refused them. A number in a file is ASCII.
+NON_ASCII_DIGITS = {
+    "invoice-total": (INVOICES, f"{INVOICE_HEADER}\nA-1,Nordic Fasteners AB,,EUR,2026-10-10,١٠.00,Bolts,1,10.00\n"),
+    "invoice-quantity": (INVOICES, f"{INVOICE_HEADER}\nA-1,Nordic Fasteners AB,,EUR,2026-10-10,10.00,Bolts,１,10.00\n"),
+    "receipt-line": (
+        GOODS_RECEIPTS,
+        "receipt_number,po_number,received_date,po_line_number,quantity\nGR-1,PO-7,2026-10-05,١,1\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NON_ASCII_DIGITS)
+def test_a_number_in_other_than_ascii_digits_is_refused_by_cell_and_nothing_is_written(
+    case: str, api: APIClient, open_po: PurchaseOrder, document_counts: Callable[[], dict[str, int]]
+) -> None:
+    path, content = NON_ASCII_DIGITS[case]
+    before = document_counts()
+    response = upload(api, path, content.encode())
+    assert response.status_code == 400, response.content
+    [(location, [message])] = errors_of(response).items()
+    assert location.startswith("row 2, column ")
+    assert message in {csv_module.NOT_A_DECIMAL.format(value=value) for value in ("١٠.00", "１")} | {
+        csv_module.NOT_A_WHOLE_NUMBER.format(value="١")
+    }
+    assert document_counts() == before
+
+
 def test_a_csv_wrong_on_every_row_answers_with_the_first_1000_problems_and_stops_reading(
     api: APIClient, vendors: dict[str, Vendor], document_counts: Callable[[], dict[str, int]]
 ) -> None:

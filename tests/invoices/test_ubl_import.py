@@ -685,3 +685,19 @@ def test_the_schema_describes_both_ways_of_sending_the_file() -> None:
     operation = schema["paths"]["/api/invoices/import/xml"]["post"]
     assert set(operation["requestBody"]["content"]) == {"multipart/form-data", "application/xml"}
     assert {"200", "201"} <= set(operation["responses"])
+
+
+def test_an_amount_in_other_than_ascii_digits_is_refused_by_element_and_nothing_is_stored(
+    api: APIClient, tenant: Tenant
+) -> None:
+    """xsd:decimal is ASCII; Decimal() would read "١٦٥٦.٢٥" as 1656.25, and once did."""
+    content = sample("base-example.xml")
+    payable = b'<cbc:PayableAmount currencyID="EUR">1656.25</cbc:PayableAmount>'
+    assert payable in content
+    arabic = "١٦٥٦.٢٥".encode()
+    response = upload(api, content.replace(payable, payable.replace(b"1656.25", arabic)))
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {
+        "cac:LegalMonetaryTotal/cbc:PayableAmount": [ubl_module.NOT_A_DECIMAL.format(value="١٦٥٦.٢٥")]
+    }
+    assert not Invoice.objects.for_tenant(tenant).exists()

@@ -794,3 +794,21 @@ def test_nul_in_a_signed_webhook_payload_is_a_400_by_path_and_nothing_is_stored(
     assert response.json()["error"]["details"] == {path: [NUL_REFUSED]}
     assert invoices_of(tenant) == []
     assert [(delivery.source, delivery.outcome) for delivery in deliveries()] == [(scheme, "rejected")]
+
+
+def test_a_xero_date_in_other_than_ascii_digits_is_a_400_by_path_and_nothing_is_stored(
+    tenant: Tenant, secret: str
+) -> None:
+    """int() reads "١٧٩٤٣٥٥٢٠٠٠٠٠" as 1794355200000: a date nobody wrote in ASCII was taken."""
+    arabic = "/Date(١٧٩٤٣٥٥٢٠٠٠٠٠+0000)/"
+
+    def due_in_arabic_digits(document: dict[str, Any]) -> None:
+        invoice = document["Invoices"][0]
+        invoice["DueDate"] = arabic
+        invoice.pop("DueDateString", None)
+
+    body = edited("xero_accpay.json", due_in_arabic_digits)
+    response = deliver(tenant, body, xero_headers(body, secret))
+    assert response.status_code == 400, content_of(response)
+    assert response.json()["error"]["details"] == {"Invoices[0].DueDate": [payloads.NOT_A_DATE.format(value=arabic)]}
+    assert invoices_of(tenant) == []

@@ -18,6 +18,7 @@ from payments.models import Payment, StatementImport
 from payments.selectors import payment_list_by_bank_account, payment_list_by_counterparty_account
 from payments.services import WARN_ALREADY_IMPORTED, statement_import
 from payments.statements import camt053 as camt_module
+from payments.statements import csv_rows as csv_rows_module
 from payments.statements import mt940_swift as mt940_module
 from recon_site.api.uploads import UPLOAD_TOO_LARGE
 from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
@@ -315,6 +316,38 @@ def test_nul_byte_in_a_statement_is_a_400_naming_its_line_and_nothing_is_stored(
     assert error["code"] == "statement_invalid"
     assert next(iter(error["details"]), None) == location
     assert error["details"][location] == [NUL_IN_FILE]
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "location", "message"),
+    [
+        (
+            "statement.csv",
+            (STATEMENT_CSV_HEADER + "2026-10-20,-١٠.00,EUR,T-1,DE89370400440532013000,x\n").encode(),
+            "row 2, column amount",
+            csv_rows_module.NOT_A_DECIMAL.format(value="-١٠.00"),
+        ),
+        (
+            "statement.sta",
+            (
+                ":20:S1\n:25:NL91ABNA0417164300\n:28C:1/1\n:60F:C260101EUR100,00\n"
+                ":61:2601010101D１０,00NTRFREF\n:86:x\n:62F:C260101EUR90,00\n-\n"
+            ).encode(),
+            "line 5 (:61:)",
+            mt940_module.ENTRY_AMOUNT_INVALID.format(amount="", data="2601010101D１０,00NTRFREF"),
+        ),
+    ],
+    ids=["csv-arabic-indic", "mt940-full-width"],
+)
+def test_an_amount_in_other_than_ascii_digits_is_a_400_naming_it_and_nothing_is_stored(
+    api: APIClient, name: str, content: bytes, location: str, message: str
+) -> None:
+    """Decimal() reads "١٠" and "１０" as 10: once stored as a 10.00 payment nobody wrote."""
+    before = counts()
+    response = upload(api, name, content)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {location: [message]}
     assert counts() == before
 
 
