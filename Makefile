@@ -34,6 +34,8 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_module_size.py
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .

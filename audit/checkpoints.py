@@ -82,7 +82,7 @@ from audit.chain import canonical_timestamp
 from audit.models import AuditEvent, OutboxMessage
 from audit.publisher import nats_connect
 from audit.services import outbox_enqueue, outbox_subject
-from recon_site.crypto import public_key_parse, public_key_text, signing_key_derive, signing_key_parse
+from core.crypto import public_key_parse, public_key_text, signing_key_derive, signing_key_parse
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)

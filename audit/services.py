@@ -26,7 +26,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.chain import GENESIS_HASH, canonical_timestamp, event_hash, to_json_safe
 from audit.models import AuditEvent, OutboxMessage
-from recon_site import locks
+from core import locks
 from recon_site.observability import request_id_var
 from tenants.models import Tenant
 from tenants.scoping import tenant_rows_insert
@@ -75,7 +75,7 @@ def audit_deferred() -> Iterator[None]:
     For a transaction that writes many documents through the services (a CSV import, the demo
     seed): each service appends its event as its last write, but the next document's service then
     locks rows (invoices released from hold, say) after the tenant's audit-chain lock — against the
-    lock order (recon_site/locks.py), and a deadlock with a reviewer who holds such a row and waits
+    lock order (core/locks.py), and a deadlock with a reviewer who holds such a row and waits
     for the chain. Held back, every event of the block is appended at its end, under one lock,
     still inside the caller's transaction (enforced); if the block raises, nothing is appended.
     The events returned inside the block are not saved yet (no sequence, no hash). A caller that

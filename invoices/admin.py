@@ -14,8 +14,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.money import MoneyError, format_minor
 from invoices.models import Invoice, InvoiceLine
-from recon_site.money import MoneyError, format_minor
 from tenants.admin_mixins import (
     DocumentAdminMixin,
     ReadOnlyInlineMixin,

@@ -9,11 +9,11 @@ from decimal import Decimal
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
+from core.money import from_minor
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy, MatchRun
 from payments.cash import CurrencyForecast
 from payments.selectors import cash_forecast_for_tenant
-from recon_site.money import from_minor
 from tenants.models import Tenant
 
 # "This week" as a rolling window: on a Monday morning a calendar week would show nothing.

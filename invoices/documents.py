@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 
+from core.money import MoneyError, normalize_currency, round_to_minor, to_minor
+from core.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS
 from invoices.models import DocumentType
-from recon_site.money import MoneyError, normalize_currency, round_to_minor, to_minor
-from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS
 
 # The other kind: what a document with a negative total is stored as.
 _OTHER_KIND: dict[str, str] = {

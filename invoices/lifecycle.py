@@ -30,9 +30,9 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import NOT_IN_TRANSACTION, AuditEntry, audit_record_many, outbox_enqueue_many
+from core.exceptions import DocumentInvalid, DomainError, NotFoundError
+from core.state_machine import IllegalTransition, StaleState, StateMachine
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
-from recon_site.exceptions import DocumentInvalid, DomainError, NotFoundError
-from recon_site.state_machine import IllegalTransition, StaleState, StateMachine
 from tenants.models import Tenant
 from tenants.scoping import tenant_rows_update
 
@@ -209,7 +209,7 @@ def invoice_transition(
 ) -> Invoice:
     """Move an invoice to `to_status` if the table allows it; write the audit event with it.
 
-    The row is locked (`SELECT … FOR NO KEY UPDATE`, recon_site/locks.py) and re-read, so two
+    The row is locked (`SELECT … FOR NO KEY UPDATE`, core/locks.py) and re-read, so two
     reviewers acting at once are serialized and the second sees the first one's result.
     `expected_status` (what the caller's page showed) turns a lost race into a clear
     `stale_state` 409 instead of a silent overwrite.

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.actors import Actor
+from core.exceptions import DocumentInvalid, DomainError
 from invoices.lifecycle import invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy
-from recon_site.exceptions import DocumentInvalid, DomainError
 from tenants.models import Role, Tenant
 
 S = InvoiceStatus

@@ -21,11 +21,11 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from audit.actors import Actor
+from core.exceptions import DomainError
+from core.money import exponent
 from invoices.models import Invoice, InvoiceStatus
 from invoices.review import ESCALATED_NEEDS_APPROVER, SERIOUS_SEVERITIES, can_review, invoice_review
 from matching.models import Discrepancy
-from recon_site.exceptions import DomainError
-from recon_site.money import exponent
 from tenants.models import Tenant
 
 NOT_CLEAN = "Has a high or critical discrepancy: review it on its own page."

@@ -11,6 +11,11 @@ from django.db import transaction
 
 from audit.actors import Actor
 from audit.services import audit_record, document_snapshot
+from core.business_dates import business_date_error
+from core.exceptions import DocumentInvalid
+from core.money import MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency, to_minor
+from core.quantities import quantity_error, unit_price_error
+from core.text import nul_error
 from invoices.documents import (
     InvoiceDocument,
     InvoiceLineDocument,
@@ -23,11 +28,6 @@ from invoices.numbers import normalize_invoice_number
 from invoices.selectors import invoices_of_document_vendor
 from matching.models import MatchRun
 from matching.services import matching_enqueue
-from recon_site.business_dates import business_date_error
-from recon_site.exceptions import DocumentInvalid
-from recon_site.money import MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency, to_minor
-from recon_site.quantities import quantity_error, unit_price_error
-from recon_site.text import nul_error
 from tenants.models import Tenant
 from vendors.models import Vendor
 from vendors.selectors import vendor_resolve_exact
@@ -93,7 +93,7 @@ def invoice_create(
     stored amount due is always total − prepaid (a generated column).
 
     Text holding a NUL character is refused before anything is looked up (PostgreSQL can neither
-    store nor compare it); dates outside recon_site.business_dates' range are refused by field.
+    store nor compare it); dates outside core.business_dates' range are refused by field.
     """
     document = document_with_positive_total(document)
     if unstorable := _unstorable_texts(document):

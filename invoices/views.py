@@ -18,6 +18,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.exceptions import DomainError
+from core.state_machine import StaleState
 from invoices.comparison import invoice_detail as invoice_detail_read
 from invoices.dashboard import dashboard_summary
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
@@ -31,8 +33,6 @@ from invoices.review_queue import (
     review_queue_list,
 )
 from matching.engine import DISCREPANCY_TYPES
-from recon_site.exceptions import DomainError
-from recon_site.state_machine import StaleState
 from recon_site.web import WebContext, tenant_view
 from vendors.selectors import vendor_list
 

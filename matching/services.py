@@ -44,14 +44,14 @@ from django.utils import timezone
 
 from audit.actors import Actor, system_actor
 from audit.services import audit_record, outbox_enqueue_many
+from core import locks
+from core.ids import uuid7
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
 from matching.engine import ENGINE_VERSION, InvoiceRecord, MatchFailure, MatchOutcome, match_batch
 from matching.loading import LoadedBatch, load_batch, matchable_invoices, tenant_settings_for
 from matching.models import Discrepancy, MatchResult, MatchRun
 from purchasing.models import GoodsReceipt, PurchaseOrder
-from recon_site import locks
-from recon_site.ids import uuid7
 from tenants.models import Tenant
 from tenants.scoping import tenant_rows_insert, tenant_rows_update
 
@@ -272,7 +272,7 @@ def _persist(
     for outcome in outcomes:
         try:
             # A transaction of its own: one bad invoice cannot sink the others, and each invoice's
-            # row lock comes before its audit lock (recon_site/locks.py). As savepoints of one
+            # row lock comes before its audit lock (core/locks.py). As savepoints of one
             # transaction, the second invoice's row lock came after the first one's audit lock,
             # and a reviewer holding that row while waiting for the audit lock made a deadlock.
             with transaction.atomic():

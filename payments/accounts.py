@@ -1,7 +1,7 @@
 """Bank account numbers at rest: encrypted for reading back, keyed-hashed for finding.
 
 An IBAN identifies a person or a company's bank account, so a database dump must not show it:
-it is stored Fernet-encrypted (recon_site.crypto). Encryption is randomized, so the ciphertext
+it is stored Fernet-encrypted (core.crypto). Encryption is randomized, so the ciphertext
 cannot be searched or be part of a unique key; beside it goes an HMAC-SHA256 of the normalized
 number. A plain SHA-256 would not do: IBANs are a small, structured space, and a dump's hashes
 could be reversed by enumerating them; the HMAC key is not in the database.
@@ -22,7 +22,7 @@ import hmac
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from recon_site.crypto import decrypt_text, encrypt_text
+from core.crypto import decrypt_text, encrypt_text
 
 # Binds the derived key to this one purpose (independent of the encryption key and of Django's).
 _HASH_DERIVATION_INFO = b"recon account lookup hmac v1"

@@ -27,6 +27,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency
 from payments.accounts import account_hash, decrypt_account, mask_account
 from payments.cash import MAX_FORECAST_WEEKS, week_start
 from payments.models import Payment, PaymentDirection, PaymentStatus
@@ -37,7 +38,6 @@ from payments.statements import FORMATS
 from recon_site.api.fields import MoneyField, decimal_pattern
 from recon_site.api.uploads import QueryInvalid, dry_run_requested, spool_upload
 from recon_site.api.views import TenantAPIMixin
-from recon_site.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency
 from vendors.models import Vendor
 
 FORMAT_INVALID = "statement_format must be one of: {formats}."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recon_site.exceptions import ConflictError, DomainError
+from core.exceptions import ConflictError, DomainError
 
 
 class StatementInvalid(DomainError):

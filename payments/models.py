@@ -17,7 +17,7 @@ from django.db import models
 
 from tenants.scoping import TenantOwnedModel
 
-# A 3-letter upper-case code; which codes exist is checked by recon_site.money at the boundary.
+# A 3-letter upper-case code; which codes exist is checked by core.money at the boundary.
 _CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
 

@@ -12,11 +12,11 @@ from django.db import transaction
 
 from audit.actors import Actor
 from audit.services import audit_record
+from core import locks
 from payments.accounts import account_hash, encrypt_account
 from payments.exceptions import StatementInvalid, StatementTooLarge
 from payments.models import Payment, PaymentStatus, StatementImport
 from payments.statements import ParsedFile, StatementParseError, balance_check, parse_statement_file
-from recon_site import locks
 from tenants.models import Tenant
 
 FILE_TOO_LARGE = "The file is {size} bytes; at most {limit} bytes (PAYMENT_STATEMENT_MAX_BYTES) are accepted."

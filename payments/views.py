@@ -3,7 +3,7 @@
 Thin views like invoices.views: reads start from the request's tenant, and every write goes
 through the reconciliation services (`allocation_accept_suggestion`, `allocation_split`,
 `allocation_reverse`, `payment_ignore`), which check amounts and states under row locks. Amounts
-a clerk types are decimal strings turned into minor units by recon_site.money (never a float).
+a clerk types are decimal strings turned into minor units by core.money (never a float).
 Actions post and redirect (post/redirect/get); a refused split re-renders the page with the
 reasons and nothing written.
 """
@@ -21,6 +21,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from core.exceptions import DomainError
+from core.money import MoneyError, format_minor, to_minor
 from invoices.models import Invoice
 from payments.accounts import decrypt_account, mask_account
 from payments.models import Payment, PaymentAllocation, PaymentDirection, PaymentStatus, PaymentSuggestion
@@ -31,8 +33,6 @@ from payments.reconciliation.services import (
     allocation_split,
     payment_ignore,
 )
-from recon_site.exceptions import DomainError
-from recon_site.money import MoneyError, format_minor, to_minor
 from recon_site.web import WebContext, tenant_view
 from tenants.models import Role
 

@@ -33,10 +33,10 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record
+from core.exceptions import DocumentInvalid
+from core.state_machine import IllegalTransition, StateMachine
 from matching.services import matching_lock_wait, matching_requeue_for_purchase_order
 from purchasing.models import GoodsReceipt, PurchaseOrder
-from recon_site.exceptions import DocumentInvalid
-from recon_site.state_machine import IllegalTransition, StateMachine
 from tenants.models import Tenant
 
 P = PurchaseOrder.Status

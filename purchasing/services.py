@@ -8,13 +8,13 @@ from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
 from audit.services import audit_record, document_snapshot
+from core.business_dates import business_date_error
+from core.exceptions import DocumentInvalid, DuplicateDocument
+from core.money import MoneyError, normalize_currency
+from core.quantities import quantity_error, unit_price_error
 from matching.services import matching_lock_wait, matching_requeue_for_receipt
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
-from recon_site.business_dates import business_date_error
-from recon_site.exceptions import DocumentInvalid, DuplicateDocument
-from recon_site.money import MoneyError, normalize_currency
-from recon_site.quantities import quantity_error, unit_price_error
 from tenants.models import Tenant
 from vendors.models import Vendor
 
@@ -173,7 +173,7 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
             )
             # Invoices on hold for these goods go back to `received`, in this transaction. Their
             # rows are locked before the audit chain is appended to (row, then chain: the order
-            # of recon_site/locks.py), so their events come before the receipt's own.
+            # of core/locks.py), so their events come before the receipt's own.
             matching_requeue_for_receipt(tenant=tenant, goods_receipt=receipt)
             audit_record(
                 tenant=tenant,

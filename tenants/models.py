@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from recon_site.ids import uuid7
+from core.ids import uuid7
 from tenants.scoping import TenantOwnedModel, TenantRow
 
 
@@ -21,7 +21,7 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The tenant's own webhook signing secret as a Fernet token (recon_site.crypto), never in
+    # The tenant's own webhook signing secret as a Fernet token (core.crypto), never in
     # clear: HMAC verification needs the secret itself, so it cannot be hashed like an API key.
     # Blank: deliveries are verified with the global WEBHOOK_SECRET. Set only by
     # tenants.services.webhook_secret_rotate.

@@ -32,7 +32,7 @@ from django.db import connection, models
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND, WhereNode
 
-from recon_site.ids import uuid7
+from core.ids import uuid7
 from tenants.rls import ALL_TENANTS, orm_scope
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from recon_site.exceptions import NotFoundError
+from core.exceptions import NotFoundError
 from tenants.models import Tenant
 
 UNKNOWN_TENANT = "No tenant with id or slug {reference!r}."

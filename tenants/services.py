@@ -12,8 +12,8 @@ from django.utils.text import slugify
 
 from audit.actors import Actor
 from audit.services import audit_record, model_snapshot
-from recon_site.crypto import encrypt_text
-from recon_site.exceptions import DocumentInvalid, DuplicateDocument
+from core.crypto import encrypt_text
+from core.exceptions import DocumentInvalid, DuplicateDocument
 from tenants.models import (
     ApiKey,
     Membership,
@@ -152,7 +152,7 @@ def tenant_settings_update(*, tenant: Tenant, actor: Actor, **changes: Any) -> T
 def webhook_secret_rotate(*, tenant: Tenant, actor: Actor) -> str:
     """Give the tenant a new webhook signing secret; returns it, shown once.
 
-    The secret is stored only encrypted (recon_site.crypto) and replaces the previous one at
+    The secret is stored only encrypted (core.crypto) and replaces the previous one at
     once: the sender must be given the new secret before its next delivery (Standard Webhooks
     senders may sign with both during their own rotation; only the stored one is checked here).
     The audit event records that a rotation happened and by whom, never the secret.

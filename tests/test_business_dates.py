@@ -1,4 +1,4 @@
-"""Business dates stay inside 1900-01-01 … 2199-12-31 at every door (recon_site.business_dates).
+"""Business dates stay inside 1900-01-01 … 2199-12-31 at every door (core.business_dates).
 
 One approved invoice dated 9999-12-31 without a due date once took `GET /api/cash/forecast` and
 the dashboard down for every user of its tenant (`date + 30 days` overflowed). Such a date is
@@ -27,6 +27,14 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.actors import system_actor
+from core.business_dates import (
+    BUSINESS_DATE_MAX,
+    BUSINESS_DATE_MIN,
+    BUSINESS_DATE_PATTERN,
+    DATE_OUT_OF_RANGE,
+    business_date_error,
+)
+from core.exceptions import DocumentInvalid
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.models import Invoice, InvoiceStatus
 from invoices.services import invoice_create
@@ -41,14 +49,6 @@ from purchasing.documents import (
 )
 from purchasing.models import PurchaseOrder
 from purchasing.services import goods_receipt_create, purchase_order_create
-from recon_site.business_dates import (
-    BUSINESS_DATE_MAX,
-    BUSINESS_DATE_MIN,
-    BUSINESS_DATE_PATTERN,
-    DATE_OUT_OF_RANGE,
-    business_date_error,
-)
-from recon_site.exceptions import DocumentInvalid
 from tenants.models import Tenant
 from tenants.services import webhook_secret_rotate
 from tests.factories import (

@@ -1,4 +1,4 @@
-"""Row ids are UUID version 7 (recon_site.ids): valid RFC 9562 ids, in creation order."""
+"""Row ids are UUID version 7 (core.ids): valid RFC 9562 ids, in creation order."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from recon_site.ids import uuid7
+from core.ids import uuid7
 from tenants.models import Tenant
 from tests.factories import VendorFactory
 

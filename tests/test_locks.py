@@ -1,4 +1,4 @@
-"""The one lock order (recon_site/locks.py), checked on the statements a transaction sends."""
+"""The one lock order (core/locks.py), checked on the statements a transaction sends."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
+from core import locks
+from core.locks import LockOrderViolation
 from invoices.models import Invoice
-from recon_site import locks
-from recon_site.locks import LockOrderViolation
 from tenants.models import Membership, Role, Tenant, TenantSettings
 from tests.factories import InvoiceFactory, UserFactory
 

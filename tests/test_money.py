@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from recon_site.money import (
+from core.money import (
     CURRENCY_EXPONENTS,
     MAX_MINOR_UNITS,
     MoneyError,

@@ -1,10 +1,10 @@
-"""The cap on problems an import reports (recon_site.problems)."""
+"""The cap on problems an import reports (core.problems)."""
 
 from __future__ import annotations
 
 import pytest
 
-from recon_site.problems import (
+from core.problems import (
     MAX_PROBLEMS_REPORTED,
     PROBLEMS_TRUNCATED,
     ProblemLimitReached,

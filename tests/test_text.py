@@ -1,4 +1,4 @@
-"""Text PostgreSQL cannot store (U+0000) is refused where it comes in, by place (recon_site.text)."""
+"""Text PostgreSQL cannot store (U+0000) is refused where it comes in, by place (core.text)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
+from core import text as text_module
+from core.exceptions import DocumentInvalid
+from core.text import NUL_REFUSED, nul_error, nul_lines, nul_paths
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.models import Invoice
 from invoices.services import invoice_create
-from recon_site import text as text_module
-from recon_site.exceptions import DocumentInvalid
-from recon_site.text import NUL_REFUSED, nul_error, nul_lines, nul_paths
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR
 

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from recon_site.money import MoneyError, normalize_currency
+from core.money import MoneyError, normalize_currency
 from tenants.admin_mixins import (
     TenantOwnedAdminForm,
     TenantOwnedAdminMixin,

@@ -6,8 +6,8 @@ from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
 from audit.services import audit_record, model_snapshot
-from recon_site.exceptions import DocumentInvalid, DuplicateDocument
-from recon_site.money import MoneyError, normalize_currency
+from core.exceptions import DocumentInvalid, DuplicateDocument
+from core.money import MoneyError, normalize_currency
 from tenants.models import Tenant
 from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_tax_id, normalize_vendor_name

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from django.db import models
 
+from core.exceptions import DomainError
 from invoices.documents import InvoiceDocument, document_content, document_with_positive_total
 from invoices.models import Invoice
 from invoices.numbers import normalize_invoice_number
 from invoices.selectors import invoice_stored_content, invoices_of_document_vendor
-from recon_site.exceptions import DomainError
 from tenants.models import Tenant
 from vendors.models import Vendor
 from vendors.names import normalize_tax_id, normalize_vendor_name

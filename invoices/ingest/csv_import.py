@@ -38,11 +38,11 @@ A file with any problem writes nothing and answers 400 `csv_invalid` listing its
 `"row 7, column quantity"` for a cell, `"row 7"` for a whole row or document, `"file"` for the
 file itself. Rows are numbered as a spreadsheet shows them: the header is row 1, a quoted field
 with line breaks stays one row. Reading stops at the first problem past
-`recon_site.problems.MAX_PROBLEMS_REPORTED` (1,000): the first 1,000 are listed and `details`
-says `"truncated": true` with the counts (recon_site.problems), so a file that is wrong on every
+`core.problems.MAX_PROBLEMS_REPORTED` (1,000): the first 1,000 are listed and `details`
+says `"truncated": true` with the counts (core.problems), so a file that is wrong on every
 row answers at once with a small body. A cell holding a NUL character is a problem of its cell
 (PostgreSQL cannot store it); a date outside 1900-01-01 … 2199-12-31 is one too
-(recon_site.business_dates).
+(core.business_dates).
 
 Documents already stored (same vendor + invoice number + content, invoices.ingest.
 invoice_already_present; same PO number; same receipt number) are reported as duplicates and
@@ -81,6 +81,10 @@ from django.db import transaction
 
 from audit.actors import Actor
 from audit.services import audit_deferred
+from core.business_dates import business_date_error
+from core.exceptions import DocumentInvalid, DomainError, DuplicateDocument
+from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED, ProblemLimitReached, truncation_details
+from core.text import nul_error
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.ingest import PayloadTooLarge, VendorCache, invoice_already_present
 from invoices.models import Invoice, InvoiceLine, InvoiceSource
@@ -94,10 +98,6 @@ from purchasing.documents import (
 )
 from purchasing.models import GoodsReceipt, PurchaseOrder, PurchaseOrderLine
 from purchasing.services import goods_receipt_create, purchase_order_create
-from recon_site.business_dates import business_date_error
-from recon_site.exceptions import DocumentInvalid, DomainError, DuplicateDocument
-from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED, ProblemLimitReached, truncation_details
-from recon_site.text import nul_error
 from tenants.models import Tenant
 from vendors.models import Vendor
 
@@ -798,7 +798,7 @@ def csv_import(
                 matching_lock_wait(tenant=tenant)
             # Every document's audit event is appended at the end of the file, not after each
             # document: a later receipt locks the invoices it releases from hold, and row locks
-            # come before the audit-chain lock (recon_site/locks.py).
+            # come before the audit-chain lock (core/locks.py).
             with audit_deferred(), contextlib.suppress(ProblemLimitReached):  # report.truncated: cut short
                 _import_rows(run, text, delimiter, progress)
             if report.errors or dry_run:

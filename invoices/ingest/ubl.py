@@ -87,12 +87,12 @@ from django.conf import settings
 from lxml import etree
 
 from audit.actors import Actor
+from core.exceptions import DomainError
+from core.quantities import UNIT_PRICE_PLACES
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.ingest import PayloadTooLarge, VendorCache, invoice_already_present, length_error, max_length
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource
 from invoices.services import invoice_create
-from recon_site.exceptions import DomainError
-from recon_site.quantities import UNIT_PRICE_PLACES
 from tenants.models import Tenant
 
 INVOICE_NAMESPACE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"

@@ -34,15 +34,15 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
+from core.business_dates import business_date_error
+from core.exceptions import DocumentInvalid
+from core.money import MoneyError, parse_decimal
+from core.problems import MAX_PROBLEMS_REPORTED
+from core.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES, quantity_error
+from core.text import NUL_REFUSED, nul_paths
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.ingest import length_error
 from invoices.models import Invoice, InvoiceLine
-from recon_site.business_dates import business_date_error
-from recon_site.exceptions import DocumentInvalid
-from recon_site.money import MoneyError, parse_decimal
-from recon_site.problems import MAX_PROBLEMS_REPORTED
-from recon_site.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES, quantity_error
-from recon_site.text import NUL_REFUSED, nul_paths
 
 # --- what is ignored, and why (the INFO log line and the delivery's detail) -------------------
 IGNORED_XERO_HANDSHAKE = "Xero intent-to-receive validation: acknowledged."

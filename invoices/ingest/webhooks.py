@@ -55,6 +55,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.actors import Actor
+from core.crypto import decrypt_text
+from core.exceptions import DocumentInvalid
 from invoices.documents import InvoiceDocument
 from invoices.ingest import VendorCache, invoice_already_present
 from invoices.ingest.webhook_payloads import (
@@ -67,8 +69,6 @@ from invoices.ingest.webhook_payloads import (
 from invoices.models import InvoiceSource
 from invoices.services import invoice_create
 from purchasing.models import PurchaseOrder
-from recon_site.crypto import decrypt_text
-from recon_site.exceptions import DocumentInvalid
 from tenants.models import WEBHOOK_SECRET_PREFIX, Tenant, WebhookDelivery, generate_webhook_secret
 
 logger = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from rapidfuzz import fuzz, process
 
+from core.money import CURRENCY_EXPONENTS, format_minor, round_to_minor
 from invoices.numbers import normalize_invoice_number
 from matching.engine.assignment import optimal_assignment
 from matching.engine.types import (
@@ -38,7 +39,6 @@ from matching.engine.types import (
     PurchaseOrderRecord,
     VendorRecord,
 )
-from recon_site.money import CURRENCY_EXPONENTS, format_minor, round_to_minor
 from vendors.names import normalize_tax_id, normalize_vendor_name
 
 # --- vocabulary (part of the API) -----------------------------------------------------------

@@ -9,7 +9,7 @@ trigger keeps calling it by name.
 
 It also locks the payment and invoice rows `FOR NO KEY UPDATE` (0003 took `FOR UPDATE`): that
 still serializes two writers of one invoice's allocations, but no longer blocks the `FOR KEY
-SHARE` that a foreign-key check of any row referencing the invoice takes (recon_site/locks.py).
+SHARE` that a foreign-key check of any row referencing the invoice takes (core/locks.py).
 """
 
 from django.db import migrations

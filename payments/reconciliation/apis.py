@@ -25,6 +25,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.exceptions import NotFoundError
+from core.money import MoneyError, to_minor
 from invoices.models import Invoice
 from payments.exceptions import AllocationInvalid
 from payments.models import PaymentAllocation, PaymentSuggestion
@@ -36,8 +38,6 @@ from payments.reconciliation.services import (
 )
 from recon_site.api.fields import MoneyAmountField, MoneyField
 from recon_site.api.views import TenantAPIMixin
-from recon_site.exceptions import NotFoundError
-from recon_site.money import MoneyError, to_minor
 
 INVOICE_NOT_FOUND = "No invoice with id {invoice_id}."
 

@@ -38,6 +38,7 @@ from enum import StrEnum
 
 from rapidfuzz import fuzz
 
+from core.money import exponent, format_minor
 from invoices.numbers import normalize_invoice_number
 from payments.reconciliation.types import (
     OpenInvoice,
@@ -47,7 +48,6 @@ from payments.reconciliation.types import (
     ReconcileSettings,
     VendorRecord,
 )
-from recon_site.money import exponent, format_minor
 from vendors.names import normalize_vendor_name
 
 PAYMENT, WRITE_OFF = "payment", "write_off"

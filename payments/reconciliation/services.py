@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
+from core import locks
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceStatus
 from payments.exceptions import AllocationConflict, AllocationInvalid
@@ -64,7 +65,6 @@ from payments.reconciliation.writing import (
     money_label,
     payment_status_for,
 )
-from recon_site import locks
 from tenants.models import Tenant
 from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_vendor_name

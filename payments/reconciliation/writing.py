@@ -15,6 +15,8 @@ from decimal import Decimal
 
 from audit.actors import Actor
 from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
+from core.exceptions import DomainError, NotFoundError
+from core.money import format_minor
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import DocumentType, Invoice, InvoiceStatus
 from payments.exceptions import AllocationConflict, AllocationInvalid
@@ -28,8 +30,6 @@ from payments.models import (
 )
 from payments.reconciliation.loading import PAYABLE_STATUSES, open_balances, paid_by_payment
 from payments.reconciliation.types import ProposedAllocation
-from recon_site.exceptions import DomainError, NotFoundError
-from recon_site.money import format_minor
 from tenants.models import Tenant
 
 PAYMENT_RECONCILED_EVENT = "payment.reconciled"

@@ -6,8 +6,8 @@
 It is the one way into the parsers, so what every format must refuse is refused here: a NUL
 byte in a text format (MT940, CSV) before a parser sees the file, naming its lines (PostgreSQL
 cannot store it; XML forbids it on its own, so CAMT.053 is left to the XML parser); an entry
-booked or valued outside recon_site.business_dates' range; and a report of more than
-recon_site.problems' cap of problems, cut to its first 1,000.
+booked or valued outside core.business_dates' range; and a report of more than
+core.problems' cap of problems, cut to its first 1,000.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import IO, Any
 
+from core.business_dates import business_date_error
+from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED, ProblemLimitReached, Problems, capped_details
+from core.text import NUL_IN_FILE, nul_lines
 from payments.accounts import mask_account, normalize_account
 from payments.statements.camt053 import parse_camt053
 from payments.statements.csv_rows import parse_csv
@@ -30,9 +33,6 @@ from payments.statements.types import (
     StatementParseError,
     money_text,
 )
-from recon_site.business_dates import business_date_error
-from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED, ProblemLimitReached, Problems, capped_details
-from recon_site.text import NUL_IN_FILE, nul_lines
 
 __all__ = [
     "FORMATS",

@@ -20,6 +20,8 @@ from typing import IO
 
 from lxml import etree
 
+from core.money import MoneyError, parse_decimal, to_minor
+from core.problems import ProblemLimitReached, Problems
 from payments.statements.types import (
     INVALID_SUMMARY,
     Balance,
@@ -28,8 +30,6 @@ from payments.statements.types import (
     ParsedStatement,
     StatementParseError,
 )
-from recon_site.money import MoneyError, parse_decimal, to_minor
-from recon_site.problems import ProblemLimitReached, Problems
 
 NOT_XML = "The file is not well-formed XML: {reason}."
 DOCTYPE_REFUSED = "The XML has a DOCTYPE declaration; statement files must not (entities and DTDs are refused)."
@@ -245,7 +245,7 @@ def parse_camt053(binary: IO[bytes]) -> ParsedFile:
     if not statements_xml:
         raise StatementParseError(NO_STATEMENTS)
     warnings: list[str] = []
-    errors = Problems()  # reading stops past its cap (recon_site.problems)
+    errors = Problems()  # reading stops past its cap (core.problems)
     statements: list[ParsedStatement] = []
     with contextlib.suppress(ProblemLimitReached):
         for statement_number, statement in enumerate(statements_xml, 1):

@@ -16,9 +16,9 @@ counterparty_account, remittance_text, bank_transaction_id*, bank_account*.
 
 The same strictness as the invoice CSV import: any problem refuses the whole file, with its
 problems listed by row and column (rows numbered as a spreadsheet shows them, header = row 1),
-the first 1,000 of them: reading stops at the next one (recon_site.problems). The file is read
+the first 1,000 of them: reading stops at the next one (core.problems). The file is read
 as a stream, so its text is never in memory whole. A date outside 1900-01-01 … 2199-12-31 is
-a problem of its cell (recon_site.business_dates). A CSV carries no balances, so its statements
+a problem of its cell (core.business_dates). A CSV carries no balances, so its statements
 have nothing to check.
 """
 
@@ -34,10 +34,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO
 
+from core.business_dates import business_date_error
+from core.money import MoneyError, normalize_currency, to_minor
+from core.problems import ProblemLimitReached, Problems
 from payments.statements.types import INVALID_SUMMARY, ParsedEntry, ParsedFile, ParsedStatement, StatementParseError
-from recon_site.business_dates import business_date_error
-from recon_site.money import MoneyError, normalize_currency, to_minor
-from recon_site.problems import ProblemLimitReached, Problems
 
 COLUMNS = (
     "booking_date",

@@ -39,6 +39,7 @@ from typing import IO, Any
 
 import mt940
 
+from core.money import MoneyError, to_minor
 from payments.statements.types import (
     INVALID_SUMMARY,
     Balance,
@@ -47,7 +48,6 @@ from payments.statements.types import (
     ParsedStatement,
     StatementParseError,
 )
-from recon_site.money import MoneyError, to_minor
 
 NO_STATEMENT = "No MT940 statement found: the file has no ':20:' line starting a statement."
 UNREADABLE = "The MT940 file cannot be parsed: {reason}"

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from recon_site.money import format_minor
+from core.money import format_minor
 
 INVALID_SUMMARY = "The statement file has {count} problem(s); nothing was imported. See details."
 
@@ -14,7 +14,7 @@ INVALID_SUMMARY = "The statement file has {count} problem(s); nothing was import
 class StatementParseError(ValueError):
     """The file cannot be read as a statement; `details` maps a location to its problems.
 
-    Past recon_site.problems' cap, `details` also carries its truncation keys.
+    Past core.problems' cap, `details` also carries its truncation keys.
     """
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:

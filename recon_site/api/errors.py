@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from recon_site.exceptions import DomainError
+from core.exceptions import DomainError
 
 logger = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from recon_site.business_dates import (
+from core.business_dates import (
     BUSINESS_DATE_MAX,
     BUSINESS_DATE_MIN,
     BUSINESS_DATE_PATTERN,
     business_date_error,
 )
-from recon_site.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, format_minor
-from recon_site.quantities import QUANTITY_DIGITS, QUANTITY_PLACES, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES
+from core.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, format_minor
+from core.quantities import QUANTITY_DIGITS, QUANTITY_PLACES, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "199.99"})
@@ -76,7 +76,7 @@ _ISO_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 class BusinessDateField(serializers.DateField):
     """A document's date (invoice, due, order, receipt): ISO 8601, inside the business range.
 
-    The range is recon_site.business_dates', the one every source checks; the services check it
+    The range is core.business_dates', the one every source checks; the services check it
     again for the sources that do not come through a serializer.
     """
 
@@ -101,8 +101,8 @@ def _refuse_non_ascii_digits(field: serializers.Field, data: Any) -> None:
 
 
 # --- Number and code shapes, stated in the OpenAPI schema ------------------------------------
-# The services check quantities, unit prices and amounts for every source (recon_site.quantities,
-# recon_site.money); these fields say the same rules in the schema, as patterns over the decimal
+# The services check quantities, unit prices and amounts for every source (core.quantities,
+# core.money); these fields say the same rules in the schema, as patterns over the decimal
 # string, so a client (and schemathesis) knows what is accepted before sending it. The patterns
 # are written once, here, from the same constants the services check against; JSON Schema
 # patterns are ECMA-262 and these read the same in Python's `re`.
@@ -160,7 +160,7 @@ MONEY_DESCRIPTION = (
     }
 )
 class QuantityField(DecimalStringField):
-    """A quantity ordered, received or billed (recon_site.quantities.quantity_error)."""
+    """A quantity ordered, received or billed (core.quantities.quantity_error)."""
 
 
 @extend_schema_field(
@@ -173,7 +173,7 @@ class QuantityField(DecimalStringField):
     }
 )
 class UnitPriceField(DecimalStringField):
-    """A unit price (recon_site.quantities.unit_price_error): sub-cent digits are real."""
+    """A unit price (core.quantities.unit_price_error): sub-cent digits are real."""
 
 
 @extend_schema_field(
@@ -187,7 +187,7 @@ class UnitPriceField(DecimalStringField):
     }
 )
 class MoneyAmountField(DecimalStringField):
-    """An amount in major units (recon_site.money.to_minor refuses more decimals than its currency)."""
+    """An amount in major units (core.money.to_minor refuses more decimals than its currency)."""
 
 
 @extend_schema_field(
@@ -212,7 +212,7 @@ class TaxRateField(DecimalStringField):
     }
 )
 class CurrencyCodeField(serializers.CharField):
-    """An ISO 4217 code. The services normalize and check it (recon_site.money.normalize_currency)."""
+    """An ISO 4217 code. The services normalize and check it (core.money.normalize_currency)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 3)

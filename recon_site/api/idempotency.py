@@ -25,8 +25,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from recon_site import locks
-from recon_site.exceptions import DomainError
+from core import locks
+from core.exceptions import DomainError
 from tenants.models import IdempotencyRecord, Tenant
 
 HEADER = "Idempotency-Key"
@@ -100,7 +100,7 @@ def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredRe
     record = IdempotencyRecord.objects.for_tenant(tenant).filter(key=key).first()
     if record is not None and record.created_at < expiry:
         # Gone now, before the request's own writes: a DELETE is a row lock, and the lock order
-        # (recon_site/locks.py) puts row locks before the audit lock those writes end with.
+        # (core/locks.py) puts row locks before the audit lock those writes end with.
         record.delete()
         record = None
     if record is None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from core.text import NUL, NUL_REFUSED
 from recon_site.api.errors import (
     database_unavailable_response,
     error_response,
@@ -19,7 +20,6 @@ from recon_site.api.errors import (
     transaction_conflict_response,
 )
 from recon_site.observability import request_id_var, tenant_id_var
-from recon_site.text import NUL, NUL_REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ _HEADERS_READ_SAFELY = frozenset({"Cookie", REQUEST_ID_HEADER})
 
 
 class NulFreeRequestMiddleware:
-    """No header or cookie value holding a NUL reaches a view (recon_site.text).
+    """No header or cookie value holding a NUL reaches a view (core.text).
 
     gunicorn refuses control characters in a header, but not a quoted cookie's octal escape:
     `Cookie: sessionid="abcdefgh\\000"` is plain ASCII on the wire and a NUL once Django reads it,

@@ -2,7 +2,7 @@
 
 A string holding `\u0000` is refused here, for every endpoint and every field at once (a 400
 naming each path), rather than by each serializer field: PostgreSQL can store it in neither
-text nor jsonb (recon_site.text).
+text nor jsonb (core.text).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
-from recon_site.problems import MAX_PROBLEMS_REPORTED
-from recon_site.text import NUL_REFUSED, nul_paths
+from core.problems import MAX_PROBLEMS_REPORTED
+from core.text import NUL_REFUSED, nul_paths
 
 MAX_JSON_DEPTH = 32
 

@@ -131,7 +131,7 @@ def error_response(description: str) -> OpenApiResponse:
 # --- Input rules the serializers cannot say by themselves -------------------------------------
 # What every text input shares, said once here for every request body and query parameter
 # instead of on each of some hundred fields:
-# - no NUL character anywhere (recon_site.text: PostgreSQL cannot store it; refused at the door);
+# - no NUL character anywhere (core.text: PostgreSQL cannot store it; refused at the door);
 # - a required text (`minLength` ≥ 1) is checked after DRF trims it, so it needs that many
 #   characters between its first and last non-space one.
 # "Space" is written out as a class both readings agree on: ECMA-262's `\s` (JSON Schema's) lacks
@@ -182,11 +182,11 @@ def _money_by_currency(result: dict[str, Any], component: dict[str, Any]) -> Non
 
     Each branch names the currencies with that exponent and narrows every amount of the body
     (and of its lines) to as many decimals and as many digits as a BIGINT of minor units holds,
-    the rule recon_site.money.to_minor enforces. JSON Schema cannot say "the decimals of the
+    the rule core.money.to_minor enforces. JSON Schema cannot say "the decimals of the
     currency in the sibling field" any other way.
     """
+    from core.money import CURRENCY_EXPONENTS
     from recon_site.api.fields import decimal_pattern, money_integer_digits
-    from recon_site.money import CURRENCY_EXPONENTS
 
     properties = component.get("properties", {})
     if set(_enum_of(result, properties.get("currency", {}))) - {""} != set(CURRENCY_EXPONENTS):

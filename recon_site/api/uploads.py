@@ -22,7 +22,7 @@ from typing import IO
 
 from rest_framework.request import Request
 
-from recon_site.exceptions import DomainError
+from core.exceptions import DomainError
 
 FILE_FIELD = "file"
 _SPOOL_IN_MEMORY = 1 << 20

@@ -4,7 +4,7 @@ Every connection carries a `tenants.rls.ScopeApplier` as its first execute wrapp
 statement of the app's reaches PostgreSQL without `app.tenant_id` saying whose rows it may see.
 
 It also offers psycopg's pipeline mode to bulk writers (`connection.pipelined()`), see there,
-checks the lock order of every statement (`recon_site.locks.LockOrderCheck`), and counts the
+checks the lock order of every statement (`core.locks.LockOrderCheck`), and counts the
 transactions it commits (`commits`), so the API knows whether a request that met a deadlock can
 run again (recon_site.api.views).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db.backends.postgresql import base
 
-from recon_site.locks import LockOrderCheck
+from core.locks import LockOrderCheck
 from tenants.rls import ScopeApplier
 
 NOT_IN_TRANSACTION = "A pipeline runs inside a transaction (transaction.atomic) only."

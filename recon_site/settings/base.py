@@ -10,7 +10,7 @@ from recon_site.embedded_db import embedded_database_settings
 from recon_site.env import BASE_DIR, database_url, env, flag, positive_int, rate, whole_number
 
 DEBUG = flag("DEBUG", False)
-# Raise LockOrderViolation on a statement that takes a lock against recon_site/locks.py's order
+# Raise LockOrderViolation on a statement that takes a lock against core/locks.py's order
 # (a latent deadlock). A check per statement: the test suite turns it on (settings/test.py); off
 # by default elsewhere, `make run` included, so a path no test takes is never refused to a user.
 LOCK_ORDER_CHECKS = flag("LOCK_ORDER_CHECKS", False)
@@ -287,8 +287,8 @@ AUDIT_CHECKPOINT_FILE = env.str("AUDIT_CHECKPOINT_FILE", default=str(VAR_DIR / "
 # Minutes between scheduled checkpoints of every tenant's chain (also taken after matching runs).
 AUDIT_CHECKPOINT_EVERY_MINUTES = positive_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 60)
 try:
-    from recon_site.crypto import public_key_parse as _public_key_parse
-    from recon_site.crypto import signing_key_parse as _signing_key_parse
+    from core.crypto import public_key_parse as _public_key_parse
+    from core.crypto import signing_key_parse as _signing_key_parse
 
     if AUDIT_CHECKPOINT_KEY:
         _signing_key_parse(AUDIT_CHECKPOINT_KEY, name="AUDIT_CHECKPOINT_KEY")
@@ -318,10 +318,10 @@ RECONCILE_MAX_PAYMENTS_PER_RUN = positive_int("RECONCILE_MAX_PAYMENTS_PER_RUN", 
 WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
 # How far a Standard Webhooks `webhook-timestamp` may be from now, either way, in seconds.
 WEBHOOK_TOLERANCE_SECONDS = positive_int("WEBHOOK_TOLERANCE_SECONDS", 300)
-# Fernet key(s) encrypting stored secrets (recon_site.crypto); empty derives one from SECRET_KEY.
+# Fernet key(s) encrypting stored secrets (core.crypto); empty derives one from SECRET_KEY.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 try:
-    from recon_site.crypto import parse_keys as _parse_field_encryption_keys
+    from core.crypto import parse_keys as _parse_field_encryption_keys
 
     _parse_field_encryption_keys(FIELD_ENCRYPTION_KEY)
 except ValueError as _exc:

@@ -26,5 +26,5 @@ DB_RUNTIME_ROLE = env.str("DB_RUNTIME_ROLE", default="recon_app")  # noqa: F405
 # No checkpoint file: the suite must not append to the developer's var/ witness; the tests of
 # checkpoints give their own file.
 AUDIT_CHECKPOINT_FILE = ""
-# A lock taken against the documented order raises in every test (recon_site/locks.py).
+# A lock taken against the documented order raises in every test (core/locks.py).
 LOCK_ORDER_CHECKS = True

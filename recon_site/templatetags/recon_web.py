@@ -10,7 +10,7 @@ from decimal import Decimal
 from django import template
 from django.utils import timezone
 
-from recon_site.money import from_minor
+from core.money import from_minor
 
 register = template.Library()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from recon_site.exceptions import NotFoundError
+from core.exceptions import NotFoundError
 from tenants.models import Tenant
 from tenants.selectors import tenant_by_reference
 

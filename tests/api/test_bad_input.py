@@ -18,10 +18,10 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from core.text import NUL_REFUSED
 from invoices.models import InvoiceLine
 from recon_site.api.errors import TOO_MANY_FIELDS
 from recon_site.api.middleware import HEADER_HAS_NUL
-from recon_site.text import NUL_REFUSED
 from tenants.models import IdempotencyRecord, Tenant
 from tests.factories import GoodsReceiptFactory, PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from vendors.models import Vendor
@@ -733,7 +733,7 @@ CATALOGUE_CASES = [
             ("year-0", "0000-01-01"),
             ("year-10000", "10000-01-01"),
             ("february-30", "2026-02-30"),
-            # Real dates, but outside the business range (recon_site.business_dates): 9999-12-31
+            # Real dates, but outside the business range (core.business_dates): 9999-12-31
             # once made the cash forecast overflow for the whole tenant.
             ("year-9999", "9999-12-31"),
             ("year-2200", "2200-01-01"),
@@ -952,7 +952,7 @@ def test_a_huge_json_number_is_a_400_on_its_field(
 
 # Text is stored as received and comes back byte for byte: bidi controls, emoji (with skin tones
 # and zero-width joiners), SQL and spreadsheet formulas are data, not instructions. CSV exports
-# escape the formulas (recon_site/csv_safe.py); the API returns them as they are.
+# escape the formulas (core/csv_safe.py); the API returns them as they are.
 EXACT_TEXT = {
     "rtl-override": "Nova \u202eStrap\u202c GmbH",
     "bidi-isolates": "\u2067\u05e9\u05dc\u05d5\u05dd\u2069 Trading",
@@ -1021,7 +1021,7 @@ def test_a_bad_filter_is_a_400_naming_it(
 
 @pytest.mark.parametrize("amount", ["\u0661\u0662", "\uff11\uff12", "12\U0001f4b0", SQL_ISH], ids=repr)
 def test_an_amount_filter_in_other_than_ascii_digits_is_a_400(amount: str, api: APIClient) -> None:
-    """`?amount=١٢` would otherwise be read as 12 by Decimal() (recon_site.money.parse_decimal)."""
+    """`?amount=١٢` would otherwise be read as 12 by Decimal() (core.money.parse_decimal)."""
     error = assert_envelope(api.get("/api/payments", {"amount": amount, "currency": "EUR"}), 400, "validation_error")
     assert "amount" in error["details"]
 

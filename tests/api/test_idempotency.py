@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from core.text import NUL_REFUSED
 from invoices import apis as invoice_apis
 from invoices.models import Invoice, InvoiceLine
 from recon_site.api.middleware import HEADER_HAS_NUL
-from recon_site.text import NUL_REFUSED
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, VendorFactory

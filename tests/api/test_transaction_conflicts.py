@@ -31,8 +31,8 @@ from rest_framework.views import APIView
 
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
+from core import locks
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
-from recon_site import locks
 from recon_site.api import views as api_views
 from recon_site.api.errors import (
     CONCURRENT_UPDATE,

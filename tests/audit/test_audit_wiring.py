@@ -104,7 +104,7 @@ def test_settings_changes_are_audited_with_before_and_after(tenant: Tenant) -> N
 
 
 def test_invalid_settings_change_nothing(tenant: Tenant) -> None:
-    from recon_site.exceptions import DocumentInvalid
+    from core.exceptions import DocumentInvalid
 
     with pytest.raises(DocumentInvalid):
         tenant_settings_update(tenant=tenant, actor=TEST_ACTOR, price_tolerance_pct="-1")

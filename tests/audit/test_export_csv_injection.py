@@ -2,7 +2,7 @@
 
 The only CSV Recon writes is the auditor's report (`manage.py export_audit`); the web app and the
 API serve no CSV. `test_every_csv_writer_goes_through_csv_cell` keeps it that way: a new CSV
-writer anywhere in the code base must escape its cells with `recon_site.csv_safe.csv_cell` (or be
+writer anywhere in the code base must escape its cells with `core.csv_safe.csv_cell` (or be
 listed with the reason it writes no one's data).
 """
 
@@ -27,7 +27,7 @@ from rest_framework.test import APIClient
 
 from audit.actors import Actor
 from audit.services import audit_record
-from recon_site.csv_safe import csv_cell
+from core.csv_safe import csv_cell
 from recon_site.observability import request_id_var
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, UserFactory
@@ -166,7 +166,7 @@ def _check_csv_writer(path: Path, root: Path, writes_csv: re.Pattern[str], write
         relative = path.relative_to(root).as_posix()
         writers.add(relative)
         if relative not in CSV_WRITERS_WITHOUT_ESCAPING:
-            assert "csv_cell" in source, f"{relative} writes CSV without recon_site.csv_safe.csv_cell"
+            assert "csv_cell" in source, f"{relative} writes CSV without core.csv_safe.csv_cell"
 
 
 def test_every_csv_writer_goes_through_csv_cell() -> None:

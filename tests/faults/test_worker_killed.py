@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent, OutboxMessage
+from core import locks
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from matching import tasks as matching_tasks
 from matching.management.commands.bench_matching import FixtureBuilder
@@ -35,7 +36,6 @@ from matching.services import (
     RUN_ABANDONED,
     matching_run_for_tenant,
 )
-from recon_site import locks
 from tenants.models import Tenant
 from tenants.services import tenant_create, tenant_settings_update
 from tests.factories import TEST_ACTOR

@@ -14,9 +14,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
+from core.money import EXCESS_PRECISION
 from invoices.models import Invoice
 from invoices.services import AMOUNT_DUE_DISAGREES, AMOUNT_NEGATIVE, PREPAID_EXCEEDS_TOTAL
-from recon_site.money import EXCESS_PRECISION
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory
 

@@ -17,13 +17,13 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
+from core.quantities import MUST_BE_POSITIVE
+from core.text import NUL_REFUSED
 from invoices.ingest import csv_import as csv_module
 from invoices.models import Invoice, InvoiceSource
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site.api.uploads import UPLOAD_TOO_LARGE
-from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
-from recon_site.quantities import MUST_BE_POSITIVE
-from recon_site.text import NUL_REFUSED
 from tenants.models import Tenant
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from tests.matching.db_builders import run_matching

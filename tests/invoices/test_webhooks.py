@@ -27,12 +27,12 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from core.exceptions import DocumentInvalid
+from core.text import NUL_REFUSED
 from invoices.ingest import webhook_payloads as payloads
 from invoices.ingest import webhooks
 from invoices.ingest.webhook_api import REFUSED_CODE
 from invoices.models import Invoice, InvoiceSource
-from recon_site.exceptions import DocumentInvalid
-from recon_site.text import NUL_REFUSED
 from tenants.apis import WEBHOOK_ROTATE_ADMINS_ONLY
 from tenants.models import IdempotencyRecord, Role, Tenant, WebhookDelivery
 from tenants.services import webhook_secret_rotate

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from audit.models import AuditEvent, OutboxMessage
+from core.money import from_minor, round_to_minor
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.models import Invoice
 from invoices.services import invoice_create
@@ -23,7 +24,6 @@ from purchasing.documents import (
 )
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.services import goods_receipt_create, purchase_order_create
-from recon_site.money import from_minor, round_to_minor
 from tenants.models import Tenant, TenantSettings
 from tests.factories import TEST_ACTOR
 from vendors.models import Vendor

@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+from core.money import round_to_minor, to_minor
 from matching.engine import (
     InvoiceLineRecord,
     InvoiceRecord,
@@ -16,7 +17,6 @@ from matching.engine import (
     PurchaseOrderRecord,
     VendorRecord,
 )
-from recon_site.money import round_to_minor, to_minor
 
 ACME = VendorRecord(id=uuid.UUID(int=1), name="Acme Supplies Ltd", normalized_name="acme supplies", tax_id="DE123")
 NORDIC = VendorRecord(

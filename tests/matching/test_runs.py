@@ -29,6 +29,7 @@ import matching.services
 from audit.actors import system_actor
 from audit.models import AuditEvent, OutboxMessage
 from audit.services import outbox_subject
+from core import locks
 from invoices.lifecycle import invoice_transition
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import ENGINE_VERSION
@@ -40,7 +41,6 @@ from matching.services import (
     matching_run_for_tenant,
 )
 from purchasing.models import GoodsReceipt, PurchaseOrder, PurchaseOrderLine
-from recon_site import locks
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory
 from tests.matching.db_builders import (

@@ -376,7 +376,7 @@ _step = st.one_of(
 def example_rolled_back() -> transaction.Atomic:
     """Each example's own block, rolled back at its end: it stands in for a test case's transaction,
     not for an application one, so the services called inside keep the lock order each in its own
-    (recon_site/locks.py), as Django's test case marks its own blocks."""
+    (core/locks.py), as Django's test case marks its own blocks."""
     block = transaction.atomic()
     block._from_testcase = True
     return block

@@ -12,6 +12,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
+from core.text import NUL_IN_FILE
 from payments.accounts import account_hash
 from payments.apis import FORMAT_INVALID
 from payments.models import Payment, StatementImport
@@ -21,8 +23,6 @@ from payments.statements import camt053 as camt_module
 from payments.statements import csv_rows as csv_rows_module
 from payments.statements import mt940_swift as mt940_module
 from recon_site.api.uploads import UPLOAD_TOO_LARGE
-from recon_site.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
-from recon_site.text import NUL_IN_FILE
 from tenants.models import Tenant
 from tenants.rls import tenant_scope
 from tests.factories import TEST_ACTOR

@@ -10,6 +10,8 @@ import pytest
 
 import purchasing.services
 from audit.models import AuditEvent
+from core.exceptions import DocumentInvalid
+from core.state_machine import IllegalTransition, StaleState
 from invoices.models import InvoiceStatus
 from purchasing.lifecycle import (
     CANCEL_AFTER_RECEIPT,
@@ -20,8 +22,6 @@ from purchasing.lifecycle import (
 )
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.services import RECEIPT_PO_CANCELLED
-from recon_site.exceptions import DocumentInvalid
-from recon_site.state_machine import IllegalTransition, StaleState
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, PurchaseOrderFactory
 from tests.matching.db_builders import (

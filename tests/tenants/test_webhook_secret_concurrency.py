@@ -4,7 +4,7 @@ Issue #15: rotation held the tenant row `FOR UPDATE` and then waited for the ten
 while every audited write held the audit lock and, at COMMIT, waited for its foreign-key check
 (`FOR KEY SHARE`) on that same tenant row. Two rotating and two writing threads for 15 s: 22 of 38
 requests answered 503 "database unavailable". The rotation now locks the row `FOR NO KEY UPDATE`
-(recon_site/locks.py), which no foreign-key check waits for.
+(core/locks.py), which no foreign-key check waits for.
 """
 
 from __future__ import annotations

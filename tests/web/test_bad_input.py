@@ -2,7 +2,7 @@
 
 The pages read request values directly (no serializer), so a NUL, which PostgreSQL cannot hold in
 text or jsonb, is refused once for every page by `recon_site.web.tenant_view`; an amount in digits
-other than ASCII is refused by `recon_site.money.parse_decimal` like any other non-number.
+other than ASCII is refused by `core.money.parse_decimal` like any other non-number.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from recon_site.money import NOT_A_NUMBER
+from core.money import NOT_A_NUMBER
 from recon_site.web import NUL_IN_INPUT
 from tests.tenant_matrix import TenantDocuments, member_client, tenant_rows
 

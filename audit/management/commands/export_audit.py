@@ -27,7 +27,7 @@ from audit.chain import canonical_timestamp
 from audit.checkpoints import audit_checkpoint_take
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
-from recon_site.csv_safe import csv_cell
+from core.csv_safe import csv_cell
 from tenants.management.options import tenant_option
 from tenants.rls import tenant_scope
 

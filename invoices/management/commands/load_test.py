@@ -69,13 +69,13 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 
 from audit.actors import system_actor
+from core.money import format_minor
 from invoices.models import Invoice, InvoiceStatus
 from matching.management.commands.bench_matching import FixtureBuilder, UnsavedInvoice, percentile
 from matching.models import MatchResult, MatchRun
 from recon_site.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from recon_site.api.idempotency import REPLAYED_HEADER, IdempotencyInFlight
 from recon_site.db_roles import runtime_database_url
-from recon_site.money import format_minor
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import tenant_create
 

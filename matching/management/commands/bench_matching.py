@@ -73,12 +73,12 @@ from django.utils import timezone
 
 from audit.actors import system_actor
 from audit.services import audit_record
+from core.money import exponent, round_to_minor
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_drain_tenant
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
-from recon_site.money import exponent, round_to_minor
 from tenants.models import Tenant, TenantSettings
 from tenants.services import tenant_create, tenant_settings_update
 from vendors.models import Vendor, VendorAlias

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.actors import system_actor
-from recon_site.exceptions import DomainError
+from core.exceptions import DomainError
 from tenants.services import tenant_create
 
 

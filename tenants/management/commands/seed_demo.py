@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import system_actor
+from core import locks
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.services import invoice_create
 from purchasing.documents import (
@@ -26,7 +27,6 @@ from purchasing.documents import (
     PurchaseOrderLineDocument,
 )
 from purchasing.services import goods_receipt_create, purchase_order_create
-from recon_site import locks
 from tenants.models import ApiKey, Role, Tenant
 from tenants.services import api_key_create, api_key_revoke, membership_grant, tenant_create
 from vendors.models import Vendor
@@ -217,7 +217,7 @@ class Command(BaseCommand):
                 tenant, _ = tenant_create(actor=SEED_ACTOR, name="Demo Manufacturing GmbH", slug=DEMO_SLUG)
         with transaction.atomic():
             # Receipts take the tenant's matching lock, which comes before the audit chain's
-            # (recon_site/locks.py): taken first, before this transaction's first audited write.
+            # (core/locks.py): taken first, before this transaction's first audited write.
             # The tenant was committed on its own for that; a load that failed is redone here.
             locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
             if not Vendor.objects.for_tenant(tenant).exists():

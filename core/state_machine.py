@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from recon_site.exceptions import ConflictError
+from core.exceptions import ConflictError
 
 ILLEGAL_TRANSITION = "{entity} cannot go from {current!r} to {target!r}; allowed from {current!r}: {allowed}."
 STALE_STATE = "{entity} is {current!r} now, not {expected!r}: someone else acted first. Reload and try again."

@@ -77,14 +77,14 @@ LOCK_NAME: dict[int, str] = {
 
 LOCK_ORDER_BROKEN = (
     "Lock order broken: {taking} is taken after {holding} in the same transaction. The order is "
-    "idempotency key < matching < statement import < row locks < audit chain (recon_site/locks.py); "
+    "idempotency key < matching < statement import < row locks < audit chain (core/locks.py); "
     "a transaction taking them the other way round deadlocks against one that follows it. "
     "Statement: {statement}"
 )
 ROW_LOCK_BLOCKS_FOREIGN_KEYS = (
     "SELECT … FOR UPDATE blocks the foreign-key checks every audited transaction makes at COMMIT, "
     "after the audit lock (a deadlock): lock rows with select_for_update(no_key=True) "
-    "(recon_site/locks.py). Statement: {statement}"
+    "(core/locks.py). Statement: {statement}"
 )
 
 
