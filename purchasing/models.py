@@ -124,7 +124,7 @@ class PurchaseOrderLine(TenantOwnedModel):
             models.CheckConstraint(condition=models.Q(line_number__gt=0), name="poline_line_number_gt_0"),
         ]
         indexes = [
-            # PO inference for an invoice that names no PO (matching.loading._PURCHASE_ORDERS_SQL)
+            # PO inference for an invoice that names no PO (matching.loading.purchase_orders._PURCHASE_ORDERS_SQL)
             # finds the vendor's open POs sharing a SKU or a description with the invoice's lines
             # through these, instead of reading every open PO line of the vendor; first those
             # billed exactly (the same quantity and price too), by the billing keys.

@@ -1,5 +1,5 @@
 """PO inference through the database: the loader narrows a vendor's open POs to a few candidates
-per invoice naming no PO (matching.loading._PURCHASE_ORDERS_SQL), and the engine picks among them."""
+per invoice naming no PO (matching.loading.purchase_orders._PURCHASE_ORDERS_SQL), and the engine picks among them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from matching.engine.core import MISSING_PO
-from matching.loading import INFERENCE_CANDIDATES, _purchase_order_rows, load_batch
+from matching.loading import load_batch
+from matching.loading.purchase_orders import INFERENCE_CANDIDATES, _purchase_order_rows
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
 from tests.matching.db_builders import (

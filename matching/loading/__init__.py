@@ -1,0 +1,204 @@
+"""The loader: one batch of a tenant's `received` invoices and everything the engine needs for it.
+
+A constant number of queries, whatever the batch size (tests/matching/test_runs.py counts them):
+
+ 1. the tenant's settings            6. the POs named, and a few open ones per invoice naming none to infer from
+ 2. the batch's invoices             7. the lines of those POs
+ 3. their lines                      8. received quantity per PO line (one aggregate)
+ 4. every vendor of the tenant       9. billed quantity per PO line (one aggregate)
+ 5. every vendor alias              10. the earlier invoices that could be duplicates
+
+Vendors are resolved here *before* POs and earlier invoices are loaded, with the engine's own
+resolver over the tenant's vendors (pure, no queries), so an invoice whose vendor the engine will
+find only by a fuzzy name still gets that vendor's open POs and earlier invoices: the loader
+loads exactly the vendors the engine will pick, no more and no fewer. Likewise for POs inferred
+from a vendor's open POs: the database narrows them to a few candidates per invoice, the
+engine's own inference picks among them here, and only the POs the engine will use get their
+quantities summed and go into the context (see purchase_orders.batch_purchase_orders).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
+from matching.engine import InvoiceLineRecord, InvoiceRecord, MatchContext, MatchSettings, VendorRecord
+from matching.engine.core import BatchIndex, po_key, resolve_vendor
+from matching.loading.prior_invoices import batch_prior_invoices
+from matching.loading.purchase_orders import batch_purchase_orders
+from tenants.models import Tenant, TenantSettings
+from vendors.models import Vendor, VendorAlias
+
+
+@dataclass
+class LoadedBatch:
+    """The engine's input for one batch, plus what the persister needs to describe the outcome."""
+
+    invoices: list[InvoiceRecord]
+    context: MatchContext
+    # By id, for the outbox events' metadata (the engine's records carry ids only).
+    purchase_order_numbers: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    @property
+    def invoice_ids(self) -> list[uuid.UUID]:
+        return [invoice.id for invoice in self.invoices]
+
+
+def tenant_settings_for(tenant: Tenant) -> TenantSettings:
+    """The tenant's settings row; the defaults if it has none (a tenant made outside the services)."""
+    return TenantSettings.objects.filter(tenant=tenant).first() or TenantSettings(tenant=tenant)
+
+
+def match_settings_from(tenant_settings: TenantSettings) -> MatchSettings:
+    return MatchSettings(
+        auto_approve_max=tenant_settings.auto_approve_max,
+        escalate_from=tenant_settings.escalate_from,
+        auto_approve_min_confidence=tenant_settings.auto_approve_min_confidence,
+        price_tolerance_pct=tenant_settings.price_tolerance_pct,
+        price_tolerance_abs=tenant_settings.price_tolerance_abs,
+        quantity_tolerance_pct=tenant_settings.quantity_tolerance_pct,
+        reject_on=frozenset(tenant_settings.reject_on or ()),
+        fuzzy_vendor_threshold=tenant_settings.fuzzy_vendor_threshold,
+    )
+
+
+# What a run takes: invoices in `received` (credit notes are never 3-way matched).
+MATCHABLE = Q(status=InvoiceStatus.RECEIVED, document_type=DocumentType.INVOICE)
+
+
+def matchable_invoices(*, tenant: Tenant, exclude_invoice_ids: Collection[uuid.UUID] = ()) -> QuerySet[Invoice]:
+    """The tenant's `MATCHABLE` invoices, less `exclude_invoice_ids` (oldest first in `load_batch`)."""
+    return Invoice.objects.for_tenant(tenant).filter(MATCHABLE).exclude(pk__in=list(exclude_invoice_ids))
+
+
+def load_batch(
+    *,
+    tenant: Tenant,
+    limit: int,
+    tenant_settings: TenantSettings | None = None,
+    exclude_invoice_ids: Collection[uuid.UUID] = (),
+) -> LoadedBatch:
+    """Up to `limit` invoices in `received`, oldest first, and their matching context.
+
+    `exclude_invoice_ids`: invoices that already failed in this drain, so one invoice that keeps
+    failing cannot hold the queue. The batch is not locked here: the tenant's matching lock
+    serializes runs, and the writes compare-and-set each invoice's status.
+    """
+    tenant_settings = tenant_settings or tenant_settings_for(tenant)
+    settings = match_settings_from(tenant_settings)
+    invoice_rows = list(
+        matchable_invoices(tenant=tenant, exclude_invoice_ids=exclude_invoice_ids)
+        .order_by("created_at", "id")
+        .values(
+            "id",
+            "invoice_number",
+            "invoice_number_normalized",
+            "currency",
+            "invoice_date",
+            "subtotal_amount",
+            "tax_amount",
+            "shipping_amount",
+            "total_amount",
+            "vendor_id",
+            "vendor_name_raw",
+            "vendor_tax_id_raw",
+            "po_number",
+            "tax_rate",
+            "created_at",
+        )[:limit]
+    )
+    if not invoice_rows:
+        return LoadedBatch(invoices=[], context=MatchContext(settings=settings))
+    batch_ids = [row["id"] for row in invoice_rows]
+
+    lines_by_invoice: dict[uuid.UUID, list[InvoiceLineRecord]] = defaultdict(list)
+    # As tuples, in InvoiceLineRecord's field order after the invoice id (a batch's thousand lines).
+    for invoice_id, *line in (
+        InvoiceLine.objects.for_tenant(tenant)
+        .filter(invoice_id__in=batch_ids)
+        .order_by("line_number")
+        .values_list(
+            "invoice_id",
+            "id",
+            "line_number",
+            "sku",
+            "description",
+            "quantity",
+            "unit_price",
+            "amount",
+            "po_line_number",
+        )
+    ):
+        lines_by_invoice[invoice_id].append(InvoiceLineRecord(*line))
+    invoices = [
+        InvoiceRecord(
+            id=row["id"],
+            invoice_number=row["invoice_number"],
+            invoice_number_normalized=row["invoice_number_normalized"],
+            currency=row["currency"],
+            invoice_date=row["invoice_date"],
+            subtotal_amount=row["subtotal_amount"],
+            tax_amount=row["tax_amount"],
+            shipping_amount=row["shipping_amount"],
+            total_amount=row["total_amount"],
+            lines=tuple(lines_by_invoice[row["id"]]),
+            vendor_id=row["vendor_id"],
+            vendor_name_raw=row["vendor_name_raw"],
+            vendor_tax_id_raw=row["vendor_tax_id_raw"],
+            po_number=row["po_number"],
+            tax_rate=row["tax_rate"],
+            received_at=row["created_at"],
+        )
+        for row in invoice_rows
+    ]
+
+    vendors = _vendors(tenant)
+    context = MatchContext(settings=settings, vendors=vendors)
+    # The vendor each invoice will be matched as (see the module docstring).
+    vendor_index = BatchIndex.build(context)
+    resolved = {invoice.id: resolve_vendor(invoice, vendor_index, settings).vendor for invoice in invoices}
+    # Inference from open POs only happens for invoices that name no PO.
+    inferring = [
+        (invoice, vendor)
+        for invoice in invoices
+        if not invoice.po_number and (vendor := resolved[invoice.id]) is not None
+    ]
+    po_keys = {po_key(invoice.po_number) for invoice in invoices if invoice.po_number}
+
+    context.purchase_orders, context.inference_candidates = batch_purchase_orders(tenant, po_keys, inferring, batch_ids)
+    context.prior_invoices = batch_prior_invoices(
+        tenant, invoices, resolved, batch_ids, newest=max(row["created_at"] for row in invoice_rows)
+    )
+    return LoadedBatch(
+        invoices=invoices,
+        context=context,
+        purchase_order_numbers={po.id: po.po_number for po in context.purchase_orders.values()},
+    )
+
+
+def _vendors(tenant: Tenant) -> dict[uuid.UUID, VendorRecord]:
+    aliases: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for vendor_id, alias in (
+        VendorAlias.objects.for_tenant(tenant).order_by("normalized_alias").values_list("vendor_id", "normalized_alias")
+    ):
+        aliases[vendor_id].append(alias)
+    return {
+        row["id"]: VendorRecord(
+            id=row["id"],
+            name=row["name"],
+            normalized_name=row["normalized_name"],
+            tax_id=row["tax_id"],
+            aliases=tuple(aliases[row["id"]]),
+            is_active=row["is_active"],
+            price_tolerance_pct=row["price_tolerance_pct"],
+            quantity_tolerance_pct=row["quantity_tolerance_pct"],
+        )
+        for row in Vendor.objects.for_tenant(tenant).values(
+            "id", "name", "normalized_name", "tax_id", "is_active", "price_tolerance_pct", "quantity_tolerance_pct"
+        )
+    }
