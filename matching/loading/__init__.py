@@ -117,8 +117,9 @@ def load_batch(
     batch_ids = [row["id"] for row in invoice_rows]
 
     lines_by_invoice: dict[uuid.UUID, list[InvoiceLineRecord]] = defaultdict(list)
-    # As tuples, in InvoiceLineRecord's field order after the invoice id (a batch's thousand lines).
-    for invoice_id, *line in (
+    # Tuples unpacked where they are selected (a batch's thousand lines: no dict per row), and
+    # every record built by keyword, so no order of the record's fields can misplace a value.
+    for invoice_id, line_id, line_number, sku, description, quantity, unit_price, amount, po_line_number in (
         InvoiceLine.objects.for_tenant(tenant)
         .filter(invoice_id__in=batch_ids)
         .order_by("line_number")
@@ -134,7 +135,18 @@ def load_batch(
             "po_line_number",
         )
     ):
-        lines_by_invoice[invoice_id].append(InvoiceLineRecord(*line))
+        lines_by_invoice[invoice_id].append(
+            InvoiceLineRecord(
+                id=line_id,
+                line_number=line_number,
+                sku=sku,
+                description=description,
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=amount,
+                po_line_number=po_line_number,
+            )
+        )
     invoices = [
         InvoiceRecord(
             id=row["id"],

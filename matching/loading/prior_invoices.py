@@ -88,8 +88,29 @@ def batch_prior_invoices(
                 "batch_ids": id_array(batch_ids),
             },
         )
-        for row in cursor.fetchall():
-            *fields, received_at = row
-            record = PriorInvoiceRecord(*fields, received_at=received_at)
-            prior[record.vendor_id].append(record)
+        # In _PRIOR_INVOICES_SQL's column order, each handed to the record by name.
+        for (
+            invoice_id,
+            vendor_id,
+            invoice_number,
+            invoice_number_normalized,
+            total_amount,
+            currency,
+            invoice_date,
+            status,
+            created_at,
+        ) in cursor.fetchall():
+            prior[vendor_id].append(
+                PriorInvoiceRecord(
+                    id=invoice_id,
+                    vendor_id=vendor_id,
+                    invoice_number=invoice_number,
+                    invoice_number_normalized=invoice_number_normalized,
+                    total_amount=total_amount,
+                    currency=currency,
+                    invoice_date=invoice_date,
+                    status=status,
+                    received_at=created_at,
+                )
+            )
     return dict(prior)

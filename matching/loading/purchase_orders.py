@@ -41,9 +41,26 @@ def batch_purchase_orders(
         .values_list("id", "purchase_order_id", "line_number", "sku", "description", "quantity", "unit_price")
     ):
         lines_by_po[purchase_order_id].append(
-            PurchaseOrderLineRecord(line_id, line_number, sku, description, quantity, unit_price)
+            PurchaseOrderLineRecord(
+                id=line_id,
+                line_number=line_number,
+                sku=sku,
+                description=description,
+                quantity=quantity,
+                unit_price=unit_price,
+            )
         )
-    loaded = {po_id: PurchaseOrderRecord(*row, lines=tuple(lines_by_po[po_id])) for po_id, row in po_rows.items()}
+    loaded = {
+        po_id: PurchaseOrderRecord(
+            id=po_id,
+            po_number=po_number,
+            vendor_id=vendor_id,
+            currency=currency,
+            status=status,
+            lines=tuple(lines_by_po[po_id]),
+        )
+        for po_id, (_, po_number, vendor_id, currency, status) in po_rows.items()
+    }
 
     # What the engine looks up by number (every PO under each key, as its index keeps the first
     # by number) and what it will infer.
@@ -82,21 +99,21 @@ def batch_purchase_orders(
     zero = Decimal(0)
     purchase_orders = {
         po.po_number: PurchaseOrderRecord(
-            po.id,
-            po.po_number,
-            po.vendor_id,
-            po.currency,
-            po.status,
-            tuple(
+            id=po.id,
+            po_number=po.po_number,
+            vendor_id=po.vendor_id,
+            currency=po.currency,
+            status=po.status,
+            lines=tuple(
                 PurchaseOrderLineRecord(
-                    line.id,
-                    line.line_number,
-                    line.sku,
-                    line.description,
-                    line.quantity,
-                    line.unit_price,
-                    received.get(line.id, zero),
-                    billed.get(line.id, zero),
+                    id=line.id,
+                    line_number=line.line_number,
+                    sku=line.sku,
+                    description=line.description,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    received_quantity=received.get(line.id, zero),
+                    billed_quantity=billed.get(line.id, zero),
                 )
                 for line in po.lines
             ),
@@ -242,10 +259,10 @@ def _purchase_order_rows(
                 "po_keys": sorted(po_keys),
             },
         )
-        for invoice_id, *row in cursor.fetchall():
-            po_rows[row[0]] = tuple(row)
+        for invoice_id, po_id, po_number, vendor_id, currency, status in cursor.fetchall():
+            po_rows[po_id] = (po_id, po_number, vendor_id, currency, status)
             if invoice_id is not None:
-                candidates[invoice_id].append(row[0])
+                candidates[invoice_id].append(po_id)
     return po_rows, candidates
 
 
