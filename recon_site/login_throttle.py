@@ -43,7 +43,6 @@ from recon_site.rate_counters import (
     Count,
     rate_counter_clear,
     rate_counter_hit,
-    rate_counter_peek,
     rate_counter_take_back,
 )
 from tenants.authentication import memberships_of
@@ -86,9 +85,10 @@ def _limits(request: HttpRequest, username: str) -> list[tuple[str, int]]:
     ]
 
 
-def login_attempt_count(*, request: HttpRequest, username: str) -> None:
+def login_attempt_count(*, request: HttpRequest, username: str) -> list[tuple[str, int, Count]]:
     """Count a sign-in attempt against the account and the address *before* its password is
-    checked; raise `LoginLockedOut` if either was already at its limit.
+    checked; raise `LoginLockedOut` if either was already at its limit. Returns this attempt's
+    counts, (scope, limit, count) per key, for `login_failure_record`.
 
     Counted first, atomically, so requests in flight together cannot all pass a check that read
     the count before any of them failed: however many arrive at once, at most the limit's worth
@@ -96,26 +96,24 @@ def login_attempt_count(*, request: HttpRequest, username: str) -> None:
     (`login_success_record`); a wrong one leaves it (`login_failure_record`).
     """
     window = settings.LOGIN_COOLOFF_MINUTES * 60
-    waits = []
-    for key, limit in _limits(request, username):
-        count = rate_counter_hit(key=key, window_seconds=window, store=DATABASE)
-        if count.hits > limit:
-            waits.append(count.resets_in)
-    if waits:
+    counts = [
+        (scope, limit, rate_counter_hit(key=key, window_seconds=window, store=DATABASE))
+        for (key, limit), scope in zip(_limits(request, username), ("account", "ip_address"), strict=True)
+    ]
+    if waits := [count.resets_in for _, limit, count in counts if count.hits > limit]:
         raise LoginLockedOut(max(waits))
+    return counts
 
 
-def login_failure_record(*, request: HttpRequest, username: str) -> None:
-    """A counted attempt had the wrong password (or no such user): if it was the one that reached
-    a limit, record the lockout (once per lockout) and raise `LoginLockedOut`."""
+def login_failure_record(*, request: HttpRequest, username: str, counts: list[tuple[str, int, Count]]) -> None:
+    """A counted attempt had the wrong password (or no such user): if its count was the one that
+    reached a limit, record the lockout (once per lockout: only one attempt holds that count) and
+    raise `LoginLockedOut`."""
     waits = []
-    for (key, limit), scope in zip(_limits(request, username), ("account", "ip_address"), strict=True):
-        count = rate_counter_peek(key=key, store=DATABASE)
-        if count is None or count.hits < limit:
-            continue
+    for scope, limit, count in counts:
         if count.hits == limit:
             _lockout_record(request=request, username=username, scope=scope, count=count)
-        waits.append(count.resets_in)
+            waits.append(count.resets_in)
     if waits:
         raise LoginLockedOut(max(waits))
 
@@ -184,12 +182,12 @@ class ThrottledLoginFormMixin:
         if self.request is None or username is None or not password:
             return super().clean()  # type: ignore[misc]  (a field error: nothing was tried)
         try:
-            login_attempt_count(request=self.request, username=username)
+            counts = login_attempt_count(request=self.request, username=username)
             try:
                 cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
             except ValidationError:
                 if self.get_user() is None:  # type: ignore[attr-defined]  (no such user, or the wrong password)
-                    login_failure_record(request=self.request, username=username)
+                    login_failure_record(request=self.request, username=username, counts=counts)
                 raise
         except LoginLockedOut as lockout:
             self.locked_out_message = lockout.message
