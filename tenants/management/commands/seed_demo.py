@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import system_actor
+from audit.services import audit_deferred
 from core import locks
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.services import invoice_create
@@ -29,7 +30,6 @@ from purchasing.documents import (
 from purchasing.services import goods_receipt_create, purchase_order_create
 from tenants.models import ApiKey, Role, Tenant
 from tenants.services import api_key_create, api_key_revoke, membership_grant, tenant_create
-from vendors.models import Vendor
 from vendors.services import vendor_alias_add, vendor_create
 
 DEMO_SLUG = "demo"
@@ -211,27 +211,24 @@ class Command(BaseCommand):
     help = "Load the demo tenant (vendors, POs, receipts, invoices, users) and print a fresh demo API key."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with transaction.atomic():
+        # One transaction, as the CSV import: every service's audit event is held back to its end
+        # (audit_deferred), so the receipts' matching lock and the memberships' and keys' row locks
+        # all come before the audit-chain lock (core/locks.py). A failed seed leaves nothing.
+        with transaction.atomic(), audit_deferred():
             tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
             if tenant is None:
                 tenant, _ = tenant_create(actor=SEED_ACTOR, name="Demo Manufacturing GmbH", slug=DEMO_SLUG)
-        with transaction.atomic():
-            # Receipts take the tenant's matching lock, which comes before the audit chain's
-            # (core/locks.py): taken first, before this transaction's first audited write.
-            # The tenant was committed on its own for that; a load that failed is redone here.
-            locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
-            if not Vendor.objects.for_tenant(tenant).exists():
+                # Receipts take the tenant's matching lock: once, now, in the order a run takes it.
+                locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
                 self._load_documents(tenant)
                 self.stdout.write("Loaded the demo tenant 'Demo Manufacturing GmbH'.")
             else:
                 self.stdout.write("The demo tenant exists; reusing its data.")
-        # Each of these services is a transaction of its own: one row lock after another's audit
-        # event in a single transaction would break the lock order. Each is idempotent.
-        self._ensure_users(tenant)
-        # Keys are stored hashed, so the only way to show one is to issue a new one.
-        for old_key in ApiKey.objects.for_tenant(tenant).filter(is_active=True):
-            api_key_revoke(tenant=tenant, api_key=old_key, actor=SEED_ACTOR)
-        _, raw_key = api_key_create(tenant=tenant, actor=SEED_ACTOR, name="demo")
+            self._ensure_users(tenant)
+            # Keys are stored hashed, so the only way to show one is to issue a new one.
+            for old_key in ApiKey.objects.for_tenant(tenant).filter(is_active=True):
+                api_key_revoke(tenant=tenant, api_key=old_key, actor=SEED_ACTOR)
+            _, raw_key = api_key_create(tenant=tenant, actor=SEED_ACTOR, name="demo")
         for username, role in DEMO_USERS:
             self.stdout.write(f"Web login: {username} / {DEMO_PASSWORD} ({role.label})")
         self.stdout.write("Demo API key (use as 'Authorization: Bearer <key>'):")
