@@ -98,9 +98,10 @@ def _statuses_for(method: str, operation: dict[str, Any]) -> list[str]:
     if "requestBody" in operation:
         statuses |= {"400", "413", "415"}
     if method == "post" and operation.get("security"):
-        statuses |= {"409", "422"}
+        statuses.add("422")  # an Idempotency-Key reused with another body
     if method in {"post", "put", "patch", "delete"}:
-        # Any write can meet a concurrent one: retried, then `concurrent_update` (api/views.py).
+        # Any write can meet a concurrent one (retried, then `concurrent_update`, api/views.py),
+        # and a keyed POST the same key still in flight.
         statuses.add("409")
     return sorted(statuses)
 
