@@ -117,10 +117,10 @@ def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]
                 entity_type=entry.entity_type,
                 entity_id=entry.entity_id,
                 action=entry.action,
-                before=to_json_safe(entry.before),
-                after=to_json_safe(entry.after),
+                before=entry.before,
+                after=entry.after,
             )
-            for entry in entries
+            for entry in entries  # made JSON-safe when they are appended, not twice
         ]
     # Made JSON-safe before the lock is taken: the lock is held for the hashing and the INSERT only.
     safe = [(entry, to_json_safe(entry.before), to_json_safe(entry.after)) for entry in entries]
