@@ -15,8 +15,8 @@ from django.db import models, transaction
 from django.forms.models import BaseModelFormSet
 from django.http import HttpRequest
 
-from audit.actors import Actor
 from audit.services import audit_record, model_snapshot
+from core.actors import Actor
 from tenants.models import Tenant
 
 

@@ -9,9 +9,9 @@ from rest_framework import mixins, serializers, viewsets
 
 from audit.models import AuditEvent
 from audit.selectors import audit_event_list
-from recon_site.api.filters import UtcIsoDateTimeFilter
-from recon_site.api.pagination import TenantCursorPagination
-from recon_site.api.views import TenantAPIMixin
+from core.http.filters import UtcIsoDateTimeFilter
+from core.http.pagination import TenantCursorPagination
+from tenants.http.views import TenantAPIMixin
 
 
 class AuditEventOutputSerializer(serializers.ModelSerializer):

@@ -9,6 +9,6 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from recon_site.schedules import schedules_ensure
+        from core.schedules import schedules_ensure
 
         post_migrate.connect(schedules_ensure, sender=self, dispatch_uid="recon-schedules")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from tenants.scoping import TenantOwnedModel
+from core.tenancy.scoping import TenantOwnedModel
 
 
 class AuditEvent(TenantOwnedModel):

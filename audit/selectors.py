@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from audit.models import AuditEvent
+from core.tenancy.scoping import TenantQuerySet
 from tenants.models import Tenant
-from tenants.scoping import TenantQuerySet
 
 
 def audit_event_list(*, tenant: Tenant) -> TenantQuerySet:

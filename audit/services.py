@@ -23,13 +23,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.actors import Actor
 from audit.chain import GENESIS_HASH, canonical_timestamp, event_hash, to_json_safe
 from audit.models import AuditEvent, OutboxMessage
 from core import locks
-from recon_site.observability import request_id_var
+from core.actors import Actor
+from core.observability import request_id_var
+from core.tenancy.scoping import tenant_rows_insert
 from tenants.models import Tenant
-from tenants.scoping import tenant_rows_insert
 
 NOT_IN_TRANSACTION = "audit_record must run inside the transaction of the change it records"
 

@@ -6,9 +6,9 @@ import logging
 
 from audit.checkpoints import CheckpointFailed, audit_checkpoint_take
 from audit.publisher import PublishReport, outbox_publish_pending
-from recon_site.tracing import traced_task
+from core.tenancy.rls import tenant_scope
+from core.tracing import traced_task
 from tenants.models import Tenant
-from tenants.rls import tenant_scope
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ Two transactions deadlock when each holds a lock the other waits for. They canno
 transaction takes its locks in one order, so this is the order, lowest rank first:
 
 1. `IDEMPOTENCY` — a keyed request's (tenant, Idempotency-Key); the first statement of its
-   transaction (recon_site.api.idempotency).
+   transaction (tenants.http.idempotency).
 2. `MATCHING` — a goods receipt waits for the tenant's matching run before it writes anything.
 3. `STATEMENT_IMPORT` — one bank statement import per tenant.
 4. Row locks: `SELECT … FOR NO KEY UPDATE` (`select_for_update(no_key=True)`) of the rows the
@@ -42,7 +42,7 @@ Session locks (`tenant_lock_try`: a matching or reconciliation run) are taken ou
 transaction, before all of the above; each transaction of the run then follows the order.
 
 Checked, not only written down: `LockOrderCheck` (installed on every connection by
-`recon_site.db_backend`) raises `LockOrderViolation` on a statement that breaks the order, when
+`core.tenancy.db_backend`) raises `LockOrderViolation` on a statement that breaks the order, when
 `settings.LOCK_ORDER_CHECKS` is on (default off; the test suite turns it on). It reads the
 statements as they are sent, so it sees the ORM's row locks as well as these helpers' locks.
 """
@@ -176,7 +176,7 @@ def statement_lock(sql: str, params: Any) -> int | None:
 
 
 class LockOrderCheck:
-    """An execute wrapper (`recon_site.db_backend` installs one per connection) that refuses a
+    """An execute wrapper (`core.tenancy.db_backend` installs one per connection) that refuses a
     statement taking a lock against the order, while `order_checks_enabled()`.
 
     It remembers the highest rank taken in the current *application* transaction: the outermost

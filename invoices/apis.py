@@ -13,16 +13,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from invoices.documents import InvoiceDocument, InvoiceLineDocument
-from invoices.ingest import VendorCache, invoice_already_present
-from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
-from invoices.ingest.ubl import ubl_import
-from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
-from invoices.review import invoice_review
-from invoices.selectors import invoice_list
-from invoices.services import invoice_create
-from matching.apis import MatchOutputSerializer
-from recon_site.api.fields import (
+from core.http.fields import (
     BusinessDateField,
     CurrencyCodeField,
     IntegerStringField,
@@ -32,10 +23,19 @@ from recon_site.api.fields import (
     TaxRateField,
     UnitPriceField,
 )
-from recon_site.api.filters import UtcIsoDateTimeFilter
-from recon_site.api.schema import LETTER_OR_DIGIT_PATTERN, any_field_given, field_only_when
-from recon_site.api.uploads import spool_upload
-from recon_site.api.views import TenantAPIMixin
+from core.http.filters import UtcIsoDateTimeFilter
+from core.http.schema import LETTER_OR_DIGIT_PATTERN, any_field_given, field_only_when
+from core.http.uploads import spool_upload
+from invoices.documents import InvoiceDocument, InvoiceLineDocument
+from invoices.ingest import VendorCache, invoice_already_present
+from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
+from invoices.ingest.ubl import ubl_import
+from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
+from invoices.review import invoice_review
+from invoices.selectors import invoice_list
+from invoices.services import invoice_create
+from matching.apis import MatchOutputSerializer
+from tenants.http.views import TenantAPIMixin
 
 
 class InvoiceLineInputSerializer(serializers.Serializer):
@@ -89,7 +89,7 @@ class InvoiceInputSerializer(serializers.Serializer):
     )
     lines = InvoiceLineInputSerializer(many=True, allow_empty=False, min_length=1, max_length=10_000)
 
-    # Stated in the OpenAPI schema (recon_site.api.schema.ReconAutoSchema), enforced by
+    # Stated in the OpenAPI schema (core.http.schema.ReconAutoSchema), enforced by
     # invoices.services: INVOICE_NUMBER_REQUIRED, INVOICE_NO_VENDOR, CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES.
     schema_rules = {
         "properties": {"invoice_number": {"pattern": LETTER_OR_DIGIT_PATTERN}},

@@ -28,13 +28,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.actors import Actor
 from audit.services import NOT_IN_TRANSACTION, AuditEntry, audit_record_many, outbox_enqueue_many
+from core.actors import Actor
 from core.exceptions import DocumentInvalid, DomainError, NotFoundError
 from core.state_machine import IllegalTransition, StaleState, StateMachine
+from core.tenancy.scoping import tenant_rows_update
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from tenants.models import Tenant
-from tenants.scoping import tenant_rows_update
 
 S = InvoiceStatus
 

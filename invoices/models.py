@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from core.tenancy.scoping import TenantOwnedModel
 from purchasing.models import QUANTITY, UNIT_PRICE
-from tenants.scoping import TenantOwnedModel
 
 
 class InvoiceStatus(models.TextChoices):

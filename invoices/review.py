@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audit.actors import Actor
+from core.actors import Actor
 from core.exceptions import DocumentInvalid, DomainError
 from invoices.lifecycle import invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue

@@ -20,7 +20,7 @@ from decimal import Decimal
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from audit.actors import Actor
+from core.actors import Actor
 from core.exceptions import DomainError
 from core.money import exponent
 from invoices.models import Invoice, InvoiceStatus

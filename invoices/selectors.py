@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from core.tenancy.scoping import TenantQuerySet
 from invoices.documents import InvoiceContent, InvoiceDocument, invoice_content
 from invoices.models import Invoice
 from tenants.models import Tenant
-from tenants.scoping import TenantQuerySet
 from vendors.models import Vendor
 from vendors.names import normalize_tax_id, normalize_vendor_name
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 
-from audit.actors import Actor
 from audit.services import audit_record, document_snapshot
+from core.actors import Actor
 from core.business_dates import business_date_error
 from core.exceptions import DocumentInvalid
 from core.money import MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency, to_minor

@@ -33,7 +33,7 @@ from invoices.review_queue import (
     review_queue_list,
 )
 from matching.engine import DISCREPANCY_TYPES
-from recon_site.web import WebContext, tenant_view
+from tenants.http.web import WebContext, tenant_view
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 25

@@ -21,7 +21,7 @@ from matching.engine import DISCREPANCY_TYPES
 from matching.models import Discrepancy, MatchResult, MatchRun
 from matching.selectors import discrepancy_list, match_run_list
 from matching.services import matching_run_request
-from recon_site.api.views import TenantAPIMixin
+from tenants.http.views import TenantAPIMixin
 
 _SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.tenancy.scoping import TenantQuerySet
 from matching.models import Discrepancy, MatchRun
 from tenants.models import Tenant
-from tenants.scoping import TenantQuerySet
 
 
 def match_run_list(*, tenant: Tenant) -> TenantQuerySet:

@@ -6,15 +6,16 @@ from __future__ import annotations
 from django.conf import settings
 from django_q.tasks import async_task
 
-from audit.actors import system_actor
 from audit.checkpoints import audit_checkpoint_after_change
+from core.actors import system_actor
+from core.tenancy.rls import tenant_scope
+from core.tracing import traced_task
 from invoices.models import Invoice, InvoiceStatus
+from matching.holds import matching_escalate_stale_holds
 from matching.loading import MATCHABLE, matchable_invoices
 from matching.models import MatchRun
-from matching.services import matching_drain_tenant, matching_enqueue, matching_escalate_stale_holds
-from recon_site.tracing import traced_task
+from matching.services import matching_drain_tenant, matching_enqueue
 from tenants.models import Tenant
-from tenants.rls import tenant_scope
 
 
 @traced_task

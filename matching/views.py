@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from matching.models import MatchRun
 from matching.selectors import match_run_list
 from matching.services import matching_run_request
-from recon_site.web import tenant_view
+from tenants.http.web import tenant_view
 from tenants.models import Tenant
 
 PAGE_SIZE = 25

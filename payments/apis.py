@@ -27,6 +27,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http.fields import MoneyField, decimal_pattern
+from core.http.uploads import QueryInvalid, dry_run_requested, spool_upload
 from core.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency
 from payments.accounts import account_hash, decrypt_account, mask_account
 from payments.cash import MAX_FORECAST_WEEKS, week_start
@@ -35,9 +37,7 @@ from payments.reconciliation.apis import PaymentReconciliationActions, PaymentSu
 from payments.selectors import cash_forecast_for_tenant, cash_vendor_payment_times, payment_list
 from payments.services import statement_import
 from payments.statements import FORMATS
-from recon_site.api.fields import MoneyField, decimal_pattern
-from recon_site.api.uploads import QueryInvalid, dry_run_requested, spool_upload
-from recon_site.api.views import TenantAPIMixin
+from tenants.http.views import TenantAPIMixin
 from vendors.models import Vendor
 
 FORMAT_INVALID = "statement_format must be one of: {formats}."

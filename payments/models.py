@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from tenants.scoping import TenantOwnedModel
+from core.tenancy.scoping import TenantOwnedModel
 
 # A 3-letter upper-case code; which codes exist is checked by core.money at the boundary.
 _CURRENCY_PATTERN = r"^[A-Z]{3}$"
@@ -149,7 +149,7 @@ class PaymentAllocation(TenantOwnedModel):
     tier = models.PositiveSmallIntegerField(null=True, blank=True)
     confidence = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
     explanation = models.TextField(blank=True, default="")
-    made_by_kind = models.CharField(max_length=16)  # audit.actors.Actor.kind
+    made_by_kind = models.CharField(max_length=16)  # core.actors.Actor.kind
     made_by_id = models.CharField(max_length=64)
     # Set on the reversing entry: it cancels the allocation it points to (same amount).
     reversal_of = models.OneToOneField(

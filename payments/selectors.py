@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db.models import Max
 
+from core.tenancy.scoping import TenantQuerySet
 from invoices.models import DocumentType, Invoice, InvoiceStatus
 from payments.accounts import account_hash
 from payments.cash import (
@@ -19,7 +20,6 @@ from payments.cash import (
 from payments.models import Payment, PaymentAllocation
 from payments.reconciliation.loading import PAYABLE_STATUSES, open_balances
 from tenants.models import Tenant
-from tenants.scoping import TenantQuerySet
 
 
 def payment_list(*, tenant: Tenant) -> TenantQuerySet:

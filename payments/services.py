@@ -10,9 +10,9 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import transaction
 
-from audit.actors import Actor
 from audit.services import audit_record
 from core import locks
+from core.actors import Actor
 from payments.accounts import account_hash, encrypt_account
 from payments.exceptions import StatementInvalid, StatementTooLarge
 from payments.models import Payment, PaymentStatus, StatementImport

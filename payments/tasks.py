@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
-from audit.actors import system_actor
+from core.actors import system_actor
+from core.tenancy.rls import tenant_scope
+from core.tracing import traced_task
 from payments.models import Payment, PaymentDirection
 from payments.reconciliation.loading import RECONCILABLE_PAYMENT_STATUSES
 from payments.reconciliation.services import reconciliation_run_for_tenant
-from recon_site.tracing import traced_task
 from tenants.models import Tenant
-from tenants.rls import tenant_scope
 
 
 @traced_task

@@ -33,7 +33,7 @@ from payments.reconciliation.services import (
     allocation_split,
     payment_ignore,
 )
-from recon_site.web import WebContext, tenant_view
+from tenants.http.web import WebContext, tenant_view
 from tenants.models import Role
 
 PAGE_SIZE = 25

@@ -12,6 +12,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http.fields import (
+    BusinessDateField,
+    CurrencyCodeField,
+    IntegerStringField,
+    QuantityField,
+    UnitPriceField,
+)
 from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
 from purchasing.documents import (
     GoodsReceiptDocument,
@@ -23,14 +30,7 @@ from purchasing.lifecycle import PURCHASE_ORDER_ACTIONS, purchase_order_act
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from purchasing.selectors import goods_receipt_list, purchase_order_list
 from purchasing.services import goods_receipt_create, purchase_order_create
-from recon_site.api.fields import (
-    BusinessDateField,
-    CurrencyCodeField,
-    IntegerStringField,
-    QuantityField,
-    UnitPriceField,
-)
-from recon_site.api.views import TenantAPIMixin
+from tenants.http.views import TenantAPIMixin
 
 
 class PurchaseOrderLineInputSerializer(serializers.Serializer):

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from audit.actors import Actor
 from audit.services import audit_record
+from core.actors import Actor
 from core.exceptions import DocumentInvalid
 from core.state_machine import IllegalTransition, StateMachine
-from matching.services import matching_lock_wait, matching_requeue_for_purchase_order
+from matching.holds import matching_requeue_for_purchase_order
+from matching.services import matching_lock_wait
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
 

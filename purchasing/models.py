@@ -7,7 +7,7 @@ from django.db.models import F, Func, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, Lower, Trim, Upper
 
-from tenants.scoping import TenantOwnedModel
+from core.tenancy.scoping import TenantOwnedModel
 
 QUANTITY = {"max_digits": 18, "decimal_places": 4}
 UNIT_PRICE = {"max_digits": 18, "decimal_places": 6}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.tenancy.scoping import TenantQuerySet
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
-from tenants.scoping import TenantQuerySet
 
 
 def purchase_order_list(*, tenant: Tenant) -> TenantQuerySet:

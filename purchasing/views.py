@@ -12,7 +12,7 @@ from invoices.selectors import invoice_list
 from purchasing.line_totals import purchase_order_line_totals
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.selectors import goods_receipt_list, purchase_order_list
-from recon_site.web import tenant_view
+from tenants.http.web import tenant_view
 
 PAGE_SIZE = 50
 

@@ -11,9 +11,9 @@ class ReconSiteConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from recon_site.login_throttle import ThrottledAdminAuthenticationForm
-        from recon_site.tracing import tracing_setup
+        from core.tracing import tracing_setup
+        from tenants.http.login_throttle import ThrottledAdminAuthenticationForm
 
         tracing_setup()
-        # The admin's sign-in is limited like the web app's (recon_site.login_throttle).
+        # The admin's sign-in is limited like the web app's (tenants.http.login_throttle).
         admin.site.login_form = ThrottledAdminAuthenticationForm

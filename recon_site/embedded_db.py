@@ -7,7 +7,7 @@ pgserver counts the processes holding a handle on the data directory and stops t
 the last one exits, so `make run`'s children (web, worker) and a test session share one server
 and Ctrl-C leaves nothing running. The data directory survives, so the next run reuses it.
 
-It is laid out as production should be (recon_site.db_roles): the bootstrap superuser creates
+It is laid out as production should be (core.tenancy.roles): the bootstrap superuser creates
 the owner role, which migrates, and the runtime role, which the app and workers connect as.
 """
 
@@ -37,7 +37,7 @@ def embedded_database_settings(var_dir: Path) -> tuple[dict[str, Any], dict[str,
     import pgserver  # imported here: only the embedded path needs it
     import psycopg
 
-    from recon_site.db_roles import OWNER_ROLE, RUNTIME_ROLE, roles_ensure
+    from core.tenancy.roles import OWNER_ROLE, RUNTIME_ROLE, roles_ensure
 
     _server = pgserver.get_server(var_dir / "pgdata", cleanup_mode="stop")
     # pgserver listens on a Unix socket only; its URI carries the socket directory as `host`.

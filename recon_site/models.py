@@ -1,4 +1,4 @@
-"""The site's own table: rate counters shared by every process (recon_site.rate_counters)."""
+"""The site's own table: rate counters shared by every process (core.rate_counters)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.db import models
 
 class RateCounter(models.Model):
     """Hits of one key (a tenant's API budget, an IP's, a sign-in account's failures) in its
-    current window. Written only by `recon_site.rate_counters`, with one atomic upsert per hit."""
+    current window. Written only by `core.rate_counters`, with one atomic upsert per hit."""
 
     key = models.CharField(max_length=255, primary_key=True)
     hits = models.BigIntegerField()

@@ -10,13 +10,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from audit.apis import AuditEventViewSet
+from core.http.errors import database_unavailable_response
 from invoices.apis import InvoiceViewSet
 from invoices.ingest.webhook_api import WebhookHandlerView
 from matching.apis import DiscrepancyViewSet, MatchRunViewSet
 from payments.apis import CashViewSet, PaymentViewSet
 from payments.reconciliation.apis import PaymentAllocationViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
-from recon_site.api.errors import database_unavailable_response
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
 
@@ -58,7 +58,7 @@ urlpatterns = [
     path("", include("recon_site.web_urls")),
 ]
 
-handler400 = "recon_site.api.errors.handler400"
-handler403 = "recon_site.api.errors.handler403"
-handler404 = "recon_site.api.errors.handler404"
-handler500 = "recon_site.api.errors.handler500"
+handler400 = "core.http.errors.handler400"
+handler403 = "core.http.errors.handler403"
+handler404 = "core.http.errors.handler404"
+handler500 = "core.http.errors.handler500"

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from audit.admin_audit import AuditedAdminMixin, admin_actor
+from core.tenancy.scoping import TenantQuerySet
 from tenants.admin_mixins import (
     ReadOnlyInlineMixin,
     TenantOwnedAdminForm,
@@ -19,7 +20,6 @@ from tenants.admin_mixins import (
     TenantOwnedInlineMixin,
 )
 from tenants.models import ApiKey, IdempotencyRecord, Membership, Tenant, TenantSettings
-from tenants.scoping import TenantQuerySet
 from tenants.services import api_key_create, api_key_revoke, webhook_secret_rotate
 
 REJECT_ON_NOT_A_LIST = 'A list of discrepancy types, e.g. ["duplicate_invoice"].'

@@ -1,6 +1,6 @@
 """How the Django admin reads and writes tenant-owned rows.
 
-Tenant-owned models refuse to run a query that is not scoped to a tenant (`tenants.scoping`).
+Tenant-owned models refuse to run a query that is not scoped to a tenant (`core.tenancy.scoping`).
 The admin is the one legitimate cross-tenant view, so this module is where it says so: every
 tenant-owned ModelAdmin and inline starts from `.unscoped()` here and nowhere else.
 
@@ -22,8 +22,8 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from audit.admin_audit import AuditedAdminMixin
+from core.tenancy.scoping import TenantOwnedModel, TenantQuerySet, TenantRow, tenant_id_of
 from tenants.models import Tenant
-from tenants.scoping import TenantOwnedModel, TenantQuerySet, TenantRow, tenant_id_of
 
 CROSS_TENANT_CHOICE = "This belongs to another tenant than the row being edited."
 TENANT_FIXED_HELP = "The tenant this row belongs to. It cannot be changed later."

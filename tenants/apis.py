@@ -16,10 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.actors import system_actor
-from recon_site.api.schema import error_response
-from recon_site.api.views import TenantAPIMixin
+from core.actors import system_actor
+from core.http.schema import error_response
 from tenants.authentication import TenantContext
+from tenants.http.views import TenantAPIMixin
 from tenants.models import Role
 from tenants.services import (
     WEBHOOK_SECRET_LENGTH,

@@ -11,7 +11,7 @@ def _after_migrate(sender: AppConfig, using: str, plan: Any = None, **kwargs: An
     # not change, so neither do the policies and grants.
     if plan is None:
         return
-    from tenants.rls import rls_install
+    from core.tenancy.rls import rls_install
 
     rls_install(using)
 

@@ -13,8 +13,8 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from core.tenancy.rls import tenant_scope_enter
 from tenants.models import ApiKey, Membership, Tenant, hash_api_key
-from tenants.rls import tenant_scope_enter
 
 SESSION_TENANT_KEY = "recon_tenant_id"
 

@@ -12,7 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from core.ids import uuid7
-from tenants.scoping import TenantOwnedModel, TenantRow
+from core.tenancy.scoping import TenantOwnedModel, TenantRow
 
 
 class Tenant(models.Model):

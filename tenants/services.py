@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from audit.actors import Actor
 from audit.services import audit_record, model_snapshot
+from core.actors import Actor
 from core.crypto import encrypt_text
 from core.exceptions import DocumentInvalid, DuplicateDocument
 from tenants.models import (

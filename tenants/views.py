@@ -10,9 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from recon_site.login_throttle import ThrottledAuthenticationForm
-from recon_site.web import tenant_view
 from tenants.authentication import SESSION_TENANT_KEY
+from tenants.http.login_throttle import ThrottledAuthenticationForm
+from tenants.http.web import tenant_view
 
 NOT_A_MEMBER = "You are not a member of that organisation."
 SWITCHED = "You are now working in {tenant}."
@@ -39,7 +39,7 @@ class LogoutView(auth_views.LogoutView):
 def tenant_switch(request: HttpRequest) -> HttpResponse:
     """Remember the chosen tenant in the session; every later request checks the membership again."""
     chosen = request.POST.get("tenant_id", "")
-    # The memberships read before the request was scoped to its current tenant (recon_site.web):
+    # The memberships read before the request was scoped to its current tenant (tenants.http.web):
     # inside that scope the others are invisible, as every other tenant's rows are.
     membership = next((m for m in request.web.memberships if str(m.tenant_id) == chosen), None)  # type: ignore[attr-defined]
     if membership is None:

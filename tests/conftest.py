@@ -43,7 +43,7 @@ def django_db_modify_db_settings() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from recon_site.db_roles import OWNER_ROLE
+    from core.tenancy.roles import OWNER_ROLE
 
     params = connection.get_connection_params()
     params["dbname"] = "postgres"
@@ -55,9 +55,9 @@ def django_db_modify_db_settings() -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """pytest-django's, plus the rate counters' own connection (recon_site.rate_counters): no
+    """pytest-django's, plus the rate counters' own connection (core.rate_counters): no
     counts left from an earlier run of a kept database, and closed before the database is dropped."""
-    from recon_site.rate_counters import rate_counters_close, rate_counters_reset
+    from core.rate_counters import rate_counters_close, rate_counters_reset
 
     with django_db_blocker.unblock():
         rate_counters_reset()
@@ -70,7 +70,7 @@ def _rate_counters_forgotten(django_db_blocker: Any) -> Iterator[None]:
     """The database store's counters are committed on their own connection, outside the test's
     transaction: each test starts from none (sign-in failures, per-IP budgets)."""
     yield
-    from recon_site.rate_counters import rate_counters_reset
+    from core.rate_counters import rate_counters_reset
 
     with django_db_blocker.unblock():
         rate_counters_reset(only_if_connected=True)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from audit.actors import system_actor
+from core.actors import system_actor
 from invoices.models import Invoice, InvoiceLine
 from invoices.numbers import normalize_invoice_number
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine

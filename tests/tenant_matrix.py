@@ -19,8 +19,8 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from audit.actors import system_actor
 from audit.services import audit_record
+from core.actors import system_actor
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
 from payments.reconciliation.services import allocation_split

@@ -26,7 +26,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from audit.actors import system_actor
+from core.actors import system_actor
 from core.business_dates import (
     BUSINESS_DATE_MAX,
     BUSINESS_DATE_MIN,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 
+from core.tenancy.rls import tenant_scope_clear, tenant_scope_enter
 from invoices.models import Invoice
 from tenants.models import Tenant
-from tenants.rls import tenant_scope_clear, tenant_scope_enter
 from tests.factories import InvoiceFactory, VendorFactory
 from vendors.models import Vendor
 

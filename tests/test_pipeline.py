@@ -1,4 +1,4 @@
-"""`connection.pipelined()` (recon_site.db_backend): statements sent without waiting for each
+"""`connection.pipelined()` (core.tenancy.db_backend): statements sent without waiting for each
 other, with the same tenant scoping, the same errors and the same all-or-nothing as without."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from audit.models import OutboxMessage
+from core.tenancy.scoping import tenant_rows_insert, tenant_rows_update
 from invoices.models import Invoice
 from tenants.models import Tenant
-from tenants.scoping import tenant_rows_insert, tenant_rows_update
 from tests.factories import InvoiceFactory
 
 

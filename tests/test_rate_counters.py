@@ -1,4 +1,4 @@
-"""Rate counters shared by every process (recon_site.rate_counters), with or without Redis.
+"""Rate counters shared by every process (core.rate_counters), with or without Redis.
 
 Before (issue #15): without REDIS_URL the counters lived in each process's memory, and 5
 gunicorn workers served 1,300 requests in 10 s against a limit of 1,200 a minute.
@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections, transaction
 
-from recon_site.db_roles import runtime_database_url
-from recon_site.rate_counters import (
+from core.rate_counters import (
     DATABASE,
     REDIS,
     rate_counter_clear,
@@ -24,6 +23,7 @@ from recon_site.rate_counters import (
     rate_counter_peek,
     rate_counter_take_back,
 )
+from core.tenancy.roles import runtime_database_url
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, TenantFactory
 from tests.faults.services import BASE_DIR, app_environment, wait_until

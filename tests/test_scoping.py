@@ -9,10 +9,10 @@ import pytest
 from django.apps import apps
 from django.db.models import Count, F, Q
 
+from core.tenancy.scoping import TenantOwnedModel, UnscopedQueryError
 from invoices.models import Invoice
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
-from tenants.scoping import TenantOwnedModel, UnscopedQueryError
 from tests.factories import (
     GoodsReceiptLineFactory,
     InvoiceFactory,

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from recon_site.db_roles import runtime_database_url
+from core.tenancy.roles import runtime_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A URL is enough for settings to load: nothing connects at import.

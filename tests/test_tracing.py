@@ -10,8 +10,8 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from recon_site import tracing
-from recon_site.observability import RequestContextFilter
+from core import observability, tracing
+from core.observability import RequestContextFilter
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def test_without_an_endpoint_nothing_is_instrumented(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.setattr(tracing, "_configured", False)
     assert tracing.tracing_setup() is False
-    assert tracing.current_trace_id() is None
+    assert observability.current_trace_id() is None
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from recon_site.api.fields import CurrencyCodeField
-from recon_site.api.schema import LETTER_OR_DIGIT_PATTERN
-from recon_site.api.views import TenantAPIMixin
+from core.http.fields import CurrencyCodeField
+from core.http.schema import LETTER_OR_DIGIT_PATTERN
+from tenants.http.views import TenantAPIMixin
 from vendors.models import Vendor
 from vendors.selectors import vendor_list
 from vendors.services import vendor_create

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from tenants.scoping import TenantOwnedModel
+from core.tenancy.scoping import TenantOwnedModel
 
 
 class Vendor(TenantOwnedModel):

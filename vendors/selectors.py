@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from core.tenancy.scoping import TenantQuerySet
 from tenants.models import Tenant
-from tenants.scoping import TenantQuerySet
 from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_tax_id, normalize_vendor_name
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from audit.actors import Actor
 from audit.services import audit_record, model_snapshot
+from core.actors import Actor
 from core.exceptions import DocumentInvalid, DuplicateDocument
 from core.money import MoneyError, normalize_currency
 from tenants.models import Tenant

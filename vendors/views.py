@@ -11,7 +11,7 @@ from django.shortcuts import render
 
 from invoices.selectors import invoice_list
 from purchasing.selectors import purchase_order_list
-from recon_site.web import tenant_view
+from tenants.http.web import tenant_view
 from vendors.models import Vendor
 from vendors.selectors import vendor_list
 

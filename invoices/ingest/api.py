@@ -2,7 +2,7 @@
 
 The three endpoints differ only in the kind of document; each is an `@action` on its resource's
 viewset that calls `csv_import_action`. The file arrives as the multipart field `file` or as the
-raw body (recon_site.api.uploads); `?dry_run=true` checks it and writes nothing.
+raw body (core.http.uploads); `?dry_run=true` checks it and writes nothing.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http.uploads import dry_run_requested, spool_upload
 from invoices.ingest.csv_import import csv_import, kind_columns
-from recon_site.api.uploads import dry_run_requested, spool_upload
-from recon_site.api.views import TenantAPIMixin
+from tenants.http.views import TenantAPIMixin
 
 
 class CsvImportReportSerializer(serializers.Serializer):

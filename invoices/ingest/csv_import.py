@@ -79,8 +79,8 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import transaction
 
-from audit.actors import Actor
 from audit.services import audit_deferred
+from core.actors import Actor
 from core.business_dates import business_date_error
 from core.exceptions import DocumentInvalid, DomainError, DuplicateDocument
 from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED, ProblemLimitReached, truncation_details

@@ -86,7 +86,7 @@ from typing import IO, Any
 from django.conf import settings
 from lxml import etree
 
-from audit.actors import Actor
+from core.actors import Actor
 from core.exceptions import DomainError
 from core.quantities import UNIT_PRICE_PLACES
 from invoices.documents import InvoiceDocument, InvoiceLineDocument

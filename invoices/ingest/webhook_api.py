@@ -18,6 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.http.errors import error_body
+from core.http.schema import error_response
+from core.tenancy.rls import tenant_scope_enter
 from invoices.ingest.webhooks import (
     INTUIT_SIGNATURE,
     LOG_SIGNATURE_REFUSED,
@@ -31,12 +34,9 @@ from invoices.ingest.webhooks import (
     webhook_delivery_ingest,
     webhook_verify,
 )
-from recon_site.api.errors import error_body
-from recon_site.api.schema import error_response
-from recon_site.api.throttling import AnonIpRateThrottle
-from recon_site.api.views import ConflictRetryMixin
+from tenants.http.throttling import AnonIpRateThrottle
+from tenants.http.views import ConflictRetryMixin
 from tenants.models import Tenant
-from tenants.rls import tenant_scope_enter
 
 logger = logging.getLogger(__name__)
 

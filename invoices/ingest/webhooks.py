@@ -54,7 +54,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.actors import Actor
+from core.actors import Actor
 from core.crypto import decrypt_text
 from core.exceptions import DocumentInvalid
 from invoices.documents import InvoiceDocument

@@ -2,7 +2,7 @@
 
 Amounts are `int` minor units of the invoice currency; quantities and unit prices are `Decimal`.
 The loader (matching.loading) builds these from the database in a fixed number of queries; the
-persister (matching.services) writes the outcome back in bulk.
+persister (matching.writer) writes the outcome back in bulk.
 """
 
 from __future__ import annotations

@@ -6,12 +6,12 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
+from core.tenancy.scoping import id_array, tenant_cursor
 from invoices.models import DocumentType
 from invoices.numbers import normalize_invoice_number
 from matching.engine import InvoiceRecord, PriorInvoiceRecord, VendorRecord
 from matching.engine.core import NOT_COUNTED, POSSIBLE_DUPLICATE_DAYS
 from tenants.models import Tenant
-from tenants.scoping import id_array, tenant_cursor
 
 # The earlier invoices each batch invoice could duplicate, per (resolved vendor, invoice): the
 # same normalized number, or the same total dated within the window. Each branch is one probe

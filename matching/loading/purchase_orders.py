@@ -7,11 +7,11 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from core.tenancy.scoping import id_array, tenant_cursor
 from matching.engine import InvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord, VendorRecord
 from matching.engine.core import NOT_COUNTED, infer_purchase_order, po_key
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
-from tenants.scoping import id_array, tenant_cursor
 
 
 def batch_purchase_orders(

@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.exceptions import NotFoundError
+from core.http.fields import MoneyAmountField, MoneyField
 from core.money import MoneyError, to_minor
 from invoices.models import Invoice
 from payments.exceptions import AllocationInvalid
@@ -36,8 +37,7 @@ from payments.reconciliation.services import (
     allocation_split,
     reconciliation_run_for_tenant,
 )
-from recon_site.api.fields import MoneyAmountField, MoneyField
-from recon_site.api.views import TenantAPIMixin
+from tenants.http.views import TenantAPIMixin
 
 INVOICE_NOT_FOUND = "No invoice with id {invoice_id}."
 

@@ -35,9 +35,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from audit.actors import Actor
 from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
 from core import locks
+from core.actors import Actor
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceStatus
 from payments.exceptions import AllocationConflict, AllocationInvalid

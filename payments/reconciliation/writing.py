@@ -13,8 +13,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from audit.actors import Actor
 from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
+from core.actors import Actor
 from core.exceptions import DomainError, NotFoundError
 from core.money import format_minor
 from invoices.lifecycle import InvoiceMove, invoice_transition_many

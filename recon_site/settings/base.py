@@ -61,10 +61,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Content-Security-Policy for the web app (Django 5.2 has none built in).
-    "recon_site.web.SecurityHeadersMiddleware",
-    "recon_site.api.middleware.ApiErrorEnvelopeMiddleware",
+    "tenants.http.web.SecurityHeadersMiddleware",
+    "core.http.middleware.ApiErrorEnvelopeMiddleware",
     # PostgreSQL unreachable → 503 with Retry-After (a page for the web app), not a 500.
-    "recon_site.api.middleware.DatabaseUnavailableMiddleware",
+    "core.http.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "recon_site.urls"
@@ -81,14 +81,14 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "recon_site.web.web_globals",
+                "tenants.http.web.web_globals",
             ],
         },
     },
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# DATABASE_URL names a server and the runtime role the app connects as (recon_site.db_roles);
+# DATABASE_URL names a server and the runtime role the app connects as (core.tenancy.roles);
 # MIGRATE_DATABASE_URL, the same database as the owner role that `manage.py migrate` runs as.
 # Without DATABASE_URL the embedded PostgreSQL under VAR_DIR is started, with both roles.
 DATABASE_URL = env.str("DATABASE_URL", default="")
@@ -100,10 +100,10 @@ if DATABASE_URL:
     DATABASE_OWNER = database_url("MIGRATE_DATABASE_URL", MIGRATE_DATABASE_URL) if MIGRATE_DATABASE_URL else None
 else:
     _db, DATABASE_OWNER = embedded_database_settings(VAR_DIR)
-# The role the owner grants table privileges to after each migrate (tenants.rls.rls_install).
+# The role the owner grants table privileges to after each migrate (core.tenancy.rls.rls_install).
 DB_RUNTIME_ROLE = env.str("DB_RUNTIME_ROLE", default=_db["USER"])
 # Recon's backend: Django's PostgreSQL backend plus the tenant setting row-level security reads.
-_db["ENGINE"] = "recon_site.db_backend"
+_db["ENGINE"] = "core.tenancy.db_backend"
 _db["CONN_MAX_AGE"] = whole_number("DB_CONN_MAX_AGE", 60)
 _db["CONN_HEALTH_CHECKS"] = True
 _db.setdefault("OPTIONS", {})
@@ -120,13 +120,13 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "recon",
             # A Redis that stops answering costs a request one second at most: the rate limits
-            # then fail open (recon_site/api/throttling.py).
+            # then fail open (tenants/http/throttling.py).
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Where the rate-limit counters live (recon_site.rate_counters): counters every process shares,
+# Where the rate-limit counters live (core.rate_counters): counters every process shares,
 # so no local-memory cache. Failed sign-ins are always counted in PostgreSQL.
 RATE_LIMIT_STORE = "redis" if REDIS_URL else "database"
 
@@ -160,7 +160,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login"
-# Failed sign-ins (web app and admin, recon_site.login_throttle): this many on one account, or
+# Failed sign-ins (web app and admin, tenants.http.login_throttle): this many on one account, or
 # LOGIN_IP_FAILURE_LIMIT from one address, within LOGIN_COOLOFF_MINUTES of the first, and sign-in
 # is refused (right password too) until those minutes are over.
 LOGIN_FAILURE_LIMIT = positive_int("LOGIN_FAILURE_LIMIT", 5)
@@ -189,23 +189,23 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.authentication.IsTenantMember"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "recon_site.api.throttling.TenantRateThrottle",
-        "recon_site.api.throttling.AnonIpRateThrottle",
+        "tenants.http.throttling.TenantRateThrottle",
+        "tenants.http.throttling.AnonIpRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "tenant": rate("THROTTLE_TENANT_RATE", "1200/min"),
         "anon": rate("THROTTLE_ANON_RATE", "60/min"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["recon_site.api.parsers.DecimalJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "recon_site.api.pagination.CreatedCursorPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.http.parsers.DecimalJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.http.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Proxies in front of the app that append to X-Forwarded-For; 0 trusts none and limits
     # anonymous callers by the connecting address.
     "NUM_PROXIES": whole_number("TRUSTED_PROXY_COUNT", 0) or None,
-    "EXCEPTION_HANDLER": "recon_site.api.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "recon_site.api.schema.ReconAutoSchema",
+    "EXCEPTION_HANDLER": "core.http.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.http.schema.ReconAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
 }
@@ -231,8 +231,8 @@ SPECTACULAR_SETTINGS = {
     # The error envelope on every operation, for the 4xx statuses it can answer.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "recon_site.api.schema.add_error_responses",
-        "recon_site.api.schema.state_input_rules",
+        "core.http.schema.add_error_responses",
+        "core.http.schema.state_input_rules",
     ],
 }
 IDEMPOTENCY_KEY_TTL_HOURS = positive_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
@@ -243,7 +243,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "recon_site.observability.RequestContextFilter"}},
+    "filters": {"context": {"()": "core.observability.RequestContextFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",

@@ -17,7 +17,7 @@ _REQUIRED = {
     "DATABASE_URL": "without it the embedded PostgreSQL of a laptop would start",
     "ALLOWED_HOSTS": "the default admits localhost only",
     # Without it every process keeps its own cache and the jobs go through the database; the
-    # rate limits would still hold (their counters then live in PostgreSQL, recon_site.rate_counters),
+    # rate limits would still hold (their counters then live in PostgreSQL, core.rate_counters),
     # but every API request would write a row there.
     "REDIS_URL": "the job queue and the API's rate-limit counters are shared by every process through it",
 }

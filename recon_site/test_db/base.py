@@ -4,7 +4,7 @@
   always has one: `make test` with nothing set). A database the suite's superuser has just
   created belongs to that superuser, and PostgreSQL 15+ lets nobody else create tables in its
   `public` schema; so, right after creating (or reusing) the test database, it is handed to the
-  owner exactly as the embedded bootstrap hands over `recon` (`recon_site.db_roles.roles_ensure`).
+  owner exactly as the embedded bootstrap hands over `recon` (`core.tenancy.roles.roles_ensure`).
 - **Flushes.** Transactional tests end by TRUNCATE-ing every table, and the audit log refuses
   TRUNCATE for every role (that is its point). The flush therefore runs with
   `session_replication_role = replica`, under which ordinary triggers do not fire; only a
@@ -12,7 +12,7 @@
   production loses nothing.
 
 Used by recon_site.settings.test; nothing else. Otherwise it is the app's backend
-(`recon_site.db_backend`).
+(`core.tenancy.db_backend`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import creation, operations
 
-from recon_site.db_backend import base
-from recon_site.db_roles import OWNER_ROLE, roles_ensure
+from core.tenancy.db_backend import base
+from core.tenancy.roles import OWNER_ROLE, roles_ensure
 
 
 class DatabaseOperations(operations.DatabaseOperations):

@@ -18,10 +18,10 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from core.http.errors import TOO_MANY_FIELDS
+from core.http.middleware import HEADER_HAS_NUL
 from core.text import NUL_REFUSED
 from invoices.models import InvoiceLine
-from recon_site.api.errors import TOO_MANY_FIELDS
-from recon_site.api.middleware import HEADER_HAS_NUL
 from tenants.models import IdempotencyRecord, Tenant
 from tests.factories import GoodsReceiptFactory, PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from vendors.models import Vendor

@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from recon_site.api.pagination import PAGE_SIZE_INVALID
+from core.http.pagination import PAGE_SIZE_INVALID
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory
 

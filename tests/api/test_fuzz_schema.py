@@ -57,7 +57,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from audit.actors import system_actor
+from core.actors import system_actor
 from invoices import services as invoice_rules
 from matching.models import MatchRun
 from matching.services import matching_run_for_tenant

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from core.http.middleware import HEADER_HAS_NUL
 from core.text import NUL_REFUSED
 from invoices import apis as invoice_apis
 from invoices.models import Invoice, InvoiceLine
-from recon_site.api.middleware import HEADER_HAS_NUL
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, VendorFactory
@@ -209,7 +209,7 @@ def test_an_overlong_key_is_refused(api: APIClient, tenant: Tenant) -> None:
 
 def test_a_key_with_a_nul_character_is_a_400_and_nothing_is_written(api: APIClient, tenant: Tenant) -> None:
     """PostgreSQL cannot store U+0000: the key is refused before it is looked up, never a 500
-    (recon_site.api.middleware.NulFreeRequestMiddleware, for every header)."""
+    (core.http.middleware.NulFreeRequestMiddleware, for every header)."""
     api.raise_request_exception = False
     response = post(api, invoice_body(), key="key-\x00-1")
     assert response.status_code == 400

@@ -1,5 +1,5 @@
-"""The OpenAPI schema states every rule the server enforces on an input (recon_site.api.schema,
-recon_site.api.fields): each pattern is checked here against the code that enforces the rule, so
+"""The OpenAPI schema states every rule the server enforces on an input (core.http.schema,
+core.http.fields): each pattern is checked here against the code that enforces the rule, so
 the schema and the server cannot drift apart. tests/api/test_fuzz_schema.py then holds the whole
 API to it (`positive_data_acceptance`)."""
 
@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
+from core.http.fields import QUANTITY_PATTERN, UNIT_PRICE_PATTERN, money_integer_digits
+from core.http.pagination import CURSOR_PATTERN, MAX_PAGE_SIZE
+from core.http.schema import NO_NUL_PATTERN, trimmed_text_pattern
 from core.money import CURRENCY_EXPONENTS, MoneyError, to_minor
 from core.quantities import quantity_error, unit_price_error
 from invoices.services import TAX_RATE_PLACES, TAX_RATE_RANGE
-from recon_site.api.fields import QUANTITY_PATTERN, UNIT_PRICE_PATTERN, money_integer_digits
-from recon_site.api.pagination import CURSOR_PATTERN, MAX_PAGE_SIZE
-from recon_site.api.schema import NO_NUL_PATTERN, trimmed_text_pattern
 from tenants.models import Tenant
 from tenants.services import WEBHOOK_SECRET_MAX_LENGTH, WEBHOOK_SECRET_MIN_LENGTH
 from tests.factories import VendorFactory

@@ -32,9 +32,7 @@ from rest_framework.views import APIView
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
 from core import locks
-from invoices.models import Invoice, InvoiceStatus, ReviewQueue
-from recon_site.api import views as api_views
-from recon_site.api.errors import (
+from core.http.errors import (
     CONCURRENT_UPDATE,
     CONCURRENT_UPDATE_PARTLY_SAVED,
     DATABASE_UNAVAILABLE_CODE,
@@ -42,8 +40,10 @@ from recon_site.api.errors import (
     is_database_unavailable,
     is_transaction_conflict,
 )
-from recon_site.api.middleware import DatabaseUnavailableMiddleware
-from recon_site.api.views import LOG_CONFLICT_RETRY, ConflictRetryMixin
+from core.http.middleware import DatabaseUnavailableMiddleware
+from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from tenants.http import views as api_views
+from tenants.http.views import LOG_CONFLICT_RETRY, ConflictRetryMixin
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, InvoiceFactory, VendorFactory
@@ -279,7 +279,7 @@ def key_client(tenant: Tenant) -> APIClient:
 def test_an_approval_chosen_as_a_real_deadlocks_victim_runs_again_and_is_approved(
     tenant: Tenant, invoice_in_review: Invoice, key_client: APIClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="recon_site.api.views")
+    caplog.set_level(logging.WARNING, logger="tenants.http.views")
     with audit_lock_holder_that_closes_a_cycle(tenant, invoice_in_review):
         response = key_client.post(f"/api/invoices/{invoice_in_review.pk}/approve", {"comment": "ok"}, format="json")
 

@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
-from audit.actors import Actor, system_actor
 from audit.chain import GENESIS_HASH, event_hash
 from audit.models import AuditEvent
 from audit.services import NOT_IN_TRANSACTION, audit_record
 from audit.verify import audit_chain_verify
+from core.actors import Actor, system_actor
 from tenants.models import Tenant
 from tests.factories import TenantFactory
 

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from audit.actors import system_actor
 from audit.models import AuditEvent
 from audit.services import audit_deferred, audit_record
+from core.actors import system_actor
 from invoices.models import Invoice
 from tenants.models import Tenant, TenantSettings
 from tenants.services import tenant_settings_update

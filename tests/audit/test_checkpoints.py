@@ -21,7 +21,6 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 
 from audit import tasks as audit_tasks
-from audit.actors import Actor
 from audit.checkpoints import (
     CHECKPOINT_EVENT,
     FORGED,
@@ -40,9 +39,10 @@ from audit.management.commands.verify_audit import NO_CHECKPOINT, NO_WITNESS
 from audit.models import AuditEvent, OutboxMessage
 from audit.publisher import outbox_publish_pending
 from audit.services import audit_record, outbox_subject
+from core.actors import Actor
+from core.schedules import schedules_ensure
 from matching import tasks as matching_tasks
 from matching.models import MatchRun
-from recon_site.schedules import schedules_ensure
 from tenants.models import Tenant
 from tests.audit.test_outbox_nats import broker, stream_messages  # noqa: F401  (the NATS fixture)
 from tests.factories import InvoiceFactory, InvoiceLineFactory, TenantFactory
@@ -373,7 +373,7 @@ def test_the_checkpoint_is_published_to_nats_in_the_event_envelope_and_read_back
 
 @pytest.mark.django_db
 def test_verify_names_an_unreachable_nats_instead_of_passing(tenant: Tenant, settings: Any) -> None:
-    from invoices.management.commands.load_test import free_port
+    from benchmarks.load.services import free_port
 
     settings.NATS_URL = f"nats://127.0.0.1:{free_port()}"
     settings.NATS_CONNECT_TIMEOUT_SECONDS = 1

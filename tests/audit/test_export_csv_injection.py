@@ -25,10 +25,10 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from audit.actors import Actor
 from audit.services import audit_record
+from core.actors import Actor
 from core.csv_safe import csv_cell
-from recon_site.observability import request_id_var
+from core.observability import request_id_var
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, UserFactory
 from tests.tenant_matrix import TenantDocuments
@@ -42,7 +42,7 @@ TEXT_COLUMNS = ["actor_id", "actor_label", "entity_type", "entity_id", "action",
 
 # Modules that write CSV without csv_cell, each with the reason that is safe.
 CSV_WRITERS_WITHOUT_ESCAPING = {
-    "invoices/management/commands/bench_csv_import.py": (
+    "benchmarks/management/commands/bench_csv_import.py": (
         "writes a synthetic input file of generated numbers for the import benchmark, read back by "
         "our own importer (which would keep a ' prefix as data), never a report of stored data"
     ),

@@ -18,7 +18,7 @@ from nats.js.errors import NotFoundError
 from audit.models import OutboxMessage
 from audit.publisher import outbox_breaker, outbox_breaker_reset, outbox_publish_pending
 from audit.services import outbox_enqueue
-from invoices.management.commands.load_test import free_port
+from benchmarks.load.services import free_port
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db

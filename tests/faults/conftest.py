@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from recon_site.db_roles import runtime_database_url
+from core.tenancy.roles import runtime_database_url
 
 
 def _require_binary(name: str, path: str) -> None:

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import psycopg
 
-from invoices.management.commands.load_test import free_port
+from benchmarks.load.services import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 STOP_TIMEOUT_S = 10

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 
-from recon_site.api.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_CODE
+from core.http.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_CODE
 from tests.faults.services import (
     HttpResponse,
     app_environment,

@@ -25,10 +25,11 @@ from django.core.management import call_command
 
 from audit.models import OutboxMessage
 from audit.publisher import outbox_breaker_reset
+from benchmarks.fixtures import FixtureBuilder
 from invoices.models import Invoice, InvoiceStatus
-from matching.management.commands.bench_matching import FixtureBuilder
 from matching.models import MatchRun
-from matching.services import MATCHING_ACTOR, matching_drain_tenant, matching_run_for_tenant
+from matching.services import matching_drain_tenant, matching_run_for_tenant
+from matching.writer import MATCHING_ACTOR
 from tenants.models import Tenant
 from tenants.services import tenant_create, tenant_settings_update
 from tests.audit.test_outbox_nats import stream_messages

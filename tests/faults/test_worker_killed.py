@@ -24,18 +24,13 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent, OutboxMessage
+from benchmarks.fixtures import FixtureBuilder
 from core import locks
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from matching import tasks as matching_tasks
-from matching.management.commands.bench_matching import FixtureBuilder
 from matching.models import Discrepancy, MatchResult, MatchRun
-from matching.services import (
-    DISCREPANCY_EVENT,
-    MATCHING_ACTOR,
-    PUBLISHED_SEVERITIES,
-    RUN_ABANDONED,
-    matching_run_for_tenant,
-)
+from matching.services import RUN_ABANDONED, matching_run_for_tenant
+from matching.writer import DISCREPANCY_EVENT, MATCHING_ACTOR, PUBLISHED_SEVERITIES
 from tenants.models import Tenant
 from tenants.services import tenant_create, tenant_settings_update
 from tests.factories import TEST_ACTOR

@@ -17,13 +17,13 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from core.http.uploads import UPLOAD_TOO_LARGE
 from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
 from core.quantities import MUST_BE_POSITIVE
 from core.text import NUL_REFUSED
 from invoices.ingest import csv_import as csv_module
 from invoices.models import Invoice, InvoiceSource
 from purchasing.models import GoodsReceipt, PurchaseOrder
-from recon_site.api.uploads import UPLOAD_TOO_LARGE
 from tenants.models import Tenant
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from tests.matching.db_builders import run_matching
@@ -373,18 +373,6 @@ def test_another_tenant_cannot_see_or_use_this_tenants_vendors(
     details = errors_of(upload(foreign_api, PURCHASE_ORDERS, (SAMPLES / "purchase-orders.csv").read_bytes()))
     assert details["row 2, column vendor_name"] == [csv_module.VENDOR_NOT_FOUND]
     assert not PurchaseOrder.objects.for_tenant(other_tenant).exists()
-
-
-def test_the_import_benchmark_runs_in_its_short_form(capsys: pytest.CaptureFixture[str], db: None) -> None:
-    """`bench_csv_import` (README figures) on 45 rows: 5 invoices of up to 10 lines, all created."""
-    call_command("bench_csv_import", rows=45, lines_per_invoice=10)
-    out = capsys.readouterr().out
-    assert "file: 45 rows, 5 invoices of up to 10 lines" in out
-    assert "created: 5 invoices, 45 rows read" in out
-    assert "rows/s" in out and "peak RSS" in out
-    tenant = Tenant.objects.get(slug__startswith="bench-csv-")
-    invoices = Invoice.objects.for_tenant(tenant)
-    assert invoices.count() == 5 and sum(invoice.lines.count() for invoice in invoices) == 45
 
 
 # --- what PostgreSQL cannot store, and files wrong on every row --------------------------------

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from audit.actors import system_actor
 from audit.models import AuditEvent
+from core.actors import system_actor
 from invoices.models import Invoice, InvoiceSource, InvoiceStatus
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant

@@ -20,8 +20,9 @@ import pytest
 from lxml import etree
 from rest_framework.test import APIClient
 
-from audit.actors import system_actor
 from audit.models import AuditEvent
+from core.actors import system_actor
+from core.http.uploads import UPLOAD_TOO_LARGE
 from core.quantities import MUST_BE_POSITIVE
 from invoices.ingest import ubl as ubl_module
 from invoices.lifecycle import invoice_transition
@@ -35,7 +36,6 @@ from invoices.services import (
 )
 from matching.models import Discrepancy, MatchResult, MatchRun
 from matching.services import matching_run_for_tenant
-from recon_site.api.uploads import UPLOAD_TOO_LARGE
 from tenants.models import Tenant
 from tests.factories import VendorFactory
 from vendors.models import Vendor

@@ -26,20 +26,18 @@ from django.test.utils import CaptureQueriesContext
 
 import matching.engine.core
 import matching.services
-from audit.actors import system_actor
+import matching.writer
 from audit.models import AuditEvent, OutboxMessage
 from audit.services import outbox_subject
 from core import locks
+from core.actors import system_actor
 from invoices.lifecycle import invoice_transition
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import ENGINE_VERSION
+from matching.holds import matching_escalate_stale_holds
 from matching.models import Discrepancy, MatchResult, MatchRun
-from matching.services import (
-    DISCREPANCY_EVENT,
-    matching_drain_tenant,
-    matching_escalate_stale_holds,
-    matching_run_for_tenant,
-)
+from matching.services import matching_drain_tenant, matching_run_for_tenant
+from matching.writer import DISCREPANCY_EVENT
 from purchasing.models import GoodsReceipt, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory
@@ -753,7 +751,7 @@ def test_a_failed_bulk_write_falls_back_to_one_savepoint_per_invoice(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, bad, third = _three_small_invoices(tenant)
-    real = matching.services._write
+    real = matching.writer._write
 
     def write_then_break(**kwargs: Any) -> list[dict[str, str]]:
         # Everything of the batch is written first, then it breaks: all of it must roll back.
@@ -762,7 +760,7 @@ def test_a_failed_bulk_write_falls_back_to_one_savepoint_per_invoice(
             raise IntegrityError("simulated constraint violation")
         return failures
 
-    monkeypatch.setattr(matching.services, "_write", write_then_break)
+    monkeypatch.setattr(matching.writer, "_write", write_then_break)
     run = run_matching(tenant)
 
     assert (run.status, run.invoices_matched, run.invoices_failed) == ("finished", 2, 1)

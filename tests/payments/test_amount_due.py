@@ -14,7 +14,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
-from audit.actors import system_actor
+from core.actors import system_actor
 from invoices.lifecycle import invoice_transition
 from invoices.models import DocumentType, Invoice, InvoiceStatus
 from payments.models import PaymentAllocation

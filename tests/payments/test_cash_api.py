@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from audit.actors import system_actor
+from core.actors import system_actor
 from invoices.models import Invoice, InvoiceStatus
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from tenants.models import Role, Tenant

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from audit.actors import Actor
 from audit.models import AuditEvent
+from core.actors import Actor
 from payments.exceptions import AllocationConflict
 from payments.models import Payment, PaymentStatus, PaymentSuggestion
 from payments.reconciliation.services import payment_ignore

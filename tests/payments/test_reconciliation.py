@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import payments.reconciliation.services as reconciliation_services
 import payments.tasks
-from audit.actors import Actor
 from audit.models import AuditEvent, OutboxMessage
+from core.actors import Actor
 from invoices.models import Invoice, InvoiceStatus
 from payments.exceptions import AllocationConflict, AllocationInvalid
 from payments.models import (

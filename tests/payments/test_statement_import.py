@@ -12,7 +12,9 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from core.http.uploads import UPLOAD_TOO_LARGE
 from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
+from core.tenancy.rls import tenant_scope
 from core.text import NUL_IN_FILE
 from payments.accounts import account_hash
 from payments.apis import FORMAT_INVALID
@@ -22,9 +24,7 @@ from payments.services import WARN_ALREADY_IMPORTED, statement_import
 from payments.statements import camt053 as camt_module
 from payments.statements import csv_rows as csv_rows_module
 from payments.statements import mt940_swift as mt940_module
-from recon_site.api.uploads import UPLOAD_TOO_LARGE
 from tenants.models import Tenant
-from tenants.rls import tenant_scope
 from tests.factories import TEST_ACTOR
 
 TESTDATA = Path(__file__).resolve().parent / "testdata"

@@ -1,4 +1,4 @@
-"""The raw bulk paths of tenants.scoping: `tenant_rows_insert` stores exactly what `bulk_create`
+"""The raw bulk paths of core.tenancy.scoping: `tenant_rows_insert` stores exactly what `bulk_create`
 would, and neither it nor `tenant_rows_update` touches another tenant's rows."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 
 from audit.models import OutboxMessage
+from core.tenancy.scoping import tenant_rows_insert, tenant_rows_update
 from matching.models import MatchResult, MatchRun
 from tenants.models import Tenant
-from tenants.scoping import tenant_rows_insert, tenant_rows_update
 from tests.matching.db_builders import BOLTS, make_invoice, make_vendor
 
 # Quotes, backslashes, braces, commas and non-ASCII: everything an array or JSON literal escapes.

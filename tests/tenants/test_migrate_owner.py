@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from recon_site.db_roles import OWNER_ROLE
+from core.tenancy.roles import OWNER_ROLE
 from tenants.management.commands.migrate import connected_as_owner
 
 

@@ -21,10 +21,10 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.tenancy.rls import POLICY_NAME, tenant_owned_tables, tenant_scope
+from core.tenancy.roles import APPEND_ONLY_TABLES, OWNER_ROLE, RUNTIME_ROLE, roles_ready
 from invoices.models import Invoice
-from recon_site.db_roles import APPEND_ONLY_TABLES, OWNER_ROLE, RUNTIME_ROLE, roles_ready
 from tenants.models import Tenant
-from tenants.rls import POLICY_NAME, tenant_owned_tables, tenant_scope
 from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,7 +87,7 @@ def test_the_policy_leaves_the_planners_row_estimates_alone(
 ) -> None:
     """The policy repeats the query's own tenant filter; estimated as a second, independent
     filter (as `=` would be), it would divide every estimate under RLS by the number of tenants
-    and mislead the plans (tenants.rls.TENANT_OPERATOR)."""
+    and mislead the plans (core.tenancy.rls.TENANT_OPERATOR)."""
     acme, _ = two_tenants
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE invoices_invoice")

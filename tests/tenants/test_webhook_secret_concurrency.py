@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
-from recon_site.api.views import LOG_CONFLICT_GIVEN_UP, LOG_CONFLICT_RETRY
+from tenants.http.views import LOG_CONFLICT_GIVEN_UP, LOG_CONFLICT_RETRY
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory, VendorFactory
 
@@ -101,7 +101,7 @@ def test_rotating_the_webhook_secret_while_documents_are_written_never_fails_a_r
         finally:
             connection.close()
 
-    caplog.set_level(logging.WARNING, logger="recon_site.api.views")
+    caplog.set_level(logging.WARNING, logger="tenants.http.views")
     threads = [threading.Thread(target=worker, args=(request,)) for request in (rotate, rotate, create, approve)]
     for thread in threads:
         thread.start()

@@ -1,7 +1,7 @@
 """Bad input to the web app's pages: a 400 page, never a 500, and nothing written.
 
 The pages read request values directly (no serializer), so a NUL, which PostgreSQL cannot hold in
-text or jsonb, is refused once for every page by `recon_site.web.tenant_view`; an amount in digits
+text or jsonb, is refused once for every page by `tenants.http.web.tenant_view`; an amount in digits
 other than ASCII is refused by `core.money.parse_decimal` like any other non-number.
 """
 
@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from core.money import NOT_A_NUMBER
-from recon_site.web import NUL_IN_INPUT
+from tenants.http.web import NUL_IN_INPUT
 from tests.tenant_matrix import TenantDocuments, member_client, tenant_rows
 
 NUL = "\x00"

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from recon_site.login_throttle import LOCKOUT_ACTION, LOGIN_LOCKED_OUT
+from tenants.http.login_throttle import LOCKOUT_ACTION, LOGIN_LOCKED_OUT
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
@@ -56,7 +56,7 @@ def outcomes(client: Client, username: str, times: int, door: str = WEB_LOGIN) -
 
 def cooloff_over() -> None:
     """As if LOGIN_COOLOFF_MINUTES had passed: every counting window ends now. Written on a
-    connection of its own, as the counters are (recon_site.rate_counters), not in the test's."""
+    connection of its own, as the counters are (core.rate_counters), not in the test's."""
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
@@ -150,9 +150,9 @@ def test_a_lockout_is_one_audit_event_in_each_tenant_of_the_user(tenant: Tenant,
 
 
 def test_an_unknown_username_lockout_is_logged_and_audited_nowhere(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="recon_site.login_throttle"):
+    with caplog.at_level(logging.WARNING, logger="tenants.http.login_throttle"):
         outcomes(Client(REMOTE_ADDR="203.0.113.27"), "ghost", 5)
-    [record] = [r for r in caplog.records if r.name == "recon_site.login_throttle"]
+    [record] = [r for r in caplog.records if r.name == "tenants.http.login_throttle"]
     assert record.username == "ghost" and record.ip_address == "203.0.113.27"  # type: ignore[attr-defined]
     assert record.lockout_scope == "account"  # type: ignore[attr-defined]
     assert not AuditEvent.objects.unscoped().filter(action=LOCKOUT_ACTION).exists()

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.checkpoints import audit_checkpoint_take, checkpoint_public_key, checkpoint_signing_key, key_id
+from core.tenancy.rls import tenant_scope
 from tenants.management.options import tenant_option
 from tenants.models import Tenant
-from tenants.rls import tenant_scope
 
 
 class Command(BaseCommand):

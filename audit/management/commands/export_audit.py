@@ -28,8 +28,8 @@ from audit.checkpoints import audit_checkpoint_take
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
 from core.csv_safe import csv_cell
+from core.tenancy.rls import tenant_scope
 from tenants.management.options import tenant_option
-from tenants.rls import tenant_scope
 
 COLUMNS = (
     "sequence",

@@ -31,9 +31,9 @@ from audit.checkpoints import (
     checkpoint_verifying_keys,
 )
 from audit.verify import audit_chain_verify
+from core.tenancy.rls import tenant_scope
 from tenants.management.options import tenant_option
 from tenants.models import Tenant
-from tenants.rls import tenant_scope
 
 NO_CHECKPOINT = "{slug}: no checkpoint has seen this chain yet: deleted newest events could not be detected"
 NO_WITNESS = "NOTE: no checkpoints read (no file at {path}; --nats not given): deleted newest events cannot be detected"

@@ -15,11 +15,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from audit.actors import system_actor
+from core.actors import system_actor
+from core.tenancy.rls import tenant_scope
 from invoices.ingest import PayloadTooLarge
 from invoices.ingest.csv_import import KINDS, CsvImportInvalid, csv_import, kind_named
 from tenants.management.options import tenant_option
-from tenants.rls import tenant_scope
 
 UNKNOWN_KIND = "Unknown kind {kind!r}: one of {kinds}."
 NO_SUCH_FILE = "No such file: {path}"

@@ -12,13 +12,13 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.actors import system_actor
 from audit.checkpoints import audit_checkpoint_after_change
+from core.actors import system_actor
+from core.tenancy.rls import tenant_scope
 from matching.models import MatchRun
 from matching.services import matching_drain_tenant
 from tenants.management.options import tenant_option
 from tenants.models import Tenant
-from tenants.rls import tenant_scope
 
 NAME_A_TENANT = "Name a tenant with --tenant, or use --all."
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.actors import system_actor
+from core.actors import system_actor
+from core.tenancy.rls import tenant_scope
 from payments.exceptions import StatementInvalid, StatementTooLarge
 from payments.services import statement_import
 from payments.statements import FORMATS
 from tenants.management.options import tenant_option
-from tenants.rls import tenant_scope
 
 NO_SUCH_FILE = "No such file: {path}"
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from audit.actors import system_actor
+from core.actors import system_actor
+from core.tenancy.rls import tenant_scope
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from tenants.management.options import tenant_option
-from tenants.rls import tenant_scope
 
 
 class Command(BaseCommand):

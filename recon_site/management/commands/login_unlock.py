@@ -1,6 +1,6 @@
 """`manage.py login_unlock [--username NAME] [--ip ADDRESS]`: lift a sign-in lockout at once.
 
-A lockout (recon_site.login_throttle) ends by itself after LOGIN_COOLOFF_MINUTES; this is for the
+A lockout (tenants.http.login_throttle) ends by itself after LOGIN_COOLOFF_MINUTES; this is for the
 clerk who cannot wait, once an operator has made sure the failed attempts were theirs.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recon_site.login_throttle import login_unlock
+from tenants.http.login_throttle import login_unlock
 
 NOTHING_TO_UNLOCK = "Name an account (--username) or an address (--ip), or both."
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.actors import system_actor
+from core.actors import system_actor
 from core.exceptions import DomainError
 from tenants.services import tenant_create
 

@@ -17,14 +17,14 @@ from typing import Any
 import psycopg
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recon_site.db_roles import OWNER_ROLE, RUNTIME_ROLE, roles_ensure
+from core.tenancy.roles import OWNER_ROLE, RUNTIME_ROLE, roles_ensure
 from recon_site.env import database_url
 
 MISSING_URL = "Set SUPERUSER_DATABASE_URL (or pass --superuser-url): a role that may create roles."
 
 
 class Command(BaseCommand):
-    help = "Create the owner and runtime database roles (recon_site.db_roles)."
+    help = "Create the owner and runtime database roles (core.tenancy.roles)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--superuser-url", default=os.environ.get("SUPERUSER_DATABASE_URL", ""))

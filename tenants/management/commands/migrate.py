@@ -1,7 +1,7 @@
 """`manage.py migrate`, as the owner role when one is configured (`MIGRATE_DATABASE_URL`).
 
 The app connects as the runtime role, which may not change the schema; migrations and the
-policies and grants that follow them (tenants.rls.rls_install) need the owner. Without an owner
+policies and grants that follow them (core.tenancy.rls.rls_install) need the owner. Without an owner
 setting this is Django's migrate unchanged.
 
 Only the role changes, never the database: the connection keeps the NAME it was pointed at. The

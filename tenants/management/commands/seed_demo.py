@@ -16,9 +16,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from audit.actors import system_actor
 from audit.services import audit_deferred
 from core import locks
+from core.actors import system_actor
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.services import invoice_create
 from purchasing.documents import (

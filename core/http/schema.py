@@ -2,7 +2,7 @@
 
 drf-spectacular documents only the success response of a view. A client (and schemathesis in
 `tests/api/test_fuzz_schema.py`) needs the 4xx answers too, and they all share one shape, the
-envelope of `recon_site.api.errors`. Which statuses an operation can answer follows from what
+envelope of `core.http.errors`. Which statuses an operation can answer follows from what
 it is, so one postprocessing hook derives them instead of an `extend_schema` on every view:
 
 - every operation: 406 (an `Accept` we cannot render), 429 (throttled, per tenant or per IP),
@@ -27,7 +27,12 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import is_list_serializer
 from drf_spectacular.utils import OpenApiResponse
 
-from recon_site.api.idempotency import MAX_KEY_LENGTH
+from core.http.fields import decimal_pattern, money_integer_digits
+from core.money import CURRENCY_EXPONENTS
+
+# The longest Idempotency-Key a client may send (tenants.http.idempotency refuses longer ones).
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
 
 ERROR_COMPONENT = "Error"
 
@@ -56,7 +61,7 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
+    "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
     "description": (
         "The same key and body replays the stored response (`Idempotent-Replayed: true`); the same key "
         "with another body is 422; the same key while the first request runs is 409. Keys are per "
@@ -186,9 +191,6 @@ def _money_by_currency(result: dict[str, Any], component: dict[str, Any]) -> Non
     the rule core.money.to_minor enforces. JSON Schema cannot say "the decimals of the
     currency in the sibling field" any other way.
     """
-    from core.money import CURRENCY_EXPONENTS
-    from recon_site.api.fields import decimal_pattern, money_integer_digits
-
     properties = component.get("properties", {})
     if set(_enum_of(result, properties.get("currency", {}))) - {""} != set(CURRENCY_EXPONENTS):
         return

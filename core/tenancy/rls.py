@@ -1,6 +1,6 @@
 """Row-level security: PostgreSQL itself confines every statement to one tenant's rows.
 
-The ORM's scoping check (`tenants.scoping`) is the first line; this is the second, and it also
+The ORM's scoping check (`core.tenancy.scoping`) is the first line; this is the second, and it also
 covers raw SQL. Every tenant-owned table has RLS enabled and forced, with the policy
 
     tenant_id = current_setting('app.tenant_id')      -- or app.all_tenants = 'on'
@@ -21,7 +21,7 @@ Which tenant a statement runs for, in order:
    foreign key. `unscoped()` (the admin, cross-tenant operator queries) asks for all tenants;
 3. nothing: no rows.
 
-The setting is applied by an execute wrapper on every connection (`recon_site.db_backend`):
+The setting is applied by an execute wrapper on every connection (`core.tenancy.db_backend`):
 `set_config(…, is_local => true)` — `SET LOCAL` — at the first statement of each transaction and
 again if the scope changes inside it, and as a session value for statements in autocommit mode
 (each its own transaction) when it differs from the one the session holds. One extra round trip
@@ -31,19 +31,17 @@ per transaction; none per statement.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from psycopg.pq import TransactionStatus
 
-from recon_site.observability import tenant_id_var
+from core.observability import tenant_id_var
+from core.tenancy.ref import TenantOrId
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
-
-    from tenants.models import Tenant
 
 ALL_TENANTS = "*"
 POLICY_NAME = "tenant_isolation"
@@ -56,12 +54,12 @@ _tenant_scope: ContextVar[str | None] = ContextVar("rls_tenant_scope", default=N
 _orm_scope: ContextVar[str | None] = ContextVar("rls_orm_scope", default=None)
 
 
-def _tenant_key(tenant: Tenant | uuid.UUID | str) -> str:
+def _tenant_key(tenant: TenantOrId) -> str:
     return str(getattr(tenant, "pk", tenant))
 
 
 @contextlib.contextmanager
-def tenant_scope(tenant: Tenant | uuid.UUID | str) -> Iterator[None]:
+def tenant_scope(tenant: TenantOrId) -> Iterator[None]:
     """Everything inside works for `tenant` only (a task, a command's per-tenant step)."""
     key = _tenant_key(tenant)
     token, log_token = _tenant_scope.set(key), tenant_id_var.set(key)
@@ -72,7 +70,7 @@ def tenant_scope(tenant: Tenant | uuid.UUID | str) -> Iterator[None]:
         tenant_id_var.reset(log_token)
 
 
-def tenant_scope_enter(tenant: Tenant | uuid.UUID | str) -> None:
+def tenant_scope_enter(tenant: TenantOrId) -> None:
     """Fix the tenant for the rest of this request (authentication has no block to wrap).
 
     `TenantScopeMiddleware` clears it when the request ends.
@@ -87,7 +85,7 @@ def tenant_scope_clear() -> None:
 
 
 @contextlib.contextmanager
-def orm_scope(tenant: Tenant | uuid.UUID | str | None) -> Iterator[None]:
+def orm_scope(tenant: TenantOrId | None) -> Iterator[None]:
     """The tenant one ORM call names (`ALL_TENANTS` for `unscoped()`); see the module doc, rule 2.
 
     None names nothing and leaves an enclosing call's tenant in place (a query Django runs while
@@ -119,7 +117,7 @@ _SET_SCOPE = "SELECT set_config('app.tenant_id', %s, %s), set_config('app.all_te
 
 
 class ScopeApplier:
-    """The execute wrapper of one connection (installed by `recon_site.db_backend`).
+    """The execute wrapper of one connection (installed by `core.tenancy.db_backend`).
 
     Tracks what the server already holds so the setting costs one statement per transaction:
     `session` is the value set outside transactions (persists until changed), `transaction` the
@@ -226,7 +224,7 @@ def rls_install(using: str) -> None:
     from django.conf import settings
     from django.db import connections
 
-    from recon_site.db_roles import role_exists, runtime_grants
+    from core.tenancy.roles import role_exists, runtime_grants
 
     with connections[using].cursor() as cursor:
         cursor.execute(TENANT_OPERATOR_STATEMENT)

@@ -1,12 +1,12 @@
 """Recon's PostgreSQL backend: Django's, plus the tenant setting that row-level security reads.
 
-Every connection carries a `tenants.rls.ScopeApplier` as its first execute wrapper, so no
+Every connection carries a `core.tenancy.rls.ScopeApplier` as its first execute wrapper, so no
 statement of the app's reaches PostgreSQL without `app.tenant_id` saying whose rows it may see.
 
 It also offers psycopg's pipeline mode to bulk writers (`connection.pipelined()`), see there,
 checks the lock order of every statement (`core.locks.LockOrderCheck`), and counts the
 transactions it commits (`commits`), so the API knows whether a request that met a deadlock can
-run again (recon_site.api.views).
+run again (tenants.http.views).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from django.db.backends.postgresql import base
 
 from core.locks import LockOrderCheck
-from tenants.rls import ScopeApplier
+from core.tenancy.rls import ScopeApplier
 
 NOT_IN_TRANSACTION = "A pipeline runs inside a transaction (transaction.atomic) only."
 

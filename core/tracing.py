@@ -3,7 +3,7 @@
 Off by default and free when off: nothing is instrumented unless `OTEL_EXPORTER_OTLP_ENDPOINT`
 is set (e.g. `http://collector:4318`), in which case spans go there over OTLP/HTTP. Every
 request span carries `recon.request_id` and `recon.tenant_id`, and every log line carries the
-trace id (recon_site.observability), so a reconciliation error leads from a log line to its
+trace id (core.observability), so a reconciliation error leads from a log line to its
 whole trace.
 
 Set-up runs once per process at start (AppConfig.ready). The SDK's batch processor re-creates
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import trace
 
-from recon_site.observability import request_id_var, tenant_id_var
+from core.observability import request_id_var, tenant_id_var
 
 _configured = False
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,9 +80,3 @@ def traced_task(func: F) -> F:
             return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def current_trace_id() -> str | None:
-    """The active trace id as 32 hex digits, or None outside a recorded span."""
-    context = trace.get_current_span().get_span_context()
-    return f"{context.trace_id:032x}" if context.is_valid else None

@@ -142,7 +142,7 @@ def money_integer_digits(places: int) -> int:
 
 # Any currency's amount: the fewest integer digits and the most places of all currencies. An
 # amount beside its currency in the same body is narrowed to that currency's exponent by
-# `recon_site.api.schema` (the "x-money" marker below).
+# `core.http.schema` (the "x-money" marker below).
 MONEY_PLACES_MAX = max(CURRENCY_EXPONENTS.values())
 MONEY_PATTERN = decimal_pattern(integer_digits=money_integer_digits(MONEY_PLACES_MAX), places=MONEY_PLACES_MAX)
 MONEY_DESCRIPTION = (

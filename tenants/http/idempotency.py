@@ -27,15 +27,15 @@ from django.utils import timezone
 
 from core import locks
 from core.exceptions import DomainError
+from core.http.schema import IDEMPOTENCY_KEY_MAX_LENGTH
 from tenants.models import IdempotencyRecord, Tenant
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-MAX_KEY_LENGTH = 255
 
 KEY_IN_FLIGHT = "A request with this Idempotency-Key is still being processed; retry shortly."
 KEY_REUSED = "This Idempotency-Key was already used with a different request body."
-KEY_TOO_LONG = f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters."
+KEY_TOO_LONG = f"Idempotency-Key must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."
 
 
 class IdempotencyInFlight(DomainError):
@@ -92,7 +92,7 @@ def _lock_id(tenant: Tenant, key: str) -> int:
 
 def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredResponse | None:
     """Inside the request's transaction: lock the key, then return a response to replay, if any."""
-    if len(key) > MAX_KEY_LENGTH:
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         raise IdempotencyKeyInvalid(KEY_TOO_LONG)
     if not locks.transaction_lock_try(locks.IDEMPOTENCY, _lock_id(tenant, key)):
         raise IdempotencyInFlight(KEY_IN_FLIGHT)

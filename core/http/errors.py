@@ -52,7 +52,7 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 # A deadlock, a serialization failure, a row lock not available: OperationalErrors too, but the
 # database is up and answered; it rolled this transaction back because a concurrent one needed
-# the same rows. The API runs such a request again (recon_site.api.views.ConflictRetryMixin);
+# the same rows. The API runs such a request again (tenants.http.views.ConflictRetryMixin);
 # these answers are for when it could not, and never say "unavailable".
 TRANSACTION_CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 CONCURRENT_UPDATE_CODE = "concurrent_update"
@@ -76,6 +76,10 @@ _CONCURRENT_UPDATE_MESSAGES = {
     True: CONCURRENT_UPDATE_PARTLY_SAVED,
     None: CONCURRENT_UPDATE_MAYBE_PARTLY_SAVED,
 }
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
 
 
 def is_transaction_conflict(exc: BaseException | None) -> bool:
@@ -103,8 +107,6 @@ def concurrent_update_body(*, partly_saved: bool | None, attempts: int) -> dict[
 def transaction_conflict_response(request: HttpRequest) -> HttpResponse:
     """409 for a conflict that reached no retry (outside the API's views): the envelope for the
     API, a page for the web app. Whether anything was saved is not known here."""
-    from recon_site.api.middleware import is_api_path  # the middleware imports this module
-
     if is_api_path(request.path):
         response: HttpResponse = JsonResponse(concurrent_update_body(partly_saved=None, attempts=1), status=409)
     else:
@@ -124,8 +126,6 @@ def error_response(status_code: int, code: str, message: str, details: dict[str,
 def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     """503 with `Retry-After`: the envelope for the API and `/health`, a page for the web app
     (rendered without the request, so no context processor touches the database)."""
-    from recon_site.api.middleware import is_api_path  # the middleware imports this module
-
     if is_api_path(request.path) or request.path == "/health":
         response: HttpResponse = error_response(
             503, DATABASE_UNAVAILABLE_CODE, DATABASE_UNAVAILABLE, {"database": "unreachable"}

@@ -13,7 +13,7 @@ differs, and the caller never sees it: a lockout of an account that is a member 
 audit event in each of those tenants (`user` / `login.locked_out`); every lockout — an unknown
 name, a user with no membership, an address — is a warning in the structured log.
 
-The counts live in PostgreSQL (`recon_site.rate_counters`' database store) even where Redis
+The counts live in PostgreSQL (`core.rate_counters`' database store) even where Redis
 holds the API's counters: signing in needs the database anyway, so the limit cannot fail open
 while sign-in works, and a Redis restart does not lift a lockout.
 """
@@ -35,10 +35,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.actors import system_actor
 from audit.services import audit_record
-from recon_site.api.throttling import client_ip
-from recon_site.rate_counters import (
+from core.actors import system_actor
+from core.rate_counters import (
     DATABASE,
     Count,
     rate_counter_clear,
@@ -46,6 +45,7 @@ from recon_site.rate_counters import (
     rate_counter_take_back,
 )
 from tenants.authentication import memberships_of
+from tenants.http.throttling import client_ip
 
 logger = logging.getLogger(__name__)
 

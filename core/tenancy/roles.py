@@ -4,7 +4,7 @@
   as it (`MIGRATE_DATABASE_URL`). It is not a superuser either.
 - **runtime** (`recon_app`, the user of `DATABASE_URL`) is what the web app, the workers and the
   operator commands connect as: not superuser, not owner, `NOBYPASSRLS`, so every tenant-owned
-  table's row-level security binds it (`tenants.rls`). It may read and write rows, but only
+  table's row-level security binds it (`core.tenancy.rls`). It may read and write rows, but only
   append to the history tables (no UPDATE/DELETE), TRUNCATE nothing and change no schema.
 
 `roles_ensure` creates both (it needs a superuser or a CREATEROLE connection: the embedded

@@ -13,7 +13,7 @@ Every tenant-owned model inherits `TenantOwnedModel`, whose default manager retu
 
 Anything else raises `UnscopedQueryError` before SQL is sent, so a forgotten filter is a crash
 in development and tests, not a leak in production. Row-level security in PostgreSQL is the
-second line (`tenants.rls`): each query here also tells it the tenant it names, which binds only
+second line (`core.tenancy.rls`): each query here also tells it the tenant it names, which binds only
 where no tenant scope was fixed at the trust boundary.
 """
 
@@ -26,17 +26,15 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from django.db import connection, models
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND, WhereNode
 
 from core.ids import uuid7
-from tenants.rls import ALL_TENANTS, orm_scope
-
-if TYPE_CHECKING:
-    from tenants.models import Tenant
+from core.tenancy.ref import TenantOrId, TenantRef
+from core.tenancy.rls import ALL_TENANTS, orm_scope
 
 
 class UnscopedQueryError(RuntimeError):
@@ -67,7 +65,7 @@ class TenantQuerySet(models.QuerySet):
     # The tenant this query was scoped to (`ALL_TENANTS` after `unscoped()`), told to RLS.
     _tenant_scope: str | None = None
 
-    def for_tenant(self, tenant: Tenant | uuid.UUID | str) -> Self:
+    def for_tenant(self, tenant: TenantOrId) -> Self:
         tenant_id = getattr(tenant, "pk", tenant)
         clone = self.filter(tenant_id=tenant_id)
         clone._tenant_scope = str(tenant_id)
@@ -223,7 +221,7 @@ class TenantOwnedModel(TenantRow):
 
 
 @contextlib.contextmanager
-def tenant_cursor(tenant: Tenant | uuid.UUID | str) -> Iterator[Any]:
+def tenant_cursor(tenant: TenantOrId) -> Iterator[Any]:
     """A cursor for raw SQL over one tenant's rows: the SQL must still filter by `tenant_id` (the
     query-set check above cannot see it), and RLS is told the tenant, as for an ORM query."""
     with orm_scope(tenant), connection.cursor() as cursor:
@@ -232,7 +230,7 @@ def tenant_cursor(tenant: Tenant | uuid.UUID | str) -> Iterator[Any]:
 
 def tenant_rows_update(
     *,
-    tenant: Tenant,
+    tenant: TenantRef,
     model: type[TenantOwnedModel],
     fields: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -305,7 +303,7 @@ def tenant_rows_update(
     return rows_updated
 
 
-def tenant_rows_insert(*, tenant: Tenant, rows: Sequence[TenantOwnedModel]) -> list[TenantOwnedModel]:
+def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -> list[TenantOwnedModel]:
     """New rows of one model, all the tenant's, in one `INSERT … SELECT … FROM jsonb_to_recordset()`.
 
     What `bulk_create` does (field defaults and `auto_now_add` by `pre_save`; the rows, with their

@@ -12,7 +12,7 @@ hit. Two stores:
   workers served 1,300 requests in 10 s against a limit of 1,200 a minute).
 
 The database store runs on a connection of its own, in autocommit, never inside the request's
-transaction: an API POST with an Idempotency-Key runs in one transaction (recon_site.api.views),
+transaction: an API POST with an Idempotency-Key runs in one transaction (tenants.http.views),
 and a counter row updated in it would stay locked — every other request of the tenant waiting on
 it — until that request ended, and its hit would vanish if the request rolled back.
 """
@@ -180,7 +180,7 @@ class _DatabaseStore:
         if self._wrapper is None:
             # The default database's settings (the runtime role; the test database under
             # pytest), through Django's backend: its errors are Django's, so a PostgreSQL outage
-            # is a 503 like any other (recon_site.api.middleware).
+            # is a 503 like any other (core.http.middleware).
             self._wrapper = connections.create_connection(DEFAULT_DB_ALIAS)
             self._wrapper.inc_thread_sharing()  # the lock above serializes its users
             self._pid = os.getpid()
@@ -201,7 +201,7 @@ class _DatabaseStore:
                     if attempt == 2:
                         if isinstance(exc, (OperationalError, InterfaceError)):
                             raise
-                        # psycopg's own (from the tenant-scope wrapper, tenants.rls, which talks
+                        # psycopg's own (from the tenant-scope wrapper, core.tenancy.rls, which talks
                         # to the driver directly): as Django's, so it is a 503, not a 500.
                         raise OperationalError(str(exc)) from exc
         raise AssertionError("unreachable")

@@ -11,15 +11,16 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from core.text import NUL, NUL_REFUSED
-from recon_site.api.errors import (
+from core.http.errors import (
     database_unavailable_response,
     error_response,
+    is_api_path,
     is_database_unavailable,
     is_transaction_conflict,
     transaction_conflict_response,
 )
-from recon_site.observability import request_id_var, tenant_id_var
+from core.observability import request_id_var, tenant_id_var
+from core.text import NUL, NUL_REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +85,6 @@ class NulFreeRequestMiddleware:
         return self.get_response(request)
 
 
-def is_api_path(path: str) -> bool:
-    return path == "/api" or path.startswith("/api/")
-
-
 class ApiErrorEnvelopeMiddleware:
     """Re-shapes any non-envelope error under /api/ (CSRF failure, a stray HTML error page)."""
 
@@ -116,7 +113,7 @@ class DatabaseUnavailableMiddleware:
     persistent connection before use and opens a new one once the database is back.
 
     A deadlock or serialization failure is not an outage: a 409 that says the change met another
-    one (the API's views retry it first, recon_site.api.views.ConflictRetryMixin).
+    one (the API's views retry it first, tenants.http.views.ConflictRetryMixin).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -21,13 +21,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from audit.actors import Actor
-from recon_site.api.errors import (
+from core.actors import Actor
+from core.http.errors import (
     CONCURRENT_UPDATE_RETRY_AFTER_SECONDS,
     concurrent_update_body,
     is_transaction_conflict,
 )
-from recon_site.api.idempotency import (
+from tenants.authentication import TenantContext
+from tenants.http.idempotency import (
     HEADER,
     REPLAYED_HEADER,
     StoredResponse,
@@ -35,7 +36,6 @@ from recon_site.api.idempotency import (
     idempotency_complete,
     request_fingerprint,
 )
-from tenants.authentication import TenantContext
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class ConflictRetryMixin:
     serialization failure, a lock not available), instead of answering it with an error.
 
     Only where running it again is exactly what would have happened had the first attempt never
-    run: the attempt committed nothing (the connection counts commits, recon_site.db_backend) —
+    run: the attempt committed nothing (the connection counts commits, core.tenancy.db_backend) —
     always so for a keyed POST, which is one transaction — and its body can be read again (held
     in memory: bodies up to DATA_UPLOAD_MAX_MEMORY_SIZE; a larger upload is streamed once). Then
     the whole dispatch runs again: authentication, the Idempotency-Key check and the view, in a
@@ -118,7 +118,7 @@ def _body_kept(request: HttpRequest) -> bool:
         return False  # Django reads such a body as empty; nothing to keep
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is not None and declared > limit:
-        return False  # an upload (recon_site.api.uploads) streams it to a spool file, once
+        return False  # an upload (core.http.uploads) streams it to a spool file, once
     try:
         request.body  # noqa: B018 (read for its side effect: Django keeps the bytes)
     except (RequestDataTooBig, RawPostDataException, OSError):
@@ -144,12 +144,12 @@ class TenantAPIMixin(ConflictRetryMixin):
     - Throttles run before permissions, so an anonymous or bad-key caller is counted (per IP)
       before it is refused.
     - A POST with `Idempotency-Key` runs in one transaction with its stored response
-      (see recon_site.api.idempotency).
+      (see tenants.http.idempotency).
     - A request rolled back by a deadlock runs again (ConflictRetryMixin).
     """
 
     request: Request
-    # Actions whose POST body is a file (recon_site.api.uploads); they call
+    # Actions whose POST body is a file (core.http.uploads); they call
     # `idempotency_begin_for_file` once the file is spooled.
     file_upload_actions: frozenset[str] = frozenset()
 

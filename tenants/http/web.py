@@ -17,10 +17,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from audit.actors import Actor
+from core.actors import Actor
+from core.tenancy.rls import tenant_scope_enter
 from tenants.authentication import current_membership, memberships_of
 from tenants.models import Membership, Role, Tenant
-from tenants.rls import tenant_scope_enter
 
 NO_MEMBERSHIP = "Your account is not a member of any active organisation. Ask an administrator for access."
 NUL_IN_INPUT = "The request contains a NUL character, which no field accepts. Nothing was saved."

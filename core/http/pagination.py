@@ -29,7 +29,7 @@ from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
-from recon_site.api.filters import to_utc
+from core.http.filters import to_utc
 
 INVALID_CURSOR_MESSAGE = "Invalid cursor: pass on the `next` or `previous` link of a page unchanged."
 CURSOR_PATTERN = r"^[np][0-9]{0,17}(?:\.[0-9]{1,4})?$"

@@ -1,7 +1,7 @@
 """Rate limits: per tenant after authentication, and a lower per-IP limit for everyone else.
 
 Counting after authentication means one noisy anonymous caller cannot spend a tenant's budget
-(the seed's decision log). The counters are shared by every process (`recon_site.rate_counters`:
+(the seed's decision log). The counters are shared by every process (`core.rate_counters`:
 Redis when configured, PostgreSQL otherwise), each hit one atomic step, in a fixed window that
 starts at a key's first hit; DRF's own throttle keeps a list of timestamps that each process
 reads, appends to and writes back, so concurrent workers overwrite each other's hits.
@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from recon_site.rate_counters import rate_counter_hit
+from core.rate_counters import rate_counter_hit
 from tenants.authentication import TenantContext
 
 logger = logging.getLogger(__name__)
