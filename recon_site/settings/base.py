@@ -45,11 +45,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Row-level security's tenant scope: cleared before and after every request (tenants.rls).
-    "tenants.rls.TenantScopeMiddleware",
-    "recon_site.api.middleware.RequestIdMiddleware",
+    # Row-level security's tenant scope: cleared before and after every request (core.tenancy.rls).
+    "core.tenancy.rls.TenantScopeMiddleware",
+    "core.http.middleware.RequestIdMiddleware",
     # A header holding a NUL is a 400; a cookie holding one is dropped (before sessions read it).
-    "recon_site.api.middleware.NulFreeRequestMiddleware",
+    "core.http.middleware.NulFreeRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files (the admin's, the web app's) from gunicorn without a CDN.
     "whitenoise.middleware.WhiteNoiseMiddleware",
