@@ -1,21 +1,11 @@
-"""Matching runs: lock the tenant, load in bulk, run the engine, write the outcome in bulk.
+"""Matching runs: lock the tenant, load in bulk, run the engine, hand the outcome to the writer.
 
 One run = one batch of at most `max_invoices_per_run` invoices in `received` (TenantSettings),
 under the tenant's session advisory lock, so at most one run per tenant is ever writing,
 whatever the number of workers; a second run finds the lock taken and is recorded as `skipped`.
-
-What a batch writes, in one transaction (a fixed number of statements, whatever its size):
-- the transitions `received → <decision>` through `invoice_transition_many` (compare-and-set
-  per invoice, one audit event per invoice, `invoice.approved`/`invoice.rejected` events);
-- one immutable `MatchResult` per invoice and its `Discrepancy` rows;
-- the invoice's `latest_match`, resolved `vendor` and `purchase_order`, and each line's
-  `matched_po_line` (what the next invoices count as already billed);
-- one outbox event `invoice.discrepancy.detected` per high or critical discrepancy, in the
-  compliance ledger's envelope (DESIGN.md §7).
-
-The audit event of the transition carries the match (result and run ids, confidence,
-breakdown, discrepancy types) in its `after`: the match is what caused the move, so one event
-tells the whole story and the chain grows by one event per invoice, not two.
+A drain runs batches until nothing is left; a request from the API records a queued run and
+starts it in the background. What a batch writes is matching.writer's; invoices waiting on hold
+for goods are matching.holds'.
 
 Each invoice succeeds or fails on its own: the engine turns an exception into a failure for that
 invoice; if the bulk write raises, the batch is written again invoice by invoice, each in its
@@ -26,57 +16,33 @@ the next run.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import gc
 import logging
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from audit.actors import Actor, system_actor
-from audit.services import audit_record, outbox_enqueue_many
+from audit.services import audit_record
 from core import locks
-from core.ids import uuid7
-from invoices.lifecycle import InvoiceMove, invoice_transition_many
-from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
-from matching.engine import ENGINE_VERSION, InvoiceRecord, MatchFailure, MatchOutcome, match_batch
-from matching.loading import LoadedBatch, load_batch, matchable_invoices, tenant_settings_for
-from matching.models import Discrepancy, MatchResult, MatchRun
-from purchasing.models import GoodsReceipt, PurchaseOrder
+from core.actors import Actor
+from matching.engine import ENGINE_VERSION, MatchFailure, MatchOutcome, match_batch
+from matching.loading import load_batch, matchable_invoices, tenant_settings_for
+from matching.models import MatchRun
+from matching.writer import matching_outcomes_persist, run_failure
 from tenants.models import Tenant
-from tenants.scoping import tenant_rows_insert, tenant_rows_update
 
 logger = logging.getLogger(__name__)
 
-# Who the audit log names for the engine's decisions; the run records who asked for it.
-MATCHING_ACTOR = system_actor("matching")
-RECEIPT_ACTOR = system_actor("goods_receipt")
-HOLD_ESCALATION_ACTOR = system_actor("hold_escalation")
-
-DISCREPANCY_EVENT = "invoice.discrepancy.detected"
-# Discrepancy types whose expected/actual are amounts of money (the event's amount_* fields).
-MONEY_DISCREPANCIES = frozenset({"price_mismatch", "total_mismatch", "tax_mismatch"})
-PUBLISHED_SEVERITIES = frozenset({"high", "critical"})
-
-DISCREPANCY_TITLE = "{label} on invoice {invoice_number}"
-REQUEUED_FOR_RECEIPT = "Goods receipt {receipt_number} arrived for purchase order {po_number}: matching again."
-REQUEUED_FOR_PO_STATUS = "Purchase order {po_number} was {status}: matching again."
-HOLD_EXPIRED = "Still no goods receipt {days} days after it was put on hold."
 RUN_CLAIMED_ELSEWHERE = "Run {run_id} was already taken by another worker."
 RUN_ABANDONED = (
     "Abandoned: its worker stopped before the run finished (killed, or its database connection was lost); "
     "its uncommitted batch was rolled back and its invoices were left in `received` for the next run."
 )
-ESCALATION_CHUNK = 500
 
 
 class _QueryCounter:
@@ -144,10 +110,6 @@ def _collector_paused() -> Iterator[None]:
 
 def _elapsed_ms(start: float) -> int:
     return round((time.perf_counter() - start) * 1000)
-
-
-def _failure(invoice_id: uuid.UUID, error: str) -> dict[str, str]:
-    return {"invoice_id": str(invoice_id), "error": error}
 
 
 def matching_run_for_tenant(
@@ -242,218 +204,18 @@ def _run_batch(*, tenant: Tenant, run: MatchRun, exclude_invoice_ids: Collection
 
     start = time.perf_counter()
     failures = [
-        _failure(outcome.invoice_id, outcome.error) for outcome in outcomes if isinstance(outcome, MatchFailure)
+        run_failure(invoice_id=outcome.invoice_id, error=outcome.error)
+        for outcome in outcomes
+        if isinstance(outcome, MatchFailure)
     ]
     matched = [outcome for outcome in outcomes if isinstance(outcome, MatchOutcome)]
-    failures += _persist(tenant=tenant, run=run, batch=batch, outcomes=matched)
+    failures += matching_outcomes_persist(tenant=tenant, run=run, batch=batch, outcomes=matched)
     run.write_ms = _elapsed_ms(start)
 
     run.failures = failures
     run.invoices_failed = len(failures)
     run.invoices_matched = len(outcomes) - len(failures)
     run.engine_version = matched[0].engine_version if matched else ENGINE_VERSION
-
-
-def _persist(
-    *, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[MatchOutcome]
-) -> list[dict[str, str]]:
-    """Write the outcomes in bulk; if that raises, invoice by invoice. Returns the failures."""
-    if not outcomes:
-        return []
-    try:
-        # Pipelined: PostgreSQL runs each statement while Python builds the next (the write's
-        # server work, ~half of it, mostly overlaps); an error surfaces at the block's end and
-        # rolls the whole batch back, as without the pipeline.
-        with transaction.atomic(), connection.pipelined():
-            return _write(tenant=tenant, run=run, batch=batch, outcomes=outcomes)
-    except Exception:
-        logger.warning("Bulk write of run %s failed; writing invoice by invoice", run.pk, exc_info=True)
-    failures: list[dict[str, str]] = []
-    for outcome in outcomes:
-        try:
-            # A transaction of its own: one bad invoice cannot sink the others, and each invoice's
-            # row lock comes before its audit lock (core/locks.py). As savepoints of one
-            # transaction, the second invoice's row lock came after the first one's audit lock,
-            # and a reviewer holding that row while waiting for the audit lock made a deadlock.
-            with transaction.atomic():
-                failures += _write(tenant=tenant, run=run, batch=batch, outcomes=[outcome])
-        except Exception as exc:
-            failures.append(_failure(outcome.invoice_id, f"{type(exc).__name__}: {exc}"))
-    return failures
-
-
-def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[MatchOutcome]) -> list[dict[str, str]]:
-    """The bulk write of DESIGN.md §5 for these outcomes; returns the invoices refused as moved
-    meanwhile (voided by an administrator while the engine ran, say), which get no result.
-
-    In this order for the pipeline (see _persist): the moves, which read the locked invoices and
-    the audit chain's head; then the lines, the costliest statement for the server (a thousand
-    rows, three indexes each) and the cheapest for Python, which builds the result and
-    discrepancy rows while it runs; then those.
-    """
-    records = {invoice.id: invoice for invoice in batch.invoices}
-    # The result ids first: each invoice's move names its result (latest_match, the audit event).
-    result_ids = {outcome.invoice_id: uuid7() for outcome in outcomes}
-    moves = invoice_transition_many(
-        tenant=tenant,
-        moves=[
-            _move(run=run, outcome=o, result_id=result_ids[o.invoice_id], record=records[o.invoice_id])
-            for o in outcomes
-        ],
-        actor=MATCHING_ACTOR,
-    )
-    refused = {result.move.invoice_id: result.error for result in moves if not result.ok}
-    outcomes = [outcome for outcome in outcomes if outcome.invoice_id not in refused]
-    tenant_rows_update(
-        tenant=tenant,
-        model=InvoiceLine,
-        fields=("matched_po_line",),
-        # Every line, so a line the new match leaves unassigned stops counting as billed.
-        rows=[line for outcome in outcomes for line in _matched_lines(records[outcome.invoice_id], outcome)],
-        skip_unchanged=True,
-    )
-    results = [_result(tenant=tenant, run=run, outcome=o, result_id=result_ids[o.invoice_id]) for o in outcomes]
-    discrepancies = [
-        Discrepancy(
-            tenant=tenant,
-            match_result_id=result_ids[outcome.invoice_id],
-            invoice_id=outcome.invoice_id,
-            type=found.type,
-            severity=found.severity,
-            message=found.message,
-            invoice_line_number=found.invoice_line_number,
-            po_line_number=found.po_line_number,
-            expected=found.expected,
-            actual=found.actual,
-        )
-        for outcome in outcomes
-        for found in outcome.discrepancies
-    ]
-    tenant_rows_insert(tenant=tenant, rows=results)
-    tenant_rows_insert(tenant=tenant, rows=discrepancies)
-    outcome_of = {outcome.invoice_id: outcome for outcome in outcomes}
-    outbox_enqueue_many(
-        tenant=tenant,
-        events=[
-            (
-                DISCREPANCY_EVENT,
-                _discrepancy_event(
-                    batch=batch, record=records[d.invoice_id], outcome=outcome_of[d.invoice_id], discrepancy=d
-                ),
-            )
-            for d in discrepancies
-            if d.severity in PUBLISHED_SEVERITIES
-        ],
-    )
-    return [_failure(invoice_id, f"{type(error).__name__}: {error}") for invoice_id, error in refused.items()]
-
-
-def _breakdown(outcome: MatchOutcome) -> dict[str, str]:
-    return {name: str(value) for name, value in outcome.breakdown.items()}
-
-
-def _move(*, run: MatchRun, outcome: MatchOutcome, result_id: uuid.UUID, record: InvoiceRecord) -> InvoiceMove:
-    return InvoiceMove(
-        invoice_id=outcome.invoice_id,
-        to_status=outcome.status,
-        queue=outcome.review_queue,
-        reason=outcome.decision_reason,
-        expected_status=InvoiceStatus.RECEIVED,
-        # Written with the move, in its UPDATE: one write of the invoice row, not two.
-        also_set={
-            "latest_match": result_id,
-            "vendor": outcome.vendor_id or record.vendor_id,
-            "purchase_order": outcome.purchase_order_id,
-        },
-        context={
-            "match": {
-                "match_result_id": result_id,
-                "run_id": run.pk,
-                "confidence": outcome.confidence,
-                "breakdown": _breakdown(outcome),
-                "vendor_id": outcome.vendor_id,
-                "purchase_order_id": outcome.purchase_order_id,
-                "discrepancies": [{"type": found.type, "severity": found.severity} for found in outcome.discrepancies],
-                "engine_version": outcome.engine_version,
-            }
-        },
-    )
-
-
-def _matched_lines(record: InvoiceRecord, outcome: MatchOutcome) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
-    """(invoice line id, the PO line it matched or None) for every line of the invoice."""
-    assigned = {assignment.invoice_line_id: assignment.po_line_id for assignment in outcome.assignments}
-    return [(line.id, assigned.get(line.id)) for line in record.lines]
-
-
-def _result(*, tenant: Tenant, run: MatchRun, outcome: MatchOutcome, result_id: uuid.UUID) -> MatchResult:
-    return MatchResult(
-        id=result_id,
-        tenant=tenant,
-        invoice_id=outcome.invoice_id,
-        run=run,
-        vendor_id=outcome.vendor_id,
-        purchase_order_id=outcome.purchase_order_id,
-        confidence=outcome.confidence,
-        breakdown=_breakdown(outcome),
-        decision=outcome.status,
-        review_queue=outcome.review_queue,
-        decision_reason=outcome.decision_reason,
-        engine_version=outcome.engine_version,
-        line_assignments=[
-            {
-                "invoice_line_number": assignment.invoice_line_number,
-                "po_line_number": assignment.po_line_number,
-                "score": str(assignment.score),
-            }
-            for assignment in outcome.assignments
-        ],
-    )
-
-
-def _event_amount(value: str | None) -> float | None:
-    """A decimal string as the JSON number the ledger expects.
-
-    The one place an amount becomes a float, at the edge, for a consumer whose schema says
-    "number": the engine's decimal strings have at most 18 significant digits in practice far
-    fewer (a price or a total), and Python writes a float back with the shortest digits that
-    read as the same value, so "130.00" is sent as 130.0 and "12.345678" as 12.345678.
-    """
-    if value is None:
-        return None
-    try:
-        return float(Decimal(value))
-    except InvalidOperation:
-        return None
-
-
-def _discrepancy_event(
-    *, batch: LoadedBatch, record: InvoiceRecord, outcome: MatchOutcome, discrepancy: Discrepancy
-) -> dict[str, Any]:
-    """The payload of `invoice.discrepancy.detected` (DESIGN.md §7); the envelope is the outbox's."""
-    vendor = batch.context.vendors.get(outcome.vendor_id) if outcome.vendor_id else None
-    po_number = batch.purchase_order_numbers.get(outcome.purchase_order_id) if outcome.purchase_order_id else None
-    is_money = discrepancy.type in MONEY_DISCREPANCIES
-    return {
-        "external_id": str(discrepancy.id),
-        "source_system": "recon",
-        "discrepancy_type": discrepancy.type,
-        "severity": discrepancy.severity,
-        "title": DISCREPANCY_TITLE.format(
-            label=discrepancy.type.replace("_", " ").capitalize(), invoice_number=record.invoice_number
-        ),
-        "description": discrepancy.message,
-        "amount_expected": _event_amount(discrepancy.expected) if is_money else None,
-        "amount_actual": _event_amount(discrepancy.actual) if is_money else None,
-        "currency": record.currency,
-        "metadata": {
-            "invoice_id": str(record.id),
-            "invoice_number": record.invoice_number,
-            "vendor": vendor.name if vendor is not None else record.vendor_name_raw,
-            "po_number": po_number or record.po_number or None,
-            "confidence": float(outcome.confidence),
-        },
-    }
 
 
 def matching_drain_tenant(
@@ -542,141 +304,3 @@ def _enqueue_now(tenant_id: str, run_id: str | None, trigger: str) -> None:
     except Exception:
         # The data is committed; the schedule (or, for a queued run, the next drain) picks it up.
         logger.exception("Could not queue matching for tenant %s (run %s); the schedule will", tenant_id, run_id)
-
-
-def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt) -> list[uuid.UUID]:
-    """Put the `on_hold` invoices waiting for these goods back to `received`, in the receipt's transaction.
-
-    Invoices wait on hold for exactly this (DESIGN.md §4); the next run matches them again with
-    the new received quantities. A run is queued at commit when MATCH_ON_INGEST is on.
-    Returns the ids of the invoices moved.
-    """
-    purchase_order: PurchaseOrder = goods_receipt.purchase_order
-    arrived = list(goods_receipt.lines.values_list("purchase_order_line_id", flat=True))
-    # Only invoices waiting for these goods: one whose matched lines received nothing new keeps
-    # waiting (and its hold clock keeps running). One with no matched line at all is tried again.
-    # Per waiting invoice, through its own lines (the invoice index), not over the tenant's lines.
-    its_lines = InvoiceLine.objects.for_tenant(tenant).filter(invoice_id=OuterRef("pk"))
-    waiting = list(
-        Invoice.objects.for_tenant(tenant)
-        .filter(status=InvoiceStatus.ON_HOLD)
-        .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
-        .filter(
-            Exists(its_lines.filter(matched_po_line_id__in=arrived))
-            | ~Exists(its_lines.filter(matched_po_line__isnull=False))
-        )
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)
-    )
-    if not waiting:
-        return []
-    reason = REQUEUED_FOR_RECEIPT.format(
-        receipt_number=goods_receipt.receipt_number, po_number=purchase_order.po_number
-    )
-    return _requeue_on_hold(
-        tenant=tenant,
-        invoice_ids=waiting,
-        reason=reason,
-        context={"goods_receipt_id": str(goods_receipt.pk)},
-        actor=RECEIPT_ACTOR,
-        trigger=MatchRun.Trigger.RECEIPT,
-    )
-
-
-def matching_requeue_for_purchase_order(
-    *, tenant: Tenant, purchase_order: PurchaseOrder, actor: Actor
-) -> list[uuid.UUID]:
-    """Put the PO's `on_hold` invoices back to `received` after it was closed or cancelled.
-
-    They were waiting for goods that will now not come as ordered, so they need a reviewer, not
-    HOLD_MAX_DAYS more of waiting: matched again, they get `po_closed`. Runs in the caller's
-    transaction (purchasing.lifecycle, which holds the matching lock); the audit events name
-    whoever changed the PO. Returns the ids of the invoices moved.
-    """
-    waiting = list(
-        Invoice.objects.for_tenant(tenant)
-        .filter(status=InvoiceStatus.ON_HOLD)
-        .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)
-    )
-    reason = REQUEUED_FOR_PO_STATUS.format(po_number=purchase_order.po_number, status=purchase_order.status)
-    return _requeue_on_hold(
-        tenant=tenant,
-        invoice_ids=waiting,
-        reason=reason,
-        context={"purchase_order_id": str(purchase_order.pk)},
-        actor=actor,
-        trigger=MatchRun.Trigger.API,
-    )
-
-
-def _requeue_on_hold(
-    *,
-    tenant: Tenant,
-    invoice_ids: list[uuid.UUID],
-    reason: str,
-    context: dict[str, str],
-    actor: Actor,
-    trigger: str,
-) -> list[uuid.UUID]:
-    """`on_hold` → `received` for these invoices, one audited move each; a run queued at commit."""
-    if not invoice_ids:
-        return []
-    results = invoice_transition_many(
-        tenant=tenant,
-        moves=[
-            InvoiceMove(
-                invoice_id=invoice_id,
-                to_status=InvoiceStatus.RECEIVED,
-                reason=reason,
-                expected_status=InvoiceStatus.ON_HOLD,
-                context=context,
-            )
-            for invoice_id in invoice_ids
-        ],
-        actor=actor,
-    )
-    moved = [result.move.invoice_id for result in results if result.ok]
-    if moved and settings.MATCH_ON_INGEST:
-        matching_enqueue(tenant=tenant, trigger=trigger)
-    return moved
-
-
-def matching_escalate_stale_holds(*, tenant: Tenant, now: dt.datetime | None = None) -> int:
-    """Escalate `on_hold` invoices still waiting for goods after the tenant's `hold_max_days`.
-
-    An invoice went on hold when its latest match said so, so that result's time is the start
-    of the wait (`updated_at` for one put on hold some other way). Safe to run twice: the second
-    finds nothing. Returns how many were escalated.
-    """
-    now = now or timezone.now()
-    max_days = tenant_settings_for(tenant).hold_max_days
-    stale = list(
-        Invoice.objects.for_tenant(tenant)
-        .filter(status=InvoiceStatus.ON_HOLD)
-        .annotate(held_since=Coalesce("latest_match__created_at", "updated_at"))
-        .filter(held_since__lt=now - dt.timedelta(days=max_days))
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)
-    )
-    escalated = 0
-    reason = HOLD_EXPIRED.format(days=max_days)
-    for start in range(0, len(stale), ESCALATION_CHUNK):
-        with transaction.atomic():
-            results = invoice_transition_many(
-                tenant=tenant,
-                moves=[
-                    InvoiceMove(
-                        invoice_id=invoice_id,
-                        to_status=InvoiceStatus.PENDING_REVIEW,
-                        queue=ReviewQueue.ESCALATED,
-                        reason=reason,
-                        expected_status=InvoiceStatus.ON_HOLD,
-                    )
-                    for invoice_id in stale[start : start + ESCALATION_CHUNK]
-                ],
-                actor=HOLD_ESCALATION_ACTOR,
-            )
-        escalated += sum(result.ok for result in results)
-    return escalated

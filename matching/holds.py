@@ -1,0 +1,174 @@
+"""Invoices on hold for goods: released when a receipt (or a PO change) arrives, escalated when none does.
+
+An invoice goes `on_hold` when its match finds nothing received yet for its PO lines (DESIGN.md
+§4). It comes back to `received`, to be matched again, when a goods receipt for those lines is
+booked (`matching_requeue_for_receipt`) or its PO is closed or cancelled
+(`matching_requeue_for_purchase_order`); one still waiting after the tenant's `hold_max_days` goes
+to the escalated review queue (`matching_escalate_stale_holds`, run on a schedule).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from core.actors import Actor, system_actor
+from invoices.lifecycle import InvoiceMove, invoice_transition_many
+from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
+from matching.loading import tenant_settings_for
+from matching.models import MatchRun
+from matching.services import matching_enqueue
+from purchasing.models import GoodsReceipt, PurchaseOrder
+from tenants.models import Tenant
+
+RECEIPT_ACTOR = system_actor("goods_receipt")
+HOLD_ESCALATION_ACTOR = system_actor("hold_escalation")
+
+REQUEUED_FOR_RECEIPT = "Goods receipt {receipt_number} arrived for purchase order {po_number}: matching again."
+REQUEUED_FOR_PO_STATUS = "Purchase order {po_number} was {status}: matching again."
+HOLD_EXPIRED = "Still no goods receipt {days} days after it was put on hold."
+ESCALATION_CHUNK = 500
+
+
+def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt) -> list[uuid.UUID]:
+    """Put the `on_hold` invoices waiting for these goods back to `received`, in the receipt's transaction.
+
+    Invoices wait on hold for exactly this (DESIGN.md §4); the next run matches them again with
+    the new received quantities. A run is queued at commit when MATCH_ON_INGEST is on.
+    Returns the ids of the invoices moved.
+    """
+    purchase_order: PurchaseOrder = goods_receipt.purchase_order
+    arrived = list(goods_receipt.lines.values_list("purchase_order_line_id", flat=True))
+    # Only invoices waiting for these goods: one whose matched lines received nothing new keeps
+    # waiting (and its hold clock keeps running). One with no matched line at all is tried again.
+    # Per waiting invoice, through its own lines (the invoice index), not over the tenant's lines.
+    its_lines = InvoiceLine.objects.for_tenant(tenant).filter(invoice_id=OuterRef("pk"))
+    waiting = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status=InvoiceStatus.ON_HOLD)
+        .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
+        .filter(
+            Exists(its_lines.filter(matched_po_line_id__in=arrived))
+            | ~Exists(its_lines.filter(matched_po_line__isnull=False))
+        )
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    if not waiting:
+        return []
+    reason = REQUEUED_FOR_RECEIPT.format(
+        receipt_number=goods_receipt.receipt_number, po_number=purchase_order.po_number
+    )
+    return _requeue_on_hold(
+        tenant=tenant,
+        invoice_ids=waiting,
+        reason=reason,
+        context={"goods_receipt_id": str(goods_receipt.pk)},
+        actor=RECEIPT_ACTOR,
+        trigger=MatchRun.Trigger.RECEIPT,
+    )
+
+
+def matching_requeue_for_purchase_order(
+    *, tenant: Tenant, purchase_order: PurchaseOrder, actor: Actor
+) -> list[uuid.UUID]:
+    """Put the PO's `on_hold` invoices back to `received` after it was closed or cancelled.
+
+    They were waiting for goods that will now not come as ordered, so they need a reviewer, not
+    HOLD_MAX_DAYS more of waiting: matched again, they get `po_closed`. Runs in the caller's
+    transaction (purchasing.lifecycle, which holds the matching lock); the audit events name
+    whoever changed the PO. Returns the ids of the invoices moved.
+    """
+    waiting = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status=InvoiceStatus.ON_HOLD)
+        .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    reason = REQUEUED_FOR_PO_STATUS.format(po_number=purchase_order.po_number, status=purchase_order.status)
+    return _requeue_on_hold(
+        tenant=tenant,
+        invoice_ids=waiting,
+        reason=reason,
+        context={"purchase_order_id": str(purchase_order.pk)},
+        actor=actor,
+        trigger=MatchRun.Trigger.API,
+    )
+
+
+def _requeue_on_hold(
+    *,
+    tenant: Tenant,
+    invoice_ids: list[uuid.UUID],
+    reason: str,
+    context: dict[str, str],
+    actor: Actor,
+    trigger: str,
+) -> list[uuid.UUID]:
+    """`on_hold` → `received` for these invoices, one audited move each; a run queued at commit."""
+    if not invoice_ids:
+        return []
+    results = invoice_transition_many(
+        tenant=tenant,
+        moves=[
+            InvoiceMove(
+                invoice_id=invoice_id,
+                to_status=InvoiceStatus.RECEIVED,
+                reason=reason,
+                expected_status=InvoiceStatus.ON_HOLD,
+                context=context,
+            )
+            for invoice_id in invoice_ids
+        ],
+        actor=actor,
+    )
+    moved = [result.move.invoice_id for result in results if result.ok]
+    if moved and settings.MATCH_ON_INGEST:
+        matching_enqueue(tenant=tenant, trigger=trigger)
+    return moved
+
+
+def matching_escalate_stale_holds(*, tenant: Tenant, now: dt.datetime | None = None) -> int:
+    """Escalate `on_hold` invoices still waiting for goods after the tenant's `hold_max_days`.
+
+    An invoice went on hold when its latest match said so, so that result's time is the start
+    of the wait (`updated_at` for one put on hold some other way). Safe to run twice: the second
+    finds nothing. Returns how many were escalated.
+    """
+    now = now or timezone.now()
+    max_days = tenant_settings_for(tenant).hold_max_days
+    stale = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status=InvoiceStatus.ON_HOLD)
+        .annotate(held_since=Coalesce("latest_match__created_at", "updated_at"))
+        .filter(held_since__lt=now - dt.timedelta(days=max_days))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    escalated = 0
+    reason = HOLD_EXPIRED.format(days=max_days)
+    for start in range(0, len(stale), ESCALATION_CHUNK):
+        with transaction.atomic():
+            results = invoice_transition_many(
+                tenant=tenant,
+                moves=[
+                    InvoiceMove(
+                        invoice_id=invoice_id,
+                        to_status=InvoiceStatus.PENDING_REVIEW,
+                        queue=ReviewQueue.ESCALATED,
+                        reason=reason,
+                        expected_status=InvoiceStatus.ON_HOLD,
+                    )
+                    for invoice_id in stale[start : start + ESCALATION_CHUNK]
+                ],
+                actor=HOLD_ESCALATION_ACTOR,
+            )
+        escalated += sum(result.ok for result in results)
+    return escalated
