@@ -10,7 +10,7 @@ Same input, same output.
 
 from __future__ import annotations
 
-from matching.engine.core import DISCREPANCY_TYPES, match_batch, match_invoice
+from matching.engine.batch import match_batch, match_invoice
 from matching.engine.types import (
     ENGINE_VERSION,
     Discrepancy,
@@ -26,6 +26,7 @@ from matching.engine.types import (
     PurchaseOrderRecord,
     VendorRecord,
 )
+from matching.engine.vocabulary import DISCREPANCY_TYPES
 
 __all__ = [
     "DISCREPANCY_TYPES",

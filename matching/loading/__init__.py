@@ -28,7 +28,8 @@ from django.db.models import Q, QuerySet
 
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import InvoiceLineRecord, InvoiceRecord, MatchContext, MatchSettings, VendorRecord
-from matching.engine.core import BatchIndex, po_key, resolve_vendor
+from matching.engine.index import BatchIndex, po_key
+from matching.engine.vendor import resolve_vendor
 from matching.loading.prior_invoices import batch_prior_invoices
 from matching.loading.purchase_orders import batch_purchase_orders
 from tenants.models import Tenant, TenantSettings

@@ -10,7 +10,8 @@ from core.tenancy.scoping import id_array, tenant_cursor
 from invoices.models import DocumentType
 from invoices.numbers import normalize_invoice_number
 from matching.engine import InvoiceRecord, PriorInvoiceRecord, VendorRecord
-from matching.engine.core import NOT_COUNTED, POSSIBLE_DUPLICATE_DAYS
+from matching.engine.duplicates import POSSIBLE_DUPLICATE_DAYS
+from matching.engine.vocabulary import NOT_COUNTED
 from tenants.models import Tenant
 
 # The earlier invoices each batch invoice could duplicate, per (resolved vendor, invoice): the

@@ -9,7 +9,9 @@ from typing import Any
 
 from core.tenancy.scoping import id_array, tenant_cursor
 from matching.engine import InvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord, VendorRecord
-from matching.engine.core import NOT_COUNTED, infer_purchase_order, po_key
+from matching.engine.index import po_key
+from matching.engine.purchase_order import infer_purchase_order
+from matching.engine.vocabulary import NOT_COUNTED
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
 

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine import ENGINE_VERSION
-from matching.engine import core as engine_core
+from matching.engine import batch as engine_batch
 from matching.models import Discrepancy, MatchResult, MatchRun
 from matching.tasks import run_matching
 from purchasing.models import PurchaseOrder
@@ -278,14 +278,14 @@ def test_an_invoice_that_fails_is_listed_on_the_run_and_stays_received(
     api: APIClient, tenant: Tenant, priced: Invoice, held: Invoice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One bad invoice is a failure of the run, not the end of it; the other is matched."""
-    real_check_header = engine_core.check_header
+    real_check_header = engine_batch.check_header
 
     def check_header(record: Any) -> Any:
         if record.invoice_number == "INV-300":
             raise ArithmeticError("unreadable header")
         return real_check_header(record)
 
-    monkeypatch.setattr(engine_core, "check_header", check_header)
+    monkeypatch.setattr(engine_batch, "check_header", check_header)
     run_id = carry_out(tenant, api)
 
     run = read(api, f"{RUNS}/{run_id}")

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 
 from matching.engine import MatchOutcome, match_batch
-from matching.engine.core import DISCREPANCY_TYPES, assign_lines, price_text
+from matching.engine.lines import assign_lines
+from matching.engine.vocabulary import DISCREPANCY_TYPES, price_text
 from tests.matching.engine_builders import (
     ACME,
     DAY,

@@ -1,5 +1,5 @@
 """PO inference skips the POs whose score bound cannot beat the best found: it must still pick
-exactly the PO that scoring every open PO of the vendor picks (engine.core.infer_purchase_order)."""
+exactly the PO that scoring every open PO of the vendor picks (engine.purchase_order.infer_purchase_order)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import hypothesis.strategies as st
 from hypothesis import given, settings
 
 from matching.engine import InvoiceLineRecord, InvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord
-from matching.engine.core import MIN_INFERRED_COVERAGE, assign_lines, infer_purchase_order
+from matching.engine.lines import assign_lines
+from matching.engine.purchase_order import MIN_INFERRED_COVERAGE, infer_purchase_order
 from tests.matching.engine_builders import ACME, DAY, inv_line, invoice, po_line, purchase_order
 
 # Few words and SKUs, so that lines collide: shared SKUs, near and exact description matches,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from matching.engine.core import MISSING_PO
+from matching.engine.vocabulary import MISSING_PO
 from matching.loading import load_batch
 from matching.loading.purchase_orders import INFERENCE_CANDIDATES, _purchase_order_rows
 from purchasing.models import PurchaseOrder, PurchaseOrderLine

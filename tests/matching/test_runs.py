@@ -24,7 +24,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-import matching.engine.core
+import matching.engine.batch
 import matching.services
 import matching.writer
 from audit.models import AuditEvent, OutboxMessage
@@ -729,14 +729,14 @@ def test_an_invoice_the_engine_fails_on_is_recorded_and_the_others_commit(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, bad, third = _three_small_invoices(tenant)
-    real = matching.engine.core.match_invoice
+    real = matching.engine.batch.match_invoice
 
     def exploding(invoice: Any, *args: Any) -> Any:
         if invoice.id == bad.pk:
             raise RuntimeError("engine exploded")
         return real(invoice, *args)
 
-    monkeypatch.setattr(matching.engine.core, "match_invoice", exploding)
+    monkeypatch.setattr(matching.engine.batch, "match_invoice", exploding)
     run = run_matching(tenant)
 
     assert (run.status, run.invoices_matched, run.invoices_failed) == ("finished", 2, 1)
@@ -850,7 +850,7 @@ def test_a_drain_does_not_retry_a_failing_invoice_forever(tenant: Tenant, monkey
     set_tenant_settings(tenant, max_invoices_per_run=2)
     bad, second, third = _three_small_invoices(tenant)
     attempts: Counter[uuid.UUID] = Counter()
-    real = matching.engine.core.match_invoice
+    real = matching.engine.batch.match_invoice
 
     def always_failing(invoice: Any, *args: Any) -> Any:
         attempts[invoice.id] += 1
@@ -858,7 +858,7 @@ def test_a_drain_does_not_retry_a_failing_invoice_forever(tenant: Tenant, monkey
             raise RuntimeError("engine exploded")
         return real(invoice, *args)
 
-    monkeypatch.setattr(matching.engine.core, "match_invoice", always_failing)
+    monkeypatch.setattr(matching.engine.batch, "match_invoice", always_failing)
     runs = matching_drain_tenant(tenant=tenant, trigger=MatchRun.Trigger.COMMAND, actor=TEST_ACTOR, max_batches=5)
 
     # Batch 1: the bad one and the second (full: 2 of 2); batch 2: the third alone (not full: stop).
@@ -875,13 +875,13 @@ def test_a_drain_takes_an_invoice_that_arrived_while_its_last_batch_ran(
     under API load (manage.py load_test) such invoices were left in `received` until the schedule."""
     first, second, late = _three_small_invoices(tenant)
     Invoice.objects.for_tenant(tenant).filter(pk=late.pk).update(status=S.ON_HOLD)  # not there yet
-    real = matching.engine.core.match_invoice
+    real = matching.engine.batch.match_invoice
 
     def arrives_meanwhile(invoice: Any, *args: Any) -> Any:
         Invoice.objects.for_tenant(tenant).filter(pk=late.pk).update(status=S.RECEIVED)
         return real(invoice, *args)
 
-    monkeypatch.setattr(matching.engine.core, "match_invoice", arrives_meanwhile)
+    monkeypatch.setattr(matching.engine.batch, "match_invoice", arrives_meanwhile)
     runs = matching_drain_tenant(tenant=tenant, trigger=MatchRun.Trigger.INGEST, actor=TEST_ACTOR, max_batches=5)
 
     assert [run.invoices_matched for run in runs] == [2, 1]

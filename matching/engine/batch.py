@@ -1,0 +1,183 @@
+"""The 3-way match of one invoice against its purchase order and goods receipts, and of a batch.
+
+Steps (DESIGN.md §5), each a function with the rule it applies in its docstring: resolve the
+vendor (vendor.py) → check duplicates (duplicates.py) → resolve the PO (purchase_order.py) →
+assign invoice lines to PO lines (lines.py) → check quantities (ordered, received, billed before)
+→ check prices → check header arithmetic (checks.py) → score → decide (decision.py).
+
+Pure: plain data in (types.py), plain data out; no ORM, no clock, no randomness. Similarity
+scores are floats (they are not money); amounts are integer minor units and quantities and
+prices `Decimal`s throughout.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+
+from matching.engine.checks import check_header, check_lines
+from matching.engine.decision import confidence_of, decide
+from matching.engine.duplicates import EarlierInvoices, check_duplicates
+from matching.engine.index import BatchIndex
+from matching.engine.lines import assign_lines
+from matching.engine.purchase_order import resolve_purchase_order
+from matching.engine.types import (
+    ENGINE_VERSION,
+    Discrepancy,
+    InvoiceRecord,
+    LineAssignment,
+    MatchContext,
+    MatchFailure,
+    MatchOutcome,
+    PriorInvoiceRecord,
+)
+from matching.engine.vendor import resolve_vendor
+from matching.engine.vocabulary import (
+    CRITICAL,
+    DISCREPANCY_TYPES,
+    HIGH,
+    LOW,
+    MEDIUM,
+    RECEIPT_MISSING,
+    REJECTED,
+    UNKNOWN_VENDOR,
+    UNMATCHED_LINE,
+)
+
+_ZERO = Decimal(0)
+
+_SEVERITY_ORDER = {CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3}
+
+
+def match_invoice(
+    invoice: InvoiceRecord,
+    context: MatchContext,
+    index: BatchIndex,
+    billed_in_batch: dict[uuid.UUID, Decimal],
+    earlier: EarlierInvoices,
+) -> MatchOutcome:
+    """Match one invoice; see the module docstring for the steps."""
+    settings = context.settings
+    discrepancies: list[Discrepancy] = []
+
+    vendor = resolve_vendor(invoice, index, settings).vendor
+    if vendor is None:
+        shown = invoice.vendor_name_raw or invoice.vendor_tax_id_raw or "(none given)"
+        discrepancies.append(
+            Discrepancy(UNKNOWN_VENDOR, HIGH, f"No vendor matches {shown!r}.", expected=None, actual=shown)
+        )
+    else:
+        discrepancies.extend(check_duplicates(invoice, vendor, earlier))
+
+    resolution = resolve_purchase_order(invoice, vendor, index)
+    discrepancies.extend(resolution.discrepancies)
+    purchase_order = resolution.purchase_order
+
+    pairs = assign_lines(invoice.lines, purchase_order.lines) if purchase_order is not None else []
+    assigned = {pair.invoice_line.id for pair in pairs}
+    if purchase_order is not None:
+        for line in invoice.lines:
+            if line.id not in assigned:
+                discrepancies.append(
+                    Discrepancy(
+                        UNMATCHED_LINE,
+                        MEDIUM,
+                        f"Line {line.line_number} ({line.description}) matches no line of purchase order "
+                        f"{purchase_order.po_number}.",
+                        invoice_line_number=line.line_number,
+                        expected=None,
+                        actual=line.description,
+                    )
+                )
+
+    price_pct = vendor.price_tolerance_pct if vendor and vendor.price_tolerance_pct is not None else None
+    quantity_pct = vendor.quantity_tolerance_pct if vendor and vendor.quantity_tolerance_pct is not None else None
+    findings = check_lines(
+        invoice,
+        pairs,
+        billed_in_batch,
+        price_tolerance_pct=price_pct if price_pct is not None else settings.price_tolerance_pct,
+        price_tolerance_abs=settings.price_tolerance_abs,
+        quantity_tolerance_pct=quantity_pct if quantity_pct is not None else settings.quantity_tolerance_pct,
+        compare_prices=purchase_order is not None and purchase_order.currency == invoice.currency,
+    )
+    discrepancies.extend(findings.discrepancies)
+    if findings.nothing_received and purchase_order is not None:
+        discrepancies.append(
+            Discrepancy(RECEIPT_MISSING, MEDIUM,
+                        f"Nothing has been received yet on the lines of purchase order {purchase_order.po_number}.",
+                        expected=None, actual=None)
+        )  # fmt: skip
+    discrepancies.extend(check_header(invoice))
+
+    confidence, breakdown = confidence_of(invoice, resolution.score, pairs, findings)
+    ordered = tuple(
+        sorted(
+            discrepancies,
+            key=lambda d: (_SEVERITY_ORDER[d.severity], DISCREPANCY_TYPES.index(d.type), d.invoice_line_number or 0),
+        )
+    )
+    status, queue, reason = decide(invoice, confidence, ordered, settings)
+    return MatchOutcome(
+        invoice_id=invoice.id,
+        vendor_id=vendor.id if vendor is not None else None,
+        purchase_order_id=purchase_order.id if purchase_order is not None else None,
+        confidence=confidence,
+        breakdown=breakdown,
+        status=status,
+        review_queue=queue,
+        decision_reason=reason,
+        discrepancies=ordered,
+        assignments=tuple(
+            LineAssignment(
+                invoice_line_id=pair.invoice_line.id,
+                po_line_id=pair.po_line.id,
+                invoice_line_number=pair.invoice_line.line_number,
+                po_line_number=pair.po_line.line_number,
+                score=Decimal(str(round(pair.score, 4))),
+            )
+            for pair in sorted(pairs, key=lambda pair: pair.invoice_line.line_number)
+        ),
+        engine_version=ENGINE_VERSION,
+    )
+
+
+def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> list[MatchOutcome | MatchFailure]:
+    """Match invoices in order; each sees what the ones before it billed and sent.
+
+    An invoice that is rejected (a duplicate, say) bills nothing and is no precedent for the
+    next. An exception matching one invoice becomes its MatchFailure; the rest go on.
+    """
+    index = BatchIndex.build(context)
+    billed_in_batch: dict[uuid.UUID, Decimal] = defaultdict(lambda: _ZERO)
+    earlier = EarlierInvoices.build(context.prior_invoices)
+    lines_by_id = {line.id: line for invoice in invoices for line in invoice.lines}
+    results: list[MatchOutcome | MatchFailure] = []
+    for invoice in invoices:
+        try:
+            outcome = match_invoice(invoice, context, index, billed_in_batch, earlier)
+        except Exception as exc:  # one bad invoice must not stop the batch; the run records it
+            results.append(MatchFailure(invoice.id, f"{type(exc).__name__}: {exc}"))
+            continue
+        results.append(outcome)
+        if outcome.status == REJECTED:
+            continue
+        for assignment in outcome.assignments:
+            billed_in_batch[assignment.po_line_id] += lines_by_id[assignment.invoice_line_id].quantity
+        if outcome.vendor_id is not None:
+            earlier.add(
+                PriorInvoiceRecord(
+                    id=invoice.id,
+                    vendor_id=outcome.vendor_id,
+                    invoice_number=invoice.invoice_number,
+                    invoice_number_normalized=invoice.invoice_number_normalized,
+                    total_amount=invoice.total_amount,
+                    currency=invoice.currency,
+                    invoice_date=invoice.invoice_date,
+                    status=outcome.status,
+                    received_at=invoice.received_at,
+                )
+            )
+    return results

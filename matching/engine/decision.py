@@ -1,0 +1,106 @@
+"""The score and the decision: confidence from its four components (po, line, receipt, price),
+and the invoice status the discrepancies and the tenant's thresholds lead to (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+from core.money import format_minor, round_to_minor
+from matching.engine.checks import LineFindings
+from matching.engine.lines import LinePair
+from matching.engine.types import Discrepancy, InvoiceRecord, MatchSettings
+from matching.engine.vocabulary import (
+    APPROVED,
+    ESCALATED,
+    ON_HOLD,
+    PENDING_REVIEW,
+    RECEIPT_MISSING,
+    REJECTED,
+    SERIOUS,
+    STANDARD,
+)
+
+WEIGHTS = {"po_match": Decimal("0.30"), "line_match": Decimal("0.30"), "receipt_match": Decimal("0.20"),
+           "price_match": Decimal("0.20")}  # fmt: skip
+
+_Q4 = Decimal("0.0001")
+_ZERO = Decimal(0)
+
+
+def _mean(values: Sequence[Decimal]) -> Decimal:
+    return sum(values, _ZERO) / len(values) if values else _ZERO
+
+
+def confidence_of(
+    invoice: InvoiceRecord, po_score: Decimal, pairs: Sequence[LinePair], findings: LineFindings
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """confidence = 0.30·po + 0.30·line + 0.20·receipt + 0.20·price, each in 0..1.
+
+    - po_match: see resolve_purchase_order.
+    - line_match: mean over the invoice lines of the match quality (1 for a pair identified by
+      SKU or PO line number or a description ≥ 90 % similar, the similarity otherwise, 0 for an
+      unassigned line).
+    - receipt_match: mean over the invoice lines of the share of the billed quantity covered by
+      what was received and not billed before (1 inside the tolerance; 0 when unassigned).
+    - price_match: mean over the invoice lines of 1 inside the price tolerance, falling to 0 at
+      10 % of the PO price beyond it (0 when unassigned).
+    With no PO, every component but po_match is 0.
+    """
+    by_line = {pair.invoice_line.id: pair for pair in pairs}
+    lines = invoice.lines
+    line_match = _mean([Decimal(str(by_line[l.id].quality)) if l.id in by_line else _ZERO for l in lines])  # noqa: E741
+    receipt = _mean([findings.receipt_scores.get(line.id, _ZERO) for line in lines])
+    price = _mean([findings.price_scores.get(line.id, _ZERO) for line in lines])
+    breakdown = {
+        "po_match": po_score.quantize(_Q4, rounding=ROUND_HALF_UP),
+        "line_match": line_match.quantize(_Q4, rounding=ROUND_HALF_UP),
+        "receipt_match": receipt.quantize(_Q4, rounding=ROUND_HALF_UP),
+        "price_match": price.quantize(_Q4, rounding=ROUND_HALF_UP),
+    }
+    confidence = sum((WEIGHTS[name] * value for name, value in breakdown.items()), _ZERO)
+    return confidence.quantize(_Q4, rounding=ROUND_HALF_UP), breakdown
+
+
+def _threshold_minor(amount: Decimal, currency: str) -> int:
+    """A threshold in major units of the invoice currency, in its minor units (100.00 → 10000
+    for EUR, 100 for JPY)."""
+    return round_to_minor(amount, currency)
+
+
+def decide(
+    invoice: InvoiceRecord, confidence: Decimal, discrepancies: Sequence[Discrepancy], settings: MatchSettings
+) -> tuple[str, str | None, str]:
+    """(status, queue, reason), by the rules of DESIGN.md §5 in order:
+
+    1. rejected if any discrepancy type is in REJECT_ON;
+    2. on_hold if receipt_missing is present and nothing is high or critical;
+    3. approved if nothing is high or critical and either the total is below AUTO_APPROVE_MAX
+       or confidence ≥ 0.95 with no discrepancy at all;
+    4. pending_review/escalated if anything is high or critical, or the total ≥ ESCALATE_FROM;
+    5. pending_review/standard otherwise.
+    """
+    types = {d.type for d in discrepancies}
+    serious = sorted({d.type for d in discrepancies if d.severity in SERIOUS})
+    currency = invoice.currency
+    total = f"{format_minor(invoice.total_amount, currency)} {currency}"
+    rejecting = sorted(types & settings.reject_on)
+    if rejecting:
+        return REJECTED, None, f"Rejected: {', '.join(rejecting)}."
+    if RECEIPT_MISSING in types and not serious:
+        return ON_HOLD, None, "On hold until the goods are received."
+    below_limit = invoice.total_amount < _threshold_minor(settings.auto_approve_max, currency)
+    if not serious:
+        if below_limit:
+            limit = format_minor(_threshold_minor(settings.auto_approve_max, currency), currency)
+            return APPROVED, None, f"Auto-approved: total {total} is below the auto-approve limit {limit}."
+        if confidence >= settings.auto_approve_min_confidence and not discrepancies:
+            return APPROVED, None, f"Auto-approved: clean 3-way match (confidence {confidence})."
+    if serious:
+        return PENDING_REVIEW, ESCALATED, f"Escalated: {', '.join(serious)}."
+    if invoice.total_amount >= _threshold_minor(settings.escalate_from, currency):
+        limit = format_minor(_threshold_minor(settings.escalate_from, currency), currency)
+        return PENDING_REVIEW, ESCALATED, f"Escalated: total {total} is at or above {limit}."
+    listed = ", ".join(sorted(types)) or "confidence below the auto-approve level"
+    return PENDING_REVIEW, STANDARD, f"Review: {listed}."

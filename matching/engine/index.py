@@ -1,0 +1,52 @@
+"""The lookups the engine builds once per batch: the tenant's vendors by id, tax id and name or
+alias, the batch's purchase orders by lookup key, and each vendor's open POs with the keys of
+their lines for inference.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from matching.engine.lines import LineKeys
+from matching.engine.types import MatchContext, PurchaseOrderRecord, VendorRecord
+from vendors.names import normalize_tax_id
+
+
+def po_key(po_number: str) -> str:
+    """How a PO number is looked up: spaces and case ignored ("po 1001" finds "PO1001")."""
+    return "".join(po_number.split()).upper()
+
+
+@dataclass
+class BatchIndex:
+    """Lookups over the tenant's vendors and the batch's purchase orders, built once per batch."""
+
+    by_id: dict[uuid.UUID, VendorRecord]
+    by_tax_id: dict[str, VendorRecord] = field(default_factory=dict)
+    by_name: dict[str, list[VendorRecord]] = field(default_factory=dict)  # normalized name or alias
+    fuzzy_choices: list[str] = field(default_factory=list)
+    po_by_key: dict[str, PurchaseOrderRecord] = field(default_factory=dict)  # spaces and case ignored
+    open_pos_by_vendor: dict[uuid.UUID, list[PurchaseOrderRecord]] = field(default_factory=dict)
+    line_keys: dict[uuid.UUID, LineKeys] = field(default_factory=dict)  # by PO id, for inference
+    inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] = field(default_factory=dict)  # by invoice id
+
+    @classmethod
+    def build(cls, context: MatchContext) -> BatchIndex:
+        vendors = context.vendors
+        index = cls(by_id=vendors, inference_candidates=context.inference_candidates or {})
+        for purchase_order in sorted(context.purchase_orders.values(), key=lambda po: po.po_number):
+            index.po_by_key.setdefault(po_key(purchase_order.po_number), purchase_order)
+            if purchase_order.status == "open":
+                index.open_pos_by_vendor.setdefault(purchase_order.vendor_id, []).append(purchase_order)
+                index.line_keys[purchase_order.id] = LineKeys.of(purchase_order)
+        for vendor in sorted(vendors.values(), key=lambda v: str(v.id)):
+            if vendor.tax_id:
+                index.by_tax_id.setdefault(normalize_tax_id(vendor.tax_id), vendor)
+            for name in (vendor.normalized_name, *vendor.aliases):
+                if name:
+                    bucket = index.by_name.setdefault(name, [])
+                    if vendor not in bucket:
+                        bucket.append(vendor)
+        index.fuzzy_choices = sorted(index.by_name)
+        return index

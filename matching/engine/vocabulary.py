@@ -1,0 +1,60 @@
+"""The engine's words and how it writes figures: discrepancy types and severities (part of the
+API), the decisions a match leads to, the statuses that no longer count, and the texts that print
+quantities, unit prices and percentages in discrepancy messages as a clerk would write them.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from core.money import CURRENCY_EXPONENTS
+
+# --- vocabulary (part of the API) -----------------------------------------------------------
+DUPLICATE_INVOICE = "duplicate_invoice"
+POSSIBLE_DUPLICATE = "possible_duplicate"
+UNKNOWN_VENDOR = "unknown_vendor"
+MISSING_PO = "missing_po"
+PO_NOT_FOUND = "po_not_found"
+PO_CLOSED = "po_closed"
+VENDOR_MISMATCH = "vendor_mismatch"
+CURRENCY_MISMATCH = "currency_mismatch"
+UNMATCHED_LINE = "unmatched_line"
+PRICE_MISMATCH = "price_mismatch"
+QUANTITY_EXCEEDS_PO = "quantity_exceeds_po"
+QUANTITY_NOT_RECEIVED = "quantity_not_received"
+RECEIPT_MISSING = "receipt_missing"
+TOTAL_MISMATCH = "total_mismatch"
+TAX_MISMATCH = "tax_mismatch"
+
+DISCREPANCY_TYPES = (
+    DUPLICATE_INVOICE, POSSIBLE_DUPLICATE, UNKNOWN_VENDOR, MISSING_PO, PO_NOT_FOUND, PO_CLOSED,
+    VENDOR_MISMATCH, CURRENCY_MISMATCH, UNMATCHED_LINE, PRICE_MISMATCH, QUANTITY_EXCEEDS_PO,
+    QUANTITY_NOT_RECEIVED, RECEIPT_MISSING, TOTAL_MISMATCH, TAX_MISMATCH,
+)  # fmt: skip
+
+LOW, MEDIUM, HIGH, CRITICAL = "low", "medium", "high", "critical"
+SERIOUS = frozenset({HIGH, CRITICAL})
+
+# Decisions: the invoice status the match leads to.
+APPROVED, PENDING_REVIEW, ON_HOLD, REJECTED = "approved", "pending_review", "on_hold", "rejected"
+STANDARD, ESCALATED = "standard", "escalated"
+
+# Statuses whose invoices no longer count: not as duplicates, not as billed quantities.
+NOT_COUNTED = frozenset({"void", "rejected"})
+
+
+def quantity_text(value: Decimal) -> str:
+    """`Decimal("400.0000")` → `"400"`, `Decimal("2.5000")` → `"2.5"`: how a clerk writes it."""
+    return format(value.normalize(), "f")
+
+
+def price_text(value: Decimal, currency: str) -> str:
+    """A unit price as an invoice prints it: at least the currency's decimals (`"18.40"` EUR,
+    `"1250"` JPY), more when the price has them (`"0.0845"`)."""
+    digits = -value.normalize().as_tuple().exponent if value else 0
+    places = max(CURRENCY_EXPONENTS.get(currency, 2), int(digits))
+    return format(value.quantize(Decimal(1).scaleb(-places)), "f")
+
+
+def percent_text(value: Decimal) -> str:
+    return quantity_text(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
