@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "matching",
     "payments",
     "audit",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import resource
 import tempfile
 import time
 import uuid
@@ -29,7 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from audit.actors import system_actor
+from benchmarks.measures import peak_rss_mb
+from core.actors import system_actor
 from invoices.ingest.csv_import import csv_import
 from tenants.services import tenant_create
 from vendors.services import vendor_create
@@ -40,11 +40,6 @@ HEADER = [
     "invoice_number", "vendor_name", "po_number", "currency", "invoice_date", "tax_amount", "total_amount",
     "line_number", "sku", "description", "quantity", "unit_price",
 ]  # fmt: skip
-
-
-def _peak_rss_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def write_file(path: Path, *, rows: int, lines_per_invoice: int) -> int:
@@ -102,7 +97,7 @@ class Command(BaseCommand):
             path = Path(directory) / "invoices.csv"
             invoices = write_file(path, rows=rows, lines_per_invoice=per_invoice)
             size_mb = path.stat().st_size / 1_048_576
-            rss_before = _peak_rss_mb()
+            rss_before = peak_rss_mb()
             started = time.perf_counter()
             with path.open("rb") as binary:
                 report = csv_import(
@@ -120,4 +115,4 @@ class Command(BaseCommand):
         self.stdout.write(f"created: {len(report.created_ids)} invoices, {report.rows} rows read")
         per_second = f"{report.rows / elapsed:,.0f} rows/s; {len(report.created_ids) / elapsed:,.0f} invoices/s"
         self.stdout.write(f"time: {elapsed:.2f} s; {per_second}")
-        self.stdout.write(f"peak RSS: {_peak_rss_mb():.0f} MB (before the import: {rss_before:.0f} MB)")
+        self.stdout.write(f"peak RSS: {peak_rss_mb():.0f} MB (before the import: {rss_before:.0f} MB)")

@@ -39,7 +39,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-import resource
 import secrets
 import time
 from collections import Counter
@@ -53,8 +52,9 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from audit.actors import system_actor
-from audit.services import audit_record
+from benchmarks.measures import peak_rss_mb, percentile
+from benchmarks.scratch import bench_tenant_deactivate, database_describe, fixture_tables_analyze
+from core.actors import system_actor
 from invoices.models import Invoice, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
 from payments.accounts import account_hash, encrypt_account
@@ -122,17 +122,6 @@ class Fixture:
     invoices: int = 0
     payments: int = 0
     seconds: float = 0.0
-
-
-def percentile(values: list[int], share: float) -> int:
-    """Nearest-rank percentile: a value that occurred, not an interpolation."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux (bytes on macOS; this runs on Linux servers).
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def vendor_name(index: int) -> str:
@@ -238,14 +227,7 @@ class Command(BaseCommand):
         payments, invoices = options["payments"], options["invoices"]
         if single < 0 or (not single and (payments < 1 or invoices < 1)):
             raise CommandError(INVALID_SIZE)
-        settings_dict = connection.settings_dict
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            server_version = cursor.fetchone()[0]
-        self.stdout.write(
-            f"Database: {settings_dict['NAME']} on {settings_dict.get('HOST') or 'local socket'}"
-            f":{settings_dict.get('PORT') or 5432} (PostgreSQL {server_version})"
-        )
+        self.stdout.write(database_describe())
         rng = random.Random(options["seed"])  # noqa: S311 (a reproducible fixture, not a secret)
         if single:
             planner = FixturePlanner(rng=rng, vendors=1)
@@ -263,17 +245,7 @@ class Command(BaseCommand):
         per_run = options["per_run"] or None
         reports, queries, wall = self._reconcile(fixture.tenant, per_run=per_run, progress=self.stdout.write)
         self._report(fixture=fixture, reports=reports, queries=queries, wall=wall)
-        with transaction.atomic():
-            Tenant.objects.filter(pk=fixture.tenant.pk).update(is_active=False)
-            audit_record(
-                tenant=fixture.tenant,
-                actor=BENCH_ACTOR,
-                entity_type="tenant",
-                entity_id=fixture.tenant.pk,
-                action="deactivated",
-                before={"is_active": True},
-                after={"is_active": False},
-            )
+        bench_tenant_deactivate(tenant=fixture.tenant, actor=BENCH_ACTOR)
 
     def _build(self, planner: FixturePlanner) -> Fixture:
         started = time.perf_counter()
@@ -347,10 +319,7 @@ class Command(BaseCommand):
                 ),
                 batch_size=INSERT_BATCH,
             )
-        # Autovacuum would analyze tables this size within a minute of such a load.
-        with connection.cursor() as cursor:
-            for model in FIXTURE_MODELS:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        fixture_tables_analyze(models=FIXTURE_MODELS)
         fixture = Fixture(
             tenant=tenant,
             kinds=Counter(plan.kind for plan in planner.payments),
