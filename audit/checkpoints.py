@@ -83,7 +83,7 @@ from audit.models import AuditEvent, OutboxMessage
 from audit.publisher import nats_connect
 from audit.services import outbox_enqueue, outbox_subject
 from core.crypto import public_key_parse, public_key_text, signing_key_derive, signing_key_parse
-from tenants.models import Tenant
+from core.tenancy.ref import TenantRef
 
 logger = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ def checkpoint_signature_problem(witnessed: WitnessedCheckpoint, keys: dict[str,
 # --- taking checkpoints ------------------------------------------------------------------------
 
 
-def audit_checkpoint_take(*, tenant: Tenant, path: str | None = None, force: bool = False) -> Checkpoint | None:
+def audit_checkpoint_take(*, tenant: TenantRef, path: str | None = None, force: bool = False) -> Checkpoint | None:
     """Sign the tenant's chain head and hand it to the witnesses: the outbox (NATS) in one
     transaction, then the checkpoint file (`path`, default `AUDIT_CHECKPOINT_FILE`; "" for none).
 
@@ -308,7 +308,7 @@ def audit_checkpoint_take(*, tenant: Tenant, path: str | None = None, force: boo
     return checkpoint
 
 
-def audit_checkpoint_after_change(*, tenant: Tenant) -> Checkpoint | None:
+def audit_checkpoint_after_change(*, tenant: TenantRef) -> Checkpoint | None:
     """A checkpoint after work that has committed (a matching run): a failure is logged, not
     raised, since that work must not be reported as failed; the schedule takes the next one."""
     try:
@@ -318,7 +318,7 @@ def audit_checkpoint_after_change(*, tenant: Tenant) -> Checkpoint | None:
         return None
 
 
-def _last_queued_checkpoint(tenant: Tenant) -> Checkpoint | None:
+def _last_queued_checkpoint(tenant: TenantRef) -> Checkpoint | None:
     payload = (
         OutboxMessage.objects.for_tenant(tenant)
         .filter(subject=outbox_subject(CHECKPOINT_EVENT, tenant_id=tenant.pk))
@@ -420,7 +420,7 @@ async def _nats_read(subjects: list[str]) -> list[WitnessedCheckpoint | Unreadab
 
 
 def audit_checkpoints_compare(
-    *, tenant: Tenant, witnessed: list[WitnessedCheckpoint], keys: dict[str, Ed25519PublicKey]
+    *, tenant: TenantRef, witnessed: list[WitnessedCheckpoint], keys: dict[str, Ed25519PublicKey]
 ) -> CheckpointReport:
     """Check each checkpoint's signature, then hold the chain against the genuine ones: the
     chain must reach the latest checkpoint's sequence and have each checkpointed hash in place.
@@ -444,7 +444,7 @@ def _missing(count: int) -> str:
     return MISSING_ONE if count == 1 else MISSING_MANY.format(count=count)
 
 
-def _chain_problems(*, tenant: Tenant, witnessed: list[WitnessedCheckpoint]) -> list[str]:
+def _chain_problems(*, tenant: TenantRef, witnessed: list[WitnessedCheckpoint]) -> list[str]:
     if not witnessed:
         return []
     events = AuditEvent.objects.for_tenant(tenant)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from audit.models import AuditEvent
+from core.tenancy.ref import TenantRef
 from core.tenancy.scoping import TenantQuerySet
-from tenants.models import Tenant
 
 
-def audit_event_list(*, tenant: Tenant) -> TenantQuerySet:
+def audit_event_list(*, tenant: TenantRef) -> TenantQuerySet:
     return AuditEvent.objects.for_tenant(tenant)
 
 
-def audit_events_for_entity(*, tenant: Tenant, entity_type: str, entity_id: str) -> TenantQuerySet:
+def audit_events_for_entity(*, tenant: TenantRef, entity_type: str, entity_id: str) -> TenantQuerySet:
     """An entity's history, oldest first (the invoice timeline)."""
     return (
         audit_event_list(tenant=tenant).filter(entity_type=entity_type, entity_id=str(entity_id)).order_by("sequence")

@@ -28,8 +28,8 @@ from audit.models import AuditEvent, OutboxMessage
 from core import locks
 from core.actors import Actor
 from core.observability import request_id_var
+from core.tenancy.ref import TenantRef
 from core.tenancy.scoping import tenant_rows_insert
-from tenants.models import Tenant
 
 NOT_IN_TRANSACTION = "audit_record must run inside the transaction of the change it records"
 
@@ -45,7 +45,7 @@ class AuditEntry:
 
 def audit_record(
     *,
-    tenant: Tenant,
+    tenant: TenantRef,
     actor: Actor,
     entity_type: str,
     entity_id: Any,
@@ -62,7 +62,7 @@ def audit_record(
 class _Deferred:
     """Events held back by `audit_deferred`, in the order they were recorded."""
 
-    batches: list[tuple[Tenant, Actor, list[AuditEntry]]] = field(default_factory=list)
+    batches: list[tuple[TenantRef, Actor, list[AuditEntry]]] = field(default_factory=list)
 
 
 _deferred: contextvars.ContextVar[_Deferred | None] = contextvars.ContextVar("audit_deferred", default=None)
@@ -99,7 +99,7 @@ def audit_deferred() -> Iterator[None]:
         audit_record_many(tenant=tenant, actor=actor, entries=entries)
 
 
-def audit_record_many(*, tenant: Tenant, actor: Actor, entries: list[AuditEntry]) -> list[AuditEvent]:
+def audit_record_many(*, tenant: TenantRef, actor: Actor, entries: list[AuditEntry]) -> list[AuditEvent]:
     """Append several events in order, under one lock and one INSERT (batch matching)."""
     if not connection.in_atomic_block:
         raise RuntimeError(NOT_IN_TRANSACTION)
@@ -183,12 +183,12 @@ def outbox_subject(event_type: str, *, tenant_id: Any = None) -> str:
     return f"{settings.NATS_SUBJECT_PREFIX}.{event_type}"
 
 
-def outbox_enqueue(*, tenant: Tenant, event_type: str, payload: dict[str, Any]) -> OutboxMessage:
+def outbox_enqueue(*, tenant: TenantRef, event_type: str, payload: dict[str, Any]) -> OutboxMessage:
     """Queue an event in the envelope the consumers expect (DESIGN.md §7), in this transaction."""
     return outbox_enqueue_many(tenant=tenant, events=[(event_type, payload)])[0]
 
 
-def outbox_enqueue_many(*, tenant: Tenant, events: list[tuple[str, dict[str, Any]]]) -> list[OutboxMessage]:
+def outbox_enqueue_many(*, tenant: TenantRef, events: list[tuple[str, dict[str, Any]]]) -> list[OutboxMessage]:
     """Queue several `(event_type, payload)` events with one INSERT (batch matching), in this transaction."""
     if not connection.in_atomic_block:
         raise RuntimeError(NOT_IN_TRANSACTION)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from audit.chain import GENESIS_HASH, event_hash
 from audit.models import AuditEvent
-from tenants.models import Tenant
+from core.tenancy.ref import TenantRef
 
 _FIELDS = (
     "id",
@@ -36,7 +36,7 @@ class ChainBreak:
 
 @dataclass(frozen=True)
 class ChainReport:
-    tenant: Tenant
+    tenant: TenantRef
     count: int
     head_hash: str
     broken: ChainBreak | None
@@ -46,7 +46,7 @@ class ChainReport:
         return self.broken is None
 
 
-def audit_chain_verify(*, tenant: Tenant) -> ChainReport:
+def audit_chain_verify(*, tenant: TenantRef) -> ChainReport:
     """Walk the tenant's events in sequence order and name the first that does not fit.
 
     An edited event fails its own hash; a deleted one leaves a gap in the sequence (and the next

@@ -1,6 +1,6 @@
 """The clerk's web pages for payments: the unmatched queue, the suggestions, a payment's detail.
 
-Thin views like invoices.views: reads start from the request's tenant, and every write goes
+Thin views like review.views: reads start from the request's tenant, and every write goes
 through the reconciliation services (`allocation_accept_suggestion`, `allocation_split`,
 `allocation_reverse`, `payment_ignore`), which check amounts and states under row locks. Amounts
 a clerk types are decimal strings turned into minor units by core.money (never a float).

@@ -1,4 +1,4 @@
-"""Read-only purchase order and goods receipt pages of the web app."""
+"""Purchase order and goods receipt pages of the web app (a PO's own page shows its invoices: invoices.views)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from invoices.selectors import invoice_list
-from purchasing.line_totals import purchase_order_line_totals
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.selectors import goods_receipt_list, purchase_order_list
 from tenants.http.web import tenant_view
@@ -36,25 +34,6 @@ def purchase_order_index(request: HttpRequest) -> HttpResponse:
         "nav": "purchase-orders",
     }
     return render(request, "purchasing/po_list.html", context)
-
-
-@tenant_view
-def purchase_order_detail(request: HttpRequest, purchase_order_id: uuid.UUID) -> HttpResponse:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
-    try:
-        order = purchase_order_list(tenant=tenant).select_related("vendor").get(pk=purchase_order_id)
-    except PurchaseOrder.DoesNotExist as exc:
-        raise Http404 from exc
-    context = {
-        "order": order,
-        "line_totals": purchase_order_line_totals(tenant=tenant, purchase_order=order),
-        "receipts": list(goods_receipt_list(tenant=tenant).filter(purchase_order=order).order_by("received_date")),
-        "invoices": list(
-            invoice_list(tenant=tenant).filter(purchase_order=order).select_related("vendor").order_by("invoice_date")
-        ),
-        "nav": "purchase-orders",
-    }
-    return render(request, "purchasing/po_detail.html", context)
 
 
 @tenant_view

@@ -8,27 +8,29 @@ from invoices import views as invoice_views
 from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
+from recon_site import dashboard
+from review import views as review_views
 from tenants import views as tenant_views
 from vendors import views as vendor_views
 
 app_name = "web"
 
 urlpatterns = [
-    path("", invoice_views.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
     path("login", tenant_views.LoginView.as_view(), name="login"),
     path("logout", tenant_views.LogoutView.as_view(), name="logout"),
     path("app/tenant", tenant_views.tenant_switch, name="tenant-switch"),
-    path("app/queues/<str:queue>", invoice_views.review_queue, name="queue"),
-    path("app/queues/<str:queue>/bulk-approve", invoice_views.bulk_approve, name="bulk-approve"),
-    path("app/invoices/<uuid:invoice_id>", invoice_views.invoice_detail, name="invoice-detail"),
-    path("app/invoices/<uuid:invoice_id>/timeline", invoice_views.invoice_timeline, name="invoice-timeline"),
-    path("app/invoices/<uuid:invoice_id>/review", invoice_views.invoice_action, name="invoice-action"),
+    path("app/queues/<str:queue>", review_views.review_queue, name="queue"),
+    path("app/queues/<str:queue>/bulk-approve", review_views.bulk_approve, name="bulk-approve"),
+    path("app/invoices/<uuid:invoice_id>", review_views.invoice_detail, name="invoice-detail"),
+    path("app/invoices/<uuid:invoice_id>/timeline", review_views.invoice_timeline, name="invoice-timeline"),
+    path("app/invoices/<uuid:invoice_id>/review", review_views.invoice_action, name="invoice-action"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
-    path("app/vendors/<uuid:vendor_id>", vendor_views.vendor_detail, name="vendor-detail"),
+    path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),
     path("app/purchase-orders", purchasing_views.purchase_order_index, name="purchase-orders"),
     path(
         "app/purchase-orders/<uuid:purchase_order_id>",
-        purchasing_views.purchase_order_detail,
+        invoice_views.purchase_order_detail,
         name="purchase-order-detail",
     ),
     path("app/receipts", purchasing_views.goods_receipt_index, name="receipts"),

@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from audit.admin_audit import AuditedAdminMixin, admin_actor
 from core.tenancy.scoping import TenantQuerySet
+from tenants.admin_audit import AuditedAdminMixin, admin_actor
 from tenants.admin_mixins import (
     ReadOnlyInlineMixin,
     TenantOwnedAdminForm,

@@ -21,8 +21,8 @@ from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from audit.admin_audit import AuditedAdminMixin
 from core.tenancy.scoping import TenantOwnedModel, TenantQuerySet, TenantRow, tenant_id_of
+from tenants.admin_audit import AuditedAdminMixin
 from tenants.models import Tenant
 
 CROSS_TENANT_CHOICE = "This belongs to another tenant than the row being edited."

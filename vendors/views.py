@@ -1,18 +1,13 @@
-"""Read-only vendor pages of the web app."""
+"""The vendor list of the web app (a vendor's own page shows its invoices: invoices.views)."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from invoices.selectors import invoice_list
-from purchasing.selectors import purchase_order_list
 from tenants.http.web import tenant_view
-from vendors.models import Vendor
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 50
@@ -27,20 +22,3 @@ def vendor_index(request: HttpRequest) -> HttpResponse:
         vendors = vendors.filter(name__icontains=search)
     page = Paginator(vendors, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "vendors/list.html", {"page": page, "search": search, "nav": "vendors"})
-
-
-@tenant_view
-def vendor_detail(request: HttpRequest, vendor_id: uuid.UUID) -> HttpResponse:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
-    try:
-        vendor = vendor_list(tenant=tenant).get(pk=vendor_id)
-    except Vendor.DoesNotExist as exc:
-        raise Http404 from exc
-    context = {
-        "vendor": vendor,
-        "aliases": list(vendor.aliases.order_by("alias")),
-        "purchase_orders": list(purchase_order_list(tenant=tenant).filter(vendor=vendor).order_by("-order_date")[:50]),
-        "invoices": list(invoice_list(tenant=tenant).filter(vendor=vendor).order_by("-invoice_date")[:50]),
-        "nav": "vendors",
-    }
-    return render(request, "vendors/detail.html", context)

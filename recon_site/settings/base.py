@@ -41,8 +41,8 @@ INSTALLED_APPS = [
     "invoices",
     "matching",
     "payments",
+    "review",
     "audit",
-    "benchmarks",
 ]
 
 MIDDLEWARE = [

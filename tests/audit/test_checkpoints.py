@@ -20,7 +20,6 @@ from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
-from audit import tasks as audit_tasks
 from audit.checkpoints import (
     CHECKPOINT_EVENT,
     FORGED,
@@ -35,14 +34,15 @@ from audit.checkpoints import (
     checkpoint_public_key,
     checkpoint_verifying_keys,
 )
-from audit.management.commands.verify_audit import NO_CHECKPOINT, NO_WITNESS
 from audit.models import AuditEvent, OutboxMessage
 from audit.publisher import outbox_publish_pending
 from audit.services import audit_record, outbox_subject
 from core.actors import Actor
-from core.schedules import schedules_ensure
 from matching import tasks as matching_tasks
 from matching.models import MatchRun
+from recon_site.management.commands.verify_audit import NO_CHECKPOINT, NO_WITNESS
+from recon_site.schedules import schedules_ensure
+from tenants import tasks as audit_tasks
 from tenants.models import Tenant
 from tests.audit.test_outbox_nats import broker, stream_messages  # noqa: F401  (the NATS fixture)
 from tests.factories import InvoiceFactory, InvoiceLineFactory, TenantFactory
@@ -432,7 +432,7 @@ def test_the_schedule_checkpoints_every_chain_at_the_configured_minutes(db: None
     schedules_ensure()
     schedule = Schedule.objects.get(name="checkpoint-audit-chains")
     assert (schedule.func, schedule.minutes) == (
-        "audit.tasks.checkpoint_audit_chains",
+        "tenants.tasks.checkpoint_audit_chains",
         django_settings.AUDIT_CHECKPOINT_EVERY_MINUTES,
     )
     assert django_settings.AUDIT_CHECKPOINT_EVERY_MINUTES == 60  # hourly by default

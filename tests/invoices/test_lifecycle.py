@@ -12,7 +12,7 @@ from audit.models import AuditEvent, OutboxMessage
 from core.state_machine import IllegalTransition, StaleState
 from invoices.lifecycle import INVOICE_LIFECYCLE, PAYMENT_REVERSAL_ONLY, invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
-from invoices.review import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
+from review.decisions import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
 from tenants.models import Role, Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory
 from tests.matching.db_builders import BOLTS, make_invoice, make_purchase_order, make_vendor, receive, run_matching

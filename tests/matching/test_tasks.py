@@ -21,7 +21,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from core.schedules import schedules_ensure
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.models import Invoice, InvoiceSource, InvoiceStatus, ReviewQueue
 from invoices.services import invoice_create
@@ -30,6 +29,7 @@ from matching.holds import HOLD_EXPIRED, matching_escalate_stale_holds
 from matching.management.commands.run_matching import NAME_A_TENANT
 from matching.models import MatchRun
 from purchasing.models import PurchaseOrder
+from recon_site.schedules import schedules_ensure
 from tenants.models import Tenant, TenantSettings
 from tests.factories import (
     TEST_ACTOR,

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from invoices.models import Invoice
-from invoices.review import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
+from review.decisions import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
 from tests.matching.db_builders import reload
 from tests.web.conftest import Scenario
 

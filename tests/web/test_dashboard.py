@@ -52,7 +52,7 @@ def test_dashboard_lists_runs_with_their_failures(clerk: Client, scenario: Scena
 def test_dashboard_charts_the_cash_forecast_of_its_own_tenant_only(
     clerk: Client, scenario: Scenario, foreign_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("invoices.dashboard.timezone.localdate", lambda: dt.date(2026, 11, 18))  # ISO week 47
+    monkeypatch.setattr("recon_site.dashboard.timezone.localdate", lambda: dt.date(2026, 11, 18))  # ISO week 47
     # Due Friday 27 Nov, no payment history for the vendor: expected in 2026-W48.
     InvoiceFactory(
         tenant=scenario.tenant,

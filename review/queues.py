@@ -2,7 +2,7 @@
 
 Reads (`review_queue_list`) start from the tenant like every
 selector. Writes go through `invoice_review` (and so through the one transition function); the
-rules added here are the web app's, on top of those of `invoices.review`:
+rules added here are the web app's, on top of those of `review.decisions`:
 - approving over a high or critical discrepancy needs a comment (the auditor will ask why the
   reviewer overrode the engine);
 - bulk approval takes only clean invoices (no high or critical discrepancy on their latest match),
@@ -24,8 +24,8 @@ from core.actors import Actor
 from core.exceptions import DomainError
 from core.money import exponent
 from invoices.models import Invoice, InvoiceStatus
-from invoices.review import ESCALATED_NEEDS_APPROVER, SERIOUS_SEVERITIES, can_review, invoice_review
 from matching.models import Discrepancy
+from review.decisions import ESCALATED_NEEDS_APPROVER, SERIOUS_SEVERITIES, can_review, invoice_review
 from tenants.models import Tenant
 
 NOT_CLEAN = "Has a high or critical discrepancy: review it on its own page."

@@ -25,7 +25,9 @@ def jobs() -> list[Job]:
         Job("match-all-tenants", "matching.tasks.run_matching_all", settings.MATCHING_SCHEDULE_MINUTES),
         Job("escalate-stale-holds", "matching.tasks.escalate_stale_holds", settings.MATCH_HOLD_ESCALATION_MINUTES),
         Job("reconcile-all-tenants", "payments.tasks.reconcile_payments_all", settings.RECONCILE_SCHEDULE_MINUTES),
-        Job("checkpoint-audit-chains", "audit.tasks.checkpoint_audit_chains", settings.AUDIT_CHECKPOINT_EVERY_MINUTES),
+        Job(
+            "checkpoint-audit-chains", "tenants.tasks.checkpoint_audit_chains", settings.AUDIT_CHECKPOINT_EVERY_MINUTES
+        ),
     ]
 
 

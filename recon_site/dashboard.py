@@ -1,4 +1,7 @@
-"""The numbers on the web app's dashboard, read in a fixed handful of queries per tenant."""
+"""The web app's dashboard: its numbers, read in a fixed handful of queries per tenant, and its page.
+
+In the site because it reads every app (queues, discrepancies, runs, the cash forecast).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, Min, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 
 from core.money import from_minor
@@ -14,6 +19,7 @@ from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy, MatchRun
 from payments.cash import CurrencyForecast
 from payments.selectors import cash_forecast_for_tenant
+from tenants.http.web import tenant_view
 from tenants.models import Tenant
 
 # "This week" as a rolling window: on a Monday morning a calendar week would show nothing.
@@ -156,3 +162,9 @@ def dashboard_summary(*, tenant: Tenant) -> DashboardSummary:
             )
         ],
     )
+
+
+@tenant_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    summary = dashboard_summary(tenant=request.web.tenant)  # type: ignore[attr-defined]
+    return render(request, "invoices/dashboard.html", {"summary": summary, "nav": "dashboard"})

@@ -31,10 +31,10 @@ from invoices.ingest import VendorCache, invoice_already_present
 from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
 from invoices.ingest.ubl import ubl_import
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
-from invoices.review import invoice_review
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from matching.apis import MatchOutputSerializer
+from review.decisions import invoice_review
 from tenants.http.views import TenantAPIMixin
 
 

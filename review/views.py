@@ -1,0 +1,239 @@
+"""The clerk's web pages for invoices in review: the review queues, the invoice page and its actions.
+
+Thin views: reads come from selectors (`review.queues`, `review.comparison`), every decision
+goes through `invoice_review` (the one transition function underneath), and every query starts
+from the request's tenant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from core.exceptions import DomainError
+from core.state_machine import StaleState
+from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from matching.engine import DISCREPANCY_TYPES
+from review.comparison import invoice_detail as invoice_detail_read
+from review.decisions import REVIEW_ACTIONS, can_review, invoice_review
+from review.queues import (
+    QUEUE_SORTS,
+    QueueFilters,
+    bulk_approval_plan,
+    discrepancies_by_invoice,
+    invoice_review_bulk_approve,
+    review_queue_list,
+)
+from tenants.http.web import WebContext, tenant_view
+from vendors.selectors import vendor_list
+
+PAGE_SIZE = 25
+DONE = {
+    "approve": "Invoice {number} approved.",
+    "reject": "Invoice {number} rejected.",
+    "dispute": "Invoice {number} disputed.",
+    "escalate": "Invoice {number} escalated to an approver.",
+}
+STALE_PAGE = (
+    "Someone else acted on invoice {number} while you were looking at it: it is now {current}. "
+    "Nothing was changed. Check its current state below before acting again."
+)
+NOTHING_CHOSEN = "Choose at least one invoice to approve."
+BULK_DONE = "{approved} invoice(s) approved; {skipped} left for individual review."
+AGE_CHOICES = [
+    ("", "Any age"),
+    ("1", "Older than 1 day"),
+    ("3", "Older than 3 days"),
+    ("7", "Older than 7 days"),
+    ("14", "Older than 14 days"),
+    ("30", "Older than 30 days"),
+]
+
+
+def _web(request: HttpRequest) -> WebContext:
+    return request.web  # type: ignore[attr-defined, no-any-return]
+
+
+class QueueFilterForm(forms.Form):
+    vendor = forms.UUIDField(required=False)
+    amount_min = forms.DecimalField(required=False, min_value=0, max_digits=20, decimal_places=4, label="Amount from")
+    amount_max = forms.DecimalField(required=False, min_value=0, max_digits=20, decimal_places=4, label="Amount to")
+    type = forms.ChoiceField(required=False, label="Discrepancy")
+    age = forms.ChoiceField(required=False, choices=AGE_CHOICES)
+    sort = forms.ChoiceField(required=False, choices=[(key, key) for key in QUEUE_SORTS])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = [("", "Any discrepancy")] + [
+            (name, name.replace("_", " ").capitalize()) for name in sorted(DISCREPANCY_TYPES)
+        ]
+
+    def filters(self) -> QueueFilters:
+        """The validated filters; a field that does not validate is ignored, not an error page."""
+        data = (
+            self.cleaned_data
+            if self.is_valid()
+            else {name: value for name, value in getattr(self, "cleaned_data", {}).items() if name not in self.errors}
+        )
+        return QueueFilters(
+            vendor_id=data.get("vendor"),
+            amount_min=data.get("amount_min"),
+            amount_max=data.get("amount_max"),
+            discrepancy_type=data.get("type") or "",
+            older_than_days=int(data["age"]) if data.get("age") else None,
+            sort=data.get("sort") or "age",
+        )
+
+
+@tenant_view
+def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
+    if queue not in ReviewQueue.values:
+        raise Http404
+    web = _web(request)
+    form = QueueFilterForm(request.GET, auto_id="f-%s")
+    filters = form.filters()
+    invoices = review_queue_list(tenant=web.tenant, queue=queue, filters=filters)
+    page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
+    found = discrepancies_by_invoice(tenant=web.tenant, invoices=page.object_list)
+    for invoice in page.object_list:
+        invoice.queue_discrepancies = found.get(invoice.pk, [])
+    context = {
+        "queue": queue,
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "vendors": vendor_list(tenant=web.tenant).order_by("name"),
+        # Server-side too (bulk approval checks each invoice); this only hides the checkboxes.
+        "can_act": queue == ReviewQueue.STANDARD or web.is_approver,
+        "nav": f"queue-{queue}",
+    }
+    # htmx swaps only the results when a filter, a sort or a page changes.
+    if request.htmx and request.htmx.target == "queue-results":
+        return render(request, "invoices/_queue_results.html", context)
+    return render(request, "invoices/queue.html", context)
+
+
+def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, Any]:
+    web = _web(request)
+    try:
+        detail = invoice_detail_read(tenant=web.tenant, invoice_id=invoice_id)
+    except Invoice.DoesNotExist as exc:
+        raise Http404 from exc
+    invoice = detail.invoice
+    actionable = invoice.status == InvoiceStatus.PENDING_REVIEW
+    allowed = actionable and can_review(role=web.role, invoice=invoice)
+    actions = [
+        action
+        for action in REVIEW_ACTIONS.values()
+        if allowed and not (action.name == "escalate" and invoice.review_queue == ReviewQueue.ESCALATED)
+    ]
+    return {
+        "detail": detail,
+        "invoice": invoice,
+        "actions": actions,
+        "read_only_reason": (
+            "" if allowed or not actionable else "Only an approver or an administrator can act on the escalated queue."
+        ),
+        "has_serious": any(d.severity in ("high", "critical") for d in detail.discrepancies),
+        "nav": f"queue-{invoice.review_queue}" if invoice.review_queue else "",
+    }
+
+
+@tenant_view
+def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
+    return render(request, "invoices/detail.html", _detail_context(request, invoice_id))
+
+
+@tenant_view
+def invoice_timeline(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
+    """The audit timeline alone, for htmx to refresh it in place (a colleague may have acted)."""
+    context = _detail_context(request, invoice_id)
+    if not request.htmx:
+        # Without JavaScript the "Refresh" link is a plain link: give the whole page.
+        return redirect(reverse("web:invoice-detail", kwargs={"invoice_id": invoice_id}) + "#timeline-title")
+    return render(request, "invoices/_timeline.html", context)
+
+
+@require_POST
+@tenant_view
+def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
+    """Approve, reject, escalate or dispute, with the status the page showed as `expected_status`.
+
+    Success redirects to the invoice (post/redirect/get); a refusal re-renders the page with the
+    reason and the status of the refusal (400 invalid, 403 not allowed, 409 stale page).
+    """
+    web = _web(request)
+    invoice = Invoice.objects.for_tenant(web.tenant).filter(pk=invoice_id).first()
+    if invoice is None:
+        raise Http404
+    action = request.POST.get("action", "")
+    comment = request.POST.get("comment", "")
+    expected_status = request.POST.get("expected_status") or None
+    try:
+        invoice_review(
+            tenant=web.tenant,
+            invoice=invoice,
+            action=action,
+            actor=web.actor,
+            role=web.role,
+            comment=comment,
+            expected_status=expected_status,
+        )
+    except DomainError as exc:
+        context = _detail_context(request, invoice_id)
+        if isinstance(exc, StaleState):
+            context["error"] = STALE_PAGE.format(
+                number=invoice.invoice_number, current=context["invoice"].get_status_display()
+            )
+        else:
+            context["error"] = exc.message
+            context["comment"] = comment
+            context["failed_action"] = action
+        return render(request, "invoices/detail.html", context, status=exc.status_code)
+    messages.success(request, DONE.get(action, "Done.").format(number=invoice.invoice_number))
+    return redirect("web:invoice-detail", invoice_id=invoice.pk)
+
+
+def _chosen_ids(request: HttpRequest) -> list[uuid.UUID]:
+    chosen = []
+    for raw in request.POST.getlist("invoice_ids"):
+        try:
+            chosen.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    return chosen
+
+
+@require_POST
+@tenant_view
+def bulk_approve(request: HttpRequest, queue: str) -> HttpResponse:
+    """Step one shows what would be approved and what is left out; step two (`confirm`) does it."""
+    if queue not in ReviewQueue.values:
+        raise Http404
+    web = _web(request)
+    chosen = _chosen_ids(request)
+    if not chosen:
+        messages.error(request, NOTHING_CHOSEN)
+        return redirect("web:queue", queue=queue)
+    if request.POST.get("confirm") != "yes":
+        plan = bulk_approval_plan(tenant=web.tenant, invoice_ids=chosen, role=web.role)
+        return render(request, "invoices/bulk_confirm.html", {"plan": plan, "queue": queue, "nav": f"queue-{queue}"})
+    outcome = invoice_review_bulk_approve(
+        tenant=web.tenant,
+        invoice_ids=chosen,
+        actor=web.actor,
+        role=web.role,
+        comment=request.POST.get("comment", ""),
+    )
+    messages.success(request, BULK_DONE.format(approved=len(outcome.approved), skipped=len(outcome.skipped)))
+    for invoice, reason in outcome.skipped:
+        messages.warning(request, f"{invoice.invoice_number}: {reason}")
+    return redirect("web:queue", queue=queue)
