@@ -58,6 +58,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from core.tenancy.ref import TenantRef
+
 AUDIT = 0xA0D  # appends to a tenant's audit hash chain (transaction)
 IDEMPOTENCY = 0x1DE  # one request per (tenant, Idempotency-Key) (transaction; keyed by the key too)
 MATCHING = 0x3A7C  # a matching run (session), and goods receipts waiting for it (transaction)
@@ -116,6 +118,20 @@ def tenant_unlock(lock_class: int, tenant_id: Any) -> None:
 def tenant_lock_wait(lock_class: int, tenant_id: Any) -> None:
     """Wait for the lock and hold it to the end of the current transaction (see the order above)."""
     transaction_lock_wait(lock_class, tenant_lock_key(tenant_id))
+
+
+def matching_lock_wait(*, tenant: TenantRef) -> None:
+    """Wait for the tenant's matching lock and hold it to the end of the current transaction.
+
+    Goods receipts (and PO changes, and the CSV import) take it before they write anything: a run
+    loads received quantities, matches, then writes `on_hold`; a receipt committed in between
+    would find the invoice still `received` (nothing to release) and the run would then put it
+    on hold for goods that already arrived. Waiting for the run (one batch at most) closes that
+    gap. Taken first in the transaction, before the audit lock, in the same order as a run
+    (matching lock, then audit lock), so the two cannot deadlock. Here, in the kernel, because
+    the writers that wait sit below matching.
+    """
+    tenant_lock_wait(MATCHING, tenant.pk)
 
 
 def transaction_lock_wait(lock_class: int, key: int) -> None:

@@ -34,9 +34,9 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.actors import Actor
 from core.exceptions import DocumentInvalid
+from core.locks import matching_lock_wait
 from core.state_machine import IllegalTransition, StateMachine
 from matching.holds import matching_requeue_for_purchase_order
-from matching.services import matching_lock_wait
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
 

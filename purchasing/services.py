@@ -10,10 +10,10 @@ from audit.services import audit_record, document_snapshot
 from core.actors import Actor
 from core.business_dates import business_date_error
 from core.exceptions import DocumentInvalid, DuplicateDocument
+from core.locks import matching_lock_wait
 from core.money import MoneyError, normalize_currency
 from core.quantities import quantity_error, unit_price_error
 from matching.holds import matching_requeue_for_receipt
-from matching.services import matching_lock_wait
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
