@@ -13,7 +13,19 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_DIRS = ("audit", "benchmarks", "invoices", "matching", "payments", "purchasing", "recon_site", "tenants", "vendors")
+APP_DIRS = (
+    "core",
+    "audit",
+    "benchmarks",
+    "invoices",
+    "matching",
+    "payments",
+    "purchasing",
+    "recon_site",
+    "review",
+    "tenants",
+    "vendors",
+)
 DEVELOPMENT_ONLY = {
     "pytest",
     "pytest-django",
