@@ -3,55 +3,18 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import F, Func, Value
-from django.db.models.expressions import Combinable
-from django.db.models.functions import Cast, Lower, Trim, Upper
+from django.db.models import F
 
+from core.lookup_keys import (
+    billing_key_expression,
+    description_key_expression,
+    po_number_key_expression,
+    sku_key_expression,
+)
 from core.tenancy.scoping import TenantOwnedModel
 
 QUANTITY = {"max_digits": 18, "decimal_places": 4}
 UNIT_PRICE = {"max_digits": 18, "decimal_places": 6}
-
-
-# The whitespace po_number_lookup_key removes.
-PO_NUMBER_SPACES = r"\s+"
-
-
-def po_number_lookup_key(po_number: Combinable) -> Func:
-    """A PO number as invoices name it: whitespace removed, upper case ("po 1001" finds "PO1001").
-
-    Stored as `PurchaseOrder.po_number_key`; the matching loader compares the engine's `po_key`
-    (the same normalization in Python) with it.
-    """
-    return Upper(Func(po_number, Value(PO_NUMBER_SPACES), Value(""), Value("g"), function="regexp_replace"))
-
-
-def po_line_sku_key(sku: Combinable) -> Func:
-    """A PO line's SKU as PO inference compares it (matching.loading): case and padding ignored."""
-    return Upper(Trim(sku))
-
-
-def po_line_description_key(description: Combinable) -> Func:
-    """A PO line's description as PO inference compares it: case ignored."""
-    return Lower(description)
-
-
-def po_line_billing_key(key: Func) -> Func:
-    """`key|quantity|unit_price`, the numbers as the columns print them (fixed scale).
-
-    What an invoice line billing this PO line exactly has in common with it, as one text: under
-    row-level security only LEAKPROOF comparisons can be index conditions, and text equality is
-    one while numeric equality is not, so with the numbers apart an index would find every line
-    of a SKU (thousands, growing with history) and compare the numbers one by one.
-    """
-    parts = (
-        key,
-        Value("|"),
-        Cast(F("quantity"), models.TextField()),
-        Value("|"),
-        Cast(F("unit_price"), models.TextField()),
-    )
-    return Func(*parts, template="(%(expressions)s)", arg_joiner=" || ", output_field=models.TextField())
 
 
 class PurchaseOrder(TenantOwnedModel):
@@ -67,12 +30,15 @@ class PurchaseOrder(TenantOwnedModel):
     order_date = models.DateField()
     expected_date = models.DateField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The PO number as invoices name it (core.lookup_keys.po_number_key, the same key in Python).
     # Stored, not computed in each query: under row-level security PostgreSQL may not use an
     # expression index whose functions are not LEAKPROOF (upper, regexp_replace are not) before
     # the policy's check, so the lookup would read every PO of the tenant. Equality of two text
     # columns is leakproof.
     po_number_key = models.GeneratedField(
-        expression=po_number_lookup_key(F("po_number")), output_field=models.CharField(max_length=64), db_persist=True
+        expression=po_number_key_expression(F("po_number")),
+        output_field=models.CharField(max_length=64),
+        db_persist=True,
     )
 
     class Meta:
@@ -97,20 +63,27 @@ class PurchaseOrderLine(TenantOwnedModel):
     quantity = models.DecimalField(**QUANTITY)
     uom = models.CharField(max_length=16, blank=True, default="EA")
     unit_price = models.DecimalField(**UNIT_PRICE)
-    # The keys PO inference compares, stored for the reason given at PurchaseOrder.po_number_key.
+    # The keys PO inference compares (core.lookup_keys), stored for the reason given at
+    # PurchaseOrder.po_number_key.
     sku_key = models.GeneratedField(
-        expression=po_line_sku_key(F("sku")), output_field=models.CharField(max_length=64), db_persist=True
+        expression=sku_key_expression(F("sku")), output_field=models.CharField(max_length=64), db_persist=True
     )
     description_key = models.GeneratedField(
-        expression=po_line_description_key(F("description")),
+        expression=description_key_expression(F("description")),
         output_field=models.CharField(max_length=500),
         db_persist=True,
     )
     sku_billing_key = models.GeneratedField(
-        expression=po_line_billing_key(po_line_sku_key(F("sku"))), output_field=models.TextField(), db_persist=True
+        expression=billing_key_expression(
+            sku_key_expression(F("sku")), quantity=F("quantity"), unit_price=F("unit_price")
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
     )
     description_billing_key = models.GeneratedField(
-        expression=po_line_billing_key(po_line_description_key(F("description"))),
+        expression=billing_key_expression(
+            description_key_expression(F("description")), quantity=F("quantity"), unit_price=F("unit_price")
+        ),
         output_field=models.TextField(),
         db_persist=True,
     )

@@ -8,14 +8,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from core.lookup_keys import po_number_key
 from matching.engine.lines import LineKeys
 from matching.engine.types import MatchContext, PurchaseOrderRecord, VendorRecord
 from vendors.names import normalize_tax_id
-
-
-def po_key(po_number: str) -> str:
-    """How a PO number is looked up: spaces and case ignored ("po 1001" finds "PO1001")."""
-    return "".join(po_number.split()).upper()
 
 
 @dataclass
@@ -36,7 +32,7 @@ class BatchIndex:
         vendors = context.vendors
         index = cls(by_id=vendors, inference_candidates=context.inference_candidates or {})
         for purchase_order in sorted(context.purchase_orders.values(), key=lambda po: po.po_number):
-            index.po_by_key.setdefault(po_key(purchase_order.po_number), purchase_order)
+            index.po_by_key.setdefault(po_number_key(purchase_order.po_number), purchase_order)
             if purchase_order.status == "open":
                 index.open_pos_by_vendor.setdefault(purchase_order.vendor_id, []).append(purchase_order)
                 index.line_keys[purchase_order.id] = LineKeys.of(purchase_order)

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from rapidfuzz import fuzz
 
+from core.lookup_keys import sku_key
 from matching.engine.assignment import optimal_assignment
 from matching.engine.types import InvoiceLineRecord, PurchaseOrderLineRecord, PurchaseOrderRecord
 
@@ -41,13 +42,13 @@ class LineKeys:
     def of(cls, purchase_order: PurchaseOrderRecord) -> LineKeys:
         return cls(
             frozenset(line.line_number for line in purchase_order.lines),
-            frozenset(line.sku.strip().upper() for line in purchase_order.lines),
+            frozenset(sku_key(line.sku) for line in purchase_order.lines),
         )
 
     def identify(self, invoice_line: InvoiceLineRecord) -> bool:
         """Whether some line of the PO is hinted by, or has the SKU of, this invoice line."""
         hinted = invoice_line.po_line_number is not None and invoice_line.po_line_number in self.line_numbers
-        return hinted or (bool(invoice_line.sku) and invoice_line.sku.strip().upper() in self.skus)
+        return hinted or (bool(invoice_line.sku) and sku_key(invoice_line.sku) in self.skus)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def _pair_score(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecor
     how close price and quantity are, which only breaks ties between otherwise similar lines.
     """
     hinted = invoice_line.po_line_number is not None and invoice_line.po_line_number == po_line.line_number
-    same_sku = bool(invoice_line.sku) and invoice_line.sku.strip().upper() == po_line.sku.strip().upper()
+    same_sku = bool(invoice_line.sku) and sku_key(invoice_line.sku) == sku_key(po_line.sku)
     identified = hinted or same_sku
     description = description_similarity(invoice_line.description, po_line.description)
     if not identified and description < MIN_DESCRIPTION_SIMILARITY:
@@ -110,7 +111,7 @@ def _identified_pairs(
     other assignment does better, and the full score matrix is not needed."""
     by_sku: dict[str, PurchaseOrderLineRecord] = {}
     for po_line in po_lines:
-        key = po_line.sku.strip().upper()
+        key = sku_key(po_line.sku)
         if key:
             if key in by_sku:
                 return None  # two PO lines share a SKU: let the full assignment decide
@@ -119,7 +120,7 @@ def _identified_pairs(
     pairs: list[LinePair] = []
     taken: set[uuid.UUID] = set()
     for invoice_line in invoice_lines:
-        sku = invoice_line.sku.strip().upper()
+        sku = sku_key(invoice_line.sku)
         by_hint = by_number.get(invoice_line.po_line_number) if invoice_line.po_line_number is not None else None
         by_code = by_sku.get(sku) if sku else None
         if by_hint is not None and by_code is not None and by_hint.id != by_code.id:

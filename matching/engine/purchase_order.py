@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from matching.engine.index import BatchIndex, po_key
+from core.lookup_keys import po_number_key
+from matching.engine.index import BatchIndex
 from matching.engine.lines import (
     MAX_IDENTIFIED_SCORE,
     MAX_UNIDENTIFIED_SCORE,
@@ -67,7 +68,7 @@ def resolve_purchase_order(
     unknown. An unresolved vendor with a found PO scores 0.7 (the PO may be right; nobody knows).
     """
     if invoice.po_number:
-        purchase_order = index.po_by_key.get(po_key(invoice.po_number))
+        purchase_order = index.po_by_key.get(po_number_key(invoice.po_number))
         if purchase_order is None:
             return PurchaseOrderResolution(
                 None, False,

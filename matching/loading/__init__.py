@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
+from core.lookup_keys import po_number_key
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import InvoiceLineRecord, InvoiceRecord, MatchContext, MatchSettings, VendorRecord
-from matching.engine.index import BatchIndex, po_key
+from matching.engine.index import BatchIndex
 from matching.engine.vendor import resolve_vendor
 from matching.loading.prior_invoices import batch_prior_invoices
 from matching.loading.purchase_orders import batch_purchase_orders
@@ -181,7 +182,7 @@ def load_batch(
         for invoice in invoices
         if not invoice.po_number and (vendor := resolved[invoice.id]) is not None
     ]
-    po_keys = {po_key(invoice.po_number) for invoice in invoices if invoice.po_number}
+    po_keys = {po_number_key(invoice.po_number) for invoice in invoices if invoice.po_number}
 
     context.purchase_orders, context.inference_candidates = batch_purchase_orders(tenant, po_keys, inferring, batch_ids)
     context.prior_invoices = batch_prior_invoices(

@@ -7,9 +7,9 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from core.lookup_keys import billing_key_sql, description_key_sql, po_number_key, sku_key_sql
 from core.tenancy.scoping import id_array, tenant_cursor
 from matching.engine import InvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord, VendorRecord
-from matching.engine.index import po_key
 from matching.engine.purchase_order import infer_purchase_order
 from matching.engine.vocabulary import NOT_COUNTED
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
@@ -66,7 +66,7 @@ def batch_purchase_orders(
 
     # What the engine looks up by number (every PO under each key, as its index keeps the first
     # by number) and what it will infer.
-    kept = {po.id: po for po in loaded.values() if po_key(po.po_number) in po_keys}
+    kept = {po.id: po for po in loaded.values() if po_number_key(po.po_number) in po_keys}
     inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
     for invoice, vendor in inferring:
         candidates = [
@@ -131,7 +131,7 @@ def batch_purchase_orders(
 # whatever the vendor's history.
 INFERENCE_CANDIDATES = 20
 
-# The POs a batch names (by the engine's po_key, as the stored PurchaseOrder.po_number_key holds it),
+# The POs a batch names (by core.lookup_keys.po_number_key, as the stored PurchaseOrder.po_number_key holds it),
 # and for each invoice naming none, the open POs of its vendor in its currency with a line of the
 # same SKU as one of the invoice's (or, for an invoice line without SKU, the same description):
 # the stored keys PurchaseOrderLine.sku_key and description_key. Ranked by how many
@@ -147,33 +147,37 @@ INFERENCE_CANDIDATES = 20
 # has those as its candidates. Scoring every PO could prefer another only if one with the same
 # SKUs matched the invoice's descriptions or line-number hints better than the exact one does.
 # Only the other invoices (partial bills, changed prices) read every PO line sharing a key.
-_PURCHASE_ORDERS_SQL = """
+#
+# The f-string inserts the key SQL of core.lookup_keys (constants), never a value.
+_PURCHASE_ORDERS_SQL = f"""
 WITH invoice_line AS MATERIALIZED (
-    -- The keys are computed here, once, so the joins below compare plain columns: under RLS a
-    -- join condition that calls UPPER/LOWER (not LEAKPROOF) could not use the key indexes.
-    SELECT line.*, keys.sku_key, keys.description_key, keys.sku_key || numbers.key AS sku_billing_key,
-           keys.description_key || numbers.key AS description_billing_key
+    -- The keys, as the PO line columns store them, are computed here, once, so the joins below
+    -- compare plain columns: under RLS a join condition that calls UPPER/LOWER (not LEAKPROOF)
+    -- could not use the key indexes.
+    SELECT line.*, keys.sku_key, keys.description_key,
+           {billing_key_sql("keys.sku_key", quantity="line.quantity", unit_price="line.unit_price")}
+               AS sku_billing_key,
+           {billing_key_sql("keys.description_key", quantity="line.quantity", unit_price="line.unit_price")}
+               AS description_billing_key
     FROM unnest(%(invoice_ids)s::uuid[], %(vendor_ids)s::uuid[], %(currencies)s::varchar[],
                 %(line_ids)s::uuid[], %(skus)s::varchar[], %(descriptions)s::varchar[],
                 %(quantities)s::numeric[], %(unit_prices)s::numeric[])
         AS line(invoice_id, vendor_id, currency, line_id, sku, description, quantity, unit_price)
-    -- As purchasing.models.po_line_billing_key prints them: at the PO line columns' scale.
-    CROSS JOIN LATERAL (SELECT UPPER(TRIM(line.sku)) AS sku_key, LOWER(line.description) AS description_key) AS keys
     CROSS JOIN LATERAL (
-        SELECT '|' || line.quantity::numeric(18, 4)::text || '|' || line.unit_price::numeric(18, 6)::text AS key
-    ) AS numbers
+        SELECT {sku_key_sql("line.sku")} AS sku_key, {description_key_sql("line.description")} AS description_key
+    ) AS keys
 ), exact AS (
     SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
       ON po_line.tenant_id = %(tenant_id)s AND po_line.sku_billing_key = line.sku_billing_key
-    WHERE TRIM(line.sku) <> ''
+    WHERE line.sku_key <> ''
     UNION ALL
     SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
       ON po_line.tenant_id = %(tenant_id)s AND po_line.description_billing_key = line.description_billing_key
-    WHERE TRIM(line.sku) = ''
+    WHERE line.sku_key = ''
 ), exact_per_po AS (
     SELECT invoice_id, vendor_id, currency, purchase_order_id, COUNT(DISTINCT line_id) AS lines
     FROM exact
@@ -192,14 +196,14 @@ WITH invoice_line AS MATERIALIZED (
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
       ON po_line.tenant_id = %(tenant_id)s AND po_line.sku_key = line.sku_key
-    WHERE TRIM(line.sku) <> '' AND line.invoice_id NOT IN (SELECT invoice_id FROM exactly_billed)
+    WHERE line.sku_key <> '' AND line.invoice_id NOT IN (SELECT invoice_id FROM exactly_billed)
     UNION ALL
     SELECT line.invoice_id, line.vendor_id, line.currency, line.line_id, po_line.purchase_order_id,
            po_line.quantity = line.quantity AND po_line.unit_price = line.unit_price
     FROM invoice_line AS line
     JOIN purchasing_purchaseorderline AS po_line
       ON po_line.tenant_id = %(tenant_id)s AND po_line.description_key = line.description_key
-    WHERE TRIM(line.sku) = '' AND line.invoice_id NOT IN (SELECT invoice_id FROM exactly_billed)
+    WHERE line.sku_key = '' AND line.invoice_id NOT IN (SELECT invoice_id FROM exactly_billed)
 ), overlap AS (
     SELECT invoice_id, vendor_id, currency, purchase_order_id, lines, lines AS same_numbers
     FROM exactly_billed
@@ -228,7 +232,7 @@ UNION ALL
 SELECT NULL, id, po_number, vendor_id, currency, status
 FROM purchasing_purchaseorder
 WHERE tenant_id = %(tenant_id)s AND po_number_key = ANY(%(po_keys)s::text[])
-"""
+"""  # noqa: S608
 
 
 def _purchase_order_rows(
