@@ -30,6 +30,7 @@ APP_PACKAGES = (
     "invoices",
     "matching",
     "payments",
+    "review",
     "recon_site",
     "benchmarks",
 )
