@@ -11,15 +11,9 @@ from typing import Any
 import pytest
 
 from invoices.numbers import normalize_invoice_number
-from payments.reconciliation.engine import (
-    OpenInvoiceIndex,
-    reconcile_batch,
-    reconcile_payment,
-    reference_key,
-    remittance_keys,
-    subset_sum,
-    write_off_limit,
-)
+from payments.reconciliation.engine import reconcile_batch, reconcile_payment
+from payments.reconciliation.references import OpenInvoiceIndex, reference_key, remittance_keys
+from payments.reconciliation.tiers import subset_sum, write_off_limit
 from payments.reconciliation.types import (
     OpenInvoice,
     PaymentRecord,
