@@ -208,6 +208,11 @@ class PaymentFacts:
     def evidence_confidence(self) -> Decimal:
         return _EVIDENCE_CONFIDENCE[self.evidence] if self.evidence else Decimal(0)
 
+    @property
+    def evidence_label(self) -> str:
+        """How the vendor was recognized, in a reason's words ("" when it was not)."""
+        return EVIDENCE_LABEL[self.evidence] if self.evidence else ""
+
     def proposal(
         self,
         *,
@@ -307,7 +312,7 @@ def tier_vendor_amount(*, facts: PaymentFacts) -> Proposal | None:
     suggestion listing them all, never an automatic match: paying the wrong month is worse than
     asking.
     """
-    vendor, evidence = facts.vendor, facts.evidence
+    vendor = facts.vendor
     if vendor is None or facts.uncontested_references:
         return None
     amount, currency = facts.payment.amount, facts.payment.currency
@@ -317,7 +322,7 @@ def tier_vendor_amount(*, facts: PaymentFacts) -> Proposal | None:
             tier=2,
             confidence=facts.evidence_confidence,
             reason=REASON_VENDOR_AMOUNT.format(
-                vendor=vendor.name, evidence=EVIDENCE_LABEL[evidence], number=exact[0].number_normalized
+                vendor=vendor.name, evidence=facts.evidence_label, number=exact[0].number_normalized
             ),
             allocations=_paid(exact),
             is_suggestion=False,
@@ -330,7 +335,7 @@ def tier_vendor_amount(*, facts: PaymentFacts) -> Proposal | None:
             confidence=_AMBIGUOUS,
             reason=REASON_VENDOR_AMOUNT_AMBIGUOUS.format(
                 vendor=vendor.name,
-                evidence=EVIDENCE_LABEL[evidence],
+                evidence=facts.evidence_label,
                 count=len(exact),
                 amount=_money(amount, currency),
             ),
@@ -348,7 +353,7 @@ def tier_vendor_sum(*, facts: PaymentFacts) -> Proposal | None:
     A bounded subset-sum that prefers the oldest invoices and gives up after `subset_budget`
     steps; more than one set, or a search that gave up, is a suggestion.
     """
-    vendor, evidence = facts.vendor, facts.evidence
+    vendor = facts.vendor
     if vendor is None or facts.uncontested_references:
         return None
     amount, currency = facts.payment.amount, facts.payment.currency
@@ -370,12 +375,10 @@ def tier_vendor_sum(*, facts: PaymentFacts) -> Proposal | None:
         confidence=_AMBIGUOUS if ambiguous else facts.evidence_confidence - _TIER3_PENALTY,
         reason=(
             REASON_VENDOR_SUM_AMBIGUOUS.format(
-                vendor=vendor.name, evidence=EVIDENCE_LABEL[evidence], amount=_money(amount, currency)
+                vendor=vendor.name, evidence=facts.evidence_label, amount=_money(amount, currency)
             )
             if ambiguous
-            else REASON_VENDOR_SUM.format(
-                vendor=vendor.name, evidence=EVIDENCE_LABEL[evidence], numbers=_numbers(chosen)
-            )
+            else REASON_VENDOR_SUM.format(vendor=vendor.name, evidence=facts.evidence_label, numbers=_numbers(chosen))
         ),
         allocations=_paid(chosen),
         is_suggestion=ambiguous,
@@ -391,7 +394,7 @@ def tier_short_payment(*, facts: PaymentFacts) -> Proposal | None:
     plus a `write_off` allocation for the difference (a bank fee, a small discount). Never for an
     overpayment.
     """
-    referenced, vendor, evidence = facts.uncontested_references, facts.vendor, facts.evidence
+    referenced, vendor = facts.uncontested_references, facts.vendor
     pool = referenced or facts.vendor_invoices
     if not pool:
         return None
@@ -403,7 +406,7 @@ def tier_short_payment(*, facts: PaymentFacts) -> Proposal | None:
     ]
     if not near:
         return None
-    label = f"{vendor.name}, {EVIDENCE_LABEL[evidence]}" if vendor is not None and evidence else ""
+    label = f"{vendor.name}, {facts.evidence_label}" if vendor is not None and facts.evidence else ""
     source = f"Remittance names {_numbers(referenced)}" if referenced else label
     if len(near) > 1:
         return facts.proposal(
