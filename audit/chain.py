@@ -1,6 +1,6 @@
 """The hash chain of a tenant's audit events: canonical form and hashing.
 
-Canonical form of an event (what its `hash` covers): the JSON object
+Canonical form of an event (what its `hash` covers, audit.fields.HASHED_FIELDS): the JSON object
 
     {"action", "actor_id", "actor_kind", "actor_label", "after", "before", "entity_id",
      "entity_type", "occurred_at", "prev_hash", "request_id", "sequence", "tenant_id"}
@@ -25,6 +25,8 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from audit.fields import HASHED_FIELDS
+
 GENESIS_HASH = "0" * 64
 
 
@@ -38,21 +40,9 @@ def canonical_timestamp(moment: dt.datetime) -> str:
 
 
 def canonical_form(event: dict[str, Any]) -> bytes:
-    body = {
-        "action": event["action"],
-        "actor_id": event["actor_id"],
-        "actor_kind": event["actor_kind"],
-        "actor_label": event["actor_label"],
-        "after": event["after"],
-        "before": event["before"],
-        "entity_id": event["entity_id"],
-        "entity_type": event["entity_type"],
-        "occurred_at": canonical_timestamp(event["occurred_at"]),
-        "prev_hash": event["prev_hash"],
-        "request_id": event["request_id"],
-        "sequence": event["sequence"],
-        "tenant_id": str(event["tenant_id"]),
-    }
+    body = {name: event[name] for name in HASHED_FIELDS}
+    body["occurred_at"] = canonical_timestamp(event["occurred_at"])
+    body["tenant_id"] = str(event["tenant_id"])
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

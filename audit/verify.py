@@ -5,26 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.chain import GENESIS_HASH, event_hash
+from audit.fields import HASHED_FIELDS
 from audit.models import AuditEvent
 from core.tenancy.ref import TenantRef
-
-_FIELDS = (
-    "id",
-    "tenant_id",
-    "sequence",
-    "occurred_at",
-    "actor_kind",
-    "actor_id",
-    "actor_label",
-    "entity_type",
-    "entity_id",
-    "action",
-    "before",
-    "after",
-    "request_id",
-    "prev_hash",
-    "hash",
-)
 
 
 @dataclass(frozen=True)
@@ -54,7 +37,7 @@ def audit_chain_verify(*, tenant: TenantRef) -> ChainReport:
     or goes back in time.
     """
     expected_sequence, prev_hash, previous_time, count = 1, GENESIS_HASH, None, 0
-    events = AuditEvent.objects.for_tenant(tenant).order_by("sequence").values(*_FIELDS)
+    events = AuditEvent.objects.for_tenant(tenant).order_by("sequence").values("id", *HASHED_FIELDS, "hash")
     for event in events.iterator(chunk_size=2000):
         reason = None
         if event["sequence"] != expected_sequence:

@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from rest_framework import mixins, serializers, viewsets
 
+from audit.fields import ACTOR_FIELDS, PUBLISHED_FIELDS
 from audit.models import AuditEvent
 from audit.selectors import audit_event_list
 from core.http.filters import UtcIsoDateTimeFilter
@@ -19,19 +20,15 @@ class AuditEventOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
+        # The published fields (audit.fields), the three actor columns shown as one `actor`
+        # object where the first of them stands.
         fields = [
             "id",
-            "sequence",
-            "occurred_at",
-            "actor",
-            "entity_type",
-            "entity_id",
-            "action",
-            "before",
-            "after",
-            "request_id",
-            "prev_hash",
-            "hash",
+            *(
+                "actor" if name == ACTOR_FIELDS[0] else name
+                for name in PUBLISHED_FIELDS
+                if name not in ACTOR_FIELDS[1:]
+            ),
         ]
 
     def get_actor(self, event: AuditEvent) -> dict[str, str]:

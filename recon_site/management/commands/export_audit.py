@@ -25,27 +25,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.chain import canonical_timestamp
 from audit.checkpoints import audit_checkpoint_take
+from audit.fields import PUBLISHED_FIELDS
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
 from core.csv_safe import csv_cell
 from core.tenancy.rls import tenant_scope
 from tenants.management.options import tenant_option
-
-COLUMNS = (
-    "sequence",
-    "occurred_at",
-    "actor_kind",
-    "actor_id",
-    "actor_label",
-    "entity_type",
-    "entity_id",
-    "action",
-    "before",
-    "after",
-    "request_id",
-    "prev_hash",
-    "hash",
-)
 
 
 def _date(value: str) -> dt.date:
@@ -83,7 +68,9 @@ class Command(BaseCommand):
             AuditEvent.objects.for_tenant(tenant)
             .filter(occurred_at__gte=start, occurred_at__lt=end)
             .order_by("sequence")
-            .values(*COLUMNS)
+            # The event as a tenant's reader gets it; the JSON lines add `tenant_id` back, so each
+            # line holds exactly what the hash covers, and the hash.
+            .values(*PUBLISHED_FIELDS)
         )
         count, first, last = 0, None, None
         with (
@@ -91,7 +78,7 @@ class Command(BaseCommand):
             open(f"{prefix}.jsonl", "w", encoding="utf-8") as jsonl_file,
         ):
             writer = csv.writer(csv_file)
-            writer.writerow(COLUMNS)
+            writer.writerow(PUBLISHED_FIELDS)
             for event in events.iterator(chunk_size=2000):
                 row = {**event, "occurred_at": canonical_timestamp(event["occurred_at"])}
                 jsonl_file.write(json.dumps({"tenant_id": str(tenant.pk), **row}, sort_keys=True, ensure_ascii=False))
@@ -99,7 +86,7 @@ class Command(BaseCommand):
                 writer.writerow(
                     [
                         csv_cell(json.dumps(row[c], sort_keys=True) if c in ("before", "after") else row[c])
-                        for c in COLUMNS
+                        for c in PUBLISHED_FIELDS
                     ]
                 )
                 first = first or row
