@@ -31,10 +31,11 @@ from audit.services import audit_record
 from core import locks
 from core.actors import Actor
 from matching.engine import ENGINE_VERSION, MatchFailure, MatchOutcome, match_batch
-from matching.loading import load_batch, matchable_invoices, tenant_settings_for
+from matching.loading import load_batch, matchable_invoices
 from matching.models import MatchRun
 from matching.writer import matching_outcomes_persist, run_failure
 from tenants.models import Tenant
+from tenants.selectors import tenant_settings_get
 
 logger = logging.getLogger(__name__)
 
@@ -54,19 +55,6 @@ class _QueryCounter:
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
         self.count += 1
         return execute(sql, params, many, context)
-
-
-def matching_lock_wait(*, tenant: Tenant) -> None:
-    """Wait for the tenant's matching lock and hold it to the end of the current transaction.
-
-    Goods receipts take it before they write anything: a run loads received quantities, matches,
-    then writes `on_hold`; a receipt committed in between would find the invoice still `received`
-    (nothing to release) and the run would then put it on hold for goods that already arrived.
-    Waiting for the run (one batch at most) closes that gap. Taken first in the transaction, before
-    the audit lock, in the same order as a run (matching lock, then audit lock), so the two
-    cannot deadlock.
-    """
-    locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
 
 
 def matching_runs_abandon(*, tenant: Tenant, current: MatchRun) -> int:
@@ -189,7 +177,7 @@ def matching_run_for_tenant(
 def _run_batch(*, tenant: Tenant, run: MatchRun, exclude_invoice_ids: Collection[uuid.UUID]) -> None:
     """Load, match and write one batch, filling the run's counts and timings."""
     start = time.perf_counter()
-    tenant_settings = tenant_settings_for(tenant)
+    tenant_settings = tenant_settings_get(tenant=tenant)
     batch = load_batch(
         tenant=tenant,
         limit=tenant_settings.max_invoices_per_run,
@@ -227,7 +215,7 @@ def matching_drain_tenant(
     of its own. Invoices that failed are left out of the later batches of this drain, so a batch
     of invoices that keep failing cannot hold up the rest.
     """
-    limit = tenant_settings_for(tenant).max_invoices_per_run
+    limit = tenant_settings_get(tenant=tenant).max_invoices_per_run
     if run is None:
         # A run the API queued whose task never arrived (broker down, message lost) is carried
         # out by whichever drain comes next, so the run its caller follows does not stay

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "payments",
     "review",
     "audit",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [
@@ -328,7 +329,7 @@ try:
 except ValueError as _exc:
     raise ImproperlyConfigured(str(_exc)) from _exc
 
-# --- Matching (matching.services, matching.tasks) ------------------------------------------------
+# --- Matching (matching.services, matching.holds, matching.tasks) --------------------------------
 # Minutes between the scheduled passes that drain every tenant's `received` invoices.
 MATCHING_SCHEDULE_MINUTES = positive_int("MATCHING_SCHEDULE_MINUTES", 30)
 # Queue a matching run for the tenant as soon as an invoice is stored (or a receipt puts an
