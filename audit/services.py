@@ -197,7 +197,7 @@ def outbox_enqueue_many(*, tenant: TenantRef, events: list[tuple[str, dict[str, 
     timestamp = canonical_timestamp(timezone.now())
     messages = [
         OutboxMessage(
-            tenant=tenant,
+            tenant_id=tenant.pk,
             subject=outbox_subject(event_type, tenant_id=tenant.pk),
             payload={
                 "event_type": event_type,
@@ -210,7 +210,7 @@ def outbox_enqueue_many(*, tenant: TenantRef, events: list[tuple[str, dict[str, 
         for event_type, payload in events
     ]
     tenant_rows_insert(tenant=tenant, rows=messages)
-    if settings.NATS_ENABLED and not any(func is _kick_publisher for _, func, _ in connection.run_on_commit):
+    if settings.NATS_ENABLED and not any(func is _kick_publisher for _, func, *_ in connection.run_on_commit):
         # Publish promptly after commit rather than waiting for the schedule; once per transaction.
         # Robust: with the task broker (Redis) down the change is committed all the same, and the
         # schedule publishes it; the caller must not get an error for a commit that happened.

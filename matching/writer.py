@@ -64,7 +64,7 @@ def matching_outcomes_persist(
         # Pipelined: PostgreSQL runs each statement while Python builds the next (the write's
         # server work, ~half of it, mostly overlaps); an error surfaces at the block's end and
         # rolls the whole batch back, as without the pipeline.
-        with transaction.atomic(), connection.pipelined():
+        with transaction.atomic(), connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
             return _write(tenant=tenant, run=run, batch=batch, outcomes=outcomes)
     except Exception:
         logger.warning("Bulk write of run %s failed; writing invoice by invoice", run.pk, exc_info=True)

@@ -66,6 +66,7 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
                 errors[f"lines[{index}].{field_name}"] = [problem]
     if errors:
         raise DocumentInvalid("The purchase order is invalid; see details.", details=errors)
+    assert vendor is not None  # an unknown vendor is one of the errors above
     if PurchaseOrder.objects.for_tenant(tenant).filter(po_number=document.po_number).exists():
         raise DuplicateDocument(
             PO_DUPLICATE.format(po_number=document.po_number), details={"po_number": document.po_number}

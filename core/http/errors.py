@@ -199,14 +199,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return None  # an unhandled crash: Django's handler500 shapes it
 
     code = next((name for cls, name in _CODE_BY_EXCEPTION.items() if isinstance(exc, cls)), "error")
+    details: dict[str, Any]
     if isinstance(exc, exceptions.ValidationError):
         details = flatten_errors(exc.detail)
         message = "The request is invalid; see details for each field."
     else:
         details = {}
         message = str(exc.detail) if hasattr(exc, "detail") else str(exc)
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details = {"retry_after_seconds": int(exc.wait) + 1}
+    # DRF sets `wait` on Throttled; its stubs do not declare it.
+    if isinstance(exc, exceptions.Throttled) and (wait := exc.wait) is not None:  # type: ignore[attr-defined]
+        details = {"retry_after_seconds": int(wait) + 1}
     response.data = error_body(code, message, details)
     return response
 

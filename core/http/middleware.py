@@ -38,7 +38,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id  # type: ignore[attr-defined]
+        request.request_id = request_id  # type: ignore[attr-defined]  # Recon's own: the request span reads it
         # Set, not reset afterwards: Django logs the response (django.request) after the
         # middleware chain returns, and that line must carry the id too. The next request on
         # this thread overwrites both values.
@@ -79,7 +79,7 @@ class NulFreeRequestMiddleware:
                 return error_response(400, "malformed_request", message, {name: [NUL_REFUSED]})
         if any(NUL in name or NUL in value for name, value in request.COOKIES.items()):
             logger.warning("Dropped a cookie holding a NUL character")
-            request.COOKIES = {  # type: ignore[misc]
+            request.COOKIES = {
                 name: value for name, value in request.COOKIES.items() if NUL not in name and NUL not in value
             }
         return self.get_response(request)

@@ -52,11 +52,14 @@ class TenantCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
 
-    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any] | None:
+    # Query sets only (a list has no model to read the ordering field of), where DRF also takes lists.
+    def paginate_queryset(  # type: ignore[override]
+        self, queryset: QuerySet[Any], request: Request, view: Any = None
+    ) -> list[Any] | None:
         self._model = queryset.model
         return super().paginate_queryset(queryset, request, view)
 
-    def get_page_size(self, request: Request) -> int:
+    def get_page_size(self, request: Request) -> int | None:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
@@ -80,11 +83,13 @@ class TenantCursorPagination(CursorPagination):
         position = ""
         if cursor.position is not None:
             if self._ordering_is_time():
-                elapsed = dt.datetime.fromisoformat(cursor.position) - _EPOCH
+                # DRF's positions are text (its stubs say int), here an ISO 8601 timestamp.
+                elapsed = dt.datetime.fromisoformat(cursor.position) - _EPOCH  # type: ignore[arg-type]
                 position = str(elapsed // dt.timedelta(microseconds=1))
             else:
                 position = str(cursor.position)
         token = ("p" if cursor.reverse else "n") + position + (f".{cursor.offset}" if cursor.offset else "")
+        assert self.base_url is not None  # set by paginate_queryset, before any link is made
         return replace_query_param(self.base_url, self.cursor_query_param, token)
 
     def decode_cursor(self, request: Request) -> Cursor | None:
@@ -100,7 +105,8 @@ class TenantCursorPagination(CursorPagination):
         elif position is not None:
             position = str(int(position))
         offset = min(int(match["offset"] or 0), self.offset_cutoff)
-        return Cursor(offset=offset, reverse=match["direction"] == "p", position=position)
+        # DRF's positions are text (its stubs say int).
+        return Cursor(offset=offset, reverse=match["direction"] == "p", position=position)  # type: ignore[arg-type]
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [

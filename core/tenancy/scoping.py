@@ -26,9 +26,10 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from django.db import connection, models
+from django.db.models import ForeignObjectRel
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND, WhereNode
 
@@ -76,12 +77,12 @@ class TenantQuerySet(models.QuerySet):
 
         Inside a tenant scope (a request, a task) RLS still confines it to that tenant.
         """
-        clone = self._chain()
+        clone = self.all()
         clone._tenant_scope = ALL_TENANTS
         return clone
 
     def _clone(self) -> Self:
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]  # Django's private copy hook, absent from its stubs
         clone._tenant_scope = self._tenant_scope
         return clone
 
@@ -154,7 +155,8 @@ class TenantBaseQuerySet(models.QuerySet):
 
     def _fetch_all(self) -> None:
         if self._result_cache is None:
-            with orm_scope(tenant_id_of(self._hints.get("instance"))):
+            # `_hints` is Django's (the related row a descriptor starts from), absent from its stubs.
+            with orm_scope(tenant_id_of(self._hints.get("instance"))):  # type: ignore[attr-defined]
                 super()._fetch_all()
 
 
@@ -167,13 +169,20 @@ def tenant_id_of(instance: models.Model | None) -> uuid.UUID | None:
     return getattr(instance, "tenant_id", None)
 
 
-class TenantBaseManager(models.Manager.from_queryset(TenantBaseQuerySet)):  # type: ignore[misc]
+# The managers' bases are named at module level: django-stubs types a `from_queryset` manager only
+# there, and then every `Model.objects.for_tenant(…)` is a typed query set rather than Any.
+_TenantBaseManagerBase = models.Manager.from_queryset(TenantBaseQuerySet)
+_TenantManagerBase = models.Manager.from_queryset(TenantQuerySet)
+
+
+class TenantBaseManager(_TenantBaseManagerBase):
     pass
 
 
-class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: ignore[misc]
+class TenantManager(_TenantManagerBase):
     def get_queryset(self) -> TenantQuerySet:
-        queryset = super().get_queryset()
+        # The query set class given to from_queryset; django-stubs types it as a plain QuerySet.
+        queryset = cast(TenantQuerySet, super().get_queryset())
         # Django builds related managers (`invoice.lines`) by subclassing this manager and
         # setting `instance`; reaching rows through a tenant's own row keeps that tenant.
         instance = getattr(self, "instance", None)
@@ -186,6 +195,7 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: igno
 class TenantRow(models.Model):
     """What every model with a `tenant_id` shares: the scoped manager, and RLS told its tenant."""
 
+    tenant_id: uuid.UUID  # the concrete model's tenant field (a foreign key, or the primary key)
     objects = TenantManager()
     # Django's FK descriptors and deletion collector use the base manager, which has no scoping
     # check, so following `line.invoice` from a row already reached through a scoped query does
@@ -262,9 +272,9 @@ def tenant_rows_update(
     quote = connection.ops.quote_name
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
+        return _quoted_column(meta.get_field(name))
 
-    key = quote(meta.pk.column)
+    key = _quoted_column(meta.pk)
     columns = [column(name) for name in fields]
     arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in [meta.pk, *map(meta.get_field, fields)])
     set_all, only_where = dict(set_all or {}), dict(only_where or {})
@@ -295,7 +305,7 @@ def tenant_rows_update(
     @functools.cache  # asked twice, the same answer: the cursor is closed after the first
     def rows_updated() -> int:
         if cursor.cursor.pgresult is None:  # still in flight (a pipeline)
-            connection.pipeline_sync()
+            connection.pipeline_sync()  # type: ignore[attr-defined]  # core.tenancy.db_backend's
         count: int = cursor.rowcount
         cursor.close()
         return count
@@ -325,8 +335,8 @@ def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -
         if type(row) is not model or row.tenant_id != tenant.pk:
             raise ValueError(f"tenant_rows_insert takes new {model.__name__} rows of tenant {tenant.pk} only.")
         records.append({field.column: _json_column(field, field.pre_save(row, add=True)) for field in fields})
-    columns = ", ".join(quote(field.column) for field in fields)
-    declared = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in fields)
+    columns = ", ".join(_quoted_column(field) for field in fields)
+    declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in fields)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
         f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
@@ -337,6 +347,13 @@ def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -
         row._state.adding = False
         row._state.db = connection.alias
     return list(rows)
+
+
+def _quoted_column(field: models.Field[Any, Any] | ForeignObjectRel) -> str:
+    """A field's column, quoted for SQL. Only concrete fields are written by the functions above:
+    a reverse relation has no column."""
+    assert isinstance(field, models.Field) and field.column is not None, field
+    return connection.ops.quote_name(field.column)
 
 
 def _json_column(field: models.Field, value: Any) -> Any:
