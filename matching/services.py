@@ -273,7 +273,7 @@ def matching_enqueue(*, tenant: Tenant, trigger: str, run: MatchRun | None = Non
     run_id = str(run.pk) if run is not None else None
     if run_id is None and any(
         isinstance(func, functools.partial) and func.func is _enqueue_now and func.args[:2] == (tenant_id, None)
-        for _, func, _ in connection.run_on_commit
+        for _, func, *_ in connection.run_on_commit
     ):
         return
     # update_wrapper: Django's robust on_commit logs the callback's __qualname__, which a bare

@@ -125,12 +125,12 @@ def _identified_pairs(
         by_code = by_sku.get(sku) if sku else None
         if by_hint is not None and by_code is not None and by_hint.id != by_code.id:
             return None  # the hint and the SKU disagree
-        po_line = by_hint or by_code
-        if po_line is None or po_line.id in taken:
+        named = by_hint or by_code
+        if named is None or named.id in taken:
             return None
-        taken.add(po_line.id)
-        score, quality = _pair_score(invoice_line, po_line)
-        pairs.append(LinePair(invoice_line, po_line, score, quality))
+        taken.add(named.id)
+        score, quality = _pair_score(invoice_line, named)
+        pairs.append(LinePair(invoice_line, named, score, quality))
     return pairs
 
 
