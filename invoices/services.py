@@ -16,6 +16,7 @@ from core.exceptions import DocumentInvalid
 from core.money import MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency, to_minor
 from core.quantities import quantity_error, unit_price_error
 from core.text import nul_error
+from invoices.billing import NO_LONGER_BILLING
 from invoices.documents import (
     InvoiceDocument,
     InvoiceLineDocument,
@@ -342,7 +343,7 @@ def _credited_invoice_locked(*, tenant: Tenant, vendor: Vendor | None, document:
 
     The same vendor (the resolved one; without one, the same raw tax id and name) and the same
     normalized number, within the tenant. When the number was billed more than once (a duplicate
-    that matching rejected, say), the credit is for the one that is still live, else the oldest.
+    that matching rejected, say), the credit is for the one that still bills, else the oldest.
     """
     number = normalize_invoice_number(document.credited_invoice_number)
     if not number:
@@ -357,8 +358,7 @@ def _credited_invoice_locked(*, tenant: Tenant, vendor: Vendor | None, document:
     )
     if not found:
         return None
-    final = INVOICE_LIFECYCLE.final_states
-    chosen = next((candidate for candidate in found if candidate.status not in final), found[0])
+    chosen = next((candidate for candidate in found if candidate.status not in NO_LONGER_BILLING), found[0])
     return Invoice.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=chosen.pk)
 
 

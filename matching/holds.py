@@ -21,11 +21,11 @@ from django.utils import timezone
 from core.actors import Actor, system_actor
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
-from matching.loading import tenant_settings_for
 from matching.models import MatchRun
 from matching.services import matching_enqueue
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
+from tenants.selectors import tenant_settings_get
 
 RECEIPT_ACTOR = system_actor("goods_receipt")
 HOLD_ESCALATION_ACTOR = system_actor("hold_escalation")
@@ -143,7 +143,7 @@ def matching_escalate_stale_holds(*, tenant: Tenant, now: dt.datetime | None = N
     finds nothing. Returns how many were escalated.
     """
     now = now or timezone.now()
-    max_days = tenant_settings_for(tenant).hold_max_days
+    max_days = tenant_settings_get(tenant=tenant).hold_max_days
     stale = list(
         Invoice.objects.for_tenant(tenant)
         .filter(status=InvoiceStatus.ON_HOLD)

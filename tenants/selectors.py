@@ -1,11 +1,11 @@
-"""Reads of tenants."""
+"""Reads of tenants: a tenant by reference, and its settings (the one read every app uses)."""
 
 from __future__ import annotations
 
 import uuid
 
 from core.exceptions import NotFoundError
-from tenants.models import Tenant
+from tenants.models import Tenant, TenantSettings
 
 UNKNOWN_TENANT = "No tenant with id or slug {reference!r}."
 
@@ -19,3 +19,14 @@ def tenant_by_reference(reference: str) -> Tenant:
     if found is None:
         raise NotFoundError(UNKNOWN_TENANT.format(reference=reference))
     return found
+
+
+def tenant_settings_get(*, tenant: Tenant) -> TenantSettings:
+    """The tenant's thresholds and tolerances: its settings row, or the defaults if it has none.
+
+    `tenant_create` writes the row with the tenant; a tenant made another way (the admin before its
+    save hook, a fixture) reads the model's defaults instead of failing. The one read every app
+    uses (matching, holds, payment reconciliation, the benchmarks): writes go through
+    `tenants.services.tenant_settings_update`.
+    """
+    return TenantSettings.objects.filter(tenant=tenant).first() or TenantSettings(tenant=tenant)

@@ -1,5 +1,5 @@
 """The engine's words and how it writes figures: discrepancy types and severities (part of the
-API), the decisions a match leads to, the statuses that no longer count, and the texts that print
+API), the decisions a match leads to, and the texts that print
 quantities, unit prices and percentages in discrepancy messages as a clerk would write them.
 """
 
@@ -38,9 +38,6 @@ SERIOUS = frozenset({HIGH, CRITICAL})
 # Decisions: the invoice status the match leads to.
 APPROVED, PENDING_REVIEW, ON_HOLD, REJECTED = "approved", "pending_review", "on_hold", "rejected"
 STANDARD, ESCALATED = "standard", "escalated"
-
-# Statuses whose invoices no longer count: not as duplicates, not as billed quantities.
-NOT_COUNTED = frozenset({"void", "rejected"})
 
 
 def quantity_text(value: Decimal) -> str:

@@ -34,6 +34,7 @@ from matching.engine.vendor import resolve_vendor
 from matching.loading.prior_invoices import batch_prior_invoices
 from matching.loading.purchase_orders import batch_purchase_orders
 from tenants.models import Tenant, TenantSettings
+from tenants.selectors import tenant_settings_get
 from vendors.models import Vendor, VendorAlias
 
 
@@ -49,11 +50,6 @@ class LoadedBatch:
     @property
     def invoice_ids(self) -> list[uuid.UUID]:
         return [invoice.id for invoice in self.invoices]
-
-
-def tenant_settings_for(tenant: Tenant) -> TenantSettings:
-    """The tenant's settings row; the defaults if it has none (a tenant made outside the services)."""
-    return TenantSettings.objects.filter(tenant=tenant).first() or TenantSettings(tenant=tenant)
 
 
 def match_settings_from(tenant_settings: TenantSettings) -> MatchSettings:
@@ -91,7 +87,7 @@ def load_batch(
     failing cannot hold the queue. The batch is not locked here: the tenant's matching lock
     serializes runs, and the writes compare-and-set each invoice's status.
     """
-    tenant_settings = tenant_settings or tenant_settings_for(tenant)
+    tenant_settings = tenant_settings or tenant_settings_get(tenant=tenant)
     settings = match_settings_from(tenant_settings)
     invoice_rows = list(
         matchable_invoices(tenant=tenant, exclude_invoice_ids=exclude_invoice_ids)

@@ -7,11 +7,11 @@ import uuid
 from collections import defaultdict
 
 from core.tenancy.scoping import id_array, tenant_cursor
+from invoices.billing import NO_LONGER_BILLING
 from invoices.models import DocumentType
 from invoices.numbers import normalize_invoice_number
 from matching.engine import InvoiceRecord, PriorInvoiceRecord, VendorRecord
 from matching.engine.duplicates import POSSIBLE_DUPLICATE_DAYS
-from matching.engine.vocabulary import NOT_COUNTED
 from tenants.models import Tenant
 
 # The earlier invoices each batch invoice could duplicate, per (resolved vendor, invoice): the
@@ -84,7 +84,7 @@ def batch_prior_invoices(
                 "tenant_id": tenant.pk,
                 "days": POSSIBLE_DUPLICATE_DAYS,
                 "newest": newest,
-                "not_counted": sorted(NOT_COUNTED),
+                "not_counted": sorted(NO_LONGER_BILLING),
                 "invoice": DocumentType.INVOICE,
                 "batch_ids": id_array(batch_ids),
             },

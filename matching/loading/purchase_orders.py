@@ -9,9 +9,9 @@ from typing import Any
 
 from core.lookup_keys import billing_key_sql, description_key_sql, po_number_key, sku_key_sql
 from core.tenancy.scoping import id_array, tenant_cursor
+from invoices.billing import NO_LONGER_BILLING
 from matching.engine import InvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord, VendorRecord
 from matching.engine.purchase_order import infer_purchase_order
-from matching.engine.vocabulary import NOT_COUNTED
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
 
@@ -91,7 +91,7 @@ def batch_purchase_orders(
             {
                 "line_ids": kept_line_ids,
                 "tenant_id": tenant.pk,
-                "not_counted": sorted(NOT_COUNTED),
+                "not_counted": sorted(NO_LONGER_BILLING),
                 "batch_ids": id_array(batch_ids),
             },
         )

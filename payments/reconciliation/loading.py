@@ -20,18 +20,22 @@ from typing import Any
 from django.db.models import Case, F, Q, Sum, When
 from django.db.models.functions import Coalesce
 
+from invoices.billing import NO_LONGER_BILLING
 from invoices.models import DocumentType, Invoice, InvoiceStatus
 from payments.models import CounterpartyAccount, Payment, PaymentAllocation, PaymentDirection, PaymentStatus
 from payments.reconciliation.types import OpenInvoice, PaymentRecord, ReconcileSettings, VendorRecord
-from tenants.models import Tenant, TenantSettings
+from tenants.models import Tenant
+from tenants.selectors import tenant_settings_get
 from vendors.models import Vendor, VendorAlias
 
-# Invoices that still expect money (DESIGN.md §4: approved → partially_paid → reconciled).
+# Invoices that still expect money (DESIGN.md §4: approved → partially_paid → reconciled). Not
+# every invoice that still bills (the complement of invoices.billing.NO_LONGER_BILLING): one
+# received, in review, on hold or disputed bills, but nobody has agreed to pay it yet; a
+# reconciled one is paid.
 PAYABLE_STATUSES = (InvoiceStatus.APPROVED, InvoiceStatus.PARTIALLY_PAID)
 # Payments a run looks at: never matched by anyone, or only suggested. A partially matched
 # payment was split by a clerk, who decides where the rest goes.
 RECONCILABLE_PAYMENT_STATUSES = (PaymentStatus.UNMATCHED, PaymentStatus.SUGGESTED)
-_DEAD_CREDIT_NOTE_STATUSES = (InvoiceStatus.VOID, InvoiceStatus.REJECTED)
 
 _NET_AMOUNT = Coalesce(
     Sum(Case(When(reversal_of__isnull=True, then=F("amount")), default=-F("amount"))),
@@ -48,7 +52,7 @@ class LoadedReconciliation:
 
 
 def reconcile_settings_for(tenant: Tenant) -> ReconcileSettings:
-    stored = TenantSettings.objects.filter(tenant=tenant).first() or TenantSettings(tenant=tenant)
+    stored = tenant_settings_get(tenant=tenant)
     return ReconcileSettings(
         write_off_max_abs=stored.write_off_max_abs,
         write_off_max_pct=stored.write_off_max_pct,
@@ -73,7 +77,8 @@ def _credited_by_invoice(tenant: Tenant, invoice_filter: Q) -> dict[uuid.UUID, i
     rows = (
         Invoice.objects.for_tenant(tenant)
         .filter(invoice_filter, document_type=DocumentType.CREDIT_NOTE, credited_invoice__isnull=False)
-        .exclude(status__in=_DEAD_CREDIT_NOTE_STATUSES)
+        # A void or rejected credit note takes nothing off (the allocation trigger agrees).
+        .exclude(status__in=NO_LONGER_BILLING)
         .values("credited_invoice_id")
         .annotate(total=Sum("amount_due"))
         .values_list("credited_invoice_id", "total")

@@ -42,7 +42,8 @@ from core.actors import system_actor
 from invoices.models import Invoice, InvoiceStatus
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_drain_tenant
-from tenants.models import Tenant, TenantSettings
+from tenants.models import Tenant
+from tenants.selectors import tenant_settings_get
 from tenants.services import tenant_create, tenant_settings_update
 
 BENCH_ACTOR = system_actor("bench_matching")
@@ -96,7 +97,7 @@ class Command(BaseCommand):
             seed=options["seed"],
         )
         tenant = fixture.tenant
-        limit = TenantSettings.objects.get(tenant=tenant).max_invoices_per_run
+        limit = tenant_settings_get(tenant=tenant).max_invoices_per_run
         started = time.perf_counter()
         matching_drain_tenant(
             tenant=tenant,
