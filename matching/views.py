@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from core.http.listing import list_page
 from matching.models import MatchRun
 from matching.selectors import match_run_list
 from matching.services import matching_run_request
@@ -21,16 +21,16 @@ RUN_QUEUED = "Matching run queued; it starts in the background in a moment."
 RUN_NOT_ALLOWED = "Only an approver or an administrator can start a matching run."
 
 
-def _runs_context(tenant: Tenant, page_number: str | int | None) -> dict[str, Any]:
+def _runs_context(tenant: Tenant, query: QueryDict) -> dict[str, Any]:
     runs = match_run_list(tenant=tenant).order_by("-created_at", "id")
-    page = Paginator(runs, PAGE_SIZE).get_page(page_number)
+    page = list_page(query=query, queryset=runs, per_page=PAGE_SIZE).page
     active = any(run.status in (MatchRun.Status.QUEUED, MatchRun.Status.RUNNING) for run in page.object_list)
     return {"page": page, "active": active, "nav": "runs"}
 
 
 @tenant_view
 def match_run_index(request: HttpRequest) -> HttpResponse:
-    context = _runs_context(request.web.tenant, request.GET.get("page"))  # type: ignore[attr-defined]
+    context = _runs_context(request.web.tenant, request.GET)  # type: ignore[attr-defined]
     # The table refreshes itself through htmx while a run is queued or running.
     if request.htmx:
         return render(request, "matching/_runs_table.html", context)
@@ -44,7 +44,7 @@ def match_run_start(request: HttpRequest) -> HttpResponse:
     # Checked here, not only by hiding the button: a clerk's hand-made POST is refused too.
     if not web.is_approver:
         messages.error(request, RUN_NOT_ALLOWED)
-        return render(request, "matching/runs.html", _runs_context(web.tenant, 1), status=403)
+        return render(request, "matching/runs.html", _runs_context(web.tenant, QueryDict()), status=403)
     matching_run_request(tenant=web.tenant, actor=web.actor)
     messages.success(request, RUN_QUEUED)
     return redirect("web:runs")

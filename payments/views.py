@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.exceptions import DomainError
+from core.http.listing import list_page
 from core.money import MoneyError, format_minor, to_minor
 from invoices.models import Invoice
 from payments.accounts import decrypt_account, mask_account
@@ -37,6 +37,14 @@ from tenants.http.web import WebContext, tenant_view
 from tenants.models import Role
 
 PAGE_SIZE = 25
+PAYMENT_SORTS = {
+    "booked": ("booking_date", "created_at"),
+    "-booked": ("-booking_date", "-created_at"),
+    "amount": ("amount",),
+    "-amount": ("-amount",),
+    "counterparty": ("counterparty_name", "-booking_date"),
+    "-counterparty": ("-counterparty_name", "-booking_date"),
+}
 SPLIT_ROWS = 3
 # Who may allocate, accept, ignore and reverse (checked again on every POST).
 PAYMENT_ACT_ROLES = frozenset({Role.CLERK, Role.APPROVER, Role.ADMIN})
@@ -122,14 +130,14 @@ def _with_proposals(web: WebContext, suggestions: list[PaymentSuggestion]) -> No
 @tenant_view
 def payment_queue(request: HttpRequest) -> HttpResponse:
     web = _web(request)
-    payments = (
-        Payment.objects.for_tenant(web.tenant)
-        .filter(status=PaymentStatus.UNMATCHED, direction=PaymentDirection.DEBIT)
-        .order_by("-booking_date", "-created_at", "id")
+    payments = Payment.objects.for_tenant(web.tenant).filter(
+        status=PaymentStatus.UNMATCHED, direction=PaymentDirection.DEBIT
     )
-    page = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
-    _with_masked_accounts(page.object_list)
-    return render(request, "payments/queue.html", {"page": page, "nav": "payments"})
+    listing = list_page(
+        query=request.GET, queryset=payments, per_page=PAGE_SIZE, sorts=PAYMENT_SORTS, default_sort="-booked"
+    )
+    _with_masked_accounts(listing.page.object_list)
+    return render(request, "payments/queue.html", {"page": listing.page, "sort": listing.sort, "nav": "payments"})
 
 
 @tenant_view
@@ -141,7 +149,7 @@ def suggestion_queue(request: HttpRequest) -> HttpResponse:
         .select_related("payment", "vendor")
         .order_by("-confidence", "created_at", "id")
     )
-    page = Paginator(suggestions, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = list_page(query=request.GET, queryset=suggestions, per_page=PAGE_SIZE).page
     rows = list(page.object_list)
     _with_proposals(web, rows)
     _with_masked_accounts(suggestion.payment for suggestion in rows)

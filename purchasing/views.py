@@ -4,30 +4,47 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from core.http.listing import list_page
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.selectors import goods_receipt_list, purchase_order_list
 from tenants.http.web import tenant_view
 
 PAGE_SIZE = 50
+PURCHASE_ORDER_SORTS = {
+    "po_number": ("po_number",),
+    "-po_number": ("-po_number",),
+    "vendor": ("vendor__name", "po_number"),
+    "-vendor": ("-vendor__name", "po_number"),
+    "ordered": ("order_date", "po_number"),
+    "-ordered": ("-order_date", "po_number"),
+}
+RECEIPT_SORTS = {
+    "receipt_number": ("receipt_number",),
+    "-receipt_number": ("-receipt_number",),
+    "received": ("received_date", "receipt_number"),
+    "-received": ("-received_date", "receipt_number"),
+}
 
 
 @tenant_view
 def purchase_order_index(request: HttpRequest) -> HttpResponse:
     tenant = request.web.tenant  # type: ignore[attr-defined]
-    orders = purchase_order_list(tenant=tenant).select_related("vendor").order_by("-order_date", "po_number")
+    orders = purchase_order_list(tenant=tenant).select_related("vendor")
     search = request.GET.get("q", "").strip()
     if search:
         orders = orders.filter(po_number__icontains=search)
     status = request.GET.get("status", "")
     if status in PurchaseOrder.Status.values:
         orders = orders.filter(status=status)
-    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    listing = list_page(
+        query=request.GET, queryset=orders, per_page=PAGE_SIZE, sorts=PURCHASE_ORDER_SORTS, default_sort="-ordered"
+    )
     context = {
-        "page": page,
+        "page": listing.page,
+        "sort": listing.sort,
         "search": search,
         "status": status,
         "statuses": PurchaseOrder.Status.choices,
@@ -39,13 +56,12 @@ def purchase_order_index(request: HttpRequest) -> HttpResponse:
 @tenant_view
 def goods_receipt_index(request: HttpRequest) -> HttpResponse:
     tenant = request.web.tenant  # type: ignore[attr-defined]
-    receipts = (
-        goods_receipt_list(tenant=tenant)
-        .select_related("purchase_order", "purchase_order__vendor")
-        .order_by("-received_date", "receipt_number")
+    receipts = goods_receipt_list(tenant=tenant).select_related("purchase_order", "purchase_order__vendor")
+    listing = list_page(
+        query=request.GET, queryset=receipts, per_page=PAGE_SIZE, sorts=RECEIPT_SORTS, default_sort="-received"
     )
-    page = Paginator(receipts, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "purchasing/receipt_list.html", {"page": page, "nav": "receipts"})
+    context = {"page": listing.page, "sort": listing.sort, "nav": "receipts"}
+    return render(request, "purchasing/receipt_list.html", context)
 
 
 @tenant_view

@@ -12,13 +12,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.exceptions import DomainError
+from core.http.listing import list_page
 from core.state_machine import StaleState
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine import DISCREPANCY_TYPES
@@ -101,7 +101,8 @@ def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
     form = QueueFilterForm(request.GET, auto_id="f-%s")
     filters = form.filters()
     invoices = review_queue_list(tenant=web.tenant, queue=queue, filters=filters)
-    page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Sorted by review_queue_list already (the form validated the sort): paged only.
+    page = list_page(query=request.GET, queryset=invoices, per_page=PAGE_SIZE).page
     found = discrepancies_by_invoice(tenant=web.tenant, invoices=page.object_list)
     for invoice in page.object_list:
         invoice.queue_discrepancies = found.get(invoice.pk, [])
@@ -109,6 +110,7 @@ def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
         "queue": queue,
         "form": form,
         "filters": filters,
+        "sort": filters.sort,
         "page": page,
         "vendors": vendor_list(tenant=web.tenant).order_by("name"),
         # Server-side too (bulk approval checks each invoice); this only hides the checkboxes.

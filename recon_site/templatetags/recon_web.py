@@ -1,4 +1,5 @@
-"""Template filters of the web app: money in minor units, ages, percentages, SVG bar charts."""
+"""Template tags and filters of the web app: money in minor units, ages, percentages, SVG bar
+charts, and the page and sort links of every list (core.http.listing)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django import template
+from django.http import HttpRequest
 from django.utils import timezone
 
+from core.http.listing import query_with
 from core.money import from_minor
 
 register = template.Library()
@@ -116,4 +119,28 @@ def score_bar(value: Decimal | str | float | None, name: str) -> dict[str, objec
         "score": score,
         "width": (score * 200).quantize(Decimal("0.1")),
         "css": "good" if score >= Decimal("0.95") else "fair" if score >= Decimal("0.7") else "poor",
+    }
+
+
+@register.simple_tag(takes_context=True)
+def list_url(context: template.Context, **changes: object) -> str:
+    """This list's URL with `changes` to its query, the filters kept: `{% list_url page=2 %}`,
+    `{% list_url sort="-amount" %}` (which also goes back to page 1)."""
+    request: HttpRequest = context["request"]
+    return request.path + query_with(query=request.GET, changes=changes)
+
+
+@register.inclusion_tag("web/_sort_link.html", takes_context=True)
+def sort_link(context: template.Context, key: str, title: str, target: str = "") -> dict[str, object]:
+    """A column heading that sorts the list by `key`, ascending first, then the other way.
+    The current sort is the view's `sort` (validated, with its default), not the raw query.
+    With `target`, htmx swaps only that element (the URL is pushed, so back and reload work)."""
+    current = context.get("sort", "")
+    descending = f"-{key}"
+    direction = "asc" if current == key else "desc" if current == descending else ""
+    return {
+        "url": list_url(context, sort=descending if current == key else key),
+        "title": title,
+        "direction": direction,
+        "target": target,
     }
