@@ -4,70 +4,106 @@ form it takes, side by side: the Python function the matching engine and loader 
 expression the purchasing models store as a generated column (stored because, under row-level
 security, only a comparison of plain columns can use an index), and the SQL the loader's raw
 queries apply to values that are not stored (a batch's invoice lines). The billing key (a line
-key with its quantity and unit price) is here for the same reason. tests/matching/test_lookup_keys.py
-checks against the database that the forms agree on a table of tricky inputs, and pins the inputs
-on which they do not (see DIVERGENCES below).
+key with its quantity and unit price) is here for the same reason. Every form is built from the
+two sets defined once below, so the forms compute the same text on every input and under any
+database locale; tests/matching/test_lookup_keys.py checks that on tricky inputs.
+
+What that means for users. Whitespace is every character Python calls whitespace (SPACES: tabs,
+line breaks, no-break and other typographic spaces): a PO number ignores it anywhere ("PO 0042",
+with a plain or a no-break space, finds "PO0042"), a SKU only around it ("HB M8" is not "HBM8").
+Case is ignored for the ASCII letters a-z only: "po-0042" finds "PO-0042", but "pö-1" and "PÖ-1",
+"straße" and "STRASSE", or full-width "ｐｏ" and "ＰＯ" are different keys. PostgreSQL's UPPER and
+LOWER cannot be the rule: they follow the database's LC_CTYPE (under C, ASCII letters only; under
+C.UTF-8 or en_US.UTF-8, é → É too), so a PO would be found on one database and not on another,
+and Python's upper() differs from all of them (ß → SS). Nor can an explicit table of every
+letter: translate() scans its table for each character, and the loader keys every line of a
+batch. Descriptions are keyed the same way, their ASCII letters in lower case: the key only
+narrows the POs that PO inference scores, and the engine then compares descriptions by
+similarity, case folded in full (matching.engine.lines.description_similarity).
 """
 
 from __future__ import annotations
 
+import string
+
 from django.db import models
 from django.db.models import Func, Value
 from django.db.models.expressions import Combinable
-from django.db.models.functions import Cast, Lower, Trim, Upper
+from django.db.models.functions import Cast
 
 from core.quantities import QUANTITY_DIGITS, QUANTITY_PLACES, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES
 
-# DIVERGENCES, measured on PostgreSQL 15 with LC_CTYPE C.UTF-8 (tests/matching/test_lookup_keys.py
-# pins them). Aligning a stored key means a migration that re-creates its generated column.
-# - Whitespace: Python's split() and strip() know more of it than PostgreSQL's regex `\s` (the C
-#   library's iswspace) and TRIM (the space U+0020 only). No-break spaces (U+00A0, U+2007, U+202F),
-#   U+0085 and the separators U+001C-U+001F are removed from a PO number in Python only; a SKU's
-#   padding of tabs, newlines or any space but U+0020 is stripped in Python only.
-# - Case: Python upper-cases with Unicode's full mapping, which may lengthen the text (ß → SS,
-#   ﬁ → FI); PostgreSQL maps one character to one, so ß stays ß. PostgreSQL's UPPER and LOWER also
-#   follow the database's LC_CTYPE: under C they change ASCII letters only (é stays é).
-# Descriptions have no Python key: the engine compares them by similarity (lines.py), and both
-# sides of the description key are computed by the database.
+# The whitespace every key ignores: the characters for which Python's str.isspace() is true
+# (Python 3.11, Unicode 14), written out because the database must be given the very same ones.
+# PostgreSQL's own sets differ: its regex `\s` follows the C library's iswspace (no no-break
+# spaces, U+0085 or U+001C-U+001F) and TRIM strips U+0020 alone. A test checks this is still
+# Python's set, so that a Python upgrade adding a space is noticed (then a migration re-creates
+# the stored keys).
+SPACES = (
+    "\t\n\x0b\x0c\r"  # tab, line feed, line tabulation, form feed, carriage return
+    "\x1c\x1d\x1e\x1f"  # the file, group, record and unit separators
+    " \x85\xa0"  # space, next line, no-break space
+    "\u1680"  # ogham space mark
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"  # en quad to hair space
+    "\u2028\u2029"  # line and paragraph separators
+    "\u202f\u205f\u3000"  # narrow no-break, medium mathematical and ideographic spaces
+)
+# The only letters whose case a key ignores (see the module docstring): PostgreSQL's translate()
+# maps them character for character whatever the locale, as str.translate does.
+ASCII_LOWERCASE = string.ascii_lowercase
+ASCII_UPPERCASE = string.ascii_uppercase
 
-# The whitespace a PO number key removes, as a PostgreSQL regular expression.
-PO_NUMBER_SPACES = r"\s+"
+_PO_NUMBER_TABLE = str.maketrans(ASCII_LOWERCASE, ASCII_UPPERCASE, SPACES)
+_ASCII_UPPER_TABLE = str.maketrans(ASCII_LOWERCASE, ASCII_UPPERCASE)
+
+# SPACES as a PostgreSQL string literal, written as escapes so that the loader's statements stay
+# printable in logs and EXPLAIN output (the ORM forms pass the characters as a parameter).
+_SPACES_SQL = "E'" + "".join(f"\\U{ord(char):08X}" for char in SPACES) + "'"
+
+
+def _translate_expression(text: Combinable, *, source: str, target: str) -> Func:
+    """PostgreSQL's translate(): each character of `source` becomes the one at its position in
+    `target`, and is removed where `target` is shorter."""
+    return Func(text, Value(source), Value(target), function="translate", output_field=models.TextField())
 
 
 def po_number_key(po_number: str) -> str:
-    """How a PO number is looked up: spaces and case ignored ("po 1001" finds "PO1001")."""
-    return "".join(po_number.split()).upper()
+    """How a PO number is looked up: whitespace anywhere and the case of ASCII letters ignored
+    ("po 1001" finds "PO1001")."""
+    return po_number.translate(_PO_NUMBER_TABLE)
 
 
 def po_number_key_expression(po_number: Combinable) -> Func:
     """`po_number_key` as the database computes it, stored as `PurchaseOrder.po_number_key`."""
-    return Upper(Func(po_number, Value(PO_NUMBER_SPACES), Value(""), Value("g"), function="regexp_replace"))
+    spaces_removed = _translate_expression(po_number, source=SPACES, target="")
+    return _translate_expression(spaces_removed, source=ASCII_LOWERCASE, target=ASCII_UPPERCASE)
 
 
 def sku_key(sku: str) -> str:
-    """How a SKU is compared: case and padding ignored."""
-    return sku.strip().upper()
+    """How a SKU is compared: the case of ASCII letters and padding ignored."""
+    return sku.strip(SPACES).translate(_ASCII_UPPER_TABLE)
 
 
 def sku_key_expression(sku: Combinable) -> Func:
     """`sku_key` as the database computes it, stored as `PurchaseOrderLine.sku_key`."""
-    return Upper(Trim(sku))
+    trimmed = Func(sku, Value(SPACES), function="btrim", output_field=models.TextField())
+    return _translate_expression(trimmed, source=ASCII_LOWERCASE, target=ASCII_UPPERCASE)
 
 
 def sku_key_sql(sku: str) -> str:
     """`sku_key_expression` in SQL, over the SQL expression `sku`."""
-    return f"UPPER(TRIM({sku}))"
+    return f"translate(btrim({sku}, {_SPACES_SQL}), '{ASCII_LOWERCASE}', '{ASCII_UPPERCASE}')"
 
 
 def description_key_expression(description: Combinable) -> Func:
-    """A description as PO inference compares it, case ignored; stored as
+    """A description as PO inference compares it, the case of ASCII letters ignored; stored as
     `PurchaseOrderLine.description_key`."""
-    return Lower(description)
+    return _translate_expression(description, source=ASCII_UPPERCASE, target=ASCII_LOWERCASE)
 
 
 def description_key_sql(description: str) -> str:
     """`description_key_expression` in SQL, over the SQL expression `description`."""
-    return f"LOWER({description})"
+    return f"translate({description}, '{ASCII_UPPERCASE}', '{ASCII_LOWERCASE}')"
 
 
 def billing_key_expression(key: Func, *, quantity: Combinable, unit_price: Combinable) -> Func:

@@ -32,7 +32,7 @@ class PurchaseOrder(TenantOwnedModel):
     closed_at = models.DateTimeField(null=True, blank=True)
     # The PO number as invoices name it (core.lookup_keys.po_number_key, the same key in Python).
     # Stored, not computed in each query: under row-level security PostgreSQL may not use an
-    # expression index whose functions are not LEAKPROOF (upper, regexp_replace are not) before
+    # expression index whose functions are not LEAKPROOF (translate, btrim are not) before
     # the policy's check, so the lookup would read every PO of the tenant. Equality of two text
     # columns is leakproof.
     po_number_key = models.GeneratedField(

@@ -1,75 +1,99 @@
 """One truth for lookup keys (core.lookup_keys), against the real database: on a table of tricky
 inputs, the Python key the engine and the loader compute, the generated column PostgreSQL stores
-and the SQL the loader runs over invoice lines give the same text, so a PO named in another
-spelling is found and an invoice line meets its PO line. Where the three disagree today, the
-difference is pinned (the *_DIVERGENT tables, reported in issue #16), so it changes only on purpose:
-aligning a stored key takes a migration that re-creates its generated column."""
+and the SQL the loader runs over invoice lines give the same text, and give it under every
+collation the database could fold case by. So the loader finds a PO by its own number however it
+is written, and an invoice line bearing a PO line's SKU or description makes that PO a candidate
+to infer."""
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Func, Value
+from django.db.models.functions import Collate
 
 from core.lookup_keys import (
+    SPACES,
     billing_key_sql,
+    description_key_expression,
     description_key_sql,
     po_number_key,
+    po_number_key_expression,
     sku_key,
+    sku_key_expression,
     sku_key_sql,
 )
-from matching.loading.purchase_orders import _purchase_order_rows
+from matching.engine import VendorRecord
+from matching.loading.purchase_orders import _purchase_order_rows, batch_purchase_orders
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory
+from tests.matching.engine_builders import inv_line, invoice
 
-# PO numbers on which Python and PostgreSQL agree, by what makes them tricky.
-PO_NUMBERS_AGREED = {
-    "lower case": "po-0042a",
-    "padded": "  PO-0042  ",
-    "inner space": "po 0042",
-    "tab, newline, carriage return": "PO\t00\n42\r",
-    "underscore": "PO_0042",
-    "dot and slash": "po.0042/b",
-    "full-width": "Ｐ０４２",
-    "full-width lower case": "ｐｏ－０４２",
-    "accents": "café-éàç",
-    "cyrillic": "заказ 7",
-    "ideographic space": "PO\u3000043",
-    "em space": "PO\u2003044",
-    "empty": "",
-}
-# PO numbers whose Python key (what an invoice naming them is looked up by) is not their stored key:
-# (Python key, stored key). A PO numbered so cannot be found by its own number.
-PO_NUMBERS_DIVERGENT = {
-    "sharp s": ("straße-1", "STRASSE-1", "STRAßE-1"),
-    "ligature": ("ﬁx-2", "FIX-2", "ﬁX-2"),
-    "no-break space": ("PO\u00a00045", "PO0045", "PO\u00a00045"),
-    "narrow no-break space": ("PO\u202f0046", "PO0046", "PO\u202f0046"),
-    "next line": ("PO\u00850047", "PO0047", "PO\u00850047"),
-}
-
-SKUS_AGREED = {
-    "lower case": "hb-m8a",
-    "padded": "  HB-M8b  ",
-    "inner space": "hb m8",
-    "underscore": "HB_M8",
-    "full-width lower case": "ｈｂ－ｍ８",
-    "accents": "écrou-ç",
-    "spaces only": "   ",
-    "empty": "",
-}
-# (SKU, Python key, key in the database): stored and in the loader's SQL alike.
-SKUS_DIVERGENT = {
-    "tab and newline padding": ("\thb-m9\n", "HB-M9", "\tHB-M9\n"),
-    "no-break space padding": ("hb-m10\u00a0", "HB-M10", "HB-M10\u00a0"),
-    "sharp s": ("straße", "STRASSE", "STRAßE"),
+# By what makes them tricky: (PO number, its key). Whitespace goes anywhere; only a-z change case.
+PO_NUMBERS = {
+    "lower case": ("po-0042a", "PO-0042A"),
+    "padded": ("  PO-0042  ", "PO-0042"),
+    "inner space": ("po 0042", "PO0042"),
+    "tab, newline, carriage return": ("PO\t00\n42\r", "PO0042"),
+    "no-break space inside": ("PO\u00a00043", "PO0043"),
+    "no-break space around": ("\u00a0po-0043b\u00a0", "PO-0043B"),
+    "figure space": ("PO\u20070044", "PO0044"),
+    "narrow no-break space": ("PO\u202f0045", "PO0045"),
+    "next line": ("PO\u00850046", "PO0046"),
+    "information separators": ("PO\x1c0\x1d0\x1e4\x1f7", "PO0047"),
+    "ideographic and em spaces": ("PO\u3000004\u20038", "PO0048"),
+    "underscore, dot and slash": ("po_0042.b/c", "PO_0042.B/C"),
+    "sharp s": ("straße-1", "STRAßE-1"),
+    "ligature": ("ﬁx-2", "ﬁX-2"),
+    "full-width": ("Ｐ０４２", "Ｐ０４２"),
+    "full-width lower case": ("ｐｏ－０４２", "ｐｏ－０４２"),
+    "accents": ("café-É", "CAFé-É"),
+    "cyrillic": ("заказ 7", "заказ7"),
+    "dotless and dotted i": ("ıi-İI", "ıI-İI"),
+    "empty": ("", ""),
+    "spaces only": (" \u00a0\t\u202f", ""),
 }
 
-# Descriptions have no Python key (the engine compares them by similarity); both sides of the
-# description key are PostgreSQL's, stored and in the loader's SQL.
-DESCRIPTIONS = ["Bolt M8x20", "  BOLT  m8 ", "Café ÉÀÇ", "ΣΑΣ", "İstanbul", "Straße", "Ｐ０４２", ""]
+# (SKU, its key): only padding is whitespace to a SKU.
+SKUS = {
+    "lower case": ("hb-m8a", "HB-M8A"),
+    "padded": ("  HB-M8b  ", "HB-M8B"),
+    "inner space kept": ("hb m8", "HB M8"),
+    "tab and newline padding": ("\thb-m9\n", "HB-M9"),
+    "no-break space padding": ("\u00a0hb-m10\u00a0", "HB-M10"),
+    "no-break space inside kept": ("hb\u00a0m10", "HB\u00a0M10"),
+    "figure and narrow no-break space padding": ("\u2007hb-m11\u202f", "HB-M11"),
+    "next line and separators padding": ("\x85\x1chb-m12\x1d\x1e\x1f", "HB-M12"),
+    "sharp s": ("straße", "STRAßE"),
+    "ligature": ("ﬁt-3", "ﬁT-3"),
+    "full-width lower case": ("ｈｂ－ｍ８", "ｈｂ－ｍ８"),
+    "accents": ("écrou-É", "éCROU-É"),
+    "cyrillic": ("винт-m4", "винт-M4"),
+    "spaces only": ("  \u00a0\t", ""),
+    "empty": ("", ""),
+}
+
+# (description, its key): ASCII letters in lower case, nothing else changed.
+DESCRIPTIONS = {
+    "mixed case": ("Bolt M8x20", "bolt m8x20"),
+    "padded, spaces kept": ("  BOLT  m8 ", "  bolt  m8 "),
+    "no-break space kept": ("Bolt\u00a0M8", "bolt\u00a0m8"),
+    "accents": ("Café ÉÀÇ", "café ÉÀÇ"),
+    "greek": ("ΣΑΣ", "ΣΑΣ"),
+    "dotted capital I": ("İstanbul", "İstanbul"),
+    "sharp s": ("STRAẞE Straße", "straẞe straße"),
+    "full-width": ("Ｐ０４２", "Ｐ０４２"),
+    "cyrillic": ("Винт M4", "Винт m4"),
+    "empty": ("", ""),
+}
+
+# The collations a database may fold case by: its own (LC_CTYPE), C (ASCII only), ICU's root and
+# English (é → É) and Turkish (i → İ). Those this server lacks are skipped.
+COLLATIONS = ("default", "C", "und-x-icu", "en-x-icu", "tr-x-icu")
 
 
 def _sql_value(sql: str, value: str) -> str:
@@ -78,70 +102,102 @@ def _sql_value(sql: str, value: str) -> str:
         return cursor.fetchone()[0]
 
 
-def _skip_if_case_is_ascii_only(text: str) -> None:
-    """Under LC_CTYPE C, PostgreSQL's UPPER and LOWER change ASCII letters only (core.lookup_keys)."""
-    if any(not char.isascii() and char.upper() != char.lower() for char in text):
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW lc_ctype")
-            if cursor.fetchone()[0] in ("C", "POSIX"):
-                pytest.skip("the database's LC_CTYPE is C: it upper-cases ASCII letters only")
+def _vendor_of(purchase_order: PurchaseOrder) -> VendorRecord:
+    vendor = purchase_order.vendor
+    return VendorRecord(id=vendor.pk, name=vendor.name, normalized_name=vendor.normalized_name)
+
+
+def test_spaces_are_every_character_python_calls_whitespace() -> None:
+    python_spaces = "".join(char for char in map(chr, range(sys.maxunicode + 1)) if char.isspace())
+    assert python_spaces == SPACES
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("po_number", PO_NUMBERS_AGREED.values(), ids=PO_NUMBERS_AGREED.keys())
-def test_a_po_number_keys_alike_in_python_and_in_the_database(tenant: Tenant, po_number: str) -> None:
-    _skip_if_case_is_ascii_only(po_number)
+@pytest.mark.parametrize(("po_number", "key"), PO_NUMBERS.values(), ids=PO_NUMBERS.keys())
+def test_a_po_number_keys_alike_in_python_and_stored_and_the_loader_finds_it_by_its_number(
+    tenant: Tenant, po_number: str, key: str
+) -> None:
     purchase_order = PurchaseOrderFactory(tenant=tenant, po_number=po_number)
     stored = PurchaseOrder.objects.for_tenant(tenant).values_list("po_number_key", flat=True).get(pk=purchase_order.pk)
-    assert po_number_key(po_number) == stored
-    # What it is for: the loader finds the PO by the key an invoice naming it has.
-    found, _ = _purchase_order_rows(tenant, {po_number_key(po_number)}, [])
-    assert purchase_order.pk in found
+    assert po_number_key(po_number) == stored == key
+    # An invoice naming the PO as it is written: found in the database, kept by the loader.
+    found, _ = batch_purchase_orders(tenant, {po_number_key(po_number)}, [], [])
+    assert [found_po.id for found_po in found.values()] == [purchase_order.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("sku", "key"), SKUS.values(), ids=SKUS.keys())
+def test_a_sku_keys_alike_in_python_stored_and_in_the_loaders_sql_which_infers_its_po(
+    tenant: Tenant, sku: str, key: str
+) -> None:
+    line = PurchaseOrderLineFactory(purchase_order__tenant=tenant, sku=sku)
+    stored = PurchaseOrderLine.objects.for_tenant(tenant).values_list("sku_key", flat=True).get(pk=line.pk)
+    assert sku_key(sku) == stored == _sql_value(sku_key_sql("%s::varchar"), sku) == key
+    # An invoice naming no PO, with a line of that SKU: its PO is the candidate to infer.
+    billed = invoice(inv_line(1, sku, line.description, "10", "12.50"), po_number="")
+    _, candidates = _purchase_order_rows(tenant, set(), [(billed, _vendor_of(line.purchase_order))])
+    assert candidates[billed.id] == [line.purchase_order_id]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("description", "key"), DESCRIPTIONS.values(), ids=DESCRIPTIONS.keys())
+def test_a_description_keys_alike_stored_and_in_the_loaders_sql_which_infers_its_po(
+    tenant: Tenant, description: str, key: str
+) -> None:
+    line = PurchaseOrderLineFactory(purchase_order__tenant=tenant, description=description)
+    stored = PurchaseOrderLine.objects.for_tenant(tenant).values_list("description_key", flat=True).get(pk=line.pk)
+    assert stored == _sql_value(description_key_sql("%s::varchar"), description) == key
+    # A line without SKU is looked up by its description, at another quantity (no exact billing).
+    billed = invoice(inv_line(1, "", description, "3", "12.50"), po_number="")
+    _, candidates = _purchase_order_rows(tenant, set(), [(billed, _vendor_of(line.purchase_order))])
+    assert candidates[billed.id] == [line.purchase_order_id]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("collation", COLLATIONS)
+def test_the_database_forms_give_the_same_keys_under_every_collation(tenant: Tenant, collation: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_collation WHERE collname = %s", [collation])
+        if not cursor.fetchone()[0]:
+            pytest.skip(f"this PostgreSQL has no collation {collation}")
+
+    def orm_key(expression: Func) -> str:
+        return Tenant.objects.filter(pk=tenant.pk).annotate(key=expression).values_list("key", flat=True).get()
+
+    def collated(text: str) -> Collate:
+        return Collate(Value(text), collation)
+
+    collated_sql = f'(%s::varchar COLLATE "{collation}")'
+    keys = (
+        {text: orm_key(po_number_key_expression(collated(text))) for text, _ in PO_NUMBERS.values()},
+        {text: orm_key(sku_key_expression(collated(text))) for text, _ in SKUS.values()},
+        {text: _sql_value(sku_key_sql(collated_sql), text) for text, _ in SKUS.values()},
+        {text: orm_key(description_key_expression(collated(text))) for text, _ in DESCRIPTIONS.values()},
+        {text: _sql_value(description_key_sql(collated_sql), text) for text, _ in DESCRIPTIONS.values()},
+    )
+    expected = tuple(dict(table.values()) for table in (PO_NUMBERS, SKUS, SKUS, DESCRIPTIONS, DESCRIPTIONS))
+    assert keys == expected
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("po_number", "python_key", "stored_key"), PO_NUMBERS_DIVERGENT.values(), ids=PO_NUMBERS_DIVERGENT.keys()
+    ("po_number", "spelling", "is_found"),
+    [
+        ("PO-0042", "po-0042", True),
+        ("PO-0042", " PO\u00a0-\u20070042\t", True),
+        ("PO-0042", "P O - 0 0 4 2", True),
+        ("PO-0042", "ＰＯ-0042", False),  # full-width letters are other characters
+        ("PÖ-1", "pÖ-1", True),
+        ("PÖ-1", "pö-1", False),  # only a-z change case
+        ("STRASSE-1", "straße-1", False),
+    ],
 )
-def test_the_po_numbers_python_and_the_database_key_apart(
-    tenant: Tenant, po_number: str, python_key: str, stored_key: str
+def test_a_po_is_found_by_another_spelling_of_its_number_only_as_the_keys_say(
+    tenant: Tenant, po_number: str, spelling: str, is_found: bool
 ) -> None:
     purchase_order = PurchaseOrderFactory(tenant=tenant, po_number=po_number)
-    stored = PurchaseOrder.objects.for_tenant(tenant).values_list("po_number_key", flat=True).get(pk=purchase_order.pk)
-    assert (po_number_key(po_number), stored) == (python_key, stored_key)
-    found, _ = _purchase_order_rows(tenant, {po_number_key(po_number)}, [])
-    assert purchase_order.pk not in found
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("sku", SKUS_AGREED.values(), ids=SKUS_AGREED.keys())
-def test_a_sku_keys_alike_in_python_stored_and_in_the_loaders_sql(tenant: Tenant, sku: str) -> None:
-    _skip_if_case_is_ascii_only(sku)
-    line = PurchaseOrderLineFactory(purchase_order__tenant=tenant, sku=sku)
-    stored = PurchaseOrderLine.objects.for_tenant(tenant).values_list("sku_key", flat=True).get(pk=line.pk)
-    assert sku_key(sku) == stored == _sql_value(sku_key_sql("%s::varchar"), sku)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(("sku", "python_key", "database_key"), SKUS_DIVERGENT.values(), ids=SKUS_DIVERGENT.keys())
-def test_the_skus_python_and_the_database_key_apart(
-    tenant: Tenant, sku: str, python_key: str, database_key: str
-) -> None:
-    line = PurchaseOrderLineFactory(purchase_order__tenant=tenant, sku=sku)
-    stored = PurchaseOrderLine.objects.for_tenant(tenant).values_list("sku_key", flat=True).get(pk=line.pk)
-    assert (sku_key(sku), stored, _sql_value(sku_key_sql("%s::varchar"), sku)) == (
-        python_key,
-        database_key,
-        database_key,
-    )
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("description", DESCRIPTIONS)
-def test_a_description_keys_alike_stored_and_in_the_loaders_sql(tenant: Tenant, description: str) -> None:
-    line = PurchaseOrderLineFactory(purchase_order__tenant=tenant, description=description)
-    stored = PurchaseOrderLine.objects.for_tenant(tenant).values_list("description_key", flat=True).get(pk=line.pk)
-    assert stored == _sql_value(description_key_sql("%s::varchar"), description)
+    found, _ = batch_purchase_orders(tenant, {po_number_key(spelling)}, [], [])
+    assert (purchase_order.po_number in found) is is_found
 
 
 @pytest.mark.django_db
