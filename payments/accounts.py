@@ -30,7 +30,8 @@ _MASK_VISIBLE = 4
 
 
 def normalize_account(number: str) -> str:
-    """The form that is hashed and stored: no spaces, upper case (IBANs are printed in groups)."""
+    """The form that is hashed and stored, and by which a statement file's lines are told apart per
+    account: no whitespace, upper case (IBANs are printed in groups)."""
     return "".join(number.split()).upper()
 
 

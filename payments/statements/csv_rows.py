@@ -37,6 +37,7 @@ from typing import IO
 from core.business_dates import business_date_error
 from core.money import MoneyError, normalize_currency, to_minor
 from core.problems import ProblemLimitReached, Problems
+from payments.accounts import normalize_account
 from payments.statements.types import INVALID_SUMMARY, ParsedEntry, ParsedFile, ParsedStatement, StatementParseError
 
 COLUMNS = (
@@ -218,7 +219,7 @@ def _read_rows(reader: Iterator[list[str]], errors: Problems) -> list[ParsedStat
             entry = _row_entry(values, row, errors)
             if entry is None:
                 continue
-            account = "".join(values["bank_account"].split()).upper()
+            account = normalize_account(values["bank_account"])
             key = (account, entry.stated_transaction_id)
             if key in seen_ids:
                 errors.add(

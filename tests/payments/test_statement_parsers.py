@@ -380,6 +380,27 @@ def test_csv_lists_every_problem_by_row_and_column() -> None:
     assert details["row 5, column bank_transaction_id"] == [csv_rows.REPEATED_ID.format(value="T1", first_row=4)]
 
 
+# One account written two ways (payments.accounts.normalize_account keys it as it is hashed and stored).
+ONE_ACCOUNT_TWO_WAYS = (
+    CSV_HEADER
+    + "2026-10-12,,10.00,EUR,,,,T1,NL91 ABNA 0417 1643 00\n"
+    + "2026-10-12,,20.00,EUR,,,,{second_id},nl91\u00a0abna\u00a00417164300\t\n"
+)
+
+
+def test_csv_rows_of_one_account_written_differently_are_one_statement() -> None:
+    parsed = parse_statement_file(io.BytesIO(ONE_ACCOUNT_TWO_WAYS.format(second_id="T2").encode()), format="csv")
+    assert [len(statement.entries) for statement in parsed.statements] == [2]
+
+
+def test_csv_repeats_an_id_across_spellings_of_one_account() -> None:
+    with pytest.raises(StatementParseError) as caught:
+        parse_statement_file(io.BytesIO(ONE_ACCOUNT_TWO_WAYS.format(second_id="T1").encode()), format="csv")
+    assert caught.value.details["row 3, column bank_transaction_id"] == [
+        csv_rows.REPEATED_ID.format(value="T1", first_row=2)
+    ]
+
+
 def test_csv_unknown_and_missing_columns() -> None:
     with pytest.raises(StatementParseError) as caught:
         parse_statement_file(io.BytesIO(b"booking_date,amout,currency\n2026-10-12,1,EUR\n"), format="csv")
