@@ -3,6 +3,8 @@ document for each and the mutations that break one thing in it, and the error en
 refusal must be.
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -3,6 +3,8 @@ no text encoding, another content type, too large, a NUL anywhere): a 4xx error 
 the database unchanged.
 """
 
+from __future__ import annotations
+
 import json
 from typing import Any
 

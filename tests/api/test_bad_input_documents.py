@@ -4,6 +4,8 @@ Each case starts from a valid document (`test_valid_baseline_is_accepted` proves
 breaks one thing, so the refusal can only come from that one thing.
 """
 
+from __future__ import annotations
+
 import copy
 import uuid
 from typing import Any

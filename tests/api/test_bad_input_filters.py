@@ -2,6 +2,8 @@
 nothing, and more parameters than Django reads is a 400 that says so.
 """
 
+from __future__ import annotations
+
 from typing import Any
 
 import pytest

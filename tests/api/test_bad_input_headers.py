@@ -2,6 +2,8 @@
 500, and nothing written.
 """
 
+from __future__ import annotations
+
 from typing import Any
 
 import pytest

@@ -2,6 +2,8 @@
 back exactly, one row each.
 """
 
+from __future__ import annotations
+
 from typing import Any
 
 import pytest
