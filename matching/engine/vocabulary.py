@@ -48,8 +48,10 @@ def quantity_text(value: Decimal) -> str:
 def price_text(value: Decimal, currency: str) -> str:
     """A unit price as an invoice prints it: at least the currency's decimals (`"18.40"` EUR,
     `"1250"` JPY), more when the price has them (`"0.0845"`)."""
-    digits = -value.normalize().as_tuple().exponent if value else 0
-    places = max(CURRENCY_EXPONENTS.get(currency, 2), int(digits))
+    exponent = value.normalize().as_tuple().exponent
+    assert isinstance(exponent, int), value  # a price is finite: NaN and infinity have no digits
+    digits = -exponent if value else 0
+    places = max(CURRENCY_EXPONENTS.get(currency, 2), digits)
     return format(value.quantize(Decimal(1).scaleb(-places)), "f")
 
 
