@@ -1,23 +1,72 @@
-"""factory-boy factories. Every tenant-owned factory takes the tenant down from its parent."""
+"""factory-boy factories: the one way tests build the rows they need.
+
+Every tenant-owned factory takes its tenant from its parent row, and makes a missing parent in
+the tenant it was given: a test names either (`InvoiceFactory(tenant=acme)`,
+`InvoiceLineFactory(invoice=invoice)`), once, and everything made below it belongs to that
+tenant. Naming neither is a cyclic-definition error on purpose: a test says whose data it builds.
+
+Rows made here have none of a service's side effects (no audit event, no matching queued, no
+hold released). A test that needs them (the audit chain, an invoice page's timeline, a receipt
+releasing a hold) or is about them calls the service, with a document from
+tests/document_factories.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
 
 from core.actors import system_actor
+from invoices.documents import line_amount_minor
 from invoices.models import Invoice, InvoiceLine
 from invoices.numbers import normalize_invoice_number
+from matching.models import MatchRun
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Membership, Role, Tenant, TenantSettings
-from vendors.models import Vendor
+from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_vendor_name
 
 # Who test set-up code acts as, on the audit events it causes.
 TEST_ACTOR = system_actor("test")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a PO or an invoice as a person writes it: SKU, description, quantity and unit
+    price (decimal strings). PO and invoice factories number them 1, 2, … in the order given."""
+
+    sku: str
+    description: str
+    quantity: str
+    price: str
+
+    def times(self, quantity: str) -> Line:
+        return Line(self.sku, self.description, quantity, self.price)
+
+    def at(self, price: str) -> Line:
+        return Line(self.sku, self.description, self.quantity, price)
+
+    def amount_minor(self, currency: str) -> int:
+        """Quantity × unit price in minor units, rounded as the invoice door rounds a line."""
+        return line_amount_minor(Decimal(self.quantity), Decimal(self.price), currency)
+
+
+# The PO lines most tests order: 1000 bolts at 0.125 (125.00) and 50 hoses at 18.40 (920.00).
+BOLTS = Line("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125")
+HOSES = Line("HH-1M", "Hydraulic hose 1 m", "50", "18.40")
+
+
+def _lines_minor(lines: Sequence[Line], currency: str) -> int:
+    return sum(line.amount_minor(currency) for line in lines)
+
+
+# --- tenants and people --------------------------------------------------------------------------
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -56,6 +105,9 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.CLERK
 
 
+# --- vendors -------------------------------------------------------------------------------------
+
+
 class VendorFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Vendor
@@ -67,23 +119,61 @@ class VendorFactory(factory.django.DjangoModelFactory):
     default_currency = "EUR"
 
 
+class VendorAliasFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VendorAlias
+
+    tenant = factory.SelfAttribute("vendor.tenant")
+    vendor = factory.SubFactory(VendorFactory, tenant=factory.SelfAttribute("..tenant"))
+    alias = factory.Sequence(lambda n: f"Trading Name {n}")
+    normalized_alias = factory.LazyAttribute(lambda alias: normalize_vendor_name(alias.alias))
+
+
+# --- purchase orders and goods receipts ----------------------------------------------------------
+
+
 class PurchaseOrderFactory(factory.django.DjangoModelFactory):
+    """A PO; `lines=[BOLTS, HOSES]` orders them as lines 1, 2, …, and `received=True` books one
+    goods receipt (GR-<po number>) of every line in full."""
+
     class Meta:
         model = PurchaseOrder
+        skip_postgeneration_save = True
 
-    tenant = factory.SubFactory(TenantFactory)
+    tenant = factory.SelfAttribute("vendor.tenant")
     vendor = factory.SubFactory(VendorFactory, tenant=factory.SelfAttribute("..tenant"))
     po_number = factory.Sequence(lambda n: f"PO-{1000 + n}")
     currency = "EUR"
     order_date = dt.date(2026, 10, 1)
+
+    @factory.post_generation
+    def lines(purchase_order: PurchaseOrder, create: bool, lines: Sequence[Line] | None, **kwargs: Any) -> None:
+        for number, line in enumerate(lines or (), start=1):
+            PurchaseOrderLineFactory(
+                purchase_order=purchase_order,
+                line_number=number,
+                sku=line.sku,
+                description=line.description,
+                quantity=Decimal(line.quantity),
+                unit_price=Decimal(line.price),
+            )
+
+    @factory.post_generation
+    def received(purchase_order: PurchaseOrder, create: bool, received: bool | None, **kwargs: Any) -> None:
+        if received:
+            GoodsReceiptFactory(
+                purchase_order=purchase_order,
+                receipt_number=f"GR-{purchase_order.po_number}",
+                quantities={line.line_number: line.quantity for line in purchase_order.lines.all()},
+            )
 
 
 class PurchaseOrderLineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PurchaseOrderLine
 
-    purchase_order = factory.SubFactory(PurchaseOrderFactory)
     tenant = factory.SelfAttribute("purchase_order.tenant")
+    purchase_order = factory.SubFactory(PurchaseOrderFactory, tenant=factory.SelfAttribute("..tenant"))
     line_number = factory.Sequence(lambda n: n + 1)
     sku = factory.Sequence(lambda n: f"SKU-{n}")
     description = factory.Sequence(lambda n: f"Item {n}")
@@ -92,49 +182,120 @@ class PurchaseOrderLineFactory(factory.django.DjangoModelFactory):
 
 
 class GoodsReceiptFactory(factory.django.DjangoModelFactory):
+    """A goods receipt; `quantities={1: "1000", 2: "50"}` receives that much on the PO's lines 1, 2."""
+
     class Meta:
         model = GoodsReceipt
+        skip_postgeneration_save = True
 
-    purchase_order = factory.SubFactory(PurchaseOrderFactory)
     tenant = factory.SelfAttribute("purchase_order.tenant")
+    purchase_order = factory.SubFactory(PurchaseOrderFactory, tenant=factory.SelfAttribute("..tenant"))
     receipt_number = factory.Sequence(lambda n: f"GR-{1000 + n}")
     received_date = dt.date(2026, 10, 5)
+
+    @factory.post_generation
+    def quantities(
+        receipt: GoodsReceipt, create: bool, quantities: dict[int, str | Decimal] | None, **kwargs: Any
+    ) -> None:
+        po_lines = {line.line_number: line for line in receipt.purchase_order.lines.all()} if quantities else {}
+        for number, quantity in (quantities or {}).items():
+            GoodsReceiptLineFactory(
+                goods_receipt=receipt, purchase_order_line=po_lines[number], quantity=Decimal(quantity)
+            )
 
 
 class GoodsReceiptLineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = GoodsReceiptLine
 
-    goods_receipt = factory.SubFactory(GoodsReceiptFactory)
     tenant = factory.SelfAttribute("goods_receipt.tenant")
+    goods_receipt = factory.SubFactory(GoodsReceiptFactory, tenant=factory.SelfAttribute("..tenant"))
     purchase_order_line = factory.SubFactory(
         PurchaseOrderLineFactory, purchase_order=factory.SelfAttribute("..goods_receipt.purchase_order")
     )
     quantity = Decimal("10")
 
 
+# --- invoices ------------------------------------------------------------------------------------
+
+
 class InvoiceFactory(factory.django.DjangoModelFactory):
+    """An invoice in `received`. With `lines=[BOLTS, HOSES]` it has those lines, numbered 1, 2, …,
+    and adds up as a vendor states it: subtotal = the lines, total = subtotal + tax + shipping.
+    Without lines, the subtotal is what the total leaves after tax and shipping."""
+
     class Meta:
         model = Invoice
 
-    tenant = factory.SubFactory(TenantFactory)
+    tenant = factory.SelfAttribute("vendor.tenant")
     vendor = factory.SubFactory(VendorFactory, tenant=factory.SelfAttribute("..tenant"))
     invoice_number = factory.Sequence(lambda n: f"INV-{5000 + n}")
     invoice_number_normalized = factory.LazyAttribute(lambda invoice: normalize_invoice_number(invoice.invoice_number))
     currency = "EUR"
     invoice_date = dt.date(2026, 10, 10)
-    subtotal_amount = 12500
-    total_amount = 12500
+    lines: Sequence[Line] = ()
+    tax_amount = 0
+    shipping_amount = 0
+    total_amount = factory.LazyAttribute(
+        lambda invoice: (
+            (_lines_minor(invoice.lines, invoice.currency) if invoice.lines else 12500)
+            + invoice.tax_amount
+            + invoice.shipping_amount
+        )
+    )
+    subtotal_amount = factory.LazyAttribute(
+        lambda invoice: (
+            _lines_minor(invoice.lines, invoice.currency)
+            if invoice.lines
+            else invoice.total_amount - invoice.tax_amount - invoice.shipping_amount
+        )
+    )
+
+    @classmethod
+    def _create(cls, model_class: type[Invoice], *args: Any, lines: Sequence[Line] = (), **kwargs: Any) -> Invoice:
+        invoice = super()._create(model_class, *args, **kwargs)
+        for number, line in enumerate(lines, start=1):
+            InvoiceLineFactory(
+                invoice=invoice,
+                line_number=number,
+                sku=line.sku,
+                description=line.description,
+                quantity=Decimal(line.quantity),
+                unit_price=Decimal(line.price),
+                amount=line.amount_minor(invoice.currency),
+            )
+        return invoice
+
+    @classmethod
+    def _build(cls, model_class: type[Invoice], *args: Any, lines: Sequence[Line] = (), **kwargs: Any) -> Invoice:
+        if lines:
+            raise TypeError("Invoice lines are rows of their own: create() the invoice to have them.")
+        return super()._build(model_class, *args, **kwargs)
 
 
 class InvoiceLineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = InvoiceLine
 
-    invoice = factory.SubFactory(InvoiceFactory)
     tenant = factory.SelfAttribute("invoice.tenant")
+    invoice = factory.SubFactory(InvoiceFactory, tenant=factory.SelfAttribute("..tenant"))
     line_number = factory.Sequence(lambda n: n + 1)
     description = "Item"
     quantity = Decimal("10")
     unit_price = Decimal("12.50")
     amount = 12500
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+class MatchRunFactory(factory.django.DjangoModelFactory):
+    """A run as recorded, not carried out: results come from a real run (matching.services)."""
+
+    class Meta:
+        model = MatchRun
+
+    tenant = factory.SubFactory(TenantFactory)
+    trigger = MatchRun.Trigger.COMMAND
+    requested_by_kind = TEST_ACTOR.kind
+    requested_by_id = TEST_ACTOR.id

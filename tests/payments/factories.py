@@ -1,17 +1,22 @@
-"""factory-boy factories of the payments app; the tenant comes down from the caller."""
+"""factory-boy factories of the payments app: bank statement lines, and the allocations and
+suggestions a reconciliation writes. Each takes its tenant from its parent, as in tests/factories.py."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import factory
 
 from payments.accounts import account_hash, encrypt_account
-from payments.models import Payment, PaymentDirection
-from tests.factories import TenantFactory
+from payments.models import Payment, PaymentAllocation, PaymentDirection, PaymentStatus, PaymentSuggestion
+from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory
 
 
 class PaymentFactory(factory.django.DjangoModelFactory):
+    """A bank statement line: a debit to a vendor; `bank_account` and `counterparty_account` are the
+    plain numbers, stored encrypted and hashed as the statement import stores them."""
+
     class Meta:
         model = Payment
         exclude = ("bank_account", "counterparty_account")
@@ -33,3 +38,34 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     counterparty_name = factory.Sequence(lambda n: f"Vendor {n} Ltd")
     remittance_text = factory.Sequence(lambda n: f"INV-{5000 + n}")
     bank_transaction_id = factory.Sequence(lambda n: f"TXN-{n:06d}")
+
+
+class PaymentAllocationFactory(factory.django.DjangoModelFactory):
+    """An allocation written directly, as the reconciliation services would not: for the database's
+    own refusals. Allocations a test relies on come from the services (payments.reconciliation)."""
+
+    class Meta:
+        model = PaymentAllocation
+
+    tenant = factory.SelfAttribute("payment.tenant")
+    payment = factory.SubFactory(PaymentFactory, tenant=factory.SelfAttribute("..tenant"))
+    invoice = factory.SubFactory(InvoiceFactory, tenant=factory.SelfAttribute("..tenant"))
+    amount = 1000
+    currency = "EUR"
+    made_by_kind = TEST_ACTOR.kind
+    made_by_id = TEST_ACTOR.id
+
+
+class PaymentSuggestionFactory(factory.django.DjangoModelFactory):
+    """What a reconciliation run proposes for a payment it was not sure enough to apply."""
+
+    class Meta:
+        model = PaymentSuggestion
+
+    tenant = factory.SelfAttribute("payment.tenant")
+    payment = factory.SubFactory(
+        PaymentFactory, tenant=factory.SelfAttribute("..tenant"), status=PaymentStatus.SUGGESTED
+    )
+    tier = 4
+    confidence = Decimal("0.600")
+    reason = "Same amount."
