@@ -13,7 +13,8 @@ from django.urls import reverse
 from matching.models import Discrepancy, MatchResult, MatchRun
 from payments.models import Payment
 from tenants.models import Tenant
-from tests.matching.db_builders import BOLTS, make_invoice, make_purchase_order, make_vendor, run_matching
+from tests.factories import BOLTS
+from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, run_matching
 from tests.payments.factories import PaymentFactory
 
 

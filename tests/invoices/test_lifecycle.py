@@ -14,8 +14,8 @@ from invoices.lifecycle import INVOICE_LIFECYCLE, PAYMENT_REVERSAL_ONLY, invoice
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from review.decisions import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
 from tenants.models import Role, Tenant
-from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory
-from tests.matching.db_builders import BOLTS, make_invoice, make_purchase_order, make_vendor, receive, run_matching
+from tests.factories import BOLTS, TEST_ACTOR, InvoiceFactory, MembershipFactory
+from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, receive, run_matching
 
 pytestmark = pytest.mark.django_db
 

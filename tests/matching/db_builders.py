@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -25,32 +24,11 @@ from purchasing.documents import (
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.services import goods_receipt_create, purchase_order_create
 from tenants.models import Tenant, TenantSettings
-from tests.factories import TEST_ACTOR
+from tests.factories import TEST_ACTOR, Line
 from vendors.models import Vendor
 from vendors.services import vendor_create
 
 DAY = dt.date(2026, 10, 10)
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of a PO or an invoice: SKU, description, quantity, unit price (decimal strings)."""
-
-    sku: str
-    description: str
-    quantity: str
-    price: str
-
-    def times(self, quantity: str) -> Line:
-        return Line(self.sku, self.description, quantity, self.price)
-
-    def at(self, price: str) -> Line:
-        return Line(self.sku, self.description, self.quantity, price)
-
-
-# The PO lines most tests order: 1000 bolts at 0.125 (125.00) and 50 hoses at 18.40 (920.00).
-BOLTS = Line("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125")
-HOSES = Line("HH-1M", "Hydraulic hose 1 m", "50", "18.40")
 
 
 def make_vendor(tenant: Tenant, name: str, tax_id: str = "", currency: str = "EUR") -> Vendor:

@@ -8,15 +8,8 @@ import uuid
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
-from tests.matching.db_builders import (
-    Line,
-    make_purchase_order,
-    make_vendor,
-    receive,
-    reload,
-    results_of,
-    transitions_of,
-)
+from tests.factories import Line
+from tests.matching.db_builders import make_purchase_order, make_vendor, receive, reload, results_of, transitions_of
 from vendors.models import Vendor
 
 

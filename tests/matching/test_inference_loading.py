@@ -13,9 +13,9 @@ from matching.loading import load_batch
 from matching.loading.purchase_orders import INFERENCE_CANDIDATES, _purchase_order_rows
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
+from tests.factories import Line
 from tests.matching.db_builders import (
     DAY,
-    Line,
     found,
     make_invoice,
     make_purchase_order,

@@ -27,15 +27,8 @@ from matching.engine import (
 from matching.loading import load_batch
 from purchasing.models import PurchaseOrder
 from tenants.models import Tenant
-from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
-    make_invoice,
-    make_purchase_order,
-    make_vendor,
-    receive,
-    run_matching,
-)
+from tests.factories import BOLTS, HOSES
+from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, receive, run_matching
 
 LOADER_MODULES = (matching.loading, matching.loading.purchase_orders, matching.loading.prior_invoices)
 RECORDS = (InvoiceLineRecord, PriorInvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord, VendorRecord)

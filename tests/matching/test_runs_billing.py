@@ -15,10 +15,8 @@ from invoices.lifecycle import invoice_transition
 from invoices.models import InvoiceStatus
 from matching.models import Discrepancy
 from tenants.models import Tenant
-from tests.factories import TEST_ACTOR
+from tests.factories import BOLTS, HOSES, TEST_ACTOR
 from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
     found,
     make_invoice,
     make_purchase_order,

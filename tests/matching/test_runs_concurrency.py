@@ -21,16 +21,8 @@ from matching.models import MatchResult, MatchRun
 from matching.services import matching_run_for_tenant
 from purchasing.models import GoodsReceipt
 from tenants.models import Tenant
-from tests.factories import TenantFactory
-from tests.matching.db_builders import (
-    BOLTS,
-    make_invoice,
-    make_purchase_order,
-    receive,
-    reload,
-    results_of,
-    run_matching,
-)
+from tests.factories import BOLTS, TenantFactory
+from tests.matching.db_builders import make_invoice, make_purchase_order, receive, reload, results_of, run_matching
 from tests.matching.runs import acme_vendor, received_po
 from tests.threads import in_thread
 

@@ -18,11 +18,8 @@ from invoices.models import Invoice, InvoiceStatus
 from matching.models import Discrepancy, MatchResult
 from matching.writer import DISCREPANCY_EVENT
 from tenants.models import Tenant
-from tests.factories import InvoiceFactory
+from tests.factories import BOLTS, HOSES, InvoiceFactory, Line
 from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
-    Line,
     found,
     make_invoice,
     make_purchase_order,

@@ -29,9 +29,8 @@ from invoices.models import Invoice, InvoiceStatus
 from matching.models import MatchResult, MatchRun
 from matching.services import matching_drain_tenant
 from tenants.models import Tenant
-from tests.factories import TEST_ACTOR
+from tests.factories import BOLTS, TEST_ACTOR
 from tests.matching.db_builders import (
-    BOLTS,
     make_invoice,
     reload,
     results_of,

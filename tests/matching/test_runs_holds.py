@@ -16,10 +16,8 @@ from invoices.models import Invoice
 from matching.holds import matching_escalate_stale_holds
 from matching.models import Discrepancy, MatchResult
 from tenants.models import Tenant
+from tests.factories import BOLTS, HOSES, Line
 from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
-    Line,
     found,
     make_invoice,
     make_purchase_order,

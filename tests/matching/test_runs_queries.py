@@ -15,15 +15,8 @@ from django.test.utils import CaptureQueriesContext
 
 from matching.models import MatchResult, MatchRun
 from tenants.models import Tenant
-from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
-    make_invoice,
-    make_purchase_order,
-    make_vendor,
-    receive,
-    run_matching,
-)
+from tests.factories import BOLTS, HOSES
+from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, receive, run_matching
 from tests.matching.runs import received_po
 from vendors.models import Vendor
 

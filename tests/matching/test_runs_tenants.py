@@ -12,9 +12,8 @@ from audit.models import AuditEvent, OutboxMessage
 from invoices.models import InvoiceLine
 from matching.models import MatchResult, MatchRun
 from tenants.models import Tenant
+from tests.factories import BOLTS, HOSES
 from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
     found,
     make_invoice,
     make_purchase_order,

@@ -20,11 +20,8 @@ from matching.engine import ENGINE_VERSION
 from matching.models import Discrepancy
 from matching.writer import DISCREPANCY_EVENT
 from tenants.models import Tenant
-from tests.factories import TEST_ACTOR
+from tests.factories import BOLTS, HOSES, TEST_ACTOR, Line
 from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
-    Line,
     discrepancy_messages,
     make_invoice,
     make_vendor,

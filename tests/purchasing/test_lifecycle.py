@@ -23,10 +23,8 @@ from purchasing.lifecycle import (
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.services import RECEIPT_PO_CANCELLED
 from tenants.models import Tenant
-from tests.factories import TEST_ACTOR, PurchaseOrderFactory
+from tests.factories import BOLTS, HOSES, TEST_ACTOR, PurchaseOrderFactory
 from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
     found,
     make_invoice,
     make_purchase_order,

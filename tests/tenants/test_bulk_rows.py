@@ -13,7 +13,8 @@ from audit.models import OutboxMessage
 from core.tenancy.scoping import tenant_rows_insert, tenant_rows_update
 from matching.models import MatchResult, MatchRun
 from tenants.models import Tenant
-from tests.matching.db_builders import BOLTS, make_invoice, make_vendor
+from tests.factories import BOLTS
+from tests.matching.db_builders import make_invoice, make_vendor
 
 # Quotes, backslashes, braces, commas and non-ASCII: everything an array or JSON literal escapes.
 AWKWARD = 'Müller "Präzision" {a,b} \\ 100 % — ok'

@@ -14,17 +14,8 @@ from django.test import Client
 
 from invoices.models import Invoice
 from tenants.models import Role, Tenant
-from tests.factories import MembershipFactory
-from tests.matching.db_builders import (
-    BOLTS,
-    HOSES,
-    make_invoice,
-    make_purchase_order,
-    make_vendor,
-    receive,
-    reload,
-    run_matching,
-)
+from tests.factories import BOLTS, HOSES, MembershipFactory
+from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, receive, reload, run_matching
 
 
 @dataclass(frozen=True)

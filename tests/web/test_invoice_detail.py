@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from tenants.models import Tenant
-from tests.factories import InvoiceFactory
-from tests.matching.db_builders import Line, make_invoice, run_matching
+from tests.factories import InvoiceFactory, Line
+from tests.matching.db_builders import make_invoice, run_matching
 from tests.web.conftest import Scenario
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from django.urls import reverse
 from core.http.listing import query_with
 from invoices.models import Invoice
 from tenants.models import Role, Tenant
-from tests.factories import MembershipFactory, TenantFactory, UserFactory
-from tests.matching.db_builders import HOSES, make_invoice, make_vendor
+from tests.factories import HOSES, MembershipFactory, TenantFactory, UserFactory
+from tests.matching.db_builders import make_invoice, make_vendor
 from tests.web.browser import chromium_page, log_in
 from tests.web.conftest import Scenario, build_scenario
 

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from invoices.models import Invoice
-from tests.matching.db_builders import HOSES, make_invoice, make_vendor, run_matching
+from tests.factories import HOSES
+from tests.matching.db_builders import make_invoice, make_vendor, run_matching
 from tests.web.conftest import Scenario
 
 pytestmark = pytest.mark.django_db
