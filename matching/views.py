@@ -7,12 +7,12 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
 from core.http.listing import list_page
 from matching.models import MatchRun
 from matching.selectors import match_run_list
 from matching.services import matching_run_request
+from tenants.http.error_pages import post_only
 from tenants.http.web import tenant_view
 from tenants.models import Tenant
 
@@ -37,8 +37,8 @@ def match_run_index(request: HttpRequest) -> HttpResponse:
     return render(request, "matching/runs.html", context)
 
 
-@require_POST
 @tenant_view
+@post_only(back="web:runs", back_label="the matching runs")
 def match_run_start(request: HttpRequest) -> HttpResponse:
     web = request.web  # type: ignore[attr-defined]
     # Checked here, not only by hiding the button: a clerk's hand-made POST is refused too.

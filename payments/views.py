@@ -18,7 +18,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
 from core.exceptions import DomainError
 from core.http.listing import list_page
@@ -33,6 +32,7 @@ from payments.reconciliation.services import (
     allocation_split,
     payment_ignore,
 )
+from tenants.http.error_pages import post_only
 from tenants.http.web import WebContext, tenant_view
 from tenants.models import Role
 
@@ -220,8 +220,8 @@ def _forbidden(request: HttpRequest, payment: Payment) -> HttpResponse:
     return render(request, "payments/detail.html", context, status=403)
 
 
-@require_POST
 @tenant_view
+@post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def payment_accept(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     web = _web(request)
     payment = _payment_or_404(web, payment_id)
@@ -235,8 +235,8 @@ def payment_accept(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     return _back(request, payment)
 
 
-@require_POST
 @tenant_view
+@post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def payment_ignore_view(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     web = _web(request)
     payment = _payment_or_404(web, payment_id)
@@ -290,8 +290,8 @@ def _split_parts(
     return parts, errors
 
 
-@require_POST
 @tenant_view
+@post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def payment_split(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     """Allocate the payment to the invoices and amounts typed in; all or nothing."""
     web = _web(request)
@@ -327,8 +327,8 @@ def payment_split(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     return render(request, "payments/detail.html", context, status=status)
 
 
-@require_POST
 @tenant_view
+@post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def allocation_reverse_view(request: HttpRequest, payment_id: uuid.UUID, allocation_id: uuid.UUID) -> HttpResponse:
     web = _web(request)
     payment = _payment_or_404(web, payment_id)

@@ -59,6 +59,7 @@ urlpatterns = [
 ]
 
 handler400 = "core.http.errors.handler400"
-handler403 = "core.http.errors.handler403"
-handler404 = "core.http.errors.handler404"
+# The web app's pages for 403 and 404 (tenants.http.error_pages), the envelope under /api/.
+handler403 = "tenants.http.error_pages.permission_denied"
+handler404 = "tenants.http.error_pages.page_not_found"
 handler500 = "core.http.errors.handler500"

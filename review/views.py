@@ -15,7 +15,6 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from core.exceptions import DomainError
 from core.http.listing import list_page
@@ -32,6 +31,7 @@ from review.queues import (
     invoice_review_bulk_approve,
     review_queue_list,
 )
+from tenants.http.error_pages import post_only
 from tenants.http.web import WebContext, tenant_view
 from vendors.selectors import vendor_list
 
@@ -164,8 +164,8 @@ def invoice_timeline(request: HttpRequest, invoice_id: uuid.UUID) -> HttpRespons
     return render(request, "invoices/_timeline.html", context)
 
 
-@require_POST
 @tenant_view
+@post_only(back="web:invoice-detail", back_label="the invoice", back_kwargs=("invoice_id",), back_model=Invoice)
 def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
     """Approve, reject, escalate or dispute, with the status the page showed as `expected_status`.
 
@@ -214,8 +214,8 @@ def _chosen_ids(request: HttpRequest) -> list[uuid.UUID]:
     return chosen
 
 
-@require_POST
 @tenant_view
+@post_only(back="web:queue", back_label="the queue", back_kwargs=("queue",))
 def bulk_approve(request: HttpRequest, queue: str) -> HttpResponse:
     """Step one shows what would be approved and what is left out; step two (`confirm`) does it."""
     if queue not in ReviewQueue.values:

@@ -8,9 +8,10 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
+from django.urls import reverse
 
 from tenants.authentication import SESSION_TENANT_KEY
+from tenants.http.error_pages import method_not_allowed_page, post_only
 from tenants.http.login_throttle import ThrottledAuthenticationForm
 from tenants.http.web import tenant_view
 
@@ -33,9 +34,14 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     """POST only (Django's rule since 5.0): a link or an image cannot log anyone out."""
 
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return method_not_allowed_page(
+            request, allowed=("POST", "OPTIONS"), back_url=reverse("web:dashboard"), back_label="the dashboard"
+        )
 
-@require_POST
+
 @tenant_view
+@post_only(back="web:dashboard", back_label="the dashboard")
 def tenant_switch(request: HttpRequest) -> HttpResponse:
     """Remember the chosen tenant in the session; every later request checks the membership again."""
     chosen = request.POST.get("tenant_id", "")

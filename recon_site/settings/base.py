@@ -19,6 +19,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or "recon-insecure-local-only-key
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A page's form sent without a valid token: the web app's 403 page, in its layout.
+CSRF_FAILURE_VIEW = "tenants.http.error_pages.csrf_failure"
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 INSTALLED_APPS = [

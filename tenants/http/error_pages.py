@@ -1,0 +1,114 @@
+"""The web app's error pages: 404, 403 and 405 as pages in the app's layout, never a browser's
+blank "HTTP ERROR 405" nor the API's JSON, which paths under /api/ keep (core.http.errors).
+
+A 405 comes from a form's address opened by GET: a reload after a refused form, a bookmark, the
+history. `post_only` answers it with what happened, the `Allow` header, and a link back to the
+page whose button sends the form. The Django handlers (`page_not_found`, `permission_denied`,
+`csrf_failure`) give a signed-in member the navigation too, read as `tenant_view` reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from core.http import errors as api_errors
+from core.tenancy.scoping import TenantOwnedModel
+from tenants.http.web import web_context_of
+
+ViewFunc = Callable[..., HttpResponse]
+
+FORBIDDEN = "Your role in this organisation does not allow this. Nothing was changed."
+CSRF_EXPIRED = (
+    "The form you sent had expired, or your browser did not send its cookie. Nothing was changed: "
+    "go back, reload the page and send the form again."
+)
+
+
+def _with_layout(request: HttpRequest) -> None:
+    """The navigation for a signed-in member, when the request has not got it from tenant_view."""
+    if getattr(request, "web", None) is not None or not request.user.is_authenticated:
+        return
+    try:
+        context = web_context_of(request)
+    except DatabaseError:
+        return  # the page still says what happened, without the navigation
+    if context is not None:
+        request.web = context  # type: ignore[attr-defined]
+
+
+def error_page(
+    request: HttpRequest, *, template: str, status: int, context: dict[str, Any] | None = None
+) -> HttpResponse:
+    _with_layout(request)
+    return render(request, template, context or {}, status=status)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the not-found page, or the envelope under /api/."""
+    if api_errors.is_api_path(request.path):
+        return api_errors.handler404(request, exception)
+    return error_page(request, template="web/not_found.html", status=404)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403: the forbidden page, or the envelope under /api/."""
+    if api_errors.is_api_path(request.path):
+        return api_errors.handler403(request, exception)
+    return error_page(request, template="web/forbidden.html", status=403, context={"message": FORBIDDEN})
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: API views are exempt (they authenticate by key or session through DRF),
+    so this is a page's form sent without a valid token."""
+    return error_page(request, template="web/forbidden.html", status=403, context={"message": CSRF_EXPIRED})
+
+
+def method_not_allowed_page(
+    request: HttpRequest, *, allowed: tuple[str, ...], back_url: str, back_label: str
+) -> HttpResponse:
+    response = error_page(
+        request,
+        template="web/method_not_allowed.html",
+        status=405,
+        context={"back_url": back_url, "back_label": back_label},
+    )
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
+def post_only(
+    *,
+    back: str,
+    back_label: str,
+    back_kwargs: tuple[str, ...] = (),
+    back_model: type[TenantOwnedModel] | None = None,
+) -> Callable[[ViewFunc], ViewFunc]:
+    """For a view that takes a form's POST only: another method gets the 405 page, whose link
+    leads to `back` (a URL name, reversed with the view's `back_kwargs`), e.g. the invoice whose
+    decision form posts here. With `back_model`, the first of `back_kwargs` is the id of such an
+    object, and only the tenant's own object is linked: another tenant's id (or a missing one)
+    gets the same 405, as it must not tell the two apart, with the dashboard to go back to.
+    Put it under `tenant_view`, which signs in and gives the layout."""
+
+    def decorate(view: ViewFunc) -> ViewFunc:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "POST":
+                return view(request, *args, **kwargs)
+            back_url, label = reverse(back, kwargs={name: kwargs[name] for name in back_kwargs}), back_label
+            if back_model is not None:
+                tenant = request.web.tenant  # type: ignore[attr-defined]
+                if not back_model.objects.for_tenant(tenant).filter(pk=kwargs[back_kwargs[0]]).exists():
+                    back_url, label = reverse("web:dashboard"), "the dashboard"
+            return method_not_allowed_page(request, allowed=("POST",), back_url=back_url, back_label=label)
+
+        return wrapper
+
+    return decorate
