@@ -11,7 +11,6 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import django_filters
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -23,20 +22,21 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.http.fields import MoneyField, decimal_pattern
-from core.http.uploads import QueryInvalid, dry_run_requested, spool_upload
+from core.http.schema import DRY_RUN_PARAMETER, file_upload_request
+from core.http.uploads import UPLOAD_PARSERS, QueryInvalid, dry_run_requested
 from core.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency
 from payments.accounts import account_hash, decrypt_account, mask_account
 from payments.cash import MAX_FORECAST_WEEKS, week_start
 from payments.models import Payment, PaymentDirection, PaymentStatus
 from payments.reconciliation.apis import PaymentReconciliationActions, PaymentSuggestionOutputSerializer
 from payments.selectors import cash_forecast_for_tenant, cash_vendor_payment_times, payment_list
-from payments.services import statement_import
+from payments.services import MAX_BYTES_SETTING, statement_import
 from payments.statements import FORMATS
+from tenants.http.file_imports import upload_received
 from tenants.http.views import TenantAPIMixin
 from vendors.models import Vendor
 
@@ -232,23 +232,16 @@ class PaymentViewSet(
             "body. Limit: PAYMENT_STATEMENT_MAX_BYTES."
         ),
         parameters=[
-            OpenApiParameter("dry_run", bool, description="true: check everything, write nothing."),
+            DRY_RUN_PARAMETER,
             OpenApiParameter("statement_format", str, enum=sorted(FORMATS), description="Default: detected."),
         ],
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-                "required": ["file"],
-            },
-            "application/octet-stream": {"type": "string", "format": "binary"},
-        },
+        request=file_upload_request(raw_media_type="application/octet-stream"),
         responses={
             201: StatementImportReportSerializer,
             200: OpenApiResponse(StatementImportReportSerializer, description="A dry run's report."),
         },
     )
-    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser])
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=UPLOAD_PARSERS)
     def import_statement(self, request: Request) -> Response:
         dry_run = dry_run_requested(request)
         # Not `format`: DRF reads that query parameter as the response format (URL_FORMAT_OVERRIDE).
@@ -256,11 +249,7 @@ class PaymentViewSet(
         if statement_format is not None and statement_format not in FORMATS:
             message = FORMAT_INVALID.format(formats=", ".join(sorted(FORMATS)))
             raise QueryInvalid(message, details={"statement_format": [message]})
-        upload = spool_upload(
-            request, limit=settings.PAYMENT_STATEMENT_MAX_BYTES, setting="PAYMENT_STATEMENT_MAX_BYTES"
-        )
-        try:
-            self.idempotency_begin_for_file(request, upload.sha256)
+        with upload_received(self, request, setting=MAX_BYTES_SETTING) as upload:
             report = statement_import(
                 tenant=self.tenant,
                 binary=upload.file,
@@ -269,8 +258,6 @@ class PaymentViewSet(
                 format=statement_format,
                 dry_run=dry_run,
             )
-        finally:
-            upload.close()
         return Response(
             StatementImportReportSerializer(report.as_response()).data,
             status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED,

@@ -12,11 +12,6 @@ class StatementInvalid(DomainError):
     code = "statement_invalid"
 
 
-class StatementTooLarge(DomainError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 class AllocationInvalid(DomainError):
     """A manual allocation asked for something impossible (amounts, currencies); nothing was written."""
 

@@ -7,19 +7,20 @@ import io
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from django.conf import settings
 from django.db import transaction
 
 from audit.services import audit_record
 from core import locks
 from core.actors import Actor
+from core.http.uploads import file_size_check
 from payments.accounts import account_hash, encrypt_account
-from payments.exceptions import StatementInvalid, StatementTooLarge
+from payments.exceptions import StatementInvalid
 from payments.models import Payment, PaymentStatus, StatementImport
 from payments.statements import ParsedFile, StatementParseError, balance_check, parse_statement_file
 from tenants.models import Tenant
 
-FILE_TOO_LARGE = "The file is {size} bytes; at most {limit} bytes (PAYMENT_STATEMENT_MAX_BYTES) are accepted."
+# The setting that bounds a statement file, at the API's door and here.
+MAX_BYTES_SETTING = "PAYMENT_STATEMENT_MAX_BYTES"
 WARN_ALREADY_IMPORTED = "This file was imported before (import {import_id}); lines already stored were skipped."
 WARN_UNBALANCED = "Statement {statement}: {problem}"
 
@@ -46,15 +47,13 @@ class StatementImportReport:
         return dict(self.__dict__)
 
 
-def _digest(binary: IO[bytes]) -> tuple[int, str]:
+def _digest(binary: IO[bytes]) -> str:
     binary.seek(0)
     digest = hashlib.sha256()
-    size = 0
     while chunk := binary.read(_READ_CHUNK):
-        size += len(chunk)
         digest.update(chunk)
     binary.seek(0)
-    return size, digest.hexdigest()
+    return digest.hexdigest()
 
 
 def _payments(parsed: ParsedFile, *, tenant: Tenant, statement_import: StatementImport | None) -> list[Payment]:
@@ -116,9 +115,8 @@ def statement_import(
     """
     if isinstance(binary, bytes):
         binary = io.BytesIO(binary)
-    size, sha256 = _digest(binary)
-    if size > settings.PAYMENT_STATEMENT_MAX_BYTES:
-        raise StatementTooLarge(FILE_TOO_LARGE.format(size=size, limit=settings.PAYMENT_STATEMENT_MAX_BYTES))
+    file_size_check(binary=binary, setting=MAX_BYTES_SETTING)
+    sha256 = _digest(binary)
     try:
         parsed = parse_statement_file(binary, format=format)
     except StatementParseError as exc:

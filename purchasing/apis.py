@@ -19,7 +19,8 @@ from core.http.fields import (
     QuantityField,
     UnitPriceField,
 )
-from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
+from core.http.uploads import UPLOAD_PARSERS
+from purchasing.csv_import import GoodsReceiptsCsv, PurchaseOrdersCsv
 from purchasing.documents import (
     GoodsReceiptDocument,
     GoodsReceiptLineDocument,
@@ -30,6 +31,7 @@ from purchasing.lifecycle import PURCHASE_ORDER_ACTIONS, purchase_order_act
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from purchasing.selectors import goods_receipt_list, purchase_order_list
 from purchasing.services import goods_receipt_create, purchase_order_create
+from tenants.http.file_imports import csv_import_action, csv_import_schema
 from tenants.http.views import TenantAPIMixin
 
 
@@ -200,10 +202,10 @@ class PurchaseOrderViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retriev
     def reopen(self, request: Request, pk: str) -> Response:
         return self._act(request, "reopen")
 
-    @csv_import_schema("purchase-orders")
-    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=CSV_IMPORT_PARSERS)
+    @csv_import_schema(PurchaseOrdersCsv)
+    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=UPLOAD_PARSERS)
     def import_csv(self, request: Request) -> Response:
-        return csv_import_action(self, request, kind="purchase-orders")
+        return csv_import_action(self, request, kind=PurchaseOrdersCsv)
 
 
 class GoodsReceiptLineOutputSerializer(serializers.ModelSerializer):
@@ -274,7 +276,7 @@ class GoodsReceiptViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retrieve
         receipt = goods_receipt_create(tenant=self.tenant, document=document, actor=self.actor)
         return Response(GoodsReceiptOutputSerializer(receipt).data, status=status.HTTP_201_CREATED)
 
-    @csv_import_schema("goods-receipts")
-    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=CSV_IMPORT_PARSERS)
+    @csv_import_schema(GoodsReceiptsCsv)
+    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=UPLOAD_PARSERS)
     def import_csv(self, request: Request) -> Response:
-        return csv_import_action(self, request, kind="goods-receipts")
+        return csv_import_action(self, request, kind=GoodsReceiptsCsv)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,18 +22,21 @@ from core.http.fields import (
     UnitPriceField,
 )
 from core.http.filters import UtcIsoDateTimeFilter
-from core.http.schema import LETTER_OR_DIGIT_PATTERN, any_field_given, field_only_when
-from core.http.uploads import spool_upload
+from core.http.schema import LETTER_OR_DIGIT_PATTERN, any_field_given, field_only_when, file_upload_request
+from core.http.uploads import UPLOAD_PARSERS
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
-from invoices.ingest import VendorCache, invoice_already_present
-from invoices.ingest.api import CSV_IMPORT_PARSERS, csv_import_action, csv_import_schema
+from invoices.ingest import invoice_already_present
+from invoices.ingest.csv_import import InvoicesCsv
+from invoices.ingest.ubl import MAX_BYTES_SETTING as XML_MAX_BYTES_SETTING
 from invoices.ingest.ubl import ubl_import
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from matching.apis import MatchOutputSerializer
 from review.decisions import invoice_review
+from tenants.http.file_imports import csv_import_action, csv_import_schema, upload_received
 from tenants.http.views import TenantAPIMixin
+from vendors.ingest import VendorCache
 
 
 class InvoiceLineInputSerializer(serializers.Serializer):
@@ -291,10 +292,10 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
         """Put an invoice in dispute with the vendor (comment required)."""
         return self._review(request, "dispute")
 
-    @csv_import_schema("invoices")
-    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=CSV_IMPORT_PARSERS)
+    @csv_import_schema(InvoicesCsv)
+    @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=UPLOAD_PARSERS)
     def import_csv(self, request: Request) -> Response:
-        return csv_import_action(self, request, kind="invoices")
+        return csv_import_action(self, request, kind=InvoicesCsv)
 
     @extend_schema(
         summary="Import a UBL invoice or credit note (Peppol BIS Billing 3.0, EN 16931)",
@@ -310,28 +311,16 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
             "`prepaid_amount` and payments work on `amount_due`. How totals, document-level allowances "
             "and charges, and negative lines are mapped: invoices/ingest/ubl.py."
         ),
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-                "required": ["file"],
-            },
-            "application/xml": {"type": "string", "format": "binary"},
-        },
+        request=file_upload_request(raw_media_type="application/xml"),
         responses={
             201: InvoiceOutputSerializer,
             200: OpenApiResponse(InvoiceOutputSerializer, description="Already imported: the stored document."),
         },
     )
-    # Multipart for the `file` field; a raw XML body is read from the stream (spool_upload).
-    @action(detail=False, methods=["post"], url_path="import/xml", parser_classes=[MultiPartParser])
+    @action(detail=False, methods=["post"], url_path="import/xml", parser_classes=UPLOAD_PARSERS)
     def import_xml(self, request: Request) -> Response:
-        upload = spool_upload(request, limit=settings.XML_MAX_BYTES, setting="XML_MAX_BYTES")
-        try:
-            self.idempotency_begin_for_file(request, upload.sha256)
+        with upload_received(self, request, setting=XML_MAX_BYTES_SETTING) as upload:
             outcome = ubl_import(tenant=self.tenant, binary=upload.file, actor=self.actor)
-        finally:
-            upload.close()
         invoice = self.get_queryset().get(pk=outcome.invoice.pk)
         return Response(
             InvoiceOutputSerializer(invoice).data,

@@ -12,9 +12,7 @@ from pathlib import Path
 
 LIMIT = 600
 # Longer than LIMIT when this check was added; to be split (issue #16). Ceiling = today's length.
-NOT_YET_SPLIT = {
-    "invoices/ingest/csv_import.py": 816,
-}
+NOT_YET_SPLIT: dict[str, int] = {}
 
 ROOT = Path(__file__).resolve().parent.parent
 

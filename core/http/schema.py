@@ -25,9 +25,10 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import is_list_serializer
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from core.http.fields import decimal_pattern, money_integer_digits
+from core.http.uploads import FILE_FIELD
 from core.money import CURRENCY_EXPONENTS
 
 # The longest Idempotency-Key a client may send (tenants.http.idempotency refuses longer ones).
@@ -132,6 +133,23 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
 def error_response(description: str) -> OpenApiResponse:
     """For a view's `extend_schema(responses=...)`: an error status it answers with the envelope."""
     return OpenApiResponse(response={"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}, description=description)
+
+
+# --- File imports (core.http.uploads) ----------------------------------------------------------
+
+
+def file_upload_request(*, raw_media_type: str) -> dict[str, Any]:
+    """For an import's `extend_schema(request=...)`: the file as the multipart field `file`, or as
+    the raw body of `raw_media_type` (what `spool_upload` reads)."""
+    binary = {"type": "string", "format": "binary"}
+    return {
+        "multipart/form-data": {"type": "object", "properties": {FILE_FIELD: dict(binary)}, "required": [FILE_FIELD]},
+        raw_media_type: dict(binary),
+    }
+
+
+# `?dry_run=` of an import (core.http.uploads.dry_run_requested).
+DRY_RUN_PARAMETER = OpenApiParameter("dry_run", bool, description="true: check everything, write nothing.")
 
 
 # --- Input rules the serializers cannot say by themselves -------------------------------------

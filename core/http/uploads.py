@@ -1,4 +1,4 @@
-"""File uploads to the API (CSV and XML imports): streamed to a spool file, bounded, fingerprinted.
+"""File uploads (CSV, XML and bank statement imports): streamed to a spool file, bounded, fingerprinted.
 
 An import takes its file either as a multipart form field `file` (what a browser or
 `curl -F file=@invoices.csv` sends) or as the raw request body (`curl --data-binary @f.csv -H
@@ -11,15 +11,23 @@ documents), and reading it would hold the whole file in memory. Why a content di
 `Idempotency-Key` fingerprint must be the same when a client retries the same file, and a
 multipart body is not (its boundary is random per request), so imports are fingerprinted by the
 file's SHA-256 instead of the raw body.
+
+Each import's limit is a setting (CSV_MAX_BYTES, XML_MAX_BYTES, PAYMENT_STATEMENT_MAX_BYTES),
+named by every door that takes such a file: the API spools at most that many bytes
+(`spool_upload`), and the importer itself, which a command also calls with a file on disk,
+refuses a larger file (`file_size_check`). Both answer 413 `payload_too_large`, naming the setting.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import tempfile
 from dataclasses import dataclass
 from typing import IO
 
+from django.conf import settings
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 
 from core.exceptions import DomainError
@@ -32,13 +40,21 @@ _CHUNK = 1 << 16
 _MULTIPART_OVERHEAD = 1 << 16
 
 UPLOAD_TOO_LARGE = "The file is larger than the {limit} bytes accepted ({setting})."
+FILE_TOO_LARGE = "The file is {size} bytes; at most {limit} bytes ({setting}) are accepted."
 UPLOAD_MISSING = "Send the file as the request body, or as the multipart form field 'file'."
 UPLOAD_EMPTY = "The file is empty."
 DRY_RUN_INVALID = "dry_run must be true or false."
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no", ""}
 
 
+# An import action's parsers: multipart for the `file` field; a raw body is read from the stream
+# by `spool_upload`, without a parser.
+UPLOAD_PARSERS = [MultiPartParser]
+
+
 class UploadTooLarge(DomainError):
+    """A file over its import's limit (the setting the message names)."""
+
     status_code = 413
     code = "payload_too_large"
 
@@ -95,12 +111,25 @@ def _copy_bounded(source: IO[bytes], *, limit: int, setting: str) -> tuple[IO[by
     return spool, size, digest.hexdigest()
 
 
-def spool_upload(request: Request, *, limit: int, setting: str) -> SpooledUpload:
-    """The request's file, copied in chunks to a spool file; 413 past `limit` bytes.
+def file_size_check(*, binary: IO[bytes], setting: str) -> int:
+    """The size of a seekable file, rewound; 413 when it is over the limit `setting` names."""
+    binary.seek(0, io.SEEK_END)
+    size = binary.tell()
+    binary.seek(0)
+    limit = getattr(settings, setting)
+    if size > limit:
+        raise UploadTooLarge(FILE_TOO_LARGE.format(size=size, limit=limit, setting=setting))
+    return size
 
-    `setting` names the limit in the message (CSV_MAX_BYTES, XML_MAX_BYTES). A declared
-    Content-Length that is already too large is refused before a byte is read.
+
+def spool_upload(request: Request, *, setting: str) -> SpooledUpload:
+    """The request's file, copied in chunks to a spool file; 413 past the limit `setting` names.
+
+    `setting` is the import's limit (CSV_MAX_BYTES, XML_MAX_BYTES, ...), read now and named in
+    the message. A declared Content-Length that is already too large is refused before a byte
+    is read.
     """
+    limit = getattr(settings, setting)
     django_request = request._request
     declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
     is_multipart = (django_request.content_type or "").startswith("multipart/form-data")

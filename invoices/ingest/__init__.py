@@ -8,33 +8,23 @@ the audit event the same way for every source. Nothing in this package re-checks
 checks; it only checks what the door cannot see (a CSV cell that is not a number, an XML
 document that is not UBL, a webhook whose signature is wrong).
 
-This module holds what the sources share: the 413 error, the field limits read from the models,
-and the identity of "the same invoice again" (same vendor, number and content) used to make
-re-imports safe.
+This module holds what the sources share: the field limits read from the models, and the
+identity of "the same invoice again" (same vendor, number and content) used to make re-imports
+safe. A file's size limit is core.http.uploads; the vendor a document names, vendors.ingest.
 """
 
 from __future__ import annotations
 
 from django.db import models
 
-from core.exceptions import DomainError
 from invoices.documents import InvoiceDocument, document_content, document_with_positive_total
 from invoices.models import Invoice
 from invoices.numbers import normalize_invoice_number
 from invoices.selectors import invoice_stored_content, invoices_of_document_vendor
 from tenants.models import Tenant
-from vendors.models import Vendor
-from vendors.names import normalize_tax_id, normalize_vendor_name
-from vendors.selectors import vendor_resolve_exact
+from vendors.ingest import VendorCache
 
 TOO_LONG = "At most {limit} characters."
-
-
-class PayloadTooLarge(DomainError):
-    """A file or body over its configured limit (CSV_MAX_BYTES, XML_MAX_BYTES)."""
-
-    status_code = 413
-    code = "payload_too_large"
 
 
 def max_length(model: type[models.Model], field_name: str) -> int:
@@ -52,29 +42,6 @@ def length_error(value: str, model: type[models.Model], field_name: str) -> str 
     """
     limit = max_length(model, field_name)
     return TOO_LONG.format(limit=limit) if len(value) > limit else None
-
-
-class VendorCache:
-    """Exact vendor resolution, remembered per vendor reference for the length of one import.
-
-    A file of 10,000 invoices from 30 vendors resolves 30 times, not 10,000. Only the ingestion
-    pre-checks use it; `invoice_create` still resolves on its own.
-    """
-
-    def __init__(self, tenant: Tenant) -> None:
-        self.tenant = tenant
-        self._resolved: dict[tuple[str, str, str], Vendor | None] = {}
-
-    def resolve(self, *, vendor_id: object = None, tax_id: str = "", name: str = "") -> Vendor | None:
-        key = (str(vendor_id or ""), normalize_tax_id(tax_id), normalize_vendor_name(name))
-        if key not in self._resolved:
-            self._resolved[key] = vendor_resolve_exact(
-                tenant=self.tenant,
-                vendor_id=vendor_id,  # type: ignore[arg-type]
-                tax_id=tax_id,
-                name=name,
-            )
-        return self._resolved[key]
 
 
 def invoice_already_present(*, tenant: Tenant, document: InvoiceDocument, vendors: VendorCache) -> Invoice | None:

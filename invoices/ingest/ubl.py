@@ -77,23 +77,23 @@ depends on the sign the document will be stored with.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import IO, Any
 
-from django.conf import settings
 from lxml import etree
 
 from core.actors import Actor
 from core.exceptions import DomainError
+from core.http.uploads import file_size_check
 from core.quantities import UNIT_PRICE_PLACES
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
-from invoices.ingest import PayloadTooLarge, VendorCache, invoice_already_present, length_error, max_length
+from invoices.ingest import invoice_already_present, length_error, max_length
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource
 from invoices.services import invoice_create
 from tenants.models import Tenant
+from vendors.ingest import VendorCache
 
 INVOICE_NAMESPACE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CREDIT_NOTE_NAMESPACE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
@@ -104,8 +104,10 @@ NAMESPACES = {
     "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
 }
 
+# The setting that bounds an XML file, at the API's door and here.
+MAX_BYTES_SETTING = "XML_MAX_BYTES"
+
 # --- messages (tests assert on these) -----------------------------------------------------------
-FILE_TOO_LARGE = "The file is {size} bytes; at most {limit} bytes (XML_MAX_BYTES) are accepted."
 XML_MALFORMED = "The file is not well-formed XML: {reason}"
 XML_NO_ROOT = "The file has no root element."
 XML_DOCTYPE_REFUSED = (
@@ -161,17 +163,14 @@ class UblImportOutcome:
 def ubl_import(*, tenant: Tenant, binary: IO[bytes], actor: Actor) -> UblImportOutcome:
     """Import one UBL invoice or credit note through the one door, or find it already stored.
 
-    `binary` is a seekable binary file. Raises `PayloadTooLarge` over XML_MAX_BYTES,
+    `binary` is a seekable binary file. Raises `UploadTooLarge` over XML_MAX_BYTES,
     `XmlImportInvalid` for a file that cannot be read as UBL (see the module docstring) and the
     door's `DocumentInvalid` for a document that breaks its rules; nothing is written then.
     The same document again (same kind, vendor, number and content: invoices.ingest.
     invoice_already_present) answers with the stored one, so re-sending a file is safe; another
     document reusing the number is stored, for matching to flag.
     """
-    binary.seek(0, io.SEEK_END)
-    size = binary.tell()
-    if size > settings.XML_MAX_BYTES:
-        raise PayloadTooLarge(FILE_TOO_LARGE.format(size=size, limit=settings.XML_MAX_BYTES))
+    file_size_check(binary=binary, setting=MAX_BYTES_SETTING)
     document = ubl_parse(binary)
     existing = invoice_already_present(tenant=tenant, document=document, vendors=VendorCache(tenant))
     if existing is not None:

@@ -58,7 +58,7 @@ from core.actors import Actor
 from core.crypto import decrypt_text
 from core.exceptions import DocumentInvalid
 from invoices.documents import InvoiceDocument
-from invoices.ingest import VendorCache, invoice_already_present
+from invoices.ingest import invoice_already_present
 from invoices.ingest.webhook_payloads import (
     IGNORED_EMPTY,
     Normalized,
@@ -70,6 +70,7 @@ from invoices.models import InvoiceSource
 from invoices.services import invoice_create
 from purchasing.models import PurchaseOrder
 from tenants.models import WEBHOOK_SECRET_PREFIX, Tenant, WebhookDelivery, generate_webhook_secret
+from vendors.ingest import VendorCache
 
 logger = logging.getLogger(__name__)
 

@@ -17,16 +17,18 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from core import csv_cells, csv_reading
 from core.http.uploads import UPLOAD_TOO_LARGE
 from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED
 from core.quantities import MUST_BE_POSITIVE
 from core.text import NUL_REFUSED
-from invoices.ingest import csv_import as csv_module
 from invoices.models import Invoice, InvoiceSource
+from purchasing import csv_import as purchasing_csv
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from tests.matching.db_builders import run_matching
+from vendors import ingest as vendors_ingest
 from vendors.models import Vendor
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
@@ -161,14 +163,14 @@ def test_one_bad_row_writes_nothing_and_every_problem_is_listed(
     )
     details = errors_of(upload(api, INVOICES, content))
     assert details == {
-        "row 3, column quantity": [csv_module.NOT_A_DECIMAL.format(value="1.5.0")],
-        "row 4, column invoice_date": [csv_module.NOT_A_DATE.format(value="10/10/2026")],
-        "row 5, column invoice_date": [csv_module.NOT_A_REAL_DATE.format(value="2026-02-30")],
+        "row 3, column quantity": [csv_cells.NOT_A_DECIMAL.format(value="1.5.0")],
+        "row 4, column invoice_date": [csv_cells.NOT_A_DATE.format(value="10/10/2026")],
+        "row 5, column invoice_date": [csv_cells.NOT_A_REAL_DATE.format(value="2026-02-30")],
         "row 6, column total_amount": [
-            csv_module.THOUSANDS_REFUSED.format(value="1,000.00", plain="1000.00"),
+            csv_cells.THOUSANDS_REFUSED.format(value="1,000.00", plain="1000.00"),
         ],
-        "row 7, column description": [csv_module.VALUE_REQUIRED],
-        "row 8": [csv_module.FIELD_COUNT.format(found=8, expected=9)],
+        "row 7, column description": [csv_reading.VALUE_REQUIRED],
+        "row 8": [csv_reading.FIELD_COUNT.format(found=8, expected=9)],
         "row 9, column quantity": [MUST_BE_POSITIVE],
     }
     # Row 2 was valid and created inside the import's transaction: rolled back with the rest.
@@ -188,7 +190,7 @@ def test_thousands_separators_when_configured(
 def test_a_decimal_comma_is_refused_with_the_fix(api: APIClient, vendors: dict[str, Vendor]) -> None:
     content = (INVOICE_HEADER + '\nA-1,Nordic Fasteners AB,,EUR,2026-10-10,"12,50",Nuts,1,12.50\n').encode()
     assert errors_of(upload(api, INVOICES, content)) == {
-        "row 2, column total_amount": [csv_module.DECIMAL_COMMA.format(value="12,50")]
+        "row 2, column total_amount": [csv_cells.DECIMAL_COMMA.format(value="12,50")]
     }
 
 
@@ -198,11 +200,11 @@ def test_a_decimal_comma_is_refused_with_the_fix(api: APIClient, vendors: dict[s
         ("invoice_number,vendor_name,currency,invoice_date,total_amount,description,quantity,unit_price,quantiy",
          "row 1, column quantiy", "Unknown column 'quantiy'"),
         ("invoice_number,vendor_name,currency,invoice_date,description,quantity,unit_price",
-         "row 1, column total_amount", csv_module.COLUMN_MISSING.format(name="total_amount")),
+         "row 1, column total_amount", csv_reading.COLUMN_MISSING.format(name="total_amount")),
         ("invoice_number,currency,invoice_date,total_amount,description,quantity,unit_price",
-         "row 1", csv_module.VENDOR_COLUMN_MISSING),
+         "row 1", vendors_ingest.VENDOR_COLUMN_MISSING),
         ("invoice_number,vendor_name,vendor_name,currency,invoice_date,total_amount,description,quantity,unit_price",
-         "row 1, column vendor_name", csv_module.COLUMN_REPEATED.format(name="vendor_name")),
+         "row 1, column vendor_name", csv_reading.COLUMN_REPEATED.format(name="vendor_name")),
     ],
 )  # fmt: skip
 def test_header_problems(api: APIClient, vendors: dict[str, Vendor], header: str, location: str, message: str) -> None:
@@ -222,10 +224,10 @@ def test_header_fields_must_agree_and_documents_must_be_consecutive(api: APIClie
     )
     details = errors_of(upload(api, INVOICES, content))
     assert details["row 3, column total_amount"] == [
-        csv_module.HEADER_DISAGREES.format(first_row=2, first="20.00", value="25.00")
+        csv_reading.HEADER_DISAGREES.format(first_row=2, first="20.00", value="25.00")
     ]
     assert details["row 5, column invoice_number"] == [
-        csv_module.NOT_CONSECUTIVE.format(label="invoice", number="A-1", first_row=2)
+        csv_reading.NOT_CONSECUTIVE.format(label="invoice", number="A-1", first_row=2)
     ]
 
 
@@ -238,7 +240,7 @@ def test_the_services_rules_point_at_their_row(api: APIClient, vendors: dict[str
         b"PO-9,Nobody Ltd,EUR,2026-10-01,1,Bolts,1,1.00\n"
     )
     assert errors_of(upload(api, PURCHASE_ORDERS, orders)) == {
-        "row 2, column vendor_name": [csv_module.VENDOR_NOT_FOUND]
+        "row 2, column vendor_name": [purchasing_csv.VENDOR_NOT_FOUND]
     }
 
 
@@ -271,7 +273,7 @@ def test_windows_1252_is_read_with_a_warning(api: APIClient, tenant: Tenant, ven
 
 
 def test_utf16_and_empty_files_are_refused(api: APIClient, vendors: dict[str, Vendor]) -> None:
-    assert errors_of(upload(api, INVOICES, INVOICE_HEADER.encode("utf-16"))) == {"file": [csv_module.FILE_UTF16]}
+    assert errors_of(upload(api, INVOICES, INVOICE_HEADER.encode("utf-16"))) == {"file": [csv_reading.FILE_UTF16]}
     response = upload(api, INVOICES, b"")
     assert response.status_code == 400 and response.json()["error"]["code"] == "file_missing"
 
@@ -371,7 +373,7 @@ def test_another_tenant_cannot_see_or_use_this_tenants_vendors(
 ) -> None:
     """Tenant B importing a PO for tenant A's vendor name finds no such vendor."""
     details = errors_of(upload(foreign_api, PURCHASE_ORDERS, (SAMPLES / "purchase-orders.csv").read_bytes()))
-    assert details["row 2, column vendor_name"] == [csv_module.VENDOR_NOT_FOUND]
+    assert details["row 2, column vendor_name"] == [purchasing_csv.VENDOR_NOT_FOUND]
     assert not PurchaseOrder.objects.for_tenant(other_tenant).exists()
 
 
@@ -453,8 +455,8 @@ def test_a_number_in_other_than_ascii_digits_is_refused_by_cell_and_nothing_is_w
     assert response.status_code == 400, response.content
     [(location, [message])] = errors_of(response).items()
     assert location.startswith("row 2, column ")
-    assert message in {csv_module.NOT_A_DECIMAL.format(value=value) for value in ("١٠.00", "１")} | {
-        csv_module.NOT_A_WHOLE_NUMBER.format(value="١")
+    assert message in {csv_cells.NOT_A_DECIMAL.format(value=value) for value in ("١٠.00", "１")} | {
+        csv_cells.NOT_A_WHOLE_NUMBER.format(value="١")
     }
     assert document_counts() == before
 

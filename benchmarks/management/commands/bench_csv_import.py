@@ -30,7 +30,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from benchmarks.measures import peak_rss_mb
 from core.actors import system_actor
-from invoices.ingest.csv_import import csv_import
+from core.csv_reading import csv_import
+from invoices.ingest.csv_import import InvoicesCsv
 from tenants.services import tenant_create
 from vendors.services import vendor_create
 
@@ -101,7 +102,7 @@ class Command(BaseCommand):
             started = time.perf_counter()
             with path.open("rb") as binary:
                 report = csv_import(
-                    tenant=tenant, kind="invoices", binary=binary, actor=BENCH_ACTOR, dry_run=options["dry_run"]
+                    kind=InvoicesCsv(tenant=tenant, actor=BENCH_ACTOR), binary=binary, dry_run=options["dry_run"]
                 )
             elapsed = time.perf_counter() - started
         database = settings.DATABASES["default"]

@@ -16,9 +16,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from core.actors import system_actor
+from core.csv_reading import CsvImportInvalid, csv_import
+from core.http.uploads import UploadTooLarge
 from core.tenancy.rls import tenant_scope
-from invoices.ingest import PayloadTooLarge
-from invoices.ingest.csv_import import KINDS, CsvImportInvalid, csv_import, kind_named
+from invoices.ingest.csv_import import KINDS, kind_named
 from tenants.management.options import tenant_option
 
 UNKNOWN_KIND = "Unknown kind {kind!r}: one of {kinds}."
@@ -65,10 +66,8 @@ class Command(BaseCommand):
         try:
             with path.open("rb") as binary, tenant_scope(tenant):
                 report = csv_import(
-                    tenant=tenant,
-                    kind=kind,
+                    kind=KINDS[kind](tenant=tenant, actor=system_actor("import_csv")),
                     binary=binary,
-                    actor=system_actor("import_csv"),
                     dry_run=options["dry_run"],
                     progress=progress,
                     on_start=on_start,
@@ -80,7 +79,7 @@ class Command(BaseCommand):
                 for message in messages if isinstance(messages, list) else []:
                     self.stderr.write(f"{location}: {message}")
             raise CommandError(exc.message) from exc
-        except PayloadTooLarge as exc:
+        except UploadTooLarge as exc:
             bar.close()
             raise CommandError(f"{exc.message} (CSV_MAX_BYTES={settings.CSV_MAX_BYTES})") from exc
         bar.close()

@@ -14,8 +14,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.actors import system_actor
+from core.http.uploads import UploadTooLarge
 from core.tenancy.rls import tenant_scope
-from payments.exceptions import StatementInvalid, StatementTooLarge
+from payments.exceptions import StatementInvalid
 from payments.services import statement_import
 from payments.statements import FORMATS
 from tenants.management.options import tenant_option
@@ -47,7 +48,7 @@ class Command(BaseCommand):
                     format=options["format"],
                     dry_run=options["dry_run"],
                 )
-        except (StatementInvalid, StatementTooLarge) as exc:
+        except (StatementInvalid, UploadTooLarge) as exc:
             for location, messages in exc.details.items():
                 # Past the cap, details also carries "truncated" and counts; exc.message says so.
                 for message in messages if isinstance(messages, list) else []:
