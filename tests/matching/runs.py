@@ -1,32 +1,63 @@
-"""What the matching-run tests (test_runs_*.py) share: the Acme vendor, a PO received in full,
-and readers of what a run wrote on invoice lines and PO lines."""
+"""What the matching-run tests share: the Acme vendor, a run as the command starts it, and readers
+of what a run wrote (results, discrepancies, transitions, outbox messages, matched PO lines)."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from audit.models import AuditEvent, OutboxMessage
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from matching.models import Discrepancy, MatchResult, MatchRun
+from matching.services import matching_run_for_tenant
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
-from tenants.models import Tenant
-from tests.factories import Line
-from tests.matching.db_builders import make_purchase_order, make_vendor, receive, reload, results_of, transitions_of
+from tenants.models import Tenant, TenantSettings
+from tests.factories import TEST_ACTOR, VendorFactory
 from vendors.models import Vendor
 
 
 def acme_vendor(tenant: Tenant) -> Vendor:
-    return make_vendor(tenant, "Acme Supplies Ltd", tax_id="DE123456789")
+    return VendorFactory(tenant=tenant, name="Acme Supplies Ltd", tax_id="DE123456789")
 
 
-def received_po(tenant: Tenant, vendor: Vendor, po_number: str, *lines: Line, currency: str = "EUR") -> PurchaseOrder:
-    """A PO whose lines have all arrived, in one receipt."""
-    purchase_order = make_purchase_order(tenant, vendor=vendor, po_number=po_number, lines=lines, currency=currency)
-    receive(
-        tenant,
-        po_number=po_number,
-        receipt_number=f"GR-{po_number}",
-        quantities={number: line.quantity for number, line in enumerate(lines, start=1)},
+def run_matching(tenant: Tenant) -> MatchRun:
+    return matching_run_for_tenant(tenant=tenant, trigger=MatchRun.Trigger.COMMAND, actor=TEST_ACTOR)
+
+
+def set_tenant_settings(tenant: Tenant, **fields: Any) -> None:
+    TenantSettings.objects.filter(tenant=tenant).update(**fields)
+
+
+def reload(invoice: Invoice) -> Invoice:
+    return Invoice.objects.for_tenant(invoice.tenant_id).get(pk=invoice.pk)
+
+
+def results_of(invoice: Invoice) -> list[MatchResult]:
+    """The invoice's results, oldest first."""
+    return list(MatchResult.objects.for_tenant(invoice.tenant_id).filter(invoice=invoice).order_by("created_at"))
+
+
+def found(result: MatchResult) -> list[tuple[str, str]]:
+    """(type, severity) of a result's discrepancies, sorted."""
+    return sorted(
+        Discrepancy.objects.for_tenant(result.tenant_id).filter(match_result=result).values_list("type", "severity")
     )
-    return purchase_order
+
+
+def transitions_of(invoice: Invoice) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.for_tenant(invoice.tenant_id)
+        .filter(entity_type="invoice", entity_id=str(invoice.pk), action="transition")
+        .order_by("sequence")
+    )
+
+
+def discrepancy_messages(tenant: Tenant) -> list[OutboxMessage]:
+    return list(
+        OutboxMessage.objects.for_tenant(tenant)
+        .filter(payload__event_type="invoice.discrepancy.detected")
+        .order_by("created_at")
+    )
 
 
 def po_line(purchase_order: PurchaseOrder, number: int) -> PurchaseOrderLine:

@@ -15,17 +15,16 @@ from invoices.lifecycle import invoice_transition
 from invoices.models import InvoiceStatus
 from matching.models import Discrepancy
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES, TEST_ACTOR
-from tests.matching.db_builders import (
+from tests.factories import BOLTS, HOSES, TEST_ACTOR, GoodsReceiptFactory, InvoiceFactory, PurchaseOrderFactory
+from tests.matching.runs import (
+    acme_vendor,
     found,
-    make_invoice,
-    make_purchase_order,
-    receive,
+    matched_po_lines,
+    po_line,
     reload,
     results_of,
     run_matching,
 )
-from tests.matching.runs import acme_vendor, matched_po_lines, po_line, received_po
 
 S = InvoiceStatus
 
@@ -38,10 +37,10 @@ pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 @pytest.mark.django_db
 def test_received_quantities_are_summed_over_every_receipt_of_the_po(tenant: Tenant) -> None:
     acme = acme_vendor(tenant)
-    make_purchase_order(tenant, vendor=acme, po_number="PO-300", lines=[BOLTS, HOSES])
-    receive(tenant, po_number="PO-300", receipt_number="GR-300-1", quantities={1: "300", 2: "20"})
-    receive(tenant, po_number="PO-300", receipt_number="GR-300-2", quantities={1: "300", 2: "30"})
-    invoice = make_invoice(tenant, number="INV-300", vendor=acme, po_number="PO-300", lines=[BOLTS, HOSES])
+    purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-300", lines=[BOLTS, HOSES])
+    GoodsReceiptFactory(purchase_order=purchase_order, receipt_number="GR-300-1", quantities={1: "300", 2: "20"})
+    GoodsReceiptFactory(purchase_order=purchase_order, receipt_number="GR-300-2", quantities={1: "300", 2: "30"})
+    invoice = InvoiceFactory(vendor=acme, invoice_number="INV-300", po_number="PO-300", lines=[BOLTS, HOSES])
 
     run_matching(tenant)
 
@@ -65,14 +64,14 @@ def test_received_quantities_are_summed_over_every_receipt_of_the_po(tenant: Ten
 @pytest.mark.django_db
 def test_a_later_run_counts_what_earlier_invoices_billed_on_the_po_line(tenant: Tenant) -> None:
     acme = acme_vendor(tenant)
-    purchase_order = received_po(tenant, acme, "PO-400", BOLTS, HOSES)
-    first = make_invoice(tenant, number="INV-401", vendor=acme, po_number="PO-400", lines=[BOLTS.times("600")])
+    purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-400", lines=[BOLTS, HOSES], received=True)
+    first = InvoiceFactory(vendor=acme, invoice_number="INV-401", po_number="PO-400", lines=[BOLTS.times("600")])
     run_matching(tenant)
     # 600 × 0.125 = 75.00, clean: approved; its line now points at PO line 1.
     assert reload(first).status == "approved"
     assert matched_po_lines(first) == [po_line(purchase_order, 1).pk]
 
-    second = make_invoice(tenant, number="INV-402", vendor=acme, po_number="PO-400", lines=[BOLTS.times("500")])
+    second = InvoiceFactory(vendor=acme, invoice_number="INV-402", po_number="PO-400", lines=[BOLTS.times("500")])
     run_matching(tenant)
 
     [result] = results_of(second)
@@ -99,12 +98,12 @@ def test_a_later_run_counts_what_earlier_invoices_billed_on_the_po_line(tenant: 
 @pytest.mark.parametrize("how", ["void", "rejected"])
 def test_a_void_or_rejected_earlier_invoice_bills_nothing(tenant: Tenant, how: str) -> None:
     acme = acme_vendor(tenant)
-    purchase_order = received_po(tenant, acme, "PO-500", BOLTS)
-    earlier = make_invoice(tenant, number="INV-501", vendor=acme, po_number="PO-500", lines=[BOLTS.times("600")])
+    purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-500", lines=[BOLTS], received=True)
+    earlier = InvoiceFactory(vendor=acme, invoice_number="INV-501", po_number="PO-500", lines=[BOLTS.times("600")])
     if how == "rejected":
         # Billed 600 then 300 more under the same number in the same run: the copy is rejected.
         kept = earlier
-        earlier = make_invoice(tenant, number="INV 501", vendor=acme, po_number="PO-500", lines=[BOLTS.times("300")])
+        earlier = InvoiceFactory(vendor=acme, invoice_number="INV 501", po_number="PO-500", lines=[BOLTS.times("300")])
         run_matching(tenant)
         assert (reload(kept).status, reload(earlier).status) == ("approved", "rejected")
         later_quantity = "400"  # 600 (kept) + 400 = 1000: exactly what was ordered; + 300 would exceed
@@ -121,7 +120,9 @@ def test_a_void_or_rejected_earlier_invoice_bills_nothing(tenant: Tenant, how: s
     # The link stays on the earlier invoice's line; only its status takes it out of the count.
     assert matched_po_lines(earlier) == [po_line(purchase_order, 1).pk]
 
-    later = make_invoice(tenant, number="INV-502", vendor=acme, po_number="PO-500", lines=[BOLTS.times(later_quantity)])
+    later = InvoiceFactory(
+        vendor=acme, invoice_number="INV-502", po_number="PO-500", lines=[BOLTS.times(later_quantity)]
+    )
     run_matching(tenant)
 
     [result] = results_of(later)

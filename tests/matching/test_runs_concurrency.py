@@ -20,10 +20,11 @@ from core.actors import system_actor
 from matching.models import MatchResult, MatchRun
 from matching.services import matching_run_for_tenant
 from purchasing.models import GoodsReceipt
+from purchasing.services import goods_receipt_create
 from tenants.models import Tenant
-from tests.factories import BOLTS, TenantFactory
-from tests.matching.db_builders import make_invoice, make_purchase_order, receive, reload, results_of, run_matching
-from tests.matching.runs import acme_vendor, received_po
+from tests.document_factories import GoodsReceiptDocumentFactory
+from tests.factories import BOLTS, TEST_ACTOR, InvoiceFactory, PurchaseOrderFactory, TenantFactory
+from tests.matching.runs import acme_vendor, reload, results_of, run_matching
 from tests.threads import in_thread
 
 pytestmark = pytest.mark.usefixtures("no_matching_tasks")
@@ -62,9 +63,9 @@ def test_two_workers_on_one_tenant_one_runs_the_other_skips(
     inside, release = held_inside_the_lock
     tenant = TenantFactory()
     acme = acme_vendor(tenant)
-    received_po(tenant, acme, "PO-1000", BOLTS)
+    PurchaseOrderFactory(vendor=acme, po_number="PO-1000", lines=[BOLTS], received=True)
     invoices = [
-        make_invoice(tenant, number=f"INV-10{n}", vendor=acme, po_number="PO-1000", lines=[BOLTS.times(f"{n}0")])
+        InvoiceFactory(vendor=acme, invoice_number=f"INV-10{n}", po_number="PO-1000", lines=[BOLTS.times(f"{n}0")])
         for n in range(1, 7)
     ]  # 10 … 60 bolts: 1.25 … 7.50, each approved
     first_runs: list[MatchRun] = []
@@ -96,8 +97,8 @@ def test_runs_of_two_tenants_at_the_same_time_both_finish(monkeypatch: pytest.Mo
     invoices = []
     for tenant in tenants:
         acme = acme_vendor(tenant)
-        received_po(tenant, acme, "PO-1100", BOLTS)
-        invoices.append(make_invoice(tenant, number="INV-1100", vendor=acme, po_number="PO-1100", lines=[BOLTS]))
+        PurchaseOrderFactory(vendor=acme, po_number="PO-1100", lines=[BOLTS], received=True)
+        invoices.append(InvoiceFactory(vendor=acme, invoice_number="INV-1100", po_number="PO-1100", lines=[BOLTS]))
     # Both runs must be inside their tenant's lock at once to get past this barrier; a lock that
     # served both tenants would make one skip and leave the other waiting until it breaks.
     barrier = threading.Barrier(2, timeout=20)
@@ -126,8 +127,8 @@ def test_runs_of_two_tenants_at_the_same_time_both_finish(monkeypatch: pytest.Mo
 def test_a_receipt_booked_while_a_run_is_matching_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
     tenant = TenantFactory()
     acme = acme_vendor(tenant)
-    make_purchase_order(tenant, vendor=acme, po_number="PO-1200", lines=[BOLTS])
-    invoice = make_invoice(tenant, number="INV-1200", vendor=acme, po_number="PO-1200", lines=[BOLTS])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-1200", lines=[BOLTS])
+    invoice = InvoiceFactory(vendor=acme, invoice_number="INV-1200", po_number="PO-1200", lines=[BOLTS])
     booked: list[GoodsReceipt] = []
     errors: list[BaseException] = []
     threads: list[threading.Thread] = []
@@ -137,7 +138,13 @@ def test_a_receipt_booked_while_a_run_is_matching_is_not_lost(monkeypatch: pytes
         batch = real(**kwargs)
         # A clerk books the goods receipt, on another connection, while the engine works.
         book = in_thread(
-            lambda: receive(tenant, po_number="PO-1200", receipt_number="GR-1200", quantities={1: "1000"}),
+            lambda: goods_receipt_create(
+                tenant=tenant,
+                document=GoodsReceiptDocumentFactory(
+                    po_number="PO-1200", receipt_number="GR-1200", quantities={1: "1000"}
+                ),
+                actor=TEST_ACTOR,
+            ),
             booked,
             errors,
         )

@@ -18,17 +18,8 @@ from invoices.models import Invoice, InvoiceStatus
 from matching.models import Discrepancy, MatchResult
 from matching.writer import DISCREPANCY_EVENT
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES, InvoiceFactory, Line
-from tests.matching.db_builders import (
-    found,
-    make_invoice,
-    make_purchase_order,
-    reload,
-    results_of,
-    run_matching,
-    transitions_of,
-)
-from tests.matching.runs import acme_vendor, received_po
+from tests.factories import BOLTS, HOSES, InvoiceFactory, Line, PurchaseOrderFactory
+from tests.matching.runs import acme_vendor, found, reload, results_of, run_matching, transitions_of
 
 S = InvoiceStatus
 
@@ -42,39 +33,39 @@ PUMP = Line("HP-200", "Hydraulic pump P-200", "10", "1000.00")
 
 def _approved(tenant: Tenant) -> Invoice:
     acme = acme_vendor(tenant)
-    received_po(tenant, acme, "PO-100", BOLTS, HOSES)
-    return make_invoice(tenant, number="INV-42", vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES], received=True)
+    return InvoiceFactory(vendor=acme, invoice_number="INV-42", po_number="PO-100", lines=[BOLTS, HOSES])
 
 
 def _on_hold(tenant: Tenant) -> Invoice:
     acme = acme_vendor(tenant)
-    make_purchase_order(tenant, vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES])
-    return make_invoice(tenant, number="INV-42", vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES])
+    return InvoiceFactory(vendor=acme, invoice_number="INV-42", po_number="PO-100", lines=[BOLTS, HOSES])
 
 
 def _standard(tenant: Tenant) -> Invoice:
     acme = acme_vendor(tenant)
-    received_po(tenant, acme, "PO-100", BOLTS, HOSES)
-    return make_invoice(tenant, number="INV-42", vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES.at("18.80")])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES], received=True)
+    return InvoiceFactory(vendor=acme, invoice_number="INV-42", po_number="PO-100", lines=[BOLTS, HOSES.at("18.80")])
 
 
 def _escalated_high(tenant: Tenant) -> Invoice:
     acme = acme_vendor(tenant)
-    received_po(tenant, acme, "PO-100", BOLTS, HOSES)
-    return make_invoice(tenant, number="INV-42", vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES.at("21.00")])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES], received=True)
+    return InvoiceFactory(vendor=acme, invoice_number="INV-42", po_number="PO-100", lines=[BOLTS, HOSES.at("21.00")])
 
 
 def _escalated_total(tenant: Tenant) -> Invoice:
     acme = acme_vendor(tenant)
-    received_po(tenant, acme, "PO-100", PUMP)
-    return make_invoice(tenant, number="INV-42", vendor=acme, po_number="PO-100", lines=[PUMP.at("1025.00")])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-100", lines=[PUMP], received=True)
+    return InvoiceFactory(vendor=acme, invoice_number="INV-42", po_number="PO-100", lines=[PUMP.at("1025.00")])
 
 
 def _rejected(tenant: Tenant) -> Invoice:
     acme = acme_vendor(tenant)
-    received_po(tenant, acme, "PO-100", BOLTS, HOSES)
+    PurchaseOrderFactory(vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES], received=True)
     InvoiceFactory(tenant=tenant, vendor=acme, invoice_number="INV-0001", status=S.APPROVED, total_amount=99900)
-    return make_invoice(tenant, number="inv 1", vendor=acme, po_number="PO-100", lines=[BOLTS, HOSES])
+    return InvoiceFactory(vendor=acme, invoice_number="inv 1", po_number="PO-100", lines=[BOLTS, HOSES])
 
 
 @pytest.mark.django_db

@@ -29,16 +29,16 @@ from invoices.models import Invoice, InvoiceStatus
 from matching.models import MatchResult, MatchRun
 from matching.services import matching_drain_tenant
 from tenants.models import Tenant
-from tests.factories import BOLTS, TEST_ACTOR
-from tests.matching.db_builders import (
-    make_invoice,
+from tests.factories import BOLTS, TEST_ACTOR, InvoiceFactory, PurchaseOrderFactory
+from tests.matching.runs import (
+    acme_vendor,
+    assert_left_alone,
     reload,
     results_of,
     run_matching,
     set_tenant_settings,
     transitions_of,
 )
-from tests.matching.runs import acme_vendor, assert_left_alone, received_po
 
 S = InvoiceStatus
 
@@ -51,9 +51,9 @@ pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 def _three_small_invoices(tenant: Tenant) -> list[Invoice]:
     """100, 200 and 300 bolts on a received PO: 12.50, 25.00, 37.50, each auto-approved alone."""
     acme = acme_vendor(tenant)
-    received_po(tenant, acme, "PO-700", BOLTS)
+    PurchaseOrderFactory(vendor=acme, po_number="PO-700", lines=[BOLTS], received=True)
     return [
-        make_invoice(tenant, number=f"INV-70{n}", vendor=acme, po_number="PO-700", lines=[BOLTS.times(f"{n}00")])
+        InvoiceFactory(vendor=acme, invoice_number=f"INV-70{n}", po_number="PO-700", lines=[BOLTS.times(f"{n}00")])
         for n in (1, 2, 3)
     ]
 
@@ -232,8 +232,8 @@ def test_a_drain_takes_an_invoice_that_arrived_while_its_last_batch_ran(
     assert [reload(invoice).status for invoice in (first, second, late)] == ["approved", "approved", "approved"]
 
 
-# Committed set-up: a goods receipt holds the matching lock to the end of its transaction, which
-# inside a test transaction would be the end of the test, hiding whether the run released its own.
+# Committed, as a worker's run is: the failed run and the lock it should release are not held
+# up by a test transaction around them.
 @pytest.mark.django_db(transaction=True)
 def test_a_run_whose_loader_breaks_is_failed_leaves_everything_and_releases_the_lock(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch

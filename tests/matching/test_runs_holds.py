@@ -15,21 +15,19 @@ import pytest
 from invoices.models import Invoice
 from matching.holds import matching_escalate_stale_holds
 from matching.models import Discrepancy, MatchResult
+from purchasing.services import goods_receipt_create
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES, Line
-from tests.matching.db_builders import (
+from tests.document_factories import GoodsReceiptDocumentFactory
+from tests.factories import BOLTS, HOSES, TEST_ACTOR, InvoiceFactory, Line, PurchaseOrderFactory, VendorFactory
+from tests.matching.runs import (
+    acme_vendor,
     found,
-    make_invoice,
-    make_purchase_order,
-    make_vendor,
-    receive,
     reload,
     results_of,
     run_matching,
     set_tenant_settings,
     transitions_of,
 )
-from tests.matching.runs import acme_vendor, received_po
 
 pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 
@@ -40,10 +38,10 @@ pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 @pytest.mark.django_db
 def test_a_goods_receipt_sends_the_held_invoice_back_and_the_next_run_approves_it(tenant: Tenant) -> None:
     acme = acme_vendor(tenant)
-    make_purchase_order(tenant, vendor=acme, po_number="PO-600", lines=[BOLTS, HOSES])
-    make_purchase_order(tenant, vendor=acme, po_number="PO-601", lines=[BOLTS])
-    invoice = make_invoice(tenant, number="INV-600", vendor=acme, po_number="PO-600", lines=[BOLTS, HOSES])
-    bystander = make_invoice(tenant, number="INV-601", vendor=acme, po_number="PO-601", lines=[BOLTS.times("100")])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-600", lines=[BOLTS, HOSES])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-601", lines=[BOLTS])
+    invoice = InvoiceFactory(vendor=acme, invoice_number="INV-600", po_number="PO-600", lines=[BOLTS, HOSES])
+    bystander = InvoiceFactory(vendor=acme, invoice_number="INV-601", po_number="PO-601", lines=[BOLTS.times("100")])
     first_run = run_matching(tenant)
     assert (reload(invoice).status, reload(bystander).status) == ("on_hold", "on_hold")
     [old] = results_of(invoice)
@@ -51,7 +49,13 @@ def test_a_goods_receipt_sends_the_held_invoice_back_and_the_next_run_approves_i
     old_discrepancies = list(Discrepancy.objects.for_tenant(tenant).filter(match_result=old).values())
     assert [(d["type"], d["match_result_id"]) for d in old_discrepancies] == [("receipt_missing", old.pk)]
 
-    receipt = receive(tenant, po_number="PO-600", receipt_number="GR-600", quantities={1: "1000", 2: "50"})
+    receipt = goods_receipt_create(
+        tenant=tenant,
+        document=GoodsReceiptDocumentFactory(
+            po_number="PO-600", receipt_number="GR-600", quantities={1: "1000", 2: "50"}
+        ),
+        actor=TEST_ACTOR,
+    )
 
     # Back to `received` by the receipt, in its transaction; the other PO's invoice keeps waiting.
     assert (reload(invoice).status, reload(bystander).status) == ("received", "on_hold")
@@ -83,17 +87,23 @@ def _possible_duplicate_world(tenant: Tenant) -> Invoice:
     """An invoice on hold; then its renumbered re-send arrives and is flagged (correctly) as a
     possible duplicate of it; then the goods arrive and the original goes back to `received`."""
     acme = acme_vendor(tenant)
-    make_purchase_order(tenant, vendor=acme, po_number="PO-650", lines=[BOLTS])
-    original = make_invoice(tenant, number="INV-650", vendor=acme, po_number="PO-650", lines=[BOLTS])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-650", lines=[BOLTS])
+    original = InvoiceFactory(vendor=acme, invoice_number="INV-650", po_number="PO-650", lines=[BOLTS])
     run_matching(tenant)
     assert reload(original).status == "on_hold"
     # Same vendor, same total 125.00, same day, another number; its line matches no PO line, so
     # it claims no quantity (only the duplicate check can tell the two apart).
-    resend = make_invoice(tenant, number="INV-650-R", vendor=acme, lines=[Line("", "Consulting services", "1", "125")])
+    resend = InvoiceFactory(
+        vendor=acme, invoice_number="INV-650-R", lines=[Line("", "Consulting services", "1", "125")]
+    )
     run_matching(tenant)
     [resend_result] = results_of(resend)
     assert found(resend_result) == [("missing_po", "high"), ("possible_duplicate", "high")]
-    receive(tenant, po_number="PO-650", receipt_number="GR-650", quantities={1: "1000"})
+    goods_receipt_create(
+        tenant=tenant,
+        document=GoodsReceiptDocumentFactory(po_number="PO-650", receipt_number="GR-650", quantities={1: "1000"}),
+        actor=TEST_ACTOR,
+    )
     assert reload(original).status == "received"
     return original
 
@@ -110,9 +120,9 @@ def test_a_rematched_original_is_not_the_copy_of_its_later_resend(tenant: Tenant
     original = _possible_duplicate_world(tenant)
     if newer_invoice_in_batch:
         # Any invoice that arrived after the re-send, of any vendor.
-        nordic = make_vendor(tenant, "Nordic Fasteners AB", tax_id="SE556000111")
-        received_po(tenant, nordic, "PO-660", HOSES)
-        make_invoice(tenant, number="NF-1", vendor=nordic, po_number="PO-660", lines=[HOSES])
+        nordic = VendorFactory(tenant=tenant, name="Nordic Fasteners AB", tax_id="SE556000111")
+        PurchaseOrderFactory(vendor=nordic, po_number="PO-660", lines=[HOSES], received=True)
+        InvoiceFactory(vendor=nordic, invoice_number="NF-1", po_number="PO-660", lines=[HOSES])
 
     run_matching(tenant)
 
@@ -130,11 +140,11 @@ def test_a_rematched_original_is_not_the_copy_of_its_later_resend(tenant: Tenant
 def test_holds_past_the_tenants_limit_are_escalated_once(tenant: Tenant) -> None:
     set_tenant_settings(tenant, hold_max_days=5)
     acme = acme_vendor(tenant)
-    make_purchase_order(tenant, vendor=acme, po_number="PO-900", lines=[BOLTS, HOSES])
-    make_purchase_order(tenant, vendor=acme, po_number="PO-901", lines=[BOLTS])
-    older = make_invoice(tenant, number="INV-900", vendor=acme, po_number="PO-900", lines=[BOLTS, HOSES])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-900", lines=[BOLTS, HOSES])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-901", lines=[BOLTS])
+    older = InvoiceFactory(vendor=acme, invoice_number="INV-900", po_number="PO-900", lines=[BOLTS, HOSES])
     run_matching(tenant)
-    newer = make_invoice(tenant, number="INV-901", vendor=acme, po_number="PO-901", lines=[BOLTS])
+    newer = InvoiceFactory(vendor=acme, invoice_number="INV-901", po_number="PO-901", lines=[BOLTS])
     run_matching(tenant)
     assert (reload(older).status, reload(newer).status) == ("on_hold", "on_hold")
     newer_since = reload(newer).latest_match.created_at
@@ -164,12 +174,16 @@ def test_holds_past_the_tenants_limit_are_escalated_once(tenant: Tenant) -> None
 def test_receipts_for_other_lines_do_not_restart_the_hold_clock(tenant: Tenant) -> None:
     set_tenant_settings(tenant, hold_max_days=5)
     acme = acme_vendor(tenant)
-    make_purchase_order(tenant, vendor=acme, po_number="PO-950", lines=[BOLTS, HOSES])
-    invoice = make_invoice(tenant, number="INV-950", vendor=acme, po_number="PO-950", lines=[HOSES])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-950", lines=[BOLTS, HOSES])
+    invoice = InvoiceFactory(vendor=acme, invoice_number="INV-950", po_number="PO-950", lines=[HOSES])
     run_matching(tenant)
     [first_hold] = results_of(invoice)
     # The bolts (PO line 1) arrive; the hoses this invoice bills (line 2) still do not.
-    receive(tenant, po_number="PO-950", receipt_number="GR-950", quantities={1: "1000"})
+    goods_receipt_create(
+        tenant=tenant,
+        document=GoodsReceiptDocumentFactory(po_number="PO-950", receipt_number="GR-950", quantities={1: "1000"}),
+        actor=TEST_ACTOR,
+    )
     run_matching(tenant)
     # Not released: the goods it waits for are not in this receipt.
     assert (reload(invoice).status, len(results_of(invoice))) == ("on_hold", 1)

@@ -15,9 +15,8 @@ from django.test.utils import CaptureQueriesContext
 
 from matching.models import MatchResult, MatchRun
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES
-from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, receive, run_matching
-from tests.matching.runs import received_po
+from tests.factories import BOLTS, HOSES, GoodsReceiptFactory, InvoiceFactory, PurchaseOrderFactory, VendorFactory
+from tests.matching.runs import run_matching
 from vendors.models import Vendor
 
 pytestmark = pytest.mark.usefixtures("no_matching_tasks")
@@ -29,18 +28,22 @@ pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 def _history_and_pos(tenant: Tenant, group: int) -> tuple[Vendor, list[str]]:
     """One vendor's world: five POs (three received in full, one in two receipts, one not at all)
     and one earlier invoice, matched (approved) in a run before the measured batch."""
-    vendor = make_vendor(tenant, f"Vendor {group} Industrial", tax_id=f"DE{900000 + group}")
+    vendor = VendorFactory(tenant=tenant, name=f"Vendor {group} Industrial", tax_id=f"DE{900000 + group}")
     numbers = [f"PO-{group}-{kind}" for kind in "ABCDE"]
     for kind, po_number in zip("ABCDE", numbers, strict=True):
         if kind == "B":  # nothing received: the invoice goes on hold
-            make_purchase_order(tenant, vendor=vendor, po_number=po_number, lines=[BOLTS, HOSES])
+            PurchaseOrderFactory(vendor=vendor, po_number=po_number, lines=[BOLTS, HOSES])
         elif kind == "C":  # received in two receipts
-            make_purchase_order(tenant, vendor=vendor, po_number=po_number, lines=[BOLTS, HOSES])
-            receive(tenant, po_number=po_number, receipt_number=f"GR-{po_number}-1", quantities={1: "400", 2: "50"})
-            receive(tenant, po_number=po_number, receipt_number=f"GR-{po_number}-2", quantities={1: "600"})
+            purchase_order = PurchaseOrderFactory(vendor=vendor, po_number=po_number, lines=[BOLTS, HOSES])
+            GoodsReceiptFactory(
+                purchase_order=purchase_order, receipt_number=f"GR-{po_number}-1", quantities={1: "400", 2: "50"}
+            )
+            GoodsReceiptFactory(
+                purchase_order=purchase_order, receipt_number=f"GR-{po_number}-2", quantities={1: "600"}
+            )
         else:
-            received_po(tenant, vendor, po_number, BOLTS, HOSES)
-    make_invoice(tenant, number=f"H-{group}", vendor=vendor, po_number=numbers[4], lines=[BOLTS, HOSES.times("10")])
+            PurchaseOrderFactory(vendor=vendor, po_number=po_number, lines=[BOLTS, HOSES], received=True)
+    InvoiceFactory(vendor=vendor, invoice_number=f"H-{group}", po_number=numbers[4], lines=[BOLTS, HOSES.times("10")])
     return vendor, numbers
 
 
@@ -48,12 +51,12 @@ def _batch(tenant: Tenant, group: int, vendor: Vendor, numbers: list[str]) -> No
     """Five invoices, one per decision: approved, on hold, standard review, escalated, rejected.
     Totals differ (1045.00, 1020.00, 1065.00, 1175.00, 1.25; the history 309.00), so that no
     invoice is a `possible_duplicate` of another."""
-    make_invoice(tenant, number=f"A-{group}", vendor=vendor, po_number=numbers[0], lines=[BOLTS, HOSES])
-    make_invoice(tenant, number=f"B-{group}", vendor=vendor, po_number=numbers[1], lines=[BOLTS.times("800"), HOSES])
-    make_invoice(tenant, number=f"C-{group}", vendor=vendor, po_number=numbers[2], lines=[BOLTS, HOSES.at("18.80")])
-    make_invoice(tenant, number=f"D-{group}", vendor=vendor, po_number=numbers[3], lines=[BOLTS, HOSES.at("21.00")])
+    InvoiceFactory(vendor=vendor, invoice_number=f"A-{group}", po_number=numbers[0], lines=[BOLTS, HOSES])
+    InvoiceFactory(vendor=vendor, invoice_number=f"B-{group}", po_number=numbers[1], lines=[BOLTS.times("800"), HOSES])
+    InvoiceFactory(vendor=vendor, invoice_number=f"C-{group}", po_number=numbers[2], lines=[BOLTS, HOSES.at("18.80")])
+    InvoiceFactory(vendor=vendor, invoice_number=f"D-{group}", po_number=numbers[3], lines=[BOLTS, HOSES.at("21.00")])
     # The earlier invoice H-<group> again ("h 0" is "H-0" normalized), on another PO: a duplicate.
-    make_invoice(tenant, number=f"h {group}", vendor=vendor, po_number=numbers[0], lines=[BOLTS.times("10")])
+    InvoiceFactory(vendor=vendor, invoice_number=f"h {group}", po_number=numbers[0], lines=[BOLTS.times("10")])
 
 
 def _measured_run(tenant: Tenant) -> tuple[MatchRun, int]:

@@ -11,20 +11,19 @@ import pytest
 from audit.models import AuditEvent, OutboxMessage
 from invoices.models import InvoiceLine
 from matching.models import MatchResult, MatchRun
+from purchasing.services import goods_receipt_create
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES
-from tests.matching.db_builders import (
+from tests.document_factories import GoodsReceiptDocumentFactory
+from tests.factories import BOLTS, HOSES, TEST_ACTOR, InvoiceFactory, PurchaseOrderFactory, VendorFactory
+from tests.matching.runs import (
+    acme_vendor,
+    assert_left_alone,
     found,
-    make_invoice,
-    make_purchase_order,
-    make_vendor,
-    receive,
     reload,
     results_of,
     run_matching,
     transitions_of,
 )
-from tests.matching.runs import acme_vendor, assert_left_alone, received_po
 
 pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 
@@ -36,17 +35,22 @@ pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 def test_a_run_touches_only_its_tenant(tenant: Tenant, other_tenant: Tenant) -> None:
     # The foreign tenant: a vendor, PO-7000 (only there) and PO-7001 (the same number as ours),
     # and an invoice waiting in `received`.
-    initech = make_vendor(other_tenant, "Initech Components", tax_id="DE555000555")
-    received_po(other_tenant, initech, "PO-7000", BOLTS)
-    received_po(other_tenant, initech, "PO-7001", HOSES)
-    foreign = make_invoice(other_tenant, number="INV-B1", vendor=initech, po_number="PO-7000", lines=[BOLTS])
+    initech = VendorFactory(tenant=other_tenant, name="Initech Components", tax_id="DE555000555")
+    PurchaseOrderFactory(vendor=initech, po_number="PO-7000", lines=[BOLTS], received=True)
+    PurchaseOrderFactory(vendor=initech, po_number="PO-7001", lines=[HOSES], received=True)
+    foreign = InvoiceFactory(vendor=initech, invoice_number="INV-B1", po_number="PO-7000", lines=[BOLTS])
 
     acme = acme_vendor(tenant)
-    ours = received_po(tenant, acme, "PO-7001", BOLTS)
-    same_number = make_invoice(tenant, number="INV-A1", vendor=acme, po_number="PO-7001", lines=[BOLTS])
+    ours = PurchaseOrderFactory(vendor=acme, po_number="PO-7001", lines=[BOLTS], received=True)
+    same_number = InvoiceFactory(vendor=acme, invoice_number="INV-A1", po_number="PO-7001", lines=[BOLTS])
     # Names the foreign tenant's vendor and PO: neither exists here.
-    strays = make_invoice(
-        tenant, number="INV-A2", vendor_name="Initech Components", po_number="PO-7000", lines=[BOLTS.times("5")]
+    strays = InvoiceFactory(
+        tenant=tenant,
+        vendor=None,
+        vendor_name_raw="Initech Components",
+        invoice_number="INV-A2",
+        po_number="PO-7000",
+        lines=[BOLTS.times("5")],
     )
 
     run = run_matching(tenant)
@@ -75,14 +79,18 @@ def test_a_run_touches_only_its_tenant(tenant: Tenant, other_tenant: Tenant) -> 
 @pytest.mark.django_db
 def test_a_receipt_of_another_tenant_releases_nothing(tenant: Tenant, other_tenant: Tenant) -> None:
     acme = acme_vendor(tenant)
-    make_purchase_order(tenant, vendor=acme, po_number="PO-8000", lines=[BOLTS])
-    held = make_invoice(tenant, number="INV-8000", vendor=acme, po_number="PO-8000", lines=[BOLTS])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-8000", lines=[BOLTS])
+    held = InvoiceFactory(vendor=acme, invoice_number="INV-8000", po_number="PO-8000", lines=[BOLTS])
     run_matching(tenant)
     assert reload(held).status == "on_hold"
 
-    initech = make_vendor(other_tenant, "Initech Components", tax_id="DE555000555")
-    make_purchase_order(other_tenant, vendor=initech, po_number="PO-8000", lines=[BOLTS])
-    receive(other_tenant, po_number="PO-8000", receipt_number="GR-8000", quantities={1: "1000"})
+    initech = VendorFactory(tenant=other_tenant, name="Initech Components", tax_id="DE555000555")
+    PurchaseOrderFactory(vendor=initech, po_number="PO-8000", lines=[BOLTS])
+    goods_receipt_create(
+        tenant=other_tenant,
+        document=GoodsReceiptDocumentFactory(po_number="PO-8000", receipt_number="GR-8000", quantities={1: "1000"}),
+        actor=TEST_ACTOR,
+    )
 
     assert reload(held).status == "on_hold"
     assert [event.after["status"] for event in transitions_of(held)] == ["on_hold"]

@@ -16,22 +16,24 @@ from django.core.management import call_command
 
 from audit.models import OutboxMessage
 from audit.services import outbox_subject
+from invoices.services import invoice_create
 from matching.engine import ENGINE_VERSION
 from matching.models import Discrepancy
 from matching.writer import DISCREPANCY_EVENT
+from purchasing.services import goods_receipt_create, purchase_order_create
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES, TEST_ACTOR, Line
-from tests.matching.db_builders import (
+from tests.document_factories import GoodsReceiptDocumentFactory, InvoiceDocumentFactory, PurchaseOrderDocumentFactory
+from tests.factories import BOLTS, HOSES, TEST_ACTOR, Line, PurchaseOrderFactory, VendorFactory
+from tests.matching.runs import (
     discrepancy_messages,
-    make_invoice,
-    make_vendor,
+    matched_po_lines,
+    po_line,
     reload,
     results_of,
     run_matching,
     transitions_of,
 )
-from tests.matching.runs import acme_vendor, matched_po_lines, po_line, received_po
-from vendors.services import vendor_alias_add
+from vendors.services import vendor_alias_add, vendor_create
 
 pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 
@@ -41,20 +43,38 @@ pytestmark = pytest.mark.usefixtures("no_matching_tasks")
 
 @pytest.mark.django_db
 def test_what_a_run_writes_for_one_invoice(tenant: Tenant) -> None:
-    acme = acme_vendor(tenant)
-    purchase_order = received_po(tenant, acme, "PO-2001", BOLTS, HOSES)
+    # Through the services, as an import would: each writes the audit event whose chain is
+    # verified at the end.
+    acme = vendor_create(
+        tenant=tenant, name="Acme Supplies Ltd", tax_id="DE123456789", currency="EUR", actor=TEST_ACTOR
+    )
+    purchase_order = purchase_order_create(
+        tenant=tenant,
+        document=PurchaseOrderDocumentFactory(po_number="PO-2001", vendor_id=acme.pk, lines=[BOLTS, HOSES]),
+        actor=TEST_ACTOR,
+    )
+    goods_receipt_create(
+        tenant=tenant,
+        document=GoodsReceiptDocumentFactory(
+            po_number="PO-2001", receipt_number="GR-PO-2001", quantities={1: "1000", 2: "50"}
+        ),
+        actor=TEST_ACTOR,
+    )
     # Sent under a trading name nobody knew at ingestion; the alias is taught before the run.
     # Lines 125.00 + 50 × 21.00 = 1050.00 → 1175.00; tax at 19 % would be 223.25, 200.00 is
     # charged; 1175.00 + 200.00 = 1375.00, but the total says 1380.00.
-    invoice = make_invoice(
-        tenant,
-        number="INV-9001",
-        vendor_name="Acme Supply Co",
-        po_number="PO-2001",
-        lines=[BOLTS, HOSES.at("21.00")],
-        tax="200.00",
-        tax_rate="19",
-        total="1380.00",
+    invoice = invoice_create(
+        tenant=tenant,
+        document=InvoiceDocumentFactory(
+            invoice_number="INV-9001",
+            vendor_name="Acme Supply Co",
+            po_number="PO-2001",
+            lines=[BOLTS, HOSES.at("21.00")],
+            tax_amount=Decimal("200.00"),
+            tax_rate=Decimal("19"),
+            total_amount=Decimal("1380.00"),
+        ),
+        actor=TEST_ACTOR,
     )
     assert invoice.vendor_id is None
     vendor_alias_add(tenant=tenant, vendor=acme, alias="Acme Supply Co", actor=TEST_ACTOR)
@@ -215,26 +235,39 @@ def test_what_a_run_writes_for_one_invoice(tenant: Tenant) -> None:
 
 @pytest.mark.django_db
 def test_yen_and_dinar_invoices_keep_their_decimals_through_a_run(tenant: Tenant) -> None:
-    nippon = make_vendor(tenant, "Nippon Fasteners KK", tax_id="JP1234567890", currency="JPY")
-    gulf = make_vendor(tenant, "Gulf Trading WLL", tax_id="BH200300400", currency="BHD")
+    nippon = VendorFactory(tenant=tenant, name="Nippon Fasteners KK", tax_id="JP1234567890", default_currency="JPY")
+    gulf = VendorFactory(tenant=tenant, name="Gulf Trading WLL", tax_id="BH200300400", default_currency="BHD")
     ties = Line("CT-200", "Cable tie 200 mm", "1000", "12")
     valves = Line("VL-1", "Valve 1 inch", "10", "1.250")
-    received_po(tenant, nippon, "PO-J1", ties, currency="JPY")
-    received_po(tenant, gulf, "PO-B1", valves, currency="BHD")
+    PurchaseOrderFactory(vendor=nippon, po_number="PO-J1", lines=[ties], currency="JPY", received=True)
+    PurchaseOrderFactory(vendor=gulf, po_number="PO-B1", lines=[valves], currency="BHD", received=True)
+    # Through the invoice door, which turns the stated amounts into minor units of each currency.
     # 1000 × 12 = 12000 yen, the total says 12500. 10 × 1.250 = 12.500 dinar, tax stated 1.300
     # where 10 % is 1.250; total 13.800.
-    yen = make_invoice(
-        tenant, number="JP-77", vendor=nippon, po_number="PO-J1", lines=[ties], currency="JPY", total="12500"
+    yen = invoice_create(
+        tenant=tenant,
+        document=InvoiceDocumentFactory(
+            invoice_number="JP-77",
+            vendor_id=nippon.pk,
+            po_number="PO-J1",
+            lines=[ties],
+            currency="JPY",
+            total_amount=Decimal("12500"),
+        ),
+        actor=TEST_ACTOR,
     )
-    dinar = make_invoice(
-        tenant,
-        number="BH-5",
-        vendor=gulf,
-        po_number="PO-B1",
-        lines=[valves],
-        currency="BHD",
-        tax="1.300",
-        tax_rate="10",
+    dinar = invoice_create(
+        tenant=tenant,
+        document=InvoiceDocumentFactory(
+            invoice_number="BH-5",
+            vendor_id=gulf.pk,
+            po_number="PO-B1",
+            lines=[valves],
+            currency="BHD",
+            tax_amount=Decimal("1.300"),
+            tax_rate=Decimal("10"),
+        ),
+        actor=TEST_ACTOR,
     )
     assert (yen.subtotal_amount, yen.total_amount) == (12000, 12500)
     assert (dinar.subtotal_amount, dinar.tax_amount, dinar.total_amount) == (12500, 1300, 13800)
