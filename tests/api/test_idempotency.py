@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from core.http.middleware import HEADER_HAS_NUL
 from core.text import NUL_REFUSED
-from invoices import apis as invoice_apis
+from review import apis as invoice_apis
 from invoices.models import Invoice, InvoiceLine
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
