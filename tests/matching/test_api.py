@@ -9,7 +9,6 @@ docstring of the fixture that builds its data.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -25,77 +24,12 @@ from matching.models import Discrepancy, MatchResult, MatchRun
 from matching.tasks import run_matching
 from purchasing.models import PurchaseOrder
 from tenants.models import Tenant
-from tests.factories import (
-    GoodsReceiptFactory,
-    GoodsReceiptLineFactory,
-    InvoiceFactory,
-    InvoiceLineFactory,
-    PurchaseOrderFactory,
-    PurchaseOrderLineFactory,
-    VendorFactory,
-)
+from tests.factories import InvoiceFactory, Line, MatchRunFactory, PurchaseOrderFactory, VendorFactory
 from vendors.models import Vendor
 
 RUNS = "/api/matching/runs"
 DISCREPANCIES = "/api/discrepancies"
 INVOICES = "/api/invoices"
-
-# --- builders ----------------------------------------------------------------------------------
-
-# (sku, description, quantity, unit price)
-Line = tuple[str, str, str, str]
-
-
-def purchase_order(
-    tenant: Tenant, vendor: Vendor, po_number: str, lines: list[Line], received: list[str | None]
-) -> PurchaseOrder:
-    """A PO with its lines; `received[i]` is what one goods receipt delivered on line i+1 (None: nothing)."""
-    order = PurchaseOrderFactory(tenant=tenant, vendor=vendor, po_number=po_number)
-    po_lines = [
-        PurchaseOrderLineFactory(
-            purchase_order=order,
-            line_number=number,
-            sku=sku,
-            description=description,
-            quantity=Decimal(quantity),
-            unit_price=Decimal(price),
-        )
-        for number, (sku, description, quantity, price) in enumerate(lines, start=1)
-    ]
-    if any(quantity is not None for quantity in received):
-        receipt = GoodsReceiptFactory(purchase_order=order, receipt_number=f"GR-{po_number}")
-        for po_line, quantity in zip(po_lines, received, strict=True):
-            if quantity is not None:
-                GoodsReceiptLineFactory(goods_receipt=receipt, purchase_order_line=po_line, quantity=Decimal(quantity))
-    return order
-
-
-def cents(quantity: str, price: str) -> int:
-    return int(Decimal(quantity) * Decimal(price) * 100)
-
-
-def invoice(tenant: Tenant, vendor: Vendor, number: str, po_number: str, lines: list[Line]) -> Invoice:
-    """A EUR invoice in `received` whose line amounts and total add up exactly (no header discrepancy)."""
-    total = sum(cents(quantity, price) for _, _, quantity, price in lines)
-    created = InvoiceFactory(
-        tenant=tenant,
-        vendor=vendor,
-        invoice_number=number,
-        po_number=po_number,
-        subtotal_amount=total,
-        total_amount=total,
-    )
-    for line_number, (sku, description, quantity, price) in enumerate(lines, start=1):
-        InvoiceLineFactory(
-            invoice=created,
-            line_number=line_number,
-            sku=sku,
-            description=description,
-            quantity=Decimal(quantity),
-            unit_price=Decimal(price),
-            amount=cents(quantity, price),
-        )
-    return created
 
 
 def read(client: APIClient, path: str) -> Any:
@@ -161,8 +95,12 @@ def priced(tenant: Tenant, acme: Vendor) -> Invoice:
     confidence = 0.30·1 + 0.30·1 + 0.20·1 + 0.20·0.8 = 0.96. Nothing high, a discrepancy present
     and 130.00 ≥ the 100.00 auto-approve limit: pending_review / standard.
     """
-    purchase_order(tenant, acme, "PO-100", [("HB-M8", "Hex bolts M8", "10", "12.50")], received=["10"])
-    return invoice(tenant, acme, "INV-100", "PO-100", [("HB-M8", "Hex bolts M8", "10", "13.00")])
+    PurchaseOrderFactory(
+        vendor=acme, po_number="PO-100", lines=[Line("HB-M8", "Hex bolts M8", "10", "12.50")], received=True
+    )
+    return InvoiceFactory(
+        vendor=acme, invoice_number="INV-100", po_number="PO-100", lines=[Line("HB-M8", "Hex bolts M8", "10", "13.00")]
+    )
 
 
 @pytest.fixture
@@ -175,19 +113,17 @@ def mixed(tenant: Tenant, acme: Vendor) -> Invoice:
     confidence = 0.30 + 0.30 + 0.20·0.9167 + 0.20·0.9 = 0.96334 → 0.9633. A high discrepancy:
     pending_review / escalated.
     """
-    purchase_order(
-        tenant,
-        acme,
-        "PO-200",
-        [("HB-M8", "Hex bolts M8", "10", "12.50"), ("HN-M8", "Hex nuts M8", "5", "2.00")],
-        received=["10", "5"],
+    PurchaseOrderFactory(
+        vendor=acme,
+        po_number="PO-200",
+        lines=[Line("HB-M8", "Hex bolts M8", "10", "12.50"), Line("HN-M8", "Hex nuts M8", "5", "2.00")],
+        received=True,
     )
-    return invoice(
-        tenant,
-        acme,
-        "INV-200",
-        "PO-200",
-        [("HB-M8", "Hex bolts M8", "10", "13.00"), ("HN-M8", "Hex nuts M8", "6", "2.00")],
+    return InvoiceFactory(
+        vendor=acme,
+        invoice_number="INV-200",
+        po_number="PO-200",
+        lines=[Line("HB-M8", "Hex bolts M8", "10", "13.00"), Line("HN-M8", "Hex nuts M8", "6", "2.00")],
     )
 
 
@@ -197,8 +133,10 @@ def held(tenant: Tenant, acme: Vendor) -> Invoice:
 
     receipt_missing [medium] only: on_hold. receipt_match 0, the rest 1: confidence 0.80.
     """
-    purchase_order(tenant, acme, "PO-300", [("WS-M8", "Washers M8", "10", "12.50")], received=[None])
-    return invoice(tenant, acme, "INV-300", "PO-300", [("WS-M8", "Washers M8", "10", "12.50")])
+    PurchaseOrderFactory(vendor=acme, po_number="PO-300", lines=[Line("WS-M8", "Washers M8", "10", "12.50")])
+    return InvoiceFactory(
+        vendor=acme, invoice_number="INV-300", po_number="PO-300", lines=[Line("WS-M8", "Washers M8", "10", "12.50")]
+    )
 
 
 # --- POST /api/matching/runs -------------------------------------------------------------------
@@ -325,9 +263,7 @@ def test_a_run_delivered_twice_runs_once(api: APIClient, tenant: Tenant, priced:
 @pytest.fixture
 def runs(tenant: Tenant, other_tenant: Tenant) -> dict[str, MatchRun]:
     def make(owner: Tenant, status: str, trigger: str) -> MatchRun:
-        return MatchRun.objects.create(
-            tenant=owner, status=status, trigger=trigger, requested_by_kind="system", requested_by_id="test"
-        )
+        return MatchRunFactory(tenant=owner, status=status, trigger=trigger)
 
     made = {
         "schedule_finished": make(tenant, "finished", "schedule"),
@@ -476,12 +412,10 @@ def test_invoice_list_queries_do_not_grow_with_matched_invoices(api: APIClient, 
     def add_matched(count: int, start: int) -> None:
         for number in range(start, start + count):
             # No PO named and the vendor has none open: missing_po [high] on each.
-            invoice(
-                tenant,
-                acme,
-                f"INV-N{number}",
-                "",
-                [("", "Widget", "1", f"{number}.00"), ("", "Gadget", "2", "3.00")],
+            InvoiceFactory(
+                vendor=acme,
+                invoice_number=f"INV-N{number}",
+                lines=[Line("", "Widget", "1", f"{number}.00"), Line("", "Gadget", "2", "3.00")],
             )
         carry_out(tenant, api)
 

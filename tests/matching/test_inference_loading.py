@@ -3,8 +3,8 @@ per invoice naming no PO (matching.loading.purchase_orders._PURCHASE_ORDERS_SQL)
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -13,43 +13,25 @@ from matching.loading import load_batch
 from matching.loading.purchase_orders import INFERENCE_CANDIDATES, _purchase_order_rows
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
-from tests.factories import Line
-from tests.matching.db_builders import (
-    DAY,
-    found,
-    make_invoice,
-    make_purchase_order,
-    make_vendor,
-    reload,
-    results_of,
-    run_matching,
-)
+from tests.factories import InvoiceFactory, Line, PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
+from tests.matching.runs import found, reload, results_of, run_matching
 from vendors.models import Vendor
 
 # A small catalogue, as a vendor really sells: every decoy PO shares some of the invoice's items.
 CATALOGUE = [Line(f"SKU-{n:02d}", f"Item {n:02d} stainless", "10", "4.20") for n in range(12)]
 DECOYS = 2000
+DAY = dt.date(2026, 10, 10)
 
 
-@pytest.fixture(autouse=True)
-def _no_tasks(settings: Any) -> None:
-    settings.MATCH_ON_INGEST = False
-
-
-def _decoy_purchase_orders(tenant: Tenant, vendor: Vendor, count: int, start: int = 0) -> None:
-    """`count` open POs of the vendor, in bulk (the services would take minutes), each ordering
-    two items of the catalogue: the first item and one other, with other quantities."""
-    orders = [
-        PurchaseOrder(
-            tenant=tenant, vendor=vendor, po_number=f"PO-D{n:05d}", currency="EUR", order_date=DAY, status="open"
-        )
-        for n in range(start, start + count)
-    ]
+def _decoy_purchase_orders(vendor: Vendor, count: int, start: int = 0) -> None:
+    """`count` open POs of the vendor, built by the factories and inserted in bulk (one at a time
+    would take minutes), each ordering two items of the catalogue: the first item and one other,
+    with other quantities."""
+    orders = [PurchaseOrderFactory.build(vendor=vendor, po_number=f"PO-D{n:05d}") for n in range(start, start + count)]
     PurchaseOrder.objects.bulk_create(orders, batch_size=1000)
     PurchaseOrderLine.objects.bulk_create(
         [
-            PurchaseOrderLine(
-                tenant=tenant,
+            PurchaseOrderLineFactory.build(
                 purchase_order=order,
                 line_number=number,
                 sku=item.sku,
@@ -66,17 +48,22 @@ def _decoy_purchase_orders(tenant: Tenant, vendor: Vendor, count: int, start: in
 
 @pytest.mark.django_db
 def test_the_po_is_inferred_among_thousands_of_open_pos_sharing_its_items(tenant: Tenant) -> None:
-    vendor = make_vendor(tenant, "Acme Fasteners", tax_id="DE111")
-    _decoy_purchase_orders(tenant, vendor, DECOYS // 2)
+    vendor = VendorFactory(tenant=tenant, name="Acme Fasteners", tax_id="DE111")
+    _decoy_purchase_orders(vendor, DECOYS // 2)
     lines = [CATALOGUE[0], CATALOGUE[3], CATALOGUE[7]]
-    wanted = make_purchase_order(tenant, vendor=vendor, po_number="PO-M05000", lines=lines)
-    _decoy_purchase_orders(tenant, vendor, DECOYS // 2, start=DECOYS // 2)  # created before and after it
+    wanted = PurchaseOrderFactory(vendor=vendor, po_number="PO-M05000", lines=lines)
+    _decoy_purchase_orders(vendor, DECOYS // 2, start=DECOYS // 2)  # created before and after it
     without_skus = [Line("", line.description, line.quantity, line.price) for line in lines]
-    by_sku = make_invoice(tenant, number="INV-1", vendor=vendor, lines=lines)
-    by_description = make_invoice(tenant, number="INV-2", vendor=vendor, lines=without_skus, date=DAY.replace(day=20))
+    by_sku = InvoiceFactory(vendor=vendor, invoice_number="INV-1", invoice_date=DAY, lines=lines)
+    by_description = InvoiceFactory(
+        vendor=vendor, invoice_number="INV-2", invoice_date=DAY.replace(day=20), lines=without_skus
+    )
     # Billing part of what was ordered: no PO bills it exactly, so the POs sharing its SKUs compete.
-    partial = make_invoice(
-        tenant, number="INV-3", vendor=vendor, lines=[line.times("4") for line in lines], date=DAY.replace(day=30)
+    partial = InvoiceFactory(
+        vendor=vendor,
+        invoice_number="INV-3",
+        invoice_date=DAY.replace(day=30),
+        lines=[line.times("4") for line in lines],
     )
 
     assert run_matching(tenant).invoices_matched == 3
@@ -88,12 +75,12 @@ def test_the_po_is_inferred_among_thousands_of_open_pos_sharing_its_items(tenant
 
 @pytest.mark.django_db
 def test_the_candidates_loaded_per_invoice_do_not_grow_with_the_vendors_open_pos(tenant: Tenant) -> None:
-    vendor = make_vendor(tenant, "Acme Fasteners", tax_id="DE111")
-    _decoy_purchase_orders(tenant, vendor, DECOYS)
-    other = make_vendor(tenant, "Globex Tooling", tax_id="DE222")
-    make_purchase_order(tenant, vendor=other, po_number="PO-OTHER", lines=[CATALOGUE[0]])  # the same SKU
-    make_invoice(tenant, number="INV-1", vendor=vendor, lines=[CATALOGUE[0], CATALOGUE[5]])
-    make_invoice(tenant, number="INV-2", vendor=vendor, lines=[CATALOGUE[2]], date=DAY.replace(day=20))
+    vendor = VendorFactory(tenant=tenant, name="Acme Fasteners", tax_id="DE111")
+    _decoy_purchase_orders(vendor, DECOYS)
+    other = VendorFactory(tenant=tenant, name="Globex Tooling", tax_id="DE222")
+    PurchaseOrderFactory(vendor=other, po_number="PO-OTHER", lines=[CATALOGUE[0]])  # the same SKU
+    InvoiceFactory(vendor=vendor, invoice_number="INV-1", invoice_date=DAY, lines=[CATALOGUE[0], CATALOGUE[5]])
+    InvoiceFactory(vendor=vendor, invoice_number="INV-2", invoice_date=DAY.replace(day=20), lines=[CATALOGUE[2]])
     batch = load_batch(tenant=tenant, limit=10)
     inferring = [(invoice, batch.context.vendors[invoice.vendor_id]) for invoice in batch.invoices]
 

@@ -27,16 +27,11 @@ from matching.engine import (
 from matching.loading import load_batch
 from purchasing.models import PurchaseOrder
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES
-from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, receive, run_matching
+from tests.factories import BOLTS, HOSES, GoodsReceiptFactory, InvoiceFactory, PurchaseOrderFactory, VendorFactory
+from tests.matching.runs import run_matching
 
 LOADER_MODULES = (matching.loading, matching.loading.purchase_orders, matching.loading.prior_invoices)
 RECORDS = (InvoiceLineRecord, PriorInvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord, VendorRecord)
-
-
-@pytest.fixture(autouse=True)
-def _no_tasks(settings: Any) -> None:
-    settings.MATCH_ON_INGEST = False
 
 
 def _reordered(record: type) -> type:
@@ -60,13 +55,15 @@ def _values(record: Any, *, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
 def test_every_loaded_record_holds_each_value_under_its_own_name_whatever_the_field_order(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch, field_order: str
 ) -> None:
-    vendor = make_vendor(tenant, "Bolt & Hose GmbH", tax_id="DE811569869")
-    purchase_order = make_purchase_order(tenant, vendor=vendor, po_number="PO-7001", lines=[BOLTS, HOSES])
-    receive(tenant, po_number="PO-7001", receipt_number="GR-1", quantities={1: "600", 2: "50"})
-    earlier = make_invoice(tenant, number="INV-42", vendor=vendor, po_number="PO-7001", lines=[BOLTS.times("200")])
+    vendor = VendorFactory(tenant=tenant, name="Bolt & Hose GmbH", tax_id="DE811569869")
+    purchase_order = PurchaseOrderFactory(vendor=vendor, po_number="PO-7001", lines=[BOLTS, HOSES])
+    GoodsReceiptFactory(purchase_order=purchase_order, receipt_number="GR-1", quantities={1: "600", 2: "50"})
+    earlier = InvoiceFactory(vendor=vendor, invoice_number="INV-42", po_number="PO-7001", lines=[BOLTS.times("200")])
     run_matching(tenant)
     earlier.refresh_from_db()
-    again = make_invoice(tenant, number="INV-42", vendor=vendor, po_number="PO-7001", lines=[BOLTS, HOSES], tax="7")
+    again = InvoiceFactory(
+        vendor=vendor, invoice_number="INV-42", po_number="PO-7001", lines=[BOLTS, HOSES], tax_amount=700
+    )
     # A sender's PO line hint, so that no field of the invoice line is left at its default.
     InvoiceLine.objects.for_tenant(tenant).filter(invoice=again, line_number=2).update(po_line_number=2)
     if field_order == "reordered":
