@@ -112,6 +112,12 @@ def test_spaces_are_every_character_python_calls_whitespace() -> None:
     assert python_spaces == SPACES
 
 
+def test_of_the_ascii_characters_a_sku_key_changes_the_letters_a_to_z_only() -> None:
+    every_ascii = "".join(map(chr, range(128)))
+    upper_a_to_z = "".join(chr(code - 32) if "a" <= chr(code) <= "z" else chr(code) for code in range(128))
+    assert sku_key(f"x{every_ascii}x") == f"X{upper_a_to_z}X"
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("po_number", "key"), PO_NUMBERS.values(), ids=PO_NUMBERS.keys())
 def test_a_po_number_keys_alike_in_python_and_stored_and_the_loader_finds_it_by_its_number(
