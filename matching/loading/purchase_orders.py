@@ -152,7 +152,7 @@ INFERENCE_CANDIDATES = 20
 _PURCHASE_ORDERS_SQL = f"""
 WITH invoice_line AS MATERIALIZED (
     -- The keys, as the PO line columns store them, are computed here, once, so the joins below
-    -- compare plain columns: under RLS a join condition that calls UPPER/LOWER (not LEAKPROOF)
+    -- compare plain columns: under RLS a join condition that calls translate/btrim (not LEAKPROOF)
     -- could not use the key indexes.
     SELECT line.*, keys.sku_key, keys.description_key,
            {billing_key_sql("keys.sku_key", quantity="line.quantity", unit_price="line.unit_price")}
