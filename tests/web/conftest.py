@@ -1,8 +1,10 @@
-"""Personas and invoices for the web app's tests, built through the real services.
+"""Personas and invoices for the web app's tests.
 
 The scenario is what an AP clerk meets on a Monday: a clean-ish invoice with a price
 discrepancy (standard queue), a possible duplicate (escalated), and another tenant's invoice
-that must never show.
+that must never show. The vendor, POs and receipts are factory rows; the invoices come in
+through the invoice door, so their pages show the `created` event, and a real matching run
+decides them.
 """
 
 from __future__ import annotations
@@ -13,9 +15,20 @@ import pytest
 from django.test import Client
 
 from invoices.models import Invoice
+from invoices.services import invoice_create
 from tenants.models import Role, Tenant
-from tests.factories import BOLTS, HOSES, MembershipFactory
-from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, receive, reload, run_matching
+from tests.document_factories import InvoiceDocumentFactory
+from tests.factories import (
+    BOLTS,
+    HOSES,
+    TEST_ACTOR,
+    GoodsReceiptFactory,
+    Line,
+    MembershipFactory,
+    PurchaseOrderFactory,
+    VendorFactory,
+)
+from tests.matching.runs import reload, run_matching
 
 
 @dataclass(frozen=True)
@@ -27,22 +40,22 @@ class Scenario:
 
 
 def build_scenario(tenant: Tenant, prefix: str = "") -> Scenario:
-    vendor = make_vendor(tenant, f"{prefix}Acme Industrial Supplies", tax_id=f"{prefix}DE811907980")
-    make_purchase_order(tenant, vendor=vendor, po_number=f"{prefix}PO-1", lines=[BOLTS, HOSES])
-    receive(tenant, po_number=f"{prefix}PO-1", receipt_number=f"{prefix}GR-1", quantities={1: "1000", 2: "50"})
-    make_purchase_order(tenant, vendor=vendor, po_number=f"{prefix}PO-2", lines=[BOLTS, HOSES])
-    receive(tenant, po_number=f"{prefix}PO-2", receipt_number=f"{prefix}GR-2", quantities={1: "1000", 2: "50"})
+    vendor = VendorFactory(tenant=tenant, name=f"{prefix}Acme Industrial Supplies", tax_id=f"{prefix}DE811907980")
+    for number in ("1", "2"):
+        purchase_order = PurchaseOrderFactory(vendor=vendor, po_number=f"{prefix}PO-{number}", lines=[BOLTS, HOSES])
+        GoodsReceiptFactory(
+            purchase_order=purchase_order, receipt_number=f"{prefix}GR-{number}", quantities={1: "1000", 2: "50"}
+        )
+
+    def receive_invoice(number: str, po_number: str, lines: list[Line]) -> Invoice:
+        document = InvoiceDocumentFactory(invoice_number=number, vendor_id=vendor.pk, po_number=po_number, lines=lines)
+        return invoice_create(tenant=tenant, document=document, actor=TEST_ACTOR)
+
     # 19.00 against 18.40: 3.3 % over a 2 % tolerance, under 5× it, so medium: standard queue.
-    price_mismatch = make_invoice(
-        tenant, number=f"{prefix}INV-100", vendor=vendor, po_number=f"{prefix}PO-1", lines=[BOLTS, HOSES.at("19.00")]
-    )
-    original = make_invoice(
-        tenant, number=f"{prefix}INV-200", vendor=vendor, po_number=f"{prefix}PO-2", lines=[BOLTS, HOSES]
-    )
+    price_mismatch = receive_invoice(f"{prefix}INV-100", f"{prefix}PO-1", [BOLTS, HOSES.at("19.00")])
+    original = receive_invoice(f"{prefix}INV-200", f"{prefix}PO-2", [BOLTS, HOSES])
     run_matching(tenant)
-    duplicate = make_invoice(
-        tenant, number=f"{prefix}INV-200-B", vendor=vendor, po_number=f"{prefix}PO-2", lines=[BOLTS, HOSES]
-    )
+    duplicate = receive_invoice(f"{prefix}INV-200-B", f"{prefix}PO-2", [BOLTS, HOSES])
     run_matching(tenant)
     return Scenario(tenant, reload(price_mismatch), reload(original), reload(duplicate))
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from invoices.models import Invoice
 from review.decisions import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
-from tests.matching.db_builders import reload
+from tests.matching.runs import reload
 from tests.web.conftest import Scenario
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from invoices.models import Invoice
-from tests.matching.db_builders import reload
+from tests.matching.runs import reload
 from tests.web.conftest import Scenario
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.test import Client
 
 from invoices.models import InvoiceStatus
 from matching.models import MatchRun
-from tests.factories import TEST_ACTOR, InvoiceFactory
+from tests.factories import InvoiceFactory, MatchRunFactory
 from tests.web.conftest import Scenario
 
 pytestmark = pytest.mark.django_db
@@ -34,12 +34,10 @@ def test_dashboard_counts_and_money(clerk: Client, scenario: Scenario, foreign_s
 
 
 def test_dashboard_lists_runs_with_their_failures(clerk: Client, scenario: Scenario) -> None:
-    MatchRun.objects.create(
+    MatchRunFactory(
         tenant=scenario.tenant,
         trigger=MatchRun.Trigger.API,
         status=MatchRun.Status.FINISHED,
-        requested_by_kind=TEST_ACTOR.kind,
-        requested_by_id=TEST_ACTOR.id,
         invoices_matched=4,
         invoices_failed=1,
         failures=[{"invoice_id": str(scenario.price_mismatch.pk), "error": "ValueError: broken line"}],

@@ -16,8 +16,7 @@ from django.urls import reverse
 from core.http.listing import query_with
 from invoices.models import Invoice
 from tenants.models import Role, Tenant
-from tests.factories import HOSES, MembershipFactory, TenantFactory, UserFactory
-from tests.matching.db_builders import make_invoice, make_vendor
+from tests.factories import HOSES, InvoiceFactory, MembershipFactory, TenantFactory, UserFactory, VendorFactory
 from tests.web.browser import chromium_page, log_in
 from tests.web.conftest import Scenario, build_scenario
 
@@ -83,7 +82,7 @@ def _park_in_standard_queue(tenant: Tenant) -> None:
 def test_the_queue_pages_and_sorts_with_its_filters(clerk: Client, scenario: Scenario) -> None:
     vendor = scenario.price_mismatch.vendor
     for number in range(30):
-        make_invoice(scenario.tenant, number=f"PG-{number:02}", vendor=vendor, lines=[HOSES.times(str(number + 1))])
+        InvoiceFactory(vendor=vendor, invoice_number=f"PG-{number:02}", lines=[HOSES.times(str(number + 1))])
     _park_in_standard_queue(scenario.tenant)
     url = reverse("web:queue", kwargs={"queue": "standard"})
     html = clerk.get(url, {"vendor": str(vendor.pk), "sort": "-amount"}).content.decode()
@@ -143,10 +142,10 @@ def crowded_queue(settings: Any) -> Scenario:
     vendor = scenario.price_mismatch.vendor
     for number in range(30):
         # Quantities 7, 14, … 210 modulo 97: amounts in no order the age sort would give.
-        make_invoice(tenant, number=f"PG-{number:02}", vendor=vendor, lines=[HOSES.times(str(number * 7 % 97 + 1))])
-    other = make_vendor(tenant, "Brightline Office Supplies", tax_id="US123456789")
+        InvoiceFactory(vendor=vendor, invoice_number=f"PG-{number:02}", lines=[HOSES.times(str(number * 7 % 97 + 1))])
+    other = VendorFactory(tenant=tenant, name="Brightline Office Supplies", tax_id="US123456789")
     for number in range(3):
-        make_invoice(tenant, number=f"PG-B{number}", vendor=other, lines=[HOSES.times("2")])
+        InvoiceFactory(vendor=other, invoice_number=f"PG-B{number}", lines=[HOSES.times("2")])
     _park_in_standard_queue(tenant)
     return scenario
 

@@ -21,8 +21,8 @@ from payments.models import (
 from payments.reconciliation.loading import open_balances
 from payments.reconciliation.writing import EXCEEDS_INVOICE
 from tenants.models import Role, Tenant
-from tests.factories import InvoiceFactory, MembershipFactory, VendorFactory
-from tests.payments.factories import PaymentFactory
+from tests.factories import InvoiceFactory, MembershipFactory
+from tests.payments.factories import PaymentFactory, PaymentSuggestionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,13 +39,11 @@ class Books:
 
 
 def _invoice(tenant: Tenant, number: str, total: int) -> Invoice:
-    vendor = VendorFactory(tenant=tenant, name=f"{number} Supplies")
     return InvoiceFactory(
         tenant=tenant,
-        vendor=vendor,
+        vendor__name=f"{number} Supplies",
         invoice_number=number,
         total_amount=total,
-        subtotal_amount=total,
         status=InvoiceStatus.APPROVED,
     )
 
@@ -65,8 +63,7 @@ def _books(tenant: Tenant, prefix: str = "") -> Books:
         status=PaymentStatus.SUGGESTED,
         counterparty_name=f"{prefix}Suggested Counterparty",
     )
-    PaymentSuggestion.objects.create(
-        tenant=tenant,
+    PaymentSuggestionFactory(
         payment=suggested,
         tier=3,
         confidence=Decimal("0.850"),

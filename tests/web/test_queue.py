@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from invoices.models import Invoice
-from tests.factories import HOSES
-from tests.matching.db_builders import make_invoice, make_vendor, run_matching
+from tests.factories import HOSES, InvoiceFactory, VendorFactory
+from tests.matching.runs import run_matching
 from tests.web.conftest import Scenario
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +32,8 @@ def _count(html: str) -> int:
 @pytest.fixture
 def second_vendor_invoice(scenario: Scenario) -> Invoice:
     """A 3,000.00 invoice of another vendor with no PO: missing_po (high), so escalated."""
-    vendor = make_vendor(scenario.tenant, "Brightline Office Supplies", tax_id="US123456789")
-    invoice = make_invoice(scenario.tenant, number="BL-9", vendor=vendor, lines=[HOSES.times("150").at("20.00")])
+    vendor = VendorFactory(tenant=scenario.tenant, name="Brightline Office Supplies", tax_id="US123456789")
+    invoice = InvoiceFactory(vendor=vendor, invoice_number="BL-9", lines=[HOSES.times("150").at("20.00")])
     run_matching(scenario.tenant)
     return invoice
 
@@ -85,10 +85,13 @@ def test_pages_of_25_with_the_total_count(clerk: Client, scenario: Scenario) -> 
     for number in range(30):
         # No PO number, under the escalation threshold, clean otherwise: missing_po is high, so
         # these would escalate; put them in the standard queue directly to test paging alone.
-        make_invoice(scenario.tenant, number=f"PG-{number:02}", vendor=vendor, lines=[HOSES.times("1")])
-    Invoice.objects.for_tenant(scenario.tenant).filter(invoice_number__startswith="PG-").update(
-        status="pending_review", review_queue="standard"
-    )
+        InvoiceFactory(
+            vendor=vendor,
+            invoice_number=f"PG-{number:02}",
+            lines=[HOSES.times("1")],
+            status="pending_review",
+            review_queue="standard",
+        )
     first = clerk.get(STANDARD).content.decode()
     assert _count(first) == 31 and len(_numbers(first)) == 25
     assert "Page 1 of 2" in first
