@@ -17,12 +17,11 @@ from rest_framework.test import APIClient
 from core.actors import system_actor
 from invoices.lifecycle import invoice_transition
 from invoices.models import DocumentType, Invoice, InvoiceStatus
-from payments.models import PaymentAllocation
 from payments.reconciliation.loading import open_balances
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory, VendorFactory
-from tests.payments.factories import PaymentFactory
+from tests.payments.factories import PaymentAllocationFactory, PaymentFactory
 
 UBL = Path(__file__).resolve().parents[1] / "invoices" / "testdata" / "ubl"
 SYSTEM = system_actor("test")
@@ -121,7 +120,6 @@ def test_the_database_refuses_an_allocation_of_the_prepaid_part(tenant: Tenant) 
         InvoiceFactory(tenant=tenant, total_amount=1000_00, subtotal_amount=1000_00, prepaid_amount=400_00)
     )
     payment = PaymentFactory(tenant=tenant, amount=1000_00)
-    fields = {"tenant": tenant, "payment": payment, "invoice": invoice, "currency": "EUR", "made_by_kind": "system"}
     with pytest.raises(IntegrityError, match="exceed its open amount"), transaction.atomic():
-        PaymentAllocation.objects.create(amount=600_01, made_by_id="x", **fields)
-    PaymentAllocation.objects.create(amount=600_00, made_by_id="x", **fields)
+        PaymentAllocationFactory(payment=payment, invoice=invoice, amount=600_01)
+    PaymentAllocationFactory(payment=payment, invoice=invoice, amount=600_00)

@@ -7,10 +7,8 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 
-from payments.models import AllocationKind, PaymentAllocation
 from tenants.models import Tenant
-from tests.factories import InvoiceFactory
-from tests.payments.factories import PaymentFactory
+from tests.payments.factories import PaymentAllocationFactory, PaymentFactory
 
 
 @pytest.mark.parametrize(
@@ -31,23 +29,6 @@ def test_one_transaction_id_per_account_and_tenant(tenant: Tenant, other_tenant:
         PaymentFactory(tenant=tenant, bank_transaction_id="E2E-1")
 
 
-def _allocation(tenant: Tenant, **fields: Any) -> PaymentAllocation:
-    payment = fields.pop("payment", None) or PaymentFactory(tenant=tenant)
-    invoice = fields.pop("invoice", None) or InvoiceFactory(tenant=tenant)
-    values = {
-        "tenant": tenant,
-        "payment": payment,
-        "invoice": invoice,
-        "amount": 1000,
-        "currency": "EUR",
-        "kind": AllocationKind.PAYMENT,
-        "made_by_kind": "system",
-        "made_by_id": "test",
-        **fields,
-    }
-    return PaymentAllocation.objects.create(**values)
-
-
 @pytest.mark.parametrize(
     "fields",
     [{"amount": 0}, {"currency": "E1R"}, {"tier": 6}, {"confidence": "1.5"}, {"kind": "gift"}],
@@ -55,12 +36,14 @@ def _allocation(tenant: Tenant, **fields: Any) -> PaymentAllocation:
 )
 def test_allocation_constraints(tenant: Tenant, fields: dict[str, Any]) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        _allocation(tenant, **fields)
+        PaymentAllocationFactory(tenant=tenant, **fields)
 
 
 def test_an_allocation_is_reversed_once_by_a_new_row(tenant: Tenant) -> None:
-    original = _allocation(tenant, tier=1, confidence="0.950", explanation="INV-1 in remittance text")
-    reversal = _allocation(tenant, payment=original.payment, invoice=original.invoice, reversal_of=original)
+    original = PaymentAllocationFactory(
+        tenant=tenant, tier=1, confidence="0.950", explanation="INV-1 in remittance text"
+    )
+    reversal = PaymentAllocationFactory(payment=original.payment, invoice=original.invoice, reversal_of=original)
     assert original.reversed_by == reversal
     with pytest.raises(IntegrityError), transaction.atomic():
-        _allocation(tenant, payment=original.payment, invoice=original.invoice, reversal_of=original)
+        PaymentAllocationFactory(payment=original.payment, invoice=original.invoice, reversal_of=original)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from audit.models import AuditEvent
@@ -12,7 +10,7 @@ from payments.exceptions import AllocationConflict
 from payments.models import Payment, PaymentStatus, PaymentSuggestion
 from payments.reconciliation.services import payment_ignore
 from tenants.models import Tenant
-from tests.payments.factories import PaymentFactory
+from tests.payments.factories import PaymentFactory, PaymentSuggestionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +23,7 @@ def _status(payment: Payment) -> str:
 
 def test_ignoring_a_suggested_payment_removes_its_suggestion_and_audits(tenant: Tenant) -> None:
     payment = PaymentFactory(tenant=tenant, status=PaymentStatus.SUGGESTED)
-    PaymentSuggestion.objects.create(
-        tenant=tenant, payment=payment, tier=4, confidence=Decimal("0.6"), reason="Same amount.", allocations=[]
-    )
+    PaymentSuggestionFactory(payment=payment)
     payment_ignore(tenant=tenant, payment=payment, actor=CLERK, reason="Bank fee")
 
     assert _status(payment) == PaymentStatus.IGNORED

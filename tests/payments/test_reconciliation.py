@@ -42,7 +42,7 @@ from payments.reconciliation.writing import EXCEEDS_INVOICE, EXCEEDS_PAYMENT, IN
 from payments.tasks import reconcile_payments as reconcile_payments_task
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory, VendorFactory
-from tests.payments.factories import PaymentFactory
+from tests.payments.factories import PaymentAllocationFactory, PaymentFactory
 from tests.threads import in_thread
 from vendors.models import Vendor
 
@@ -198,10 +198,9 @@ def test_the_database_refuses_an_allocation_beyond_the_invoice(tenant: Tenant, a
     """The trigger is the second line, for writes that skip the service."""
     invoice = approved_invoice(tenant, acme, "INV-1", 100_00)
     payment = PaymentFactory(tenant=tenant, amount=500_00)
-    fields = {"tenant": tenant, "payment": payment, "invoice": invoice, "currency": "EUR", "made_by_kind": "system"}
     with pytest.raises(IntegrityError), transaction.atomic():
-        PaymentAllocation.objects.create(amount=100_01, made_by_id="x", **fields)
-    allocation = PaymentAllocation.objects.create(amount=100_00, made_by_id="x", **fields)
+        PaymentAllocationFactory(payment=payment, invoice=invoice, amount=100_01)
+    allocation = PaymentAllocationFactory(payment=payment, invoice=invoice, amount=100_00)
     # The app's runtime role may not delete an allocation at all; any other role meets the trigger.
     with pytest.raises(Exception, match="permission denied"), transaction.atomic():
         PaymentAllocation.objects.for_tenant(tenant).filter(pk=allocation.pk).delete()
