@@ -334,11 +334,13 @@ class ReconAutoSchema(AutoSchema):
     def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if is_list_serializer(field) and isinstance(schema, dict) and schema.get("type") == "array":
-            min_items = max(field.min_length or 0, 0 if field.allow_empty else 1)
+            # A field here is an instance; DRF's ListSerializer sets both, its stubs do not declare them.
+            min_length, max_length = field.min_length, field.max_length  # type: ignore[union-attr]
+            min_items = max(min_length or 0, 0 if field.allow_empty else 1)
             if min_items:
                 schema["minItems"] = min_items
-            if field.max_length is not None:
-                schema["maxItems"] = field.max_length
+            if max_length is not None:
+                schema["maxItems"] = max_length
         return schema
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> Any:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 
@@ -93,7 +94,7 @@ class SpooledUpload:
         self.file.close()
 
 
-def _copy_bounded(source: IO[bytes], *, limit: int, setting: str) -> tuple[IO[bytes], int, str]:
+def _copy_bounded(source: IO[bytes] | HttpRequest, *, limit: int, setting: str) -> tuple[IO[bytes], int, str]:
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - the caller closes it
     digest = hashlib.sha256()
     size = 0
