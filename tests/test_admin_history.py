@@ -13,16 +13,16 @@ from django.urls import reverse
 from matching.models import Discrepancy, MatchResult, MatchRun
 from payments.models import Payment
 from tenants.models import Tenant
-from tests.factories import BOLTS
-from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, run_matching
+from tests.factories import BOLTS, InvoiceFactory, PurchaseOrderFactory, VendorFactory
+from tests.matching.runs import run_matching
 from tests.payments.factories import PaymentFactory
 
 
 def _history_for(tenant: Tenant, token: str) -> dict[str, models.Model]:
-    vendor = make_vendor(tenant, f"{token} Supplies", tax_id=f"{token}TAX")
-    make_purchase_order(tenant, vendor=vendor, po_number=f"{token}-PO", lines=[BOLTS])
+    vendor = VendorFactory(tenant=tenant, name=f"{token} Supplies", tax_id=f"{token}TAX")
+    PurchaseOrderFactory(vendor=vendor, po_number=f"{token}-PO", lines=[BOLTS])
     # Nothing received: receipt_missing, so the result has a discrepancy.
-    invoice = make_invoice(tenant, number=f"{token}-INV", vendor=vendor, po_number=f"{token}-PO", lines=[BOLTS])
+    invoice = InvoiceFactory(vendor=vendor, invoice_number=f"{token}-INV", po_number=f"{token}-PO", lines=[BOLTS])
     run = run_matching(tenant)
     result = MatchResult.objects.for_tenant(tenant).get(invoice=invoice)
     return {

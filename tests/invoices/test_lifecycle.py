@@ -14,8 +14,8 @@ from invoices.lifecycle import INVOICE_LIFECYCLE, PAYMENT_REVERSAL_ONLY, invoice
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from review.decisions import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
 from tenants.models import Role, Tenant
-from tests.factories import BOLTS, TEST_ACTOR, InvoiceFactory, MembershipFactory
-from tests.matching.db_builders import make_invoice, make_purchase_order, make_vendor, receive, run_matching
+from tests.factories import BOLTS, TEST_ACTOR, InvoiceFactory, MembershipFactory, PurchaseOrderFactory, VendorFactory
+from tests.matching.runs import run_matching
 
 pytestmark = pytest.mark.django_db
 
@@ -179,11 +179,10 @@ class TestReviewApi:
 
 def test_approving_over_a_high_discrepancy_needs_a_comment_through_the_api_too(api: APIClient, tenant: Tenant) -> None:
     """The rule lives in invoice_review, so the API, the web app and any script share it."""
-    acme = make_vendor(tenant, "Acme Supplies Ltd", tax_id="DE123")
-    make_purchase_order(tenant, vendor=acme, po_number="PO-77", lines=[BOLTS])
-    receive(tenant, po_number="PO-77", receipt_number="GR-77", quantities={1: "1000"})
+    acme = VendorFactory(tenant=tenant, name="Acme Supplies Ltd", tax_id="DE123")
+    PurchaseOrderFactory(vendor=acme, po_number="PO-77", lines=[BOLTS], received=True)
     # 0.125 ordered, 0.20 billed: 60 % over a 2 % tolerance, beyond 5 tolerances → high, escalated.
-    invoice = make_invoice(tenant, number="INV-77", vendor=acme, po_number="PO-77", lines=[BOLTS.at("0.20")])
+    invoice = InvoiceFactory(vendor=acme, invoice_number="INV-77", po_number="PO-77", lines=[BOLTS.at("0.20")])
     run_matching(tenant)
     invoice.refresh_from_db()
     assert (invoice.status, invoice.review_queue) == ("pending_review", "escalated")

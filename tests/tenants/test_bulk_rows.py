@@ -11,10 +11,9 @@ import pytest
 
 from audit.models import OutboxMessage
 from core.tenancy.scoping import tenant_rows_insert, tenant_rows_update
-from matching.models import MatchResult, MatchRun
+from matching.models import MatchResult
 from tenants.models import Tenant
-from tests.factories import BOLTS
-from tests.matching.db_builders import make_invoice, make_vendor
+from tests.factories import BOLTS, InvoiceFactory, MatchRunFactory, VendorFactory
 
 # Quotes, backslashes, braces, commas and non-ASCII: everything an array or JSON literal escapes.
 AWKWARD = 'Müller "Präzision" {a,b} \\ 100 % — ok'
@@ -44,8 +43,8 @@ def test_inserted_rows_read_back_as_bulk_created_ones(tenant: Tenant) -> None:
 
 @pytest.mark.django_db
 def test_decimals_nulls_and_foreign_keys_keep_their_values(tenant: Tenant) -> None:
-    invoice = make_invoice(tenant, number="INV-1", vendor=make_vendor(tenant, "Acme"), lines=[BOLTS])
-    run = MatchRun.objects.create(tenant=tenant, trigger="command", status="running")
+    invoice = InvoiceFactory(vendor=VendorFactory(tenant=tenant, name="Acme"), invoice_number="INV-1", lines=[BOLTS])
+    run = MatchRunFactory(tenant=tenant, status="running")
     result = MatchResult(
         tenant=tenant,
         invoice=invoice,
