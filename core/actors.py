@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How each kind of actor reads on a screen ("by anna (user)" read like a database row).
+ACTOR_KIND_LABELS = {"user": "User", "api_key": "API key", "system": "Recon (automatic)"}
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -8,30 +8,34 @@ from core.tenancy.scoping import TenantOwnedModel
 from purchasing.models import QUANTITY, UNIT_PRICE
 
 
+# The labels of these choices are what a person reads for each code: pages, exports and the
+# API's `*_label` fields (core.labels).
+
+
 class InvoiceStatus(models.TextChoices):
     """The lifecycle of DESIGN.md §4."""
 
-    RECEIVED = "received"
-    ON_HOLD = "on_hold"
-    PENDING_REVIEW = "pending_review"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    DISPUTED = "disputed"
-    PARTIALLY_PAID = "partially_paid"
-    RECONCILED = "reconciled"
-    VOID = "void"
+    RECEIVED = "received", "Received"
+    ON_HOLD = "on_hold", "On hold"
+    PENDING_REVIEW = "pending_review", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    DISPUTED = "disputed", "Disputed"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    RECONCILED = "reconciled", "Paid"
+    VOID = "void", "Void"
 
 
 class ReviewQueue(models.TextChoices):
-    STANDARD = "standard"
-    ESCALATED = "escalated"
+    STANDARD = "standard", "Standard"
+    ESCALATED = "escalated", "Escalated"
 
 
 class InvoiceSource(models.TextChoices):
-    API = "api"
-    CSV = "csv"
-    WEBHOOK = "webhook"
-    XML = "xml"
+    API = "api", "API"
+    CSV = "csv", "CSV import"
+    WEBHOOK = "webhook", "Accounting system (webhook)"
+    XML = "xml", "E-invoice (XML)"
 
 
 class DocumentType(models.TextChoices):
@@ -41,8 +45,8 @@ class DocumentType(models.TextChoices):
     3-way matched: it answers to an invoice, not to a purchase order.
     """
 
-    INVOICE = "invoice"
-    CREDIT_NOTE = "credit_note"
+    INVOICE = "invoice", "Invoice"
+    CREDIT_NOTE = "credit_note", "Credit note"
 
 
 # Why a document is stored as the other kind than it stated (invoices.documents.

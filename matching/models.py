@@ -23,11 +23,11 @@ class MatchRun(TenantOwnedModel):
         FAILED = "failed"  # the run itself broke (not one invoice: those are `failures`)
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule"
-        API = "api"
-        INGEST = "ingest"
-        RECEIPT = "receipt"
-        COMMAND = "command"
+        SCHEDULE = "schedule", "Scheduled"
+        API = "api", "API request"
+        INGEST = "ingest", "New invoices"
+        RECEIPT = "receipt", "Goods received"
+        COMMAND = "command", "Command line"
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)

@@ -24,22 +24,22 @@ _CURRENCY_PATTERN = r"^[A-Z]{3}$"
 class PaymentDirection(models.TextChoices):
     """Seen from the tenant's own account: money paid to a vendor leaves it, a debit."""
 
-    DEBIT = "debit"
-    CREDIT = "credit"
+    DEBIT = "debit", "Outgoing (debit)"
+    CREDIT = "credit", "Incoming (credit)"
 
 
 class PaymentStatus(models.TextChoices):
-    UNMATCHED = "unmatched"
-    SUGGESTED = "suggested"
-    MATCHED = "matched"
-    PARTIALLY_MATCHED = "partially_matched"
-    IGNORED = "ignored"
+    UNMATCHED = "unmatched", "Unmatched"
+    SUGGESTED = "suggested", "Suggestion waiting"
+    MATCHED = "matched", "Matched"
+    PARTIALLY_MATCHED = "partially_matched", "Partially matched"
+    IGNORED = "ignored", "Ignored"
 
 
 class StatementFormat(models.TextChoices):
-    CAMT053 = "camt053"
-    MT940 = "mt940"
-    CSV = "csv"
+    CAMT053 = "camt053", "CAMT.053"
+    MT940 = "mt940", "MT940"
+    CSV = "csv", "CSV"
 
 
 class StatementImport(TenantOwnedModel):
@@ -130,11 +130,11 @@ class Payment(TenantOwnedModel):
 
 
 class AllocationKind(models.TextChoices):
-    PAYMENT = "payment"
+    PAYMENT = "payment", "Payment"
     # The difference (bank fees, early-payment discount) written off under the tenant's limit.
-    WRITE_OFF = "write_off"
+    WRITE_OFF = "write_off", "Write-off"
     # A credit note settles part of the invoice instead of money.
-    CREDIT_NOTE = "credit_note"
+    CREDIT_NOTE = "credit_note", "Credit note"
 
 
 class PaymentAllocation(TenantOwnedModel):

@@ -50,6 +50,14 @@ REVIEW_ACTIONS = {
     "escalate": ReviewAction("escalate", S.PENDING_REVIEW, ReviewQueue.ESCALATED, comment_required=False),
 }
 
+# What each decision reads as once made (the invoice's timeline, exports, the API).
+REVIEW_ACTION_LABELS = {
+    "approve": "Approved by a reviewer",
+    "reject": "Rejected by a reviewer",
+    "dispute": "Disputed with the vendor",
+    "escalate": "Escalated to an approver",
+}
+
 # Who may act on an invoice in the escalated queue. `None` is an API key's role.
 _ESCALATED_ROLES = {Role.APPROVER, Role.ADMIN, None}
 

@@ -20,7 +20,7 @@ from core.exceptions import DomainError
 from core.http.listing import list_page
 from core.state_machine import StaleState
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
-from matching.engine import DISCREPANCY_TYPES
+from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from review.comparison import invoice_detail as invoice_detail_read
 from review.decisions import REVIEW_ACTIONS, can_review, invoice_review
 from review.queues import (
@@ -72,9 +72,8 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["type"].choices = [("", "Any discrepancy")] + [
-            (name, name.replace("_", " ").capitalize()) for name in sorted(DISCREPANCY_TYPES)
-        ]
+        by_label = sorted(DISCREPANCY_TYPE_LABELS.items(), key=lambda choice: choice[1])
+        self.fields["type"].choices = [("", "Any discrepancy"), *by_label]
 
     def filters(self) -> QueueFilters:
         """The validated filters; a field that does not validate is ignored, not an error page."""

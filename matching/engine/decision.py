@@ -24,6 +24,9 @@ from matching.engine.vocabulary import (
 
 WEIGHTS = {"po_match": Decimal("0.30"), "line_match": Decimal("0.30"), "receipt_match": Decimal("0.20"),
            "price_match": Decimal("0.20")}  # fmt: skip
+# The components as the invoice page and the API's breakdown name them for a person.
+COMPONENT_LABELS = {"po_match": "PO match", "line_match": "Lines match", "receipt_match": "Goods received",
+                    "price_match": "Prices match"}  # fmt: skip
 
 _Q4 = Decimal("0.0001")
 _ZERO = Decimal(0)

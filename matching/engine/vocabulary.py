@@ -32,6 +32,26 @@ DISCREPANCY_TYPES = (
     QUANTITY_NOT_RECEIVED, RECEIPT_MISSING, TOTAL_MISMATCH, TAX_MISMATCH,
 )  # fmt: skip
 
+# What a clerk reads for each type (pages, exports, the API's `type_label`): what differs, and
+# from what, rather than the code.
+DISCREPANCY_TYPE_LABELS = {
+    DUPLICATE_INVOICE: "Duplicate invoice",
+    POSSIBLE_DUPLICATE: "Possible duplicate",
+    UNKNOWN_VENDOR: "Vendor not recognised",
+    MISSING_PO: "No PO number",
+    PO_NOT_FOUND: "PO not found",
+    PO_CLOSED: "PO closed or cancelled",
+    VENDOR_MISMATCH: "PO is another vendor's",
+    CURRENCY_MISMATCH: "Currency differs from PO",
+    UNMATCHED_LINE: "Line not on the PO",
+    PRICE_MISMATCH: "Price differs from PO",
+    QUANTITY_EXCEEDS_PO: "More billed than ordered",
+    QUANTITY_NOT_RECEIVED: "More billed than received",
+    RECEIPT_MISSING: "Goods not received yet",
+    TOTAL_MISMATCH: "Total does not add up",
+    TAX_MISMATCH: "Tax does not add up",
+}
+
 LOW, MEDIUM, HIGH, CRITICAL = "low", "medium", "high", "critical"
 SERIOUS = frozenset({HIGH, CRITICAL})
 

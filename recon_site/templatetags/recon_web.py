@@ -4,6 +4,7 @@ charts, and the page and sort links of every list (core.http.listing)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,6 +15,14 @@ from django.utils import timezone
 
 from core.http.listing import query_with
 from core.money import from_minor
+from matching.engine.vocabulary import (
+    DISCREPANCY_TYPE_LABELS,
+    PO_CLOSED,
+    VENDOR_MISMATCH,
+    percent_text,
+    price_text,
+)
+from recon_site.labels import family_label
 
 register = template.Library()
 
@@ -53,19 +62,58 @@ def age(moment: dt.datetime | None) -> str:
 
 
 @register.filter
-def percent(value: Decimal | str | float | None) -> str:
-    """A score of 0..1 as a percentage with one decimal."""
-    if value is None:
+def percent(value: Decimal | str | None) -> str:
+    """A score of 0..1 as a percentage, to one decimal where it has one: `1.0000` → `100 %`,
+    `0.8535` → `85.4 %` (the engine's own way of writing percentages in its messages)."""
+    if value is None or value == "":
         return "—"
-    return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.1'))} %"
+    return f"{percent_text(Decimal(str(value)) * 100)} %"
 
 
 @register.filter
-def label(value: str | None) -> str:
-    """`price_mismatch` → `Price mismatch`."""
-    if not value:
+def unit_price(value: Decimal | None, currency: str) -> str:
+    """A unit price as the invoice prints it: the currency's decimals at least (`4.20` EUR, `1250`
+    JPY), more when the price has them (`10.345`); a sign kept (a difference, `-0.60`)."""
+    if value is None:
+        return "—"
+    return price_text(value, currency)
+
+
+_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+_SCORE = re.compile(r"\bconfidence ([01]\.\d+)\b")
+
+
+@register.filter
+def engine_reason(reason: str | None) -> str:
+    """A reason the matching engine stored (`Review: price_mismatch.`, `… (confidence 0.9612).`)
+    as the clerk reads it: discrepancy types by their labels, the score as a percentage. The
+    stored text stays as written (it is history, and the API's `decision_reason`)."""
+    if not reason:
         return ""
-    return value.replace("_", " ").capitalize()
+    labelled = _CODE.sub(lambda match: DISCREPANCY_TYPE_LABELS.get(match.group(0), match.group(0)), reason)
+    return _SCORE.sub(lambda match: f"confidence {percent(match.group(1))}", labelled)
+
+
+# Discrepancies whose expected and actual values are record ids: the message names them in words.
+_FIGURES_ARE_IDS = frozenset({VENDOR_MISMATCH})
+
+
+@register.filter
+def discrepancy_figure(value: str | None, discrepancy_type: str) -> str:
+    """A discrepancy's expected or actual value as the clerk reads it: figures as the engine wrote
+    them (quantities, prices, amounts), a PO's status by its label, "" for ids."""
+    if value is None or discrepancy_type in _FIGURES_ARE_IDS:
+        return ""
+    if discrepancy_type == PO_CLOSED:
+        return family_label(family="purchase_order_status", code=value)
+    return value
+
+
+@register.filter
+def label(code: str | None, family: str) -> str:
+    """A code as a person reads it: `{{ d.type|label:"discrepancy_type" }}` → `Price differs from
+    PO`. The families and their labels: recon_site.labels."""
+    return family_label(family=family, code=code)
 
 
 @dataclass(frozen=True)
@@ -85,12 +133,15 @@ _ROW = 28
 
 
 @register.inclusion_tag("web/_bar_chart.html")
-def bar_chart(rows: Sequence[tuple[str, int]], title: str, css_prefix: str = "bar") -> dict[str, object]:
-    """A horizontal bar chart as inline SVG: no chart library, nothing for the CSP to allow."""
+def bar_chart(
+    rows: Sequence[tuple[str, int]], title: str, css_prefix: str = "bar", family: str = ""
+) -> dict[str, object]:
+    """A horizontal bar chart as inline SVG: no chart library, nothing for the CSP to allow. The
+    rows are (code, count); the bars read the codes' labels in `family` (recon_site.labels)."""
     largest = max((value for _, value in rows), default=0) or 1
     bars = [
         Bar(
-            label=str(name).replace("_", " "),
+            label=family_label(family=family, code=name) if family else str(name),
             value=value,
             display=str(value),
             y=index * _ROW,

@@ -28,10 +28,10 @@ def test_the_comparison_marks_the_line_with_the_price_difference(clerk: Client, 
     rows = _rows(html)
     assert rows["1"] == ""  # bolts: as ordered, as received, at the PO price
     assert "flagged" in rows["2"] and "flag-medium" in rows["2"]
-    # The invoice's 19 beside the PO's 18.4, the difference spelled out, and the badge.
-    assert 'class="num diff" data-testid="invoice-price">19<' in html
-    assert ">18.4<" in html and "+0.6" in html
-    assert "Price mismatch" in html
+    # The invoice's 19.00 beside the PO's 18.40, the difference spelled out, and the badge.
+    assert 'class="num diff" data-testid="invoice-price">19.00<' in html
+    assert ">18.40<" in html and "+0.60" in html
+    assert "Price differs from PO" in html
     # Expected vs actual, as the engine stated them.
     assert "Expected <code>18.4" in html
     assert "actual <code>19" in html
@@ -41,7 +41,7 @@ def test_the_page_shows_header_confidence_links_and_timeline(clerk: Client, scen
     invoice = scenario.price_mismatch
     html = clerk.get(reverse("web:invoice-detail", kwargs={"invoice_id": invoice.pk})).content.decode()
     assert "1,075.00" in html  # 1000 × 0.125 + 50 × 19.00, exact, with grouping
-    for component in ("Po match", "Line match", "Receipt match", "Price match"):
+    for component in ("PO match", "Lines match", "Goods received", "Prices match"):
         assert component in html
     assert reverse("web:purchase-order-detail", kwargs={"purchase_order_id": invoice.purchase_order_id}) in html
     assert reverse("web:vendor-detail", kwargs={"vendor_id": invoice.vendor_id}) in html
