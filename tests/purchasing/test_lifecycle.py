@@ -21,20 +21,19 @@ from purchasing.lifecycle import (
     purchase_order_transition,
 )
 from purchasing.models import GoodsReceipt, PurchaseOrder
-from purchasing.services import RECEIPT_PO_CANCELLED
+from purchasing.services import RECEIPT_PO_CANCELLED, goods_receipt_create
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES, TEST_ACTOR, PurchaseOrderFactory
-from tests.matching.db_builders import (
-    found,
-    make_invoice,
-    make_purchase_order,
-    make_vendor,
-    receive,
-    reload,
-    results_of,
-    run_matching,
-    transitions_of,
+from tests.document_factories import GoodsReceiptDocumentFactory
+from tests.factories import (
+    BOLTS,
+    HOSES,
+    TEST_ACTOR,
+    GoodsReceiptFactory,
+    InvoiceFactory,
+    PurchaseOrderFactory,
+    VendorFactory,
 )
+from tests.matching.runs import found, reload, results_of, run_matching, transitions_of
 from tests.threads import in_thread
 
 pytestmark = pytest.mark.django_db
@@ -112,9 +111,9 @@ def test_a_stale_expected_status_is_refused(tenant: Tenant) -> None:
 
 
 def test_a_purchase_order_with_goods_received_is_closed_not_cancelled(tenant: Tenant) -> None:
-    acme = make_vendor(tenant, "Acme Supplies Ltd")
-    purchase_order = make_purchase_order(tenant, vendor=acme, po_number="PO-1", lines=[BOLTS])
-    receive(tenant, po_number="PO-1", receipt_number="GR-1", quantities={1: "400"})
+    acme = VendorFactory(tenant=tenant, name="Acme Supplies Ltd")
+    purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-1", lines=[BOLTS])
+    GoodsReceiptFactory(purchase_order=purchase_order, receipt_number="GR-1", quantities={1: "400"})
     with pytest.raises(IllegalTransition) as refused:
         purchase_order_act(
             tenant=tenant, purchase_order=purchase_order, action="cancel", actor=TEST_ACTOR, comment="changed mind"
@@ -129,14 +128,14 @@ class TestMatchingAgainstAPurchaseOrderThatIsNotOpen:
     """`po_closed` (high): the invoice is never auto-approved and reaches the escalated queue."""
 
     def test_an_invoice_against_a_closed_po_gets_po_closed(self, tenant: Tenant) -> None:
-        acme = make_vendor(tenant, "Acme Supplies Ltd")
-        purchase_order = make_purchase_order(tenant, vendor=acme, po_number="PO-7", lines=[BOLTS, HOSES])
-        receive(tenant, po_number="PO-7", receipt_number="GR-7", quantities={1: "1000", 2: "50"})
+        acme = VendorFactory(tenant=tenant, name="Acme Supplies Ltd")
+        purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-7", lines=[BOLTS, HOSES])
+        GoodsReceiptFactory(purchase_order=purchase_order, receipt_number="GR-7", quantities={1: "1000", 2: "50"})
         purchase_order_act(
             tenant=tenant, purchase_order=purchase_order, action="close", actor=TEST_ACTOR, comment="complete"
         )
         # A clean 3-way match in every other respect: only the PO's status is wrong.
-        invoice = make_invoice(tenant, number="INV-7", vendor=acme, po_number="PO-7", lines=[BOLTS, HOSES])
+        invoice = InvoiceFactory(vendor=acme, invoice_number="INV-7", po_number="PO-7", lines=[BOLTS, HOSES])
         run_matching(tenant)
         invoice = reload(invoice)
         [result] = results_of(invoice)
@@ -146,12 +145,12 @@ class TestMatchingAgainstAPurchaseOrderThatIsNotOpen:
         assert (discrepancy.expected, discrepancy.actual) == ("open", "closed")
 
     def test_an_invoice_against_a_cancelled_po_gets_po_closed_saying_cancelled(self, tenant: Tenant) -> None:
-        acme = make_vendor(tenant, "Acme Supplies Ltd")
-        purchase_order = make_purchase_order(tenant, vendor=acme, po_number="PO-8", lines=[BOLTS])
+        acme = VendorFactory(tenant=tenant, name="Acme Supplies Ltd")
+        purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-8", lines=[BOLTS])
         purchase_order_act(
             tenant=tenant, purchase_order=purchase_order, action="cancel", actor=TEST_ACTOR, comment="not needed"
         )
-        invoice = make_invoice(tenant, number="INV-8", vendor=acme, po_number="PO-8", lines=[BOLTS])
+        invoice = InvoiceFactory(vendor=acme, invoice_number="INV-8", po_number="PO-8", lines=[BOLTS])
         run_matching(tenant)
         invoice = reload(invoice)
         [result] = results_of(invoice)
@@ -162,12 +161,12 @@ class TestMatchingAgainstAPurchaseOrderThatIsNotOpen:
         assert discrepancy.actual == "cancelled" and "cancelled" in discrepancy.message
 
     def test_a_cancelled_po_is_never_inferred_for_an_invoice_that_names_none(self, tenant: Tenant) -> None:
-        acme = make_vendor(tenant, "Acme Supplies Ltd")
-        purchase_order = make_purchase_order(tenant, vendor=acme, po_number="PO-9", lines=[BOLTS])
+        acme = VendorFactory(tenant=tenant, name="Acme Supplies Ltd")
+        purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-9", lines=[BOLTS])
         purchase_order_act(
             tenant=tenant, purchase_order=purchase_order, action="cancel", actor=TEST_ACTOR, comment="not needed"
         )
-        invoice = make_invoice(tenant, number="INV-9", vendor=acme, lines=[BOLTS])
+        invoice = InvoiceFactory(vendor=acme, invoice_number="INV-9", lines=[BOLTS])
         run_matching(tenant)
         assert ("missing_po", "high") in found(results_of(reload(invoice))[0])
 
@@ -175,9 +174,9 @@ class TestMatchingAgainstAPurchaseOrderThatIsNotOpen:
     def test_invoices_on_hold_for_its_goods_are_matched_again_when_the_po_is_closed_or_cancelled(
         self, tenant: Tenant, action: str
     ) -> None:
-        acme = make_vendor(tenant, "Acme Supplies Ltd")
-        purchase_order = make_purchase_order(tenant, vendor=acme, po_number="PO-10", lines=[BOLTS])
-        invoice = make_invoice(tenant, number="INV-10", vendor=acme, po_number="PO-10", lines=[BOLTS])
+        acme = VendorFactory(tenant=tenant, name="Acme Supplies Ltd")
+        purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-10", lines=[BOLTS])
+        invoice = InvoiceFactory(vendor=acme, invoice_number="INV-10", po_number="PO-10", lines=[BOLTS])
         run_matching(tenant)
         assert reload(invoice).status == InvoiceStatus.ON_HOLD  # waiting for the goods
 
@@ -195,14 +194,14 @@ class TestMatchingAgainstAPurchaseOrderThatIsNotOpen:
         assert ("po_closed", "high") in found(results_of(invoice)[-1])
 
     def test_a_reopened_po_matches_cleanly_again(self, tenant: Tenant) -> None:
-        acme = make_vendor(tenant, "Acme Supplies Ltd")
-        purchase_order = make_purchase_order(tenant, vendor=acme, po_number="PO-11", lines=[BOLTS])
-        receive(tenant, po_number="PO-11", receipt_number="GR-11", quantities={1: "1000"})
+        acme = VendorFactory(tenant=tenant, name="Acme Supplies Ltd")
+        purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-11", lines=[BOLTS])
+        GoodsReceiptFactory(purchase_order=purchase_order, receipt_number="GR-11", quantities={1: "1000"})
         purchase_order_act(tenant=tenant, purchase_order=purchase_order, action="close", actor=TEST_ACTOR)
         purchase_order_act(
             tenant=tenant, purchase_order=purchase_order, action="reopen", actor=TEST_ACTOR, comment="late invoice"
         )
-        invoice = make_invoice(tenant, number="INV-11", vendor=acme, po_number="PO-11", lines=[BOLTS])
+        invoice = InvoiceFactory(vendor=acme, invoice_number="INV-11", po_number="PO-11", lines=[BOLTS])
         run_matching(tenant)
         invoice = reload(invoice)
         assert found(results_of(invoice)[0]) == []
@@ -215,8 +214,8 @@ def test_goods_cannot_be_received_on_a_purchase_order_cancelled_while_the_receip
 ) -> None:
     """A cancel that commits after the receipt looked at the PO, before it wrote, still refuses it
     (found with real requests: 4 of 5 racing cancels left a cancelled PO holding a receipt)."""
-    acme = make_vendor(tenant, "Acme Supplies Ltd")
-    purchase_order = make_purchase_order(tenant, vendor=acme, po_number="PO-RACE", lines=[BOLTS])
+    acme = VendorFactory(tenant=tenant, name="Acme Supplies Ltd")
+    purchase_order = PurchaseOrderFactory(vendor=acme, po_number="PO-RACE", lines=[BOLTS])
     real_lock_wait = purchasing.services.matching_lock_wait
     cancels: list[PurchaseOrder] = []
     errors: list[BaseException] = []
@@ -234,7 +233,11 @@ def test_goods_cannot_be_received_on_a_purchase_order_cancelled_while_the_receip
 
     monkeypatch.setattr(purchasing.services, "matching_lock_wait", cancel_first)
     with pytest.raises(DocumentInvalid) as refused:
-        receive(tenant, po_number="PO-RACE", receipt_number="GR-RACE", quantities={1: "400"})
+        goods_receipt_create(
+            tenant=tenant,
+            document=GoodsReceiptDocumentFactory(po_number="PO-RACE", receipt_number="GR-RACE", quantities={1: "400"}),
+            actor=TEST_ACTOR,
+        )
 
     assert not errors and [po.status for po in cancels] == [P.CANCELLED]
     assert refused.value.details == {"po_number": [RECEIPT_PO_CANCELLED.format(po_number="PO-RACE")]}
