@@ -27,7 +27,7 @@ from purchasing import csv_import as purchasing_csv
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
-from tests.matching.db_builders import run_matching
+from tests.matching.runs import run_matching
 from vendors import ingest as vendors_ingest
 from vendors.models import Vendor
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory, Line
-from tests.matching.db_builders import make_invoice, run_matching
+from tests.matching.runs import run_matching
 from tests.web.conftest import Scenario
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_a_decided_invoice_offers_no_actions(clerk: Client, scenario: Scenario) 
 
 def test_a_line_without_a_po_line_is_never_shown_as_matching(approver: Client, scenario: Scenario) -> None:
     freight = Line("FR-1", "Freight Hamburg-Munich", "1", "850.00")
-    invoice = make_invoice(scenario.tenant, number="NOPO-1", vendor=scenario.original.vendor, lines=[freight])
+    invoice = InvoiceFactory(vendor=scenario.original.vendor, invoice_number="NOPO-1", lines=[freight])
     run_matching(scenario.tenant)
     html = approver.get(reverse("web:invoice-detail", kwargs={"invoice_id": invoice.pk})).content.decode()
     assert "not matched to a PO line" in html
