@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 
 from core.http.middleware import HEADER_HAS_NUL
 from core.text import NUL_REFUSED
-from review import apis as invoice_apis
 from invoices.models import Invoice, InvoiceLine
+from review import apis as invoice_apis
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
 from tests.factories import TEST_ACTOR, VendorFactory
