@@ -13,9 +13,8 @@ from django.urls import reverse
 from matching.models import Discrepancy, MatchResult, MatchRun
 from payments.models import Payment
 from tenants.models import Tenant
-from tests.factories import BOLTS, InvoiceFactory, PurchaseOrderFactory, VendorFactory
+from tests.factories import BOLTS, InvoiceFactory, PaymentFactory, PurchaseOrderFactory, VendorFactory
 from tests.matching.runs import run_matching
-from tests.payments.factories import PaymentFactory
 
 
 def _history_for(tenant: Tenant, token: str) -> dict[str, models.Model]:

@@ -18,12 +18,13 @@ from tests.factories import (
     GoodsReceiptLineFactory,
     InvoiceFactory,
     InvoiceLineFactory,
+    PaymentAllocationFactory,
+    PaymentSuggestionFactory,
     PurchaseOrderFactory,
     PurchaseOrderLineFactory,
     VendorAliasFactory,
     VendorFactory,
 )
-from tests.payments.factories import PaymentAllocationFactory, PaymentSuggestionFactory
 
 pytestmark = pytest.mark.django_db
 

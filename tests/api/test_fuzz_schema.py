@@ -70,11 +70,11 @@ from tests.factories import (
     GoodsReceiptLineFactory,
     InvoiceFactory,
     InvoiceLineFactory,
+    PaymentFactory,
     PurchaseOrderFactory,
     PurchaseOrderLineFactory,
     VendorFactory,
 )
-from tests.payments.factories import PaymentFactory
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ_STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "25"))

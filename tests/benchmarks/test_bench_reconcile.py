@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from payments.models import Payment, PaymentStatus
 from tenants.models import Tenant
-from tests.payments.factories import PaymentFactory
+from tests.factories import PaymentFactory
 
 FIGURES = (
     r"Database: \S+",

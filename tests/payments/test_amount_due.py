@@ -20,8 +20,7 @@ from invoices.models import DocumentType, Invoice, InvoiceStatus
 from payments.reconciliation.loading import open_balances
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from tenants.models import Tenant
-from tests.factories import InvoiceFactory, VendorFactory
-from tests.payments.factories import PaymentAllocationFactory, PaymentFactory
+from tests.factories import InvoiceFactory, PaymentAllocationFactory, PaymentFactory, VendorFactory
 
 UBL = Path(__file__).resolve().parents[1] / "invoices" / "testdata" / "ubl"
 SYSTEM = system_actor("test")

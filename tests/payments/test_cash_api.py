@@ -14,8 +14,7 @@ from core.actors import system_actor
 from invoices.models import Invoice, InvoiceStatus
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from tenants.models import Role, Tenant
-from tests.factories import InvoiceFactory, MembershipFactory, VendorFactory
-from tests.payments.factories import PaymentFactory
+from tests.factories import InvoiceFactory, MembershipFactory, PaymentFactory, VendorFactory
 from vendors.models import Vendor
 
 TODAY = dt.date(2026, 11, 18)  # a Wednesday of ISO week 2026-W47

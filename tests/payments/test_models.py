@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from tenants.models import Tenant
-from tests.payments.factories import PaymentAllocationFactory, PaymentFactory
+from tests.factories import PaymentAllocationFactory, PaymentFactory
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from payments.exceptions import AllocationConflict
 from payments.models import Payment, PaymentStatus, PaymentSuggestion
 from payments.reconciliation.services import payment_ignore
 from tenants.models import Tenant
-from tests.payments.factories import PaymentFactory, PaymentSuggestionFactory
+from tests.factories import PaymentFactory, PaymentSuggestionFactory
 
 pytestmark = pytest.mark.django_db
 

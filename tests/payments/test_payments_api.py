@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from payments.apis import AMOUNT_FILTER_INVALID
 from tenants.models import Tenant
-from tests.payments.factories import PaymentFactory
+from tests.factories import PaymentFactory
 
 LIST = "/api/payments"
 

@@ -41,8 +41,14 @@ from payments.reconciliation.services import (
 from payments.reconciliation.writing import EXCEEDS_INVOICE, EXCEEDS_PAYMENT, INVOICE_NOT_PAYABLE
 from payments.tasks import reconcile_payments as reconcile_payments_task
 from tenants.models import Tenant
-from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory, VendorFactory
-from tests.payments.factories import PaymentAllocationFactory, PaymentFactory
+from tests.factories import (
+    TEST_ACTOR,
+    InvoiceFactory,
+    PaymentAllocationFactory,
+    PaymentFactory,
+    TenantFactory,
+    VendorFactory,
+)
 from tests.threads import in_thread
 from vendors.models import Vendor
 

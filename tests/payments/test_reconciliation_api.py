@@ -10,8 +10,7 @@ from invoices.models import Invoice, InvoiceStatus
 from payments.models import PaymentAllocation, PaymentStatus
 from payments.reconciliation.writing import EXCEEDS_INVOICE
 from tenants.models import Tenant
-from tests.factories import InvoiceFactory, VendorFactory
-from tests.payments.factories import PaymentFactory
+from tests.factories import InvoiceFactory, PaymentFactory, VendorFactory
 
 
 def approved(tenant: Tenant, number: str, total: int, vendor_name: str = "Acme Supplies Ltd") -> Invoice:

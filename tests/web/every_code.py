@@ -24,8 +24,15 @@ from payments.models import AllocationKind, Payment, PaymentDirection, PaymentSt
 from purchasing.models import PurchaseOrder
 from review.decisions import REVIEW_ACTION_LABELS
 from tenants.models import Tenant
-from tests.factories import InvoiceFactory, Line, MatchRunFactory, PurchaseOrderFactory
-from tests.payments.factories import PaymentAllocationFactory, PaymentFactory, PaymentSuggestionFactory
+from tests.factories import (
+    InvoiceFactory,
+    Line,
+    MatchRunFactory,
+    PaymentAllocationFactory,
+    PaymentFactory,
+    PaymentSuggestionFactory,
+    PurchaseOrderFactory,
+)
 from tests.web.conftest import Scenario, build_scenario
 
 # Unit prices as invoices print them: 4.20 (not 4.2) beside 10.345 (kept), and a long description.

@@ -15,8 +15,7 @@ from django.urls import reverse
 
 from tenants.http.error_pages import permission_denied
 from tenants.models import Role, Tenant
-from tests.factories import MembershipFactory, TenantFactory, UserFactory
-from tests.payments.factories import PaymentFactory
+from tests.factories import MembershipFactory, PaymentFactory, TenantFactory, UserFactory
 from tests.web.browser import chromium_page, log_in
 from tests.web.conftest import Scenario, build_scenario
 

@@ -21,8 +21,7 @@ from payments.models import (
 from payments.reconciliation.loading import open_balances
 from payments.reconciliation.writing import EXCEEDS_INVOICE
 from tenants.models import Role, Tenant
-from tests.factories import InvoiceFactory, MembershipFactory
-from tests.payments.factories import PaymentFactory, PaymentSuggestionFactory
+from tests.factories import InvoiceFactory, MembershipFactory, PaymentFactory, PaymentSuggestionFactory
 
 pytestmark = pytest.mark.django_db
 
