@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from invoices.documents import InvoiceDocument, InvoiceLineDocument
+from invoices.documents import InvoiceDocument
 from invoices.models import Invoice, InvoiceSource, InvoiceStatus, ReviewQueue
 from invoices.services import invoice_create
 from matching import tasks as matching_tasks
@@ -31,12 +31,14 @@ from matching.models import MatchRun
 from purchasing.models import PurchaseOrder
 from recon_site.schedules import schedules_ensure
 from tenants.models import Tenant, TenantSettings
+from tests.document_factories import InvoiceDocumentFactory
 from tests.factories import (
     TEST_ACTOR,
     GoodsReceiptFactory,
     GoodsReceiptLineFactory,
     InvoiceFactory,
     InvoiceLineFactory,
+    Line,
     PurchaseOrderFactory,
     PurchaseOrderLineFactory,
     TenantFactory,
@@ -118,13 +120,8 @@ def test_many_invoices_in_one_transaction_queue_one_run_per_tenant(
     settings.MATCH_ON_INGEST = True
 
     def document(number: int) -> InvoiceDocument:
-        return InvoiceDocument(
-            invoice_number=f"INV-IMP-{number}",
-            vendor_name="Initech Supplies",
-            currency="EUR",
-            invoice_date=dt.date(2026, 10, 10),
-            total_amount=Decimal("10.00"),
-            lines=[InvoiceLineDocument(description="Paper", quantity=Decimal(1), unit_price=Decimal("10.00"))],
+        return InvoiceDocumentFactory(
+            invoice_number=f"INV-IMP-{number}", vendor_name="Initech Supplies", lines=[Line("", "Paper", "1", "10.00")]
         )
 
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
