@@ -17,7 +17,10 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http.fields import CodeLabelField
+from invoices.models import InvoiceStatus, ReviewQueue
 from matching.engine import DISCREPANCY_TYPES
+from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy, MatchResult, MatchRun
 from matching.selectors import discrepancy_list, match_run_list
 from matching.services import matching_run_request
@@ -36,13 +39,17 @@ _BREAKDOWN_SCHEMA = {
 
 class MatchRunOutputSerializer(serializers.ModelSerializer):
     requested_by = serializers.SerializerMethodField()
+    status_label = CodeLabelField(dict(MatchRun.Status.choices), source="status")
+    trigger_label = CodeLabelField(dict(MatchRun.Trigger.choices), source="trigger")
 
     class Meta:
         model = MatchRun
         fields = [
             "id",
             "status",
+            "status_label",
             "trigger",
+            "trigger_label",
             "requested_by",
             "invoices_matched",
             "invoices_failed",
@@ -68,9 +75,19 @@ class MatchRunQueuedSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+def _type_label() -> CodeLabelField:
+    return CodeLabelField(DISCREPANCY_TYPE_LABELS, source="type")
+
+
+def _severity_label() -> CodeLabelField:
+    return CodeLabelField(dict(Discrepancy.Severity.choices), source="severity")
+
+
 class DiscrepancyOutputSerializer(serializers.ModelSerializer):
     invoice_id = serializers.UUIDField()
     match_result_id = serializers.UUIDField()
+    type_label = _type_label()
+    severity_label = _severity_label()
 
     class Meta:
         model = Discrepancy
@@ -79,7 +96,9 @@ class DiscrepancyOutputSerializer(serializers.ModelSerializer):
             "invoice_id",
             "match_result_id",
             "type",
+            "type_label",
             "severity",
+            "severity_label",
             "message",
             "invoice_line_number",
             "po_line_number",
@@ -90,9 +109,23 @@ class DiscrepancyOutputSerializer(serializers.ModelSerializer):
 
 
 class MatchDiscrepancySerializer(serializers.ModelSerializer):
+    type_label = _type_label()
+    severity_label = _severity_label()
+
     class Meta:
         model = Discrepancy
-        fields = ["id", "type", "severity", "message", "invoice_line_number", "po_line_number", "expected", "actual"]
+        fields = [
+            "id",
+            "type",
+            "type_label",
+            "severity",
+            "severity_label",
+            "message",
+            "invoice_line_number",
+            "po_line_number",
+            "expected",
+            "actual",
+        ]
 
 
 class MatchOutputSerializer(serializers.ModelSerializer):
@@ -106,6 +139,8 @@ class MatchOutputSerializer(serializers.ModelSerializer):
     vendor_id = serializers.UUIDField(allow_null=True)
     purchase_order_id = serializers.UUIDField(allow_null=True)
     discrepancies = serializers.SerializerMethodField()
+    decision_label = CodeLabelField(dict(InvoiceStatus.choices), source="decision")
+    review_queue_label = CodeLabelField(dict(ReviewQueue.choices), source="review_queue", allow_null=True)
 
     class Meta:
         model = MatchResult
@@ -113,7 +148,9 @@ class MatchOutputSerializer(serializers.ModelSerializer):
             "confidence",
             "breakdown",
             "decision",
+            "decision_label",
             "review_queue",
+            "review_queue_label",
             "decision_reason",
             "engine_version",
             "matched_at",

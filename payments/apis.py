@@ -25,7 +25,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.http.fields import MoneyField, decimal_pattern
+from core.http.fields import CodeLabelField, MoneyField, decimal_pattern
 from core.http.schema import DRY_RUN_PARAMETER, file_upload_request
 from core.http.uploads import UPLOAD_PARSERS, QueryInvalid, dry_run_requested
 from core.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency
@@ -107,6 +107,8 @@ class PaymentOutputSerializer(serializers.ModelSerializer):
     bank_account = serializers.SerializerMethodField(help_text="Masked: the last four characters only.")
     counterparty_account = serializers.SerializerMethodField(help_text="Masked: the last four characters only.")
     statement_import_id = serializers.UUIDField(allow_null=True)
+    direction_label = CodeLabelField(dict(PaymentDirection.choices), source="direction")
+    status_label = CodeLabelField(dict(PaymentStatus.choices), source="status")
     suggestion = PaymentSuggestionOutputSerializer(
         read_only=True, allow_null=True, help_text="Set while the payment is `suggested`: what a clerk may accept."
     )
@@ -121,6 +123,7 @@ class PaymentOutputSerializer(serializers.ModelSerializer):
             "amount",
             "currency",
             "direction",
+            "direction_label",
             "counterparty_name",
             "counterparty_account",
             "remittance_text",
@@ -128,6 +131,7 @@ class PaymentOutputSerializer(serializers.ModelSerializer):
             "end_to_end_id",
             "statement_reference",
             "status",
+            "status_label",
             "statement_import_id",
             "suggestion",
             "created_at",

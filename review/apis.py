@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from core.http.fields import (
     BusinessDateField,
+    CodeLabelField,
     CurrencyCodeField,
     IntegerStringField,
     MoneyAmountField,
@@ -140,6 +141,10 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     credited_invoice_id = serializers.UUIDField(
         allow_null=True, help_text="The credited invoice, when this credit note's reference was found."
     )
+    status_label = CodeLabelField(dict(InvoiceStatus.choices), source="status")
+    review_queue_label = CodeLabelField(dict(ReviewQueue.choices), source="review_queue", allow_null=True)
+    source_label = CodeLabelField(dict(InvoiceSource.choices), source="source")
+    document_type_label = CodeLabelField(dict(DocumentType.choices), source="document_type")
     lines = InvoiceLineOutputSerializer(many=True)
     # The latest match (null until the invoice has been matched).
     match = MatchOutputSerializer(source="latest_match", allow_null=True, read_only=True)
@@ -149,6 +154,7 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "document_type",
+            "document_type_label",
             "converted_from",
             "conversion_reason",
             "invoice_number",
@@ -169,8 +175,11 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
             "amount_due",
             "tax_rate",
             "status",
+            "status_label",
             "review_queue",
+            "review_queue_label",
             "source",
+            "source_label",
             "external_id",
             "lines",
             "match",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +18,7 @@ from core.business_dates import (
     BUSINESS_DATE_PATTERN,
     business_date_error,
 )
+from core.labels import code_label
 from core.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, format_minor
 from core.quantities import QUANTITY_DIGITS, QUANTITY_PLACES, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES
 
@@ -36,6 +38,20 @@ class MoneyField(serializers.Field):
         for part in self.currency_attr.split("."):
             currency = getattr(currency, part)
         return format_minor(getattr(instance, self.amount_attr), currency)
+
+
+@extend_schema_field({"type": "string"})
+class CodeLabelField(serializers.Field):
+    """The label of the code in `source`, from its family's `labels` (core.labels): the `*_label`
+    field beside the code (`status_label` beside `status`), for a person; clients match on the code."""
+
+    def __init__(self, labels: Mapping[str, str], **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+        self.labels = labels
+
+    def to_representation(self, code: str) -> str | None:
+        return code_label(code=code, labels=self.labels)
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -26,11 +26,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.exceptions import NotFoundError
-from core.http.fields import MoneyAmountField, MoneyField
+from core.http.fields import CodeLabelField, MoneyAmountField, MoneyField
 from core.money import MoneyError, to_minor
 from invoices.models import Invoice
 from payments.exceptions import AllocationInvalid
-from payments.models import PaymentAllocation, PaymentSuggestion
+from payments.models import AllocationKind, PaymentAllocation, PaymentSuggestion
 from payments.reconciliation.services import (
     allocation_accept_suggestion,
     allocation_reverse,
@@ -49,6 +49,7 @@ class PaymentAllocationOutputSerializer(serializers.ModelSerializer):
     confidence = serializers.DecimalField(max_digits=4, decimal_places=3, allow_null=True, coerce_to_string=True)
     reversal_of_id = serializers.UUIDField(allow_null=True)
     made_by = serializers.SerializerMethodField()
+    kind_label = CodeLabelField(dict(AllocationKind.choices), source="kind")
 
     class Meta:
         model = PaymentAllocation
@@ -59,6 +60,7 @@ class PaymentAllocationOutputSerializer(serializers.ModelSerializer):
             "amount",
             "currency",
             "kind",
+            "kind_label",
             "tier",
             "confidence",
             "explanation",

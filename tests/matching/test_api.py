@@ -337,7 +337,9 @@ def test_match_of_a_price_mismatch(api: APIClient, tenant: Tenant, acme: Vendor,
     assert discrepancy.pop("id") == str(Discrepancy.objects.for_tenant(tenant).get(invoice=priced).pk)
     assert discrepancy == {
         "type": "price_mismatch",
+        "type_label": "Price differs from PO",
         "severity": "medium",
+        "severity_label": "Medium",
         "message": "Line 1: unit price 13.00 is 4 % above the PO price 12.50 (tolerance 2 %).",
         "invoice_line_number": 1,
         "po_line_number": 1,
@@ -395,7 +397,9 @@ def test_match_of_an_invoice_waiting_for_goods(api: APIClient, tenant: Tenant, h
     assert [{key: d[key] for key in d if key != "id"} for d in match["discrepancies"]] == [
         {
             "type": "receipt_missing",
+            "type_label": "Goods not received yet",
             "severity": "medium",
+            "severity_label": "Medium",
             "message": "Nothing has been received yet on the lines of purchase order PO-300.",
             "invoice_line_number": None,
             "po_line_number": None,

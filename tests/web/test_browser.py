@@ -121,7 +121,7 @@ def test_a_clerk_approves_a_price_discrepancy_with_a_comment(browser_page: Any, 
     flagged = page.locator('[data-testid="comparison-row"][data-flagged="true"]')
     assert flagged.count() == 1 and flagged.get_attribute("data-line") == "2"
     price_cell = flagged.get_by_test_id("invoice-price")
-    assert price_cell.inner_text() == "19" and "diff" in price_cell.get_attribute("class")
+    assert price_cell.inner_text() == "19.00" and "diff" in price_cell.get_attribute("class")
     # The highlight is really drawn, not only a class name: the stylesheet colours the cell.
     assert price_cell.evaluate("cell => getComputedStyle(cell).backgroundColor") != "rgba(0, 0, 0, 0)"
     page.screenshot(path=str(SCREENSHOTS / "invoice_detail.png"), full_page=True)
