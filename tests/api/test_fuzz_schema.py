@@ -88,7 +88,7 @@ def _message(template: str) -> re.Pattern[str]:
 
 
 # The server's rules that JSON Schema cannot state, by operation: (field path, message). Each is
-# in the operation's description and has its own test (tests/api/test_bad_input.py; the deposit
+# in the operation's description and has its own test (tests/api/test_bad_input_documents.py; the deposit
 # rules in tests/invoices/test_amount_due.py; a receipt on a cancelled order in tests/purchasing).
 _ANY_LINE = r"lines\[\d+\]"
 RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {

@@ -39,7 +39,7 @@ NOT_TENANT_DATA = {
     # secret must sign the body, and it answers no tenant's rows (only the ids it created).
     "webhook-handler": (
         "authenticated by the URL tenant's own HMAC secret, not by a key: "
-        "tests/invoices/test_webhooks.py::test_tenant_a_secret_is_refused_on_tenant_b_url"
+        "tests/invoices/test_webhooks_signatures.py::test_tenant_a_secret_is_refused_on_tenant_b_url"
     ),
 }
 
@@ -50,8 +50,8 @@ COLLECTION_ACTIONS = {
     "invoice-import-csv": _IMPORT_PROOF,
     "purchase-order-import-csv": _IMPORT_PROOF,
     "goods-receipt-import-csv": _IMPORT_PROOF,
-    "webhook-secret-rotate": "tests/invoices/test_webhooks.py::test_a_rotation_changes_only_the_callers_tenant",
-    "webhook-secret-set": "tests/invoices/test_webhooks.py::test_a_sender_issued_key_verifies_only_its_tenant",
+    "webhook-secret-rotate": "tests/invoices/test_webhooks_secrets.py::test_a_rotation_changes_only_the_callers_tenant",
+    "webhook-secret-set": "tests/invoices/test_webhooks_secrets.py::test_a_sender_issued_key_verifies_only_its_tenant",
     "invoice-import-xml": "tests/invoices/test_ubl_import.py::test_another_tenants_vendor_and_invoices_are_invisible",
     "payment-import-statement": (
         "tests/payments/test_statement_import.py::test_same_transaction_ids_in_two_tenants_are_both_stored"

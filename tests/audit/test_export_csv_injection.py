@@ -95,7 +95,7 @@ def _assert_no_cell_starts_a_formula(rows: list[dict[str, str]]) -> None:
 
 
 # NUL cannot reach the export: PostgreSQL refuses it in text (the API refuses it first, see
-# tests/api/test_bad_input.py); csv_cell's own test above covers it.
+# tests/api/test_bad_input_documents.py and _bodies.py); csv_cell's own test above covers it.
 @pytest.mark.parametrize("start", [s for s in FORMULA_STARTS if s != "\0"], ids=repr)
 def test_the_audit_export_escapes_every_text_column(start: str, tenant: Tenant, tmp_path: Path) -> None:
     """A hostile value in each text column comes out quoted in the CSV and unchanged in the JSON lines."""
