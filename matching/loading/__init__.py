@@ -1,12 +1,13 @@
 """The loader: one batch of a tenant's `received` invoices and everything the engine needs for it.
 
-A constant number of queries, whatever the batch size (tests/matching/test_runs.py counts them):
+A constant number of queries, whatever the batch size (tests/matching/test_runs_queries.py counts them):
 
- 1. the tenant's settings            6. the POs named, and a few open ones per invoice naming none to infer from
- 2. the batch's invoices             7. the lines of those POs
- 3. their lines                      8. received quantity per PO line (one aggregate)
- 4. every vendor of the tenant       9. billed quantity per PO line (one aggregate)
- 5. every vendor alias              10. the earlier invoices that could be duplicates
+ 1. the tenant's settings            7. the POs named, and a few open ones per invoice naming none to infer from
+ 2. the batch's invoices             8. the lines of those POs
+ 3. the limits of their currencies   9. received quantity per PO line (one aggregate)
+ 4. their lines                     10. billed quantity per PO line (one aggregate)
+ 5. every vendor of the tenant      11. the earlier invoices that could be duplicates
+ 6. every vendor alias
 
 Vendors are resolved here *before* POs and earlier invoices are loaded, with the engine's own
 resolver over the tenant's vendors (pure, no queries), so an invoice whose vendor the engine will
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
+from core.amount_limits import AmountLimits
 from core.lookup_keys import po_number_key
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import InvoiceLineRecord, InvoiceRecord, MatchContext, MatchSettings, VendorRecord
@@ -34,7 +36,7 @@ from matching.engine.vendor import resolve_vendor
 from matching.loading.prior_invoices import batch_prior_invoices
 from matching.loading.purchase_orders import batch_purchase_orders
 from tenants.models import Tenant, TenantSettings
-from tenants.selectors import tenant_settings_get
+from tenants.selectors import amount_limits_for, tenant_settings_get
 from vendors.models import Vendor, VendorAlias
 
 
@@ -52,16 +54,17 @@ class LoadedBatch:
         return [invoice.id for invoice in self.invoices]
 
 
-def match_settings_from(tenant_settings: TenantSettings) -> MatchSettings:
+def match_settings_from(
+    tenant_settings: TenantSettings, amount_limits: Mapping[str, AmountLimits] | None = None
+) -> MatchSettings:
+    """The engine's settings: the tenant's, with its limits in each currency of the batch."""
     return MatchSettings(
-        auto_approve_max=tenant_settings.auto_approve_max,
-        escalate_from=tenant_settings.escalate_from,
         auto_approve_min_confidence=tenant_settings.auto_approve_min_confidence,
         price_tolerance_pct=tenant_settings.price_tolerance_pct,
-        price_tolerance_abs=tenant_settings.price_tolerance_abs,
         quantity_tolerance_pct=tenant_settings.quantity_tolerance_pct,
         reject_on=frozenset(tenant_settings.reject_on or ()),
         fuzzy_vendor_threshold=tenant_settings.fuzzy_vendor_threshold,
+        amount_limits=dict(amount_limits or {}),
     )
 
 
@@ -88,7 +91,6 @@ def load_batch(
     serializes runs, and the writes compare-and-set each invoice's status.
     """
     tenant_settings = tenant_settings or tenant_settings_get(tenant=tenant)
-    settings = match_settings_from(tenant_settings)
     invoice_rows = list(
         matchable_invoices(tenant=tenant, exclude_invoice_ids=exclude_invoice_ids)
         .order_by("created_at", "id")
@@ -111,7 +113,9 @@ def load_batch(
         )[:limit]
     )
     if not invoice_rows:
-        return LoadedBatch(invoices=[], context=MatchContext(settings=settings))
+        return LoadedBatch(invoices=[], context=MatchContext(settings=match_settings_from(tenant_settings)))
+    currencies = {row["currency"] for row in invoice_rows}
+    settings = match_settings_from(tenant_settings, amount_limits_for(tenant=tenant, currencies=currencies))
     batch_ids = [row["id"] for row in invoice_rows]
 
     lines_by_invoice: dict[uuid.UUID, list[InvoiceLineRecord]] = defaultdict(list)
