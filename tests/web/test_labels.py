@@ -69,10 +69,17 @@ def _recorded_audit_actions() -> set[str]:
                 if not isinstance(node, ast.Call):
                     continue
                 name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                # `action="granted" if … else "role_changed"` names two actions.
                 constants = [
-                    keyword.value.value
+                    leaf.value
                     for keyword in node.keywords
-                    if keyword.arg == "action" and isinstance(keyword.value, ast.Constant)
+                    if keyword.arg == "action"
+                    for leaf in (
+                        [keyword.value.body, keyword.value.orelse]
+                        if isinstance(keyword.value, ast.IfExp)
+                        else [keyword.value]
+                    )
+                    if isinstance(leaf, ast.Constant)
                 ]
                 if name in RECORDERS:
                     found |= set(constants)
