@@ -58,7 +58,7 @@ import contextlib
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar
@@ -155,6 +155,9 @@ class CsvKind(abc.ABC):
 
     name: ClassVar[str]  # as the URL and the command name it: "purchase-orders"
     label: ClassVar[str]  # in messages: "invoice", "purchase order", ...
+    # The label of the model its documents are stored as ("invoices.invoice"): what the kept file
+    # links each document it created to (source_files).
+    model_label: ClassVar[str]
     number_column: ClassVar[str]
     columns: ClassVar[tuple[Column, ...]]
     # A path in the door's DocumentInvalid details that is no column of the file → the column
@@ -525,3 +528,45 @@ def csv_import(
     if report.errors:
         raise CsvImportInvalid(INVALID_SUMMARY.format(count=len(report.errors)), details=report.error_details())
     return report
+
+
+# --- the file's own rows, to show beside its problems -------------------------------------------
+
+
+@dataclass(frozen=True)
+class CsvCells:
+    """Some rows of a CSV file as its cells say them, numbered as its problems are (the header is
+    row 1): what a page shows next to each problem. Rows past the file's end are absent."""
+
+    header: list[str]
+    rows: dict[int, list[str]]
+
+
+def csv_cells_read(*, binary: IO[bytes], rows: Collection[int] = (), first: int = 0) -> CsvCells:
+    """The header, the rows numbered `rows`, and the `first` data rows after the header, read as
+    `csv_import` reads the file (its encoding, its delimiter). Raises `CsvImportInvalid` for a
+    file `csv_import` could not read as text either."""
+    try:
+        encoding = _detect_encoding(binary)
+    except _FileProblem as exc:
+        raise CsvImportInvalid(str(exc), details={"file": [str(exc)]}) from exc
+    delimiter = _delimiter(binary, encoding.name)
+    binary.seek(0)
+    wanted = set(rows)
+    last = max(wanted | {first + 1})
+    found: dict[int, list[str]] = {}
+    header: list[str] = []
+    text = io.TextIOWrapper(binary, encoding=encoding.name, newline="")
+    try:
+        with contextlib.suppress(csv.Error):  # a malformed file shows the rows before the break
+            for number, record in _records(csv.reader(text, delimiter=delimiter, strict=True)):
+                if number == 1:
+                    header = [name.lstrip("\ufeff") for name in record]
+                elif number in wanted or number <= first + 1:
+                    found[number] = record
+                if number >= last:
+                    break
+    finally:
+        text.detach()
+        binary.seek(0)
+    return CsvCells(header=header, rows=found)

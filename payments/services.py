@@ -15,8 +15,9 @@ from core.actors import Actor
 from core.http.uploads import file_size_check
 from payments.accounts import account_hash, encrypt_account
 from payments.exceptions import StatementInvalid
-from payments.models import Payment, PaymentStatus, StatementImport
+from payments.models import Payment, PaymentStatus, StatementFormat, StatementImport
 from payments.statements import ParsedFile, StatementParseError, balance_check, parse_statement_file
+from source_files.services import CSV, TEXT, XML, DocumentRef, source_file_keep
 from tenants.models import Tenant
 
 # The setting that bounds a statement file, at the API's door and here.
@@ -25,6 +26,8 @@ WARN_ALREADY_IMPORTED = "This file was imported before (import {import_id}); lin
 WARN_UNBALANCED = "Statement {statement}: {problem}"
 
 _READ_CHUNK = 1 << 16
+# The Content-Type a statement file is kept and served with, by the format it was read as.
+_KEPT_AS: dict[str, str] = {StatementFormat.CAMT053: XML, StatementFormat.MT940: TEXT, StatementFormat.CSV: CSV}
 
 
 @dataclass
@@ -111,7 +114,8 @@ def statement_import(
     twice adds nothing. A statement whose opening balance plus entries misses its closing
     balance is imported and reported (a bank file that does not add up is the bank's problem to
     explain, and refusing it would leave the payments it does hold unmatched). `dry_run` runs
-    the whole import and rolls it back.
+    the whole import and rolls it back. An import keeps the file (source_files), linked to its
+    `StatementImport`; the same file again is kept once.
     """
     if isinstance(binary, bytes):
         binary = io.BytesIO(binary)
@@ -205,4 +209,14 @@ def statement_import(
         )
         if dry_run:
             transaction.set_rollback(True)
+        else:
+            # Kept last, after every row: the file links to the import its payments point at.
+            source_file_keep(
+                tenant=tenant,
+                binary=binary,
+                filename=filename,
+                content_type=_KEPT_AS[parsed.format],
+                actor=actor,
+                documents=[DocumentRef(StatementImport._meta.label_lower, batch.pk)],
+            )
     return report

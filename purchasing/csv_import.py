@@ -43,6 +43,7 @@ VENDOR_NOT_FOUND = "No vendor of this tenant matches this vendor id, tax id or n
 class PurchaseOrdersCsv(CsvKind):
     name = "purchase-orders"
     label = "purchase order"
+    model_label = PurchaseOrder._meta.label_lower
     number_column = "po_number"
     columns = (
         Column("po_number", cell_text_for(PurchaseOrder, "po_number"), header=True, required=True),
@@ -117,6 +118,7 @@ class PurchaseOrdersCsv(CsvKind):
 class GoodsReceiptsCsv(CsvKind):
     name = "goods-receipts"
     label = "goods receipt"
+    model_label = GoodsReceipt._meta.label_lower
     number_column = "receipt_number"
     columns = (
         Column("receipt_number", cell_text_for(GoodsReceipt, "receipt_number"), header=True, required=True),

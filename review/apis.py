@@ -23,13 +23,20 @@ from core.http.fields import (
     UnitPriceField,
 )
 from core.http.filters import UtcIsoDateTimeFilter
-from core.http.schema import LETTER_OR_DIGIT_PATTERN, any_field_given, field_only_when, file_upload_request
-from core.http.uploads import UPLOAD_PARSERS
+from core.http.schema import (
+    DRY_RUN_PARAMETER,
+    LETTER_OR_DIGIT_PATTERN,
+    any_field_given,
+    error_response,
+    field_only_when,
+    file_upload_request,
+)
+from core.http.uploads import UPLOAD_PARSERS, dry_run_requested
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.ingest import invoice_already_present
 from invoices.ingest.csv_import import InvoicesCsv
-from invoices.ingest.ubl import MAX_BYTES_SETTING as XML_MAX_BYTES_SETTING
-from invoices.ingest.ubl import ubl_import
+from invoices.ingest.e_invoices import e_invoice_import
+from invoices.ingest.xml_reading import MAX_BYTES_SETTING as E_INVOICE_MAX_BYTES_SETTING
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
@@ -307,29 +314,46 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
         return csv_import_action(self, request, kind=InvoicesCsv)
 
     @extend_schema(
-        summary="Import a UBL invoice or credit note (Peppol BIS Billing 3.0, EN 16931)",
+        summary="Import an e-invoice: UBL, CII, or a Factur-X / ZUGFeRD PDF (EN 16931)",
         description=(
-            "One UBL 2.1 `Invoice` or `CreditNote` document. Send it as the multipart field `file` or "
-            "as the raw body (Content-Type: application/xml). Limit: XML_MAX_BYTES (413 beyond). "
-            "A document with a DOCTYPE is refused, as is anything that is not well-formed XML "
-            "(400 `xml_invalid`, with the line and column) or not UBL. The same document again (same "
-            "kind, vendor, number and content) answers 200 with the stored invoice; a new one 201 — "
-            "including another document reusing a stored number, which matching flags `duplicate_invoice`. "
-            "A credit note for the full total of the invoice it references voids that invoice; a negative "
-            "invoice is stored as a credit note (`converted_from`). PrepaidAmount is stored as "
-            "`prepaid_amount` and payments work on `amount_due`. How totals, document-level allowances "
-            "and charges, and negative lines are mapped: invoices/ingest/ubl.py."
+            "One invoice or credit note: a UBL 2.1 `Invoice` or `CreditNote` (Peppol BIS Billing 3.0), a "
+            "UN/CEFACT CII D16B `CrossIndustryInvoice` (XRechnung CII, Factur-X / ZUGFeRD 2.x EN 16931, BASIC, "
+            "EXTENDED; TypeCode 381 is a credit note), or a PDF carrying one of them embedded (Factur-X, "
+            "ZUGFeRD 2.x). What it is is read from the file, not from its name or Content-Type. Send it as the "
+            "multipart field `file` or as the raw body (application/xml or application/pdf). Limit: "
+            "XML_MAX_BYTES (413 beyond, the PDF's embedded XML too). A document with a DOCTYPE is refused, as "
+            "is anything that is not well-formed XML (400 `xml_invalid`, with the line and column) or not an "
+            "e-invoice; a PDF that is incomplete, encrypted or damaged is 400 `pdf_invalid`; a readable PDF "
+            "without an embedded e-invoice is kept and answered 422 `no_e_invoice` (its `source_file_id` in "
+            "`details`). The same document again (same kind, vendor, number and content) answers 200 with the "
+            "stored invoice; a new one 201 — including another document reusing a stored number, which "
+            "matching flags `duplicate_invoice`. `?dry_run=true` checks everything and writes nothing: 200 "
+            "with the invoice as it would be stored. An imported file is kept, once per content, and linked "
+            "to the invoice it created. A credit note for the full total of the invoice it references voids "
+            "that invoice; a negative invoice is stored as a credit note (`converted_from`). The prepaid "
+            "amount (BT-113) is stored as `prepaid_amount` and payments work on `amount_due` (BT-115). How "
+            "totals, document-level allowances and charges, and negative lines are mapped: "
+            "invoices/ingest/xml_reading.py."
         ),
-        request=file_upload_request(raw_media_type="application/xml"),
+        parameters=[DRY_RUN_PARAMETER],
+        request=file_upload_request(raw_media_type="application/xml", other_raw_media_types=("application/pdf",)),
         responses={
             201: InvoiceOutputSerializer,
-            200: OpenApiResponse(InvoiceOutputSerializer, description="Already imported: the stored document."),
+            200: OpenApiResponse(
+                InvoiceOutputSerializer, description="Already imported (the stored document), or a dry run's preview."
+            ),
+            422: error_response("A PDF without an embedded e-invoice (kept), or an Idempotency-Key reused."),
         },
     )
     @action(detail=False, methods=["post"], url_path="import/xml", parser_classes=UPLOAD_PARSERS)
     def import_xml(self, request: Request) -> Response:
-        with upload_received(self, request, setting=XML_MAX_BYTES_SETTING) as upload:
-            outcome = ubl_import(tenant=self.tenant, binary=upload.file, actor=self.actor)
+        dry_run = dry_run_requested(request)
+        with upload_received(self, request, setting=E_INVOICE_MAX_BYTES_SETTING) as upload:
+            outcome = e_invoice_import(
+                tenant=self.tenant, binary=upload.file, filename=upload.filename, actor=self.actor, dry_run=dry_run
+            )
+        if dry_run:  # read before the rollback: its rows are gone
+            return Response(InvoiceOutputSerializer(outcome.invoice).data, status=status.HTTP_200_OK)
         invoice = self.get_queryset().get(pk=outcome.invoice.pk)
         return Response(
             InvoiceOutputSerializer(invoice).data,

@@ -161,9 +161,20 @@ def document_counts(db: None) -> Callable[[], dict[str, int]]:
     """Row counts of every document table, across all tenants: before/after a refused request."""
     from invoices.models import Invoice, InvoiceLine
     from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
+    from source_files.models import SourceFile, SourceFileDocument
     from vendors.models import Vendor
 
-    models = (Vendor, PurchaseOrder, PurchaseOrderLine, GoodsReceipt, GoodsReceiptLine, Invoice, InvoiceLine)
+    models = (
+        Vendor,
+        PurchaseOrder,
+        PurchaseOrderLine,
+        GoodsReceipt,
+        GoodsReceiptLine,
+        Invoice,
+        InvoiceLine,
+        SourceFile,  # an import refused is not kept either
+        SourceFileDocument,
+    )
 
     def counts() -> dict[str, int]:
         return {model.__name__: model.objects.unscoped().count() for model in models}

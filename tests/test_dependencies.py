@@ -23,6 +23,7 @@ APP_DIRS = (
     "purchasing",
     "recon_site",
     "review",
+    "source_files",
     "tenants",
     "vendors",
 )

@@ -138,13 +138,13 @@ def error_response(description: str) -> OpenApiResponse:
 # --- File imports (core.http.uploads) ----------------------------------------------------------
 
 
-def file_upload_request(*, raw_media_type: str) -> dict[str, Any]:
+def file_upload_request(*, raw_media_type: str, other_raw_media_types: tuple[str, ...] = ()) -> dict[str, Any]:
     """For an import's `extend_schema(request=...)`: the file as the multipart field `file`, or as
-    the raw body of `raw_media_type` (what `spool_upload` reads)."""
+    the raw body of `raw_media_type` or any of `other_raw_media_types` (what `spool_upload` reads)."""
     binary = {"type": "string", "format": "binary"}
     return {
         "multipart/form-data": {"type": "object", "properties": {FILE_FIELD: dict(binary)}, "required": [FILE_FIELD]},
-        raw_media_type: dict(binary),
+        **{media_type: dict(binary) for media_type in (raw_media_type, *other_raw_media_types)},
     }
 
 

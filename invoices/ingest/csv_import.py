@@ -34,6 +34,7 @@ from vendors.ingest import VENDOR_COLUMNS, VendorCache, vendor_columns_check
 class InvoicesCsv(CsvKind):
     name = "invoices"
     label = "invoice"
+    model_label = Invoice._meta.label_lower
     number_column = "invoice_number"
     columns = (
         Column("invoice_number", cell_text_for(Invoice, "invoice_number"), header=True, required=True),

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_q",
     "django_htmx",
     "recon_site.apps.ReconSiteConfig",
+    "source_files",
     "tenants",
     "vendors",
     "purchasing",
@@ -181,6 +182,24 @@ STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "admin").is_dir()
 if WHITENOISE_USE_FINDERS:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
+
+# Imported files are kept as they arrived (source_files): CSV, UBL, CII, PDF and bank statements,
+# once per tenant and content, under SOURCE_FILES_DIR/<tenant id>/. Django's storage API: the
+# `source_files` alias below is the one place a deployment would name another backend.
+SOURCE_FILES_DIR = Path(env.str("SOURCE_FILES_DIR", default=str(VAR_DIR / "files"))).resolve()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "source_files": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # Readable by the app's own user only: the files are tenants' invoices and bank data.
+        "OPTIONS": {
+            "location": str(SOURCE_FILES_DIR),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
+}
 
 # Bodies larger than this are refused with 413 before anything is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = positive_int("MAX_REQUEST_BYTES", 2_621_440)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 from recon_site.settings.base import *  # noqa: F403
 from recon_site.settings.base import REST_FRAMEWORK
 
@@ -26,5 +28,7 @@ DB_RUNTIME_ROLE = env.str("DB_RUNTIME_ROLE", default="recon_app")  # noqa: F405
 # No checkpoint file: the suite must not append to the developer's var/ witness; the tests of
 # checkpoints give their own file.
 AUDIT_CHECKPOINT_FILE = ""
+# Kept files go to a directory of this run, not to the developer's var/files.
+STORAGES["source_files"]["OPTIONS"]["location"] = tempfile.mkdtemp(prefix="recon-test-files-")  # noqa: F405
 # A lock taken against the documented order raises in every test (core/locks.py).
 LOCK_ORDER_CHECKS = True

@@ -4,7 +4,8 @@ action the invoice, purchase order and goods receipt resources share
 
 An import's file arrives as the multipart field `file` or as the raw body (core.http.uploads),
 bounded by its setting, and its `Idempotency-Key` is checked by the file's digest
-(`TenantAPIMixin.idempotency_begin_for_file`); `?dry_run=true` checks it and writes nothing. The
+(`TenantAPIMixin.idempotency_begin_for_file`); `?dry_run=true` checks it and writes nothing; an
+import keeps the file and links it to every document it created (source_files). The
 CSV endpoints differ only in the kind of document (a core.csv_reading.CsvKind, from the app that
 owns the documents); each is an `@action` on its resource's viewset that calls
 `csv_import_action`.
@@ -21,9 +22,10 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.csv_reading import MAX_BYTES_SETTING, CsvKind, csv_import
+from core.csv_reading import MAX_BYTES_SETTING, CsvKind
 from core.http.schema import DRY_RUN_PARAMETER, file_upload_request
 from core.http.uploads import SpooledUpload, dry_run_requested, spool_upload
+from source_files.services import csv_file_import
 from tenants.http.views import TenantAPIMixin
 
 
@@ -77,7 +79,12 @@ def csv_import_action(view: TenantAPIMixin, request: Request, *, kind: type[CsvK
     """Spool the upload, check the idempotency key by its digest, import, answer with the report."""
     dry_run = dry_run_requested(request)
     with upload_received(view, request, setting=MAX_BYTES_SETTING) as upload:
-        report = csv_import(kind=kind(tenant=view.tenant, actor=view.actor), binary=upload.file, dry_run=dry_run)
+        report, _ = csv_file_import(
+            kind=kind(tenant=view.tenant, actor=view.actor),
+            binary=upload.file,
+            filename=upload.filename,
+            dry_run=dry_run,
+        )
     return Response(
         CsvImportReportSerializer(report.as_response()).data,
         status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED,

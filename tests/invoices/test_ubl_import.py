@@ -24,7 +24,7 @@ from audit.models import AuditEvent
 from core.actors import system_actor
 from core.http.uploads import UPLOAD_TOO_LARGE
 from core.quantities import MUST_BE_POSITIVE
-from invoices.ingest import ubl as ubl_module
+from invoices.ingest import e_invoices, xml_reading
 from invoices.lifecycle import invoice_transition
 from invoices.models import CONVERSION_REASONS, DocumentType, Invoice, InvoiceSource, InvoiceStatus
 from invoices.services import (
@@ -270,7 +270,7 @@ def test_document_allowances_beyond_the_charges_become_one_negative_line(api: AP
         for line in invoice.lines.order_by("line_number")
     ] == [
         (1, Decimal("10"), Decimal("10"), 10000, "Hex bolt M8"),
-        (2, Decimal("-1"), Decimal("10"), -1000, f"{ubl_module.ALLOWANCE_LINE}: Loyalty discount"),
+        (2, Decimal("-1"), Decimal("10"), -1000, f"{xml_reading.ALLOWANCE_LINE}: Loyalty discount"),
     ]
 
 
@@ -470,8 +470,11 @@ def test_the_void_and_the_credit_note_are_one_transaction(
 
     monkeypatch.setattr("invoices.services.invoice_transition", failing_transition)
     with pytest.raises(RuntimeError, match="the void failed"):
-        ubl_module.ubl_import(
-            tenant=tenant, binary=io.BytesIO(sample("base-creditnote-correction.xml")), actor=system_actor("test")
+        e_invoices.e_invoice_import(
+            tenant=tenant,
+            binary=io.BytesIO(sample("base-creditnote-correction.xml")),
+            filename="base-creditnote-correction.xml",
+            actor=system_actor("test"),
         )
     assert list(Invoice.objects.for_tenant(tenant).values_list("id", "status")) == [
         (uuid.UUID(invoice["id"]), InvoiceStatus.RECEIVED)
@@ -549,7 +552,7 @@ def test_an_xml_bomb_is_refused_fast_and_writes_nothing(
     started = time.perf_counter()
     response = upload(api, billion_laughs())  # 10⁹ "lol"s if anything expanded it
     elapsed = time.perf_counter() - started
-    assert refusal(response)["message"] == ubl_module.XML_DOCTYPE_REFUSED
+    assert refusal(response)["message"] == xml_reading.XML_DOCTYPE_REFUSED
     assert elapsed < 0.5, f"took {elapsed:.2f} s"
     assert document_counts() == before
 
@@ -567,7 +570,7 @@ def test_external_entities_and_dtds_are_refused_unread(
 ) -> None:
     before = document_counts()
     response = upload(api, minimal_ubl(number="&e;" if "ENTITY" in prolog else "T-1", prolog=prolog))
-    assert refusal(response)["message"] == ubl_module.XML_DOCTYPE_REFUSED
+    assert refusal(response)["message"] == xml_reading.XML_DOCTYPE_REFUSED
     assert b"root:" not in response.content
     assert document_counts() == before
 
@@ -575,7 +578,7 @@ def test_external_entities_and_dtds_are_refused_unread(
 def test_the_parser_itself_never_expands_an_external_entity() -> None:
     """Defence in depth: even without the DOCTYPE check, the parser would not read the file."""
     content = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
-    tree = etree.parse(io.BytesIO(content), etree.XMLParser(**ubl_module._PARSER_OPTIONS))
+    tree = etree.parse(io.BytesIO(content), etree.XMLParser(**xml_reading.PARSER_OPTIONS))
     assert b"root:" not in etree.tostring(tree)
 
 
@@ -583,7 +586,7 @@ def test_malformed_xml_is_a_400_with_its_line(api: APIClient) -> None:
     content = b"<?xml version='1.0'?>\n<Invoice>\n  <ID>1</Id>\n</Invoice>\n"
     error = refusal(raw(api, content))
     assert error["details"]["line"] == 3
-    assert error["message"].startswith(ubl_module.XML_MALFORMED.format(reason=""))
+    assert error["message"].startswith(xml_reading.XML_MALFORMED.format(reason=""))
     assert "line 3" in error["message"]
 
 
@@ -599,7 +602,7 @@ def test_malformed_xml_is_a_400_with_its_line(api: APIClient) -> None:
 )
 def test_xml_that_is_not_ubl_is_a_400_naming_its_root(content: bytes, root: str, api: APIClient) -> None:
     error = refusal(upload(api, content))
-    assert error["message"] == ubl_module.NOT_UBL.format(root=root)
+    assert error["message"] == e_invoices.NOT_AN_E_INVOICE.format(root=root)
 
 
 def test_missing_and_unreadable_elements_are_listed_by_element(api: APIClient) -> None:
@@ -608,8 +611,8 @@ def test_missing_and_unreadable_elements_are_listed_by_element(api: APIClient) -
     )
     details = refusal(upload(api, content))["details"]
     assert details == {
-        "cbc:IssueDate": [ubl_module.REQUIRED],
-        "cac:LegalMonetaryTotal/cbc:PayableAmount": [ubl_module.NOT_A_DECIMAL.format(value="1,25")],
+        "cbc:IssueDate": [xml_reading.REQUIRED],
+        "cac:LegalMonetaryTotal/cbc:PayableAmount": [xml_reading.NOT_A_DECIMAL.format(value="1,25")],
     }
 
 
@@ -683,7 +686,7 @@ def test_another_tenants_vendor_and_invoices_are_invisible(
 def test_the_schema_describes_both_ways_of_sending_the_file() -> None:
     schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     operation = schema["paths"]["/api/invoices/import/xml"]["post"]
-    assert set(operation["requestBody"]["content"]) == {"multipart/form-data", "application/xml"}
+    assert set(operation["requestBody"]["content"]) == {"multipart/form-data", "application/xml", "application/pdf"}
     assert {"200", "201"} <= set(operation["responses"])
 
 
@@ -698,6 +701,6 @@ def test_an_amount_in_other_than_ascii_digits_is_refused_by_element_and_nothing_
     response = upload(api, content.replace(payable, payable.replace(b"1656.25", arabic)))
     assert response.status_code == 400, response.content
     assert response.json()["error"]["details"] == {
-        "cac:LegalMonetaryTotal/cbc:PayableAmount": [ubl_module.NOT_A_DECIMAL.format(value="١٦٥٦.٢٥")]
+        "cac:LegalMonetaryTotal/cbc:PayableAmount": [xml_reading.NOT_A_DECIMAL.format(value="١٦٥٦.٢٥")]
     }
     assert not Invoice.objects.for_tenant(tenant).exists()

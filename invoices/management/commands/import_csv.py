@@ -2,7 +2,7 @@
 
 KIND is `invoices`, `purchase-orders` or `goods-receipts` (`purchase_orders` works too). The
 same importer as `POST /api/<kind>/import/csv`: all or nothing, every problem listed by row and
-column, duplicates skipped. A progress bar (rows read) goes to stderr when it is a terminal.
+column, duplicates skipped, the file kept (source_files). A progress bar (rows read) goes to stderr when it is a terminal.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from core.actors import system_actor
-from core.csv_reading import CsvImportInvalid, csv_import
+from core.csv_reading import CsvImportInvalid
 from core.http.uploads import UploadTooLarge
 from core.tenancy.rls import tenant_scope
 from invoices.ingest.csv_import import KINDS, kind_named
+from source_files.services import csv_file_import
 from tenants.management.options import tenant_option
 
 UNKNOWN_KIND = "Unknown kind {kind!r}: one of {kinds}."
@@ -65,9 +66,10 @@ class Command(BaseCommand):
 
         try:
             with path.open("rb") as binary, tenant_scope(tenant):
-                report = csv_import(
+                report, _ = csv_file_import(
                     kind=KINDS[kind](tenant=tenant, actor=system_actor("import_csv")),
                     binary=binary,
+                    filename=path.name,
                     dry_run=options["dry_run"],
                     progress=progress,
                     on_start=on_start,

@@ -1,0 +1,24 @@
+"""Reads of kept files: the original of a document, and its bytes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import IO
+
+from core.tenancy.ref import TenantOrId
+from source_files.models import SourceFile
+from source_files.services import source_file_storage
+
+
+def source_file_of_document(*, tenant: TenantOrId, model_label: str, document_id: uuid.UUID) -> SourceFile | None:
+    """The file `document_id` (a `model_label` row of `tenant`) was imported from, or None."""
+    return (
+        SourceFile.objects.for_tenant(tenant)
+        .filter(documents__document_model=model_label, documents__document_id=document_id)
+        .first()
+    )
+
+
+def source_file_open(source_file: SourceFile) -> IO[bytes]:
+    """The kept bytes, from the storage, for reading (the caller closes it)."""
+    return source_file_storage().open(source_file.storage_name, "rb")
