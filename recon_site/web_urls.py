@@ -9,6 +9,7 @@ from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
+from review import invoice_list_views
 from review import views as review_views
 from tenants import views as tenant_views
 from vendors import views as vendor_views
@@ -20,6 +21,21 @@ urlpatterns = [
     path("login", tenant_views.LoginView.as_view(), name="login"),
     path("logout", tenant_views.LogoutView.as_view(), name="logout"),
     path("app/tenant", tenant_views.tenant_switch, name="tenant-switch"),
+    path("app/invoices", invoice_list_views.invoice_index, name="invoices"),
+    path("app/invoices/export.csv", invoice_list_views.invoice_export_csv, name="invoices-export-csv"),
+    path("app/invoices/export.xlsx", invoice_list_views.invoice_export_xlsx, name="invoices-export-xlsx"),
+    path("app/invoices/views", invoice_list_views.saved_view_save, name="invoice-view-save"),
+    path("app/invoices/views/<uuid:saved_view_id>", invoice_list_views.saved_view_open, name="invoice-view"),
+    path(
+        "app/invoices/views/<uuid:saved_view_id>/rename",
+        invoice_list_views.saved_view_rename_view,
+        name="invoice-view-rename",
+    ),
+    path(
+        "app/invoices/views/<uuid:saved_view_id>/delete",
+        invoice_list_views.saved_view_delete_view,
+        name="invoice-view-delete",
+    ),
     path("app/queues/<str:queue>", review_views.review_queue, name="queue"),
     path("app/queues/<str:queue>/bulk-approve", review_views.bulk_approve, name="bulk-approve"),
     path("app/invoices/<uuid:invoice_id>", review_views.invoice_detail, name="invoice-detail"),

@@ -24,6 +24,7 @@ from core.actors import system_actor
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
 from payments.reconciliation.services import allocation_split
+from review.saved_views import saved_view_create
 from tenants.models import Role, Tenant
 from tests.factories import (
     GoodsReceiptFactory,
@@ -106,7 +107,8 @@ class TenantDocuments:
 
 
 def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
-    """A vendor, PO, receipt, matched invoice, audit event, run, discrepancy, payment and allocation."""
+    """A vendor, PO, receipt, matched invoice, audit event, run, discrepancy, payment, allocation and
+    a saved view of the invoice list."""
     vendor = VendorFactory(
         tenant=tenant, name=f"{label} Supplies Ltd", tax_id=f"{label}TAX1", external_id=f"{label}-EXT"
     )
@@ -169,6 +171,16 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     # Left unmatched, so the web app's payment queue (unmatched debits only) lists one of the tenant's.
     objects["unmatched-payment"] = PaymentFactory(
         tenant=tenant, counterparty_name=f"{label} Unmatched Ltd", remittance_text=f"OPEN-{label}"
+    )
+    # A clerk's saved view of the invoice list, naming the tenant's PO in its filters; its user is
+    # the member the web matrix signs in as tenant A (a view is its own user's only).
+    viewer = MembershipFactory(tenant=tenant, role=Role.APPROVER).user
+    objects["saved-invoice-view"] = saved_view_create(
+        tenant=tenant,
+        user=viewer,
+        actor=system_actor(label),
+        name=f"{label} view",
+        query=f"po=PO-{label}&sort=-amount",
     )
     objects["invoice"].refresh_from_db()
     secrets = [

@@ -56,6 +56,18 @@ class ListPage:
     sort: str
 
 
+def list_sort(*, query: QueryDict, sorts: Mapping[str, tuple[str, ...]], default_sort: str) -> str:
+    """The sort key the query asks for, if it is one of `sorts`; else `default_sort`."""
+    asked = dict(query_pairs(query=query)).get(SORT, "")
+    return asked if asked in sorts else default_sort
+
+
+def list_ordered(*, queryset: QuerySet, sorts: Mapping[str, tuple[str, ...]], sort: str) -> QuerySet:
+    """The queryset in the ORM ordering of `sort`, the primary key last, so a page boundary never
+    shows a row twice or skips one (and an export of the list has the page's very order)."""
+    return queryset.order_by(*sorts[sort], "pk")
+
+
 def list_page(
     *,
     query: QueryDict,
@@ -65,12 +77,11 @@ def list_page(
     default_sort: str = "",
 ) -> ListPage:
     """The page and sort the query asks for. `sorts` maps each sort key (`amount`, `-amount`) to
-    its ORM ordering; an unknown key falls back to `default_sort`, an unknown page to the nearest
-    one (Django's `get_page`). The primary key ends every ordering, so a page boundary never shows
-    a row twice or skips one."""
+    its ORM ordering; an unknown key falls back to `default_sort` (`list_sort`), an unknown page
+    to the nearest one (Django's `get_page`)."""
     pairs = dict(query_pairs(query=query))
     sort = default_sort
     if sorts:
-        sort = pairs.get(SORT, "") if pairs.get(SORT, "") in sorts else default_sort
-        queryset = queryset.order_by(*sorts[sort], "pk")
+        sort = list_sort(query=query, sorts=sorts, default_sort=default_sort)
+        queryset = list_ordered(queryset=queryset, sorts=sorts, sort=sort)
     return ListPage(page=Paginator(queryset, per_page).get_page(pairs.get(PAGE)), sort=sort)

@@ -71,6 +71,16 @@ NUL_REQUESTS = {
         "web:payment-allocation-reverse", _allocation, "post", lambda d: {"reason": f"duplicate{NUL}"}
     ),
     "ignore-reason": PageRequest("web:payment-ignore", _unmatched_payment, "post", lambda d: {"reason": f"fee{NUL}"}),
+    "invoice-list-filter": PageRequest("web:invoices", lambda d: {}, "get", lambda d: {"po": f"PO{NUL}"}),
+    "saved-view-name": PageRequest(
+        "web:invoice-view-save", lambda d: {}, "post", lambda d: {"name": f"mine{NUL}", "query": "status=void"}
+    ),
+    "saved-view-rename": PageRequest(
+        "web:invoice-view-rename",
+        lambda d: {"saved_view_id": d.by_basename["saved-invoice-view"].pk},
+        "post",
+        lambda d: {"name": f"renamed{NUL}"},
+    ),
     "bulk-approve-comment": PageRequest(
         "web:bulk-approve",
         lambda d: {"queue": d.by_basename["invoice"].review_queue},

@@ -19,15 +19,18 @@ object) or `VALUE_KWARGS` (a value that is the same for every tenant).
 
 from __future__ import annotations
 
+import io
 import itertools
 import uuid
 from typing import Any
 
+import openpyxl
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from invoices.models import ReviewQueue
+from review.invoice_export import XLSX_CONTENT_TYPE
 from tenants.models import Tenant
 from tests.tenant_matrix import (
     OWN_LABEL,
@@ -49,6 +52,8 @@ OBJECT_KWARGS = {
     "payment_id": "payment",
     # Reversed through its own payment's URL: tenant A's allocation belongs to tenant A's payment.
     "allocation_id": "payment-allocation",
+    # A clerk's saved view of the invoice list: its own user's only, a 404 to anyone else.
+    "saved_view_id": "saved-invoice-view",
 }
 
 # URL parameters that name no tenant's object, with every value they take.
@@ -62,7 +67,17 @@ OTHER_PAGES = [endpoint for endpoint in WEB_PAGES if not set(endpoint.kwargs) & 
 
 # Pages that list tenant documents: tenant A must see its own there, or the absence of A's
 # identifiers from tenant B's copy would prove nothing.
-LIST_PAGES = {"web:vendors", "web:purchase-orders", "web:receipts", "web:runs", "web:payments", "web:queue"}
+LIST_PAGES = {
+    "web:vendors",
+    "web:purchase-orders",
+    "web:receipts",
+    "web:runs",
+    "web:payments",
+    "web:queue",
+    "web:invoices",
+    "web:invoices-export-csv",
+    "web:invoices-export-xlsx",
+}
 
 METHODS = ("get", "post")
 
@@ -129,10 +144,28 @@ def _send(client: Client, method: str, url: str, form: dict[str, Any]) -> Any:
     return client.post(url, form) if method == "post" else client.get(url)
 
 
+def _body(response: Any) -> bytes:
+    """What a page or a download says, as text: a streamed body read whole (once: it is kept on
+    the response), a workbook's cells."""
+    if not response.streaming:
+        return response.content
+    if not hasattr(response, "read_body"):
+        response.read_body = b"".join(response.streaming_content)
+    body = response.read_body
+    if response.get("Content-Type", "").startswith(XLSX_CONTENT_TYPE):
+        sheets = openpyxl.load_workbook(io.BytesIO(body), read_only=True).worksheets
+        cells = (value for sheet in sheets for row in sheet.iter_rows(values_only=True) for value in row)
+        body = "\n".join(str(value) for value in cells if value is not None).encode()
+    return body
+
+
 @pytest.fixture
-def owner(tenant: Tenant) -> Client:
-    """Tenant A's approver: proves each page and object is really reachable (non-vacuous)."""
-    return member_client(tenant)
+def owner(tenant_a_documents: TenantDocuments) -> Client:
+    """Tenant A's approver who saved tenant A's view of the invoice list: proves each page and
+    object is really reachable (non-vacuous)."""
+    client = Client()
+    client.force_login(tenant_a_documents.by_basename["saved-invoice-view"].user)
+    return client
 
 
 @pytest.fixture
@@ -183,7 +216,7 @@ def test_another_tenants_object_is_a_404_and_stays_unchanged(
 
     response = _send(intruder, method, url, form)
     assert response.status_code in {404, 405}, (url, response.status_code)
-    assert_no_secret(response.content, tenant_a_documents)
+    assert_no_secret(_body(response), tenant_a_documents)
     missing_url = reverse(endpoint.url_name, kwargs=_missing_kwargs(endpoint, values))
     missing = _send(intruder, method, missing_url, form)
     assert missing.status_code == response.status_code, "another tenant's id must answer as a missing one"
@@ -194,7 +227,7 @@ def test_another_tenants_object_is_a_404_and_stays_unchanged(
     assert (own.status_code == 405) == (response.status_code == 405), (own.status_code, response.status_code)
     assert own.status_code != 404, "tenant A must reach its own object (non-vacuous)"
     if method == "get" and own.status_code == 200:
-        assert SECRET in own.content.decode()
+        assert SECRET in _body(own).decode()
 
 
 @pytest.mark.parametrize(("endpoint", "values", "method"), _cases(OBJECT_PAGES, ("post",)))
@@ -214,7 +247,7 @@ def test_a_form_on_an_own_object_naming_another_tenants_objects_changes_none_of_
     response = _send(intruder, method, url, form)
     assert response.status_code < 500, response.content[:500]
     # The split form shows back what was typed ("no invoice INV-…"): only that may appear.
-    assert_no_secret(response.content, tenant_a_documents, sent=_typed(form))
+    assert_no_secret(_body(response), tenant_a_documents, sent=_typed(form))
     assert tenant_rows(tenant_a_documents.tenant) == rows_before
 
 
@@ -235,16 +268,16 @@ def test_a_page_without_an_object_shows_and_changes_nothing_of_another_tenant(
     if method == "get":
         response = intruder.get(url)
         assert response.status_code < 500
-        assert_no_secret(response.content, tenant_a_documents)
+        assert_no_secret(_body(response), tenant_a_documents)
         # Filtered by tenant A's vendor, or searched for a word in both tenants' names.
         query = {"vendor": str(tenant_a_documents.by_basename["vendor"].pk), "q": "Supplies"}
         filtered = intruder.get(url, query)
         assert filtered.status_code < 500
-        assert_no_secret(filtered.content, tenant_a_documents, sent=_typed(query))  # the filter form shows its value
+        assert_no_secret(_body(filtered), tenant_a_documents, sent=_typed(query))  # the filter form shows its value
         own = owner.get(url)
-        shows_own = own.status_code == 200 and SECRET in own.content.decode()
+        shows_own = own.status_code == 200 and SECRET in _body(own).decode()
         if shows_own:  # both tenants hold the same kinds of documents, so B's copy shows B's instead
-            assert response.status_code == 200 and OWN_LABEL in response.content.decode()
+            assert response.status_code == 200 and OWN_LABEL in _body(response).decode()
         a_queue = tenant_a_documents.by_basename["invoice"].review_queue
         if endpoint.url_name in LIST_PAGES and values.get("queue", a_queue) == a_queue:
             assert shows_own, f"{url} does not show tenant A its own documents: the check above proves nothing"
@@ -253,7 +286,7 @@ def test_a_page_without_an_object_shows_and_changes_nothing_of_another_tenant(
         for step in (form, {**form, "confirm": ""}):  # bulk approval's confirmation, and its preview
             response = intruder.post(url, step)
             assert response.status_code < 500
-            assert_no_secret(response.content, tenant_a_documents)
+            assert_no_secret(_body(response), tenant_a_documents)
         # Still tenant B afterwards: posting A's tenant id to the switch must not have switched.
         invoice_url = reverse("web:invoice-detail", kwargs={"invoice_id": tenant_a_documents.by_basename["invoice"].pk})
         assert intruder.get(invoice_url).status_code in {302, 404}

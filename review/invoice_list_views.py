@@ -1,0 +1,191 @@
+"""The invoice list's pages: the list itself, its CSV and XLSX exports, and the clerk's saved
+views (save, open, rename, delete).
+
+Thin views over review.invoice_list (what the query string asks for, the query, the rows),
+review.invoice_export (the files) and review.saved_views (the audited writes). The list is read
+in a fixed number of queries whatever the page size: the count, the page's ids, their rows with
+vendor, PO and discrepancies, the vendors for the filter and the user's views.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from core.exceptions import DomainError, NotFoundError
+from core.http.listing import list_ordered, list_page, list_sort
+from invoices.models import DocumentType, InvoiceSource, InvoiceStatus, ReviewQueue
+from review.invoice_export import invoice_csv_response, invoice_xlsx_response
+from review.invoice_list import (
+    DEFAULT_SORT,
+    INVOICE_LIST_SORTS,
+    PER_PAGE_CHOICES,
+    InvoiceListForm,
+    discrepancy_type_choices,
+    invoice_list,
+    invoice_list_page_rows,
+    invoice_list_query,
+    invoice_list_values,
+)
+from review.saved_views import (
+    saved_view_create,
+    saved_view_delete,
+    saved_view_get,
+    saved_view_list,
+    saved_view_rename,
+)
+from tenants.http.error_pages import post_only
+from tenants.http.web import WebContext, tenant_view
+from vendors.selectors import vendor_list
+
+SAVED = "View {name!r} saved."
+RENAMED = "View renamed to {name!r}."
+DELETED = "View {name!r} deleted."
+
+
+def _web(request: HttpRequest) -> WebContext:
+    return request.web  # type: ignore[attr-defined]
+
+
+def _list_url(query: str) -> str:
+    return reverse("web:invoices") + (f"?{query}" if query else "")
+
+
+@tenant_view
+def invoice_index(request: HttpRequest) -> HttpResponse:
+    web = _web(request)
+    form = InvoiceListForm(request.GET, auto_id="f-%s")
+    invoices = invoice_list(tenant=web.tenant, filters=form.filters())
+    listed = list_page(
+        query=request.GET,
+        queryset=invoices.values_list("pk", flat=True),
+        per_page=form.page_size(),
+        sorts=INVOICE_LIST_SORTS,
+        default_sort=DEFAULT_SORT,
+    )
+    page = listed.page
+    page.object_list = invoice_list_page_rows(tenant=web.tenant, invoice_ids=list(page.object_list))
+    query = invoice_list_query(form=form, sort=listed.sort)
+    saved_views = list(saved_view_list(tenant=web.tenant, user=request.user))
+    context = {
+        "form": form,
+        "chosen_statuses": set(form["status"].value() or ()),
+        "statuses": InvoiceStatus.choices,
+        "queues": ReviewQueue.choices,
+        "sources": InvoiceSource.choices,
+        "document_types": DocumentType.choices,
+        "discrepancy_types": discrepancy_type_choices(),
+        "per_page_choices": PER_PAGE_CHOICES,
+        "vendors": vendor_list(tenant=web.tenant).order_by("name").values_list("pk", "name"),
+        "page": page,
+        "sort": listed.sort,
+        "query": query,
+        "saved_views": saved_views,
+        "active_view": next((view for view in saved_views if view.query == query), None),
+        "nav": "invoices",
+    }
+    # htmx swaps only the results (and the saved views beside them) when a filter, sort or page changes.
+    if request.htmx and request.htmx.target == "invoice-results":
+        return render(request, "invoices/_list_results.html", context)
+    return render(request, "invoices/list.html", context)
+
+
+def _export_rows(request: HttpRequest) -> QuerySet:
+    web = _web(request)
+    form = InvoiceListForm(request.GET)
+    invoices = invoice_list(tenant=web.tenant, filters=form.filters())
+    sort = list_sort(query=request.GET, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
+    return invoice_list_values(
+        tenant=web.tenant, invoices=list_ordered(queryset=invoices, sorts=INVOICE_LIST_SORTS, sort=sort)
+    )
+
+
+def _export_name() -> str:
+    return f"invoices-{timezone.now():%Y%m%d-%H%M}"
+
+
+@tenant_view
+def invoice_export_csv(request: HttpRequest) -> HttpResponseBase:
+    """Every row the list shows with this query string (all pages), as CSV."""
+    return invoice_csv_response(tenant=_web(request).tenant, invoices=_export_rows(request), filename=_export_name())
+
+
+@tenant_view
+def invoice_export_xlsx(request: HttpRequest) -> HttpResponseBase:
+    """Every row the list shows with this query string (all pages), as XLSX."""
+    return invoice_xlsx_response(tenant=_web(request).tenant, invoices=_export_rows(request), filename=_export_name())
+
+
+@tenant_view
+@post_only(back="web:invoices", back_label="the invoices")
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    """Save the list as it is shown, under the name the clerk gave it."""
+    web = _web(request)
+    query = _shown_query(request)
+    try:
+        saved = saved_view_create(
+            tenant=web.tenant, user=request.user, actor=web.actor, name=request.POST.get("name", ""), query=query
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(_list_url(query))
+    messages.success(request, SAVED.format(name=saved.name))
+    return redirect(_list_url(saved.query))
+
+
+@tenant_view
+def saved_view_open(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
+    """The list with the view's filters and sort (a plain URL: bookmark it, share it, go back)."""
+    web = _web(request)
+    try:
+        saved = saved_view_get(tenant=web.tenant, user=request.user, saved_view_id=saved_view_id)
+    except NotFoundError as exc:
+        raise Http404 from exc
+    return redirect(_list_url(saved.query))
+
+
+@tenant_view
+@post_only(back="web:invoices", back_label="the invoices")
+def saved_view_rename_view(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
+    web = _web(request)
+    try:
+        saved = saved_view_rename(
+            tenant=web.tenant,
+            user=request.user,
+            actor=web.actor,
+            saved_view_id=saved_view_id,
+            name=request.POST.get("name", ""),
+        )
+    except NotFoundError as exc:
+        raise Http404 from exc
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(_list_url(_shown_query(request)))
+    messages.success(request, RENAMED.format(name=saved.name))
+    return redirect(_list_url(_shown_query(request)))
+
+
+@tenant_view
+@post_only(back="web:invoices", back_label="the invoices")
+def saved_view_delete_view(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
+    web = _web(request)
+    try:
+        deleted = saved_view_delete(tenant=web.tenant, user=request.user, actor=web.actor, saved_view_id=saved_view_id)
+    except NotFoundError as exc:
+        raise Http404 from exc
+    messages.success(request, DELETED.format(name=deleted.name))
+    return redirect(_list_url(_shown_query(request)))
+
+
+def _shown_query(request: HttpRequest) -> str:
+    """The canonical query of the list the form was posted from: its `query` field read through
+    the list's form again, so only the list's own filters are stored or put in an address."""
+    query = QueryDict(request.POST.get("query", ""))
+    sort = list_sort(query=query, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
+    return invoice_list_query(form=InvoiceListForm(query), sort=sort)
