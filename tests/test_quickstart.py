@@ -22,8 +22,14 @@ from django.test import Client
 client = Client(HTTP_AUTHORIZATION="Bearer " + sys.argv[1])
 counts = {}
 for name in ("vendors", "purchase-orders", "goods-receipts", "invoices"):
-    response = client.get(f"/api/{name}?page_size=500")
-    counts[name] = len(response.json()["results"]) if response.status_code == 200 else response.status_code
+    url, counts[name] = f"/api/{name}?page_size=500", 0
+    while url:
+        response = client.get(url)
+        if response.status_code != 200:
+            counts[name] = response.status_code
+            break
+        counts[name] += len(response.json()["results"])
+        url = response.json()["next"]
 print(json.dumps(counts))
 """
 
@@ -75,7 +81,11 @@ def test_quickstart_from_empty_var_dir_loads_demo_data_and_reuses_it(tmp_path: P
     assert (var_dir / "pgdata" / "PG_VERSION").exists()
 
     first = _counts(var_dir, api_key)
-    assert first == {"vendors": 5, "purchase-orders": 6, "goods-receipts": 5, "invoices": 9}
+    # The demo month (tests/test_demo_data.py checks what is in it): read back through the API.
+    assert 35 <= first["vendors"] <= 45
+    assert 550 <= first["purchase-orders"] <= 650
+    assert first["goods-receipts"] >= first["purchase-orders"]
+    assert 1300 <= first["invoices"] <= 1700
 
     output, second_key = _setup(var_dir)
     assert "reusing its data" in output

@@ -1,17 +1,20 @@
-"""`manage.py seed_demo`: a realistic demo tenant for `make run`.
+"""`manage.py seed_demo`: the demo tenant for `make run` (recon_site.demo plays its three months).
 
-Everything enters through the same services the API uses. Safe to run again: the documents are
-created once; each run issues a fresh demo API key (only hashes are stored, so an old key cannot
-be shown again) and prints it alone on the last line.
+Everything enters through the same services the API and the web app use. Safe to run again: the
+tenant with the demo slug is loaded once, and a later run only makes sure the demo users are
+members; each run issues a fresh demo API key (only hashes are stored, so an old key cannot be
+shown again) and prints it alone on the last line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from decimal import Decimal
+import logging
+import time
+from collections.abc import Iterator
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -19,298 +22,82 @@ from django.utils import timezone
 from audit.services import audit_deferred
 from core import locks
 from core.actors import system_actor
-from invoices.documents import InvoiceDocument, InvoiceLineDocument
-from invoices.services import invoice_create
-from purchasing.documents import (
-    GoodsReceiptDocument,
-    GoodsReceiptLineDocument,
-    PurchaseOrderDocument,
-    PurchaseOrderLineDocument,
-)
-from purchasing.services import goods_receipt_create, purchase_order_create
+from core.tenancy.rls import tenant_scope
+from recon_site.demo.people import DEMO_PASSWORD, DEMO_USERS, demo_users_ensure
+from recon_site.demo.timeline import demo_summary, demo_tenant_load
 from tenants.models import ApiKey, Role, Tenant
-from tenants.services import api_key_create, api_key_revoke, membership_grant, tenant_create
-from vendors.services import vendor_alias_add, vendor_create
+from tenants.services import api_key_create, api_key_revoke, tenant_create
 
 DEMO_SLUG = "demo"
+DEMO_NAME = "Demo Manufacturing GmbH"
 SEED_ACTOR = system_actor("seed_demo")
-DEMO_PASSWORD = "recon-demo"
-DEMO_USERS = (("clerk", Role.CLERK), ("approver", Role.APPROVER), ("admin", Role.ADMIN))
 
-VENDORS = [
-    # name, tax id, currency, aliases
-    ("Acme Industrial Supplies Ltd", "DE811907980", "EUR", ["ACME IND SUPPLIES"]),
-    ("Nordic Fasteners AB", "SE556677889901", "EUR", ["Nordic Fasteners Sweden"]),
-    ("Kanto Precision KK", "JP1234567890123", "JPY", []),
-    ("Gulf Trading WLL", "BH200000000000001", "BHD", []),
-    ("Brightline Office Supplies Inc", "US123456789", "USD", []),
-]
 
-# po number, vendor, currency, days ago, lines (sku, description, quantity, unit price)
-PURCHASE_ORDERS = [
-    (
-        "PO-2026-0101",
-        0,
-        "EUR",
-        40,
-        [
-            ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
-            ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
-            ("SG-L", "Safety gloves, size L", "200", "3.95"),
-        ],
-    ),
-    (
-        "PO-2026-0102",
-        0,
-        "EUR",
-        30,
-        [
-            ("BR-6204", "Ball bearing 6204-2RS", "400", "4.20"),
-            ("GR-1KG", "Lithium grease 1 kg", "30", "12.75"),
-        ],
-    ),
-    (
-        "PO-2026-0103",
-        1,
-        "EUR",
-        20,
-        [
-            ("SS-4X20", "Stainless screws 4x20", "5000", "0.048"),
-            ("WS-M4", "Washers M4", "5000", "0.012"),
-        ],
-    ),
-    (
-        "PO-2026-0104",
-        2,
-        "JPY",
-        35,
-        [
-            ("SV-400W", "Servo motor 400 W", "12", "48500"),
-            ("EN-17B", "Absolute encoder 17-bit", "12", "15200"),
-        ],
-    ),
-    ("PO-2026-0105", 3, "BHD", 25, [("CU-16", "Copper cable 16 mm², per metre", "500", "1.275")]),
-    (
-        "PO-2026-0106",
-        4,
-        "USD",
-        15,
-        [
-            ("PA-A4", "Copy paper A4, box", "100", "4.50"),
-            ("TN-85A", "Toner cartridge 85A", "10", "62.00"),
-        ],
-    ),
-]
+@contextlib.contextmanager
+def demo_transaction() -> Iterator[contextlib.ExitStack]:
+    """One transaction whose audit events are held back to its end (`audit_deferred`), as the CSV
+    import's: so every receipt's matching lock and every row lock comes before the audit-chain lock
+    (core/locks.py), and a failure anywhere leaves nothing.
 
-# receipt number, po number, days ago, lines (po line number, quantity)
-RECEIPTS = [
-    ("GR-0101", "PO-2026-0101", 33, [(1, "1000"), (2, "50"), (3, "200")]),
-    ("GR-0102", "PO-2026-0102", 22, [(1, "250"), (2, "30")]),
-    ("GR-0104", "PO-2026-0104", 28, [(1, "12"), (2, "12")]),
-    ("GR-0105", "PO-2026-0105", 18, [(1, "500")]),
-    ("GR-0106", "PO-2026-0106", 10, [(1, "100"), (2, "10")]),
-]
+    The caller enters the tenant's scope (`tenant_scope`) in the stack it gets, once it has the
+    tenant; the scope then also covers the held events' append at the end. A command's per-tenant
+    work runs in its tenant's scope (core.tenancy.rls): one row-level security setting for the
+    whole transaction, where the ORM's per-call scopes would change it, a round trip each time,
+    between tenant rows, users and locks (some 20,000 times in the demo).
+    """
+    with transaction.atomic(), contextlib.ExitStack() as scope, audit_deferred():
+        yield scope
 
-# number, vendor (index or raw name), po, currency, days ago, tax, total, lines (sku, desc, qty, price)
-INVOICES: list[tuple[str, int | str, str, str, int, str, str, list[tuple[str, str, str, str]]]] = [
-    # Clean 3-way match: ordered, received and billed agree.
-    (
-        "INV-A-7781",
-        0,
-        "PO-2026-0101",
-        "EUR",
-        30,
-        "348.65",
-        "2183.65",
-        [
-            ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
-            ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
-            ("SG-L", "Safety gloves, size L", "200", "3.95"),
-        ],
-    ),
-    # Bills 400 bearings where 250 arrived, and grease 5 % over the PO price.
-    (
-        "INV-A-7790",
-        0,
-        "PO-2026-0102",
-        "EUR",
-        20,
-        "395.58",
-        "2477.58",
-        [
-            ("BR-6204", "Ball bearing 6204-2RS", "400", "4.20"),
-            ("GR-1KG", "Lithium grease 1 kg", "30", "13.40"),
-        ],
-    ),
-    # Nothing received yet on this PO.
-    (
-        "NF-2026-118",
-        1,
-        "PO-2026-0103",
-        "EUR",
-        12,
-        "57.00",
-        "357.00",
-        [
-            ("SS-4X20", "Stainless screws 4x20", "5000", "0.048"),
-            ("WS-M4", "Washers M4", "5000", "0.012"),
-        ],
-    ),
-    # Clean, in yen (no minor units).
-    (
-        "KP-55012",
-        2,
-        "PO-2026-0104",
-        "JPY",
-        26,
-        "76440",
-        "840840",
-        [
-            ("SV-400W", "Servo motor 400 W", "12", "48500"),
-            ("EN-17B", "Absolute encoder 17-bit", "12", "15200"),
-        ],
-    ),
-    # Clean, in Bahraini dinar (three decimals).
-    (
-        "GT/2026/044",
-        3,
-        "PO-2026-0105",
-        "BHD",
-        16,
-        "63.750",
-        "701.250",
-        [
-            ("CU-16", "Copper cable 16 mm², per metre", "500", "1.275"),
-        ],
-    ),
-    # Small partial invoice, under the auto-approve limit.
-    ("BL-90211", 4, "PO-2026-0106", "USD", 8, "0", "45.00", [("PA-A4", "Copy paper A4, box", "10", "4.50")]),
-    # Header total does not add up (lines 620.00, total says 650.00).
-    ("BL-90230", 4, "PO-2026-0106", "USD", 5, "0", "650.00", [("TN-85A", "Toner cartridge 85A", "10", "62.00")]),
-    # The vendor re-sent INV-A-7781 with another spelling of the number: a duplicate.
-    (
-        "inv a 7781",
-        0,
-        "PO-2026-0101",
-        "EUR",
-        4,
-        "348.65",
-        "2183.65",
-        [
-            ("HB-M8", "M8 hex bolts, zinc plated", "1000", "0.125"),
-            ("HH-1M", "Hydraulic hose 1 m", "50", "18.40"),
-            ("SG-L", "Safety gloves, size L", "200", "3.95"),
-        ],
-    ),
-    # A vendor nobody set up, and no PO.
-    ("ZL-3321", "Zenith Logistics", "", "EUR", 3, "0", "850.00", [("", "Freight Hamburg-Munich", "1", "850.00")]),
-]
+
+def demo_tenant_create(*, slug: str, name: str, today: dt.date, scope: contextlib.ExitStack) -> Tenant:
+    """A new tenant with the demo's three months in it, inside `demo_transaction()`."""
+    tenant, _ = tenant_create(actor=SEED_ACTOR, name=name, slug=slug)
+    # Receipts, PO moves and matching take the tenant's matching lock, statement imports its
+    # import lock: both once, now, before any row lock, in the order of core/locks.py. The
+    # services' own requests for them later in this transaction ask for locks it holds.
+    locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
+    locks.tenant_lock_wait(locks.STATEMENT_IMPORT, tenant.pk)
+    scope.enter_context(tenant_scope(tenant))
+    demo_tenant_load(tenant=tenant, today=today, actor=SEED_ACTOR)
+    return tenant
+
+
+@contextlib.contextmanager
+def _routine_logs_quiet() -> Iterator[None]:
+    """The demo's ninety matching and thirteen reconciliation runs each log a line at INFO: in
+    `make run`'s output they would bury the logins and the key. Warnings still show."""
+    previous = logging.root.manager.disable
+    logging.disable(max(previous, logging.INFO))
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 class Command(BaseCommand):
-    help = "Load the demo tenant (vendors, POs, receipts, invoices, users) and print a fresh demo API key."
+    help = "Load the demo tenant (three months of purchasing, invoices, reviews, payments) and print a demo API key."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # One transaction, as the CSV import: every service's audit event is held back to its end
-        # (audit_deferred), so the receipts' matching lock and the memberships' and keys' row locks
-        # all come before the audit-chain lock (core/locks.py). A failed seed leaves nothing.
-        with transaction.atomic(), audit_deferred():
+        started = time.perf_counter()
+        with _routine_logs_quiet(), demo_transaction() as scope:
             tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
+            created = tenant is None
             if tenant is None:
-                tenant, _ = tenant_create(actor=SEED_ACTOR, name="Demo Manufacturing GmbH", slug=DEMO_SLUG)
-                # Receipts take the tenant's matching lock: once, now, in the order a run takes it.
-                locks.tenant_lock_wait(locks.MATCHING, tenant.pk)
-                self._load_documents(tenant)
-                self.stdout.write("Loaded the demo tenant 'Demo Manufacturing GmbH'.")
+                tenant = demo_tenant_create(slug=DEMO_SLUG, name=DEMO_NAME, today=timezone.localdate(), scope=scope)
             else:
-                self.stdout.write("The demo tenant exists; reusing its data.")
-            self._ensure_users(tenant)
+                scope.enter_context(tenant_scope(tenant))
+                demo_users_ensure(tenant=tenant, actor=SEED_ACTOR)
             # Keys are stored hashed, so the only way to show one is to issue a new one.
             for old_key in ApiKey.objects.for_tenant(tenant).filter(is_active=True):
                 api_key_revoke(tenant=tenant, api_key=old_key, actor=SEED_ACTOR)
             _, raw_key = api_key_create(tenant=tenant, actor=SEED_ACTOR, name="demo")
-        for username, role in DEMO_USERS:
-            self.stdout.write(f"Web login: {username} / {DEMO_PASSWORD} ({role.label})")
+        if created:
+            seconds = time.perf_counter() - started
+            summary = demo_summary(tenant=tenant).as_text()
+            self.stdout.write(f"Loaded the demo tenant '{DEMO_NAME}' in {seconds:.1f} s: {summary}.")
+        else:
+            self.stdout.write("The demo tenant exists; reusing its data.")
+        for demo_user in DEMO_USERS:
+            self.stdout.write(f"Web login: {demo_user.username} / {DEMO_PASSWORD} ({Role(demo_user.role).label})")
         self.stdout.write("Demo API key (use as 'Authorization: Bearer <key>'):")
         self.stdout.write(raw_key)
-
-    def _ensure_users(self, tenant: Tenant) -> None:
-        user_model = get_user_model()
-        for username, role in DEMO_USERS:
-            user, created = user_model.objects.get_or_create(
-                username=username, defaults={"email": f"{username}@demo.invalid"}
-            )
-            if created:
-                user.set_password(DEMO_PASSWORD)
-                user.is_staff = user.is_superuser = role == Role.ADMIN
-                user.save()
-            membership_grant(tenant=tenant, actor=SEED_ACTOR, user=user, role=role)
-
-    def _load_documents(self, tenant: Tenant) -> None:
-        today = timezone.localdate()
-
-        def ago(days: int) -> dt.date:
-            return today - dt.timedelta(days=days)
-
-        vendors = []
-        for name, tax_id, currency, aliases in VENDORS:
-            vendor = vendor_create(tenant=tenant, actor=SEED_ACTOR, name=name, tax_id=tax_id, currency=currency)
-            for alias in aliases:
-                vendor_alias_add(tenant=tenant, actor=SEED_ACTOR, vendor=vendor, alias=alias)
-            vendors.append(vendor)
-
-        for po_number, vendor_index, currency, days, lines in PURCHASE_ORDERS:
-            purchase_order_create(
-                tenant=tenant,
-                actor=SEED_ACTOR,
-                document=PurchaseOrderDocument(
-                    po_number=po_number,
-                    vendor_id=vendors[vendor_index].pk,
-                    currency=currency,
-                    order_date=ago(days),
-                    lines=[
-                        PurchaseOrderLineDocument(
-                            line_number=number,
-                            sku=sku,
-                            description=description,
-                            quantity=Decimal(quantity),
-                            unit_price=Decimal(price),
-                        )
-                        for number, (sku, description, quantity, price) in enumerate(lines, start=1)
-                    ],
-                ),
-            )
-
-        for receipt_number, po_number, days, receipt_lines in RECEIPTS:
-            goods_receipt_create(
-                tenant=tenant,
-                actor=SEED_ACTOR,
-                document=GoodsReceiptDocument(
-                    receipt_number=receipt_number,
-                    po_number=po_number,
-                    received_date=ago(days),
-                    lines=[GoodsReceiptLineDocument(po_line_number=n, quantity=Decimal(q)) for n, q in receipt_lines],
-                ),
-            )
-
-        for number, vendor_ref, po_number, currency, days, tax, total, invoice_lines in INVOICES:
-            named = isinstance(vendor_ref, str)
-            invoice_create(
-                tenant=tenant,
-                actor=SEED_ACTOR,
-                document=InvoiceDocument(
-                    invoice_number=number,
-                    vendor_id=None if named else vendors[vendor_ref].pk,
-                    vendor_name=vendor_ref if named else "",
-                    po_number=po_number,
-                    currency=currency,
-                    invoice_date=ago(days),
-                    due_date=ago(days - 30),
-                    tax_amount=Decimal(tax),
-                    total_amount=Decimal(total),
-                    lines=[
-                        InvoiceLineDocument(sku=sku, description=desc, quantity=Decimal(qty), unit_price=Decimal(price))
-                        for sku, desc, qty, price in invoice_lines
-                    ],
-                ),
-            )

@@ -1,0 +1,14 @@
+"""The demo tenant `make run` loads: three months of an AP department's work, generated, not fixed.
+
+A fixed random seed and dates counted from today make the same month every run, with this week
+and the cash forecast always populated. Every document, decision and payment goes through the
+services the API and the web app use, so the audit trail is the real one and verifies.
+
+Modules: `catalog` (vendors, items, services: static tables), `plan` (the plain records and the
+seeded randomness the other modules share), `people` (demo users and roles),
+`vendors_and_pos` (vendors, purchase orders, goods receipts, PO closes and cancels), `invoices`
+(what vendors send, with the deviations that give each discrepancy type), `decisions` (what the
+clerks and approvers decide, and the credit notes and corrected invoices that follow), `bank`
+(payment runs, bank statements, reconciliation and the clerk's bank work), and `timeline` (the
+day-by-day loop that ties them together, `demo_tenant_load`).
+"""
