@@ -74,9 +74,9 @@ def test_a_clerk_filters_sorts_pages_saves_reopens_and_exports(
         _count(page, "27 invoices")  # 15 of Acme's, Brightline's 12
         page.get_by_label("Disputed", exact=True).check()
         _count(page, "42 invoices")
-        page.get_by_label("Vendor").select_option(label="Acme Industrial Supplies")
+        page.get_by_label("Vendor", exact=True).select_option(label="Acme Industrial Supplies")
         _count(page, "30 invoices")
-        page.get_by_label("Rows per page").select_option("25")
+        page.get_by_label("Rows per page", exact=True).select_option("25")
         page.wait_for_url(re.compile(r"per_page=25"))
         assert len(_rows(page)) == 25
 
@@ -101,7 +101,7 @@ def test_a_clerk_filters_sorts_pages_saves_reopens_and_exports(
         }
         page.screenshot(path=str(SCREENSHOTS / "invoices.png"), full_page=True)
 
-        page.get_by_label("Save this list as").fill(VIEW_NAME)
+        page.get_by_label("Save this list as", exact=True).fill(VIEW_NAME)
         page.get_by_role("button", name="Save view").click()
         page.get_by_text(f"View '{VIEW_NAME}' saved.").wait_for()
         saved_link = page.get_by_test_id("saved-views").get_by_role("link", name=VIEW_NAME)

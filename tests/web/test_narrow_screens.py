@@ -28,6 +28,7 @@ def phone_books(settings: Any) -> EveryCode:
 
 def _pages(books: EveryCode) -> dict[str, str]:
     return {
+        "invoices": reverse("web:invoices"),
         "queue": reverse("web:queue", kwargs={"queue": "standard"}),
         "escalated": reverse("web:queue", kwargs={"queue": "escalated"}),
         "payments": reverse("web:payments"),
