@@ -16,17 +16,40 @@ from django.conf import settings
 class Job:
     name: str
     func: str
-    minutes: int
+    setting: str  # the environment setting of its interval, in minutes (the same for every tenant)
+    label: str  # what the job does, as the settings page names it
+
+    @property
+    def minutes(self) -> int:
+        return int(getattr(settings, self.setting))
 
 
 def jobs() -> list[Job]:
     return [
-        Job("publish-outbox", "audit.tasks.publish_outbox", settings.OUTBOX_PUBLISH_EVERY_MINUTES),
-        Job("match-all-tenants", "matching.tasks.run_matching_all", settings.MATCHING_SCHEDULE_MINUTES),
-        Job("escalate-stale-holds", "matching.tasks.escalate_stale_holds", settings.MATCH_HOLD_ESCALATION_MINUTES),
-        Job("reconcile-all-tenants", "payments.tasks.reconcile_payments_all", settings.RECONCILE_SCHEDULE_MINUTES),
+        Job("publish-outbox", "audit.tasks.publish_outbox", "OUTBOX_PUBLISH_EVERY_MINUTES", "Publish events"),
         Job(
-            "checkpoint-audit-chains", "tenants.tasks.checkpoint_audit_chains", settings.AUDIT_CHECKPOINT_EVERY_MINUTES
+            "match-all-tenants",
+            "matching.tasks.run_matching_all",
+            "MATCHING_SCHEDULE_MINUTES",
+            "Match received invoices",
+        ),
+        Job(
+            "escalate-stale-holds",
+            "matching.tasks.escalate_stale_holds",
+            "MATCH_HOLD_ESCALATION_MINUTES",
+            "Escalate invoices on hold too long",
+        ),
+        Job(
+            "reconcile-all-tenants",
+            "payments.tasks.reconcile_payments_all",
+            "RECONCILE_SCHEDULE_MINUTES",
+            "Reconcile bank payments",
+        ),
+        Job(
+            "checkpoint-audit-chains",
+            "tenants.tasks.checkpoint_audit_chains",
+            "AUDIT_CHECKPOINT_EVERY_MINUTES",
+            "Sign audit trail checkpoints",
         ),
     ]
 

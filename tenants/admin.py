@@ -35,18 +35,12 @@ WEBHOOK_SECRET_SET = "Own secret, rotated {rotated_at:%Y-%m-%d %H:%M} UTC"
 WEBHOOK_SECRET_UNSET = "None: deliveries are verified with the global WEBHOOK_SECRET (refused if that is unset)"
 
 
+# Amount limits are per currency (CurrencyLimit): set in the app's settings pages
+# (/app/settings/limits), where each currency's amounts are typed in its own units.
 SETTINGS_FIELDSETS = (
-    ("Decision thresholds (major units of the invoice currency)", {"fields": ("auto_approve_max", "escalate_from")}),
     (
         "Tolerances",
-        {
-            "fields": (
-                "auto_approve_min_confidence",
-                "price_tolerance_pct",
-                "price_tolerance_abs",
-                "quantity_tolerance_pct",
-            )
-        },
+        {"fields": ("auto_approve_min_confidence", "price_tolerance_pct", "quantity_tolerance_pct")},
     ),
     ("Matching", {"fields": ("reject_on", "fuzzy_vendor_threshold", "hold_max_days", "max_invoices_per_run")}),
 )
@@ -93,7 +87,7 @@ class ApiKeyInline(TenantOwnedInlineMixin, ReadOnlyInlineMixin, admin.TabularInl
 class MembershipInline(TenantOwnedInlineMixin, admin.TabularInline):
     model = Membership
     fk_name = "tenant"
-    fields = ("user", "role", "created_at")
+    fields = ("user", "role", "is_active", "created_at")
     readonly_fields = ("created_at",)
     autocomplete_fields = ("user",)
     extra = 0
@@ -137,8 +131,6 @@ class TenantSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = TenantSettingsForm
     list_display = (
         "tenant",
-        "auto_approve_max",
-        "escalate_from",
         "price_tolerance_pct",
         "quantity_tolerance_pct",
         "hold_max_days",
@@ -209,8 +201,8 @@ class MembershipAdminForm(TenantOwnedAdminForm):
 @admin.register(Membership)
 class MembershipAdmin(TenantOwnedAdminMixin, admin.ModelAdmin):
     form = MembershipAdminForm
-    list_display = ("user", "tenant", "role", "created_at")
-    list_filter = ("tenant", "role")
+    list_display = ("user", "tenant", "role", "is_active", "created_at")
+    list_filter = ("tenant", "role", "is_active")
     search_fields = ("user__username", "user__email", "tenant__name", "tenant__slug")
     autocomplete_fields = ("user",)
     fieldsets = ((None, {"fields": ("id", "tenant", "user", "role", "created_at")}),)

@@ -75,11 +75,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 def memberships_of(user: Any) -> list[Membership]:
-    """The user's memberships in active tenants, oldest first."""
+    """The user's active memberships in active tenants, oldest first (a deactivated member no
+    longer works in that tenant, from their next request on)."""
     return list(
         Membership.objects.unscoped()
         .select_related("tenant")
-        .filter(user=user, tenant__is_active=True)
+        .filter(user=user, is_active=True, tenant__is_active=True)
         .order_by("created_at")
     )
 

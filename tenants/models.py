@@ -71,14 +71,10 @@ def default_reject_on() -> list[str]:
 class TenantSettings(TenantRow):
     """Thresholds and tolerances of matching (DESIGN.md §5), one row per tenant.
 
-    Amount thresholds are decimals in major units of *the invoice's own currency* (the default
-    "100.00" means EUR 100.00 for a EUR invoice and JPY 100 for a JPY invoice); the engine turns
-    them into that currency's minor units exactly, so no float ever touches them.
+    Amounts are not here: they are per currency, in its minor units (`CurrencyLimit`).
     """
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="settings")
-    auto_approve_max = models.DecimalField(max_digits=18, decimal_places=3, default=Decimal("100.00"))
-    escalate_from = models.DecimalField(max_digits=18, decimal_places=3, default=Decimal("10000.00"))
     auto_approve_min_confidence = models.DecimalField(
         max_digits=4,
         decimal_places=3,
@@ -87,10 +83,6 @@ class TenantSettings(TenantRow):
     )
     price_tolerance_pct = models.DecimalField(
         max_digits=6, decimal_places=3, default=Decimal("2.000"), validators=[MinValueValidator(Decimal("0"))]
-    )
-    # An absolute floor per unit, in major units of the invoice currency: the larger of the two wins.
-    price_tolerance_abs = models.DecimalField(
-        max_digits=18, decimal_places=6, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
     )
     quantity_tolerance_pct = models.DecimalField(
         max_digits=6, decimal_places=3, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
@@ -116,10 +108,8 @@ class TenantSettings(TenantRow):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
     # A short payment (bank fee, small discount) is settled by writing off the difference when
-    # it is within both limits: major units of the invoice currency, and percent of the balance.
-    write_off_max_abs = models.DecimalField(
-        max_digits=18, decimal_places=3, default=Decimal("5.00"), validators=[MinValueValidator(Decimal("0"))]
-    )
+    # it is within both limits: the currency's `CurrencyLimit.write_off_max`, and this percent of
+    # the balance.
     write_off_max_pct = models.DecimalField(
         max_digits=6,
         decimal_places=3,
@@ -131,28 +121,56 @@ class TenantSettings(TenantRow):
     class Meta:
         verbose_name_plural = "tenant settings"
         constraints = [
-            models.CheckConstraint(condition=models.Q(auto_approve_max__gte=0), name="settings_auto_approve_max_gte_0"),
-            models.CheckConstraint(condition=models.Q(escalate_from__gte=0), name="settings_escalate_from_gte_0"),
             models.CheckConstraint(
-                condition=models.Q(
-                    price_tolerance_pct__gte=0, price_tolerance_abs__gte=0, quantity_tolerance_pct__gte=0
-                ),
-                name="settings_tolerances_gte_0",
+                condition=models.Q(price_tolerance_pct__gte=0, quantity_tolerance_pct__gte=0),
+                name="settings_tolerance_pcts_gte_0",
             ),
             models.CheckConstraint(
                 condition=models.Q(
                     reconcile_auto_apply_min_confidence__gte=0,
                     reconcile_auto_apply_min_confidence__lte=1,
-                    write_off_max_abs__gte=0,
                     write_off_max_pct__gte=0,
                     write_off_max_pct__lte=100,
                 ),
-                name="settings_reconcile_limits_valid",
+                name="settings_reconcile_pct_valid",
             ),
         ]
 
     def __str__(self) -> str:
         return f"Settings of {self.tenant}"
+
+
+class CurrencyLimit(TenantOwnedModel):
+    """The tenant's amount limits in one currency, in its minor units (core.amount_limits).
+
+    JPY 15000 and BHD 40000 (40.000 dinar) are two rows, each in its own currency's units; a
+    currency without a row uses core.amount_limits' defaults. Written only by
+    tenants.services.currency_limit_save / currency_limit_delete.
+    """
+
+    currency = models.CharField(max_length=3)
+    auto_approve_below = models.BigIntegerField(validators=[MinValueValidator(0)])
+    escalate_from = models.BigIntegerField(validators=[MinValueValidator(0)])
+    write_off_max = models.BigIntegerField(validators=[MinValueValidator(0)])
+    price_tolerance_floor = models.DecimalField(
+        max_digits=18, decimal_places=6, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "currency"], name="currencylimit_unique_tenant_currency"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    auto_approve_below__gte=0, escalate_from__gte=0, write_off_max__gte=0, price_tolerance_floor__gte=0
+                ),
+                name="currencylimit_amounts_gte_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Limits in {self.currency}"
 
 
 class Role(models.TextChoices):
@@ -164,6 +182,9 @@ class Role(models.TextChoices):
 class Membership(TenantOwnedModel):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLERK)
+    # False: deactivated by an administrator; the user can no longer work in this tenant (the
+    # row stays, so the audit trail's references and a later reactivation keep their subject).
+    is_active = models.BooleanField(default=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_tenant_user")]

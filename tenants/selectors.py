@@ -1,11 +1,14 @@
-"""Reads of tenants: a tenant by reference, and its settings (the one read every app uses)."""
+"""Reads of tenants: a tenant by reference, its settings and its amount limits per currency (the reads
+every app uses)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
+from core.amount_limits import AmountLimits, amount_limits_default
 from core.exceptions import NotFoundError
-from tenants.models import Tenant, TenantSettings
+from tenants.models import CurrencyLimit, Tenant, TenantSettings
 
 UNKNOWN_TENANT = "No tenant with id or slug {reference!r}."
 
@@ -30,3 +33,28 @@ def tenant_settings_get(*, tenant: Tenant) -> TenantSettings:
     `tenants.services.tenant_settings_update`.
     """
     return TenantSettings.objects.filter(tenant=tenant).first() or TenantSettings(tenant=tenant)
+
+
+def amount_limits_for(*, tenant: Tenant, currencies: Iterable[str]) -> dict[str, AmountLimits]:
+    """The tenant's limits in each of `currencies`: its own (`CurrencyLimit`), else the defaults.
+
+    The loaders of matching and reconciliation ask for the currencies of their batch, so the
+    engines get one limit per currency they will meet and stay free of the database.
+    """
+    wanted = set(currencies)
+    own = {
+        limit.currency: AmountLimits(
+            currency=limit.currency,
+            auto_approve_below=limit.auto_approve_below,
+            escalate_from=limit.escalate_from,
+            write_off_max=limit.write_off_max,
+            price_tolerance_floor=limit.price_tolerance_floor,
+        )
+        for limit in CurrencyLimit.objects.for_tenant(tenant).filter(currency__in=wanted)
+    }
+    return {currency: own.get(currency) or amount_limits_default(currency=currency) for currency in sorted(wanted)}
+
+
+def currency_limits_list(*, tenant: Tenant) -> list[CurrencyLimit]:
+    """The currencies the tenant has set its own limits for."""
+    return list(CurrencyLimit.objects.for_tenant(tenant).order_by("currency"))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -14,8 +18,10 @@ from audit.services import audit_record, model_snapshot
 from core.actors import Actor
 from core.crypto import encrypt_text
 from core.exceptions import DocumentInvalid, DuplicateDocument
+from core.money import MoneyError, normalize_currency
 from tenants.models import (
     ApiKey,
+    CurrencyLimit,
     Membership,
     Role,
     Tenant,
@@ -29,6 +35,11 @@ TENANT_NAME_REQUIRED = "A tenant needs a name."
 WEBHOOK_SECRET_MIN_LENGTH, WEBHOOK_SECRET_MAX_LENGTH = 16, 512
 WEBHOOK_SECRET_LENGTH = "A webhook secret is 16 to 512 characters, as the sender issued it."
 TENANT_SLUG_TAKEN = "A tenant with the slug {slug!r} already exists."
+LAST_ADMIN = "{username} is the organisation's last active administrator: make someone else one first."
+UNKNOWN_ROLE = "Choose one of the roles: clerk, approver or administrator."
+USERNAME_REQUIRED = "A user needs a user name."
+USERNAME_TAKEN = "The user name {username!r} is taken: choose another."
+AMOUNT_NEGATIVE = "An amount limit cannot be negative."
 
 
 def tenant_create(*, name: str, actor: Actor, slug: str = "") -> tuple[Tenant, str]:
@@ -100,12 +111,40 @@ def api_key_revoke(*, tenant: Tenant, api_key: ApiKey, actor: Actor) -> ApiKey:
     return api_key
 
 
+def _role_checked(role: str) -> str:
+    if role not in Role.values:
+        raise DocumentInvalid(UNKNOWN_ROLE, details={"role": [UNKNOWN_ROLE]})
+    return role
+
+
+def _last_admin_guard(*, tenant: Tenant, membership: Membership) -> None:
+    """Refuse to take the admin role from the tenant's last active administrator.
+
+    The tenant's active admin memberships are locked first, in a fixed order, so two admins
+    demoting each other at the same moment are serialized: the second sees the first's change
+    (PostgreSQL re-checks a locked row's condition) and is refused.
+    """
+    admins = list(
+        Membership.objects.for_tenant(tenant)
+        .select_for_update(no_key=True)
+        .filter(role=Role.ADMIN, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if admins == [membership.pk]:
+        message = LAST_ADMIN.format(username=membership.user.get_username())
+        raise DocumentInvalid(message, details={"role": [message]})
+
+
 def membership_grant(*, tenant: Tenant, user: Any, actor: Actor, role: str = Role.CLERK) -> Membership:
-    """Give a user a role in a tenant (or change the role they have)."""
+    """Give a user a role in a tenant (or change the role they have); never the last admin's."""
+    role = _role_checked(role)
     with transaction.atomic():
         existing = Membership.objects.for_tenant(tenant).select_for_update(no_key=True).filter(user=user).first()
         if existing is not None and existing.role == role:
             return existing
+        if existing is not None and existing.role == Role.ADMIN:
+            _last_admin_guard(tenant=tenant, membership=existing)
         membership, _ = Membership.objects.for_tenant(tenant).update_or_create(
             tenant=tenant, user=user, defaults={"role": role}
         )
@@ -119,6 +158,136 @@ def membership_grant(*, tenant: Tenant, user: Any, actor: Actor, role: str = Rol
             after={"user_id": user.pk, "username": user.get_username(), "role": role},
         )
     return membership
+
+
+def user_invite(*, tenant: Tenant, actor: Actor, username: str, email: str, role: str) -> tuple[Membership, str]:
+    """A new user with a generated password and a role in the tenant; returns the password, shown
+    once (only its salted hash is stored, as for every Django user).
+
+    A taken user name is refused rather than given a membership: an administrator must not be
+    able to bring someone else's account into their organisation by typing its name.
+    """
+    username, email, role = (username or "").strip(), (email or "").strip(), _role_checked(role)
+    problems: dict[str, list[str]] = {}
+    if not username:
+        problems["username"] = [USERNAME_REQUIRED]
+    else:
+        try:
+            UnicodeUsernameValidator()(username)
+        except ValidationError as exc:
+            problems["username"] = list(exc.messages)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            problems["email"] = list(exc.messages)
+    if problems:
+        raise DocumentInvalid(next(iter(problems.values()))[0], details=problems)
+    user_model = get_user_model()
+    raw_password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        if user_model.objects.filter(username__iexact=username).exists():
+            message = USERNAME_TAKEN.format(username=username)
+            raise DuplicateDocument(message, details={"username": [message]})
+        user = user_model.objects.create_user(username=username, email=email, password=raw_password)
+        membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="membership",
+            entity_id=membership.pk,
+            action="invited",
+            after={"user_id": user.pk, "username": username, "email": email, "role": role, "is_active": True},
+        )
+    return membership, raw_password
+
+
+def membership_active_set(*, tenant: Tenant, actor: Actor, membership: Membership, is_active: bool) -> Membership:
+    """Deactivate a member (they can no longer work in this tenant, at their next request) or
+    reactivate one; never the last active administrator."""
+    with transaction.atomic():
+        locked = Membership.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=membership.pk)
+        if locked.is_active == is_active:
+            return locked
+        if not is_active and locked.role == Role.ADMIN:
+            _last_admin_guard(tenant=tenant, membership=locked)
+        locked.is_active = is_active
+        locked.save(update_fields=["is_active"])
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="membership",
+            entity_id=locked.pk,
+            action="reactivated" if is_active else "deactivated",
+            before={"username": locked.user.get_username(), "is_active": not is_active},
+            after={"username": locked.user.get_username(), "is_active": is_active},
+        )
+    return locked
+
+
+def currency_limit_save(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    currency: str,
+    auto_approve_below: int,
+    escalate_from: int,
+    write_off_max: int,
+    price_tolerance_floor: Decimal,
+) -> CurrencyLimit:
+    """Set the tenant's amount limits in one currency (minor units of that currency), audited
+    with the values before and after."""
+    try:
+        currency = normalize_currency(currency)
+    except MoneyError as exc:
+        raise DocumentInvalid(str(exc), details={"currency": [str(exc)]}) from exc
+    values: dict[str, int | Decimal] = {
+        "auto_approve_below": auto_approve_below,
+        "escalate_from": escalate_from,
+        "write_off_max": write_off_max,
+        "price_tolerance_floor": price_tolerance_floor,
+    }
+    negative = {name: [AMOUNT_NEGATIVE] for name, value in values.items() if value < 0}
+    if negative:
+        raise DocumentInvalid(AMOUNT_NEGATIVE, details=negative)
+    with transaction.atomic():
+        existing = CurrencyLimit.objects.for_tenant(tenant).select_for_update(no_key=True).filter(currency=currency)
+        limit = existing.first() or CurrencyLimit(tenant=tenant, currency=currency)
+        before = None if limit._state.adding else {name: getattr(limit, name) for name in values}
+        if before == values:
+            return limit
+        for name, value in values.items():
+            setattr(limit, name, value)
+        limit.save()
+        limit.refresh_from_db()  # audit what the columns hold (0.5 is stored as 0.500000)
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="currency_limit",
+            entity_id=limit.pk,
+            action="created" if before is None else "updated",
+            before={"currency": currency, **before} if before is not None else None,
+            after={"currency": currency, **{name: getattr(limit, name) for name in values}},
+        )
+    return limit
+
+
+def currency_limit_delete(*, tenant: Tenant, actor: Actor, currency: str) -> None:
+    """Drop the tenant's own limits in `currency`: it uses the defaults (core.amount_limits) again."""
+    with transaction.atomic():
+        limit = CurrencyLimit.objects.for_tenant(tenant).select_for_update().filter(currency=currency).first()
+        if limit is None:
+            return
+        before = model_snapshot(limit)
+        limit.delete()
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="currency_limit",
+            entity_id=before["id"],
+            action="deleted",
+            before=before,
+        )
 
 
 def tenant_settings_update(*, tenant: Tenant, actor: Actor, **changes: Any) -> TenantSettings:

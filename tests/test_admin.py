@@ -397,21 +397,6 @@ def test_tenant_settings_invalid_value_is_a_form_error(
     assert str(getattr(ours.settings, field)) != value
 
 
-def test_tenant_settings_negative_auto_approve_max_is_refused_by_the_check_constraint(
-    admin_client: Client, ours: TenantRows
-) -> None:
-    url = admin_url(TenantSettings, "change", ours.tenant.pk)
-    data = form_data(admin_client.get(url))
-    data["auto_approve_max"] = "-5"
-
-    response = admin_client.post(url, data)
-
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors
-    ours.settings.refresh_from_db()
-    assert ours.settings.auto_approve_max == Decimal("100.000")
-
-
 def test_tenant_settings_valid_change_is_saved(admin_client: Client, ours: TenantRows) -> None:
     url = admin_url(TenantSettings, "change", ours.tenant.pk)
     data = form_data(admin_client.get(url))

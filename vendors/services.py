@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from audit.services import audit_record, model_snapshot
@@ -16,6 +19,7 @@ VENDOR_NAME_REQUIRED = "A vendor needs a name."
 VENDOR_DUPLICATE_TAX_ID = "A vendor with tax id {tax_id!r} already exists."
 VENDOR_DUPLICATE_EXTERNAL_ID = "A vendor with external id {external_id!r} already exists."
 ALIAS_TAKEN = "The alias {alias!r} already belongs to a vendor."
+TOLERANCE_NEGATIVE = "A tolerance cannot be negative."
 
 
 def vendor_create(
@@ -90,3 +94,42 @@ def vendor_alias_add(*, tenant: Tenant, vendor: Vendor, alias: str, actor: Actor
             after={"alias": vendor_alias.alias, "normalized_alias": normalized},
         )
     return vendor_alias
+
+
+def vendor_tolerances_update(
+    *,
+    tenant: Tenant,
+    vendor: Vendor,
+    actor: Actor,
+    price_tolerance_pct: Decimal | None,
+    quantity_tolerance_pct: Decimal | None,
+) -> Vendor:
+    """Set or clear (None) the vendor's own price and quantity tolerances, which the matching
+    engine uses instead of the tenant's for this vendor's invoices (DESIGN.md §5)."""
+    changes = {"price_tolerance_pct": price_tolerance_pct, "quantity_tolerance_pct": quantity_tolerance_pct}
+    negative = {name: [TOLERANCE_NEGATIVE] for name, value in changes.items() if value is not None and value < 0}
+    if negative:
+        raise DocumentInvalid(TOLERANCE_NEGATIVE, details=negative)
+    with transaction.atomic():
+        locked = Vendor.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=vendor.pk)
+        before = {name: getattr(locked, name) for name in changes}
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        try:
+            locked.full_clean(exclude=[field.name for field in Vendor._meta.fields if field.name not in changes])
+        except ValidationError as exc:
+            raise DocumentInvalid("The tolerances are invalid; see details.", details=exc.message_dict) from exc
+        locked.save(update_fields=list(changes))
+        locked.refresh_from_db(fields=list(changes))  # audit what the columns hold (5 is stored as 5.000)
+        after = {name: getattr(locked, name) for name in changes}
+        if after != before:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                entity_type="vendor",
+                entity_id=locked.pk,
+                action="tolerance_changed",
+                before=before,
+                after=after,
+            )
+    return locked

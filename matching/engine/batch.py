@@ -32,6 +32,7 @@ from matching.engine.types import (
     MatchFailure,
     MatchOutcome,
     PriorInvoiceRecord,
+    VendorRecord,
 )
 from matching.engine.vendor import resolve_vendor
 from matching.engine.vocabulary import (
@@ -44,6 +45,7 @@ from matching.engine.vocabulary import (
     REJECTED,
     UNKNOWN_VENDOR,
     UNMATCHED_LINE,
+    percent_text,
 )
 
 _ZERO = Decimal(0)
@@ -99,7 +101,7 @@ def match_invoice(
         pairs,
         billed_in_batch,
         price_tolerance_pct=price_pct if price_pct is not None else settings.price_tolerance_pct,
-        price_tolerance_abs=settings.price_tolerance_abs,
+        price_tolerance_abs=settings.limits_for(invoice.currency).price_tolerance_floor,
         quantity_tolerance_pct=quantity_pct if quantity_pct is not None else settings.quantity_tolerance_pct,
         compare_prices=purchase_order is not None and purchase_order.currency == invoice.currency,
     )
@@ -120,6 +122,8 @@ def match_invoice(
         )
     )
     status, queue, reason = decide(invoice, confidence, ordered, settings)
+    if pairs and vendor is not None:
+        reason += vendor_override_text(vendor, price_pct, quantity_pct)
     return MatchOutcome(
         invoice_id=invoice.id,
         vendor_id=vendor.id if vendor is not None else None,
@@ -142,6 +146,17 @@ def match_invoice(
         ),
         engine_version=ENGINE_VERSION,
     )
+
+
+def vendor_override_text(vendor: VendorRecord, price_pct: Decimal | None, quantity_pct: Decimal | None) -> str:
+    """What a decision adds when the lines were checked with the vendor's own tolerances instead
+    of the tenant's (DESIGN.md §5: a match that used a learned or overriding fact says so)."""
+    used = [
+        f"{name} ±{percent_text(pct)} %"
+        for name, pct in (("price", price_pct), ("quantity", quantity_pct))
+        if pct is not None
+    ]
+    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}." if used else ""
 
 
 def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> list[MatchOutcome | MatchFailure]:

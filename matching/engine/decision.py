@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
-from core.money import format_minor, round_to_minor
+from core.money import format_minor
 from matching.engine.checks import LineFindings
 from matching.engine.lines import LinePair
 from matching.engine.types import Discrepancy, InvoiceRecord, MatchSettings
@@ -66,12 +66,6 @@ def confidence_of(
     return confidence.quantize(_Q4, rounding=ROUND_HALF_UP), breakdown
 
 
-def _threshold_minor(amount: Decimal, currency: str) -> int:
-    """A threshold in major units of the invoice currency, in its minor units (100.00 → 10000
-    for EUR, 100 for JPY)."""
-    return round_to_minor(amount, currency)
-
-
 def decide(
     invoice: InvoiceRecord, confidence: Decimal, discrepancies: Sequence[Discrepancy], settings: MatchSettings
 ) -> tuple[str, str | None, str]:
@@ -79,31 +73,34 @@ def decide(
 
     1. rejected if any discrepancy type is in REJECT_ON;
     2. on_hold if receipt_missing is present and nothing is high or critical;
-    3. approved if nothing is high or critical and either the total is below AUTO_APPROVE_MAX
-       or confidence ≥ 0.95 with no discrepancy at all;
-    4. pending_review/escalated if anything is high or critical, or the total ≥ ESCALATE_FROM;
+    3. approved if nothing is high or critical and either the total is below the auto-approve
+       limit of the invoice's currency or confidence ≥ 0.95 with no discrepancy at all;
+    4. pending_review/escalated if anything is high or critical, or the total ≥ the escalation
+       limit of the invoice's currency;
     5. pending_review/standard otherwise.
+    The limits are the tenant's in the invoice's own currency, in its minor units
+    (`MatchSettings.limits_for`): JPY 100 and BHD 100.000 are different limits.
     """
     types = {d.type for d in discrepancies}
     serious = sorted({d.type for d in discrepancies if d.severity in SERIOUS})
     currency = invoice.currency
     total = f"{format_minor(invoice.total_amount, currency)} {currency}"
+    limits = settings.limits_for(currency)
     rejecting = sorted(types & settings.reject_on)
     if rejecting:
         return REJECTED, None, f"Rejected: {', '.join(rejecting)}."
     if RECEIPT_MISSING in types and not serious:
         return ON_HOLD, None, "On hold until the goods are received."
-    below_limit = invoice.total_amount < _threshold_minor(settings.auto_approve_max, currency)
     if not serious:
-        if below_limit:
-            limit = format_minor(_threshold_minor(settings.auto_approve_max, currency), currency)
+        if invoice.total_amount < limits.auto_approve_below:
+            limit = format_minor(limits.auto_approve_below, currency)
             return APPROVED, None, f"Auto-approved: total {total} is below the auto-approve limit {limit}."
         if confidence >= settings.auto_approve_min_confidence and not discrepancies:
             return APPROVED, None, f"Auto-approved: clean 3-way match (confidence {confidence})."
     if serious:
         return PENDING_REVIEW, ESCALATED, f"Escalated: {', '.join(serious)}."
-    if invoice.total_amount >= _threshold_minor(settings.escalate_from, currency):
-        limit = format_minor(_threshold_minor(settings.escalate_from, currency), currency)
+    if invoice.total_amount >= limits.escalate_from:
+        limit = format_minor(limits.escalate_from, currency)
         return PENDING_REVIEW, ESCALATED, f"Escalated: total {total} is at or above {limit}."
     listed = ", ".join(sorted(types)) or "confidence below the auto-approve level"
     return PENDING_REVIEW, STANDARD, f"Review: {listed}."

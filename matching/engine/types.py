@@ -9,26 +9,36 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from core.amount_limits import AmountLimits, amount_limits_default
+
 # Stored with every result, so a result can be read against the rules that produced it.
 # 1.1: duplicates compare each invoice's own arrival; unit prices written with the currency's decimals.
-ENGINE_VERSION = "recon-match/1.1"
+# 1.2: amount limits per currency (minor units); a decision names the vendor tolerance it used.
+ENGINE_VERSION = "recon-match/1.2"
 
 
 @dataclass(frozen=True)
 class MatchSettings:
-    """The tenant's thresholds and tolerances (DESIGN.md §5), in engine terms."""
+    """The tenant's thresholds and tolerances (DESIGN.md §5), in engine terms.
 
-    auto_approve_max: Decimal = Decimal("100.00")  # major units of the invoice currency
-    escalate_from: Decimal = Decimal("10000.00")
+    `amount_limits`: the tenant's limits per currency, in minor units of each (the loader passes
+    one for every currency of the batch); a currency missing here uses core.amount_limits'
+    defaults, as the loader would give it.
+    """
+
     auto_approve_min_confidence: Decimal = Decimal("0.95")
     price_tolerance_pct: Decimal = Decimal("2")
-    price_tolerance_abs: Decimal = Decimal("0")  # per unit, major units
     quantity_tolerance_pct: Decimal = Decimal("0")
     reject_on: frozenset[str] = frozenset({"duplicate_invoice"})
     fuzzy_vendor_threshold: int = 90
+    amount_limits: Mapping[str, AmountLimits] = field(default_factory=dict)
+
+    def limits_for(self, currency: str) -> AmountLimits:
+        return self.amount_limits.get(currency) or amount_limits_default(currency=currency)
 
 
 @dataclass(frozen=True)

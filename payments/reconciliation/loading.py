@@ -25,7 +25,7 @@ from invoices.models import DocumentType, Invoice, InvoiceStatus
 from payments.models import CounterpartyAccount, Payment, PaymentAllocation, PaymentDirection, PaymentStatus
 from payments.reconciliation.types import OpenInvoice, PaymentRecord, ReconcileSettings, VendorRecord
 from tenants.models import Tenant
-from tenants.selectors import tenant_settings_get
+from tenants.selectors import amount_limits_for, tenant_settings_get
 from vendors.models import Vendor, VendorAlias
 
 # Invoices that still expect money (DESIGN.md §4: approved → partially_paid → reconciled). Not
@@ -51,10 +51,11 @@ class LoadedReconciliation:
     settings: ReconcileSettings
 
 
-def reconcile_settings_for(tenant: Tenant) -> ReconcileSettings:
+def reconcile_settings_for(tenant: Tenant, *, currencies: Collection[str]) -> ReconcileSettings:
+    """The tenant's settings, with its write-off limit in each of `currencies` (those of the batch)."""
     stored = tenant_settings_get(tenant=tenant)
     return ReconcileSettings(
-        write_off_max_abs=stored.write_off_max_abs,
+        amount_limits=amount_limits_for(tenant=tenant, currencies=currencies),
         write_off_max_pct=stored.write_off_max_pct,
         fuzzy_vendor_threshold=stored.fuzzy_vendor_threshold,
         auto_apply=stored.reconcile_auto_apply,
@@ -188,6 +189,10 @@ def load_reconciliation(*, tenant: Tenant, limit: int) -> LoadedReconciliation:
                     due_date=row["due_date"],
                 )
             )
+    currencies = {payment.currency for payment in payments}
     return LoadedReconciliation(
-        payments=payments, invoices=invoices, vendors=_vendors(tenant), settings=reconcile_settings_for(tenant)
+        payments=payments,
+        invoices=invoices,
+        vendors=_vendors(tenant),
+        settings=reconcile_settings_for(tenant, currencies=currencies),
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Protocol
 
-from core.money import exponent, format_minor
+from core.money import format_minor
 from payments.reconciliation.counterparty import Evidence
 from payments.reconciliation.references import OpenInvoiceIndex
 from payments.reconciliation.types import (
@@ -133,13 +133,13 @@ def subset_sum(
 def write_off_limit(balance: int, currency: str, settings: ReconcileSettings) -> int:
     """The largest difference (minor units) that may be written off against `balance`.
 
-    Both limits bind: at most `write_off_max_abs` (major units of the currency) and at most
-    `write_off_max_pct` percent of the open balance, each rounded down, so a write-off is small
+    Both limits bind: at most the tenant's write-off maximum in this currency (minor units) and
+    at most `write_off_max_pct` percent of the open balance, rounded down, so a write-off is small
     in absolute and in relative terms (5.00 on a 100.00 invoice is 5 %: too much at 0.5 %).
     """
-    absolute = settings.write_off_max_abs.scaleb(exponent(currency)).to_integral_value(rounding=ROUND_FLOOR)
-    relative = (Decimal(balance) * settings.write_off_max_pct / 100).to_integral_value(rounding=ROUND_FLOOR)
-    return max(0, int(min(absolute, relative)))
+    absolute = settings.limits_for(currency).write_off_max
+    relative = int((Decimal(balance) * settings.write_off_max_pct / 100).to_integral_value(rounding=ROUND_FLOOR))
+    return max(0, min(absolute, relative))
 
 
 def _numbers(invoices: Iterable[OpenInvoice]) -> str:

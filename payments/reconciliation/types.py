@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from core.amount_limits import AmountLimits, amount_limits_default
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,13 @@ class OpenInvoice:
 
 @dataclass(frozen=True)
 class ReconcileSettings:
-    """The tenant's limits (tenants.TenantSettings), already in the engine's terms."""
+    """The tenant's limits (tenants.TenantSettings), already in the engine's terms.
 
-    write_off_max_abs: Decimal = Decimal("5.00")  # major units of the payment's currency
+    `amount_limits`: the tenant's limits in each currency of the batch (the write-off maximum in
+    that currency's minor units); a currency missing here uses core.amount_limits' defaults.
+    """
+
+    amount_limits: Mapping[str, AmountLimits] = field(default_factory=dict)
     write_off_max_pct: Decimal = Decimal("0.5")  # percent of the invoice's open balance
     fuzzy_vendor_threshold: int = 90  # rapidfuzz score 0-100
     auto_apply: bool = True
@@ -58,6 +65,9 @@ class ReconcileSettings:
     # Steps the subset-sum search may take per payment before it gives up (a vendor with many
     # open invoices of similar amounts would otherwise make one payment cost minutes).
     subset_budget: int = 20_000
+
+    def limits_for(self, currency: str) -> AmountLimits:
+        return self.amount_limits.get(currency) or amount_limits_default(currency=currency)
 
 
 @dataclass(frozen=True)

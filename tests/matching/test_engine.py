@@ -10,6 +10,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
+from core.amount_limits import AmountLimits, amount_limits_default
 from matching.engine import MatchOutcome, match_batch
 from matching.engine.lines import assign_lines
 from matching.engine.vocabulary import DISCREPANCY_TYPES, price_text
@@ -106,13 +107,20 @@ class TestPrices:
 
     @pytest.mark.parametrize(("price", "mismatch"), [("18.90", False), ("18.91", True)])
     def test_an_absolute_floor_wins_when_larger(self, price: str, mismatch: bool) -> None:
-        ctx = context(standard_po(), price_tolerance_abs=Decimal("0.50"))
+        floor = dataclasses.replace(amount_limits_default(currency="EUR"), price_tolerance_floor=Decimal("0.50"))
+        ctx = context(standard_po(), amount_limits={"EUR": floor})
         assert ("price_mismatch" in types(match_one(invoice(*clean_lines(hose_price=price)), ctx))) is mismatch
 
     def test_a_vendor_override_replaces_the_tenant_tolerance(self) -> None:
         lenient = dataclasses.replace(ACME, price_tolerance_pct=Decimal("5"))
         ctx = context(standard_po(), vendors=(lenient, NORDIC))
-        assert "price_mismatch" not in types(match_one(invoice(*clean_lines(hose_price="19.30")), ctx))
+        outcome = match_one(invoice(*clean_lines(hose_price="19.30")), ctx)
+        assert "price_mismatch" not in types(outcome)
+        assert outcome.decision_reason.endswith("Vendor tolerance for Acme Supplies Ltd used: price ±5 %.")
+
+    def test_a_decision_without_a_vendor_override_names_none(self) -> None:
+        outcome = match_one(invoice(*clean_lines()), context(standard_po()))
+        assert "Vendor tolerance" not in outcome.decision_reason
 
 
 class TestQuantities:
@@ -396,6 +404,40 @@ class TestCurrencies:
         assert outcome.discrepancies == ()
         off = match_one(invoice(line, currency="BHD", tax="63.750", total="701.252"), context(po))
         assert only(off, "total_mismatch").expected == "701.250"
+
+    @staticmethod
+    def _with_a_line_off_the_po(currency: str, price: str) -> tuple[str, str | None, str]:
+        """An invoice of 1 × `price` in `currency` whose second line is not on the PO (a medium
+        discrepancy, so its amount decides between auto-approval and review)."""
+        po = purchase_order(po_line(1, "CU-16", "Copper cable", "1", price, received="1"), currency=currency)
+        lines = (inv_line(1, "CU-16", "Copper cable", "1", price, currency=currency),
+                 inv_line(2, "FR-1", "Freight surcharge", "1", "0", currency=currency))  # fmt: skip
+        outcome = match_one(invoice(*lines, currency=currency), context(po, amount_limits=OWN_LIMITS))
+        assert types(outcome) == ["unmatched_line"]
+        return outcome.status, outcome.review_queue, outcome.decision_reason
+
+    def test_yen_100_and_dinar_100_are_not_the_same_limit(self) -> None:
+        """The tenant's limits are per currency, in its own units: JPY 15,000 (some EUR 90) and
+        BHD 40.000 (some EUR 95). A JPY 120 invoice is far below its limit; BHD 120.000 is far above."""
+        assert self._with_a_line_off_the_po("JPY", "120") == (
+            "approved", None, "Auto-approved: total 120 JPY is below the auto-approve limit 15000."
+        )  # fmt: skip
+        assert self._with_a_line_off_the_po("BHD", "120") == ("pending_review", "standard", "Review: unmatched_line.")
+        assert self._with_a_line_off_the_po("BHD", "39.999")[0] == "approved"
+
+    def test_a_currency_without_its_own_limits_uses_the_defaults_in_its_units(self) -> None:
+        settings = context(amount_limits=OWN_LIMITS).settings
+        assert settings.limits_for("JPY") is OWN_LIMITS["JPY"]
+        assert settings.limits_for("EUR") == amount_limits_default(currency="EUR")
+        eur, rial = settings.limits_for("EUR"), settings.limits_for("OMR")  # the Omani rial has 3 decimals
+        assert (eur.auto_approve_below, eur.escalate_from, rial.escalate_from) == (100_00, 10_000_00, 10_000_000)
+
+
+# A tenant's own limits in yen and in dinar, each in its minor units.
+OWN_LIMITS = {
+    "JPY": AmountLimits(currency="JPY", auto_approve_below=15_000, escalate_from=1_500_000, write_off_max=500),
+    "BHD": AmountLimits(currency="BHD", auto_approve_below=40_000, escalate_from=4_000_000, write_off_max=2_000),
+}
 
 
 def test_every_type_of_the_vocabulary_is_produced_by_some_test_above() -> None:
