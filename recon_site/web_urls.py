@@ -9,7 +9,7 @@ from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
-from review import invoice_list_views
+from review import invoice_list_views, originals
 from review import views as review_views
 from tenants import views as tenant_views
 from vendors import views as vendor_views
@@ -40,6 +40,7 @@ urlpatterns = [
     path("app/queues/<str:queue>/bulk-approve", review_views.bulk_approve, name="bulk-approve"),
     path("app/invoices/<uuid:invoice_id>", review_views.invoice_detail, name="invoice-detail"),
     path("app/invoices/<uuid:invoice_id>/timeline", review_views.invoice_timeline, name="invoice-timeline"),
+    path("app/invoices/<uuid:invoice_id>/original", originals.invoice_original, name="invoice-original"),
     path("app/invoices/<uuid:invoice_id>/review", review_views.invoice_action, name="invoice-action"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),

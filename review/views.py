@@ -23,6 +23,7 @@ from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from review.comparison import invoice_detail as invoice_detail_read
 from review.decisions import REVIEW_ACTIONS, can_review, invoice_review
+from review.originals import invoice_original_read
 from review.queues import (
     QUEUE_SORTS,
     QueueFilters,
@@ -32,7 +33,7 @@ from review.queues import (
     review_queue_list,
 )
 from tenants.http.error_pages import post_only
-from tenants.http.web import WebContext, tenant_view
+from tenants.http.web import WebContext, content_security_policy, tenant_view
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 25
@@ -150,7 +151,13 @@ def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, An
 
 @tenant_view
 def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
-    return render(request, "invoices/detail.html", _detail_context(request, invoice_id))
+    context = _detail_context(request, invoice_id)
+    original = invoice_original_read(tenant=_web(request).tenant, invoice=context["invoice"])
+    response = render(request, "invoices/detail.html", {**context, "original": original})
+    if original is not None and original.is_pdf:
+        # The page embeds its own original PDF in an <object>, which the site's policy forbids.
+        response["Content-Security-Policy"] = content_security_policy(object_src="'self'")
+    return response
 
 
 @tenant_view

@@ -10,6 +10,7 @@ added in one place.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +26,7 @@ from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
 from payments.reconciliation.services import allocation_split
 from review.saved_views import saved_view_create
+from source_files.services import XML, DocumentRef, source_file_keep
 from tenants.models import Role, Tenant
 from tests.factories import (
     GoodsReceiptFactory,
@@ -146,6 +148,15 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
         entity_id=invoice.pk,
         action="created",
         after={"invoice_number": invoice.invoice_number},
+    )
+    # The file the invoice came from, kept as the e-invoice door keeps one (its page serves it).
+    source_file_keep(
+        tenant=tenant,
+        binary=io.BytesIO(f"<Invoice><ID>INV-{label}</ID><Note>{label} original</Note></Invoice>".encode()),
+        filename=f"INV-{label}.xml",
+        content_type=XML,
+        actor=system_actor(f"{label}-import"),
+        documents=[DocumentRef(invoice._meta.label_lower, invoice.pk)],
     )
     # A real run gives the tenant a match run and discrepancies (7 ordered, 10 billed per line).
     match_run = matching_run_for_tenant(tenant=tenant, trigger=MatchRun.Trigger.COMMAND, actor=system_actor(label))

@@ -27,6 +27,8 @@ NUL_IN_INPUT = "The request contains a NUL character, which no field accepts. No
 
 # Roles that may start matching runs and act on the escalated queue.
 APPROVER_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
+# Roles that may bring files in on the Import page (every member may look at what came in).
+IMPORTER_ROLES = frozenset({Role.CLERK, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class WebContext:
     @property
     def is_approver(self) -> bool:
         return self.role in APPROVER_ROLES
+
+    @property
+    def can_import(self) -> bool:
+        return self.role in IMPORTER_ROLES
 
 
 def web_context_of(request: HttpRequest) -> WebContext | None:
@@ -106,20 +112,28 @@ def web_globals(request: HttpRequest) -> dict[str, Any]:
 # Django 5.2 has no built-in CSP (it arrives in 6.0), hence this middleware. Only our own
 # scripts and styles: no inline <script>, no style="" attributes, no CDN. The web app draws its
 # charts as server-rendered SVG, whose presentation attributes (width, fill) are not styles.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+_CSP_DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def content_security_policy(**overrides: str) -> str:
+    """The site's policy, with the directives a page needs changed (`object_src="'self'"` for the
+    invoice page that embeds its own original PDF); the middleware leaves a page's own policy be."""
+    directives = {**_CSP_DIRECTIVES, **{name.replace("_", "-"): value for name, value in overrides.items()}}
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 # Third-party pages we serve but do not write: Swagger UI boots from an inline script, and the
 # admin's widgets still set inline styles. They keep the other headers.
 CSP_EXEMPT_PREFIXES = ("/api/docs/", "/admin/")
