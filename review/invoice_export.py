@@ -35,6 +35,7 @@ from review.invoice_list import InvoiceListRow, invoice_list_row
 from tenants.models import Tenant
 
 CHUNK_SIZE = 2000
+LINES_PER_PIECE = 500
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A spreadsheet's number is a binary double, which holds every decimal of up to 15 significant
@@ -104,12 +105,19 @@ class _Line:
 
 
 def invoice_csv_lines(*, tenant: Tenant, invoices: QuerySet) -> Iterator[str]:
-    """The CSV, a line at a time: a byte order mark (so spreadsheets read UTF-8 names as such),
-    the headers, then one line per invoice with every cell through csv_cell."""
+    """The CSV in pieces of `LINES_PER_PIECE` lines (one write each, not one per line): a byte
+    order mark (so spreadsheets read UTF-8 names as such), the headers, then one line per invoice
+    with every cell through csv_cell."""
     writer = csv.writer(_Line())
     yield "\ufeff" + writer.writerow([csv_cell(header) for header in EXPORT_HEADERS])
+    piece: list[str] = []
     for _, cells in export_rows(tenant=tenant, invoices=invoices):
-        yield writer.writerow([csv_cell(export_text(value)) for value in cells])
+        piece.append(writer.writerow([csv_cell(export_text(value)) for value in cells]))
+        if len(piece) == LINES_PER_PIECE:
+            yield "".join(piece)
+            piece = []
+    if piece:
+        yield "".join(piece)
 
 
 def invoice_csv_response(*, tenant: Tenant, invoices: QuerySet, filename: str) -> StreamingHttpResponse:

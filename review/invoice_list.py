@@ -359,10 +359,17 @@ def invoice_list_page_rows(*, tenant: Tenant, invoice_ids: Sequence[uuid.UUID]) 
     found = {
         values["id"]: invoice_list_row(values)
         for values in invoice_list_values(
-            tenant=tenant, invoices=Invoice.objects.for_tenant(tenant).filter(pk__in=invoice_ids)
+            tenant=tenant, invoices=Invoice.objects.for_tenant(tenant).filter(pk__in=invoice_ids).order_by()
         )
     }
     return [found[invoice_id] for invoice_id in invoice_ids if invoice_id in found]
+
+
+# The choices' labels, read once: an export asks for them on every one of its rows.
+_STATUS_LABELS = dict(InvoiceStatus.choices)
+_QUEUE_LABELS = dict(ReviewQueue.choices)
+_DOCUMENT_TYPE_LABELS = dict(DocumentType.choices)
+_SOURCE_LABELS = dict(InvoiceSource.choices)
 
 
 @dataclass(frozen=True)
@@ -392,19 +399,19 @@ class InvoiceListRow:
 
     @property
     def status_label(self) -> str:
-        return code_label(code=self.status, labels=dict(InvoiceStatus.choices)) or ""
+        return code_label(code=self.status, labels=_STATUS_LABELS) or ""
 
     @property
     def queue_label(self) -> str:
-        return code_label(code=self.review_queue, labels=dict(ReviewQueue.choices)) or ""
+        return code_label(code=self.review_queue, labels=_QUEUE_LABELS) or ""
 
     @property
     def document_type_label(self) -> str:
-        return code_label(code=self.document_type, labels=dict(DocumentType.choices)) or ""
+        return code_label(code=self.document_type, labels=_DOCUMENT_TYPE_LABELS) or ""
 
     @property
     def source_label(self) -> str:
-        return code_label(code=self.source, labels=dict(InvoiceSource.choices)) or ""
+        return code_label(code=self.source, labels=_SOURCE_LABELS) or ""
 
     @property
     def discrepancy_labels(self) -> tuple[str, ...]:

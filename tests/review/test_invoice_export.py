@@ -185,11 +185,13 @@ def test_the_csv_is_streamed_from_chunked_reads(
     """Rows come from the database a chunk at a time as the response is read: the header goes out
     before any invoice is read, and a list longer than a chunk arrives whole and in order."""
     monkeypatch.setattr(invoice_export, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(invoice_export, "LINES_PER_PIECE", 3)
     lines = invoice_csv_lines(tenant=tenant, invoices=_invoices(tenant, sort="-number"))
     with CaptureQueriesContext(connection) as queries:
         header = next(lines)
     assert header.startswith("\ufeffInvoice number,") and len(queries) == 0
     rest = list(lines)
+    assert len(rest) == 3  # 7 lines in pieces of 3
     numbers = [row[0] for row in csv.reader(io.StringIO("".join(rest)))]
     assert numbers == [row[0] for row in _csv_rows(tenant, sort="-number")[1:]]
     assert len(numbers) == len(hostile)
