@@ -6,7 +6,10 @@ security, only a comparison of plain columns can use an index), and the SQL the 
 queries apply to values that are not stored (a batch's invoice lines). The billing key (a line
 key with its quantity and unit price) is here for the same reason. Every form is built from the
 two sets defined once below, so the forms compute the same text on every input and under any
-database locale; tests/matching/test_lookup_keys.py checks that on tricky inputs.
+database locale; tests/matching/test_lookup_keys.py checks that on tricky inputs. The search
+keys of document numbers are here too (`document_number_key`, and `reversed_key` for the ends of
+numbers): the web app's search looks POs up by them, stored for the same reason
+(tests/test_search_keys.py).
 
 What that means for users. Whitespace is every character Python calls whitespace (SPACES: tabs,
 line breaks, no-break and other typographic spaces): a PO number ignores it anywhere ("PO 0042",
@@ -24,6 +27,7 @@ similarity, case folded in full (matching.engine.lines.description_similarity).
 
 from __future__ import annotations
 
+import re
 import string
 
 from django.db import models
@@ -53,6 +57,11 @@ SPACES = (
 ASCII_LOWERCASE = string.ascii_lowercase
 ASCII_UPPERCASE = string.ascii_uppercase
 
+# What a document number keeps (document_number_key): the ASCII digits and capitals, written
+# out rather than as ranges; and the leading zeros of a run of digits, which it drops.
+_NOT_NUMBER_CHARACTER = re.compile(f"[^{string.digits}{ASCII_UPPERCASE}]")
+_PADDING_ZEROS = re.compile(f"(?<![{string.digits}])0+(?=[{string.digits}])")
+
 _PO_NUMBER_TABLE = str.maketrans(ASCII_LOWERCASE, ASCII_UPPERCASE, SPACES)
 _ASCII_UPPER_TABLE = str.maketrans(ASCII_LOWERCASE, ASCII_UPPERCASE)
 
@@ -77,6 +86,43 @@ def po_number_key_expression(po_number: Combinable) -> Func:
     """`po_number_key` as the database computes it, stored as `PurchaseOrder.po_number_key`."""
     spaces_removed = _translate_expression(po_number, source=SPACES, target="")
     return _translate_expression(spaces_removed, source=ASCII_LOWERCASE, target=ASCII_UPPERCASE)
+
+
+def document_number_key(number: str) -> str:
+    """How search compares a document number (a PO's, typed or stored): ASCII letters and digits
+    only, the case of the letters ignored, and a run of digits without its leading zeros
+    (`"po-0042 b"` → `"PO42B"`), so that "po42", "PO-0042" and "PO 42" are one number.
+
+    The rule of invoice numbers (invoices.numbers.normalize_invoice_number, the duplicate key) on
+    every ASCII input; that one upper-cases with Python's full Unicode rules ("ß" → "SS"), which no
+    database function reproduces, so this one, stored as a generated column, changes a-z only."""
+    letters_and_digits = _NOT_NUMBER_CHARACTER.sub("", number.translate(_ASCII_UPPER_TABLE))
+    return _PADDING_ZEROS.sub("", letters_and_digits)
+
+
+def document_number_key_expression(number: Combinable) -> Func:
+    """`document_number_key` as the database computes it, stored as
+    `PurchaseOrder.po_number_search_key`. The patterns name every character they keep: the regular
+    expressions of PostgreSQL, like Python's, compare listed characters by code, under any locale."""
+    upper = _translate_expression(number, source=ASCII_LOWERCASE, target=ASCII_UPPERCASE)
+    letters_and_digits = _regexp_remove(upper, _NOT_NUMBER_CHARACTER.pattern)
+    return _regexp_remove(letters_and_digits, _PADDING_ZEROS.pattern)
+
+
+def _regexp_remove(text: Combinable, pattern: str) -> Func:
+    return Func(text, Value(pattern), Value(""), Value("g"), function="regexp_replace", output_field=models.TextField())
+
+
+def reversed_key(key: str) -> str:
+    """A key read backwards: what ends a key begins its reversal, so a search for the end of a
+    number ("7790" in "INV7790") is a prefix search, which a B-tree index answers."""
+    return key[::-1]
+
+
+def reversed_key_expression(key: Combinable) -> Func:
+    """`reversed_key` as the database computes it. The keys it reverses are ASCII (one byte per
+    character), so PostgreSQL's reverse() and Python's slice agree character for character."""
+    return Func(key, function="reverse", output_field=models.TextField())
 
 
 def sku_key(sku: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
+from core.lookup_keys import reversed_key_expression
 from core.tenancy.scoping import TenantOwnedModel
 from purchasing.models import QUANTITY, UNIT_PRICE
-
 
 # The labels of these choices are what a person reads for each code: pages, exports and the
 # API's `*_label` fields (core.labels).
@@ -74,8 +74,16 @@ class Invoice(TenantOwnedModel):
     vendor_name_raw = models.CharField(max_length=255, blank=True, default="")
     vendor_tax_id_raw = models.CharField(max_length=64, blank=True, default="")
     invoice_number = models.CharField(max_length=64)
-    # See invoices.numbers.normalize_invoice_number: the key of duplicate detection.
+    # See invoices.numbers.normalize_invoice_number: the key of duplicate detection, and of search.
     invoice_number_normalized = models.CharField(max_length=64, editable=False)
+    # The same key read backwards (core.lookup_keys.reversed_key): search finds the end of a
+    # number ("7790" in INV-7790) as a prefix of this one, through an index. Generated, so no
+    # writer can leave it disagreeing with the key.
+    invoice_number_reversed = models.GeneratedField(
+        expression=reversed_key_expression(models.F("invoice_number_normalized")),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
     po_number = models.CharField(max_length=64, blank=True, default="")
     currency = models.CharField(max_length=3)
     invoice_date = models.DateField()
@@ -139,6 +147,27 @@ class Invoice(TenantOwnedModel):
                 fields=["tenant", "created_at", "id"],
                 condition=models.Q(status="received"),
                 name="invoice_tenant_received_queue",
+            ),
+            # Search (review.search): a prefix of the number or of its reversal (`^@`, LEAKPROOF
+            # unlike LIKE, so an index condition under row-level security; text_pattern_ops
+            # makes it a range of the index whatever the collation), an exact total, and the
+            # newest invoices with both keys beside them: walked without reading the table when
+            # a prefix is shared by many, and for numbers that merely contain what was typed.
+            models.Index(
+                fields=["tenant", "invoice_number_normalized"],
+                opclasses=["uuid_ops", "text_pattern_ops"],
+                name="invoice_tenant_search_number",
+            ),
+            models.Index(
+                fields=["tenant", "invoice_number_reversed"],
+                opclasses=["uuid_ops", "text_pattern_ops"],
+                name="invoice_tenant_search_reversed",
+            ),
+            models.Index(fields=["tenant", "total_amount"], name="invoice_tenant_total"),
+            models.Index(
+                fields=["tenant", "created_at", "id"],
+                include=["invoice_number_normalized", "invoice_number_reversed"],
+                name="invoice_tenant_recent_search",
             ),
         ]
         constraints = [

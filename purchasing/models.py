@@ -8,7 +8,9 @@ from django.db.models import F
 from core.lookup_keys import (
     billing_key_expression,
     description_key_expression,
+    document_number_key_expression,
     po_number_key_expression,
+    reversed_key_expression,
     sku_key_expression,
 )
 from core.tenancy.scoping import TenantOwnedModel
@@ -40,6 +42,19 @@ class PurchaseOrder(TenantOwnedModel):
         output_field=models.CharField(max_length=64),
         db_persist=True,
     )
+    # The number as the web app's search compares it (core.lookup_keys.document_number_key:
+    # "po42" finds "PO-0042"), and read backwards, so that the end of a number ("42") is found by
+    # a prefix of this one. Stored and indexed for the reason given at `po_number_key`.
+    po_number_search_key = models.GeneratedField(
+        expression=document_number_key_expression(F("po_number")),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
+    po_number_search_key_reversed = models.GeneratedField(
+        expression=reversed_key_expression(document_number_key_expression(F("po_number"))),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -49,6 +64,25 @@ class PurchaseOrder(TenantOwnedModel):
             # Matching looks POs up by the number an invoice gives; without this, every batch
             # normalizes every PO number of the tenant.
             models.Index(fields=["tenant", "po_number_key"], name="po_tenant_lookup_key"),
+            # Search (review.search): text_pattern_ops, so that a prefix (`^@`, LEAKPROOF, unlike
+            # LIKE) is a range of the index whatever the database's collation; the newest first
+            # with both keys beside them, walked without reading the table when a prefix is shared
+            # by many, and for the numbers that merely contain what was typed.
+            models.Index(
+                fields=["tenant", "po_number_search_key"],
+                opclasses=["uuid_ops", "text_pattern_ops"],
+                name="po_tenant_search_key",
+            ),
+            models.Index(
+                fields=["tenant", "po_number_search_key_reversed"],
+                opclasses=["uuid_ops", "text_pattern_ops"],
+                name="po_tenant_search_key_reversed",
+            ),
+            models.Index(
+                fields=["tenant", "created_at", "id"],
+                include=["po_number_search_key", "po_number_search_key_reversed"],
+                name="po_tenant_recent_search",
+            ),
         ]
 
     def __str__(self) -> str:

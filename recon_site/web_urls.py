@@ -9,7 +9,7 @@ from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
-from review import invoice_list_views, originals
+from review import invoice_list_views, originals, search_views
 from review import views as review_views
 from tenants import views as tenant_views
 from vendors import views as vendor_views
@@ -21,6 +21,8 @@ urlpatterns = [
     path("login", tenant_views.LoginView.as_view(), name="login"),
     path("logout", tenant_views.LogoutView.as_view(), name="logout"),
     path("app/tenant", tenant_views.tenant_switch, name="tenant-switch"),
+    path("app/search", search_views.search_page, name="search"),
+    path("app/search/suggest", search_views.search_suggest, name="search-suggest"),
     path("app/invoices", invoice_list_views.invoice_index, name="invoices"),
     path("app/invoices/export.csv", invoice_list_views.invoice_export_csv, name="invoices-export-csv"),
     path("app/invoices/export.xlsx", invoice_list_views.invoice_export_xlsx, name="invoices-export-xlsx"),

@@ -36,7 +36,17 @@ class Vendor(TenantOwnedModel):
                 name="vendor_unique_tenant_external_id",
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "normalized_name"], name="vendor_tenant_norm_name")]
+        indexes = [
+            models.Index(fields=["tenant", "normalized_name"], name="vendor_tenant_norm_name"),
+            # Search by the start of a name (review.search): `^@` is a range of a text_pattern_ops
+            # index whatever the collation, and LEAKPROOF, so an index condition under row-level
+            # security (LIKE is neither).
+            models.Index(
+                fields=["tenant", "normalized_name"],
+                opclasses=["uuid_ops", "text_pattern_ops"],
+                name="vendor_tenant_name_prefix",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

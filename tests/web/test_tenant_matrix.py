@@ -79,6 +79,19 @@ LIST_PAGES = {
     "web:invoices-export-xlsx",
 }
 
+# Pages that search what is typed in `q` (review.search_views): each text below finds tenant A's
+# documents for A, and none of them for tenant B; those both tenants' documents answer (`True`)
+# find B's own for B.
+SEARCH_PAGES = {"web:search", "web:search-suggest"}
+SEARCHES = (
+    (f"INV-{SECRET}", False),  # an invoice number, whole
+    (f"po-{SECRET.lower()}", False),  # a PO number, in lower case
+    (SECRET.lower(), False),  # the start of a vendor's name, and the end of numbers
+    ("Supplies", True),  # a later word of both tenants' vendors' names
+    ("43.98", True),  # both tenants' invoice totals
+    ("inv", True),  # the start of both tenants' invoice numbers
+)
+
 METHODS = ("get", "post")
 
 
@@ -184,7 +197,7 @@ def test_discovery_finds_the_web_pages() -> None:
         "web:payment-split",
         "web:payment-allocation-reverse",
     }
-    assert names >= LIST_PAGES | {"web:dashboard", "web:bulk-approve", "web:tenant-switch"}
+    assert names >= LIST_PAGES | SEARCH_PAGES | {"web:dashboard", "web:bulk-approve", "web:tenant-switch"}
 
 
 @pytest.mark.parametrize("endpoint", WEB_PAGES, ids=lambda endpoint: endpoint.url_name)
@@ -292,3 +305,24 @@ def test_a_page_without_an_object_shows_and_changes_nothing_of_another_tenant(
         assert intruder.get(invoice_url).status_code in {302, 404}
 
     assert tenant_rows(tenant_a_documents.tenant) == rows_before
+
+
+@pytest.mark.parametrize("url_name", sorted(SEARCH_PAGES))
+def test_a_search_finds_its_own_tenants_documents_only(
+    url_name: str,
+    tenant_a_documents: TenantDocuments,
+    tenant_b_documents: TenantDocuments,
+    owner: Client,
+    intruder: Client,
+) -> None:
+    """Tenant A's numbers, names and amounts typed by tenant B find nothing of A's; A finds them."""
+    url = reverse(url_name)
+    a_ids = [str(document.pk) for document in tenant_a_documents.by_basename.values()]
+    b_ids = [str(document.pk) for document in tenant_b_documents.by_basename.values()]
+    for typed, both_have_it in SEARCHES:
+        own = _body(owner.get(url, {"q": typed})).decode()
+        assert any(pk in own for pk in a_ids), f"{typed!r} finds none of A's documents for A: proves nothing"
+        response = intruder.get(url, {"q": typed})
+        assert response.status_code == 200
+        assert_no_secret(_body(response), tenant_a_documents, sent=(typed,))
+        assert any(pk in _body(response).decode() for pk in b_ids) is both_have_it, typed
