@@ -7,11 +7,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.http import QueryDict
 
 from core.http.listing import list_ordered
 from invoices.models import Invoice
 from review.invoice_list import (
+    DEFAULT_SORT,
     INVOICE_LIST_SORTS,
     InvoiceListFilters,
     InvoiceListForm,
@@ -199,3 +201,17 @@ def test_a_row_carries_labels_and_the_exact_amount(tenant: Tenant, ledger: dict[
         "CSV import",
         "Invoice",
     )
+
+
+def test_the_default_sort_is_an_index_walk(tenant: Tenant, ledger: dict[str, Invoice]) -> None:
+    """Newest first is an index walk (tenant, created_at, id), backwards, stopping after the page:
+    however many invoices the tenant has, no sort of all of them. With sorting disabled the
+    planner must still find a plan without one (it would otherwise sort, at any cost)."""
+    invoices = invoice_list(tenant=tenant, filters=InvoiceListFilters())
+    page = list_ordered(queryset=invoices, sorts=INVOICE_LIST_SORTS, sort=DEFAULT_SORT).values_list("pk", flat=True)
+    sql, params = page[:50].query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Sort" not in plan and "Index Scan Backward" in plan, plan
