@@ -14,8 +14,9 @@ index condition (core.lookup_keys). Equality of text and of integers is LEAKPROO
 - exact: `key = q`; start: `key ^@ q`, on text_pattern_ops indexes, a range whatever the collation;
 - end: `reversed_key ^@ reverse(q)`, the end of a number as the start of its reversal;
 - inside: the newest `CONTAINS_WINDOW` documents, walked in the index of their creation time,
-  which holds the key beside it (an index-only scan, no table reads); older documents are found by
-  their number's start or end, which is what clerks type;
+  which holds the keys beside it (an index-only scan, no table reads), and only when the better
+  ranks leave room in the list and the number typed is not a document's whole number; older
+  documents are found by their number's start or end, which is what clerks type;
 - amounts: `total = minor units` for each exponent the amount fits (1250 is 125000 cents of EUR,
   1250 yen, 1250000 fils of BHD), on an index of the totals, each with its currencies;
 - vendors: the start of the normalized name by index; a later word by a scan of the tenant's
