@@ -42,7 +42,7 @@ from django.db import models
 from core.lookup_keys import SPACES, document_number_key, reversed_key
 from core.money import CURRENCY_EXPONENTS, MoneyError, to_minor
 from core.tenancy.scoping import tenant_cursor
-from invoices.models import InvoiceStatus
+from invoices.models import DocumentType, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
 from purchasing.models import PurchaseOrder
 from tenants.models import Tenant
@@ -92,6 +92,7 @@ class SearchHit:
     """One document found: what the list shows of it and how it ranked."""
 
     kind: str
+    kind_label: str  # "Credit note" for an invoice that credits
     rank: Rank
     id: uuid.UUID
     title: str  # the number, or the vendor's name
@@ -177,7 +178,8 @@ _CONTAINS_BRANCH = (
 )
 _INVOICE_ROWS = (
     "SELECT hit.rank, invoice.id, invoice.invoice_number, COALESCE(vendor.name, invoice.vendor_name_raw),"
-    " invoice.status, invoice.invoice_date, invoice.total_amount, invoice.currency, invoice.created_at"
+    " invoice.status, invoice.invoice_date, invoice.total_amount, invoice.currency, invoice.created_at,"
+    " invoice.document_type"
     " FROM ({branches}) AS hit"
     " JOIN invoices_invoice AS invoice ON invoice.id = hit.id AND invoice.tenant_id = %(tenant)s"
     " LEFT JOIN vendors_vendor AS vendor ON vendor.id = invoice.vendor_id AND vendor.tenant_id = %(tenant)s"
@@ -304,23 +306,26 @@ def invoice_search(*, tenant: Tenant, query: SearchQuery, limit: int) -> list[Se
         if (amounts := _amount_branch(rank=rank, amount=query.amount, parameters=parameters)) is not None:
             branches.append(amounts)
     rows = _rows(tenant=tenant, sql=_INVOICE_ROWS, better=better, branches=branches, parameters=parameters)
-    return [
-        SearchHit(
-            kind=Kind.INVOICE,
-            rank=Rank(rank),
-            id=invoice_id,
-            title=number,
-            vendor_name=vendor_name,
-            status=status,
-            status_label=InvoiceStatus(status).label,
-            date=invoice_date,
-            amount=total,
-            currency=currency,
-            tax_id="",
-            created_at=created_at,
-        )
-        for rank, invoice_id, number, vendor_name, status, invoice_date, total, currency, created_at in rows
-    ]
+    return [_invoice_hit(row) for row in rows]
+
+
+def _invoice_hit(row: tuple[Any, ...]) -> SearchHit:
+    rank, invoice_id, number, vendor_name, status, invoice_date, total, currency, created_at, document_type = row
+    return SearchHit(
+        kind=Kind.INVOICE,
+        kind_label=DocumentType(document_type).label,
+        rank=Rank(rank),
+        id=invoice_id,
+        title=number,
+        vendor_name=vendor_name,
+        status=status,
+        status_label=InvoiceStatus(status).label,
+        date=invoice_date,
+        amount=total,
+        currency=currency,
+        tax_id="",
+        created_at=created_at,
+    )
 
 
 def purchase_order_search(*, tenant: Tenant, query: SearchQuery, limit: int) -> list[SearchHit]:
@@ -344,6 +349,7 @@ def purchase_order_search(*, tenant: Tenant, query: SearchQuery, limit: int) -> 
     return [
         SearchHit(
             kind=Kind.PURCHASE_ORDER,
+            kind_label=Kind.PURCHASE_ORDER.label,
             rank=Rank(rank),
             id=po_id,
             title=number,
@@ -380,6 +386,7 @@ def vendor_search(*, tenant: Tenant, query: SearchQuery, limit: int) -> list[Sea
     return [
         SearchHit(
             kind=Kind.VENDOR,
+            kind_label=Kind.VENDOR.label,
             rank=Rank(rank),
             id=vendor_id,
             title=vendor_name,

@@ -7,7 +7,6 @@ the layout on every page, and its keyboard handling recon_site/static/web/search
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
@@ -35,18 +34,10 @@ class ShownHit:
 
     hit: SearchHit
     href: str
-    kind_label: str
-
-    @property
-    def id(self) -> uuid.UUID:
-        return self.hit.id
 
 
 def _shown(hits: list[SearchHit]) -> list[ShownHit]:
-    return [
-        ShownHit(hit=hit, href=reverse(DOCUMENT_PAGES[Kind(hit.kind)], args=[hit.id]), kind_label=Kind(hit.kind).label)
-        for hit in hits
-    ]
+    return [ShownHit(hit=hit, href=reverse(DOCUMENT_PAGES[Kind(hit.kind)], args=[hit.id])) for hit in hits]
 
 
 def _web(request: HttpRequest) -> WebContext:

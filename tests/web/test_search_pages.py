@@ -68,6 +68,22 @@ def test_the_list_offers_the_ranked_documents_each_opening_its_page_then_all_res
     assert purchase_orders[0][0].startswith("/app/purchase-orders/")
 
 
+def test_each_option_says_what_kind_of_document_it_is(clerk: Client, scenario: Scenario) -> None:
+    vendor = scenario.original.vendor
+    InvoiceFactory(vendor=vendor, invoice_number="KIND-1")
+    InvoiceFactory(vendor=vendor, invoice_number="KIND-2", document_type="credit_note")
+    PurchaseOrderFactory(vendor=vendor, po_number="KIND-3")
+    VendorFactory(tenant=scenario.tenant, name="Kind Supplies")
+    html = clerk.get(SUGGEST, {"q": "kind"}).content.decode()
+    kinds = re.findall(r'search-kind">([^<]*)<.*?search-title">([^<]*)<', html, re.S)
+    assert sorted(kinds) == [
+        ("Credit note", "KIND-2"),
+        ("Invoice", "KIND-1"),
+        ("Purchase order", "KIND-3"),
+        ("Vendor", "Kind Supplies"),
+    ]
+
+
 def test_the_list_says_when_nothing_matches_and_is_empty_for_no_text(clerk: Client, scenario: Scenario) -> None:
     html = clerk.get(SUGGEST, {"q": "zz-404"}).content.decode()
     assert "No invoice, purchase order or vendor matches “zz-404”." in html
