@@ -544,19 +544,20 @@ class CsvCells:
 
 def csv_cells_read(*, binary: IO[bytes], rows: Collection[int] = (), first: int = 0) -> CsvCells:
     """The header, the rows numbered `rows`, and the `first` data rows after the header, read as
-    `csv_import` reads the file (its encoding, its delimiter). Raises `CsvImportInvalid` for a
-    file `csv_import` could not read as text either."""
+    `csv_import` reads the file (its encoding, its delimiter). A file `csv_import` cannot read as
+    text is shown all the same, its unreadable bytes replaced (U+FFFD): the cells are for
+    showing, and `csv_import` says what is wrong with it."""
     try:
-        encoding = _detect_encoding(binary)
-    except _FileProblem as exc:
-        raise CsvImportInvalid(str(exc), details={"file": [str(exc)]}) from exc
-    delimiter = _delimiter(binary, encoding.name)
+        encoding, errors = _detect_encoding(binary).name, "strict"
+    except _FileProblem:
+        encoding, errors = "cp1252", "replace"
+    delimiter = _delimiter(binary, encoding)
     binary.seek(0)
     wanted = set(rows)
     last = max(wanted | {first + 1})
     found: dict[int, list[str]] = {}
     header: list[str] = []
-    text = io.TextIOWrapper(binary, encoding=encoding.name, newline="")
+    text = io.TextIOWrapper(binary, encoding=encoding, errors=errors, newline="")
     try:
         with contextlib.suppress(csv.Error):  # a malformed file shows the rows before the break
             for number, record in _records(csv.reader(text, delimiter=delimiter, strict=True)):

@@ -18,6 +18,7 @@ from matching.models import Discrepancy, MatchRun
 from payments.models import AllocationKind, PaymentDirection, PaymentStatus, StatementFormat
 from purchasing.models import PurchaseOrder
 from review.decisions import REVIEW_ACTION_LABELS
+from review.models import ImportKind, ImportStatus
 from tenants.models import Role
 
 CODE_FAMILIES: dict[str, Mapping[str, str]] = {
@@ -39,6 +40,8 @@ CODE_FAMILIES: dict[str, Mapping[str, str]] = {
     "audit_action": AUDIT_ACTION_LABELS,
     "actor_kind": ACTOR_KIND_LABELS,
     "role": dict(Role.choices),
+    "import_kind": dict(ImportKind.choices),
+    "import_status": dict(ImportStatus.choices),
 }
 
 

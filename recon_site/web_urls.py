@@ -11,6 +11,7 @@ from purchasing import views as purchasing_views
 from recon_site import dashboard
 from review import invoice_list_views, originals, search_views
 from review import views as review_views
+from review.intake import views as intake_views
 from tenants import views as tenant_views
 from vendors import views as vendor_views
 
@@ -38,6 +39,9 @@ urlpatterns = [
         invoice_list_views.saved_view_delete_view,
         name="invoice-view-delete",
     ),
+    path("app/imports", intake_views.import_index, name="imports"),
+    path("app/imports/<uuid:batch_id>", intake_views.import_batch_detail, name="import-batch"),
+    path("app/imports/<uuid:batch_id>/import", intake_views.import_batch_run, name="import-run"),
     path("app/queues/<str:queue>", review_views.review_queue, name="queue"),
     path("app/queues/<str:queue>/bulk-approve", review_views.bulk_approve, name="bulk-approve"),
     path("app/invoices/<uuid:invoice_id>", review_views.invoice_detail, name="invoice-detail"),

@@ -33,6 +33,7 @@ from invoices.models import DocumentType, Invoice, InvoiceSource, InvoiceStatus,
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
 from purchasing.models import PurchaseOrder
+from source_files.models import SourceFileDocument
 from tenants.models import Tenant
 
 # Sort keys as ORM orderings (the list's aliases below). The default is the newest first: the
@@ -136,6 +137,8 @@ class InvoiceListForm(forms.Form):
     source = forms.ChoiceField(required=False, choices=InvoiceSource.choices, label="Source")
     document = forms.ChoiceField(required=False, choices=DocumentType.choices, label="Document type")
     discrepancy = forms.ChoiceField(required=False, choices=discrepancy_type_choices, label="Has discrepancy")
+    # The invoices a kept file created (source_files): where the Import page's result links to.
+    file = forms.UUIDField(required=False, label="Imported file")
     per_page = forms.TypedChoiceField(
         required=False,
         coerce=int,
@@ -181,6 +184,7 @@ class InvoiceListForm(forms.Form):
             source=data.get("source") or "",
             document_type=data.get("document") or "",
             discrepancy_type=data.get("discrepancy") or "",
+            source_file_id=data.get("file"),
         )
 
     def page_size(self) -> int:
@@ -206,6 +210,7 @@ class InvoiceListFilters:
     source: str = ""
     document_type: str = ""
     discrepancy_type: str = ""
+    source_file_id: uuid.UUID | None = None
 
 
 def invoice_list_query(*, form: InvoiceListForm, sort: str) -> str:
@@ -319,6 +324,11 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters) -> QuerySet:
                 )
             )
         )
+    if filters.source_file_id is not None:
+        created = SourceFileDocument.objects.for_tenant(tenant).filter(
+            source_file_id=filters.source_file_id, document_model=Invoice._meta.label_lower
+        )
+        invoices = invoices.filter(Exists(created.filter(document_id=OuterRef("pk"))))
     invoices = invoices.alias(
         amount_major=major_amount_expression(),
         # Within one currency the minor units sort as the major ones, and an index on (tenant,

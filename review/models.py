@@ -1,4 +1,6 @@
-"""What the review app stores of its own: the invoice list's saved views, one clerk's each."""
+"""What the review app stores of its own: the invoice list's saved views, one clerk's each, and
+the Import page's uploads (`ImportBatch`) with one `ImportJob` per file: its kind, its check (a
+dry run), its import, and what each found or created."""
 
 from __future__ import annotations
 
@@ -35,3 +37,100 @@ class SavedInvoiceView(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImportKind(models.TextChoices):
+    """What a file brought in on the Import page holds: the service that reads it (review.intake)."""
+
+    INVOICES = "invoices", "Invoices (CSV)"
+    PURCHASE_ORDERS = "purchase-orders", "Purchase orders (CSV)"
+    GOODS_RECEIPTS = "goods-receipts", "Goods receipts (CSV)"
+    E_INVOICE = "e-invoice", "E-invoice (UBL, CII or Factur-X PDF)"
+    BANK_STATEMENT = "bank-statement", "Bank statement (CAMT.053, MT940 or CSV)"
+
+
+class ImportStatus(models.TextChoices):
+    CHECKING = "checking", "Checking"  # the dry run is waiting for a worker or running
+    READY = "ready", "Ready to import"  # the dry run found nothing wrong
+    INVALID = "invalid", "Has problems"  # refused at upload, or the dry run found problems
+    IMPORTING = "importing", "Importing"  # the import is waiting for a worker or running
+    IMPORTED = "imported", "Imported"
+    FAILED = "failed", "Not imported"  # the import itself refused the file: nothing written
+
+
+# Steps under way: the page polls while a job is in one.
+IMPORT_WORKING = (ImportStatus.CHECKING, ImportStatus.IMPORTING)
+
+
+class ImportBatch(TenantOwnedModel):
+    """The files one clerk brought in together on the Import page (one upload, one or many files).
+
+    Who uploaded is kept as the audit actor the imports run as, whether in the request or in a
+    worker later: the documents' audit events name the clerk, not the task.
+    """
+
+    actor_kind = models.CharField(max_length=16)
+    actor_id = models.CharField(max_length=64)
+    actor_label = models.CharField(max_length=150, blank=True, default="")
+    # The kind the clerk chose for the upload; "" to read each file's kind from its content.
+    chosen_kind = models.CharField(max_length=32, choices=ImportKind.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk}"
+
+
+class ImportJob(TenantOwnedModel):
+    """One file of an upload, from its check to its import: the progress row the page polls.
+
+    `content` holds the file from the upload until it is imported or refused, so a worker on any
+    node can read it (no shared disk needed) and the import runs on the very bytes the clerk
+    checked; the original is then kept by source_files, linked to what it created, and this
+    copy is emptied (as it is when the file is refused). `preview` is what the dry run found
+    (counts, totals), `outcome` what the import did (counts, the ids it created); `problems`
+    lists by location what stopped either, as the API reports it (core.csv_reading, the
+    e-invoice and statement readers).
+    """
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="jobs")
+    position = models.PositiveSmallIntegerField()  # the file's place in its upload
+    filename = models.CharField(max_length=255, blank=True, default="")
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    # "" when the file was refused before its kind was known.
+    kind = models.CharField(max_length=32, choices=ImportKind.choices, blank=True, default="")
+    kind_detected = models.BooleanField(default=False)  # read from the content, not chosen
+    status = models.CharField(max_length=16, choices=ImportStatus.choices)
+    content = models.BinaryField(default=bytes, editable=False)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)  # None: not counted (one document)
+    # When a worker (or the request) took the current step; None while it waits. A step taken
+    # longer ago than a task may run (Q_TIMEOUT) was lost with its worker and may be taken again.
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True, default="")
+    problems = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=dict, blank=True)
+    outcome = models.JSONField(default=dict, blank=True)
+    # The file's rows the page shows: its first rows once checked, else the rows its problems name
+    # ({"header": [...], "rows": [{"number": 7, "cells": [...]}]}), read once, while the file is here.
+    table = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "batch", "position"], name="importjob_unique_position"),
+            models.CheckConstraint(condition=models.Q(size__gte=0), name="importjob_size_gte_0"),
+            models.CheckConstraint(condition=models.Q(status__in=ImportStatus.values), name="importjob_status_valid"),
+            models.CheckConstraint(condition=models.Q(kind__in=[*ImportKind.values, ""]), name="importjob_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename or f"file {self.position + 1}"
+
+    @property
+    def working(self) -> bool:
+        return self.status in IMPORT_WORKING

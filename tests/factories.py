@@ -30,6 +30,7 @@ from matching.models import MatchRun
 from payments.accounts import account_hash, encrypt_account
 from payments.models import Payment, PaymentAllocation, PaymentDirection, PaymentStatus, PaymentSuggestion
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
+from review.models import ImportBatch, ImportJob, ImportKind, ImportStatus
 from tenants.models import Membership, Role, Tenant, TenantSettings
 from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_vendor_name
@@ -362,3 +363,35 @@ class PaymentSuggestionFactory(factory.django.DjangoModelFactory):
     tier = 4
     confidence = Decimal("0.600")
     reason = "Same amount."
+
+
+# --- the Import page -----------------------------------------------------------------------------
+
+
+class ImportBatchFactory(factory.django.DjangoModelFactory):
+    """An upload as recorded; its files' checks and imports come from review.intake.services."""
+
+    class Meta:
+        model = ImportBatch
+
+    tenant = factory.SubFactory(TenantFactory)
+    actor_kind = TEST_ACTOR.kind
+    actor_id = TEST_ACTOR.id
+    actor_label = TEST_ACTOR.label
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    """A file of an upload, checked and ready to import (its bytes in `content`)."""
+
+    class Meta:
+        model = ImportJob
+
+    tenant = factory.SelfAttribute("batch.tenant")
+    batch = factory.SubFactory(ImportBatchFactory, tenant=factory.SelfAttribute("..tenant"))
+    position = factory.Sequence(lambda n: n)
+    filename = factory.Sequence(lambda n: f"invoices-{n}.csv")
+    kind = ImportKind.INVOICES
+    kind_detected = True
+    status = ImportStatus.READY
+    content = b"invoice_number,vendor_name,currency,invoice_date,total_amount,description,quantity,unit_price\n"
+    size = factory.LazyAttribute(lambda job: len(job.content))

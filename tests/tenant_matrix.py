@@ -31,6 +31,7 @@ from tenants.models import Role, Tenant
 from tests.factories import (
     GoodsReceiptFactory,
     GoodsReceiptLineFactory,
+    ImportJobFactory,
     InvoiceFactory,
     InvoiceLineFactory,
     MembershipFactory,
@@ -109,8 +110,8 @@ class TenantDocuments:
 
 
 def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
-    """A vendor, PO, receipt, matched invoice, audit event, run, discrepancy, payment, allocation and
-    a saved view of the invoice list."""
+    """A vendor, PO, receipt, matched invoice, audit event, run, discrepancy, payment, allocation, a
+    saved view of the invoice list and an upload of the Import page."""
     vendor = VendorFactory(
         tenant=tenant, name=f"{label} Supplies Ltd", tax_id=f"{label}TAX1", external_id=f"{label}-EXT"
     )
@@ -193,6 +194,8 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
         name=f"{label} view",
         query=f"po=PO-{label}&sort=-amount",
     )
+    # A file brought in on the Import page, checked and ready: its upload is what the pages address.
+    objects["import-batch"] = ImportJobFactory(tenant=tenant, filename=f"{label}-invoices.csv").batch
     objects["invoice"].refresh_from_db()
     secrets = [
         label,

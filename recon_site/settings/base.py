@@ -331,6 +331,10 @@ XML_MAX_BYTES = positive_int("XML_MAX_BYTES", 10_485_760)
 # Largest bank statement file (CAMT.053, MT940, CSV) accepted by POST /api/payments/import and
 # `import_statement`; a larger one is a 413 before it is parsed.
 PAYMENT_STATEMENT_MAX_BYTES = positive_int("PAYMENT_STATEMENT_MAX_BYTES", 26_214_400)
+# The Import page checks and imports an upload within the request while its files add up to at
+# most this many bytes; larger ones go to a django-q2 worker, and the page shows their progress
+# (review.intake). 0: every file in the background.
+IMPORT_SYNC_MAX_BYTES = whole_number("IMPORT_SYNC_MAX_BYTES", 1_048_576)
 # Minutes between the scheduled passes that reconcile every tenant's unmatched payments.
 RECONCILE_SCHEDULE_MINUTES = positive_int("RECONCILE_SCHEDULE_MINUTES", 60)
 # Payments one reconciliation run (API, task, `reconcile_payments`) considers at most, oldest

@@ -26,6 +26,7 @@ from payments.models import AllocationKind, PaymentDirection, PaymentStatus, Sta
 from purchasing.models import PurchaseOrder
 from recon_site.labels import CODE_FAMILIES, family_label
 from review.decisions import REVIEW_ACTION_LABELS, REVIEW_ACTIONS
+from review.models import ImportKind, ImportStatus
 from tenants.http.login_throttle import LOCKOUT_ACTION
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory
@@ -52,6 +53,8 @@ PRODUCED = {
     "statement_format": set(StatementFormat.values),
     "actor_kind": {"user", "api_key", "system"},
     "role": set(Role.values),
+    "import_kind": set(ImportKind.values),
+    "import_status": set(ImportStatus.values),
 }
 APPS = ("core", "audit", "tenants", "vendors", "purchasing", "invoices", "matching", "payments", "review", "benchmarks")
 RECORDERS = {"audit_record", "AuditEntry", "_webhook_secret_store"}

@@ -54,6 +54,8 @@ OBJECT_KWARGS = {
     "allocation_id": "payment-allocation",
     # A clerk's saved view of the invoice list: its own user's only, a 404 to anyone else.
     "saved_view_id": "saved-invoice-view",
+    # An upload of the Import page (its files, their checks and imports).
+    "batch_id": "import-batch",
 }
 
 # URL parameters that name no tenant's object, with every value they take.
@@ -77,6 +79,7 @@ LIST_PAGES = {
     "web:invoices",
     "web:invoices-export-csv",
     "web:invoices-export-xlsx",
+    "web:imports",
 }
 
 # Pages that search what is typed in `q` (review.search_views): each text below finds tenant A's
