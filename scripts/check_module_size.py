@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_PACKAGES = (
     "core",
     "audit",
+    "source_files",
     "tenants",
     "vendors",
     "purchasing",
