@@ -22,7 +22,7 @@ from review.intake.tasks import import_job_run
 from review.models import ImportJob, ImportStatus
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory, VendorFactory
-from tests.web.browser import chromium_page, log_in
+from tests.web.browser import PHONE, chromium_page, log_in
 from tests.web.test_browser import SCREENSHOTS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,11 +97,16 @@ def test_a_good_invoices_csv_is_checked_imported_and_its_invoices_linked(browser
     card.get_by_role("button", name="Import invoices.csv").click()
     _status(page, "invoices.csv", "Imported")
     page.screenshot(path=str(SCREENSHOTS / "import-result.png"), full_page=True)
-    created = _card(page, "invoices.csv").get_by_test_id("job-documents")
+    created = _card(page, "invoices.csv").get_by_test_id("job-created")
     assert sorted(created.get_by_role("link").all_inner_texts()) == ["AIS-5531", "NF-10288"]
     created.get_by_role("link", name="NF-10288").click()
     page.get_by_role("heading", name=re.compile("NF-10288")).wait_for()
     assert Invoice.objects.for_tenant(desk).count() == 2
+
+    page.go_back()
+    page.get_by_role("link", name="These invoices in the invoice list").click()
+    page.get_by_test_id("invoice-count").filter(has_text=re.compile("^2 invoices$")).wait_for()
+    assert page.get_by_label("Only the invoices created from the imported file").is_checked()
 
 
 def test_a_bad_csv_dropped_on_the_page_shows_its_problems_beside_its_rows(browser: Any, desk: Tenant) -> None:
@@ -117,6 +122,11 @@ def test_a_bad_csv_dropped_on_the_page_shows_its_problems_beside_its_rows(browse
     assert _card(page, "bad.csv").get_by_role("button").count() == 0  # nothing to import
     page.screenshot(path=str(SCREENSHOTS / "import-problems.png"), full_page=True)
     assert not Invoice.objects.for_tenant(desk).exists()
+    # On a phone the rows scroll inside their card; the page itself does not scroll sideways.
+    for url in (page.url, "/app/imports"):
+        page.set_viewport_size(PHONE)
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth") == PHONE["width"], url
 
 
 def test_a_camt053_statement_is_previewed_then_its_payments_created(browser: Any, desk: Tenant) -> None:
@@ -132,7 +142,7 @@ def test_a_camt053_statement_is_previewed_then_its_payments_created(browser: Any
 
     card.get_by_role("button", name=f"Import {CAMT053.name}").click()
     _status(page, CAMT053.name, "Imported")
-    links = _card(page, CAMT053.name).get_by_test_id("job-documents").get_by_role("link")
+    links = _card(page, CAMT053.name).get_by_test_id("job-created").get_by_role("link")
     assert links.count() == new == Payment.objects.for_tenant(desk).count()
     links.first.click()
     page.wait_for_url(re.compile(r"/app/payments/[0-9a-f-]{36}$"))
