@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from invoices import views as invoice_views
 from matching import views as matching_views
@@ -71,4 +71,6 @@ urlpatterns = [
         payment_views.allocation_reverse_view,
         name="payment-allocation-reverse",
     ),
+    # The tenant administrator's settings (recon_site.tenant_settings), in this namespace.
+    path("app/settings/", include("recon_site.tenant_settings.urls")),
 ]

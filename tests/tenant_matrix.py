@@ -28,6 +28,7 @@ from payments.reconciliation.services import allocation_split
 from review.saved_views import saved_view_create
 from source_files.services import XML, DocumentRef, source_file_keep
 from tenants.models import Role, Tenant
+from tenants.services import api_key_create
 from tests.factories import (
     GoodsReceiptFactory,
     GoodsReceiptLineFactory,
@@ -184,9 +185,10 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     objects["unmatched-payment"] = PaymentFactory(
         tenant=tenant, counterparty_name=f"{label} Unmatched Ltd", remittance_text=f"OPEN-{label}"
     )
-    # A clerk's saved view of the invoice list, naming the tenant's PO in its filters; its user is
-    # the member the web matrix signs in as tenant A (a view is its own user's only).
-    viewer = MembershipFactory(tenant=tenant, role=Role.APPROVER).user
+    # A saved view of the invoice list, naming the tenant's PO in its filters; its user is the
+    # member the web matrix signs in as tenant A (a view is its own user's only), an administrator
+    # so that the settings pages are reachable too.
+    viewer = MembershipFactory(tenant=tenant, role=Role.ADMIN).user
     objects["saved-invoice-view"] = saved_view_create(
         tenant=tenant,
         user=viewer,
@@ -196,6 +198,9 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     )
     # A file brought in on the Import page, checked and ready: its upload is what the pages address.
     objects["import-batch"] = ImportJobFactory(tenant=tenant, filename=f"{label}-invoices.csv").batch
+    # A clerk's membership and an API key: the settings pages' objects (users, keys).
+    objects["membership"] = MembershipFactory(tenant=tenant, role=Role.CLERK)
+    objects["api-key"], _ = api_key_create(tenant=tenant, name=f"{label} key", actor=system_actor(label))
     objects["invoice"].refresh_from_db()
     secrets = [
         label,

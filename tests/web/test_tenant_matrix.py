@@ -31,7 +31,7 @@ from django.urls import reverse
 
 from invoices.models import ReviewQueue
 from review.invoice_export import XLSX_CONTENT_TYPE
-from tenants.models import Tenant
+from tenants.models import Role, Tenant
 from tests.tenant_matrix import (
     OWN_LABEL,
     SECRET,
@@ -54,6 +54,9 @@ OBJECT_KWARGS = {
     "allocation_id": "payment-allocation",
     # A clerk's saved view of the invoice list: its own user's only, a 404 to anyone else.
     "saved_view_id": "saved-invoice-view",
+    # The settings pages' users and API keys (recon_site.tenant_settings).
+    "membership_id": "membership",
+    "api_key_id": "api-key",
     # An upload of the Import page (its files, their checks and imports).
     "batch_id": "import-batch",
 }
@@ -177,7 +180,7 @@ def _body(response: Any) -> bytes:
 
 @pytest.fixture
 def owner(tenant_a_documents: TenantDocuments) -> Client:
-    """Tenant A's approver who saved tenant A's view of the invoice list: proves each page and
+    """Tenant A's administrator who saved tenant A's view of the invoice list: proves each page and
     object is really reachable (non-vacuous)."""
     client = Client()
     client.force_login(tenant_a_documents.by_basename["saved-invoice-view"].user)
@@ -186,8 +189,9 @@ def owner(tenant_a_documents: TenantDocuments) -> Client:
 
 @pytest.fixture
 def intruder(other_tenant: Tenant) -> Client:
-    """A user who is an approver of tenant B only: the most a tenant-B user may do."""
-    return member_client(other_tenant)
+    """A user who is an administrator of tenant B only: the most a tenant-B user may do (the
+    settings pages too)."""
+    return member_client(other_tenant, role=Role.ADMIN)
 
 
 def test_discovery_finds_the_web_pages() -> None:
