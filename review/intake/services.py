@@ -300,6 +300,10 @@ def import_job_work(*, tenant: Tenant, job_id: uuid.UUID | str, progress: bool =
     return job
 
 
+# What a step's end writes; `content` only where the bytes go (a ready file keeps them unrewritten).
+_STEP_FIELDS = ["status", "message", "problems", "rows_done", "rows_total", "finished_at", "updated_at"]
+
+
 def _job_succeeded(*, job: ImportJob, result: _StepResult, dry_run: bool) -> None:
     job.finished_at = timezone.now()
     job.message, job.problems = "", []
@@ -307,11 +311,11 @@ def _job_succeeded(*, job: ImportJob, result: _StepResult, dry_run: bool) -> Non
         job.rows_done = job.rows_total = result.rows
     if dry_run:
         job.status, job.preview, job.table = ImportStatus.READY, _storable(result.summary), _storable(result.table)
-        job.save()
+        job.save(update_fields=[*_STEP_FIELDS, "preview", "table"])
         return
     # The original is kept by source_files from now on, linked to what it created.
     job.status, job.outcome, job.content = ImportStatus.IMPORTED, _storable(result.summary), b""
-    job.save()
+    job.save(update_fields=[*_STEP_FIELDS, "outcome", "content"])
 
 
 def _job_refused(*, job: ImportJob, message: str, problems: list[dict[str, Any]], table: dict[str, Any]) -> None:
@@ -319,7 +323,7 @@ def _job_refused(*, job: ImportJob, message: str, problems: list[dict[str, Any]]
     job.status = ImportStatus.INVALID if job.status == ImportStatus.CHECKING else ImportStatus.FAILED
     job.message, job.problems, job.table = _storable(message), _storable(problems), _storable(table)
     job.content, job.finished_at = b"", timezone.now()
-    job.save()
+    job.save(update_fields=[*_STEP_FIELDS, "table", "content"])
 
 
 # --- the one dispatch: which service reads which kind -------------------------------------------

@@ -233,6 +233,49 @@ def test_an_e_invoice_is_checked_and_imported_through_the_e_invoice_door(tenant:
     assert [link.pk for link in import_job_documents(tenant=tenant, job=job).created] == [invoice.pk]
 
 
+@pytest.mark.parametrize(
+    ("name", "number"),
+    [
+        ("ubl/base-example.xml", "Snippet1"),
+        ("cii/CII_example1.xml", None),
+        ("pdf/EN16931_Einfach.pdf", None),
+    ],
+)
+def test_ubl_cii_and_factur_x_files_all_go_through_the_one_e_invoice_door(
+    tenant: Tenant, name: str, number: str | None
+) -> None:
+    path = TESTS / "invoices" / "testdata" / name
+    [job] = upload(tenant, (path.name, path.read_bytes()))
+    assert (job.status, job.kind, job.preview["new"]) == (ImportStatus.READY, ImportKind.E_INVOICE, 1), job.message
+    job = import_all(tenant, job)
+    invoice = Invoice.objects.for_tenant(tenant).get()
+    assert invoice.invoice_number == (number or job.preview["document"]["number"])
+    kept = SourceFileDocument.objects.for_tenant(tenant).get(document_id=invoice.pk)
+    assert job.outcome["source_file_id"] == str(kept.source_file_id)
+
+
+def test_purchase_orders_then_their_receipts_link_to_their_pages(tenant: Tenant, vendors: None) -> None:
+    [orders] = upload(tenant, ("orders.csv", (SAMPLES / "purchase-orders.csv").read_bytes()))
+    orders = import_all(tenant, orders)
+    assert {link.url_name for link in import_job_documents(tenant=tenant, job=orders).created} == {
+        "web:purchase-order-detail"
+    }
+    # The receipts' check finds the POs now stored (checked before, it would name them missing).
+    [receipts] = upload(tenant, ("receipts.csv", (SAMPLES / "goods-receipts.csv").read_bytes()))
+    receipts = import_all(tenant, receipts)
+    links = import_job_documents(tenant=tenant, job=receipts).created
+    assert sorted(link.label for link in links) == ["GR-7781", "GR-7790"]
+    assert {link.url_name for link in links} == {"web:receipt-detail"}
+
+
+def test_an_mt940_statement_is_imported_through_statement_import(tenant: Tenant) -> None:
+    path = TESTS / "payments" / "testdata" / "abnamro.sta"
+    [job] = upload(tenant, (path.name, path.read_bytes()))
+    assert (job.status, job.preview["format"]) == (ImportStatus.READY, "mt940"), job.message
+    job = import_all(tenant, job)
+    assert Payment.objects.for_tenant(tenant).count() == job.outcome["new"] > 0
+
+
 def test_a_camt053_statement_is_previewed_with_its_money_then_imported(tenant: Tenant) -> None:
     [job] = upload(tenant, ("statement.xml", CAMT053.read_bytes()))
     assert (job.status, job.kind) == (ImportStatus.READY, ImportKind.BANK_STATEMENT)
