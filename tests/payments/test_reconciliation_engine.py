@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core.amount_limits import AmountLimits
 from invoices.numbers import normalize_invoice_number
 from payments.reconciliation.engine import reconcile_batch, reconcile_payment
 from payments.reconciliation.references import OpenInvoiceIndex, reference_key, remittance_keys
@@ -332,6 +333,19 @@ def test_write_off_limit_takes_the_smaller_of_absolute_and_percent() -> None:
     assert write_off_limit(100_00, "EUR", SETTINGS) == 50  # 0.5 % of 100.00
     assert write_off_limit(10_000_00, "EUR", SETTINGS) == 5_00  # 5.00 absolute
     assert write_off_limit(100_000, "JPY", SETTINGS) == 5  # JPY has no minor units: 5 yen
+
+
+def test_the_write_off_limit_is_the_tenants_in_each_currency() -> None:
+    """Limits per currency, in its minor units: JPY 300 and BHD 2.000 (some EUR 2 and 5)."""
+    own = ReconcileSettings(
+        amount_limits={
+            "JPY": AmountLimits(currency="JPY", auto_approve_below=0, escalate_from=0, write_off_max=300),
+            "BHD": AmountLimits(currency="BHD", auto_approve_below=0, escalate_from=0, write_off_max=2_000),
+        }
+    )
+    assert write_off_limit(10_000_000, "JPY", own) == 300
+    assert write_off_limit(10_000_000, "BHD", own) == 2_000
+    assert write_off_limit(10_000_00, "EUR", own) == 5_00  # a currency without its own: the default
 
 
 def test_tier4_short_payment_within_tolerance_writes_off_the_difference() -> None:
