@@ -1,8 +1,8 @@
 """The money side: weekly payment runs, the bank statements that show them, and the clerk's work.
 
-Once a week the company pays what falls due before the next run (later for vendors it pays
-late, earlier for those with a cash discount). The bank books the transfers the next day; a
-statement (CSV, one account per currency) is imported the morning after through
+On Thursdays the company pays what falls due before the next run (later for vendors it pays
+late, earlier for those with a cash discount). The bank books the transfers on Friday; on Monday
+the statement (CSV, one account per currency) is imported through
 `statement_import`, and `reconciliation_run_for_tenant` matches what it can. Most transfers name
 their invoices (matched, the invoice reconciled); some name none and are recognised by vendor
 and amount; some are short by a bank fee (written off), paid in two instalments (partially
@@ -42,8 +42,10 @@ from recon_site.demo.plan import FIRST_DAY, DemoCalendar, InvoicePlan, misspelle
 from recon_site.demo.vendors_and_pos import bank_account
 from tenants.models import Tenant
 
-# The first payment run, days after the first day of the history; then one a week.
-FIRST_RUN = 4
+# Transfers go out on Thursdays (the bank books them on Friday); the statement is imported and
+# reconciled on Monday.
+PAYMENT_RUN_WEEKDAY = 3
+STATEMENT_WEEKDAY = 0
 # A statement line the engine could not settle waits this long before the clerk takes it.
 CLERK_AFTER_DAYS = 10
 # Write-offs are within 5.00 and 0.5 % (the default tenant settings): only in currencies whose
@@ -97,12 +99,12 @@ def own_account(currency: str) -> str:
     return bank_account("DE", purpose=f"own-{currency}")
 
 
-def is_payment_run(day: int) -> bool:
-    return day < 0 and (day - FIRST_DAY - FIRST_RUN) % 7 == 0
+def is_payment_run(calendar: DemoCalendar, day: int) -> bool:
+    return day < 0 and calendar.weekday(day) == PAYMENT_RUN_WEEKDAY
 
 
-def is_statement_day(day: int) -> bool:
-    return is_payment_run(day - 2)
+def is_statement_day(calendar: DemoCalendar, day: int) -> bool:
+    return day > FIRST_DAY + 7 and calendar.weekday(day) == STATEMENT_WEEKDAY
 
 
 def _major(euros: Decimal, currency: str) -> int:

@@ -250,8 +250,10 @@ def _followup(desk: ReviewDesk, *, kind: str, invoice_id: uuid.UUID, day: int) -
 
 def reviews_work(*, desk: ReviewDesk, day: int) -> None:
     """A day's review work: the vendors' answers to disputes, then the queues, oldest first."""
-    for kind, invoice_id in desk.followups.pop(day, []):
-        _followup(desk, kind=kind, invoice_id=invoice_id, day=day)
+    # Answers that came over the weekend are read on Monday.
+    for due in sorted(due for due in desk.followups if due <= day):
+        for kind, invoice_id in desk.followups.pop(due):
+            _followup(desk, kind=kind, invoice_id=invoice_id, day=day)
     waiting = list(
         Invoice.objects.for_tenant(desk.tenant)
         .filter(status=InvoiceStatus.PENDING_REVIEW)

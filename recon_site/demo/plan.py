@@ -39,6 +39,10 @@ class DemoCalendar:
     def date(self, day: int) -> dt.date:
         return self.today + dt.timedelta(days=day)
 
+    def weekday(self, day: int) -> int:
+        """Monday 0 … Sunday 6: people work Monday to Friday; documents and goods come any day."""
+        return self.date(day).weekday()
+
 
 def list_price(euros: str, currency: str) -> Decimal:
     """A catalog price (euros) in the vendor's currency at the demo rate, as a price list prints it:

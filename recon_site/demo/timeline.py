@@ -2,8 +2,9 @@
 
 Each day, in the order an AP department lives it: purchase orders are placed, goods arrive
 (releasing the invoices on hold for them), the buyer closes or cancels orders, the day's
-documents come in, matching runs over what arrived, the reviewers work the queues, and on
-payment days the transfers go out; two days later their statement is imported and reconciled.
+documents come in; on weekdays matching runs over what arrived and the reviewers work the
+queues; on Thursdays the transfers go out, and on Mondays the bank statement is imported and
+reconciled.
 Runs inside the caller's transaction, with the audit events held back by the caller
 (`audit_deferred`): a failure anywhere leaves nothing.
 """
@@ -153,10 +154,11 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
                 tenant=tenant, plan=document, vendors=vendors, calendar=calendar, actor=actor
             )
             plans[invoice.pk] = document
-        _matching_day(tenant=tenant, actor=actor)
-        reviews_work(desk=review, day=day)
-        if is_payment_run(day):
+        if calendar.weekday(day) < 5:  # the schedule's runs and the people work on weekdays
+            _matching_day(tenant=tenant, actor=actor)
+            reviews_work(desk=review, day=day)
+        if is_payment_run(calendar, day):
             payment_run(desk=bank, day=day)
-        if is_statement_day(day):
+        if is_statement_day(calendar, day):
             statement_day(desk=bank, day=day)
     return demo_summary(tenant=tenant)
