@@ -46,7 +46,7 @@ RUN chmod 0755 docker/entrypoint.sh \
        REDIS_URL=redis://build.invalid:6379/0 \
        ALLOWED_HOSTS=build.invalid \
        python manage.py collectstatic --noinput --verbosity 0 \
-    && mkdir -p var/checkpoints \
+    && mkdir -p var/checkpoints var/files \
     && chown -R recon:recon var
 
 USER recon

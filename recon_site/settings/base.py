@@ -326,7 +326,7 @@ CSV_MAX_BYTES = positive_int("CSV_MAX_BYTES", 26_214_400)
 # Accept "1,234.56" in CSV amounts (the comma is then dropped); off, such a value is a row error,
 # since "1,234" may as well be a decimal comma.
 CSV_ALLOW_THOUSANDS_SEPARATOR = flag("CSV_ALLOW_THOUSANDS_SEPARATOR", False)
-# Largest UBL / Peppol XML document accepted; a larger one is a 413 before it is parsed.
+# Largest e-invoice accepted (UBL or CII XML, a Factur-X PDF and the XML inside it): larger is a 413.
 XML_MAX_BYTES = positive_int("XML_MAX_BYTES", 10_485_760)
 # Largest bank statement file (CAMT.053, MT940, CSV) accepted by POST /api/payments/import and
 # `import_statement`; a larger one is a 413 before it is parsed.
