@@ -35,8 +35,7 @@ from tenants.models import Tenant
 # What a served original may do: be shown (a PDF, by the browser's viewer) inside this site's
 # pages, and nothing else.
 ORIGINAL_CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; object-src 'self'; frame-ancestors 'self'; "
-    "base-uri 'none'; form-action 'none'"
+    "default-src 'none'; object-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
 )
 # The most of an XML original the page prints; past it, the page says so and links the file.
 XML_SHOWN_MAX_CHARACTERS = 200_000

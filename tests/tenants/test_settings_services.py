@@ -85,7 +85,9 @@ def test_a_negative_limit_or_an_unknown_currency_is_refused_beside_its_field(ten
 
 def test_the_database_refuses_a_negative_limit_whoever_writes_it(tenant: Tenant) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        CurrencyLimit.objects.create(tenant=tenant, currency="EUR", auto_approve_below=-5, escalate_from=0, write_off_max=0)
+        CurrencyLimit.objects.create(
+            tenant=tenant, currency="EUR", auto_approve_below=-5, escalate_from=0, write_off_max=0
+        )
 
 
 def test_deleting_a_currencys_limits_restores_the_defaults_and_is_audited(tenant: Tenant) -> None:

@@ -2,7 +2,8 @@
 
 KIND is `invoices`, `purchase-orders` or `goods-receipts` (`purchase_orders` works too). The
 same importer as `POST /api/<kind>/import/csv`: all or nothing, every problem listed by row and
-column, duplicates skipped, the file kept (source_files). A progress bar (rows read) goes to stderr when it is a terminal.
+column, duplicates skipped, the file kept (source_files). A progress bar (rows read) goes to
+stderr when it is a terminal.
 """
 
 from __future__ import annotations
