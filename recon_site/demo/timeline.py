@@ -2,9 +2,10 @@
 
 Each day, in the order an AP department lives it: purchase orders are placed, goods arrive
 (releasing the invoices on hold for them), the buyer closes or cancels orders, the day's
-documents come in; on weekdays matching runs over what arrived and the reviewers work the
+documents come in and matching runs over what arrived; on weekdays the reviewers work the
 queues; on Thursdays the transfers go out, and on Mondays the bank statement is imported and
 reconciled.
+
 Runs inside the caller's transaction, with the audit events held back by the caller
 (`audit_deferred`): a failure anywhere leaves nothing.
 """
@@ -154,8 +155,8 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
                 tenant=tenant, plan=document, vendors=vendors, calendar=calendar, actor=actor
             )
             plans[invoice.pk] = document
-        if calendar.weekday(day) < 5:  # the schedule's runs and the people work on weekdays
-            _matching_day(tenant=tenant, actor=actor)
+        _matching_day(tenant=tenant, actor=actor)
+        if calendar.weekday(day) < 5:  # people work on weekdays; matching runs every day
             reviews_work(desk=review, day=day)
         if is_payment_run(calendar, day):
             payment_run(desk=bank, day=day)
