@@ -50,7 +50,7 @@ def two_tenants_with_data(tenant: Tenant, other_tenant: Tenant) -> dict[str, Any
     """One full document chain per tenant, so every tenant-owned table has rows of both."""
     made: dict[str, Any] = {}
     for key, owner in (("mine", tenant), ("theirs", other_tenant)):
-        receipt_line = GoodsReceiptLineFactory(goods_receipt__purchase_order__tenant=owner)
+        receipt_line = GoodsReceiptLineFactory(tenant=owner)
         vendor = receipt_line.goods_receipt.purchase_order.vendor
         invoice_line = InvoiceLineFactory(invoice__tenant=owner, invoice__vendor=vendor)
         made[key] = {

@@ -169,7 +169,7 @@ def test_a_clerk_pages_and_sorts_the_standard_queue_keeping_the_vendor_filter(
         log_in(page, "clerk-paging")
         page.goto("/app/queues/standard")
         assert page.get_by_test_id("queue-count").inner_text() == "34 invoices waiting"
-        page.get_by_label("Vendor").select_option(label=vendor.name)
+        page.get_by_label("Vendor", exact=True).select_option(label=vendor.name)
         page.wait_for_url(re.compile(r"vendor="))
         page.get_by_test_id("queue-count").filter(has_text="31 invoices waiting").wait_for()
         first = _rows(page)
@@ -205,7 +205,7 @@ def test_a_clerk_pages_and_sorts_the_standard_queue_keeping_the_vendor_filter(
         assert parse_qs(urlsplit(page.url).query) == {"vendor": [str(vendor.pk)], "sort": ["-amount"], "page": ["2"]}
 
         # A filter changed on page 2 starts again at page 1, keeping the sort.
-        page.get_by_label("Vendor").select_option(label="All vendors")
+        page.get_by_label("Vendor", exact=True).select_option(label="All vendors")
         page.get_by_test_id("queue-count").filter(has_text="34 invoices waiting").wait_for()
         page.wait_for_url(re.compile(r"vendor=&"))
         assert parse_qs(urlsplit(page.url).query).get("sort") == ["-amount"]
