@@ -27,9 +27,11 @@ run: $(INSTALLED)
 setup: $(INSTALLED)
 	$(BIN)/python -m recon_site.quickstart --setup-only
 
-## The whole test suite (embedded PostgreSQL unless DATABASE_URL is set).
+## The whole test suite (embedded PostgreSQL unless DATABASE_URL is set); `make test TESTS=tests/matching`
+## runs a part of it.
+TESTS ?=
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(TESTS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-BOOT_TIMEOUT_S = 180
+# The first boot migrates and seeds the demo month (about a minute; longer on a busy machine).
+BOOT_TIMEOUT_S = 300
 
 
 def free_port() -> int:
