@@ -80,7 +80,8 @@ def audit_deferred() -> Iterator[None]:
     still inside the caller's transaction (enforced); if the block raises, nothing is appended.
     The events returned inside the block are not saved yet (no sequence, no hash). A caller that
     catches a service's error inside the block and goes on must roll the whole transaction back
-    (as the CSV import does on any problem): the failed service's events may be held already.
+    (as the CSV import does on any problem): the failed service's events may be held already —
+    or wrap the part it may roll back and carry on from in `audit_attempt()`.
     """
     if not connection.in_atomic_block:
         raise RuntimeError(NOT_IN_TRANSACTION)
@@ -97,6 +98,23 @@ def audit_deferred() -> Iterator[None]:
         return  # the transaction is rolled back anyway
     for tenant, actor, entries in held.batches:
         audit_record_many(tenant=tenant, actor=actor, entries=entries)
+
+
+@contextlib.contextmanager
+def audit_attempt() -> Iterator[None]:
+    """Around a savepoint that may be rolled back while the caller carries on (a bulk write that
+    falls back to one document at a time): if the block raises, the events `audit_deferred` held
+    inside it go with its rows, so they are not appended for writes that never happened. Outside
+    `audit_deferred` events are rows of the savepoint already, and this changes nothing.
+    """
+    held = _deferred.get()
+    mark = len(held.batches) if held is not None else 0
+    try:
+        yield
+    except BaseException:
+        if held is not None:
+            del held.batches[mark:]
+        raise
 
 
 def audit_record_many(*, tenant: TenantRef, actor: Actor, entries: list[AuditEntry]) -> list[AuditEvent]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from audit.services import outbox_enqueue_many
+from audit.services import audit_attempt, outbox_enqueue_many
 from core.actors import system_actor
 from core.ids import uuid7
 from core.tenancy.scoping import tenant_rows_insert, tenant_rows_update
@@ -64,7 +64,8 @@ def matching_outcomes_persist(
         # Pipelined: PostgreSQL runs each statement while Python builds the next (the write's
         # server work, ~half of it, mostly overlaps); an error surfaces at the block's end and
         # rolls the whole batch back, as without the pipeline.
-        with transaction.atomic(), connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
+        # audit_attempt: events held by an enclosing audit_deferred go with the rolled-back write.
+        with audit_attempt(), transaction.atomic(), connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
             return _write(tenant=tenant, run=run, batch=batch, outcomes=outcomes)
     except Exception:
         logger.warning("Bulk write of run %s failed; writing invoice by invoice", run.pk, exc_info=True)
@@ -75,7 +76,7 @@ def matching_outcomes_persist(
             # row lock comes before its audit lock (core/locks.py). As savepoints of one
             # transaction, the second invoice's row lock came after the first one's audit lock,
             # and a reviewer holding that row while waiting for the audit lock made a deadlock.
-            with transaction.atomic():
+            with audit_attempt(), transaction.atomic():
                 failures += _write(tenant=tenant, run=run, batch=batch, outcomes=[outcome])
         except Exception as exc:
             failures.append(run_failure(invoice_id=outcome.invoice_id, error=f"{type(exc).__name__}: {exc}"))

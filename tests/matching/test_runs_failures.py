@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 
 import matching.engine.batch
 import matching.services
 import matching.writer
 from audit.models import OutboxMessage
+from audit.services import audit_deferred
 from core import locks
 from invoices.lifecycle import invoice_transition
 from invoices.models import Invoice, InvoiceStatus
@@ -116,6 +117,32 @@ def test_a_failed_bulk_write_falls_back_to_one_savepoint_per_invoice(
         assert len(results_of(invoice)) == 1 and len(transitions_of(invoice)) == 1
     assert MatchResult.objects.for_tenant(tenant).count() == 2
     assert [m.payload["event_type"] for m in OutboxMessage.objects.for_tenant(tenant)] == ["invoice.approved"] * 2
+    call_command("verify_audit", "--tenant", tenant.slug, stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_audit_events_held_back_go_with_a_rolled_back_bulk_write(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matching inside one transaction with audit events held back (the demo seed's audit_deferred):
+    the events of a bulk write that was rolled back are not appended with the ones that stayed."""
+    first, bad, third = _three_small_invoices(tenant)
+    real = matching.writer._write
+
+    def write_then_break(**kwargs: Any) -> list[dict[str, str]]:
+        failures = real(**kwargs)
+        if any(outcome.invoice_id == bad.pk for outcome in kwargs["outcomes"]):
+            raise IntegrityError("simulated constraint violation")
+        return failures
+
+    monkeypatch.setattr(matching.writer, "_write", write_then_break)
+    with transaction.atomic(), audit_deferred():
+        run = run_matching(tenant)
+
+    assert (run.invoices_matched, run.invoices_failed) == (2, 1)
+    for invoice in (first, third):
+        assert len(transitions_of(invoice)) == 1  # not 2: the bulk attempt's event went with it
+    assert transitions_of(bad) == []
     call_command("verify_audit", "--tenant", tenant.slug, stdout=StringIO())
 
 
