@@ -14,14 +14,14 @@ from invoices.line_totals import purchase_order_line_totals
 from invoices.selectors import invoice_list
 from purchasing.models import PurchaseOrder
 from purchasing.selectors import goods_receipt_list, purchase_order_list
-from tenants.http.web import tenant_view
+from tenants.http.web import tenant_view, web_of
 from vendors.models import Vendor
 from vendors.selectors import vendor_list
 
 
 @tenant_view
 def vendor_detail(request: HttpRequest, vendor_id: uuid.UUID) -> HttpResponse:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
+    tenant = web_of(request).tenant
     try:
         vendor = vendor_list(tenant=tenant).get(pk=vendor_id)
     except Vendor.DoesNotExist as exc:
@@ -38,7 +38,7 @@ def vendor_detail(request: HttpRequest, vendor_id: uuid.UUID) -> HttpResponse:
 
 @tenant_view
 def purchase_order_detail(request: HttpRequest, purchase_order_id: uuid.UUID) -> HttpResponse:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
+    tenant = web_of(request).tenant
     try:
         order = purchase_order_list(tenant=tenant).select_related("vendor").get(pk=purchase_order_id)
     except PurchaseOrder.DoesNotExist as exc:

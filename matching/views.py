@@ -13,7 +13,7 @@ from matching.models import MatchRun
 from matching.selectors import match_run_list
 from matching.services import matching_run_request
 from tenants.http.error_pages import post_only
-from tenants.http.web import tenant_view
+from tenants.http.web import tenant_view, web_of
 from tenants.models import Tenant
 
 PAGE_SIZE = 25
@@ -30,7 +30,7 @@ def _runs_context(tenant: Tenant, query: QueryDict) -> dict[str, Any]:
 
 @tenant_view
 def match_run_index(request: HttpRequest) -> HttpResponse:
-    context = _runs_context(request.web.tenant, request.GET)  # type: ignore[attr-defined]
+    context = _runs_context(web_of(request).tenant, request.GET)
     # The table refreshes itself through htmx while a run is queued or running.
     if request.htmx:
         return render(request, "matching/_runs_table.html", context)
@@ -40,7 +40,7 @@ def match_run_index(request: HttpRequest) -> HttpResponse:
 @tenant_view
 @post_only(back="web:runs", back_label="the matching runs")
 def match_run_start(request: HttpRequest) -> HttpResponse:
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     # Checked here, not only by hiding the button: a clerk's hand-made POST is refused too.
     if not web.is_approver:
         messages.error(request, RUN_NOT_ALLOWED)

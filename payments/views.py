@@ -33,7 +33,7 @@ from payments.reconciliation.services import (
     payment_ignore,
 )
 from tenants.http.error_pages import post_only
-from tenants.http.web import WebContext, tenant_view
+from tenants.http.web import WebContext, tenant_view, web_of
 from tenants.models import Role
 
 PAGE_SIZE = 25
@@ -64,7 +64,7 @@ RETURN_TO_SUGGESTIONS = "suggestions"
 
 
 def _web(request: HttpRequest) -> WebContext:
-    return request.web  # type: ignore[attr-defined, no-any-return]
+    return web_of(request)
 
 
 def _can_act(web: WebContext) -> bool:

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from core.http.listing import list_page
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.selectors import goods_receipt_list, purchase_order_list
-from tenants.http.web import tenant_view
+from tenants.http.web import tenant_view, web_of
 
 PAGE_SIZE = 50
 PURCHASE_ORDER_SORTS = {
@@ -31,7 +31,7 @@ RECEIPT_SORTS = {
 
 @tenant_view
 def purchase_order_index(request: HttpRequest) -> HttpResponse:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
+    tenant = web_of(request).tenant
     orders = purchase_order_list(tenant=tenant).select_related("vendor")
     search = request.GET.get("q", "").strip()
     if search:
@@ -55,7 +55,7 @@ def purchase_order_index(request: HttpRequest) -> HttpResponse:
 
 @tenant_view
 def goods_receipt_index(request: HttpRequest) -> HttpResponse:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
+    tenant = web_of(request).tenant
     receipts = goods_receipt_list(tenant=tenant).select_related("purchase_order", "purchase_order__vendor")
     listing = list_page(
         query=request.GET, queryset=receipts, per_page=PAGE_SIZE, sorts=RECEIPT_SORTS, default_sort="-received"
@@ -66,7 +66,7 @@ def goods_receipt_index(request: HttpRequest) -> HttpResponse:
 
 @tenant_view
 def goods_receipt_detail(request: HttpRequest, receipt_id: uuid.UUID) -> HttpResponse:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
+    tenant = web_of(request).tenant
     try:
         receipt = (
             goods_receipt_list(tenant=tenant)

@@ -19,7 +19,7 @@ from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy, MatchRun
 from payments.cash import CurrencyForecast
 from payments.selectors import cash_forecast_for_tenant
-from tenants.http.web import tenant_view
+from tenants.http.web import tenant_view, web_of
 from tenants.models import Tenant
 
 # "This week" as a rolling window: on a Monday morning a calendar week would show nothing.
@@ -166,5 +166,5 @@ def dashboard_summary(*, tenant: Tenant) -> DashboardSummary:
 
 @tenant_view
 def dashboard(request: HttpRequest) -> HttpResponse:
-    summary = dashboard_summary(tenant=request.web.tenant)  # type: ignore[attr-defined]
+    summary = dashboard_summary(tenant=web_of(request).tenant)
     return render(request, "invoices/dashboard.html", {"summary": summary, "nav": "dashboard"})

@@ -41,7 +41,7 @@ from review.saved_views import (
     saved_view_rename,
 )
 from tenants.http.error_pages import post_only
-from tenants.http.web import WebContext, tenant_view
+from tenants.http.web import WebContext, tenant_view, web_of
 from vendors.selectors import vendor_list
 
 SAVED = "View {name!r} saved."
@@ -50,7 +50,7 @@ DELETED = "View {name!r} deleted."
 
 
 def _web(request: HttpRequest) -> WebContext:
-    return request.web  # type: ignore[attr-defined]
+    return web_of(request)
 
 
 def _list_url(query: str) -> str:

@@ -29,7 +29,7 @@ from source_files.models import SourceFile
 from source_files.selectors import source_file_of_document, source_file_open
 from source_files.services import PDF, XML
 from tenants.http.error_pages import method_not_allowed_page
-from tenants.http.web import WebContext, tenant_view
+from tenants.http.web import tenant_view, web_of
 from tenants.models import Tenant
 
 # What a served original may do: be shown (a PDF, by the browser's viewer) inside this site's
@@ -84,7 +84,7 @@ def invoice_original(request: HttpRequest, invoice_id: uuid.UUID) -> HttpRespons
         return method_not_allowed_page(
             request, allowed=("GET", "HEAD"), back_url=reverse("web:dashboard"), back_label="the dashboard"
         )
-    web: WebContext = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     invoice = Invoice.objects.for_tenant(web.tenant).filter(pk=invoice_id).first()
     source_file = (
         source_file_of_document(tenant=web.tenant, model_label=Invoice._meta.label_lower, document_id=invoice.pk)

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from review.search import Kind, SearchHit, search_run
-from tenants.http.web import WebContext, tenant_view
+from tenants.http.web import WebContext, tenant_view, web_of
 
 # How many documents the header's list offers, and the results page shows of each kind.
 SUGGESTIONS = 8
@@ -41,7 +41,7 @@ def _shown(hits: list[SearchHit]) -> list[ShownHit]:
 
 
 def _web(request: HttpRequest) -> WebContext:
-    return request.web  # type: ignore[attr-defined]
+    return web_of(request)
 
 
 @tenant_view

@@ -33,7 +33,7 @@ from review.queues import (
     review_queue_list,
 )
 from tenants.http.error_pages import post_only
-from tenants.http.web import WebContext, content_security_policy, tenant_view
+from tenants.http.web import WebContext, content_security_policy, tenant_view, web_of
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 25
@@ -60,7 +60,7 @@ AGE_CHOICES = [
 
 
 def _web(request: HttpRequest) -> WebContext:
-    return request.web  # type: ignore[attr-defined, no-any-return]
+    return web_of(request)
 
 
 class QueueFilterForm(forms.Form):

@@ -13,7 +13,7 @@ from django.urls import reverse
 from tenants.authentication import SESSION_TENANT_KEY
 from tenants.http.error_pages import method_not_allowed_page, post_only
 from tenants.http.login_throttle import ThrottledAuthenticationForm
-from tenants.http.web import tenant_view
+from tenants.http.web import tenant_view, web_of
 
 NOT_A_MEMBER = "You are not a member of that organisation."
 SWITCHED = "You are now working in {tenant}."
@@ -47,7 +47,7 @@ def tenant_switch(request: HttpRequest) -> HttpResponse:
     chosen = request.POST.get("tenant_id", "")
     # The memberships read before the request was scoped to its current tenant (tenants.http.web):
     # inside that scope the others are invisible, as every other tenant's rows are.
-    membership = next((m for m in request.web.memberships if str(m.tenant_id) == chosen), None)  # type: ignore[attr-defined]
+    membership = next((m for m in web_of(request).memberships if str(m.tenant_id) == chosen), None)
     if membership is None:
         messages.error(request, NOT_A_MEMBER)
     else:

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.http.listing import list_page
-from tenants.http.web import tenant_view
+from tenants.http.web import tenant_view, web_of
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 50
@@ -21,7 +21,7 @@ VENDOR_SORTS = {
 
 @tenant_view
 def vendor_index(request: HttpRequest) -> HttpResponse:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
+    tenant = web_of(request).tenant
     vendors = vendor_list(tenant=tenant).annotate(invoice_count=Count("invoices"))
     search = request.GET.get("q", "").strip()
     if search:

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from tenants.http.web import ViewFunc, tenant_view
+from tenants.http.web import ViewFunc, tenant_view, web_of
 from tenants.models import Role
 
 ADMINS_ONLY = "Only an administrator of this organisation can open its settings."
@@ -35,7 +35,7 @@ def admin_view(view: ViewFunc) -> ViewFunc:
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.web.role != Role.ADMIN:  # type: ignore[attr-defined]
+        if web_of(request).role != Role.ADMIN:
             raise PermissionDenied(ADMINS_ONLY)
         return view(request, *args, **kwargs)
 

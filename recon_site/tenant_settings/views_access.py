@@ -18,6 +18,7 @@ from recon_site.tenant_settings.access import admin_view, section_context
 from recon_site.tenant_settings.audit_trail import settings_trail, trail_entries
 from recon_site.tenant_settings.forms import ActiveForm, ApiKeyForm, InviteForm, RoleForm, errors_add
 from tenants.http.error_pages import post_only
+from tenants.http.web import web_of
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.services import (
     api_key_create,
@@ -43,14 +44,14 @@ def _users_context(tenant: Tenant, **extra: Any) -> dict[str, Any]:
 
 @admin_view
 def user_index(request: HttpRequest) -> HttpResponse:
-    return render(request, "settings/users.html", _users_context(request.web.tenant))  # type: ignore[attr-defined]
+    return render(request, "settings/users.html", _users_context(web_of(request).tenant))
 
 
 @admin_view
 @post_only(back="web:settings-users", back_label="the users")
 def user_invite_view(request: HttpRequest) -> HttpResponse:
     """A new user with a role here; the page shows their generated password once."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
@@ -73,14 +74,14 @@ def _refuse_invalid(form: Any) -> None:
 
 
 def _membership(request: HttpRequest, membership_id: str) -> Membership:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
+    tenant = web_of(request).tenant
     return get_object_or_404(Membership.objects.for_tenant(tenant).select_related("user"), pk=membership_id)
 
 
 @admin_view
 @post_only(back="web:settings-users", back_label="the users")
 def user_role_change(request: HttpRequest, membership_id: str) -> HttpResponse:
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     membership = _membership(request, membership_id)
     form = RoleForm(request.POST, prefix=str(membership.pk))
     try:
@@ -101,7 +102,7 @@ def user_role_change(request: HttpRequest, membership_id: str) -> HttpResponse:
 @admin_view
 @post_only(back="web:settings-users", back_label="the users")
 def user_active_set(request: HttpRequest, membership_id: str) -> HttpResponse:
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     membership = _membership(request, membership_id)
     form = ActiveForm(request.POST)
     try:
@@ -125,7 +126,7 @@ def _api_keys_context(tenant: Tenant, **extra: Any) -> dict[str, Any]:
 @admin_view
 def api_key_index(request: HttpRequest) -> HttpResponse:
     """The tenant's keys (GET); POST creates one and shows it once."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     if request.method != "POST":
         return render(request, "settings/api_keys.html", _api_keys_context(web.tenant))
     form = ApiKeyForm(request.POST)
@@ -139,7 +140,7 @@ def api_key_index(request: HttpRequest) -> HttpResponse:
 @admin_view
 @post_only(back="web:settings-api-keys", back_label="the API keys")
 def api_key_revoke_view(request: HttpRequest, api_key_id: str) -> HttpResponse:
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     api_key = get_object_or_404(ApiKey.objects.for_tenant(web.tenant), pk=api_key_id)
     api_key_revoke(tenant=web.tenant, api_key=api_key, actor=web.actor)
     messages.success(request, KEY_REVOKED.format(prefix=api_key.display_prefix))
@@ -147,7 +148,7 @@ def api_key_revoke_view(request: HttpRequest, api_key_id: str) -> HttpResponse:
 
 
 def _webhooks_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    tenant = request.web.tenant  # type: ignore[attr-defined]
+    tenant = web_of(request).tenant
     endpoint = request.build_absolute_uri(reverse("webhook-handler", kwargs={"tenant_id": tenant.pk}))
     return {"endpoint": endpoint, **section_context(section="web:settings-webhooks"), **extra}
 
@@ -161,7 +162,7 @@ def webhook_index(request: HttpRequest) -> HttpResponse:
 @post_only(back="web:settings-webhooks", back_label="the webhooks")
 def webhook_secret_rotate_view(request: HttpRequest) -> HttpResponse:
     """A new signing secret, shown once; the previous one stops verifying at once."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     raw_secret = webhook_secret_rotate(tenant=web.tenant, actor=web.actor)
     return render(request, "settings/webhooks.html", _webhooks_context(request, raw_secret=raw_secret))
 
@@ -169,7 +170,7 @@ def webhook_secret_rotate_view(request: HttpRequest) -> HttpResponse:
 @admin_view
 def audit_index(request: HttpRequest) -> HttpResponse:
     """The audit trail of the settings (or of everything, `?events=all`), newest first, read-only."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     every_event = request.GET.get("events") == "all"
     events = settings_trail(tenant=web.tenant, every_event=every_event)
     page = list_page(query=request.GET, queryset=events, per_page=AUDIT_PAGE_SIZE).page

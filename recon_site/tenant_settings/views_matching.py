@@ -25,6 +25,7 @@ from recon_site.tenant_settings.forms import (
     errors_add,
 )
 from tenants.http.error_pages import post_only
+from tenants.http.web import web_of
 from tenants.models import Tenant
 from tenants.selectors import amount_limits_for, currency_limits_list, tenant_settings_get
 from tenants.services import currency_limit_delete, currency_limit_save, tenant_settings_update
@@ -41,7 +42,7 @@ VENDOR_PAGE_SIZE = 50
 @admin_view
 def matching_settings(request: HttpRequest) -> HttpResponse:
     """Thresholds and tolerances of matching and reconciliation (GET shows, POST saves)."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     stored = tenant_settings_get(tenant=web.tenant)
     form = MatchingSettingsForm(
         request.POST if request.method == "POST" else None,
@@ -92,7 +93,7 @@ def _limits_context(tenant: Tenant, *, bound: CurrencyLimitForm | None = None) -
 @admin_view
 def currency_limits(request: HttpRequest) -> HttpResponse:
     """The limits per currency (GET); POST saves one currency's, in that currency's units."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     if request.method != "POST":
         return render(request, "settings/limits.html", _limits_context(web.tenant))
     form = CurrencyLimitForm(request.POST)
@@ -111,7 +112,7 @@ def currency_limits(request: HttpRequest) -> HttpResponse:
 @post_only(back="web:settings-limits", back_label="the amount limits")
 def currency_limits_reset(request: HttpRequest) -> HttpResponse:
     """Drop the tenant's own limits in one currency: the defaults apply again."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     currency = request.POST.get("currency", "").strip().upper()
     currency_limit_delete(tenant=web.tenant, actor=web.actor, currency=currency)
     if currency:
@@ -122,7 +123,7 @@ def currency_limits_reset(request: HttpRequest) -> HttpResponse:
 @admin_view
 def vendor_tolerance_index(request: HttpRequest) -> HttpResponse:
     """The vendors, those with their own tolerances first."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     vendors = Vendor.objects.for_tenant(web.tenant).annotate(
         has_override=Q(price_tolerance_pct__isnull=False) | Q(quantity_tolerance_pct__isnull=False)
     )
@@ -150,7 +151,7 @@ def vendor_tolerance_index(request: HttpRequest) -> HttpResponse:
 @admin_view
 def vendor_tolerance_edit(request: HttpRequest, vendor_id: str) -> HttpResponse:
     """One vendor's own tolerances (GET shows, POST saves; blank fields: the tenant's apply)."""
-    web = request.web  # type: ignore[attr-defined]
+    web = web_of(request)
     vendor = get_object_or_404(Vendor.objects.for_tenant(web.tenant), pk=vendor_id)
     initial = {
         "price_tolerance_pct": vendor.price_tolerance_pct,

@@ -32,7 +32,7 @@ from review.intake.services import (
 )
 from review.models import ImportBatch, ImportJob, ImportKind, ImportStatus
 from tenants.http.error_pages import post_only
-from tenants.http.web import WebContext, tenant_view
+from tenants.http.web import WebContext, tenant_view, web_of
 
 PAGE_SIZE = 20
 FILE_FIELD = "files"
@@ -41,7 +41,7 @@ IMPORTING = "Importing {count} file(s)."
 
 
 def _web(request: HttpRequest) -> WebContext:
-    return request.web  # type: ignore[attr-defined]
+    return web_of(request)
 
 
 def _importer(web: WebContext) -> None:

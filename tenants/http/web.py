@@ -66,6 +66,14 @@ def web_context_of(request: HttpRequest) -> WebContext | None:
 ViewFunc = Callable[..., HttpResponse]
 
 
+def web_of(request: HttpRequest) -> WebContext:
+    """The `WebContext` that `tenant_view` put on the request: one typed read for every view."""
+    context = getattr(request, "web", None)
+    if not isinstance(context, WebContext):
+        raise RuntimeError("web_of() is for views behind tenant_view (or an error page that set request.web).")
+    return context
+
+
 def tenant_view(view: ViewFunc) -> ViewFunc:
     """Log-in required; puts `request.web` (a `WebContext`) on the request.
 
