@@ -15,8 +15,8 @@ from invoices.models import Invoice
 from invoices.numbers import normalize_invoice_number
 from purchasing.models import PurchaseOrder
 from tenants.models import Tenant
+from tests.collations import COLLATIONS, collation_or_skip
 from tests.factories import InvoiceFactory, PurchaseOrderFactory
-from tests.matching.test_lookup_keys import COLLATIONS
 
 # By what makes them tricky: (number, its key). Letters and digits of ASCII only, a-z as A-Z, and
 # a run of digits without its leading zeros (one zero stays where no other digit follows).
@@ -88,12 +88,7 @@ def test_an_invoice_numbers_stored_reversal_is_its_duplicate_key_read_backwards(
 @pytest.mark.django_db
 @pytest.mark.parametrize("collation", COLLATIONS)
 def test_the_database_form_gives_the_same_keys_under_every_collation(tenant: Tenant, collation: str) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_collation WHERE collname = %s", [collation])
-        if not cursor.fetchone()[0]:
-            pytest.skip(f"this PostgreSQL has no collation {collation}")
+    collation_or_skip(collation)
     computed = {
         number: Tenant.objects.filter(pk=tenant.pk)
         .annotate(key=document_number_key_expression(Collate(Value(number), collation)))

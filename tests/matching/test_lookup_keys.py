@@ -30,6 +30,7 @@ from matching.engine import VendorRecord
 from matching.loading.purchase_orders import _purchase_order_rows, batch_purchase_orders
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
+from tests.collations import COLLATIONS, collation_or_skip
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory
 from tests.matching.engine_builders import inv_line, invoice
 
@@ -93,7 +94,6 @@ DESCRIPTIONS = {
 
 # The collations a database may fold case by: its own (LC_CTYPE), C (ASCII only), ICU's root and
 # English (é → É) and Turkish (i → İ). Those this server lacks are skipped.
-COLLATIONS = ("default", "C", "und-x-icu", "en-x-icu", "tr-x-icu")
 
 
 def _sql_value(sql: str, value: str) -> str:
@@ -162,10 +162,7 @@ def test_a_description_keys_alike_stored_and_in_the_loaders_sql_which_infers_its
 @pytest.mark.django_db
 @pytest.mark.parametrize("collation", COLLATIONS)
 def test_the_database_forms_give_the_same_keys_under_every_collation(tenant: Tenant, collation: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_collation WHERE collname = %s", [collation])
-        if not cursor.fetchone()[0]:
-            pytest.skip(f"this PostgreSQL has no collation {collation}")
+    collation_or_skip(collation)
 
     def orm_key(expression: Func) -> str:
         return Tenant.objects.filter(pk=tenant.pk).annotate(key=expression).values_list("key", flat=True).get()
