@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import models
 
 from core.business_dates import business_date_error
+from core.text import TOO_LONG, column_max_length
 
 # --- messages (tests assert on these) -----------------------------------------------------------
 NOT_A_DECIMAL = "{value!r} is not a decimal number; write it like 1234.56."
@@ -30,7 +31,6 @@ NOT_A_DATE = "{value!r} is not a date in the expected format YYYY-MM-DD (ISO 860
 NOT_A_REAL_DATE = "{value!r} is not a real date (YYYY-MM-DD)."
 NOT_A_WHOLE_NUMBER = "{value!r} is not a whole number from 1 to 2147483647."
 NOT_A_UUID = "{value!r} is not a vendor id (a UUID)."
-TOO_LONG = "At most {limit} characters."
 
 _MAX_INT = 2_147_483_647
 # `re.ASCII`: `\d` would also take "١٠" or "１０", which Decimal() and int() read as 10; an
@@ -58,9 +58,7 @@ def cell_text(limit: int) -> Callable[[str], str]:
 
 def cell_text_for(model: type[models.Model], field_name: str) -> Callable[[str], str]:
     """A reader of text that fits the model's column, its limit read from the model."""
-    column = model._meta.get_field(field_name)
-    assert isinstance(column, models.Field) and column.max_length is not None
-    return cell_text(column.max_length)
+    return cell_text(column_max_length(model, field_name))
 
 
 def cell_decimal(value: str) -> Decimal:

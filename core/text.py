@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+from django.db import models
+
 NUL = "\x00"
 NUL_REFUSED = "Contains a NUL character (\\u0000), which cannot be stored; remove it."
 NUL_IN_FILE = (
@@ -19,7 +21,26 @@ NUL_IN_FILE = (
     "if the file is UTF-16 or binary, save it as UTF-8 text."
 )
 
+TOO_LONG = "At most {limit} characters."
+
 _CHUNK = 1 << 16
+
+
+def column_max_length(model: type[models.Model], field_name: str) -> int:
+    """A text column's limit, read from the model so a source never disagrees with the table."""
+    column = model._meta.get_field(field_name)
+    assert isinstance(column, models.Field) and column.max_length is not None
+    return column.max_length
+
+
+def length_error(value: str, model: type[models.Model], field_name: str) -> str | None:
+    """`TOO_LONG` when `value` does not fit the model's column, else None.
+
+    The REST serializers bound every text; the other sources (files, webhooks) must too, or an
+    overlong value would reach the database as a 500 instead of a 400.
+    """
+    limit = column_max_length(model, field_name)
+    return TOO_LONG.format(limit=limit) if len(value) > limit else None
 
 
 def nul_error(value: str) -> str | None:

@@ -15,33 +15,12 @@ safe. A file's size limit is core.http.uploads; the vendor a document names, ven
 
 from __future__ import annotations
 
-from django.db import models
-
 from invoices.documents import InvoiceDocument, document_content, document_with_positive_total
 from invoices.models import Invoice
 from invoices.numbers import normalize_invoice_number
 from invoices.selectors import invoice_stored_content, invoices_of_document_vendor
 from tenants.models import Tenant
 from vendors.ingest import VendorCache
-
-TOO_LONG = "At most {limit} characters."
-
-
-def max_length(model: type[models.Model], field_name: str) -> int:
-    """The column's limit, read from the model so a source never disagrees with the table."""
-    limit = model._meta.get_field(field_name).max_length
-    assert limit is not None
-    return limit
-
-
-def length_error(value: str, model: type[models.Model], field_name: str) -> str | None:
-    """Why a text is too long for its column, or None.
-
-    The REST serializers bound every text; the other sources must too, or an overlong value
-    would reach the database as a 500 instead of a 400.
-    """
-    limit = max_length(model, field_name)
-    return TOO_LONG.format(limit=limit) if len(value) > limit else None
 
 
 def invoice_already_present(*, tenant: Tenant, document: InvoiceDocument, vendors: VendorCache) -> Invoice | None:

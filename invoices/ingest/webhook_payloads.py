@@ -39,9 +39,8 @@ from core.exceptions import DocumentInvalid
 from core.money import MoneyError, parse_decimal
 from core.problems import MAX_PROBLEMS_REPORTED
 from core.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES, quantity_error
-from core.text import NUL_REFUSED, nul_paths
+from core.text import NUL_REFUSED, length_error, nul_paths
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
-from invoices.ingest import length_error
 from invoices.models import Invoice, InvoiceLine
 
 # --- what is ignored, and why (the INFO log line and the delivery's detail) -------------------

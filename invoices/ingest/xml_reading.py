@@ -66,8 +66,8 @@ from lxml import etree
 
 from core.exceptions import DomainError
 from core.quantities import UNIT_PRICE_PLACES
+from core.text import column_max_length, length_error
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
-from invoices.ingest import length_error, max_length
 from invoices.models import DocumentType, InvoiceLine
 
 # The setting that bounds an e-invoice file (XML, or the PDF that carries one), at the API's
@@ -280,7 +280,7 @@ class ElementReader:
         if not (name or detail):
             self.error(name_where, REQUIRED)
         self.bounded(sku, sku_where, InvoiceLine, "sku")
-        description = _description(name, detail, max_length(InvoiceLine, "description"))
+        description = _description(name, detail, column_max_length(InvoiceLine, "description"))
         self.bounded(description, name_where, InvoiceLine, "description")
         if quantity is None or amount is None or price is None:
             return None
@@ -344,7 +344,7 @@ def invoice_document_of(*, header: HeaderFacts, lines: list[LineFacts], totals: 
         label = f"{ALLOWANCE_LINE}: {', '.join(reasons)}" if reasons else ALLOWANCE_LINE
         documents.append(
             InvoiceLineDocument(
-                description=_cut(label, max_length(InvoiceLine, "description")),
+                description=_cut(label, column_max_length(InvoiceLine, "description")),
                 quantity=Decimal(-sign),
                 unit_price=abs(adjustment),
                 amount=adjustment,

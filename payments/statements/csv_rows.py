@@ -37,6 +37,7 @@ from typing import IO
 from core.business_dates import business_date_error
 from core.money import MoneyError, normalize_currency, to_minor
 from core.problems import ProblemLimitReached, Problems
+from core.text import TOO_LONG
 from payments.accounts import normalize_account
 from payments.statements.types import INVALID_SUMMARY, ParsedEntry, ParsedFile, ParsedStatement, StatementParseError
 
@@ -68,7 +69,6 @@ NOT_A_REAL_DATE = "{value!r} is not a real date (YYYY-MM-DD)."
 BAD_DIRECTION = "{value!r}: direction must be debit or credit."
 SIGNED_WITH_DIRECTION = "{value!r}: with a direction column the amount must be unsigned."
 ZERO_AMOUNT = "The amount is zero; a payment moves money."
-TOO_LONG = "At most {limit} characters."
 REPEATED_ID = "Transaction id {value!r} already appears for this account at row {first_row}."
 WARN_CP1252 = "The file is not valid UTF-8; it was read as Windows-1252. Check accented characters."
 
