@@ -63,10 +63,6 @@ BAD_AMOUNT = "Row {row}: {error}"
 RETURN_TO_SUGGESTIONS = "suggestions"
 
 
-def _web(request: HttpRequest) -> WebContext:
-    return web_of(request)
-
-
 def _can_act(web: WebContext) -> bool:
     return web.role in PAYMENT_ACT_ROLES
 
@@ -129,7 +125,7 @@ def _with_proposals(web: WebContext, suggestions: list[PaymentSuggestion]) -> No
 
 @tenant_view
 def payment_queue(request: HttpRequest) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     payments = Payment.objects.for_tenant(web.tenant).filter(
         status=PaymentStatus.UNMATCHED, direction=PaymentDirection.DEBIT
     )
@@ -142,7 +138,7 @@ def payment_queue(request: HttpRequest) -> HttpResponse:
 
 @tenant_view
 def suggestion_queue(request: HttpRequest) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     suggestions = (
         PaymentSuggestion.objects.for_tenant(web.tenant)
         .filter(payment__status__in=RECONCILABLE_PAYMENT_STATUSES, payment__direction=PaymentDirection.DEBIT)
@@ -198,7 +194,7 @@ def _detail_context(web: WebContext, payment: Payment) -> dict[str, Any]:
 
 @tenant_view
 def payment_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     return render(request, "payments/detail.html", _detail_context(web, _payment_or_404(web, payment_id)))
 
 
@@ -214,7 +210,7 @@ def _back(request: HttpRequest, payment: Payment) -> HttpResponse:
 
 
 def _forbidden(request: HttpRequest, payment: Payment) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     context = _detail_context(web, payment)
     context["errors"] = [NOT_ALLOWED]
     return render(request, "payments/detail.html", context, status=403)
@@ -223,7 +219,7 @@ def _forbidden(request: HttpRequest, payment: Payment) -> HttpResponse:
 @tenant_view
 @post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def payment_accept(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     payment = _payment_or_404(web, payment_id)
     if not _can_act(web):
         return _forbidden(request, payment)
@@ -238,7 +234,7 @@ def payment_accept(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
 @tenant_view
 @post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def payment_ignore_view(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     payment = _payment_or_404(web, payment_id)
     if not _can_act(web):
         return _forbidden(request, payment)
@@ -294,7 +290,7 @@ def _split_parts(
 @post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def payment_split(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     """Allocate the payment to the invoices and amounts typed in; all or nothing."""
-    web = _web(request)
+    web = web_of(request)
     payment = _payment_or_404(web, payment_id)
     if not _can_act(web):
         return _forbidden(request, payment)
@@ -330,7 +326,7 @@ def payment_split(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
 @tenant_view
 @post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def allocation_reverse_view(request: HttpRequest, payment_id: uuid.UUID, allocation_id: uuid.UUID) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     payment = _payment_or_404(web, payment_id)
     allocation = PaymentAllocation.objects.for_tenant(web.tenant).filter(pk=allocation_id, payment=payment).first()
     if allocation is None:

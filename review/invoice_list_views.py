@@ -41,16 +41,12 @@ from review.saved_views import (
     saved_view_rename,
 )
 from tenants.http.error_pages import post_only
-from tenants.http.web import WebContext, tenant_view, web_of
+from tenants.http.web import tenant_view, web_of
 from vendors.selectors import vendor_list
 
 SAVED = "View {name!r} saved."
 RENAMED = "View renamed to {name!r}."
 DELETED = "View {name!r} deleted."
-
-
-def _web(request: HttpRequest) -> WebContext:
-    return web_of(request)
 
 
 def _list_url(query: str) -> str:
@@ -59,7 +55,7 @@ def _list_url(query: str) -> str:
 
 @tenant_view
 def invoice_index(request: HttpRequest) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     form = InvoiceListForm(request.GET, auto_id="f-%s")
     invoices = invoice_list(tenant=web.tenant, filters=form.filters())
     listed = list_page(
@@ -97,7 +93,7 @@ def invoice_index(request: HttpRequest) -> HttpResponse:
 
 
 def _export_rows(request: HttpRequest) -> QuerySet:
-    web = _web(request)
+    web = web_of(request)
     form = InvoiceListForm(request.GET)
     invoices = invoice_list(tenant=web.tenant, filters=form.filters())
     sort = list_sort(query=request.GET, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
@@ -113,20 +109,20 @@ def _export_name() -> str:
 @tenant_view
 def invoice_export_csv(request: HttpRequest) -> HttpResponseBase:
     """Every row the list shows with this query string (all pages), as CSV."""
-    return invoice_csv_response(tenant=_web(request).tenant, invoices=_export_rows(request), filename=_export_name())
+    return invoice_csv_response(tenant=web_of(request).tenant, invoices=_export_rows(request), filename=_export_name())
 
 
 @tenant_view
 def invoice_export_xlsx(request: HttpRequest) -> HttpResponseBase:
     """Every row the list shows with this query string (all pages), as XLSX."""
-    return invoice_xlsx_response(tenant=_web(request).tenant, invoices=_export_rows(request), filename=_export_name())
+    return invoice_xlsx_response(tenant=web_of(request).tenant, invoices=_export_rows(request), filename=_export_name())
 
 
 @tenant_view
 @post_only(back="web:invoices", back_label="the invoices")
 def saved_view_save(request: HttpRequest) -> HttpResponse:
     """Save the list as it is shown, under the name the clerk gave it."""
-    web = _web(request)
+    web = web_of(request)
     query = _shown_query(request)
     try:
         saved = saved_view_create(
@@ -142,7 +138,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
 @tenant_view
 def saved_view_open(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
     """The list with the view's filters and sort (a plain URL: bookmark it, share it, go back)."""
-    web = _web(request)
+    web = web_of(request)
     try:
         saved = saved_view_get(tenant=web.tenant, user=request.user, saved_view_id=saved_view_id)
     except NotFoundError as exc:
@@ -153,7 +149,7 @@ def saved_view_open(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpRespo
 @tenant_view
 @post_only(back="web:invoices", back_label="the invoices")
 def saved_view_rename_view(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     try:
         saved = saved_view_rename(
             tenant=web.tenant,
@@ -174,7 +170,7 @@ def saved_view_rename_view(request: HttpRequest, saved_view_id: uuid.UUID) -> Ht
 @tenant_view
 @post_only(back="web:invoices", back_label="the invoices")
 def saved_view_delete_view(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
-    web = _web(request)
+    web = web_of(request)
     try:
         deleted = saved_view_delete(tenant=web.tenant, user=request.user, actor=web.actor, saved_view_id=saved_view_id)
     except NotFoundError as exc:

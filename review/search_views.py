@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from review.search import Kind, SearchHit, search_run
-from tenants.http.web import WebContext, tenant_view, web_of
+from tenants.http.web import tenant_view, web_of
 
 # How many documents the header's list offers, and the results page shows of each kind.
 SUGGESTIONS = 8
@@ -40,15 +40,11 @@ def _shown(hits: list[SearchHit]) -> list[ShownHit]:
     return [ShownHit(hit=hit, href=reverse(DOCUMENT_PAGES[Kind(hit.kind)], args=[hit.id])) for hit in hits]
 
 
-def _web(request: HttpRequest) -> WebContext:
-    return web_of(request)
-
-
 @tenant_view
 def search_suggest(request: HttpRequest) -> HttpResponse:
     """The options under the search box: the best documents of every kind, then "all results"."""
     text = request.GET.get("q", "")
-    results = search_run(tenant=_web(request).tenant, text=text, limit=SUGGESTIONS)
+    results = search_run(tenant=web_of(request).tenant, text=text, limit=SUGGESTIONS)
     context = {
         "query": results.query,
         "options": _shown(results.best(limit=SUGGESTIONS)),
@@ -61,7 +57,7 @@ def search_suggest(request: HttpRequest) -> HttpResponse:
 def search_page(request: HttpRequest) -> HttpResponse:
     """Everything the text finds, by kind of document, each ranked."""
     text = request.GET.get("q", "")
-    results = search_run(tenant=_web(request).tenant, text=text, limit=RESULTS_PER_KIND)
+    results = search_run(tenant=web_of(request).tenant, text=text, limit=RESULTS_PER_KIND)
     sections = [
         (Kind.INVOICE, _shown(results.invoices)),
         (Kind.PURCHASE_ORDER, _shown(results.purchase_orders)),

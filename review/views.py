@@ -33,7 +33,7 @@ from review.queues import (
     review_queue_list,
 )
 from tenants.http.error_pages import post_only
-from tenants.http.web import WebContext, content_security_policy, tenant_view, web_of
+from tenants.http.web import content_security_policy, tenant_view, web_of
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 25
@@ -57,10 +57,6 @@ AGE_CHOICES = [
     ("14", "Older than 14 days"),
     ("30", "Older than 30 days"),
 ]
-
-
-def _web(request: HttpRequest) -> WebContext:
-    return web_of(request)
 
 
 class QueueFilterForm(forms.Form):
@@ -97,7 +93,7 @@ class QueueFilterForm(forms.Form):
 def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
     if queue not in ReviewQueue.values:
         raise Http404
-    web = _web(request)
+    web = web_of(request)
     form = QueueFilterForm(request.GET, auto_id="f-%s")
     filters = form.filters()
     invoices = review_queue_list(tenant=web.tenant, queue=queue, filters=filters)
@@ -124,7 +120,7 @@ def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, Any]:
-    web = _web(request)
+    web = web_of(request)
     try:
         detail = invoice_detail_read(tenant=web.tenant, invoice_id=invoice_id)
     except Invoice.DoesNotExist as exc:
@@ -152,7 +148,7 @@ def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, An
 @tenant_view
 def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
     context = _detail_context(request, invoice_id)
-    original = invoice_original_read(tenant=_web(request).tenant, invoice=context["invoice"])
+    original = invoice_original_read(tenant=web_of(request).tenant, invoice=context["invoice"])
     response = render(request, "invoices/detail.html", {**context, "original": original})
     if original is not None and original.is_pdf:
         # The page embeds its own original PDF in an <object>, which the site's policy forbids.
@@ -178,7 +174,7 @@ def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
     Success redirects to the invoice (post/redirect/get); a refusal re-renders the page with the
     reason and the status of the refusal (400 invalid, 403 not allowed, 409 stale page).
     """
-    web = _web(request)
+    web = web_of(request)
     invoice = Invoice.objects.for_tenant(web.tenant).filter(pk=invoice_id).first()
     if invoice is None:
         raise Http404
@@ -226,7 +222,7 @@ def bulk_approve(request: HttpRequest, queue: str) -> HttpResponse:
     """Step one shows what would be approved and what is left out; step two (`confirm`) does it."""
     if queue not in ReviewQueue.values:
         raise Http404
-    web = _web(request)
+    web = web_of(request)
     chosen = _chosen_ids(request)
     if not chosen:
         messages.error(request, NOTHING_CHOSEN)

@@ -40,10 +40,6 @@ IMPORTERS_ONLY = "Only a clerk or an administrator can import files."
 IMPORTING = "Importing {count} file(s)."
 
 
-def _web(request: HttpRequest) -> WebContext:
-    return web_of(request)
-
-
 def _importer(web: WebContext) -> None:
     if not web.can_import:
         raise PermissionDenied(IMPORTERS_ONLY)
@@ -89,7 +85,7 @@ class JobShown:
 
 
 def _index_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    web = _web(request)
+    web = web_of(request)
     page = list_page(query=request.GET, queryset=import_batch_list(tenant=web.tenant), per_page=PAGE_SIZE).page
     return {
         "page": page,
@@ -104,7 +100,7 @@ def _index_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 @tenant_view
 def import_index(request: HttpRequest) -> HttpResponse:
     """GET: the upload form and the recent uploads. POST: take the files, check them, show the upload."""
-    web = _web(request)
+    web = web_of(request)
     if request.method != "POST":
         return render(request, "review/imports.html", _index_context(request))
     _importer(web)
@@ -119,7 +115,7 @@ def import_index(request: HttpRequest) -> HttpResponse:
 
 
 def _batch_context(request: HttpRequest, batch: ImportBatch) -> dict[str, Any]:
-    tenant = _web(request).tenant
+    tenant = web_of(request).tenant
     jobs = list(batch.jobs.all())
     shown = [
         JobShown(
@@ -139,7 +135,7 @@ def _batch_context(request: HttpRequest, batch: ImportBatch) -> dict[str, Any]:
 
 
 def _batch(request: HttpRequest, batch_id: uuid.UUID) -> ImportBatch:
-    batch = import_batch_get(tenant=_web(request).tenant, batch_id=batch_id)
+    batch = import_batch_get(tenant=web_of(request).tenant, batch_id=batch_id)
     if batch is None:
         raise Http404
     return batch
@@ -160,7 +156,7 @@ def import_batch_detail(request: HttpRequest, batch_id: uuid.UUID) -> HttpRespon
 def import_batch_run(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     """Import every file of the upload that is ready, or the one the form names (`job`)."""
     batch = _batch(request, batch_id)
-    web = _web(request)
+    web = web_of(request)
     _importer(web)
     try:
         job_id = uuid.UUID(request.POST["job"]) if request.POST.get("job") else None
