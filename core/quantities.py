@@ -6,7 +6,9 @@ They mirror the columns: quantities NUMERIC(18,4) and > 0; unit prices NUMERIC(1
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
+
+from core.money import round_to_minor
 
 QUANTITY_PLACES, QUANTITY_DIGITS = 4, 18
 UNIT_PRICE_PLACES, UNIT_PRICE_DIGITS = 6, 18
@@ -39,3 +41,13 @@ def unit_price_error(value: Decimal) -> str | None:
     if value.is_finite() and value < 0:
         return MUST_NOT_BE_NEGATIVE
     return _shape_error(value, UNIT_PRICE_PLACES, UNIT_PRICE_DIGITS)
+
+
+def line_amount_minor(quantity: Decimal, unit_price: Decimal, currency: str) -> int:
+    """A line amount the document does not state: quantity × unit price, once rounded half up.
+
+    Exact product (up to 18 + 18 digits) and one rounding: the default 28-digit context would
+    round the product first (double rounding) or overflow on quantize.
+    """
+    with localcontext(prec=QUANTITY_DIGITS + UNIT_PRICE_DIGITS + 4):
+        return round_to_minor(quantity * unit_price, currency)

@@ -19,10 +19,10 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
-from core.money import MoneyError, normalize_currency, round_to_minor, to_minor
-from core.quantities import QUANTITY_DIGITS, UNIT_PRICE_DIGITS
+from core.money import MoneyError, normalize_currency, to_minor
+from core.quantities import line_amount_minor
 from invoices.models import DocumentType
 
 # The other kind: what a document with a negative total is stored as.
@@ -118,16 +118,6 @@ def document_with_positive_total(document: InvoiceDocument) -> InvoiceDocument:
         credited_invoice_number=document.credited_invoice_number if stored == DocumentType.CREDIT_NOTE.value else "",
         lines=[replace(line, quantity=-line.quantity, amount=_negated(line.amount)) for line in document.lines],
     )
-
-
-def line_amount_minor(quantity: Decimal, unit_price: Decimal, currency: str) -> int:
-    """A line amount the document does not state: quantity × unit price, once rounded half up.
-
-    Exact product (up to 18 + 18 digits) and one rounding: the default 28-digit context would
-    round the product first (double rounding) or overflow on quantize.
-    """
-    with localcontext(prec=QUANTITY_DIGITS + UNIT_PRICE_DIGITS + 4):
-        return round_to_minor(quantity * unit_price, currency)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from review import invoice_list_views, originals, search_views
 from review import views as review_views
 from review.intake import views as intake_views
 from tenants import views as tenant_views
+from tenants.http import line_entry
 from vendors import views as vendor_views
 
 app_name = "web"
@@ -23,6 +24,7 @@ urlpatterns = [
     path("logout", tenant_views.LogoutView.as_view(), name="logout"),
     path("app/tenant", tenant_views.tenant_switch, name="tenant-switch"),
     path("app/search", search_views.search_page, name="search"),
+    path("app/entry/line-totals", line_entry.line_totals, name="line-totals"),
     path("app/search/suggest", search_views.search_suggest, name="search-suggest"),
     path("app/invoices", invoice_list_views.invoice_index, name="invoices"),
     path("app/invoices/export.csv", invoice_list_views.invoice_export_csv, name="invoices-export-csv"),

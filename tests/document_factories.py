@@ -12,7 +12,8 @@ from decimal import Decimal
 import factory
 
 from core.money import from_minor
-from invoices.documents import InvoiceDocument, InvoiceLineDocument, line_amount_minor
+from core.quantities import line_amount_minor
+from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from purchasing.documents import (
     GoodsReceiptDocument,
     GoodsReceiptLineDocument,

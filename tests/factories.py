@@ -23,7 +23,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from core.actors import system_actor
-from invoices.documents import line_amount_minor
+from core.quantities import line_amount_minor
 from invoices.models import Invoice, InvoiceLine
 from invoices.numbers import normalize_invoice_number
 from matching.models import MatchRun
