@@ -20,5 +20,8 @@ def source_file_of_document(*, tenant: TenantOrId, model_label: str, document_id
 
 
 def source_file_open(source_file: SourceFile) -> IO[bytes]:
-    """The kept bytes, from the storage, for reading (the caller closes it)."""
+    """The kept bytes, from the storage, for reading (the caller closes it).
+
+    A stream either way: a file on disk, or the object's HTTP body as it is read
+    (source_files.storage), seekable in both."""
     return source_file_storage().open(source_file.storage_name, "rb")

@@ -4,14 +4,20 @@ and linked to the documents they created.
 Every door that imports a file (the CSV imports, the e-invoice door, the bank statement import)
 calls `source_file_keep` inside the transaction that writes its documents, after they are
 written. The bytes go to the `source_files` storage (settings.STORAGES: a FileSystemStorage
-under SOURCE_FILES_DIR by default) as `<tenant id>/<sha256[:2]>/<sha256>`: a name made of the
-tenant and the content alone, so the same file imported twice is one row and one blob, and no
-client-supplied name ever reaches a path.
+under SOURCE_FILES_DIR by default, an S3 bucket when SOURCE_FILES_S3_BUCKET is set) as
+`<tenant id>/<sha256[:2]>/<sha256>`: a name made of the tenant and the content alone, so the same
+file imported twice is one row and one blob, and no client-supplied name ever reaches a path or
+an object key.
 
 The blob is written last, after every row of the import: a document the door refuses rolls the
-transaction back before anything reaches the storage. Only a COMMIT that fails after the write
-can leave a blob without its row; nothing reads a blob but through its row, and the next import
-of the same content for the tenant adopts it (the name is the same).
+transaction back before anything reaches the storage. A rollback after the write (a COMMIT that
+fails, or a caller that fails after keeping) cannot take the blob back: it stays without its row.
+Nothing reads a blob but through its row, and the next import of the same content for the tenant
+adopts it (the name is the same, `exists()` finds it, nothing is written again).
+
+Both backends keep these semantics: `exists()` is a stat or a HEAD request; `save()` writes the
+name asked for, since it does not exist yet (the S3 storage is set never to overwrite, so a name
+taken meanwhile would come back renamed, and the row follows the name `save()` returns).
 """
 
 from __future__ import annotations

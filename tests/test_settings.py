@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -44,12 +45,81 @@ def _load(module: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"AUDIT_CHECKPOINT_PUBLIC_KEYS": "c2hvcnQ="}, "AUDIT_CHECKPOINT_PUBLIC_KEYS must be url-safe base64"),
         ({"LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT must be at least 1, got 0"),
         ({"LOGIN_COOLOFF_MINUTES": "a while"}, "LOGIN_COOLOFF_MINUTES must be a whole number"),
+        (
+            {"SOURCE_FILES_S3_ENDPOINT_URL": "http://minio:9000"},
+            "SOURCE_FILES_S3_ENDPOINT_URL is set but SOURCE_FILES_S3_BUCKET is not",
+        ),
+        (
+            {"SOURCE_FILES_S3_BUCKET": "b", "SOURCE_FILES_S3_ENDPOINT_URL": "minio:9000"},
+            "SOURCE_FILES_S3_ENDPOINT_URL must be an http(s):// URL, got 'minio:9000'",
+        ),
+        (
+            {"SOURCE_FILES_S3_BUCKET": "b", "SOURCE_FILES_S3_ENCRYPTION": "yes"},
+            "SOURCE_FILES_S3_ENCRYPTION must be AES256, aws:kms or empty, got 'yes'",
+        ),
+        (
+            {"SOURCE_FILES_S3_BUCKET": "b", "SOURCE_FILES_S3_ENCRYPTION": "AES256", "SOURCE_FILES_S3_KMS_KEY_ID": "k"},
+            "SOURCE_FILES_S3_KMS_KEY_ID needs SOURCE_FILES_S3_ENCRYPTION=aws:kms",
+        ),
+        (
+            {"SOURCE_FILES_S3_BUCKET": "b", "SOURCE_FILES_S3_ADDRESSING_STYLE": "dns"},
+            "SOURCE_FILES_S3_ADDRESSING_STYLE must be auto, path or virtual, got 'dns'",
+        ),
     ],
 )
 def test_bad_values_stop_the_app_naming_the_variable(env: dict[str, str], message: str) -> None:
     result = _load("recon_site.settings.base", **{"DATABASE_URL": UNREACHABLE_DB, **env})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+SOURCE_FILES_STORAGE = """
+import json, recon_site.settings.base as settings
+print(json.dumps(settings.STORAGES["source_files"]))
+"""
+
+
+def _source_files_storage(**env: str) -> dict[str, Any]:
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "DATABASE_URL": UNREACHABLE_DB, **env}
+    result = subprocess.run(
+        [sys.executable, "-c", SOURCE_FILES_STORAGE], cwd=BASE_DIR, env=clean, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    storage: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return storage
+
+
+def test_kept_files_go_to_a_directory_unless_a_bucket_is_named(tmp_path: Path) -> None:
+    on_disk = _source_files_storage(SOURCE_FILES_DIR=str(tmp_path))
+    assert on_disk["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+    assert on_disk["OPTIONS"]["location"] == str(tmp_path.resolve())
+    assert on_disk["OPTIONS"]["file_permissions_mode"] == 0o600
+
+    in_bucket = _source_files_storage(
+        SOURCE_FILES_DIR=str(tmp_path),
+        SOURCE_FILES_S3_BUCKET="acme-recon-files",
+        SOURCE_FILES_S3_ENDPOINT_URL="https://s3.example.net",
+        SOURCE_FILES_S3_REGION="eu-central-1",
+        SOURCE_FILES_S3_ADDRESSING_STYLE="path",
+        SOURCE_FILES_S3_ENCRYPTION="aws:kms",
+        SOURCE_FILES_S3_KMS_KEY_ID="alias/recon-files",
+    )
+    assert in_bucket["BACKEND"] == "source_files.storage.SourceFileS3Storage"
+    assert in_bucket["OPTIONS"] == {
+        "bucket_name": "acme-recon-files",
+        "endpoint_url": "https://s3.example.net",
+        "region_name": "eu-central-1",
+        "addressing_style": "path",
+        "file_overwrite": False,
+        "default_acl": None,
+        "querystring_auth": True,
+        "custom_domain": None,
+        "object_parameters": {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/recon-files"},
+    }
+    # A bucket alone: AWS's endpoint and the region boto3 finds, no encryption header (the bucket's own default).
+    bare = _source_files_storage(SOURCE_FILES_S3_BUCKET="acme-recon-files")["OPTIONS"]
+    assert (bare["endpoint_url"], bare["region_name"], bare["object_parameters"]) == (None, None, {})
 
 
 # Any 32 bytes, url-safe base64: an Ed25519 private key signing the audit checkpoints.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -184,13 +185,91 @@ if WHITENOISE_USE_FINDERS:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
 
 # Imported files are kept as they arrived (source_files): CSV, UBL, CII, PDF and bank statements,
-# once per tenant and content, under SOURCE_FILES_DIR/<tenant id>/. Django's storage API: the
-# `source_files` alias below is the one place a deployment would name another backend.
+# once per tenant and content, as <tenant id>/<sha256[:2]>/<sha256>. Django's storage API: the
+# `source_files` alias below is the one place that names the backend. SOURCE_FILES_S3_BUCKET set:
+# an S3-compatible bucket (django-storages, source_files/storage.py), with the credentials boto3
+# finds itself (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the instance's role); otherwise a
+# directory, SOURCE_FILES_DIR.
 SOURCE_FILES_DIR = Path(env.str("SOURCE_FILES_DIR", default=str(VAR_DIR / "files"))).resolve()
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    "source_files": {
+SOURCE_FILES_S3_BUCKET = env.str("SOURCE_FILES_S3_BUCKET", default="").strip()
+SOURCE_FILES_S3_ENDPOINT_URL = env.str("SOURCE_FILES_S3_ENDPOINT_URL", default="").strip()
+SOURCE_FILES_S3_REGION = env.str("SOURCE_FILES_S3_REGION", default="").strip()
+SOURCE_FILES_S3_ADDRESSING_STYLE = env.str("SOURCE_FILES_S3_ADDRESSING_STYLE", default="").strip().lower()
+SOURCE_FILES_S3_ENCRYPTION = env.str("SOURCE_FILES_S3_ENCRYPTION", default="").strip()
+SOURCE_FILES_S3_KMS_KEY_ID = env.str("SOURCE_FILES_S3_KMS_KEY_ID", default="").strip()
+_S3_ENCRYPTIONS = ("AES256", "aws:kms")
+_s3_without_bucket = {
+    "SOURCE_FILES_S3_ENDPOINT_URL": SOURCE_FILES_S3_ENDPOINT_URL,
+    "SOURCE_FILES_S3_REGION": SOURCE_FILES_S3_REGION,
+    "SOURCE_FILES_S3_ADDRESSING_STYLE": SOURCE_FILES_S3_ADDRESSING_STYLE,
+    "SOURCE_FILES_S3_ENCRYPTION": SOURCE_FILES_S3_ENCRYPTION,
+    "SOURCE_FILES_S3_KMS_KEY_ID": SOURCE_FILES_S3_KMS_KEY_ID,
+}
+for _name, _value in _s3_without_bucket.items():
+    # Half an S3 configuration would otherwise keep the files on local disk, unnoticed.
+    if _value and not SOURCE_FILES_S3_BUCKET:
+        raise ImproperlyConfigured(f"{_name} is set but SOURCE_FILES_S3_BUCKET is not")
+if SOURCE_FILES_S3_ENDPOINT_URL and not SOURCE_FILES_S3_ENDPOINT_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(
+        f"SOURCE_FILES_S3_ENDPOINT_URL must be an http(s):// URL, got {SOURCE_FILES_S3_ENDPOINT_URL!r}"
+    )
+if SOURCE_FILES_S3_ADDRESSING_STYLE not in ("", "auto", "path", "virtual"):
+    raise ImproperlyConfigured(
+        f"SOURCE_FILES_S3_ADDRESSING_STYLE must be auto, path or virtual, got {SOURCE_FILES_S3_ADDRESSING_STYLE!r}"
+    )
+if SOURCE_FILES_S3_ENCRYPTION not in ("", *_S3_ENCRYPTIONS):
+    raise ImproperlyConfigured(
+        f"SOURCE_FILES_S3_ENCRYPTION must be AES256, aws:kms or empty, got {SOURCE_FILES_S3_ENCRYPTION!r}"
+    )
+if SOURCE_FILES_S3_KMS_KEY_ID and SOURCE_FILES_S3_ENCRYPTION != "aws:kms":
+    raise ImproperlyConfigured("SOURCE_FILES_S3_KMS_KEY_ID needs SOURCE_FILES_S3_ENCRYPTION=aws:kms")
+
+
+def source_files_s3_storage(
+    *,
+    bucket: str,
+    endpoint_url: str = "",
+    region: str = "",
+    addressing_style: str = "",
+    encryption: str = "",
+    kms_key_id: str = "",
+) -> dict[str, Any]:
+    """The `source_files` storage in bucket `bucket` (the S3 tests build theirs with it too)."""
+    object_parameters = {"ServerSideEncryption": encryption} if encryption else {}
+    if kms_key_id:
+        object_parameters["SSEKMSKeyId"] = kms_key_id
+    return {
+        "BACKEND": "source_files.storage.SourceFileS3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
+            "addressing_style": addressing_style or None,
+            # A name is never written twice (a kept name is the tenant and the content's digest,
+            # and source_file_keep checks first): one that exists gets a new name, not new bytes.
+            "file_overwrite": False,
+            # Private: no canned ACL is sent (an object is its owner's alone unless a bucket policy
+            # says otherwise, and buckets with ACLs disabled, AWS's default, refuse one), and any
+            # URL the storage would make is signed and expires; the app serves the files itself.
+            "default_acl": None,
+            "querystring_auth": True,
+            "custom_domain": None,
+            "object_parameters": object_parameters,
+        },
+    }
+
+
+if SOURCE_FILES_S3_BUCKET:
+    _source_files_storage = source_files_s3_storage(
+        bucket=SOURCE_FILES_S3_BUCKET,
+        endpoint_url=SOURCE_FILES_S3_ENDPOINT_URL,
+        region=SOURCE_FILES_S3_REGION,
+        addressing_style=SOURCE_FILES_S3_ADDRESSING_STYLE,
+        encryption=SOURCE_FILES_S3_ENCRYPTION,
+        kms_key_id=SOURCE_FILES_S3_KMS_KEY_ID,
+    )
+else:
+    _source_files_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         # Readable by the app's own user only: the files are tenants' invoices and bank data.
         "OPTIONS": {
@@ -198,7 +277,11 @@ STORAGES = {
             "file_permissions_mode": 0o600,
             "directory_permissions_mode": 0o700,
         },
-    },
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "source_files": _source_files_storage,
 }
 
 # Bodies larger than this are refused with 413 before anything is parsed.

@@ -28,7 +28,16 @@ DB_RUNTIME_ROLE = env.str("DB_RUNTIME_ROLE", default="recon_app")  # noqa: F405
 # No checkpoint file: the suite must not append to the developer's var/ witness; the tests of
 # checkpoints give their own file.
 AUDIT_CHECKPOINT_FILE = ""
-# Kept files go to a directory of this run, not to the developer's var/files.
-STORAGES["source_files"]["OPTIONS"]["location"] = tempfile.mkdtemp(prefix="recon-test-files-")  # noqa: F405
+# Kept files go to a directory of this run, not to the developer's var/files, nor to a bucket a
+# developer's .env names (SOURCE_FILES_S3_BUCKET): tests/source_files/conftest.py gives the S3
+# tests their own endpoint.
+STORAGES["source_files"] = {  # noqa: F405
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {
+        "location": tempfile.mkdtemp(prefix="recon-test-files-"),
+        "file_permissions_mode": 0o600,
+        "directory_permissions_mode": 0o700,
+    },
+}
 # A lock taken against the documented order raises in every test (core/locks.py).
 LOCK_ORDER_CHECKS = True
