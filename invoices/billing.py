@@ -17,3 +17,12 @@ PAYABLE_STATUSES).
 from __future__ import annotations
 
 NO_LONGER_BILLING: frozenset[str] = frozenset({"void", "rejected"})
+
+# A draft bills nothing yet: a clerk is still typing it in. It is nobody's original and claims no
+# PO line until it is submitted (and then matched like any invoice). It credits nothing either,
+# which the database holds (constraint `invoice_draft_credits_nothing`), so open balances and the
+# allocation trigger, which read NO_LONGER_BILLING, need not name it.
+NOT_YET_BILLING: frozenset[str] = frozenset({"draft"})
+
+# What matching and the PO page leave out of "billed" and "earlier invoices".
+NOT_BILLING: frozenset[str] = NO_LONGER_BILLING | NOT_YET_BILLING

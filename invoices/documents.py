@@ -50,7 +50,7 @@ class InvoiceLineDocument:
 class InvoiceDocument:
     invoice_number: str
     currency: str
-    invoice_date: dt.date
+    invoice_date: dt.date | None  # None only in a draft still being typed in
     total_amount: Decimal
     lines: list[InvoiceLineDocument] = field(default_factory=list)
     vendor_id: uuid.UUID | None = None

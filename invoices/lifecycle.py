@@ -2,6 +2,7 @@
 
 | from           | to                                                   | by                               |
 |----------------|------------------------------------------------------|----------------------------------|
+| draft          | received, void                                       | a clerk submits or discards it   |
 | received       | approved, pending_review, on_hold, rejected          | the matching decision            |
 | on_hold        | received                                             | a receipt arrives for its PO     |
 | on_hold        | pending_review (escalated)                           | no receipt after HOLD_MAX_DAYS   |
@@ -41,6 +42,8 @@ S = InvoiceStatus
 INVOICE_LIFECYCLE = StateMachine(
     entity="Invoice",
     moves={
+        # Submitting a draft (invoices.services.invoice_create with `draft=`) or discarding it.
+        S.DRAFT: frozenset({S.RECEIVED, S.VOID}),
         S.RECEIVED: frozenset({S.APPROVED, S.PENDING_REVIEW, S.ON_HOLD, S.REJECTED, S.VOID}),
         S.ON_HOLD: frozenset({S.RECEIVED, S.PENDING_REVIEW, S.VOID}),
         S.PENDING_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.DISPUTED, S.PENDING_REVIEW, S.VOID}),

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from invoices.billing import NO_LONGER_BILLING
+from invoices.billing import NOT_BILLING
 from invoices.models import InvoiceLine
 from purchasing.models import GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
@@ -38,7 +38,7 @@ def purchase_order_line_totals(*, tenant: Tenant, purchase_order: PurchaseOrder)
     billed = dict(
         InvoiceLine.objects.for_tenant(tenant)
         .filter(matched_po_line_id__in=ids)
-        .exclude(invoice__status__in=NO_LONGER_BILLING)
+        .exclude(invoice__status__in=NOT_BILLING)
         .values_list("matched_po_line_id")
         .annotate(total=Sum("quantity"))
         .order_by()

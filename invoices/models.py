@@ -15,6 +15,9 @@ from purchasing.models import QUANTITY, UNIT_PRICE
 class InvoiceStatus(models.TextChoices):
     """The lifecycle of DESIGN.md §4."""
 
+    # Entered by hand (or a PDF with no e-invoice inside, waiting to be typed in): not yet a
+    # document the tenant owes anything on, until a clerk submits it (invoices.drafts).
+    DRAFT = "draft", "Draft"
     RECEIVED = "received", "Received"
     ON_HOLD = "on_hold", "On hold"
     PENDING_REVIEW = "pending_review", "Pending review"
@@ -36,6 +39,7 @@ class InvoiceSource(models.TextChoices):
     CSV = "csv", "CSV import"
     WEBHOOK = "webhook", "Accounting system (webhook)"
     XML = "xml", "E-invoice (XML)"
+    MANUAL = "manual", "Entered by hand"
 
 
 class DocumentType(models.TextChoices):
@@ -86,7 +90,8 @@ class Invoice(TenantOwnedModel):
     )
     po_number = models.CharField(max_length=64, blank=True, default="")
     currency = models.CharField(max_length=3)
-    invoice_date = models.DateField()
+    # Null only while a draft has none yet (constraint `invoice_date_unless_draft`).
+    invoice_date = models.DateField(null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
     # Amounts in minor units of `currency`.
     subtotal_amount = models.BigIntegerField()
@@ -193,6 +198,17 @@ class Invoice(TenantOwnedModel):
                     | (~models.Q(status="pending_review") & models.Q(review_queue__isnull=True))
                 ),
                 name="invoice_queue_iff_pending_review",
+            ),
+            # A draft is work in progress: it may lack its date, but everything submitted has one,
+            # and it credits no invoice until it is submitted (so a draft credit note takes
+            # nothing off an open balance: payments and the allocation trigger never see it).
+            models.CheckConstraint(
+                condition=models.Q(status="draft") | models.Q(invoice_date__isnull=False),
+                name="invoice_date_unless_draft",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="draft") | models.Q(credited_invoice__isnull=True),
+                name="invoice_draft_credits_nothing",
             ),
             models.CheckConstraint(
                 condition=models.Q(tax_rate__isnull=True) | models.Q(tax_rate__gte=0, tax_rate__lte=100),

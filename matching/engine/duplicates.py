@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from core.money import format_minor
-from invoices.billing import NO_LONGER_BILLING
+from invoices.billing import NOT_BILLING
 from invoices.numbers import normalize_invoice_number
 from matching.engine.types import Discrepancy, InvoiceRecord, PriorInvoiceRecord, VendorRecord
 from matching.engine.vocabulary import CRITICAL, DUPLICATE_INVOICE, HIGH, POSSIBLE_DUPLICATE
@@ -35,7 +35,7 @@ class EarlierInvoices:
         return earlier
 
     def add(self, record: PriorInvoiceRecord) -> None:
-        if record.status in NO_LONGER_BILLING:
+        if record.status in NOT_BILLING:
             return
         self.by_number.setdefault((record.vendor_id, record.invoice_number_normalized), []).append(record)
         self.by_total.setdefault((record.vendor_id, record.total_amount, record.currency), []).append(record)

@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 
 from core.tenancy.scoping import id_array, tenant_cursor
-from invoices.billing import NO_LONGER_BILLING
+from invoices.billing import NOT_BILLING
 from invoices.models import DocumentType
 from invoices.numbers import normalize_invoice_number
 from matching.engine import InvoiceRecord, PriorInvoiceRecord, VendorRecord
@@ -84,7 +84,7 @@ def batch_prior_invoices(
                 "tenant_id": tenant.pk,
                 "days": POSSIBLE_DUPLICATE_DAYS,
                 "newest": newest,
-                "not_counted": sorted(NO_LONGER_BILLING),
+                "not_counted": sorted(NOT_BILLING),
                 "invoice": DocumentType.INVOICE,
                 "batch_ids": id_array(batch_ids),
             },

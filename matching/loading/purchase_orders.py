@@ -9,7 +9,7 @@ from typing import Any
 
 from core.lookup_keys import billing_key_sql, description_key_sql, po_number_key, sku_key_sql
 from core.tenancy.scoping import id_array, tenant_cursor
-from invoices.billing import NO_LONGER_BILLING
+from invoices.billing import NOT_BILLING
 from matching.engine import InvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord, VendorRecord
 from matching.engine.purchase_order import infer_purchase_order
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
@@ -91,7 +91,7 @@ def batch_purchase_orders(
             {
                 "line_ids": kept_line_ids,
                 "tenant_id": tenant.pk,
-                "not_counted": sorted(NO_LONGER_BILLING),
+                "not_counted": sorted(NOT_BILLING),
                 "batch_ids": id_array(batch_ids),
             },
         )

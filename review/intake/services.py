@@ -346,7 +346,7 @@ def _kind_run(*, job: ImportJob, binary: IO[bytes], dry_run: bool, tracker: JobP
                 "number": invoice.invoice_number,
                 "document_type": invoice.document_type,
                 "vendor": invoice.vendor.name if invoice.vendor is not None else invoice.vendor_name_raw,
-                "invoice_date": invoice.invoice_date.isoformat(),
+                "invoice_date": invoice.invoice_date.isoformat() if invoice.invoice_date else None,
                 "lines": len(invoice.lines.all()),
             },
             # In a dry run the new invoice's id is no row's; a duplicate's is the stored one.

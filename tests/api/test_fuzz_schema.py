@@ -58,7 +58,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.actors import system_actor
-from invoices import services as invoice_rules
+from invoices import checks as invoice_rules
 from matching.models import MatchRun
 from matching.services import matching_run_for_tenant
 from purchasing import services as purchasing_rules

@@ -24,7 +24,7 @@ from core.http.pagination import CURSOR_PATTERN, MAX_PAGE_SIZE
 from core.http.schema import NO_NUL_PATTERN, trimmed_text_pattern
 from core.money import CURRENCY_EXPONENTS, MoneyError, to_minor
 from core.quantities import quantity_error, unit_price_error
-from invoices.services import TAX_RATE_PLACES, TAX_RATE_RANGE
+from invoices.checks import TAX_RATE_PLACES, TAX_RATE_RANGE
 from tenants.models import Tenant
 from tenants.services import WEBHOOK_SECRET_MAX_LENGTH, WEBHOOK_SECRET_MIN_LENGTH
 from tests.factories import VendorFactory

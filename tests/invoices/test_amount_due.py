@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
 from core.money import EXCESS_PRECISION
+from invoices.checks import AMOUNT_DUE_DISAGREES, AMOUNT_NEGATIVE, PREPAID_EXCEEDS_TOTAL
 from invoices.models import Invoice
-from invoices.services import AMOUNT_DUE_DISAGREES, AMOUNT_NEGATIVE, PREPAID_EXCEEDS_TOTAL
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory
 

@@ -1,7 +1,8 @@
 """ "Invoices that no longer bill" is defined once (invoices.billing.NO_LONGER_BILLING): void and
 rejected, statuses nothing brings back; every reader agrees on it (the PO page's totals, matching's
 already-billed quantities and earlier invoices, open balances and the allocation trigger), and no
-second copy of the set creeps back into the code or the SQL."""
+second copy of the set creeps back into the code or the SQL. A draft does not bill yet
+(NOT_YET_BILLING) and credits nothing, which the database holds."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
-from invoices.billing import NO_LONGER_BILLING
+from invoices.billing import NO_LONGER_BILLING, NOT_BILLING, NOT_YET_BILLING
 from invoices.lifecycle import INVOICE_LIFECYCLE
 from invoices.line_totals import purchase_order_line_totals
 from invoices.models import DocumentType, InvoiceStatus, ReviewQueue
@@ -57,7 +58,7 @@ def _invoice(tenant: Tenant, status: str, **fields: Any) -> Any:
 @pytest.mark.parametrize("status", [status for status in S.values if status != S.RECEIVED])
 @pytest.mark.django_db
 def test_every_reader_agrees_on_what_still_bills(tenant: Tenant, status: str) -> None:
-    bills = status not in NO_LONGER_BILLING
+    bills = status not in NOT_BILLING
     po_line = PurchaseOrderLineFactory(purchase_order__tenant=tenant, quantity=Decimal("10"))
     purchase_order = po_line.purchase_order
     same = {"vendor": purchase_order.vendor, "invoice_number": "INV-7", "po_number": purchase_order.po_number}
@@ -74,6 +75,8 @@ def test_every_reader_agrees_on_what_still_bills(tenant: Tenant, status: str) ->
     earlier_ones = batch.context.prior_invoices.get(purchase_order.vendor_id, [])
     assert [record.id for record in earlier_ones] == ([earlier.pk] if bills else [])
 
+    if status in NOT_YET_BILLING:
+        return  # a draft credits nothing: test_a_draft_credits_nothing
     payable = _invoice(tenant, S.APPROVED, total_amount=10000, subtotal_amount=10000)
     _invoice(
         tenant,
@@ -86,6 +89,24 @@ def test_every_reader_agrees_on_what_still_bills(tenant: Tenant, status: str) ->
         subtotal_amount=2500,
     )
     assert open_balances(tenant=tenant, invoices=[payable]) == {payable.pk: 7500 if bills else 10000}
+
+
+@pytest.mark.django_db
+def test_a_draft_credits_nothing(tenant: Tenant) -> None:
+    """So open balances and the allocation trigger, which leave out NO_LONGER_BILLING, need not
+    name drafts: a draft credit note cannot point at the invoice it will credit."""
+    payable = _invoice(tenant, S.APPROVED, total_amount=10000, subtotal_amount=10000)
+    with pytest.raises(IntegrityError, match="invoice_draft_credits_nothing"), transaction.atomic():
+        _invoice(
+            tenant,
+            S.DRAFT,
+            document_type=DocumentType.CREDIT_NOTE,
+            credited_invoice=payable,
+            vendor=payable.vendor,
+            total_amount=2500,
+            subtotal_amount=2500,
+        )
+    assert open_balances(tenant=tenant, invoices=[payable]) == {payable.pk: 10000}
 
 
 def test_no_second_copy_of_the_set() -> None:

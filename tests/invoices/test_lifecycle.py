@@ -49,6 +49,8 @@ def test_the_table_is_the_design() -> None:
         (S.APPROVED, S.PARTIALLY_PAID), (S.APPROVED, S.RECONCILED), (S.PARTIALLY_PAID, S.RECONCILED),
         # A payment allocation reversed (payments.reconciliation.services.allocation_reverse).
         (S.PARTIALLY_PAID, S.APPROVED), (S.RECONCILED, S.PARTIALLY_PAID), (S.RECONCILED, S.APPROVED),
+        # A draft entered by hand is submitted or discarded (invoices.services.invoice_draft_*).
+        (S.DRAFT, S.RECEIVED), (S.DRAFT, S.VOID),
         *((state, S.VOID) for state in (S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED,
                                         S.PARTIALLY_PAID)),
     } == ALLOWED  # fmt: skip

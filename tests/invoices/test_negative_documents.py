@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from invoices.checks import CONVERTED_AMOUNT, CONVERTED_LINE_QUANTITY, NEGATIVE_TOTAL_POSITIVE_LINES
 from invoices.models import CONVERSION_REASONS, DocumentType, Invoice, InvoiceStatus
-from invoices.services import CONVERTED_AMOUNT, CONVERTED_LINE_QUANTITY, NEGATIVE_TOTAL_POSITIVE_LINES
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory
 

@@ -24,16 +24,16 @@ from audit.models import AuditEvent
 from core.actors import system_actor
 from core.http.uploads import UPLOAD_TOO_LARGE
 from core.quantities import MUST_BE_POSITIVE
-from invoices.ingest import e_invoices, xml_reading
-from invoices.lifecycle import invoice_transition
-from invoices.models import CONVERSION_REASONS, DocumentType, Invoice, InvoiceSource, InvoiceStatus
-from invoices.services import (
+from invoices.checks import (
     AMOUNT_DUE_DISAGREES,
-    CREDITED_IN_FULL,
     CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES,
     LINE_AMOUNT_SIGN,
     QUANTITY_ZERO,
 )
+from invoices.ingest import e_invoices, xml_reading
+from invoices.lifecycle import invoice_transition
+from invoices.models import CONVERSION_REASONS, DocumentType, Invoice, InvoiceSource, InvoiceStatus
+from invoices.services import CREDITED_IN_FULL
 from matching.models import Discrepancy, MatchResult, MatchRun
 from matching.services import matching_run_for_tenant
 from tenants.models import Tenant
