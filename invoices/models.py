@@ -90,7 +90,8 @@ class Invoice(TenantOwnedModel):
     )
     po_number = models.CharField(max_length=64, blank=True, default="")
     currency = models.CharField(max_length=3)
-    # Null only while a draft has none yet (constraint `invoice_date_unless_draft`).
+    # Null only while a draft has none yet, or a draft discarded without one (constraint
+    # `invoice_date_unless_draft`).
     invoice_date = models.DateField(null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
     # Amounts in minor units of `currency`.
@@ -199,11 +200,12 @@ class Invoice(TenantOwnedModel):
                 ),
                 name="invoice_queue_iff_pending_review",
             ),
-            # A draft is work in progress: it may lack its date, but everything submitted has one,
-            # and it credits no invoice until it is submitted (so a draft credit note takes
-            # nothing off an open balance: payments and the allocation trigger never see it).
+            # A draft is work in progress: it may lack its date (and keeps lacking it when it is
+            # discarded, i.e. void), but everything submitted has one; and it credits no invoice
+            # until it is submitted (so a draft credit note takes nothing off an open balance:
+            # payments and the allocation trigger never see it).
             models.CheckConstraint(
-                condition=models.Q(status="draft") | models.Q(invoice_date__isnull=False),
+                condition=models.Q(status__in=["draft", "void"]) | models.Q(invoice_date__isnull=False),
                 name="invoice_date_unless_draft",
             ),
             models.CheckConstraint(
