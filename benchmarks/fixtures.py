@@ -1,4 +1,5 @@
-"""The bench tenant's documents, shared by `manage.py bench_matching` and `manage.py load_test`.
+"""The bench tenant's documents, shared by `manage.py bench_matching`, `manage.py load_test`,
+`manage.py bench_search` and `manage.py bench_invoice_list`.
 
 `FixtureBuilder` builds the vendors, POs, goods receipts and invoices of one tenant from one
 seeded generator. `build` stores them all (`bench_matching` then matches the invoices);
@@ -37,24 +38,38 @@ assigned by description), 30 % with PO line-number hints, 10 % naming the vendor
 POs were delivered in two receipts. Every invoice of a non-duplicate kind has its own PO (L
 lines from its vendor's catalogue of max(30, 3L) items) in one of EUR, USD or GBP, so a clean
 invoice's PO line is billed once; vendors are drawn uniformly.
+
+`bench_tenant_build` is the whole set-up of the read benches (search, invoice list): a fresh
+tenant, its documents of one line each, matched to completion when the bench reads what matching
+decides (statuses, queues, discrepancies), then vacuumed and analyzed as autovacuum would.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
 
+from core.actors import Actor
 from core.money import exponent, round_to_minor
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
+from matching.models import Discrepancy, MatchResult, MatchRun
+from matching.services import matching_drain_tenant
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
+from tenants.management.commands.migrate import connected_as_owner
 from tenants.models import Tenant
+from tenants.selectors import tenant_settings_get
+from tenants.services import tenant_create
 from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_vendor_name
 
@@ -73,7 +88,10 @@ FIXTURE_MODELS = (
     Invoice,
     InvoiceLine,
 )
+# What matching adds, vacuumed with the documents when a bench tenant is matched.
+MATCHING_MODELS = (MatchRun, MatchResult, Discrepancy)
 MIN_INVOICES_FOR_EVERY_FAULT = 20
+PROGRESS_EVERY = 20_000  # invoices between two progress lines of a bench tenant's build
 
 CLEAN = "clean"
 PRICE_OVER_TOLERANCE = "price_over_tolerance"
@@ -474,3 +492,63 @@ class FixtureBuilder:
             )
             for line in original_lines
         ]
+
+
+@dataclass(frozen=True)
+class BenchTenant:
+    """A read bench's tenant, built by `bench_tenant_build`."""
+
+    tenant: Tenant
+    kinds: Counter[str]
+    purchase_orders: int
+    seconds: float  # building, matching, vacuuming and analyzing it (never part of a measure)
+
+
+def bench_tenant_build(
+    *,
+    purpose: str,
+    invoices: int,
+    vendors: int,
+    rng: random.Random,
+    actor: Actor,
+    write: Callable[[str], None],
+    matched: bool = False,
+) -> BenchTenant:
+    """A fresh tenant (slug `bench-<time>-<random>`, name "`purpose` bench …") with `invoices`
+    invoices of one line (`FixtureBuilder`: a PO and its receipts each, `vendors` vendors), left in
+    `received`, or, when `matched`, matched to completion through the real path
+    (`matching_drain_tenant`), so that it holds what a clerk's list shows: approved, on hold,
+    rejected and reviewed invoices and their discrepancies. Then its tables are vacuumed and
+    analyzed (`fixture_tables_vacuum`). `write` gets a progress line every `PROGRESS_EVERY`
+    invoices."""
+    started = time.perf_counter()
+    slug = f"bench-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    tenant, _ = tenant_create(name=f"{purpose} bench {slug[6:]}", slug=slug, actor=actor)
+    builder = FixtureBuilder(tenant=tenant, rng=rng, vendor_count=vendors, lines=1)
+
+    def progress(done: int) -> None:
+        if done % PROGRESS_EVERY == 0 and done < invoices:
+            write(f"  … {done} invoices built ({time.perf_counter() - started:.0f} s)")
+
+    kinds = builder.build(invoices, progress=progress)
+    models: tuple[type[Model], ...] = FIXTURE_MODELS
+    if matched:
+        fixture_tables_vacuum(models=FIXTURE_MODELS)  # the batches' loads plan on real sizes
+        limit = tenant_settings_get(tenant=tenant).max_invoices_per_run
+        # One batch more than needed: the drain learns that nothing is left only from an empty one.
+        matching_drain_tenant(
+            tenant=tenant, trigger=MatchRun.Trigger.COMMAND, actor=actor, max_batches=invoices // limit + 2
+        )
+        write(f"  … {invoices} invoices matched ({time.perf_counter() - started:.0f} s)")
+        models += MATCHING_MODELS
+    fixture_tables_vacuum(models=models)
+    return BenchTenant(tenant, kinds, builder.purchase_orders, time.perf_counter() - started)
+
+
+def fixture_tables_vacuum(*, models: tuple[type[Model], ...] = FIXTURE_MODELS) -> None:
+    """VACUUM (ANALYZE) the fixture's tables, as their owner where one is configured (only an owner
+    may): autovacuum would within a minute of such a load, and index-only scans (the search's walks
+    of the newest numbers, the list's page of ids) need the visibility map it writes."""
+    with connected_as_owner("default"), connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")

@@ -1,16 +1,16 @@
 """`manage.py bench_search --invoices N [--vendors V] [--repeat R] [--explain] [--keep]`: how fast the
 header's search answers on a tenant of N invoices.
 
-Fills a fresh scratch tenant with the matching bench's documents (`benchmarks.fixtures`: N
-invoices of one line, a PO and its receipt each, V vendors), vacuums and analyzes the tables as
-autovacuum would after such a load (as the owner role when `MIGRATE_DATABASE_URL` names one: the
-visibility map is what lets the search read the newest numbers from an index alone), then sends a
-set of searches a clerk types — whole and partial invoice numbers, a vendor's name by the start of
-a word, PO numbers, amounts, and text that finds nothing — to the search box's own view, as a
-member of the tenant, R times each, and prints the server time of each (the view's, from the
-request to the rendered list: membership, the three search queries, the template) as p50, p95 and
-max, with the part spent in SQL and the number of SQL queries. `--explain` prints each search's
-plans (EXPLAIN ANALYZE), to see which index answered.
+Fills a fresh scratch tenant with the matching bench's documents (`benchmarks.fixtures.
+bench_tenant_build`: N invoices of one line, a PO and its receipt each, V vendors), vacuums and
+analyzes the tables as autovacuum would after such a load (as the owner role when
+`MIGRATE_DATABASE_URL` names one: the visibility map is what lets the search read the newest
+numbers from an index alone), then sends a set of searches a clerk types — whole and partial
+invoice numbers, a vendor's name by the start of a word, PO numbers, amounts, and text that finds
+nothing — to the search box's own view, as a member of the tenant, R times each, and prints the
+server time of each (the view's, from the request to the rendered list: membership, the three
+search queries, the template) as p50, p95 and max, with the part spent in SQL and the number of
+SQL queries. `--explain` prints each search's plans (EXPLAIN ANALYZE), to see which index answered.
 
 It runs as the configured role, so row-level security binds it as it binds the app (it says so).
 Where it writes: see `bench_matching` — a scratch database, a fresh tenant, deactivated at the end
@@ -20,7 +20,6 @@ unless `--keep`.
 from __future__ import annotations
 
 import random
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +30,8 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
-from benchmarks.fixtures import FIXTURE_MODELS, FixtureBuilder
+from benchmarks.fixtures import bench_tenant_build
 from benchmarks.measures import percentile
 from benchmarks.scratch import bench_tenant_deactivate, database_describe
 from core.actors import system_actor
@@ -42,9 +40,8 @@ from core.tenancy.rls import tenant_scope, tenant_scope_clear
 from invoices.models import Invoice
 from review.search import search_run
 from review.search_views import SUGGESTIONS, search_suggest
-from tenants.management.commands.migrate import connected_as_owner
 from tenants.models import Role, Tenant
-from tenants.services import membership_grant, tenant_create
+from tenants.services import membership_grant
 from vendors.models import Vendor
 
 BENCH_ACTOR = system_actor("bench_search")
@@ -130,23 +127,15 @@ class Command(BaseCommand):
             bench_tenant_deactivate(tenant=tenant, actor=BENCH_ACTOR)
 
     def _fixture(self, *, invoices: int, vendors: int, rng: random.Random) -> Tenant:
-        started = time.perf_counter()
-        slug = f"bench-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-        tenant, _ = tenant_create(name=f"Search bench {slug[6:]}", slug=slug, actor=BENCH_ACTOR)
-        builder = FixtureBuilder(tenant=tenant, rng=rng, vendor_count=vendors, lines=1)
-
-        def progress(done: int) -> None:
-            if done % 20_000 == 0 and done < invoices:
-                self.stdout.write(f"  … {done} invoices built ({time.perf_counter() - started:.0f} s)")
-
-        builder.build(invoices, progress=progress)
-        tables_vacuum()
-        self.stdout.write(f"Tenant: {tenant.slug}")
-        self.stdout.write(
-            f"Fixture: {invoices} invoices, {builder.purchase_orders} POs, {vendors} vendors; built, vacuumed "
-            f"and analyzed in {time.perf_counter() - started:.1f} s (not counted)"
+        built = bench_tenant_build(
+            purpose="Search", invoices=invoices, vendors=vendors, rng=rng, actor=BENCH_ACTOR, write=self.stdout.write
         )
-        return tenant
+        self.stdout.write(f"Tenant: {built.tenant.slug}")
+        self.stdout.write(
+            f"Fixture: {invoices} invoices, {built.purchase_orders} POs, {vendors} vendors; built, vacuumed "
+            f"and analyzed in {built.seconds:.1f} s (not counted)"
+        )
+        return built.tenant
 
     def _searches(self, *, tenant: Tenant, rng: random.Random) -> list[Search]:
         """What clerks type, taken from the tenant's own documents (the seed picks which)."""
@@ -210,15 +199,6 @@ class Command(BaseCommand):
             for query in captured.captured_queries:
                 cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {query['sql']}")
                 self.stdout.write("\n".join(f"      {line}" for (line,) in cursor.fetchall()))
-
-
-def tables_vacuum() -> None:
-    """VACUUM (ANALYZE) the fixture's tables, as their owner where one is configured (only an owner
-    may): autovacuum would within a minute of such a load, and the search's index-only walks of
-    the newest numbers need the visibility map it writes."""
-    with connected_as_owner("default"), connection.cursor() as cursor:
-        for model in FIXTURE_MODELS:
-            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _ms(microseconds: int) -> str:
