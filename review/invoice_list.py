@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.postgres.expressions import ArraySubquery
+from django.core.paginator import Page
 from django.db.models import Case, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Coalesce
@@ -361,6 +362,29 @@ def invoice_list_values(*, tenant: Tenant, invoices: QuerySet) -> QuerySet:
         po_display=Coalesce("purchase_order__po_number", "po_number"),
         discrepancy_types=ArraySubquery(latest_types),
     ).values(*_LIST_VALUES)
+
+
+def invoice_list_page_ids(*, page: Page) -> list[uuid.UUID]:
+    """The ids of one page of the ordered list (`page.paginator.object_list`, ids in a sort of
+    INVOICE_LIST_SORTS, the primary key last), read from whichever end of the list is nearer.
+
+    An offset costs the rows it skips: the last page of 100,000 invoices newest first walked
+    99,950 index entries (each through the row-level security policy) to return 50, ~160 ms
+    against ~1 ms for the first. Past the middle, the page is read in the reverse order with the
+    offset counted from the end, then turned round: `reverse()` flips every key, the primary key
+    included, and PostgreSQL's default NULL placement flips with the direction, so the reverse
+    order is the exact mirror and the page holds the same rows in the same order. The count is
+    the paginator's, taken just before (as the forward read's offset is)."""
+    paginator = page.paginator
+    count = paginator.count
+    if not count:
+        return []
+    bottom = (page.number - 1) * paginator.per_page
+    top = min(bottom + paginator.per_page, count)
+    if bottom <= count - top:
+        return list(page.object_list)
+    mirrored = paginator.object_list.reverse()[count - top : count - bottom]  # type: ignore[attr-defined]
+    return list(reversed(list(mirrored)))
 
 
 def invoice_list_page_rows(*, tenant: Tenant, invoice_ids: Sequence[uuid.UUID]) -> list[InvoiceListRow]:

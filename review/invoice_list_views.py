@@ -29,6 +29,7 @@ from review.invoice_list import (
     InvoiceListForm,
     discrepancy_type_choices,
     invoice_list,
+    invoice_list_page_ids,
     invoice_list_page_rows,
     invoice_list_query,
     invoice_list_values,
@@ -66,7 +67,7 @@ def invoice_index(request: HttpRequest) -> HttpResponse:
         default_sort=DEFAULT_SORT,
     )
     page = listed.page
-    page.object_list = invoice_list_page_rows(tenant=web.tenant, invoice_ids=list(page.object_list))
+    page.object_list = invoice_list_page_rows(tenant=web.tenant, invoice_ids=invoice_list_page_ids(page=page))
     query = invoice_list_query(form=form, sort=listed.sort)
     saved_views = list(saved_view_list(tenant=web.tenant, user=request.user))
     context = {

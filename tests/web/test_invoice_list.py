@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from review.invoice_list import INVOICE_LIST_SORTS
 from review.models import SavedInvoiceView
 from review.saved_views import SAVED_VIEW_ENTITY
 from tenants.http.web import NUL_IN_INPUT
@@ -171,6 +172,20 @@ def test_the_exports_hold_exactly_the_listed_rows_of_every_page(clerk: Client, m
     response = clerk.get(xlsx_link.replace("&amp;", "&"))
     sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True).active
     assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == listed
+
+
+@pytest.mark.parametrize("sort", sorted(INVOICE_LIST_SORTS))
+def test_pages_past_the_middle_hold_the_rows_of_the_lists_order(
+    clerk: Client, many_invoices: Scenario, sort: str
+) -> None:
+    """Pages 2 and 3 of 63 are read backwards from the end (invoice_list_page_ids): together with
+    page 1 they are the export's rows, in its (forward) order, ties between equal keys included."""
+    listed: list[str] = []
+    for page in ("1", "2", "3"):
+        listed += _rows(clerk.get(LIST, {"sort": sort, "per_page": "25", "page": page}).content.decode())
+    exported = _csv(clerk.get(reverse("web:invoices-export-csv"), {"sort": sort}))
+    assert len(listed) == 63
+    assert listed == [row["Invoice number"] for row in exported]
 
 
 def test_the_export_is_a_download_named_for_the_day(clerk: Client, scenario: Scenario) -> None:
