@@ -101,7 +101,13 @@ def to_minor(value: str | int | Decimal, currency: str) -> int:
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
-    """`19999, "EUR"` → `Decimal("199.99")`, always with the currency's number of places."""
+    """`19999, "EUR"` → `Decimal("199.99")`, always with the currency's number of places.
+
+    Nothing in no currency yet is 0: a draft typed in by hand may not know its currency, and then
+    holds no amount (invoices.checks refuses one); any other amount needs its currency.
+    """
+    if minor == 0 and currency == "":
+        return Decimal(0)
     places = exponent(currency)
     return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 

@@ -324,8 +324,9 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
             "XML_MAX_BYTES (413 beyond, the PDF's embedded XML too). A document with a DOCTYPE is refused, as "
             "is anything that is not well-formed XML (400 `xml_invalid`, with the line and column) or not an "
             "e-invoice; a PDF that is incomplete, encrypted or damaged is 400 `pdf_invalid`; a readable PDF "
-            "without an embedded e-invoice is kept and answered 422 `no_e_invoice` (its `source_file_id` in "
-            "`details`). The same document again (same kind, vendor, number and content) answers 200 with the "
+            "without an embedded e-invoice is kept and answered 201 with an empty invoice in `draft`, the PDF "
+            "its original, for a clerk to type in (the same PDF again: 200 with that invoice). The same "
+            "document again (same kind, vendor, number and content) answers 200 with the "
             "stored invoice; a new one 201 — including another document reusing a stored number, which "
             "matching flags `duplicate_invoice`. `?dry_run=true` checks everything and writes nothing: 200 "
             "with the invoice as it would be stored. An imported file is kept, once per content, and linked "
@@ -342,7 +343,7 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
             200: OpenApiResponse(
                 InvoiceOutputSerializer, description="Already imported (the stored document), or a dry run's preview."
             ),
-            422: error_response("A PDF without an embedded e-invoice (kept), or an Idempotency-Key reused."),
+            422: error_response("An Idempotency-Key reused with another request."),
         },
     )
     @action(detail=False, methods=["post"], url_path="import/xml", parser_classes=UPLOAD_PARSERS)

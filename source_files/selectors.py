@@ -6,7 +6,7 @@ import uuid
 from typing import IO
 
 from core.tenancy.ref import TenantOrId
-from source_files.models import SourceFile
+from source_files.models import SourceFile, SourceFileDocument
 from source_files.services import source_file_storage
 
 
@@ -25,3 +25,12 @@ def source_file_open(source_file: SourceFile) -> IO[bytes]:
     A stream either way: a file on disk, or the object's HTTP body as it is read
     (source_files.storage), seekable in both."""
     return source_file_storage().open(source_file.storage_name, "rb")
+
+
+def source_file_documents(*, tenant: TenantOrId, source_file: SourceFile, model_label: str) -> list[uuid.UUID]:
+    """The ids of the `model_label` documents created from `source_file`."""
+    return list(
+        SourceFileDocument.objects.for_tenant(tenant)
+        .filter(source_file=source_file, document_model=model_label)
+        .values_list("document_id", flat=True)
+    )

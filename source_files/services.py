@@ -122,15 +122,7 @@ def source_file_keep(
                     action="stored",
                     after={"sha256": sha256, "size": size, "content_type": content_type, "filename": filename},
                 )
-        SourceFileDocument.objects.bulk_create(
-            SourceFileDocument(
-                tenant_id=tenant.pk,
-                source_file=source_file,
-                document_model=document.model_label,
-                document_id=document.id,
-            )
-            for document in documents
-        )
+        source_file_link(tenant=tenant, source_file=source_file, documents=documents)
         if not storage.exists(source_file.storage_name):
             binary.seek(0)
             saved = storage.save(source_file.storage_name, File(binary))
@@ -168,3 +160,16 @@ def csv_file_import(
             documents=[DocumentRef(kind.model_label, created_id) for created_id in report.created_ids],
         )
     return report, source_file
+
+
+def source_file_link(*, tenant: TenantRef, source_file: SourceFile, documents: Iterable[DocumentRef]) -> None:
+    """Name `documents` as created from the kept `source_file` (a document has one original)."""
+    SourceFileDocument.objects.bulk_create(
+        SourceFileDocument(
+            tenant_id=tenant.pk,
+            source_file=source_file,
+            document_model=document.model_label,
+            document_id=document.id,
+        )
+        for document in documents
+    )

@@ -10,9 +10,9 @@ the `factur-x` library finds it (it reads the PDF with pypdf, whose decompressio
 "zip bomb" stream), and the XML is then read like any other, through the same hardened parser. A
 PDF is refused before anything is written when it cannot be read: not ending in `%%EOF` (cut
 short in transit), encrypted with a password, damaged, or carrying an XML larger than
-XML_MAX_BYTES. A readable PDF without an e-invoice inside is kept as it is (a clerk can open it
-from the import's answer) and answered 422 `no_e_invoice`: nothing can be created from it here;
-entering it by hand is a separate step.
+XML_MAX_BYTES. A readable PDF without an e-invoice inside is kept as it is and becomes an empty
+**draft** (DESIGN.md §4) with the PDF as its original, for a clerk to type in beside it; the same
+PDF again answers with that draft.
 
 Nothing is written for a file that cannot be read, nor for a document the door refuses; the file
 is kept (source_files) in the transaction that creates the invoice, and linked to it.
@@ -23,11 +23,13 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import IO
 
 from django.conf import settings
 from django.db import transaction
 from facturx import get_xml_from_pdf
+from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, LimitReachedError
 
 from core.actors import Actor
@@ -37,9 +39,10 @@ from invoices.documents import InvoiceDocument
 from invoices.ingest import cii, invoice_already_present, ubl
 from invoices.ingest.xml_reading import MAX_BYTES_SETTING, XmlImportInvalid, xml_root
 from invoices.models import Invoice, InvoiceSource
-from invoices.services import invoice_create
+from invoices.services import invoice_create, invoice_draft_save
 from source_files.models import SourceFile
-from source_files.services import PDF, XML, DocumentRef, source_file_keep
+from source_files.selectors import source_file_documents
+from source_files.services import PDF, XML, DocumentRef, source_file_keep, source_file_link
 from tenants.models import Tenant
 from vendors.ingest import VendorCache
 
@@ -68,11 +71,11 @@ PDF_TRUNCATED = "The PDF is incomplete: it does not end with %%EOF (cut short in
 PDF_ENCRYPTED = "The PDF is encrypted with a password, so its embedded invoice cannot be read. Send it unencrypted."
 PDF_DAMAGED = "The PDF cannot be read: it is damaged or not a PDF ({reason})."
 PDF_TOO_COMPLEX = "The PDF cannot be read within Recon's limits (a stream decompresses to too much data)."
-EMBEDDED_XML_TOO_LARGE = "The XML embedded in the PDF is {size} bytes; at most {limit} bytes ({setting}) are accepted."
-PDF_WITHOUT_E_INVOICE = (
-    "The PDF holds no e-invoice: it carries no embedded Factur-X, ZUGFeRD or XRechnung XML, so no "
-    "invoice can be read from it. The file was kept (source_file_id); the invoice must be entered by hand."
+EMBEDDED_XML_UNREADABLE = (
+    "The PDF carries an XML file ({name}) that is not a readable e-invoice: it is not well-formed, or it "
+    "declares a DOCTYPE, which Recon refuses. Send the PDF with a valid Factur-X / ZUGFeRD XML."
 )
+EMBEDDED_XML_TOO_LARGE = "The XML embedded in the PDF is {size} bytes; at most {limit} bytes ({setting}) are accepted."
 
 
 class PdfInvalid(DomainError):
@@ -82,23 +85,18 @@ class PdfInvalid(DomainError):
     code = "pdf_invalid"
 
 
-class PdfWithoutEInvoice(DomainError):
-    """A readable PDF with no e-invoice inside: kept, and nothing created."""
-
-    status_code = 422
-    code = "no_e_invoice"
-
-
 @dataclass(frozen=True)
 class EInvoiceImportOutcome:
     invoice: Invoice
     created: bool  # False: the same document was already stored, and `invoice` is that one
     source_file: SourceFile | None  # None in a dry run
+    # A PDF with no e-invoice inside: `invoice` is the draft it waits in, to be typed in by hand.
+    needs_entry: bool = False
 
 
 @dataclass(frozen=True)
 class _ReadFile:
-    document: InvoiceDocument
+    document: InvoiceDocument | None  # None: a PDF with no e-invoice inside
     content_type: str
 
 
@@ -108,9 +106,10 @@ def e_invoice_import(
     """Import one e-invoice file through the one door, or find its document already stored.
 
     `binary` is a seekable binary file. Raises `UploadTooLarge` over XML_MAX_BYTES,
-    `XmlImportInvalid` / `PdfInvalid` for a file that cannot be read, the door's
-    `DocumentInvalid` for a document that breaks its rules (nothing written for any of them), and
-    `PdfWithoutEInvoice` for a PDF with no e-invoice inside, which is kept (not in a dry run).
+    `XmlImportInvalid` / `PdfInvalid` for a file that cannot be read, and the door's
+    `DocumentInvalid` for a document that breaks its rules (nothing written for any of them). A PDF
+    with no e-invoice inside is kept and waits in an empty draft (`needs_entry`); the same PDF again
+    answers with the invoice it is the original of, as a re-sent e-invoice does.
     The same document again (same kind, vendor, number and content: invoices.ingest.
     invoice_already_present) answers with the stored one, so re-sending a file is safe; another
     document reusing the number is stored, for matching to flag.
@@ -119,7 +118,9 @@ def e_invoice_import(
     read with its vendor and lines before the rollback (its id is then no row's).
     """
     file_size_check(binary=binary, setting=MAX_BYTES_SETTING)
-    read = _read(tenant=tenant, binary=binary, filename=filename, actor=actor, dry_run=dry_run)
+    read = _read(binary=binary)
+    if read.document is None:
+        return _draft_for_pdf(tenant=tenant, binary=binary, filename=filename, actor=actor, dry_run=dry_run)
     with transaction.atomic():
         existing = invoice_already_present(tenant=tenant, document=read.document, vendors=VendorCache(tenant))
         if existing is not None:
@@ -155,7 +156,7 @@ def e_invoice_parse(binary: IO[bytes]) -> InvoiceDocument:
     raise XmlImportInvalid(message, details={"root": str(root.tag)})
 
 
-def _read(*, tenant: Tenant, binary: IO[bytes], filename: str, actor: Actor, dry_run: bool) -> _ReadFile:
+def _read(*, binary: IO[bytes]) -> _ReadFile:
     binary.seek(0)
     head = binary.read(_PDF_WINDOW)
     binary.seek(0)
@@ -165,17 +166,37 @@ def _read(*, tenant: Tenant, binary: IO[bytes], filename: str, actor: Actor, dry
         return _ReadFile(document=e_invoice_parse(binary), content_type=XML)
     embedded = pdf_embedded_xml(binary)
     if embedded is None:
-        source_file = None
-        if not dry_run:
-            source_file = source_file_keep(
-                tenant=tenant, binary=binary, filename=filename, content_type=PDF, actor=actor
-            )
-        raise PdfWithoutEInvoice(
-            PDF_WITHOUT_E_INVOICE,
-            details={"file": [PDF_WITHOUT_E_INVOICE], "source_file_id": str(source_file.pk) if source_file else None},
-        )
+        return _ReadFile(document=None, content_type=PDF)
     with embedded:
         return _ReadFile(document=e_invoice_parse(embedded), content_type=PDF)
+
+
+# What a PDF with no e-invoice inside is, until a clerk types it in: nothing but its kind.
+_EMPTY_DRAFT = InvoiceDocument(invoice_number="", currency="", invoice_date=None, total_amount=Decimal(0))
+
+
+def _draft_for_pdf(
+    *, tenant: Tenant, binary: IO[bytes], filename: str, actor: Actor, dry_run: bool
+) -> EInvoiceImportOutcome:
+    """Keep the PDF and open an empty draft with it as the original — or, for a PDF already kept
+    as an invoice's original, answer with that invoice (its draft, or what it became)."""
+    with transaction.atomic():
+        source_file = source_file_keep(tenant=tenant, binary=binary, filename=filename, content_type=PDF, actor=actor)
+        earlier = source_file_documents(tenant=tenant, source_file=source_file, model_label=Invoice._meta.label_lower)
+        existing = Invoice.objects.for_tenant(tenant).filter(pk__in=earlier).order_by("created_at").first()
+        if existing is not None:
+            invoice, created = existing, False
+        else:
+            invoice = invoice_draft_save(tenant=tenant, document=_EMPTY_DRAFT, actor=actor)
+            source_file_link(
+                tenant=tenant, source_file=source_file, documents=[DocumentRef(Invoice._meta.label_lower, invoice.pk)]
+            )
+            created = True
+        if dry_run:
+            invoice = _with_lines(invoice)
+            transaction.set_rollback(True)
+            return EInvoiceImportOutcome(invoice=invoice, created=created, source_file=None, needs_entry=True)
+    return EInvoiceImportOutcome(invoice=invoice, created=created, source_file=source_file, needs_entry=True)
 
 
 def pdf_embedded_xml(binary: IO[bytes]) -> IO[bytes] | None:
@@ -202,11 +223,27 @@ def pdf_embedded_xml(binary: IO[bytes]) -> IO[bytes] | None:
     finally:
         binary.seek(0)
     if not found_name or not xml:
+        if named := _embedded_xml_names(binary):
+            # factur-x reads the XML it finds with lxml and answers "none" when that fails: an
+            # e-invoice that is there but unreadable (or hostile) is refused, not typed in by hand.
+            message = EMBEDDED_XML_UNREADABLE.format(name=named[0])
+            raise PdfInvalid(message, details={"file": [message]})
         return None
     limit = getattr(settings, MAX_BYTES_SETTING)
     if len(xml) > limit:
         raise UploadTooLarge(EMBEDDED_XML_TOO_LARGE.format(size=len(xml), limit=limit, setting=MAX_BYTES_SETTING))
     return io.BytesIO(xml)
+
+
+def _embedded_xml_names(binary: IO[bytes]) -> list[str]:
+    """The names of the XML files a PDF carries as attachments (their bytes are not read)."""
+    try:
+        names = list(PdfReader(binary).attachments)
+    except Exception:  # already read once by factur-x: a failure here is no e-invoice either
+        return []
+    finally:
+        binary.seek(0)
+    return [name for name in names if name.lower().endswith(".xml")]
 
 
 def _with_lines(invoice: Invoice) -> Invoice:

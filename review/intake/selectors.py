@@ -26,6 +26,10 @@ _DOCUMENT_PAGES = {
 }
 
 
+# A draft waiting to be typed in (a PDF with no e-invoice inside) has no number yet.
+NO_NUMBER_YET = "Draft to type in (no number yet)"
+
+
 @dataclass(frozen=True)
 class DocumentLink:
     url_name: str
@@ -67,7 +71,7 @@ def _links(tenant: Tenant, kind: str, ids: list[str]) -> list[DocumentLink]:
     rows = model.objects.for_tenant(tenant).filter(pk__in=ids[:DOCUMENTS_SHOWN]).values_list("pk", name_field)
     names = dict(rows)
     ordered = [uuid.UUID(pk) for pk in ids[:DOCUMENTS_SHOWN]]  # in the file's order
-    return [DocumentLink(url_name, pk, names[pk]) for pk in ordered if pk in names]
+    return [DocumentLink(url_name, pk, names[pk] or NO_NUMBER_YET) for pk in ordered if pk in names]
 
 
 def import_job_documents(*, tenant: Tenant, job: ImportJob) -> JobDocuments:

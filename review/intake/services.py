@@ -341,8 +341,10 @@ def _kind_run(*, job: ImportJob, binary: IO[bytes], dry_run: bool, tracker: JobP
             "documents": 1,
             "new": int(outcome.created),
             "duplicates": int(not outcome.created),
-            "totals": [_total(invoice.currency, invoice.total_amount)] if outcome.created else [],
+            "totals": [_total(invoice.currency, invoice.total_amount)] if outcome.created and invoice.currency else [],
             "document": {
+                # A PDF with no e-invoice inside: kept in a draft for a clerk to type in.
+                "needs_entry": outcome.needs_entry,
                 "number": invoice.invoice_number,
                 "document_type": invoice.document_type,
                 "vendor": invoice.vendor.name if invoice.vendor is not None else invoice.vendor_name_raw,

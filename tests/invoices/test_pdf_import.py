@@ -112,20 +112,39 @@ def test_the_factur_x_credit_note_names_the_invoice_it_credits(api: APIClient, t
     assert Invoice.objects.for_tenant(tenant).get(pk=invoice["id"]).status == InvoiceStatus.VOID
 
 
-def test_a_pdf_without_an_e_invoice_is_kept_and_answers_422(
+def test_a_pdf_without_an_e_invoice_is_kept_in_a_draft_to_type_in(
     api: APIClient, tenant: Tenant, document_counts: Callable[[], dict[str, int]]
 ) -> None:
     before = document_counts()
-    error = refusal(upload(api, sample(WITHOUT_XML), name=WITHOUT_XML), code="no_e_invoice", status=422)
-    assert error["message"] == e_invoices.PDF_WITHOUT_E_INVOICE
+    response = upload(api, sample(WITHOUT_XML), name=WITHOUT_XML)
+    assert response.status_code == 201, response.content
+    draft = response.json()
+    assert (draft["status"], draft["invoice_number"], draft["invoice_date"], draft["source"]) == (
+        "draft",
+        "",
+        None,
+        "manual",
+    )
     kept = SourceFile.objects.for_tenant(tenant).get()
-    assert error["details"]["source_file_id"] == str(kept.pk)
-    assert (kept.content_type, kept.filename, kept.documents.count()) == ("application/pdf", WITHOUT_XML, 0)
+    assert (kept.content_type, kept.filename) == ("application/pdf", WITHOUT_XML)
+    assert [str(link.document_id) for link in kept.documents.all()] == [draft["id"]]
     after = document_counts()
-    assert after["Invoice"] == before["Invoice"] and after["SourceFile"] == before["SourceFile"] + 1
-    # The same PDF again: the same kept file, still no invoice.
-    refusal(upload(api, sample(WITHOUT_XML)), code="no_e_invoice", status=422)
-    assert SourceFile.objects.for_tenant(tenant).count() == 1
+    assert after["Invoice"] == before["Invoice"] + 1 and after["SourceFile"] == before["SourceFile"] + 1
+    # The same PDF again: the same kept file and the same draft, nothing new.
+    again = upload(api, sample(WITHOUT_XML))
+    assert (again.status_code, again.json()["id"]) == (200, draft["id"])
+    assert document_counts() == after
+
+
+def test_a_dry_run_of_a_pdf_without_an_e_invoice_writes_nothing(
+    api: APIClient, document_counts: Callable[[], dict[str, int]]
+) -> None:
+    before = document_counts()
+    handle = io.BytesIO(sample(WITHOUT_XML))
+    handle.name = WITHOUT_XML
+    response = api.post(f"{IMPORT}?dry_run=true", {"file": handle}, format="multipart")
+    assert (response.status_code, response.json()["status"]) == (200, "draft")
+    assert document_counts() == before
 
 
 def test_a_zugferd_1_pdf_is_refused_saying_why(api: APIClient, document_counts: Callable[[], dict[str, int]]) -> None:
@@ -233,10 +252,13 @@ def test_an_embedded_xml_bomb_or_external_entity_is_refused_fast(
         started = time.perf_counter()
         response = upload(api, _with_attachment("factur-x.xml", xml))
         assert time.perf_counter() - started < 2
-        assert response.status_code in {400, 422}, response.content
+        assert response.status_code == 400, response.content
         assert b"root:" not in response.content
-        if response.status_code == 400:  # read, and refused by the hardened parser
-            assert response.json()["error"]["message"] == xml_reading.XML_DOCTYPE_REFUSED
+        # Refused by factur-x's reader (then named as unreadable) or by the hardened parser.
+        assert response.json()["error"]["message"] in {
+            xml_reading.XML_DOCTYPE_REFUSED,
+            e_invoices.EMBEDDED_XML_UNREADABLE.format(name="factur-x.xml"),
+        }
     assert Invoice.objects.unscoped().count() == before["Invoice"]
 
 
