@@ -5,18 +5,21 @@ never a failure), the query it makes (`invoice_list`), its sorts (`INVOICE_LIST_
 canonical query string (`invoice_list_query`), and the row each invoice is shown and exported as
 (`InvoiceListRow`).
 
-Amounts are compared and sorted in the invoice's own currency, in major units, exactly: the
-stored minor units times the currency's scale (core.money's exponents), in NUMERIC, never float.
+Amounts are compared and sorted in the invoice's own currency, in major units, exactly: sorted by
+the stored minor units times the currency's scale (core.money's exponents), in NUMERIC, never
+float; compared as whole minor units against each bound scaled to the currency's exponent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,6 +65,7 @@ AMOUNT_NEGATIVE = "An amount here is never negative."
 THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
 RANGE_REVERSED = "The end comes before the start."
 DATE_FORMAT = "%Y-%m-%d"
+BIGINT_MAX = 2**63 - 1  # total_amount is a BigIntegerField
 
 
 class AmountField(forms.CharField):
@@ -237,22 +241,56 @@ def _start_of_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
-def major_amount_expression() -> CombinedExpression:
-    """The invoice total in major units as NUMERIC: `total_amount × 10^-exponent(currency)`, the
-    exponents from core.money (2 unless the currency says otherwise), exact in PostgreSQL."""
+def _currencies_by_exponent() -> dict[int, list[str]]:
+    """The currencies whose minor unit is not the hundredth, by exponent (core.money's table);
+    every other code, listed or not, has 2, as core.money says."""
     by_exponent: dict[int, list[str]] = {}
     for code, places in CURRENCY_EXPONENTS.items():
         if places != 2:
             by_exponent.setdefault(places, []).append(code)
+    return {places: sorted(codes) for places, codes in sorted(by_exponent.items())}
+
+
+def _exponent_groups() -> list[tuple[int, Q]]:
+    """Each exponent with the condition that picks its invoices: together, every invoice once."""
+    by_exponent = _currencies_by_exponent()
+    others = sorted(code for codes in by_exponent.values() for code in codes)
+    return [(2, ~Q(currency__in=others))] + [(places, Q(currency__in=codes)) for places, codes in by_exponent.items()]
+
+
+def major_amount_expression() -> CombinedExpression:
+    """The invoice total in major units as NUMERIC: `total_amount × 10^-exponent(currency)`, the
+    exponents from core.money (2 unless the currency says otherwise), exact in PostgreSQL."""
     scale = Case(
         *(
-            When(currency__in=sorted(codes), then=Value(Decimal(1).scaleb(-places)))
-            for places, codes in sorted(by_exponent.items())
+            When(currency__in=codes, then=Value(Decimal(1).scaleb(-places)))
+            for places, codes in _currencies_by_exponent().items()
         ),
         default=Value(Decimal("0.01")),
         output_field=DecimalField(),
     )
     return F("total_amount") * scale
+
+
+def amount_bound_condition(*, major: Decimal, lower: bool) -> Q:
+    """`major amount ≥ major` (`lower`) or `≤ major`, exactly, as comparisons of the stored minor
+    units: per exponent group, `total_amount ≥ ⌈major × 10^e⌉` (or `≤ ⌊…⌋`), the minor units
+    being whole. The same rows as comparing `major_amount_expression()` (tests tie the two), but
+    an integer comparison instead of a NUMERIC product and CASE per row: the amount range of
+    bench_invoice_list took ~130 ms of SQL instead of ~210 on 100,000 invoices. A bound past the
+    column's range keeps all or none of its group (never an out-of-range parameter)."""
+    conditions: list[Q] = []
+    for places, in_group in _exponent_groups():
+        minor = int(major.scaleb(places).to_integral_value(rounding=ROUND_CEILING if lower else ROUND_FLOOR))
+        if minor > BIGINT_MAX:
+            if not lower:
+                conditions.append(in_group)
+        elif minor < -BIGINT_MAX:
+            if lower:
+                conditions.append(in_group)
+        else:
+            conditions.append(in_group & Q(**{"total_amount__gte" if lower else "total_amount__lte": minor}))
+    return functools.reduce(operator.or_, conditions) if conditions else Q(pk__in=[])
 
 
 def _status_rank() -> Case:
@@ -331,7 +369,6 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters) -> QuerySet:
         )
         invoices = invoices.filter(Exists(created.filter(document_id=OuterRef("pk"))))
     invoices = invoices.alias(
-        amount_major=major_amount_expression(),
         # Within one currency the minor units sort as the major ones, and an index on (tenant,
         # total_amount) can serve the sort; across currencies only the scaled NUMERIC can (about
         # 150 ms for 100,000 invoices, computed for each).
@@ -340,9 +377,9 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters) -> QuerySet:
         status_rank=_status_rank(),
     )
     if filters.amount_min is not None:
-        invoices = invoices.filter(amount_major__gte=filters.amount_min)
+        invoices = invoices.filter(amount_bound_condition(major=filters.amount_min, lower=True))
     if filters.amount_max is not None:
-        invoices = invoices.filter(amount_major__lte=filters.amount_max)
+        invoices = invoices.filter(amount_bound_condition(major=filters.amount_max, lower=False))
     return invoices
 
 

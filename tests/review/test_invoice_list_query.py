@@ -17,10 +17,12 @@ from review.invoice_list import (
     INVOICE_LIST_SORTS,
     InvoiceListFilters,
     InvoiceListForm,
+    amount_bound_condition,
     invoice_list,
     invoice_list_page_rows,
     invoice_list_row,
     invoice_list_values,
+    major_amount_expression,
 )
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory, PurchaseOrderFactory, VendorFactory
@@ -127,6 +129,9 @@ def test_the_vendor_filter_and_another_tenants_vendor(
         (None, "9.99", ["A-1", "C-1"]),
         ("9.995", "10.004", ["A-2"]),  # exact: no rounding of the bounds to a currency's cents
         ("1000", "1000", ["B-1"]),
+        # Past what a BIGINT of minor units holds (18 digits × 10^4 for CLF): all or none, no error.
+        ("999999999999999999", None, []),
+        (None, "999999999999999999", ["A-1", "A-2", "B-1", "B-2", "C-1"]),
     ],
 )
 def test_amounts_are_compared_exactly_in_each_invoices_currency(
@@ -134,6 +139,20 @@ def test_amounts_are_compared_exactly_in_each_invoices_currency(
 ) -> None:
     bounds = {"amount_min": Decimal(low) if low else None, "amount_max": Decimal(high) if high else None}
     assert _numbers(tenant, **bounds) == expected
+
+
+@pytest.mark.parametrize("bound", ["0", "0.5", "9.99", "9.995", "10", "10.0049", "10.005", "1000", "1000.0001"])
+def test_the_bound_conditions_keep_what_the_exact_numeric_comparison_keeps(
+    tenant: Tenant, ledger: dict[str, Invoice], bound: str
+) -> None:
+    """The filter compares whole minor units (amount_bound_condition); the sort's NUMERIC major
+    amount (major_amount_expression) is its twin: both keep the same invoices, on each side."""
+    exact = Invoice.objects.for_tenant(tenant).alias(major=major_amount_expression())
+    by_minor = Invoice.objects.for_tenant(tenant)
+    for lower, lookup in ((True, "major__gte"), (False, "major__lte")):
+        condition = amount_bound_condition(major=Decimal(bound), lower=lower)
+        kept = set(by_minor.filter(condition).values_list("invoice_number", flat=True))
+        assert kept == set(exact.filter(**{lookup: Decimal(bound)}).values_list("invoice_number", flat=True))
 
 
 def test_received_dates_are_whole_days_in_utc(tenant: Tenant, ledger: dict[str, Invoice]) -> None:
