@@ -53,6 +53,7 @@ urlpatterns = [
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),
     path("app/purchase-orders", purchasing_views.purchase_order_index, name="purchase-orders"),
+    path("app/", include("purchasing.entry_urls")),
     path(
         "app/purchase-orders/<uuid:purchase_order_id>",
         invoice_views.purchase_order_detail,

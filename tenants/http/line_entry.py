@@ -16,6 +16,7 @@ shape rules, so the errors a person sees beside a cell are the ones an API clien
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -236,3 +237,60 @@ def line_editor(formset: Any, data: Any) -> LineEditor:
     """The editor for `formset`, its sums read from `data` (the posted form, or the initial
     values of a page being opened: a dict with `currency` and the formset's rows)."""
     return LineEditor(formset=formset, totals=line_totals_of(data))
+
+
+def typed_decimal(text: str, check: Callable[[Decimal], str | None]) -> Decimal | None:
+    """A number typed in a cell outside the line editor (a receipt's "received now"), read as the
+    editor reads its cells: blank is None, decimal commas refused, `check` the kernel's rule."""
+    return _decimal_or_error(text, check)
+
+
+# A document's error key for one of its lines, as the one doors write them: `lines[2].quantity`.
+_LINE_ERROR_KEY = re.compile(rf"{LINES_PREFIX}\[(\d+)\](?:\.(\w+))?")
+LINE_ERROR = "Line {number}: {message}"
+
+
+def attach_errors(
+    details: Mapping[str, Any],
+    form: forms.Form,
+    formset: Any,
+    line_rows: Mapping[int, int],
+    *,
+    field_names: Mapping[str, str] | None = None,
+) -> None:
+    """Put a one door's refusal (a `DocumentInvalid`'s details: `po_number`, `lines`,
+    `lines[0].quantity` → messages) back on the page that built the document.
+
+    `form` is the header (bound and validated); `formset` the lines (bound and validated);
+    `line_rows` maps the index of a line in the document to its row on the page (blank and
+    removed rows are not in the document, so the two differ). `field_names` renames a key to
+    the form's field (`vendor_id` → `vendor`). A message whose field is not on the page, or is
+    hidden, is still shown: on top of the form, or above the lines as "Line 3: …".
+    """
+    renamed = field_names or {}
+    for key, value in details.items():
+        messages = [str(message) for message in (value if isinstance(value, (list, tuple)) else [value])]
+        if key == LINES_PREFIX:
+            formset.non_form_errors().extend(messages)
+            continue
+        line_key = _LINE_ERROR_KEY.fullmatch(key)
+        if line_key is None:
+            name = renamed.get(key, key)
+            for message in messages:
+                form.add_error(name if name in form.fields else None, message)
+            continue
+        index, name = int(line_key[1]), line_key[2]
+        row = line_rows.get(index)
+        line_form = formset.forms[row] if row is not None and row < len(formset.forms) else None
+        shown = (
+            line_form is not None
+            and name in line_form.fields
+            and not line_form.fields[name].widget.is_hidden
+            and name != "DELETE"
+        )
+        for message in messages:
+            if shown and line_form is not None:
+                line_form.add_error(name, message)
+            else:
+                number = row + 1 if row is not None else index + 1
+                formset.non_form_errors().append(LINE_ERROR.format(number=number, message=message))
