@@ -18,12 +18,16 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from core.quantities import MUST_BE_POSITIVE, MUST_NOT_BE_NEGATIVE
+from invoices.models import InvoiceStatus
+from invoices.services import invoice_create
 from purchasing.entry_forms import DESCRIPTION_REQUIRED, VENDOR_UNKNOWN
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from purchasing.services import PO_NO_LINES, RECEIPT_NO_LINES
 from tenants.http.line_entry import DECIMAL_COMMA, attach_errors, line_formset
 from tenants.models import Tenant
-from tests.factories import BOLTS, HOSES, GoodsReceiptFactory, PurchaseOrderFactory, VendorFactory
+from tests.document_factories import InvoiceDocumentFactory
+from tests.factories import BOLTS, HOSES, TEST_ACTOR, GoodsReceiptFactory, PurchaseOrderFactory, VendorFactory
+from tests.matching.runs import reload, run_matching
 
 pytestmark = pytest.mark.django_db
 
@@ -404,3 +408,56 @@ def test_other_methods_get_the_method_not_allowed_page(clerk: Client, ordered: P
         assert response.status_code == 405
         assert response["Allow"] == "GET, HEAD, POST"
         assert 'data-testid="method-not-allowed"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        {"lines-TOTAL_FORMS": "abc"},
+        {"lines-TOTAL_FORMS": "100000"},
+        {"lines-0-quantity": "NaN"},
+        {"lines-0-quantity": "1e30"},
+        {"lines-0-unit_price": "١٢"},
+        {"currency": ""},
+        {"order_date": "0000-00-00"},
+        {"vendor": ""},
+    ],
+)
+def test_bad_input_on_the_new_po_page_is_a_400_never_a_500(
+    clerk: Client, tenant: Tenant, vendor: Any, tampered: dict[str, str]
+) -> None:
+    for action in ("create", "add_line"):
+        data = po_form(action=action)
+        data.update(tampered)
+        response = clerk.post(NEW_PO, data)
+        assert response.status_code == (400 if action == "create" else 200), (action, tampered)
+    assert not PurchaseOrder.objects.for_tenant(tenant).exists()
+
+
+def test_bad_input_on_the_receive_page_is_a_400_never_a_500(
+    clerk: Client, tenant: Tenant, ordered: PurchaseOrder
+) -> None:
+    for data in (
+        {"action": "record"},  # nothing at all, not even the management form
+        receipt_form(["1e30", ""]),
+        receipt_form(["NaN", ""]),
+        receipt_form(["1", ""], received_date="0000-00-00"),
+        receipt_form(["1", ""], receipt_number="R" * 65),
+    ):
+        assert clerk.post(receive_url(ordered), data).status_code == 400, data
+    assert GoodsReceipt.objects.for_tenant(tenant).count() == 1
+
+
+def test_an_invoice_on_hold_for_the_goods_goes_back_to_matching(
+    clerk: Client, tenant: Tenant, vendor: Any, settings: Any
+) -> None:
+    settings.MATCH_ON_INGEST = False
+    purchase_order = PurchaseOrderFactory(vendor=vendor, po_number="PO-6001", lines=[BOLTS, HOSES])
+    document = InvoiceDocumentFactory(
+        invoice_number="INV-6001", vendor_id=vendor.pk, po_number="PO-6001", lines=[BOLTS, HOSES]
+    )
+    invoice = invoice_create(tenant=tenant, document=document, actor=TEST_ACTOR)
+    run_matching(tenant)
+    assert reload(invoice).status == InvoiceStatus.ON_HOLD
+    assert clerk.post(receive_url(purchase_order), receipt_form(["1000", "50"])).status_code == 302
+    assert reload(invoice).status == InvoiceStatus.RECEIVED  # matched again by the next run
