@@ -322,9 +322,9 @@ _LIST_VALUES = (
 )
 
 
-def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters) -> QuerySet:
-    """The tenant's invoices the filters keep, with the sort keys of INVOICE_LIST_SORTS available
-    (not ordered: the list pages it, the export reads it whole, each in the order of its sort).
+def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters, sort: str = DEFAULT_SORT) -> QuerySet:
+    """The tenant's invoices the filters keep, with the keys of `sort` (one of INVOICE_LIST_SORTS)
+    available (not ordered: the list pages it, the export reads it whole, each in that order).
 
     Only what filters and sorts, so that a page's ids are found without reading anything else of
     the invoices skipped before it; `invoice_list_values` reads the rows themselves."""
@@ -373,9 +373,15 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters) -> QuerySet:
         # total_amount) can serve the sort; across currencies only the scaled NUMERIC can (about
         # 150 ms for 100,000 invoices, computed for each).
         amount_sort=F("total_amount") if filters.currency else major_amount_expression(),
-        vendor_sort=Coalesce("vendor__name", "vendor_name_raw"),
         status_rank=_status_rank(),
     )
+    if sort.lstrip("-") == "vendor":
+        # The one key on another table, so joined only for its own sort. A LEFT JOIN of the
+        # vendors left in the count and the page's ids, though PostgreSQL removes it as unused,
+        # kept the planner from the index-only scans of the invoices under row-level security:
+        # counting one status of 100,000 invoices read the whole table (114 ms) instead of the
+        # index on (tenant, status, created_at) (12 ms).
+        invoices = invoices.alias(vendor_sort=Coalesce("vendor__name", "vendor_name_raw"))
     if filters.amount_min is not None:
         invoices = invoices.filter(amount_bound_condition(major=filters.amount_min, lower=True))
     if filters.amount_max is not None:

@@ -58,7 +58,8 @@ def _list_url(query: str) -> str:
 def invoice_index(request: HttpRequest) -> HttpResponse:
     web = web_of(request)
     form = InvoiceListForm(request.GET, auto_id="f-%s")
-    invoices = invoice_list(tenant=web.tenant, filters=form.filters())
+    sort = list_sort(query=request.GET, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
+    invoices = invoice_list(tenant=web.tenant, filters=form.filters(), sort=sort)
     listed = list_page(
         query=request.GET,
         queryset=invoices.values_list("pk", flat=True),
@@ -96,8 +97,8 @@ def invoice_index(request: HttpRequest) -> HttpResponse:
 def _export_rows(request: HttpRequest) -> QuerySet:
     web = web_of(request)
     form = InvoiceListForm(request.GET)
-    invoices = invoice_list(tenant=web.tenant, filters=form.filters())
     sort = list_sort(query=request.GET, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
+    invoices = invoice_list(tenant=web.tenant, filters=form.filters(), sort=sort)
     return invoice_list_values(
         tenant=web.tenant, invoices=list_ordered(queryset=invoices, sorts=INVOICE_LIST_SORTS, sort=sort)
     )

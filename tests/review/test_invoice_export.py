@@ -38,7 +38,7 @@ HOSTILE = "cmd|' /C calc'!A0"
 
 
 def _invoices(tenant: Tenant, sort: str = "number", **filters: Any) -> Any:
-    queryset = invoice_list(tenant=tenant, filters=InvoiceListFilters(**filters))
+    queryset = invoice_list(tenant=tenant, filters=InvoiceListFilters(**filters), sort=sort)
     return invoice_list_values(
         tenant=tenant, invoices=list_ordered(queryset=queryset, sorts=INVOICE_LIST_SORTS, sort=sort)
     )

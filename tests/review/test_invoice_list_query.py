@@ -4,6 +4,7 @@ currency, statuses in the lifecycle's order), and the tenant's rows only."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _numbers(tenant: Tenant, sort: str = "number", **filters: object) -> list[str]:
-    invoices = invoice_list(tenant=tenant, filters=InvoiceListFilters(**filters))
+    invoices = invoice_list(tenant=tenant, filters=InvoiceListFilters(**filters), sort=sort)
     ordered = list_ordered(queryset=invoices, sorts=INVOICE_LIST_SORTS, sort=sort)
     numbers = [row["invoice_number"] for row in invoice_list_values(tenant=tenant, invoices=ordered)]
     # A page reads the same rows by their ids, in the same order.
@@ -233,4 +234,14 @@ def test_the_default_sort_is_an_index_walk(tenant: Tenant, ledger: dict[str, Inv
         cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Sort" not in plan and "Index Scan Backward" in plan, plan
+    assert "Sort" not in plan and re.search(r"Index (Only )?Scan Backward", plan), plan
+
+
+def test_only_the_vendor_sort_joins_the_vendors(tenant: Tenant, ledger: dict[str, Invoice]) -> None:
+    """A LEFT JOIN of the vendors in the count and the page's ids, though PostgreSQL removes it,
+    kept the planner from index-only scans under row-level security on 100,000 invoices (the
+    count of one status read the table: 114 ms instead of 12; review.invoice_list)."""
+    for sort in INVOICE_LIST_SORTS:
+        invoices = invoice_list(tenant=tenant, filters=InvoiceListFilters(statuses=("approved",)), sort=sort)
+        page = list_ordered(queryset=invoices, sorts=INVOICE_LIST_SORTS, sort=sort).values_list("pk", flat=True)
+        assert ("vendors_vendor" in str(page.query)) == (sort.lstrip("-") == "vendor"), sort
