@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from audit.services import audit_deferred, audit_record
+from audit.verify import audit_chain_verify
 from core.actors import system_actor
 from invoices.models import Invoice
 from tenants.models import Tenant, TenantSettings
@@ -221,3 +222,24 @@ def test_events_held_back_by_a_block_that_raises_are_never_appended() -> None:
             audit_record(tenant=tenant, actor=TEST_ACTOR, entity_type="vendor", entity_id="v", action="created")
             raise ValueError("the document failed")
         assert not AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor").exists()
+
+
+@pytest.mark.django_db
+def test_a_held_back_block_is_appended_at_once_onto_the_head_with_each_events_actor(
+    django_assert_max_num_queries: Any,
+) -> None:
+    # The demo seed holds some 4,000 services' events: appended call by call, each read the head
+    # and sent an INSERT of its own. Now one head read and one INSERT, whatever the count.
+    tenant = TenantFactory()
+    clerk = system_actor("clerk_robot")
+    with transaction.atomic():
+        audit_record(tenant=tenant, actor=TEST_ACTOR, entity_type="vendor", entity_id="before", action="created")
+        with django_assert_max_num_queries(4), audit_deferred():
+            for number in range(60):
+                actor = clerk if number % 2 else TEST_ACTOR
+                audit_record(tenant=tenant, actor=actor, entity_type="vendor", entity_id=str(number), action="created")
+    appended = _events(tenant, entity_type="vendor")
+    assert [event.entity_id for event in appended] == ["before", *map(str, range(60))]
+    assert [event.sequence for event in appended] == list(range(appended[0].sequence, appended[0].sequence + 61))
+    assert [event.actor_label for event in appended[1:4]] == [TEST_ACTOR.label, clerk.label, TEST_ACTOR.label]
+    assert audit_chain_verify(tenant=tenant).intact
