@@ -9,7 +9,7 @@ from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
-from review import invoice_list_views, originals, search_views
+from review import entry_views, invoice_list_views, originals, search_views
 from review import views as review_views
 from review.intake import views as intake_views
 from tenants import views as tenant_views
@@ -29,6 +29,7 @@ urlpatterns = [
     path("app/invoices", invoice_list_views.invoice_index, name="invoices"),
     path("app/invoices/export.csv", invoice_list_views.invoice_export_csv, name="invoices-export-csv"),
     path("app/invoices/export.xlsx", invoice_list_views.invoice_export_xlsx, name="invoices-export-xlsx"),
+    path("app/invoices/new", entry_views.invoice_new, name="invoice-new"),
     path("app/invoices/views", invoice_list_views.saved_view_save, name="invoice-view-save"),
     path("app/invoices/views/<uuid:saved_view_id>", invoice_list_views.saved_view_open, name="invoice-view"),
     path(
@@ -49,6 +50,8 @@ urlpatterns = [
     path("app/invoices/<uuid:invoice_id>", review_views.invoice_detail, name="invoice-detail"),
     path("app/invoices/<uuid:invoice_id>/timeline", review_views.invoice_timeline, name="invoice-timeline"),
     path("app/invoices/<uuid:invoice_id>/original", originals.invoice_original, name="invoice-original"),
+    path("app/invoices/<uuid:invoice_id>/edit", entry_views.invoice_edit, name="invoice-edit"),
+    path("app/invoices/<uuid:invoice_id>/discard", entry_views.invoice_discard, name="invoice-discard"),
     path("app/invoices/<uuid:invoice_id>/review", review_views.invoice_action, name="invoice-action"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),

@@ -148,6 +148,9 @@ def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, An
 @tenant_view
 def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
     context = _detail_context(request, invoice_id)
+    if context["invoice"].status == InvoiceStatus.DRAFT and web_of(request).can_import:
+        # A draft is worked on its form (review.entry_views), beside its original.
+        return redirect("web:invoice-edit", invoice_id=invoice_id)
     original = invoice_original_read(tenant=web_of(request).tenant, invoice=context["invoice"])
     response = render(request, "invoices/detail.html", {**context, "original": original})
     if original is not None and original.is_pdf:

@@ -218,7 +218,7 @@ def _amount_typed(data: Any, name: str, label: str, currency: str, problems: lis
 @require_POST
 def line_totals(request: HttpRequest) -> HttpResponse:
     """The totals block of the line editor, for what has been typed so far (htmx, no writes)."""
-    return render(request, "web/_line_totals.html", {"totals": line_totals_of(request.POST), "oob": True})
+    return render(request, "web/_line_totals_body.html", {"totals": line_totals_of(request.POST), "oob": True})
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,11 @@ class LineEditor:
 
     @property
     def rows(self) -> list[tuple[Any, int | None]]:
-        return list(zip(self.formset.forms, self.totals.row_amounts, strict=False))
+        # Every row of the formset: sums read from other data (a page being opened) may know fewer.
+        amounts = self.totals.row_amounts
+        return [
+            (form, amounts[index] if index < len(amounts) else None) for index, form in enumerate(self.formset.forms)
+        ]
 
 
 def line_editor(formset: Any, data: Any) -> LineEditor:

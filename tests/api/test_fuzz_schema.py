@@ -118,9 +118,7 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
 }
 # An uploaded file's content (CSV columns, UBL / CII, a PDF and the e-invoice in it, CAMT.053/MT940)
 # is no JSON Schema matter: the schema says "a file"; the import tests send the real sample files.
-FILE_CONTENT_ERRORS = frozenset(
-    {"csv_invalid", "xml_invalid", "pdf_invalid", "statement_invalid", "file_missing"}
-)
+FILE_CONTENT_ERRORS = frozenset({"csv_invalid", "xml_invalid", "pdf_invalid", "statement_invalid", "file_missing"})
 # State, not shape: an `Idempotency-Key` the fuzzer already sent with another body (422).
 KEY_STATE_ERRORS = frozenset({"idempotency_key_reused"})
 
