@@ -134,3 +134,103 @@ class ImportJob(TenantOwnedModel):
     @property
     def working(self) -> bool:
         return self.status in IMPORT_WORKING
+
+
+# --- disputes (review.disputes) ------------------------------------------------------------------
+
+
+class DisputeReason(models.TextChoices):
+    PRICE = "price", "Price"
+    QUANTITY = "quantity", "Quantity"
+    NOT_RECEIVED = "not_received", "Goods not received"
+    DUPLICATE = "duplicate", "Duplicate"
+    OTHER = "other", "Other"
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class DisputeOutcome(models.TextChoices):
+    """How a dispute ended (DESIGN.md §4), each with the invoice's move."""
+
+    BACK_TO_REVIEW = "back_to_review", "Back to review"  # disputed → pending_review
+    SUPERSEDED = "superseded", "Replaced by a corrected document"  # disputed → void
+    CREDITED = "credited", "Offset by a credit note"  # partial: → pending_review; in full: void
+    VOIDED = "voided", "Voided"  # disputed → void
+    REJECTED = "rejected", "Rejected"  # disputed → rejected
+
+
+class Dispute(TenantOwnedModel):
+    """A disputed invoice's conversation with its end: why, who owns it, until when, the thread,
+    and how it ended. One open dispute per invoice; resolved ones stay as history."""
+
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.PROTECT, related_name="disputes")
+    reason = models.CharField(max_length=16, choices=DisputeReason.choices)
+    status = models.CharField(max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
+    outcome = models.CharField(max_length=16, choices=DisputeOutcome.choices, blank=True, default="")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    # The vendor's corrected document that replaced the disputed one, or the credit note that
+    # offset it, when the dispute ended so.
+    superseded_by = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    credit_note = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "invoice"], condition=models.Q(status="open"), name="dispute_one_open_per_invoice"
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(status="open", outcome="") | (models.Q(status="resolved") & ~models.Q(outcome=""))),
+                name="dispute_outcome_iff_resolved",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "due_date"], name="dispute_tenant_status_due")]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.pk} ({self.reason})"
+
+
+class DisputeCommentKind(models.TextChoices):
+    INTERNAL = "internal", "Internal note"
+    VENDOR = "vendor", "Message to the vendor"
+
+
+class DisputeComment(TenantOwnedModel):
+    """One entry of a dispute's thread: an internal note, or what was said to the vendor."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    author_label = models.CharField(max_length=150)
+    kind = models.CharField(max_length=16, choices=DisputeCommentKind.choices, default=DisputeCommentKind.INTERNAL)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=~models.Q(body=""), name="disputecomment_body_not_empty")]
+
+
+class Notification(TenantOwnedModel):
+    """Something a user should look at in the app: an @mention in a dispute, a dispute handed to them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(max_length=300)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "user", "read_at"], name="notification_tenant_user_read")]
