@@ -4,7 +4,7 @@
 |----------------|------------------------------------------------------|----------------------------------|
 | draft          | received, void                                       | a clerk submits or discards it   |
 | received       | approved, pending_review, on_hold, rejected          | the matching decision            |
-| on_hold        | received                                             | a receipt arrives for its PO     |
+| on_hold        | received (re-match)                                  | a receipt arrives for its PO     |
 | on_hold        | pending_review (escalated)                           | no receipt after HOLD_MAX_DAYS   |
 | pending_review | approved, rejected, disputed, pending_review (escalated) | a reviewer                   |
 | disputed       | pending_review, rejected, void                       | dispute resolved                 |
@@ -13,7 +13,12 @@
 | partially_paid | approved                                             | its allocations reversed         |
 | reconciled     | partially_paid, approved                             | an allocation reversed           |
 | any non-final  | void                                                 | full credit note, administrator  |
+| pending_review | received (re-match)                                  | its facts changed, or "Re-match" |
+| disputed       | received (re-match)                                  | its facts changed, or "Re-match" |
 
+The moves back to `received` are re-matches only (`REMATCH_ONLY`: matching.rematch and
+matching.holds), made when the facts an invoice was matched against changed (a goods receipt,
+a tolerance) or someone asked for it; a reviewer's decision cannot make them.
 `rejected` and `void` are final. `reconciled` is closed for everything but a reversal of a
 payment allocation (not voidable: a paid invoice is corrected by a credit note and a refund).
 """
@@ -46,8 +51,9 @@ INVOICE_LIFECYCLE = StateMachine(
         S.DRAFT: frozenset({S.RECEIVED, S.VOID}),
         S.RECEIVED: frozenset({S.APPROVED, S.PENDING_REVIEW, S.ON_HOLD, S.REJECTED, S.VOID}),
         S.ON_HOLD: frozenset({S.RECEIVED, S.PENDING_REVIEW, S.VOID}),
-        S.PENDING_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.DISPUTED, S.PENDING_REVIEW, S.VOID}),
-        S.DISPUTED: frozenset({S.PENDING_REVIEW, S.REJECTED, S.VOID}),
+        # → received: a re-match (REMATCH_ONLY).
+        S.PENDING_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.DISPUTED, S.PENDING_REVIEW, S.RECEIVED, S.VOID}),
+        S.DISPUTED: frozenset({S.PENDING_REVIEW, S.REJECTED, S.RECEIVED, S.VOID}),
         S.APPROVED: frozenset({S.PARTIALLY_PAID, S.RECONCILED, S.VOID}),
         # → approved, and reconciled → partially_paid / approved: a payment allocation reversed
         # (payments.reconciliation.services.allocation_reverse) gives the money back to the
@@ -66,6 +72,13 @@ PAYMENT_REVERSAL_ONLY = frozenset(
     {(S.PARTIALLY_PAID, S.APPROVED), (S.RECONCILED, S.PARTIALLY_PAID), (S.RECONCILED, S.APPROVED)}
 )
 ONLY_BY_PAYMENT_REVERSAL = "Invoice moves from {current!r} to {target!r} only when a payment allocation is reversed."
+
+# Moves back to `received`, to be matched again, that only a re-match makes (its service sets
+# `InvoiceMove.rematch`: matching.rematch, matching.holds): the facts the invoice was matched
+# against changed, or someone asked for a re-match. A reviewer's decision (invoice_transition)
+# never sends an invoice back to the engine.
+REMATCH_ONLY = frozenset({(S.ON_HOLD, S.RECEIVED), (S.PENDING_REVIEW, S.RECEIVED), (S.DISPUTED, S.RECEIVED)})
+ONLY_BY_REMATCH = "Invoice moves from {current!r} to {target!r} only to be matched again (a re-match)."
 
 QUEUE_REQUIRED = "Moving to pending_review needs a queue: standard or escalated."
 QUEUE_ONLY_FOR_REVIEW = "Only pending_review carries a queue."
@@ -89,6 +102,7 @@ class InvoiceMove:
     expected_status: str | None = None
     context: dict[str, Any] | None = None
     payment_reversal: bool = False  # see PAYMENT_REVERSAL_ONLY
+    rematch: bool = False  # see REMATCH_ONLY
     # Other columns the caller sets on the row in the same UPDATE as the move, by field name
     # (foreign keys and other single-value columns: batch matching's latest_match, vendor and
     # purchase_order), so a batch writes each invoice row once. Not audited here: the caller's
@@ -123,6 +137,12 @@ def _check_move(current: Invoice, move: InvoiceMove) -> None:
         current_status, target = str(current.status), str(move.to_status)
         raise IllegalTransition(
             ONLY_BY_PAYMENT_REVERSAL.format(current=current_status, target=target),
+            details={"from": current_status, "to": target},
+        )
+    if (current.status, move.to_status) in REMATCH_ONLY and not move.rematch:
+        current_status, target = str(current.status), str(move.to_status)
+        raise IllegalTransition(
+            ONLY_BY_REMATCH.format(current=current_status, target=target),
             details={"from": current_status, "to": target},
         )
     if current.status == move.to_status == S.PENDING_REVIEW and not (

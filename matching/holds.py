@@ -1,10 +1,12 @@
-"""Invoices on hold for goods: released when a receipt (or a PO change) arrives, escalated when none does.
+"""Invoices waiting on goods: matched again when a receipt (or a PO change) arrives, escalated when none does.
 
 An invoice goes `on_hold` when its match finds nothing received yet for its PO lines (DESIGN.md
-§4). It comes back to `received`, to be matched again, when a goods receipt for those lines is
-booked (`matching_requeue_for_receipt`) or its PO is closed or cancelled
-(`matching_requeue_for_purchase_order`); one still waiting after the tenant's `hold_max_days` goes
-to the escalated review queue (`matching_escalate_stale_holds`, run on a schedule).
+§4). A goods receipt for those lines sends it back to `received`, to be matched again, and with
+it every other open invoice of the PO the receipt changes the facts of: in review or in dispute
+too (a late receipt for goods a reviewer was told were missing; `matching_requeue_for_receipt`,
+through matching.rematch). A PO closed or cancelled releases its holds
+(`matching_requeue_for_purchase_order`); one still waiting after the tenant's `hold_max_days`
+goes to the escalated review queue (`matching_escalate_stale_holds`, run on a schedule).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
@@ -22,7 +23,7 @@ from core.actors import Actor, system_actor
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
 from matching.models import MatchRun
-from matching.services import matching_enqueue
+from matching.rematch import MOVED_BACK, matching_rematch_locked
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
 from tenants.selectors import tenant_settings_get
@@ -37,21 +38,23 @@ ESCALATION_CHUNK = 500
 
 
 def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt) -> list[uuid.UUID]:
-    """Put the `on_hold` invoices waiting for these goods back to `received`, in the receipt's transaction.
+    """Send the PO's open invoices these goods concern back to `received`, in the receipt's transaction.
 
-    Invoices wait on hold for exactly this (DESIGN.md §4); the next run matches them again with
-    the new received quantities. A run is queued at commit when MATCH_ON_INGEST is on.
-    Returns the ids of the invoices moved.
+    On hold, in review or in dispute (DESIGN.md §4 "received (re-match)"): the next run matches
+    them again with the new received quantities, and a discrepancy the goods settle ("only 250
+    received") goes with the old result. A run is queued at commit when MATCH_ON_INGEST is on.
+    The receipt's transaction holds the matching lock already. Returns the ids of the invoices moved.
     """
     purchase_order: PurchaseOrder = goods_receipt.purchase_order
     arrived = list(goods_receipt.lines.values_list("purchase_order_line_id", flat=True))
-    # Only invoices waiting for these goods: one whose matched lines received nothing new keeps
-    # waiting (and its hold clock keeps running). One with no matched line at all is tried again.
-    # Per waiting invoice, through its own lines (the invoice index), not over the tenant's lines.
+    # Only invoices these goods concern: one whose matched lines received nothing new was matched
+    # against facts that did not change (and an invoice on hold keeps its hold clock running).
+    # One with no matched line at all is tried again. Per open invoice of the PO, through its
+    # own lines (the invoice index), not over the tenant's lines.
     its_lines = InvoiceLine.objects.for_tenant(tenant).filter(invoice_id=OuterRef("pk"))
     waiting = list(
         Invoice.objects.for_tenant(tenant)
-        .filter(status=InvoiceStatus.ON_HOLD)
+        .filter(status__in=MOVED_BACK)
         .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
         .filter(
             Exists(its_lines.filter(matched_po_line_id__in=arrived))
@@ -112,27 +115,13 @@ def _requeue_on_hold(
     actor: Actor,
     trigger: str,
 ) -> list[uuid.UUID]:
-    """`on_hold` → `received` for these invoices, one audited move each; a run queued at commit."""
+    """Back to `received` for these invoices (matching.rematch: one audited re-match move each);
+    a run queued at commit when MATCH_ON_INGEST is on."""
     if not invoice_ids:
         return []
-    results = invoice_transition_many(
-        tenant=tenant,
-        moves=[
-            InvoiceMove(
-                invoice_id=invoice_id,
-                to_status=InvoiceStatus.RECEIVED,
-                reason=reason,
-                expected_status=InvoiceStatus.ON_HOLD,
-                context=context,
-            )
-            for invoice_id in invoice_ids
-        ],
-        actor=actor,
-    )
-    moved = [result.move.invoice_id for result in results if result.ok]
-    if moved and settings.MATCH_ON_INGEST:
-        matching_enqueue(tenant=tenant, trigger=trigger)
-    return moved
+    return matching_rematch_locked(
+        tenant=tenant, invoice_ids=invoice_ids, actor=actor, reason=reason, facts=context, trigger=trigger
+    ).moved
 
 
 def matching_escalate_stale_holds(*, tenant: Tenant, now: dt.datetime | None = None) -> int:

@@ -6,11 +6,20 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent, OutboxMessage
 from core.state_machine import IllegalTransition, StaleState
-from invoices.lifecycle import INVOICE_LIFECYCLE, PAYMENT_REVERSAL_ONLY, invoice_transition
+from invoices.lifecycle import (
+    INVOICE_LIFECYCLE,
+    ONLY_BY_REMATCH,
+    PAYMENT_REVERSAL_ONLY,
+    REMATCH_ONLY,
+    InvoiceMove,
+    invoice_transition,
+    invoice_transition_many,
+)
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from review.decisions import APPROVE_OVER_SERIOUS_NEEDS_COMMENT
 from tenants.models import Role, Tenant
@@ -51,13 +60,15 @@ def test_the_table_is_the_design() -> None:
         (S.PARTIALLY_PAID, S.APPROVED), (S.RECONCILED, S.PARTIALLY_PAID), (S.RECONCILED, S.APPROVED),
         # A draft entered by hand is submitted or discarded (invoices.services.invoice_draft_*).
         (S.DRAFT, S.RECEIVED), (S.DRAFT, S.VOID),
+        # A re-match (matching.rematch): the facts it was matched against changed.
+        (S.PENDING_REVIEW, S.RECEIVED), (S.DISPUTED, S.RECEIVED),
         *((state, S.VOID) for state in (S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED,
                                         S.PARTIALLY_PAID)),
     } == ALLOWED  # fmt: skip
     assert INVOICE_LIFECYCLE.final_states == {S.REJECTED, S.VOID}
 
 
-@pytest.mark.parametrize(("source", "target"), sorted(ALLOWED - PAYMENT_REVERSAL_ONLY))
+@pytest.mark.parametrize(("source", "target"), sorted(ALLOWED - PAYMENT_REVERSAL_ONLY - REMATCH_ONLY))
 def test_every_allowed_move_changes_the_status_and_writes_one_audit_event(
     tenant: Tenant, source: str, target: str
 ) -> None:
@@ -209,3 +220,28 @@ def test_a_paid_invoice_reopens_only_through_a_payment_reversal(tenant: Tenant, 
         invoice_transition(tenant=tenant, invoice=invoice, to_status=target, actor=TEST_ACTOR)
     invoice.refresh_from_db()
     assert invoice.status == source and not _events(invoice)
+
+
+@pytest.mark.parametrize(("source", "target"), sorted(REMATCH_ONLY))
+def test_back_to_received_only_through_a_rematch(tenant: Tenant, source: str, target: str) -> None:
+    """A reviewer's move (invoice_transition) and a batch move without the flag are refused; a
+    re-match's move is made, with its audit event."""
+    invoice = _invoice_in(tenant, source)
+    with pytest.raises(IllegalTransition, match="only to be matched again"):
+        invoice_transition(tenant=tenant, invoice=invoice, to_status=target, actor=TEST_ACTOR)
+    with transaction.atomic():
+        [refused] = invoice_transition_many(
+            tenant=tenant, moves=[InvoiceMove(invoice.pk, target, reason="no flag")], actor=TEST_ACTOR
+        )
+    assert str(refused.error) == ONLY_BY_REMATCH.format(current=str(source), target=str(target))
+    invoice.refresh_from_db()
+    assert invoice.status == source and not _events(invoice)
+
+    with transaction.atomic():
+        move = InvoiceMove(invoice.pk, target, reason="facts changed", rematch=True)
+        [done] = invoice_transition_many(tenant=tenant, moves=[move], actor=TEST_ACTOR)
+    assert done.ok
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.review_queue) == (S.RECEIVED, None)
+    [event] = _events(invoice)
+    assert event.before["status"] == source and event.after["reason"] == "facts changed"

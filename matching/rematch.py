@@ -1,0 +1,222 @@
+"""Re-matching when the facts change (DESIGN.md §4: pending_review, received, on_hold, disputed → received).
+
+An open invoice was matched against facts: its PO's lines, what was received on them, the
+tenant's and the vendor's tolerances. When one of them changes (a goods receipt is booked, a
+tolerance is edited) or someone asks for it ("Re-match now", `POST /api/invoices/{id}/rematch`),
+the invoice goes back to `received` through the lifecycle's re-match move (`InvoiceMove.rematch`),
+with the reason and the changed facts in that move's audit event, and the next run matches it
+again. Its earlier `MatchResult` stays as history; the run writes a new one and `latest_match`
+moves to it (review.match_changes shows the difference on the invoice page).
+
+A reviewer's pending decision is never silently overwritten. Decided as follows:
+- Nothing is decided by the re-match itself: it only hands the invoice back to the engine, and
+  the engine decides by the tenant's own rules, the same ones every new invoice meets. An
+  invoice a person was looking at (in review, or in dispute) is therefore approved
+  automatically only when the tenant's auto-approve rules approve it (no high or critical
+  discrepancy and a total under AUTO_APPROVE_MAX, or confidence ≥ the tenant's minimum with no
+  discrepancy at all); anything else sends it back to review (or on hold, or to the tenant's
+  reject rules).
+- It is never silent: the re-match move's audit event records the state it was taken from
+  (`before`: in review / standard queue, in dispute, ...), who or what caused it and the facts
+  that changed; the matching event after it records the new decision; and the invoice page's
+  "What changed in the last match" lists the state before the re-match, the new decision, the
+  discrepancies gone and added, and the confidence before and after — so a reviewer who comes
+  back to an invoice that was in their queue sees why it is no longer there.
+- A reviewer acting on a page loaded before the re-match cannot approve unseen what the new match
+  found: review.decisions checks the match the page confirmed and the status the page showed.
+Why not "always back to review": an invoice that was waiting for nothing but the goods (the
+issue's case: 250 of 400 received, the rest arrives) would then need a second manual approval
+the tenant's rules would not ask of a new invoice with the same facts.
+
+Locks: the tenant's matching lock first (core/locks.py), so a run in flight finishes before its
+invoices are moved under it and a run cannot start between the move and the facts it reads; then
+the invoice rows (invoice_transition_many), then the audit chain. Big sets go in chunks of
+`REMATCH_CHUNK`, each its own transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from core.actors import Actor
+from core.locks import matching_lock_wait
+from core.state_machine import IllegalTransition
+from invoices.lifecycle import InvoiceMove, invoice_transition_many
+from invoices.models import DocumentType, Invoice, InvoiceStatus
+from matching.models import MatchRun
+from matching.services import matching_enqueue
+from tenants.models import Tenant
+
+S = InvoiceStatus
+
+# Open invoices a re-match moves back to `received`; one already in `received` is simply matched
+# by the next run.
+MOVED_BACK = (S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED)
+OPEN_FOR_REMATCH = (S.RECEIVED, *MOVED_BACK)
+REMATCH_CHUNK = 500
+
+REMATCH_ASKED = "Re-match asked for by {actor}."
+REMATCH_ASKED_WITH_COMMENT = "Re-match asked for by {actor}: {comment}"
+NOT_OPEN = (
+    "Invoice {number} is {status}: only open invoices (received, on hold, in review, in dispute) are matched again."
+)
+NOT_AN_INVOICE = "A credit note is not matched against a purchase order, so it is not re-matched."
+NOT_FOUND = "No such invoice."
+STATUS_LABELS = dict(InvoiceStatus.choices)
+
+
+@dataclass
+class RematchOutcome:
+    """What a re-match did: moved back to `received`, already there, or skipped with the reason."""
+
+    moved: list[uuid.UUID] = field(default_factory=list)
+    waiting: list[uuid.UUID] = field(default_factory=list)
+    skipped: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    def add(self, other: RematchOutcome) -> None:
+        self.moved += other.moved
+        self.waiting += other.waiting
+        self.skipped.update(other.skipped)
+
+
+def audit_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The changed facts as the audit event stores them: decimals and ids as strings."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(key): plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        if isinstance(value, (Decimal, uuid.UUID)):
+            return str(value)
+        return value
+
+    return plain(dict(facts))
+
+
+def matching_rematch(
+    *,
+    tenant: Tenant,
+    invoice_ids: Sequence[uuid.UUID],
+    actor: Actor,
+    reason: str,
+    facts: Mapping[str, Any],
+    trigger: str = MatchRun.Trigger.API,
+    run_now: bool = False,
+) -> RematchOutcome:
+    """Send these invoices back to matching because `facts` changed; returns what became of each.
+
+    Open ones in on_hold, pending_review or disputed go back to `received` (one audited re-match
+    move each, `reason` and `facts` in its `after`); those already in `received` wait for the run
+    anyway; the others (drafts, approved, paid, rejected, void, credit notes, unknown ids) are
+    skipped with the reason. In chunks of `REMATCH_CHUNK`, each in its own transaction under the
+    tenant's matching lock. A run is asked for at commit when `run_now` (a person asked) or
+    MATCH_ON_INGEST is on; otherwise the scheduled run takes them.
+    """
+    outcome = RematchOutcome()
+    unique = list(dict.fromkeys(invoice_ids))
+    for start in range(0, len(unique), REMATCH_CHUNK):
+        with transaction.atomic():
+            matching_lock_wait(tenant=tenant)
+            outcome.add(
+                matching_rematch_locked(
+                    tenant=tenant,
+                    invoice_ids=unique[start : start + REMATCH_CHUNK],
+                    actor=actor,
+                    reason=reason,
+                    facts=facts,
+                    trigger=trigger,
+                    run_now=run_now,
+                )
+            )
+    return outcome
+
+
+def matching_rematch_locked(
+    *,
+    tenant: Tenant,
+    invoice_ids: Sequence[uuid.UUID],
+    actor: Actor,
+    reason: str,
+    facts: Mapping[str, Any],
+    trigger: str,
+    run_now: bool = False,
+) -> RematchOutcome:
+    """`matching_rematch` inside the caller's transaction, which already holds the matching lock
+    (a goods receipt's, a PO change's: they take it before they write anything)."""
+    outcome = RematchOutcome()
+    found = {
+        row["pk"]: row
+        for row in Invoice.objects.for_tenant(tenant)
+        .filter(pk__in=list(invoice_ids))
+        .values("pk", "status", "document_type")
+    }
+    moves = []
+    for invoice_id in invoice_ids:
+        row = found.get(invoice_id)
+        if row is None:
+            outcome.skipped[invoice_id] = NOT_FOUND
+        elif row["document_type"] != DocumentType.INVOICE:
+            outcome.skipped[invoice_id] = NOT_AN_INVOICE
+        elif row["status"] == S.RECEIVED:
+            outcome.waiting.append(invoice_id)
+        elif row["status"] in MOVED_BACK:
+            moves.append(
+                InvoiceMove(
+                    invoice_id=invoice_id,
+                    to_status=S.RECEIVED,
+                    reason=reason,
+                    expected_status=row["status"],
+                    context=audit_facts(facts),
+                    rematch=True,
+                )
+            )
+        else:
+            outcome.skipped[invoice_id] = STATUS_LABELS.get(row["status"], row["status"])
+    if moves:
+        for result in invoice_transition_many(tenant=tenant, moves=moves, actor=actor):
+            if result.ok:
+                outcome.moved.append(result.move.invoice_id)
+            else:  # moved by someone else since it was read: it is no longer where it was
+                outcome.skipped[result.move.invoice_id] = str(result.error)
+    if (outcome.moved or outcome.waiting) and (run_now or settings.MATCH_ON_INGEST):
+        matching_enqueue(tenant=tenant, trigger=trigger)
+    return outcome
+
+
+def matching_rematch_invoice(*, tenant: Tenant, invoice: Invoice, actor: Actor, comment: str = "") -> RematchOutcome:
+    """ "Re-match now" on one invoice (the invoice page, `POST /api/invoices/{id}/rematch`).
+
+    A person asked, so a run is queued at once. An invoice that is not open is a 409 with the
+    reason, and nothing changes.
+    """
+    if invoice.document_type != DocumentType.INVOICE:
+        raise IllegalTransition(NOT_AN_INVOICE, details={"document_type": invoice.document_type})
+    comment = comment.strip()
+    reason = (
+        REMATCH_ASKED_WITH_COMMENT.format(actor=actor.label, comment=comment)
+        if comment
+        else REMATCH_ASKED.format(actor=actor.label)
+    )
+    outcome = matching_rematch(
+        tenant=tenant,
+        invoice_ids=[invoice.pk],
+        actor=actor,
+        reason=reason,
+        facts={"rematch_requested": True},
+        run_now=True,
+    )
+    if invoice.pk in outcome.skipped:
+        current = Invoice.objects.for_tenant(tenant).values_list("status", flat=True).get(pk=invoice.pk)
+        raise IllegalTransition(
+            NOT_OPEN.format(number=invoice.invoice_number, status=STATUS_LABELS.get(current, current).lower()),
+            details={"status": current},
+        )
+    return outcome
