@@ -170,6 +170,12 @@ class Invoice(TenantOwnedModel):
                 name="invoice_tenant_search_reversed",
             ),
             models.Index(fields=["tenant", "total_amount"], name="invoice_tenant_total"),
+            # The invoice list's sorts by number and by invoice date, and its currency / amount
+            # filters (review.invoice_list; bench_invoice_list): a page is an index walk, not a
+            # sort of every row.
+            models.Index(fields=["tenant", "invoice_number", "id"], name="invoice_tenant_number"),
+            models.Index(fields=["tenant", "invoice_date", "id"], name="invoice_tenant_invoice_date"),
+            models.Index(fields=["tenant", "currency", "total_amount", "id"], name="invoice_tenant_currency_total"),
             models.Index(
                 fields=["tenant", "created_at", "id"],
                 include=["invoice_number_normalized", "invoice_number_reversed"],
