@@ -23,3 +23,9 @@ class AllocationConflict(ConflictError):
     """The payment, invoice or allocation is not in a state that allows it; nothing was written."""
 
     code = "allocation_conflict"
+
+
+class SuggestionStale(ConflictError):
+    """The suggestion no longer holds (its invoices were paid or moved meanwhile); it was withdrawn."""
+
+    code = "suggestion_stale"

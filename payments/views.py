@@ -1,11 +1,15 @@
-"""The clerk's web pages for payments: the unmatched queue, the suggestions, a payment's detail.
+"""The clerk's web pages for payments: a list per status, the suggestions, a payment's workbench.
 
 Thin views like review.views: reads start from the request's tenant, and every write goes
 through the reconciliation services (`allocation_accept_suggestion`, `allocation_split`,
-`allocation_reverse`, `payment_ignore`), which check amounts and states under row locks. Amounts
-a clerk types are decimal strings turned into minor units by core.money (never a float).
-Actions post and redirect (post/redirect/get); a refused split re-renders the page with the
-reasons and nothing written.
+`allocation_reverse`, `payment_ignore`, `payment_unignore`, `reconciliation_run_for_tenant`),
+which check amounts and states under row locks. Amounts a clerk types are decimal strings turned
+into minor units by core.money (never a float). Actions post and redirect (post/redirect/get);
+a refused allocation or reversal re-renders the page with the reasons beside the form and
+nothing written.
+
+Suggestions are re-validated where they are listed (payments.reconciliation.suggestions): one
+whose invoices were paid meanwhile is withdrawn rather than shown.
 """
 
 from __future__ import annotations
@@ -16,22 +20,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.exceptions import DomainError
-from core.http.listing import list_page
-from core.money import MoneyError, format_minor, to_minor
+from core.http.listing import list_page, query_with
+from core.money import exponent, format_minor
 from invoices.models import Invoice
 from payments.accounts import decrypt_account, mask_account
 from payments.models import Payment, PaymentAllocation, PaymentDirection, PaymentStatus, PaymentSuggestion
-from payments.reconciliation.loading import RECONCILABLE_PAYMENT_STATUSES, open_balances
+from payments.reconciliation.loading import RECONCILABLE_PAYMENT_STATUSES, open_balances, paid_by_payment
 from payments.reconciliation.services import (
     allocation_accept_suggestion,
     allocation_reverse,
     allocation_split,
     payment_ignore,
+    payment_unignore,
+    reconciliation_run_for_tenant,
 )
+from payments.reconciliation.suggestions import suggestions_revalidate
+from payments.workbench import SCOPE_ALL, AllocationForm, OpenItem, allocation_form_read, open_items, payment_vendor
 from tenants.http.error_pages import post_only
 from tenants.http.web import WebContext, tenant_view, web_of
 from tenants.models import Role
@@ -45,22 +55,36 @@ PAYMENT_SORTS = {
     "counterparty": ("counterparty_name", "-booking_date"),
     "-counterparty": ("-counterparty_name", "-booking_date"),
 }
-SPLIT_ROWS = 3
+# The lists, in the order a clerk works them: what nobody matched, what is half done, what waits
+# for a yes, what is done, what was set aside.
+LIST_STATUSES = (
+    PaymentStatus.UNMATCHED,
+    PaymentStatus.PARTIALLY_MATCHED,
+    PaymentStatus.SUGGESTED,
+    PaymentStatus.MATCHED,
+    PaymentStatus.IGNORED,
+)
 # Who may allocate, accept, ignore and reverse (checked again on every POST).
 PAYMENT_ACT_ROLES = frozenset({Role.CLERK, Role.APPROVER, Role.ADMIN})
+# Who may start a reconciliation run from the page (it allocates whatever the engine is sure of).
+RECONCILE_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
 NOT_ALLOWED = "Your role cannot act on payments."
 ACCEPTED = "Suggestion accepted: {count} allocation(s) written."
 IGNORED = "Payment ignored."
+UNIGNORED = "Payment brought back: it is unmatched again."
 SPLIT_DONE = "Payment allocated to {count} invoice(s)."
 REVERSED = "Allocation reversed: {amount} {currency} open again on invoice {number}."
+REASON_REQUIRED = "Say why the allocation is reversed; the reason goes into the audit trail."
 NOTHING_WRITTEN = "Nothing was written."
-NO_INVOICE = "Row {row}: no invoice {ref}."
-AMBIGUOUS_INVOICE = "Row {row}: several invoices are numbered {ref}; give the invoice's id instead."
-NO_AMOUNT = "Row {row}: give an amount for invoice {ref}."
-NO_INVOICE_GIVEN = "Row {row}: name the invoice the amount {amount} goes to."
-BAD_AMOUNT = "Row {row}: {error}"
+RECONCILED = (
+    "Reconciliation looked at {considered} payment(s): {matched} matched, {partial} partially matched, "
+    "{suggested} with a suggestion, {unmatched} left unmatched."
+)
+RECONCILE_BUSY = "A reconciliation run is already under way for your organisation; try again in a moment."
 # Where an action on the suggestions page returns to; anything else returns to the payment.
 RETURN_TO_SUGGESTIONS = "suggestions"
+# Pages of suggestions read again after withdrawing stale ones, so a page is not left short.
+_REVALIDATE_ROUNDS = 3
 
 
 def _can_act(web: WebContext) -> bool:
@@ -123,17 +147,78 @@ def _with_proposals(web: WebContext, suggestions: list[PaymentSuggestion]) -> No
         suggestion.proposed = _proposed_rows(suggestion, invoices)  # type: ignore[attr-defined]
 
 
+def _list_status(request: HttpRequest) -> str:
+    asked = request.GET.get("status", "")
+    return asked if asked in LIST_STATUSES else PaymentStatus.UNMATCHED
+
+
 @tenant_view
 def payment_queue(request: HttpRequest) -> HttpResponse:
+    """Payments by status (`?status=`, unmatched by default), each list with its count, what is
+    left of each payment, sorted and paged like every list."""
     web = web_of(request)
-    payments = Payment.objects.for_tenant(web.tenant).filter(
-        status=PaymentStatus.UNMATCHED, direction=PaymentDirection.DEBIT
-    )
+    status = _list_status(request)
+    debits = Payment.objects.for_tenant(web.tenant).filter(direction=PaymentDirection.DEBIT)
+    counts = dict(debits.order_by().values("status").annotate(count=Count("id")).values_list("status", "count"))
     listing = list_page(
-        query=request.GET, queryset=payments, per_page=PAGE_SIZE, sorts=PAYMENT_SORTS, default_sort="-booked"
+        query=request.GET,
+        queryset=debits.filter(status=status),
+        per_page=PAGE_SIZE,
+        sorts=PAYMENT_SORTS,
+        default_sort="-booked",
     )
-    _with_masked_accounts(listing.page.object_list)
-    return render(request, "payments/queue.html", {"page": listing.page, "sort": listing.sort, "nav": "payments"})
+    rows = list(listing.page.object_list)
+    _with_masked_accounts(rows)
+    paid = paid_by_payment(tenant=web.tenant, payment_ids=[payment.pk for payment in rows])
+    for payment in rows:
+        payment.allocated = paid.get(payment.pk, 0)  # type: ignore[attr-defined]
+        payment.left = max(payment.amount - paid.get(payment.pk, 0), 0)  # type: ignore[attr-defined]
+    labels = dict(PaymentStatus.choices)
+    tabs = [
+        {
+            "status": value,
+            "label": labels[value],
+            "count": counts.get(value, 0),
+            "current": value == status,
+            "query": query_with(query=request.GET, changes={"status": value, "sort": None}),
+        }
+        for value in LIST_STATUSES
+    ]
+    context = {
+        "page": listing.page,
+        "rows": rows,
+        "sort": listing.sort,
+        "status": status,
+        "status_label": labels[status],
+        "tabs": tabs,
+        "can_reconcile": web.role in RECONCILE_ROLES,
+        "nav": "payments",
+    }
+    return render(request, "payments/queue.html", context)
+
+
+@tenant_view
+@post_only(back="web:payments", back_label="the payments")
+def payment_reconcile_view(request: HttpRequest) -> HttpResponse:
+    """Run reconciliation for the tenant now (approvers and administrators)."""
+    web = web_of(request)
+    if web.role not in RECONCILE_ROLES:
+        raise PermissionDenied
+    report = reconciliation_run_for_tenant(tenant=web.tenant, actor=web.actor)
+    if report.status == "skipped":
+        messages.info(request, RECONCILE_BUSY)
+    else:
+        messages.success(
+            request,
+            RECONCILED.format(
+                considered=report.payments_considered,
+                matched=report.payments_matched,
+                partial=report.payments_partially_matched,
+                suggested=report.payments_suggested,
+                unmatched=report.payments_unmatched,
+            ),
+        )
+    return redirect("web:payments")
 
 
 @tenant_view
@@ -145,15 +230,22 @@ def suggestion_queue(request: HttpRequest) -> HttpResponse:
         .select_related("payment", "vendor")
         .order_by("-confidence", "created_at", "id")
     )
-    page = list_page(query=request.GET, queryset=suggestions, per_page=PAGE_SIZE).page
-    rows = list(page.object_list)
+    # Read the page, withdraw what no longer holds, and read it again (the rows after move up).
+    for _ in range(_REVALIDATE_ROUNDS):
+        page = list_page(query=request.GET, queryset=suggestions, per_page=PAGE_SIZE).page
+        rows = list(page.object_list)
+        if len(suggestions_revalidate(tenant=web.tenant, suggestions=rows)) == len(rows):
+            break
     _with_proposals(web, rows)
     _with_masked_accounts(suggestion.payment for suggestion in rows)
     context = {"page": page, "suggestions": rows, "can_act": _can_act(web), "nav": "payment-suggestions"}
     return render(request, "payments/suggestions.html", context)
 
 
-def _detail_context(web: WebContext, payment: Payment) -> dict[str, Any]:
+def _detail_context(
+    web: WebContext, payment: Payment, query: dict[str, str] | None = None, form: AllocationForm | None = None
+) -> dict[str, Any]:
+    query = query or {}
     _with_masked_accounts([payment])
     allocations = list(
         PaymentAllocation.objects.for_tenant(web.tenant)
@@ -168,9 +260,14 @@ def _detail_context(web: WebContext, payment: Payment) -> dict[str, Any]:
         allocation.can_reverse = (  # type: ignore[attr-defined]
             allocation.reversal_of_id is None and not allocation.is_reversed  # type: ignore[attr-defined]
         )
-        if allocation.reversal_of_id is None and not allocation.is_reversed:  # type: ignore[attr-defined]
+        if allocation.can_reverse and allocation.kind == "payment":  # type: ignore[attr-defined]
             live += allocation.amount
-    suggestion = PaymentSuggestion.objects.for_tenant(web.tenant).filter(payment=payment).first()
+    suggestion = (
+        PaymentSuggestion.objects.for_tenant(web.tenant).filter(payment=payment).select_related("payment").first()
+    )
+    if suggestion is not None and not suggestions_revalidate(tenant=web.tenant, suggestions=[suggestion]):
+        suggestion = None
+        payment.refresh_from_db(fields=["status"])
     if suggestion is not None:
         _with_proposals(web, [suggestion])
     can_allocate = payment.direction == PaymentDirection.DEBIT and payment.status in (
@@ -178,24 +275,62 @@ def _detail_context(web: WebContext, payment: Payment) -> dict[str, Any]:
         PaymentStatus.SUGGESTED,
         PaymentStatus.PARTIALLY_MATCHED,
     )
-    return {
+    remaining = max(payment.amount - live, 0)
+    context: dict[str, Any] = {
         "payment": payment,
         "allocations": allocations,
         "allocated": live,
-        "remaining": max(payment.amount - live, 0),
+        "remaining": remaining,
+        "remaining_input": format_minor(remaining, payment.currency),
+        "places": exponent(payment.currency),
         "suggestion": suggestion,
         "can_act": _can_act(web),
         "can_allocate": can_allocate,
         "can_ignore": payment.status in RECONCILABLE_PAYMENT_STATUSES,
-        "split_rows": [{"invoice": "", "amount": ""} for _ in range(SPLIT_ROWS)],
+        "can_unignore": payment.status == PaymentStatus.IGNORED,
+        "form": form,
         "nav": "payments",
     }
+    if can_allocate:
+        vendor = payment_vendor(tenant=web.tenant, payment=payment, suggestion=suggestion)
+        context["open"] = open_items(
+            tenant=web.tenant,
+            payment=payment,
+            vendor=vendor,
+            query=query.get("q", "").strip()[:64],
+            scope_all=query.get("scope") == SCOPE_ALL,
+        )
+        context["open_rows"], context["form_errors"] = _workbench_rows(context["open"].items, form)
+    return context
+
+
+def _workbench_rows(items: list[OpenItem], form: AllocationForm | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each open item with what the posted form said about it, and the form's other errors."""
+    rows = []
+    for item in items:
+        key = str(item.invoice.pk)
+        rows.append(
+            {
+                "item": item,
+                "key": key,
+                "checked": form is not None and key in form.selected,
+                "amount": form.amounts.get(key, "") if form else "",
+                "write_off": form is not None and key in form.write_offs,
+                "error": form.row_errors.get(key) if form else None,
+            }
+        )
+    if form is None:
+        return rows, []
+    shown = {row["key"] for row in rows}
+    others = [message for ref, message in form.row_errors.items() if ref not in shown]
+    return rows, [*others, *form.errors]
 
 
 @tenant_view
 def payment_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     web = web_of(request)
-    return render(request, "payments/detail.html", _detail_context(web, _payment_or_404(web, payment_id)))
+    payment = _payment_or_404(web, payment_id)
+    return render(request, "payments/detail.html", _detail_context(web, payment, query=request.GET.dict()))
 
 
 def _refused(request: HttpRequest, payment: Payment, exc: DomainError) -> HttpResponse:
@@ -246,86 +381,58 @@ def payment_ignore_view(request: HttpRequest, payment_id: uuid.UUID) -> HttpResp
     return _back(request, payment)
 
 
-def _find_invoice(web: WebContext, ref: str) -> list[Invoice]:
-    invoices = Invoice.objects.for_tenant(web.tenant)
+@tenant_view
+@post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
+def payment_unignore_view(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    web = web_of(request)
+    payment = _payment_or_404(web, payment_id)
+    if not _can_act(web):
+        return _forbidden(request, payment)
     try:
-        by_id = list(invoices.filter(pk=uuid.UUID(ref)))
-    except ValueError:
-        by_id = []
-    return by_id or list(invoices.filter(invoice_number=ref)[:2])
-
-
-def _split_parts(
-    web: WebContext, payment: Payment, rows: list[dict[str, str]]
-) -> tuple[list[tuple[Invoice, int]], list[str]]:
-    """The (invoice, minor units) pairs the clerk typed, or the reasons they cannot be used."""
-    parts: list[tuple[Invoice, int]] = []
-    errors: list[str] = []
-    for number, row in enumerate(rows, start=1):
-        ref, raw_amount = row["invoice"], row["amount"]
-        if not ref and not raw_amount:
-            continue
-        if not ref:
-            errors.append(NO_INVOICE_GIVEN.format(row=number, amount=raw_amount))
-            continue
-        if not raw_amount:
-            errors.append(NO_AMOUNT.format(row=number, ref=ref))
-            continue
-        try:
-            amount = to_minor(raw_amount, payment.currency)
-        except MoneyError as exc:
-            errors.append(BAD_AMOUNT.format(row=number, error=exc))
-            continue
-        found = _find_invoice(web, ref)
-        if not found:
-            errors.append(NO_INVOICE.format(row=number, ref=ref))
-        elif len(found) > 1:
-            errors.append(AMBIGUOUS_INVOICE.format(row=number, ref=ref))
-        else:
-            parts.append((found[0], amount))
-    return parts, errors
+        payment_unignore(tenant=web.tenant, payment=payment, actor=web.actor, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        return _refused(request, payment, exc)
+    messages.success(request, UNIGNORED)
+    return redirect("web:payment-detail", payment_id=payment.pk)
 
 
 @tenant_view
 @post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def payment_split(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
-    """Allocate the payment to the invoices and amounts typed in; all or nothing."""
+    """Allocate the payment to the invoices selected on the workbench; all or nothing."""
     web = web_of(request)
     payment = _payment_or_404(web, payment_id)
     if not _can_act(web):
         return _forbidden(request, payment)
-    refs = [value.strip() for value in request.POST.getlist("invoice")]
-    amounts = [value.strip() for value in request.POST.getlist("amount")]
-    width = max(len(refs), len(amounts))
-    rows = [
-        {
-            "invoice": refs[i] if i < len(refs) else "",
-            "amount": amounts[i] if i < len(amounts) else "",
-        }
-        for i in range(width)
-    ]
-    note = request.POST.get("note", "")
-    parts, errors = _split_parts(web, payment, rows)
+    remaining = payment.amount - paid_by_payment(tenant=web.tenant, payment_ids=[payment.pk]).get(payment.pk, 0)
+    form = allocation_form_read(tenant=web.tenant, payment=payment, data=request.POST, remaining=remaining)
     status = 400
-    if not errors:
+    if not form.errors and not form.row_errors:
         try:
-            allocations = allocation_split(tenant=web.tenant, payment=payment, parts=parts, actor=web.actor, note=note)
+            allocations = allocation_split(
+                tenant=web.tenant,
+                payment=payment,
+                parts=form.parts,
+                actor=web.actor,
+                note=form.note,
+                write_off_rest=form.write_off_rest,
+            )
         except DomainError as exc:
-            errors = [exc.message]
+            form.errors = [exc.message]
             status = exc.status_code
         else:
             messages.success(request, SPLIT_DONE.format(count=len({a.invoice_id for a in allocations})))
             return redirect("web:payment-detail", payment_id=payment.pk)
-    context = _detail_context(web, payment)
-    context["errors"] = [*errors, NOTHING_WRITTEN]
-    context["split_rows"] = rows + [{"invoice": "", "amount": ""} for _ in range(SPLIT_ROWS - len(rows))]
-    context["note"] = note
+    form.errors = [*form.errors, NOTHING_WRITTEN]
+    query = {"q": request.POST.get("q", ""), "scope": request.POST.get("scope", "")}
+    context = _detail_context(web, payment, query=query, form=form)
     return render(request, "payments/detail.html", context, status=status)
 
 
 @tenant_view
 @post_only(back="web:payment-detail", back_label="the payment", back_kwargs=("payment_id",), back_model=Payment)
 def allocation_reverse_view(request: HttpRequest, payment_id: uuid.UUID, allocation_id: uuid.UUID) -> HttpResponse:
+    """Reverse one allocation, with the reason the clerk gives (required: it is the audit's why)."""
     web = web_of(request)
     payment = _payment_or_404(web, payment_id)
     allocation = PaymentAllocation.objects.for_tenant(web.tenant).filter(pk=allocation_id, payment=payment).first()
@@ -333,10 +440,13 @@ def allocation_reverse_view(request: HttpRequest, payment_id: uuid.UUID, allocat
         raise Http404
     if not _can_act(web):
         return _forbidden(request, payment)
+    reason = request.POST.get("reason", "").strip()[:1000]
+    if not reason:
+        context = _detail_context(web, payment)
+        context["reverse_error"] = {"allocation_id": allocation.pk, "message": REASON_REQUIRED}
+        return render(request, "payments/detail.html", context, status=400)
     try:
-        allocation_reverse(
-            tenant=web.tenant, allocation=allocation, actor=web.actor, reason=request.POST.get("reason", "")
-        )
+        allocation_reverse(tenant=web.tenant, allocation=allocation, actor=web.actor, reason=reason)
     except DomainError as exc:
         return _refused(request, payment, exc)
     invoice = Invoice.objects.for_tenant(web.tenant).get(pk=allocation.invoice_id)

@@ -68,9 +68,11 @@ urlpatterns = [
     path("app/matching/runs/start", matching_views.match_run_start, name="run-start"),
     path("app/payments", payment_views.payment_queue, name="payments"),
     path("app/payments/suggestions", payment_views.suggestion_queue, name="payment-suggestions"),
+    path("app/payments/reconcile", payment_views.payment_reconcile_view, name="payment-reconcile"),
     path("app/payments/<uuid:payment_id>", payment_views.payment_detail, name="payment-detail"),
     path("app/payments/<uuid:payment_id>/accept", payment_views.payment_accept, name="payment-accept"),
     path("app/payments/<uuid:payment_id>/ignore", payment_views.payment_ignore_view, name="payment-ignore"),
+    path("app/payments/<uuid:payment_id>/unignore", payment_views.payment_unignore_view, name="payment-unignore"),
     path("app/payments/<uuid:payment_id>/split", payment_views.payment_split, name="payment-split"),
     path(
         "app/payments/<uuid:payment_id>/allocations/<uuid:allocation_id>/reverse",

@@ -170,7 +170,16 @@ def load_reconciliation(*, tenant: Tenant, limit: int) -> LoadedReconciliation:
     rows: list[dict[str, Any]] = list(
         Invoice.objects.for_tenant(tenant)
         .filter(payable)
-        .values("id", "vendor_id", "invoice_number_normalized", "amount_due", "currency", "invoice_date", "due_date")
+        .values(
+            "id",
+            "vendor_id",
+            "invoice_number",
+            "invoice_number_normalized",
+            "amount_due",
+            "currency",
+            "invoice_date",
+            "due_date",
+        )
     )
     allocated = _allocated_by_invoice(tenant, Q(invoice__status__in=PAYABLE_STATUSES))
     credited = _credited_by_invoice(tenant, Q(credited_invoice__status__in=PAYABLE_STATUSES))
@@ -183,6 +192,7 @@ def load_reconciliation(*, tenant: Tenant, limit: int) -> LoadedReconciliation:
                     id=row["id"],
                     vendor_id=row["vendor_id"],
                     number_normalized=row["invoice_number_normalized"],
+                    number=row["invoice_number"],
                     open_balance=balance,
                     currency=row["currency"],
                     invoice_date=row["invoice_date"],

@@ -14,7 +14,8 @@ transaction:
 - a `PaymentSuggestion` for each proposal below the tenant's auto-apply threshold.
 
 Manual services (`allocation_split`, `allocation_accept_suggestion`, `allocation_reverse`) go
-through the same checked write; `payment_ignore` sets a payment aside (no allocation at all).
+through the same checked write; `payment_ignore` / `payment_unignore` (payments.reconciliation.
+setting_aside) set a payment aside (no allocation at all) and bring it back.
 A clerk's match teaches the counterparty: its account hash (`CounterpartyAccount`) and its name
 (`VendorAlias`) now identify the vendor at tier 2.
 
@@ -38,9 +39,10 @@ from django.utils import timezone
 from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
 from core import locks
 from core.actors import Actor
+from core.exceptions import DomainError
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceStatus
-from payments.exceptions import AllocationConflict, AllocationInvalid
+from payments.exceptions import AllocationConflict, AllocationInvalid, SuggestionStale
 from payments.models import (
     AllocationKind,
     CounterpartyAccount,
@@ -56,7 +58,12 @@ from payments.reconciliation.loading import (
     load_reconciliation,
     open_balances,
     paid_by_payment,
+    reconcile_settings_for,
 )
+from payments.reconciliation.setting_aside import payment_ignore as payment_ignore
+from payments.reconciliation.setting_aside import payment_unignore as payment_unignore
+from payments.reconciliation.suggestions import suggestion_staleness, suggestions_withdraw
+from payments.reconciliation.tiers import write_off_limit
 from payments.reconciliation.types import Proposal, ProposedAllocation
 from payments.reconciliation.writing import (
     AMOUNT_NOT_POSITIVE,
@@ -76,15 +83,19 @@ ALLOCATION_REVERSED_EVENT = "payment.allocation.reversed"
 
 NO_PARTS = "Name at least one invoice and amount."
 REPEATED_INVOICE = "Invoice {number} appears more than once; give one amount per invoice."
-NO_SUGGESTION = "Payment {payment_id} has no suggestion to accept."
+NO_SUGGESTION = "This payment has no suggestion to accept."
+SUGGESTION_STALE = "The suggestion is out of date: {why} It was withdrawn; allocate the payment by hand."
 SUGGESTION_EMPTY = "The suggestion names no allocation (several invoices fit); allocate the payment by hand."
-ALREADY_REVERSED = "Allocation {allocation_id} was already reversed."
-IS_A_REVERSAL = "Allocation {allocation_id} is itself a reversal; it cannot be reversed."
+ALREADY_REVERSED = "The allocation to invoice {number} was already reversed."
+IS_A_REVERSAL = "This entry on invoice {number} is itself a reversal; it cannot be reversed."
 MANUAL_EXPLANATION = "Allocated by hand."
-REVERSAL_EXPLANATION = "Reversal of allocation {allocation_id}."
-REVERSED_REASON = "Allocation {allocation_id} reversed: {balance} open again."
-NOT_IGNORABLE = "Payment {payment_id} is {status}; only an unmatched or suggested payment can be ignored."
-IGNORED_REASON = "Ignored by a clerk."
+WRITE_OFF_WITHOUT_PART = "Only an invoice the payment pays part of can have the rest written off."
+NOTHING_TO_WRITE_OFF = "Invoice {number} is paid in full by its part; there is nothing left to write off."
+WRITE_OFF_TOO_LARGE = (
+    "Writing off {difference} on invoice {number} exceeds the write-off limit ({limit}); leave it open instead."
+)
+REVERSAL_EXPLANATION = "Reversal of the allocation to invoice {number}."
+REVERSED_REASON = "An allocation from the payment booked {booked} was reversed: {balance} open again."
 
 
 @dataclass
@@ -329,13 +340,23 @@ _MANUAL_STATUSES = (PaymentStatus.UNMATCHED, PaymentStatus.SUGGESTED, PaymentSta
 
 
 def allocation_split(
-    *, tenant: Tenant, payment: Payment, parts: Sequence[tuple[Invoice, int]], actor: Actor, note: str = ""
+    *,
+    tenant: Tenant,
+    payment: Payment,
+    parts: Sequence[tuple[Invoice, int]],
+    actor: Actor,
+    note: str = "",
+    write_off_rest: Collection[uuid.UUID] = (),
 ) -> list[PaymentAllocation]:
     """A clerk's allocation of a payment to one or more invoices, amounts in minor units.
 
     Checked like a run's (same currency, payable invoices, never more than the open balance or
     what is left of the payment) under the same row locks; all or nothing. Teaches the
-    counterparty when every invoice belongs to one vendor.
+    counterparty when every invoice belongs to one vendor. For the invoices named in
+    `write_off_rest` the difference between their open balance and the amount paid is written
+    off in the same step (a `write_off` allocation, as reconciliation tier 4 writes one), which
+    settles them; only within the tenant's write-off limit (`write_off_limit`: an amount per
+    currency and a share of the open balance), measured under the invoices' row locks.
     """
     if not parts:
         raise AllocationInvalid(NO_PARTS, details={"allocations": [NO_PARTS]})
@@ -347,28 +368,75 @@ def allocation_split(
             message = REPEATED_INVOICE.format(number=invoice.invoice_number)
             raise AllocationInvalid(message, details={"invoice_id": [message]})
         seen.add(invoice.pk)
-    application = Application(
-        payment_id=payment.pk,
-        allocations=tuple(ProposedAllocation(invoice.pk, amount, AllocationKind.PAYMENT) for invoice, amount in parts),
-        tier=None,
-        confidence=None,
-        explanation=note.strip() or MANUAL_EXPLANATION,
-    )
     with transaction.atomic():
-        allocations = _apply_one(tenant=tenant, application=application, actor=actor, allowed=_MANUAL_STATUSES)
+        allocations = [ProposedAllocation(invoice.pk, amount, AllocationKind.PAYMENT) for invoice, amount in parts]
+        if write_off_rest:
+            allocations += _write_offs(tenant=tenant, payment=payment, parts=parts, write_off_rest=write_off_rest)
+        application = Application(
+            payment_id=payment.pk,
+            allocations=tuple(allocations),
+            tier=None,
+            confidence=None,
+            explanation=note.strip() or MANUAL_EXPLANATION,
+        )
+        written = _apply_one(tenant=tenant, application=application, actor=actor, allowed=_MANUAL_STATUSES)
     payment.refresh_from_db(fields=["status"])
-    return allocations
+    return written
+
+
+def _write_offs(
+    *, tenant: Tenant, payment: Payment, parts: Sequence[tuple[Invoice, int]], write_off_rest: Collection[uuid.UUID]
+) -> list[ProposedAllocation]:
+    """The write-off of what each of these invoices keeps open after its part, within the limit.
+
+    Locks the invoices first (in id order, as allocations_apply does next in the same
+    transaction), so the balance measured is the one the allocations are checked against.
+    """
+    paid = {invoice.pk: amount for invoice, amount in parts}
+    unknown = set(write_off_rest) - set(paid)
+    if unknown:
+        raise AllocationInvalid(WRITE_OFF_WITHOUT_PART, details={"write_off": [WRITE_OFF_WITHOUT_PART]})
+    invoices = list(
+        Invoice.objects.for_tenant(tenant)
+        .select_for_update(no_key=True)
+        .filter(pk__in=sorted(write_off_rest))
+        .order_by("pk")
+        .only("id", "tenant_id", "amount_due", "currency", "invoice_number")
+    )
+    balances = open_balances(tenant=tenant, invoices=invoices)
+    settings_ = reconcile_settings_for(tenant, currencies=[payment.currency])
+    write_offs = []
+    for invoice in invoices:
+        difference = balances[invoice.pk] - paid[invoice.pk]
+        if difference <= 0:
+            message = NOTHING_TO_WRITE_OFF.format(number=invoice.invoice_number)
+            raise AllocationInvalid(message, details={"write_off": [message]})
+        limit = write_off_limit(balances[invoice.pk], payment.currency, settings_)
+        if difference > limit:
+            message = WRITE_OFF_TOO_LARGE.format(
+                difference=money_label(difference, payment.currency),
+                number=invoice.invoice_number,
+                limit=money_label(limit, payment.currency),
+            )
+            raise AllocationInvalid(message, details={"write_off": [message]})
+        write_offs.append(ProposedAllocation(invoice.pk, difference, AllocationKind.WRITE_OFF))
+    return write_offs
 
 
 def allocation_accept_suggestion(*, tenant: Tenant, payment: Payment, actor: Actor) -> list[PaymentAllocation]:
     """A clerk confirms the engine's suggestion for the payment as it stands; teaches the counterparty.
 
-    Re-checked against the current balances: if the suggested invoices were paid meanwhile, the
-    acceptance is refused (409) and nothing is written.
+    Re-checked against the current balances, before and under the row locks: a suggestion whose
+    invoices were paid (or voided, or whose payment was allocated) meanwhile is withdrawn
+    (payments.reconciliation.suggestions) and the acceptance refused with `SuggestionStale`
+    (409) saying why; nothing is allocated.
     """
-    suggestion = PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id=payment.pk).first()
+    suggestion = (
+        PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id=payment.pk).select_related("payment").first()
+    )
     if suggestion is None:
-        raise AllocationConflict(NO_SUGGESTION.format(payment_id=payment.pk))
+        raise AllocationConflict(NO_SUGGESTION)
+    _refuse_if_stale(tenant=tenant, suggestion=suggestion, actor=actor)
     if not suggestion.allocations:
         raise AllocationConflict(SUGGESTION_EMPTY)
     application = Application(
@@ -381,12 +449,26 @@ def allocation_accept_suggestion(*, tenant: Tenant, payment: Payment, actor: Act
         confidence=suggestion.confidence,
         explanation=suggestion.reason,
     )
-    with transaction.atomic():
-        allocations = _apply_one(
-            tenant=tenant, application=application, actor=actor, allowed=RECONCILABLE_PAYMENT_STATUSES
-        )
+    try:
+        with transaction.atomic():
+            allocations = _apply_one(
+                tenant=tenant, application=application, actor=actor, allowed=RECONCILABLE_PAYMENT_STATUSES
+            )
+    except DomainError:
+        # Refused under the locks: something changed between the check above and the locks.
+        suggestion.payment.refresh_from_db(fields=["status"])
+        _refuse_if_stale(tenant=tenant, suggestion=suggestion, actor=actor)
+        raise
     payment.refresh_from_db(fields=["status"])
     return allocations
+
+
+def _refuse_if_stale(*, tenant: Tenant, suggestion: PaymentSuggestion, actor: Actor) -> None:
+    stale = suggestion_staleness(tenant=tenant, suggestions=[suggestion])
+    if suggestion.payment_id in stale:
+        suggestions_withdraw(tenant=tenant, suggestions=[suggestion], reasons=stale, actor=actor)
+        why = stale[suggestion.payment_id]
+        raise SuggestionStale(SUGGESTION_STALE.format(why=why[:1].upper() + why[1:]), details={"reason": why})
 
 
 def allocation_reverse(
@@ -409,16 +491,16 @@ def allocation_reverse(
         payment = Payment.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=allocation.payment_id)
         original = PaymentAllocation.objects.for_tenant(tenant).get(pk=allocation.pk)
         if original.reversal_of_id is not None:
-            raise AllocationConflict(IS_A_REVERSAL.format(allocation_id=original.pk))
+            raise AllocationConflict(IS_A_REVERSAL.format(number=invoice.invoice_number))
         live = PaymentAllocation.objects.for_tenant(tenant).filter(
             payment=payment, invoice=invoice, reversal_of__isnull=True, reversed_by__isnull=True
         )
         if not live.filter(pk=original.pk).exists():
-            raise AllocationConflict(ALREADY_REVERSED.format(allocation_id=original.pk))
+            raise AllocationConflict(ALREADY_REVERSED.format(number=invoice.invoice_number))
         targets = [original]
         if original.kind == AllocationKind.PAYMENT:
             targets += list(live.filter(kind=AllocationKind.WRITE_OFF).exclude(pk=original.pk))
-        explanation = reason.strip() or REVERSAL_EXPLANATION.format(allocation_id=original.pk)
+        explanation = reason.strip() or REVERSAL_EXPLANATION.format(number=invoice.invoice_number)
         reversals = PaymentAllocation.objects.bulk_create(
             [
                 PaymentAllocation(
@@ -454,7 +536,7 @@ def allocation_reverse(
                         invoice_id=invoice.pk,
                         to_status=target_status,
                         reason=REVERSED_REASON.format(
-                            allocation_id=original.pk, balance=money_label(balance, invoice.currency)
+                            booked=payment.booking_date.isoformat(), balance=money_label(balance, invoice.currency)
                         ),
                         expected_status=invoice.status,
                         context={"allocation_id": original.pk, "open_balance": balance},
@@ -508,40 +590,3 @@ def allocation_reverse(
             ],
         )
     return reversals
-
-
-_IGNORABLE_STATUSES = (PaymentStatus.UNMATCHED, PaymentStatus.SUGGESTED)
-
-
-def payment_ignore(*, tenant: Tenant, payment: Payment, actor: Actor, reason: str = "") -> Payment:
-    """A clerk sets aside a payment nothing should be allocated to (a bank fee, a transfer).
-
-    Only an unmatched or suggested payment, checked under the row lock: one with allocations
-    must be reversed first. Its suggestion is removed, the status becomes `ignored` (runs load
-    unmatched and suggested payments only, so it stays out of them) and one audit event is
-    written, all in one transaction.
-    """
-    with transaction.atomic():
-        locked = Payment.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=payment.pk)
-        if locked.status not in _IGNORABLE_STATUSES:
-            raise AllocationConflict(NOT_IGNORABLE.format(payment_id=locked.pk, status=locked.get_status_display()))
-        before = locked.status
-        PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id=locked.pk).delete()
-        Payment.objects.for_tenant(tenant).filter(pk=locked.pk).update(
-            status=PaymentStatus.IGNORED, updated_at=timezone.now()
-        )
-        audit_record_many(
-            tenant=tenant,
-            actor=actor,
-            entries=[
-                AuditEntry(
-                    "payment",
-                    str(locked.pk),
-                    "ignored",
-                    {"status": before},
-                    {"status": PaymentStatus.IGNORED, "reason": reason.strip() or IGNORED_REASON},
-                )
-            ],
-        )
-    payment.status = PaymentStatus.IGNORED
-    return payment

@@ -143,7 +143,7 @@ def write_off_limit(balance: int, currency: str, settings: ReconcileSettings) ->
 
 
 def _numbers(invoices: Iterable[OpenInvoice]) -> str:
-    return ", ".join(invoice.number_normalized for invoice in invoices)
+    return ", ".join(invoice.label for invoice in invoices)
 
 
 def _money(amount: int, currency: str) -> str:
@@ -322,7 +322,7 @@ def tier_vendor_amount(*, facts: PaymentFacts) -> Proposal | None:
             tier=2,
             confidence=facts.evidence_confidence,
             reason=REASON_VENDOR_AMOUNT.format(
-                vendor=vendor.name, evidence=facts.evidence_label, number=exact[0].number_normalized
+                vendor=vendor.name, evidence=facts.evidence_label, number=exact[0].label
             ),
             allocations=_paid(exact),
             is_suggestion=False,
@@ -426,7 +426,7 @@ def tier_short_payment(*, facts: PaymentFacts) -> Proposal | None:
         reason=REASON_WRITE_OFF.format(
             source=source,
             amount=_money(amount, currency),
-            number=invoice.number_normalized,
+            number=invoice.label,
             balance=_money(invoice.open_balance, currency),
             difference=_money(difference, currency),
         ),
@@ -458,7 +458,7 @@ def tier_partial_payment(*, facts: PaymentFacts) -> Proposal | None:
             tier=5,
             confidence=_TIER5_VENDOR_AGREES if agrees else _TIER5_REFERENCE_ONLY,
             reason=REASON_PARTIAL.format(
-                number=invoice.number_normalized,
+                number=invoice.label,
                 amount=_money(amount, currency),
                 balance=_money(invoice.open_balance, currency),
             ),

@@ -46,6 +46,13 @@ class OpenInvoice:
     currency: str
     invoice_date: dt.date
     due_date: dt.date | None = None
+    # The number as the invoice prints it ("UITEST-C-004"), for reasons a clerk reads; matching
+    # compares `number_normalized` ("UITESTC4"), which is no way to name an invoice to a person.
+    number: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.number or self.number_normalized
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,11 @@ def _url(name: str, payment: Payment) -> str:
     return reverse(f"web:{name}", kwargs={"payment_id": payment.pk})
 
 
+def _split(amounts: dict[str, str]) -> dict[str, list[str] | str]:
+    """The workbench form: the invoices selected (ids or numbers) and an amount for each."""
+    return {"invoice": list(amounts), **{f"amount-{ref}": amount for ref, amount in amounts.items()}}
+
+
 def _user_id(client: Client) -> str:
     return str(client.session["_auth_user_id"])
 
@@ -178,7 +183,7 @@ def test_ignore_sets_the_payment_aside(clerk: Client, books: Books) -> None:
 def test_split_over_two_invoices(clerk: Client, books: Books) -> None:
     response = clerk.post(
         _url("payment-split", books.unmatched),
-        {"invoice": ["PAY-100", str(books.second.pk), ""], "amount": ["100.00", "50", ""]},
+        _split({"PAY-100": "100.00", str(books.second.pk): "50"}),
     )
     assert response.status_code == 302, response.content.decode()
     rows = sorted(
@@ -199,7 +204,7 @@ def test_an_over_allocating_split_shows_the_error_and_writes_nothing(clerk: Clie
     events_before = AuditEvent.objects.for_tenant(books.tenant).count()
     response = clerk.post(
         _url("payment-split", books.unmatched),
-        {"invoice": ["PAY-100", "PAY-200"], "amount": ["100.00", "50.01"]},
+        _split({"PAY-100": "100.00", "PAY-200": "50.01"}),
     )
     assert response.status_code == 409  # the service's answer: the invoice has not that much open
     html = response.content.decode()
@@ -214,7 +219,7 @@ def test_an_over_allocating_split_shows_the_error_and_writes_nothing(clerk: Clie
 
 
 def test_excess_precision_is_refused_not_rounded(clerk: Client, books: Books) -> None:
-    response = clerk.post(_url("payment-split", books.unmatched), {"invoice": ["PAY-100"], "amount": ["99.999"]})
+    response = clerk.post(_url("payment-split", books.unmatched), _split({"PAY-100": "99.999"}))
     assert response.status_code == 400
     html = response.content.decode()
     assert "99.999 has more decimals than EUR allows (2)." in html
@@ -223,7 +228,7 @@ def test_excess_precision_is_refused_not_rounded(clerk: Client, books: Books) ->
 
 
 def test_reversal_restores_the_balance(clerk: Client, books: Books) -> None:
-    clerk.post(_url("payment-split", books.unmatched), {"invoice": ["PAY-100"], "amount": ["60.00"]})
+    clerk.post(_url("payment-split", books.unmatched), _split({"PAY-100": "60.00"}))
     assert _balance(books.first) == 40_00
     assert _reload(books.first).status == InvoiceStatus.PARTIALLY_PAID
     [allocation] = PaymentAllocation.objects.for_tenant(books.tenant).filter(payment=books.unmatched)
@@ -231,7 +236,11 @@ def test_reversal_restores_the_balance(clerk: Client, books: Books) -> None:
         "web:payment-allocation-reverse", kwargs={"payment_id": books.unmatched.pk, "allocation_id": allocation.pk}
     )
     assert url in clerk.get(_url("payment-detail", books.unmatched)).content.decode()
-    response = clerk.post(url)
+    refused = clerk.post(url)
+    assert refused.status_code == 400  # a reversal needs its reason
+    assert "Say why the allocation is reversed" in refused.content.decode()
+    assert _balance(books.first) == 40_00
+    response = clerk.post(url, {"reason": "Booked against the wrong invoice"})
     assert response.status_code == 302
     assert _balance(books.first) == 100_00
     assert _reload(books.first).status == InvoiceStatus.APPROVED
@@ -239,7 +248,8 @@ def test_reversal_restores_the_balance(clerk: Client, books: Books) -> None:
     page = clerk.get(response["Location"]).content.decode()
     assert "Allocation reversed" in page
     assert url not in page  # a reversed allocation has no button any more
-    again = clerk.post(url, follow=True)
+    assert "Reason: Booked against the wrong invoice" in page
+    again = clerk.post(url, {"reason": "twice"}, follow=True)
     assert "already reversed" in again.content.decode()
 
 
@@ -255,17 +265,17 @@ def test_another_tenants_payment_is_a_404(clerk: Client, books: Books, foreign_b
     foreign = foreign_books.suggested
     assert clerk.get(_url("payment-detail", foreign)).status_code == 404
     for name in ("payment-accept", "payment-ignore", "payment-split"):
-        assert clerk.post(_url(name, foreign), {"invoice": ["X-PAY-100"], "amount": ["1"]}).status_code == 404
+        assert clerk.post(_url(name, foreign), _split({"X-PAY-100": "1"})).status_code == 404
     assert _reload(foreign).status == PaymentStatus.SUGGESTED
     assert not PaymentAllocation.objects.for_tenant(foreign_books.tenant).exists()
     # Nor can a clerk allocate their own payment to another tenant's invoice.
-    response = clerk.post(_url("payment-split", books.unmatched), {"invoice": ["X-PAY-100"], "amount": ["1.00"]})
+    response = clerk.post(_url("payment-split", books.unmatched), _split({"X-PAY-100": "1.00"}))
     assert response.status_code == 400
-    assert "no invoice X-PAY-100" in response.content.decode()
+    assert "No open invoice X-PAY-100 in EUR." in response.content.decode()
 
 
 def test_another_tenants_allocation_is_a_404(clerk: Client, books: Books, foreign_clerk: Client) -> None:
-    clerk.post(_url("payment-split", books.unmatched), {"invoice": ["PAY-100"], "amount": ["10.00"]})
+    clerk.post(_url("payment-split", books.unmatched), _split({"PAY-100": "10.00"}))
     [allocation] = PaymentAllocation.objects.for_tenant(books.tenant)
     url = reverse(
         "web:payment-allocation-reverse", kwargs={"payment_id": books.unmatched.pk, "allocation_id": allocation.pk}
@@ -275,7 +285,11 @@ def test_another_tenants_allocation_is_a_404(clerk: Client, books: Books, foreig
 
 
 def test_actions_only_post(clerk: Client, books: Books) -> None:
-    assert clerk.get(_url("payment-accept", books.suggested)).status_code == 405
+    # Opened by GET, a form's address is the 405 page or (#18 item 7) a redirect to the payment.
+    response = clerk.get(_url("payment-accept", books.suggested))
+    assert response.status_code in (302, 405)
+    if response.status_code == 302:
+        assert response["Location"] == _url("payment-detail", books.suggested)
     assert _reload(books.suggested).status == PaymentStatus.SUGGESTED
 
 
