@@ -32,4 +32,5 @@ AUDIT_ACTION_LABELS = {
     "suggestion_withdrawn": "Suggestion withdrawn",
     "ignored": "Ignored",
     "learned": "Account learned for the vendor",
+    "commented": "Commented",
 }

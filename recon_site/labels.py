@@ -18,7 +18,14 @@ from matching.models import Discrepancy, MatchRun
 from payments.models import AllocationKind, PaymentDirection, PaymentStatus, StatementFormat
 from purchasing.models import PurchaseOrder
 from review.decisions import REVIEW_ACTION_LABELS
-from review.models import ImportKind, ImportStatus
+from review.models import (
+    DisputeCommentKind,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    ImportKind,
+    ImportStatus,
+)
 from tenants.models import Role
 
 CODE_FAMILIES: dict[str, Mapping[str, str]] = {
@@ -42,6 +49,10 @@ CODE_FAMILIES: dict[str, Mapping[str, str]] = {
     "role": dict(Role.choices),
     "import_kind": dict(ImportKind.choices),
     "import_status": dict(ImportStatus.choices),
+    "dispute_reason": dict(DisputeReason.choices),
+    "dispute_status": dict(DisputeStatus.choices),
+    "dispute_outcome": dict(DisputeOutcome.choices),
+    "dispute_comment_kind": dict(DisputeCommentKind.choices),
 }
 
 

@@ -9,7 +9,7 @@ from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
-from review import entry_views, invoice_list_views, originals, search_views
+from review import dispute_views, entry_views, invoice_list_views, originals, search_views
 from review import views as review_views
 from review.intake import views as intake_views
 from tenants import views as tenant_views
@@ -52,6 +52,14 @@ urlpatterns = [
     path("app/invoices/<uuid:invoice_id>/original", originals.invoice_original, name="invoice-original"),
     path("app/invoices/<uuid:invoice_id>/edit", entry_views.invoice_edit, name="invoice-edit"),
     path("app/invoices/<uuid:invoice_id>/discard", entry_views.invoice_discard, name="invoice-discard"),
+    path("app/invoices/<uuid:invoice_id>/dispute", dispute_views.dispute_new, name="invoice-dispute"),
+    path("app/disputes", dispute_views.dispute_index, name="disputes"),
+    path("app/disputes/<uuid:dispute_id>", dispute_views.dispute_detail, name="dispute-detail"),
+    path("app/disputes/<uuid:dispute_id>/comment", dispute_views.dispute_comment, name="dispute-comment"),
+    path("app/disputes/<uuid:dispute_id>/assign", dispute_views.dispute_assign_view, name="dispute-assign"),
+    path("app/disputes/<uuid:dispute_id>/resolve", dispute_views.dispute_resolve_view, name="dispute-resolve"),
+    path("app/notifications", dispute_views.notification_index, name="notifications"),
+    path("app/notifications/read", dispute_views.notification_read_all, name="notifications-read"),
     path("app/invoices/<uuid:invoice_id>/review", review_views.invoice_action, name="invoice-action"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),

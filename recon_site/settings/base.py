@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.http.web.web_globals",
+                "review.dispute_views.notifications_unread",
             ],
         },
     },

@@ -1,0 +1,283 @@
+"""The pages of disputes (#18 item 1; the rules are review.disputes'): opening one from an invoice in
+review, its page (the thread, who owns it and until when, how it ends), the list of open disputes
+("mine" first), and the notifications a mention or a handover leaves. Every refusal is shown beside
+the field it is about, on the same page, and the field gets the focus."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from core.exceptions import DomainError
+from invoices.models import Invoice, InvoiceStatus
+from review.decisions import can_review
+from review.disputes import DisputeEnd, dispute_assign, dispute_comment_add, dispute_open, dispute_resolve
+from review.models import Dispute, DisputeCommentKind, DisputeOutcome, DisputeReason, DisputeStatus, Notification
+from tenants.http.error_pages import post_only
+from tenants.http.web import WebContext, tenant_view, web_of
+from tenants.models import Membership
+
+OPENED = "Invoice {number} is disputed with the vendor."
+COMMENTED = "Added to the thread."
+ASSIGNED = "Dispute handed over."
+RESOLVED = "Dispute ended: {outcome}."
+NOT_OPEN_FOR_DISPUTE = "Only an invoice waiting for review can be disputed."
+PAGE_SIZE = 50
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+def _members(web: WebContext) -> list[tuple[str, str]]:
+    rows = (
+        Membership.objects.filter(tenant=web.tenant, is_active=True).select_related("user").order_by("user__username")
+    )
+    return [(str(row.user_id), row.user.get_username()) for row in rows]
+
+
+class DisputeOpenForm(forms.Form):
+    reason = forms.ChoiceField(label="What is disputed", choices=[("", "Choose…"), *DisputeReason.choices])
+    comment = forms.CharField(label="What is wrong", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    owner = forms.ChoiceField(label="Owner", required=False)
+    due_date = forms.DateField(label="Due", required=False, widget=DateInput)
+
+    def __init__(self, *args: Any, members: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = [("", "Me"), *members]
+
+
+class DisputeCommentForm(forms.Form):
+    kind = forms.ChoiceField(label="Kind", choices=DisputeCommentKind.choices, initial=DisputeCommentKind.INTERNAL)
+    body = forms.CharField(
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        help_text="Type @ and a user name to notify a colleague.",
+    )
+
+
+class DisputeAssignForm(forms.Form):
+    owner = forms.ChoiceField(label="Owner")
+    due_date = forms.DateField(label="Due", required=False, widget=DateInput)
+
+    def __init__(self, *args: Any, members: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = members
+
+
+class DisputeResolveForm(forms.Form):
+    outcome = forms.ChoiceField(label="How it ends", choices=[("", "Choose…"), *DisputeOutcome.choices])
+    document_number = forms.CharField(
+        label="Corrected invoice or credit note",
+        required=False,
+        max_length=64,
+        help_text="Its number: for “Replaced by a corrected document” and “Offset by a credit note”.",
+    )
+    comment = forms.CharField(label="Why", widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+
+
+def _refused(form: forms.Form, exc: DomainError) -> None:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    placed = False
+    for name, problems in details.items():
+        if name in form.fields:
+            for problem in problems if isinstance(problems, list) else [problems]:
+                form.add_error(name, str(problem))
+            placed = True
+    if not placed:
+        form.add_error(None, str(exc))
+
+
+def _invoice_or_404(web: WebContext, invoice_id: uuid.UUID) -> Invoice:
+    return get_object_or_404(Invoice.objects.for_tenant(web.tenant).select_related("vendor"), pk=invoice_id)
+
+
+@tenant_view
+def dispute_new(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
+    """The form that disputes an invoice in review (GET), or disputes it (POST)."""
+    web = web_of(request)
+    invoice = _invoice_or_404(web, invoice_id)
+    members = _members(web)
+    form = DisputeOpenForm(request.POST if request.method == "POST" else None, members=members)
+    may = invoice.status == InvoiceStatus.PENDING_REVIEW and can_review(role=web.role, invoice=invoice)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            dispute = dispute_open(
+                tenant=web.tenant,
+                invoice=invoice,
+                actor=web.actor,
+                role=web.role,
+                author=request.user,
+                reason=data["reason"],
+                comment=data["comment"],
+                owner_id=data["owner"] or None,
+                due_date=data["due_date"],
+                expected_status=request.POST.get("expected_status") or None,
+            )
+        except DomainError as exc:
+            _refused(form, exc)
+            status = exc.status_code
+        else:
+            messages.success(request, OPENED.format(number=invoice.invoice_number))
+            return redirect("web:dispute-detail", dispute_id=dispute.pk)
+    elif request.method == "POST":
+        status = 400
+    context = {"invoice": invoice, "form": form, "may": may, "refusal": None if may else NOT_OPEN_FOR_DISPUTE}
+    return render(request, "review/dispute_new.html", context, status=status)
+
+
+def _dispute_or_404(web: WebContext, dispute_id: uuid.UUID) -> Dispute:
+    return get_object_or_404(
+        Dispute.objects.for_tenant(web.tenant).select_related("invoice", "invoice__vendor", "owner"), pk=dispute_id
+    )
+
+
+def _detail(request: HttpRequest, dispute: Dispute, *, status: int = 200, **forms_given: forms.Form) -> HttpResponse:
+    web = web_of(request)
+    members = _members(web)
+    initial_assign = {"owner": str(dispute.owner_id or ""), "due_date": dispute.due_date}
+    context = {
+        "dispute": dispute,
+        "invoice": dispute.invoice,
+        "comments": dispute.comments.select_related("author").all(),
+        "comment_form": forms_given.get("comment_form") or DisputeCommentForm(),
+        "assign_form": forms_given.get("assign_form") or DisputeAssignForm(initial=initial_assign, members=members),
+        "resolve_form": forms_given.get("resolve_form") or DisputeResolveForm(),
+        "is_open": dispute.status == DisputeStatus.OPEN,
+        "overdue": dispute.due_date is not None and dispute.due_date < timezone.localdate(),
+        "nav": "disputes",
+    }
+    return render(request, "review/dispute_detail.html", context, status=status)
+
+
+@tenant_view
+def dispute_detail(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
+    return _detail(request, _dispute_or_404(web_of(request), dispute_id))
+
+
+@tenant_view
+@post_only(back="web:dispute-detail", back_label="the dispute", back_kwargs=("dispute_id",), back_model=Dispute)
+def dispute_comment(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
+    web = web_of(request)
+    dispute = _dispute_or_404(web, dispute_id)
+    form = DisputeCommentForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, dispute, status=400, comment_form=form)
+    try:
+        dispute_comment_add(
+            tenant=web.tenant,
+            dispute=dispute,
+            actor=web.actor,
+            author=request.user,
+            body=form.cleaned_data["body"],
+            kind=form.cleaned_data["kind"],
+        )
+    except DomainError as exc:
+        _refused(form, exc)
+        return _detail(request, dispute, status=exc.status_code, comment_form=form)
+    messages.success(request, COMMENTED)
+    return redirect("web:dispute-detail", dispute_id=dispute.pk)
+
+
+@tenant_view
+@post_only(back="web:dispute-detail", back_label="the dispute", back_kwargs=("dispute_id",), back_model=Dispute)
+def dispute_assign_view(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
+    web = web_of(request)
+    dispute = _dispute_or_404(web, dispute_id)
+    form = DisputeAssignForm(request.POST, members=_members(web))
+    if not form.is_valid():
+        return _detail(request, dispute, status=400, assign_form=form)
+    try:
+        dispute_assign(
+            tenant=web.tenant,
+            dispute=dispute,
+            actor=web.actor,
+            owner_id=form.cleaned_data["owner"],
+            due_date=form.cleaned_data["due_date"],
+        )
+    except DomainError as exc:
+        _refused(form, exc)
+        return _detail(request, dispute, status=exc.status_code, assign_form=form)
+    messages.success(request, ASSIGNED)
+    return redirect("web:dispute-detail", dispute_id=dispute.pk)
+
+
+@tenant_view
+@post_only(back="web:dispute-detail", back_label="the dispute", back_kwargs=("dispute_id",), back_model=Dispute)
+def dispute_resolve_view(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
+    web = web_of(request)
+    dispute = _dispute_or_404(web, dispute_id)
+    form = DisputeResolveForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, dispute, status=400, resolve_form=form)
+    data = form.cleaned_data
+    try:
+        dispute_resolve(
+            tenant=web.tenant,
+            dispute=dispute,
+            actor=web.actor,
+            role=web.role,
+            end=DisputeEnd(data["outcome"], data["comment"], data["document_number"]),
+        )
+    except DomainError as exc:
+        _refused(form, exc)
+        dispute.refresh_from_db()
+        return _detail(request, dispute, status=exc.status_code, resolve_form=form)
+    messages.success(request, RESOLVED.format(outcome=DisputeOutcome(data["outcome"]).label.lower()))
+    return redirect("web:invoice-detail", invoice_id=dispute.invoice_id)
+
+
+@tenant_view
+def dispute_index(request: HttpRequest) -> HttpResponse:
+    """Open disputes, soonest due first (overdue ones marked); `?mine=1` only the viewer's."""
+    web = web_of(request)
+    disputes = (
+        Dispute.objects.for_tenant(web.tenant)
+        .filter(status=DisputeStatus.OPEN)
+        .select_related("invoice", "invoice__vendor", "owner")
+        .order_by("due_date", "created_at", "id")
+    )
+    mine = request.GET.get("mine") == "1"
+    if mine:
+        disputes = disputes.filter(owner=request.user)
+    today = timezone.localdate()
+    rows = [(dispute, dispute.due_date is not None and dispute.due_date < today) for dispute in disputes[:PAGE_SIZE]]
+    context = {"rows": rows, "mine": mine, "nav": "disputes", "today": today, "shown_max": PAGE_SIZE}
+    return render(request, "review/disputes.html", context)
+
+
+@tenant_view
+def notification_index(request: HttpRequest) -> HttpResponse:
+    web = web_of(request)
+    notifications = (
+        Notification.objects.for_tenant(web.tenant).filter(user=request.user).select_related("invoice")[:PAGE_SIZE]
+    )
+    return render(request, "review/notifications.html", {"notifications": notifications, "nav": "notifications"})
+
+
+@tenant_view
+@post_only(back="web:notifications", back_label="your notifications")
+def notification_read_all(request: HttpRequest) -> HttpResponse:
+    web = web_of(request)
+    Notification.objects.for_tenant(web.tenant).filter(user=request.user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    return redirect("web:notifications")
+
+
+def notifications_unread(request: HttpRequest) -> dict[str, Any]:
+    """Template context: how many notifications wait for the signed-in member (the header's badge)."""
+    web = getattr(request, "web", None)
+    if web is None or not request.user.is_authenticated:
+        return {}
+    count = Notification.objects.for_tenant(web.tenant).filter(user=request.user, read_at__isnull=True).count()
+    return {"notifications_unread": count}
