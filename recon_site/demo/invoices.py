@@ -23,7 +23,7 @@ from core.actors import Actor
 from core.money import from_minor, to_minor
 from invoices.documents import InvoiceDocument, InvoiceLineDocument, line_amount_minor
 from invoices.models import Invoice
-from invoices.services import invoice_create
+from invoices.services import invoice_create, invoice_draft_save
 from recon_site.demo.catalog import DEMO_RATES, ONE_OFF_BILLS, ROUTES, SERVICES
 from recon_site.demo.plan import (
     FIRST_DAY,
@@ -456,3 +456,24 @@ def invoice_create_from_plan(
         document=invoice_document(plan, vendor=vendor, calendar=calendar),
         source=plan.source,
     )
+
+
+def paper_draft_save(*, tenant: Tenant, clerk: Actor, calendar: DemoCalendar, day: int) -> Invoice:
+    """The demo's one draft (DESIGN.md §4: draft → received / void): a paper bill from a business
+    in nobody's vendor list, which a clerk began typing in on `day` and has not submitted yet —
+    number, vendor's name, date, line and total typed; the due date not yet."""
+    bill = ONE_OFF_BILLS[0]
+    rng = rng_for("draft", bill.name)
+    net = _amount(bill.low, bill.high, "EUR", rng.random())
+    tax = (net * Decimal("0.19")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    document = InvoiceDocument(
+        invoice_number=str(rng.randint(10_000, 99_999)),
+        currency="EUR",
+        invoice_date=calendar.date(day - rng.randint(2, 5)),
+        total_amount=net + tax,
+        tax_amount=tax,
+        tax_rate=Decimal(19),
+        vendor_name=bill.name,
+        lines=[InvoiceLineDocument(line_number=1, description=bill.description, quantity=Decimal(1), unit_price=net)],
+    )
+    return invoice_draft_save(tenant=tenant, document=document, actor=clerk)

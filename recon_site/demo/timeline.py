@@ -4,7 +4,8 @@ Each day, in the order an AP department lives it: purchase orders are placed, go
 (releasing the invoices on hold for them), the buyer closes or cancels orders, the day's
 documents come in and matching runs over what arrived; on weekdays the reviewers work the
 queues; on Thursdays the transfers go out, and on Mondays the bank statement is imported and
-reconciled.
+reconciled. On the last working day a clerk leaves a paper bill typed in but not submitted (the
+demo's draft).
 
 Runs inside the caller's transaction, with the audit events held back by the caller
 (`audit_deferred`): a failure anywhere leaves nothing.
@@ -32,6 +33,7 @@ from recon_site.demo.invoices import (
     invoice_create_from_plan,
     invoices_numbered,
     one_off_invoices,
+    paper_draft_save,
     service_invoices,
 )
 from recon_site.demo.people import demo_users_ensure
@@ -138,6 +140,7 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
     buyer = people.actors["admin"]
     for currency, limits in CURRENCY_LIMITS.items():
         currency_limit_save(tenant=tenant, actor=buyer, currency=currency, price_tolerance_floor=Decimal(0), **limits)
+    last_workday = max(day for day in range(FIRST_DAY, 1) if calendar.weekday(day) < 5)
     for day in range(FIRST_DAY, 1):
         for order in placed.get(day, []):
             purchase_orders[order.number] = purchase_order_create_from_plan(
@@ -158,6 +161,8 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
         _matching_day(tenant=tenant, actor=actor)
         if calendar.weekday(day) < 5:  # people work on weekdays; matching runs every day
             reviews_work(desk=review, day=day)
+        if day == last_workday:
+            paper_draft_save(tenant=tenant, clerk=people.actors["clerk"], calendar=calendar, day=day)
         if is_payment_run(calendar, day):
             payment_run(desk=bank, day=day)
         if is_statement_day(calendar, day):
