@@ -9,7 +9,7 @@ from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
-from review import dispute_views, entry_views, invoice_list_views, originals, search_views
+from review import dispute_views, entry_views, hold_views, invoice_list_views, originals, search_views
 from review import views as review_views
 from review.intake import views as intake_views
 from tenants import views as tenant_views
@@ -53,6 +53,8 @@ urlpatterns = [
     path("app/invoices/<uuid:invoice_id>/edit", entry_views.invoice_edit, name="invoice-edit"),
     path("app/invoices/<uuid:invoice_id>/discard", entry_views.invoice_discard, name="invoice-discard"),
     path("app/invoices/<uuid:invoice_id>/dispute", dispute_views.dispute_new, name="invoice-dispute"),
+    path("app/invoices/<uuid:invoice_id>/hold", hold_views.hold_action, name="invoice-hold"),
+    path("app/holds", hold_views.hold_index, name="holds"),
     path("app/disputes", dispute_views.dispute_index, name="disputes"),
     path("app/disputes/<uuid:dispute_id>", dispute_views.dispute_detail, name="dispute-detail"),
     path("app/disputes/<uuid:dispute_id>/comment", dispute_views.dispute_comment, name="dispute-comment"),

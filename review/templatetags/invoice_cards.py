@@ -1,8 +1,11 @@
-"""`{% dispute_card invoice %}`: on the invoice page, the invoice's open dispute (why, who owns it,
-until when, the last word of its thread) or, for an invoice in review, the way to open one."""
+"""Cards of the invoice page for the messy middle: `{% dispute_card invoice %}` (its open dispute —
+why, who owns it, until when, the last word of its thread — or, in review, the way to open one) and
+`{% hold_card invoice %}` (on hold: since when, until it escalates by itself, and the way to stop
+waiting)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
@@ -11,6 +14,7 @@ from django.utils import timezone
 from invoices.models import Invoice, InvoiceStatus
 from review.decisions import can_review
 from review.models import Dispute
+from tenants.selectors import tenant_settings_get
 
 register = template.Library()
 
@@ -39,3 +43,12 @@ def dispute_card(context: template.Context, invoice: Invoice) -> dict[str, Any]:
         "overdue": bool(current and current.due_date and current.due_date < timezone.localdate()),
         "may_open": may_open,
     }
+
+
+@register.inclusion_tag("invoices/_hold_card.html")
+def hold_card(invoice: Invoice) -> dict[str, Any]:
+    if invoice.status != InvoiceStatus.ON_HOLD:
+        return {"invoice": None}
+    max_days = tenant_settings_get(tenant=invoice.tenant).hold_max_days
+    since = invoice.latest_match.created_at if invoice.latest_match_id else invoice.updated_at
+    return {"invoice": invoice, "since": since, "escalates_on": since + dt.timedelta(days=max_days)}
