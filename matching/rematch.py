@@ -50,6 +50,7 @@ from core.locks import matching_lock_wait
 from core.state_machine import IllegalTransition
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import DocumentType, Invoice, InvoiceStatus
+from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import MatchRun
 from matching.services import matching_enqueue
 from tenants.models import Tenant
@@ -220,3 +221,96 @@ def matching_rematch_invoice(*, tenant: Tenant, invoice: Invoice, actor: Actor, 
             details={"status": current},
         )
     return outcome
+
+
+# The tenant's settings the engine decides by (matching.loading.match_settings_from): a change
+# of one of them changes what open invoices were matched against. The amounts (auto-approve
+# below, escalate from) are per currency (tenants.CurrencyLimit) and not re-matched on here.
+MATCHING_SETTINGS = (
+    "price_tolerance_pct",
+    "quantity_tolerance_pct",
+    "auto_approve_min_confidence",
+    "reject_on",
+    "fuzzy_vendor_threshold",
+)
+TOLERANCES = ("price_tolerance_pct", "quantity_tolerance_pct")
+# A tenant-wide change re-matches what waits on a person or on goods (DESIGN.md §4); disputes
+# are a conversation with the vendor about this invoice, re-matched by its own facts only.
+TENANT_CHANGE_REMATCHES = (S.ON_HOLD, S.PENDING_REVIEW)
+SETTINGS_CHANGED = "Matching settings changed ({fields}): matching again."
+VENDOR_TOLERANCES_CHANGED = "Tolerances of vendor {vendor} changed ({fields}): matching again."
+
+
+def _changed(before: Mapping[str, Any], after: Mapping[str, Any], names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"before": before.get(name), "after": after.get(name)}
+        for name in names
+        if before.get(name) != after.get(name)
+    }
+
+
+def matching_rematch_for_tenant_settings(
+    *, tenant: Tenant, actor: Actor, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> RematchOutcome:
+    """After `tenants.services.tenant_settings_update`: re-match the tenant's invoices in review
+    or on hold when a setting the engine decides by changed (`before` / `after`: the values).
+
+    Called by whoever made the change (the settings page): tenants sits below matching and cannot
+    call up. A tolerance change leaves out the invoices of vendors whose own tolerances both
+    override the tenant's. In chunks (`matching_rematch`); the run is asked for as usual.
+    """
+    changed = _changed(before, after, MATCHING_SETTINGS)
+    if not changed:
+        return RematchOutcome()
+    invoices = Invoice.objects.for_tenant(tenant).filter(
+        status__in=TENANT_CHANGE_REMATCHES, document_type=DocumentType.INVOICE
+    )
+    if set(changed) <= set(TOLERANCES):
+        invoices = invoices.exclude(
+            vendor__price_tolerance_pct__isnull=False, vendor__quantity_tolerance_pct__isnull=False
+        )
+    invoice_ids = list(invoices.order_by("created_at", "id").values_list("pk", flat=True))
+    return matching_rematch(
+        tenant=tenant,
+        invoice_ids=invoice_ids,
+        actor=actor,
+        reason=SETTINGS_CHANGED.format(fields=_described(changed)),
+        facts={"tenant_settings": changed},
+    )
+
+
+def matching_rematch_for_vendor_tolerances(
+    *, tenant: Tenant, vendor: Any, actor: Actor, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> RematchOutcome:
+    """After `vendors.services.vendor_tolerances_update`: re-match the vendor's open invoices
+    (on hold, in review, in dispute) when its own price or quantity tolerance changed."""
+    changed = _changed(before, after, TOLERANCES)
+    if not changed:
+        return RematchOutcome()
+    invoice_ids = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(vendor_id=vendor.pk, status__in=MOVED_BACK, document_type=DocumentType.INVOICE)
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    return matching_rematch(
+        tenant=tenant,
+        invoice_ids=invoice_ids,
+        actor=actor,
+        reason=VENDOR_TOLERANCES_CHANGED.format(vendor=vendor.name, fields=_described(changed)),
+        facts={"vendor_id": vendor.pk, "vendor_tolerances": changed},
+    )
+
+
+def _described(changed: Mapping[str, Mapping[str, Any]]) -> str:
+    """`price tolerance pct 2.000 → 5.000` as the audit reason says it ("default" for none)."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, (list, tuple)):  # reject_on: discrepancy types, by their labels
+            return "; ".join(DISCREPANCY_TYPE_LABELS.get(code, code) for code in value) or "none"
+        return "default" if value is None else str(value)
+
+    return ", ".join(
+        f"{name.replace('_pct', ' %').replace('_', ' ')} {shown(values['before'])} → {shown(values['after'])}"
+        for name, values in changed.items()
+    )

@@ -9,7 +9,7 @@ from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
-from review import dispute_views, entry_views, hold_views, invoice_list_views, originals, search_views
+from review import dispute_views, entry_views, hold_views, invoice_list_views, originals, rematch_views, search_views
 from review import views as review_views
 from review.intake import views as intake_views
 from tenants import views as tenant_views
@@ -63,6 +63,7 @@ urlpatterns = [
     path("app/notifications", dispute_views.notification_index, name="notifications"),
     path("app/notifications/read", dispute_views.notification_read_all, name="notifications-read"),
     path("app/invoices/<uuid:invoice_id>/review", review_views.invoice_action, name="invoice-action"),
+    path("app/invoices/<uuid:invoice_id>/rematch", rematch_views.invoice_rematch, name="invoice-rematch"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),
     path("app/purchase-orders", purchasing_views.purchase_order_index, name="purchase-orders"),

@@ -41,6 +41,7 @@ from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, I
 from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from matching.apis import MatchOutputSerializer
+from matching.rematch import matching_rematch_invoice
 from review.decisions import invoice_review
 from tenants.http.file_imports import csv_import_action, csv_import_schema, upload_received
 from tenants.http.views import TenantAPIMixin
@@ -209,6 +210,16 @@ class ReviewInputSerializer(serializers.Serializer):
     )
 
 
+class RematchInputSerializer(serializers.Serializer):
+    comment = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why it is matched again (kept in the audit event with the re-match).",
+    )
+
+
 class InvoiceFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=InvoiceStatus.choices)
     review_queue = django_filters.ChoiceFilter(choices=ReviewQueue.choices)
@@ -307,6 +318,29 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def dispute(self, request: Request, pk: str) -> Response:
         """Put an invoice in dispute with the vendor (comment required)."""
         return self._review(request, "dispute")
+
+    @extend_schema(
+        request=RematchInputSerializer,
+        responses={
+            202: OpenApiResponse(InvoiceOutputSerializer, description="Sent back to matching; a run is queued."),
+            409: error_response("Not open: approved, paid, rejected, void, a draft or a credit note."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def rematch(self, request: Request, pk: str) -> Response:
+        """Match an open invoice again (received, on hold, in review, in dispute).
+
+        It goes back to `received` (the audit event names you, the reason and the state it left)
+        and a matching run is queued at once. The engine then decides by the tenant's rules, as for
+        a new invoice: `match` in the response is still the previous result until the run has
+        written the new one (GET the invoice again); the previous result is kept as history.
+        """
+        incoming = RematchInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        matching_rematch_invoice(
+            tenant=self.tenant, invoice=self.get_object(), actor=self.actor, comment=incoming.validated_data["comment"]
+        )
+        return Response(InvoiceOutputSerializer(self.get_object()).data, status=status.HTTP_202_ACCEPTED)
 
     @csv_import_schema(InvoicesCsv)
     @action(detail=False, methods=["post"], url_path="import/csv", parser_classes=UPLOAD_PARSERS)

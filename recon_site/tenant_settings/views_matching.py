@@ -14,6 +14,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from core.exceptions import DomainError
 from core.http.listing import list_page
 from invoices.models import Invoice
+from matching.rematch import (
+    MATCHING_SETTINGS,
+    TOLERANCES,
+    RematchOutcome,
+    matching_rematch_for_tenant_settings,
+    matching_rematch_for_vendor_tolerances,
+)
 from payments.models import Payment
 from purchasing.models import PurchaseOrder
 from recon_site.schedules import jobs
@@ -37,6 +44,12 @@ LIMITS_SAVED = "Limits in {currency} saved."
 LIMITS_RESET = "{currency} uses the default limits again."
 VENDOR_SAVED = "Tolerances of {vendor} saved."
 VENDOR_PAGE_SIZE = 50
+REMATCHED = "{count} open invoice(s) matched against the old values are being matched again."
+
+
+def _rematched_say(request: HttpRequest, outcome: RematchOutcome) -> None:
+    if outcome.moved:
+        messages.info(request, REMATCHED.format(count=len(outcome.moved)))
 
 
 @admin_view
@@ -49,12 +62,19 @@ def matching_settings(request: HttpRequest) -> HttpResponse:
         initial=MatchingSettingsForm.initial_of(tenant_settings=stored),
     )
     if request.method == "POST" and form.is_valid():
+        before = {name: getattr(stored, name) for name in MATCHING_SETTINGS}
         try:
-            tenant_settings_update(tenant=web.tenant, actor=web.actor, **form.changes())
+            saved = tenant_settings_update(tenant=web.tenant, actor=web.actor, **form.changes())
         except DomainError as exc:
             errors_add(form=form, error=exc)
         else:
             messages.success(request, SAVED)
+            # Here, not in tenants.services: tenants sits below matching (the layers contract).
+            after = {name: getattr(saved, name) for name in MATCHING_SETTINGS}
+            _rematched_say(
+                request,
+                matching_rematch_for_tenant_settings(tenant=web.tenant, actor=web.actor, before=before, after=after),
+            )
             return redirect("web:settings")
     status = 400 if form.is_bound and form.errors else 200
     return render(
@@ -160,11 +180,19 @@ def vendor_tolerance_edit(request: HttpRequest, vendor_id: str) -> HttpResponse:
     form = VendorTolerancesForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            vendor_tolerances_update(tenant=web.tenant, vendor=vendor, actor=web.actor, **form.cleaned_data)
+            saved = vendor_tolerances_update(tenant=web.tenant, vendor=vendor, actor=web.actor, **form.cleaned_data)
         except DomainError as exc:
             errors_add(form=form, error=exc)
         else:
             messages.success(request, VENDOR_SAVED.format(vendor=vendor.name))
+            # Here, not in vendors.services: vendors sits below matching (the layers contract).
+            after = {name: getattr(saved, name) for name in TOLERANCES}
+            _rematched_say(
+                request,
+                matching_rematch_for_vendor_tolerances(
+                    tenant=web.tenant, vendor=saved, actor=web.actor, before=initial, after=after
+                ),
+            )
             return redirect("web:settings-vendors")
     context = {
         "vendor": vendor,
