@@ -1,9 +1,11 @@
 """The web app's error pages: 404, 403 and 405 as pages in the app's layout, never a browser's
 blank "HTTP ERROR 405" nor the API's JSON, which paths under /api/ keep (core.http.errors).
 
-A 405 comes from a form's address opened by GET: a reload after a refused form, a bookmark, the
-history. `post_only` answers it with what happened, the `Allow` header, and a link back to the
-page whose button sends the form. The Django handlers (`page_not_found`, `permission_denied`,
+A form's address opened by GET (a reload after a refused form, a bookmark, the history) is not an
+error the clerk made (#18 item 7): `post_only` (and `method_not_allowed_page` for any address
+that does not take GET) redirects it to the page the form lives on, with a message that nothing
+was changed. Other methods (PUT, DELETE: no browser sends them from a page) get the 405 page with
+the `Allow` header and a link back. The Django handlers (`page_not_found`, `permission_denied`,
 `csrf_failure`) give a signed-in member the navigation too, read as `tenant_view` reads it.
 """
 
@@ -13,9 +15,10 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from core.http import errors as api_errors
@@ -29,6 +32,9 @@ CSRF_EXPIRED = (
     "The form you sent had expired, or your browser did not send its cookie. Nothing was changed: "
     "go back, reload the page and send the form again."
 )
+NOTHING_CHANGED = "Nothing was changed: that address takes a form. Here is the page the form is on."
+# Methods a browser sends when an address is opened (a link, a reload, a bookmark, the history).
+OPENED = ("GET", "HEAD")
 
 
 def _with_layout(request: HttpRequest) -> None:
@@ -73,6 +79,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def method_not_allowed_page(
     request: HttpRequest, *, allowed: tuple[str, ...], back_url: str, back_label: str
 ) -> HttpResponse:
+    """The answer to a method the address does not take. An address opened by GET that takes only
+    forms redirects to `back_url` (the page the form is on) with NOTHING_CHANGED; anything else
+    is the 405 page with `Allow` and the link back."""
+    if request.method in OPENED and "GET" not in allowed:
+        messages.info(request, NOTHING_CHANGED)
+        return redirect(back_url)
     response = error_page(
         request,
         template="web/method_not_allowed.html",
@@ -90,24 +102,25 @@ def post_only(
     back_kwargs: tuple[str, ...] = (),
     back_model: type[TenantOwnedModel] | None = None,
 ) -> Callable[[ViewFunc], ViewFunc]:
-    """For a view that takes a form's POST only: another method gets the 405 page, whose link
-    leads to `back` (a URL name, reversed with the view's `back_kwargs`), e.g. the invoice whose
-    decision form posts here. With `back_model`, the first of `back_kwargs` is the id of such an
-    object, and only the tenant's own object is linked: another tenant's id (or a missing one)
-    gets the same 405, as it must not tell the two apart, with the dashboard to go back to.
-    Put it under `tenant_view`, which signs in and gives the layout."""
+    """For a view that takes a form's POST only: opened by GET it redirects to `back` (a URL name,
+    reversed with the view's `back_kwargs`), e.g. the invoice whose decision form posts here,
+    saying that nothing was changed; another method gets the 405 page linking there. With
+    `back_model`, the first of `back_kwargs` is the id of such an object: another tenant's id (or
+    a missing one) is the 404 page whatever the method, as for the object's own page, so the
+    answer never tells the two apart. Put it under `tenant_view`, which signs in and gives the
+    layout (and turns the Http404 into the app's 404 page)."""
 
     def decorate(view: ViewFunc) -> ViewFunc:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method == "POST":
                 return view(request, *args, **kwargs)
-            back_url, label = reverse(back, kwargs={name: kwargs[name] for name in back_kwargs}), back_label
             if back_model is not None:
                 tenant = request.web.tenant  # type: ignore[attr-defined]
                 if not back_model.objects.for_tenant(tenant).filter(pk=kwargs[back_kwargs[0]]).exists():
-                    back_url, label = reverse("web:dashboard"), "the dashboard"
-            return method_not_allowed_page(request, allowed=("POST",), back_url=back_url, back_label=label)
+                    raise Http404
+            back_url = reverse(back, kwargs={name: kwargs[name] for name in back_kwargs})
+            return method_not_allowed_page(request, allowed=("POST",), back_url=back_url, back_label=back_label)
 
         return wrapper
 

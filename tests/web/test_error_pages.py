@@ -1,6 +1,7 @@
-"""405, 404 and 403 as pages in the app's layout (tenants.http.error_pages); the API keeps its
+"""404, 403 and 405 as pages in the app's layout (tenants.http.error_pages); the API keeps its
 JSON envelope. A clerk who opens a form's address by GET (a reload after a refused form, a
-bookmark) sees what happened and the way back, in Chromium too, not a blank "HTTP ERROR 405"."""
+bookmark) is taken to the page the form is on, told that nothing was changed (#18 item 7), in
+Chromium too; another tenant's object is the 404 page, as a missing one."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.urls import reverse
 
-from tenants.http.error_pages import permission_denied
+from tenants.http.error_pages import NOTHING_CHANGED, permission_denied
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, PaymentFactory, TenantFactory, UserFactory
+from tests.matching.runs import reload
 from tests.web.browser import chromium_page, log_in
 from tests.web.conftest import Scenario, build_scenario
 
@@ -45,10 +47,26 @@ def _post_only_urls(scenario: Scenario, payment_id: uuid.UUID) -> list[tuple[str
 
 
 @pytest.mark.django_db
-def test_a_form_address_opened_by_get_is_a_405_page_with_the_way_back(clerk: Client, scenario: Scenario) -> None:
+def test_a_form_address_opened_by_get_redirects_to_its_page_with_nothing_changed(
+    clerk: Client, scenario: Scenario
+) -> None:
+    payment = PaymentFactory(tenant=scenario.tenant)
+    for url, back, _words in _post_only_urls(scenario, payment.pk):
+        response = clerk.get(url)
+        assert (response.status_code, response["Location"]) == (302, back), url
+        page = clerk.get(back)
+        assert page.status_code == 200, back
+        assert NOTHING_CHANGED in page.content.decode(), url
+    # Nothing happened on the way: the invoice still waits, the payment is as it was.
+    assert reload(scenario.price_mismatch).status == "pending_review"
+    assert clerk.get(reverse("web:dashboard")).status_code == 200, "still signed in after GET /logout"
+
+
+@pytest.mark.django_db
+def test_another_method_on_a_form_address_is_the_405_page_with_the_way_back(clerk: Client, scenario: Scenario) -> None:
     payment = PaymentFactory(tenant=scenario.tenant)
     for url, back, words in _post_only_urls(scenario, payment.pk):
-        response = clerk.get(url)
+        response = clerk.put(url)
         assert response.status_code == 405, url
         assert "POST" in response["Allow"].split(", ")
         html = response.content.decode()
@@ -114,7 +132,7 @@ def clerk_with_a_payment(settings: Any) -> tuple[Scenario, uuid.UUID]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_clerk_opens_each_form_address_and_sees_a_page_with_the_way_back(
+def test_the_clerk_opens_each_form_address_and_lands_on_its_page(
     live_server: Any, clerk_with_a_payment: tuple[Scenario, uuid.UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -122,38 +140,43 @@ def test_the_clerk_opens_each_form_address_and_sees_a_page_with_the_way_back(
     urls = _post_only_urls(scenario, payment_id)
     with chromium_page(base_url=live_server.url) as page:
         log_in(page, "clerk-errors")
-        for url, back, words in urls:
+        for url, back, _words in urls:
             response = page.goto(url)
-            assert response.status == 405 and "POST" in response.headers["allow"], url
-            page.get_by_role("heading", name="This address only takes a form").wait_for()
+            assert response.status == 200 and page.url == f"{live_server.url}{back}", url
+            page.get_by_text(NOTHING_CHANGED).wait_for()
             assert page.get_by_role("navigation", name="Main").is_visible()
-            link = page.get_by_role("link", name=f"Back to {words}")
-            assert link.get_attribute("href") == back
-        # Following the link from the invoice's form address leads to the invoice.
+        # The invoice's form address leads to the invoice, whose decision form is there to use.
         page.goto(urls[0][0])
-        page.get_by_role("link", name="Back to the invoice").click()
         page.get_by_role("heading", name=re.compile(scenario.price_mismatch.invoice_number)).wait_for()
+        assert page.get_by_test_id("review-form").is_visible()
 
         response = page.goto("/app/no-such-page")
         assert response.status == 404
         page.get_by_role("heading", name="Not found").wait_for()
         assert page.get_by_role("navigation", name="Main").is_visible()
 
-        response = page.goto(reverse("web:logout"))
-        assert response.status == 405
-        page.get_by_role("link", name="Back to the dashboard").click()
+        # Opening the log-out address signs nobody out: the dashboard, still signed in.
+        page.goto(reverse("web:logout"))
         page.get_by_role("heading", name="Dashboard").wait_for()
+        assert page.get_by_role("navigation", name="Main").is_visible()
         # Chromium logs each 4xx document as "Failed to load resource"; nothing else may show.
         assert [error for error in page.console_errors if "Failed to load resource" not in error] == []
 
 
 @pytest.mark.django_db
-def test_another_tenants_form_address_is_the_same_405_leading_to_the_dashboard(
+def test_another_tenants_form_address_is_the_404_page_as_a_missing_one(
     foreign_clerk: Client, scenario: Scenario
 ) -> None:
-    url = reverse("web:invoice-action", kwargs={"invoice_id": scenario.price_mismatch.pk})
-    response = foreign_clerk.get(url)
-    assert response.status_code == 405
-    html = response.content.decode()
-    assert '<a href="/" data-testid="back-link">Back to the dashboard</a>' in html
-    assert str(scenario.price_mismatch.pk) not in html and "INV-100" not in html
+    payment = PaymentFactory(tenant=scenario.tenant)
+    for url, _back, _words in _post_only_urls(scenario, payment.pk):
+        if str(scenario.price_mismatch.pk) not in url and str(payment.pk) not in url:
+            continue  # no object in it: the foreign clerk's own page
+        response = foreign_clerk.get(url)
+        assert response.status_code == 404, url
+        html = response.content.decode()
+        assert "<h1>Not found</h1>" in html
+        assert str(scenario.price_mismatch.pk) not in html and "INV-100" not in html
+        missing = url
+        for known in (scenario.price_mismatch.pk, payment.pk):
+            missing = missing.replace(str(known), str(uuid.uuid4()))
+        assert foreign_clerk.get(missing).status_code == 404, missing

@@ -165,10 +165,11 @@ def test_another_tenants_upload_is_a_404_to_see_and_to_import(clerk: Client, oth
     assert b"theirs.csv" not in clerk.get(reverse("web:imports")).content
 
 
-def test_opening_the_import_button_s_address_is_the_405_page(clerk: Client, tenant: Tenant) -> None:
+def test_opening_the_import_button_s_address_leads_to_the_import(clerk: Client, tenant: Tenant) -> None:
     job = ImportJobFactory(tenant=tenant)
     response = clerk.get(reverse("web:import-run", kwargs={"batch_id": job.batch_id}))
-    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.status_code == 302
+    assert response["Location"] == reverse("web:import-batch", kwargs={"batch_id": job.batch_id})
 
 
 def test_the_cards_poll_themselves_only_while_a_file_is_being_worked_on(clerk: Client, tenant: Tenant) -> None:
