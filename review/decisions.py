@@ -1,9 +1,14 @@
 """Reviewer actions on an invoice: approve, reject, escalate, dispute.
 
 Each is a move of the lifecycle table (invoices.lifecycle) with its own rules on top:
-- a comment is required to reject or dispute (the vendor and the auditor will ask why), and to
-  approve over a high or critical discrepancy of the latest match (the auditor will ask why the
-  reviewer overrode it);
+- a comment is required to reject or dispute (the vendor and the auditor will ask why), to
+  escalate (the approver who picks it up must know what to look at), and to approve over a high
+  or critical discrepancy of the latest match (the auditor will ask why the reviewer overrode it);
+- a caller that shows the discrepancies before approving (the invoice page, bulk approval) asks
+  for `confirmation`: approving over ANY discrepancy of the latest match then needs the id of
+  the match whose discrepancies the reviewer saw and confirmed, checked on the locked row, so a
+  re-match between page and click is never approved unseen (bulk approval confirms none: only a
+  clean invoice passes). The API does not ask: an integration reads the match in the response;
 - clerks work the standard queue; only approvers and administrators act on the escalated one
   (and API keys, which act for an integration the tenant trusts with approvals);
 - the caller may say which status its page showed (`expected_status`), so a reviewer who acted
@@ -12,6 +17,7 @@ Each is a move of the lifecycle table (invoices.lifecycle) with its own rules on
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from core.actors import Actor
@@ -26,6 +32,10 @@ S = InvoiceStatus
 COMMENT_REQUIRED = "A comment is required to {action} an invoice."
 APPROVE_OVER_SERIOUS_NEEDS_COMMENT = "A comment is required to approve an invoice with a high or critical discrepancy."
 SERIOUS_SEVERITIES = ("high", "critical")
+CONFIRM_DISCREPANCIES = "Tick the box to confirm that you approve this invoice over the discrepancies listed."
+DISCREPANCIES_CHANGED = (
+    "The invoice was matched again since your page was loaded: check the discrepancies listed now and confirm again."
+)
 ESCALATED_NEEDS_APPROVER = "Only an approver or an administrator can act on the escalated queue."
 UNKNOWN_ACTION = "Unknown review action {action!r}."
 
@@ -47,7 +57,7 @@ REVIEW_ACTIONS = {
     "approve": ReviewAction("approve", S.APPROVED, None, comment_required=False),
     "reject": ReviewAction("reject", S.REJECTED, None, comment_required=True),
     "dispute": ReviewAction("dispute", S.DISPUTED, None, comment_required=True),
-    "escalate": ReviewAction("escalate", S.PENDING_REVIEW, ReviewQueue.ESCALATED, comment_required=False),
+    "escalate": ReviewAction("escalate", S.PENDING_REVIEW, ReviewQueue.ESCALATED, comment_required=True),
 }
 
 # What each decision reads as once made (the invoice's timeline, exports, the API).
@@ -80,6 +90,36 @@ def invoice_has_serious_discrepancy(*, tenant: Tenant, invoice: Invoice) -> bool
     )
 
 
+def invoice_has_discrepancy(*, tenant: Tenant, invoice: Invoice) -> bool:
+    """Whether the invoice's latest match found anything at all."""
+    if invoice.latest_match_id is None:
+        return False
+    return Discrepancy.objects.for_tenant(tenant).filter(match_result_id=invoice.latest_match_id).exists()
+
+
+@dataclass(frozen=True)
+class DiscrepancyConfirmation:
+    """What the reviewer's page showed and confirmed before approving: the id of the match whose
+    discrepancies were listed, or None when nothing was confirmed."""
+
+    match_id: uuid.UUID | None = None
+
+
+def _approval_refusals(
+    *, tenant: Tenant, invoice: Invoice, comment: str, confirmation: DiscrepancyConfirmation | None
+) -> dict[str, list[str]]:
+    """Each field the approval is missing, with why (all at once: the page marks each)."""
+    refusals: dict[str, list[str]] = {}
+    if confirmation is not None and invoice_has_discrepancy(tenant=tenant, invoice=invoice):
+        if confirmation.match_id is None:
+            refusals["confirm_discrepancies"] = [CONFIRM_DISCREPANCIES]
+        elif confirmation.match_id != invoice.latest_match_id:
+            refusals["confirm_discrepancies"] = [DISCREPANCIES_CHANGED]
+    if not comment and invoice_has_serious_discrepancy(tenant=tenant, invoice=invoice):
+        refusals["comment"] = [APPROVE_OVER_SERIOUS_NEEDS_COMMENT]
+    return refusals
+
+
 def invoice_review(
     *,
     tenant: Tenant,
@@ -89,8 +129,13 @@ def invoice_review(
     role: str | None,
     comment: str = "",
     expected_status: str | None = None,
+    confirmation: DiscrepancyConfirmation | None = None,
 ) -> Invoice:
-    """Apply a reviewer's decision through the one transition function."""
+    """Apply a reviewer's decision through the one transition function.
+
+    `confirmation`: None when the caller shows no discrepancies (the API); otherwise approving
+    over any discrepancy needs it to name the latest match (module docstring).
+    """
     review_action = REVIEW_ACTIONS.get(action)
     if review_action is None:
         raise DocumentInvalid(UNKNOWN_ACTION.format(action=action), details={"action": [action]})
@@ -103,10 +148,10 @@ def invoice_review(
         if not can_review(role=role, invoice=current):
             raise ReviewForbidden(ESCALATED_NEEDS_APPROVER)
         # On the locked row: a re-match between page and click is what the reviewer approves over.
-        if action == "approve" and not comment and invoice_has_serious_discrepancy(tenant=tenant, invoice=current):
-            raise DocumentInvalid(
-                APPROVE_OVER_SERIOUS_NEEDS_COMMENT, details={"comment": [APPROVE_OVER_SERIOUS_NEEDS_COMMENT]}
-            )
+        if action == "approve":
+            refusals = _approval_refusals(tenant=tenant, invoice=current, comment=comment, confirmation=confirmation)
+            if refusals:
+                raise DocumentInvalid(" ".join(m for messages in refusals.values() for m in messages), details=refusals)
 
     return invoice_transition(
         tenant=tenant,

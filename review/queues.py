@@ -5,8 +5,11 @@ selector. Writes go through `invoice_review` (and so through the one transition 
 rules added here are the web app's, on top of those of `review.decisions`:
 - approving over a high or critical discrepancy needs a comment (the auditor will ask why the
   reviewer overrode the engine);
-- bulk approval takes only clean invoices (no high or critical discrepancy on their latest match),
-  each through its own transition, so a refusal of one does not undo the others.
+- bulk approval takes only clean invoices (matched, and no discrepancy at all on their latest
+  match: a medium price difference is still a difference someone must look at), each through its
+  own transition, so a refusal of one does not undo the others; the confirmation lists every
+  chosen invoice with its discrepancies and the sum per currency being approved;
+- after a decision the reviewer goes on to the next invoice of the same queue (`next_in_queue`).
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ from core.actors import Actor
 from core.exceptions import DomainError
 from core.money import exponent
 from invoices.models import Invoice, InvoiceStatus
+from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
-from review.decisions import ESCALATED_NEEDS_APPROVER, SERIOUS_SEVERITIES, can_review, invoice_review
+from review.decisions import (
+    ESCALATED_NEEDS_APPROVER,
+    SERIOUS_SEVERITIES,
+    DiscrepancyConfirmation,
+    can_review,
+    invoice_review,
+)
 from tenants.models import Tenant
 
-NOT_CLEAN = "Has a high or critical discrepancy: review it on its own page."
+NOT_CLEAN = "Not clean ({labels}): approve it on its own page, where each discrepancy is shown."
+NOT_MATCHED = "Not matched yet: review it on its own page."
 NOT_IN_QUEUE = "No longer waiting for review."
 
 # Sort keys the queue offers, as ORM orderings; the default shows the oldest first (first in,
@@ -77,13 +88,18 @@ def _amount_bound(queryset: QuerySet, value: Decimal, lookup: str) -> Q:
     return bound
 
 
+def _any_on_latest(tenant: Tenant) -> Exists:
+    return Exists(Discrepancy.objects.for_tenant(tenant).filter(match_result_id=OuterRef("latest_match_id")))
+
+
 def review_queue_list(*, tenant: Tenant, queue: str, filters: QueueFilters) -> QuerySet:
-    """The invoices waiting in `queue`, filtered and sorted, with `has_serious` annotated."""
+    """The invoices waiting in `queue`, filtered and sorted, with `has_serious` and
+    `has_discrepancy` annotated (`is_clean` reads the latter)."""
     invoices = (
         Invoice.objects.for_tenant(tenant)
         .filter(status=InvoiceStatus.PENDING_REVIEW, review_queue=queue)
         .select_related("vendor", "latest_match", "purchase_order")
-        .annotate(has_serious=_serious_on_latest(tenant))
+        .annotate(has_serious=_serious_on_latest(tenant), has_discrepancy=_any_on_latest(tenant))
     )
     if filters.vendor_id is not None:
         invoices = invoices.filter(vendor_id=filters.vendor_id)
@@ -115,33 +131,75 @@ def discrepancies_by_invoice(*, tenant: Tenant, invoices: Iterable[Invoice]) -> 
     return found
 
 
+def is_clean(invoice: Invoice) -> bool:
+    """What bulk approval takes: matched, and no discrepancy at all on the latest match (the
+    invoice annotated by `review_queue_list` or `bulk_approval_plan`)."""
+    return invoice.latest_match_id is not None and not invoice.has_discrepancy
+
+
+def next_in_queue(*, tenant: Tenant, queue: str, sort: str = DEFAULT_SORT, after: Invoice) -> Invoice | None:
+    """The invoice a reviewer works next once `after` is decided: the head of `queue` in the
+    queue's sort (oldest first by default), `after` aside. The head, not the one below `after`:
+    every decision takes its invoice out of the queue, so working from the head is working the
+    queue in order, and an invoice passed over is met again rather than forgotten."""
+    invoices = review_queue_list(tenant=tenant, queue=queue, filters=QueueFilters(sort=sort))
+    return invoices.exclude(pk=after.pk).first()
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    currency: str
+    total_minor: int
+    count: int
+
+
 @dataclass
 class BulkApproval:
-    """What a bulk approval did: the approved invoices, and the others with the reason."""
+    """What a bulk approval would do or did: the approved invoices, the others with the reason,
+    each chosen invoice's discrepancies (latest match) and the sums per currency approved."""
 
     approved: list[Invoice] = field(default_factory=list)
     skipped: list[tuple[Invoice, str]] = field(default_factory=list)
+    discrepancies: dict[uuid.UUID, list[Discrepancy]] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> list[CurrencyTotal]:
+        """The exact sum of the approved invoices' totals per currency (minor units), by currency."""
+        sums: dict[str, list[int]] = {}
+        for invoice in self.approved:
+            entry = sums.setdefault(invoice.currency, [0, 0])
+            entry[0] += invoice.total_amount
+            entry[1] += 1
+        return [CurrencyTotal(currency, total, count) for currency, (total, count) in sorted(sums.items())]
+
+    def discrepancies_of(self, invoice: Invoice) -> list[Discrepancy]:
+        return self.discrepancies.get(invoice.pk, [])
+
+
+def _not_clean_reason(found: list[Discrepancy]) -> str:
+    labels = sorted({DISCREPANCY_TYPE_LABELS.get(d.type, d.type) for d in found})
+    return NOT_CLEAN.format(labels=", ".join(labels)) if labels else NOT_MATCHED
 
 
 def bulk_approval_plan(*, tenant: Tenant, invoice_ids: Iterable[uuid.UUID], role: str | None) -> BulkApproval:
     """Which of the chosen invoices a bulk approval would approve, before the reviewer confirms.
 
-    The role check here only makes the confirmation page honest; `invoice_review` checks it
-    again, on the locked row, when the approval is made.
+    The checks here make the confirmation page honest; `invoice_review` checks the role and the
+    cleanliness again, on the locked row, when the approval is made.
     """
-    plan = BulkApproval()
-    invoices = (
+    invoices = list(
         Invoice.objects.for_tenant(tenant)
         .filter(pk__in=list(invoice_ids))
         .select_related("vendor")
-        .annotate(has_serious=_serious_on_latest(tenant))
+        .annotate(has_discrepancy=_any_on_latest(tenant))
         .order_by("created_at", "id")
     )
+    plan = BulkApproval(discrepancies=discrepancies_by_invoice(tenant=tenant, invoices=invoices))
     for invoice in invoices:
         if invoice.status != InvoiceStatus.PENDING_REVIEW:
             plan.skipped.append((invoice, NOT_IN_QUEUE))
-        elif invoice.has_serious:
-            plan.skipped.append((invoice, NOT_CLEAN))
+        elif not is_clean(invoice):
+            plan.skipped.append((invoice, _not_clean_reason(plan.discrepancies_of(invoice))))
         elif not can_review(role=role, invoice=invoice):
             plan.skipped.append((invoice, ESCALATED_NEEDS_APPROVER))
         else:
@@ -156,10 +214,11 @@ def invoice_review_bulk_approve(
 
     Each goes through `invoice_review` with `expected_status=pending_review`, so one that a
     colleague decided meanwhile is reported as skipped, not overwritten; the role check of the
-    escalated queue applies to each as on its own page.
+    escalated queue applies to each as on its own page; and it confirms no discrepancy, so an
+    invoice re-matched with one since the plan is refused on its locked row, not approved unseen.
     """
     plan = bulk_approval_plan(tenant=tenant, invoice_ids=invoice_ids, role=role)
-    outcome = BulkApproval(skipped=list(plan.skipped))
+    outcome = BulkApproval(skipped=list(plan.skipped), discrepancies=plan.discrepancies)
     for invoice in plan.approved:
         try:
             invoice_review(
@@ -170,6 +229,7 @@ def invoice_review_bulk_approve(
                 role=role,
                 comment=comment or "Bulk approval of clean invoices.",
                 expected_status=InvoiceStatus.PENDING_REVIEW,
+                confirmation=DiscrepancyConfirmation(match_id=None),
             )
         except DomainError as exc:
             outcome.skipped.append((invoice, exc.message))

@@ -16,20 +16,23 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from core.exceptions import DomainError
+from core.exceptions import DocumentInvalid, DomainError
 from core.http.listing import list_page
 from core.state_machine import StaleState
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from review.comparison import invoice_detail as invoice_detail_read
-from review.decisions import REVIEW_ACTIONS, can_review, invoice_review
+from review.decisions import REVIEW_ACTIONS, DiscrepancyConfirmation, can_review, invoice_review
 from review.originals import invoice_original_read
 from review.queues import (
+    DEFAULT_SORT,
     QUEUE_SORTS,
     QueueFilters,
     bulk_approval_plan,
     discrepancies_by_invoice,
     invoice_review_bulk_approve,
+    is_clean,
+    next_in_queue,
     review_queue_list,
 )
 from tenants.http.error_pages import post_only
@@ -43,6 +46,10 @@ DONE = {
     "dispute": "Invoice {number} disputed.",
     "escalate": "Invoice {number} escalated to an approver.",
 }
+NEXT_IN_QUEUE = "Next in the {queue} queue: {number}."
+QUEUE_EMPTY = "Nothing else is waiting in the {queue} queue."
+# The decision form's fields in page order: the first one refused gets the focus.
+DECISION_FIELDS = ("confirm_discrepancies", "comment")
 STALE_PAGE = (
     "Someone else acted on invoice {number} while you were looking at it: it is now {current}. "
     "Nothing was changed. Check its current state below before acting again."
@@ -102,6 +109,7 @@ def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
     found = discrepancies_by_invoice(tenant=web.tenant, invoices=page.object_list)
     for invoice in page.object_list:
         invoice.queue_discrepancies = found.get(invoice.pk, [])
+        invoice.is_clean = is_clean(invoice)
     context = {
         "queue": queue,
         "form": form,
@@ -117,6 +125,11 @@ def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
     if request.htmx and request.htmx.target == "queue-results":
         return render(request, "invoices/_queue_results.html", context)
     return render(request, "invoices/queue.html", context)
+
+
+def _queue_sort(value: str | None) -> str:
+    """The queue's sort the reviewer came from (carried by the links and the decision form)."""
+    return value if value in QUEUE_SORTS else DEFAULT_SORT
 
 
 def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, Any]:
@@ -141,6 +154,9 @@ def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, An
             "" if allowed or not actionable else "Only an approver or an administrator can act on the escalated queue."
         ),
         "has_serious": any(d.severity in ("high", "critical") for d in detail.discrepancies),
+        "can_approve": any(action.name == "approve" for action in actions),
+        "queue_sort": _queue_sort(request.GET.get("sort") or request.POST.get("queue_sort")),
+        "field_errors": {},
         "nav": f"queue-{invoice.review_queue}" if invoice.review_queue else "",
     }
 
@@ -169,20 +185,38 @@ def invoice_timeline(request: HttpRequest, invoice_id: uuid.UUID) -> HttpRespons
     return render(request, "invoices/_timeline.html", context)
 
 
+def _confirmed_match(raw: str) -> uuid.UUID | None:
+    """The match id the ticked confirmation box carries (None: not ticked, or not an id)."""
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _detail_url(invoice_id: uuid.UUID, sort: str) -> str:
+    url = reverse("web:invoice-detail", kwargs={"invoice_id": invoice_id})
+    return url if sort == DEFAULT_SORT else f"{url}?sort={sort}"
+
+
 @tenant_view
 @post_only(back="web:invoice-detail", back_label="the invoice", back_kwargs=("invoice_id",), back_model=Invoice)
 def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
-    """Approve, reject, escalate or dispute, with the status the page showed as `expected_status`.
+    """Approve, reject, escalate or dispute, with the status the page showed as `expected_status`
+    and, to approve over discrepancies, the match whose discrepancies the reviewer confirmed.
 
-    Success redirects to the invoice (post/redirect/get); a refusal re-renders the page with the
-    reason and the status of the refusal (400 invalid, 403 not allowed, 409 stale page).
+    Success goes on to the next invoice of the queue the invoice was in (post/redirect/get, the
+    queue's sort kept), or back to the queue when it is empty. A refusal re-renders the page
+    with its status (400 invalid, 403 not allowed, 409 stale page): a missing field's reason
+    beside that field, which takes the focus; any other reason at the top.
     """
     web = web_of(request)
     invoice = Invoice.objects.for_tenant(web.tenant).filter(pk=invoice_id).first()
     if invoice is None:
         raise Http404
+    queue = invoice.review_queue if invoice.status == InvoiceStatus.PENDING_REVIEW else None
     action = request.POST.get("action", "")
     comment = request.POST.get("comment", "")
+    confirmed = _confirmed_match(request.POST.get("confirm_discrepancies", ""))
     expected_status = request.POST.get("expected_status") or None
     try:
         invoice_review(
@@ -193,20 +227,36 @@ def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
             role=web.role,
             comment=comment,
             expected_status=expected_status,
+            confirmation=DiscrepancyConfirmation(match_id=confirmed),
         )
     except DomainError as exc:
         context = _detail_context(request, invoice_id)
+        fields = {name: exc.details[name] for name in DECISION_FIELDS if name in exc.details}
         if isinstance(exc, StaleState):
             context["error"] = STALE_PAGE.format(
                 number=invoice.invoice_number, current=context["invoice"].get_status_display()
             )
+        elif isinstance(exc, DocumentInvalid) and fields:
+            context["field_errors"] = fields
+            context["focus_field"] = next(iter(fields))
         else:
             context["error"] = exc.message
-            context["comment"] = comment
-            context["failed_action"] = action
+        context["comment"] = comment
+        context["failed_action"] = action
+        context["confirmed_match"] = confirmed
         return render(request, "invoices/detail.html", context, status=exc.status_code)
-    messages.success(request, DONE.get(action, "Done.").format(number=invoice.invoice_number))
-    return redirect("web:invoice-detail", invoice_id=invoice.pk)
+    done = DONE.get(action, "Done.").format(number=invoice.invoice_number)
+    sort = _queue_sort(request.POST.get("queue_sort"))
+    if queue is None:
+        messages.success(request, done)
+        return redirect("web:invoice-detail", invoice_id=invoice.pk)
+    queue_label = ReviewQueue(queue).label.lower()
+    following = next_in_queue(tenant=web.tenant, queue=queue, sort=sort, after=invoice)
+    if following is None:
+        messages.success(request, f"{done} {QUEUE_EMPTY.format(queue=queue_label)}")
+        return redirect("web:queue", queue=queue)
+    messages.success(request, f"{done} {NEXT_IN_QUEUE.format(queue=queue_label, number=following.invoice_number)}")
+    return redirect(_detail_url(following.pk, sort))
 
 
 def _chosen_ids(request: HttpRequest) -> list[uuid.UUID]:
@@ -232,7 +282,15 @@ def bulk_approve(request: HttpRequest, queue: str) -> HttpResponse:
         return redirect("web:queue", queue=queue)
     if request.POST.get("confirm") != "yes":
         plan = bulk_approval_plan(tenant=web.tenant, invoice_ids=chosen, role=web.role)
-        return render(request, "invoices/bulk_confirm.html", {"plan": plan, "queue": queue, "nav": f"queue-{queue}"})
+        # Every chosen invoice, with its discrepancies (labels in the template) and, if left out, why.
+        chosen_rows = [(invoice, plan.discrepancies_of(invoice), "") for invoice in plan.approved] + [
+            (invoice, plan.discrepancies_of(invoice), reason) for invoice, reason in plan.skipped
+        ]
+        return render(
+            request,
+            "invoices/bulk_confirm.html",
+            {"plan": plan, "chosen_rows": chosen_rows, "queue": queue, "nav": f"queue-{queue}"},
+        )
     outcome = invoice_review_bulk_approve(
         tenant=web.tenant,
         invoice_ids=chosen,

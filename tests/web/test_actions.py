@@ -17,11 +17,20 @@ pytestmark = pytest.mark.django_db
 
 
 def _act(
-    client: Client, invoice: Invoice, action: str, comment: str = "", expected: str | None = "pending_review"
+    client: Client,
+    invoice: Invoice,
+    action: str,
+    comment: str = "",
+    expected: str | None = "pending_review",
+    *,
+    confirm: bool = False,
 ) -> HttpResponse:
+    """The decision form sent; `confirm` ticks the box confirming the discrepancies the page listed."""
     data = {"action": action, "comment": comment}
     if expected is not None:
         data["expected_status"] = expected
+    if confirm:
+        data["confirm_discrepancies"] = str(invoice.latest_match_id)
     return client.post(reverse("web:invoice-action", kwargs={"invoice_id": invoice.pk}), data)
 
 
@@ -39,16 +48,17 @@ def _last_review_event(invoice: Invoice) -> AuditEvent:
         ("approve", "", "approved", None),
         ("reject", "Vendor billed the wrong price list.", "rejected", None),
         ("dispute", "Asked the vendor for a credit note.", "disputed", None),
-        ("escalate", "", "pending_review", "escalated"),
+        ("escalate", "Price rise not on the PO.", "pending_review", "escalated"),
     ],
 )
 def test_each_action_moves_the_invoice_and_audits_the_user(
     clerk: Client, scenario: Scenario, action: str, comment: str, status: str, queue: str | None
 ) -> None:
     invoice = scenario.price_mismatch
-    response = _act(clerk, invoice, action, comment)
+    response = _act(clerk, invoice, action, comment, confirm=True)
     assert response.status_code == 302
-    assert response["Location"] == reverse("web:invoice-detail", kwargs={"invoice_id": invoice.pk})
+    # Nothing else waits in the standard queue: back to it (tests/web/test_decisions.py: the next one).
+    assert response["Location"] == reverse("web:queue", kwargs={"queue": "standard"})
     moved = reload(invoice)
     assert (moved.status, moved.review_queue) == (status, queue)
     event = _last_review_event(invoice)
@@ -56,14 +66,14 @@ def test_each_action_moves_the_invoice_and_audits_the_user(
     assert (event.actor_kind, event.actor_id) == ("user", str(user))
     assert event.after["review_action"] == action
     assert event.after.get("reason", "") == comment
-    # The page after the redirect says what happened and shows the event in the timeline.
-    page = clerk.get(response["Location"]).content.decode()
-    assert f"Invoice {invoice.invoice_number}" in page
+    # The page after the redirect says what happened; the invoice's timeline shows the event.
+    assert f"Invoice {invoice.invoice_number}" in clerk.get(response["Location"]).content.decode()
+    page = clerk.get(reverse("web:invoice-detail", kwargs={"invoice_id": invoice.pk})).content.decode()
     assert action.capitalize() in page
 
 
-@pytest.mark.parametrize("action", ["reject", "dispute"])
-def test_reject_and_dispute_need_a_comment(clerk: Client, scenario: Scenario, action: str) -> None:
+@pytest.mark.parametrize("action", ["reject", "dispute", "escalate"])
+def test_reject_dispute_and_escalate_need_a_comment(clerk: Client, scenario: Scenario, action: str) -> None:
     response = _act(clerk, scenario.price_mismatch, action, "  ")
     assert response.status_code == 400
     assert f"A comment is required to {action} an invoice." in response.content.decode()
@@ -71,12 +81,13 @@ def test_reject_and_dispute_need_a_comment(clerk: Client, scenario: Scenario, ac
 
 
 def test_approving_over_a_high_discrepancy_needs_a_comment(approver: Client, scenario: Scenario) -> None:
-    response = _act(approver, scenario.duplicate, "approve")
+    response = _act(approver, scenario.duplicate, "approve", confirm=True)
     assert response.status_code == 400
     assert APPROVE_OVER_SERIOUS_NEEDS_COMMENT in response.content.decode()
     assert reload(scenario.duplicate).status == "pending_review"
 
-    response = _act(approver, scenario.duplicate, "approve", "Confirmed with the vendor: a second delivery.")
+    reason = "Confirmed with the vendor: a second delivery."
+    response = _act(approver, scenario.duplicate, "approve", reason, confirm=True)
     assert response.status_code == 302
     assert reload(scenario.duplicate).status == "approved"
 
@@ -104,7 +115,7 @@ def test_a_stale_page_gets_a_clear_message_not_an_overwrite(
     invoice = scenario.price_mismatch
     # The approver acted first; the clerk's page still shows pending_review.
     assert _act(approver, invoice, "reject", "Wrong price list.").status_code == 302
-    response = _act(clerk, invoice, "approve", "Looks fine.")
+    response = _act(clerk, invoice, "approve", "Looks fine.", confirm=True)
     assert response.status_code == 409
     html = response.content.decode()
     assert "Someone else acted on invoice INV-100" in html
@@ -120,11 +131,14 @@ def test_an_unknown_action_is_refused(clerk: Client, scenario: Scenario) -> None
 
 
 def test_another_tenants_invoice_is_a_404_for_actions(foreign_clerk: Client, scenario: Scenario) -> None:
-    response = _act(foreign_clerk, scenario.price_mismatch, "approve", "mine now")
+    response = _act(foreign_clerk, scenario.price_mismatch, "approve", "mine now", confirm=True)
     assert response.status_code == 404
     assert reload(scenario.price_mismatch).status == "pending_review"
 
 
 def test_actions_are_post_only(clerk: Client, scenario: Scenario) -> None:
     url = reverse("web:invoice-action", kwargs={"invoice_id": scenario.price_mismatch.pk})
-    assert clerk.get(url, {"action": "approve"}).status_code == 405
+    response = clerk.get(url, {"action": "approve"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("web:invoice-detail", kwargs={"invoice_id": scenario.price_mismatch.pk})
+    assert reload(scenario.price_mismatch).status == "pending_review"

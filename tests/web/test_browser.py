@@ -19,6 +19,7 @@ from django.conf import settings
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.web.conftest import Scenario, build_scenario
+from tests.web.test_decisions import clean_in_review
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -128,15 +129,18 @@ def test_a_clerk_approves_a_price_discrepancy_with_a_comment(browser_page: Any, 
     events_before = page.get_by_test_id("timeline-item").count()
 
     page.get_by_label(re.compile("^Comment")).fill("Price rise agreed by phone with the vendor.")
+    # Approving over the price difference asks to confirm it (the only invoice: back to the queue).
+    page.get_by_role("checkbox", name=re.compile("I have checked")).check()
     page.get_by_role("button", name="Approve").click()
-    page.get_by_text("Invoice INV-100 approved.").wait_for()
+    page.get_by_text("Invoice INV-100 approved. Nothing else is waiting in the standard queue.").wait_for()
+    assert page.get_by_test_id("queue-count").inner_text() == "0 invoices waiting"
+    page.go_back()
+    page.reload()
     assert page.get_by_test_id("invoice-status").inner_text().startswith("Approved")
     assert page.get_by_test_id("timeline-item").count() == events_before + 1
     assert "Price rise agreed by phone" in page.get_by_test_id("timeline").inner_text()
     assert "clerk-e2e" in page.get_by_test_id("timeline").inner_text()
 
-    _nav(page, "Standard queue")
-    assert page.get_by_test_id("queue-count").inner_text() == "0 invoices waiting"
     assert page.console_errors == []
 
 
@@ -149,9 +153,8 @@ def test_an_approver_rejects_an_escalated_duplicate(browser_page: Any, live_scen
     row.get_by_role("link", name="INV-200-B").click()
     page.get_by_label(re.compile("^Comment")).fill("Same delivery billed twice as INV-200.")
     page.get_by_role("button", name="Reject").click()
-    page.get_by_text("Invoice INV-200-B rejected.").wait_for()
-    assert page.get_by_test_id("invoice-status").inner_text().startswith("Rejected")
-    _nav(page, "Escalated queue")
+    # The last one of the queue: the reviewer is back on the (empty) queue.
+    page.get_by_text("Invoice INV-200-B rejected. Nothing else is waiting in the escalated queue.").wait_for()
     assert page.get_by_test_id("queue-count").inner_text() == "0 invoices waiting"
 
 
@@ -169,18 +172,26 @@ def test_queue_filters_update_the_results_in_place(browser_page: Any, live_scena
     assert page.console_errors == []
 
 
-def test_a_clerk_bulk_approves_clean_invoices_after_confirming(browser_page: Any) -> None:
+@pytest.fixture
+def live_clean(live_scenario: Scenario) -> None:
+    """A clean invoice (no discrepancy at all) beside INV-100 in the standard queue."""
+    clean_in_review(live_scenario.tenant, "C-1")
+
+
+def test_a_clerk_bulk_approves_clean_invoices_after_confirming(live_clean: None, browser_page: Any) -> None:
     page = browser_page
     _log_in(page, Role.CLERK)
     _nav(page, "Standard queue")
-    # The header checkbox (our own script, no inline JS) ticks every clean row.
+    # The header checkbox (our own script, no inline JS) ticks every clean row; INV-100's price
+    # difference is not clean (tests/web/test_decisions_browser.py: the confirmation in full).
     page.get_by_label("Select all clean invoices on this page").check()
-    assert page.get_by_label("Select INV-100").is_checked()
+    assert page.get_by_label("Select C-1").is_checked()
+    assert page.get_by_label("Select INV-100").count() == 0
     page.get_by_test_id("bulk-approve").click()
     page.get_by_role("heading", name="1 clean invoice will be approved").wait_for()
     page.get_by_test_id("confirm-bulk").click()
     page.get_by_text("1 invoice(s) approved; 0 left for individual review.").wait_for()
-    assert page.get_by_test_id("queue-count").inner_text() == "0 invoices waiting"
+    assert page.get_by_test_id("queue-count").inner_text() == "1 invoice waiting"
     assert page.console_errors == []
 
 
@@ -204,6 +215,11 @@ def test_the_review_flow_works_from_the_keyboard(browser_page: Any) -> None:
     page.get_by_role("heading", name=re.compile("INV-100")).wait_for()
     page.get_by_label(re.compile("^Comment")).focus()
     page.keyboard.type("Checked against the vendor's new price list.")
+    # The confirmation of the price difference sits just before the comment box.
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.id") == "confirm_discrepancies"
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Approve"
     # The focus ring is drawn (keyboard users must see where they are).

@@ -11,9 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from invoices.models import Invoice
-from tests.factories import HOSES, InvoiceFactory, VendorFactory
+from review.decisions import invoice_review
+from tests.factories import HOSES, TEST_ACTOR, InvoiceFactory, VendorFactory
 from tests.matching.runs import run_matching
 from tests.web.conftest import Scenario
+from tests.web.test_decisions import clean_in_review
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +111,14 @@ def test_htmx_gets_only_the_results(clerk: Client, scenario: Scenario) -> None:
 def test_clerks_get_no_bulk_selection_on_the_escalated_queue(
     clerk: Client, approver: Client, scenario: Scenario
 ) -> None:
+    # A clean invoice (no discrepancy at all) in each queue: the clerk may select only the standard one.
+    clean = clean_in_review(scenario.tenant, "C-1")
+    escalated = clean_in_review(scenario.tenant, "C-2")
+    invoice_review(
+        tenant=scenario.tenant, invoice=escalated, action="escalate", actor=TEST_ACTOR, role=None, comment="Held."
+    )
     assert 'name="invoice_ids"' not in clerk.get(ESCALATED).content.decode()
-    assert 'name="invoice_ids"' in clerk.get(STANDARD).content.decode()
+    assert f'name="invoice_ids" value="{clean.pk}"' in clerk.get(STANDARD).content.decode()
+    assert f'name="invoice_ids" value="{escalated.pk}"' in approver.get(ESCALATED).content.decode()
     # The duplicate has a high discrepancy: no checkbox even for an approver.
-    assert 'name="invoice_ids"' not in approver.get(ESCALATED).content.decode()
+    assert f'value="{scenario.duplicate.pk}"' not in approver.get(ESCALATED).content.decode()
