@@ -9,7 +9,8 @@ detection compares numbers (invoices.numbers.normalize_invoice_number: case, spa
 zero padding do not matter).
 
 The form posts the selected invoices (`invoice`, in page order), an amount per invoice
-(`amount-<invoice id>`) and the invoices whose rest is written off (`write_off`). An empty amount
+(`amount-<invoice id>`; positional `amount` values are read too, as the earlier form of typed rows
+sent them) and the invoices whose rest is written off (`write_off`). An empty amount
 takes the open balance, in the order the invoices were selected, until the payment is used up:
 what the page's script fills in as the clerk ticks, so the form works the same without it.
 """
@@ -176,8 +177,19 @@ def _resolve(*, tenant: Tenant, payment: Payment, ref: str) -> list[Invoice]:
 def allocation_form_read(*, tenant: Tenant, payment: Payment, data: QueryDict, remaining: int) -> AllocationForm:
     """The parts the form asks for (amounts in minor units), or its errors; nothing is written."""
     form = AllocationForm(note=data.get("note", "").strip())
-    form.selected = [value.strip() for value in data.getlist("invoice") if value.strip()]
-    form.amounts = {ref: data.get(f"amount-{ref}", "").strip() for ref in form.selected}
+    # An amount per invoice (`amount-<ref>`), or, as the earlier form of three rows and scripts
+    # post it, the `amount` at the same position as its `invoice`.
+    positional = data.getlist("amount")
+    for index, value in enumerate(data.getlist("invoice")):
+        ref = value.strip()
+        if not ref:
+            continue
+        form.selected.append(ref)
+        keyed = f"amount-{ref}"
+        if keyed in data:
+            form.amounts[ref] = data.get(keyed, "").strip()
+        else:
+            form.amounts[ref] = positional[index].strip() if index < len(positional) else ""
     form.write_offs = {value.strip() for value in data.getlist("write_off")}
     if not form.selected:
         form.errors.append(NO_SELECTION)
