@@ -1,9 +1,11 @@
-"""Writes of the payments app: importing bank statements."""
+"""Writes of the payments app: importing bank statements (and reconciling what they brought)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import logging
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -19,6 +21,8 @@ from payments.models import Payment, PaymentStatus, StatementFormat, StatementIm
 from payments.statements import ParsedFile, StatementParseError, balance_check, parse_statement_file
 from source_files.services import CSV, TEXT, XML, DocumentRef, source_file_keep
 from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 # The setting that bounds a statement file, at the API's door and here.
 MAX_BYTES_SETTING = "PAYMENT_STATEMENT_MAX_BYTES"
@@ -210,6 +214,9 @@ def statement_import(
         if dry_run:
             transaction.set_rollback(True)
         else:
+            if new_rows:
+                # Reconciled after the import commits, not at the schedule's next turn (#18).
+                reconciliation_enqueue(tenant=tenant)
             # Kept last, after every row: the file links to the import its payments point at.
             source_file_keep(
                 tenant=tenant,
@@ -220,3 +227,29 @@ def statement_import(
                 documents=[DocumentRef(StatementImport._meta.label_lower, batch.pk)],
             )
     return report
+
+
+def reconciliation_enqueue(*, tenant: Tenant) -> None:
+    """Queue a reconciliation run for the tenant once the current transaction commits.
+
+    New statement lines are matched at once instead of waiting for the schedule
+    (RECONCILE_SCHEDULE_MINUTES). A broker that is down loses
+    nothing: the scheduled run picks the payments up, so the error is logged and the import still
+    succeeds (`robust`). The run takes the tenant's reconciliation lock, so a run already under way
+    makes this one return at once (payments.tasks).
+    """
+    tenant_id = str(tenant.pk)
+    # update_wrapper: Django's robust on_commit logs the callback's __qualname__, which a bare
+    # partial lacks (as matching.services.matching_enqueue).
+    now = _reconciliation_enqueue_now
+    callback = functools.update_wrapper(functools.partial(now, tenant_id), now)
+    transaction.on_commit(callback, robust=True)
+
+
+def _reconciliation_enqueue_now(tenant_id: str) -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("payments.tasks.reconcile_payments", tenant_id, task_name=f"reconcile-{tenant_id}")
+    except Exception:
+        logger.exception("Could not queue reconciliation for tenant %s; the schedule will", tenant_id)
