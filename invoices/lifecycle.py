@@ -4,7 +4,7 @@
 |----------------|------------------------------------------------------|----------------------------------|
 | draft          | received, void                                       | a clerk submits or discards it   |
 | received       | approved, pending_review, on_hold, rejected          | the matching decision            |
-| on_hold        | received (re-match)                                  | a receipt arrives for its PO     |
+| on_hold        | received (re-match)                                  | a receipt, or "Re-match"         |
 | on_hold        | pending_review (escalated)                           | no receipt after HOLD_MAX_DAYS   |
 | pending_review | approved, rejected, disputed, pending_review (escalated) | a reviewer                   |
 | disputed       | pending_review, rejected, void                       | dispute resolved                 |

@@ -307,7 +307,7 @@ def _described(changed: Mapping[str, Mapping[str, Any]]) -> str:
 
     def shown(value: Any) -> str:
         if isinstance(value, (list, tuple)):  # reject_on: discrepancy types, by their labels
-            return "; ".join(DISCREPANCY_TYPE_LABELS.get(code, code) for code in value) or "none"
+            return "; ".join(DISCREPANCY_TYPE_LABELS.get(code) or code for code in value) or "none"
         return "default" if value is None else str(value)
 
     return ", ".join(

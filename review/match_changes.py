@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from audit.models import AuditEvent
-from invoices.models import Invoice, InvoiceStatus
+from invoices.models import DocumentType, Invoice, InvoiceStatus
 from matching.models import Discrepancy, MatchResult
 from matching.rematch import MOVED_BACK, OPEN_FOR_REMATCH
 from tenants.models import Tenant
@@ -58,21 +58,22 @@ class MatchChanges:
 
     @property
     def decision_changed(self) -> bool:
-        return self.compared and (self.previous.decision, self.previous.review_queue) != (  # type: ignore[union-attr]
-            self.latest.decision,  # type: ignore[union-attr]
-            self.latest.review_queue,  # type: ignore[union-attr]
-        )
+        previous, latest = self.previous, self.latest
+        if previous is None or latest is None:
+            return False
+        return (previous.decision, previous.review_queue) != (latest.decision, latest.review_queue)
 
     @property
     def confidence_change(self) -> Decimal | None:
-        if not self.compared:
+        previous, latest = self.previous, self.latest
+        if previous is None or latest is None:
             return None
-        return self.latest.confidence - self.previous.confidence  # type: ignore[union-attr]
+        return latest.confidence - previous.confidence
 
     @property
     def can_rematch(self) -> bool:
         """Open invoices only ("Re-match now"): not drafts, decided, paid or closed ones."""
-        return self.invoice.status in OPEN_FOR_REMATCH and self.invoice.document_type == "invoice"
+        return self.invoice.status in OPEN_FOR_REMATCH and self.invoice.document_type == DocumentType.INVOICE
 
     @property
     def waiting_for_run(self) -> bool:
