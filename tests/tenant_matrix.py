@@ -25,6 +25,7 @@ from core.actors import system_actor
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
 from payments.reconciliation.services import allocation_split
+from review.disputes import dispute_open
 from review.saved_views import saved_view_create
 from source_files.services import XML, DocumentRef, source_file_keep
 from tenants.models import Role, Tenant
@@ -198,6 +199,19 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     )
     # A file brought in on the Import page, checked and ready: its upload is what the pages address.
     objects["import-batch"] = ImportJobFactory(tenant=tenant, filename=f"{label}-invoices.csv").batch
+    # A dispute, of an invoice of its own in review (the matched invoice above stays as it is).
+    disputed = InvoiceFactory(
+        tenant=tenant, vendor=vendor, invoice_number=f"DISP-{label}", status="pending_review", review_queue="standard"
+    )
+    objects["dispute"] = dispute_open(
+        tenant=tenant,
+        invoice=disputed,
+        actor=system_actor(label),
+        role=Role.ADMIN,
+        author=viewer,
+        reason="price",
+        comment=f"{label} price is wrong",
+    )
     # A clerk's membership and an API key: the settings pages' objects (users, keys).
     objects["membership"] = MembershipFactory(tenant=tenant, role=Role.CLERK)
     objects["api-key"], _ = api_key_create(tenant=tenant, name=f"{label} key", actor=system_actor(label))

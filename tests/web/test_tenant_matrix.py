@@ -59,6 +59,8 @@ OBJECT_KWARGS = {
     "api_key_id": "api-key",
     # An upload of the Import page (its files, their checks and imports).
     "batch_id": "import-batch",
+    # A dispute's page and its forms (review.dispute_views).
+    "dispute_id": "dispute",
 }
 
 # URL parameters that name no tenant's object, with every value they take.
