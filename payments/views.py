@@ -159,15 +159,19 @@ def payment_queue(request: HttpRequest) -> HttpResponse:
     web = web_of(request)
     status = _list_status(request)
     debits = Payment.objects.for_tenant(web.tenant).filter(direction=PaymentDirection.DEBIT)
+    for _ in range(_REVALIDATE_ROUNDS):
+        listing = list_page(
+            query=request.GET,
+            queryset=debits.filter(status=status),
+            per_page=PAGE_SIZE,
+            sorts=PAYMENT_SORTS,
+            default_sort="-booked",
+        )
+        rows = list(listing.page.object_list)
+        # A suggested payment whose suggestion no longer holds is unmatched again, not listed here.
+        if status != PaymentStatus.SUGGESTED or not _withdrew_stale(web, rows):
+            break
     counts = dict(debits.order_by().values("status").annotate(count=Count("id")).values_list("status", "count"))
-    listing = list_page(
-        query=request.GET,
-        queryset=debits.filter(status=status),
-        per_page=PAGE_SIZE,
-        sorts=PAYMENT_SORTS,
-        default_sort="-booked",
-    )
-    rows = list(listing.page.object_list)
     _with_masked_accounts(rows)
     paid = paid_by_payment(tenant=web.tenant, payment_ids=[payment.pk for payment in rows])
     for payment in rows:
@@ -195,6 +199,16 @@ def payment_queue(request: HttpRequest) -> HttpResponse:
         "nav": "payments",
     }
     return render(request, "payments/queue.html", context)
+
+
+def _withdrew_stale(web: WebContext, payments: list[Payment]) -> bool:
+    """Re-validates the suggestions of these payments; true when some were withdrawn."""
+    suggestions = list(
+        PaymentSuggestion.objects.for_tenant(web.tenant)
+        .filter(payment_id__in=[payment.pk for payment in payments])
+        .select_related("payment")
+    )
+    return len(suggestions_revalidate(tenant=web.tenant, suggestions=suggestions)) < len(suggestions)
 
 
 @tenant_view

@@ -359,3 +359,12 @@ def test_another_tenants_payment_and_invoices_stay_out_of_reach(
         .count('data-testid="payment-row"')
         == 0
     )
+
+
+def test_the_suggested_list_leaves_out_a_stale_suggestion(clerk: Client, desk: Desk) -> None:
+    suggested = _stale_suggestion(desk)
+    html = _list(clerk, "suggested")
+    assert f'data-payment="{suggested.pk}"' not in html
+    assert 'aria-current="page">Suggestion waiting <span class="count">(0)</span>' in html
+    assert _reload(suggested).status == PaymentStatus.UNMATCHED
+    assert f'data-payment="{suggested.pk}"' in _list(clerk, "unmatched")
