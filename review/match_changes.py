@@ -96,7 +96,8 @@ def _latest_rematch(*, tenant: Tenant, invoice: Invoice) -> Rematch | None:
     after: dict[str, Any] = event.after or {}
     return Rematch(
         at=event.occurred_at,
-        actor_label=event.actor_label or event.actor_id,
+        # A person or an API key by name; Recon's own triggers (a goods receipt) say "automatically".
+        actor_label="" if event.actor_kind == "system" else (event.actor_label or event.actor_id),
         reason=str(after.get("reason", "")),
         from_status=str(before.get("status", "")),
         from_queue=before.get("review_queue"),

@@ -13,9 +13,11 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from invoices.models import Invoice, InvoiceStatus
@@ -37,6 +39,8 @@ from tests.matching.runs import reload, results_of, run_matching
 from tests.web.browser import chromium_page, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
 WIDGETS = Line("WD-400", "Widget, steel", "400", "20.00")
 
@@ -118,6 +122,8 @@ def test_a_late_receipt_rematches_the_invoice_in_review_by_itself(live_server: A
         assert "Goods receipt GR-PO-700-B arrived for purchase order PO-700" in note
         assert "It was pending review (standard queue)" in note and "by the tenant's auto-approve rules" in note
         assert changes.get_by_test_id("rematch-button").count() == 0  # approved: not open any more
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        changes.screenshot(path=str(SCREENSHOTS / "rematch-changes.png"))
         assert page.console_errors == []
     assert len(results_of(invoice)) == 2
 
