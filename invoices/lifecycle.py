@@ -14,11 +14,12 @@
 | reconciled     | partially_paid, approved                             | an allocation reversed           |
 | any non-final  | void                                                 | full credit note, administrator  |
 | pending_review | received (re-match)                                  | its facts changed, or "Re-match" |
-| disputed       | received (re-match)                                  | its facts changed, or "Re-match" |
+| disputed       | received (re-match)                                  | a dispute ending in a re-match   |
 
 The moves back to `received` are re-matches only (`REMATCH_ONLY`: matching.rematch and
 matching.holds), made when the facts an invoice was matched against changed (a goods receipt,
-a tolerance) or someone asked for it; a reviewer's decision cannot make them.
+a tolerance) or someone asked for it; a reviewer's decision cannot make them. matching.rematch
+leaves an invoice in dispute alone while its dispute is open (review.disputes ends it).
 `rejected` and `void` are final. `reconciled` is closed for everything but a reversal of a
 payment allocation (not voidable: a paid invoice is corrected by a credit note and a refund).
 """

@@ -2,9 +2,9 @@
 
 An invoice goes `on_hold` when its match finds nothing received yet for its PO lines (DESIGN.md
 §4). A goods receipt for those lines sends it back to `received`, to be matched again, and with
-it every other open invoice of the PO the receipt changes the facts of: in review or in dispute
-too (a late receipt for goods a reviewer was told were missing; `matching_requeue_for_receipt`,
-through matching.rematch). A PO closed or cancelled releases its holds
+it every other open invoice of the PO the receipt changes the facts of: in review too (a late
+receipt for goods a reviewer was told were missing; `matching_requeue_for_receipt`, through
+matching.rematch; one in dispute stays there until its dispute ends). A PO closed or cancelled releases its holds
 (`matching_requeue_for_purchase_order`); one still waiting after the tenant's `hold_max_days`
 goes to the escalated review queue (`matching_escalate_stale_holds`, run on a schedule).
 """
@@ -40,7 +40,7 @@ ESCALATION_CHUNK = 500
 def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt) -> list[uuid.UUID]:
     """Send the PO's open invoices these goods concern back to `received`, in the receipt's transaction.
 
-    On hold, in review or in dispute (DESIGN.md §4 "received (re-match)"): the next run matches
+    On hold or in review (DESIGN.md §4 "received (re-match)"): the next run matches
     them again with the new received quantities, and a discrepancy the goods settle ("only 250
     received") goes with the old result. A run is queued at commit when MATCH_ON_INGEST is on.
     The receipt's transaction holds the matching lock already. Returns the ids of the invoices moved.

@@ -11,13 +11,13 @@ moves to it (review.match_changes shows the difference on the invoice page).
 A reviewer's pending decision is never silently overwritten. Decided as follows:
 - Nothing is decided by the re-match itself: it only hands the invoice back to the engine, and
   the engine decides by the tenant's own rules, the same ones every new invoice meets. An
-  invoice a person was looking at (in review, or in dispute) is therefore approved
+  invoice a person was looking at (in review) is therefore approved
   automatically only when the tenant's auto-approve rules approve it (no high or critical
   discrepancy and a total under AUTO_APPROVE_MAX, or confidence ≥ the tenant's minimum with no
   discrepancy at all); anything else sends it back to review (or on hold, or to the tenant's
   reject rules).
 - It is never silent: the re-match move's audit event records the state it was taken from
-  (`before`: in review / standard queue, in dispute, ...), who or what caused it and the facts
+  (`before`: in review / standard queue, on hold), who or what caused it and the facts
   that changed; the matching event after it records the new decision; and the invoice page's
   "What changed in the last match" lists the state before the re-match, the new decision, the
   discrepancies gone and added, and the confidence before and after — so a reviewer who comes
@@ -26,7 +26,15 @@ A reviewer's pending decision is never silently overwritten. Decided as follows:
   found: review.decisions checks the match the page confirmed and the status the page showed.
 Why not "always back to review": an invoice that was waiting for nothing but the goods (the
 issue's case: 250 of 400 received, the rest arrives) would then need a second manual approval
-the tenant's rules would not ask of a new invoice with the same facts.
+the tenant's rules would not ask of a new invoice with the same facts (and the run's writer,
+matching.writer, decides by the engine's outcome alone: holding such an invoice in review would
+be a rule there, not here).
+
+An invoice in dispute is not pulled out of it: its dispute (review.disputes) is a conversation
+with the vendor that ends in one of its outcomes, each moving the invoice from `disputed`; moved
+to `received` under it, the dispute could no longer end. It is matched again once the dispute
+ends (back to review, then a receipt or "Re-match now"); the lifecycle's disputed → received
+re-match move is there for a dispute that ends by matching again.
 
 Locks: the tenant's matching lock first (core/locks.py), so a run in flight finishes before its
 invoices are moved under it and a run cannot start between the move and the facts it reads; then
@@ -59,14 +67,17 @@ S = InvoiceStatus
 
 # Open invoices a re-match moves back to `received`; one already in `received` is simply matched
 # by the next run.
-MOVED_BACK = (S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED)
+MOVED_BACK = (S.ON_HOLD, S.PENDING_REVIEW)
 OPEN_FOR_REMATCH = (S.RECEIVED, *MOVED_BACK)
 REMATCH_CHUNK = 500
 
 REMATCH_ASKED = "Re-match asked for by {actor}."
 REMATCH_ASKED_WITH_COMMENT = "Re-match asked for by {actor}: {comment}"
-NOT_OPEN = (
-    "Invoice {number} is {status}: only open invoices (received, on hold, in review, in dispute) are matched again."
+NOT_OPEN = "Invoice {number} is {status}: only open invoices (received, on hold, in review) are matched again."
+IN_DISPUTE = "In dispute: matched again once its dispute ends, not while the vendor is being asked."
+INVOICE_IN_DISPUTE = (
+    "Invoice {number} is in dispute: it is matched again once its dispute ends (back to review, a credit note, "
+    "void or rejected), not while the vendor is being asked."
 )
 NOT_AN_INVOICE = "A credit note is not matched against a purchase order, so it is not re-matched."
 NOT_FOUND = "No such invoice."
@@ -114,9 +125,9 @@ def matching_rematch(
 ) -> RematchOutcome:
     """Send these invoices back to matching because `facts` changed; returns what became of each.
 
-    Open ones in on_hold, pending_review or disputed go back to `received` (one audited re-match
-    move each, `reason` and `facts` in its `after`); those already in `received` wait for the run
-    anyway; the others (drafts, approved, paid, rejected, void, credit notes, unknown ids) are
+    Open ones in on_hold or pending_review go back to `received` (one audited re-match move each,
+    `reason` and `facts` in its `after`); those already in `received` wait for the run anyway; the
+    others (in dispute, drafts, approved, paid, rejected, void, credit notes, unknown ids) are
     skipped with the reason. In chunks of `REMATCH_CHUNK`, each in its own transaction under the
     tenant's matching lock. A run is asked for at commit when `run_now` (a person asked) or
     MATCH_ON_INGEST is on; otherwise the scheduled run takes them.
@@ -168,6 +179,8 @@ def matching_rematch_locked(
             outcome.skipped[invoice_id] = NOT_AN_INVOICE
         elif row["status"] == S.RECEIVED:
             outcome.waiting.append(invoice_id)
+        elif row["status"] == S.DISPUTED:
+            outcome.skipped[invoice_id] = IN_DISPUTE
         elif row["status"] in MOVED_BACK:
             moves.append(
                 InvoiceMove(
@@ -195,8 +208,8 @@ def matching_rematch_locked(
 def matching_rematch_invoice(*, tenant: Tenant, invoice: Invoice, actor: Actor, comment: str = "") -> RematchOutcome:
     """ "Re-match now" on one invoice (the invoice page, `POST /api/invoices/{id}/rematch`).
 
-    A person asked, so a run is queued at once. An invoice that is not open is a 409 with the
-    reason, and nothing changes.
+    A person asked, so a run is queued at once. An invoice that is not open, or in dispute, is a
+    409 with the reason, and nothing changes.
     """
     if invoice.document_type != DocumentType.INVOICE:
         raise IllegalTransition(NOT_AN_INVOICE, details={"document_type": invoice.document_type})
@@ -216,6 +229,10 @@ def matching_rematch_invoice(*, tenant: Tenant, invoice: Invoice, actor: Actor, 
     )
     if invoice.pk in outcome.skipped:
         current = Invoice.objects.for_tenant(tenant).values_list("status", flat=True).get(pk=invoice.pk)
+        if current == S.DISPUTED:
+            raise IllegalTransition(
+                INVOICE_IN_DISPUTE.format(number=invoice.invoice_number), details={"status": current}
+            )
         raise IllegalTransition(
             NOT_OPEN.format(number=invoice.invoice_number, status=STATUS_LABELS.get(current, current).lower()),
             details={"status": current},
@@ -283,7 +300,7 @@ def matching_rematch_for_vendor_tolerances(
     *, tenant: Tenant, vendor: Any, actor: Actor, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> RematchOutcome:
     """After `vendors.services.vendor_tolerances_update`: re-match the vendor's open invoices
-    (on hold, in review, in dispute) when its own price or quantity tolerance changed."""
+    (on hold, in review) when its own price or quantity tolerance changed."""
     changed = _changed(before, after, TOLERANCES)
     if not changed:
         return RematchOutcome()

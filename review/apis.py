@@ -323,12 +323,12 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
         request=RematchInputSerializer,
         responses={
             202: OpenApiResponse(InvoiceOutputSerializer, description="Sent back to matching; a run is queued."),
-            409: error_response("Not open: approved, paid, rejected, void, a draft or a credit note."),
+            409: error_response("Not open (approved, paid, rejected, void, a draft, a credit note), or in dispute."),
         },
     )
     @action(detail=True, methods=["post"])
     def rematch(self, request: Request, pk: str) -> Response:
-        """Match an open invoice again (received, on hold, in review, in dispute).
+        """Match an open invoice again (received, on hold, in review; one in dispute once its dispute ends).
 
         It goes back to `received` (the audit event names you, the reason and the state it left)
         and a matching run is queued at once. The engine then decides by the tenant's rules, as for

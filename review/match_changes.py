@@ -16,9 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 from audit.models import AuditEvent
+from invoices.lifecycle import REMATCH_ONLY
 from invoices.models import DocumentType, Invoice, InvoiceStatus
 from matching.models import Discrepancy, MatchResult
-from matching.rematch import MOVED_BACK, OPEN_FOR_REMATCH
+from matching.rematch import OPEN_FOR_REMATCH
 from tenants.models import Tenant
 
 # A discrepancy is "the same" in two results when it is of the same type on the same lines: its
@@ -86,7 +87,7 @@ def _latest_rematch(*, tenant: Tenant, invoice: Invoice) -> Rematch | None:
     events = (
         AuditEvent.objects.for_tenant(tenant)
         .filter(entity_type="invoice", entity_id=str(invoice.pk), action="transition", after__status="received")
-        .filter(before__status__in=list(MOVED_BACK))
+        .filter(before__status__in=sorted({source for source, _ in REMATCH_ONLY}))
         .order_by("-sequence")
     )
     event = events.first()

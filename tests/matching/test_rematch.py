@@ -17,6 +17,7 @@ from audit.verify import audit_chain_verify
 from core.state_machine import IllegalTransition, StaleState
 from invoices.models import DocumentType, Invoice
 from matching.rematch import (
+    IN_DISPUTE,
     NOT_AN_INVOICE,
     NOT_FOUND,
     REMATCH_ASKED,
@@ -28,14 +29,17 @@ from matching.rematch import (
 from purchasing.models import PurchaseOrder
 from purchasing.services import goods_receipt_create
 from review.decisions import invoice_review
+from review.disputes import DisputeEnd, dispute_open, dispute_resolve
 from review.match_changes import invoice_match_changes
-from tenants.models import Tenant
+from review.models import DisputeOutcome, DisputeReason
+from tenants.models import Role, Tenant
 from tests.document_factories import GoodsReceiptDocumentFactory
 from tests.factories import (
     BOLTS,
     TEST_ACTOR,
     InvoiceFactory,
     Line,
+    MembershipFactory,
     PurchaseOrderFactory,
     VendorFactory,
 )
@@ -146,15 +150,33 @@ def test_a_reviewer_acting_on_the_page_loaded_before_the_rematch_is_refused(tena
     assert reload(invoice).status == "received"
 
 
-def test_a_disputed_invoice_of_the_po_is_rematched_too(tenant: Tenant) -> None:
+def test_an_invoice_in_dispute_stays_there_and_is_rematched_once_the_dispute_ends(tenant: Tenant) -> None:
+    """Moved out of `disputed` under an open dispute, the dispute could never end (its outcomes
+    move the invoice from `disputed`): the receipt leaves it, "Re-match now" says why, and once the
+    dispute is back to review the invoice is matched again like any other."""
     invoice, _ = _in_review_for_missing_goods(tenant)
-    invoice_review(
-        tenant=tenant, invoice=invoice, action="dispute", actor=TEST_ACTOR, role="approver", comment="150 missing"
-    )
+    author = MembershipFactory(tenant=tenant, role=Role.APPROVER).user
+    dispute = dispute_open(
+        tenant=tenant, invoice=invoice, actor=TEST_ACTOR, role=Role.APPROVER, author=author,
+        reason=DisputeReason.NOT_RECEIVED, comment="150 missing",
+    )  # fmt: skip
     _receive(tenant, "PO-700", "150", "GR-PO-700-2")
-    invoice = reload(invoice)
-    assert invoice.status == "received"
-    assert transitions_of(invoice)[-1].before == {"status": "disputed", "review_queue": None}
+    assert reload(invoice).status == "disputed"
+    with pytest.raises(IllegalTransition, match="is in dispute: it is matched again once its dispute ends"):
+        matching_rematch_invoice(tenant=tenant, invoice=invoice, actor=TEST_ACTOR)
+    assert matching_rematch(
+        tenant=tenant, invoice_ids=[invoice.pk], actor=TEST_ACTOR, reason="x", facts={}
+    ).skipped == {invoice.pk: IN_DISPUTE}
+
+    dispute_resolve(
+        tenant=tenant, dispute=dispute, actor=TEST_ACTOR, role=Role.APPROVER,
+        end=DisputeEnd(outcome=DisputeOutcome.BACK_TO_REVIEW, comment="The rest arrived."),
+    )  # fmt: skip
+    assert reload(invoice).status == "pending_review"
+    matching_rematch_invoice(tenant=tenant, invoice=invoice, actor=TEST_ACTOR)
+    run_matching(tenant)
+    assert reload(invoice).status == "approved"  # 400 of 400 received now: clean
+    assert audit_chain_verify(tenant=tenant).intact
 
 
 def test_a_receipt_for_other_lines_leaves_an_invoice_in_review_alone(tenant: Tenant) -> None:
@@ -202,17 +224,18 @@ def test_rematch_moves_the_open_skips_the_others_and_audits_each_move(tenant: Te
         facts={"purchase_order_line": {"unit_price": {"before": Decimal("20.00"), "after": Decimal("19.50")}}},
     )
 
-    assert sorted(outcome.moved) == sorted([on_hold.pk, in_review.pk, disputed.pk])
+    assert sorted(outcome.moved) == sorted([on_hold.pk, in_review.pk])
     assert outcome.waiting == [waiting.pk]
     assert outcome.skipped == {
         final["approved"].pk: "Approved",
         final["rejected"].pk: "Rejected",
         final["void"].pk: "Void",
         draft.pk: "Draft",
+        disputed.pk: IN_DISPUTE,
         credit_note.pk: NOT_AN_INVOICE,
         foreign.pk: NOT_FOUND,
     }
-    for invoice in (on_hold, in_review, disputed):
+    for invoice in (on_hold, in_review):
         assert reload(invoice).status == "received"
         [event] = transitions_of(invoice)
         assert event.after == {
@@ -221,7 +244,7 @@ def test_rematch_moves_the_open_skips_the_others_and_audits_each_move(tenant: Te
             "reason": "PO line 1 price corrected",
             "purchase_order_line": {"unit_price": {"before": "20.00", "after": "19.50"}},
         }
-    for invoice in (waiting, *final.values(), draft, credit_note):
+    for invoice in (waiting, *final.values(), draft, disputed, credit_note):
         assert reload(invoice).status == invoice.status and transitions_of(invoice) == []
     assert Invoice.objects.for_tenant(other_tenant).get(pk=foreign.pk).status == "pending_review"
     assert audit_chain_verify(tenant=tenant).intact
@@ -241,9 +264,11 @@ def test_rematch_now_refuses_what_is_not_open_and_names_the_person(tenant: Tenan
 
 def test_a_vendor_tolerance_change_rematches_that_vendors_open_invoices_only(tenant: Tenant) -> None:
     acme, other = acme_vendor(tenant), VendorFactory(tenant=tenant, name="Other Ltd")
-    mine = [InvoiceFactory(vendor=acme, status=s) for s in ("on_hold", "disputed")]
-    mine.append(InvoiceFactory(vendor=acme, status="pending_review", review_queue="standard"))
-    approved = InvoiceFactory(vendor=acme, status="approved")
+    mine = [
+        InvoiceFactory(vendor=acme, status="on_hold"),
+        InvoiceFactory(vendor=acme, status="pending_review", review_queue="standard"),
+    ]
+    left = [InvoiceFactory(vendor=acme, status="approved"), InvoiceFactory(vendor=acme, status="disputed")]
     theirs = InvoiceFactory(vendor=other, status="pending_review", review_queue="standard")
     before = {"price_tolerance_pct": None, "quantity_tolerance_pct": None}
 
@@ -259,7 +284,7 @@ def test_a_vendor_tolerance_change_rematches_that_vendors_open_invoices_only(ten
         after={"price_tolerance_pct": Decimal("5.000"), "quantity_tolerance_pct": None},
     )
     assert sorted(outcome.moved) == sorted(invoice.pk for invoice in mine)
-    assert (reload(approved).status, reload(theirs).status) == ("approved", "pending_review")
+    assert [reload(invoice).status for invoice in (*left, theirs)] == ["approved", "disputed", "pending_review"]
     [event] = transitions_of(mine[0])
     assert (
         event.after["reason"]
