@@ -143,6 +143,9 @@ def invoice_review(
     if review_action.comment_required and not comment:
         message = COMMENT_REQUIRED.format(action=action)
         raise DocumentInvalid(message, details={"comment": [message]})
+    if action == "dispute":
+        return _dispute(tenant=tenant, invoice=invoice, actor=actor, role=role, comment=comment,
+                        expected_status=expected_status)  # fmt: skip
 
     def may_act(current: Invoice) -> None:
         if not can_review(role=role, invoice=current):
@@ -164,3 +167,29 @@ def invoice_review(
         context={"review_action": action},
         guard=may_act,
     )
+
+
+def _dispute(
+    *, tenant: Tenant, invoice: Invoice, actor: Actor, role: str | None, comment: str, expected_status: str | None
+) -> Invoice:
+    """Every dispute has its record (review.disputes: reason, owner, thread, how it ends): the
+    API's and the decision form's "dispute" opens one with the reason "other", the comment as its
+    first note and the acting member as its owner. The dispute page asks for the reason itself."""
+    from review.disputes import dispute_open  # it builds on this module's rules
+    from review.models import DisputeReason
+
+    dispute = dispute_open(
+        tenant=tenant,
+        invoice=invoice,
+        actor=actor,
+        role=role,
+        author=None,
+        reason=DisputeReason.OTHER,
+        comment=comment,
+        owner_id=actor.id if actor.kind == "user" else None,
+        expected_status=expected_status,
+    )
+    current = dispute.invoice
+    current.refresh_from_db()
+    invoice.status, invoice.review_queue = current.status, current.review_queue
+    return current
