@@ -100,8 +100,8 @@ def _reload(payment: Payment) -> Payment:
 def test_a_partial_payment_is_found_in_its_list_and_completed_on_the_workbench(live_server: Any, books: Books) -> None:
     with chromium_page(base_url=live_server.url) as page:
         log_in(page, CLERK)
-        # The sidebar's link (templates/base.html) still reads "Unmatched payments": the lists per status.
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="Unmatched payments").click()
+        # The sidebar's link (templates/base.html) opens the lists per status.
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Payments", exact=True).click()
         page.get_by_role("navigation", name="Payments by status").get_by_role(
             "link", name=re.compile("Partially matched")
         ).click()
