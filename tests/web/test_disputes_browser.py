@@ -55,6 +55,7 @@ def test_dispute_then_back_to_review_then_approve(live_server: Any, books: dict[
         comment.get_by_role("button", name="Add to the thread").click()
         page.get_by_text("Added to the thread.").wait_for()
         assert page.get_by_test_id("dispute-comment").count() == 2
+        page.screenshot(path=str(SCREENSHOTS / "dispute.png"), full_page=True)
 
         end = page.get_by_test_id("resolve-form")
         end.get_by_label("How it ends").select_option(label="Back to review")
@@ -71,7 +72,6 @@ def test_dispute_then_back_to_review_then_approve(live_server: Any, books: dict[
         decision.locator("#comment").fill("Approved after the vendor's confirmation.")
         decision.get_by_role("button", name="Approve").click()
         page.get_by_text("Approved").first.wait_for()
-        page.screenshot(path=str(SCREENSHOTS / "dispute-resolved.png"), full_page=True)
         page.get_by_role("button", name="Log out").click()
 
         log_in(page, "ada")
