@@ -77,12 +77,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def method_not_allowed_page(
-    request: HttpRequest, *, allowed: tuple[str, ...], back_url: str, back_label: str
+    request: HttpRequest, *, allowed: tuple[str, ...], back_url: str, back_label: str, redirect_get: bool = True
 ) -> HttpResponse:
     """The answer to a method the address does not take. An address opened by GET that takes only
-    forms redirects to `back_url` (the page the form is on) with NOTHING_CHANGED; anything else
-    is the 405 page with `Allow` and the link back."""
-    if request.method in OPENED and "GET" not in allowed:
+    forms redirects to `back_url` (the page the form is on) with NOTHING_CHANGED (unless
+    `redirect_get` is off); anything else is the 405 page with `Allow` and the link back."""
+    if redirect_get and request.method in OPENED and "GET" not in allowed:
         messages.info(request, NOTHING_CHANGED)
         return redirect(back_url)
     response = error_page(
@@ -101,25 +101,40 @@ def post_only(
     back_label: str,
     back_kwargs: tuple[str, ...] = (),
     back_model: type[TenantOwnedModel] | None = None,
+    owned: tuple[str, type[TenantOwnedModel]] | None = None,
 ) -> Callable[[ViewFunc], ViewFunc]:
     """For a view that takes a form's POST only: opened by GET it redirects to `back` (a URL name,
     reversed with the view's `back_kwargs`), e.g. the invoice whose decision form posts here,
-    saying that nothing was changed; another method gets the 405 page linking there. With
-    `back_model`, the first of `back_kwargs` is the id of such an object: another tenant's id (or
-    a missing one) is the 404 page whatever the method, as for the object's own page, so the
-    answer never tells the two apart. Put it under `tenant_view`, which signs in and gives the
-    layout (and turns the Http404 into the app's 404 page)."""
+    saying that nothing was changed; another method gets the 405 page linking there.
+
+    An object named in the URL must be the tenant's before anything points at it: with
+    `back_model`, the first of `back_kwargs` is the id of such an object; with `owned`, a URL
+    parameter and its model (an object whose page is not the way back: a saved view, a user).
+    Another tenant's id (or a missing one) is the 404 page whatever the method, as for the
+    object's own page, so the answer never tells the two apart. A URL naming an object (`…_id`)
+    that neither checks keeps the 405 page on GET, which says nothing about the object either.
+    Put it under `tenant_view`, which signs in and gives the layout (and turns the Http404 into
+    the app's 404 page)."""
+    checks = [(back_kwargs[0], back_model)] if back_model is not None else []
+    if owned is not None:
+        checks.append(owned)
+    checked = {name for name, _model in checks}
 
     def decorate(view: ViewFunc) -> ViewFunc:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method == "POST":
                 return view(request, *args, **kwargs)
-            if back_model is not None:
-                tenant = request.web.tenant  # type: ignore[attr-defined]
-                if not back_model.objects.for_tenant(tenant).filter(pk=kwargs[back_kwargs[0]]).exists():
+            tenant = request.web.tenant  # type: ignore[attr-defined]
+            for name, model in checks:
+                if not model.objects.for_tenant(tenant).filter(pk=kwargs[name]).exists():
                     raise Http404
             back_url = reverse(back, kwargs={name: kwargs[name] for name in back_kwargs})
+            names_an_object = any(name.endswith("_id") for name in kwargs)
+            if names_an_object and not checked:
+                return method_not_allowed_page(
+                    request, allowed=("POST",), back_url=back_url, back_label=back_label, redirect_get=False
+                )
             return method_not_allowed_page(request, allowed=("POST",), back_url=back_url, back_label=back_label)
 
         return wrapper

@@ -11,15 +11,39 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
-from django.urls import reverse
+from django.urls import path, reverse
 
-from tenants.http.error_pages import NOTHING_CHANGED, permission_denied
+from recon_site.urls import urlpatterns as site_urlpatterns
+from review.models import SavedInvoiceView
+from tenants.http.error_pages import NOTHING_CHANGED, permission_denied, post_only
+from tenants.http.web import tenant_view
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, PaymentFactory, TenantFactory, UserFactory
 from tests.matching.runs import reload
 from tests.web.browser import chromium_page, log_in
 from tests.web.conftest import Scenario, build_scenario
+
+
+@tenant_view
+@post_only(back="web:invoices", back_label="the invoices", owned=("saved_view_id", SavedInvoiceView))
+def _owned_form(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
+    return HttpResponse("posted")
+
+
+@tenant_view
+@post_only(back="web:invoices", back_label="the invoices")
+def _unchecked_form(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
+    return HttpResponse("posted")
+
+
+# The site's URLs and two form addresses naming an object the way back does not (pytest.mark.urls).
+urlpatterns = [
+    path("app/test-owned/<uuid:saved_view_id>", _owned_form),
+    path("app/test-unchecked/<uuid:saved_view_id>", _unchecked_form),
+    *site_urlpatterns,
+]
 
 
 def _post_only_urls(scenario: Scenario, payment_id: uuid.UUID) -> list[tuple[str, str, str]]:
@@ -74,6 +98,25 @@ def test_another_method_on_a_form_address_is_the_405_page_with_the_way_back(cler
         assert "This address only takes a form" in html and "nothing was changed" in html
         assert f'<a href="{back}" data-testid="back-link">Back to {words}</a>' in html
         assert response["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+@pytest.mark.django_db
+@pytest.mark.urls(__name__)
+def test_an_object_named_in_the_url_is_checked_before_the_redirect(
+    clerk: Client, foreign_clerk: Client, scenario: Scenario
+) -> None:
+    view = SavedInvoiceView.objects.create(tenant=scenario.tenant, user=UserFactory(), name="Mine", query="")
+    owned = f"/app/test-owned/{view.pk}"
+    assert (clerk.get(owned).status_code, clerk.get(owned)["Location"]) == (302, "/app/invoices")
+    assert clerk.post(owned).content == b"posted"
+    # Another tenant's object and a missing one: the same 404, whatever the method.
+    for response in (foreign_clerk.get(owned), clerk.get(f"/app/test-owned/{uuid.uuid4()}"), foreign_clerk.put(owned)):
+        assert response.status_code == 404 and b"<h1>Not found</h1>" in response.content
+    # An id nothing checks: the 405 page for everyone, which tells nothing about the object.
+    unchecked = f"/app/test-unchecked/{view.pk}"
+    for client in (clerk, foreign_clerk):
+        response = client.get(unchecked)
+        assert response.status_code == 405 and response["Allow"] == "POST"
 
 
 @pytest.mark.django_db
