@@ -200,7 +200,16 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
 
 
 class ReviewInputSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    comment = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "Why. Required (not blank) to escalate, reject or dispute, and to approve over a high or critical "
+            "discrepancy: else 400 validation_error with details.comment. Kept in the audit event."
+        ),
+    )
     expected_status = serializers.ChoiceField(
         choices=InvoiceStatus.choices,
         required=False,
@@ -298,7 +307,7 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
-        """Approve an invoice in review."""
+        """Approve an invoice in review (comment required over a high or critical discrepancy)."""
         return self._review(request, "approve")
 
     @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
@@ -310,7 +319,7 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, pk: str) -> Response:
-        """Move an invoice from the standard review queue to the escalated one."""
+        """Move an invoice from the standard review queue to the escalated one (comment required)."""
         return self._review(request, "escalate")
 
     @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
