@@ -125,8 +125,8 @@ def post_only(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method == "POST":
                 return view(request, *args, **kwargs)
-            tenant = request.web.tenant  # type: ignore[attr-defined]
             for name, model in checks:
+                tenant = request.web.tenant  # type: ignore[attr-defined]
                 if not model.objects.for_tenant(tenant).filter(pk=kwargs[name]).exists():
                     raise Http404
             back_url = reverse(back, kwargs={name: kwargs[name] for name in back_kwargs})
