@@ -279,5 +279,9 @@ def notifications_unread(request: HttpRequest) -> dict[str, Any]:
     web = getattr(request, "web", None)
     if web is None or not request.user.is_authenticated:
         return {}
-    count = Notification.objects.for_tenant(web.tenant).filter(user=request.user, read_at__isnull=True).count()
+    def count() -> int:
+        # Called by the template that shows it (the layout's header) only: fragments swapped in by
+        # htmx and exports render without it, and without its query.
+        return Notification.objects.for_tenant(web.tenant).filter(user=request.user, read_at__isnull=True).count()
+
     return {"notifications_unread": count}

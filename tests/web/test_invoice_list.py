@@ -30,8 +30,9 @@ pytestmark = pytest.mark.django_db
 
 LIST = "/app/invoices"
 # The page's reads: session, user, memberships (tenant_view, twice: the current one and the
-# switcher's), the count, the page's ids, their rows, the vendors of the filter, the user's views.
-PAGE_QUERIES = 9
+# switcher's), the header's unread notifications, the count, the page's ids, their rows, the
+# vendors of the filter, the user's views.
+PAGE_QUERIES = 10
 
 
 def _rows(html: str) -> list[str]:
