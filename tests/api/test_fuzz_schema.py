@@ -61,7 +61,9 @@ from core.actors import system_actor
 from invoices import checks as invoice_rules
 from matching.models import MatchRun
 from matching.services import matching_run_for_tenant
+from purchasing import lifecycle as po_lifecycle_rules
 from purchasing import services as purchasing_rules
+from review import decisions as review_rules
 from tenants.models import Tenant
 from tenants.services import api_key_create
 from tests.factories import (
@@ -105,6 +107,17 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
         ("prepaid_amount", _message(invoice_rules.PREPAID_EXCEEDS_TOTAL)),
         ("amount_due", _message(invoice_rules.AMOUNT_DUE_DISAGREES)),
     ],
+    # A reviewer's reason: required for some decisions and, for approval, only over a high or
+    # critical discrepancy of the latest match (review.decisions; the input's description says so).
+    **{
+        f"POST /api/invoices/{{id}}/{action}": [("comment", _message(review_rules.COMMENT_REQUIRED))]
+        for action in ("reject", "escalate", "dispute")
+    },
+    "POST /api/invoices/{id}/approve": [("comment", _message(review_rules.APPROVE_OVER_SERIOUS_NEEDS_COMMENT))],
+    **{
+        f"POST /api/purchase-orders/{{id}}/{action}": [("comment", _message(po_lifecycle_rules.COMMENT_REQUIRED))]
+        for action in ("cancel", "close", "reopen")
+    },
     "POST /api/purchase-orders": [
         ("vendor_id", _message(purchasing_rules.PO_UNKNOWN_VENDOR)),
         (rf"{_ANY_LINE}\.line_number", _message(purchasing_rules.LINE_NUMBER_REPEATED)),

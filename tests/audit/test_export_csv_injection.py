@@ -150,7 +150,13 @@ def test_the_audit_export_escapes_what_arrived_through_the_api_and_the_web_app(
     invoice = tenant_a_documents.by_basename["invoice"]
     approved = browser.post(
         reverse("web:invoice-action", kwargs={"invoice_id": invoice.pk}),
-        {"action": "approve", "comment": "+" + HOSTILE, "expected_status": invoice.status},
+        # Approving over its discrepancies confirms the match they came from (review.decisions).
+        {
+            "action": "approve",
+            "comment": "+" + HOSTILE,
+            "expected_status": invoice.status,
+            "confirm_discrepancies": str(invoice.latest_match_id),
+        },
         headers={"X-Request-Id": "-web:1"},
     )
     assert approved.status_code == 302, approved.content[:500]
