@@ -6,6 +6,7 @@ the field it is about, on the same page, and the field gets the focus."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -164,76 +165,85 @@ def dispute_detail(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
     return _detail(request, _dispute_or_404(web_of(request), dispute_id))
 
 
-@tenant_view
-@post_only(back="web:dispute-detail", back_label="the dispute", back_kwargs=("dispute_id",), back_model=Dispute)
-def dispute_comment(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
+_ON_DISPUTE = post_only(
+    back="web:dispute-detail", back_label="the dispute", back_kwargs=("dispute_id",), back_model=Dispute
+)
+
+
+def _dispute_form_posted(
+    request: HttpRequest,
+    dispute_id: uuid.UUID,
+    *,
+    form_name: str,
+    form: forms.Form,
+    act: Callable[[WebContext, Dispute, dict[str, Any]], None],
+) -> HttpResponse | None:
+    """One of the dispute page's forms, posted: its action made, or the page again with each
+    refusal beside its field (None: done, the caller redirects)."""
     web = web_of(request)
     dispute = _dispute_or_404(web, dispute_id)
-    form = DisputeCommentForm(request.POST)
     if not form.is_valid():
-        return _detail(request, dispute, status=400, comment_form=form)
+        return _detail(request, dispute, status=400, **{form_name: form})
     try:
+        act(web, dispute, form.cleaned_data)
+    except DomainError as exc:
+        _refused(form, exc)
+        dispute.refresh_from_db()
+        return _detail(request, dispute, status=exc.status_code, **{form_name: form})
+    return None
+
+
+@tenant_view
+@_ON_DISPUTE
+def dispute_comment(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
+    def act(web: WebContext, dispute: Dispute, data: dict[str, Any]) -> None:
         dispute_comment_add(
             tenant=web.tenant,
             dispute=dispute,
             actor=web.actor,
             author=request.user,
-            body=form.cleaned_data["body"],
-            kind=form.cleaned_data["kind"],
+            body=data["body"],
+            kind=data["kind"],
         )
-    except DomainError as exc:
-        _refused(form, exc)
-        return _detail(request, dispute, status=exc.status_code, comment_form=form)
+
+    form = DisputeCommentForm(request.POST)
+    refused = _dispute_form_posted(request, dispute_id, form_name="comment_form", form=form, act=act)
+    if refused is not None:
+        return refused
     messages.success(request, COMMENTED)
-    return redirect("web:dispute-detail", dispute_id=dispute.pk)
+    return redirect("web:dispute-detail", dispute_id=dispute_id)
 
 
 @tenant_view
-@post_only(back="web:dispute-detail", back_label="the dispute", back_kwargs=("dispute_id",), back_model=Dispute)
+@_ON_DISPUTE
 def dispute_assign_view(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
-    web = web_of(request)
-    dispute = _dispute_or_404(web, dispute_id)
-    form = DisputeAssignForm(request.POST, members=_members(web))
-    if not form.is_valid():
-        return _detail(request, dispute, status=400, assign_form=form)
-    try:
-        dispute_assign(
-            tenant=web.tenant,
-            dispute=dispute,
-            actor=web.actor,
-            owner_id=form.cleaned_data["owner"],
-            due_date=form.cleaned_data["due_date"],
-        )
-    except DomainError as exc:
-        _refused(form, exc)
-        return _detail(request, dispute, status=exc.status_code, assign_form=form)
+    def act(web: WebContext, dispute: Dispute, data: dict[str, Any]) -> None:
+        dispute_assign(tenant=web.tenant, dispute=dispute, actor=web.actor, owner_id=data["owner"],
+                       due_date=data["due_date"])  # fmt: skip
+
+    form = DisputeAssignForm(request.POST, members=_members(web_of(request)))
+    refused = _dispute_form_posted(request, dispute_id, form_name="assign_form", form=form, act=act)
+    if refused is not None:
+        return refused
     messages.success(request, ASSIGNED)
-    return redirect("web:dispute-detail", dispute_id=dispute.pk)
+    return redirect("web:dispute-detail", dispute_id=dispute_id)
 
 
 @tenant_view
-@post_only(back="web:dispute-detail", back_label="the dispute", back_kwargs=("dispute_id",), back_model=Dispute)
+@_ON_DISPUTE
 def dispute_resolve_view(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
-    web = web_of(request)
-    dispute = _dispute_or_404(web, dispute_id)
+    ended: list[Dispute] = []
+
+    def act(web: WebContext, dispute: Dispute, data: dict[str, Any]) -> None:
+        end = DisputeEnd(data["outcome"], data["comment"], data["document_number"])
+        ended.append(dispute_resolve(tenant=web.tenant, dispute=dispute, actor=web.actor, role=web.role, end=end))
+
     form = DisputeResolveForm(request.POST)
-    if not form.is_valid():
-        return _detail(request, dispute, status=400, resolve_form=form)
-    data = form.cleaned_data
-    try:
-        dispute_resolve(
-            tenant=web.tenant,
-            dispute=dispute,
-            actor=web.actor,
-            role=web.role,
-            end=DisputeEnd(data["outcome"], data["comment"], data["document_number"]),
-        )
-    except DomainError as exc:
-        _refused(form, exc)
-        dispute.refresh_from_db()
-        return _detail(request, dispute, status=exc.status_code, resolve_form=form)
-    messages.success(request, RESOLVED.format(outcome=DisputeOutcome(data["outcome"]).label.lower()))
-    return redirect("web:invoice-detail", invoice_id=dispute.invoice_id)
+    refused = _dispute_form_posted(request, dispute_id, form_name="resolve_form", form=form, act=act)
+    if refused is not None:
+        return refused
+    messages.success(request, RESOLVED.format(outcome=DisputeOutcome(form.cleaned_data["outcome"]).label.lower()))
+    return redirect("web:invoice-detail", invoice_id=ended[0].invoice_id)
 
 
 @tenant_view
@@ -279,6 +289,7 @@ def notifications_unread(request: HttpRequest) -> dict[str, Any]:
     web = getattr(request, "web", None)
     if web is None or not request.user.is_authenticated:
         return {}
+
     def count() -> int:
         # Called by the template that shows it (the layout's header) only: fragments swapped in by
         # htmx and exports render without it, and without its query.
