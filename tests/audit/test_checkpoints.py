@@ -287,7 +287,7 @@ def test_a_checkpoint_signed_with_another_key_is_named_and_accepted_with_that_pu
     )
     assert f"{tenant.slug}: CHECKPOINT: {expected}" in out
 
-    code, out = _verify("--tenant", tenant.slug, "--public-key", signer_public_key)
+    code, out = _verify("--tenant", tenant.slug, f"--public-key={signer_public_key}")  # a key may start with "-"
     assert code == 0, out
     assert f"{tenant.slug}: agrees with 1 checkpoints" in out
 
