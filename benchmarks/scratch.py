@@ -3,16 +3,27 @@
 A bench writes a fresh tenant into the configured database and cannot delete it afterwards
 (audit events and match results are append-only). So it names the database it writes to first,
 analyzes the tables it filled before it measures, and deactivates its tenant when it is done.
+The read benches (search, invoice list) also take their tenant — a kept one or a fresh one — and
+the clerk they act as from here.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.models import Model
 
 from audit.services import audit_record
+from benchmarks.fixtures import bench_tenant_build
 from core.actors import Actor
-from tenants.models import Tenant
+from invoices.models import Invoice
+from tenants.models import Role, Tenant
+from tenants.services import membership_grant
 
 
 def database_describe() -> str:
@@ -49,3 +60,48 @@ def bench_tenant_deactivate(*, tenant: Tenant, actor: Actor) -> None:
             before={"is_active": True},
             after={"is_active": False},
         )
+
+
+NO_TENANT = "No tenant {slug!r}."
+
+
+def read_bench_tenant(
+    *,
+    slug: str,
+    purpose: str,
+    invoices: int,
+    vendors: int,
+    rng: random.Random,
+    actor: Actor,
+    write: Callable[[str], None],
+    matched: bool = False,
+) -> Tenant:
+    """The tenant a read bench measures: the one a `--keep` run left (`slug`, `--tenant`), or a
+    fresh one from `bench_tenant_build`; either way the report says which."""
+    if slug:
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(NO_TENANT.format(slug=slug))
+        write(f"Tenant: {tenant.slug} (kept by an earlier run: {Invoice.objects.for_tenant(tenant).count()} invoices)")
+        return tenant
+    built = bench_tenant_build(
+        purpose=purpose, invoices=invoices, vendors=vendors, rng=rng, actor=actor, write=write, matched=matched
+    )
+    write(f"Tenant: {built.tenant.slug}")
+    write(
+        f"Fixture: {invoices} invoices, {built.purchase_orders} POs, {vendors} vendors; built, "
+        f"{'matched, ' if matched else ''}vacuumed and analyzed in {built.seconds:.1f} s (not counted)"
+    )
+    return built.tenant
+
+
+def read_bench_clerk(*, tenant: Tenant, actor: Actor, write: Callable[[str], None]) -> Any:
+    """The clerk a read bench acts as (created once per tenant), and the report's line on whether
+    row-level security binds the role it connects as (a superuser's figures would flatter)."""
+    member, _ = get_user_model().objects.get_or_create(username=f"{tenant.slug}-clerk")
+    membership_grant(tenant=tenant, user=member, actor=actor, role=Role.CLERK)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, row_security_active(%s)", [Invoice._meta.db_table])
+        role, bound = cursor.fetchone()
+    write(f"Role: {role}; row-level security {'binds it' if bound else 'does NOT bind it (superuser?)'}")
+    return member

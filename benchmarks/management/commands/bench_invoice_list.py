@@ -39,7 +39,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import openpyxl
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import Count
@@ -48,16 +47,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from benchmarks.fixtures import bench_tenant_build
 from benchmarks.measures import percentile
-from benchmarks.scratch import bench_tenant_deactivate, database_describe
+from benchmarks.scratch import bench_tenant_deactivate, database_describe, read_bench_clerk, read_bench_tenant
 from core.actors import system_actor
 from core.tenancy.rls import tenant_scope
 from invoices.models import Invoice, InvoiceStatus
 from matching.models import Discrepancy
 from review.invoice_list import DEFAULT_PER_PAGE
-from tenants.models import Role, Tenant
-from tenants.services import membership_grant
+from tenants.models import Tenant
 
 BENCH_ACTOR = system_actor("bench_invoice_list")
 BUDGET_MS = 150  # the issue's bound on a list page's server time (#17)
@@ -65,7 +62,6 @@ EXPORT_SHARE = 20  # the exported list is about 1/20 of the tenant: 5,000 of 100
 AMOUNT_RANGE = ("1000", "5000")  # major units, in each invoice's currency
 
 INVALID_SIZE = "--invoices must be at least 20, --vendors at least 1 and --repeat at least 1."
-NO_TENANT = "No tenant {slug!r}."
 
 ROW = re.compile(rb'data-testid="invoice-row"')
 COUNT = re.compile(rb'data-testid="invoice-count"><strong>(\d+)</strong>')
@@ -120,23 +116,14 @@ class Command(BaseCommand):
         write = self.stdout.write
         write(database_describe())
         rng = random.Random(options["seed"])  # noqa: S311 (a reproducible fixture, not a secret)
-        if options["tenant"]:
-            tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-            if tenant is None:
-                raise CommandError(NO_TENANT.format(slug=options["tenant"]))
-            count = Invoice.objects.for_tenant(tenant).count()
-            write(f"Tenant: {tenant.slug} (kept by an earlier run: {count} invoices)")
-        else:
-            tenant = self._fixture(invoices=invoices, vendors=vendors, rng=rng)
+        tenant = read_bench_tenant(
+            slug=options["tenant"], purpose="Invoice list", invoices=invoices, vendors=vendors, rng=rng,
+            actor=BENCH_ACTOR, write=write, matched=True,
+        )  # fmt: skip
         self._describe(tenant)
-        member, _ = get_user_model().objects.get_or_create(username=f"{tenant.slug}-clerk")
-        membership_grant(tenant=tenant, user=member, actor=BENCH_ACTOR, role=Role.CLERK)
+        member = read_bench_clerk(tenant=tenant, actor=BENCH_ACTOR, write=write)
         client = Client()
         client.force_login(member)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_user, row_security_active(%s)", [Invoice._meta.db_table])
-            role, bound = cursor.fetchone()
-        write(f"Role: {role}; row-level security {'binds it' if bound else 'does NOT bind it (superuser?)'}")
 
         cases = [case for case in self._cases(tenant=tenant, rng=rng) if options["only"] in case.label]
         write(f"Server time of the invoice list's pages as a clerk, {repeat} times each (ms):")
@@ -161,23 +148,6 @@ class Command(BaseCommand):
         )
         if not options["keep"] and not options["tenant"]:
             bench_tenant_deactivate(tenant=tenant, actor=BENCH_ACTOR)
-
-    def _fixture(self, *, invoices: int, vendors: int, rng: random.Random) -> Tenant:
-        built = bench_tenant_build(
-            purpose="Invoice list",
-            invoices=invoices,
-            vendors=vendors,
-            rng=rng,
-            actor=BENCH_ACTOR,
-            write=self.stdout.write,
-            matched=True,
-        )
-        self.stdout.write(f"Tenant: {built.tenant.slug}")
-        self.stdout.write(
-            f"Fixture: {invoices} invoices, {built.purchase_orders} POs, {vendors} vendors; built, matched, "
-            f"vacuumed and analyzed in {built.seconds:.1f} s (not counted)"
-        )
-        return built.tenant
 
     def _describe(self, tenant: Tenant) -> None:
         invoices = Invoice.objects.for_tenant(tenant)

@@ -24,24 +24,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from benchmarks.fixtures import bench_tenant_build
 from benchmarks.measures import percentile
-from benchmarks.scratch import bench_tenant_deactivate, database_describe
+from benchmarks.scratch import bench_tenant_deactivate, database_describe, read_bench_clerk, read_bench_tenant
 from core.actors import system_actor
 from core.money import format_minor
 from core.tenancy.rls import tenant_scope, tenant_scope_clear
 from invoices.models import Invoice
 from review.search import search_run
 from review.search_views import SUGGESTIONS, search_suggest
-from tenants.models import Role, Tenant
-from tenants.services import membership_grant
+from tenants.models import Tenant
 from vendors.models import Vendor
 
 BENCH_ACTOR = system_actor("bench_search")
@@ -88,18 +85,11 @@ class Command(BaseCommand):
         write = self.stdout.write
         write(database_describe())
         rng = random.Random(options["seed"])  # noqa: S311 (a reproducible fixture, not a secret)
-        if options["tenant"]:
-            tenant = Tenant.objects.get(slug=options["tenant"])
-            count = Invoice.objects.for_tenant(tenant).count()
-            self.stdout.write(f"Tenant: {tenant.slug} (kept by an earlier run: {count} invoices)")
-        else:
-            tenant = self._fixture(invoices=invoices, vendors=vendors, rng=rng)
-        member, _ = get_user_model().objects.get_or_create(username=f"{tenant.slug}-clerk")
-        membership_grant(tenant=tenant, user=member, actor=BENCH_ACTOR, role=Role.CLERK)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_user, row_security_active(%s)", [Invoice._meta.db_table])
-            role, bound = cursor.fetchone()
-        write(f"Role: {role}; row-level security {'binds it' if bound else 'does NOT bind it (superuser?)'}")
+        tenant = read_bench_tenant(
+            slug=options["tenant"], purpose="Search", invoices=invoices, vendors=vendors, rng=rng,
+            actor=BENCH_ACTOR, write=write,
+        )  # fmt: skip
+        member = read_bench_clerk(tenant=tenant, actor=BENCH_ACTOR, write=write)
 
         searches = self._searches(tenant=tenant, rng=rng)
         write(f"Server time of the search box's view, {repeat} times each (ms):")
@@ -125,17 +115,6 @@ class Command(BaseCommand):
         write(f"Budget {BUDGET_MS} ms (p95): {'met' if p95 < BUDGET_MS * 1000 else 'NOT met'}")
         if not options["keep"]:
             bench_tenant_deactivate(tenant=tenant, actor=BENCH_ACTOR)
-
-    def _fixture(self, *, invoices: int, vendors: int, rng: random.Random) -> Tenant:
-        built = bench_tenant_build(
-            purpose="Search", invoices=invoices, vendors=vendors, rng=rng, actor=BENCH_ACTOR, write=self.stdout.write
-        )
-        self.stdout.write(f"Tenant: {built.tenant.slug}")
-        self.stdout.write(
-            f"Fixture: {invoices} invoices, {built.purchase_orders} POs, {vendors} vendors; built, vacuumed "
-            f"and analyzed in {built.seconds:.1f} s (not counted)"
-        )
-        return built.tenant
 
     def _searches(self, *, tenant: Tenant, rng: random.Random) -> list[Search]:
         """What clerks type, taken from the tenant's own documents (the seed picks which)."""
