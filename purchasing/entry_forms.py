@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from core.http.forms import date_input
 from core.money import CURRENCY_EXPONENTS
 from core.quantities import quantity_error
 from purchasing.models import PurchaseOrder
@@ -32,11 +33,6 @@ VENDOR_CHOICES_MAX = 1000
 VENDOR_UNKNOWN = "No active vendor is called “{name}”. Pick one from the list."
 VENDOR_AMBIGUOUS = "Several active vendors are called “{name}”. Type the vendor's tax id instead."
 DESCRIPTION_REQUIRED = "A purchase order line needs a description."
-DATE_INPUT = {"type": "date"}
-
-
-def _date_input() -> forms.DateInput:
-    return forms.DateInput(attrs=DATE_INPUT, format="%Y-%m-%d")
 
 
 def tenant_currencies(*, tenant: Tenant) -> list[str]:
@@ -99,8 +95,8 @@ class PurchaseOrderEntryForm(forms.Form):
     )
     po_number = forms.CharField(label="PO number", max_length=64)
     currency = forms.ChoiceField(label="Currency")
-    order_date = forms.DateField(label="Order date", widget=_date_input())
-    expected_date = forms.DateField(label="Expected delivery", required=False, widget=_date_input())
+    order_date = forms.DateField(label="Order date", widget=date_input())
+    expected_date = forms.DateField(label="Expected delivery", required=False, widget=date_input())
 
     def __init__(self, *args: Any, tenant: Tenant, own_currencies: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -125,7 +121,7 @@ class GoodsReceiptEntryForm(forms.Form):
         max_length=64,
         help_text="The delivery note's number, as printed on it.",
     )
-    received_date = forms.DateField(label="Received on", widget=_date_input())
+    received_date = forms.DateField(label="Received on", widget=date_input())
 
     @staticmethod
     def initial_for() -> dict[str, dt.date]:

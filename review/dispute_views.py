@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from core.exceptions import DomainError
+from core.http.forms import date_input, errors_add
 from invoices.models import Invoice, InvoiceStatus
 from review.decisions import can_review
 from review.disputes import DisputeEnd, dispute_assign, dispute_comment_add, dispute_open, dispute_resolve
@@ -32,10 +33,6 @@ NOT_OPEN_FOR_DISPUTE = "Only an invoice waiting for review can be disputed."
 PAGE_SIZE = 50
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
 def _members(web: WebContext) -> list[tuple[str, str]]:
     rows = (
         Membership.objects.filter(tenant=web.tenant, is_active=True).select_related("user").order_by("user__username")
@@ -47,7 +44,7 @@ class DisputeOpenForm(forms.Form):
     reason = forms.ChoiceField(label="What is disputed", choices=[("", "Choose…"), *DisputeReason.choices])
     comment = forms.CharField(label="What is wrong", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
     owner = forms.ChoiceField(label="Owner", required=False)
-    due_date = forms.DateField(label="Due", required=False, widget=DateInput)
+    due_date = forms.DateField(label="Due", required=False, widget=date_input())
 
     def __init__(self, *args: Any, members: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,7 +63,7 @@ class DisputeCommentForm(forms.Form):
 
 class DisputeAssignForm(forms.Form):
     owner = forms.ChoiceField(label="Owner")
-    due_date = forms.DateField(label="Due", required=False, widget=DateInput)
+    due_date = forms.DateField(label="Due", required=False, widget=date_input())
 
     def __init__(self, *args: Any, members: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,18 +79,6 @@ class DisputeResolveForm(forms.Form):
         help_text="Its number: for “Replaced by a corrected document” and “Offset by a credit note”.",
     )
     comment = forms.CharField(label="Why", widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
-
-
-def _refused(form: forms.Form, exc: DomainError) -> None:
-    details = exc.details if isinstance(exc.details, dict) else {}
-    placed = False
-    for name, problems in details.items():
-        if name in form.fields:
-            for problem in problems if isinstance(problems, list) else [problems]:
-                form.add_error(name, str(problem))
-            placed = True
-    if not placed:
-        form.add_error(None, str(exc))
 
 
 def _invoice_or_404(web: WebContext, invoice_id: uuid.UUID) -> Invoice:
@@ -125,7 +110,7 @@ def dispute_new(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
                 expected_status=request.POST.get("expected_status") or None,
             )
         except DomainError as exc:
-            _refused(form, exc)
+            errors_add(form=form, error=exc)
             status = exc.status_code
         else:
             messages.success(request, OPENED.format(number=invoice.invoice_number))
@@ -187,7 +172,7 @@ def _dispute_form_posted(
     try:
         act(web, dispute, form.cleaned_data)
     except DomainError as exc:
-        _refused(form, exc)
+        errors_add(form=form, error=exc)
         dispute.refresh_from_db()
         return _detail(request, dispute, status=exc.status_code, **{form_name: form})
     return None

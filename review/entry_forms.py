@@ -11,25 +11,18 @@ from typing import Any
 from django import forms
 
 from core.business_dates import business_date_error
-from core.money import MoneyError, from_minor, normalize_currency
+from core.http.forms import currency_cleaned, date_input
+from core.money import from_minor
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.models import DocumentType, Invoice, InvoiceLine
 from tenants.http.line_entry import EnteredLine, LineTotals, typed_decimal
 
-NOT_ISO_CURRENCY = "Use a three-letter ISO 4217 code, such as EUR, USD or JPY."
 CREDITED_ONLY_ON_CREDIT_NOTES = "Only a credit note names the invoice it credits."
 UNKNOWN_VENDOR = "No vendor is called “{name}”. Pick one from the list, or tick “Add this vendor” to create it."
 
 
 def _any_number(_: Decimal) -> str | None:
     return None  # the door checks an amount's places in the currency and its sign
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def format_value(self, value: Any) -> str | None:
-        return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _amount_field(label: str, help_text: str = "") -> forms.CharField:
@@ -68,8 +61,8 @@ class InvoiceEntryForm(forms.Form):
         max_length=3,
         widget=forms.TextInput(attrs={"list": "currencies", "autocapitalize": "characters", "size": 4}),
     )
-    invoice_date = forms.DateField(label="Date", required=False, widget=DateInput)
-    due_date = forms.DateField(label="Due", required=False, widget=DateInput)
+    invoice_date = forms.DateField(label="Date", required=False, widget=date_input())
+    due_date = forms.DateField(label="Due", required=False, widget=date_input())
     tax_amount = _amount_field("Tax")
     shipping_amount = _amount_field("Shipping")
     total_amount = _amount_field("Total on the document", "Leave empty to take lines + tax + shipping.")
@@ -78,10 +71,7 @@ class InvoiceEntryForm(forms.Form):
         text = self.cleaned_data.get("currency", "").strip()
         if not text:
             return ""
-        try:
-            return normalize_currency(text)
-        except MoneyError:
-            raise forms.ValidationError(NOT_ISO_CURRENCY) from None
+        return currency_cleaned(text)
 
     def _clean_date(self, name: str) -> dt.date | None:
         value = self.cleaned_data.get(name)

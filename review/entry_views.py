@@ -23,6 +23,7 @@ from core.exceptions import DocumentInvalid, DomainError
 from invoices.line_totals import purchase_order_line_totals
 from invoices.models import Invoice, InvoiceSource, InvoiceStatus
 from invoices.services import invoice_create, invoice_draft_discard, invoice_draft_save, invoice_draft_submit
+from purchasing.entry_forms import currency_choices, tenant_currencies
 from purchasing.models import PurchaseOrder
 from review.entry_forms import UNKNOWN_VENDOR, InvoiceEntryForm, entry_document, entry_initial, plain_decimal
 from review.originals import Original, invoice_original_read
@@ -245,7 +246,10 @@ def _page(
         "original": original,
         "vendor_names": vendors.values_list("name", flat=True)[:PICKER_LIMIT],
         "po_numbers": orders.order_by("-order_date", "-id").values_list("po_number", flat=True)[:PICKER_LIMIT],
-        "currencies": _currencies(web),
+        # The same picker as a purchase order's: the tenant's own currencies first, then the common ones.
+        "currencies": [
+            code for group in currency_choices(tenant_currencies(tenant=web.tenant)) for code, _ in group[1]
+        ],
         "vendor_hint": VENDOR_NOT_KNOWN_YET if vendor_name and known_vendor is None else "",
     }
     response = render(request, "invoices/entry.html", context, status=status)
@@ -253,11 +257,3 @@ def _page(
         # The page shows the draft's PDF in an <object>, which the site's policy forbids.
         response["Content-Security-Policy"] = content_security_policy(object_src="'self'")
     return response
-
-
-def _currencies(web: WebContext) -> list[str]:
-    """The currencies of the tenant's invoices and POs, for the picker (any ISO code may be typed)."""
-    used: set[str] = set()
-    for model in (Invoice, PurchaseOrder):
-        used |= set(model.objects.for_tenant(web.tenant).order_by().values_list("currency", flat=True).distinct())
-    return sorted(used - {""})

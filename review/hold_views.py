@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from core.exceptions import DomainError
+from core.http.forms import errors_add
 from invoices.line_totals import purchase_order_line_totals
 from invoices.models import Invoice, InvoiceStatus
 from review.holds import HOLD_ACTION_LABELS, hold_release, holds_ageing
@@ -61,8 +62,7 @@ def hold_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
                 comment=form.cleaned_data["comment"],
             )
         except DomainError as exc:
-            details = exc.details if isinstance(exc.details, dict) else {}
-            form.add_error("comment" if "comment" in details else None, str(exc))
+            errors_add(form=form, error=exc)
             status = exc.status_code
         else:
             what = HOLD_ACTION_LABELS[form.cleaned_data["action"]].lower()

@@ -2,7 +2,7 @@
 for scores, each currency's own major units for amounts), turned into what the services take.
 
 Validation that belongs to the data (ranges, check constraints) stays in the services and the
-models; a service's refusal is put back on the form, next to the field it names (`errors_add`).
+models; a service's refusal is put back on the form, next to the field it names (`core.http.forms.errors_add`).
 """
 
 from __future__ import annotations
@@ -13,29 +13,16 @@ from typing import Any
 from django import forms
 
 from core.amount_limits import AmountLimits
-from core.exceptions import DomainError
-from core.money import MoneyError, format_minor, normalize_currency, to_minor
+from core.http.forms import currency_cleaned
+from core.money import MoneyError, format_minor, to_minor
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS, DISCREPANCY_TYPES
 from tenants.models import Role, TenantSettings
 
 HUNDRED = Decimal(100)
-NOT_ISO_CURRENCY = "Use a three-letter ISO 4217 code, such as EUR, USD or JPY."
 
 # TenantSettings fields whose stored value is a fraction (0.950) and which a person types as a
 # percentage (95).
 CONFIDENCE_FIELDS = ("auto_approve_min_confidence", "reconcile_auto_apply_min_confidence")
-
-
-def errors_add(*, form: forms.Form, error: DomainError) -> None:
-    """A service's refusal on the form: each message beside the field it names, the rest on top."""
-    details = error.details if isinstance(error.details, dict) else {}
-    placed = False
-    for name, messages in details.items():
-        for message in messages if isinstance(messages, list) else [messages]:
-            form.add_error(name if name in form.fields else None, str(message))
-            placed = True
-    if not placed:
-        form.add_error(None, str(error))
 
 
 def _percent_field(label: str, help_text: str = "") -> forms.DecimalField:
@@ -141,10 +128,7 @@ class CurrencyLimitForm(forms.Form):
         }
 
     def clean_currency(self) -> str:
-        try:
-            return normalize_currency(self.cleaned_data["currency"])
-        except MoneyError as exc:
-            raise forms.ValidationError(NOT_ISO_CURRENCY) from exc
+        return currency_cleaned(self.cleaned_data["currency"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -13,10 +13,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from core.exceptions import DomainError
+from core.http.forms import errors_add
 from core.http.listing import list_page
 from recon_site.tenant_settings.access import admin_view, section_context
 from recon_site.tenant_settings.audit_trail import settings_trail, trail_entries
-from recon_site.tenant_settings.forms import ActiveForm, ApiKeyForm, InviteForm, RoleForm, errors_add
+from recon_site.tenant_settings.forms import ActiveForm, ApiKeyForm, InviteForm, RoleForm
 from tenants.http.error_pages import post_only
 from tenants.http.web import web_of
 from tenants.models import ApiKey, Membership, Tenant

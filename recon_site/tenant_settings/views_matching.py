@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from core.exceptions import DomainError
+from core.http.forms import errors_add
 from core.http.listing import list_page
 from invoices.models import Invoice
 from matching.rematch import (
@@ -29,7 +30,6 @@ from recon_site.tenant_settings.forms import (
     CurrencyLimitForm,
     MatchingSettingsForm,
     VendorTolerancesForm,
-    errors_add,
 )
 from tenants.http.error_pages import post_only
 from tenants.http.web import web_of
