@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
@@ -75,13 +76,15 @@ class HeldInvoice:
         return self.escalates_on <= timezone.localdate()
 
 
-def holds_ageing(*, tenant: Tenant, limit: int = 200) -> list[HeldInvoice]:
-    """Invoices on hold, the longest waiting first, each with its PO's receipt status (3 queries)."""
+def holds_ageing(*, tenant: Tenant, limit: int = 200, invoice_ids: list[Any] | None = None) -> list[HeldInvoice]:
+    """Invoices on hold (all, or those of `invoice_ids`), the longest waiting first, each with its
+    PO's receipt status (3 queries). The wait starts as matching.holds counts it for escalation."""
     max_days = tenant_settings_get(tenant=tenant).hold_max_days
+    on_hold = Invoice.objects.for_tenant(tenant).filter(status=InvoiceStatus.ON_HOLD)
+    if invoice_ids is not None:
+        on_hold = on_hold.filter(pk__in=invoice_ids)
     held = list(
-        Invoice.objects.for_tenant(tenant)
-        .filter(status=InvoiceStatus.ON_HOLD)
-        .select_related("vendor", "purchase_order")
+        on_hold.select_related("vendor", "purchase_order")
         .annotate(held_since=Coalesce("latest_match__created_at", "updated_at"))
         .order_by("held_since", "id")[:limit]
     )

@@ -5,7 +5,6 @@ waiting)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import template
@@ -13,8 +12,8 @@ from django.utils import timezone
 
 from invoices.models import Invoice, InvoiceStatus
 from review.decisions import can_review
+from review.holds import holds_ageing
 from review.models import Dispute
-from tenants.selectors import tenant_settings_get
 
 register = template.Library()
 
@@ -48,7 +47,6 @@ def dispute_card(context: template.Context, invoice: Invoice) -> dict[str, Any]:
 @register.inclusion_tag("invoices/_hold_card.html")
 def hold_card(invoice: Invoice) -> dict[str, Any]:
     if invoice.status != InvoiceStatus.ON_HOLD:
-        return {"invoice": None}
-    max_days = tenant_settings_get(tenant=invoice.tenant).hold_max_days
-    since = invoice.latest_match.created_at if invoice.latest_match_id else invoice.updated_at
-    return {"invoice": invoice, "since": since, "escalates_on": since + dt.timedelta(days=max_days)}
+        return {"held": None}
+    held = holds_ageing(tenant=invoice.tenant, invoice_ids=[invoice.pk])
+    return {"held": held[0] if held else None}
