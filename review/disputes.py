@@ -361,13 +361,3 @@ def _credit_note_of(tenant: Tenant, invoice: Invoice, number: str) -> Invoice:
     if credit_note is None:
         raise DocumentInvalid(CREDIT_NOTE_UNKNOWN, details={"document_number": [CREDIT_NOTE_UNKNOWN]})
     return credit_note
-
-
-def dispute_open_of(*, tenant: Tenant, invoice: Invoice) -> Dispute | None:
-    """The invoice's open dispute, with its thread's authors, or None."""
-    return (
-        Dispute.objects.for_tenant(tenant)
-        .select_related("owner")
-        .filter(invoice=invoice, status=DisputeStatus.OPEN)
-        .first()
-    )
