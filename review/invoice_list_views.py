@@ -10,6 +10,7 @@ vendor, PO and discrepancies, the vendors for the filter and the user's views.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from django.contrib import messages
 from django.db.models import QuerySet
@@ -21,6 +22,7 @@ from django.utils import timezone
 from core.exceptions import DomainError, NotFoundError
 from core.http.listing import list_ordered, list_page, list_sort
 from invoices.models import DocumentType, InvoiceSource, InvoiceStatus, ReviewQueue
+from review.assignments import assignee_choices, invoice_sla, review_sla_days
 from review.invoice_export import invoice_csv_response, invoice_xlsx_response
 from review.invoice_list import (
     DEFAULT_SORT,
@@ -34,6 +36,7 @@ from review.invoice_list import (
     invoice_list_query,
     invoice_list_values,
 )
+from review.people import active_members
 from review.saved_views import (
     saved_view_create,
     saved_view_delete,
@@ -59,7 +62,7 @@ def invoice_index(request: HttpRequest) -> HttpResponse:
     web = web_of(request)
     form = InvoiceListForm(request.GET, auto_id="f-%s")
     sort = list_sort(query=request.GET, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
-    invoices = invoice_list(tenant=web.tenant, filters=form.filters(), sort=sort)
+    invoices = invoice_list(tenant=web.tenant, filters=form.filters(me=request.user.pk), sort=sort)
     listed = list_page(
         query=request.GET,
         queryset=invoices.values_list("pk", flat=True),
@@ -68,7 +71,16 @@ def invoice_index(request: HttpRequest) -> HttpResponse:
         default_sort=DEFAULT_SORT,
     )
     page = listed.page
-    page.object_list = invoice_list_page_rows(tenant=web.tenant, invoice_ids=invoice_list_page_ids(page=page))
+    sla_days, today = review_sla_days(web.tenant), timezone.localdate()
+    page.object_list = [
+        replace(
+            row,
+            sla=invoice_sla(
+                status=row.status, received_at=row.received_at, due_date=row.due_date, sla_days=sla_days, today=today
+            ),
+        )
+        for row in invoice_list_page_rows(tenant=web.tenant, invoice_ids=invoice_list_page_ids(page=page))
+    ]
     query = invoice_list_query(form=form, sort=listed.sort)
     saved_views = list(saved_view_list(tenant=web.tenant, user=request.user))
     context = {
@@ -81,6 +93,7 @@ def invoice_index(request: HttpRequest) -> HttpResponse:
         "discrepancy_types": discrepancy_type_choices(),
         "per_page_choices": PER_PAGE_CHOICES,
         "vendors": vendor_list(tenant=web.tenant).order_by("name").values_list("pk", "name"),
+        "assignees": assignee_choices(active_members(web.tenant))[1:],
         "page": page,
         "sort": listed.sort,
         "query": query,
@@ -98,7 +111,7 @@ def _export_rows(request: HttpRequest) -> QuerySet:
     web = web_of(request)
     form = InvoiceListForm(request.GET)
     sort = list_sort(query=request.GET, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
-    invoices = invoice_list(tenant=web.tenant, filters=form.filters(), sort=sort)
+    invoices = invoice_list(tenant=web.tenant, filters=form.filters(me=request.user.pk), sort=sort)
     return invoice_list_values(
         tenant=web.tenant, invoices=list_ordered(queryset=invoices, sorts=INVOICE_LIST_SORTS, sort=sort)
     )
@@ -148,8 +161,15 @@ def saved_view_open(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpRespo
     return redirect(_list_url(saved.query))
 
 
+def _own_saved_views(request: HttpRequest) -> QuerySet:
+    """The views a member may address by id, their own (a colleague's is a 404 as another
+    tenant's): what a rename or delete form's address opened by GET is checked against before it
+    is redirected to the list."""
+    return saved_view_list(tenant=web_of(request).tenant, user=request.user)
+
+
 @tenant_view
-@post_only(back="web:invoices", back_label="the invoices")
+@post_only(back="web:invoices", back_label="the invoices", owned=("saved_view_id", _own_saved_views))
 def saved_view_rename_view(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
     web = web_of(request)
     try:
@@ -170,7 +190,7 @@ def saved_view_rename_view(request: HttpRequest, saved_view_id: uuid.UUID) -> Ht
 
 
 @tenant_view
-@post_only(back="web:invoices", back_label="the invoices")
+@post_only(back="web:invoices", back_label="the invoices", owned=("saved_view_id", _own_saved_views))
 def saved_view_delete_view(request: HttpRequest, saved_view_id: uuid.UUID) -> HttpResponse:
     web = web_of(request)
     try:

@@ -80,7 +80,7 @@ def _membership(request: HttpRequest, membership_id: str) -> Membership:
 
 
 @admin_view
-@post_only(back="web:settings-users", back_label="the users")
+@post_only(back="web:settings-users", back_label="the users", owned=("membership_id", Membership))
 def user_role_change(request: HttpRequest, membership_id: str) -> HttpResponse:
     web = web_of(request)
     membership = _membership(request, membership_id)
@@ -101,7 +101,7 @@ def user_role_change(request: HttpRequest, membership_id: str) -> HttpResponse:
 
 
 @admin_view
-@post_only(back="web:settings-users", back_label="the users")
+@post_only(back="web:settings-users", back_label="the users", owned=("membership_id", Membership))
 def user_active_set(request: HttpRequest, membership_id: str) -> HttpResponse:
     web = web_of(request)
     membership = _membership(request, membership_id)
@@ -139,7 +139,7 @@ def api_key_index(request: HttpRequest) -> HttpResponse:
 
 
 @admin_view
-@post_only(back="web:settings-api-keys", back_label="the API keys")
+@post_only(back="web:settings-api-keys", back_label="the API keys", owned=("api_key_id", ApiKey))
 def api_key_revoke_view(request: HttpRequest, api_key_id: str) -> HttpResponse:
     web = web_of(request)
     api_key = get_object_or_404(ApiKey.objects.for_tenant(web.tenant), pk=api_key_id)

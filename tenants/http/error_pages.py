@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import DatabaseError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,6 +27,9 @@ from core.tenancy.scoping import TenantOwnedModel
 from tenants.http.web import web_context_of
 
 ViewFunc = Callable[..., HttpResponse]
+# The objects a member may address through a URL parameter: the tenant's (a model), or fewer, read
+# from the request (a saved view is its own user's only: review.invoice_list_views).
+Addressable = type[TenantOwnedModel] | Callable[[HttpRequest], QuerySet[Any]]
 
 FORBIDDEN = "Your role in this organisation does not allow this. Nothing was changed."
 CSRF_EXPIRED = (
@@ -95,39 +99,47 @@ def method_not_allowed_page(
     return response
 
 
+def _addressable_objects(request: HttpRequest, addressable: Addressable) -> QuerySet[Any]:
+    if isinstance(addressable, type):
+        return addressable.objects.for_tenant(request.web.tenant)  # type: ignore[attr-defined]
+    return addressable(request)
+
+
 def post_only(
     *,
     back: str,
     back_label: str,
     back_kwargs: tuple[str, ...] = (),
     back_model: type[TenantOwnedModel] | None = None,
-    owned: tuple[str, type[TenantOwnedModel]] | None = None,
+    owned: tuple[str, Addressable] | None = None,
 ) -> Callable[[ViewFunc], ViewFunc]:
     """For a view that takes a form's POST only: opened by GET it redirects to `back` (a URL name,
     reversed with the view's `back_kwargs`), e.g. the invoice whose decision form posts here,
     saying that nothing was changed; another method gets the 405 page linking there.
 
-    An object named in the URL must be the tenant's before anything points at it: with
+    An object named in the URL must be the member's to see before anything points at it: with
     `back_model`, the first of `back_kwargs` is the id of such an object; with `owned`, a URL
-    parameter and its model (an object whose page is not the way back: a saved view, a user).
-    Another tenant's id (or a missing one) is the 404 page whatever the method, as for the
-    object's own page, so the answer never tells the two apart. A URL naming an object (`…_id`)
-    that neither checks keeps the 405 page on GET, which says nothing about the object either.
-    Put it under `tenant_view`, which signs in and gives the layout (and turns the Http404 into
-    the app's 404 page)."""
-    checks = [(back_kwargs[0], back_model)] if back_model is not None else []
+    parameter and its model (an object whose page is not the way back: a user, an API key), or a
+    function of the request giving the objects the member may address (a saved view: its own
+    user's only, the very selector the view's service reads). Another tenant's id, a colleague's
+    private object and a missing id are the same 404 page whatever the method, as for the
+    object's own page, so the answer never tells them apart. A URL naming an object (`…_id`)
+    that neither checks keeps the 405 page on GET, which says nothing about the object either
+    (a safety net: every form address of the app checks its objects, tests/web/test_tenant_matrix.py).
+    Put it under `tenant_view` (or `admin_view`), which signs in and gives the layout (and turns
+    the Http404 into the app's 404 page)."""
+    checks: list[tuple[str, Addressable]] = [(back_kwargs[0], back_model)] if back_model is not None else []
     if owned is not None:
         checks.append(owned)
-    checked = {name for name, _model in checks}
+    checked = {name for name, _addressable in checks}
 
     def decorate(view: ViewFunc) -> ViewFunc:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method == "POST":
                 return view(request, *args, **kwargs)
-            for name, model in checks:
-                tenant = request.web.tenant  # type: ignore[attr-defined]
-                if not model.objects.for_tenant(tenant).filter(pk=kwargs[name]).exists():
+            for name, addressable in checks:
+                if not _addressable_objects(request, addressable).filter(pk=kwargs[name]).exists():
                     raise Http404
             back_url = reverse(back, kwargs={name: kwargs[name] for name in back_kwargs})
             names_an_object = any(name.endswith("_id") for name in kwargs)

@@ -4,15 +4,18 @@ Every pattern of `recon_site/web_urls.py` is discovered from the resolver and ca
 is a member of tenant B only, over tenant A's objects from tests/tenant_matrix.py (the very objects
 the API's matrix in tests/api/test_tenant_isolation.py uses):
 
-- a page with an object id in its URL, for tenant A's object: GET and POST are a 404 (405 where the
-  page does not take the method, exactly as for tenant A itself), as for an id that does not exist,
-  with none of A's data, and every row of tenant A's unchanged (status, allocations, audit events);
+- a page with an object id in its URL, for tenant A's object: GET and POST are a 404 (a POST may be
+  the 405 page where the page takes no form, exactly as for tenant A itself), as for an id that
+  does not exist, with none of A's data, and every row of tenant A's unchanged (status,
+  allocations, audit events). A GET is never a 405: tenant A opening a form's address is
+  redirected to the page the form is on (#18 item 7, tenants.http.error_pages.post_only), which
+  answers, while tenant B gets the 404 first, so the redirect tells B nothing;
 - the same page for tenant B's own object, with a form naming tenant A's objects: A's rows unchanged;
 - a page without an object id (lists, dashboard, queues, bulk approval, tenant switch, ...):
   none of A's identifiers in it, and a POST naming A's objects changes none of A's rows.
 
 The pages' views are plain functions, so which methods a page takes is not in the URL conf: both
-are tried, and tenant A's own answer tells a 405 for the method from a 404 for the object. A new
+are tried, and tenant A's own answer tells a 405 for the method (a POST) from a 404 for the object. A new
 URL parameter this module does not know fails loudly: add it to `OBJECT_KWARGS` (a tenant-owned
 object) or `VALUE_KWARGS` (a value that is the same for every tenant).
 """
@@ -61,6 +64,8 @@ OBJECT_KWARGS = {
     "batch_id": "import-batch",
     # A dispute's page and its forms (review.dispute_views).
     "dispute_id": "dispute",
+    # A file of a dispute's thread (served by review.dispute_views.dispute_attachment).
+    "attachment_id": "dispute-attachment",
 }
 
 # URL parameters that name no tenant's object, with every value they take.
@@ -248,8 +253,15 @@ def test_another_tenants_object_is_a_404_and_stays_unchanged(
     # The 405 is the page's, not the object's: tenant A gets it too; a 404 is for B alone.
     assert (own.status_code == 405) == (response.status_code == 405), (own.status_code, response.status_code)
     assert own.status_code != 404, "tenant A must reach its own object (non-vacuous)"
-    if method == "get" and own.status_code == 200:
-        assert SECRET in _body(own).decode()
+    if method == "get":
+        # Opened by GET, every address answers: the page, or the page a form lives on.
+        assert response.status_code == 404, (url, response.status_code)
+        assert own.status_code in {200, 302}, (url, own.status_code)
+        if own.status_code == 302:
+            # (a draft's edit page, the way back from Discard, sends a filed invoice to its page)
+            assert owner.get(own["Location"], follow=True).status_code == 200, (url, own["Location"])
+        else:
+            assert SECRET in _body(own).decode()
 
 
 @pytest.mark.parametrize(("endpoint", "values", "method"), _cases(OBJECT_PAGES, ("post",)))
