@@ -4,9 +4,15 @@ An invoice goes `on_hold` when its match finds nothing received yet for its PO l
 §4). A goods receipt for those lines sends it back to `received`, to be matched again, and with
 it every other open invoice of the PO the receipt changes the facts of: in review too (a late
 receipt for goods a reviewer was told were missing; `matching_requeue_for_receipt`, through
-matching.rematch; one in dispute stays there until its dispute ends). A PO closed or cancelled releases its holds
-(`matching_requeue_for_purchase_order`); one still waiting after the tenant's `hold_max_days`
-goes to the escalated review queue (`matching_escalate_stale_holds`, run on a schedule).
+matching.rematch; one in dispute stays there until its dispute ends). A PO closed or cancelled
+releases its holds (`matching_requeue_for_purchase_order`); one reopened sends back the open
+invoices whose match found it closed (`matching_requeue_for_reopened_purchase_order`); a new PO,
+the open invoices that named its number before it existed (`matching_requeue_for_new_purchase_order`).
+An invoice still waiting after the tenant's `hold_max_days` goes to the escalated review queue
+(`matching_escalate_stale_holds`, run on a schedule).
+
+These are the calls up from purchasing (purchasing.services, purchasing.lifecycle): each runs in
+the PO's or the receipt's own transaction, which takes the tenant's matching lock first.
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ import datetime as dt
 import uuid
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.actors import Actor, system_actor
+from core.lookup_keys import po_number_key, po_number_key_expression
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
-from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
-from matching.models import MatchRun
+from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
+from matching.engine.vocabulary import PO_CLOSED
+from matching.models import Discrepancy, MatchRun
 from matching.rematch import MOVED_BACK, matching_rematch_locked
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
@@ -33,6 +41,8 @@ HOLD_ESCALATION_ACTOR = system_actor("hold_escalation")
 
 REQUEUED_FOR_RECEIPT = "Goods receipt {receipt_number} arrived for purchase order {po_number}: matching again."
 REQUEUED_FOR_PO_STATUS = "Purchase order {po_number} was {status}: matching again."
+REQUEUED_FOR_PO_REOPENED = "Purchase order {po_number} was reopened: matching again."
+REQUEUED_FOR_NEW_PO = "Purchase order {po_number} was created: matching again."
 HOLD_EXPIRED = "Still no goods receipt {days} days after it was put on hold."
 ESCALATION_CHUNK = 500
 
@@ -101,6 +111,67 @@ def matching_requeue_for_purchase_order(
         invoice_ids=waiting,
         reason=reason,
         context={"purchase_order_id": str(purchase_order.pk)},
+        actor=actor,
+        trigger=MatchRun.Trigger.API,
+    )
+
+
+def matching_requeue_for_reopened_purchase_order(
+    *, tenant: Tenant, purchase_order: PurchaseOrder, actor: Actor
+) -> list[uuid.UUID]:
+    """Match again the PO's open invoices (in review, on hold) whose latest match found it
+    closed (`po_closed`), after it was reopened: that discrepancy no longer holds.
+
+    In the caller's transaction (purchasing.lifecycle, under the matching lock), audited in the
+    name of whoever reopened it. Returns the ids of the invoices moved.
+    """
+    closed_found = Discrepancy.objects.for_tenant(tenant).filter(
+        match_result_id=OuterRef("latest_match_id"), type=PO_CLOSED
+    )
+    waiting = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status__in=MOVED_BACK, document_type=DocumentType.INVOICE)
+        .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
+        .filter(Exists(closed_found))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    return _requeue_on_hold(
+        tenant=tenant,
+        invoice_ids=waiting,
+        reason=REQUEUED_FOR_PO_REOPENED.format(po_number=purchase_order.po_number),
+        context={"purchase_order_id": str(purchase_order.pk)},
+        actor=actor,
+        trigger=MatchRun.Trigger.API,
+    )
+
+
+def matching_requeue_for_new_purchase_order(
+    *, tenant: Tenant, purchase_order: PurchaseOrder, actor: Actor
+) -> list[uuid.UUID]:
+    """Match again the open invoices (in review, on hold) that name this new PO's number.
+
+    They were matched when no PO had that number (`po_not_found`, or a PO inferred from the
+    vendor's others): the PO they name now exists. Compared as matching compares it
+    (core.lookup_keys.po_number_key: spaces and the case of a-z ignored), whatever the invoice's
+    vendor: one of another vendor is matched again too, and then finds `vendor_mismatch`. In the
+    PO's own transaction (purchasing.services.purchase_order_create, under the matching lock),
+    audited in the name of whoever created it. Returns the ids of the invoices moved.
+    """
+    waiting = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status__in=MOVED_BACK, document_type=DocumentType.INVOICE)
+        .exclude(po_number="")
+        .alias(po_key=po_number_key_expression(F("po_number")))
+        .filter(po_key=po_number_key(purchase_order.po_number))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    return _requeue_on_hold(
+        tenant=tenant,
+        invoice_ids=waiting,
+        reason=REQUEUED_FOR_NEW_PO.format(po_number=purchase_order.po_number),
+        context={"purchase_order_id": str(purchase_order.pk), "po_number": purchase_order.po_number},
         actor=actor,
         trigger=MatchRun.Trigger.API,
     )

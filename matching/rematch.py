@@ -1,12 +1,49 @@
 """Re-matching when the facts change (DESIGN.md §4: pending_review, received, on_hold, disputed → received).
 
-An open invoice was matched against facts: its PO's lines, what was received on them, the
-tenant's and the vendor's tolerances. When one of them changes (a goods receipt is booked, a
-tolerance is edited) or someone asks for it ("Re-match now", `POST /api/invoices/{id}/rematch`),
-the invoice goes back to `received` through the lifecycle's re-match move (`InvoiceMove.rematch`),
-with the reason and the changed facts in that move's audit event, and the next run matches it
-again. Its earlier `MatchResult` stays as history; the run writes a new one and `latest_match`
-moves to it (review.match_changes shows the difference on the invoice page).
+An open invoice was matched against facts: its PO and the PO's lines, what was received on them,
+the credit notes it had, the tenant's and the vendor's tolerances and the tenant's amount limits.
+When one of them changes, or someone asks for it, the invoice goes back to `received` through the
+lifecycle's re-match move (`InvoiceMove.rematch`), with the reason and the changed facts in that
+move's audit event, and the next run matches it again. Its earlier `MatchResult` stays as history;
+the run writes a new one and `latest_match` moves to it (review.match_changes shows the difference
+on the invoice page). The triggers, each with who is named in the audit event:
+
+- a goods receipt is booked: the PO's invoices in review or on hold whose matched lines (or
+  none) it concerns; matching.holds.matching_requeue_for_receipt, called by purchasing.services
+  in the receipt's transaction, in the name of the `goods_receipt` system actor;
+- a PO is created: the invoices in review or on hold that name its number (matched without it:
+  `po_not_found`); matching.holds.matching_requeue_for_new_purchase_order, in the PO's
+  transaction (purchasing.services), in the name of whoever created it;
+- a PO is closed or cancelled: its invoices on hold (the goods will not come as ordered);
+  matching.holds.matching_requeue_for_purchase_order, in the PO's move (purchasing.lifecycle);
+- a PO is reopened: its invoices in review or on hold whose match found it closed (`po_closed`);
+  matching.holds.matching_requeue_for_reopened_purchase_order, likewise;
+- a credit note arrives for it: the credited invoice, in review or on hold;
+  `matching_rematch_for_credit_notes`, by the next matching run before it loads its batch, in
+  the name of the `credit_note` system actor;
+- the tenant's matching settings: its invoices in review or on hold (for a tolerance, not those
+  of vendors overriding both); `matching_rematch_for_tenant_settings`, by the settings page;
+- a vendor's own tolerances: that vendor's invoices in review or on hold;
+  `matching_rematch_for_vendor_tolerances`, by the vendor's tolerances page;
+- a currency's amount limits (auto-approve below, escalate from, the price floor; saved or
+  reset to the defaults): the invoices in that currency in review or on hold;
+  `matching_rematch_for_currency_limits`, by the Limits page;
+- a person asks ("Re-match now", `POST /api/invoices/{id}/rematch`): that invoice, if open and
+  not in dispute; `matching_rematch_invoice`.
+The settings pages call after their save, in the person's name: tenants and vendors sit below
+matching and cannot call up.
+
+PO lines themselves are never edited once stored (no service changes them), so nothing else on a
+PO re-matches. Why a credit note is found by the run and not by the door that stores it
+(invoices.services): invoices sits below matching, and its one call up (`matching_enqueue`) asks
+for that run already; the credit note's transaction would also have to take the matching lock
+before its first write (a CSV import of invoices writes many in one transaction, and would have
+to take it for every file), and a re-match done after its commit instead would be lost with the
+process. The run holds the lock anyway, and what it looks for — a credit note newer than the
+credited invoice's latest match — is still there after any crash, so the next run finds it. The
+credit note changes no amount the engine compares (it matches on the total; the credit comes off
+what is owed, review.disputes): the new match is of the same facts plus whatever else changed
+meanwhile, and the re-match shows the reviewer, on the invoice page, that a credit note came.
 
 A reviewer's pending decision is never silently overwritten. Decided as follows:
 - Nothing is decided by the re-match itself: it only hands the invoice back to the engine, and
@@ -33,8 +70,8 @@ be a rule there, not here).
 An invoice in dispute is not pulled out of it: its dispute (review.disputes) is a conversation
 with the vendor that ends in one of its outcomes, each moving the invoice from `disputed`; moved
 to `received` under it, the dispute could no longer end. It is matched again once the dispute
-ends (back to review, then a receipt or "Re-match now"); the lifecycle's disputed → received
-re-match move is there for a dispute that ends by matching again.
+ends (back to review, then a receipt, a credit note that came meanwhile, or "Re-match now"); the
+lifecycle's disputed → received re-match move is there for a dispute that ends by matching again.
 
 Locks: the tenant's matching lock first (core/locks.py), so a run in flight finishes before its
 invoices are moved under it and a run cannot start between the move and the facts it reads; then
@@ -52,15 +89,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Coalesce
 
-from core.actors import Actor
+from core.actors import Actor, system_actor
+from core.amount_limits import AmountLimits
 from core.locks import matching_lock_wait
+from core.money import format_minor
 from core.state_machine import IllegalTransition
+from invoices.billing import NOT_BILLING
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import DocumentType, Invoice, InvoiceStatus
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
+from matching.enqueue import matching_enqueue
 from matching.models import MatchRun
-from matching.services import matching_enqueue
 from tenants.models import Tenant
 
 S = InvoiceStatus
@@ -122,6 +164,7 @@ def matching_rematch(
     facts: Mapping[str, Any],
     trigger: str = MatchRun.Trigger.API,
     run_now: bool = False,
+    enqueue: bool = True,
 ) -> RematchOutcome:
     """Send these invoices back to matching because `facts` changed; returns what became of each.
 
@@ -130,7 +173,8 @@ def matching_rematch(
     others (in dispute, drafts, approved, paid, rejected, void, credit notes, unknown ids) are
     skipped with the reason. In chunks of `REMATCH_CHUNK`, each in its own transaction under the
     tenant's matching lock. A run is asked for at commit when `run_now` (a person asked) or
-    MATCH_ON_INGEST is on; otherwise the scheduled run takes them.
+    MATCH_ON_INGEST is on; otherwise the scheduled run takes them. `enqueue=False`: the caller is
+    the run that matches them next (a credit note's re-match), so no other is asked for.
     """
     outcome = RematchOutcome()
     unique = list(dict.fromkeys(invoice_ids))
@@ -146,6 +190,7 @@ def matching_rematch(
                     facts=facts,
                     trigger=trigger,
                     run_now=run_now,
+                    enqueue=enqueue,
                 )
             )
     return outcome
@@ -160,6 +205,7 @@ def matching_rematch_locked(
     facts: Mapping[str, Any],
     trigger: str,
     run_now: bool = False,
+    enqueue: bool = True,
 ) -> RematchOutcome:
     """`matching_rematch` inside the caller's transaction, which already holds the matching lock
     (a goods receipt's, a PO change's: they take it before they write anything)."""
@@ -200,7 +246,7 @@ def matching_rematch_locked(
                 outcome.moved.append(result.move.invoice_id)
             else:  # moved by someone else since it was read: it is no longer where it was
                 outcome.skipped[result.move.invoice_id] = str(result.error)
-    if (outcome.moved or outcome.waiting) and (run_now or settings.MATCH_ON_INGEST):
+    if enqueue and (outcome.moved or outcome.waiting) and (run_now or settings.MATCH_ON_INGEST):
         matching_enqueue(tenant=tenant, trigger=trigger)
     return outcome
 
@@ -242,7 +288,7 @@ def matching_rematch_invoice(*, tenant: Tenant, invoice: Invoice, actor: Actor, 
 
 # The tenant's settings the engine decides by (matching.loading.match_settings_from): a change
 # of one of them changes what open invoices were matched against. The amounts (auto-approve
-# below, escalate from) are per currency (tenants.CurrencyLimit) and not re-matched on here.
+# below, escalate from) are per currency (tenants.CurrencyLimit): `MATCHING_LIMITS` below.
 MATCHING_SETTINGS = (
     "price_tolerance_pct",
     "quantity_tolerance_pct",
@@ -330,4 +376,125 @@ def _described(changed: Mapping[str, Mapping[str, Any]]) -> str:
     return ", ".join(
         f"{name.replace('_pct', ' %').replace('_', ' ')} {shown(values['before'])} → {shown(values['after'])}"
         for name, values in changed.items()
+    )
+
+
+# Credit notes (DESIGN.md §4 "received (re-match)": a credit note changes what an open invoice
+# was matched against). Found by the run, before it loads its batch (matching.services), not
+# by the door that stores the credit note (invoices.services): see the module docstring.
+CREDIT_NOTE_ACTOR = system_actor("credit_note")
+CREDIT_NOTE_ARRIVED = "Credit note {notes} arrived for this invoice: matching again."
+CREDIT_NOTES_ARRIVED = "Credit notes {notes} arrived for this invoice: matching again."
+
+
+def matching_rematch_for_credit_notes(*, tenant: Tenant) -> RematchOutcome:
+    """Re-match the open invoices (on hold, in review) credited by a credit note their latest
+    match has not seen: one stored after that match (and not void, rejected or a draft).
+
+    Called by a run (matching.services.matching_run_for_tenant) holding the tenant's matching
+    lock, before it loads its batch: the invoices moved back to `received` are matched by that
+    run, so no other run is asked for. One transaction per invoice, its move's reason naming
+    its credit notes and their totals, their ids and amounts in its facts. Safe to run twice: the
+    new match is newer than the credit note. An invoice in dispute is not taken out of it;
+    once its dispute ends back in review, the credit note is still one its match has not seen,
+    and the next run matches it again.
+    """
+    matched_at = Coalesce(OuterRef("latest_match__created_at"), OuterRef("created_at"))
+    unseen = (
+        Invoice.objects.for_tenant(tenant)
+        .filter(document_type=DocumentType.CREDIT_NOTE, credited_invoice_id=OuterRef("pk"), created_at__gt=matched_at)
+        .exclude(status__in=NOT_BILLING)
+    )
+    credited = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status__in=MOVED_BACK, document_type=DocumentType.INVOICE)
+        .filter(Exists(unseen))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    outcome = RematchOutcome()
+    if not credited:
+        return outcome
+    notes_of: dict[uuid.UUID, list[Mapping[str, Any]]] = {invoice_id: [] for invoice_id in credited}
+    for note in (
+        Invoice.objects.for_tenant(tenant)
+        .filter(document_type=DocumentType.CREDIT_NOTE, credited_invoice_id__in=credited)
+        .filter(
+            created_at__gt=Coalesce(F("credited_invoice__latest_match__created_at"), F("credited_invoice__created_at"))
+        )
+        .exclude(status__in=NOT_BILLING)
+        .order_by("created_at", "id")
+        .values("pk", "credited_invoice_id", "invoice_number", "currency", "total_amount")
+    ):
+        notes_of[note["credited_invoice_id"]].append(note)
+    for invoice_id, notes in notes_of.items():
+        described = ", ".join(
+            f"{note['invoice_number']} ({note['currency']} {format_minor(note['total_amount'], note['currency'])})"
+            for note in notes
+        )
+        outcome.add(
+            matching_rematch(
+                tenant=tenant,
+                invoice_ids=[invoice_id],
+                actor=CREDIT_NOTE_ACTOR,
+                reason=(CREDIT_NOTE_ARRIVED if len(notes) == 1 else CREDIT_NOTES_ARRIVED).format(notes=described),
+                facts={
+                    "credit_notes": [
+                        {
+                            "credit_note_id": note["pk"],
+                            "credit_note_number": note["invoice_number"],
+                            "currency": note["currency"],
+                            "total_amount": note["total_amount"],
+                        }
+                        for note in notes
+                    ]
+                },
+                enqueue=False,
+            )
+        )
+    return outcome
+
+
+# The amounts per currency the engine decides by (tenants.CurrencyLimit, core.amount_limits):
+# auto-approve below, escalate from, and the price floor of the tolerance. The write-off limit
+# is the payment reconciliation's, not matching's.
+MATCHING_LIMITS = ("auto_approve_below", "escalate_from", "price_tolerance_floor")
+LIMITS_CHANGED = "Amount limits in {currency} changed ({fields}): matching again."
+
+
+def matching_rematch_for_currency_limits(
+    *, tenant: Tenant, actor: Actor, before: AmountLimits, after: AmountLimits
+) -> RematchOutcome:
+    """After `tenants.services.currency_limit_save` / `currency_limit_delete`: re-match the
+    tenant's invoices in that currency in review or on hold when a limit the engine decides by
+    changed (`before` / `after`: the limits in force, the defaults for a currency with none of
+    its own). Called by whoever made the change (the Limits page), as the tolerances are."""
+    currency = after.currency
+    changed = _changed(
+        {name: getattr(before, name) for name in MATCHING_LIMITS},
+        {name: getattr(after, name) for name in MATCHING_LIMITS},
+        MATCHING_LIMITS,
+    )
+    if not changed:
+        return RematchOutcome()
+    invoice_ids = list(
+        Invoice.objects.for_tenant(tenant)
+        .filter(status__in=TENANT_CHANGE_REMATCHES, document_type=DocumentType.INVOICE, currency=currency)
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+
+    def shown(name: str, value: Any) -> str:  # in major units; the floor without trailing zeros
+        return f"{value.normalize():f}" if name == "price_tolerance_floor" else format_minor(value, currency)
+
+    fields = ", ".join(
+        f"{name.replace('_', ' ')} {shown(name, values['before'])} → {shown(name, values['after'])}"
+        for name, values in changed.items()
+    )
+    return matching_rematch(
+        tenant=tenant,
+        invoice_ids=invoice_ids,
+        actor=actor,
+        reason=LIMITS_CHANGED.format(currency=currency, fields=fields),
+        facts={"currency": currency, "currency_limits": changed},
     )

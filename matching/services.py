@@ -5,7 +5,9 @@ under the tenant's session advisory lock, so at most one run per tenant is ever 
 whatever the number of workers; a second run finds the lock taken and is recorded as `skipped`.
 A drain runs batches until nothing is left; a request from the API records a queued run and
 starts it in the background. What a batch writes is matching.writer's; invoices waiting on hold
-for goods are matching.holds'.
+for goods are matching.holds'. Before it loads its batch, a run sends back to `received` the open
+invoices a credit note arrived for since their latest match (matching.rematch), so it matches
+them with the rest.
 
 Each invoice succeeds or fails on its own: the engine turns an exception into a failure for that
 invoice; if the bulk write raises, the batch is written again invoice by invoice, each in its
@@ -16,7 +18,6 @@ the next run.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import logging
 import time
@@ -31,8 +32,10 @@ from audit.services import audit_record
 from core import locks
 from core.actors import Actor
 from matching.engine import ENGINE_VERSION, MatchFailure, MatchOutcome, match_batch
+from matching.enqueue import matching_enqueue
 from matching.loading import load_batch, matchable_invoices
 from matching.models import MatchRun
+from matching.rematch import matching_rematch_for_credit_notes
 from matching.writer import matching_outcomes_persist, run_failure
 from tenants.models import Tenant
 from tenants.selectors import tenant_settings_get
@@ -147,6 +150,7 @@ def matching_run_for_tenant(
         else:
             try:
                 matching_runs_abandon(tenant=tenant, current=run)
+                _credited_rematch(tenant=tenant)
                 with _collector_paused():
                     _run_batch(tenant=tenant, run=run, exclude_invoice_ids=exclude_invoice_ids)
                 run.status = MatchRun.Status.FINISHED
@@ -172,6 +176,16 @@ def matching_run_for_tenant(
         run.query_count,
     )
     return run
+
+
+def _credited_rematch(*, tenant: Tenant) -> None:
+    """The open invoices a credit note changed back to `received`, so this batch matches them
+    (matching.rematch.matching_rematch_for_credit_notes). A failure here is logged and does not
+    stop the batch: the invoices stay where they are and the next run tries again."""
+    try:
+        matching_rematch_for_credit_notes(tenant=tenant)
+    except Exception:
+        logger.exception("Re-matching the invoices credit notes changed failed for tenant %s", tenant.pk)
 
 
 def _run_batch(*, tenant: Tenant, run: MatchRun, exclude_invoice_ids: Collection[uuid.UUID]) -> None:
@@ -260,35 +274,3 @@ def matching_run_request(*, tenant: Tenant, actor: Actor) -> MatchRun:
         )
         matching_enqueue(tenant=tenant, trigger=MatchRun.Trigger.API, run=run)
     return run
-
-
-def matching_enqueue(*, tenant: Tenant, trigger: str, run: MatchRun | None = None) -> None:
-    """Queue `matching.tasks.run_matching` for the tenant once the current transaction commits.
-
-    Once per tenant and transaction (an import of many invoices queues one drain, not one per
-    invoice). A broker that is down loses nothing: the scheduled run picks the invoices up, so
-    the error is logged and the caller's request still succeeds (`robust`).
-    """
-    tenant_id = str(tenant.pk)
-    run_id = str(run.pk) if run is not None else None
-    if run_id is None and any(
-        isinstance(func, functools.partial) and func.func is _enqueue_now and func.args[:2] == (tenant_id, None)
-        for _, func, *_ in connection.run_on_commit
-    ):
-        return
-    # update_wrapper: Django's robust on_commit logs the callback's __qualname__, which a bare
-    # partial lacks (the logging itself would then raise out of the commit).
-    callback = functools.update_wrapper(functools.partial(_enqueue_now, tenant_id, run_id, trigger), _enqueue_now)
-    transaction.on_commit(callback, robust=True)
-
-
-def _enqueue_now(tenant_id: str, run_id: str | None, trigger: str) -> None:
-    from django_q.tasks import async_task
-
-    try:
-        async_task(
-            "matching.tasks.run_matching", tenant_id, run_id=run_id, trigger=trigger, task_name=f"matching-{tenant_id}"
-        )
-    except Exception:
-        # The data is committed; the schedule (or, for a queued run, the next drain) picks it up.
-        logger.exception("Could not queue matching for tenant %s (run %s); the schedule will", tenant_id, run_id)

@@ -18,7 +18,11 @@ What the other parts of Recon do with a PO that is not open:
 - a goods receipt against a cancelled PO is refused (purchasing.services);
 - when a PO is closed or cancelled, its invoices `on_hold` (waiting for goods that will now not
   come as ordered) go back to `received` in the same transaction and are matched again, so they
-  reach a reviewer with `po_closed` instead of waiting out HOLD_MAX_DAYS.
+  reach a reviewer with `po_closed` instead of waiting out HOLD_MAX_DAYS;
+- when a PO is reopened, its open invoices (in review, on hold) whose latest match found it
+  closed are matched again, in the same transaction: `po_closed` no longer holds.
+PO lines are never changed once stored (no service edits them), so no other PO change
+re-matches anything.
 
 Every move writes its audit event (`purchase_order` / `transition`, before and after status, the
 comment as `reason`) in the transaction that makes it.
@@ -36,7 +40,7 @@ from core.actors import Actor
 from core.exceptions import DocumentInvalid
 from core.locks import matching_lock_wait
 from core.state_machine import IllegalTransition, StateMachine
-from matching.holds import matching_requeue_for_purchase_order
+from matching.holds import matching_requeue_for_purchase_order, matching_requeue_for_reopened_purchase_order
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
 
@@ -105,6 +109,8 @@ def purchase_order_transition(
         # order every other writer takes.
         if to_status != P.OPEN:
             matching_requeue_for_purchase_order(tenant=tenant, purchase_order=current, actor=actor)
+        else:
+            matching_requeue_for_reopened_purchase_order(tenant=tenant, purchase_order=current, actor=actor)
         after = {"status": str(to_status), **({"reason": reason} if reason else {})}
         audit_record(
             tenant=tenant,

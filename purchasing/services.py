@@ -13,7 +13,7 @@ from core.exceptions import DocumentInvalid, DuplicateDocument
 from core.locks import matching_lock_wait
 from core.money import MoneyError, normalize_currency
 from core.quantities import quantity_error, unit_price_error
-from matching.holds import matching_requeue_for_receipt
+from matching.holds import matching_requeue_for_new_purchase_order, matching_requeue_for_receipt
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
@@ -41,7 +41,11 @@ def _repeated_line_numbers(numbers: list[int]) -> dict[str, list[str]]:
 
 
 def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, actor: Actor) -> PurchaseOrder:
-    """Store a PO with its lines, all or nothing. The PO number is unique per tenant."""
+    """Store a PO with its lines, all or nothing. The PO number is unique per tenant.
+
+    Open invoices (in review, on hold) that name its number were matched when it did not exist:
+    they go back to `received` with it, to be matched again (DESIGN.md §4, matching.holds).
+    """
     errors: dict[str, list[str]] = {}
     try:
         currency = normalize_currency(document.currency)
@@ -73,6 +77,9 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
         )
     try:
         with transaction.atomic():
+            # Before any write: a run in flight finishes first, so none can match an invoice
+            # naming this number against "no such PO" after the look-up below (as a receipt).
+            matching_lock_wait(tenant=tenant)
             purchase_order = PurchaseOrder.objects.create(
                 tenant=tenant,
                 po_number=document.po_number,
@@ -94,6 +101,9 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
                 )
                 for line in document.lines
             )
+            # Open invoices that named this number before it existed are matched again; their
+            # rows are locked before the audit chain (row, then chain: core/locks.py).
+            matching_requeue_for_new_purchase_order(tenant=tenant, purchase_order=purchase_order, actor=actor)
             audit_record(
                 tenant=tenant,
                 actor=actor,

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from core.amount_limits import AmountLimits
 from core.exceptions import DomainError
 from core.http.forms import errors_add
 from core.http.listing import list_page
@@ -19,6 +20,7 @@ from matching.rematch import (
     MATCHING_SETTINGS,
     TOLERANCES,
     RematchOutcome,
+    matching_rematch_for_currency_limits,
     matching_rematch_for_tenant_settings,
     matching_rematch_for_vendor_tolerances,
 )
@@ -118,12 +120,14 @@ def currency_limits(request: HttpRequest) -> HttpResponse:
         return render(request, "settings/limits.html", _limits_context(web.tenant))
     form = CurrencyLimitForm(request.POST)
     if form.is_valid():
+        before = _limits_in_force(web.tenant, form.cleaned_data["currency"])
         try:
             saved = currency_limit_save(tenant=web.tenant, actor=web.actor, **form.cleaned_data)
         except DomainError as exc:
             errors_add(form=form, error=exc)
         else:
             messages.success(request, LIMITS_SAVED.format(currency=saved.currency))
+            _limits_rematch(request, before=before)
             return redirect("web:settings-limits")
     return render(request, "settings/limits.html", _limits_context(web.tenant, bound=form), status=400)
 
@@ -134,10 +138,31 @@ def currency_limits_reset(request: HttpRequest) -> HttpResponse:
     """Drop the tenant's own limits in one currency: the defaults apply again."""
     web = web_of(request)
     currency = request.POST.get("currency", "").strip().upper()
+    # Only a currency with limits of its own has anything to reset (and is a known currency).
+    own = currency in {limit.currency for limit in currency_limits_list(tenant=web.tenant)}
+    before = _limits_in_force(web.tenant, currency) if own else None
     currency_limit_delete(tenant=web.tenant, actor=web.actor, currency=currency)
     if currency:
         messages.success(request, LIMITS_RESET.format(currency=currency))
+    if before is not None:
+        _limits_rematch(request, before=before)
     return redirect("web:settings-limits")
+
+
+def _limits_in_force(tenant: Tenant, currency: str) -> AmountLimits:
+    """The limits matching applies in `currency` now: the tenant's own, else the defaults."""
+    return amount_limits_for(tenant=tenant, currencies=[currency])[currency]
+
+
+def _limits_rematch(request: HttpRequest, *, before: AmountLimits) -> None:
+    """After a currency's limits were saved or reset: its invoices in review or on hold are
+    matched again when a limit the engine decides by changed (here, not in tenants.services:
+    tenants sits below matching), and the page says how many."""
+    web = web_of(request)
+    after = _limits_in_force(web.tenant, before.currency)
+    _rematched_say(
+        request, matching_rematch_for_currency_limits(tenant=web.tenant, actor=web.actor, before=before, after=after)
+    )
 
 
 @admin_view
