@@ -33,4 +33,5 @@ AUDIT_ACTION_LABELS = {
     "ignored": "Ignored",
     "learned": "Account learned for the vendor",
     "commented": "Commented",
+    "assigned": "Assigned",
 }

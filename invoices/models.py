@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from core.lookup_keys import reversed_key_expression
@@ -136,6 +137,13 @@ class Invoice(TenantOwnedModel):
     # The kind the document stated when it is stored as the other one because its total was
     # negative (invoices.documents.document_with_positive_total); "" when stored as stated.
     converted_from = models.CharField(max_length=16, choices=DocumentType.choices, blank=True, default="")
+    # Who works this invoice now (review.assignments): assigned by a colleague or claimed; kept
+    # when the invoice is done, as the last person who had it. PROTECT: members are deactivated,
+    # never deleted, while their work exists.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -180,6 +188,12 @@ class Invoice(TenantOwnedModel):
                 fields=["tenant", "created_at", "id"],
                 include=["invoice_number_normalized", "invoice_number_reversed"],
                 name="invoice_tenant_recent_search",
+            ),
+            # "My work" and the lists' assigned-to filter: one person's invoices, oldest first.
+            models.Index(
+                fields=["tenant", "assigned_to", "created_at"],
+                condition=models.Q(assigned_to__isnull=False),
+                name="invoice_tenant_assignee",
             ),
         ]
         constraints = [

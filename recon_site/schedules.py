@@ -46,6 +46,12 @@ def jobs() -> list[Job]:
             "Reconcile bank payments",
         ),
         Job(
+            "send-daily-digests",
+            "review.tasks.send_daily_digests",
+            "DIGEST_SCHEDULE_MINUTES",
+            "E-mail each member's daily digest",
+        ),
+        Job(
             "checkpoint-audit-chains",
             "tenants.tasks.checkpoint_audit_chains",
             "AUDIT_CHECKPOINT_EVERY_MINUTES",

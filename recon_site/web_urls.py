@@ -9,7 +9,16 @@ from matching import views as matching_views
 from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
-from review import dispute_views, entry_views, hold_views, invoice_list_views, originals, rematch_views, search_views
+from review import (
+    assignment_views,
+    dispute_views,
+    entry_views,
+    hold_views,
+    invoice_list_views,
+    originals,
+    rematch_views,
+    search_views,
+)
 from review import views as review_views
 from review.intake import views as intake_views
 from tenants import views as tenant_views
@@ -55,6 +64,8 @@ urlpatterns = [
     path("app/invoices/<uuid:invoice_id>/dispute", dispute_views.dispute_new, name="invoice-dispute"),
     path("app/invoices/<uuid:invoice_id>/hold", hold_views.hold_action, name="invoice-hold"),
     path("app/holds", hold_views.hold_index, name="holds"),
+    path("app/my-work", assignment_views.my_work, name="my-work"),
+    path("app/my-work/digest", assignment_views.my_digest, name="my-digest"),
     path("app/disputes", dispute_views.dispute_index, name="disputes"),
     path("app/disputes/<uuid:dispute_id>", dispute_views.dispute_detail, name="dispute-detail"),
     path("app/disputes/<uuid:dispute_id>/comment", dispute_views.dispute_comment, name="dispute-comment"),
@@ -64,6 +75,7 @@ urlpatterns = [
     path("app/notifications/read", dispute_views.notification_read_all, name="notifications-read"),
     path("app/invoices/<uuid:invoice_id>/review", review_views.invoice_action, name="invoice-action"),
     path("app/invoices/<uuid:invoice_id>/rematch", rematch_views.invoice_rematch, name="invoice-rematch"),
+    path("app/invoices/<uuid:invoice_id>/assign", assignment_views.invoice_assign_view, name="invoice-assign"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),
     path("app/purchase-orders", purchasing_views.purchase_order_index, name="purchase-orders"),

@@ -95,7 +95,7 @@ def invoice_detail(*, tenant: Tenant, invoice_id: uuid.UUID) -> InvoiceDetail:
     """Everything the invoice page shows; `Invoice.DoesNotExist` for another tenant's id."""
     invoice = (
         Invoice.objects.for_tenant(tenant)
-        .select_related("vendor", "purchase_order", "latest_match", "latest_match__run")
+        .select_related("vendor", "purchase_order", "latest_match", "latest_match__run", "assigned_to")
         .get(pk=invoice_id)
     )
     lines = list(

@@ -84,7 +84,7 @@ def holds_ageing(*, tenant: Tenant, limit: int = 200, invoice_ids: list[Any] | N
     if invoice_ids is not None:
         on_hold = on_hold.filter(pk__in=invoice_ids)
     held = list(
-        on_hold.select_related("vendor", "purchase_order")
+        on_hold.select_related("vendor", "purchase_order", "assigned_to")
         .annotate(held_since=Coalesce("latest_match__created_at", "updated_at"))
         .order_by("held_since", "id")[:limit]
     )

@@ -72,6 +72,7 @@ EXPORT_COLUMNS = (
     ExportColumn("Currency", lambda row: row.currency),
     ExportColumn("Received (UTC)", _received),
     ExportColumn("Source", lambda row: row.source_label),
+    ExportColumn("Assigned to", lambda row: row.assignee_name),
     ExportColumn("Recon id", lambda row: str(row.id)),
 )
 EXPORT_HEADERS = tuple(column.header for column in EXPORT_COLUMNS)

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.paginator import Page
 from django.db.models import Case, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
@@ -37,6 +38,7 @@ from invoices.models import DocumentType, Invoice, InvoiceSource, InvoiceStatus,
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
 from purchasing.models import PurchaseOrder
+from review.assignments import Sla, assignee_filter
 from source_files.models import SourceFileDocument
 from tenants.models import Tenant
 
@@ -142,6 +144,8 @@ class InvoiceListForm(forms.Form):
     source = forms.ChoiceField(required=False, choices=InvoiceSource.choices, label="Source")
     document = forms.ChoiceField(required=False, choices=DocumentType.choices, label="Document type")
     discrepancy = forms.ChoiceField(required=False, choices=discrepancy_type_choices, label="Has discrepancy")
+    # "me", "none" or a member's id (review.assignments.assignee_filter).
+    assigned = forms.RegexField(required=False, regex=r"^(me|none|[0-9]{1,18})$", label="Assigned to")
     # The invoices a kept file created (source_files): where the Import page's result links to.
     file = forms.UUIDField(required=False, label="Imported file")
     per_page = forms.TypedChoiceField(
@@ -172,9 +176,13 @@ class InvoiceListForm(forms.Form):
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
 
-    def filters(self) -> InvoiceListFilters:
+    def filters(self, *, me: Any = None) -> InvoiceListFilters:
+        """The filters of the valid fields; `me` is whom "Assigned to: me" means (without one,
+        that filter is left out)."""
         data = self.valid_data()
+        assigned = data.get("assigned") or ""
         return InvoiceListFilters(
+            assigned=assignee_filter(value=assigned, user_id=me) if assigned != "me" or me is not None else None,
             statuses=tuple(data.get("status") or ()),
             queue=data.get("queue") or "",
             vendor_id=data.get("vendor"),
@@ -216,6 +224,7 @@ class InvoiceListFilters:
     document_type: str = ""
     discrepancy_type: str = ""
     source_file_id: uuid.UUID | None = None
+    assigned: Mapping[str, Any] | None = None  # the ORM filter of "Assigned to" (assignee_filter)
 
 
 def invoice_list_query(*, form: InvoiceListForm, sort: str) -> str:
@@ -319,6 +328,7 @@ _LIST_VALUES = (
     "currency",
     "created_at",
     "source",
+    "assignee_name",
 )
 
 
@@ -363,6 +373,8 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters, sort: str = DEF
                 )
             )
         )
+    if filters.assigned is not None:
+        invoices = invoices.filter(**filters.assigned)
     if filters.source_file_id is not None:
         created = SourceFileDocument.objects.for_tenant(tenant).filter(
             source_file_id=filters.source_file_id, document_model=Invoice._meta.label_lower
@@ -404,6 +416,7 @@ def invoice_list_values(*, tenant: Tenant, invoices: QuerySet) -> QuerySet:
         vendor_display=Coalesce("vendor__name", "vendor_name_raw"),
         po_display=Coalesce("purchase_order__po_number", "po_number"),
         discrepancy_types=ArraySubquery(latest_types),
+        assignee_name=F(f"assigned_to__{get_user_model().USERNAME_FIELD}"),
     ).values(*_LIST_VALUES)
 
 
@@ -469,6 +482,8 @@ class InvoiceListRow:
     currency: str
     received_at: dt.datetime
     source: str
+    assignee_name: str = ""
+    sla: Sla | None = None  # how late it is, when the page asks (review.assignments)
 
     @property
     def amount(self) -> Decimal:
@@ -515,4 +530,5 @@ def invoice_list_row(values: Mapping[str, Any]) -> InvoiceListRow:
         currency=values["currency"],
         received_at=values["created_at"],
         source=values["source"],
+        assignee_name=values.get("assignee_name") or "",
     )

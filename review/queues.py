@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -29,6 +30,7 @@ from core.money import exponent
 from invoices.models import Invoice, InvoiceStatus
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
+from review.assignments import assignee_filter
 from review.decisions import (
     ESCALATED_NEEDS_APPROVER,
     SERIOUS_SEVERITIES,
@@ -68,6 +70,8 @@ class QueueFilters:
     amount_max: Decimal | None = None
     discrepancy_type: str = ""
     older_than_days: int | None = None
+    # "me", "none" or a member's id (review.assignments.assignee_filter); "" for anyone.
+    assigned: str = ""
     sort: str = DEFAULT_SORT
 
 
@@ -92,13 +96,13 @@ def _any_on_latest(tenant: Tenant) -> Exists:
     return Exists(Discrepancy.objects.for_tenant(tenant).filter(match_result_id=OuterRef("latest_match_id")))
 
 
-def review_queue_list(*, tenant: Tenant, queue: str, filters: QueueFilters) -> QuerySet:
+def review_queue_list(*, tenant: Tenant, queue: str, filters: QueueFilters, user_id: Any = None) -> QuerySet:
     """The invoices waiting in `queue`, filtered and sorted, with `has_serious` and
-    `has_discrepancy` annotated (`is_clean` reads the latter)."""
+    `has_discrepancy` annotated (`is_clean` reads the latter); `user_id` is whom "me" means."""
     invoices = (
         Invoice.objects.for_tenant(tenant)
         .filter(status=InvoiceStatus.PENDING_REVIEW, review_queue=queue)
-        .select_related("vendor", "latest_match", "purchase_order")
+        .select_related("vendor", "latest_match", "purchase_order", "assigned_to")
         .annotate(has_serious=_serious_on_latest(tenant), has_discrepancy=_any_on_latest(tenant))
     )
     if filters.vendor_id is not None:
@@ -111,6 +115,8 @@ def review_queue_list(*, tenant: Tenant, queue: str, filters: QueueFilters) -> Q
                 )
             )
         )
+    if filters.assigned and (assigned := assignee_filter(value=filters.assigned, user_id=user_id)) is not None:
+        invoices = invoices.filter(**assigned)
     if filters.older_than_days:
         invoices = invoices.filter(created_at__lte=timezone.now() - dt.timedelta(days=filters.older_than_days))
     if filters.amount_min is not None:

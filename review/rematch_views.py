@@ -11,12 +11,12 @@ import uuid
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 
 from core.exceptions import DomainError
 from invoices.models import Invoice
 from matching.rematch import matching_rematch_invoice
-from review.views import _detail_context
+from review.views import invoice_page, invoice_page_context
 from tenants.http.error_pages import post_only
 from tenants.http.web import tenant_view, web_of
 
@@ -39,8 +39,8 @@ def invoice_rematch(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse
             tenant=web.tenant, invoice=invoice, actor=web.actor, comment=request.POST.get("comment", "")
         )
     except DomainError as exc:
-        context = _detail_context(request, invoice_id)
+        context = invoice_page_context(request, invoice_id)
         context["error"] = exc.message
-        return render(request, "invoices/detail.html", context, status=exc.status_code)
+        return invoice_page(request, context, status=exc.status_code)
     messages.success(request, REMATCH_QUEUED.format(number=invoice.invoice_number))
     return redirect("web:invoice-detail", invoice_id=invoice.pk)

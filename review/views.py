@@ -8,6 +8,7 @@ from the request's tenant.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -15,15 +16,18 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from core.exceptions import DocumentInvalid, DomainError
 from core.http.listing import list_page
 from core.state_machine import StaleState
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
+from review.assignments import assignee_choices, review_sla_days, sla_of
 from review.comparison import invoice_detail as invoice_detail_read
 from review.decisions import REVIEW_ACTIONS, DiscrepancyConfirmation, can_review, invoice_review
 from review.originals import invoice_original_read
+from review.people import active_members
 from review.queues import (
     DEFAULT_SORT,
     QUEUE_SORTS,
@@ -37,6 +41,7 @@ from review.queues import (
 )
 from tenants.http.error_pages import post_only
 from tenants.http.web import content_security_policy, tenant_view, web_of
+from tenants.models import Membership
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 25
@@ -72,12 +77,14 @@ class QueueFilterForm(forms.Form):
     amount_max = forms.DecimalField(required=False, min_value=0, max_digits=20, decimal_places=4, label="Amount to")
     type = forms.ChoiceField(required=False, label="Discrepancy")
     age = forms.ChoiceField(required=False, choices=AGE_CHOICES)
+    assigned = forms.ChoiceField(required=False, label="Assigned to")
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in QUEUE_SORTS])
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, members: Sequence[Membership] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         by_label = sorted(DISCREPANCY_TYPE_LABELS.items(), key=lambda choice: choice[1])
         self.fields["type"].choices = [("", "Any discrepancy"), *by_label]
+        self.fields["assigned"].choices = assignee_choices(members)
 
     def filters(self) -> QueueFilters:
         """The validated filters; a field that does not validate is ignored, not an error page."""
@@ -92,6 +99,7 @@ class QueueFilterForm(forms.Form):
             amount_max=data.get("amount_max"),
             discrepancy_type=data.get("type") or "",
             older_than_days=int(data["age"]) if data.get("age") else None,
+            assigned=data.get("assigned") or "",
             sort=data.get("sort") or "age",
         )
 
@@ -101,15 +109,17 @@ def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
     if queue not in ReviewQueue.values:
         raise Http404
     web = web_of(request)
-    form = QueueFilterForm(request.GET, auto_id="f-%s")
+    form = QueueFilterForm(request.GET, auto_id="f-%s", members=list(active_members(web.tenant)))
     filters = form.filters()
-    invoices = review_queue_list(tenant=web.tenant, queue=queue, filters=filters)
+    invoices = review_queue_list(tenant=web.tenant, queue=queue, filters=filters, user_id=request.user.pk)
     # Sorted by review_queue_list already (the form validated the sort): paged only.
     page = list_page(query=request.GET, queryset=invoices, per_page=PAGE_SIZE).page
     found = discrepancies_by_invoice(tenant=web.tenant, invoices=page.object_list)
+    sla_days, today = review_sla_days(web.tenant), timezone.localdate()
     for invoice in page.object_list:
         invoice.queue_discrepancies = found.get(invoice.pk, [])
         invoice.is_clean = is_clean(invoice)
+        invoice.sla = sla_of(invoice, sla_days=sla_days, today=today)
     context = {
         "queue": queue,
         "form": form,
@@ -119,6 +129,8 @@ def review_queue(request: HttpRequest, queue: str) -> HttpResponse:
         "vendors": vendor_list(tenant=web.tenant).order_by("name"),
         # Server-side too (bulk approval checks each invoice); this only hides the checkboxes.
         "can_act": queue == ReviewQueue.STANDARD or web.is_approver,
+        "me": request.user.pk,
+        "sla_days": sla_days,
         "nav": f"queue-{queue}",
     }
     # htmx swaps only the results when a filter, a sort or a page changes.
@@ -132,7 +144,7 @@ def _queue_sort(value: str | None) -> str:
     return value if value in QUEUE_SORTS else DEFAULT_SORT
 
 
-def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, Any]:
+def invoice_page_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, Any]:
     web = web_of(request)
     try:
         detail = invoice_detail_read(tenant=web.tenant, invoice_id=invoice_id)
@@ -163,12 +175,18 @@ def _detail_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, An
 
 @tenant_view
 def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
-    context = _detail_context(request, invoice_id)
+    context = invoice_page_context(request, invoice_id)
     if context["invoice"].status == InvoiceStatus.DRAFT and web_of(request).can_import:
         # A draft is worked on its form (review.entry_views), beside its original.
         return redirect("web:invoice-edit", invoice_id=invoice_id)
+    return invoice_page(request, context)
+
+
+def invoice_page(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+    """The invoice page of `context` (`invoice_page_context`), beside its original: what a
+    form of the page shows again, with its refusal, when it is refused."""
     original = invoice_original_read(tenant=web_of(request).tenant, invoice=context["invoice"])
-    response = render(request, "invoices/detail.html", {**context, "original": original})
+    response = render(request, "invoices/detail.html", {**context, "original": original}, status=status)
     if original is not None and original.is_pdf:
         # The page embeds its own original PDF in an <object>, which the site's policy forbids.
         response["Content-Security-Policy"] = content_security_policy(object_src="'self'")
@@ -178,7 +196,7 @@ def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
 @tenant_view
 def invoice_timeline(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
     """The audit timeline alone, for htmx to refresh it in place (a colleague may have acted)."""
-    context = _detail_context(request, invoice_id)
+    context = invoice_page_context(request, invoice_id)
     if not request.htmx:
         # Without JavaScript the "Refresh" link is a plain link: give the whole page.
         return redirect(reverse("web:invoice-detail", kwargs={"invoice_id": invoice_id}) + "#timeline-title")
@@ -230,7 +248,7 @@ def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
             confirmation=DiscrepancyConfirmation(match_id=confirmed),
         )
     except DomainError as exc:
-        context = _detail_context(request, invoice_id)
+        context = invoice_page_context(request, invoice_id)
         fields = {name: exc.details[name] for name in DECISION_FIELDS if name in exc.details}
         if isinstance(exc, StaleState):
             context["error"] = STALE_PAGE.format(
@@ -244,7 +262,7 @@ def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
         context["comment"] = comment
         context["failed_action"] = action
         context["confirmed_match"] = confirmed
-        return render(request, "invoices/detail.html", context, status=exc.status_code)
+        return invoice_page(request, context, status=exc.status_code)
     done = DONE.get(action, "Done.").format(number=invoice.invoice_number)
     sort = _queue_sort(request.POST.get("queue_sort"))
     if queue is None:

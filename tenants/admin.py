@@ -42,7 +42,10 @@ SETTINGS_FIELDSETS = (
         "Tolerances",
         {"fields": ("auto_approve_min_confidence", "price_tolerance_pct", "quantity_tolerance_pct")},
     ),
-    ("Matching", {"fields": ("reject_on", "fuzzy_vendor_threshold", "hold_max_days", "max_invoices_per_run")}),
+    (
+        "Matching",
+        {"fields": ("reject_on", "fuzzy_vendor_threshold", "hold_max_days", "review_sla_days", "max_invoices_per_run")},
+    ),
 )
 
 

@@ -91,6 +91,11 @@ class TenantSettings(TenantRow):
         default=default_reject_on, blank=True, help_text="Discrepancy types that reject an invoice."
     )
     hold_max_days = models.PositiveIntegerField(default=14)
+    # The review service level (review.assignments): an invoice waiting for a person (in review,
+    # on hold, in dispute, a draft) longer than this many days since it arrived is overdue.
+    review_sla_days = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
     max_invoices_per_run = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
     fuzzy_vendor_threshold = models.PositiveSmallIntegerField(
         default=90,
@@ -185,6 +190,11 @@ class Membership(TenantOwnedModel):
     # False: deactivated by an administrator; the user can no longer work in this tenant (the
     # row stays, so the audit trail's references and a later reactivation keep their subject).
     is_active = models.BooleanField(default=True)
+    # The daily digest e-mail of this member's work in this tenant (review.digest): asked for by
+    # the member on "My work"; the day it was last sent, so a schedule that runs every hour sends
+    # it once a day.
+    digest_email = models.BooleanField(default=False)
+    digest_sent_on = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_tenant_user")]

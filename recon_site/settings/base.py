@@ -438,6 +438,25 @@ try:
 except ValueError as _exc:
     raise ImproperlyConfigured(str(_exc)) from _exc
 
+# --- E-mail: the daily digest (review.digest) -----------------------------------------------------
+# Django's mail backends: the console prints each message (development); a deployment sets
+# EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and its server below.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = positive_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = flag("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = positive_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Recon <recon@localhost>")
+# Where the app is reached: the links in e-mails.
+APP_BASE_URL = env.str("APP_BASE_URL", default="http://127.0.0.1:8000")
+# The hour (UTC, 0-23) from which each day's digests go out, and the minutes between passes.
+DIGEST_HOUR = whole_number("DIGEST_HOUR", 7)
+if DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"DIGEST_HOUR is an hour of the day, 0 to 23, got {DIGEST_HOUR}")
+DIGEST_SCHEDULE_MINUTES = positive_int("DIGEST_SCHEDULE_MINUTES", 60)
+
 # --- Matching (matching.services, matching.holds, matching.tasks) --------------------------------
 # Minutes between the scheduled passes that drain every tenant's `received` invoices.
 MATCHING_SCHEDULE_MINUTES = positive_int("MATCHING_SCHEDULE_MINUTES", 30)

@@ -60,6 +60,12 @@ class MatchingSettingsForm(forms.Form):
         min_value=0,
         help_text="An invoice waiting this long for its goods goes to the escalated queue.",
     )
+    review_sla_days = forms.IntegerField(
+        label="Overdue for review after (days)",
+        min_value=1,
+        max_value=365,
+        help_text="An invoice waiting this long for a person since it arrived is marked overdue in every list.",
+    )
     fuzzy_vendor_threshold = forms.IntegerField(
         label="Vendor name similarity to accept (0–100)",
         min_value=50,

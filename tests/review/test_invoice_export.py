@@ -136,6 +136,7 @@ def test_the_csv_speaks_labels_and_exact_amounts(tenant: Tenant, hostile: list[I
             "Currency": "JPY",
             "Received (UTC)": rows[0]["Received (UTC)"],
             "Source": "API",
+            "Assigned to": "",
             "Recon id": str(hostile[-1].pk),
         }
     ]

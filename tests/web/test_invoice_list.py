@@ -31,8 +31,9 @@ pytestmark = pytest.mark.django_db
 LIST = "/app/invoices"
 # The page's reads: session, user, memberships (tenant_view, twice: the current one and the
 # switcher's), the header's unread notifications, the count, the page's ids, their rows, the
-# vendors of the filter, the user's views.
-PAGE_QUERIES = 10
+# vendors of the filter, the members of the "Assigned to" filter, the tenant's review service
+# level (the rows' lateness), the user's views.
+PAGE_QUERIES = 12
 
 
 def _rows(html: str) -> list[str]:
