@@ -69,6 +69,11 @@ urlpatterns = [
     path("app/disputes", dispute_views.dispute_index, name="disputes"),
     path("app/disputes/<uuid:dispute_id>", dispute_views.dispute_detail, name="dispute-detail"),
     path("app/disputes/<uuid:dispute_id>/comment", dispute_views.dispute_comment, name="dispute-comment"),
+    path(
+        "app/disputes/<uuid:dispute_id>/files/<uuid:attachment_id>",
+        dispute_views.dispute_attachment,
+        name="dispute-attachment",
+    ),
     path("app/disputes/<uuid:dispute_id>/assign", dispute_views.dispute_assign_view, name="dispute-assign"),
     path("app/disputes/<uuid:dispute_id>/resolve", dispute_views.dispute_resolve_view, name="dispute-resolve"),
     path("app/notifications", dispute_views.notification_index, name="notifications"),

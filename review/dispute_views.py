@@ -1,32 +1,58 @@
 """The pages of disputes (#18 item 1; the rules are review.disputes'): opening one from an invoice in
 review, its page (the thread, who owns it and until when, how it ends), the list of open disputes
 ("mine" first), and the notifications a mention or a handover leaves. Every refusal is shown beside
-the field it is about, on the same page, and the field gets the focus."""
+the field it is about, on the same page, and the field gets the focus.
+
+Files go into the thread with a comment or alone, through the comment form (review.dispute_attachments
+checks and keeps them); each opens from the page through `dispute_attachment`, which serves the kept
+file as the invoice's original is served (review.originals.kept_file_response), for the dispute's
+tenant only."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from core.exceptions import DomainError
 from core.http.forms import date_input, errors_add
 from invoices.models import Invoice, InvoiceStatus
 from review.decisions import can_review
+from review.dispute_attachments import (
+    ACCEPT,
+    FILES_MAX,
+    AttachmentShown,
+    dispute_attachment_get,
+    dispute_attachments_shown,
+)
 from review.disputes import DisputeEnd, dispute_assign, dispute_comment_add, dispute_open, dispute_resolve
-from review.models import Dispute, DisputeCommentKind, DisputeOutcome, DisputeReason, DisputeStatus, Notification
-from tenants.http.error_pages import post_only
+from review.intake.services import IncomingFile
+from review.models import (
+    Dispute,
+    DisputeComment,
+    DisputeCommentKind,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    Notification,
+)
+from review.originals import kept_file_response
+from tenants.http.error_pages import method_not_allowed_page, post_only
 from tenants.http.web import WebContext, tenant_view, web_of
 from tenants.models import Membership
 
 OPENED = "Invoice {number} is disputed with the vendor."
 COMMENTED = "Added to the thread."
+ATTACHED = "Added to the thread with {files}."
 ASSIGNED = "Dispute handed over."
 RESOLVED = "Dispute ended: {outcome}."
 NOT_OPEN_FOR_DISPUTE = "Only an invoice waiting for review can be disputed."
@@ -51,13 +77,32 @@ class DisputeOpenForm(forms.Form):
         self.fields["owner"].choices = [("", "Me"), *members]
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
 class DisputeCommentForm(forms.Form):
+    """A thread entry: a comment, files, or both (the service requires one of them).
+
+    Bound to the posted fields only: the files go to the service as they came
+    (`request.FILES`), and its refusal of one of them comes back beside `attachments`."""
+
     kind = forms.ChoiceField(label="Kind", choices=DisputeCommentKind.choices, initial=DisputeCommentKind.INTERNAL)
     body = forms.CharField(
         label="Comment",
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=5000,
-        help_text="Type @ and a user name to notify a colleague.",
+        required=False,
+        help_text="Type @ and a user name to notify a colleague. May stay empty when you attach files.",
+    )
+    attachments = forms.FileField(
+        label="Files",
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": ACCEPT}),
+        help_text=(
+            f"Up to {FILES_MAX} at a time: PDF, images, text, CSV, XML, e-mails (.eml), Word, Excel, "
+            "PowerPoint or OpenDocument files."
+        ),
     )
 
 
@@ -127,14 +172,41 @@ def _dispute_or_404(web: WebContext, dispute_id: uuid.UUID) -> Dispute:
     )
 
 
+@dataclass
+class ThreadEntry:
+    """One entry of the thread as the page shows it: a comment with the files it carried, or a
+    file added alone (`comment` None)."""
+
+    comment: DisputeComment | None
+    files: list[AttachmentShown] = field(default_factory=list)
+
+    @property
+    def at(self) -> Any:
+        return self.comment.created_at if self.comment else self.files[0].attachment.created_at
+
+
+def _thread(web: WebContext, dispute: Dispute) -> tuple[list[ThreadEntry], list[AttachmentShown]]:
+    files = dispute_attachments_shown(tenant=web.tenant, dispute=dispute)
+    entries = {comment.pk: ThreadEntry(comment) for comment in dispute.comments.all()}
+    alone = []
+    for shown in files:
+        if shown.attachment.comment_id in entries:
+            entries[shown.attachment.comment_id].files.append(shown)
+        else:
+            alone.append(ThreadEntry(None, [shown]))
+    return sorted([*entries.values(), *alone], key=lambda entry: entry.at), files
+
+
 def _detail(request: HttpRequest, dispute: Dispute, *, status: int = 200, **forms_given: forms.Form) -> HttpResponse:
     web = web_of(request)
     members = _members(web)
     initial_assign = {"owner": str(dispute.owner_id or ""), "due_date": dispute.due_date}
+    thread, files = _thread(web, dispute)
     context = {
         "dispute": dispute,
         "invoice": dispute.invoice,
-        "comments": dispute.comments.select_related("author").all(),
+        "thread": thread,
+        "files": files,
         "comment_form": forms_given.get("comment_form") or DisputeCommentForm(),
         "assign_form": forms_given.get("assign_form") or DisputeAssignForm(initial=initial_assign, members=members),
         "resolve_form": forms_given.get("resolve_form") or DisputeResolveForm(),
@@ -181,6 +253,9 @@ def _dispute_form_posted(
 @tenant_view
 @_ON_DISPUTE
 def dispute_comment(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
+    """A comment, files, or both, added to the thread (review.disputes.dispute_comment_add)."""
+    files = [IncomingFile(name=upload.name or "", binary=upload) for upload in request.FILES.getlist("attachments")]
+
     def act(web: WebContext, dispute: Dispute, data: dict[str, Any]) -> None:
         dispute_comment_add(
             tenant=web.tenant,
@@ -189,14 +264,31 @@ def dispute_comment(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse
             author=request.user,
             body=data["body"],
             kind=data["kind"],
+            files=files,
         )
 
     form = DisputeCommentForm(request.POST)
     refused = _dispute_form_posted(request, dispute_id, form_name="comment_form", form=form, act=act)
     if refused is not None:
         return refused
-    messages.success(request, COMMENTED)
+    files_added = f"{len(files)} file" + ("s" if len(files) != 1 else "")
+    messages.success(request, ATTACHED.format(files=files_added) if files else COMMENTED)
     return redirect("web:dispute-detail", dispute_id=dispute_id)
+
+
+@tenant_view
+@xframe_options_sameorigin
+def dispute_attachment(request: HttpRequest, dispute_id: uuid.UUID, attachment_id: uuid.UUID) -> HttpResponseBase:
+    """A file of the dispute's thread, as it was attached (served as an invoice's original is);
+    another tenant's, another dispute's or a missing one is the 404 page."""
+    if request.method not in ("GET", "HEAD"):
+        return method_not_allowed_page(
+            request, allowed=("GET", "HEAD"), back_url=reverse("web:disputes"), back_label="the disputes"
+        )
+    shown = dispute_attachment_get(tenant=web_of(request).tenant, dispute_id=dispute_id, attachment_id=attachment_id)
+    if shown is None:
+        raise Http404
+    return kept_file_response(shown.source_file, filename=shown.attachment.filename)
 
 
 @tenant_view

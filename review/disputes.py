@@ -22,6 +22,9 @@ work on. Ending a dispute "offset by a credit note" with a partial credit sends 
 review, where the reviewer approves what is left (matching still checks the full total against the
 PO: the credit is a payment matter, not a different invoice).
 
+A thread entry may carry files, or files may be added alone (review.dispute_attachments: kept by
+source_files, each an `attached` event of the dispute).
+
 Every step is an audit event in the transaction that makes it: the dispute's own moves go through
 `dispute_transition` (DISPUTE_LIFECYCLE: open → resolved), the invoice's through invoice_transition.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +50,8 @@ from invoices.lifecycle import invoice_transition
 from invoices.models import DocumentType, Invoice, InvoiceStatus, ReviewQueue
 from invoices.numbers import normalize_invoice_number
 from review.decisions import ESCALATED_NEEDS_APPROVER, ReviewForbidden, can_review
+from review.dispute_attachments import dispute_attachments_checked, dispute_attachments_write
+from review.intake.services import IncomingFile
 from review.models import (
     Dispute,
     DisputeComment,
@@ -190,17 +196,39 @@ def dispute_open(
 
 
 def dispute_comment_add(
-    *, tenant: Tenant, dispute: Dispute, actor: Actor, author: Any, body: str, kind: str = DisputeCommentKind.INTERNAL
-) -> DisputeComment:
-    """Add to a dispute's thread; every `@username` of a member is notified in the app."""
-    body = _comment_checked(body, field="body")
+    *,
+    tenant: Tenant,
+    dispute: Dispute,
+    actor: Actor,
+    author: Any,
+    body: str,
+    kind: str = DisputeCommentKind.INTERNAL,
+    files: Sequence[IncomingFile] = (),
+) -> DisputeComment | None:
+    """Add to a dispute's thread: a comment, files (review.dispute_attachments), or both; every
+    `@username` of a member is notified in the app.
+
+    With files the comment may be left out (None is returned then: the files stand alone in the
+    thread). Every file is checked before anything is written; the comment, the files and their
+    audit events commit together or not at all.
+    """
+    checked = dispute_attachments_checked(files)
+    body = _comment_checked(body, field="body", required=not checked)
     if kind not in DisputeCommentKind.values:
         raise DocumentInvalid("Choose an internal note or a message to the vendor.", details={"kind": ["Unknown."]})
     with transaction.atomic():
         locked = Dispute.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=dispute.pk)
         if locked.status != DisputeStatus.OPEN:
             raise DocumentInvalid(ALREADY_RESOLVED, details={"body": [ALREADY_RESOLVED]})
-        return _comment_write(tenant=tenant, dispute=locked, actor=actor, author=author, body=body, kind=kind)
+        comment = (
+            _comment_write(tenant=tenant, dispute=locked, actor=actor, author=author, body=body, kind=kind)
+            if body
+            else None
+        )
+        dispute_attachments_write(
+            tenant=tenant, dispute=locked, comment=comment, actor=actor, author=author, files=checked
+        )
+        return comment
 
 
 def _comment_write(

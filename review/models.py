@@ -234,3 +234,36 @@ class Notification(TenantOwnedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "user", "read_at"], name="notification_tenant_user_read")]
+
+
+class DisputeAttachment(TenantOwnedModel):
+    """A file put in a dispute's thread (the vendor's corrected quote, a photo of damaged goods, an
+    e-mail), alone or with a comment.
+
+    The bytes are a kept file of `source_files`, linked to this row as its document
+    (SourceFileDocument "review.disputeattachment" → this id), as an invoice is linked to its
+    original: one file store, content-addressed per tenant, so the same photo attached twice is one
+    blob. Its size, digest and type are the kept file's; what the file was called when attached,
+    and by whom, are this row's (a kept file keeps the first name it arrived under).
+    """
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="attachments")
+    # The thread entry it came with; None for a file added without a comment.
+    comment = models.ForeignKey(
+        DisputeComment, on_delete=models.PROTECT, null=True, blank=True, related_name="attachments"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    author_label = models.CharField(max_length=150)
+    filename = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(filename=""), name="disputeattachment_filename_not_empty"),
+        ]
+        indexes = [models.Index(fields=["tenant", "dispute"], name="disputeattachment_tenant_disp")]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -93,11 +93,18 @@ def invoice_original(request: HttpRequest, invoice_id: uuid.UUID) -> HttpRespons
     )
     if source_file is None:
         raise Http404
+    return kept_file_response(source_file, filename=source_file.filename or f"{invoice.invoice_number}-original")
+
+
+def kept_file_response(source_file: SourceFile, *, filename: str) -> FileResponse:
+    """A kept file served as the module docstring says (a PDF inline, anything else an attachment,
+    under its recognised type, `nosniff` and the CSP), named `filename`: the invoice's original,
+    and a dispute's attachments (review.dispute_views). The view decides who may read it."""
     response = FileResponse(
         source_file_open(source_file),
         content_type=source_file.content_type,
         as_attachment=source_file.content_type != PDF,
-        filename=source_file.filename or f"{invoice.invoice_number}-original",
+        filename=filename,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = ORIGINAL_CONTENT_SECURITY_POLICY

@@ -25,7 +25,9 @@ from core.actors import system_actor
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
 from payments.reconciliation.services import allocation_split
-from review.disputes import dispute_open
+from review.disputes import dispute_comment_add, dispute_open
+from review.intake.services import IncomingFile
+from review.models import DisputeAttachment
 from review.saved_views import saved_view_create
 from source_files.services import XML, DocumentRef, source_file_keep
 from tenants.models import Role, Tenant
@@ -113,7 +115,7 @@ class TenantDocuments:
 
 def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     """A vendor, PO, receipt, matched invoice, audit event, run, discrepancy, payment, allocation, a
-    saved view of the invoice list and an upload of the Import page."""
+    saved view of the invoice list, an upload of the Import page, a dispute and a file of its thread."""
     vendor = VendorFactory(
         tenant=tenant, name=f"{label} Supplies Ltd", tax_id=f"{label}TAX1", external_id=f"{label}-EXT"
     )
@@ -212,6 +214,16 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
         reason="price",
         comment=f"{label} price is wrong",
     )
+    # A file in the dispute's thread (its own address serves it).
+    dispute_comment_add(
+        tenant=tenant,
+        dispute=objects["dispute"],
+        actor=system_actor(label),
+        author=viewer,
+        body=f"{label} corrected quote attached",
+        files=[IncomingFile(name=f"{label}-quote.txt", binary=io.BytesIO(f"{label} corrected quote".encode()))],
+    )
+    objects["dispute-attachment"] = DisputeAttachment.objects.for_tenant(tenant).get(dispute=objects["dispute"])
     # A clerk's membership and an API key: the settings pages' objects (users, keys).
     objects["membership"] = MembershipFactory(tenant=tenant, role=Role.CLERK)
     objects["api-key"], _ = api_key_create(tenant=tenant, name=f"{label} key", actor=system_actor(label))

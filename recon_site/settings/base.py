@@ -415,6 +415,9 @@ XML_MAX_BYTES = positive_int("XML_MAX_BYTES", 10_485_760)
 # Largest bank statement file (CAMT.053, MT940, CSV) accepted by POST /api/payments/import and
 # `import_statement`; a larger one is a 413 before it is parsed.
 PAYMENT_STATEMENT_MAX_BYTES = positive_int("PAYMENT_STATEMENT_MAX_BYTES", 26_214_400)
+# Largest file a clerk may attach to a dispute (a quote, a photo, an e-mail), in bytes; larger is
+# refused beside the file input (review.dispute_attachments).
+DISPUTE_ATTACHMENT_MAX_BYTES = positive_int("DISPUTE_ATTACHMENT_MAX_BYTES", 10_485_760)
 # The Import page checks and imports an upload within the request while its files add up to at
 # most this many bytes; larger ones go to a django-q2 worker, and the page shows their progress
 # (review.intake). 0: every file in the background.
