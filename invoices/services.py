@@ -251,6 +251,12 @@ def _void_if_credited_in_full(*, tenant: Tenant, credit_note: Invoice, credited:
     Full = the credited invoice's total, in its currency. A partial credit changes no state: what
     is still owed is the difference, for review and payment matching to see. An invoice already
     final (rejected, reconciled, void) is left alone; the credit note is stored all the same.
+
+    Nor is an open credited invoice (in review, on hold) re-matched here: the next matching run
+    (the one `_ask_for_matching` asks for, or the schedule's) finds the credit note newer than the
+    invoice's latest match and matches it again under the tenant's matching lock
+    (matching.rematch.matching_rematch_for_credit_notes) — this door would have to take that lock
+    before its first write, and call up past matching.services.
     """
     if InvoiceStatus.VOID not in INVOICE_LIFECYCLE.allowed_from(credited.status):
         return  # final, or reconciled (closed to everything but a payment reversal)

@@ -89,7 +89,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
 
 from core.actors import Actor, system_actor
@@ -387,6 +387,33 @@ CREDIT_NOTE_ARRIVED = "Credit note {notes} arrived for this invoice: matching ag
 CREDIT_NOTES_ARRIVED = "Credit notes {notes} arrived for this invoice: matching again."
 
 
+def _credited_since_matched(invoices: QuerySet[Invoice], credit_notes: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Of `invoices`, the open ones (on hold, in review) with a credit note among `credit_notes`
+    stored after their latest match (after the invoice itself, if never matched), not void,
+    rejected or a draft."""
+    matched_at = Coalesce(OuterRef("latest_match__created_at"), OuterRef("created_at"))
+    unseen = credit_notes.filter(
+        tenant_id=OuterRef("tenant_id"),
+        document_type=DocumentType.CREDIT_NOTE,
+        credited_invoice_id=OuterRef("pk"),
+        created_at__gt=matched_at,
+    ).exclude(status__in=NOT_BILLING)
+    return invoices.filter(status__in=MOVED_BACK, document_type=DocumentType.INVOICE).filter(Exists(unseen))
+
+
+def tenants_with_credited_invoices() -> QuerySet[Invoice, uuid.UUID]:
+    """The ids of the active tenants with an invoice a credit note arrived for since its latest
+    match (`tenant_id` values): the schedule (matching.tasks.run_matching_all) runs them too,
+    though they may have nothing in `received`. Across tenants, as the schedule is."""
+    every = Invoice.objects.unscoped()
+    return (
+        _credited_since_matched(every.filter(tenant__is_active=True), every)
+        .order_by()
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
+
+
 def matching_rematch_for_credit_notes(*, tenant: Tenant) -> RematchOutcome:
     """Re-match the open invoices (on hold, in review) credited by a credit note their latest
     match has not seen: one stored after that match (and not void, rejected or a draft).
@@ -399,16 +426,8 @@ def matching_rematch_for_credit_notes(*, tenant: Tenant) -> RematchOutcome:
     once its dispute ends back in review, the credit note is still one its match has not seen,
     and the next run matches it again.
     """
-    matched_at = Coalesce(OuterRef("latest_match__created_at"), OuterRef("created_at"))
-    unseen = (
-        Invoice.objects.for_tenant(tenant)
-        .filter(document_type=DocumentType.CREDIT_NOTE, credited_invoice_id=OuterRef("pk"), created_at__gt=matched_at)
-        .exclude(status__in=NOT_BILLING)
-    )
     credited = list(
-        Invoice.objects.for_tenant(tenant)
-        .filter(status__in=MOVED_BACK, document_type=DocumentType.INVOICE)
-        .filter(Exists(unseen))
+        _credited_since_matched(Invoice.objects.for_tenant(tenant), Invoice.objects.for_tenant(tenant))
         .order_by("created_at", "id")
         .values_list("pk", flat=True)
     )

@@ -14,6 +14,7 @@ from invoices.models import Invoice, InvoiceStatus
 from matching.holds import matching_escalate_stale_holds
 from matching.loading import MATCHABLE, matchable_invoices
 from matching.models import MatchRun
+from matching.rematch import tenants_with_credited_invoices
 from matching.services import matching_drain_tenant, matching_enqueue
 from tenants.models import Tenant
 
@@ -55,15 +56,18 @@ def run_matching(tenant_id: str, run_id: str | None = None, trigger: str = Match
 def run_matching_all() -> str:
     """The schedule: one drain per active tenant that has invoices waiting in `received`."""
     # Across tenants on purpose: this is the scheduler deciding whom to serve.
-    tenant_ids = (
+    tenant_ids = set(
         Invoice.objects.unscoped()
         .filter(MATCHABLE, tenant__is_active=True)
         .order_by()
         .values_list("tenant_id", flat=True)
         .distinct()
     )
+    # And those whose run has an invoice to re-match for a credit note (matching.rematch): with
+    # MATCH_ON_INGEST off, nothing else would run them until another invoice came.
+    tenant_ids |= set(tenants_with_credited_invoices())
     count = 0
-    for tenant_id in tenant_ids:
+    for tenant_id in sorted(tenant_ids, key=str):
         async_task(
             "matching.tasks.run_matching",
             str(tenant_id),

@@ -16,6 +16,7 @@ from audit.verify import audit_chain_verify
 from core.amount_limits import AmountLimits
 from invoices.models import DocumentType, Invoice
 from invoices.services import invoice_create
+from matching import tasks as matching_tasks
 from matching.rematch import matching_rematch_for_currency_limits
 from purchasing.lifecycle import purchase_order_act
 from purchasing.models import PurchaseOrder
@@ -270,6 +271,24 @@ def test_a_credit_note_leaves_an_invoice_in_dispute_or_voided_by_it_alone(tenant
 
     assert (reload(disputed).status, len(results_of(disputed))) == ("disputed", 1)
     assert (reload(credited_in_full).status, len(results_of(credited_in_full))) == ("void", 1)
+
+
+def test_the_schedule_runs_a_tenant_whose_only_work_is_a_credited_invoice(
+    tenant: Tenant, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MATCH_ON_INGEST off, only the schedule runs matching; a credit note is never in a
+    batch itself, so its tenant is named for the invoice it credits."""
+    invoice = _in_review_for_missing_goods(tenant)
+    _in_review_for_missing_goods(other_tenant)  # in review, no credit note: nothing to run
+    _credit_note(tenant, invoice, "CN-740", "10.00")
+    queued: list[str] = []
+    monkeypatch.setattr(matching_tasks, "async_task", lambda func, tenant_id, **kwargs: queued.append(tenant_id))
+
+    assert matching_tasks.run_matching_all() == "queued matching for 1 tenants"
+    assert queued == [str(tenant.pk)]
+
+    run_matching(tenant)  # matched again: the credit note is seen
+    assert matching_tasks.run_matching_all() == "queued matching for 0 tenants"
 
 
 # --- a currency's amount limits -----------------------------------------------------------------
