@@ -2,7 +2,8 @@
 reason, writes to the vendor and mentions an approver (who sees the notification), hears back,
 ends the dispute back in review, and approves the invoice. Or the vendor answers with a credit
 note for the price difference, which the clerk types in and names when ending the dispute: the
-invoice is back in review, approved, and what is left to pay is the total less the credit."""
+invoice is back in review, approved, and what is left to pay is the total less the credit. A
+credit note for the whole invoice voids it on arrival, and the dispute is ended naming it."""
 
 from __future__ import annotations
 
@@ -180,4 +181,41 @@ def test_a_partial_credit_note_ends_the_dispute_and_less_is_owed(live_server: An
     moves = AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(invoice.pk), action="transition")
     back = moves.get(before__status=InvoiceStatus.DISPUTED)
     assert back.after["status"] == InvoiceStatus.PENDING_REVIEW
+    assert audit_chain_verify(tenant=tenant).intact
+
+
+def test_a_credit_note_in_full_voids_the_invoice_and_ends_the_dispute(live_server: Any, books: dict[str, Any]) -> None:
+    invoice: Invoice = books["invoice"]
+    tenant = books["tenant"]
+    with chromium_page(base_url=live_server.url) as page:
+        log_in(page, "cleo-clerk")
+        _open_the_dispute(page, invoice, "Hoses never ordered at this price: cancel the invoice.")
+        _type_in_credit_note(page, number="CN-101", credits="INV-100", amount="1075.00")
+        # Credited in full at the door: void at once; the dispute waits for the clerk to end it.
+        page.goto(f"/app/invoices/{invoice.pk}")
+        assert page.get_by_test_id("invoice-status").inner_text().startswith("Void")
+        page.get_by_test_id("dispute-open-link").click()
+        end = page.get_by_test_id("resolve-form")
+        end.get_by_label("How it ends").select_option(label="Offset by a credit note")
+        end.get_by_label("Corrected invoice or credit note").fill("CN-101")
+        end.get_by_label("Why").fill("The vendor credited the whole invoice.")
+        end.get_by_role("button", name="End the dispute").click()
+        page.wait_for_url(re.compile(rf"/app/invoices/{invoice.pk}$"))
+        page.get_by_text("Dispute ended: offset by a credit note.", exact=True).wait_for()
+        assert page.get_by_test_id("invoice-status").inner_text().startswith("Void")
+        assert page.get_by_test_id("dispute-open-link").count() == 0
+        assert page.console_errors == []
+
+    invoice = Invoice.objects.for_tenant(tenant).get(pk=invoice.pk)
+    credit_note = Invoice.objects.for_tenant(tenant).get(invoice_number="CN-101")
+    assert invoice.status == InvoiceStatus.VOID
+    assert open_balances(tenant=tenant, invoices=[invoice]) == {invoice.pk: 0}  # nothing left to pay
+    dispute = Dispute.objects.for_tenant(tenant).get()
+    assert (dispute.status, dispute.outcome, dispute.credit_note_id) == (
+        DisputeStatus.RESOLVED,
+        DisputeOutcome.CREDITED,
+        credit_note.pk,
+    )
+    ended = AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(dispute.pk), action="transition").get()
+    assert ended.after["outcome"] == DisputeOutcome.CREDITED
     assert audit_chain_verify(tenant=tenant).intact
