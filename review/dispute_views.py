@@ -66,26 +66,42 @@ def _members(web: WebContext) -> list[tuple[str, str]]:
     return [(str(row.user_id), row.user.get_username()) for row in rows]
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+def _attachments_field() -> forms.FileField:
+    """The file input of a thread entry. Its form is bound to the posted fields only: the files go
+    to the service as they came (`_files_posted`), and its refusal of one comes back beside it."""
+    return forms.FileField(
+        label="Files",
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": ACCEPT}),
+        help_text=(
+            f"Up to {FILES_MAX} at a time: PDF, images, text, CSV, XML, e-mails (.eml), Word, Excel, "
+            "PowerPoint or OpenDocument files."
+        ),
+    )
+
+
+def _files_posted(request: HttpRequest) -> list[IncomingFile]:
+    return [IncomingFile(name=upload.name or "", binary=upload) for upload in request.FILES.getlist("attachments")]
+
+
 class DisputeOpenForm(forms.Form):
     reason = forms.ChoiceField(label="What is disputed", choices=[("", "Choose…"), *DisputeReason.choices])
     comment = forms.CharField(label="What is wrong", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
     owner = forms.ChoiceField(label="Owner", required=False)
     due_date = forms.DateField(label="Due", required=False, widget=date_input())
+    attachments = _attachments_field()
 
     def __init__(self, *args: Any, members: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].choices = [("", "Me"), *members]
 
 
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
 class DisputeCommentForm(forms.Form):
-    """A thread entry: a comment, files, or both (the service requires one of them).
-
-    Bound to the posted fields only: the files go to the service as they came
-    (`request.FILES`), and its refusal of one of them comes back beside `attachments`."""
+    """A thread entry: a comment, files, or both (the service requires one of them)."""
 
     kind = forms.ChoiceField(label="Kind", choices=DisputeCommentKind.choices, initial=DisputeCommentKind.INTERNAL)
     body = forms.CharField(
@@ -95,15 +111,7 @@ class DisputeCommentForm(forms.Form):
         required=False,
         help_text="Type @ and a user name to notify a colleague. May stay empty when you attach files.",
     )
-    attachments = forms.FileField(
-        label="Files",
-        required=False,
-        widget=MultipleFileInput(attrs={"accept": ACCEPT}),
-        help_text=(
-            f"Up to {FILES_MAX} at a time: PDF, images, text, CSV, XML, e-mails (.eml), Word, Excel, "
-            "PowerPoint or OpenDocument files."
-        ),
-    )
+    attachments = _attachments_field()
 
 
 class DisputeAssignForm(forms.Form):
@@ -153,6 +161,7 @@ def dispute_new(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
                 owner_id=data["owner"] or None,
                 due_date=data["due_date"],
                 expected_status=request.POST.get("expected_status") or None,
+                files=_files_posted(request),
             )
         except DomainError as exc:
             errors_add(form=form, error=exc)
@@ -254,7 +263,7 @@ def _dispute_form_posted(
 @_ON_DISPUTE
 def dispute_comment(request: HttpRequest, dispute_id: uuid.UUID) -> HttpResponse:
     """A comment, files, or both, added to the thread (review.disputes.dispute_comment_add)."""
-    files = [IncomingFile(name=upload.name or "", binary=upload) for upload in request.FILES.getlist("attachments")]
+    files = _files_posted(request)
 
     def act(web: WebContext, dispute: Dispute, data: dict[str, Any]) -> None:
         dispute_comment_add(

@@ -146,15 +146,18 @@ def dispute_open(
     owner_id: Any = None,
     due_date: dt.date | None = None,
     expected_status: str | None = None,
+    files: Sequence[IncomingFile] = (),
 ) -> Dispute:
     """Dispute an invoice in review: pending_review → disputed, and the dispute with its first note.
 
     The owner defaults to whoever opens it; the comment is the first entry of the thread (an
-    internal note) and the invoice's transition reason.
+    internal note, carrying `files` if any: review.dispute_attachments) and the invoice's
+    transition reason.
     """
     if reason not in DisputeReason.values:
         raise DocumentInvalid(REASON_REQUIRED, details={"reason": [REASON_REQUIRED]})
     comment = _comment_checked(comment)
+    checked = dispute_attachments_checked(files)
     if due_date is not None and due_date < timezone.localdate():
         raise DocumentInvalid(DUE_IN_PAST, details={"due_date": [DUE_IN_PAST]})
     with transaction.atomic():
@@ -189,7 +192,10 @@ def dispute_open(
                 "status": dispute.status,
             },
         )
-        _comment_write(tenant=tenant, dispute=dispute, actor=actor, author=author, body=comment)
+        first = _comment_write(tenant=tenant, dispute=dispute, actor=actor, author=author, body=comment)
+        dispute_attachments_write(
+            tenant=tenant, dispute=dispute, comment=first, actor=actor, author=author, files=checked
+        )
         if owner is not None and owner != author:
             _notify(tenant, owner, invoice, ASSIGNED.format(author=actor.label, number=invoice.invoice_number))
     return dispute

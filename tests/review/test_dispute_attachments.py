@@ -190,3 +190,24 @@ def test_another_tenants_attachment_is_not_found(
     attachment = DisputeAttachment.objects.for_tenant(tenant).get()
     assert dispute_attachment_get(tenant=tenant, dispute_id=dispute.pk, attachment_id=attachment.pk) is not None
     assert dispute_attachment_get(tenant=other_tenant, dispute_id=dispute.pk, attachment_id=attachment.pk) is None
+
+
+def test_the_opening_note_may_carry_files(tenant: Tenant, clerk: Any) -> None:
+    invoice = InvoiceFactory(tenant=tenant, status=InvoiceStatus.PENDING_REVIEW, review_queue=ReviewQueue.STANDARD)
+    opened = dispute_open(tenant=tenant, invoice=invoice, actor=TEST_ACTOR, role=Role.CLERK, author=clerk,
+                          reason="quantity", comment="150 missing, see the delivery note.",
+                          files=[incoming("delivery-note.pdf", PDF_BYTES)])  # fmt: skip
+    [shown] = dispute_attachments_shown(tenant=tenant, dispute=opened)
+    assert shown.attachment.comment == DisputeComment.objects.for_tenant(tenant).get(dispute=opened)
+    assert AuditEvent.objects.for_tenant(tenant).filter(action="attached", entity_id=str(opened.pk)).count() == 1
+
+
+def test_a_refused_file_refuses_the_opening_too(tenant: Tenant, clerk: Any) -> None:
+    invoice = InvoiceFactory(tenant=tenant, status=InvoiceStatus.PENDING_REVIEW, review_queue=ReviewQueue.STANDARD)
+    before = written(tenant)
+    with pytest.raises(DocumentInvalid):
+        dispute_open(tenant=tenant, invoice=invoice, actor=TEST_ACTOR, role=Role.CLERK, author=clerk,
+                     reason="price", comment="Wrong price.", files=[incoming("x.pdf", b"")])  # fmt: skip
+    assert written(tenant) == before
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PENDING_REVIEW and not Dispute.objects.for_tenant(tenant).exists()

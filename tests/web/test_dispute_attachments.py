@@ -155,3 +155,18 @@ def test_another_tenants_file_is_the_404_page(clerk: Client, tenant: Tenant, oth
     our_file = DisputeAttachment.objects.for_tenant(tenant).get()
     assert clerk.get(file_url(other_of_ours, our_file)).status_code == 404
     assert clerk.get(file_url(ours, our_file)).status_code == 200
+
+
+def test_the_dispute_form_takes_files_with_the_first_note(clerk: Client, tenant: Tenant) -> None:
+    invoice = InvoiceFactory(tenant=tenant, status=InvoiceStatus.PENDING_REVIEW, review_queue=ReviewQueue.STANDARD)
+    url = reverse("web:invoice-dispute", args=[invoice.pk])
+    assert 'enctype="multipart/form-data"' in clerk.get(url).content.decode()
+    fields = {"reason": "quantity", "comment": "150 missing.", "expected_status": "pending_review"}
+    refused = clerk.post(url, {**fields, "attachments": [SimpleUploadedFile("note.svg", b"<svg/>")]})
+    assert refused.status_code == 400 and 'data-testid="error-attachments"' in refused.content.decode()
+    assert not Dispute.objects.for_tenant(tenant).exists()
+    made = clerk.post(url, {**fields, "attachments": [SimpleUploadedFile("delivery note.pdf", PDF_BYTES)]})
+    assert made.status_code == 302
+    dispute = Dispute.objects.for_tenant(tenant).get()
+    text = clerk.get(reverse("web:dispute-detail", args=[dispute.pk])).content.decode()
+    assert text.count('data-testid="attachment-row"') == 1 and "delivery note.pdf" in text
