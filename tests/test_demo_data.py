@@ -58,6 +58,7 @@ class DemoFacts:
     audit_output: str
     forecast_weeks_with_cash: dict[str, int]
     documents: list[tuple[str, str, int, str, str]]  # number, currency, total, status, date
+    assignees: Counter[str]  # who has the open invoices: My work is not empty for the demo's users
     twin_documents: list[tuple[str, str, int, str, str]]
 
 
@@ -89,6 +90,9 @@ def _facts(tenant: Tenant, **outputs: Any) -> dict[str, Any]:
         ),
         "prepaid_invoices": invoices.filter(prepaid_amount__gt=0).count(),
         "roles": dict(Membership.objects.for_tenant(tenant).values_list("user__username", "role")),
+        "assignees": Counter(
+            invoices.filter(assigned_to__isnull=False).values_list("assigned_to__username", flat=True)
+        ),
         "audit_output": audit.getvalue(),
         "forecast_weeks_with_cash": {
             chart.currency: sum(1 for bar in chart.bars if bar.amount_minor > 0) for chart in summary.cash_forecast
@@ -180,6 +184,14 @@ def test_the_demo_dates_end_today(demo: DemoFacts) -> None:
     assert max(dates) <= today
     assert today - max(dates) <= dt.timedelta(days=2)
     assert today - min(dates) >= dt.timedelta(days=85)
+
+
+def test_the_open_work_is_shared_out(demo: DemoFacts) -> None:
+    open_work = sum(
+        count for (status, _queue), count in demo.statuses.items() if status in ("on_hold", "pending_review")
+    )
+    assert {"clerk", "clerk2"} <= set(demo.assignees)
+    assert 0 < sum(demo.assignees.values()) < open_work  # some left for whoever takes them
 
 
 def test_the_demo_users_have_their_roles_and_are_printed(demo: DemoFacts) -> None:

@@ -26,6 +26,7 @@ from matching.models import Discrepancy
 from recon_site.demo.invoices import invoice_create_from_plan
 from recon_site.demo.people import DemoPeople
 from recon_site.demo.plan import BilledLine, DemoCalendar, InvoicePlan, rng_for
+from review.assignments import invoice_assign
 from review.decisions import invoice_review
 from tenants.models import Tenant
 from vendors.models import Vendor
@@ -280,3 +281,27 @@ def reviews_work(*, desk: ReviewDesk, day: int) -> None:
             comment=decision.comment,
         )
         _schedule(desk, decision=decision, invoice=invoice, day=day)
+
+
+def open_work_assign(*, desk: ReviewDesk) -> None:
+    """At the end of the month, who has what is still open (review.assignments): the clerks share
+    the standard queue and the holds, some left for whoever takes them; the approver has most of
+    the escalated queue. Each hand-over as a clerk makes it, audited."""
+    waiting = (
+        Invoice.objects.for_tenant(desk.tenant)
+        .filter(status__in=(InvoiceStatus.PENDING_REVIEW, InvoiceStatus.ON_HOLD))
+        .order_by("created_at", "id")
+    )
+    for invoice in waiting:
+        draw = rng_for("assign", invoice.invoice_number).random()
+        if invoice.review_queue == ReviewQueue.ESCALATED:
+            username = "approver" if draw < 0.6 else ""
+        else:
+            username = "clerk" if draw < 0.4 else "clerk2" if draw < 0.7 else ""
+        if username:
+            invoice_assign(
+                tenant=desk.tenant,
+                invoice=invoice,
+                actor=desk.people.actors["clerk"],
+                assignee_id=desk.people.actors[username].id,
+            )

@@ -27,7 +27,7 @@ from matching.services import matching_drain_tenant
 from payments.models import Payment, StatementImport
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site.demo.bank import BankDesk, is_payment_run, is_statement_day, payment_run, statement_day
-from recon_site.demo.decisions import ReviewDesk, reviews_work
+from recon_site.demo.decisions import ReviewDesk, open_work_assign, reviews_work
 from recon_site.demo.invoices import (
     delivery_invoices,
     invoice_create_from_plan,
@@ -167,4 +167,5 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
             payment_run(desk=bank, day=day)
         if is_statement_day(calendar, day):
             statement_day(desk=bank, day=day)
+    open_work_assign(desk=review)
     return demo_summary(tenant=tenant)
