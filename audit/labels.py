@@ -33,5 +33,6 @@ AUDIT_ACTION_LABELS = {
     "ignored": "Ignored",
     "learned": "Account learned for the vendor",
     "commented": "Commented",
+    "attached": "File attached",
     "assigned": "Assigned",
 }
