@@ -92,6 +92,11 @@ LIST_PAGES = {
     "web:imports",
 }
 
+# Pages that list the signed-in member's own work ("My work": what is assigned to them, the
+# disputes they own): tenant B's copy is read as B's counterpart of A's owner (the member who owns
+# B's dispute), or a newcomer's empty list would be compared with A's owner's full one.
+PER_MEMBER_PAGES = {"web:my-work"}
+
 # Pages that search what is typed in `q` (review.search_views): each text below finds tenant A's
 # documents for A, and none of them for tenant B; those both tenants' documents answer (`True`)
 # find B's own for B.
@@ -298,6 +303,9 @@ def test_a_page_without_an_object_shows_and_changes_nothing_of_another_tenant(
     """Lists, dashboard, queues and collection actions as tenant B: none of A's identifiers, none of A's rows."""
     url = reverse(endpoint.url_name, kwargs=values)
     rows_before = tenant_rows(tenant_a_documents.tenant)
+    if endpoint.url_name in PER_MEMBER_PAGES:
+        intruder = Client()
+        intruder.force_login(tenant_b_documents.by_basename["saved-invoice-view"].user)
 
     if method == "get":
         response = intruder.get(url)
