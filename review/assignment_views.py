@@ -26,11 +26,12 @@ from review.assignments import (
     review_sla_days,
     sla_of,
 )
-from review.digest import DIGEST_OFF, DIGEST_ON, digest_subscription_set
+from review.digest import DIGEST_OFF, DIGEST_ON
 from review.views import invoice_page, invoice_page_context
 from tenants.http.error_pages import post_only
 from tenants.http.web import tenant_view, web_of
 from tenants.models import Membership
+from tenants.services import membership_digest_set
 
 MY_WORK_LIMIT = 200  # a member with more has a queue, not a desk: the lists link to the rest
 
@@ -124,8 +125,9 @@ def my_digest(request: HttpRequest) -> HttpResponse:
     """POST: the daily digest e-mail on (`digest=on`) or off, for the signed-in member."""
     web = web_of(request)
     on = request.POST.get("digest") == "on"
+    membership = get_object_or_404(Membership.objects.for_tenant(web.tenant), user=request.user, is_active=True)
     try:
-        digest_subscription_set(tenant=web.tenant, actor=web.actor, user=request.user, on=on)
+        membership_digest_set(tenant=web.tenant, actor=web.actor, membership=membership, on=on)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -1,6 +1,7 @@
 """The daily digest e-mail (#18 item 4): each morning, what a member has to do in one tenant.
 
-A member switches it on for themselves on "My work" (`digest_subscription_set`, audited). The
+A member switches it on for themselves on "My work" (tenants.services.membership_digest_set,
+audited). The
 schedule (`review.tasks.send_daily_digests`, every DIGEST_SCHEDULE_MINUTES) sends each subscribed
 member's digest once a day, on its first pass at or after DIGEST_HOUR (UTC): the day it was sent is
 kept on the membership (`digest_sent_on`), taken under the row's lock, so a pass that runs twice
@@ -24,9 +25,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.services import audit_record
-from core.actors import Actor
-from core.exceptions import DocumentInvalid
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from review.assignments import Sla, assigned_invoices, owned_disputes, review_sla_days, sla_of
 from review.decisions import can_review
@@ -37,8 +35,6 @@ logger = logging.getLogger(__name__)
 
 DIGEST_ON = "You will get a digest of your work by e-mail each morning."
 DIGEST_OFF = "No more digest e-mails."
-NO_EMAIL = "Your account has no e-mail address: ask an administrator to add one first."
-NOT_A_MEMBER = "Not a member of this organisation."
 LISTED_MAX = 20  # rows of each list in the mail; the rest is a count and a link
 
 
@@ -62,31 +58,6 @@ class Digest:
     @property
     def empty(self) -> bool:
         return not (self.invoices_total or self.disputes_total or self.unread or self.unassigned_in_review)
-
-
-def digest_subscription_set(*, tenant: Tenant, actor: Actor, user: Any, on: bool) -> Membership:
-    """Switch `user`'s digest in `tenant` on or off (audited on the membership)."""
-    if on and not user.email:
-        raise DocumentInvalid(NO_EMAIL, details={"digest": [NO_EMAIL]})
-    with transaction.atomic():
-        membership = (
-            Membership.objects.filter(tenant=tenant, user=user, is_active=True).select_for_update(no_key=True).first()
-        )
-        if membership is None:
-            raise DocumentInvalid(NOT_A_MEMBER, details={"digest": [NOT_A_MEMBER]})
-        if membership.digest_email != on:
-            membership.digest_email = on
-            membership.save(update_fields=["digest_email"])
-            audit_record(
-                tenant=tenant,
-                actor=actor,
-                entity_type="membership",
-                entity_id=membership.pk,
-                action="updated",
-                before={"digest_email": not on},
-                after={"digest_email": on},
-            )
-    return membership
 
 
 def digest_for(*, membership: Membership, today: dt.date) -> Digest:
@@ -149,7 +120,9 @@ def digests_send(*, tenant: Tenant, now: dt.datetime | None = None) -> int:
     if now.astimezone(dt.UTC).hour < settings.DIGEST_HOUR:
         return 0
     today = now.astimezone(dt.UTC).date()
-    waiting = Membership.objects.filter(tenant=tenant, is_active=True, digest_email=True).exclude(digest_sent_on=today)
+    waiting = (
+        Membership.objects.for_tenant(tenant).filter(is_active=True, digest_email=True).exclude(digest_sent_on=today)
+    )
     sent = 0
     for membership_id in list(waiting.values_list("pk", flat=True)):
         with transaction.atomic():

@@ -40,6 +40,7 @@ UNKNOWN_ROLE = "Choose one of the roles: clerk, approver or administrator."
 USERNAME_REQUIRED = "A user needs a user name."
 USERNAME_TAKEN = "The user name {username!r} is taken: choose another."
 AMOUNT_NEGATIVE = "An amount limit cannot be negative."
+DIGEST_NEEDS_EMAIL = "Your account has no e-mail address: ask an administrator to add one first."
 
 
 def tenant_create(*, name: str, actor: Actor, slug: str = "") -> tuple[Tenant, str]:
@@ -221,6 +222,28 @@ def membership_active_set(*, tenant: Tenant, actor: Actor, membership: Membershi
             action="reactivated" if is_active else "deactivated",
             before={"username": locked.user.get_username(), "is_active": not is_active},
             after={"username": locked.user.get_username(), "is_active": is_active},
+        )
+    return locked
+
+
+def membership_digest_set(*, tenant: Tenant, actor: Actor, membership: Membership, on: bool) -> Membership:
+    """Switch a member's daily digest e-mail (review.digest) on or off; on needs an e-mail address."""
+    if on and not membership.user.email:
+        raise DocumentInvalid(DIGEST_NEEDS_EMAIL, details={"digest": [DIGEST_NEEDS_EMAIL]})
+    with transaction.atomic():
+        locked = Membership.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=membership.pk)
+        if locked.digest_email == on:
+            return locked
+        locked.digest_email = on
+        locked.save(update_fields=["digest_email"])
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="membership",
+            entity_id=locked.pk,
+            action="updated",
+            before={"username": locked.user.get_username(), "digest_email": not on},
+            after={"username": locked.user.get_username(), "digest_email": on},
         )
     return locked
 

@@ -22,10 +22,11 @@ from review.assignments import (
     invoice_assign,
     invoice_sla,
 )
-from review.digest import NO_EMAIL, digest_subscription_set, digests_send
+from review.digest import digests_send
 from review.models import Dispute, DisputeReason, Notification
 from review.tasks import send_daily_digests
 from tenants.models import Membership, Role, Tenant
+from tenants.services import DIGEST_NEEDS_EMAIL, membership_digest_set
 from tests.factories import InvoiceFactory, MembershipFactory, UserFactory
 from tests.matching.runs import reload
 
@@ -177,15 +178,18 @@ MORNING = dt.datetime(2026, 12, 7, 7, 5, tzinfo=dt.UTC)
 
 
 def test_the_digest_is_asked_for_by_the_member_and_audited(tenant: Tenant, alice: Membership) -> None:
-    digest_subscription_set(tenant=tenant, actor=actor_of(alice), user=alice.user, on=True)
+    membership_digest_set(tenant=tenant, actor=actor_of(alice), membership=alice, on=True)
     alice.refresh_from_db()
     assert alice.digest_email
     event = AuditEvent.objects.for_tenant(tenant).get(entity_type="membership", entity_id=str(alice.pk))
-    assert (event.before, event.after) == ({"digest_email": False}, {"digest_email": True})
+    assert (event.before, event.after) == (
+        {"username": "alice", "digest_email": False},
+        {"username": "alice", "digest_email": True},
+    )
     nameless = MembershipFactory(tenant=tenant, user=UserFactory(email=""))
     with pytest.raises(DocumentInvalid) as refused:
-        digest_subscription_set(tenant=tenant, actor=actor_of(nameless), user=nameless.user, on=True)
-    assert refused.value.message == NO_EMAIL
+        membership_digest_set(tenant=tenant, actor=actor_of(nameless), membership=nameless, on=True)
+    assert refused.value.message == DIGEST_NEEDS_EMAIL
 
 
 def test_one_digest_a_day_to_each_member_who_asked_with_something_to_do(
