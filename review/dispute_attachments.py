@@ -1,7 +1,7 @@
 """Files in a dispute's thread (#18 item 1): the vendor's corrected quote, a photo of damaged goods,
-an e-mail kept as .eml or PDF — attached with a comment or alone (review.disputes.dispute_comment_add
-takes them), kept by `source_files` like every other file Recon keeps, and read back by anyone of
-the tenant from the dispute's page.
+an e-mail kept as .eml or PDF — attached with a comment or alone, or with the note that opens the
+dispute (review.disputes.dispute_comment_add and dispute_open take them), kept by `source_files` like
+every other file Recon keeps, and read back by anyone of the tenant from the dispute's page.
 
 What is taken, and why so:
 
