@@ -9,6 +9,9 @@
 | pending_review | approved, rejected, disputed, pending_review (escalated) | a reviewer                   |
 | disputed       | pending_review, rejected, void                       | dispute resolved                 |
 | approved       | partially_paid, reconciled                           | payment allocations              |
+| approved       | payment_scheduled                                    | a payment run including it approved |
+| payment_scheduled | approved                                          | its run cancelled (RUN_ONLY)     |
+| payment_scheduled | partially_paid, reconciled                        | payment allocations (the statement) |
 | partially_paid | reconciled                                           | payment allocations              |
 | partially_paid | approved                                             | its allocations reversed         |
 | reconciled     | partially_paid, approved                             | an allocation reversed           |
@@ -55,7 +58,11 @@ INVOICE_LIFECYCLE = StateMachine(
         # → received: a re-match (REMATCH_ONLY).
         S.PENDING_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.DISPUTED, S.PENDING_REVIEW, S.RECEIVED, S.VOID}),
         S.DISPUTED: frozenset({S.PENDING_REVIEW, S.REJECTED, S.RECEIVED, S.VOID}),
-        S.APPROVED: frozenset({S.PARTIALLY_PAID, S.RECONCILED, S.VOID}),
+        S.APPROVED: frozenset({S.PARTIALLY_PAID, S.RECONCILED, S.PAYMENT_SCHEDULED, S.VOID}),
+        # In an approved payment run (payments.runs): paid by the statement line that carries its
+        # transfer (or any other payment found for it), or back to approved when the run is
+        # cancelled; only the runs' services make the moves in and back (RUN_ONLY).
+        S.PAYMENT_SCHEDULED: frozenset({S.PARTIALLY_PAID, S.RECONCILED, S.APPROVED, S.VOID}),
         # → approved, and reconciled → partially_paid / approved: a payment allocation reversed
         # (payments.reconciliation.services.allocation_reverse) gives the money back to the
         # invoice, so what is still owed must be payable again. Only that service makes them.
@@ -81,6 +88,12 @@ ONLY_BY_PAYMENT_REVERSAL = "Invoice moves from {current!r} to {target!r} only wh
 REMATCH_ONLY = frozenset({(S.ON_HOLD, S.RECEIVED), (S.PENDING_REVIEW, S.RECEIVED), (S.DISPUTED, S.RECEIVED)})
 ONLY_BY_REMATCH = "Invoice moves from {current!r} to {target!r} only to be matched again (a re-match)."
 
+# Moves into and out of a payment run that only the runs' services make (payments.runs, setting
+# `InvoiceMove.payment_run`): a reviewer's "approve" must not take an invoice out of a run whose
+# file may be at the bank, and nothing else may schedule a payment.
+RUN_ONLY = frozenset({(S.APPROVED, S.PAYMENT_SCHEDULED), (S.PAYMENT_SCHEDULED, S.APPROVED)})
+ONLY_BY_PAYMENT_RUN = "Invoice moves from {current!r} to {target!r} only through a payment run."
+
 QUEUE_REQUIRED = "Moving to pending_review needs a queue: standard or escalated."
 QUEUE_ONLY_FOR_REVIEW = "Only pending_review carries a queue."
 ONLY_ESCALATION = "An invoice in review can only move from the standard queue to the escalated one."
@@ -89,7 +102,7 @@ MOVED_MEANWHILE = "Invoice {invoice_id} changed while it was being moved; nothin
 REPEATED_MOVE = "Invoice {invoice_id} appears more than once in one batch of moves."
 
 # Transitions other services hear about (DESIGN.md §7: `invoice.approved`, ...).
-_PUBLISHED = {S.APPROVED, S.REJECTED, S.DISPUTED, S.RECONCILED, S.VOID}
+_PUBLISHED = {S.APPROVED, S.PAYMENT_SCHEDULED, S.REJECTED, S.DISPUTED, S.RECONCILED, S.VOID}
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,7 @@ class InvoiceMove:
     context: dict[str, Any] | None = None
     payment_reversal: bool = False  # see PAYMENT_REVERSAL_ONLY
     rematch: bool = False  # see REMATCH_ONLY
+    payment_run: bool = False  # see RUN_ONLY
     # Other columns the caller sets on the row in the same UPDATE as the move, by field name
     # (foreign keys and other single-value columns: batch matching's latest_match, vendor and
     # purchase_order), so a batch writes each invoice row once. Not audited here: the caller's
@@ -144,6 +158,12 @@ def _check_move(current: Invoice, move: InvoiceMove) -> None:
         current_status, target = str(current.status), str(move.to_status)
         raise IllegalTransition(
             ONLY_BY_REMATCH.format(current=current_status, target=target),
+            details={"from": current_status, "to": target},
+        )
+    if (current.status, move.to_status) in RUN_ONLY and not move.payment_run:
+        current_status, target = str(current.status), str(move.to_status)
+        raise IllegalTransition(
+            ONLY_BY_PAYMENT_RUN.format(current=current_status, target=target),
             details={"from": current_status, "to": target},
         )
     if current.status == move.to_status == S.PENDING_REVIEW and not (

@@ -23,6 +23,9 @@ class InvoiceStatus(models.TextChoices):
     ON_HOLD = "on_hold", "On hold"
     PENDING_REVIEW = "pending_review", "Pending review"
     APPROVED = "approved", "Approved"
+    # In an approved payment run (payments.runs): its credit transfer is in the bank file, and the
+    # statement line carrying the run's EndToEndId will pay it; still open until then.
+    PAYMENT_SCHEDULED = "payment_scheduled", "Payment scheduled"
     REJECTED = "rejected", "Rejected"
     DISPUTED = "disputed", "Disputed"
     PARTIALLY_PAID = "partially_paid", "Partially paid"

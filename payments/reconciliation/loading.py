@@ -28,11 +28,12 @@ from tenants.models import Tenant
 from tenants.selectors import amount_limits_for, tenant_settings_get
 from vendors.models import Vendor, VendorAlias
 
-# Invoices that still expect money (DESIGN.md §4: approved → partially_paid → reconciled). Not
+# Invoices that still expect money (DESIGN.md §4: approved [→ payment_scheduled, in an approved
+# payment run: still open, the statement line pays it] → partially_paid → reconciled). Not
 # every invoice that still bills (the complement of invoices.billing.NO_LONGER_BILLING): one
 # received, in review, on hold or disputed bills, but nobody has agreed to pay it yet; a
 # reconciled one is paid.
-PAYABLE_STATUSES = (InvoiceStatus.APPROVED, InvoiceStatus.PARTIALLY_PAID)
+PAYABLE_STATUSES = (InvoiceStatus.APPROVED, InvoiceStatus.PAYMENT_SCHEDULED, InvoiceStatus.PARTIALLY_PAID)
 # Payments a run looks at: never matched by anyone, or only suggested. A partially matched
 # payment was split by a clerk, who decides where the rest goes.
 RECONCILABLE_PAYMENT_STATUSES = (PaymentStatus.UNMATCHED, PaymentStatus.SUGGESTED)

@@ -13,9 +13,11 @@ from audit.models import AuditEvent, OutboxMessage
 from core.state_machine import IllegalTransition, StaleState
 from invoices.lifecycle import (
     INVOICE_LIFECYCLE,
+    ONLY_BY_PAYMENT_RUN,
     ONLY_BY_REMATCH,
     PAYMENT_REVERSAL_ONLY,
     REMATCH_ONLY,
+    RUN_ONLY,
     InvoiceMove,
     invoice_transition,
     invoice_transition_many,
@@ -62,13 +64,16 @@ def test_the_table_is_the_design() -> None:
         (S.DRAFT, S.RECEIVED), (S.DRAFT, S.VOID),
         # A re-match (matching.rematch): the facts it was matched against changed.
         (S.PENDING_REVIEW, S.RECEIVED), (S.DISPUTED, S.RECEIVED),
+        # A payment run approved (payments.runs) and cancelled; paid by the statement line.
+        (S.APPROVED, S.PAYMENT_SCHEDULED), (S.PAYMENT_SCHEDULED, S.APPROVED),
+        (S.PAYMENT_SCHEDULED, S.PARTIALLY_PAID), (S.PAYMENT_SCHEDULED, S.RECONCILED),
         *((state, S.VOID) for state in (S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED,
-                                        S.PARTIALLY_PAID)),
+                                        S.PAYMENT_SCHEDULED, S.PARTIALLY_PAID)),
     } == ALLOWED  # fmt: skip
     assert INVOICE_LIFECYCLE.final_states == {S.REJECTED, S.VOID}
 
 
-@pytest.mark.parametrize(("source", "target"), sorted(ALLOWED - PAYMENT_REVERSAL_ONLY - REMATCH_ONLY))
+@pytest.mark.parametrize(("source", "target"), sorted(ALLOWED - PAYMENT_REVERSAL_ONLY - REMATCH_ONLY - RUN_ONLY))
 def test_every_allowed_move_changes_the_status_and_writes_one_audit_event(
     tenant: Tenant, source: str, target: str
 ) -> None:
@@ -245,3 +250,26 @@ def test_back_to_received_only_through_a_rematch(tenant: Tenant, source: str, ta
     assert (invoice.status, invoice.review_queue) == (S.RECEIVED, None)
     [event] = _events(invoice)
     assert event.before["status"] == source and event.after["reason"] == "facts changed"
+
+
+@pytest.mark.parametrize(("source", "target"), sorted(RUN_ONLY))
+def test_into_and_out_of_a_payment_run_only_through_the_run(tenant: Tenant, source: str, target: str) -> None:
+    """A reviewer's "approve" cannot take an invoice out of a run whose file may be at the bank, nor
+    can anything but a run schedule a payment; the run's batch move (payment_run=True) is made."""
+    invoice = _invoice_in(tenant, source)
+    with pytest.raises(IllegalTransition, match="only through a payment run"):
+        invoice_transition(tenant=tenant, invoice=invoice, to_status=target, actor=TEST_ACTOR)
+    with transaction.atomic():
+        [refused] = invoice_transition_many(tenant=tenant, moves=[InvoiceMove(invoice.pk, target)], actor=TEST_ACTOR)
+    assert str(refused.error) == ONLY_BY_PAYMENT_RUN.format(current=str(source), target=str(target))
+    invoice.refresh_from_db()
+    assert invoice.status == source and not _events(invoice)
+
+    with transaction.atomic():
+        move = InvoiceMove(invoice.pk, target, reason="run", payment_run=True)
+        [done] = invoice_transition_many(tenant=tenant, moves=[move], actor=TEST_ACTOR)
+    assert done.ok
+    invoice.refresh_from_db()
+    assert invoice.status == target
+    [event] = _events(invoice)
+    assert (event.before["status"], event.after["status"]) == (source, target)
