@@ -54,7 +54,8 @@ def run_matching(tenant_id: str, run_id: str | None = None, trigger: str = Match
 
 @traced_task
 def run_matching_all() -> str:
-    """The schedule: one drain per active tenant that has invoices waiting in `received`."""
+    """The schedule: one drain per active tenant that has invoices waiting in `received`, or an
+    open invoice a credit note arrived for since its latest match (the run re-matches it)."""
     # Across tenants on purpose: this is the scheduler deciding whom to serve.
     tenant_ids = set(
         Invoice.objects.unscoped()
