@@ -10,8 +10,9 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from audit.models import AuditEvent
-from invoices.models import Invoice, InvoiceLine
+from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from matching.models import Discrepancy
+from payments.reconciliation.loading import open_balances
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrderLine
 from tenants.models import Tenant
 
@@ -71,6 +72,9 @@ class InvoiceDetail:
     breakdown: list[tuple[str, Decimal]]
     timeline: list[AuditEvent]
     receipts: list[GoodsReceipt]
+    # What is still owed on it after credit notes and payments (payments' open balance), when
+    # that is less than its amount due; None when nothing was taken off (or it is no invoice).
+    still_owed: int | None = None
 
 
 def received_by_po_line(*, tenant: Tenant, po_line_ids: list[uuid.UUID]) -> dict[uuid.UUID, Decimal]:
@@ -140,4 +144,14 @@ def invoice_detail(*, tenant: Tenant, invoice_id: uuid.UUID) -> InvoiceDetail:
         breakdown=breakdown,
         timeline=invoice_timeline(tenant=tenant, invoice=invoice),
         receipts=receipts,
+        still_owed=_still_owed(tenant, invoice),
     )
+
+
+def _still_owed(tenant: Tenant, invoice: Invoice) -> int | None:
+    """The open balance payments work on (a partial credit note or payment taken off), when it is
+    not simply the amount due: the reviewer approving a partly credited invoice sees what is left."""
+    if invoice.document_type != DocumentType.INVOICE or invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
+        return None
+    owed = open_balances(tenant=tenant, invoices=[invoice])[invoice.pk]
+    return owed if owed != invoice.amount_due else None

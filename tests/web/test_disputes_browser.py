@@ -146,6 +146,8 @@ def test_a_partial_credit_note_ends_the_dispute_and_less_is_owed(live_server: An
         page.get_by_text("Dispute ended: offset by a credit note.", exact=True).wait_for()
         assert page.get_by_test_id("invoice-status").inner_text().startswith("Pending review")
         assert "Offset by a credit note" in page.get_by_test_id("dispute-card").inner_text()
+        # The reviewer sees what is left to pay, not only the total.
+        assert page.get_by_test_id("still-owed").inner_text() == "1,045.00"
 
         decision = page.get_by_test_id("review-form")
         confirm = decision.locator("#confirm_discrepancies")
