@@ -35,4 +35,8 @@ AUDIT_ACTION_LABELS = {
     "commented": "Commented",
     "attached": "File attached",
     "assigned": "Assigned",
+    "bank_account_proposed": "Bank account proposed",
+    "bank_account_approved": "Bank account approved",
+    "bank_account_rejected": "Bank account rejected",
+    "bank_account_retired": "Bank account replaced",
 }

@@ -96,6 +96,11 @@ class TenantSettings(TenantRow):
     review_sla_days = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
+    # A vendor's new or changed bank account is paid to only this many days after a second person
+    # approved it (vendors.bank_accounts): time for the vendor to notice a change it did not ask for.
+    bank_account_cooling_off_days = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(0), MaxValueValidator(90)]
+    )
     max_invoices_per_run = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
     fuzzy_vendor_threshold = models.PositiveSmallIntegerField(
         default=90,

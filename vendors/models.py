@@ -67,3 +67,80 @@ class VendorAlias(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.alias
+
+
+class BankAccountStatus(models.TextChoices):
+    # Proposed by one person, waiting for another's decision (vendors.bank_accounts).
+    PENDING = "pending", "Waiting for approval"
+    ACTIVE = "active", "Active"
+    REJECTED = "rejected", "Rejected"
+    # Replaced by a newer approved account; kept, so the history says where money went.
+    RETIRED = "retired", "Replaced"
+
+
+class BankAccountKind(models.TextChoices):
+    IBAN = "iban", "IBAN"
+    LOCAL = "local", "Local account"
+
+
+class VendorBankAccount(TenantOwnedModel):
+    """An account a vendor is paid to, under dual control (vendors.bank_accounts).
+
+    The number is never stored in clear: `account_encrypted` (core.bank_accounts, Fernet) to read
+    it back for a payment file, `account_hash` (keyed HMAC) to find it, `account_mask` (`****4300`)
+    to show it. An account is proposed `pending`, becomes `active` when a second person approves
+    it, and can pay only from `usable_from` (the approval plus the tenant's cooling-off days).
+    """
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="bank_accounts")
+    status = models.CharField(max_length=16, choices=BankAccountStatus.choices, default=BankAccountStatus.PENDING)
+    kind = models.CharField(max_length=8, choices=BankAccountKind.choices)
+    account_encrypted = models.TextField()
+    account_hash = models.CharField(max_length=64)
+    account_mask = models.CharField(max_length=16)
+    country = models.CharField(max_length=2)
+    # A local account's bank code (sort code, routing number); an IBAN's is inside it.
+    bank_code = models.CharField(max_length=15, blank=True, default="")
+    bic = models.CharField(max_length=11, blank=True, default="")
+    bank_name = models.CharField(max_length=255, blank=True, default="")
+    # Who asked and who decided: the four eyes. Labels are kept beside the ids so that an API key
+    # (no user row) and a user removed later still read on the page.
+    proposed_by_kind = models.CharField(max_length=16)
+    proposed_by_id = models.CharField(max_length=64)
+    proposed_by_label = models.CharField(max_length=150)
+    comment = models.TextField(blank=True, default="")
+    decided_by_id = models.CharField(max_length=64, blank=True, default="")
+    decided_by_label = models.CharField(max_length=150, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True, default="")
+    usable_from = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    replaces = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One account pays a vendor at a time, and one change waits at a time.
+            models.UniqueConstraint(
+                fields=["tenant", "vendor"],
+                condition=models.Q(status="active"),
+                name="vendorbankaccount_one_active",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "vendor"],
+                condition=models.Q(status="pending"),
+                name="vendorbankaccount_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="active") | models.Q(usable_from__isnull=False),
+                name="vendorbankaccount_active_has_usable_from",
+            ),
+            models.CheckConstraint(condition=~models.Q(account_hash=""), name="vendorbankaccount_hash_not_empty"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "vendor", "status"], name="vendorbankaccount_vendor"),
+            models.Index(fields=["tenant", "account_hash"], name="vendorbankaccount_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_mask} ({self.get_status_display()})"

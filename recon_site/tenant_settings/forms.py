@@ -66,6 +66,12 @@ class MatchingSettingsForm(forms.Form):
         max_value=365,
         help_text="An invoice waiting this long for a person since it arrived is marked overdue in every list.",
     )
+    bank_account_cooling_off_days = forms.IntegerField(
+        label="Pay a new vendor bank account after (days)",
+        min_value=0,
+        max_value=90,
+        help_text="A vendor's new or changed account, once approved by a second person, is not paid to for this long.",
+    )
     fuzzy_vendor_threshold = forms.IntegerField(
         label="Vendor name similarity to accept (0–100)",
         min_value=50,

@@ -29,6 +29,7 @@ MATCHING_FORM = {
     "reject_on": ["duplicate_invoice", "vendor_mismatch"],
     "hold_max_days": "14",
     "review_sla_days": "3",
+    "bank_account_cooling_off_days": "3",
     "fuzzy_vendor_threshold": "90",
     "max_invoices_per_run": "100",
     "reconcile_auto_apply": "on",
