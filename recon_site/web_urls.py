@@ -83,6 +83,21 @@ urlpatterns = [
     path("app/invoices/<uuid:invoice_id>/assign", assignment_views.invoice_assign_view, name="invoice-assign"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),
+    path(
+        "app/vendors/<uuid:vendor_id>/bank-accounts",
+        vendor_views.vendor_bank_accounts_page,
+        name="vendor-bank-accounts",
+    ),
+    path(
+        "app/vendors/<uuid:vendor_id>/bank-accounts/propose",
+        vendor_views.vendor_bank_account_propose_view,
+        name="vendor-bank-account-propose",
+    ),
+    path(
+        "app/vendors/<uuid:vendor_id>/bank-accounts/decide",
+        vendor_views.vendor_bank_account_decide_view,
+        name="vendor-bank-account-decide",
+    ),
     path("app/purchase-orders", purchasing_views.purchase_order_index, name="purchase-orders"),
     path("app/", include("purchasing.entry_urls")),
     path(

@@ -20,7 +20,7 @@ from tenants.admin_mixins import (
     TenantOwnedInlineMixin,
     TenantScopedForm,
 )
-from vendors.models import Vendor, VendorAlias
+from vendors.models import Vendor, VendorAlias, VendorBankAccount
 from vendors.names import normalize_tax_id, normalize_vendor_name
 from vendors.services import ALIAS_TAKEN, VENDOR_NAME_REQUIRED
 
@@ -86,6 +86,35 @@ class VendorAliasInline(TenantOwnedInlineMixin, admin.TabularInline):
     extra = 0
 
 
+class VendorBankAccountInline(TenantOwnedInlineMixin, admin.TabularInline):
+    """The vendor's bank accounts, read only and masked: an account is added, approved and replaced
+    in the app under four eyes (vendors.bank_accounts), never in the admin, and its number is shown
+    nowhere in full (the encrypted column and the hash are not even listed)."""
+
+    model = VendorBankAccount
+    fields = (
+        "account_mask",
+        "bic",
+        "bank_name",
+        "country",
+        "status",
+        "proposed_by_label",
+        "decided_by_label",
+        "decided_at",
+        "usable_from",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "bank accounts (changed in the app, under four eyes)"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 class VendorAdminForm(TenantOwnedAdminForm):
     class Meta:
         model = Vendor
@@ -145,7 +174,7 @@ class VendorAdmin(TenantOwnedAdminMixin, admin.ModelAdmin):
         (None, {"fields": ("tenant", "name", "tax_id", "external_id", "default_currency", "is_active")}),
         TOLERANCE_FIELDSET,
     )
-    inlines = (VendorAliasInline,)
+    inlines = (VendorAliasInline, VendorBankAccountInline)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Vendor]:
         return super().get_queryset(request).annotate(alias_count=Count("aliases", distinct=True))
