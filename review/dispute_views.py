@@ -46,9 +46,9 @@ from review.models import (
     Notification,
 )
 from review.originals import kept_file_response
+from review.people import active_members
 from tenants.http.error_pages import method_not_allowed_page, post_only
 from tenants.http.web import WebContext, tenant_view, web_of
-from tenants.models import Membership
 
 OPENED = "Invoice {number} is disputed with the vendor."
 COMMENTED = "Added to the thread."
@@ -60,9 +60,7 @@ PAGE_SIZE = 50
 
 
 def _members(web: WebContext) -> list[tuple[str, str]]:
-    rows = (
-        Membership.objects.filter(tenant=web.tenant, is_active=True).select_related("user").order_by("user__username")
-    )
+    rows = active_members(web.tenant)
     return [(str(row.user_id), row.user.get_username()) for row in rows]
 
 

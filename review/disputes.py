@@ -59,9 +59,9 @@ from review.models import (
     DisputeOutcome,
     DisputeReason,
     DisputeStatus,
-    Notification,
 )
-from tenants.models import Membership, Tenant
+from review.people import active_members, active_membership, notify
+from tenants.models import Tenant
 
 S = InvoiceStatus
 
@@ -76,7 +76,6 @@ COMMENT_REQUIRED = "Write what is wrong: the vendor and the auditor will read it
 COMMENT_TOO_LONG = f"At most {COMMENT_MAX} characters."
 OUTCOME_UNKNOWN = "Choose how the dispute ends."
 DUE_IN_PAST = "The due date cannot be before today."
-NOT_A_MEMBER = "Not a member of this organisation."
 ALREADY_RESOLVED = "This dispute has ended already; nothing was changed."
 CORRECTION_REQUIRED = "Name the vendor's corrected invoice (its number)."
 CORRECTION_UNKNOWN = "No other invoice of this vendor has this number."
@@ -108,18 +107,6 @@ def _comment_checked(comment: str, *, field: str = "comment", required: bool = T
     if len(comment) > COMMENT_MAX:
         raise DocumentInvalid(COMMENT_TOO_LONG, details={field: [COMMENT_TOO_LONG]})
     return comment
-
-
-def _member(tenant: Tenant, user_id: Any) -> Any:
-    """An active member of the tenant, or a refusal by field `owner`."""
-    membership = (
-        Membership.objects.filter(tenant=tenant, user_id=user_id, is_active=True).select_related("user").first()
-        if user_id
-        else None
-    )
-    if membership is None:
-        raise DocumentInvalid(NOT_A_MEMBER, details={"owner": [NOT_A_MEMBER]})
-    return membership.user
 
 
 def _audit(tenant: Tenant, actor: Actor, dispute: Dispute, action: str, before: Any, after: dict[str, Any]) -> None:
@@ -161,7 +148,7 @@ def dispute_open(
     if due_date is not None and due_date < timezone.localdate():
         raise DocumentInvalid(DUE_IN_PAST, details={"due_date": [DUE_IN_PAST]})
     with transaction.atomic():
-        owner = _member(tenant, owner_id) if owner_id else author
+        owner = active_membership(tenant, owner_id, field="owner").user if owner_id else author
 
         def may_act(current: Invoice) -> None:
             if not can_review(role=role, invoice=current):
@@ -197,7 +184,7 @@ def dispute_open(
             tenant=tenant, dispute=dispute, comment=first, actor=actor, author=author, files=checked
         )
         if owner is not None and owner != author:
-            _notify(tenant, owner, invoice, ASSIGNED.format(author=actor.label, number=invoice.invoice_number))
+            notify(tenant, owner, invoice, ASSIGNED.format(author=actor.label, number=invoice.invoice_number))
     return dispute
 
 
@@ -246,7 +233,7 @@ def _comment_write(
     mentioned = _mentioned_members(tenant, body, exclude=author)
     invoice = dispute.invoice
     for user in mentioned:
-        _notify(tenant, user, invoice, MENTIONED.format(author=actor.label, number=invoice.invoice_number))
+        notify(tenant, user, invoice, MENTIONED.format(author=actor.label, number=invoice.invoice_number))
     _audit(
         tenant,
         actor,
@@ -264,17 +251,9 @@ def _mentioned_members(tenant: Tenant, body: str, *, exclude: Any) -> list[Any]:
         return []
     user_model = get_user_model()
     # Through the tenant's memberships (a user's other tenants are not visible from here).
-    members = (
-        Membership.objects.filter(tenant=tenant, is_active=True, **{f"user__{user_model.USERNAME_FIELD}__in": names})
-        .select_related("user")
-        .order_by(f"user__{user_model.USERNAME_FIELD}")
-    )
+    members = active_members(tenant).filter(**{f"user__{user_model.USERNAME_FIELD}__in": names})
     users = [membership.user for membership in members]
     return [user for user in users if user != exclude]
-
-
-def _notify(tenant: Tenant, user: Any, invoice: Invoice, text: str) -> None:
-    Notification.objects.create(tenant=tenant, user=user, invoice=invoice, text=text[:300])
 
 
 def dispute_assign(
@@ -292,14 +271,14 @@ def dispute_assign(
         )
         if locked.status != DisputeStatus.OPEN:
             raise DocumentInvalid(ALREADY_RESOLVED, details={"owner": [ALREADY_RESOLVED]})
-        owner = _member(tenant, owner_id)
+        owner = active_membership(tenant, owner_id, field="owner").user
         before = {"owner": locked.owner.get_username() if locked.owner else None, "due_date": _iso(locked.due_date)}
         changed_owner = owner != locked.owner
         locked.owner, locked.due_date = owner, due_date
         locked.save(update_fields=["owner", "due_date", "updated_at"])
         _audit(tenant, actor, locked, "updated", before, {"owner": owner.get_username(), "due_date": _iso(due_date)})
         if changed_owner and str(owner.pk) != str(actor.id):
-            _notify(
+            notify(
                 tenant, owner, locked.invoice, ASSIGNED.format(author=actor.label, number=locked.invoice.invoice_number)
             )
     return locked

@@ -18,7 +18,6 @@ from payments.reconciliation.loading import open_balances
 from review.disputes import (
     COMMENT_REQUIRED,
     CREDIT_NOTE_UNKNOWN,
-    NOT_A_MEMBER,
     REASON_REQUIRED,
     DisputeEnd,
     dispute_assign,
@@ -27,6 +26,7 @@ from review.disputes import (
     dispute_resolve,
 )
 from review.models import Dispute, DisputeOutcome, DisputeStatus, Notification
+from review.people import NOT_A_MEMBER
 from tenants.models import Role, Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory, VendorFactory
 from tests.matching.runs import reload
