@@ -39,6 +39,13 @@ def jobs() -> list[Job]:
             "MATCH_HOLD_ESCALATION_MINUTES",
             "Escalate invoices on hold too long",
         ),
+        # On the hold escalation's interval: both escalate waits counted in days.
+        Job(
+            "escalate-stale-approvals",
+            "review.tasks.escalate_stale_approvals",
+            "MATCH_HOLD_ESCALATION_MINUTES",
+            "Escalate approval chains not complete in time",
+        ),
         Job(
             "reconcile-all-tenants",
             "payments.tasks.reconcile_payments_all",

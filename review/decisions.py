@@ -12,19 +12,32 @@ Each is a move of the lifecycle table (invoices.lifecycle) with its own rules on
 - clerks work the standard queue; only approvers and administrators act on the escalated one
   (and API keys, which act for an integration the tenant trusts with approvals);
 - the caller may say which status its page showed (`expected_status`), so a reviewer who acted
-  on a stale page gets a clear 409 instead of overwriting a colleague's decision.
+  on a stale page gets a clear 409 instead of overwriting a colleague's decision;
+- an approval policy (review.approvals) may ask for a chain of approvals: an `approve` then
+  records one step and only the last one moves the invoice to approved; whoever entered or last
+  changed the invoice may not approve it (segregation of duties), chain or not.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
 
 from core.actors import Actor
 from core.exceptions import DocumentInvalid, DomainError
-from invoices.lifecycle import invoice_transition
+from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy
+from review.approvals import (
+    approval_refused_for_user,
+    chain_step_record,
+    invoice_approval_chain,
+    step_context,
+)
 from tenants.models import Role, Tenant
 
 S = InvoiceStatus
@@ -155,7 +168,18 @@ def invoice_review(
             refusals = _approval_refusals(tenant=tenant, invoice=current, comment=comment, confirmation=confirmation)
             if refusals:
                 raise DocumentInvalid(" ".join(m for messages in refusals.values() for m in messages), details=refusals)
+            if actor.kind == "user" and current.status == S.PENDING_REVIEW:
+                approval_refused_for_user(tenant=tenant, invoice=current, user_id=int(actor.id))
 
+    if action == "approve":
+        return _approve(
+            tenant=tenant,
+            invoice=invoice,
+            actor=actor,
+            comment=comment,
+            expected_status=expected_status,
+            may_act=may_act,
+        )
     return invoice_transition(
         tenant=tenant,
         invoice=invoice,
@@ -167,6 +191,47 @@ def invoice_review(
         context={"review_action": action},
         guard=may_act,
     )
+
+
+def _approve(
+    *,
+    tenant: Tenant,
+    invoice: Invoice,
+    actor: Actor,
+    comment: str,
+    expected_status: str | None,
+    may_act: Callable[[Invoice], None],
+) -> Invoice:
+    """One reviewer's approval, or one step of the invoice's approval chain (review.approvals).
+
+    On the locked row: the chain, the reviewer's rights and the step are read and written in one
+    transaction, so two approvers of the last step at once cannot both complete it, and the
+    completing step's move to approved (through the one transition function) carries its names.
+    """
+    with transaction.atomic():
+        current = Invoice.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=invoice.pk)
+        INVOICE_LIFECYCLE.check_expected(current.status, expected_status)
+        chain = invoice_approval_chain(tenant=tenant, invoice=current) if current.status == S.PENDING_REVIEW else None
+        context: dict[str, Any] = {"review_action": "approve"}
+        if chain is not None:
+            may_act(current)
+            step, grant, complete = chain_step_record(
+                tenant=tenant, invoice=current, chain=chain, actor=actor, comment=comment
+            )
+            if not complete:
+                invoice.status, invoice.review_queue = current.status, current.review_queue
+                return current
+            context.update(step_context(chain=chain, step=step, grant=grant, actor=actor, comment=comment))
+        return invoice_transition(
+            tenant=tenant,
+            invoice=invoice,
+            to_status=S.APPROVED,
+            actor=actor,
+            reason=comment,
+            expected_status=expected_status,
+            context=context,
+            guard=may_act,
+        )
 
 
 def _dispute(

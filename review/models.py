@@ -267,3 +267,138 @@ class DisputeAttachment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.filename
+
+
+# --- approval policies, chains and delegation (review.approvals) -----------------------------------
+
+
+class ApprovalMode(models.TextChoices):
+    ANY = "any", "Any one of them"
+    ALL = "all", "All of them"
+
+
+class ApprovalRule(TenantOwnedModel):
+    """One rule of the tenant's approval policy: which invoices it takes (a band of amounts in one
+    currency, a vendor, a worst discrepancy severity; a blank criterion takes any) and the chain of
+    steps they need. The first rule by `position` that takes an invoice decides its chain; an
+    invoice no rule takes needs one reviewer's approval, as without a policy.
+
+    Amounts are in minor units of `currency` (JPY 15000 and EUR 150.00 are two rules, never a
+    conversion): a band needs its currency. `amount_from` is included, `amount_below` is not, so
+    two rules can split a range at one amount without overlapping.
+    """
+
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=100)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    amount_from = models.BigIntegerField(null=True, blank=True)
+    amount_below = models.BigIntegerField(null=True, blank=True)
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # The invoice's worst discrepancy on its latest match must be at least this ("" : any invoice).
+    min_severity = models.CharField(max_length=16, blank=True, default="")
+    # A chain not complete this many days after the invoice came into review is escalated.
+    escalate_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "position"], name="approvalrule_unique_position"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="approvalrule_name_not_empty"),
+            models.CheckConstraint(
+                condition=(models.Q(amount_from__isnull=True) & models.Q(amount_below__isnull=True))
+                | ~models.Q(currency=""),
+                name="approvalrule_band_has_currency",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount_from__isnull=True) | models.Q(amount_from__gte=0),
+                name="approvalrule_amount_from_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount_from__isnull=True)
+                | models.Q(amount_below__isnull=True)
+                | models.Q(amount_below__gt=models.F("amount_from")),
+                name="approvalrule_band_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(min_severity__in=["", "low", "medium", "high", "critical"]),
+                name="approvalrule_severity_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApprovalStep(TenantOwnedModel):
+    """One step of a rule's chain: a role or named users (`ApprovalStepUser`), any one or all."""
+
+    rule = models.ForeignKey(ApprovalRule, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    role = models.CharField(max_length=16, blank=True, default="")  # tenants.Role, "" when users are named
+    mode = models.CharField(max_length=8, choices=ApprovalMode.choices, default=ApprovalMode.ANY)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "rule", "position"], name="approvalstep_unique_position"),
+            models.CheckConstraint(condition=models.Q(mode__in=["any", "all"]), name="approvalstep_mode_valid"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["", "clerk", "approver", "admin"]), name="approvalstep_role_valid"
+            ),
+        ]
+
+
+class ApprovalStepUser(TenantOwnedModel):
+    """A user a step names."""
+
+    step = models.ForeignKey(ApprovalStep, on_delete=models.CASCADE, related_name="named_users")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "step", "user"], name="approvalstepuser_unique")]
+
+
+class InvoiceApproval(TenantOwnedModel):
+    """One approval of one step of an invoice's chain: who, for whom (a delegation), when.
+
+    `round_key` is the audit event of the invoice's latest arrival in review: approvals given
+    before it went out of review (rejected, disputed, matched again) and came back do not count
+    for the new round. `rule` and `step_position` say which chain and step it approved; an approval
+    of a rule since changed or deleted no longer counts (the audit trail keeps it).
+    """
+
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.PROTECT, related_name="+")
+    rule = models.ForeignKey(ApprovalRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    step_position = models.PositiveSmallIntegerField()
+    round_key = models.CharField(max_length=64, blank=True, default="")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    comment = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "invoice"], name="invoiceapproval_tenant_invoice")]
+
+
+class ApprovalDelegation(TenantOwnedModel):
+    """`delegator`'s approvals may be given by `delegate` from `starts_on` to `ends_on` (both
+    included), until revoked. The delegate approves a step that names the delegator; the audit
+    event names both."""
+
+    delegator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    delegate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_on", "-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_on__gte=models.F("starts_on")), name="delegation_dates"),
+            models.CheckConstraint(
+                condition=~models.Q(delegator=models.F("delegate")), name="delegation_not_to_oneself"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "delegate", "ends_on"], name="delegation_tenant_delegate")]

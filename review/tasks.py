@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.tenancy.rls import tenant_scope
 from core.tracing import traced_task
+from review.approvals import approvals_escalate_stale, tenants_with_escalating_rules
 from review.digest import digests_send
 from tenants.models import Membership, Tenant
 
@@ -22,3 +23,13 @@ def send_daily_digests() -> str:
         with tenant_scope(tenant):
             sent += digests_send(tenant=tenant)
     return f"sent {sent} digests"
+
+
+@traced_task
+def escalate_stale_approvals() -> str:
+    """The schedule: escalate invoices whose approval chain is not complete in its rule's days."""
+    escalated = 0
+    for tenant in tenants_with_escalating_rules():
+        with tenant_scope(tenant):
+            escalated += approvals_escalate_stale(tenant=tenant)
+    return f"escalated {escalated} invoices"

@@ -1,0 +1,454 @@
+"""Approval chains (DESIGN.md §6a): which chain an invoice in review needs, who may approve its
+current step, and the step approvals that lead to `approved`.
+
+- The tenant's policy is its ordered `ApprovalRule`s (review.approval_policies edits them). The
+  first rule that takes an invoice (amount band in the invoice's currency, vendor, worst
+  discrepancy severity of its latest match) gives its chain; an invoice no rule takes needs one
+  reviewer's approval, exactly as before policies existed. Auto-approval by matching never comes
+  here: an invoice the engine approves needs no chain.
+- An `approve` of `invoice_review` on an invoice with a chain records one step approval
+  (`InvoiceApproval`, audited "step_approved" naming the approver and, for a delegate, whom
+  they act for); the approval that completes the last step is the transition to `approved`
+  through the one transition function, its audit event carrying the same names. Until then the
+  invoice stays in review.
+- Segregation of duties: `invoice_approval_excluded_users` lists who may not approve an invoice
+  (who entered or last edited it); a person approves at most one step of a chain.
+- Delegation: a member may approve a step that names (by name or role) someone who delegated
+  their approvals to them for today (`ApprovalDelegation`).
+- A chain still incomplete `escalate_after_days` after the invoice came into review goes to the
+  escalated queue (`approvals_escalate_stale`, on the hold escalation's schedule).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from core.actors import Actor, system_actor
+from core.exceptions import DomainError
+from invoices.lifecycle import InvoiceMove, invoice_transition_many
+from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from matching.models import Discrepancy
+from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule, ApprovalStep, InvoiceApproval
+from tenants.models import Membership, Role, Tenant
+
+SEVERITY_RANK = {"": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+APPROVAL_ESCALATION_ACTOR = system_actor("approval_escalation")
+
+SOD_REFUSED = "You entered or last changed this invoice: someone else must approve it (segregation of duties)."
+NOT_YOUR_STEP = "You may not approve step {position} of this invoice's chain ({step}): {who} may."
+ALREADY_APPROVED_STEP = "You have already approved a step of this invoice's chain: the next step needs someone else."
+CHAIN_ESCALATED = "Approval chain not complete {days} days after the invoice came into review."
+ESCALATION_CHUNK = 500
+
+
+class ApprovalRefused(DomainError):
+    status_code = 403
+    code = "permission_denied"
+
+
+def _username(user: Any) -> str:
+    return str(user.get_username())
+
+
+@dataclass
+class StepState:
+    """One step of an invoice's chain, as it stands."""
+
+    position: int
+    mode: str
+    role: str
+    named: list[Any]  # users the step names (empty: the role's members)
+    approvals: list[InvoiceApproval] = field(default_factory=list)
+    done: bool = False
+    # Whose approval the step takes now (users, by id); for "all of", those not yet heard from.
+    awaited: list[Any] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """ "Any of anna, bob", "All of anna, bob", "Any approver", "Every approver"."""
+        if self.named:
+            names = ", ".join(_username(user) for user in self.named)
+            return f"{'Any' if self.mode == ApprovalMode.ANY else 'All'} of {names}"
+        role = _role_label(self.role).lower()
+        return f"{'Any' if self.mode == ApprovalMode.ANY else 'Every'} {role}"
+
+
+def _role_label(role: str) -> str:
+    return Role(role).label if role in Role.values else role
+
+
+@dataclass
+class ApprovalChain:
+    """The chain an invoice needs and how far it got (`current` is None once complete)."""
+
+    rule: ApprovalRule
+    steps: list[StepState]
+    round_key: str
+    excluded: set[int]
+
+    @property
+    def current(self) -> StepState | None:
+        return next((step for step in self.steps if not step.done), None)
+
+    @property
+    def complete(self) -> bool:
+        return self.current is None
+
+    def approvers(self) -> set[int]:
+        """Everyone who approved a step already, in person or through a delegate."""
+        found: set[int] = set()
+        for step in self.steps:
+            for approval in step.approvals:
+                found.add(approval.approver_id)
+                if approval.on_behalf_of_id:
+                    found.add(approval.on_behalf_of_id)
+        return found
+
+
+def worst_severity(*, tenant: Tenant, invoice: Invoice) -> str:
+    """The worst discrepancy severity of the invoice's latest match ("" when none)."""
+    if invoice.latest_match_id is None:
+        return ""
+    found = Discrepancy.objects.for_tenant(tenant).filter(match_result_id=invoice.latest_match_id)
+    return max(found.values_list("severity", flat=True), key=lambda s: SEVERITY_RANK.get(s, 0), default="")
+
+
+def rule_takes(rule: ApprovalRule, *, invoice: Invoice, severity: str) -> bool:
+    """Whether `rule` takes `invoice` (whose worst discrepancy severity is `severity`)."""
+    if rule.currency and rule.currency != invoice.currency:
+        return False
+    if rule.amount_from is not None and invoice.total_amount < rule.amount_from:
+        return False
+    if rule.amount_below is not None and invoice.total_amount >= rule.amount_below:
+        return False
+    if rule.vendor_id is not None and rule.vendor_id != invoice.vendor_id:
+        return False
+    return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(rule.min_severity, 0)
+
+
+def approval_rule_for(*, tenant: Tenant, invoice: Invoice) -> ApprovalRule | None:
+    """The first rule of the tenant's policy that takes the invoice; None: one reviewer's approval."""
+    rules = list(ApprovalRule.objects.for_tenant(tenant).order_by("position", "id"))
+    if not rules:
+        return None
+    severity = worst_severity(tenant=tenant, invoice=invoice)
+    return next((rule for rule in rules if rule_takes(rule, invoice=invoice, severity=severity)), None)
+
+
+def invoice_approval_excluded_users(*, tenant: Tenant, invoice: Invoice) -> set[int]:
+    """The users who may not approve this invoice (segregation of duties), by id.
+
+    Who entered it or last edited it: the user actors of its "created" and "updated" audit
+    events. The hook for other controls (who changed the vendor's bank details, say): add their
+    users here and every approval path refuses them.
+    """
+    actor_ids = (
+        AuditEvent.objects.for_tenant(tenant)
+        .filter(
+            entity_type="invoice",
+            entity_id=str(invoice.pk),
+            action__in=("created", "updated"),
+            actor_kind="user",
+        )
+        .order_by()
+        .values_list("actor_id", flat=True)
+    )
+    return {int(actor_id) for actor_id in actor_ids if str(actor_id).isdigit()}
+
+
+def review_round_key(*, tenant: Tenant, invoice: Invoice) -> tuple[str, dt.datetime | None]:
+    """The audit event of the invoice's latest arrival in review (its id and time), or ("", None).
+
+    Approvals of an earlier round (before it was disputed, rejected or matched again) do not
+    count; an escalation (review → review) is not an arrival.
+    """
+    arrivals = (
+        AuditEvent.objects.for_tenant(tenant)
+        .filter(entity_type="invoice", entity_id=str(invoice.pk), action="transition")
+        .filter(after__status=InvoiceStatus.PENDING_REVIEW)
+        .exclude(before__status=InvoiceStatus.PENDING_REVIEW)
+        .order_by("-occurred_at", "-id")
+        .values_list("id", "occurred_at")
+        .first()
+    )
+    if arrivals is None:
+        return "", None
+    return str(arrivals[0]), arrivals[1]
+
+
+def _members_by_role(tenant: Tenant) -> dict[str, list[Any]]:
+    by_role: dict[str, list[Any]] = {}
+    for membership in Membership.objects.filter(tenant=tenant, is_active=True).select_related("user"):
+        by_role.setdefault(membership.role, []).append(membership.user)
+    return by_role
+
+
+def _step_candidates(step: StepState, by_role: dict[str, list[Any]]) -> list[Any]:
+    """The users a step names: its named users, or its role's active members (administrators
+    may act for any role step "any of"; "all of" a role means each member holding that role)."""
+    if step.named:
+        return step.named
+    candidates = list(by_role.get(step.role, []))
+    if step.mode == ApprovalMode.ANY and step.role != Role.ADMIN:
+        candidates += by_role.get(Role.ADMIN, [])
+    return sorted(candidates, key=_username)
+
+
+def invoice_approval_chain(
+    *, tenant: Tenant, invoice: Invoice, rule: ApprovalRule | None = None
+) -> ApprovalChain | None:
+    """The chain the invoice needs now, with the step approvals of this review round; None when
+    no rule takes it (one reviewer's approval, as without a policy)."""
+    rule = rule or approval_rule_for(tenant=tenant, invoice=invoice)
+    if rule is None:
+        return None
+    round_key, _ = review_round_key(tenant=tenant, invoice=invoice)
+    steps = list(
+        ApprovalStep.objects.for_tenant(tenant)
+        .filter(rule=rule)
+        .prefetch_related("named_users__user")
+        .order_by("position")
+    )
+    approvals = list(
+        InvoiceApproval.objects.for_tenant(tenant)
+        .filter(invoice_id=invoice.pk, rule=rule, round_key=round_key)
+        .select_related("approver", "on_behalf_of")
+        .order_by("created_at", "id")
+    )
+    by_role = _members_by_role(tenant)
+    states = []
+    for step in steps:
+        named = sorted((entry.user for entry in step.named_users.all()), key=_username)
+        state = StepState(position=step.position, mode=step.mode, role=step.role, named=named)
+        state.approvals = [approval for approval in approvals if approval.step_position == step.position]
+        heard = {approval.on_behalf_of_id or approval.approver_id for approval in state.approvals}
+        candidates = _step_candidates(state, by_role)
+        if state.mode == ApprovalMode.ALL:
+            state.awaited = [user for user in candidates if user.pk not in heard]
+            state.done = bool(state.approvals) and not state.awaited
+        else:
+            state.done = bool(state.approvals)
+            state.awaited = [] if state.done else candidates
+        states.append(state)
+    return ApprovalChain(
+        rule=rule,
+        steps=states,
+        round_key=round_key,
+        excluded=invoice_approval_excluded_users(tenant=tenant, invoice=invoice),
+    )
+
+
+def delegators_of(*, tenant: Tenant, delegate_id: int, on: dt.date) -> list[int]:
+    """Who delegated their approvals to `delegate_id` for the day `on` (not revoked)."""
+    return list(
+        ApprovalDelegation.objects.for_tenant(tenant)
+        .filter(delegate_id=delegate_id, starts_on__lte=on, ends_on__gte=on, revoked_at__isnull=True)
+        .order_by("created_at")
+        .values_list("delegator_id", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class StepGrant:
+    """How a user may approve the current step: in person (`on_behalf_of` None) or for a delegator."""
+
+    user_id: int
+    on_behalf_of: Any | None = None  # the delegator (a user)
+
+
+def step_grant(*, tenant: Tenant, chain: ApprovalChain, user_id: int, on: dt.date | None = None) -> StepGrant | None:
+    """Whether `user_id` may approve the chain's current step, and as whom; None if not.
+
+    Nobody excluded by segregation of duties, nobody twice in one chain, and for a delegate the
+    delegator must be awaited by the step and allowed too.
+    """
+    step = chain.current
+    if step is None or user_id in chain.excluded or user_id in chain.approvers():
+        return None
+    awaited = {user.pk: user for user in step.awaited}
+    if user_id in awaited:
+        return StepGrant(user_id=user_id)
+    for delegator_id in delegators_of(tenant=tenant, delegate_id=user_id, on=on or timezone.localdate()):
+        if delegator_id in awaited and delegator_id not in chain.excluded and delegator_id not in chain.approvers():
+            return StepGrant(user_id=user_id, on_behalf_of=awaited[delegator_id])
+    return None
+
+
+def _refusal(*, chain: ApprovalChain, user_id: int) -> ApprovalRefused:
+    step = chain.current
+    assert step is not None
+    if user_id in chain.excluded:
+        return ApprovalRefused(SOD_REFUSED)
+    if user_id in chain.approvers():
+        return ApprovalRefused(ALREADY_APPROVED_STEP)
+    allowed = [user for user in step.awaited if user.pk not in chain.excluded and user.pk not in chain.approvers()]
+    who = ", ".join(_username(user) for user in allowed) or "nobody allowed"
+    return ApprovalRefused(
+        NOT_YOUR_STEP.format(position=step.position, step=step.label, who=who),
+        details={"step": step.position, "may_approve": [_username(user) for user in allowed]},
+    )
+
+
+def approval_refused_for_user(*, tenant: Tenant, invoice: Invoice, user_id: int) -> None:
+    """Segregation of duties for an invoice without a chain: raise if `user_id` may not approve it."""
+    if user_id in invoice_approval_excluded_users(tenant=tenant, invoice=invoice):
+        raise ApprovalRefused(SOD_REFUSED)
+
+
+def chain_step_record(
+    *, tenant: Tenant, invoice: Invoice, chain: ApprovalChain, actor: Actor, comment: str
+) -> tuple[StepState, StepGrant, bool]:
+    """Record the acting user's approval of the current step (in the caller's transaction, on the
+    locked invoice). Returns the step, the grant and whether the chain is now complete; the
+    caller makes the move to approved when it is. The last step's audit event is that move's."""
+    user_id = int(actor.id) if actor.kind == "user" else None
+    step = chain.current
+    assert step is not None
+    grant = step_grant(tenant=tenant, chain=chain, user_id=user_id) if user_id is not None else None
+    if grant is None:
+        if user_id is None:
+            raise ApprovalRefused(NOT_YOUR_STEP.format(position=step.position, step=step.label, who="a member"))
+        raise _refusal(chain=chain, user_id=user_id)
+    approval = InvoiceApproval.objects.create(
+        tenant=tenant,
+        invoice_id=invoice.pk,
+        rule=chain.rule,
+        step_position=step.position,
+        round_key=chain.round_key,
+        approver_id=grant.user_id,
+        on_behalf_of=grant.on_behalf_of,
+        comment=comment,
+    )
+    step.approvals.append(approval)
+    heard = {a.on_behalf_of_id or a.approver_id for a in step.approvals}
+    step.awaited = [user for user in step.awaited if user.pk not in heard] if step.mode == ApprovalMode.ALL else []
+    step.done = not step.awaited
+    complete = chain.complete
+    if not complete:
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="invoice",
+            entity_id=invoice.pk,
+            action="step_approved",
+            after=step_context(chain=chain, step=step, grant=grant, actor=actor, comment=comment),
+        )
+    return step, grant, complete
+
+
+def step_context(
+    *, chain: ApprovalChain, step: StepState, grant: StepGrant, actor: Actor, comment: str = ""
+) -> dict[str, Any]:
+    """What a step approval's audit event says: the rule, the step, the approver and for whom."""
+    context: dict[str, Any] = {
+        "approval_rule": chain.rule.name,
+        "approval_step": step.position,
+        "approval_steps": len(chain.steps),
+        "approved_by": actor.label,
+    }
+    if grant.on_behalf_of is not None:
+        on_behalf = _username(grant.on_behalf_of)
+        context["on_behalf_of"] = on_behalf
+        context["summary"] = f"Approved by {actor.label} on behalf of {on_behalf}"
+    else:
+        context["summary"] = f"Approved by {actor.label}"
+    if comment:
+        context["comment"] = comment
+    return context
+
+
+def chain_read(chain: ApprovalChain) -> dict[str, Any]:
+    """The chain as the API and the page show it (usernames, ISO times)."""
+    current = chain.current
+    excluded, approvers = chain.excluded, chain.approvers()
+    return {
+        "rule": chain.rule.name,
+        "complete": chain.complete,
+        "current_step": current.position if current else None,
+        "steps": [
+            {
+                "position": step.position,
+                "label": step.label,
+                "mode": step.mode,
+                "role": step.role,
+                "users": [_username(user) for user in step.named],
+                "done": step.done,
+                "approvals": [
+                    {
+                        "approver": _username(approval.approver),
+                        "on_behalf_of": _username(approval.on_behalf_of) if approval.on_behalf_of_id else None,
+                        "at": approval.created_at.isoformat(),
+                    }
+                    for approval in step.approvals
+                ],
+                "may_approve": (
+                    [_username(u) for u in step.awaited if u.pk not in excluded and u.pk not in approvers]
+                    if step is current
+                    else []
+                ),
+            }
+            for step in chain.steps
+        ],
+    }
+
+
+def approvals_escalate_stale(*, tenant: Tenant, now: dt.datetime | None = None) -> int:
+    """Escalate invoices in the standard queue whose chain is not complete `escalate_after_days`
+    after they came into review (the rule's setting; a rule without one never escalates).
+    Safe to run twice: an escalated invoice is not in the standard queue. Returns how many."""
+    now = now or timezone.now()
+    rules = [rule for rule in ApprovalRule.objects.for_tenant(tenant) if rule.escalate_after_days is not None]
+    if not rules:
+        return 0
+    stale: list[tuple[uuid.UUID, int]] = []
+    waiting = Invoice.objects.for_tenant(tenant).filter(
+        status=InvoiceStatus.PENDING_REVIEW, review_queue=ReviewQueue.STANDARD
+    )
+    for invoice in waiting.order_by("created_at", "id"):
+        rule = approval_rule_for(tenant=tenant, invoice=invoice)
+        if rule is None or rule.escalate_after_days is None:
+            continue
+        _, since = review_round_key(tenant=tenant, invoice=invoice)
+        if (since or invoice.created_at) < now - dt.timedelta(days=rule.escalate_after_days):
+            stale.append((invoice.pk, rule.escalate_after_days))
+    escalated = 0
+    for start in range(0, len(stale), ESCALATION_CHUNK):
+        with transaction.atomic():
+            results = invoice_transition_many(
+                tenant=tenant,
+                moves=[
+                    InvoiceMove(
+                        invoice_id=invoice_id,
+                        to_status=InvoiceStatus.PENDING_REVIEW,
+                        queue=ReviewQueue.ESCALATED,
+                        reason=CHAIN_ESCALATED.format(days=days),
+                        expected_status=InvoiceStatus.PENDING_REVIEW,
+                        context={"approval_escalation": True},
+                    )
+                    for invoice_id, days in stale[start : start + ESCALATION_CHUNK]
+                ],
+                actor=APPROVAL_ESCALATION_ACTOR,
+            )
+        escalated += sum(result.ok for result in results)
+    return escalated
+
+
+def tenants_with_escalating_rules() -> Iterable[Tenant]:
+    """The active tenants whose policy escalates (the schedule's list; across tenants on purpose)."""
+    tenant_ids = (
+        ApprovalRule.objects.unscoped()
+        .filter(escalate_after_days__isnull=False)
+        .order_by()
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
+    return Tenant.objects.filter(pk__in=list(tenant_ids), is_active=True)
