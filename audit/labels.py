@@ -39,4 +39,9 @@ AUDIT_ACTION_LABELS = {
     "bank_account_approved": "Bank account approved",
     "bank_account_rejected": "Bank account rejected",
     "bank_account_retired": "Bank account replaced",
+    "payment_run_proposed": "Payment run proposed",
+    "payment_run_line_removed": "Invoice removed from the payment run",
+    "payment_run_line_added": "Invoice added to the payment run",
+    "payment_run_approved": "Payment run approved, bank file written",
+    "payment_run_cancelled": "Payment run cancelled",
 }

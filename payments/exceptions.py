@@ -29,3 +29,16 @@ class SuggestionStale(ConflictError):
     """The suggestion no longer holds (its invoices were paid or moved meanwhile); it was withdrawn."""
 
     code = "suggestion_stale"
+
+
+class PaymentRunConflict(ConflictError):
+    """The run, or one of its invoices, is not in a state that allows this; nothing was written."""
+
+    code = "payment_run_conflict"
+
+
+class FourEyesRequired(DomainError):
+    """The person who proposed a payment run cannot approve it (DESIGN.md §6a)."""
+
+    status_code = 403
+    code = "four_eyes_required"

@@ -231,3 +231,116 @@ class PaymentSuggestion(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"tier {self.tier} {self.confidence}"
+
+
+class PaymentRunStatus(models.TextChoices):
+    """A payment run (payments.runs): proposed, edited, approved by a second person, or cancelled."""
+
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved (file ready)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PaymentFileFormat(models.TextChoices):
+    PAIN_001_09 = "pain.001.001.09", "ISO 20022 pain.001.001.09"
+    PAIN_001_03 = "pain.001.001.03", "ISO 20022 pain.001.001.03 (older banks)"
+
+
+class PaymentRun(TenantOwnedModel):
+    """Approved invoices of one currency, due by a date, to be paid together (DESIGN.md §6a).
+
+    Proposed by one person, approved by another (four eyes): the approval moves its invoices to
+    `payment_scheduled` and writes the bank file, kept here as it was validated. The tenant's own
+    account it pays from (the debtor) is given with the proposal, stored like every account
+    (payments.accounts: encrypted, masked).
+    """
+
+    status = models.CharField(max_length=16, choices=PaymentRunStatus.choices, default=PaymentRunStatus.PROPOSED)
+    currency = models.CharField(max_length=3)
+    due_by = models.DateField()
+    execution_date = models.DateField()
+    # Minor units of `currency`; null: no limit.
+    max_total = models.BigIntegerField(null=True, blank=True)
+    file_format = models.CharField(
+        max_length=20, choices=PaymentFileFormat.choices, default=PaymentFileFormat.PAIN_001_09
+    )
+    debtor_name = models.CharField(max_length=70)
+    debtor_account_encrypted = models.TextField()
+    debtor_account_mask = models.CharField(max_length=16)
+    debtor_bic = models.CharField(max_length=11, blank=True, default="")
+    # Invoices the proposal left out, with why, as the clerk reads them:
+    # [{"invoice_id", "invoice_number", "vendor_name", "amount", "reason"}].
+    excluded = models.JSONField(default=list)
+    proposed_by_kind = models.CharField(max_length=16)
+    proposed_by_id = models.CharField(max_length=64)
+    proposed_by_label = models.CharField(max_length=150, blank=True, default="")
+    approved_by_kind = models.CharField(max_length=16, blank=True, default="")
+    approved_by_id = models.CharField(max_length=64, blank=True, default="")
+    approved_by_label = models.CharField(max_length=150, blank=True, default="")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by_label = models.CharField(max_length=150, blank=True, default="")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True, default="")
+    # The bank file written at approval, after it validated against its XSD (pain.001) — or the
+    # CSV for a currency SEPA does not carry; its message id (GrpHdr/MsgId) and SHA-256.
+    file_name = models.CharField(max_length=100, blank=True, default="")
+    file_content = models.TextField(blank=True, default="")
+    file_sha256 = models.CharField(max_length=64, blank=True, default="")
+    message_id = models.CharField(max_length=35, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "status", "created_at"], name="paymentrun_tenant_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=PaymentRunStatus.values), name="paymentrun_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=_CURRENCY_PATTERN), name="paymentrun_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_total__isnull=True) | models.Q(max_total__gt=0), name="paymentrun_max_total_gt_0"
+            ),
+            # Four eyes, held by the database too: the approver is not the proposer.
+            models.CheckConstraint(
+                condition=models.Q(approved_by_id="")
+                | ~models.Q(approved_by_kind=models.F("proposed_by_kind"), approved_by_id=models.F("proposed_by_id")),
+                name="paymentrun_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} run due by {self.due_by} ({self.status})"
+
+
+class PaymentRunItem(TenantOwnedModel):
+    """One invoice of a run and the amount it pays: its open balance when proposed (amount due
+    less credit notes and payments, payments.reconciliation.loading.open_balances).
+
+    The invoices of one vendor form one credit transfer in the file and share its `end_to_end_id`,
+    the id a statement line carries back (reconciliation tier 0). `is_live` is false once its run
+    is cancelled; an invoice is in at most one live run (constraint), so no run pays it twice.
+    """
+
+    run = models.ForeignKey(PaymentRun, on_delete=models.CASCADE, related_name="items")
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.PROTECT, related_name="payment_run_items")
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField(help_text="Minor units of the run's currency.")
+    end_to_end_id = models.CharField(max_length=35)
+    is_live = models.BooleanField(default=True)
+    # The vendor's account paid to, as shown (set at approval from the vendor's payable account).
+    creditor_account_mask = models.CharField(max_length=16, blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["tenant", "end_to_end_id"], name="paymentrunitem_e2e")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="paymentrunitem_amount_gt_0"),
+            models.UniqueConstraint(
+                fields=["tenant", "invoice"], condition=models.Q(is_live=True), name="paymentrunitem_one_live_run"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.end_to_end_id} {self.amount}"
