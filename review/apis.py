@@ -42,6 +42,7 @@ from invoices.selectors import invoice_list
 from invoices.services import invoice_create
 from matching.apis import MatchOutputSerializer
 from matching.rematch import matching_rematch_invoice
+from review.approvals import chain_read, invoice_approval_chain
 from review.decisions import invoice_review
 from tenants.http.file_imports import csv_import_action, csv_import_schema, upload_received
 from tenants.http.views import TenantAPIMixin
@@ -156,6 +157,14 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     lines = InvoiceLineOutputSerializer(many=True)
     # The latest match (null until the invoice has been matched).
     match = MatchOutputSerializer(source="latest_match", allow_null=True, read_only=True)
+    approval = serializers.SerializerMethodField(
+        help_text=(
+            "The approval chain the tenant's policy gives this invoice in review (or gave it, once approved "
+            "through one): rule, complete, current_step, and each step's label, mode (any/all), role or users, "
+            "done, approvals (approver, on_behalf_of for a delegate, at) and, for the current step, may_approve. "
+            "null when no rule takes it (one approval suffices), and in lists: read the invoice."
+        )
+    )
 
     class Meta:
         model = Invoice
@@ -191,12 +200,21 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
             "external_id",
             "lines",
             "match",
+            "approval",
             "created_at",
             "updated_at",
         ]
 
     def get_vendor_name(self, invoice: Invoice) -> str:
         return invoice.vendor.name if invoice.vendor_id else invoice.vendor_name_raw
+
+    def get_approval(self, invoice: Invoice) -> dict[str, Any] | None:
+        if self.context.get("in_list") or invoice.status not in (InvoiceStatus.PENDING_REVIEW, InvoiceStatus.APPROVED):
+            return None
+        chain = invoice_approval_chain(tenant=invoice.tenant, invoice=invoice)
+        if chain is None or (invoice.status == InvoiceStatus.APPROVED and not any(s.approvals for s in chain.steps)):
+            return None
+        return chain_read(chain)
 
 
 class ReviewInputSerializer(serializers.Serializer):
@@ -262,6 +280,10 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return InvoiceInputSerializer if self.action == "create" else InvoiceOutputSerializer
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        # A list reads no chain (a query or more per invoice); the invoice's own answer does.
+        return {**super().get_serializer_context(), "in_list": self.action == "list"}
+
     @extend_schema(
         request=InvoiceInputSerializer,
         description=(
@@ -307,7 +329,13 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
-        """Approve an invoice in review (comment required over a high or critical discrepancy)."""
+        """Approve an invoice in review (comment required over a high or critical discrepancy).
+
+        When the tenant's approval policy gives it a chain, this approves the current step as the
+        caller (a user; a delegate for the member the step waits for): the invoice stays in review
+        until the last step, and `approval` shows the chain. 403 permission_denied for whoever
+        entered or last changed it (segregation of duties), approved a step already, or is not
+        named by the step."""
         return self._review(request, "approve")
 
     @extend_schema(request=ReviewInputSerializer, responses={200: InvoiceOutputSerializer})

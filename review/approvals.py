@@ -103,6 +103,12 @@ class ApprovalChain:
     def complete(self) -> bool:
         return self.current is None
 
+    @property
+    def may_approve_now(self) -> list[Any]:
+        """Who may approve the current step (delegates aside): awaited, not excluded, not heard."""
+        step, barred = self.current, self.excluded | self.approvers()
+        return [user for user in step.awaited if user.pk not in barred] if step else []
+
     def approvers(self) -> set[int]:
         """Everyone who approved a step already, in person or through a delegate."""
         found: set[int] = set()
@@ -290,7 +296,7 @@ def _refusal(*, chain: ApprovalChain, user_id: int) -> ApprovalRefused:
         return ApprovalRefused(SOD_REFUSED)
     if user_id in chain.approvers():
         return ApprovalRefused(ALREADY_APPROVED_STEP)
-    allowed = [user for user in step.awaited if user.pk not in chain.excluded and user.pk not in chain.approvers()]
+    allowed = chain.may_approve_now
     who = ", ".join(_username(user) for user in allowed) or "nobody allowed"
     return ApprovalRefused(
         NOT_YOUR_STEP.format(position=step.position, step=step.label, who=who),
@@ -369,7 +375,6 @@ def step_context(
 def chain_read(chain: ApprovalChain) -> dict[str, Any]:
     """The chain as the API and the page show it (usernames, ISO times)."""
     current = chain.current
-    excluded, approvers = chain.excluded, chain.approvers()
     return {
         "rule": chain.rule.name,
         "complete": chain.complete,
@@ -390,11 +395,7 @@ def chain_read(chain: ApprovalChain) -> dict[str, Any]:
                     }
                     for approval in step.approvals
                 ],
-                "may_approve": (
-                    [_username(u) for u in step.awaited if u.pk not in excluded and u.pk not in approvers]
-                    if step is current
-                    else []
-                ),
+                "may_approve": [_username(user) for user in chain.may_approve_now] if step is current else [],
             }
             for step in chain.steps
         ],

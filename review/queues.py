@@ -9,6 +9,8 @@ rules added here are the web app's, on top of those of `review.decisions`:
   match: a medium price difference is still a difference someone must look at), each through its
   own transition, so a refusal of one does not undo the others; the confirmation lists every
   chosen invoice with its discrepancies and the sum per currency being approved;
+- an invoice the tenant's approval policy gives a chain of approvals (review.approvals) is not
+  clean for bulk approval either: each step is someone's own decision on its page;
 - after a decision the reviewer goes on to the next invoice of the same queue (`next_in_queue`).
 """
 
@@ -30,6 +32,7 @@ from core.money import exponent
 from invoices.models import Invoice, InvoiceStatus
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
+from review.approvals import approval_rule_for
 from review.assignments import assignee_filter
 from review.decisions import (
     ESCALATED_NEEDS_APPROVER,
@@ -43,6 +46,7 @@ from tenants.models import Tenant
 NOT_CLEAN = "Not clean ({labels}): approve it on its own page, where each discrepancy is shown."
 NOT_MATCHED = "Not matched yet: review it on its own page."
 NOT_IN_QUEUE = "No longer waiting for review."
+NEEDS_CHAIN = "Needs the approval chain “{rule}”: approve it on its own page, step by step."
 
 # Sort keys the queue offers, as ORM orderings; the default shows the oldest first (first in,
 # first out is what an AP team owes its vendors).
@@ -208,6 +212,8 @@ def bulk_approval_plan(*, tenant: Tenant, invoice_ids: Iterable[uuid.UUID], role
             plan.skipped.append((invoice, _not_clean_reason(plan.discrepancies_of(invoice))))
         elif not can_review(role=role, invoice=invoice):
             plan.skipped.append((invoice, ESCALATED_NEEDS_APPROVER))
+        elif (rule := approval_rule_for(tenant=tenant, invoice=invoice)) is not None:
+            plan.skipped.append((invoice, NEEDS_CHAIN.format(rule=rule.name)))
         else:
             plan.approved.append(invoice)
     return plan

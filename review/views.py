@@ -23,6 +23,13 @@ from core.http.listing import list_page
 from core.state_machine import StaleState
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
+from review.approvals import (
+    SOD_REFUSED,
+    ApprovalChain,
+    invoice_approval_chain,
+    invoice_approval_excluded_users,
+    step_grant,
+)
 from review.assignments import assignee_choices, review_sla_days, sla_of
 from review.comparison import invoice_detail as invoice_detail_read
 from review.decisions import REVIEW_ACTIONS, DiscrepancyConfirmation, can_review, invoice_review
@@ -51,6 +58,7 @@ DONE = {
     "dispute": "Invoice {number} disputed.",
     "escalate": "Invoice {number} escalated to an approver.",
 }
+STEP_DONE = "Invoice {number}: your approval is recorded; step {next} of {steps} ({label}) waits for {who}."
 NEXT_IN_QUEUE = "Next in the {queue} queue: {number}."
 QUEUE_EMPTY = "Nothing else is waiting in the {queue} queue."
 # The decision form's fields in page order: the first one refused gets the focus.
@@ -153,12 +161,16 @@ def invoice_page_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[st
     invoice = detail.invoice
     actionable = invoice.status == InvoiceStatus.PENDING_REVIEW
     allowed = actionable and can_review(role=web.role, invoice=invoice)
+    approval = _approval_of(request, invoice) if actionable or invoice.status == InvoiceStatus.APPROVED else {}
     actions = [
         action
         for action in REVIEW_ACTIONS.values()
-        if allowed and not (action.name == "escalate" and invoice.review_queue == ReviewQueue.ESCALATED)
+        if allowed
+        and not (action.name == "escalate" and invoice.review_queue == ReviewQueue.ESCALATED)
+        and not (action.name == "approve" and approval.get("approve_refused"))
     ]
     return {
+        **approval,
         "detail": detail,
         "invoice": invoice,
         "actions": actions,
@@ -171,6 +183,34 @@ def invoice_page_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[st
         "field_errors": {},
         "nav": f"queue-{invoice.review_queue}" if invoice.review_queue else "",
     }
+
+
+def _approval_of(request: HttpRequest, invoice: Invoice) -> dict[str, Any]:
+    """The invoice's approval chain for its page (review.approvals): the chain, whether the
+    member may approve now and as whom, or why not (the Approve button is then not offered)."""
+    web = web_of(request)
+    user_id = request.user.pk
+    chain = invoice_approval_chain(tenant=web.tenant, invoice=invoice)
+    if chain is None:
+        refused = invoice.status == InvoiceStatus.PENDING_REVIEW and user_id in invoice_approval_excluded_users(
+            tenant=web.tenant, invoice=invoice
+        )
+        return {"approve_refused": SOD_REFUSED if refused else ""}
+    if invoice.status == InvoiceStatus.APPROVED and not any(step.approvals for step in chain.steps):
+        return {}  # approved otherwise (by the engine, or before the policy): no chain to show
+    grant = step_grant(tenant=web.tenant, chain=chain, user_id=user_id) if not chain.complete else None
+    refused = ""
+    if invoice.status == InvoiceStatus.PENDING_REVIEW and grant is None:
+        refused = _why_not(chain, user_id)
+    return {"approval": chain, "approval_grant": grant, "approve_refused": refused}
+
+
+def _why_not(chain: ApprovalChain, user_id: int) -> str:
+    if user_id in chain.excluded:
+        return SOD_REFUSED
+    if user_id in chain.approvers():
+        return "You have approved a step of this chain already: the next step needs someone else."
+    return "This step is not yours to approve."
 
 
 @tenant_view
@@ -264,6 +304,8 @@ def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
         context["confirmed_match"] = confirmed
         return invoice_page(request, context, status=exc.status_code)
     done = DONE.get(action, "Done.").format(number=invoice.invoice_number)
+    if action == "approve" and invoice.status == InvoiceStatus.PENDING_REVIEW:
+        done = _step_done(request, invoice)
     sort = _queue_sort(request.POST.get("queue_sort"))
     if queue is None:
         messages.success(request, done)
@@ -275,6 +317,18 @@ def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
         return redirect("web:queue", queue=queue)
     messages.success(request, f"{done} {NEXT_IN_QUEUE.format(queue=queue_label, number=following.invoice_number)}")
     return redirect(_detail_url(following.pk, sort))
+
+
+def _step_done(request: HttpRequest, invoice: Invoice) -> str:
+    """What the reviewer is told after a step of the invoice's chain (the invoice stays in review)."""
+    chain = invoice_approval_chain(tenant=web_of(request).tenant, invoice=invoice)
+    current = chain.current if chain else None
+    if chain is None or current is None:
+        return DONE["approve"].format(number=invoice.invoice_number)
+    who = ", ".join(user.get_username() for user in chain.may_approve_now) or current.label
+    return STEP_DONE.format(
+        number=invoice.invoice_number, next=current.position, steps=len(chain.steps), label=current.label, who=who
+    )
 
 
 def _chosen_ids(request: HttpRequest) -> list[uuid.UUID]:

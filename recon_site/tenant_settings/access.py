@@ -22,6 +22,7 @@ SECTIONS = (
     ("web:settings", "Matching"),
     ("web:settings-limits", "Amount limits"),
     ("web:settings-vendors", "Vendor tolerances"),
+    ("web:settings-approvals", "Approvals"),
     ("web:settings-users", "Users"),
     ("web:settings-api-keys", "API keys"),
     ("web:settings-webhooks", "Webhooks"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from recon_site.tenant_settings import views_access, views_matching
+from recon_site.tenant_settings import views_access, views_approvals, views_matching
 
 urlpatterns = [
     path("", views_matching.matching_settings, name="settings"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("limits/reset", views_matching.currency_limits_reset, name="settings-limits-reset"),
     path("vendors", views_matching.vendor_tolerance_index, name="settings-vendors"),
     path("vendors/<uuid:vendor_id>", views_matching.vendor_tolerance_edit, name="settings-vendor"),
+    path("approvals", views_approvals.approval_policies, name="settings-approvals"),
+    path("approvals/change", views_approvals.approval_rule_change, name="settings-approval-change"),
     path("schedules", views_matching.schedules, name="settings-schedules"),
     path("users", views_access.user_index, name="settings-users"),
     path("users/invite", views_access.user_invite_view, name="settings-user-invite"),
