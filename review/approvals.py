@@ -368,7 +368,7 @@ def step_context(
     else:
         context["summary"] = f"Approved by {actor.label}"
     if comment:
-        context["comment"] = comment
+        context["reason"] = comment  # the key a transition's comment has, so timelines read both alike
     return context
 
 

@@ -104,7 +104,7 @@ def test_a_two_step_chain_stays_in_review_until_its_last_step(tenant: Tenant) ->
     assert (invoice.status, invoice.review_queue) == (InvoiceStatus.PENDING_REVIEW, ReviewQueue.STANDARD)
     [step_event] = events(tenant, invoice, "step_approved")
     assert step_event.actor_id == str(first.pk)
-    assert step_event.after["approval_step"] == 1 and step_event.after["comment"] == "Prices checked"
+    assert step_event.after["approval_step"] == 1 and step_event.after["reason"] == "Prices checked"
 
     # The same person cannot take the second step too; nor anyone the step does not name.
     with pytest.raises(ApprovalRefused, match=ALREADY_APPROVED_STEP):

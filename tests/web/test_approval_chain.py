@@ -94,6 +94,7 @@ def test_the_page_shows_the_chain_and_each_step_is_approved_in_turn(tenant: Tena
     page = signed_in(chain["vera"]).get(reverse("web:invoice-detail", kwargs={"invoice_id": invoice.pk}))
     body = page.content.decode()
     assert "Approved by vera-approver" in body
+    assert "Approved by vera-approver · step 1 of 2 (Large invoices)" in body  # the timeline
     assert 'data-testid="approve-refused"' in body
     assert 'value="approve"' not in body
     refused = approve(signed_in(chain["vera"]), invoice)
@@ -105,7 +106,7 @@ def test_the_page_shows_the_chain_and_each_step_is_approved_in_turn(tenant: Tena
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.APPROVED
     page = signed_in(chain["cleo"]).get(reverse("web:invoice-detail", kwargs={"invoice_id": invoice.pk}))
-    assert "Approved by carl-controller" in page.content.decode()
+    assert "Approved by carl-controller · step 2 of 2 (Large invoices)" in page.content.decode()
 
 
 def test_whoever_changed_the_invoice_is_refused_on_the_page(tenant: Tenant) -> None:
