@@ -63,7 +63,7 @@ def _url(url_name: str, tenant: Tenant) -> str:
 
 
 def test_the_settings_pages_are_found() -> None:
-    assert len(SETTINGS_PAGES) == 15 and "web:settings-audit" in SETTINGS_PAGES
+    assert len(SETTINGS_PAGES) == 17 and {"web:settings-audit", "web:settings-approvals"} <= set(SETTINGS_PAGES)
 
 
 @pytest.mark.parametrize("url_name", SETTINGS_PAGES)
