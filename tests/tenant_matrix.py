@@ -25,6 +25,7 @@ from core.actors import system_actor
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
 from payments.reconciliation.services import allocation_split
+from payments.runs.services import payment_run_approve, payment_run_propose
 from review.disputes import dispute_comment_add, dispute_open
 from review.intake.services import IncomingFile
 from review.models import DisputeAttachment
@@ -227,6 +228,26 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     # A clerk's membership and an API key: the settings pages' objects (users, keys).
     objects["membership"] = MembershipFactory(tenant=tenant, role=Role.CLERK)
     objects["api-key"], _ = api_key_create(tenant=tenant, name=f"{label} key", actor=system_actor(label))
+    # An approved payment run paying an invoice of a vendor with an approved bank account: its page,
+    # its file and its forms (payments.runs).
+    from tests.payments.run_books import DEBTOR_IBAN, actor_of, approved_invoice, paying_vendor
+
+    run_clerk = MembershipFactory(tenant=tenant, role=Role.CLERK).user
+    run_approver = MembershipFactory(tenant=tenant, role=Role.APPROVER).user
+    payee = paying_vendor(tenant, f"{label} Payee Ltd", 7, clerk=run_clerk, approver=run_approver)
+    approved_invoice(payee, f"RUN-{label}", 77_00)
+    objects["payment-run"] = payment_run_approve(
+        tenant=tenant,
+        run=payment_run_propose(
+            tenant=tenant,
+            actor=actor_of(run_clerk),
+            currency="EUR",
+            due_by=dt.date(2026, 11, 30),
+            debtor_name=f"{label} Treasury",
+            debtor_iban=DEBTOR_IBAN,
+        ),
+        actor=actor_of(run_approver),
+    )
     objects["invoice"].refresh_from_db()
     secrets = [
         label,

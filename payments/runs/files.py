@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import sepaxml
-from lxml import etree
+import sepaxml  # type: ignore[import-untyped]  # ships no stubs
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs
 
 from core.money import from_minor
 

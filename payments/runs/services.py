@@ -76,6 +76,13 @@ class Candidate:
     # Why it cannot be paid whatever the run's total ("" when it can).
     reason: str
 
+    @property
+    def payee(self) -> uuid.UUID:
+        """The vendor paid; only a candidate without a reason is paid, and it has one."""
+        if self.vendor_id is None:
+            raise ValueError(NO_VENDOR)
+        return self.vendor_id
+
 
 def _label(actor: Actor) -> str:
     return (actor.label or actor.id)[:150]
@@ -246,9 +253,9 @@ def payment_run_propose(
                     tenant=tenant,
                     run=run,
                     invoice_id=candidate.invoice_id,
-                    vendor_id=candidate.vendor_id,
+                    vendor_id=candidate.payee,
                     amount=candidate.open_amount,
-                    end_to_end_id=end_to_end[candidate.vendor_id],  # type: ignore[index]
+                    end_to_end_id=end_to_end[candidate.payee],
                 )
                 for candidate in chosen
             ],
@@ -349,12 +356,12 @@ def payment_run_line_add(*, tenant: Tenant, run: PaymentRun, invoice_id: uuid.UU
         if reason:
             message = NOT_ELIGIBLE.format(number=invoice.invoice_number, reason=reason)
             raise PaymentRunConflict(message, details={"invoice_id": [message]})
-        same_vendor = items.filter(vendor_id=candidate.vendor_id).values_list("end_to_end_id", flat=True).first()
+        same_vendor = items.filter(vendor_id=candidate.payee).values_list("end_to_end_id", flat=True).first()
         PaymentRunItem.objects.create(
             tenant=tenant,
             run=locked,
             invoice_id=invoice.pk,
-            vendor_id=candidate.vendor_id,
+            vendor_id=candidate.payee,
             amount=candidate.open_amount,
             end_to_end_id=same_vendor or _new_end_to_end_id(),
         )

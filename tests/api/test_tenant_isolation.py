@@ -83,6 +83,10 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     "discrepancy": lambda documents: documents.by_basename["discrepancy"],
     "payment": lambda documents: documents.by_basename["payment"],
     "payment-allocation": lambda documents: documents.by_basename["payment-allocation"],
+    "dispute": lambda documents: documents.by_basename["dispute"],
+    # POST /api/invoices/{id}/assign (a plain view, named by its URL): the invoice is the object.
+    "invoice-assign": lambda documents: documents.by_basename["invoice"],
+    "payment-run": lambda documents: documents.by_basename["payment-run"],
 }
 
 

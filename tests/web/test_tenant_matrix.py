@@ -66,6 +66,8 @@ OBJECT_KWARGS = {
     "dispute_id": "dispute",
     # A file of a dispute's thread (served by review.dispute_views.dispute_attachment).
     "attachment_id": "dispute-attachment",
+    # A payment run's page, its bank file and its forms (payments.runs.views).
+    "run_id": "payment-run",
 }
 
 # URL parameters that name no tenant's object, with every value they take.
