@@ -1,21 +1,28 @@
-"""Vendors API: create, list, read."""
+"""Vendors API: create, list, read; a vendor's bank accounts under dual control (list, propose,
+approve, reject: vendors.bank_accounts), never with the number in full."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import django_filters
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.http.fields import CurrencyCodeField
 from core.http.schema import LETTER_OR_DIGIT_PATTERN
 from tenants.http.views import TenantAPIMixin
-from vendors.models import Vendor
-from vendors.selectors import vendor_list
+from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose, vendor_bank_account_reject
+from vendors.models import Vendor, VendorBankAccount
+from vendors.selectors import vendor_bank_account_payable, vendor_bank_accounts, vendor_list
 from vendors.services import vendor_create
+
+BANK_ACCOUNT_NOT_FOUND = "This vendor has no bank account with this id."
 
 
 class VendorOutputSerializer(serializers.ModelSerializer):
@@ -28,6 +35,80 @@ class VendorOutputSerializer(serializers.ModelSerializer):
 
     def get_aliases(self, vendor: Vendor) -> list[str]:
         return [alias.alias for alias in vendor.aliases.all()]
+
+
+class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
+    """An account as anyone may see it: masked (`****4300`), with its bank, state and four eyes."""
+
+    account = serializers.CharField(source="account_mask", help_text="The last four digits only, e.g. ****4300.")
+    status_label = serializers.CharField(source="get_status_display")
+    proposed_by = serializers.CharField(source="proposed_by_label")
+    proposed_at = serializers.DateTimeField(source="created_at")
+    decided_by = serializers.CharField(source="decided_by_label")
+    replaces_id = serializers.UUIDField(allow_null=True)
+
+    class Meta:
+        model = VendorBankAccount
+        fields = [
+            "id",
+            "vendor_id",
+            "status",
+            "status_label",
+            "kind",
+            "account",
+            "country",
+            "bank_code",
+            "bic",
+            "bank_name",
+            "proposed_by",
+            "proposed_at",
+            "comment",
+            "decided_by",
+            "decided_at",
+            "decision_comment",
+            "usable_from",
+            "replaces_id",
+        ]
+
+
+@extend_schema_serializer(component_name="VendorBankAccountInput")
+class VendorBankAccountInputSerializer(serializers.Serializer):
+    iban = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    bic = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    account_number = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="", help_text="A local account (no IBAN)."
+    )
+    bank_code = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    country = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, default="", help_text="A local account's country."
+    )
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+@extend_schema_serializer(component_name="VendorBankAccountDecisionInput")
+class VendorBankAccountDecisionInputSerializer(serializers.Serializer):
+    account_id = serializers.UUIDField(help_text="The pending account decided on (the one the approver checked).")
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class VendorBankDetailsOutputSerializer(serializers.Serializer):
+    """A vendor's bank details: whether a payment may go out now, and every account it was given.
+
+    Not a paginated list: a vendor has one active account, at most one change waiting, and the
+    few it had before, all of which an approver looks at together."""
+
+    id = serializers.UUIDField(help_text="The vendor's id.")
+    payable_now = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why not payable now: no_account, pending, cooling_off; empty if payable.")
+    message = serializers.CharField(help_text="The reason in words (with the date a cooling-off account pays from).")
+    usable_from = serializers.DateTimeField(allow_null=True)
+    accounts = VendorBankAccountOutputSerializer(many=True)
+
+
+_DECISION_DESCRIPTION = (
+    "By a person signed in (session) who is an approver or an administrator and did not propose the "
+    "account: otherwise 403 `permission_denied`. An account no longer pending is 409 `conflict`. "
+)
 
 
 class VendorFilter(django_filters.FilterSet):
@@ -69,3 +150,90 @@ class VendorViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         incoming.is_valid(raise_exception=True)
         vendor = vendor_create(tenant=self.tenant, actor=self.actor, **incoming.validated_data)
         return Response(VendorOutputSerializer(vendor).data, status=status.HTTP_201_CREATED)
+
+    # --- bank accounts (vendors.bank_accounts) ---------------------------------------------------
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A vendor's bank details: payable now or why not, and its accounts newest first (masked)",
+        responses={200: VendorBankDetailsOutputSerializer},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Propose a new bank account for the vendor (pending until another person approves it)",
+        description=(
+            "An IBAN (checked: country, length, check digits, structure; BIC optional) or a local account "
+            "(account_number, bank_code, country of a country without IBANs). Created `pending`; no payment goes "
+            "to it until another person approves it and the tenant's cooling-off days have passed. A bad value "
+            "is 400 naming its field; a change already waiting, or the vendor's current account again, is 409."
+        ),
+        request=VendorBankAccountInputSerializer,
+        responses={201: VendorBankAccountOutputSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="bank-accounts")
+    def bank_accounts(self, request: Request, pk: str) -> Response:
+        vendor = self.get_object()  # first: another tenant's vendor is a 404, whatever the body
+        if request.method == "GET":
+            payability = vendor_bank_account_payable(tenant=self.tenant, vendor=vendor, at=timezone.now())
+            details = {
+                "id": vendor.pk,
+                "payable_now": payability.payable,
+                "reason": payability.reason,
+                "message": payability.message,
+                "usable_from": payability.usable_from,
+                "accounts": list(vendor_bank_accounts(tenant=self.tenant, vendor=vendor)),
+            }
+            return Response(VendorBankDetailsOutputSerializer(details).data)
+        incoming = VendorBankAccountInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        account = vendor_bank_account_propose(
+            tenant=self.tenant,
+            vendor=vendor,
+            actor=self.actor,
+            role=self.tenant_context.role,
+            **incoming.validated_data,
+        )
+        return Response(VendorBankAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)
+
+    def _bank_account_decided(self, request: Request, decision: str) -> Response:
+        vendor = self.get_object()
+        incoming = VendorBankAccountDecisionInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        account = (
+            vendor_bank_accounts(tenant=self.tenant, vendor=vendor)
+            .filter(pk=incoming.validated_data["account_id"])
+            .first()
+        )
+        if account is None:
+            raise NotFound(BANK_ACCOUNT_NOT_FOUND)
+        decide = vendor_bank_account_approve if decision == "approve" else vendor_bank_account_reject
+        account = decide(
+            tenant=self.tenant,
+            account=account,
+            actor=self.actor,
+            role=self.tenant_context.role,
+            comment=incoming.validated_data["comment"],
+        )
+        return Response(VendorBankAccountOutputSerializer(account).data)
+
+    @extend_schema(
+        summary="Approve the vendor's pending bank account (four eyes)",
+        description=_DECISION_DESCRIPTION
+        + "Approved, it is active and payable from `usable_from` (now + the tenant's cooling-off days); the "
+        "account it replaces is retired.",
+        request=VendorBankAccountDecisionInputSerializer,
+        responses={200: VendorBankAccountOutputSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="bank-accounts/approve")
+    def bank_account_approve(self, request: Request, pk: str) -> Response:
+        return self._bank_account_decided(request, "approve")
+
+    @extend_schema(
+        summary="Reject the vendor's pending bank account (a comment is required)",
+        description=_DECISION_DESCRIPTION + "The vendor's current account stays.",
+        request=VendorBankAccountDecisionInputSerializer,
+        responses={200: VendorBankAccountOutputSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="bank-accounts/reject")
+    def bank_account_reject(self, request: Request, pk: str) -> Response:
+        return self._bank_account_decided(request, "reject")
