@@ -102,7 +102,8 @@ MOVED_MEANWHILE = "Invoice {invoice_id} changed while it was being moved; nothin
 REPEATED_MOVE = "Invoice {invoice_id} appears more than once in one batch of moves."
 
 # Transitions other services hear about (DESIGN.md §7: `invoice.approved`, ...).
-_PUBLISHED = {S.APPROVED, S.PAYMENT_SCHEDULED, S.REJECTED, S.DISPUTED, S.RECONCILED, S.VOID}
+# Not payment_scheduled: a run's approval publishes one `payment_run.approved` (payments.runs).
+_PUBLISHED = {S.APPROVED, S.REJECTED, S.DISPUTED, S.RECONCILED, S.VOID}
 
 
 @dataclass(frozen=True)
