@@ -7,7 +7,7 @@ from typing import Any
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -21,20 +21,38 @@ from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_accou
 from vendors.models import Vendor, VendorBankAccount
 from vendors.selectors import vendor_bank_account_payable, vendor_bank_accounts, vendor_list
 from vendors.services import vendor_create
+from vendors.tax_ids import tax_id_warnings
 
 BANK_ACCOUNT_NOT_FOUND = "This vendor has no bank account with this id."
+
+
+class VendorWarningSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.CharField(help_text="tax_id_not_valid: the tax id fails its country's check (python-stdnum).")
+    message = serializers.CharField()
 
 
 class VendorOutputSerializer(serializers.ModelSerializer):
     currency = serializers.CharField(source="default_currency")
     aliases = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField(
+        help_text="What deserves a second look: a tax id failing its country's check is a warning, not a refusal "
+        "(an unknown scheme is accepted silently)."
+    )
 
     class Meta:
         model = Vendor
-        fields = ["id", "name", "tax_id", "currency", "external_id", "is_active", "aliases", "created_at"]
+        fields = ["id", "name", "tax_id", "currency", "external_id", "is_active", "aliases", "warnings", "created_at"]
 
     def get_aliases(self, vendor: Vendor) -> list[str]:
         return [alias.alias for alias in vendor.aliases.all()]
+
+    @extend_schema_field(VendorWarningSerializer(many=True))
+    def get_warnings(self, vendor: Vendor) -> list[dict[str, str]]:
+        return [
+            {"field": warning.field, "code": warning.code, "message": warning.message}
+            for warning in tax_id_warnings(vendor.tax_id)
+        ]
 
 
 class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
