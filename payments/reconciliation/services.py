@@ -72,6 +72,7 @@ from payments.reconciliation.writing import (
     money_label,
     payment_status_for,
 )
+from payments.runs.settlement import run_payments_settle
 from tenants.models import Tenant
 from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_vendor_name
@@ -205,6 +206,7 @@ def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | 
     if not locks.tenant_lock_try(locks.RECONCILIATION, tenant.pk):
         return ReconciliationReport(status="skipped")
     try:
+        settled = run_payments_settle(tenant=tenant, actor=actor)  # tier 0: a payment run's EndToEndId
         loaded = load_reconciliation(tenant=tenant, limit=limit or settings.RECONCILE_MAX_PAYMENTS_PER_RUN)
         results = reconcile_batch(loaded.payments, loaded.invoices, loaded.vendors, loaded.settings)
         report = ReconciliationReport(status="finished", payments_considered=len(results))
@@ -222,7 +224,7 @@ def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | 
             # A payment refused under the locks (a clerk was faster) keeps what it has.
             _store_suggestions(tenant=tenant, suggested=suggested, unanswered=unanswered, actor=actor)
         statuses = list(applied.statuses.values())
-        report.payments_matched = statuses.count(PaymentStatus.MATCHED)
+        report.payments_matched = statuses.count(PaymentStatus.MATCHED) + settled
         report.payments_partially_matched = statuses.count(PaymentStatus.PARTIALLY_MATCHED)
         report.payments_suggested = len(suggested)
         report.payments_unmatched = len(unanswered) + len(applied.refused)

@@ -305,3 +305,21 @@ def test_amounts_are_written_exactly_from_minor_units() -> None:
     content = files.pain001_write(payment_file)
     assert files.file_amounts(content) == {"E2E": Decimal("10000000000.01")}
     assert files.remittance_lines(("X" * 150,)) == ["X" * 140, "X" * 10]
+
+
+def test_tier_0_a_statement_line_with_a_run_s_end_to_end_id_pays_exactly_that_transfer_s_invoices(
+    tenant: Tenant, books: dict[str, Any]
+) -> None:
+    run = payment_run_approve(tenant=tenant, run=_propose(tenant, books["clerk"]), actor=actor_of(books["approver"]))
+    north_e2e = PaymentRunItem.objects.for_tenant(tenant).get(run=run, invoice=books["n1"]).end_to_end_id
+    south_e2e = PaymentRunItem.objects.for_tenant(tenant).get(run=run, invoice=books["s1"]).end_to_end_id
+    # No remittance, no known account: only the EndToEndId says what it pays.
+    PaymentFactory(tenant=tenant, amount=1250_50, counterparty_name="NW", remittance_text="", end_to_end_id=north_e2e)
+    # Another amount under the south id: not tier 0's (a partial execution is for the clerk).
+    PaymentFactory(tenant=tenant, amount=50_00, counterparty_name="SW", remittance_text="", end_to_end_id=south_e2e)
+    report = reconciliation_run_for_tenant(tenant=tenant, actor=TEST_ACTOR)
+    assert report.payments_matched == 1
+    assert _status(books["n1"]) == _status(books["n2"]) == InvoiceStatus.RECONCILED
+    assert _status(books["s1"]) == InvoiceStatus.PAYMENT_SCHEDULED
+    notes = AuditEvent.objects.for_tenant(tenant).filter(action="allocated").values_list("after", flat=True)
+    assert any(north_e2e in str(after) for after in notes)
