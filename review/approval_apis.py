@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from core.exceptions import DocumentInvalid
 from core.http.fields import BusinessDateField
+from core.http.schema import error_response
 from review.approval_policies import delegation_create, delegation_revoke
 from review.models import ApprovalDelegation
 from review.people import active_membership
@@ -45,13 +46,21 @@ class DelegationInputSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text="With an API key: the delegating member. A signed-in member delegates their own approvals.",
+        help_text=(
+            "With an API key: the delegating member (required, else 400). A signed-in member delegates their own."
+        ),
     )
 
 
 class DelegationRevokeSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    delegator_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    delegator_id = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="With an API key: the delegating member (required, else 400). A signed-in member revokes their own.",
+    )
 
 
 class ApprovalDelegationViewSet(TenantAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -71,9 +80,16 @@ class ApprovalDelegationViewSet(TenantAPIMixin, mixins.ListModelMixin, viewsets.
             raise DocumentInvalid(DELEGATOR_REQUIRED, details={"delegator_id": [DELEGATOR_REQUIRED]})
         return given
 
-    @extend_schema(request=DelegationInputSerializer, responses={201: DelegationOutputSerializer})
+    @extend_schema(
+        request=DelegationInputSerializer,
+        responses={201: DelegationOutputSerializer},
+        description=(
+            "Let `delegate_id` approve for the delegator from `starts_on` to `ends_on` (audited). Rules the "
+            "schema cannot state, each a 400 naming its field: `delegator_id` and `delegate_id` are active members "
+            "of your organisation and not the same person; `ends_on` is not before `starts_on` nor in the past."
+        ),
+    )
     def create(self, request: Request) -> Response:
-        """Let `delegate_id` approve for the delegator from `starts_on` to `ends_on` (audited)."""
         incoming = DelegationInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -88,11 +104,18 @@ class ApprovalDelegationViewSet(TenantAPIMixin, mixins.ListModelMixin, viewsets.
             delegate_id=data["delegate_id"],
             starts_on=data["starts_on"],
             ends_on=data["ends_on"],
+            delegate_field="delegate_id",
         )
         delegation = self.get_queryset().get(pk=delegation.pk)
         return Response(DelegationOutputSerializer(delegation).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=DelegationRevokeSerializer, responses={200: DelegationOutputSerializer})
+    @extend_schema(
+        request=DelegationRevokeSerializer,
+        responses={
+            200: DelegationOutputSerializer,
+            404: error_response("No delegation of the delegator's with this id (another tenant's: the same)."),
+        },
+    )
     @action(detail=False, methods=["post"])
     def revoke(self, request: Request) -> Response:
         """Revoke a delegation (the signed-in member's own; with an API key, `delegator_id`'s)."""

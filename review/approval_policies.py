@@ -211,17 +211,25 @@ def approval_rules_list(*, tenant: Tenant) -> list[ApprovalRule]:
 
 
 def delegation_create(
-    *, tenant: Tenant, actor: Actor, delegator_id: Any, delegate_id: Any, starts_on: dt.date, ends_on: dt.date
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    delegator_id: Any,
+    delegate_id: Any,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    delegate_field: str = "delegate",
 ) -> ApprovalDelegation:
-    """`delegator_id` lets `delegate_id` (an active member) approve for them over the dates given."""
+    """`delegator_id` lets `delegate_id` (an active member) approve for them over the dates given.
+    A refusal names its field (`delegate_field`: the form's or the API's name for the delegate)."""
     refusals: dict[str, list[str]] = {}
     try:
-        delegate = active_membership(tenant, delegate_id, field="delegate").user
+        delegate = active_membership(tenant, delegate_id, field=delegate_field).user
     except DocumentInvalid as exc:
         refusals.update(exc.details)
         delegate = None
     if delegate is not None and str(delegate.pk) == str(delegator_id):
-        refusals["delegate"] = [DELEGATION_TO_ONESELF]
+        refusals[delegate_field] = [DELEGATION_TO_ONESELF]
     if ends_on < starts_on:
         refusals["ends_on"] = [DELEGATION_DATES]
     elif ends_on < timezone.localdate():

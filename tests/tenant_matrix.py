@@ -28,7 +28,7 @@ from payments.reconciliation.services import allocation_split
 from payments.runs.services import payment_run_approve, payment_run_propose
 from review.disputes import dispute_comment_add, dispute_open
 from review.intake.services import IncomingFile
-from review.models import DisputeAttachment
+from review.models import ApprovalDelegation, DisputeAttachment
 from review.saved_views import saved_view_create
 from source_files.services import XML, DocumentRef, source_file_keep
 from tenants.models import Role, Tenant
@@ -227,6 +227,14 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     objects["dispute-attachment"] = DisputeAttachment.objects.for_tenant(tenant).get(dispute=objects["dispute"])
     # A clerk's membership and an API key: the settings pages' objects (users, keys).
     objects["membership"] = MembershipFactory(tenant=tenant, role=Role.CLERK)
+    # A delegation of approvals between two of its members (review.approval_policies).
+    objects["approval-delegation"] = ApprovalDelegation.objects.create(
+        tenant=tenant,
+        delegator=viewer,
+        delegate=objects["membership"].user,
+        starts_on=dt.date(2026, 1, 1),
+        ends_on=dt.date(2026, 1, 31),
+    )
     objects["api-key"], _ = api_key_create(tenant=tenant, name=f"{label} key", actor=system_actor(label))
     # An approved payment run paying an invoice of a vendor with an approved bank account: its page,
     # its file and its forms (payments.runs).

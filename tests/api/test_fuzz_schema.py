@@ -63,7 +63,10 @@ from matching.models import MatchRun
 from matching.services import matching_run_for_tenant
 from purchasing import lifecycle as po_lifecycle_rules
 from purchasing import services as purchasing_rules
+from review import approval_apis as delegation_api
+from review import approval_policies as review_delegations
 from review import decisions as review_rules
+from review import people as review_people
 from tenants.models import Tenant
 from tenants.services import api_key_create
 from tests.factories import (
@@ -118,6 +121,17 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
         f"POST /api/purchase-orders/{{id}}/{action}": [("comment", _message(po_lifecycle_rules.COMMENT_REQUIRED))]
         for action in ("cancel", "close", "reopen")
     },
+    # Rows the tenant may not have, and dates against each other and today (review.approval_policies).
+    # An API key names the delegating member; a signed-in member is it (review.approval_apis).
+    "POST /api/approval-delegations/revoke": [("delegator_id", _message(delegation_api.DELEGATOR_REQUIRED))],
+    "POST /api/approval-delegations": [
+        ("delegator_id", _message(delegation_api.DELEGATOR_REQUIRED)),
+        ("delegator_id", _message(review_people.NOT_A_MEMBER)),
+        ("delegate_id", _message(review_people.NOT_A_MEMBER)),
+        ("delegate_id", _message(review_delegations.DELEGATION_TO_ONESELF)),
+        ("ends_on", _message(review_delegations.DELEGATION_DATES)),
+        ("ends_on", _message(review_delegations.DELEGATION_PAST)),
+    ],
     "POST /api/purchase-orders": [
         ("vendor_id", _message(purchasing_rules.PO_UNKNOWN_VENDOR)),
         (rf"{_ANY_LINE}\.line_number", _message(purchasing_rules.LINE_NUMBER_REPEATED)),

@@ -47,6 +47,8 @@ NOT_TENANT_DATA = {
 # tenant only, and resolves the vendors / POs its rows name inside that tenant (proven per action).
 _IMPORT_PROOF = "tests/invoices/test_csv_import.py::test_another_tenants_documents_are_invisible_to_an_import"
 COLLECTION_ACTIONS = {
+    # Names the delegation in the body: another tenant's id is the same 404 as a missing one.
+    "approval-delegation-revoke": "tests/web/test_approval_chain.py::test_the_delegation_endpoints",
     "invoice-import-csv": _IMPORT_PROOF,
     "purchase-order-import-csv": _IMPORT_PROOF,
     "goods-receipt-import-csv": _IMPORT_PROOF,
@@ -87,6 +89,8 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     # POST /api/invoices/{id}/assign (a plain view, named by its URL): the invoice is the object.
     "invoice-assign": lambda documents: documents.by_basename["invoice"],
     "payment-run": lambda documents: documents.by_basename["payment-run"],
+    # Its list, and POST revoke naming one in the body (a 404 for another tenant's).
+    "approval-delegation": lambda documents: documents.by_basename["approval-delegation"],
 }
 
 
