@@ -17,6 +17,7 @@ from payments.reconciliation.apis import PaymentAllocationViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from recon_site.audit_api import AuditEventViewSet
 from review.apis import InvoiceViewSet
+from review.dispute_apis import DisputeViewSet, InvoiceAssignViewSet
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
 
@@ -31,6 +32,7 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("payments", PaymentViewSet, basename="payment")
 router.register("payment-allocations", PaymentAllocationViewSet, basename="payment-allocation")
 router.register("cash", CashViewSet, basename="cash")
+router.register("disputes", DisputeViewSet, basename="dispute")
 
 
 def health(request: HttpRequest) -> HttpResponse:
@@ -49,6 +51,11 @@ urlpatterns = [
     path("api/webhook-handler/<uuid:tenant_id>", WebhookHandlerView.as_view(), name="webhook-handler"),
     path("api/webhook-secret", WebhookSecretSetView.as_view(), name="webhook-secret-set"),
     path("api/webhook-secret/rotate", WebhookSecretRotateView.as_view(), name="webhook-secret-rotate"),
+    path(
+        "api/invoices/<uuid:pk>/assign",
+        InvoiceAssignViewSet.as_view({"post": "assign"}),
+        name="invoice-assign",
+    ),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -334,6 +334,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "InvoiceStatusEnum": "invoices.models.InvoiceStatus",
         "PurchaseOrderStatusEnum": "purchasing.models.PurchaseOrder.Status",
+        "DisputeOutcomeEnum": "review.models.DisputeOutcome",
     },
     # The error envelope on every operation, for the 4xx statuses it can answer.
     "POSTPROCESSING_HOOKS": [
