@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -157,6 +158,13 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     lines = InvoiceLineOutputSerializer(many=True)
     # The latest match (null until the invoice has been matched).
     match = MatchOutputSerializer(source="latest_match", allow_null=True, read_only=True)
+    assigned_to = serializers.CharField(
+        source="assigned_to.get_username",
+        allow_null=True,
+        default=None,
+        help_text="The username of the member who works it (POST /api/invoices/{id}/assign); null for nobody.",
+    )
+    assigned_at = serializers.DateTimeField(allow_null=True)
     approval = serializers.SerializerMethodField(
         help_text=(
             "The approval chain the tenant's policy gives this invoice in review (or gave it, once approved "
@@ -201,6 +209,8 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
             "lines",
             "match",
             "approval",
+            "assigned_to",
+            "assigned_at",
             "created_at",
             "updated_at",
         ]
@@ -259,6 +269,9 @@ class InvoiceFilter(django_filters.FilterSet):
     invoice_date_to = django_filters.DateFilter(field_name="invoice_date", lookup_expr="lte")
     created_from = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_to = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    assigned_to = django_filters.CharFilter(
+        field_name=f"assigned_to__{get_user_model().USERNAME_FIELD}", help_text="A member's username."
+    )
 
     class Meta:
         model = Invoice
@@ -273,7 +286,7 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def get_queryset(self) -> Any:
         return (
             invoice_list(tenant=self.tenant)
-            .select_related("vendor", "latest_match")
+            .select_related("vendor", "latest_match", "assigned_to")
             .prefetch_related("lines", "latest_match__discrepancies")
         )
 

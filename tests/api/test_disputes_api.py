@@ -125,6 +125,11 @@ def test_an_invoice_is_assigned_by_username_with_the_stale_check(api: APIClient,
     assert api.post(url, {"assignee": "ben", "expected_assignee": "ana"}, format="json").json()["assigned_to"] == "ben"
     unknown = api.post(url, {"assignee": "zoe"}, format="json")
     assert unknown.status_code == 400 and "assignee" in unknown.json()["error"]["details"]
+    read = api.get(f"/api/invoices/{invoice.pk}").json()
+    assert read["assigned_to"] == "ben" and read["assigned_at"]
+    listed = api.get("/api/invoices", {"assigned_to": "ben"}).json()["results"]
+    assert [row["id"] for row in listed] == [str(invoice.pk)]
+    assert api.get("/api/invoices", {"assigned_to": "ana"}).json()["results"] == []
     cleared = api.post(url, {"assignee": None}, format="json")
     assert cleared.status_code == 200 and cleared.json()["assigned_to"] is None
     assert api.get(url).status_code == 405
