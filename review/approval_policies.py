@@ -138,11 +138,11 @@ def approval_rule_create(*, tenant: Tenant, actor: Actor, spec: RuleSpec) -> App
             escalate_after_days=spec.escalate_after_days,
         )
         for position, (step_spec, step_users) in enumerate(zip(spec.steps, users, strict=True), start=1):
-            step = ApprovalStep.objects.create(
+            approval_step = ApprovalStep.objects.create(
                 tenant=tenant, rule=rule, position=position, role=step_spec.role, mode=step_spec.mode
             )
             ApprovalStepUser.objects.bulk_create(
-                ApprovalStepUser(tenant=tenant, step=step, user=user) for user in step_users
+                ApprovalStepUser(tenant=tenant, step=approval_step, user=user) for user in step_users
             )
         audit_record(
             tenant=tenant,
@@ -234,7 +234,7 @@ def delegation_create(
         refusals["ends_on"] = [DELEGATION_DATES]
     elif ends_on < timezone.localdate():
         refusals["ends_on"] = [DELEGATION_PAST]
-    if refusals:
+    if refusals or delegate is None:
         raise DocumentInvalid(" ".join(m for messages in refusals.values() for m in messages), details=refusals)
     with transaction.atomic():
         delegation = ApprovalDelegation.objects.create(
@@ -248,8 +248,8 @@ def delegation_create(
             action="created",
             after={
                 "delegator": str(delegator_id),
-                "delegate": str(delegate.pk) if delegate else None,
-                "delegate_name": delegate.get_username() if delegate else "",
+                "delegate": str(delegate.pk),
+                "delegate_name": delegate.get_username(),
                 "starts_on": starts_on.isoformat(),
                 "ends_on": ends_on.isoformat(),
             },

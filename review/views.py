@@ -189,13 +189,13 @@ def _approval_of(request: HttpRequest, invoice: Invoice) -> dict[str, Any]:
     """The invoice's approval chain for its page (review.approvals): the chain, whether the
     member may approve now and as whom, or why not (the Approve button is then not offered)."""
     web = web_of(request)
-    user_id = request.user.pk
+    user_id = int(web.actor.id)  # a signed-in user: the actor is the user
     chain = invoice_approval_chain(tenant=web.tenant, invoice=invoice)
     if chain is None:
-        refused = invoice.status == InvoiceStatus.PENDING_REVIEW and user_id in invoice_approval_excluded_users(
+        excluded = invoice.status == InvoiceStatus.PENDING_REVIEW and user_id in invoice_approval_excluded_users(
             tenant=web.tenant, invoice=invoice
         )
-        return {"approve_refused": SOD_REFUSED if refused else ""}
+        return {"approve_refused": SOD_REFUSED if excluded else ""}
     if invoice.status == InvoiceStatus.APPROVED and not any(step.approvals for step in chain.steps):
         return {}  # approved otherwise (by the engine, or before the policy): no chain to show
     grant = step_grant(tenant=web.tenant, chain=chain, user_id=user_id) if not chain.complete else None
