@@ -80,6 +80,7 @@ from tests.factories import (
     PurchaseOrderLineFactory,
     VendorFactory,
 )
+from vendors import bank_accounts as vendor_bank_rules
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ_STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "25"))
@@ -132,6 +133,27 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
         ("ends_on", _message(review_delegations.DELEGATION_DATES)),
         ("ends_on", _message(review_delegations.DELEGATION_PAST)),
     ],
+    # A bank account's number is checked as its country's (schwifty: check digits, length,
+    # structure) and a rejection needs its reason (vendors.bank_accounts).
+    "POST /api/vendors/{id}/bank-accounts": [
+        (field, _message(message))
+        for field, message in (
+            ("iban", vendor_bank_rules.IBAN_OR_LOCAL),
+            ("iban", vendor_bank_rules.IBAN_AND_LOCAL),
+            ("iban", vendor_bank_rules.IBAN_CHECKSUM),
+            ("iban", vendor_bank_rules.IBAN_LENGTH),
+            ("iban", vendor_bank_rules.IBAN_COUNTRY),
+            ("iban", vendor_bank_rules.IBAN_STRUCTURE),
+            ("iban", vendor_bank_rules.COUNTRY_USES_IBAN),
+            ("bic", vendor_bank_rules.BIC_INVALID),
+            ("bic", vendor_bank_rules.BIC_COUNTRY),
+            ("account_number", vendor_bank_rules.ACCOUNT_NUMBER_INVALID),
+            ("bank_code", vendor_bank_rules.BANK_CODE_REQUIRED),
+            ("bank_code", vendor_bank_rules.BANK_CODE_INVALID),
+            ("country", vendor_bank_rules.COUNTRY_INVALID),
+        )
+    ],
+    "POST /api/vendors/{id}/bank-accounts/reject": [("comment", _message(vendor_bank_rules.REJECT_REASON_REQUIRED))],
     "POST /api/purchase-orders": [
         ("vendor_id", _message(purchasing_rules.PO_UNKNOWN_VENDOR)),
         (rf"{_ANY_LINE}\.line_number", _message(purchasing_rules.LINE_NUMBER_REPEATED)),
