@@ -245,6 +245,17 @@ class ReviewInputSerializer(serializers.Serializer):
         default=None,
         help_text="The status your page showed; if the invoice has moved since, the answer is 409 stale_state.",
     )
+    expected_step = serializers.IntegerField(
+        min_value=1,
+        max_value=32767,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "Approve only: the step of the approval chain your page showed as waiting (approval.current_step); "
+            "if someone approved it meanwhile, the answer is 409 stale_state instead of approving the next step."
+        ),
+    )
 
 
 class RematchInputSerializer(serializers.Serializer):
@@ -336,6 +347,7 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
             role=self.tenant_context.role,
             comment=incoming.validated_data["comment"],
             expected_status=incoming.validated_data["expected_status"],
+            expected_step=incoming.validated_data["expected_step"],
         )
         return Response(InvoiceOutputSerializer(self.get_object()).data)
 

@@ -29,6 +29,7 @@ from django.db import transaction
 
 from core.actors import Actor
 from core.exceptions import DocumentInvalid, DomainError
+from core.state_machine import StaleState
 from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy
@@ -51,6 +52,7 @@ DISCREPANCIES_CHANGED = (
 )
 ESCALATED_NEEDS_APPROVER = "Only an approver or an administrator can act on the escalated queue."
 UNKNOWN_ACTION = "Unknown review action {action!r}."
+STEP_TAKEN_MEANWHILE = "Step {step} of the approval chain was approved by someone else meanwhile."
 
 
 class ReviewForbidden(DomainError):
@@ -143,8 +145,12 @@ def invoice_review(
     comment: str = "",
     expected_status: str | None = None,
     confirmation: DiscrepancyConfirmation | None = None,
+    expected_step: int | None = None,
 ) -> Invoice:
     """Apply a reviewer's decision through the one transition function.
+
+    `expected_step`: the step of the invoice's approval chain the caller's page showed as waiting;
+    if another approver took it meanwhile, a 409 instead of approving the next step unseen.
 
     `confirmation`: None when the caller shows no discrepancies (the API); otherwise approving
     over any discrepancy needs it to name the latest match (module docstring).
@@ -178,6 +184,7 @@ def invoice_review(
             actor=actor,
             comment=comment,
             expected_status=expected_status,
+            expected_step=expected_step,
             may_act=may_act,
         )
     return invoice_transition(
@@ -201,6 +208,7 @@ def _approve(
     comment: str,
     expected_status: str | None,
     may_act: Callable[[Invoice], None],
+    expected_step: int | None = None,
 ) -> Invoice:
     """One reviewer's approval, or one step of the invoice's approval chain (review.approvals).
 
@@ -214,6 +222,11 @@ def _approve(
         chain = invoice_approval_chain(tenant=tenant, invoice=current) if current.status == S.PENDING_REVIEW else None
         context: dict[str, Any] = {"review_action": "approve"}
         if chain is not None:
+            current_step = chain.current.position if chain.current else None
+            if expected_step is not None and current_step != expected_step:
+                raise StaleState(
+                    STEP_TAKEN_MEANWHILE.format(step=expected_step), details={"current_step": current_step}
+                )
             may_act(current)
             step, grant, complete = chain_step_record(
                 tenant=tenant, invoice=current, chain=chain, actor=actor, comment=comment

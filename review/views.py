@@ -276,6 +276,7 @@ def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
     comment = request.POST.get("comment", "")
     confirmed = _confirmed_match(request.POST.get("confirm_discrepancies", ""))
     expected_status = request.POST.get("expected_status") or None
+    expected_step = request.POST.get("approval_step", "")
     try:
         invoice_review(
             tenant=web.tenant,
@@ -286,11 +287,14 @@ def invoice_action(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
             comment=comment,
             expected_status=expected_status,
             confirmation=DiscrepancyConfirmation(match_id=confirmed),
+            expected_step=int(expected_step) if expected_step.isdigit() else None,
         )
     except DomainError as exc:
         context = invoice_page_context(request, invoice_id)
         fields = {name: exc.details[name] for name in DECISION_FIELDS if name in exc.details}
-        if isinstance(exc, StaleState):
+        if isinstance(exc, StaleState) and "current_step" in exc.details:
+            context["error"] = f"{exc.message} Nothing was changed: check the chain below before acting again."
+        elif isinstance(exc, StaleState):
             context["error"] = STALE_PAGE.format(
                 number=invoice.invoice_number, current=context["invoice"].get_status_display()
             )

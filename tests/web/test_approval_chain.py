@@ -20,7 +20,8 @@ from core.actors import Actor
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from review.approval_policies import RuleSpec, StepSpec, approval_rule_create
 from review.approvals import SOD_REFUSED
-from review.models import ApprovalDelegation, ApprovalRule
+from review.decisions import STEP_TAKEN_MEANWHILE
+from review.models import ApprovalDelegation, ApprovalRule, InvoiceApproval
 from review.queues import NEEDS_CHAIN
 from tenants.models import Role, Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory, VendorFactory
@@ -107,6 +108,23 @@ def test_the_page_shows_the_chain_and_each_step_is_approved_in_turn(tenant: Tena
     assert invoice.status == InvoiceStatus.APPROVED
     page = signed_in(chain["cleo"]).get(reverse("web:invoice-detail", kwargs={"invoice_id": invoice.pk}))
     assert "Approved by carl-controller · step 2 of 2 (Large invoices)" in page.content.decode()
+
+
+def test_a_step_taken_meanwhile_is_a_409_not_the_next_step(tenant: Tenant, chain: dict[str, Any]) -> None:
+    invoice = in_review(tenant, number="INV-RACE")
+    url = reverse("web:invoice-detail", kwargs={"invoice_id": invoice.pk})
+    # Both pages show step 1 waiting; the controller may take step 1 (an administrator) and step 2.
+    assert 'name="approval_step" value="1"' in signed_in(chain["carl"]).get(url).content.decode()
+    assert approve(signed_in(chain["vera"]), invoice).status_code == 302
+    late = signed_in(chain["carl"]).post(
+        reverse("web:invoice-action", kwargs={"invoice_id": invoice.pk}),
+        {"action": "approve", "expected_status": "pending_review", "approval_step": "1"},
+    )
+    assert late.status_code == 409
+    assert STEP_TAKEN_MEANWHILE.format(step=1) in late.content.decode()
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PENDING_REVIEW
+    assert InvoiceApproval.objects.for_tenant(tenant).filter(invoice=invoice).count() == 1
 
 
 def test_whoever_changed_the_invoice_is_refused_on_the_page(tenant: Tenant) -> None:
@@ -234,6 +252,8 @@ def test_the_api_approves_a_step_and_shows_the_chain(tenant: Tenant, chain: dict
     assert data["approval"]["rule"] == "Large invoices" and data["approval"]["current_step"] == 2
     assert data["approval"]["steps"][0]["approvals"][0]["approver"] == "vera-approver"
     assert data["approval"]["steps"][1]["may_approve"] == ["carl-controller"]
+    stale = api.post(f"/api/invoices/{invoice.pk}/approve", {"expected_step": 1}, format="json")
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_state"
     again = api.post(f"/api/invoices/{invoice.pk}/approve", {}, format="json")
     assert again.status_code == 403 and again.json()["error"]["code"] == "permission_denied"
     listed = api.get("/api/invoices").json()
