@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from core.exceptions import DocumentInvalid, NotFoundError
 from core.http.fields import CodeLabelField, MoneyAmountField
-from core.money import MoneyError, format_minor, to_minor
+from core.money import CURRENCY_EXPONENTS, MoneyError, format_minor, to_minor
 from payments.models import PaymentFileFormat, PaymentRun, PaymentRunItem, PaymentRunStatus
 from payments.runs import files
 from payments.runs.services import (
@@ -144,7 +144,7 @@ class PaymentRunFileOutputSerializer(serializers.ModelSerializer):
 
 
 class ProposeInputSerializer(serializers.Serializer):
-    currency = serializers.CharField(max_length=3)
+    currency = serializers.ChoiceField(choices=sorted(CURRENCY_EXPONENTS), help_text="ISO 4217 code.")
     due_by = serializers.DateField()
     max_total = MoneyAmountField(required=False, allow_null=True)
     execution_date = serializers.DateField(required=False, allow_null=True)

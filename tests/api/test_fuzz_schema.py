@@ -57,10 +57,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from core import money as money_rules
 from core.actors import system_actor
 from invoices import checks as invoice_rules
 from matching.models import MatchRun
 from matching.services import matching_run_for_tenant
+from payments.runs import services as payment_run_rules
 from purchasing import lifecycle as po_lifecycle_rules
 from purchasing import services as purchasing_rules
 from review import approval_apis as delegation_api
@@ -154,6 +156,26 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
         )
     ],
     "POST /api/vendors/{id}/bank-accounts/reject": [("comment", _message(vendor_bank_rules.REJECT_REASON_REQUIRED))],
+    # The paying account is checked as a vendor's is (schwifty), the total in the currency's minor
+    # units, the execution date against today (payments.runs.services).
+    "POST /api/payment-runs": [
+        (field, _message(message))
+        for field, message in (
+            ("debtor_iban", vendor_bank_rules.IBAN_OR_LOCAL),
+            ("debtor_iban", vendor_bank_rules.IBAN_CHECKSUM),
+            ("debtor_iban", vendor_bank_rules.IBAN_LENGTH),
+            ("debtor_iban", vendor_bank_rules.IBAN_COUNTRY),
+            ("debtor_iban", vendor_bank_rules.IBAN_STRUCTURE),
+            ("debtor_iban", vendor_bank_rules.COUNTRY_USES_IBAN),
+            ("debtor_bic", vendor_bank_rules.BIC_INVALID),
+            ("debtor_bic", vendor_bank_rules.BIC_COUNTRY),
+            ("debtor_name", payment_run_rules.NAME_REQUIRED),
+            ("max_total", payment_run_rules.MAX_TOTAL_INVALID),
+            ("max_total", money_rules.EXCESS_PRECISION),
+            ("max_total", money_rules.TOO_LARGE),
+            ("execution_date", payment_run_rules.EXECUTION_IN_PAST),
+        )
+    ],
     "POST /api/purchase-orders": [
         ("vendor_id", _message(purchasing_rules.PO_UNKNOWN_VENDOR)),
         (rf"{_ANY_LINE}\.line_number", _message(purchasing_rules.LINE_NUMBER_REPEATED)),
