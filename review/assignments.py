@@ -44,11 +44,15 @@ from tenants.selectors import tenant_settings_get
 S = InvoiceStatus
 
 # Work that can still be done on the invoice: what can be handed to someone, and "My work".
-ASSIGNABLE = (S.DRAFT, S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED, S.PARTIALLY_PAID)
+ASSIGNABLE = (
+    S.DRAFT, S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED, S.PAYMENT_SCHEDULED, S.PARTIALLY_PAID,
+)  # fmt: skip
 # Waiting for a person's decision: what the review service level measures.
 WAITING_FOR_A_PERSON = (S.DRAFT, S.PENDING_REVIEW, S.ON_HOLD, S.DISPUTED)
 # Owed and not yet paid: what a passed due date makes late.
-NOT_YET_PAID = (S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED, S.PARTIALLY_PAID)
+NOT_YET_PAID = (
+    S.RECEIVED, S.ON_HOLD, S.PENDING_REVIEW, S.DISPUTED, S.APPROVED, S.PAYMENT_SCHEDULED, S.PARTIALLY_PAID,
+)  # fmt: skip
 
 FIELD = "assignee"
 NOT_ASSIGNABLE = "Invoice {number} is {status}: there is nothing left to do on it, so it cannot be assigned."

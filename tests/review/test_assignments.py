@@ -161,6 +161,7 @@ def arrived(days_ago: int) -> dt.datetime:
         (S.DISPUTED, 10, TODAY - dt.timedelta(days=1), True, True),
         (S.ON_HOLD, 1, TODAY, False, False),  # due today is not late yet
         (S.APPROVED, 30, TODAY - dt.timedelta(days=1), False, True),  # decided: only the payment can be late
+        (S.PAYMENT_SCHEDULED, 30, TODAY - dt.timedelta(days=1), False, True),  # in a run, not paid yet
         (S.RECONCILED, 30, TODAY - dt.timedelta(days=9), False, False),  # paid
         (S.RECEIVED, 8, None, False, False),  # the engine's, not a person's, to do
     ],
