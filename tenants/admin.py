@@ -46,6 +46,7 @@ SETTINGS_FIELDSETS = (
         "Matching",
         {"fields": ("reject_on", "fuzzy_vendor_threshold", "hold_max_days", "review_sla_days", "max_invoices_per_run")},
     ),
+    ("Paying", {"fields": ("bank_account_cooling_off_days",)}),
 )
 
 
