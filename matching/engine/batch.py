@@ -22,7 +22,7 @@ from matching.engine.decision import confidence_of, decide
 from matching.engine.duplicates import EarlierInvoices, check_duplicates
 from matching.engine.index import BatchIndex
 from matching.engine.lines import assign_lines
-from matching.engine.purchase_order import resolve_purchase_order
+from matching.engine.purchase_order import po_match_of, resolve_purchase_order
 from matching.engine.types import (
     ENGINE_VERSION,
     Discrepancy,
@@ -114,7 +114,8 @@ def match_invoice(
         )  # fmt: skip
     discrepancies.extend(check_header(invoice))
 
-    confidence, breakdown = confidence_of(invoice, resolution.score, pairs, findings)
+    po_score, inference_text = po_match_of(invoice, resolution, pairs, findings)
+    confidence, breakdown = confidence_of(invoice, po_score, pairs, findings)
     ordered = tuple(
         sorted(
             discrepancies,
@@ -122,6 +123,7 @@ def match_invoice(
         )
     )
     status, queue, reason = decide(invoice, confidence, ordered, settings)
+    reason += inference_text
     if pairs and vendor is not None:
         reason += vendor_override_text(vendor, price_pct, quantity_pct)
     return MatchOutcome(

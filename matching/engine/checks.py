@@ -39,6 +39,10 @@ class LineFindings:
     receipt_scores: dict[uuid.UUID, Decimal] = field(default_factory=dict)  # by invoice line id
     price_scores: dict[uuid.UUID, Decimal] = field(default_factory=dict)
     nothing_received: bool = False
+    # Invoice lines that agree with their PO line: the price within the tolerance and the quantity
+    # what was left to bill on it (ordered - billed before) within the quantity tolerance. An
+    # inferred PO all of whose lines agree is exact (purchase_order.po_match_of).
+    agreeing: set[uuid.UUID] = field(default_factory=set)
 
 
 def check_lines(
@@ -59,6 +63,13 @@ def check_lines(
     `price_mismatch` when the unit price differs from the PO's by more than the tolerance
     (the larger of pct × PO price and the absolute floor per unit): medium, high beyond 5×.
     Inside a tolerance counts as agreement: the line scores 1 on that component.
+
+    receipt_match per line: 1 if the cumulative billed quantity is within the quantity tolerance
+    of what was received; else the share of this line's quantity that the received quantity not
+    billed before covers (0 when nothing is left).
+    price_match per line: 1 inside the price tolerance; beyond it 1 − (excess over the tolerance
+    / PO price) × PRICE_SCORE_SLOPE, floored at 0 (0 at 10 % of the PO price past the
+    tolerance); 0 when prices are not compared (another currency).
     """
     findings = LineFindings()
     quantity_factor = _ONE + quantity_tolerance_pct / 100
@@ -107,6 +118,9 @@ def check_lines(
         difference = line.unit_price - po_line.unit_price
         if abs(difference) <= tolerance:
             findings.price_scores[line.id] = _ONE
+            left = po_line.quantity - billed_before
+            if abs(line.quantity - left) <= po_line.quantity * quantity_tolerance_pct / 100:
+                findings.agreeing.add(line.id)
             continue
         severity = HIGH if abs(difference) > 5 * tolerance else MEDIUM
         if po_line.unit_price:

@@ -39,17 +39,24 @@ def _mean(values: Sequence[Decimal]) -> Decimal:
 def confidence_of(
     invoice: InvoiceRecord, po_score: Decimal, pairs: Sequence[LinePair], findings: LineFindings
 ) -> tuple[Decimal, dict[str, Decimal]]:
-    """confidence = 0.30·po + 0.30·line + 0.20·receipt + 0.20·price, each in 0..1.
+    """confidence = 0.30·po + 0.30·line + 0.20·receipt + 0.20·price, each in 0..1, each rounded
+    to 4 places before weighting (the breakdown stored is the one summed).
 
-    - po_match: see resolve_purchase_order.
-    - line_match: mean over the invoice lines of the match quality (1 for a pair identified by
-      SKU or PO line number or a description ≥ 90 % similar, the similarity otherwise, 0 for an
-      unassigned line).
-    - receipt_match: mean over the invoice lines of the share of the billed quantity covered by
-      what was received and not billed before (1 inside the tolerance; 0 when unassigned).
-    - price_match: mean over the invoice lines of 1 inside the price tolerance, falling to 0 at
-      10 % of the PO price beyond it (0 when unassigned).
-    With no PO, every component but po_match is 0.
+    - po_match: purchase_order.po_match_of (the module docstring of purchase_order.py lists
+      every value): 1 for a referenced PO that is open, the vendor's and in the currency, and
+      for an inferred PO that is unique and exact; 0.8 for other inferences; less for a closed
+      PO, another vendor's or currency, an unknown vendor; 0 for none.
+    - line_match: mean over the invoice lines of the pair's quality (lines.py): 1 for a pair
+      identified by SKU or PO line number, or with descriptions ≥ 90 % similar, or exact and
+      unique on price and quantity; the description similarity (0.6..0.9) otherwise; 0 for an
+      unassigned line.
+    - receipt_match: mean over the invoice lines of checks.check_lines' receipt score: 1 when the
+      cumulative billed quantity is within the tolerance of what was received, else the share of
+      the line's quantity covered by what was received and not billed before; 0 unassigned.
+    - price_match: mean over the invoice lines of checks.check_lines' price score: 1 inside the
+      price tolerance, falling linearly to 0 at 10 % of the PO price beyond it; 0 unassigned.
+    With no PO, every component but po_match is 0. Auto-approval on confidence (decide, rule 3)
+    also needs zero discrepancies, so no component's 1 approves an invoice anything is wrong with.
     """
     by_line = {pair.invoice_line.id: pair for pair in pairs}
     lines = invoice.lines

@@ -1,6 +1,23 @@
 """Which invoice line bills which PO line: the score of a pair (identity by SKU or PO line-number
 hint, then description similarity, then price and quantity proximity), the keys that identify a
 PO's lines, and the optimal one-to-one assignment over all pairs (not first-fit).
+
+Each assigned pair also has a `quality`, the line_match component of confidence (decision.py):
+
+    quality = 1    if the pair is identified (SKU or PO line-number hint),
+                   or its descriptions are ≥ 90 % similar,
+                   or it is exact and unique on price and quantity (`_exact_and_unique`);
+            = the description similarity (0.6 … 0.9) otherwise.
+
+Exact and unique: the invoice unit price equals the PO line's (exactly: equal as numbers, not
+within the price tolerance), the quantity is at most what the PO line ordered, no other line of
+the PO has that price and room for that quantity, and no other invoice line has that price and
+fits the PO line. A vendor rewording "Nitrile gloves size M, box of 100" as "Box of 100 nitrile
+gloves (M)" but billing the PO's own price is billing that line as surely as by its SKU. Exact,
+not within tolerance: a price inside the tolerance is agreement on price (price_match scores it
+1) but no evidence of which item it is, since two items of a PO can be 2 % apart. Two PO lines of
+the same price (or two invoice lines) make price and quantity ambiguous: the pair keeps its
+similarity, and a person looks.
 """
 
 from __future__ import annotations
@@ -56,7 +73,8 @@ class LinePair:
     invoice_line: InvoiceLineRecord
     po_line: PurchaseOrderLineRecord
     score: float
-    quality: float  # for line_match: 1 for an identified pair, else the description similarity
+    quality: float  # for line_match: see the module docstring
+    exact: bool = False  # quality 1 because exact and unique on price and quantity, not by SKU or wording
 
 
 def _pair_score(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecord) -> tuple[float, float]:
@@ -149,5 +167,29 @@ def assign_lines(
     for row, column in optimal_assignment(matrix):
         score, quality = scored[row][column]
         if score > 0:
-            pairs.append(LinePair(invoice_lines[row], po_lines[column], score, quality))
+            invoice_line, po_line = invoice_lines[row], po_lines[column]
+            exact = quality < 1.0 and _exact_and_unique(invoice_line, po_line, invoice_lines, po_lines)
+            pairs.append(LinePair(invoice_line, po_line, score, 1.0 if exact else quality, exact))
     return pairs
+
+
+def _fits(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecord) -> bool:
+    """The invoice line could bill the PO line by its numbers: the very same unit price, and no
+    more than the PO line ordered (a partial bill fits; what earlier invoices billed is the
+    quantity check's business, not identity's)."""
+    return invoice_line.unit_price == po_line.unit_price and invoice_line.quantity <= po_line.quantity
+
+
+def _exact_and_unique(
+    invoice_line: InvoiceLineRecord,
+    po_line: PurchaseOrderLineRecord,
+    invoice_lines: Sequence[InvoiceLineRecord],
+    po_lines: Sequence[PurchaseOrderLineRecord],
+) -> bool:
+    """Whether price and quantity alone say this pair is one item (see the module docstring):
+    it fits, no other PO line fits the invoice line, and no other invoice line fits the PO line."""
+    if not _fits(invoice_line, po_line):
+        return False
+    if any(other.id != po_line.id and _fits(invoice_line, other) for other in po_lines):
+        return False
+    return not any(other.id != invoice_line.id and _fits(other, po_line) for other in invoice_lines)

@@ -18,7 +18,9 @@ from core.amount_limits import AmountLimits, amount_limits_default
 # Stored with every result, so a result can be read against the rules that produced it.
 # 1.1: duplicates compare each invoice's own arrival; unit prices written with the currency's decimals.
 # 1.2: amount limits per currency (minor units); a decision names the vendor tolerance it used.
-ENGINE_VERSION = "recon-match/1.2"
+# 1.3: a unique, exact inferred PO scores po_match 1; a pair exact and unique on price and
+#      quantity scores line quality 1 whatever its wording (issue #20 item 3).
+ENGINE_VERSION = "recon-match/1.3"
 
 
 @dataclass(frozen=True)

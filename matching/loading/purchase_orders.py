@@ -11,7 +11,7 @@ from core.lookup_keys import billing_key_sql, description_key_sql, po_number_key
 from core.tenancy.scoping import id_array, tenant_cursor
 from invoices.billing import NOT_BILLING
 from matching.engine import InvoiceRecord, PurchaseOrderLineRecord, PurchaseOrderRecord, VendorRecord
-from matching.engine.purchase_order import infer_purchase_order
+from matching.engine.purchase_order import inference_of
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
 
@@ -24,7 +24,8 @@ def batch_purchase_orders(
 ) -> tuple[dict[str, PurchaseOrderRecord], dict[uuid.UUID, frozenset[uuid.UUID]]]:
     """The POs the batch names, and the open POs the engine will infer for invoices naming none;
     with lines, received quantities over all receipts, and what invoices outside the batch
-    already billed. And, by inferring invoice, the PO the engine may infer (none, or the one).
+    already billed. And, by inferring invoice, the PO the engine may infer (none, or the one)
+    and its competitor, if one is within the engine's margin.
 
     To infer, the engine compares an invoice with the open POs of its vendor, and a vendor may
     have thousands. The database narrows them first (_PURCHASE_ORDERS_SQL: at most
@@ -74,10 +75,12 @@ def batch_purchase_orders(
             for po_id in candidates_by_invoice.get(invoice.id, ())
             if po_id in loaded and loaded[po_id].vendor_id == vendor.id
         ]
-        inferred = infer_purchase_order(invoice, candidates)
-        inference_candidates[invoice.id] = frozenset({inferred.id} if inferred is not None else ())
-        if inferred is not None:
-            kept[inferred.id] = inferred
+        # The pick and its competitor (within the engine's margin), so the engine sees whether
+        # the inference is unique (purchase_order.po_match_of) and picks the same one.
+        inference = inference_of(invoice, candidates)
+        picked = [po for po in (inference.purchase_order, inference.competitor) if po is not None]
+        inference_candidates[invoice.id] = frozenset(po.id for po in picked)
+        kept.update((po.id, po) for po in picked)
 
     # By the kept POs' line ids (loaded above), each looked up in the index of the receipt line's
     # or invoice line's PO line (_RECEIVED_SQL, _BILLED_SQL). The batch's own invoices are left out of what

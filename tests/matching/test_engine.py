@@ -272,6 +272,16 @@ class TestPurchaseOrder:
         other = purchase_order(po_line(1, "X-1", "Office chairs", "4", "120.00"), number="PO-0")
         outcome = match_one(invoice(*clean_lines(), po_number=""), context(other, standard_po()))
         assert outcome.discrepancies == ()
+        # The only open PO whose lines all agree (PO-0 shares none): it scores as referenced.
+        assert outcome.breakdown["po_match"] == Decimal("1.0000")
+        assert outcome.confidence == Decimal("1.0000")
+        assert outcome.status == "approved"
+        assert outcome.decision_reason.endswith("PO PO-1 inferred: the only open PO whose lines all agree.")
+
+    def test_inferred_from_one_of_two_equal_orders_is_not_sure(self) -> None:
+        twin = purchase_order(bolts(), hoses(), number="PO-2")
+        outcome = match_one(invoice(*clean_lines(), po_number=""), context(standard_po(), twin))
+        assert outcome.discrepancies == ()
         assert outcome.breakdown["po_match"] == Decimal("0.8000")
         assert outcome.confidence == Decimal("0.9400")
         assert outcome.status == "pending_review"  # not clean enough to auto-approve: 0.94 < 0.95
