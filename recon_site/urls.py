@@ -14,9 +14,11 @@ from invoices.ingest.webhook_api import WebhookHandlerView
 from matching.apis import DiscrepancyViewSet, MatchRunViewSet
 from payments.apis import CashViewSet, PaymentViewSet
 from payments.reconciliation.apis import PaymentAllocationViewSet
+from payments.runs.apis import PaymentRunViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from recon_site.audit_api import AuditEventViewSet
 from review.apis import InvoiceViewSet
+from review.approval_apis import ApprovalDelegationViewSet
 from review.dispute_apis import DisputeViewSet, InvoiceAssignViewSet
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
@@ -32,6 +34,8 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("payments", PaymentViewSet, basename="payment")
 router.register("payment-allocations", PaymentAllocationViewSet, basename="payment-allocation")
 router.register("cash", CashViewSet, basename="cash")
+router.register("approval-delegations", ApprovalDelegationViewSet, basename="approval-delegation")
+router.register("payment-runs", PaymentRunViewSet, basename="payment-run")
 router.register("disputes", DisputeViewSet, basename="dispute")
 
 

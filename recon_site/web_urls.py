@@ -10,6 +10,7 @@ from payments import views as payment_views
 from purchasing import views as purchasing_views
 from recon_site import dashboard
 from review import (
+    approval_views,
     assignment_views,
     dispute_views,
     entry_views,
@@ -65,6 +66,8 @@ urlpatterns = [
     path("app/invoices/<uuid:invoice_id>/hold", hold_views.hold_action, name="invoice-hold"),
     path("app/holds", hold_views.hold_index, name="holds"),
     path("app/my-work", assignment_views.my_work, name="my-work"),
+    path("app/delegations", approval_views.delegations, name="delegations"),
+    path("app/delegations/revoke", approval_views.delegation_revoke_view, name="delegation-revoke"),
     path("app/my-work/digest", assignment_views.my_digest, name="my-digest"),
     path("app/disputes", dispute_views.dispute_index, name="disputes"),
     path("app/disputes/<uuid:dispute_id>", dispute_views.dispute_detail, name="dispute-detail"),
@@ -112,6 +115,7 @@ urlpatterns = [
     path("app/payments", payment_views.payment_queue, name="payments"),
     path("app/payments/suggestions", payment_views.suggestion_queue, name="payment-suggestions"),
     path("app/payments/reconcile", payment_views.payment_reconcile_view, name="payment-reconcile"),
+    path("app/", include("payments.runs.urls")),
     path("app/payments/<uuid:payment_id>", payment_views.payment_detail, name="payment-detail"),
     path("app/payments/<uuid:payment_id>/accept", payment_views.payment_accept, name="payment-accept"),
     path("app/payments/<uuid:payment_id>/ignore", payment_views.payment_ignore_view, name="payment-ignore"),
