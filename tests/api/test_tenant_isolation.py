@@ -88,9 +88,6 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     "dispute": lambda documents: documents.by_basename["dispute"],
     # POST /api/invoices/{id}/assign (a plain view, named by its URL): the invoice is the object.
     "invoice-assign": lambda documents: documents.by_basename["invoice"],
-    "dispute": lambda documents: documents.by_basename["dispute"],
-    # POST /api/invoices/{id}/assign (a plain view, named by its URL): the invoice is the object.
-    "invoice-assign": lambda documents: documents.by_basename["invoice"],
     "payment-run": lambda documents: documents.by_basename["payment-run"],
     # Its list, and POST revoke naming one in the body (a 404 for another tenant's).
     "approval-delegation": lambda documents: documents.by_basename["approval-delegation"],
