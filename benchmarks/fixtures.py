@@ -23,8 +23,9 @@ are 20 invoices, so a small run still exercises every path; the rest are clean:
 | 3 %   | over-billed quantity | one line bills 10–50 % more than ordered              | review, escalated         |
 | 4 %   | partial receipt      | 1–3 lines received about half of what was ordered     | review, standard          |
 | 3 %   | no receipt           | nothing received on the PO                            | on hold                   |
-| 3 %   | missing PO           | names no PO; the engine infers it from the vendor's   | review, standard (0.94)   |
-|       |                      | open POs                                              |                           |
+| 3 %   | missing PO           | names no PO; the engine infers it from the vendor's   | approved when the only    |
+|       |                      | open POs                                              | PO all lines agree with;  |
+|       |                      |                                                       | else review (0.94)        |
 | 2 %   | unknown vendor       | a company name no vendor or alias matches             | review, escalated         |
 | 2 %   | duplicate number     | an earlier clean invoice re-sent, number re-spelled   | rejected                  |
 | 3 %   | total mismatch       | header total 1.00–500.00 above lines + tax + shipping | review, escalated         |
