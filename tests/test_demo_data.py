@@ -1,9 +1,11 @@
 """The demo month `make run` loads (recon_site.demo): what it promises a first-time visitor.
 
 Every invoice state and every discrepancy type the engine knows, counts in the stated ranges,
-the same data on every run, an audit chain that verifies, and a dashboard whose cash forecast
-has rows. The demo is seeded twice (by the command, and into a twin tenant) inside one rolled-back
-transaction, so the module costs two seeds, not one per test.
+the same data on every run, an audit chain that verifies, a dashboard whose cash forecast
+has rows, vendors' bank accounts under four eyes (one cooling off, one change waiting) and an
+approved payment run whose bank file validates, as their pages show them. The demo is seeded
+twice (by the command, and into a twin tenant) inside one rolled-back transaction, so the module
+costs two seeds, not one per test.
 """
 
 from __future__ import annotations
@@ -17,21 +19,29 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from core.tenancy.rls import tenant_scope
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPES
 from matching.models import Discrepancy
-from payments.models import Payment, PaymentStatus
+from payments.models import Payment, PaymentRun, PaymentRunItem, PaymentRunStatus, PaymentStatus
+from payments.runs.files import pain001_errors
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site.dashboard import dashboard_summary
+from recon_site.demo.paying import COOLING_OFF_VENDOR, PENDING_CHANGE_VENDOR
 from recon_site.demo.people import DEMO_USERS
+from recon_site.demo.suppliers import VENDORS
 from recon_site.demo.timeline import DemoSummary, demo_summary
 from recon_site.management.commands.seed_demo import DEMO_SLUG, demo_tenant_create, demo_transaction
 from tenants.models import Membership, Tenant
+from vendors.models import BankAccountStatus, Vendor, VendorBankAccount
+from vendors.selectors import vendor_bank_accounts_payable
 
 TWIN_SLUG = "demo-twin"
 
@@ -60,6 +70,76 @@ class DemoFacts:
     documents: list[tuple[str, str, int, str, str]]  # number, currency, total, status, date
     assignees: Counter[str]  # who has the open invoices: My work is not empty for the demo's users
     twin_documents: list[tuple[str, str, int, str, str]]
+    paying: PayingFacts
+
+
+@dataclass(frozen=True)
+class PayingFacts:
+    """The vendors' bank accounts and the payment run, as the database and the pages have them."""
+
+    account_statuses: Counter[str]
+    payable_reasons: dict[str, str]  # vendor name: why a run cannot pay it now ("" when it can)
+    decided_by_proposer: int  # accounts approved or rejected by whoever proposed them
+    runs: list[tuple[str, str, int]]  # status, file name, invoices
+    run_invoice_statuses: set[str]
+    run_excluded_reasons: dict[str, set[str]]  # vendor name: why left out
+    file_errors: list[str]
+    end_to_end_ids_in_file: bool
+    cooling_off_page: str  # the cooling-off vendor's bank accounts page, as the approver sees it
+    pending_page: str
+    run_page: str
+    file_download: tuple[int, str]  # status code, Content-Disposition
+
+
+def _vendor_name(key: str) -> str:
+    return next(entry.name for entry in VENDORS if entry.key == key)
+
+
+def _paying_facts(tenant: Tenant) -> PayingFacts:
+    accounts = VendorBankAccount.objects.for_tenant(tenant)
+    vendors = dict(Vendor.objects.for_tenant(tenant).values_list("id", "name"))
+    payable = vendor_bank_accounts_payable(tenant=tenant, vendor_ids=vendors, at=timezone.now())
+    runs = list(PaymentRun.objects.for_tenant(tenant).order_by("created_at"))
+    run = runs[-1]
+    items = PaymentRunItem.objects.for_tenant(tenant).filter(run=run)
+    excluded: dict[str, set[str]] = {}
+    for row in run.excluded:
+        excluded.setdefault(row["vendor_name"], set()).add(row["reason"])
+    content = run.file_content.encode()
+    approver = Client()
+    approver.force_login(get_user_model().objects.get(username="approver"))
+    by_name = {name: vendor_id for vendor_id, name in vendors.items()}
+
+    def page(url: str) -> str:
+        response = approver.get(url)
+        assert response.status_code == 200, url
+        return response.content.decode()
+
+    download = approver.get(reverse("web:payment-run-file", args=[run.pk]))
+    return PayingFacts(
+        account_statuses=Counter(accounts.values_list("status", flat=True)),
+        payable_reasons={vendors[vendor_id]: answer.reason for vendor_id, answer in payable.items()},
+        decided_by_proposer=sum(
+            1
+            for account in accounts.exclude(decided_by_id="")
+            if (account.proposed_by_kind, account.proposed_by_id) == ("user", account.decided_by_id)
+        ),
+        runs=[
+            (each.status, each.file_name, PaymentRunItem.objects.for_tenant(tenant).filter(run=each).count())
+            for each in runs
+        ],
+        run_invoice_statuses=set(items.values_list("invoice__status", flat=True)),
+        run_excluded_reasons=excluded,
+        file_errors=pain001_errors(content, version=run.file_format),
+        end_to_end_ids_in_file=all(
+            f"<EndToEndId>{e2e}</EndToEndId>" in run.file_content
+            for e2e in set(items.values_list("end_to_end_id", flat=True))
+        ),
+        cooling_off_page=page(reverse("web:vendor-bank-accounts", args=[by_name[_vendor_name(COOLING_OFF_VENDOR)]])),
+        pending_page=page(reverse("web:vendor-bank-accounts", args=[by_name[_vendor_name(PENDING_CHANGE_VENDOR)]])),
+        run_page=page(reverse("web:payment-run", args=[run.pk])),
+        file_download=(download.status_code, download.get("Content-Disposition", "")),
+    )
 
 
 def _documents(tenant: Tenant) -> list[tuple[str, str, int, str, str]]:
@@ -98,6 +178,7 @@ def _facts(tenant: Tenant, **outputs: Any) -> dict[str, Any]:
             chart.currency: sum(1 for bar in chart.bars if bar.amount_minor > 0) for chart in summary.cash_forecast
         },
         "documents": _documents(tenant),
+        "paying": _paying_facts(tenant),
         **outputs,
     }
 
@@ -222,3 +303,39 @@ def test_credit_notes_are_stored_received_and_never_matched(demo: DemoFacts) -> 
     credit_notes = [status for number, _, _, status, _ in demo.documents if number.startswith("CN-")]
     assert len(credit_notes) == demo.summary.credit_notes
     assert set(credit_notes) == {InvoiceStatus.RECEIVED}
+
+
+def test_every_vendor_has_a_bank_account_approved_by_a_second_person(demo: DemoFacts) -> None:
+    paying = demo.paying
+    vendors = demo.summary.vendors
+    # One account per vendor, one of them replaced in the last week, one change still waiting.
+    assert paying.account_statuses == Counter(
+        {BankAccountStatus.ACTIVE: vendors, BankAccountStatus.RETIRED: 1, BankAccountStatus.PENDING: 1}
+    )
+    assert paying.decided_by_proposer == 0
+    cooling_off = _vendor_name(COOLING_OFF_VENDOR)
+    assert {name: reason for name, reason in paying.payable_reasons.items() if reason} == {cooling_off: "cooling_off"}
+    assert "Cooling off until" in paying.cooling_off_page
+    # The waiting change does not stop payment to the vendor's active account; the approver may decide it.
+    assert "Pending approval by another person" in paying.pending_page
+    assert 'value="approve"' in paying.pending_page
+    assert "Cooling off until" not in paying.pending_page
+
+
+def test_the_payment_run_is_approved_and_its_file_validates(demo: DemoFacts) -> None:
+    paying = demo.paying
+    [(status, file_name, invoices)] = paying.runs
+    assert status == PaymentRunStatus.APPROVED
+    assert file_name.endswith(".xml")
+    assert invoices >= 20
+    assert paying.run_invoice_statuses == {InvoiceStatus.PAYMENT_SCHEDULED}
+    assert demo.statuses[(InvoiceStatus.PAYMENT_SCHEDULED, "")] == invoices
+    assert paying.file_errors == []
+    assert paying.end_to_end_ids_in_file
+    assert paying.file_download == (200, f'attachment; filename="{file_name}"')
+    assert f"Download {file_name}" in paying.run_page
+    # The vendor whose new account is cooling off is left out, and the page says why.
+    reasons = paying.run_excluded_reasons[_vendor_name(COOLING_OFF_VENDOR)]
+    assert len(reasons) == 1
+    assert "can be paid from" in next(iter(reasons))
+    assert next(iter(reasons)) in paying.run_page.replace("&#x27;", "'")

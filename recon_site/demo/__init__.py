@@ -9,6 +9,7 @@ seeded randomness the other modules share), `people` (demo users and roles),
 `vendors_and_pos` (vendors, purchase orders, goods receipts, PO closes and cancels), `invoices`
 (what vendors send, with the deviations that give each discrepancy type), `decisions` (what the
 clerks and approvers decide, and the credit notes and corrected invoices that follow), `bank`
-(payment runs, bank statements, reconciliation and the clerk's bank work), and `timeline` (the
+(the weekly transfers, bank statements, reconciliation and the clerk's bank work), `paying` (the
+vendors' bank accounts under four eyes and a payment run through Recon), and `timeline` (the
 day-by-day loop that ties them together, `demo_tenant_load`).
 """

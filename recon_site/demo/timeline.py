@@ -4,8 +4,10 @@ Each day, in the order an AP department lives it: purchase orders are placed, go
 (releasing the invoices on hold for them), the buyer closes or cancels orders, the day's
 documents come in and matching runs over what arrived; on weekdays the reviewers work the
 queues; on Thursdays the transfers go out, and on Mondays the bank statement is imported and
-reconciled. On the last working day a clerk leaves a paper bill typed in but not submitted (the
-demo's draft).
+reconciled. The vendors' bank accounts are entered and approved on the first day; in the last
+week bank details change, and on the last working day the euro invoices due soon go out in a
+payment run through Recon (`paying`). On the last working day a clerk also leaves a paper bill
+typed in but not submitted (the demo's draft).
 
 Runs inside the caller's transaction, with the audit events held back by the caller
 (`audit_deferred`): a failure anywhere leaves nothing.
@@ -36,6 +38,7 @@ from recon_site.demo.invoices import (
     paper_draft_save,
     service_invoices,
 )
+from recon_site.demo.paying import PayingDesk, bank_accounts_take_over, paying_day
 from recon_site.demo.people import demo_users_ensure
 from recon_site.demo.plan import FIRST_DAY, DemoCalendar, InvoicePlan
 from recon_site.demo.vendors_and_pos import (
@@ -136,11 +139,13 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
         tenant=tenant, calendar=calendar, people=people, vendors=vendors, actor=actor, plans=plans, arrivals=arrivals
     )
     bank = BankDesk(tenant=tenant, calendar=calendar, people=people, actor=actor, plans=plans)
+    paying = PayingDesk.open(bank=bank, plans=planned_vendors, vendors=vendors)
     purchase_orders: dict[str, PurchaseOrder] = {}
     buyer = people.actors["admin"]
     for currency, limits in CURRENCY_LIMITS.items():
         currency_limit_save(tenant=tenant, actor=buyer, currency=currency, price_tolerance_floor=Decimal(0), **limits)
     last_workday = max(day for day in range(FIRST_DAY, 1) if calendar.weekday(day) < 5)
+    bank_accounts_take_over(desk=paying)
     for day in range(FIRST_DAY, 1):
         for order in placed.get(day, []):
             purchase_orders[order.number] = purchase_order_create_from_plan(
@@ -167,5 +172,6 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
             payment_run(desk=bank, day=day)
         if is_statement_day(calendar, day):
             statement_day(desk=bank, day=day)
+        paying_day(desk=paying, day=day)
     open_work_assign(desk=review)
     return demo_summary(tenant=tenant)

@@ -1,0 +1,180 @@
+"""Paying through Recon: the vendors' bank accounts under dual control, and a payment run.
+
+On the first day the clerk enters each vendor's bank account (the one its transfers go to) and
+the approver approves it: four eyes, through `vendors.bank_accounts`, each audited. In the last
+week one vendor's new bank details are approved (so its page says "Cooling off until …" and the
+run leaves it out, saying why), and another vendor's change is entered but not yet approved. On
+the last working day the clerk proposes a payment run of the approved euro invoices due within
+two weeks, takes out those the week's transfers already paid (their statement lines are not in
+yet), and the approver approves it: its invoices end the demo `payment_scheduled`, and the run's
+page offers its pain.001 file.
+
+The services take their time from the clock, not from the demo's calendar: an account approved
+"on day -90" is approved now, and its cooling-off (usable from approval + the tenant's
+`bank_account_cooling_off_days`) would still be running at the end of the seed. So the
+administrator sets the cooling-off to 0 days while the existing accounts are taken over (they
+were paid for years: nothing to wait for), and back to what it was right after, through the
+settings service, both audited. The late change then cools off for the tenant's days from the
+moment of the seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from payments.models import PaymentRun, PaymentRunItem
+from payments.runs.services import payment_run_approve, payment_run_line_remove, payment_run_propose
+from recon_site.demo.bank import BankDesk, own_account
+from recon_site.demo.plan import FIRST_DAY, VendorPlan
+from recon_site.demo.vendors_and_pos import bank_account
+from tenants.selectors import tenant_settings_get
+from tenants.services import tenant_settings_update
+from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose
+from vendors.models import Vendor, VendorBankAccount
+
+# The vendor whose new bank details the approver approves in the last days (cooling off at the
+# end), and the one whose change waits for approval: both pay in euros and bill every month.
+COOLING_OFF_VENDOR = "mueller"
+PENDING_CHANGE_VENDOR = "schneider"
+TAKEN_OVER = "Taken over from the ERP's vendor master: paid to for years."
+CHANGE_LETTER = "The vendor's letter of {date}: new bank after a merger."
+CHANGE_CHECKED = "Called the vendor back on the number we have on file: the change is genuine."
+CHANGE_BY_MAIL = "Change of bank details received by e-mail on {date}: to be confirmed by phone."
+RUN_CURRENCY = "EUR"
+RUN_DAYS_AHEAD = 14  # the run pays what falls due in the next two weeks
+
+
+@dataclass(frozen=True)
+class BankAccountEntry:
+    """What a clerk types for a vendor's account: an IBAN, or a local number with its bank code."""
+
+    iban: str = ""
+    account_number: str = ""
+    bank_code: str = ""
+    country: str = ""
+
+
+def _entry(number: str, country: str) -> BankAccountEntry:
+    """The demo's account number (`bank_account`) as the add form takes it: where the country has
+    no IBANs it is the bank code, then the account number (`021000021 576616042`)."""
+    if " " not in number:
+        return BankAccountEntry(iban=number)
+    *bank_code, account_number = number.split()
+    return BankAccountEntry(account_number=account_number, bank_code="".join(bank_code), country=country)
+
+
+@dataclass
+class PayingDesk:
+    """Who pays through Recon, and what waits between the last week's days."""
+
+    bank: BankDesk
+    plans: dict[str, VendorPlan]  # by vendor key
+    vendors: dict[str, Vendor]
+    # The last working days (oldest first): the change's letter, its approval, the run.
+    last_workdays: tuple[int, ...]
+    change_waiting: VendorBankAccount | None = None
+    runs: list[PaymentRun] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, *, bank: BankDesk, plans: list[VendorPlan], vendors: dict[str, Vendor]) -> PayingDesk:
+        workdays = tuple(day for day in range(FIRST_DAY, 1) if bank.calendar.weekday(day) < 5)
+        return cls(bank=bank, plans={plan.key: plan for plan in plans}, vendors=vendors, last_workdays=workdays[-3:])
+
+
+def _account_propose(desk: PayingDesk, *, key: str, number: str, comment: str, clerk: str) -> VendorBankAccount:
+    people, plan = desk.bank.people, desk.plans[key]
+    entry = _entry(number, plan.entry.country)
+    return vendor_bank_account_propose(
+        tenant=desk.bank.tenant,
+        vendor=desk.vendors[key],
+        actor=people.actors[clerk],
+        role=people.roles[clerk],
+        iban=entry.iban,
+        account_number=entry.account_number,
+        bank_code=entry.bank_code,
+        country=entry.country,
+        comment=comment,
+    )
+
+
+def _account_approve(desk: PayingDesk, account: VendorBankAccount, *, comment: str = "") -> None:
+    people = desk.bank.people
+    vendor_bank_account_approve(
+        tenant=desk.bank.tenant,
+        account=account,
+        actor=people.actors["approver"],
+        role=people.roles["approver"],
+        comment=comment,
+    )
+
+
+def bank_accounts_take_over(*, desk: PayingDesk) -> None:
+    """Every vendor's account entered by the clerk and approved by the approver, on the first day;
+    the cooling-off set to 0 days meanwhile (see the module's docstring) and then restored."""
+    tenant, admin = desk.bank.tenant, desk.bank.people.actors["admin"]
+    cooling_off_days = tenant_settings_get(tenant=tenant).bank_account_cooling_off_days
+    tenant_settings_update(tenant=tenant, actor=admin, bank_account_cooling_off_days=0)
+    for key, plan in desk.plans.items():
+        _account_approve(desk, _account_propose(desk, key=key, number=plan.iban, comment=TAKEN_OVER, clerk="clerk"))
+    tenant_settings_update(tenant=tenant, actor=admin, bank_account_cooling_off_days=cooling_off_days)
+
+
+def _changed_account(desk: PayingDesk, key: str) -> str:
+    return bank_account(desk.plans[key].entry.country, purpose=f"{key}-changed")
+
+
+def paying_day(*, desk: PayingDesk, day: int) -> None:
+    """The last week's work on paying: a vendor's change of bank details entered (third-last
+    working day) and approved after a call-back (second-last: still cooling off at the end); on
+    the last working day another vendor's change entered and left for the approver, and the
+    payment run proposed and approved."""
+    if day not in desk.last_workdays:
+        return
+    letter, approval, last = desk.last_workdays
+    date = desk.bank.calendar.date(day)
+    if day == letter:
+        desk.change_waiting = _account_propose(
+            desk,
+            key=COOLING_OFF_VENDOR,
+            number=_changed_account(desk, COOLING_OFF_VENDOR),
+            comment=CHANGE_LETTER.format(date=date.isoformat()),
+            clerk="clerk",
+        )
+    if day == approval and desk.change_waiting is not None:
+        _account_approve(desk, desk.change_waiting, comment=CHANGE_CHECKED)
+        desk.change_waiting = None
+    if day == last:
+        _account_propose(
+            desk,
+            key=PENDING_CHANGE_VENDOR,
+            number=_changed_account(desk, PENDING_CHANGE_VENDOR),
+            comment=CHANGE_BY_MAIL.format(date=date.isoformat()),
+            clerk="clerk2",
+        )
+        desk.runs.append(_payment_run_through_recon(desk, day=day))
+
+
+def _payment_run_through_recon(desk: PayingDesk, *, day: int) -> PaymentRun:
+    """The clerk proposes the run (approved euro invoices due within two weeks), takes out what
+    this week's transfers already paid (the statement showing them is not imported yet), and the
+    approver approves it: its invoices become `payment_scheduled` and its pain.001 is written."""
+    bank = desk.bank
+    tenant, clerk = bank.tenant, bank.people.actors["clerk"]
+    run = payment_run_propose(
+        tenant=tenant,
+        actor=clerk,
+        currency=RUN_CURRENCY,
+        due_by=bank.calendar.date(day + RUN_DAYS_AHEAD),
+        debtor_name=tenant.name,
+        debtor_iban=own_account(RUN_CURRENCY),
+    )
+    paid_already = sorted(
+        PaymentRunItem.objects.for_tenant(tenant)
+        .filter(run=run, invoice_id__in=bank.paid)
+        .values_list("invoice_id", flat=True)
+    )
+    for invoice_id in paid_already:
+        run = payment_run_line_remove(tenant=tenant, run=run, invoice_id=invoice_id, actor=clerk)
+    run = payment_run_approve(tenant=tenant, run=run, actor=bank.people.actors["approver"])
+    bank.paid.update(PaymentRunItem.objects.for_tenant(tenant).filter(run=run).values_list("invoice_id", flat=True))
+    return run
