@@ -80,8 +80,10 @@ class PayingFacts:
     account_statuses: Counter[str]
     payable_reasons: dict[str, str]  # vendor name: why a run cannot pay it now ("" when it can)
     decided_by_proposer: int  # accounts approved or rejected by whoever proposed them
-    runs: list[tuple[str, str, int]]  # status, file name, invoices
-    run_invoice_statuses: set[str]
+    runs: list[tuple[str, str, int]]  # status, file name, invoices; oldest first
+    run_invoice_statuses: list[set[str]]  # of each run, oldest first
+    run_payments: Counter[str]  # statement lines carrying a run's EndToEndId, by status
+    run_transfers: list[int]  # transfers (EndToEndIds) of each run, oldest first
     run_excluded_reasons: dict[str, set[str]]  # vendor name: why left out
     file_errors: list[str]
     end_to_end_ids_in_file: bool
@@ -128,7 +130,19 @@ def _paying_facts(tenant: Tenant) -> PayingFacts:
             (each.status, each.file_name, PaymentRunItem.objects.for_tenant(tenant).filter(run=each).count())
             for each in runs
         ],
-        run_invoice_statuses=set(items.values_list("invoice__status", flat=True)),
+        run_invoice_statuses=[
+            set(PaymentRunItem.objects.for_tenant(tenant).filter(run=each).values_list("invoice__status", flat=True))
+            for each in runs
+        ],
+        run_payments=Counter(
+            Payment.objects.for_tenant(tenant)
+            .filter(end_to_end_id__in=PaymentRunItem.objects.for_tenant(tenant).values("end_to_end_id"))
+            .values_list("status", flat=True)
+        ),
+        run_transfers=[
+            PaymentRunItem.objects.for_tenant(tenant).filter(run=each).values("end_to_end_id").distinct().count()
+            for each in runs
+        ],
         run_excluded_reasons=excluded,
         file_errors=pain001_errors(content, version=run.file_format),
         end_to_end_ids_in_file=all(
@@ -147,7 +161,10 @@ def _documents(tenant: Tenant) -> list[tuple[str, str, int, str, str]]:
     rows = Invoice.objects.for_tenant(tenant).values_list(
         "invoice_number", "currency", "total_amount", "status", "invoice_date"
     )
-    return sorted((number, currency, total, status, date.isoformat()) for number, currency, total, status, date in rows)
+    return sorted(
+        (number, currency, total, status, date.isoformat() if date else "")
+        for number, currency, total, status, date in rows
+    )
 
 
 def _facts(tenant: Tenant, **outputs: Any) -> dict[str, Any]:
@@ -323,12 +340,13 @@ def test_every_vendor_has_a_bank_account_approved_by_a_second_person(demo: DemoF
 
 
 def test_the_payment_run_is_approved_and_its_file_validates(demo: DemoFacts) -> None:
+    """The last working day's run: approved, its invoices scheduled, its file offered and valid."""
     paying = demo.paying
-    [(status, file_name, invoices)] = paying.runs
+    [_earlier, (status, file_name, invoices)] = paying.runs
     assert status == PaymentRunStatus.APPROVED
     assert file_name.endswith(".xml")
     assert invoices >= 20
-    assert paying.run_invoice_statuses == {InvoiceStatus.PAYMENT_SCHEDULED}
+    assert paying.run_invoice_statuses[-1] == {InvoiceStatus.PAYMENT_SCHEDULED}
     assert demo.statuses[(InvoiceStatus.PAYMENT_SCHEDULED, "")] == invoices
     assert paying.file_errors == []
     assert paying.end_to_end_ids_in_file
@@ -339,3 +357,15 @@ def test_the_payment_run_is_approved_and_its_file_validates(demo: DemoFacts) -> 
     assert len(reasons) == 1
     assert "can be paid from" in next(iter(reasons))
     assert next(iter(reasons)) in paying.run_page.replace("&#x27;", "'")
+
+
+def test_an_earlier_runs_transfers_come_back_on_the_statement_and_reconcile(demo: DemoFacts) -> None:
+    """The week before's run: the bank statement brings each transfer back with its EndToEndId,
+    and tier 0 reconciles exactly its invoices."""
+    paying = demo.paying
+    [(status, _, invoices), _last] = paying.runs
+    assert status == PaymentRunStatus.APPROVED
+    assert invoices >= 10
+    assert paying.run_invoice_statuses[0] == {InvoiceStatus.RECONCILED}
+    # One statement line per transfer of the earlier run, every one matched; none yet for the last run's.
+    assert paying.run_payments == Counter({PaymentStatus.MATCHED: paying.run_transfers[0]})

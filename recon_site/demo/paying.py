@@ -7,7 +7,10 @@ run leaves it out, saying why), and another vendor's change is entered but not y
 the last working day the clerk proposes a payment run of the approved euro invoices due within
 two weeks, takes out those the week's transfers already paid (their statement lines are not in
 yet), and the approver approves it: its invoices end the demo `payment_scheduled`, and the run's
-page offers its pain.001 file.
+page offers its pain.001 file. A week earlier, on the Thursday before the last week, the euro
+invoices due within the week went out through a run too: the bank booked its transfers on
+Friday, and Monday's statement (CAMT.053, which carries each transfer's EndToEndId) brought them
+back, so reconciliation's tier 0 paid exactly each transfer's invoices.
 
 The services take their time from the clock, not from the demo's calendar: an account approved
 "on day -90" is approved now, and its cooling-off (usable from approval + the tenant's
@@ -20,11 +23,15 @@ moment of the seed.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
 
+from core.money import format_minor
 from payments.models import PaymentRun, PaymentRunItem
 from payments.runs.services import payment_run_approve, payment_run_line_remove, payment_run_propose
-from recon_site.demo.bank import BankDesk, own_account
+from payments.services import statement_import
+from recon_site.demo.bank import PAYMENT_RUN_WEEKDAY, BankDesk, own_account
 from recon_site.demo.plan import FIRST_DAY, VendorPlan
 from recon_site.demo.vendors_and_pos import bank_account
 from tenants.selectors import tenant_settings_get
@@ -72,13 +79,24 @@ class PayingDesk:
     vendors: dict[str, Vendor]
     # The last working days (oldest first): the change's letter, its approval, the run.
     last_workdays: tuple[int, ...]
+    # The Thursday whose transfers go out through a Recon run and come back on Monday's statement.
+    earlier_run_day: int
     change_waiting: VendorBankAccount | None = None
     runs: list[PaymentRun] = field(default_factory=list)
+    booked: list[tuple[int, PaymentRun]] = field(default_factory=list)  # the bank books a run's transfers
 
     @classmethod
     def open(cls, *, bank: BankDesk, plans: list[VendorPlan], vendors: dict[str, Vendor]) -> PayingDesk:
         workdays = tuple(day for day in range(FIRST_DAY, 1) if bank.calendar.weekday(day) < 5)
-        return cls(bank=bank, plans={plan.key: plan for plan in plans}, vendors=vendors, last_workdays=workdays[-3:])
+        # Thursday's transfers are booked on Friday and on Monday's statement: four days later.
+        thursday = max(day for day in workdays if day <= -4 and bank.calendar.weekday(day) == PAYMENT_RUN_WEEKDAY)
+        return cls(
+            bank=bank,
+            plans={plan.key: plan for plan in plans},
+            vendors=vendors,
+            last_workdays=workdays[-3:],
+            earlier_run_day=thursday,
+        )
 
 
 def _account_propose(desk: PayingDesk, *, key: str, number: str, comment: str, clerk: str) -> VendorBankAccount:
@@ -154,9 +172,9 @@ def paying_day(*, desk: PayingDesk, day: int) -> None:
         desk.runs.append(_payment_run_through_recon(desk, day=day))
 
 
-def _payment_run_through_recon(desk: PayingDesk, *, day: int) -> PaymentRun:
-    """The clerk proposes the run (approved euro invoices due within two weeks), takes out what
-    this week's transfers already paid (the statement showing them is not imported yet), and the
+def _payment_run_through_recon(desk: PayingDesk, *, day: int, days_ahead: int = RUN_DAYS_AHEAD) -> PaymentRun:
+    """The clerk proposes the run (approved euro invoices due within `days_ahead`), takes out what
+    the week's transfers already paid (the statement showing them is not imported yet), and the
     approver approves it: its invoices become `payment_scheduled` and its pain.001 is written."""
     bank = desk.bank
     tenant, clerk = bank.tenant, bank.people.actors["clerk"]
@@ -164,7 +182,7 @@ def _payment_run_through_recon(desk: PayingDesk, *, day: int) -> PaymentRun:
         tenant=tenant,
         actor=clerk,
         currency=RUN_CURRENCY,
-        due_by=bank.calendar.date(day + RUN_DAYS_AHEAD),
+        due_by=bank.calendar.date(day + days_ahead),
         debtor_name=tenant.name,
         debtor_iban=own_account(RUN_CURRENCY),
     )
@@ -178,3 +196,71 @@ def _payment_run_through_recon(desk: PayingDesk, *, day: int) -> PaymentRun:
     run = payment_run_approve(tenant=tenant, run=run, actor=bank.people.actors["approver"])
     bank.paid.update(PaymentRunItem.objects.for_tenant(tenant).filter(run=run).values_list("invoice_id", flat=True))
     return run
+
+
+def paying_thursday(*, desk: PayingDesk, day: int) -> None:
+    """On the Thursday before the last week, the euro invoices due within the week go out through
+    a Recon run (before the week's other transfers, which then leave them alone): the bank books
+    them on Friday, and Monday's statement brings them back with their EndToEndIds (tier 0)."""
+    if day == desk.earlier_run_day:
+        run = _payment_run_through_recon(desk, day=day, days_ahead=7)
+        desk.runs.append(run)
+        desk.booked.append((day + 1, run))
+
+
+def _camt053(desk: PayingDesk, *, day: int, transfers: list[tuple[int, str, str, str, int, str]]) -> bytes:
+    """The bank's CAMT.053 for the run transfers booked before `day`: one booked debit entry per
+    transfer, carrying its EndToEndId, the vendor and the invoice numbers it paid."""
+    calendar = desk.bank.calendar
+    entries = []
+    for booking_day, end_to_end_id, name, iban, amount, numbers in transfers:
+        booked = calendar.date(booking_day).isoformat()
+        entries.append(
+            f'<Ntry><Amt Ccy="{RUN_CURRENCY}">{format_minor(amount, RUN_CURRENCY)}</Amt>'
+            f"<CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>{booked}</Dt></BookgDt>"
+            f"<ValDt><Dt>{booked}</Dt></ValDt><AcctSvcrRef>{end_to_end_id}-BK</AcctSvcrRef>"
+            f"<NtryDtls><TxDtls><Refs><EndToEndId>{end_to_end_id}</EndToEndId></Refs>"
+            f"<RltdPties><Cdtr><Nm>{escape(name)}</Nm></Cdtr><CdtrAcct><Id><IBAN>{iban}</IBAN></Id></CdtrAcct>"
+            f"</RltdPties><RmtInf><Ustrd>{escape(numbers[:140])}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+        )
+    statement_id = f"RUNS-{calendar.date(day - 1):%Y%m%d}"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+        f"<GrpHdr><MsgId>{statement_id}</MsgId><CreDtTm>{calendar.date(day - 1)}T18:00:00</CreDtTm></GrpHdr>"
+        f"<Stmt><Id>{statement_id}</Id><Acct><Id><IBAN>{own_account(RUN_CURRENCY)}</IBAN></Id>"
+        f"<Ccy>{RUN_CURRENCY}</Ccy></Acct>{''.join(entries)}</Stmt></BkToCstmrStmt></Document>"
+    ).encode()
+
+
+def run_transfers_import(*, desk: PayingDesk, day: int) -> None:
+    """On a statement day, before reconciliation: the statement of the run transfers the bank
+    booked since, imported (CAMT.053, which carries EndToEndIds; the demo's CSV has no column for
+    them), so tier 0 reconciles exactly each transfer's invoices."""
+    due = [(booking_day, run) for booking_day, run in desk.booked if booking_day < day]
+    if not due:
+        return
+    desk.booked = [(booking_day, run) for booking_day, run in desk.booked if booking_day >= day]
+    transfers = []
+    for booking_day, run in due:
+        items: dict[str, list[PaymentRunItem]] = defaultdict(list)
+        for item in (
+            PaymentRunItem.objects.for_tenant(desk.bank.tenant).filter(run=run).select_related("vendor", "invoice")
+        ):
+            items[item.end_to_end_id].append(item)
+        by_name = {plan.name: plan for plan in desk.plans.values()}
+        for end_to_end_id in sorted(items):
+            group = items[end_to_end_id]
+            vendor = group[0].vendor
+            numbers = " ".join(sorted(item.invoice.invoice_number for item in group))
+            iban = by_name[vendor.name].iban
+            transfers.append(
+                (booking_day, end_to_end_id, vendor.name, iban, sum(item.amount for item in group), numbers)
+            )
+    statement_import(
+        tenant=desk.bank.tenant,
+        binary=_camt053(desk, day=day, transfers=transfers),
+        filename=f"camt053-{desk.bank.calendar.date(day - 1):%Y-%m-%d}.xml",
+        actor=desk.bank.actor,
+        format="camt053",
+    )

@@ -5,9 +5,10 @@ Each day, in the order an AP department lives it: purchase orders are placed, go
 documents come in and matching runs over what arrived; on weekdays the reviewers work the
 queues; on Thursdays the transfers go out, and on Mondays the bank statement is imported and
 reconciled. The vendors' bank accounts are entered and approved on the first day; in the last
-week bank details change, and on the last working day the euro invoices due soon go out in a
-payment run through Recon (`paying`). On the last working day a clerk also leaves a paper bill
-typed in but not submitted (the demo's draft).
+week bank details change; the Thursday before, and the last working day, the euro invoices due
+soon go out in a payment run through Recon, the first coming back on Monday's statement
+(`paying`). On the last working day a clerk also leaves a paper bill typed in but not submitted
+(the demo's draft).
 
 Runs inside the caller's transaction, with the audit events held back by the caller
 (`audit_deferred`): a failure anywhere leaves nothing.
@@ -38,7 +39,13 @@ from recon_site.demo.invoices import (
     paper_draft_save,
     service_invoices,
 )
-from recon_site.demo.paying import PayingDesk, bank_accounts_take_over, paying_day
+from recon_site.demo.paying import (
+    PayingDesk,
+    bank_accounts_take_over,
+    paying_day,
+    paying_thursday,
+    run_transfers_import,
+)
 from recon_site.demo.people import demo_users_ensure
 from recon_site.demo.plan import FIRST_DAY, DemoCalendar, InvoicePlan
 from recon_site.demo.vendors_and_pos import (
@@ -169,8 +176,10 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
         if day == last_workday:
             paper_draft_save(tenant=tenant, clerk=people.actors["clerk"], calendar=calendar, day=day)
         if is_payment_run(calendar, day):
+            paying_thursday(desk=paying, day=day)
             payment_run(desk=bank, day=day)
         if is_statement_day(calendar, day):
+            run_transfers_import(desk=paying, day=day)
             statement_day(desk=bank, day=day)
         paying_day(desk=paying, day=day)
     open_work_assign(desk=review)
