@@ -22,6 +22,7 @@ from pathlib import Path
 import sepaxml  # type: ignore[import-untyped]  # ships no stubs
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs
 
+from core.csv_safe import csv_cell
 from core.money import from_minor
 
 PAIN_09 = "pain.001.001.09"
@@ -192,8 +193,11 @@ def csv_write(payment_file: PaymentFile) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for transfer in payment_file.transfers:
+        # Through csv_cell like every CSV the app writes: a vendor named "=HYPERLINK(…)" must stay text
+        # in the spreadsheet a treasurer opens this in.
         writer.writerow(
-            [
+            csv_cell(value)
+            for value in [
                 transfer.end_to_end_id,
                 transfer.creditor_name,
                 transfer.creditor_account,

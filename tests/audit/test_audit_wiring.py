@@ -129,7 +129,10 @@ class TestAdmin:
         page = admin_client.get(f"/admin/vendors/vendor/{vendor.pk}/change/")
         form = page.context["adminform"].form
         data = {key: value for key, value in form.initial.items() if value is not None}
-        data.update({"name": "New Name Ltd", "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0"})
+        data["name"] = "New Name Ltd"
+        for inline in page.context["inline_admin_formsets"]:  # aliases, bank accounts (read only)
+            management = inline.formset.management_form
+            data.update({management.add_prefix(name): value for name, value in management.initial.items()})
         response = admin_client.post(f"/admin/vendors/vendor/{vendor.pk}/change/", data)
         assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
         [event] = _events(tenant, entity_type="vendor", action="admin.updated")
