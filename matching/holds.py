@@ -20,14 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.actors import Actor, system_actor
 from core.lookup_keys import po_number_key, po_number_key_expression
-from invoices.lifecycle import InvoiceMove, invoice_transition_many
+from invoices.lifecycle import InvoiceMove, invoice_transition_chunked
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import PO_CLOSED
 from matching.models import Discrepancy, MatchRun
@@ -44,7 +43,6 @@ REQUEUED_FOR_PO_STATUS = "Purchase order {po_number} was {status}: matching agai
 REQUEUED_FOR_PO_REOPENED = "Purchase order {po_number} was reopened: matching again."
 REQUEUED_FOR_NEW_PO = "Purchase order {po_number} was created: matching again."
 HOLD_EXPIRED = "Still no goods receipt {days} days after it was put on hold."
-ESCALATION_CHUNK = 500
 
 
 def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt) -> list[uuid.UUID]:
@@ -212,23 +210,15 @@ def matching_escalate_stale_holds(*, tenant: Tenant, now: dt.datetime | None = N
         .order_by("created_at", "id")
         .values_list("pk", flat=True)
     )
-    escalated = 0
     reason = HOLD_EXPIRED.format(days=max_days)
-    for start in range(0, len(stale), ESCALATION_CHUNK):
-        with transaction.atomic():
-            results = invoice_transition_many(
-                tenant=tenant,
-                moves=[
-                    InvoiceMove(
-                        invoice_id=invoice_id,
-                        to_status=InvoiceStatus.PENDING_REVIEW,
-                        queue=ReviewQueue.ESCALATED,
-                        reason=reason,
-                        expected_status=InvoiceStatus.ON_HOLD,
-                    )
-                    for invoice_id in stale[start : start + ESCALATION_CHUNK]
-                ],
-                actor=HOLD_ESCALATION_ACTOR,
-            )
-        escalated += sum(result.ok for result in results)
-    return escalated
+    moves = [
+        InvoiceMove(
+            invoice_id=invoice_id,
+            to_status=InvoiceStatus.PENDING_REVIEW,
+            queue=ReviewQueue.ESCALATED,
+            reason=reason,
+            expected_status=InvoiceStatus.ON_HOLD,
+        )
+        for invoice_id in stale
+    ]
+    return invoice_transition_chunked(tenant=tenant, moves=moves, actor=HOLD_ESCALATION_ACTOR)

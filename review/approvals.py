@@ -27,14 +27,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core.actors import Actor, system_actor
 from core.exceptions import DomainError
-from invoices.lifecycle import InvoiceMove, invoice_transition_many
+from invoices.lifecycle import InvoiceMove, invoice_transition_chunked
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy
 from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule, ApprovalStep, InvoiceApproval
@@ -47,7 +46,6 @@ SOD_REFUSED = "You entered or last changed this invoice: someone else must appro
 NOT_YOUR_STEP = "You may not approve step {position} of this invoice's chain ({step}): {who} may."
 ALREADY_APPROVED_STEP = "You have already approved a step of this invoice's chain: the next step needs someone else."
 CHAIN_ESCALATED = "Approval chain not complete {days} days after the invoice came into review."
-ESCALATION_CHUNK = 500
 
 
 class ApprovalRefused(DomainError):
@@ -421,26 +419,18 @@ def approvals_escalate_stale(*, tenant: Tenant, now: dt.datetime | None = None) 
         _, since = review_round_key(tenant=tenant, invoice=invoice)
         if (since or invoice.created_at) < now - dt.timedelta(days=rule.escalate_after_days):
             stale.append((invoice.pk, rule.escalate_after_days))
-    escalated = 0
-    for start in range(0, len(stale), ESCALATION_CHUNK):
-        with transaction.atomic():
-            results = invoice_transition_many(
-                tenant=tenant,
-                moves=[
-                    InvoiceMove(
-                        invoice_id=invoice_id,
-                        to_status=InvoiceStatus.PENDING_REVIEW,
-                        queue=ReviewQueue.ESCALATED,
-                        reason=CHAIN_ESCALATED.format(days=days),
-                        expected_status=InvoiceStatus.PENDING_REVIEW,
-                        context={"approval_escalation": True},
-                    )
-                    for invoice_id, days in stale[start : start + ESCALATION_CHUNK]
-                ],
-                actor=APPROVAL_ESCALATION_ACTOR,
-            )
-        escalated += sum(result.ok for result in results)
-    return escalated
+    moves = [
+        InvoiceMove(
+            invoice_id=invoice_id,
+            to_status=InvoiceStatus.PENDING_REVIEW,
+            queue=ReviewQueue.ESCALATED,
+            reason=CHAIN_ESCALATED.format(days=days),
+            expected_status=InvoiceStatus.PENDING_REVIEW,
+            context={"approval_escalation": True},
+        )
+        for invoice_id, days in stale
+    ]
+    return invoice_transition_chunked(tenant=tenant, moves=moves, actor=APPROVAL_ESCALATION_ACTOR)
 
 
 def tenants_with_escalating_rules() -> Iterable[Tenant]:
