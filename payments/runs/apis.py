@@ -154,7 +154,7 @@ class ProposeInputSerializer(serializers.Serializer):
     file_format = serializers.ChoiceField(choices=PaymentFileFormat.choices, default=PaymentFileFormat.PAIN_001_09)
 
 
-class InvoiceInputSerializer(serializers.Serializer):
+class RunInvoiceInputSerializer(serializers.Serializer):
     invoice_id = serializers.UUIDField()
 
 
@@ -222,22 +222,22 @@ class PaymentRunViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMo
         )
         return self._run_response(cancelled)
 
-    @extend_schema(summary="Take an invoice out of a proposed run", request=InvoiceInputSerializer)
+    @extend_schema(summary="Take an invoice out of a proposed run", request=RunInvoiceInputSerializer)
     @action(detail=True, methods=["post"], url_path="remove-invoice", pagination_class=None, filter_backends=[])
     def remove_invoice(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
-        data = InvoiceInputSerializer(data=request.data)
+        data = RunInvoiceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         invoice_id = data.validated_data["invoice_id"]
         return self._run_response(
             payment_run_line_remove(tenant=self.tenant, run=run, invoice_id=invoice_id, actor=self.actor)
         )
 
-    @extend_schema(summary="Add an approved invoice to a proposed run", request=InvoiceInputSerializer)
+    @extend_schema(summary="Add an approved invoice to a proposed run", request=RunInvoiceInputSerializer)
     @action(detail=True, methods=["post"], url_path="add-invoice", pagination_class=None, filter_backends=[])
     def add_invoice(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
-        data = InvoiceInputSerializer(data=request.data)
+        data = RunInvoiceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         invoice_id = data.validated_data["invoice_id"]
         return self._run_response(
