@@ -459,40 +459,54 @@ class FixtureBuilder:
         """An earlier clean invoice again: same vendor, PO, lines and totals; number re-spelled."""
         rng = self.rng
         original, original_lines = rng.choice(self.recent_clean)
-        copy = Invoice(
-            tenant=self.tenant,
-            vendor_id=original.vendor_id,
-            vendor_name_raw=original.vendor_name_raw,
-            vendor_tax_id_raw=original.vendor_tax_id_raw,
-            # "AIS-0000042" → "ais 0000042": the same after normalization, as a re-keyed copy would be.
-            invoice_number=original.invoice_number.replace("-", " ").lower(),
-            po_number=original.po_number,
-            currency=original.currency,
+        copy, lines = duplicate_rows(
+            original=original,
+            original_lines=original_lines,
             invoice_date=original.invoice_date + dt.timedelta(days=rng.randint(1, 5)),
-            due_date=original.due_date,
-            subtotal_amount=original.subtotal_amount,
-            tax_amount=original.tax_amount,
-            shipping_amount=original.shipping_amount,
-            total_amount=original.total_amount,
-            tax_rate=original.tax_rate,
-            status=InvoiceStatus.RECEIVED,
         )
-        copy.invoice_number_normalized = normalize_invoice_number(copy.invoice_number)
         rows.invoices.append(copy)
-        rows.invoice_lines += [
-            InvoiceLine(
-                tenant=self.tenant,
-                invoice=copy,
-                line_number=line.line_number,
-                sku=line.sku,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-                po_line_number=line.po_line_number,
-            )
-            for line in original_lines
-        ]
+        rows.invoice_lines += lines
+
+
+def duplicate_rows(
+    *, original: Invoice, original_lines: list[InvoiceLine], invoice_date: dt.date
+) -> tuple[Invoice, list[InvoiceLine]]:
+    """An earlier invoice sent again, as unsaved rows: same vendor, PO, lines and totals, dated
+    `invoice_date`, its number re-spelled ("AIS-0000042" → "ais 0000042": the same after
+    normalization, as a re-keyed copy would be). The matching bench's and the calibration's."""
+    copy = Invoice(
+        tenant_id=original.tenant_id,
+        vendor_id=original.vendor_id,
+        vendor_name_raw=original.vendor_name_raw,
+        vendor_tax_id_raw=original.vendor_tax_id_raw,
+        invoice_number=original.invoice_number.replace("-", " ").lower(),
+        po_number=original.po_number,
+        currency=original.currency,
+        invoice_date=invoice_date,
+        due_date=original.due_date,
+        subtotal_amount=original.subtotal_amount,
+        tax_amount=original.tax_amount,
+        shipping_amount=original.shipping_amount,
+        total_amount=original.total_amount,
+        tax_rate=original.tax_rate,
+        status=InvoiceStatus.RECEIVED,
+    )
+    copy.invoice_number_normalized = normalize_invoice_number(copy.invoice_number)
+    lines = [
+        InvoiceLine(
+            tenant_id=original.tenant_id,
+            invoice=copy,
+            line_number=line.line_number,
+            sku=line.sku,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            po_line_number=line.po_line_number,
+        )
+        for line in original_lines
+    ]
+    return copy, lines
 
 
 @dataclass(frozen=True)

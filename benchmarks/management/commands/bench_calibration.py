@@ -50,7 +50,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from benchmarks.fixtures import FIXTURE_MODELS, MATERIALS, NOUNS, SPECS
+from benchmarks.fixtures import FIXTURE_MODELS, MATERIALS, NOUNS, SPECS, duplicate_rows
 from benchmarks.scratch import bench_tenant_deactivate, database_describe, fixture_tables_analyze
 from core.actors import system_actor
 from core.money import round_to_minor
@@ -297,29 +297,11 @@ class ReplayBuilder:
 
     def _duplicate(self, number: int) -> None:
         original, original_lines, original_case = self.rng.choice(self.originals)
-        copy = Invoice(
-            tenant=self.tenant, vendor_id=original.vendor_id,
-            invoice_number=original.invoice_number.replace("-", " ").lower(),  # the same once normalized
-            po_number=original.po_number, currency=CURRENCY,
-            invoice_date=original.invoice_date + dt.timedelta(days=2), due_date=original.due_date,
-            subtotal_amount=original.subtotal_amount, total_amount=original.total_amount,
-            status=InvoiceStatus.RECEIVED,
-        )  # fmt: skip
-        copy.invoice_number_normalized = normalize_invoice_number(copy.invoice_number)
+        copy, lines = duplicate_rows(
+            original=original, original_lines=original_lines, invoice_date=original.invoice_date + dt.timedelta(days=2)
+        )
         self.rows.invoices.append(copy)
-        self.rows.invoice_lines += [
-            InvoiceLine(
-                tenant=self.tenant,
-                invoice=copy,
-                line_number=line.line_number,
-                sku=line.sku,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-            )
-            for line in original_lines
-        ]
+        self.rows.invoice_lines += lines
         self.cases.append(Case("duplicate", copy, original_case.right_po, dict(original_case.right_lines)))
 
 
