@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.exceptions import DomainError
 from core.http.forms import date_input, errors_add
 from review.approval_policies import delegation_create, delegation_revoke, delegations_of
-from review.people import active_members
+from review.people import active_members, member_choices
 from tenants.http.error_pages import post_only
 from tenants.http.web import tenant_view, web_of
 
@@ -36,11 +36,7 @@ class DelegationForm(forms.Form):
 
 def _form(request: HttpRequest, data: Any = None) -> DelegationForm:
     web = web_of(request)
-    choices = [
-        (str(membership.user_id), membership.user.get_username())
-        for membership in active_members(web.tenant)
-        if membership.user_id != request.user.pk
-    ]
+    choices = member_choices(active_members(web.tenant).exclude(user_id=request.user.pk))
     today = timezone.localdate()
     return DelegationForm(data, choices=choices, initial={"starts_on": today, "ends_on": today}, auto_id="d-%s")
 

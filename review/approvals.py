@@ -37,7 +37,8 @@ from invoices.lifecycle import InvoiceMove, invoice_transition_chunked
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy
 from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule, ApprovalStep, InvoiceApproval
-from tenants.models import Membership, Role, Tenant
+from review.people import active_members
+from tenants.models import Role, Tenant
 
 SEVERITY_RANK = {"": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 APPROVAL_ESCALATION_ACTOR = system_actor("approval_escalation")
@@ -191,7 +192,7 @@ def review_round_key(*, tenant: Tenant, invoice: Invoice) -> tuple[str, dt.datet
 
 def _members_by_role(tenant: Tenant) -> dict[str, list[Any]]:
     by_role: dict[str, list[Any]] = {}
-    for membership in Membership.objects.filter(tenant=tenant, is_active=True).select_related("user"):
+    for membership in active_members(tenant):
         by_role.setdefault(membership.role, []).append(membership.user)
     return by_role
 

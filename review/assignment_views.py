@@ -98,7 +98,8 @@ def my_work(request: HttpRequest) -> HttpResponse:
     disputes = list(owned_disputes(tenant=web.tenant, user_id=request.user.pk)[: MY_WORK_LIMIT + 1])
     for dispute in disputes:
         dispute.overdue = dispute.due_date is not None and dispute.due_date < today
-    membership = Membership.objects.filter(tenant=web.tenant, user=request.user).first()
+    # The request's own membership, read already by tenant_view (web.memberships).
+    membership = next((own for own in web.memberships if own.tenant_id == web.tenant.pk), None)
     unassigned = (
         Invoice.objects.for_tenant(web.tenant)
         .filter(status=InvoiceStatus.PENDING_REVIEW, assigned_to__isnull=True)

@@ -37,7 +37,7 @@ from core.exceptions import ConflictError, DocumentInvalid
 from invoices.models import Invoice, InvoiceStatus
 from review.decisions import can_review
 from review.models import Dispute, DisputeStatus
-from review.people import active_membership, notify
+from review.people import active_membership, member_choices, notify
 from tenants.models import Membership, Tenant
 from tenants.selectors import tenant_settings_get
 
@@ -203,12 +203,7 @@ def owned_disputes(*, tenant: Tenant, user_id: Any) -> QuerySet:
 
 def assignee_choices(members: Iterable[Membership]) -> list[tuple[str, str]]:
     """A list's "Assigned to" choices: anyone, me, nobody, then each member by name."""
-    return [
-        ("", "Anyone"),
-        ("me", "Me"),
-        ("none", "Nobody"),
-        *((str(membership.user_id), membership.user.get_username()) for membership in members),
-    ]
+    return [("", "Anyone"), ("me", "Me"), ("none", "Nobody"), *member_choices(members)]
 
 
 def assignee_filter(*, value: str, user_id: Any) -> dict[str, Any] | None:

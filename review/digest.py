@@ -60,10 +60,9 @@ class Digest:
         return not (self.invoices_total or self.disputes_total or self.unread or self.unassigned_in_review)
 
 
-def digest_for(*, membership: Membership, today: dt.date) -> Digest:
-    """What `membership`'s digest says on `today`."""
+def digest_for(*, membership: Membership, today: dt.date, sla_days: int) -> Digest:
+    """What `membership`'s digest says on `today`, lateness by the tenant's `sla_days`."""
     tenant, user = membership.tenant, membership.user
-    sla_days = review_sla_days(tenant)
     invoices = assigned_invoices(tenant=tenant, user_id=user.pk)
     disputes = owned_disputes(tenant=tenant, user_id=user.pk)
     digest = Digest(tenant=tenant, user=user, invoices_total=invoices.count(), disputes_total=disputes.count())
@@ -123,6 +122,7 @@ def digests_send(*, tenant: Tenant, now: dt.datetime | None = None) -> int:
     waiting = (
         Membership.objects.for_tenant(tenant).filter(is_active=True, digest_email=True).exclude(digest_sent_on=today)
     )
+    sla_days = review_sla_days(tenant)  # once for the tenant, not per member
     sent = 0
     for membership_id in list(waiting.values_list("pk", flat=True)):
         with transaction.atomic():
@@ -138,7 +138,7 @@ def digests_send(*, tenant: Tenant, now: dt.datetime | None = None) -> int:
                 continue  # sent meanwhile by another pass, switched off, or no address
             membership.digest_sent_on = today
             membership.save(update_fields=["digest_sent_on"])
-            digest = digest_for(membership=membership, today=today)
+            digest = digest_for(membership=membership, today=today, sla_days=sla_days)
             if digest.empty:
                 continue
             subject, body = digest_message(digest, today=today)

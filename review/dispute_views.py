@@ -46,7 +46,7 @@ from review.models import (
     Notification,
 )
 from review.originals import kept_file_response
-from review.people import active_members
+from review.people import active_members, member_choices
 from tenants.http.error_pages import method_not_allowed_page, post_only
 from tenants.http.web import WebContext, tenant_view, web_of
 
@@ -60,8 +60,7 @@ PAGE_SIZE = 50
 
 
 def _members(web: WebContext) -> list[tuple[str, str]]:
-    rows = active_members(web.tenant)
-    return [(str(row.user_id), row.user.get_username()) for row in rows]
+    return member_choices(active_members(web.tenant))
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -7,6 +7,7 @@ notify alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,6 +26,12 @@ def active_members(tenant: Tenant) -> QuerySet:
     """The tenant's active memberships with their users, by username (the pickers' order)."""
     username = get_user_model().USERNAME_FIELD
     return Membership.objects.filter(tenant=tenant, is_active=True).select_related("user").order_by(f"user__{username}")
+
+
+def member_choices(members: Iterable[Membership]) -> list[tuple[str, str]]:
+    """(user id, username) of each membership: the choices of every member picker (a dispute's
+    owner, an invoice's assignee, a delegate)."""
+    return [(str(membership.user_id), membership.user.get_username()) for membership in members]
 
 
 def active_membership(tenant: Tenant, user_id: Any, *, field: str) -> Membership:
