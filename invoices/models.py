@@ -147,6 +147,21 @@ class Invoice(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # Payment terms (issue #19 item 3): as the document states them (EN 16931 BT-20, UBL/CII
+    # PaymentTerms), else from the vendor's terms; the early-payment discount offered, the last
+    # day it may be taken and its amount in minor units of `currency` (0: none offered).
+    payment_terms_note = models.CharField(max_length=255, blank=True, default="", db_default="")
+    discount_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    discount_due_date = models.DateField(null=True, blank=True)
+    discount_amount = models.BigIntegerField(default=0, db_default=0)
+    # The account the document asks to be paid to (UBL PayeeFinancialAccount, CII
+    # PayeePartyCreditorFinancialAccount, a webhook's bank fields), kept like every account
+    # (core.bank_accounts: encrypted, keyed hash for comparing with the vendor's, masked for
+    # showing); all "" when the document names none. These columns have database defaults too,
+    # so the bulk writers that insert rows with SQL of their own need not name them.
+    payee_account_encrypted = models.TextField(blank=True, default="", db_default="")
+    payee_account_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    payee_account_mask = models.CharField(max_length=16, blank=True, default="", db_default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -245,6 +260,14 @@ class Invoice(TenantOwnedModel):
                     | models.Q(credited_invoice__isnull=True, credited_invoice_number="")
                 ),
                 name="invoice_credit_reference_only_on_credit_notes",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(discount_amount__gte=0, discount_amount__lte=models.F("total_amount")),
+                name="invoice_discount_within_total",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(discount_pct__isnull=True) | models.Q(discount_pct__gt=0, discount_pct__lt=100),
+                name="invoice_discount_pct_0_100",
             ),
         ]
 

@@ -261,6 +261,9 @@ class PaymentRun(TenantOwnedModel):
     execution_date = models.DateField()
     # Minor units of `currency`; null: no limit.
     max_total = models.BigIntegerField(null=True, blank=True)
+    # Take every early-payment discount still available on the execution date (pay the invoice's
+    # open balance less its discount); false: pay open balances in full.
+    take_discounts = models.BooleanField(default=True, db_default=True)
     file_format = models.CharField(
         max_length=20, choices=PaymentFileFormat.choices, default=PaymentFileFormat.PAIN_001_09
     )
@@ -327,6 +330,9 @@ class PaymentRunItem(TenantOwnedModel):
     invoice = models.ForeignKey("invoices.Invoice", on_delete=models.PROTECT, related_name="payment_run_items")
     vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="+")
     amount = models.BigIntegerField(help_text="Minor units of the run's currency.")
+    # The early-payment discount taken (minor units): `amount` + this settles the invoice. A
+    # database default, as the proposal inserts its items with one statement of its own.
+    discount_amount = models.BigIntegerField(default=0, db_default=0)
     end_to_end_id = models.CharField(max_length=35)
     is_live = models.BooleanField(default=True)
     # The vendor's account paid to, as shown (set at approval from the vendor's payable account).
@@ -337,6 +343,7 @@ class PaymentRunItem(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "end_to_end_id"], name="paymentrunitem_e2e")]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="paymentrunitem_amount_gt_0"),
+            models.CheckConstraint(condition=models.Q(discount_amount__gte=0), name="paymentrunitem_discount_gte_0"),
             models.UniqueConstraint(
                 fields=["tenant", "invoice"], condition=models.Q(is_live=True), name="paymentrunitem_one_live_run"
             ),

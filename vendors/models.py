@@ -23,10 +23,26 @@ class Vendor(TenantOwnedModel):
     quantity_tolerance_pct = models.DecimalField(
         max_digits=6, decimal_places=3, null=True, blank=True, validators=[MinValueValidator(0)]
     )
+    # Payment terms (issue #19 item 3), e.g. 2/10 net 30: due `payment_net_days` after the invoice
+    # date; `discount_pct` off when paid within `discount_days`. Null: none agreed (an invoice's
+    # own terms still apply).
+    payment_net_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    discount_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    discount_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(discount_pct__isnull=True) | models.Q(discount_pct__gt=0, discount_pct__lt=100),
+                name="vendor_discount_pct_0_100",
+            ),
+            # A discount comes with the days it may be taken in, and those days with a discount.
+            models.CheckConstraint(
+                condition=models.Q(discount_pct__isnull=True, discount_days__isnull=True)
+                | models.Q(discount_pct__isnull=False, discount_days__isnull=False),
+                name="vendor_discount_with_days",
+            ),
             models.UniqueConstraint(
                 fields=["tenant", "tax_id"], condition=~models.Q(tax_id=""), name="vendor_unique_tenant_tax_id"
             ),

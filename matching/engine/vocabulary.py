@@ -25,12 +25,16 @@ QUANTITY_NOT_RECEIVED = "quantity_not_received"
 RECEIPT_MISSING = "receipt_missing"
 TOTAL_MISMATCH = "total_mismatch"
 TAX_MISMATCH = "tax_mismatch"
+# Raised by payments, not by the engine: the bank returned a run's credit transfer (issue #19 item 5).
+PAYMENT_RETURNED = "payment_returned"
 
 DISCREPANCY_TYPES = (
     DUPLICATE_INVOICE, POSSIBLE_DUPLICATE, UNKNOWN_VENDOR, MISSING_PO, PO_NOT_FOUND, PO_CLOSED,
     VENDOR_MISMATCH, CURRENCY_MISMATCH, UNMATCHED_LINE, PRICE_MISMATCH, QUANTITY_EXCEEDS_PO,
-    QUANTITY_NOT_RECEIVED, RECEIPT_MISSING, TOTAL_MISMATCH, TAX_MISMATCH,
+    QUANTITY_NOT_RECEIVED, RECEIPT_MISSING, TOTAL_MISMATCH, TAX_MISMATCH, PAYMENT_RETURNED,
 )  # fmt: skip
+# Types written by other parts of Recon on an invoice's latest result, never by a match.
+RAISED_OUTSIDE_ENGINE = frozenset({PAYMENT_RETURNED})
 
 # What a clerk reads for each type (pages, exports, the API's `type_label`): what differs, and
 # from what, rather than the code.
@@ -50,6 +54,7 @@ DISCREPANCY_TYPE_LABELS = {
     RECEIPT_MISSING: "Goods not received yet",
     TOTAL_MISMATCH: "Total does not add up",
     TAX_MISMATCH: "Tax does not add up",
+    PAYMENT_RETURNED: "Payment returned by the bank",
 }
 
 LOW, MEDIUM, HIGH, CRITICAL = "low", "medium", "high", "critical"
