@@ -3,8 +3,8 @@
 Every tier takes the same `PaymentFacts` (the payment, the tenant's limits, the batch's open
 invoices, the vendor the bank line comes from and the invoices its remittance names) and returns
 a `Proposal` or None; `engine.reconcile_payment` asks them strongest first and the first that
-answers wins. Also here: the bounded subset-sum and the write-off limit the tiers share. Pure:
-no ORM, no clock, no randomness.
+answers wins. Also here: the write-off limit the tiers share (the subset-sum they share is
+payments.reconciliation.subsets). Pure: no ORM, no clock, no randomness.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Protocol
 from core.money import format_minor
 from payments.reconciliation.counterparty import Evidence
 from payments.reconciliation.references import OpenInvoiceIndex
+from payments.reconciliation.subsets import EXACT_MAX_SIZE, subset_sum
 from payments.reconciliation.types import (
     OpenInvoice,
     PaymentRecord,
@@ -68,66 +69,6 @@ _TIER5_VENDOR_AGREES = Decimal("0.90")
 _TIER5_REFERENCE_ONLY = Decimal("0.80")
 _TIER5_SEVERAL = Decimal("0.60")
 _AMBIGUOUS = Decimal("0.50")
-
-
-@dataclass(frozen=True)
-class SubsetSearch:
-    """The sets found (indices into the amounts, at most `max_solutions`) and whether the budget ran out."""
-
-    solutions: tuple[tuple[int, ...], ...]
-    gave_up: bool
-    steps: int
-
-
-def subset_sum(
-    amounts: Sequence[int], target: int, *, min_size: int, max_size: int, budget: int, max_solutions: int = 2
-) -> SubsetSearch:
-    """Sets of 2..`max_size` amounts (all positive) that add up to `target`, searched depth-first.
-
-    Depth-first over the amounts in the order given (callers pass oldest first), so the first
-    set found is the one of the oldest invoices. The search stops at `max_solutions` sets (two
-    are enough to know an answer is ambiguous) or after `budget` steps, in which case it
-    reports `gave_up`: a large set of near-equal amounts has combinatorially many subsets, and
-    the engine must answer in bounded time; such a payment is left to a clerk.
-    """
-    count = len(amounts)
-    suffix = [0] * (count + 1)
-    for index in range(count - 1, -1, -1):
-        suffix[index] = suffix[index + 1] + amounts[index]
-    solutions: list[tuple[int, ...]] = []
-    chosen: list[int] = []
-    steps = 0
-    gave_up = False
-
-    def search(start: int, remaining: int) -> bool:
-        """True to stop the whole search."""
-        nonlocal steps, gave_up
-        for index in range(start, count):
-            steps += 1
-            if steps > budget:
-                gave_up = True
-                return True
-            if suffix[index] < remaining:  # even all the rest cannot reach it
-                return False
-            amount = amounts[index]
-            if amount > remaining:
-                continue
-            chosen.append(index)
-            if amount == remaining:
-                if len(chosen) >= min_size:
-                    solutions.append(tuple(chosen))
-                    if len(solutions) >= max_solutions:
-                        chosen.pop()
-                        return True
-            elif len(chosen) < max_size and search(index + 1, remaining - amount):
-                chosen.pop()
-                return True
-            chosen.pop()
-        return False
-
-    if target > 0 and max_size >= min_size:
-        search(0, target)
-    return SubsetSearch(tuple(solutions), gave_up, steps)
 
 
 def write_off_limit(balance: int, currency: str, settings: ReconcileSettings) -> int:
@@ -270,7 +211,7 @@ def tier_reference(*, facts: PaymentFacts) -> Proposal | None:
         return None
     chosen = [referenced[index] for index in search.solutions[0]]
     numbers = _numbers(chosen)
-    if len(search.solutions) > 1:
+    if not search.is_unique:
         union = {index for solution in search.solutions for index in solution}
         return facts.proposal(
             tier=1,
@@ -350,8 +291,12 @@ def tier_vendor_amount(*, facts: PaymentFacts) -> Proposal | None:
 def tier_vendor_sum(*, facts: PaymentFacts) -> Proposal | None:
     """Tier 3: the payment equals the sum of a small set (2..`subset_max_size`) of the vendor's open balances.
 
-    A bounded subset-sum that prefers the oldest invoices and gives up after `subset_budget`
-    steps; more than one set, or a search that gave up, is a suggestion.
+    Exact for sets of up to four (payments.reconciliation.subsets): when exactly one set adds
+    up, it is proposed for allocation; when several do, or the search could not rule out another
+    within `subset_budget` (four invoices among thousands of distinct amounts), the proposal is a
+    suggestion of the sets found, never an allocation. Smaller sets are proposed before larger
+    ones, then the oldest invoices. A set of five or more invoices the remittance does not name
+    is left to a clerk: nothing proves it is the only one.
     """
     vendor = facts.vendor
     if vendor is None or facts.uncontested_references:
@@ -362,13 +307,13 @@ def tier_vendor_sum(*, facts: PaymentFacts) -> Proposal | None:
         [invoice.open_balance for invoice in smaller],
         amount,
         min_size=2,
-        max_size=facts.settings.subset_max_size,
+        max_size=min(facts.settings.subset_max_size, EXACT_MAX_SIZE),
         budget=facts.settings.subset_budget,
     )
     if not search.solutions:
         return None
     chosen = [smaller[index] for index in search.solutions[0]]
-    ambiguous = len(search.solutions) > 1 or search.gave_up
+    ambiguous = not search.is_unique
     union = sorted({index for solution in search.solutions for index in solution})
     return facts.proposal(
         tier=3,

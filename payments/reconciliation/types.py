@@ -68,10 +68,13 @@ class ReconcileSettings:
     fuzzy_vendor_threshold: int = 90  # rapidfuzz score 0-100
     auto_apply: bool = True
     auto_apply_min_confidence: Decimal = Decimal("0.90")
+    # Sets of the invoices a remittance names (tier 1) have up to this many; sets of invoices it
+    # does not name (tier 3), up to subsets.EXACT_MAX_SIZE (4) at most.
     subset_max_size: int = 6
-    # Steps the subset-sum search may take per payment before it gives up (a vendor with many
-    # open invoices of similar amounts would otherwise make one payment cost minutes).
-    subset_budget: int = 20_000
+    # Amounts the exact subset-sum may look up per payment before it gives up (payments.
+    # reconciliation.subsets): enough to settle three invoices among 10,000 distinct amounts
+    # (~7·10⁶) in about a second; past it a found set is only a suggestion.
+    subset_budget: int = 10_000_000
 
     def limits_for(self, currency: str) -> AmountLimits:
         return self.amount_limits.get(currency) or amount_limits_default(currency=currency)

@@ -302,7 +302,7 @@ def test_tier3_unique_set_is_auto_applied() -> None:
 
 def test_subset_sum_finds_the_right_set() -> None:
     search = subset_sum([5, 11, 7, 3, 19, 2], 21, min_size=2, max_size=6, budget=1_000, max_solutions=1)
-    assert search.solutions == ((0, 1, 3, 5),)  # 5 + 11 + 3 + 2, the earliest in order
+    assert search.solutions == ((4, 5),)  # 19 + 2: the smallest set first (then 11 + 7 + 3, ...)
     assert not search.gave_up
 
 
@@ -311,13 +311,17 @@ def test_subset_sum_respects_the_size_limit() -> None:
 
 
 def test_subset_sum_gives_up_within_its_budget_on_an_adversarial_set() -> None:
-    """60 even amounts and an odd target: no set exists, and there are ~50 million to try."""
+    """60 even amounts and an odd target: no set exists, and there are ~50 million to try.
+
+    Sets of up to four are ruled out exactly; five and six only depth-first, within its budget.
+    """
     amounts = [1_000 + 2 * index for index in range(60)]
     started = time.perf_counter()
-    search = subset_sum(amounts, 30_001, min_size=2, max_size=6, budget=20_000)
+    search = subset_sum(amounts, 30_001, min_size=2, max_size=6, budget=20_000, dfs_budget=20_000)
     assert search.gave_up and search.solutions == ()
-    assert search.steps <= 20_001
     assert time.perf_counter() - started < 1
+    exact = subset_sum(amounts, 30_001, min_size=2, max_size=4, budget=20_000)
+    assert not exact.gave_up and exact.solutions == ()
 
 
 def test_engine_answers_a_large_vendor_in_bounded_time() -> None:
