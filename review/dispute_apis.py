@@ -5,35 +5,47 @@ hand over, end) and who works an invoice
 Thin: every write goes through the services the web app uses (review.disputes,
 review.assignments), so the same checks, audit events and notifications apply; members are named
 by username, as on every screen. Opening a dispute stays `POST /api/invoices/{id}/dispute`.
-Files are listed (name, who, when); they are added and opened in the web app (an API upload
-would need the file spooling of the import endpoints, and a download an exception to the API's
-JSON-only answers: neither built yet).
+Files are listed (name, who, when, where to fetch it). They are added as the web app adds them:
+`POST /api/disputes/{id}/comments` as a multipart form (`body`, `kind`, and any number of
+`attachments` parts, up to review.dispute_attachments.FILES_MAX), checked by the same service
+before anything is written; `GET /api/disputes/{id}/files/{file_id}` answers the file itself, as
+it was attached (the one answer of this API that is not JSON), served as the web app serves it.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.exceptions import DocumentInvalid
 from core.http.schema import error_response
+from core.http.uploads import UploadTooLarge
 from invoices.models import Invoice
 from review.assignments import invoice_assign
+from review.dispute_attachments import FILES_MAX, MAX_BYTES_SETTING, dispute_attachment_get
 from review.disputes import DisputeEnd, dispute_assign, dispute_comment_add, dispute_resolve
-from review.models import Dispute, DisputeCommentKind, DisputeOutcome, DisputeStatus
+from review.intake.services import IncomingFile
+from review.models import Dispute, DisputeAttachment, DisputeCommentKind, DisputeOutcome, DisputeStatus
+from review.originals import kept_file_response
 from review.people import NOT_A_MEMBER, active_members
 from tenants.http.views import TenantAPIMixin
 from tenants.models import Membership, Tenant
 
 USERNAME_MAX = 150
+REQUEST_TOO_LARGE = "The request is {length} bytes; at most {files} files of {limit} bytes ({setting}) are taken."
 NO_ONE = 0  # a user id nobody has (ids start at 1)
 
 
@@ -62,6 +74,10 @@ class DisputeFileSerializer(serializers.Serializer):
     filename = serializers.CharField()
     author = serializers.CharField(source="author_label")
     created_at = serializers.DateTimeField()
+    download_url = serializers.SerializerMethodField(help_text="The file itself, as it was attached.")
+
+    def get_download_url(self, attachment: DisputeAttachment) -> str:
+        return f"/api/disputes/{attachment.dispute_id}/files/{attachment.pk}"
 
 
 class DisputeCommentSerializer(serializers.Serializer):
@@ -113,8 +129,34 @@ class DisputeOutputSerializer(serializers.ModelSerializer):
 
 
 class DisputeCommentInputSerializer(serializers.Serializer):
-    body = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    body = serializers.CharField(
+        allow_blank=True, trim_whitespace=False, default="", help_text="May be left out when files are attached."
+    )
     kind = serializers.ChoiceField(choices=DisputeCommentKind.choices, default=DisputeCommentKind.INTERNAL)
+    attachments = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        max_length=FILES_MAX,
+        help_text=f"Multipart only: up to {FILES_MAX} files (PDF, images, text, CSV, XML, e-mail, office files).",
+    )
+
+
+# What a multipart post of the most files at their largest can measure, with the envelope: a
+# request past it is refused (413) before Django spools its parts to disk.
+_MULTIPART_OVERHEAD = 1 << 16
+
+
+def _request_size_checked(request: Request) -> None:
+    limit = getattr(settings, MAX_BYTES_SETTING)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > FILES_MAX * limit + _MULTIPART_OVERHEAD:
+        raise UploadTooLarge(
+            REQUEST_TOO_LARGE.format(length=length, files=FILES_MAX, limit=limit, setting=MAX_BYTES_SETTING)
+        )
 
 
 class DisputeAssignInputSerializer(serializers.Serializer):
@@ -181,13 +223,24 @@ class DisputeViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def _answer(self, dispute: Dispute) -> Response:
         return Response(DisputeOutputSerializer(self.get_queryset().get(pk=dispute.pk)).data)
 
-    @extend_schema(request=DisputeCommentInputSerializer, responses={200: DisputeOutputSerializer})
-    @action(detail=True, methods=["post"])
+    @extend_schema(
+        request={
+            "application/json": DisputeCommentInputSerializer,
+            "multipart/form-data": DisputeCommentInputSerializer,
+        },
+        responses={200: DisputeOutputSerializer, 413: error_response("More than the files' limit.")},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser])
     def comments(self, request: Request, pk: str) -> Response:
-        """Add an internal note or a message to the vendor; `@username` notifies a member."""
+        """Add an internal note or a message to the vendor, files, or both (multipart: `attachments`
+        parts); `@username` notifies a member. One refused file refuses the whole post."""
         dispute = self._dispute()  # another tenant's is a 404 whatever the body
+        _request_size_checked(request)
         incoming = DisputeCommentInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        files = [
+            IncomingFile(name=upload.name or "", binary=upload) for upload in incoming.validated_data["attachments"]
+        ]
         dispute_comment_add(
             tenant=self.tenant,
             dispute=dispute,
@@ -195,8 +248,26 @@ class DisputeViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
             author=None,
             body=incoming.validated_data["body"],
             kind=incoming.validated_data["kind"],
+            files=files,
         )
         return self._answer(dispute)
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, "The file.")},
+    )
+    @action(detail=True, methods=["get"], url_path=r"files/(?P<file_id>[0-9a-fA-F-]{36})")
+    def files(self, request: Request, pk: str, file_id: str) -> Any:
+        """One file of the dispute's thread, as it was attached: a PDF inline, anything else as an
+        attachment, under the type Recon read from its content."""
+        dispute = self._dispute()  # another tenant's is a 404
+        try:
+            attachment_id = uuid.UUID(file_id)
+        except ValueError:
+            raise Http404 from None
+        shown = dispute_attachment_get(tenant=self.tenant, dispute_id=dispute.pk, attachment_id=attachment_id)
+        if shown is None:
+            raise Http404
+        return kept_file_response(shown.source_file, filename=shown.attachment.filename)
 
     @extend_schema(request=DisputeAssignInputSerializer, responses={200: DisputeOutputSerializer})
     @action(detail=True, methods=["post"])

@@ -102,7 +102,58 @@ def test_bad_input_is_a_4xx_naming_the_field_and_writes_nothing(
     assert DisputeComment.objects.for_tenant(tenant).count() == comments_before
 
 
-def test_another_tenants_dispute_and_invoice_are_404(api: APIClient, other_tenant: Tenant) -> None:
+def test_files_are_attached_and_fetched_through_the_api(api: APIClient, tenant: Tenant) -> None:
+    dispute = open_dispute(tenant)
+    photo = io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    photo.name = "damaged pallet.png"
+    note = io.BytesIO(b"Called them: credit note promised by Friday.\n")
+    note.name = "call.txt"
+    posted = api.post(
+        f"/api/disputes/{dispute.pk}/comments",
+        {"body": "Photos from the dock.", "kind": "internal", "attachments": [photo, note]},
+        format="multipart",
+    )
+    assert posted.status_code == 200, posted.content
+    files = posted.json()["comments"][-1]["files"]
+    assert [f["filename"] for f in files] == ["damaged pallet.png", "call.txt"]
+    fetched = api.get(files[1]["download_url"])
+    assert fetched.status_code == 200 and fetched["Content-Type"].startswith("text/plain")
+    assert b"".join(fetched.streaming_content) == b"Called them: credit note promised by Friday.\n"
+    assert "attachment" in fetched["Content-Disposition"] and fetched["X-Content-Type-Options"] == "nosniff"
+    pdf = api.get(posted.json()["files"][0]["download_url"])  # the quote attached when the dispute opened
+    assert pdf["Content-Type"] == "application/pdf" and b"".join(pdf.streaming_content) == PDF_BYTES
+    # Files alone, without a note, stand in the thread by themselves.
+    alone = io.BytesIO(PDF_BYTES)
+    alone.name = "credit-note-draft.pdf"
+    bare = api.post(f"/api/disputes/{dispute.pk}/comments", {"attachments": [alone]}, format="multipart")
+    assert bare.status_code == 200 and "credit-note-draft.pdf" in [f["filename"] for f in bare.json()["files"]]
+
+
+def test_a_refused_file_refuses_the_post_and_writes_nothing(api: APIClient, tenant: Tenant, settings: Any) -> None:
+    dispute = open_dispute(tenant)
+    before = (DisputeComment.objects.for_tenant(tenant).count(), dispute.attachments.count())
+    fake = io.BytesIO(b"MZ\x90\x00 not a pdf")
+    fake.name = "invoice.pdf"
+    good = io.BytesIO(PDF_BYTES)
+    good.name = "quote.pdf"
+    refused = api.post(
+        f"/api/disputes/{dispute.pk}/comments", {"body": "Both files", "attachments": [good, fake]}, format="multipart"
+    )
+    assert refused.status_code == 400 and "attachments" in refused.json()["error"]["details"]
+    settings.DISPUTE_ATTACHMENT_MAX_BYTES = 10
+    big = io.BytesIO(PDF_BYTES)
+    big.name = "big.pdf"
+    too_big = api.post(f"/api/disputes/{dispute.pk}/comments", {"attachments": [big]}, format="multipart")
+    assert too_big.status_code == 400 and "DISPUTE_ATTACHMENT_MAX_BYTES" in too_big.json()["error"]["message"]
+    # A request that cannot hold files within the limit is refused before its parts are read.
+    huge = io.BytesIO(b"%PDF-1.4\n" + b"0" * 200_000)
+    huge.name = "huge.pdf"
+    refused_whole = api.post(f"/api/disputes/{dispute.pk}/comments", {"attachments": [huge]}, format="multipart")
+    assert refused_whole.status_code == 413 and refused_whole.json()["error"]["code"] == "payload_too_large"
+    assert (DisputeComment.objects.for_tenant(tenant).count(), dispute.attachments.count()) == before
+
+
+def test_another_tenants_dispute_and_invoice_are_404(api: APIClient, tenant: Tenant, other_tenant: Tenant) -> None:
     theirs = open_dispute(other_tenant, username="theirs")
     assert api.get(f"/api/disputes/{theirs.pk}").status_code == 404
     assert api.get("/api/disputes").json()["results"] == []
@@ -111,6 +162,12 @@ def test_another_tenants_dispute_and_invoice_are_404(api: APIClient, other_tenan
         assert api.post(f"/api/disputes/{theirs.pk}/{path}", payload, format="json").status_code == 404
     assert api.post(f"/api/invoices/{theirs.invoice_id}/assign", {"assignee": None}, format="json").status_code == 404
     assert theirs.comments.count() == 2
+    [their_file] = theirs.attachments.all()
+    assert api.get(f"/api/disputes/{theirs.pk}/files/{their_file.pk}").status_code == 404
+    mine = open_dispute(tenant, username="mine")
+    # Another dispute's file through one's own dispute, and ids that are no file, are 404 too.
+    assert api.get(f"/api/disputes/{mine.pk}/files/{their_file.pk}").status_code == 404
+    assert api.get(f"/api/disputes/{mine.pk}/files/{'-' * 36}").status_code == 404
 
 
 def test_an_invoice_is_assigned_by_username_with_the_stale_check(api: APIClient, tenant: Tenant) -> None:

@@ -94,6 +94,29 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
 }
 
 
+# Endpoints addressed by more than one id: every id of the URL for tenant A's object. The first
+# is the object checked; a file of a dispute is reached through its dispute.
+NESTED_KWARGS: dict[str, Callable[[TenantDocuments], dict[str, Any]]] = {
+    "dispute-files": lambda documents: {
+        "pk": documents.by_basename["dispute"].pk,
+        "file_id": documents.by_basename["dispute-attachment"].pk,
+    },
+}
+# Endpoints that answer a file rather than a JSON object (the non-vacuous check reads the status).
+FILE_ANSWERS = {"dispute-files"}
+_MISSING_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def _url_for(endpoint: Endpoint, documents: TenantDocuments, *, missing: bool = False) -> str:
+    if endpoint.url_name in NESTED_KWARGS:
+        kwargs = NESTED_KWARGS[endpoint.url_name](documents)
+    else:
+        kwargs = {endpoint.kwargs[0]: _object_for(endpoint, documents).pk}
+    if missing:
+        kwargs = dict.fromkeys(kwargs, _MISSING_ID)
+    return reverse(endpoint.url_name, kwargs=kwargs)
+
+
 def _builder_for(endpoint: Endpoint) -> Callable[[TenantDocuments], Any]:
     builder = TENANT_A_OBJECTS.get(endpoint.basename)
     if builder is None:
@@ -172,7 +195,8 @@ def test_every_api_endpoint_has_an_isolation_rule(endpoint: Endpoint) -> None:
             f"{endpoint} is neither a list nor a detail endpoint: decide how tenant isolation applies to it "
             "and extend tests/api/test_tenant_isolation.py."
         )
-    if endpoint.kwargs and endpoint.kwargs != ("pk",) and endpoint.kwargs != ("id",):
+    nested = endpoint.url_name in NESTED_KWARGS
+    if endpoint.kwargs and endpoint.kwargs != ("pk",) and endpoint.kwargs != ("id",) and not nested:
         pytest.fail(f"{endpoint} takes {endpoint.kwargs}: teach this module how to address tenant A's object there.")
     _builder_for(endpoint)
 
@@ -215,12 +239,13 @@ def test_detail_of_another_tenants_object_is_a_404_envelope(
     """Tenant B addressing tenant A's object gets the same 404 as for a missing id, none of A's data,
     and A's rows stay as they were (an action such as approve or allocate must not run)."""
     a_object = _object_for(endpoint, tenant_a_documents)
-    url = reverse(endpoint.url_name, kwargs={endpoint.kwargs[0]: a_object.pk})
+    url = _url_for(endpoint, tenant_a_documents)
 
     if method == "get":
         own = callers.own.get(url)
         assert own.status_code == 200, "tenant A must reach its own object (non-vacuous)"
-        assert own.json()["id"] == str(a_object.pk)
+        if endpoint.url_name not in FILE_ANSWERS:
+            assert own.json()["id"] == str(a_object.pk)
     rows_before = tenant_rows(tenant_a_documents.tenant)
 
     response = _send(callers.foreign, method, url)
@@ -231,11 +256,7 @@ def test_detail_of_another_tenants_object_is_a_404_envelope(
     assert set(body["error"]) == {"code", "message", "details"}
     assert_no_secret(response.content, tenant_a_documents)
 
-    missing = _send(
-        callers.foreign,
-        method,
-        reverse(endpoint.url_name, kwargs={endpoint.kwargs[0]: "00000000-0000-4000-8000-000000000000"}),
-    )
+    missing = _send(callers.foreign, method, _url_for(endpoint, tenant_a_documents, missing=True))
     assert missing.status_code == 404
     assert missing.json() == body, "another tenant's id must be indistinguishable from a missing one"
     assert tenant_rows(tenant_a_documents.tenant) == rows_before
@@ -246,8 +267,7 @@ def test_a_method_the_endpoint_does_not_take_is_a_405_for_another_tenants_object
     endpoint: Endpoint, tenant_a_documents: TenantDocuments, callers: Callers
 ) -> None:
     """PUT, PATCH, DELETE (and GET/POST where unmapped) on A's object: a 405 envelope, no data, nothing written."""
-    a_object = _object_for(endpoint, tenant_a_documents)
-    url = reverse(endpoint.url_name, kwargs={endpoint.kwargs[0]: a_object.pk})
+    url = _url_for(endpoint, tenant_a_documents)
     rows_before = tenant_rows(tenant_a_documents.tenant)
     unmapped = sorted(set(HTTP_METHODS) - set(endpoint.methods))
     assert unmapped, f"{endpoint} maps every method: nothing to check here"
