@@ -19,7 +19,7 @@ from typing import Protocol
 from core.money import format_minor
 from payments.reconciliation.counterparty import Evidence
 from payments.reconciliation.references import OpenInvoiceIndex
-from payments.reconciliation.subsets import EXACT_MAX_SIZE, subset_sum
+from payments.reconciliation.subsets import EXACT_MAX_SIZE, SubsetSearch, subset_sum
 from payments.reconciliation.types import (
     OpenInvoice,
     PaymentRecord,
@@ -40,6 +40,10 @@ REASON_VENDOR_AMOUNT = "{vendor} ({evidence}); the amount equals the open balanc
 REASON_VENDOR_AMOUNT_AMBIGUOUS = "{vendor} ({evidence}); {count} open invoices have exactly {amount}: pick one."
 REASON_VENDOR_SUM = "{vendor} ({evidence}); the amount equals the sum of {numbers}."
 REASON_VENDOR_SUM_AMBIGUOUS = "{vendor} ({evidence}); several sets of open invoices add up to {amount}: pick one."
+REASON_VENDOR_SUM_UNPROVEN = (
+    "{vendor} ({evidence}); {numbers} add up to {amount}, but among this many open invoices another set"
+    " of four could too: check it."
+)
 REASON_WRITE_OFF = "{source}; {amount} paid on {number} ({balance} open), {difference} written off within tolerance."
 REASON_WRITE_OFF_AMBIGUOUS = "{source}; {count} open invoices are within write-off tolerance of {amount}: pick one."
 REASON_PARTIAL = "Remittance names {number}; {amount} paid of {balance} open: partial payment."
@@ -301,7 +305,7 @@ def tier_vendor_sum(*, facts: PaymentFacts) -> Proposal | None:
     vendor = facts.vendor
     if vendor is None or facts.uncontested_references:
         return None
-    amount, currency = facts.payment.amount, facts.payment.currency
+    amount = facts.payment.amount
     smaller = [invoice for invoice in facts.vendor_invoices if invoice.open_balance < amount]
     search = subset_sum(
         [invoice.open_balance for invoice in smaller],
@@ -318,18 +322,25 @@ def tier_vendor_sum(*, facts: PaymentFacts) -> Proposal | None:
     return facts.proposal(
         tier=3,
         confidence=_AMBIGUOUS if ambiguous else facts.evidence_confidence - _TIER3_PENALTY,
-        reason=(
-            REASON_VENDOR_SUM_AMBIGUOUS.format(
-                vendor=vendor.name, evidence=facts.evidence_label, amount=_money(amount, currency)
-            )
-            if ambiguous
-            else REASON_VENDOR_SUM.format(vendor=vendor.name, evidence=facts.evidence_label, numbers=_numbers(chosen))
-        ),
+        reason=_vendor_sum_reason(facts, search, chosen),
         allocations=_paid(chosen),
         is_suggestion=ambiguous,
         vendor_id=facts.vendor_id,
         candidates=[smaller[index] for index in union],
     )
+
+
+def _vendor_sum_reason(facts: PaymentFacts, search: SubsetSearch, chosen: list[OpenInvoice]) -> str:
+    assert facts.vendor is not None
+    vendor, evidence = facts.vendor.name, facts.evidence_label
+    amount = _money(facts.payment.amount, facts.payment.currency)
+    if len(search.solutions) > 1:
+        return REASON_VENDOR_SUM_AMBIGUOUS.format(vendor=vendor, evidence=evidence, amount=amount)
+    if search.gave_up:
+        return REASON_VENDOR_SUM_UNPROVEN.format(
+            vendor=vendor, evidence=evidence, numbers=_numbers(chosen), amount=amount
+        )
+    return REASON_VENDOR_SUM.format(vendor=vendor, evidence=evidence, numbers=_numbers(chosen))
 
 
 def tier_short_payment(*, facts: PaymentFacts) -> Proposal | None:

@@ -67,3 +67,19 @@ def test_the_single_vendor_bench_times_one_payment_against_many_open_invoices() 
     report = out.getvalue()
     assert "Fixture: 1 payments, 50 open invoices, 1 vendors" in report
     assert re.search(r"Reconciled: 1 payments in 1 runs in [\d.]+ s", report), report
+
+
+@pytest.mark.django_db
+def test_the_single_vendor_bench_says_whether_the_planted_set_was_found_and_allocated() -> None:
+    """Round decoys: the three planted invoices are the only set that adds up, so they are allocated."""
+    out = StringIO()
+
+    call_command("bench_reconcile", single_vendor_invoices=60, round_decoys=True, stdout=out)
+
+    report = out.getvalue()
+    assert re.search(
+        r"Subset sum: allocated in \d+ ms; planted set proposed: yes; proposal adds up: yes; wrong allocation: no",
+        report,
+    ), report
+    [bench] = Tenant.objects.filter(slug__startswith="bench-rec-")
+    assert Payment.objects.for_tenant(bench).get().status == PaymentStatus.MATCHED

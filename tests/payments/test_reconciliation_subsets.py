@@ -12,7 +12,10 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from payments.reconciliation.engine import reconcile_payment
 from payments.reconciliation.subsets import EXACT_MAX_SIZE, subset_sum
+from payments.reconciliation.types import ReconcileSettings
+from tests.payments.test_reconciliation_engine import VENDORS, invoice, payment
 
 BUDGET = 10_000_000
 # Decoys are whole multiples of this; the planted amounts carry distinct powers of two below it,
@@ -139,3 +142,19 @@ def test_equal_amounts_are_told_apart_by_age() -> None:
     search = subset_sum([30_00, 20_00, 30_00], 50_00, min_size=2, max_size=EXACT_MAX_SIZE, budget=BUDGET)
 
     assert search.solutions == ((0, 1), (1, 2)) and not search.is_unique
+
+
+def test_a_set_found_by_a_search_that_gave_up_is_only_suggested_and_says_why() -> None:
+    """One pair adds up, but the budget ran out before every set of three and four was ruled out."""
+    invoices = [invoice(f"A-{index}", 1_000 + 2 * index) for index in range(300)]
+    invoices += [invoice("P-1", 123_45), invoice("P-2", 876_55)]
+    cramped = ReconcileSettings(subset_budget=2_000)
+
+    proposal = reconcile_payment(payment(1_000_00, account="h-acme"), invoices, VENDORS, cramped)
+
+    assert proposal is not None and proposal.tier == 3
+    assert proposal.is_suggestion and not proposal.auto_apply
+    assert {allocation.amount for allocation in proposal.allocations} == {123_45, 876_55}
+    assert "another set of four could too" in proposal.reason
+    roomy = reconcile_payment(payment(1_000_00, account="h-acme"), invoices, VENDORS, ReconcileSettings())
+    assert roomy is not None and roomy.auto_apply

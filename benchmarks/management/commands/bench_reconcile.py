@@ -7,7 +7,14 @@ after run until a run allocates nothing more, and prints wall time, payments/s, 
 queries per run, peak RSS and the tier mix of what was allocated or suggested.
 
 `--single-vendor-invoices K` times one payment against a vendor with K open invoices instead
-(the subset-sum and per-vendor scans are what grows with K).
+(the subset-sum and per-vendor scans are what grows with K): the payment is the sum of three of
+them, and the report says whether that set was found, whether what was allocated or suggested
+adds up to the payment, and whether anything was allocated that is not the planted set. With
+random amounts, among 1,000 invoices dozens of other sets of three (and thousands of four) add
+up to the same payment: the right answer is a suggestion. `--round-decoys` makes the other
+invoices whole multiples of 10.00 and the three planted ones end in .01, .02 and .04, so they are
+the only set of up to four that adds up: the right answer is their allocation, after the search
+has ruled out every other set.
 
 Where it runs: on the configured database, in a fresh tenant (`bench-rec-<time>-<random>`), so
 it never touches another tenant's rows; nothing is deleted afterwards (audit events are
@@ -41,6 +48,7 @@ import math
 import random
 import secrets
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,6 +228,11 @@ class Command(BaseCommand):
             default=0,
             help="Instead: time one payment against a vendor with this many open invoices.",
         )
+        parser.add_argument(
+            "--round-decoys",
+            action="store_true",
+            help="With --single-vendor-invoices: the other invoices in whole 10.00, so the planted set is unique.",
+        )
         parser.add_argument("--seed", type=int, default=1, help="Seed of the fixture's generator (default 1).")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -229,13 +242,18 @@ class Command(BaseCommand):
             raise CommandError(INVALID_SIZE)
         self.stdout.write(database_describe())
         rng = random.Random(options["seed"])  # noqa: S311 (a reproducible fixture, not a secret)
+        planted: list[str] = []
         if single:
             planner = FixturePlanner(rng=rng, vendors=1)
             for _ in range(single):
-                planner.invoice(0)
+                planner.invoice(0, rng.randrange(5, 20_000) * 1_000 if options["round_decoys"] else None)
             # Pays the sum of three of the vendor's invoices, named by account: tiers 2 and 3 scan
             # every one of the K balances, and the subset-sum search runs on them.
             parts = [planner.invoices[index] for index in (single // 3, single // 2, single - 1)][: min(3, single)]
+            if options["round_decoys"]:
+                for cents, part in zip((1, 2, 4), parts, strict=False):
+                    part.amount += cents
+            planted = sorted(part.number for part in parts)
             amount = sum(part.amount for part in parts) if len(parts) > 1 else parts[0].amount
             planner.payments.append(PaymentPlan(SUM, amount, 0, True, "Payment run", BASE_DATE + dt.timedelta(90)))
         else:
@@ -245,6 +263,8 @@ class Command(BaseCommand):
         per_run = options["per_run"] or None
         reports, queries, wall = self._reconcile(fixture.tenant, per_run=per_run, progress=self.stdout.write)
         self._report(fixture=fixture, reports=reports, queries=queries, wall=wall)
+        if planted:
+            self._report_subset(fixture.tenant, planted=planted, wall=wall)
         bench_tenant_deactivate(tenant=fixture.tenant, actor=BENCH_ACTOR)
 
     def _build(self, planner: FixturePlanner) -> Fixture:
@@ -412,3 +432,26 @@ class Command(BaseCommand):
         if never:
             # Would mean the runs' rotation (Payment.reconcile_considered_at) failed to reach them.
             write(f"Stalled: {never} payments were never considered by a run.")
+
+    def _report_subset(self, tenant: Tenant, *, planted: list[str], wall: float) -> None:
+        """Found? Correct? For the one payment of the single-vendor case, against the set planted."""
+        payment = Payment.objects.for_tenant(tenant).get()
+        numbers = dict(Invoice.objects.for_tenant(tenant).values_list("id", "invoice_number"))
+        amounts = dict(Invoice.objects.for_tenant(tenant).values_list("id", "total_amount"))
+        allocated = list(
+            PaymentAllocation.objects.for_tenant(tenant)
+            .filter(kind="payment", reversal_of__isnull=True)
+            .values_list("invoice_id", flat=True)
+        )
+        suggestion = PaymentSuggestion.objects.for_tenant(tenant).first()
+        suggested = [uuid.UUID(item["invoice_id"]) for item in suggestion.allocations] if suggestion else []
+        proposed = allocated or suggested
+        outcome = "allocated" if allocated else ("suggested" if suggestion else "nothing")
+        found = sorted(numbers[invoice_id] for invoice_id in proposed) == planted
+        adds_up = sum(amounts[invoice_id] for invoice_id in proposed) == payment.amount if proposed else None
+        wrong = bool(allocated) and not found
+        self.stdout.write(
+            f"Subset sum: {outcome} in {wall * 1000:.0f} ms; planted set proposed: {'yes' if found else 'no'}; "
+            f"proposal adds up: {'-' if adds_up is None else 'yes' if adds_up else 'no'}; "
+            f"wrong allocation: {'YES' if wrong else 'no'}" + (f"; reason: {suggestion.reason}" if suggestion else "")
+        )
