@@ -7,6 +7,7 @@ from django.db import models
 
 from core.lookup_keys import reversed_key_expression
 from core.tenancy.scoping import TenantOwnedModel
+from invoices.numbers import invoice_number_lookalike_expression
 from purchasing.models import QUANTITY, UNIT_PRICE
 
 # The labels of these choices are what a person reads for each code: pages, exports and the
@@ -92,6 +93,14 @@ class Invoice(TenantOwnedModel):
         output_field=models.TextField(),
         db_persist=True,
     )
+    # The number once OCR and typing confusions are allowed for (invoices.numbers: O/0, I/1/l, S/5,
+    # B/8, a label such as INV or "Rechnung Nr."): only duplicate detection compares it.
+    # Generated from the normalized key, so every writer stores it alike.
+    invoice_number_lookalike = models.GeneratedField(
+        expression=invoice_number_lookalike_expression(models.F("invoice_number_normalized")),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
     po_number = models.CharField(max_length=64, blank=True, default="")
     currency = models.CharField(max_length=3)
     # Null only while a draft has none yet, or a draft discarded without one (constraint
@@ -169,6 +178,8 @@ class Invoice(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "status", "created_at"], name="invoice_tenant_status_created"),
             models.Index(fields=["tenant", "vendor", "invoice_number_normalized"], name="invoice_tenant_vendor_number"),
+            # Lookalike numbers of a vendor (OCR and typing confusions): matching's look-up of earlier invoices.
+            models.Index(fields=["tenant", "vendor", "invoice_number_lookalike"], name="invoice_tenant_vendor_alike"),
             # Near duplicates (same vendor, same total): matching's look-up of earlier invoices.
             models.Index(fields=["tenant", "vendor", "total_amount"], name="invoice_tenant_vendor_total"),
             models.Index(fields=["tenant", "po_number"], name="invoice_tenant_po_number"),

@@ -112,6 +112,11 @@ class Discrepancy(TenantOwnedModel):
     # As the engine states them: decimal strings for amounts, prices and quantities, else text.
     expected = models.TextField(null=True, blank=True)
     actual = models.TextField(null=True, blank=True)
+    # The other invoice a duplicate finding compares this one with (matching.engine.duplicates),
+    # for the invoice page to show both documents side by side; null for every other type.
+    related_invoice = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name_plural = "discrepancies"

@@ -126,6 +126,7 @@ def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[
             po_line_number=found.po_line_number,
             expected=found.expected,
             actual=found.actual,
+            related_invoice_id=found.related_invoice_id,
         )
         for outcome in outcomes
         for found in outcome.discrepancies

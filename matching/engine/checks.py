@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypedDict
 
 from core.money import format_minor, round_to_minor
 from matching.engine.lines import LinePair
@@ -31,6 +32,13 @@ PRICE_SCORE_SLOPE = Decimal(10)
 
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
+
+
+class LineWhere(TypedDict):
+    """Where a line finding is (typed, so a Discrepancy built with it is checked field by field)."""
+
+    invoice_line_number: int
+    po_line_number: int
 
 
 @dataclass
@@ -79,7 +87,7 @@ def check_lines(
         line, po_line = pair.invoice_line, pair.po_line
         billed_before = po_line.billed_quantity + billed_in_batch.get(po_line.id, _ZERO)
         billed_total = billed_before + line.quantity
-        where = {"invoice_line_number": line.line_number, "po_line_number": po_line.line_number}
+        where = LineWhere(invoice_line_number=line.line_number, po_line_number=po_line.line_number)
         if billed_total > po_line.quantity * quantity_factor:
             findings.discrepancies.append(
                 Discrepancy(
