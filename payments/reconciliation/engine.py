@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from payments.reconciliation.counterparty import identify_vendor
+from payments.reconciliation.counterparty import Evidence, identify_vendor
 from payments.reconciliation.references import OpenInvoiceIndex
 from payments.reconciliation.tiers import (
     PaymentFacts,
@@ -52,12 +52,24 @@ def reconcile_payment(
     invoices: Sequence[OpenInvoice] | OpenInvoiceIndex,
     vendors: Sequence[VendorRecord],
     settings: ReconcileSettings,
+    *,
+    identified_vendors: dict[tuple[str, str], tuple[VendorRecord, Evidence] | None] | None = None,
 ) -> Proposal | None:
-    """The proposal for one payment, or None when no tier applies (see the module docstring)."""
+    """The proposal for one payment, or None when no tier applies (see the module docstring).
+
+    `identified_vendors`: who each (counterparty account, name) of the batch is, filled as the
+    batch goes (the same shop or vendor pays many lines; each is compared with every vendor once).
+    """
     if not payment.is_debit or payment.amount <= 0:
         return None
     index = invoices if isinstance(invoices, OpenInvoiceIndex) else OpenInvoiceIndex(invoices)
-    identified = identify_vendor(payment, vendors, fuzzy_threshold=settings.fuzzy_vendor_threshold)
+    counterparty = (payment.counterparty_account_hash, payment.counterparty_name)
+    if identified_vendors is not None and counterparty in identified_vendors:
+        identified = identified_vendors[counterparty]
+    else:
+        identified = identify_vendor(payment, vendors, fuzzy_threshold=settings.fuzzy_vendor_threshold)
+        if identified_vendors is not None:
+            identified_vendors[counterparty] = identified
     vendor, evidence = identified if identified else (None, None)
     currency = payment.currency
     referenced = index.referenced(currency, index.references_in(currency, payment.remittance_text))
@@ -85,9 +97,10 @@ def reconcile_batch(
     Suggestions take nothing: until a clerk accepts one, its invoices stay open for the others.
     """
     index = OpenInvoiceIndex(invoices)
+    identified_vendors: dict[tuple[str, str], tuple[VendorRecord, Evidence] | None] = {}
     results: list[tuple[PaymentRecord, Proposal | None]] = []
     for payment in sorted(payments, key=lambda payment: (payment.booking_date, str(payment.id))):
-        proposal = reconcile_payment(payment, index, vendors, settings)
+        proposal = reconcile_payment(payment, index, vendors, settings, identified_vendors=identified_vendors)
         if proposal is not None and proposal.auto_apply:
             for allocation in proposal.allocations:
                 index.settle(allocation.invoice_id, allocation.amount)
