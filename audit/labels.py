@@ -45,4 +45,6 @@ AUDIT_ACTION_LABELS = {
     "payment_run_line_added": "Invoice added to the payment run",
     "payment_run_approved": "Payment run approved, bank file written",
     "payment_run_cancelled": "Payment run cancelled",
+    "payment_returned": "Payment returned by the bank",
+    "payment_run_transfer_returned": "Transfer returned by the bank",
 }

@@ -93,6 +93,9 @@ class Payment(TenantOwnedModel):
     # choice). Unique per account: importing the same statement again adds nothing.
     bank_transaction_id = models.CharField(max_length=255)
     end_to_end_id = models.CharField(max_length=64, blank=True, default="")
+    # The bank's reason for returning a transfer (ISO 20022 code: CAMT `RtrInf/Rsn`, ING MT940
+    # `/RTRN/`), on the credit that brings the money back; payments.runs.returns reads it.
+    return_reason = models.CharField(max_length=35, blank=True, default="", db_default="")
     statement_reference = models.CharField(max_length=128, blank=True, default="")
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNMATCHED)
     statement_import = models.ForeignKey(
@@ -335,8 +338,16 @@ class PaymentRunItem(TenantOwnedModel):
     discount_amount = models.BigIntegerField(default=0, db_default=0)
     end_to_end_id = models.CharField(max_length=35)
     is_live = models.BooleanField(default=True)
-    # The vendor's account paid to, as shown (set at approval from the vendor's payable account).
+    # The vendor's account paid to, as shown (written with the proposal from the vendor's payable
+    # account; rewritten at approval only if it changed meanwhile).
     creditor_account_mask = models.CharField(max_length=16, blank=True, default="")
+    # The bank returned this transfer (payments.runs.returns): when, why (ISO code), and the
+    # statement line that brought the money back. A returned item is no longer live.
+    returned_at = models.DateTimeField(null=True, blank=True)
+    return_reason = models.CharField(max_length=35, blank=True, default="", db_default="")
+    return_payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="returned_run_items"
+    )
 
     class Meta:
         ordering = ["created_at"]

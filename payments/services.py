@@ -93,6 +93,7 @@ def _payments(parsed: ParsedFile, *, tenant: Tenant, statement_import: Statement
                     remittance_text=entry.remittance_text,
                     bank_transaction_id=entry.bank_transaction_id,
                     end_to_end_id=entry.end_to_end_id,
+                    return_reason=entry.return_reason,
                     statement_reference=statement.reference[:128],
                     status=PaymentStatus.UNMATCHED,
                     statement_import=statement_import,

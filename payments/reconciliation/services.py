@@ -72,6 +72,7 @@ from payments.reconciliation.writing import (
     money_label,
     payment_status_for,
 )
+from payments.runs.returns import run_payments_return
 from payments.runs.settlement import run_payments_settle
 from tenants.models import Tenant
 from vendors.models import Vendor, VendorAlias
@@ -207,6 +208,7 @@ def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | 
         return ReconciliationReport(status="skipped")
     try:
         settled = run_payments_settle(tenant=tenant, actor=actor)  # tier 0: a payment run's EndToEndId
+        run_payments_return(tenant=tenant, actor=actor)  # and a run's transfer the bank sent back
         loaded = load_reconciliation(tenant=tenant, limit=limit or settings.RECONCILE_MAX_PAYMENTS_PER_RUN)
         results = reconcile_batch(loaded.payments, loaded.invoices, loaded.vendors, loaded.settings)
         report = ReconciliationReport(status="finished", payments_considered=len(results))

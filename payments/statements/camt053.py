@@ -201,6 +201,10 @@ def _entries(
             bank_reference=(doc.text(details, "c:Refs/c:AcctSvcrRef") if details is not None else "")
             or (entry_reference if single or details is None else ""),
             end_to_end_id=(doc.text(details, "c:Refs/c:EndToEndId") if details is not None else "")[:64],
+            # A returned transfer: the reason code (or the bank's own) of its return information.
+            return_reason=(
+                doc.text(details, "c:RtrInf/c:Rsn/c:Cd", "c:RtrInf/c:Rsn/c:Prtry") if details is not None else ""
+            )[:35],
             position=position,
         )
 

@@ -210,7 +210,7 @@ def _entry(data: dict[str, Any], currency: str, position: str) -> ParsedEntry:
         raise ValueError(ZERO_AMOUNT)
     details = data.get("transaction_details") or ""
     name, account, remittance = "", "", ""
-    end_to_end = ""
+    end_to_end, return_reason = "", ""
     ing = _ing_fields(details) if details.startswith("/") else {}
     if ing:
         counterparty = ing.get("CNTP", "").split("/")
@@ -218,6 +218,8 @@ def _entry(data: dict[str, Any], currency: str, position: str) -> ParsedEntry:
         name = counterparty[2] if len(counterparty) > 2 else ""
         remittance = _ing_remittance(ing.get("REMI", ""))
         end_to_end = ing.get("EREF", "")
+        # ING's structured :86: names a returned transfer's reason: "/RTRN/AC04/".
+        return_reason = ing.get("RTRN", "").split("/")[0]
     else:
         name = _text(data.get("applicant_name"))
         account = _text(data.get("applicant_iban"))
@@ -238,6 +240,7 @@ def _entry(data: dict[str, Any], currency: str, position: str) -> ParsedEntry:
         remittance_text=remittance,
         bank_reference="" if bank_reference.upper() in _PLACEHOLDERS else bank_reference,
         end_to_end_id="" if end_to_end.upper() in _PLACEHOLDERS else end_to_end[:64],
+        return_reason=return_reason[:35],
         position=position,
     )
 

@@ -46,6 +46,8 @@ class ParsedEntry:
     end_to_end_id: str = ""
     # CSV only: the id the file states, used as is (a repeat inside the file is an error there).
     stated_transaction_id: str = ""
+    # Why the bank returned a transfer this line brings back (ISO 20022 code, e.g. "AC04").
+    return_reason: str = ""
     position: str = ""  # "3" or "3.2" (entry 3, its 2nd transaction) inside its statement
     bank_transaction_id: str = ""  # assigned by payments.statements.assign_transaction_ids
 
