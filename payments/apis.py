@@ -289,9 +289,20 @@ class CashForecastWeekOutputSerializer(serializers.Serializer):
     week_start = serializers.DateField(help_text="The Monday.")
     amount = serializers.SerializerMethodField()
     invoices = serializers.IntegerField()
+    scheduled = serializers.SerializerMethodField(help_text="Of `amount`, what approved payment runs pay.")
+    discounts_available = serializers.SerializerMethodField(
+        help_text="Saved by taking the early-payment discounts whose deadline falls this week."
+    )
+    discount_invoices = serializers.IntegerField()
 
     def get_amount(self, week: Any) -> str:
         return format_minor(week.amount, self.context["currency"])
+
+    def get_scheduled(self, week: Any) -> str:
+        return format_minor(week.scheduled, self.context["currency"])
+
+    def get_discounts_available(self, week: Any) -> str:
+        return format_minor(week.discounts, self.context["currency"])
 
 
 class CashViewSet(TenantAPIMixin, viewsets.ViewSet):

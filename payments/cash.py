@@ -8,12 +8,18 @@ live one) − invoice date; lateness = that booking date − due date (negative:
 vendor: the average (half up, one decimal) and the p90 (nearest rank: a value that occurred).
 
 Forecast: each approved / partially paid invoice's open balance is expected on
+- the execution date of the approved payment run it is in (`scheduled_on`), for what the run pays
+  (its open balance net of the early-payment discount the run took): the bank file is written;
 - its due date, shifted by the vendor's average lateness (rounded half up to whole days) when
   the vendor has paid invoices with a due date in its history;
 - without a due date: invoice date + the vendor's average days to pay (rounded), else + 30 days.
 An expected date before the current ISO week (overdue, unpaid) counts in the current week: it is
 cash that can leave any day now. Amounts are summed per currency and ISO week in minor units;
 currencies are never added together.
+
+Discounts available: an invoice not yet in a run whose early-payment discount is still open
+(deadline today or later) adds its discount, capped at its open balance, to the week of its
+deadline (`discounts`): what paying by then would save. A deadline past the horizon is left out.
 
 Date arithmetic never raises: a shift past the calendar's ends (an invoice dated 9999-12-20 + 30
 days, a vendor history of 40,000 days to pay) stops at `date.max` / `date.min` instead
@@ -68,6 +74,11 @@ class OpenItem:
     open_balance: int  # minor units, > 0
     invoice_date: dt.date
     due_date: dt.date | None
+    # In an approved payment run: its execution date (`open_balance` is then what the run pays).
+    scheduled_on: dt.date | None = None
+    # The early-payment discount (minor units) and its deadline, from the invoice's terms.
+    discount_amount: int = 0
+    discount_due_date: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,9 @@ class ForecastWeek:
     iso_week: int
     amount: int  # minor units of the currency
     invoices: int
+    scheduled: int = 0  # of `amount`, what approved payment runs pay that week
+    discounts: int = 0  # savings possible by taking the discounts whose deadline falls that week
+    discount_invoices: int = 0
 
     @property
     def label(self) -> str:
@@ -91,6 +105,10 @@ class CurrencyForecast:
     @property
     def total(self) -> int:
         return sum(week.amount for week in self.weeks)
+
+    @property
+    def discounts(self) -> int:
+        return sum(week.discounts for week in self.weeks)
 
 
 def _average(values: list[int]) -> Decimal:
@@ -136,6 +154,8 @@ def vendor_payment_times(settled: Iterable[SettledInvoice]) -> list[VendorPaymen
 
 def expected_payment_date(item: OpenItem, times: VendorPaymentTimes | None) -> dt.date:
     """When the open balance is expected to leave the account (see the module docstring)."""
+    if item.scheduled_on is not None:
+        return item.scheduled_on
     if item.due_date is not None:
         shift = _whole_days(times.average_days_late) if times and times.average_days_late is not None else 0
         return shifted(item.due_date, shift)
@@ -157,25 +177,42 @@ def cash_forecast(
     """Open balances per currency and ISO week, for `weeks` weeks from the current one (sorted by currency).
 
     Balances expected after the horizon are left out; overdue ones count in the current week.
+    A currency with only discounts available in the horizon is listed too.
     """
     first = week_start(today)
-    amounts: dict[str, list[int]] = {}
-    counts: dict[str, list[int]] = {}
+    figures: dict[str, dict[str, list[int]]] = {}
+
+    def add(currency: str, figure: str, index: int, value: int) -> None:
+        columns = figures.setdefault(currency, {})
+        columns.setdefault(figure, [0] * weeks)[index] += value
+
     for item in items:
         if item.open_balance <= 0:
             continue
         times = times_by_vendor.get(item.vendor_id) if item.vendor_id else None
         index = max(0, (week_start(expected_payment_date(item, times)) - first).days // 7)
-        if index >= weeks:
-            continue
-        amounts.setdefault(item.currency, [0] * weeks)[index] += item.open_balance
-        counts.setdefault(item.currency, [0] * weeks)[index] += 1
+        if index < weeks:
+            add(item.currency, "amount", index, item.open_balance)
+            add(item.currency, "invoices", index, 1)
+            if item.scheduled_on is not None:
+                add(item.currency, "scheduled", index, item.open_balance)
+        deadline = item.discount_due_date
+        if item.scheduled_on is None and item.discount_amount > 0 and deadline is not None and deadline >= today:
+            deadline_index = (week_start(deadline) - first).days // 7
+            if deadline_index < weeks:
+                add(item.currency, "discounts", deadline_index, min(item.discount_amount, item.open_balance))
+                add(item.currency, "discount_invoices", deadline_index, 1)
     forecasts = []
-    for currency in sorted(amounts):
+    for currency in sorted(figures):
+        columns = figures[currency]
         rows = []
         for index in range(weeks):
             start = week_start(shifted(first, 7 * index))
             iso = start.isocalendar()
-            rows.append(ForecastWeek(start, iso.year, iso.week, amounts[currency][index], counts[currency][index]))
+            week = {name: columns[name][index] if name in columns else 0 for name in _WEEK_FIGURES}
+            rows.append(ForecastWeek(start, iso.year, iso.week, **week))
         forecasts.append(CurrencyForecast(currency, tuple(rows)))
     return forecasts
+
+
+_WEEK_FIGURES = ("amount", "invoices", "scheduled", "discounts", "discount_invoices")

@@ -17,7 +17,7 @@ from payments.cash import (
     cash_forecast,
     vendor_payment_times,
 )
-from payments.models import Payment, PaymentAllocation
+from payments.models import Payment, PaymentAllocation, PaymentRunItem, PaymentRunStatus
 from payments.reconciliation.loading import PAYABLE_STATUSES, open_balances
 from tenants.models import Tenant
 
@@ -72,30 +72,47 @@ def cash_vendor_payment_times(*, tenant: Tenant) -> list[VendorPaymentTimes]:
 
 
 def cash_open_items(*, tenant: Tenant) -> list[OpenItem]:
-    """Approved and partially paid invoices with their open balances (three queries).
+    """Approved, scheduled and partially paid invoices with their open balances (four queries).
 
     The open balance starts from the amount due (total − prepaid), as for payment matching: a
-    prepaid part is not cash that will leave again.
+    prepaid part is not cash that will leave again. An invoice in an approved payment run is
+    what the run pays (net of the discount it took) on the run's execution date.
     """
     invoices = list(
         Invoice.objects.for_tenant(tenant)
         .filter(status__in=PAYABLE_STATUSES, document_type=DocumentType.INVOICE)
-        .only("id", "vendor_id", "currency", "amount_due", "invoice_date", "due_date")
-        .order_by("invoice_date", "id")
-    )
-    balances = open_balances(tenant=tenant, invoices=invoices)
-    return [
-        OpenItem(
-            invoice_id=invoice.pk,
-            vendor_id=invoice.vendor_id,
-            currency=invoice.currency,
-            open_balance=balances[invoice.pk],
-            invoice_date=invoice.invoice_date,
-            due_date=invoice.due_date,
+        .only(
+            "id", "vendor_id", "currency", "amount_due", "invoice_date", "due_date", "discount_amount",
+            "discount_due_date",
         )
-        for invoice in invoices
-        if balances[invoice.pk] > 0
-    ]
+        .order_by("invoice_date", "id")
+    )  # fmt: skip
+    balances = open_balances(tenant=tenant, invoices=invoices)
+    scheduled = {
+        invoice_id: (execution_date, amount)
+        for invoice_id, execution_date, amount in PaymentRunItem.objects.for_tenant(tenant)
+        .filter(is_live=True, run__status=PaymentRunStatus.APPROVED, invoice__status=InvoiceStatus.PAYMENT_SCHEDULED)
+        .values_list("invoice_id", "run__execution_date", "amount")
+    }
+    items = []
+    for invoice in invoices:
+        execution_date, run_amount = scheduled.get(invoice.pk, (None, 0))
+        balance = run_amount if execution_date is not None else balances[invoice.pk]
+        if balance > 0:
+            items.append(
+                OpenItem(
+                    invoice_id=invoice.pk,
+                    vendor_id=invoice.vendor_id,
+                    currency=invoice.currency,
+                    open_balance=balance,
+                    invoice_date=invoice.invoice_date,
+                    due_date=invoice.due_date,
+                    scheduled_on=execution_date,
+                    discount_amount=invoice.discount_amount,
+                    discount_due_date=invoice.discount_due_date,
+                )
+            )
+    return items
 
 
 def cash_forecast_for_tenant(*, tenant: Tenant, today: dt.date, weeks: int) -> list[CurrencyForecast]:

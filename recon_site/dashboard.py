@@ -59,6 +59,18 @@ class ForecastBar:
 
 
 @dataclass(frozen=True)
+class DiscountWeek:
+    """Early-payment discounts whose deadline falls in one week: what paying by then saves."""
+
+    label: str
+    # The week (or what is left of it): each discount is open until its own deadline in it.
+    first_day: dt.date
+    last_day: dt.date
+    amount_minor: int
+    invoices: int
+
+
+@dataclass(frozen=True)
 class ForecastChart:
     """One currency's expected outgoing cash per ISO week, laid out as a horizontal bar chart."""
 
@@ -71,9 +83,12 @@ class ForecastChart:
     bar_x: int = _CHART_LABEL_WIDTH + 6
     value_x: int = _CHART_LABEL_WIDTH + 12
     total_width: int = _CHART_LABEL_WIDTH + _CHART_BAR_AREA + 90
+    scheduled_minor: int = 0  # of the total, what approved payment runs pay
+    discounts: tuple[DiscountWeek, ...] = ()
+    discounts_minor: int = 0
 
 
-def forecast_chart(forecast: CurrencyForecast) -> ForecastChart:
+def forecast_chart(forecast: CurrencyForecast, *, today: dt.date) -> ForecastChart:
     largest = max((week.amount for week in forecast.weeks), default=0) or 1
     bars = [
         ForecastBar(
@@ -92,6 +107,19 @@ def forecast_chart(forecast: CurrencyForecast) -> ForecastChart:
         bars=bars,
         title=f"Expected outgoing cash by week, {forecast.currency}",
         height=max(len(bars), 1) * _CHART_ROW,
+        scheduled_minor=sum(week.scheduled for week in forecast.weeks),
+        discounts=tuple(
+            DiscountWeek(
+                label=f"{week.label} · {week.week_start:%d %b}",
+                first_day=max(week.week_start, today),
+                last_day=week.week_start + dt.timedelta(days=6),
+                amount_minor=week.discounts,
+                invoices=week.discount_invoices,
+            )
+            for week in forecast.weeks
+            if week.discounts
+        ),
+        discounts_minor=forecast.discounts,
     )
 
 
@@ -117,6 +145,7 @@ class DashboardSummary:
 
 def dashboard_summary(*, tenant: Tenant) -> DashboardSummary:
     now = timezone.now()
+    today = timezone.localdate()
     invoices = Invoice.objects.for_tenant(tenant)
     counts = dict(invoices.values_list("status").annotate(n=Count("id")).order_by())
     by_status = [(status, counts.get(status, 0)) for status in InvoiceStatus.values]
@@ -156,10 +185,8 @@ def dashboard_summary(*, tenant: Tenant) -> DashboardSummary:
         money_awaiting=money_awaiting,
         recent_runs=list(MatchRun.objects.for_tenant(tenant).order_by("-created_at")[:RECENT_RUNS]),
         cash_forecast=[
-            forecast_chart(forecast)
-            for forecast in cash_forecast_for_tenant(
-                tenant=tenant, today=timezone.localdate(), weeks=CASH_FORECAST_WEEKS
-            )
+            forecast_chart(forecast, today=today)
+            for forecast in cash_forecast_for_tenant(tenant=tenant, today=today, weeks=CASH_FORECAST_WEEKS)
         ],
     )
 

@@ -101,10 +101,11 @@ def test_forecast_puts_the_open_balance_in_the_week_the_vendor_will_really_be_pa
     [eur] = body["currencies"]
     assert eur["currency"] == "EUR"
     assert eur["total"] == "500.00"
+    nothing_else = {"scheduled": "0.00", "discounts_available": "0.00", "discount_invoices": 0}
     assert eur["weeks"] == [
-        {"week": "2026-W47", "week_start": "2026-11-16", "amount": "0.00", "invoices": 0},
-        {"week": "2026-W48", "week_start": "2026-11-23", "amount": "500.00", "invoices": 1},
-        {"week": "2026-W49", "week_start": "2026-11-30", "amount": "0.00", "invoices": 0},
+        {"week": "2026-W47", "week_start": "2026-11-16", "amount": "0.00", "invoices": 0, **nothing_else},
+        {"week": "2026-W48", "week_start": "2026-11-23", "amount": "500.00", "invoices": 1, **nothing_else},
+        {"week": "2026-W49", "week_start": "2026-11-30", "amount": "0.00", "invoices": 0, **nothing_else},
     ]
 
 
