@@ -51,19 +51,15 @@ def identify_vendor(
         return by_name[0], Evidence.NAME
     if by_name:
         return None
-    scored = sorted(
-        (
-            (
-                max(fuzz.token_sort_ratio(name, _vendor_key(label)) for label in (vendor.name, *vendor.aliases)),
-                str(vendor.id),
-                vendor,
-            )
-            for vendor in vendors
-        ),
-        key=lambda entry: (-entry[0], entry[1]),
-    )
-    if not scored or scored[0][0] < fuzzy_threshold:
+    # Only the best score matters, and whether another vendor shares it.
+    scores = [
+        (max(fuzz.token_sort_ratio(name, _vendor_key(label)) for label in (vendor.name, *vendor.aliases)), vendor)
+        for vendor in vendors
+    ]
+    best = max((score for score, _ in scores), default=0)
+    if best < fuzzy_threshold:
         return None
-    if len(scored) > 1 and scored[1][0] >= fuzzy_threshold and scored[1][0] == scored[0][0]:
+    top = [vendor for score, vendor in scores if score == best]
+    if len(top) > 1:
         return None  # two vendors equally like the name
-    return scored[0][2], Evidence.FUZZY
+    return top[0], Evidence.FUZZY
