@@ -31,11 +31,17 @@ class AmountLimits:
     escalate_from: int  # an invoice total from this up goes to the escalated queue
     write_off_max: int  # the largest short payment written off (also bound by a percentage)
     price_tolerance_floor: Decimal = DEFAULT_PRICE_TOLERANCE_FLOOR  # per unit; the larger of it and the % wins
+    # The largest first invoice of a new vendor (none of its invoices accepted yet) that passes
+    # without the `new_vendor_large_invoice` signal (matching.engine.risk). None: no such limit,
+    # the default: what is "large" depends on the tenant's business and currency, and a default
+    # would flag the first invoice of every vendor set up before Recon kept its history.
+    new_vendor_first_invoice_max: int | None = None
     is_default: bool = False  # True: the tenant set nothing for this currency
 
 
 def amount_limits_default(*, currency: str) -> AmountLimits:
-    """DESIGN.md §5's defaults in `currency`: 100, 10,000 and 5 of its major units."""
+    """DESIGN.md §5's defaults in `currency`: 100, 10,000 and 5 of its major units (and no limit
+    on a new vendor's first invoice)."""
     return AmountLimits(
         currency=currency,
         auto_approve_below=to_minor(DEFAULT_AUTO_APPROVE_BELOW, currency),

@@ -295,6 +295,9 @@ MATCHING_SETTINGS = (
     "auto_approve_min_confidence",
     "reject_on",
     "fuzzy_vendor_threshold",
+    "unusual_amount_window",
+    "unusual_amount_min_history",
+    "unusual_amount_threshold",
 )
 TOLERANCES = ("price_tolerance_pct", "quantity_tolerance_pct")
 # A tenant-wide change re-matches what waits on a person or on goods (DESIGN.md §4); disputes
@@ -477,7 +480,7 @@ def matching_rematch_for_credit_notes(*, tenant: Tenant) -> RematchOutcome:
 # The amounts per currency the engine decides by (tenants.CurrencyLimit, core.amount_limits):
 # auto-approve below, escalate from, and the price floor of the tolerance. The write-off limit
 # is the payment reconciliation's, not matching's.
-MATCHING_LIMITS = ("auto_approve_below", "escalate_from", "price_tolerance_floor")
+MATCHING_LIMITS = ("auto_approve_below", "escalate_from", "price_tolerance_floor", "new_vendor_first_invoice_max")
 LIMITS_CHANGED = "Amount limits in {currency} changed ({fields}): matching again."
 
 
@@ -504,6 +507,8 @@ def matching_rematch_for_currency_limits(
     )
 
     def shown(name: str, value: Any) -> str:  # in major units; the floor without trailing zeros
+        if value is None:  # the new-vendor limit, unset
+            return "none"
         return f"{value.normalize():f}" if name == "price_tolerance_floor" else format_minor(value, currency)
 
     fields = ", ".join(

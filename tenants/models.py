@@ -101,6 +101,21 @@ class TenantSettings(TenantRow):
     bank_account_cooling_off_days = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(0), MaxValueValidator(90)]
     )
+    # Unusual amounts (matching.engine.risk): an invoice is compared with its vendor's latest
+    # `unusual_amount_window` accepted invoices in its currency, once there are at least
+    # `unusual_amount_min_history`, and is unusual from a robust z-score of `unusual_amount_threshold`.
+    unusual_amount_window = models.PositiveSmallIntegerField(
+        default=20, validators=[MinValueValidator(3), MaxValueValidator(200)]
+    )
+    unusual_amount_min_history = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(3), MaxValueValidator(200)]
+    )
+    unusual_amount_threshold = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        default=Decimal("3.5"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("50"))],
+    )
     max_invoices_per_run = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
     fuzzy_vendor_threshold = models.PositiveSmallIntegerField(
         default=90,
@@ -165,6 +180,8 @@ class CurrencyLimit(TenantOwnedModel):
     price_tolerance_floor = models.DecimalField(
         max_digits=18, decimal_places=6, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
     )
+    # A new vendor's first invoice above this is flagged (matching.engine.risk); null: no limit.
+    new_vendor_first_invoice_max = models.BigIntegerField(null=True, blank=True, validators=[MinValueValidator(0)])
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -49,6 +49,7 @@ def amount_limits_for(*, tenant: Tenant, currencies: Iterable[str]) -> dict[str,
             escalate_from=limit.escalate_from,
             write_off_max=limit.write_off_max,
             price_tolerance_floor=limit.price_tolerance_floor,
+            new_vendor_first_invoice_max=limit.new_vendor_first_invoice_max,
         )
         for limit in CurrencyLimit.objects.for_tenant(tenant).filter(currency__in=wanted)
     }

@@ -257,9 +257,10 @@ def currency_limit_save(
     escalate_from: int,
     write_off_max: int,
     price_tolerance_floor: Decimal,
+    new_vendor_first_invoice_max: int | None = None,
 ) -> CurrencyLimit:
     """Set the tenant's amount limits in one currency (minor units of that currency), audited
-    with the values before and after."""
+    with the values before and after. `new_vendor_first_invoice_max` None: no limit."""
     try:
         currency = normalize_currency(currency)
     except MoneyError as exc:
@@ -271,15 +272,21 @@ def currency_limit_save(
         "price_tolerance_floor": price_tolerance_floor,
     }
     negative = {name: [AMOUNT_NEGATIVE] for name, value in values.items() if value < 0}
+    if new_vendor_first_invoice_max is not None and new_vendor_first_invoice_max < 0:
+        negative["new_vendor_first_invoice_max"] = [AMOUNT_NEGATIVE]
+    values_or_default: dict[str, int | Decimal | None] = {
+        **values,
+        "new_vendor_first_invoice_max": new_vendor_first_invoice_max,
+    }
     if negative:
         raise DocumentInvalid(AMOUNT_NEGATIVE, details=negative)
     with transaction.atomic():
         existing = CurrencyLimit.objects.for_tenant(tenant).select_for_update(no_key=True).filter(currency=currency)
         limit = existing.first() or CurrencyLimit(tenant=tenant, currency=currency)
-        before = None if limit._state.adding else {name: getattr(limit, name) for name in values}
-        if before == values:
+        before = None if limit._state.adding else {name: getattr(limit, name) for name in values_or_default}
+        if before == values_or_default:
             return limit
-        for name, value in values.items():
+        for name, value in values_or_default.items():
             setattr(limit, name, value)
         limit.save()
         limit.refresh_from_db()  # audit what the columns hold (0.5 is stored as 0.500000)
@@ -290,7 +297,7 @@ def currency_limit_save(
             entity_id=limit.pk,
             action="created" if before is None else "updated",
             before={"currency": currency, **before} if before is not None else None,
-            after={"currency": currency, **{name: getattr(limit, name) for name in values}},
+            after={"currency": currency, **{name: getattr(limit, name) for name in values_or_default}},
         )
     return limit
 

@@ -21,8 +21,9 @@ from matching.engine.checks import check_header, check_lines
 from matching.engine.decision import confidence_of, decide
 from matching.engine.duplicates import EarlierInvoices, check_duplicates
 from matching.engine.index import BatchIndex
-from matching.engine.lines import assign_lines
+from matching.engine.lines import assign_lines, learned_alias_text
 from matching.engine.purchase_order import po_match_of, resolve_purchase_order
+from matching.engine.risk import RiskState, check_risks
 from matching.engine.types import (
     ENGINE_VERSION,
     Discrepancy,
@@ -36,6 +37,7 @@ from matching.engine.types import (
 )
 from matching.engine.vendor import resolve_vendor
 from matching.engine.vocabulary import (
+    APPROVED,
     CRITICAL,
     DISCREPANCY_TYPES,
     HIGH,
@@ -59,8 +61,10 @@ def match_invoice(
     index: BatchIndex,
     billed_in_batch: dict[uuid.UUID, Decimal],
     earlier: EarlierInvoices,
+    risk: RiskState | None = None,
 ) -> MatchOutcome:
-    """Match one invoice; see the module docstring for the steps."""
+    """Match one invoice; see the module docstring for the steps (and risk.py for the risk
+    signals of an invoice whose vendor is known; `risk` carries the batch's so far)."""
     settings = context.settings
     discrepancies: list[Discrepancy] = []
 
@@ -72,12 +76,14 @@ def match_invoice(
         )
     else:
         discrepancies.extend(check_duplicates(invoice, vendor, earlier))
+        discrepancies.extend(check_risks(invoice, vendor, risk or RiskState.build(context), settings))
 
     resolution = resolve_purchase_order(invoice, vendor, index)
     discrepancies.extend(resolution.discrepancies)
     purchase_order = resolution.purchase_order
 
-    pairs = assign_lines(invoice.lines, purchase_order.lines) if purchase_order is not None else []
+    aliases = context.item_aliases.get(vendor.id) if vendor is not None else None
+    pairs = assign_lines(invoice.lines, purchase_order.lines, aliases) if purchase_order is not None else []
     assigned = {pair.invoice_line.id for pair in pairs}
     if purchase_order is not None:
         for line in invoice.lines:
@@ -123,7 +129,7 @@ def match_invoice(
         )
     )
     status, queue, reason = decide(invoice, confidence, ordered, settings)
-    reason += inference_text
+    reason += inference_text + learned_alias_text(pairs)
     if pairs and vendor is not None:
         reason += vendor_override_text(vendor, price_pct, quantity_pct)
     return MatchOutcome(
@@ -158,7 +164,9 @@ def vendor_override_text(vendor: VendorRecord, price_pct: Decimal | None, quanti
         for name, pct in (("price", price_pct), ("quantity", quantity_pct))
         if pct is not None
     ]
-    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}." if used else ""
+    # An accepted suggestion names itself: the rule, who accepted it and from what evidence.
+    rule = f" ({vendor.tolerance_rule})" if vendor.tolerance_rule and price_pct is not None else ""
+    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}{rule}." if used else ""
 
 
 def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> list[MatchOutcome | MatchFailure]:
@@ -170,11 +178,12 @@ def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> lis
     index = BatchIndex.build(context)
     billed_in_batch: dict[uuid.UUID, Decimal] = defaultdict(lambda: _ZERO)
     earlier = EarlierInvoices.build(context.prior_invoices)
+    risk = RiskState.build(context)
     lines_by_id = {line.id: line for invoice in invoices for line in invoice.lines}
     results: list[MatchOutcome | MatchFailure] = []
     for invoice in invoices:
         try:
-            outcome = match_invoice(invoice, context, index, billed_in_batch, earlier)
+            outcome = match_invoice(invoice, context, index, billed_in_batch, earlier, risk)
         except Exception as exc:  # one bad invoice must not stop the batch; the run records it
             results.append(MatchFailure(invoice.id, f"{type(exc).__name__}: {exc}"))
             continue
@@ -183,6 +192,10 @@ def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> lis
             continue
         for assignment in outcome.assignments:
             billed_in_batch[assignment.po_line_id] += lines_by_id[assignment.invoice_line_id].quantity
+        if outcome.vendor_id is not None and (vendor := context.vendors.get(outcome.vendor_id)) is not None:
+            risk.shared.add(invoice, vendor)
+            if outcome.status == APPROVED:
+                risk.history.add(vendor.id, invoice)
         if outcome.vendor_id is not None:
             earlier.add(
                 PriorInvoiceRecord(

@@ -38,9 +38,28 @@ class MatchSettings:
     reject_on: frozenset[str] = frozenset({"duplicate_invoice"})
     fuzzy_vendor_threshold: int = 90
     amount_limits: Mapping[str, AmountLimits] = field(default_factory=dict)
+    # unusual_amount (risk.py): how many of the vendor's latest accepted invoices it compares with,
+    # how many it needs at least, and the robust z-score from which an amount is unusual.
+    unusual_amount_window: int = 20
+    unusual_amount_min_history: int = 5
+    unusual_amount_threshold: Decimal = Decimal("3.5")
 
     def limits_for(self, currency: str) -> AmountLimits:
         return self.amount_limits.get(currency) or amount_limits_default(currency=currency)
+
+
+@dataclass(frozen=True)
+class BankAccountRecord:
+    """One of a vendor's bank accounts (vendors.VendorBankAccount), as the risk checks see it:
+    its keyed hash (never the number), the mask a clerk may read, and when it was approved and
+    became payable."""
+
+    account_hash: str
+    account_mask: str
+    status: str  # pending | active | rejected | retired
+    decided_at: dt.datetime | None = None
+    usable_from: dt.datetime | None = None
+    replaces_mask: str = ""  # the account it replaced; "" for the vendor's first
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,46 @@ class VendorRecord:
     is_active: bool = True
     price_tolerance_pct: Decimal | None = None  # overrides the tenant's when set
     quantity_tolerance_pct: Decimal | None = None
+    # When the price tolerance is a rule an administrator accepted from Recon's suggestion
+    # (learning.models.ToleranceSuggestion): how the decision's reason names it.
+    tolerance_rule: str = ""
+    bank_accounts: tuple[BankAccountRecord, ...] = ()  # every status, newest first
+
+
+@dataclass(frozen=True)
+class AcceptedTotalRecord:
+    """An earlier invoice of a vendor that a person or the rules accepted (approved or paid):
+    the history unusual amounts and new vendors are judged against."""
+
+    received_at: dt.datetime
+    total_amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class VendorHistoryRecord:
+    """A vendor's accepted invoices received before the batch's newest: when the first arrived (any
+    currency), and the latest ones (at most the unusual-amount window per currency), newest first."""
+
+    vendor_id: uuid.UUID
+    first_accepted_at: dt.datetime | None = None
+    recent: tuple[AcceptedTotalRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class SharedAccountInvoiceRecord:
+    """An invoice of another vendor that has the same bank account on its record (or names it as
+    payee in the same batch), with the same number or total as a batch invoice naming that account."""
+
+    account_hash: str
+    invoice_id: uuid.UUID
+    vendor_id: uuid.UUID
+    vendor_name: str
+    invoice_number: str
+    invoice_number_normalized: str
+    total_amount: int
+    currency: str
+    invoice_date: dt.date
 
 
 @dataclass(frozen=True)
@@ -130,6 +189,20 @@ class InvoiceRecord:
     po_number: str = ""
     tax_rate: Decimal | None = None  # percent, when the document states one
     received_at: dt.datetime | None = None  # when it was received (created), for duplicate checks
+    # The account the document asks to be paid to (core.bank_accounts): hash to compare, mask to show.
+    payee_account_hash: str = ""
+    payee_account_mask: str = ""
+
+
+@dataclass(frozen=True)
+class LearnedItemAlias:
+    """A vendor's wording of an item ↔ a PO line item, learned from a clerk's approval
+    (learning.models.ItemAlias); keys as core.item_keys.item_key computes them."""
+
+    invoice_key: str
+    po_item_key: str
+    approved_by: str
+    approved_on: dt.date
 
 
 @dataclass
@@ -149,6 +222,12 @@ class MatchContext:
     # narrows a vendor's open POs to those sharing lines with the invoice). An invoice absent
     # here, or None, infers from every open PO of its vendor in `purchase_orders`.
     inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] | None = None
+    # Learned item aliases by vendor, then by the invoice item's key (matching.engine.lines).
+    item_aliases: dict[uuid.UUID, dict[str, tuple[LearnedItemAlias, ...]]] = field(default_factory=dict)
+    # Risk checks (risk.py): each batch vendor's accepted history, and by payee account hash the
+    # invoices of other vendors sharing that account that repeat a batch invoice's number or total.
+    vendor_histories: dict[uuid.UUID, VendorHistoryRecord] = field(default_factory=dict)
+    shared_account_invoices: dict[str, list[SharedAccountInvoiceRecord]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

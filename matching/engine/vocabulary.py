@@ -25,13 +25,21 @@ QUANTITY_NOT_RECEIVED = "quantity_not_received"
 RECEIPT_MISSING = "receipt_missing"
 TOTAL_MISMATCH = "total_mismatch"
 TAX_MISMATCH = "tax_mismatch"
+# Risk signals (risk.py, issue #19 items 2 and 6): where the money would go, and whether the amount
+# or the vendor is out of the ordinary.
+BANK_ACCOUNT_MISMATCH = "bank_account_mismatch"
+BANK_ACCOUNT_CHANGED = "bank_account_changed"
+SHARED_BANK_ACCOUNT = "shared_bank_account"
+UNUSUAL_AMOUNT = "unusual_amount"
+NEW_VENDOR_LARGE_INVOICE = "new_vendor_large_invoice"
 # Raised by payments, not by the engine: the bank returned a run's credit transfer (issue #19 item 5).
 PAYMENT_RETURNED = "payment_returned"
 
 DISCREPANCY_TYPES = (
     DUPLICATE_INVOICE, POSSIBLE_DUPLICATE, UNKNOWN_VENDOR, MISSING_PO, PO_NOT_FOUND, PO_CLOSED,
     VENDOR_MISMATCH, CURRENCY_MISMATCH, UNMATCHED_LINE, PRICE_MISMATCH, QUANTITY_EXCEEDS_PO,
-    QUANTITY_NOT_RECEIVED, RECEIPT_MISSING, TOTAL_MISMATCH, TAX_MISMATCH, PAYMENT_RETURNED,
+    QUANTITY_NOT_RECEIVED, RECEIPT_MISSING, TOTAL_MISMATCH, TAX_MISMATCH, BANK_ACCOUNT_MISMATCH,
+    BANK_ACCOUNT_CHANGED, SHARED_BANK_ACCOUNT, UNUSUAL_AMOUNT, NEW_VENDOR_LARGE_INVOICE, PAYMENT_RETURNED,
 )  # fmt: skip
 # Types written by other parts of Recon on an invoice's latest result, never by a match.
 RAISED_OUTSIDE_ENGINE = frozenset({PAYMENT_RETURNED})
@@ -54,6 +62,11 @@ DISCREPANCY_TYPE_LABELS = {
     RECEIPT_MISSING: "Goods not received yet",
     TOTAL_MISMATCH: "Total does not add up",
     TAX_MISMATCH: "Tax does not add up",
+    BANK_ACCOUNT_MISMATCH: "Bank account not on vendor's record",
+    BANK_ACCOUNT_CHANGED: "Vendor's bank account changed recently",
+    SHARED_BANK_ACCOUNT: "Bank account shared with another vendor",
+    UNUSUAL_AMOUNT: "Amount unusual for this vendor",
+    NEW_VENDOR_LARGE_INVOICE: "Large first invoice from a new vendor",
     PAYMENT_RETURNED: "Payment returned by the bank",
 }
 

@@ -7,7 +7,8 @@ A constant number of queries, whatever the batch size (tests/matching/test_runs_
  3. the limits of their currencies   9. received quantity per PO line (one aggregate)
  4. their lines                     10. billed quantity per PO line (one aggregate)
  5. every vendor of the tenant      11. the earlier invoices that could be duplicates
- 6. every vendor alias
+ 6. every vendor alias              12. the tolerance rules accepted from Recon's suggestions
+                                    13. the learned item aliases of the batch's vendors
 
 Vendors are resolved here *before* POs and earlier invoices are loaded, with the engine's own
 resolver over the tenant's vendors (pure, no queries), so an invoice whose vendor the engine will
@@ -20,6 +21,7 @@ quantities summed and go into the context (see purchase_orders.batch_purchase_or
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping
@@ -33,8 +35,10 @@ from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import InvoiceLineRecord, InvoiceRecord, MatchContext, MatchSettings, VendorRecord
 from matching.engine.index import BatchIndex
 from matching.engine.vendor import resolve_vendor
+from matching.loading.learned import accepted_tolerance_rules, learned_item_aliases
 from matching.loading.prior_invoices import batch_prior_invoices
 from matching.loading.purchase_orders import batch_purchase_orders
+from matching.loading.risk import batch_shared_account_invoices, batch_vendor_histories, vendor_bank_accounts
 from tenants.models import Tenant, TenantSettings
 from tenants.selectors import amount_limits_for, tenant_settings_get
 from vendors.models import Vendor, VendorAlias
@@ -65,6 +69,9 @@ def match_settings_from(
         reject_on=frozenset(tenant_settings.reject_on or ()),
         fuzzy_vendor_threshold=tenant_settings.fuzzy_vendor_threshold,
         amount_limits=dict(amount_limits or {}),
+        unusual_amount_window=tenant_settings.unusual_amount_window,
+        unusual_amount_min_history=tenant_settings.unusual_amount_min_history,
+        unusual_amount_threshold=tenant_settings.unusual_amount_threshold,
     )
 
 
@@ -110,6 +117,8 @@ def load_batch(
             "po_number",
             "tax_rate",
             "created_at",
+            "payee_account_hash",
+            "payee_account_mask",
         )[:limit]
     )
     if not invoice_rows:
@@ -167,11 +176,19 @@ def load_batch(
             po_number=row["po_number"],
             tax_rate=row["tax_rate"],
             received_at=row["created_at"],
+            payee_account_hash=row["payee_account_hash"],
+            payee_account_mask=row["payee_account_mask"],
         )
         for row in invoice_rows
     ]
 
     vendors = _vendors(tenant)
+    rules = accepted_tolerance_rules(tenant=tenant)
+    for vendor_id, (price_pct, rule) in rules.items():
+        vendor = vendors.get(vendor_id)
+        # Named only while the vendor's tolerance is still the accepted one (not edited since).
+        if vendor is not None and vendor.price_tolerance_pct == price_pct:
+            vendors[vendor_id] = dataclasses.replace(vendor, tolerance_rule=rule)
     context = MatchContext(settings=settings, vendors=vendors)
     # The vendor each invoice will be matched as (see the module docstring).
     vendor_index = BatchIndex.build(context)
@@ -184,10 +201,16 @@ def load_batch(
     ]
     po_keys = {po_number_key(invoice.po_number) for invoice in invoices if invoice.po_number}
 
-    context.purchase_orders, context.inference_candidates = batch_purchase_orders(tenant, po_keys, inferring, batch_ids)
-    context.prior_invoices = batch_prior_invoices(
-        tenant, invoices, resolved, batch_ids, newest=max(row["created_at"] for row in invoice_rows)
+    context.item_aliases = learned_item_aliases(
+        tenant=tenant, vendor_ids={vendor.id for vendor in resolved.values() if vendor is not None}
     )
+    context.purchase_orders, context.inference_candidates = batch_purchase_orders(tenant, po_keys, inferring, batch_ids)
+    newest = max(row["created_at"] for row in invoice_rows)
+    context.prior_invoices = batch_prior_invoices(tenant, invoices, resolved, batch_ids, newest=newest)
+    context.vendor_histories = batch_vendor_histories(
+        tenant, invoices, resolved, batch_ids, newest=newest, window=settings.unusual_amount_window
+    )
+    context.shared_account_invoices = batch_shared_account_invoices(tenant, invoices, resolved, batch_ids)
     return LoadedBatch(
         invoices=invoices,
         context=context,
@@ -201,6 +224,7 @@ def _vendors(tenant: Tenant) -> dict[uuid.UUID, VendorRecord]:
         VendorAlias.objects.for_tenant(tenant).order_by("normalized_alias").values_list("vendor_id", "normalized_alias")
     ):
         aliases[vendor_id].append(alias)
+    bank_accounts = vendor_bank_accounts(tenant)
     return {
         row["id"]: VendorRecord(
             id=row["id"],
@@ -211,6 +235,7 @@ def _vendors(tenant: Tenant) -> dict[uuid.UUID, VendorRecord]:
             is_active=row["is_active"],
             price_tolerance_pct=row["price_tolerance_pct"],
             quantity_tolerance_pct=row["quantity_tolerance_pct"],
+            bank_accounts=bank_accounts.get(row["id"], ()),
         )
         for row in Vendor.objects.for_tenant(tenant).values(
             "id", "name", "normalized_name", "tax_id", "is_active", "price_tolerance_pct", "quantity_tolerance_pct"

@@ -23,6 +23,7 @@ HUNDRED = Decimal(100)
 # TenantSettings fields whose stored value is a fraction (0.950) and which a person types as a
 # percentage (95).
 CONFIDENCE_FIELDS = ("auto_approve_min_confidence", "reconcile_auto_apply_min_confidence")
+UNUSUAL_MIN_ABOVE_WINDOW = "At most the number of invoices compared with: a vendor could never have enough."
 
 
 def _percent_field(label: str, help_text: str = "") -> forms.DecimalField:
@@ -78,6 +79,25 @@ class MatchingSettingsForm(forms.Form):
         max_value=100,
         help_text="How alike an unknown name must be to a vendor's to be taken as that vendor.",
     )
+    unusual_amount_window = forms.IntegerField(
+        label="Unusual amounts: compare with the vendor's last (invoices)",
+        min_value=3,
+        max_value=200,
+        help_text="An invoice's total is compared with this many of the vendor's latest approved invoices.",
+    )
+    unusual_amount_min_history = forms.IntegerField(
+        label="Unusual amounts: judge from (approved invoices)",
+        min_value=3,
+        max_value=200,
+        help_text="A vendor with fewer approved invoices than this is not judged on amounts yet.",
+    )
+    unusual_amount_threshold = forms.DecimalField(
+        label="Unusual amounts: flag from score",
+        min_value=1,
+        max_value=50,
+        decimal_places=1,
+        help_text="How far above the vendor's usual total (a robust z-score; 3.5 is about 1.7× a steady amount).",
+    )
     max_invoices_per_run = forms.IntegerField(
         label="Invoices per matching batch", min_value=1, help_text="A run matches at most this many at a time."
     )
@@ -97,10 +117,17 @@ class MatchingSettingsForm(forms.Form):
         initial = {name: getattr(tenant_settings, name) for name in cls.base_fields}
         for name in CONFIDENCE_FIELDS:
             initial[name] = (initial[name] * HUNDRED).normalize()
-        for name in ("price_tolerance_pct", "quantity_tolerance_pct", "write_off_max_pct"):
+        for name in ("price_tolerance_pct", "quantity_tolerance_pct", "write_off_max_pct", "unusual_amount_threshold"):
             initial[name] = initial[name].normalize()
         initial["reject_on"] = list(tenant_settings.reject_on or [])
         return initial
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        window, minimum = cleaned.get("unusual_amount_window"), cleaned.get("unusual_amount_min_history")
+        if window is not None and minimum is not None and minimum > window:
+            self.add_error("unusual_amount_min_history", UNUSUAL_MIN_ABOVE_WINDOW)
+        return cleaned
 
     def changes(self) -> dict[str, Any]:
         """The cleaned values as TenantSettings stores them (confidences as fractions)."""
@@ -127,6 +154,11 @@ class CurrencyLimitForm(forms.Form):
         decimal_places=6,
         help_text="A unit price may always differ by this much, when it is more than the percentage.",
     )
+    new_vendor_first_invoice_max = forms.CharField(
+        label="New vendor's first invoice up to",
+        required=False,
+        help_text="Above this, the first invoice of a vendor with nothing approved yet is flagged. Blank: no limit.",
+    )
 
     @staticmethod
     def initial_of(*, limits: AmountLimits) -> dict[str, Any]:
@@ -137,6 +169,11 @@ class CurrencyLimitForm(forms.Form):
             "escalate_from": format_minor(limits.escalate_from, currency),
             "write_off_max": format_minor(limits.write_off_max, currency),
             "price_tolerance_floor": limits.price_tolerance_floor.normalize(),
+            "new_vendor_first_invoice_max": (
+                format_minor(limits.new_vendor_first_invoice_max, currency)
+                if limits.new_vendor_first_invoice_max is not None
+                else ""
+            ),
         }
 
     def clean_currency(self) -> str:
@@ -155,6 +192,11 @@ class CurrencyLimitForm(forms.Form):
                 cleaned[name] = to_minor(cleaned[name], currency)
             except MoneyError as exc:
                 self.add_error(name, str(exc))
+        new_vendor_max = (cleaned.get("new_vendor_first_invoice_max") or "").strip()
+        try:
+            cleaned["new_vendor_first_invoice_max"] = to_minor(new_vendor_max, currency) if new_vendor_max else None
+        except MoneyError as exc:
+            self.add_error("new_vendor_first_invoice_max", str(exc))
         return cleaned
 
 
