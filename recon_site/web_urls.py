@@ -16,6 +16,7 @@ from review import (
     entry_views,
     hold_views,
     invoice_list_views,
+    learning_views,
     originals,
     rematch_views,
     search_views,
@@ -70,6 +71,32 @@ urlpatterns = [
     path("app/delegations/revoke", approval_views.delegation_revoke_view, name="delegation-revoke"),
     path("app/my-work/digest", assignment_views.my_digest, name="my-digest"),
     path("app/disputes", dispute_views.dispute_index, name="disputes"),
+    path("app/learned", learning_views.learned, name="learned"),
+    path(
+        "app/learned/suggestions/<uuid:suggestion_id>/accept",
+        learning_views.suggestion_accept_view,
+        name="learned-suggestion-accept",
+    ),
+    path(
+        "app/learned/suggestions/<uuid:suggestion_id>/decline",
+        learning_views.suggestion_decline_view,
+        name="learned-suggestion-decline",
+    ),
+    path(
+        "app/learned/suggestions/<uuid:suggestion_id>/undo",
+        learning_views.suggestion_undo_view,
+        name="learned-suggestion-undo",
+    ),
+    path(
+        "app/learned/item-aliases/<uuid:item_alias_id>/forget",
+        learning_views.item_alias_forget_view,
+        name="learned-item-alias-forget",
+    ),
+    path(
+        "app/learned/vendor-aliases/<uuid:vendor_alias_id>/forget",
+        learning_views.vendor_alias_forget_view,
+        name="learned-vendor-alias-forget",
+    ),
     path("app/disputes/<uuid:dispute_id>", dispute_views.dispute_detail, name="dispute-detail"),
     path("app/disputes/<uuid:dispute_id>/comment", dispute_views.dispute_comment, name="dispute-comment"),
     path(

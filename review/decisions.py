@@ -32,6 +32,7 @@ from core.exceptions import DocumentInvalid, DomainError
 from core.state_machine import StaleState
 from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from learning.models import ExampleKind
 from matching.models import Discrepancy
 from review.approvals import (
     approval_refused_for_user,
@@ -39,6 +40,7 @@ from review.approvals import (
     invoice_approval_chain,
     step_context,
 )
+from review.learning_record import review_example_record
 from tenants.models import Role, Tenant
 
 S = InvoiceStatus
@@ -187,17 +189,21 @@ def invoice_review(
             expected_step=expected_step,
             may_act=may_act,
         )
-    return invoice_transition(
-        tenant=tenant,
-        invoice=invoice,
-        to_status=review_action.to_status,
-        queue=review_action.to_queue,
-        actor=actor,
-        reason=comment,
-        expected_status=expected_status,
-        context={"review_action": action},
-        guard=may_act,
-    )
+    with transaction.atomic():
+        moved = invoice_transition(
+            tenant=tenant,
+            invoice=invoice,
+            to_status=review_action.to_status,
+            queue=review_action.to_queue,
+            actor=actor,
+            reason=comment,
+            expected_status=expected_status,
+            context={"review_action": action},
+            guard=may_act,
+        )
+        if action == "reject":
+            review_example_record(tenant=tenant, invoice=moved, kind=ExampleKind.REJECT, actor=actor, comment=comment)
+    return moved
 
 
 def _approve(
@@ -235,7 +241,7 @@ def _approve(
                 invoice.status, invoice.review_queue = current.status, current.review_queue
                 return current
             context.update(step_context(chain=chain, step=step, grant=grant, actor=actor, comment=comment))
-        return invoice_transition(
+        approved = invoice_transition(
             tenant=tenant,
             invoice=invoice,
             to_status=S.APPROVED,
@@ -245,6 +251,9 @@ def _approve(
             context=context,
             guard=may_act,
         )
+        # The decision as data (issue #20): what the approver vouched for over the match.
+        review_example_record(tenant=tenant, invoice=approved, kind=ExampleKind.APPROVE, actor=actor, comment=comment)
+        return approved
 
 
 def _dispute(

@@ -49,9 +49,11 @@ from core.text import nul_error
 from invoices.lifecycle import invoice_transition
 from invoices.models import DocumentType, Invoice, InvoiceStatus, ReviewQueue
 from invoices.numbers import normalize_invoice_number
+from learning.models import ExampleKind
 from review.decisions import ESCALATED_NEEDS_APPROVER, ReviewForbidden, can_review
 from review.dispute_attachments import dispute_attachments_checked, dispute_attachments_write
 from review.intake.services import IncomingFile
+from review.learning_record import review_example_record
 from review.models import (
     Dispute,
     DisputeComment,
@@ -165,6 +167,8 @@ def dispute_open(
             guard=may_act,
         )
         dispute = Dispute.objects.create(tenant=tenant, invoice=invoice, reason=reason, owner=owner, due_date=due_date)
+        review_example_record(tenant=tenant, invoice=invoice, kind=ExampleKind.DISPUTE, actor=actor, comment=comment,
+                              details={"dispute_reason": reason})  # fmt: skip
         _audit(
             tenant,
             actor,

@@ -256,6 +256,27 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
         ),
         actor=actor_of(run_approver),
     )
+    # What Recon learned from a decision (learning): an open tolerance suggestion, an item alias
+    # and a vendor alias, each addressed by the page of learned facts.
+    from learning.models import DecisionExample, ItemAlias, ToleranceSuggestion
+    from vendors.models import VendorAlias
+
+    example = DecisionExample.objects.create(
+        tenant=tenant, kind="approve", vendor=vendor, invoice=invoice, actor_kind="user", actor_id="1",
+        actor_label=f"{label}-approver", details={"invoice_number": invoice.invoice_number},
+    )  # fmt: skip
+    objects["tolerance-suggestion"] = ToleranceSuggestion.objects.create(
+        tenant=tenant, vendor=vendor, low_pct=Decimal("2.5"), high_pct=Decimal("3"), proposed_pct=Decimal("3"),
+        approvals=5, window_days=60, evidence=[{"invoice_number": invoice.invoice_number, "pct": "2.5"}],
+    )  # fmt: skip
+    objects["item-alias"] = ItemAlias.objects.create(
+        tenant=tenant, vendor=vendor, invoice_text=f"{label} gadget", invoice_key=f"text:{label} gadget",
+        po_item_text=f"{label} widget 1", po_item_key=f"sku:{label}-SKU-1", example=example,
+        learned_by_label=f"{label}-approver",
+    )  # fmt: skip
+    objects["vendor-alias"] = VendorAlias.objects.create(
+        tenant=tenant, vendor=vendor, alias=f"{label} Trading", normalized_alias=f"{label.lower()} trading"
+    )
     objects["invoice"].refresh_from_db()
     secrets = [
         label,

@@ -21,7 +21,7 @@ from matching.engine.checks import check_header, check_lines
 from matching.engine.decision import confidence_of, decide
 from matching.engine.duplicates import EarlierInvoices, check_duplicates
 from matching.engine.index import BatchIndex
-from matching.engine.lines import assign_lines
+from matching.engine.lines import assign_lines, learned_alias_text
 from matching.engine.purchase_order import po_match_of, resolve_purchase_order
 from matching.engine.risk import RiskState, check_risks
 from matching.engine.types import (
@@ -82,7 +82,8 @@ def match_invoice(
     discrepancies.extend(resolution.discrepancies)
     purchase_order = resolution.purchase_order
 
-    pairs = assign_lines(invoice.lines, purchase_order.lines) if purchase_order is not None else []
+    aliases = context.item_aliases.get(vendor.id) if vendor is not None else None
+    pairs = assign_lines(invoice.lines, purchase_order.lines, aliases) if purchase_order is not None else []
     assigned = {pair.invoice_line.id for pair in pairs}
     if purchase_order is not None:
         for line in invoice.lines:
@@ -128,7 +129,7 @@ def match_invoice(
         )
     )
     status, queue, reason = decide(invoice, confidence, ordered, settings)
-    reason += inference_text
+    reason += inference_text + learned_alias_text(pairs)
     if pairs and vendor is not None:
         reason += vendor_override_text(vendor, price_pct, quantity_pct)
     return MatchOutcome(
@@ -163,7 +164,9 @@ def vendor_override_text(vendor: VendorRecord, price_pct: Decimal | None, quanti
         for name, pct in (("price", price_pct), ("quantity", quantity_pct))
         if pct is not None
     ]
-    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}." if used else ""
+    # An accepted suggestion names itself: the rule, who accepted it and from what evidence.
+    rule = f" ({vendor.tolerance_rule})" if vendor.tolerance_rule and price_pct is not None else ""
+    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}{rule}." if used else ""
 
 
 def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> list[MatchOutcome | MatchFailure]:

@@ -4,7 +4,7 @@ PO's lines, and the optimal one-to-one assignment over all pairs (not first-fit)
 
 Each assigned pair also has a `quality`, the line_match component of confidence (decision.py):
 
-    quality = 1    if the pair is identified (SKU or PO line-number hint),
+    quality = 1    if the pair is identified (SKU or PO line-number hint, or a learned alias),
                    or its descriptions are ≥ 90 % similar,
                    or it is exact and unique on price and quantity (`_exact_and_unique`);
             = the description similarity (0.6 … 0.9) otherwise.
@@ -18,25 +18,38 @@ not within tolerance: a price inside the tolerance is agreement on price (price_
 1) but no evidence of which item it is, since two items of a PO can be 2 % apart. Two PO lines of
 the same price (or two invoice lines) make price and quantity ambiguous: the pair keeps its
 similarity, and a person looks.
+
+Learned item aliases (issue #20, learning.models.ItemAlias): a clerk approved an invoice whose
+line this vendor worded its own way was assigned to a PO line on a weak description score; the
+loader passes the vendor's aliases (invoice item key → PO item keys, core.item_keys.item_key), and
+a pair whose keys an alias links is identified as if by its SKU. The pair carries the alias, so
+the decision's reason names it, who approved it and when.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rapidfuzz import fuzz
-
+from core.item_keys import MIN_DESCRIPTION_SIMILARITY, STRONG_DESCRIPTION_SIMILARITY, description_similarity, item_key
 from core.lookup_keys import sku_key
 from matching.engine.assignment import optimal_assignment
-from matching.engine.types import InvoiceLineRecord, PurchaseOrderLineRecord, PurchaseOrderRecord
+from matching.engine.types import InvoiceLineRecord, LearnedItemAlias, PurchaseOrderLineRecord, PurchaseOrderRecord
 
-# Invoice line ↔ PO line pairs below these are not the same item.
-MIN_DESCRIPTION_SIMILARITY = 0.6
-STRONG_DESCRIPTION_SIMILARITY = 0.9
+# Re-exported: PO inference and the tests read them here, beside the scores they bound.
+__all__ = [
+    "MIN_DESCRIPTION_SIMILARITY",
+    "STRONG_DESCRIPTION_SIMILARITY",
+    "LinePair",
+    "assign_lines",
+    "description_similarity",
+    "learned_alias_text",
+]
+
+# A vendor's learned aliases, by the invoice item's key (core.item_keys.item_key).
+ItemAliases = Mapping[str, Sequence[LearnedItemAlias]]
 
 
 # The largest score one pair can get (see _pair_score): identified (0.5), the same description
@@ -75,17 +88,34 @@ class LinePair:
     score: float
     quality: float  # for line_match: see the module docstring
     exact: bool = False  # quality 1 because exact and unique on price and quantity, not by SKU or wording
+    alias: LearnedItemAlias | None = None  # identified through this learned alias (nothing else named it)
 
 
-def _pair_score(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecord) -> tuple[float, float]:
+def _alias_of(
+    invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecord, aliases: ItemAliases | None
+) -> LearnedItemAlias | None:
+    """The learned alias linking this invoice line's item to this PO line's, if any."""
+    if not aliases:
+        return None
+    learned = aliases.get(item_key(sku=invoice_line.sku, description=invoice_line.description))
+    if not learned:
+        return None
+    po_key = item_key(sku=po_line.sku, description=po_line.description)
+    return next((alias for alias in learned if alias.po_item_key == po_key), None)
+
+
+def _pair_score(
+    invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecord, aliases: ItemAliases | None = None
+) -> tuple[float, float]:
     """(assignment score, match quality); score 0 means "not the same item".
 
-    Identity (the sender's PO line hint, or equal SKUs) weighs most, then the description, then
-    how close price and quantity are, which only breaks ties between otherwise similar lines.
+    Identity (the sender's PO line hint, equal SKUs, or a learned alias) weighs most, then the
+    description, then how close price and quantity are, which only breaks ties between otherwise
+    similar lines.
     """
     hinted = invoice_line.po_line_number is not None and invoice_line.po_line_number == po_line.line_number
     same_sku = bool(invoice_line.sku) and sku_key(invoice_line.sku) == sku_key(po_line.sku)
-    identified = hinted or same_sku
+    identified = hinted or same_sku or _alias_of(invoice_line, po_line, aliases) is not None
     description = description_similarity(invoice_line.description, po_line.description)
     if not identified and description < MIN_DESCRIPTION_SIMILARITY:
         return 0.0, 0.0
@@ -101,18 +131,6 @@ def _pair_score(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecor
     )
     quality = 1.0 if identified or description >= STRONG_DESCRIPTION_SIMILARITY else description
     return score, quality
-
-
-# Pure, and a vendor's POs and invoices repeat its catalogue's descriptions: inferring a PO
-# compares one invoice's lines with those of every open PO of the vendor, mostly the same pairs.
-# Bounded: 16,384 pairs of descriptions of up to 500 characters, some 20 MB per worker at worst.
-@functools.lru_cache(maxsize=16_384)
-def description_similarity(left: str, right: str) -> float:
-    """0..1. The mean of token-set similarity (word order and extra words forgiven) and
-    token-sort similarity (extra words cost): a vague "Bolt M8" fits "Bolt M8 x 20" and
-    "Bolt M8 x 25" alike and well, but less than the exact "Bolt M8 x 20" fits its own line."""
-    a, b = left.casefold(), right.casefold()
-    return (fuzz.token_set_ratio(a, b) + fuzz.token_sort_ratio(a, b)) / 200.0
 
 
 def _relative_gap(value: Decimal, reference: Decimal) -> float:
@@ -153,24 +171,45 @@ def _identified_pairs(
 
 
 def assign_lines(
-    invoice_lines: Sequence[InvoiceLineRecord], po_lines: Sequence[PurchaseOrderLineRecord]
+    invoice_lines: Sequence[InvoiceLineRecord],
+    po_lines: Sequence[PurchaseOrderLineRecord],
+    aliases: ItemAliases | None = None,
 ) -> list[LinePair]:
-    """The optimal one-to-one assignment of invoice lines to PO lines (not first-fit)."""
+    """The optimal one-to-one assignment of invoice lines to PO lines (not first-fit).
+
+    `aliases`: the vendor's learned item aliases (module docstring); a pair they identify and
+    nothing else did carries its alias."""
     if not invoice_lines or not po_lines:
         return []
     identified = _identified_pairs(invoice_lines, po_lines)
     if identified is not None:
         return identified
-    scored = [[_pair_score(invoice_line, po_line) for po_line in po_lines] for invoice_line in invoice_lines]
+    scored = [[_pair_score(invoice_line, po_line, aliases) for po_line in po_lines] for invoice_line in invoice_lines]
     matrix = [[score for score, _ in row] for row in scored]
     pairs = []
     for row, column in optimal_assignment(matrix):
         score, quality = scored[row][column]
         if score > 0:
             invoice_line, po_line = invoice_lines[row], po_lines[column]
+            # Named only where it made the difference: nothing else identified the pair, and its
+            # wording alone would not have been enough.
+            weakly_worded = (
+                description_similarity(invoice_line.description, po_line.description) < STRONG_DESCRIPTION_SIMILARITY
+            )
+            alias = (
+                _alias_of(invoice_line, po_line, aliases)
+                if aliases and weakly_worded and not _named(invoice_line, po_line)
+                else None
+            )
             exact = quality < 1.0 and _exact_and_unique(invoice_line, po_line, invoice_lines, po_lines)
-            pairs.append(LinePair(invoice_line, po_line, score, 1.0 if exact else quality, exact))
+            pairs.append(LinePair(invoice_line, po_line, score, 1.0 if exact else quality, exact, alias))
     return pairs
+
+
+def _named(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecord) -> bool:
+    """Identified without any alias: by the PO line-number hint or the same SKU."""
+    hinted = invoice_line.po_line_number is not None and invoice_line.po_line_number == po_line.line_number
+    return hinted or (bool(invoice_line.sku) and sku_key(invoice_line.sku) == sku_key(po_line.sku))
 
 
 def _fits(invoice_line: InvoiceLineRecord, po_line: PurchaseOrderLineRecord) -> bool:
@@ -193,3 +232,14 @@ def _exact_and_unique(
     if any(other.id != po_line.id and _fits(invoice_line, other) for other in po_lines):
         return False
     return not any(other.id != invoice_line.id and _fits(other, po_line) for other in invoice_lines)
+
+
+def learned_alias_text(pairs: Sequence[LinePair]) -> str:
+    """What a decision's reason adds for each line identified through a learned alias (DESIGN.md
+    §5: a match that used a learned fact says so)."""
+    return "".join(
+        f" Line {pair.invoice_line.line_number} matched via learned alias, approved by {pair.alias.approved_by} "
+        f"on {pair.alias.approved_on.isoformat()}."
+        for pair in sorted(pairs, key=lambda pair: pair.invoice_line.line_number)
+        if pair.alias is not None
+    )

@@ -72,6 +72,9 @@ class VendorRecord:
     is_active: bool = True
     price_tolerance_pct: Decimal | None = None  # overrides the tenant's when set
     quantity_tolerance_pct: Decimal | None = None
+    # When the price tolerance is a rule an administrator accepted from Recon's suggestion
+    # (learning.models.ToleranceSuggestion): how the decision's reason names it.
+    tolerance_rule: str = ""
     bank_accounts: tuple[BankAccountRecord, ...] = ()  # every status, newest first
 
 
@@ -191,6 +194,17 @@ class InvoiceRecord:
     payee_account_mask: str = ""
 
 
+@dataclass(frozen=True)
+class LearnedItemAlias:
+    """A vendor's wording of an item ↔ a PO line item, learned from a clerk's approval
+    (learning.models.ItemAlias); keys as core.item_keys.item_key computes them."""
+
+    invoice_key: str
+    po_item_key: str
+    approved_by: str
+    approved_on: dt.date
+
+
 @dataclass
 class MatchContext:
     """Everything the engine may look at for a batch of one tenant's invoices.
@@ -208,6 +222,8 @@ class MatchContext:
     # narrows a vendor's open POs to those sharing lines with the invoice). An invoice absent
     # here, or None, infers from every open PO of its vendor in `purchase_orders`.
     inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] | None = None
+    # Learned item aliases by vendor, then by the invoice item's key (matching.engine.lines).
+    item_aliases: dict[uuid.UUID, dict[str, tuple[LearnedItemAlias, ...]]] = field(default_factory=dict)
     # Risk checks (risk.py): each batch vendor's accepted history, and by payee account hash the
     # invoices of other vendors sharing that account that repeat a batch invoice's number or total.
     vendor_histories: dict[uuid.UUID, VendorHistoryRecord] = field(default_factory=dict)

@@ -42,6 +42,8 @@ from core.actors import Actor
 from core.exceptions import DomainError
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceStatus
+from learning.models import ExampleKind
+from learning.services import example_record
 from payments.exceptions import AllocationConflict, AllocationInvalid, SuggestionStale
 from payments.models import (
     AllocationKind,
@@ -337,6 +339,24 @@ def _apply_one(
         raise applied.refused[application.payment_id]
     payment = Payment.objects.for_tenant(tenant).get(pk=application.payment_id)
     _learn_counterparty(tenant=tenant, payment=payment, vendor_ids=applied.vendors[payment.pk], actor=actor)
+    # The clerk's allocation as data (issue #20): which invoices, and the engine's proposal if any.
+    vendor_ids = applied.vendors[payment.pk]
+    example_record(
+        tenant=tenant,
+        actor=actor,
+        kind=ExampleKind.PAYMENT_ALLOCATION,
+        vendor_id=next(iter(vendor_ids)) if len(vendor_ids) == 1 else None,
+        payment_id=payment.pk,
+        comment=application.explanation,
+        details={
+            "suggested_tier": application.tier,
+            "allocations": [
+                {"invoice_id": str(item.invoice_id), "amount": item.amount, "kind": item.kind}
+                for item in application.allocations
+            ],
+            "counterparty_name": payment.counterparty_name,
+        },
+    )
     return applied.allocations[payment.pk]
 
 

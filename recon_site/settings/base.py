@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "vendors",
     "purchasing",
     "invoices",
+    "learning",
     "matching",
     "payments",
     "review",

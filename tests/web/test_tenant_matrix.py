@@ -68,6 +68,10 @@ OBJECT_KWARGS = {
     "attachment_id": "dispute-attachment",
     # A payment run's page, its bank file and its forms (payments.runs.views).
     "run_id": "payment-run",
+    # What Recon learned (review.learning_views): a tolerance suggestion, an item and a vendor alias.
+    "suggestion_id": "tolerance-suggestion",
+    "item_alias_id": "item-alias",
+    "vendor_alias_id": "vendor-alias",
 }
 
 # URL parameters that name no tenant's object, with every value they take.

@@ -1,0 +1,136 @@
+"""What Recon learns from clerks (issue #20): their decisions as labelled examples, and the facts
+drawn from them — item aliases and vendor tolerance suggestions.
+
+Between invoices and matching in the layers: matching's loader reads the learned facts as inputs
+of a batch (the engine stays pure), and the apps above (matching, payments, review) record the
+decisions their people take through learning.services.example_record. A match result or a
+payment is named by its id, not by a foreign key: both belong to apps above this one.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from core.tenancy.scoping import TenantOwnedModel
+
+
+class ExampleKind(models.TextChoices):
+    APPROVE = "approve", "Approved by a reviewer"
+    REJECT = "reject", "Rejected by a reviewer"
+    DISPUTE = "dispute", "Disputed with the vendor"
+    VENDOR_RESOLUTION = "vendor_resolution", "Vendor chosen by hand"
+    PO_CHOICE = "po_choice", "Purchase order chosen by hand"
+    LINE_REASSIGNMENT = "line_reassignment", "Line assigned by hand"
+    PAYMENT_ALLOCATION = "payment_allocation", "Payment allocated by hand"
+
+
+class DecisionExample(TenantOwnedModel):
+    """One human intervention, as data: what the person decided and what the match it overrode
+    had said (its discrepancies with their expected and actual values, its line assignments).
+
+    Append-only in practice (no service changes one); the learned facts cite them as evidence.
+    """
+
+    kind = models.CharField(max_length=24, choices=ExampleKind.choices)
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    match_result_id = models.UUIDField(null=True, blank=True)  # matching.MatchResult it overrode
+    payment_id = models.UUIDField(null=True, blank=True)  # payments.Payment allocated by hand
+    actor_kind = models.CharField(max_length=16)
+    actor_id = models.CharField(max_length=64)
+    actor_label = models.CharField(max_length=150, blank=True, default="")
+    comment = models.TextField(blank=True, default="")
+    # {"discrepancies": [{"type", "severity", "expected", "actual", "invoice_line_number"}],
+    #  "assignments": [{"invoice_line_number", "po_line_number"}], "reason": ..., ...}
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "vendor", "kind", "created_at"], name="example_tenant_vendor_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.actor_label or self.actor_id}"
+
+
+class ItemAlias(TenantOwnedModel):
+    """A vendor's wording (or own SKU) of an item ↔ the PO line item a clerk confirmed it bills.
+
+    Learned from an approval whose match assigned the line with a weak description score;
+    forgotten (kept, `forgotten_at` set) when someone undoes it or rejects an invoice matched
+    through it. Keys are core.item_keys.item_key of each side.
+    """
+
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, related_name="+")
+    invoice_text = models.CharField(max_length=500)  # as the vendor wrote it (SKU and description)
+    invoice_key = models.CharField(max_length=520)
+    po_item_text = models.CharField(max_length=500)
+    po_item_key = models.CharField(max_length=520)
+    example = models.ForeignKey(DecisionExample, on_delete=models.PROTECT, related_name="+")
+    learned_by_label = models.CharField(max_length=150)
+    forgotten_at = models.DateTimeField(null=True, blank=True)
+    forgotten_by_label = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "vendor", "invoice_key", "po_item_key"],
+                condition=models.Q(forgotten_at__isnull=True),
+                name="itemalias_one_active",
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "vendor"], name="itemalias_tenant_vendor")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_text} → {self.po_item_text}"
+
+
+class SuggestionStatus(models.TextChoices):
+    OPEN = "open", "Waiting for an administrator"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    UNDONE = "undone", "Undone"
+    REPLACED = "replaced", "Replaced by a newer rule"
+
+
+class ToleranceSuggestion(TenantOwnedModel):
+    """A vendor price tolerance Recon proposes because approvers keep accepting the same price
+    difference of that vendor (learning.rules.tolerance_suggestion_of), with the evidence.
+
+    An administrator accepts it (the vendor's tolerance is set, audited, its open invoices
+    re-matched) or declines it; an accepted one can be undone (the tolerance goes back).
+    """
+
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.OPEN)
+    # The pattern accepted: price differences from low to high percent of the PO price.
+    low_pct = models.DecimalField(max_digits=6, decimal_places=3)
+    high_pct = models.DecimalField(max_digits=6, decimal_places=3)
+    proposed_pct = models.DecimalField(max_digits=6, decimal_places=3)
+    previous_pct = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    approvals = models.PositiveIntegerField()
+    window_days = models.PositiveIntegerField()
+    # [{"example_id", "invoice_id", "invoice_number", "pct", "by", "on"}]
+    evidence = models.JSONField(default=list)
+    decided_by_label = models.CharField(max_length=150, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "vendor"], condition=models.Q(status="open"), name="tolerancesuggestion_one_open"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "vendor"],
+                condition=models.Q(status="accepted"),
+                name="tolerancesuggestion_one_accepted",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(low_pct__gte=0, high_pct__gte=models.F("low_pct"), proposed_pct__gte=0),
+                name="tolerancesuggestion_band",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}: ±{self.proposed_pct} % ({self.status})"

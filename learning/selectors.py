@@ -1,0 +1,52 @@
+"""Reads of what Recon learned: the rows matching's loader turns into the engine's inputs (one
+query each per batch, matching.loading.learned), and the listing of learned facts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+
+from django.db.models import QuerySet
+
+from learning.models import DecisionExample, ItemAlias, SuggestionStatus, ToleranceSuggestion
+from tenants.models import Tenant
+
+
+def item_alias_rows(*, tenant: Tenant, vendor_ids: Collection[uuid.UUID]) -> list[ItemAlias]:
+    """The active (not forgotten) item aliases of these vendors, oldest first."""
+    return list(
+        ItemAlias.objects.for_tenant(tenant)
+        .filter(vendor_id__in=list(vendor_ids), forgotten_at__isnull=True)
+        .order_by("created_at", "id")
+        .only("vendor_id", "invoice_key", "po_item_key", "learned_by_label", "created_at", "tenant_id")
+    )
+
+
+def accepted_tolerance_rule_rows(*, tenant: Tenant) -> list[ToleranceSuggestion]:
+    """The suggestions an administrator accepted and nobody undid: one per vendor at most."""
+    return list(
+        ToleranceSuggestion.objects.for_tenant(tenant)
+        .filter(status=SuggestionStatus.ACCEPTED)
+        .only(
+            "vendor_id",
+            "proposed_pct",
+            "low_pct",
+            "high_pct",
+            "approvals",
+            "decided_by_label",
+            "decided_at",
+            "tenant_id",
+        )
+    )
+
+
+def tolerance_suggestions(*, tenant: Tenant) -> QuerySet[ToleranceSuggestion]:
+    return ToleranceSuggestion.objects.for_tenant(tenant).select_related("vendor").order_by("-created_at")
+
+
+def item_aliases(*, tenant: Tenant) -> QuerySet[ItemAlias]:
+    return ItemAlias.objects.for_tenant(tenant).select_related("vendor", "example").order_by("-created_at")
+
+
+def decision_examples(*, tenant: Tenant) -> QuerySet[DecisionExample]:
+    return DecisionExample.objects.for_tenant(tenant).select_related("vendor", "invoice").order_by("-created_at")

@@ -1,0 +1,430 @@
+"""Writes of the learning app: a person's decision recorded as an example, and what is learned
+from it (item aliases, tolerance suggestions); an administrator's accept / decline / undo.
+
+Every decision of a person goes through `example_record`, called by the service that takes the
+decision, inside its transaction: review's approve / reject / dispute (review.decisions,
+review.disputes), payments' manual allocations (payments.reconciliation.services). Only people
+teach: an example recorded for an API key or a system actor is kept as data, but nothing is
+learned from it, and the engine's own auto-approvals are never examples.
+
+What an accepted or undone rule changes in matching (the vendor's open invoices re-matched) is
+the caller's step after the commit (review.learning_views): matching sits above this app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import AuditEntry, audit_record, audit_record_many
+from core.actors import Actor
+from core.exceptions import ConflictError
+from core.item_keys import STRONG_DESCRIPTION_SIMILARITY, description_similarity, item_key
+from core.lookup_keys import sku_key
+from invoices.models import Invoice, InvoiceLine
+from learning.models import DecisionExample, ExampleKind, ItemAlias, SuggestionStatus, ToleranceSuggestion
+from learning.rules import WINDOW_DAYS, PriceDecision, price_difference_pct, tolerance_suggestion_of
+from tenants.models import Tenant
+from tenants.selectors import tenant_settings_get
+from vendors.models import Vendor, VendorAlias
+from vendors.services import vendor_tolerances_update
+
+PRICE_MISMATCH = "price_mismatch"  # matching.engine.vocabulary's, which this layer cannot import
+SUGGESTION_NOT_OPEN = "This suggestion was already decided ({status})."
+SUGGESTION_NOT_ACCEPTED = "Only an accepted rule can be undone; this one is {status}."
+ALIAS_ALREADY_FORGOTTEN = "This alias was already forgotten."
+
+
+@dataclass(frozen=True)
+class ExampleDiscrepancy:
+    """A discrepancy of the match a person overrode, as the engine stated it."""
+
+    type: str
+    severity: str
+    expected: str | None = None
+    actual: str | None = None
+    invoice_line_number: int | None = None
+
+
+def example_record(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    kind: str,
+    invoice: Invoice | None = None,
+    vendor_id: uuid.UUID | None = None,
+    match_result_id: uuid.UUID | None = None,
+    payment_id: uuid.UUID | None = None,
+    comment: str = "",
+    discrepancies: Sequence[ExampleDiscrepancy] = (),
+    details: dict[str, Any] | None = None,
+) -> DecisionExample:
+    """Record one person's decision as a labelled example, in the caller's transaction, and learn
+    from it: an approval teaches item aliases and may propose a tolerance; a rejection forgets
+    the aliases its match used and resets the tolerance count."""
+    if vendor_id is None and invoice is not None:
+        vendor_id = invoice.vendor_id
+    shown = []
+    for discrepancy in discrepancies:
+        pct = None
+        if discrepancy.type == PRICE_MISMATCH and discrepancy.expected and discrepancy.actual:
+            pct = price_difference_pct(expected=discrepancy.expected, actual=discrepancy.actual)
+        shown.append(
+            {
+                "type": discrepancy.type,
+                "severity": discrepancy.severity,
+                "expected": discrepancy.expected,
+                "actual": discrepancy.actual,
+                "invoice_line_number": discrepancy.invoice_line_number,
+                "pct": str(pct) if pct is not None else None,
+            }
+        )
+    with transaction.atomic():
+        example = DecisionExample.objects.create(
+            tenant=tenant,
+            kind=kind,
+            vendor_id=vendor_id,
+            invoice=invoice,
+            match_result_id=match_result_id,
+            payment_id=payment_id,
+            actor_kind=actor.kind,
+            actor_id=str(actor.id),
+            actor_label=actor.label or str(actor.id),
+            comment=comment,
+            details={
+                **(details or {}),
+                "invoice_number": invoice.invoice_number if invoice is not None else "",
+                "discrepancies": shown,
+            },
+        )
+        if actor.kind != "user" or vendor_id is None:
+            return example
+        if kind == ExampleKind.APPROVE and invoice is not None:
+            _item_aliases_learn(tenant=tenant, example=example, invoice=invoice, vendor_id=vendor_id, actor=actor)
+        elif kind == ExampleKind.REJECT and invoice is not None:
+            _item_aliases_unlearn(tenant=tenant, invoice=invoice, vendor_id=vendor_id, actor=actor)
+        if kind in (ExampleKind.APPROVE, ExampleKind.REJECT):
+            tolerance_suggestion_review(tenant=tenant, vendor_id=vendor_id, actor=actor)
+    return example
+
+
+def _matched_pairs(*, tenant: Tenant, invoice: Invoice) -> list[InvoiceLine]:
+    return list(
+        InvoiceLine.objects.for_tenant(tenant)
+        .filter(invoice_id=invoice.pk, matched_po_line__isnull=False)
+        .select_related("matched_po_line")
+        .order_by("line_number")
+    )
+
+
+def _vouched(line: InvoiceLine) -> bool:
+    """Whether the match assigned this line on weak evidence a person's approval now vouches for:
+    no line-number hint or SKU named its PO line, and the descriptions are not strongly similar."""
+    po_line = line.matched_po_line
+    assert po_line is not None
+    if line.po_line_number is not None and line.po_line_number == po_line.line_number:
+        return False
+    if line.sku and sku_key(line.sku) == sku_key(po_line.sku):
+        return False
+    return description_similarity(line.description, po_line.description) < STRONG_DESCRIPTION_SIMILARITY
+
+
+def _item_aliases_learn(
+    *, tenant: Tenant, example: DecisionExample, invoice: Invoice, vendor_id: uuid.UUID, actor: Actor
+) -> None:
+    learned = []
+    for line in _matched_pairs(tenant=tenant, invoice=invoice):
+        if not _vouched(line):
+            continue
+        po_line = line.matched_po_line
+        assert po_line is not None
+        invoice_key = item_key(sku=line.sku, description=line.description)
+        po_item_key = item_key(sku=po_line.sku, description=po_line.description)
+        exists = (
+            ItemAlias.objects.for_tenant(tenant)
+            .filter(vendor_id=vendor_id, invoice_key=invoice_key, po_item_key=po_item_key, forgotten_at__isnull=True)
+            .exists()
+        )
+        if exists:
+            continue
+        learned.append(
+            ItemAlias(
+                tenant=tenant,
+                vendor_id=vendor_id,
+                invoice_text=_item_text(line.sku, line.description),
+                invoice_key=invoice_key,
+                po_item_text=_item_text(po_line.sku, po_line.description),
+                po_item_key=po_item_key,
+                example=example,
+                learned_by_label=example.actor_label,
+            )
+        )
+    if not learned:
+        return
+    created = ItemAlias.objects.bulk_create(learned)
+    audit_record_many(
+        tenant=tenant,
+        actor=actor,
+        entries=[
+            AuditEntry(
+                "item_alias",
+                str(alias.pk),
+                "learned",
+                None,
+                {
+                    "vendor_id": str(vendor_id),
+                    "invoice_text": alias.invoice_text,
+                    "po_item": alias.po_item_text,
+                    "invoice_id": str(invoice.pk),
+                },
+            )
+            for alias in created
+        ],
+    )
+
+
+def _item_text(sku: str, description: str) -> str:
+    return (f"{sku.strip()} · {description}" if sku.strip() else description)[:500]
+
+
+def _item_aliases_unlearn(*, tenant: Tenant, invoice: Invoice, vendor_id: uuid.UUID, actor: Actor) -> None:
+    """A rejected invoice whose lines were assigned through learned aliases: those aliases go."""
+    keys = [
+        (item_key(sku=line.sku, description=line.description), item_key(sku=po.sku, description=po.description))
+        for line in _matched_pairs(tenant=tenant, invoice=invoice)
+        if (po := line.matched_po_line) is not None
+    ]
+    for alias in ItemAlias.objects.for_tenant(tenant).filter(vendor_id=vendor_id, forgotten_at__isnull=True):
+        if (alias.invoice_key, alias.po_item_key) in keys:
+            _alias_forget(tenant=tenant, alias=alias, actor=actor, why=f"invoice {invoice.invoice_number} rejected")
+
+
+def item_alias_forget(*, tenant: Tenant, alias: ItemAlias, actor: Actor) -> ItemAlias:
+    """Undo a learned item alias: the next match no longer uses it (kept, with who forgot it)."""
+    with transaction.atomic():
+        locked = ItemAlias.objects.for_tenant(tenant).select_for_update().get(pk=alias.pk)
+        if locked.forgotten_at is not None:
+            raise ConflictError(ALIAS_ALREADY_FORGOTTEN)
+        _alias_forget(tenant=tenant, alias=locked, actor=actor, why="forgotten by hand")
+    return locked
+
+
+def _alias_forget(*, tenant: Tenant, alias: ItemAlias, actor: Actor, why: str) -> None:
+    alias.forgotten_at = timezone.now()
+    alias.forgotten_by_label = actor.label or str(actor.id)
+    alias.save(update_fields=["forgotten_at", "forgotten_by_label"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        entity_type="item_alias",
+        entity_id=alias.pk,
+        action="forgotten",
+        before={"invoice_text": alias.invoice_text, "po_item": alias.po_item_text},
+        after={"why": why},
+    )
+
+
+def vendor_alias_forget(*, tenant: Tenant, alias: VendorAlias, actor: Actor) -> None:
+    """Undo a vendor alias (a name learned from a manual payment match, or taught by hand)."""
+    with transaction.atomic():
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            entity_type="vendor",
+            entity_id=alias.vendor_id,
+            action="alias_removed",
+            before={"alias": alias.alias, "normalized_alias": alias.normalized_alias},
+        )
+        VendorAlias.objects.for_tenant(tenant).filter(pk=alias.pk).delete()
+
+
+# --- tolerance suggestions ------------------------------------------------------------------
+
+
+def _price_decisions(examples: Iterable[DecisionExample]) -> list[PriceDecision]:
+    decisions = []
+    for example in examples:
+        pcts = tuple(
+            Decimal(item["pct"])
+            for item in example.details.get("discrepancies", [])
+            if item.get("type") == PRICE_MISMATCH and item.get("pct") is not None
+        )
+        decisions.append(
+            PriceDecision(
+                example_id=example.pk,
+                invoice_id=example.invoice_id,
+                invoice_number=example.details.get("invoice_number", ""),
+                decided_at=example.created_at,
+                approved=example.kind == ExampleKind.APPROVE,
+                pcts=pcts,
+                decided_by=example.actor_label,
+            )
+        )
+    return decisions
+
+
+def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: Actor) -> ToleranceSuggestion | None:
+    """Re-read the vendor's recent decisions and open, update or withdraw its suggestion.
+
+    No row lock: it runs after the decision's transition has taken the audit chain's lock, which
+    every row lock must precede (core.locks). Two decisions at once on the same vendor both read
+    the evidence; the unique open suggestion per vendor makes the second an update."""
+    vendor = Vendor.objects.for_tenant(tenant).get(pk=vendor_id)
+    now = timezone.now()
+    current = vendor.price_tolerance_pct
+    if current is None:
+        current = tenant_settings_get(tenant=tenant).price_tolerance_pct
+    last_decided = (
+        ToleranceSuggestion.objects.for_tenant(tenant)
+        .filter(vendor_id=vendor_id, decided_at__isnull=False)
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    examples = (
+        DecisionExample.objects.for_tenant(tenant)
+        .filter(
+            vendor_id=vendor_id,
+            kind__in=[ExampleKind.APPROVE, ExampleKind.REJECT],
+            actor_kind="user",
+            created_at__gte=now - dt.timedelta(days=WINDOW_DAYS),
+        )
+        .order_by("created_at")
+    )
+    pattern = tolerance_suggestion_of(
+        _price_decisions(examples), now=now, current_pct=Decimal(current), not_before=last_decided
+    )
+    open_one = ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").first()
+    if pattern is None:
+        if open_one is not None:
+            open_one.delete()  # its evidence no longer holds (a rejection since): nobody decided it
+            audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=open_one.pk,
+                         action="withdrawn", before={"proposed_pct": str(open_one.proposed_pct)})  # fmt: skip
+        return None
+    evidence = [
+        {
+            "example_id": str(decision.example_id),
+            "invoice_id": str(decision.invoice_id) if decision.invoice_id else None,
+            "invoice_number": decision.invoice_number,
+            "pct": str(max(decision.pcts)),
+            "by": decision.decided_by,
+            "on": decision.decided_at.date().isoformat(),
+        }
+        for decision in pattern.evidence
+    ]
+    fields = {
+        "low_pct": pattern.low_pct,
+        "high_pct": pattern.high_pct,
+        "proposed_pct": pattern.proposed_pct,
+        "approvals": len(pattern.evidence),
+        "window_days": WINDOW_DAYS,
+        "evidence": evidence,
+    }
+    if open_one is None:
+        try:
+            with transaction.atomic():
+                open_one = ToleranceSuggestion.objects.create(tenant=tenant, vendor_id=vendor_id, **fields)
+        except IntegrityError:  # another decision opened it meanwhile: update that one
+            ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").update(**fields)
+            return ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").first()
+        audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=open_one.pk,
+                     action="proposed", after={"vendor_id": str(vendor_id), "proposed_pct": str(pattern.proposed_pct),
+                                               "approvals": len(evidence)})  # fmt: skip
+    else:
+        for name, value in fields.items():
+            setattr(open_one, name, value)
+        open_one.save(update_fields=list(fields))
+    return open_one
+
+
+@dataclass(frozen=True)
+class ToleranceChange:
+    """What an accept or an undo did to the vendor (for the caller's re-match)."""
+
+    suggestion: ToleranceSuggestion
+    vendor: Vendor
+    before: dict[str, Decimal | None]
+    after: dict[str, Decimal | None]
+
+
+def _decide(*, tenant: Tenant, suggestion: ToleranceSuggestion, actor: Actor, expected: str) -> ToleranceSuggestion:
+    locked = ToleranceSuggestion.objects.for_tenant(tenant).select_for_update().get(pk=suggestion.pk)
+    if locked.status != expected:
+        message = SUGGESTION_NOT_OPEN if expected == SuggestionStatus.OPEN else SUGGESTION_NOT_ACCEPTED
+        raise ConflictError(message.format(status=locked.get_status_display().lower()))
+    return locked
+
+
+def _tolerances(vendor: Vendor) -> dict[str, Decimal | None]:
+    return {"price_tolerance_pct": vendor.price_tolerance_pct, "quantity_tolerance_pct": vendor.quantity_tolerance_pct}
+
+
+def tolerance_suggestion_accept(*, tenant: Tenant, suggestion: ToleranceSuggestion, actor: Actor) -> ToleranceChange:
+    """An administrator accepts: the vendor's price tolerance becomes the proposed one (through
+    vendors.services, audited), the suggestion is the rule the engine names when it uses it."""
+    with transaction.atomic():
+        locked = _decide(tenant=tenant, suggestion=suggestion, actor=actor, expected=SuggestionStatus.OPEN)
+        vendor = Vendor.objects.for_tenant(tenant).get(pk=locked.vendor_id)
+        before = _tolerances(vendor)
+        ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor.pk, status="accepted").update(
+            status=SuggestionStatus.REPLACED
+        )
+        saved = vendor_tolerances_update(
+            tenant=tenant,
+            vendor=vendor,
+            actor=actor,
+            price_tolerance_pct=locked.proposed_pct,
+            quantity_tolerance_pct=vendor.quantity_tolerance_pct,
+        )
+        locked.status = SuggestionStatus.ACCEPTED
+        locked.previous_pct = before["price_tolerance_pct"]
+        locked.decided_by_label = actor.label or str(actor.id)
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "previous_pct", "decided_by_label", "decided_at"])
+        audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=locked.pk,
+                     action="accepted", before={"price_tolerance_pct": before["price_tolerance_pct"]},
+                     after={"price_tolerance_pct": locked.proposed_pct, "approvals": locked.approvals})  # fmt: skip
+    return ToleranceChange(suggestion=locked, vendor=saved, before=before, after=_tolerances(saved))
+
+
+def tolerance_suggestion_decline(
+    *, tenant: Tenant, suggestion: ToleranceSuggestion, actor: Actor
+) -> ToleranceSuggestion:
+    """An administrator declines: nothing changes; its evidence is not proposed again."""
+    with transaction.atomic():
+        locked = _decide(tenant=tenant, suggestion=suggestion, actor=actor, expected=SuggestionStatus.OPEN)
+        locked.status = SuggestionStatus.DECLINED
+        locked.decided_by_label = actor.label or str(actor.id)
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "decided_by_label", "decided_at"])
+        audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=locked.pk,
+                     action="declined", after={"proposed_pct": locked.proposed_pct})  # fmt: skip
+    return locked
+
+
+def tolerance_suggestion_undo(*, tenant: Tenant, suggestion: ToleranceSuggestion, actor: Actor) -> ToleranceChange:
+    """Undo an accepted rule: the vendor's price tolerance goes back to what it was before."""
+    with transaction.atomic():
+        locked = _decide(tenant=tenant, suggestion=suggestion, actor=actor, expected=SuggestionStatus.ACCEPTED)
+        vendor = Vendor.objects.for_tenant(tenant).get(pk=locked.vendor_id)
+        before = _tolerances(vendor)
+        saved = vendor_tolerances_update(
+            tenant=tenant,
+            vendor=vendor,
+            actor=actor,
+            price_tolerance_pct=locked.previous_pct,
+            quantity_tolerance_pct=vendor.quantity_tolerance_pct,
+        )
+        locked.status = SuggestionStatus.UNDONE
+        locked.save(update_fields=["status"])
+        audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=locked.pk,
+                     action="undone", before={"price_tolerance_pct": before["price_tolerance_pct"]},
+                     after={"price_tolerance_pct": locked.previous_pct})  # fmt: skip
+    return ToleranceChange(suggestion=locked, vendor=saved, before=before, after=_tolerances(saved))
