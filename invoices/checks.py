@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from core.bank_accounts import account_hash, encrypt_account, mask_account, normalize_account
 from core.business_dates import business_date_error
 from core.exceptions import DocumentInvalid
 from core.money import MAX_MINOR_UNITS, MoneyError, format_minor, normalize_currency, to_minor
 from core.quantities import line_amount_minor, quantity_error, unit_price_error
 from core.text import nul_error
 from invoices.documents import InvoiceDocument, InvoiceLineDocument, document_with_positive_total
-from invoices.models import DocumentType, InvoiceSource
+from invoices.models import DocumentType, Invoice, InvoiceSource
 from invoices.numbers import normalize_invoice_number
+from invoices.terms import AgreedTerms, InvoiceTerms, StatedTerms, invoice_terms
 from tenants.models import Tenant
 from vendors.models import Vendor
 from vendors.selectors import vendor_resolve_exact
@@ -57,6 +59,12 @@ NEGATIVE_TOTAL_POSITIVE_LINES = (
     "(converted_from), but then its lines would bill negative quantities. Send a {stored} with a "
     "positive total, or give the lines of a negative {stated} negative quantities."
 )
+DISCOUNT_PCT_RANGE = "An early-payment discount is a percent more than 0 and less than 100."
+DISCOUNT_PCT_PLACES = "An early-payment discount percent has at most 2 decimal places."
+DISCOUNT_DAYS_RANGE = "Discount days are a whole number from 0 to 999."
+DISCOUNT_EXCEEDS_DUE = "The early-payment discount cannot exceed the amount due."
+PAYMENT_TERMS_TOO_LONG = "At most {max} characters."
+PAYEE_ACCOUNT_TOO_LONG = "An account number has at most 64 characters."
 CONVERTED_LINE_QUANTITY = "Would be {quantity} in the {stored} this negative document is stored as; see total_amount."
 CONVERTED_AMOUNT = (
     "Would be {amount} in the {stored} this negative {stated} is stored as: a negative {stated} "
@@ -85,13 +93,16 @@ class CheckedInvoice:
     line_numbers: list[int]
     line_amounts: list[int]
     credited_number: str
+    terms: InvoiceTerms  # the document's, else the vendor's (invoices.terms)
+    payee_account: str  # as stated, normalized; the document holds only its mask
 
     # The invoice's columns a document sets (not its state, source or credited invoice).
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "vendor", "vendor_name_raw", "vendor_tax_id_raw", "invoice_number", "invoice_number_normalized",
         "po_number", "currency", "invoice_date", "due_date", "subtotal_amount", "tax_amount", "shipping_amount",
         "total_amount", "prepaid_amount", "converted_from", "external_id", "tax_rate", "document_type",
-        "credited_invoice_number",
+        "credited_invoice_number", "payment_terms_note", "discount_pct", "discount_due_date", "discount_amount",
+        "payee_account_encrypted", "payee_account_hash", "payee_account_mask",
     )  # fmt: skip
 
     def columns(self) -> dict[str, Any]:
@@ -106,7 +117,7 @@ class CheckedInvoice:
             "po_number": document.po_number.strip(),
             "currency": self.currency,
             "invoice_date": document.invoice_date,
-            "due_date": document.due_date,
+            "due_date": self.terms.due_date,
             "subtotal_amount": sum(self.line_amounts),
             "tax_amount": self.tax_amount,
             "shipping_amount": self.shipping_amount,
@@ -117,6 +128,13 @@ class CheckedInvoice:
             "tax_rate": document.tax_rate,
             "document_type": document.document_type,
             "credited_invoice_number": self.credited_number,
+            "payment_terms_note": self.terms.note,
+            "discount_pct": self.terms.discount_pct,
+            "discount_due_date": self.terms.discount_due_date,
+            "discount_amount": self.terms.discount_amount,
+            "payee_account_encrypted": encrypt_account(self.payee_account),
+            "payee_account_hash": account_hash(self.payee_account),
+            "payee_account_mask": mask_account(self.payee_account),
         }
         assert tuple(values) == self.COLUMNS
         return values
@@ -232,6 +250,17 @@ def invoice_document_check(
                 )
             ]
 
+    terms_note = _terms_errors(document, errors)
+    stated_discount_minor = (
+        money("discount_amount", document.discount_amount, currency) if document.discount_amount is not None else None
+    )
+    if (
+        stated_discount_minor is not None
+        and "discount_amount" not in errors
+        and stated_discount_minor > total_amount - prepaid_amount
+    ):
+        errors["discount_amount"] = [DISCOUNT_EXCEEDS_DUE]
+
     if not document.lines and complete:
         errors["lines"] = [INVOICE_NO_LINES]
     line_numbers = [line.line_number or index + 1 for index, line in enumerate(document.lines)]
@@ -278,6 +307,26 @@ def invoice_document_check(
         raise DocumentInvalid("The invoice is invalid; see details.", details=errors)
     if currency is None:  # no errors: a draft without a currency, and so without amounts
         currency = ""
+    terms = invoice_terms(
+        stated=StatedTerms(
+            note=terms_note,
+            due_date=document.due_date,
+            discount_pct=document.discount_pct,
+            discount_days=document.discount_days,
+            discount_due_date=document.discount_due_date,
+            discount_amount=stated_discount_minor,
+        ),
+        agreed=AgreedTerms(
+            net_days=vendor.payment_net_days, discount_pct=vendor.discount_pct, discount_days=vendor.discount_days
+        )
+        if vendor is not None
+        else None,
+        invoice_date=document.invoice_date,
+        amount_due=total_amount - prepaid_amount,
+        currency=currency,
+    )
+    payee_account = normalize_account(document.payee_account)
+    document = dataclasses.replace(document, payee_account=mask_account(payee_account))
     return CheckedInvoice(
         document=document,
         currency=currency,
@@ -290,7 +339,30 @@ def invoice_document_check(
         line_numbers=line_numbers,
         line_amounts=line_amounts,
         credited_number=credited_number,
+        terms=terms,
+        payee_account=payee_account,
     )
+
+
+def _terms_errors(document: InvoiceDocument, errors: dict[str, list[str]]) -> str:
+    """The stated terms' problems, added to `errors`; returns the note as it will be stored."""
+    if document.discount_pct is not None:
+        pct = document.discount_pct
+        if not pct.is_finite() or not 0 < pct < 100:
+            errors["discount_pct"] = [DISCOUNT_PCT_RANGE]
+        elif pct.quantize(Decimal("0.01")) != pct:
+            errors["discount_pct"] = [DISCOUNT_PCT_PLACES]
+    if document.discount_days is not None and not 0 <= document.discount_days <= 999:
+        errors["discount_days"] = [DISCOUNT_DAYS_RANGE]
+    if problem := business_date_error(document.discount_due_date):
+        errors["discount_due_date"] = [problem]
+    note = " ".join(document.payment_terms_note.split())
+    note_max = Invoice._meta.get_field("payment_terms_note").max_length or 255
+    if len(note) > note_max:
+        errors["payment_terms_note"] = [PAYMENT_TERMS_TOO_LONG.format(max=note_max)]
+    if len(normalize_account(document.payee_account)) > 64:
+        errors["payee_account"] = [PAYEE_ACCOUNT_TOO_LONG]
+    return note
 
 
 def _unstorable_texts(document: InvoiceDocument) -> dict[str, list[str]]:

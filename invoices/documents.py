@@ -76,6 +76,19 @@ class InvoiceDocument:
     # Set by `document_with_positive_total` only: the kind the document stated, when it is stored
     # as the other kind because its total is negative.
     converted_from: str = ""
+    # Payment terms as the document states them (EN 16931 BT-20 note, UBL PaymentTerms, CII
+    # SpecifiedTradePaymentTerms; invoices.terms fills what is missing from the vendor's terms):
+    # the early-payment discount's percent, the days it may be taken in or its last day, and its
+    # amount when the document states the amount itself.
+    payment_terms_note: str = ""
+    discount_pct: Decimal | None = None
+    discount_days: int | None = None
+    discount_due_date: dt.date | None = None
+    discount_amount: Decimal | None = None
+    # The account the document asks to be paid to (UBL PayeeFinancialAccount, CII
+    # PayeePartyCreditorFinancialAccount, the API's `payee_account`). Past the door
+    # (invoices.checks) it holds only the masked number, so what is audited never shows it.
+    payee_account: str = ""
 
 
 def _negated(value: Decimal | None) -> Decimal | None:
@@ -115,6 +128,7 @@ def document_with_positive_total(document: InvoiceDocument) -> InvoiceDocument:
         shipping_amount=-document.shipping_amount,
         prepaid_amount=-document.prepaid_amount,
         amount_due=_negated(document.amount_due),
+        discount_amount=_negated(document.discount_amount),
         credited_invoice_number=document.credited_invoice_number if stored == DocumentType.CREDIT_NOTE.value else "",
         lines=[replace(line, quantity=-line.quantity, amount=_negated(line.amount)) for line in document.lines],
     )

@@ -149,7 +149,9 @@ def invoice_draft_discard(*, tenant: Tenant, draft: Invoice, actor: Actor, reaso
 
 def draft_snapshot(invoice: Invoice) -> dict[str, Any]:
     """What a draft holds, as JSON-safe values: the `before` of its change's audit event."""
-    columns = {name: getattr(invoice, name) for name in CheckedInvoice.COLUMNS if name != "vendor"}
+    # The payee account only masked: its ciphertext and keyed hash say nothing to a reader.
+    hidden = {"vendor", "payee_account_encrypted", "payee_account_hash"}
+    columns = {name: getattr(invoice, name) for name in CheckedInvoice.COLUMNS if name not in hidden}
     columns["vendor_id"] = invoice.vendor_id
     columns["lines"] = list(
         InvoiceLine.objects.for_tenant(invoice.tenant_id)

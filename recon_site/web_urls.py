@@ -124,6 +124,11 @@ urlpatterns = [
         name="vendor-bank-account-propose",
     ),
     path(
+        "app/vendors/<uuid:vendor_id>/payment-terms",
+        vendor_views.vendor_payment_terms_view,
+        name="vendor-payment-terms",
+    ),
+    path(
         "app/vendors/<uuid:vendor_id>/bank-accounts/decide",
         vendor_views.vendor_bank_account_decide_view,
         name="vendor-bank-account-decide",

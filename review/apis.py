@@ -100,6 +100,29 @@ class InvoiceInputSerializer(serializers.Serializer):
         help_text="A credit note's reference to the invoice it credits (the same vendor's invoice number).",
     )
     lines = InvoiceLineInputSerializer(many=True, allow_empty=False, min_length=1, max_length=10_000)
+    # Payment terms (invoices.terms): what the document states; what it leaves out comes from the vendor's.
+    payment_terms_note = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    discount_pct = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text='Early-payment discount in percent ("2" for 2 %), more than 0 and less than 100.',
+    )
+    discount_days = serializers.IntegerField(
+        min_value=0, max_value=999, required=False, allow_null=True, help_text="Days after the invoice date."
+    )
+    discount_due_date = BusinessDateField(
+        required=False, allow_null=True, default=None, help_text="The discount's last day (instead of days)."
+    )
+    payee_account = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        write_only=True,
+        help_text="The account the document asks to be paid to; stored encrypted, shown only as payee_account_mask.",
+    )
 
     # Stated in the OpenAPI schema (core.http.schema.ReconAutoSchema), enforced by
     # invoices.services: INVOICE_NUMBER_REQUIRED, INVOICE_NO_VENDOR, CREDITED_NUMBER_ONLY_ON_CREDIT_NOTES.
@@ -165,6 +188,13 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
         help_text="The username of the member who works it (POST /api/invoices/{id}/assign); null for nobody.",
     )
     assigned_at = serializers.DateTimeField(allow_null=True)
+    discount_pct = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    discount_amount = MoneyField(
+        "discount_amount", help_text="The early-payment discount if paid by discount_due_date; 0: none offered."
+    )
+    payee_account_mask = serializers.CharField(
+        help_text='The account the document asks to be paid to, last four digits only ("****1234"); "" if none.'
+    )
     approval = serializers.SerializerMethodField(
         help_text=(
             "The approval chain the tenant's policy gives this invoice in review (or gave it, once approved "
@@ -192,6 +222,11 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
             "currency",
             "invoice_date",
             "due_date",
+            "payment_terms_note",
+            "discount_pct",
+            "discount_due_date",
+            "discount_amount",
+            "payee_account_mask",
             "subtotal_amount",
             "tax_amount",
             "shipping_amount",

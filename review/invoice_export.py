@@ -29,7 +29,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from core.csv_safe import csv_cell
-from core.money import exponent
+from core.money import exponent, from_minor
 from core.tenancy.rls import tenant_scope
 from review.invoice_list import InvoiceListRow, invoice_list_row
 from tenants.models import Tenant
@@ -70,6 +70,8 @@ EXPORT_COLUMNS = (
     ExportColumn("Discrepancies", lambda row: "; ".join(row.discrepancy_labels)),
     ExportColumn("Amount", lambda row: row.amount),
     ExportColumn("Currency", lambda row: row.currency),
+    ExportColumn("Early-payment discount", lambda row: from_minor(row.discount_amount, row.currency)),
+    ExportColumn("Discount if paid by", lambda row: row.discount_due_date),
     ExportColumn("Received (UTC)", _received),
     ExportColumn("Source", lambda row: row.source_label),
     ExportColumn("Assigned to", lambda row: row.assignee_name),

@@ -329,6 +329,8 @@ _LIST_VALUES = (
     "created_at",
     "source",
     "assignee_name",
+    "discount_amount",
+    "discount_due_date",
 )
 
 
@@ -483,6 +485,9 @@ class InvoiceListRow:
     received_at: dt.datetime
     source: str
     assignee_name: str = ""
+    # The early-payment discount (invoices.terms): minor units of `currency`, and its last day.
+    discount_amount: int = 0
+    discount_due_date: dt.date | None = None
     sla: Sla | None = None  # how late it is, when the page asks (review.assignments)
 
     @property
@@ -531,4 +536,6 @@ def invoice_list_row(values: Mapping[str, Any]) -> InvoiceListRow:
         received_at=values["created_at"],
         source=values["source"],
         assignee_name=values.get("assignee_name") or "",
+        discount_amount=values.get("discount_amount") or 0,
+        discount_due_date=values.get("discount_due_date"),
     )

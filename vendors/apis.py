@@ -20,8 +20,9 @@ from tenants.http.views import TenantAPIMixin
 from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose, vendor_bank_account_reject
 from vendors.models import Vendor, VendorBankAccount
 from vendors.selectors import vendor_bank_account_payable, vendor_bank_accounts, vendor_list
-from vendors.services import vendor_create
+from vendors.services import vendor_create, vendor_payment_terms_update
 from vendors.tax_ids import tax_id_warnings
+from vendors.terms import NET_DAYS_MAX, payment_terms_label
 
 BANK_ACCOUNT_NOT_FOUND = "This vendor has no bank account with this id."
 
@@ -42,7 +43,30 @@ class VendorOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Vendor
-        fields = ["id", "name", "tax_id", "currency", "external_id", "is_active", "aliases", "warnings", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "tax_id",
+            "currency",
+            "external_id",
+            "is_active",
+            "aliases",
+            "warnings",
+            "payment_net_days",
+            "discount_pct",
+            "discount_days",
+            "payment_terms",
+            "created_at",
+        ]
+
+    payment_terms = serializers.SerializerMethodField(
+        help_text='The terms in words: "2% 10 days, net 30"; empty when none are agreed.'
+    )
+
+    def get_payment_terms(self, vendor: Vendor) -> str:
+        return payment_terms_label(
+            net_days=vendor.payment_net_days, discount_pct=vendor.discount_pct, discount_days=vendor.discount_days
+        )
 
     def get_aliases(self, vendor: Vendor) -> list[str]:
         return [alias.alias for alias in vendor.aliases.all()]
@@ -53,6 +77,17 @@ class VendorOutputSerializer(serializers.ModelSerializer):
             {"field": warning.field, "code": warning.code, "message": warning.message}
             for warning in tax_id_warnings(vendor.tax_id)
         ]
+
+
+@extend_schema_serializer(component_name="VendorPaymentTermsInput")
+class VendorPaymentTermsInputSerializer(serializers.Serializer):
+    """All three together (null clears one): 2/10 net 30 is 30, "2", 10."""
+
+    payment_net_days = serializers.IntegerField(allow_null=True, min_value=0, max_value=NET_DAYS_MAX)
+    discount_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, allow_null=True, help_text="Percent off, more than 0 and less than 100."
+    )
+    discount_days = serializers.IntegerField(allow_null=True, min_value=0, max_value=NET_DAYS_MAX)
 
 
 class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
@@ -168,6 +203,26 @@ class VendorViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         incoming.is_valid(raise_exception=True)
         vendor = vendor_create(tenant=self.tenant, actor=self.actor, **incoming.validated_data)
         return Response(VendorOutputSerializer(vendor).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Set the vendor's payment terms (e.g. 2/10 net 30)",
+        description=(
+            "Used for the vendor's invoices received from now on that state no terms of their own. A discount "
+            "needs its days, its percent is more than 0 and less than 100, and its days are no more than the net "
+            "days: otherwise 400 naming the field. Audited."
+        ),
+        request=VendorPaymentTermsInputSerializer,
+        responses={200: VendorOutputSerializer},
+    )
+    @action(detail=True, methods=["put"], url_path="payment-terms")
+    def payment_terms(self, request: Request, pk: str) -> Response:
+        vendor = self.get_object()  # first: another tenant's vendor is a 404, whatever the body
+        incoming = VendorPaymentTermsInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        vendor = vendor_payment_terms_update(
+            tenant=self.tenant, vendor=vendor, actor=self.actor, **incoming.validated_data
+        )
+        return Response(VendorOutputSerializer(vendor).data)
 
     # --- bank accounts (vendors.bank_accounts) ---------------------------------------------------
 

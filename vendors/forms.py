@@ -46,3 +46,18 @@ class BankAccountDecideForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Needed to reject; the person who proposed the account reads it.",
     )
+
+
+class PaymentTermsForm(forms.Form):
+    """2/10 net 30 typed as 30, 2 and 10; an empty field clears that part of the terms. The
+    service (vendors.terms) checks them together and its refusals go beside the field."""
+
+    payment_net_days = forms.IntegerField(
+        label="Net days", required=False, help_text="Days after the invoice date it is due, e.g. 30."
+    )
+    discount_pct = forms.DecimalField(
+        label="Early-payment discount (%)", required=False, help_text="e.g. 2 for 2 % off; empty for none."
+    )
+    discount_days = forms.IntegerField(
+        label="Discount days", required=False, help_text="Days after the invoice date the discount may be taken."
+    )

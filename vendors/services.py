@@ -14,6 +14,7 @@ from core.money import MoneyError, normalize_currency
 from tenants.models import Tenant
 from vendors.models import Vendor, VendorAlias
 from vendors.names import normalize_tax_id, normalize_vendor_name
+from vendors.terms import payment_terms_errors
 
 VENDOR_NAME_REQUIRED = "A vendor needs a name."
 VENDOR_DUPLICATE_TAX_ID = "A vendor with tax id {tax_id!r} already exists."
@@ -129,6 +130,43 @@ def vendor_tolerances_update(
                 entity_type="vendor",
                 entity_id=locked.pk,
                 action="tolerance_changed",
+                before=before,
+                after=after,
+            )
+    return locked
+
+
+def vendor_payment_terms_update(
+    *,
+    tenant: Tenant,
+    vendor: Vendor,
+    actor: Actor,
+    payment_net_days: int | None,
+    discount_pct: Decimal | None,
+    discount_days: int | None,
+) -> Vendor:
+    """Set or clear (None) the vendor's payment terms, e.g. 2/10 net 30 (vendors.terms). Invoices
+    of the vendor received from now on take them where the document states none (invoices.terms);
+    those already stored keep theirs. Audited (`payment_terms_changed`) when they change."""
+    changes = {"payment_net_days": payment_net_days, "discount_pct": discount_pct, "discount_days": discount_days}
+    errors = payment_terms_errors(net_days=payment_net_days, discount_pct=discount_pct, discount_days=discount_days)
+    if errors:
+        raise DocumentInvalid(next(iter(errors.values()))[0], details=errors)
+    with transaction.atomic():
+        locked = Vendor.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=vendor.pk)
+        before = {name: getattr(locked, name) for name in changes}
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=list(changes))
+        locked.refresh_from_db(fields=list(changes))  # audit what the columns hold (2 is stored as 2.00)
+        after = {name: getattr(locked, name) for name in changes}
+        if after != before:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                entity_type="vendor",
+                entity_id=locked.pk,
+                action="payment_terms_changed",
                 before=before,
                 after=after,
             )

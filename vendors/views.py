@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,9 +27,11 @@ from vendors.bank_accounts import (
     vendor_bank_account_propose,
     vendor_bank_account_reject,
 )
-from vendors.forms import BankAccountDecideForm, BankAccountProposeForm
+from vendors.forms import BankAccountDecideForm, BankAccountProposeForm, PaymentTermsForm
 from vendors.models import BankAccountStatus, Vendor
 from vendors.selectors import vendor_bank_accounts, vendor_list
+from vendors.services import vendor_payment_terms_update
+from vendors.terms import NO_TERMS, payment_terms_label
 
 PAGE_SIZE = 50
 VENDOR_SORTS = {
@@ -189,3 +192,50 @@ def vendor_bank_account_decide_view(request: HttpRequest, vendor_id: uuid.UUID) 
         return _bank_accounts_page(request, vendor, status=exc.status_code, error=_unplaced(exc), decide_form=form)
     messages.success(request, message)
     return redirect(reverse("web:vendor-detail", kwargs={"vendor_id": vendor.pk}) + "#bank-accounts")
+
+
+# --- a vendor's payment terms (vendors.terms) -------------------------------------------------------
+
+TERMS_SAVED = "Payment terms of {vendor}: {terms}."
+TERMS_EDITOR_ROLES = PROPOSER_ROLES
+
+
+def payment_terms_context(
+    *, web: WebContext | None, vendor: Vendor, form: PaymentTermsForm | None = None
+) -> dict[str, Any]:
+    """What the "Payment terms" card shows: the terms in words, and the form for those who may change them."""
+    initial = {name: getattr(vendor, name) for name in ("payment_net_days", "discount_pct", "discount_days")}
+    return {
+        "vendor": vendor,
+        "terms_label": payment_terms_label(
+            net_days=vendor.payment_net_days, discount_pct=vendor.discount_pct, discount_days=vendor.discount_days
+        )
+        or NO_TERMS,
+        "may_edit": bool(web and web.role in TERMS_EDITOR_ROLES),
+        "terms_form": form or PaymentTermsForm(initial=initial),
+    }
+
+
+@tenant_view
+@post_only(back="web:vendor-detail", back_label="the vendor", back_kwargs=("vendor_id",), back_model=Vendor)
+def vendor_payment_terms_view(request: HttpRequest, vendor_id: uuid.UUID) -> HttpResponse:
+    """POST the vendor's terms (a clerk or an administrator); back to the vendor's page, or the
+    form again with each problem beside its field."""
+    web = web_of(request)
+    vendor = _vendor_of(web, vendor_id)
+    if web.role not in TERMS_EDITOR_ROLES:
+        raise PermissionDenied
+    form = PaymentTermsForm(request.POST)
+    if form.is_valid():
+        try:
+            vendor = vendor_payment_terms_update(tenant=web.tenant, vendor=vendor, actor=web.actor, **form.cleaned_data)
+        except DomainError as exc:
+            errors_add(form=form, error=exc)
+    if form.errors:
+        context = payment_terms_context(web=web, vendor=vendor, form=form) | {"nav": "vendors", "error": ""}
+        return render(request, "vendors/payment_terms.html", context, status=400)
+    label = payment_terms_label(
+        net_days=vendor.payment_net_days, discount_pct=vendor.discount_pct, discount_days=vendor.discount_days
+    )
+    messages.success(request, TERMS_SAVED.format(vendor=vendor.name, terms=label or NO_TERMS.lower()))
+    return redirect(reverse("web:vendor-detail", kwargs={"vendor_id": vendor.pk}) + "#payment-terms")

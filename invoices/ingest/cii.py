@@ -28,6 +28,14 @@ lines   ram:IncludedSupplyChainTradeLineItem: AssociatedDocumentLineDocument/Lin
         " — " its Description when that says more; SpecifiedTradeProduct/SellerAssignedID as SKU;
         SpecifiedLineTradeAgreement/BuyerOrderReferencedDocument/LineID (BT-132) as the PO line
         hint; SpecifiedLineTradeSettlement/ApplicableTradeTax/RateApplicablePercent (BT-152)
+terms   …Settlement/ram:SpecifiedTradePaymentTerms: ram:Description (BT-20, several joined by
+        "; "); the early-payment discount of the first that states one,
+        ram:ApplicableTradePaymentDiscountTerms: CalculationPercent, ActualDiscountAmount,
+        BasisPeriodMeasure (days after the invoice date); what is missing comes from the vendor's
+        terms (invoices.terms)
+payee   the first …Settlement/ram:SpecifiedTradeSettlementPaymentMeans/
+        ram:PayeePartyCreditorFinancialAccount: IBANID, else ProprietaryID (BT-84), kept encrypted
+        and masked
 totals  …Settlement/ram:SpecifiedTradeSettlementHeaderMonetarySummation: DuePayableAmount
         (BT-115), GrandTotalAmount (BT-112), TotalPrepaidAmount (BT-113), RoundingAmount (BT-114),
         AllowanceTotalAmount (BT-107), ChargeTotalAmount (BT-108), TaxTotalAmount in the invoice
@@ -166,6 +174,7 @@ class _CiiReader(ElementReader):
             ),
         )
         header.vendor_name, header.vendor_tax_id = self.seller()
+        self.payment_terms(header)
         lines = self.lines()
         summation = root.find(_SUMMATION, NAMESPACES)
         if summation is None:
@@ -188,6 +197,30 @@ class _CiiReader(ElementReader):
         self.document_allowances_and_charges(totals)
         self.raise_if_invalid()
         return invoice_document_of(header=header, lines=lines, totals=totals)
+
+    def payment_terms(self, header: HeaderFacts) -> None:
+        """…Settlement/ram:SpecifiedTradePaymentTerms (descriptions joined; the discount of the
+        first that states one) and the first payee account of the payment means."""
+        notes = []
+        terms_path = f"{_SETTLEMENT}/ram:SpecifiedTradePaymentTerms"
+        for position, terms in enumerate(self.root.findall(terms_path, NAMESPACES), start=1):
+            notes += [" ".join((note.text or "").split()) for note in terms.findall("ram:Description", NAMESPACES)]
+            discount = terms.find("ram:ApplicableTradePaymentDiscountTerms", NAMESPACES)
+            if discount is None or header.discount_pct is not None or header.discount_amount is not None:
+                continue
+            where = f"{terms_path}[{position}]/ram:ApplicableTradePaymentDiscountTerms"
+            header.discount_pct = self.decimal(discount, "ram:CalculationPercent", f"{where}/ram:CalculationPercent")
+            header.discount_amount = self.amount(
+                discount, "ram:ActualDiscountAmount", f"{where}/ram:ActualDiscountAmount"
+            )
+            header.discount_days = self.days(discount, "ram:BasisPeriodMeasure", f"{where}/ram:BasisPeriodMeasure")
+        header.payment_terms_note = "; ".join(note for note in notes if note)
+        means_path = f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans/ram:PayeePartyCreditorFinancialAccount"
+        for account in self.root.findall(means_path, NAMESPACES):
+            number = self.text(account, "ram:IBANID") or self.text(account, "ram:ProprietaryID")
+            if number:
+                header.payee_account = number
+                break
 
     def seller(self) -> tuple[str, str]:
         where = f"{_AGREEMENT}/ram:SellerTradeParty"

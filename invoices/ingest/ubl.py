@@ -8,7 +8,8 @@ What is read
 ------------
 Root `{…:Invoice-2}Invoice` or `{…:CreditNote-2}CreditNote`.
 
-header  number cbc:ID · cbc:IssueDate · cbc:DueDate, else PaymentMeans/PaymentDueDate ·
+header  number cbc:ID · cbc:IssueDate · cbc:DueDate, else PaymentMeans/PaymentDueDate, else
+        PaymentTerms/PaymentDueDate ·
         cbc:InvoiceTypeCode / cbc:CreditNoteTypeCode (kept in the creation audit event) ·
         cbc:DocumentCurrencyCode · OrderReference/ID as the PO number ("NA", which Peppol
         prescribes when there is only a sales order, means none) · cbc:UUID as external id ·
@@ -27,6 +28,11 @@ lines   InvoiceLine / CreditNoteLine: cbc:ID as the line number when every line'
 tax     TaxTotal/TaxAmount in the document currency (Peppol adds a second TaxTotal in the tax
         currency, which is ignored); the rate (`tax_rate`) only when every line states the same
         ClassifiedTaxCategory/Percent and the document-level allowances and charges agree
+terms   cac:PaymentTerms: cbc:Note (BT-20, several joined by "; "); the early-payment discount
+        of the first that states one: cbc:SettlementDiscountPercent, cbc:SettlementDiscountAmount,
+        cac:SettlementPeriod/cbc:EndDate (its last day) or cbc:DurationMeasure (days after the
+        invoice date); what is missing comes from the vendor's terms (invoices.terms)
+payee   the first cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID (BT-84), kept encrypted and masked
 totals  LegalMonetaryTotal: PayableAmount (BT-115), TaxInclusiveAmount (BT-112), PrepaidAmount
         (BT-113), PayableRoundingAmount (BT-114), AllowanceTotalAmount (BT-107),
         ChargeTotalAmount (BT-108); the document-level AllowanceCharge elements
@@ -129,6 +135,7 @@ class _UblReader(ElementReader):
             credited_number=credited_number,
             external_id=external_id,
         )
+        self.payment_terms(header)
         lines = self.lines()
         tax = self.tax()
         where = "cac:LegalMonetaryTotal"
@@ -147,6 +154,30 @@ class _UblReader(ElementReader):
         self.document_allowances_and_charges(totals)
         self.raise_if_invalid()
         return invoice_document_of(header=header, lines=lines, totals=totals)
+
+    def payment_terms(self, header: HeaderFacts) -> None:
+        """cac:PaymentTerms (notes joined; the discount of the first that states one) and the first
+        cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID."""
+        notes = []
+        for position, terms in enumerate(self.root.findall("cac:PaymentTerms", NAMESPACES), start=1):
+            where = f"cac:PaymentTerms[{position}]"
+            notes += [" ".join((note.text or "").split()) for note in terms.findall("cbc:Note", NAMESPACES)]
+            header.due_date = header.due_date or self.date(terms, "cbc:PaymentDueDate", f"{where}/cbc:PaymentDueDate")
+            pct = self.decimal(terms, "cbc:SettlementDiscountPercent", f"{where}/cbc:SettlementDiscountPercent")
+            amount = self.amount(terms, "cbc:SettlementDiscountAmount", f"{where}/cbc:SettlementDiscountAmount")
+            if header.discount_pct is None and header.discount_amount is None and (pct or amount):
+                header.discount_pct, header.discount_amount = pct, amount
+                period = f"{where}/cac:SettlementPeriod"
+                header.discount_due_date = self.date(terms, "cac:SettlementPeriod/cbc:EndDate", f"{period}/cbc:EndDate")
+                header.discount_days = self.days(
+                    terms, "cac:SettlementPeriod/cbc:DurationMeasure", f"{period}/cbc:DurationMeasure"
+                )
+        header.payment_terms_note = "; ".join(note for note in notes if note)
+        for means in self.root.findall("cac:PaymentMeans", NAMESPACES):
+            account = self.text(means, "cac:PayeeFinancialAccount/cbc:ID")
+            if account:
+                header.payee_account = account
+                break
 
     def supplier(self) -> tuple[str, str]:
         where = "cac:AccountingSupplierParty/cac:Party"

@@ -95,6 +95,8 @@ ALLOWANCE_LINE = "Document-level allowances net of charges"
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)  # xsd:decimal: no exponent, no separators
 _WHOLE = re.compile(r"^\d+$", re.ASCII)
 _MAX_INT = 2_147_483_647
+_MAX_DAYS = 999
+NOT_DAYS = "{value!r} {unit} is not a number of days (a whole number of DAY, at most 999)."
 TRUE, FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 _ELLIPSIS = "…"
 # The same options for the prolog check and the full parse; see the module docstring.
@@ -176,6 +178,13 @@ class HeaderFacts:
     po_number: str
     credited_number: str
     external_id: str = ""
+    # Payment terms and the payee account as stated (invoices.documents.InvoiceDocument's fields).
+    payment_terms_note: str = ""
+    discount_pct: Decimal | None = None
+    discount_days: int | None = None
+    discount_due_date: dt.date | None = None
+    discount_amount: Decimal | None = None
+    payee_account: str = ""
 
 
 @dataclass
@@ -241,6 +250,21 @@ class ElementReader:
         currency = (element.get("currencyID") or "").strip().upper()
         if currency and self.currency and currency != self.currency:
             self.error(where, OTHER_CURRENCY.format(found=currency, currency=self.currency))
+
+    def days(self, element: Any, path: str, where: str) -> int | None:
+        """A period in days (UBL DurationMeasure, CII BasisPeriodMeasure with unitCode DAY, or
+        none); a period in another unit, or not a whole number of days, is an error."""
+        found = element.find(path, self.namespaces) if element is not None else None
+        if found is None or not (found.text or "").strip():
+            return None
+        unit = (found.get("unitCode") or "DAY").strip().upper()
+        value = self.decimal(element, path, where)
+        if value is None:
+            return None
+        if unit != "DAY" or value != value.to_integral_value() or not 0 <= value <= _MAX_DAYS:
+            self.error(where, NOT_DAYS.format(value=(found.text or "").strip(), unit=unit))
+            return None
+        return int(value)
 
     def indicator(self, element: Any, path: str, where: str) -> bool | None:
         value = self.text(element, path).lower()
@@ -375,6 +399,12 @@ def invoice_document_of(*, header: HeaderFacts, lines: list[LineFacts], totals: 
         tax_rate=rates.pop() if len(rates) == 1 and None not in rates else None,
         document_type=DocumentType.CREDIT_NOTE if header.is_credit_note else DocumentType.INVOICE,
         credited_invoice_number=header.credited_number if credits else "",
+        payment_terms_note=header.payment_terms_note,
+        discount_pct=header.discount_pct,
+        discount_days=header.discount_days,
+        discount_due_date=header.discount_due_date,
+        discount_amount=header.discount_amount,
+        payee_account=header.payee_account,
     )
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -371,6 +371,7 @@ def allocation_split(
     actor: Actor,
     note: str = "",
     write_off_rest: Collection[uuid.UUID] = (),
+    discounts: Mapping[uuid.UUID, int] | None = None,
 ) -> list[PaymentAllocation]:
     """A clerk's allocation of a payment to one or more invoices, amounts in minor units.
 
@@ -381,6 +382,9 @@ def allocation_split(
     off in the same step (a `write_off` allocation, as reconciliation tier 4 writes one), which
     settles them; only within the tenant's write-off limit (`write_off_limit`: an amount per
     currency and a share of the open balance), measured under the invoices' row locks.
+    `discounts` (invoice id → minor units) are early-payment discounts a payment run took
+    (payments.runs.settlement): written off as agreed with the invoice's terms, whatever the limit,
+    and never past the open balance (checked with the rest under the locks).
     """
     if not parts:
         raise AllocationInvalid(NO_PARTS, details={"allocations": [NO_PARTS]})
@@ -394,6 +398,11 @@ def allocation_split(
         seen.add(invoice.pk)
     with transaction.atomic():
         allocations = [ProposedAllocation(invoice.pk, amount, AllocationKind.PAYMENT) for invoice, amount in parts]
+        allocations += [
+            ProposedAllocation(invoice_id, amount, AllocationKind.WRITE_OFF)
+            for invoice_id, amount in sorted((discounts or {}).items())
+            if amount > 0
+        ]
         if write_off_rest:
             allocations += _write_offs(tenant=tenant, payment=payment, parts=parts, write_off_rest=write_off_rest)
         application = Application(

@@ -43,13 +43,19 @@ class PaymentRunItemOutputSerializer(serializers.ModelSerializer):
     vendor_id = serializers.UUIDField()
     vendor_name = serializers.CharField(source="vendor.name")
     amount = serializers.SerializerMethodField(help_text="Decimal string in major units of the run's currency.")
+    discount = serializers.SerializerMethodField(
+        help_text='The early-payment discount taken: amount + discount settles the invoice; "0.00" for none.'
+    )
 
     class Meta:
         model = PaymentRunItem
-        fields = ["invoice_id", "invoice_number", "vendor_id", "vendor_name", "amount", "end_to_end_id"]
+        fields = ["invoice_id", "invoice_number", "vendor_id", "vendor_name", "amount", "discount", "end_to_end_id"]
 
     def get_amount(self, item: PaymentRunItem) -> str:
         return format_minor(item.amount, item.run.currency)
+
+    def get_discount(self, item: PaymentRunItem) -> str:
+        return format_minor(item.discount_amount, item.run.currency)
 
 
 class ExcludedOutputSerializer(serializers.Serializer):
@@ -81,6 +87,7 @@ class PaymentRunOutputSerializer(serializers.ModelSerializer):
             "execution_date",
             "max_total",
             "total",
+            "take_discounts",
             "file_format",
             "debtor_name",
             "debtor_account",
@@ -152,6 +159,11 @@ class ProposeInputSerializer(serializers.Serializer):
     debtor_iban = serializers.CharField(max_length=64)
     debtor_bic = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     file_format = serializers.ChoiceField(choices=PaymentFileFormat.choices, default=PaymentFileFormat.PAIN_001_09)
+    take_discounts = serializers.BooleanField(
+        default=True,
+        help_text="Take every early-payment discount still available on the execution date (pay open balance "
+        "less the discount); false pays open balances in full.",
+    )
 
 
 class RunInvoiceInputSerializer(serializers.Serializer):
@@ -199,6 +211,7 @@ class PaymentRunViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMo
             debtor_iban=values["debtor_iban"],
             debtor_bic=values["debtor_bic"],
             file_format=values["file_format"],
+            take_discounts=values["take_discounts"],
         )
         return self._run_response(run, status.HTTP_201_CREATED)
 

@@ -11,6 +11,7 @@ written; a file that fails validation refuses the approval.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import secrets
@@ -38,6 +39,7 @@ from payments.models import PaymentFileFormat, PaymentRun, PaymentRunItem, Payme
 from payments.reconciliation.loading import open_balances
 from payments.runs import files
 from payments.runs.creditors import Creditor, creditors_at
+from payments.runs.discounts import discount_taken
 from payments.runs.returns import returns_held_back
 from tenants.models import Tenant
 from vendors.bank_accounts import bank_account_parsed
@@ -83,6 +85,14 @@ class Candidate:
     # only the lines whose account changed meanwhile (not 10,000 rows of a run).
     account_mask: str = ""
 
+    # The early-payment discount taken (payments.runs.discounts); the run pays `amount`.
+    discount: int = 0
+
+    @property
+    def amount(self) -> int:
+        """What the run pays for the invoice: its open balance less the discount taken."""
+        return self.open_amount - self.discount
+
     @property
     def payee(self) -> uuid.UUID:
         """The vendor paid; only a candidate without a reason is paid, and it has one."""
@@ -118,18 +128,26 @@ def proposal_choose(
     for candidate in ordered:
         if candidate.reason:
             left_out.append((candidate, candidate.reason))
-        elif max_total is not None and total + candidate.open_amount > max_total:
+        elif max_total is not None and total + candidate.amount > max_total:
             left_out.append((candidate, OVER_MAX_TOTAL))
         else:
             chosen.append(candidate)
-            total += candidate.open_amount
+            total += candidate.amount
     return chosen, left_out
 
 
 def _candidates(
-    *, tenant: Tenant, invoices: list[Invoice], currency: str, at: dt.datetime, run: PaymentRun | None = None
+    *,
+    tenant: Tenant,
+    invoices: list[Invoice],
+    currency: str,
+    at: dt.datetime,
+    paid_on: dt.date,
+    take_discounts: bool,
+    run: PaymentRun | None = None,
 ) -> list[Candidate]:
-    """Each invoice with its open balance and why it cannot be paid, in a fixed number of queries."""
+    """Each invoice with its open balance, the discount taken paying it on `paid_on`
+    (payments.runs.discounts) and why it cannot be paid, in a fixed number of queries."""
     balances = open_balances(tenant=tenant, invoices=invoices)
     vendor_ids = {invoice.vendor_id for invoice in invoices if invoice.vendor_id}
     names = dict(Vendor.objects.for_tenant(tenant).filter(pk__in=vendor_ids).values_list("id", "name"))
@@ -165,10 +183,28 @@ def _candidates(
                 creditors[invoice.vendor_id].mask if invoice.vendor_id else "",
             )
         )
-    return candidates
+    by_id = {invoice.pk: invoice for invoice in invoices}
+    return [
+        dataclasses.replace(
+            candidate,
+            discount=discount_taken(
+                open_amount=candidate.open_amount,
+                discount_amount=by_id[candidate.invoice_id].discount_amount,
+                discount_due_date=by_id[candidate.invoice_id].discount_due_date,
+                paid_on=paid_on,
+                take_discounts=take_discounts,
+            ),
+        )
+        if not candidate.reason
+        else candidate
+        for candidate in candidates
+    ]
 
 
-_INVOICE_FIELDS = ("id", "tenant_id", "invoice_number", "vendor_id", "vendor_name_raw", "due_date", "amount_due")
+_INVOICE_FIELDS = (
+    "id", "tenant_id", "invoice_number", "vendor_id", "vendor_name_raw", "due_date", "amount_due",
+    "discount_amount", "discount_due_date",
+)  # fmt: skip
 
 
 def _new_end_to_end_id() -> str:
@@ -186,11 +222,12 @@ def _items_insert(
         return
     table = connection.ops.quote_name(PaymentRunItem._meta.db_table)
     sql = (
-        f"INSERT INTO {table} (id, tenant_id, created_at, run_id, invoice_id, vendor_id, amount,"  # noqa: S608
+        f"INSERT INTO {table} (id, tenant_id, created_at, run_id, invoice_id, vendor_id, amount, discount_amount,"  # noqa: S608
         " end_to_end_id, is_live, creditor_account_mask)"
-        " SELECT item.id, %s, %s, %s, item.invoice_id, item.vendor_id, item.amount, item.e2e, true, item.mask"
-        " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::bigint[], %s::text[], %s::text[])"
-        " AS item(id, invoice_id, vendor_id, amount, e2e, mask)"
+        " SELECT item.id, %s, %s, %s, item.invoice_id, item.vendor_id, item.amount,"
+        " item.discount, item.e2e, true, item.mask"
+        " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])"
+        " AS item(id, invoice_id, vendor_id, amount, discount, e2e, mask)"
     )
     with tenant_cursor(tenant) as cursor:
         cursor.execute(
@@ -202,7 +239,8 @@ def _items_insert(
                 [uuid7() for _ in chosen],
                 [candidate.invoice_id for candidate in chosen],
                 [candidate.payee for candidate in chosen],
-                [candidate.open_amount for candidate in chosen],
+                [candidate.amount for candidate in chosen],
+                [candidate.discount for candidate in chosen],
                 [end_to_end[candidate.payee] for candidate in chosen],
                 [candidate.account_mask for candidate in chosen],
             ],
@@ -238,10 +276,13 @@ def payment_run_propose(
     max_total: int | None = None,
     execution_date: dt.date | None = None,
     file_format: str = PaymentFileFormat.PAIN_001_09,
+    take_discounts: bool = True,
 ) -> PaymentRun:
     """Propose a run: the tenant's approved invoices in `currency` due by `due_by`, each for its
-    open balance, within `max_total`; the rest listed with why (vendor unknown, in another run,
-    nothing open, no payable bank account — none, waiting for approval, cooling off)."""
+    open balance (less its early-payment discount when `take_discounts` and the discount is still
+    available on the execution date: payments.runs.discounts), within `max_total`; the rest listed
+    with why (vendor unknown, in another run, nothing open, no payable bank account — none,
+    waiting for approval, cooling off)."""
     errors: dict[str, list[str]] = {}
     try:
         currency = normalize_currency(currency)
@@ -270,7 +311,14 @@ def payment_run_propose(
         .filter(Q(due_date__lte=due_by) | Q(due_date__isnull=True))
         .only(*_INVOICE_FIELDS)
     )
-    candidates = _candidates(tenant=tenant, invoices=invoices, currency=currency, at=now)
+    candidates = _candidates(
+        tenant=tenant,
+        invoices=invoices,
+        currency=currency,
+        at=now,
+        paid_on=execution_date or today,
+        take_discounts=take_discounts,
+    )
     chosen, left_out = proposal_choose(
         returns_held_back(tenant=tenant, candidates=candidates, at=now), max_total=max_total
     )
@@ -281,6 +329,7 @@ def payment_run_propose(
             due_by=due_by,
             execution_date=execution_date or today,
             max_total=max_total,
+            take_discounts=take_discounts,
             file_format=file_format,
             debtor_name=name,
             debtor_account_encrypted=encrypt_account(iban),
@@ -304,7 +353,9 @@ def payment_run_propose(
                 "due_by": due_by.isoformat(),
                 "max_total": max_total,
                 "invoices": len(chosen),
-                "total": sum(candidate.open_amount for candidate in chosen),
+                "total": sum(candidate.amount for candidate in chosen),
+                "discounts": sum(candidate.discount for candidate in chosen),
+                "take_discounts": take_discounts,
                 "excluded": len(left_out),
                 "debtor_account": run.debtor_account_mask,
             },
@@ -378,12 +429,18 @@ def payment_run_line_add(*, tenant: Tenant, run: PaymentRun, invoice_id: uuid.UU
             reason = OTHER_CURRENCY.format(currency=invoice.currency, run_currency=locked.currency)
         else:
             [candidate] = _candidates(
-                tenant=tenant, invoices=[invoice], currency=locked.currency, at=timezone.now(), run=locked
+                tenant=tenant,
+                invoices=[invoice],
+                currency=locked.currency,
+                at=timezone.now(),
+                paid_on=max(locked.execution_date, timezone.localdate()),
+                take_discounts=locked.take_discounts,
+                run=locked,
             )
             reason = candidate.reason
             if not reason and locked.max_total is not None:
                 total = sum(items.values_list("amount", flat=True))
-                if total + candidate.open_amount > locked.max_total:
+                if total + candidate.amount > locked.max_total:
                     reason = OVER_MAX_TOTAL
         if reason:
             message = NOT_ELIGIBLE.format(number=invoice.invoice_number, reason=reason)
@@ -394,7 +451,8 @@ def payment_run_line_add(*, tenant: Tenant, run: PaymentRun, invoice_id: uuid.UU
             run=locked,
             invoice_id=invoice.pk,
             vendor_id=candidate.payee,
-            amount=candidate.open_amount,
+            amount=candidate.amount,
+            discount_amount=candidate.discount,
             end_to_end_id=same_vendor or _new_end_to_end_id(),
         )
         locked.excluded = [row for row in locked.excluded if row["invoice_id"] != str(invoice_id)]
@@ -408,7 +466,8 @@ def payment_run_line_add(*, tenant: Tenant, run: PaymentRun, invoice_id: uuid.UU
             after={
                 "invoice_id": str(invoice.pk),
                 "invoice_number": invoice.invoice_number,
-                "amount": candidate.open_amount,
+                "amount": candidate.amount,
+                "discount": candidate.discount,
             },
         )
     return locked
@@ -436,6 +495,12 @@ def _transfers(
     return tuple(transfers)
 
 
+def _discount_still_available(item: PaymentRunItem, *, paid_on: dt.date) -> bool:
+    """A line that takes a discount is paid by its deadline, or it is a change since the proposal."""
+    deadline = item.invoice.discount_due_date
+    return not item.discount_amount or (deadline is not None and paid_on <= deadline)
+
+
 def payment_run_approve(*, tenant: Tenant, run: PaymentRun, actor: Actor) -> PaymentRun:
     """A second person approves a proposed run: every invoice is checked again (still approved,
     same open balance, vendor still payable now), the file is written and validated against its
@@ -450,7 +515,8 @@ def payment_run_approve(*, tenant: Tenant, run: PaymentRun, actor: Actor) -> Pay
             .filter(run=locked)
             .select_related("invoice")
             .only("id", "invoice_id", "vendor_id", "amount", "end_to_end_id", "creditor_account_mask",
-                  "invoice__invoice_number", "invoice__status", "invoice__amount_due", "invoice__tenant_id")
+                  "invoice__invoice_number", "invoice__status", "invoice__amount_due", "invoice__tenant_id",
+                  "discount_amount", "invoice__discount_due_date")
         )  # fmt: skip
         if not items:
             raise PaymentRunConflict(EMPTY_RUN)
@@ -459,7 +525,9 @@ def payment_run_approve(*, tenant: Tenant, run: PaymentRun, actor: Actor) -> Pay
         changed = sorted(
             item.invoice.invoice_number
             for item in items
-            if item.invoice.status != InvoiceStatus.APPROVED or balances[item.invoice_id] != item.amount
+            if item.invoice.status != InvoiceStatus.APPROVED
+            or balances[item.invoice_id] != item.amount + item.discount_amount
+            or not _discount_still_available(item, paid_on=max(locked.execution_date, timezone.localdate()))
         )
         if changed:
             raise PaymentRunConflict(
@@ -543,6 +611,7 @@ def payment_run_approve(*, tenant: Tenant, run: PaymentRun, actor: Actor) -> Pay
                 "invoices": len(items),
                 "payments": len(payment_file.transfers),
                 "total": sum(item.amount for item in items),
+                "discounts": sum(item.discount_amount for item in items),
                 "file": file_name,
                 "file_sha256": locked.file_sha256,
                 "proposed_by": locked.proposed_by_label,

@@ -5,8 +5,11 @@ Above the engine's tiers and before them, in reconciliation_run_for_tenant: the 
 Recon into the bank file, so when the bank brings it back on a debit of the same amount and
 currency there is nothing to guess. The allocations go through allocation_split, the same checked
 write as a clerk's (row locks, open balances, the invoices' moves to reconciled, the audit
-events); its note says it was tier 0 and which run. A line whose amount differs from the transfer
-(a partial execution, fees) is left to the other tiers and to the clerk.
+events); its note says it was tier 0 and which run. An early-payment discount the run took
+(PaymentRunItem.discount_amount) is written off in the same step (a `write_off` allocation, the
+note naming it "Early-payment discount"), so the transfer plus the discount settles the invoice.
+A line whose amount differs from the transfer (a partial execution, fees) is left to the other
+tiers and to the clerk.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from core.exceptions import DomainError
 from invoices.models import Invoice, InvoiceStatus
 from payments.models import Payment, PaymentDirection, PaymentRunItem, PaymentRunStatus
 from payments.reconciliation.loading import RECONCILABLE_PAYMENT_STATUSES
+from payments.reconciliation.writing import money_label
 from tenants.models import Tenant
 
 TIER_0_NOTE = "Tier 0: the statement line carries EndToEndId {end_to_end_id} of the payment run approved {date}."
+DISCOUNT_NOTE = " Early-payment discount written off: {discounts}."
 
 
 def run_payments_settle(*, tenant: Tenant, actor: Actor) -> int:
@@ -73,6 +78,15 @@ def run_payments_settle(*, tenant: Tenant, actor: Actor) -> int:
         note = TIER_0_NOTE.format(
             end_to_end_id=payment.end_to_end_id, date=approved_at.date().isoformat() if approved_at else "?"
         )
+        discounts = {item.invoice_id: item.discount_amount for item in group if item.discount_amount}
+        if discounts:
+            note += DISCOUNT_NOTE.format(
+                discounts=", ".join(
+                    f"{invoices[item.invoice_id].invoice_number} {money_label(item.discount_amount, payment.currency)}"
+                    for item in group
+                    if item.discount_amount
+                )
+            )
         try:
             allocation_split(
                 tenant=tenant,
@@ -80,6 +94,7 @@ def run_payments_settle(*, tenant: Tenant, actor: Actor) -> int:
                 parts=[(invoices[item.invoice_id], item.amount) for item in group],
                 actor=actor,
                 note=note,
+                discounts=discounts,
             )
         except DomainError:
             continue  # changed meanwhile (a clerk was faster): the engine's tiers and the clerk see it

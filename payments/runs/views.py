@@ -63,6 +63,12 @@ class ProposeForm(forms.Form):
     file_format = forms.ChoiceField(
         label="File format", choices=PaymentFileFormat.choices, initial=PaymentFileFormat.PAIN_001_09
     )
+    take_discounts = forms.BooleanField(
+        label="Take every early-payment discount still available",
+        required=False,
+        initial=True,
+        help_text="Pays those invoices their open amount less the discount, by the execution date.",
+    )
 
     def clean_currency(self) -> str:
         return currency_cleaned(self.cleaned_data["currency"])
@@ -136,6 +142,7 @@ def _propose(request: HttpRequest) -> HttpResponse:
             debtor_iban=data["debtor_iban"],
             debtor_bic=data["debtor_bic"],
             file_format=data["file_format"],
+            take_discounts=data["take_discounts"],
         )
     except DomainError as exc:
         errors_add(form=form, error=exc)
@@ -164,6 +171,7 @@ def _detail_context(web: WebContext, run: PaymentRun) -> dict[str, Any]:
         "run": run,
         "transfers": list(transfers.values()),
         "total": sum(item.amount for item in items),
+        "discounts": sum(item.discount_amount for item in items),
         "count": len(items),
         "can_edit": proposed and web.role in RUN_ROLES,
         "can_approve": proposed and web.role in APPROVE_ROLES,

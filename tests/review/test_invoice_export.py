@@ -134,6 +134,8 @@ def test_the_csv_speaks_labels_and_exact_amounts(tenant: Tenant, hostile: list[I
             "Discrepancies": "",
             "Amount": "1500",
             "Currency": "JPY",
+            "Early-payment discount": "0",
+            "Discount if paid by": "",
             "Received (UTC)": rows[0]["Received (UTC)"],
             "Source": "API",
             "Assigned to": "",
