@@ -59,8 +59,9 @@ def _xlsx_sheet(tenant: Tenant, **kwargs: Any) -> Any:
     return workbook["Invoices"]
 
 
-DATES = {EXPORT_HEADERS.index("Invoice date"), EXPORT_HEADERS.index("Due date")}
+DATES = {EXPORT_HEADERS.index(name) for name in ("Invoice date", "Due date", "Discount if paid by")}
 AMOUNT, CURRENCY = EXPORT_HEADERS.index("Amount"), EXPORT_HEADERS.index("Currency")
+MONEY = {AMOUNT, EXPORT_HEADERS.index("Early-payment discount")}
 
 
 def _as_csv_text(values: Iterable[Any]) -> list[str]:
@@ -71,7 +72,7 @@ def _as_csv_text(values: Iterable[Any]) -> list[str]:
     for column, value in enumerate(cells):
         if column in DATES and isinstance(value, dt.datetime):
             value = value.date()
-        elif column == AMOUNT and isinstance(value, (int, float)):
+        elif column in MONEY and isinstance(value, (int, float)):
             value = Decimal(str(value)).quantize(Decimal(1).scaleb(-exponent(cells[CURRENCY])))
         text.append(export_text(value))
     return text
