@@ -19,7 +19,7 @@ from payments.models import Payment, PaymentAllocation, PaymentRun, PaymentRunIt
 from payments.reconciliation.loading import open_balances
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from payments.runs.returns import return_reason_text
-from payments.runs.services import payment_run_approve, payment_run_propose
+from payments.runs.services import payment_run_approve, payment_run_line_add, payment_run_propose
 from payments.services import statement_import
 from payments.statements import parse_statement_file
 from tenants.models import Role, Tenant
@@ -219,3 +219,24 @@ def test_a_returned_invoice_waits_for_the_vendor_s_new_account_before_a_proposal
         debtor_iban=DEBTOR_IBAN,
     )
     assert PaymentRunItem.objects.for_tenant(tenant).filter(run=after_change).count() == 2
+
+
+def test_a_clerk_who_checked_the_account_adds_a_returned_invoice_to_a_run_by_hand(
+    tenant: Tenant, books: dict[str, Any]
+) -> None:
+    run = _approved_run(tenant, books)
+    end_to_end_id = PaymentRunItem.objects.for_tenant(tenant).get(run=run, invoice=books["n1"]).end_to_end_id
+    _import(tenant, return_statement(end_to_end_id=end_to_end_id, amount=1250_50))
+    again = payment_run_propose(
+        tenant=tenant,
+        actor=actor_of(books["clerk"]),
+        currency="EUR",
+        due_by=DUE_BY,
+        debtor_name="Acme Manufacturing",
+        debtor_iban=DEBTOR_IBAN,
+    )
+    assert not PaymentRunItem.objects.for_tenant(tenant).filter(run=again).exists()
+
+    payment_run_line_add(tenant=tenant, run=again, invoice_id=books["n1"].pk, actor=actor_of(books["clerk"]))
+
+    assert PaymentRunItem.objects.for_tenant(tenant).get(run=again).invoice_id == books["n1"].pk
