@@ -47,6 +47,7 @@ SETTINGS_FIELDSETS = (
         {"fields": ("reject_on", "fuzzy_vendor_threshold", "hold_max_days", "review_sla_days", "max_invoices_per_run")},
     ),
     ("Paying", {"fields": ("bank_account_cooling_off_days",)}),
+    ("Risk signals", {"fields": ("unusual_amount_window", "unusual_amount_min_history", "unusual_amount_threshold")}),
 )
 
 

@@ -35,6 +35,9 @@ MATCHING_FORM = {
     "reconcile_auto_apply": "on",
     "reconcile_auto_apply_min_confidence": "90",
     "write_off_max_pct": "0.5",
+    "unusual_amount_window": "20",
+    "unusual_amount_min_history": "5",
+    "unusual_amount_threshold": "3.5",
 }
 
 
