@@ -27,11 +27,13 @@ run: $(INSTALLED)
 setup: $(INSTALLED)
 	$(BIN)/python -m recon_site.quickstart --setup-only
 
-## The whole test suite (embedded PostgreSQL unless DATABASE_URL is set); `make test TESTS=tests/matching`
-## runs a part of it.
+## The whole test suite (embedded PostgreSQL unless DATABASE_URL is set), spread over the machine's
+## cores (pytest-xdist; a test database and a Redis database per worker); `make test TESTS=tests/matching`
+## runs a part of it, `make test WORKERS=0` in one process.
 TESTS ?=
+WORKERS ?= auto
 test: $(INSTALLED)
-	$(BIN)/python -m pytest $(TESTS)
+	$(BIN)/python -m pytest -n $(WORKERS) $(TESTS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -37,8 +37,10 @@ def require_service(name: str, url: str | None, default_port: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings() -> None:
-    """Before the test database is made: the two roles exist (the owner grants to the runtime one)."""
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Before the test database is made: the two roles exist (the owner grants to the runtime one).
+    Under pytest-xdist (`make test`) each worker gets a test database of its own: pytest-django's
+    `_gw<n>` suffix, which overriding this fixture would otherwise drop."""
     import psycopg
     from django.conf import settings
     from django.db import connection

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
-from recon_site.settings.base import *  # noqa: F403
-from recon_site.settings.base import REST_FRAMEWORK
+
+def _redis_url_of_worker(url: str, worker: str) -> str:
+    """A pytest-xdist worker's own Redis database (`gw0` → the configured one + 1, …): the cache,
+    the rate counters and django-q2's queue of one worker never meet another's, as each worker's
+    test database is its own. Redis has 16 databases (0–15) unless configured otherwise."""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    index = int(worker.removeprefix("gw") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + 1 + index) % 16}"))
+
+
+# Before base reads it, and in the environment, so processes a test starts see the same one.
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("REDIS_URL"):
+    os.environ["REDIS_URL"] = _redis_url_of_worker(os.environ["REDIS_URL"], os.environ["PYTEST_XDIST_WORKER"])
+
+from recon_site.settings.base import *  # noqa: E402, F403
+from recon_site.settings.base import REST_FRAMEWORK  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOG_LEVEL = "WARNING"
