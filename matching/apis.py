@@ -86,6 +86,10 @@ def _severity_label() -> CodeLabelField:
 class DiscrepancyOutputSerializer(serializers.ModelSerializer):
     invoice_id = serializers.UUIDField()
     match_result_id = serializers.UUIDField()
+    related_invoice_id = serializers.UUIDField(
+        allow_null=True,
+        help_text="The earlier invoice a duplicate finding compares this one with; null for every other type.",
+    )
     type_label = _type_label()
     severity_label = _severity_label()
 
@@ -104,6 +108,7 @@ class DiscrepancyOutputSerializer(serializers.ModelSerializer):
             "po_line_number",
             "expected",
             "actual",
+            "related_invoice_id",
             "created_at",
         ]
 

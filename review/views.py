@@ -33,6 +33,7 @@ from review.approvals import (
 from review.assignments import assignee_choices, review_sla_days, sla_of
 from review.comparison import invoice_detail as invoice_detail_read
 from review.decisions import REVIEW_ACTIONS, DiscrepancyConfirmation, can_review, invoice_review
+from review.duplicate_evidence import duplicate_evidence_read
 from review.originals import invoice_original_read
 from review.people import active_members
 from review.queues import (
@@ -178,6 +179,9 @@ def invoice_page_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[st
             "" if allowed or not actionable else "Only an approver or an administrator can act on the escalated queue."
         ),
         "has_serious": any(d.severity in ("high", "critical") for d in detail.discrepancies),
+        "duplicate_evidence": duplicate_evidence_read(
+            tenant=web.tenant, invoice=invoice, discrepancies=detail.discrepancies
+        ),
         "can_approve": any(action.name == "approve" for action in actions),
         "queue_sort": _queue_sort(request.GET.get("sort") or request.POST.get("queue_sort")),
         "field_errors": {},

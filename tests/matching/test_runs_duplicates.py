@@ -77,6 +77,11 @@ def test_one_bill_by_csv_ubl_and_a_misread_webhook_is_one_invoice(
     assert copy.status == InvoiceStatus.REJECTED and copy.source == InvoiceSource.WEBHOOK
     billing = Invoice.objects.for_tenant(tenant).exclude(status=InvoiceStatus.REJECTED)
     assert list(billing.values_list("pk", flat=True)) == [original.pk]
+    # API clients see which invoice it repeats.
+    listed = api.get("/api/discrepancies").json()["results"]
+    related = {item["type"]: item["related_invoice_id"] for item in listed if item["invoice_id"] == str(copy.pk)}
+    assert related["duplicate_invoice"] == str(original.pk)
+    assert related["po_not_found"] is None  # the bill's PO is not in this tenant: no other invoice to name
 
 
 def test_a_misread_number_with_another_total_is_asked_about_not_rejected(
