@@ -193,18 +193,19 @@ def _append(*, tenant: TenantRef, actor_entries: list[tuple[Actor, AuditEntry]])
     return events
 
 
-_PLAIN = (str, int, bool, type(None))
-
-
 def _plain(value: Any) -> bool:
     """Whether `value` is JSON already (what to_json_safe would give back unchanged): most events'
-    before/after are a few strings, which need no round trip through the encoder."""
-    if isinstance(value, _PLAIN):
+    before/after are a few strings, which need no round trip through the encoder. A loop, not
+    all(generator): it runs for every event of a 10,000-invoice payment run."""
+    if value is None or isinstance(value, (str, int)):  # bool is an int
         return True
     if isinstance(value, dict):
-        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+        for key, item in value.items():
+            if not isinstance(key, str) or not (item is None or isinstance(item, (str, int)) or _plain(item)):
+                return False
+        return True
     if isinstance(value, list):
-        return all(_plain(item) for item in value)
+        return all(map(_plain, value))
     return False
 
 
