@@ -203,7 +203,7 @@ def _candidates(
 
 _INVOICE_FIELDS = (
     "id", "tenant_id", "invoice_number", "vendor_id", "vendor_name_raw", "due_date", "amount_due",
-    "discount_amount", "discount_due_date",
+    "discount_amount", "discount_due_date", "payee_account_hash", "latest_match_id",
 )  # fmt: skip
 
 

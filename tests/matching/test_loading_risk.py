@@ -224,3 +224,24 @@ def test_the_risk_records_hold_each_value_under_its_own_name(
          "vendor_name": "ACME Twin", "invoice_number": "B-9", "invoice_number_normalized": "B9",
          "total_amount": 777_700, "currency": "EUR", "invoice_date": repeated.invoice_date},
     ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_proposed_payment_run_lists_the_invoice_naming_an_unknown_account_with_why(tenant: Tenant) -> None:
+    from matching.selectors import PAYEE_NOT_ON_RECORD
+    from payments.runs.services import payment_run_propose
+    from tests.payments.run_books import DEBTOR_BIC, DEBTOR_IBAN, DUE_BY, actor_of, paying_vendor, people
+
+    clerk, approver = people(tenant)
+    acme = paying_vendor(tenant, "ACME", 1, clerk=clerk, approver=approver)
+    foreign = small_order(acme, invoice_number="F-1", **naming(FOREIGN_IBAN))
+    own = small_order(acme, "20", invoice_number="O-1")
+    run_matching(tenant)
+    assert reload(own).status == InvoiceStatus.APPROVED
+    # A reviewer approved the flagged one too; the run still leaves it out, saying why.
+    Invoice.objects.for_tenant(tenant).filter(pk=foreign.pk).update(status=InvoiceStatus.APPROVED, review_queue=None)
+    run = payment_run_propose(
+        tenant=tenant, actor=actor_of(clerk), currency="EUR", due_by=DUE_BY, debtor_name="Buyer Ltd",
+        debtor_iban=DEBTOR_IBAN, debtor_bic=DEBTOR_BIC,
+    )  # fmt: skip
+    assert {row["invoice_number"]: row["reason"] for row in run.excluded} == {"F-1": PAYEE_NOT_ON_RECORD}
