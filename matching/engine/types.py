@@ -20,7 +20,9 @@ from core.amount_limits import AmountLimits, amount_limits_default
 # 1.2: amount limits per currency (minor units); a decision names the vendor tolerance it used.
 # 1.3: a unique, exact inferred PO scores po_match 1; a pair exact and unique on price and
 #      quantity scores line quality 1 whatever its wording (issue #20 item 3).
-ENGINE_VERSION = "recon-match/1.3"
+# 1.4: risk signals (risk.py): bank account mismatch or recent change, shared account, unusual
+#      amount, a new vendor's large first invoice (issue #19 items 2 and 6).
+ENGINE_VERSION = "recon-match/1.4"
 
 
 @dataclass(frozen=True)
