@@ -22,7 +22,9 @@ from core.amount_limits import AmountLimits, amount_limits_default
 #      quantity scores line quality 1 whatever its wording (issue #20 item 3).
 # 1.4: risk signals (risk.py): bank account mismatch or recent change, shared account, unusual
 #      amount, a new vendor's large first invoice (issue #19 items 2 and 6).
-ENGINE_VERSION = "recon-match/1.4"
+# 1.5: facts learned from clerks (issue #20): learned item aliases identify a pair as if keyed,
+#      and an accepted tolerance rule is named in the reason.
+ENGINE_VERSION = "recon-match/1.5"
 
 
 @dataclass(frozen=True)
