@@ -83,6 +83,7 @@ from tests.factories import (
     VendorFactory,
 )
 from vendors import bank_accounts as vendor_bank_rules
+from vendors import terms as vendor_terms_rules
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ_STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "25"))
@@ -154,6 +155,12 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
             ("bank_code", vendor_bank_rules.BANK_CODE_INVALID),
             ("country", vendor_bank_rules.COUNTRY_INVALID),
         )
+    ],
+    # A vendor's terms, read together (vendors.terms): a discount with its days, within the net days.
+    "PUT /api/vendors/{id}/payment-terms": [
+        ("discount_days", _message(vendor_terms_rules.DISCOUNT_NEEDS_DAYS)),
+        ("discount_pct", _message(vendor_terms_rules.DAYS_NEED_DISCOUNT)),
+        ("discount_days", _message(vendor_terms_rules.DISCOUNT_DAYS_OVER_NET)),
     ],
     "POST /api/vendors/{id}/bank-accounts/reject": [("comment", _message(vendor_bank_rules.REJECT_REASON_REQUIRED))],
     # The paying account is checked as a vendor's is (schwifty), the total in the currency's minor

@@ -26,13 +26,22 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from core.actors import system_actor
 from core.bank_accounts import account_hash, decrypt_account
+from core.exceptions import DocumentInvalid
 from invoices.models import Invoice
 from invoices.terms import AgreedTerms, StatedTerms, discount_of, invoice_terms
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, UserFactory, VendorFactory
 from vendors.models import Vendor
-from vendors.terms import DISCOUNT_DAYS_OVER_NET, DISCOUNT_NEEDS_DAYS, DISCOUNT_PCT_RANGE, payment_terms_label
+from vendors.services import vendor_payment_terms_update
+from vendors.terms import (
+    DAYS_NEED_DISCOUNT,
+    DISCOUNT_DAYS_OVER_NET,
+    DISCOUNT_NEEDS_DAYS,
+    DISCOUNT_PCT_RANGE,
+    payment_terms_label,
+)
 
 TESTDATA = Path(__file__).resolve().parent / "testdata"
 
@@ -81,8 +90,7 @@ def test_a_vendors_terms_set_through_the_api_read_2_10_net_30_and_are_audited(te
     ("terms", "field", "message"),
     [
         ({"payment_net_days": 30, "discount_pct": "2", "discount_days": None}, "discount_days", DISCOUNT_NEEDS_DAYS),
-        ({"payment_net_days": 30, "discount_pct": "100", "discount_days": 10}, "discount_pct", DISCOUNT_PCT_RANGE),
-        ({"payment_net_days": 30, "discount_pct": "0", "discount_days": 10}, "discount_pct", DISCOUNT_PCT_RANGE),
+        ({"payment_net_days": None, "discount_pct": None, "discount_days": 10}, "discount_pct", DAYS_NEED_DISCOUNT),
         (
             {"payment_net_days": 10, "discount_pct": "2", "discount_days": 14},
             "discount_days",
@@ -100,6 +108,28 @@ def test_bad_terms_are_a_400_naming_the_field_and_nothing_changes(
     vendor.refresh_from_db()
     assert (vendor.payment_net_days, vendor.discount_pct, vendor.discount_days) == (None, None, None)
     assert not AuditEvent.objects.for_tenant(tenant).filter(action="payment_terms_changed").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pct", ["0", "100", "-1"])
+def test_a_percent_outside_0_to_100_is_refused_by_the_api_and_by_the_service(
+    tenant: Tenant, api: APIClient, pct: str
+) -> None:
+    vendor = VendorFactory(tenant=tenant)
+    response = api.put(
+        _terms_url(vendor), {"payment_net_days": 30, "discount_pct": pct, "discount_days": 10}, format="json"
+    )
+    assert response.status_code == 400 and "discount_pct" in response.json()["error"]["details"]
+    with pytest.raises(DocumentInvalid) as refused:
+        vendor_payment_terms_update(
+            tenant=tenant,
+            vendor=vendor,
+            actor=system_actor("test"),
+            payment_net_days=30,
+            discount_pct=Decimal(pct),
+            discount_days=10,
+        )
+    assert refused.value.details == {"discount_pct": [DISCOUNT_PCT_RANGE]}
 
 
 @pytest.mark.django_db
