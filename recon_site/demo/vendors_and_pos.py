@@ -40,7 +40,7 @@ from recon_site.demo.plan import (
 from recon_site.demo.suppliers import VENDORS, VendorEntry
 from tenants.models import Tenant
 from vendors.models import Vendor
-from vendors.services import vendor_alias_add, vendor_create
+from vendors.services import vendor_alias_add, vendor_create, vendor_payment_terms_update
 
 # Purchase orders placed per day (drawn from these, evenly): about 6.5, so ~590 in 90 days.
 ORDERS_PER_DAY = (4, 5, 6, 7, 8, 9)
@@ -52,6 +52,13 @@ CANCEL_REASONS = (
     "Project postponed by the customer.",
     "Cheaper offer accepted from another vendor.",
 )
+# A few vendors agree early-payment discounts (2/10 net 30 and the like): their invoices that state
+# no terms of their own carry a discount deadline and amount, which the queues, the invoice page
+# and the payment runs show (invoices.terms, payments.runs.discounts).
+DISCOUNT_TERMS: dict[str, tuple[int, Decimal, int]] = {
+    "acme": (30, Decimal(2), 10),
+    "nordic": (45, Decimal("1.5"), 14),
+}
 CLOSED_IN_FULL = "Delivered and invoiced in full."
 CLOSED_SHORT = "Remaining quantity no longer needed: closed short."
 
@@ -147,6 +154,16 @@ def vendors_create(*, tenant: Tenant, plans: list[VendorPlan], actor: Actor) -> 
         vendor = vendor_create(tenant=tenant, actor=actor, name=plan.name, tax_id=plan.tax_id, currency=plan.currency)
         for alias in plan.entry.aliases:
             vendor_alias_add(tenant=tenant, actor=actor, vendor=vendor, alias=alias)
+        if plan.key in DISCOUNT_TERMS:
+            net_days, discount_pct, discount_days = DISCOUNT_TERMS[plan.key]
+            vendor = vendor_payment_terms_update(
+                tenant=tenant,
+                vendor=vendor,
+                actor=actor,
+                payment_net_days=net_days,
+                discount_pct=discount_pct,
+                discount_days=discount_days,
+            )
         vendors[plan.key] = vendor
     return vendors
 
