@@ -24,7 +24,10 @@ from core.amount_limits import AmountLimits, amount_limits_default
 #      amount, a new vendor's large first invoice (issue #19 items 2 and 6).
 # 1.5: facts learned from clerks (issue #20): learned item aliases identify a pair as if keyed,
 #      and an accepted tolerance rule is named in the reason.
-ENGINE_VERSION = "recon-match/1.5"
+# 1.6: duplicates across channels (duplicates.py, issue #20 item 4): numbers read alike once OCR
+#      and typing confusions and labels are allowed for, and one edit apart at the same total
+#      within 30 days; each finding names the earlier invoice.
+ENGINE_VERSION = "recon-match/1.6"
 
 
 @dataclass(frozen=True)
