@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -108,8 +107,6 @@ class InvoiceInputSerializer(serializers.Serializer):
         decimal_places=2,
         required=False,
         allow_null=True,
-        min_value=Decimal("0.01"),
-        max_value=Decimal("99.99"),
         help_text='Early-payment discount in percent ("2" for 2 %), more than 0 and less than 100.',
     )
     discount_days = serializers.IntegerField(

@@ -3,7 +3,6 @@ approve, reject: vendors.bank_accounts), never with the number in full."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -89,8 +88,6 @@ class VendorPaymentTermsInputSerializer(serializers.Serializer):
         max_digits=5,
         decimal_places=2,
         allow_null=True,
-        min_value=Decimal("0.01"),
-        max_value=Decimal("99.99"),
         help_text="Percent off, more than 0 and less than 100.",
     )
     discount_days = serializers.IntegerField(allow_null=True, min_value=0, max_value=NET_DAYS_MAX)

@@ -113,6 +113,8 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
         ("lines", _message(invoice_rules.SUBTOTAL_TOO_LARGE)),
         ("prepaid_amount", _message(invoice_rules.PREPAID_EXCEEDS_TOTAL)),
         ("amount_due", _message(invoice_rules.AMOUNT_DUE_DISAGREES)),
+        # A decimal string's range is not in the schema (drf-spectacular writes no bounds for it).
+        ("discount_pct", _message(invoice_rules.DISCOUNT_PCT_RANGE)),
     ],
     # A reviewer's reason: required for some decisions and, for approval, only over a high or
     # critical discrepancy of the latest match (review.decisions; the input's description says so).
@@ -161,6 +163,8 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
         ("discount_days", _message(vendor_terms_rules.DISCOUNT_NEEDS_DAYS)),
         ("discount_pct", _message(vendor_terms_rules.DAYS_NEED_DISCOUNT)),
         ("discount_days", _message(vendor_terms_rules.DISCOUNT_DAYS_OVER_NET)),
+        # A decimal string's range is not in the schema (drf-spectacular writes no bounds for it).
+        ("discount_pct", _message(vendor_terms_rules.DISCOUNT_PCT_RANGE)),
     ],
     "POST /api/vendors/{id}/bank-accounts/reject": [("comment", _message(vendor_bank_rules.REJECT_REASON_REQUIRED))],
     # The paying account is checked as a vendor's is (schwifty), the total in the currency's minor
