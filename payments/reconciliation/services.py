@@ -64,7 +64,7 @@ from payments.reconciliation.loading import (
 )
 from payments.reconciliation.setting_aside import payment_ignore as payment_ignore
 from payments.reconciliation.setting_aside import payment_unignore as payment_unignore
-from payments.reconciliation.suggestions import suggestion_staleness, suggestions_withdraw
+from payments.reconciliation.suggestions import suggestion_staleness, suggestions_store, suggestions_withdraw
 from payments.reconciliation.tiers import write_off_limit
 from payments.reconciliation.types import Proposal, ProposedAllocation
 from payments.reconciliation.writing import (
@@ -132,72 +132,6 @@ def _application(proposal: Proposal) -> Application:
     )
 
 
-def _store_suggestions(
-    *, tenant: Tenant, suggested: Sequence[Proposal], unanswered: Sequence[uuid.UUID], actor: Actor
-) -> None:
-    """Replace the suggestions of these payments, and set their status by compare-and-set.
-
-    A payment a clerk allocated meanwhile is no longer unmatched/suggested; the update then
-    skips it and its new suggestion is removed again.
-    """
-    touched = [proposal.payment_id for proposal in suggested] + list(unanswered)
-    PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id__in=touched).delete()
-    reconcilable = Payment.objects.for_tenant(tenant).filter(status__in=RECONCILABLE_PAYMENT_STATUSES)
-    was_unmatched = set(
-        reconcilable.filter(pk__in=touched, status=PaymentStatus.UNMATCHED).values_list("id", flat=True)
-    )
-    was_suggested = set(
-        reconcilable.filter(pk__in=touched, status=PaymentStatus.SUGGESTED).values_list("id", flat=True)
-    )
-    suggested = [proposal for proposal in suggested if proposal.payment_id in was_unmatched | was_suggested]
-    PaymentSuggestion.objects.bulk_create(
-        [
-            PaymentSuggestion(
-                tenant=tenant,
-                payment_id=proposal.payment_id,
-                tier=proposal.tier,
-                confidence=proposal.confidence,
-                reason=proposal.reason,
-                allocations=[
-                    {"invoice_id": str(a.invoice_id), "amount": a.amount, "kind": a.kind} for a in proposal.allocations
-                ],
-                candidate_invoice_ids=[str(invoice_id) for invoice_id in proposal.candidates],
-                vendor_id=proposal.vendor_id,
-            )
-            for proposal in suggested
-        ]
-    )
-    newly_suggested = [proposal for proposal in suggested if proposal.payment_id in was_unmatched]
-    no_longer = [payment_id for payment_id in unanswered if payment_id in was_suggested]
-    reconcilable.filter(pk__in=[p.payment_id for p in newly_suggested]).update(status=PaymentStatus.SUGGESTED)
-    reconcilable.filter(pk__in=no_longer).update(status=PaymentStatus.UNMATCHED)
-    entries = [
-        AuditEntry(
-            "payment",
-            str(proposal.payment_id),
-            "suggested",
-            {"status": PaymentStatus.UNMATCHED},
-            {
-                "status": PaymentStatus.SUGGESTED,
-                "tier": proposal.tier,
-                "confidence": proposal.confidence,
-                "reason": proposal.reason,
-            },
-        )
-        for proposal in newly_suggested
-    ] + [
-        AuditEntry(
-            "payment",
-            str(payment_id),
-            "suggestion_withdrawn",
-            {"status": PaymentStatus.SUGGESTED},
-            {"status": PaymentStatus.UNMATCHED},
-        )
-        for payment_id in no_longer
-    ]
-    audit_record_many(tenant=tenant, actor=actor, entries=entries)
-
-
 def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | None = None) -> ReconciliationReport:
     """Reconcile the tenant's unmatched debit payments (least recently considered first, at most `limit`).
 
@@ -226,7 +160,7 @@ def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | 
                 tenant=tenant, applications=auto, actor=actor, allowed_statuses=RECONCILABLE_PAYMENT_STATUSES
             )
             # A payment refused under the locks (a clerk was faster) keeps what it has.
-            _store_suggestions(tenant=tenant, suggested=suggested, unanswered=unanswered, actor=actor)
+            suggestions_store(tenant=tenant, suggested=suggested, unanswered=unanswered, actor=actor)
         statuses = list(applied.statuses.values())
         report.payments_matched = statuses.count(PaymentStatus.MATCHED) + settled
         report.payments_partially_matched = statuses.count(PaymentStatus.PARTIALLY_MATCHED)

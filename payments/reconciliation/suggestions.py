@@ -6,7 +6,7 @@ by hand; a suggestion that then stays listed invites an Accept that can only fai
 suggestions are re-validated where a clerk meets them: `suggestion_staleness` says why each
 no longer holds (three queries for a page), and `suggestions_withdraw` removes those and puts
 their payments back among the unmatched, with the same `suggestion_withdrawn` audit event a run
-writes when its new look finds nothing.
+writes when its new look finds nothing. A run stores what it suggests with `suggestions_store`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from core.actors import Actor, system_actor
 from invoices.models import DocumentType, Invoice
 from payments.models import Payment, PaymentStatus, PaymentSuggestion
 from payments.reconciliation.loading import PAYABLE_STATUSES, RECONCILABLE_PAYMENT_STATUSES, open_balances
+from payments.reconciliation.types import Proposal
 from payments.reconciliation.writing import money_label
 from tenants.models import Tenant
 
@@ -157,3 +158,69 @@ def suggestions_revalidate(*, tenant: Tenant, suggestions: Sequence[PaymentSugge
             actor=REVALIDATION_ACTOR,
         )
     return [suggestion for suggestion in suggestions if suggestion.payment_id not in stale]
+
+
+def suggestions_store(
+    *, tenant: Tenant, suggested: Sequence[Proposal], unanswered: Sequence[uuid.UUID], actor: Actor
+) -> None:
+    """Replace the suggestions of these payments, and set their status by compare-and-set.
+
+    A payment a clerk allocated meanwhile is no longer unmatched/suggested; the update then
+    skips it and its new suggestion is removed again.
+    """
+    touched = [proposal.payment_id for proposal in suggested] + list(unanswered)
+    PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id__in=touched).delete()
+    reconcilable = Payment.objects.for_tenant(tenant).filter(status__in=RECONCILABLE_PAYMENT_STATUSES)
+    was_unmatched = set(
+        reconcilable.filter(pk__in=touched, status=PaymentStatus.UNMATCHED).values_list("id", flat=True)
+    )
+    was_suggested = set(
+        reconcilable.filter(pk__in=touched, status=PaymentStatus.SUGGESTED).values_list("id", flat=True)
+    )
+    suggested = [proposal for proposal in suggested if proposal.payment_id in was_unmatched | was_suggested]
+    PaymentSuggestion.objects.bulk_create(
+        [
+            PaymentSuggestion(
+                tenant=tenant,
+                payment_id=proposal.payment_id,
+                tier=proposal.tier,
+                confidence=proposal.confidence,
+                reason=proposal.reason,
+                allocations=[
+                    {"invoice_id": str(a.invoice_id), "amount": a.amount, "kind": a.kind} for a in proposal.allocations
+                ],
+                candidate_invoice_ids=[str(invoice_id) for invoice_id in proposal.candidates],
+                vendor_id=proposal.vendor_id,
+            )
+            for proposal in suggested
+        ]
+    )
+    newly_suggested = [proposal for proposal in suggested if proposal.payment_id in was_unmatched]
+    no_longer = [payment_id for payment_id in unanswered if payment_id in was_suggested]
+    reconcilable.filter(pk__in=[p.payment_id for p in newly_suggested]).update(status=PaymentStatus.SUGGESTED)
+    reconcilable.filter(pk__in=no_longer).update(status=PaymentStatus.UNMATCHED)
+    entries = [
+        AuditEntry(
+            "payment",
+            str(proposal.payment_id),
+            "suggested",
+            {"status": PaymentStatus.UNMATCHED},
+            {
+                "status": PaymentStatus.SUGGESTED,
+                "tier": proposal.tier,
+                "confidence": proposal.confidence,
+                "reason": proposal.reason,
+            },
+        )
+        for proposal in newly_suggested
+    ] + [
+        AuditEntry(
+            "payment",
+            str(payment_id),
+            "suggestion_withdrawn",
+            {"status": PaymentStatus.SUGGESTED},
+            {"status": PaymentStatus.UNMATCHED},
+        )
+        for payment_id in no_longer
+    ]
+    audit_record_many(tenant=tenant, actor=actor, entries=entries)

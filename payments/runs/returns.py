@@ -66,7 +66,7 @@ from tenants.models import Tenant
 from vendors.selectors import vendor_bank_accounts_payable
 
 if TYPE_CHECKING:
-    from payments.runs.services import Candidate
+    from payments.runs.proposals import Candidate
 
 logger = logging.getLogger(__name__)
 

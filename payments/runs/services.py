@@ -11,14 +11,11 @@ written; a file that fails validation refuses the approval.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import secrets
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -27,29 +24,32 @@ from django.utils import timezone
 from audit.services import audit_record, outbox_enqueue
 from core.actors import Actor
 from core.exceptions import DocumentInvalid, NotFoundError
-from core.ids import uuid7
 from core.money import MoneyError, format_minor, normalize_currency
-from core.tenancy.scoping import tenant_cursor, tenant_rows_update
+from core.tenancy.scoping import tenant_rows_update
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import DocumentType, Invoice, InvoiceStatus
-from matching.selectors import PAYEE_NOT_ON_RECORD, invoices_naming_unknown_accounts
 from payments.accounts import decrypt_account, encrypt_account, mask_account
 from payments.exceptions import FourEyesRequired, PaymentRunConflict
 from payments.models import PaymentFileFormat, PaymentRun, PaymentRunItem, PaymentRunStatus
 from payments.reconciliation.loading import open_balances
 from payments.runs import files
 from payments.runs.creditors import Creditor, creditors_at
-from payments.runs.discounts import discount_taken
+from payments.runs.proposals import (
+    INVOICE_FIELDS,
+    OVER_MAX_TOTAL,
+    Candidate,
+    candidates_of,
+    excluded_row,
+    items_insert,
+    new_end_to_end_id,
+    proposal_choose,
+)
 from payments.runs.returns import returns_held_back
 from tenants.models import Tenant
 from vendors.bank_accounts import bank_account_parsed
 from vendors.models import Vendor
 
 ENTITY = "payment_run"
-NO_VENDOR = "The vendor is not known: the invoice must be matched to a vendor first."
-IN_OTHER_RUN = "Already in another payment run (proposed {date})."
-NOTHING_OPEN = "Nothing left to pay: credit notes and payments cover it."
-OVER_MAX_TOTAL = "Over the run's maximum total."
 REMOVED_BY = "Removed from the proposal by {who}."
 NOT_ELIGIBLE = "Invoice {number} cannot be paid by this run: {reason}"
 NOT_APPROVED = "it is {status}, not approved."
@@ -71,180 +71,8 @@ FORMAT_INVALID = "The file format is pain.001.001.09 or pain.001.001.03."
 EXECUTION_IN_PAST = "The execution date cannot be in the past."
 
 
-@dataclass(frozen=True)
-class Candidate:
-    invoice_id: uuid.UUID
-    invoice_number: str
-    vendor_id: uuid.UUID | None
-    vendor_name: str
-    due_date: dt.date | None
-    open_amount: int
-    # Why it cannot be paid whatever the run's total ("" when it can).
-    reason: str
-    # The vendor's payable account, masked: written with the proposal, so an approval rewrites
-    # only the lines whose account changed meanwhile (not 10,000 rows of a run).
-    account_mask: str = ""
-
-    # The early-payment discount taken (payments.runs.discounts); the run pays `amount`.
-    discount: int = 0
-
-    @property
-    def amount(self) -> int:
-        """What the run pays for the invoice: its open balance less the discount taken."""
-        return self.open_amount - self.discount
-
-    @property
-    def payee(self) -> uuid.UUID:
-        """The vendor paid; only a candidate without a reason is paid, and it has one."""
-        if self.vendor_id is None:
-            raise ValueError(NO_VENDOR)
-        return self.vendor_id
-
-
 def _label(actor: Actor) -> str:
     return (actor.label or actor.id)[:150]
-
-
-def _excluded(candidate: Candidate, reason: str, currency: str) -> dict[str, Any]:
-    return {
-        "invoice_id": str(candidate.invoice_id),
-        "invoice_number": candidate.invoice_number,
-        "vendor_name": candidate.vendor_name,
-        "amount": candidate.open_amount,
-        "amount_display": format_minor(max(candidate.open_amount, 0), currency),
-        "reason": reason,
-    }
-
-
-def proposal_choose(
-    candidates: list[Candidate], *, max_total: int | None
-) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
-    """The invoices a run pays and those it leaves out with why: earliest due first (an invoice
-    without a due date is due now), each taken while the total stays within `max_total`. Pure."""
-    chosen: list[Candidate] = []
-    left_out: list[tuple[Candidate, str]] = []
-    total = 0
-    ordered = sorted(candidates, key=lambda c: (c.due_date or dt.date.min, c.invoice_number, str(c.invoice_id)))
-    for candidate in ordered:
-        if candidate.reason:
-            left_out.append((candidate, candidate.reason))
-        elif max_total is not None and total + candidate.amount > max_total:
-            left_out.append((candidate, OVER_MAX_TOTAL))
-        else:
-            chosen.append(candidate)
-            total += candidate.amount
-    return chosen, left_out
-
-
-def _candidates(
-    *,
-    tenant: Tenant,
-    invoices: list[Invoice],
-    currency: str,
-    at: dt.datetime,
-    paid_on: dt.date,
-    take_discounts: bool,
-    run: PaymentRun | None = None,
-) -> list[Candidate]:
-    """Each invoice with its open balance, the discount taken paying it on `paid_on`
-    (payments.runs.discounts) and why it cannot be paid, in a fixed number of queries."""
-    balances = open_balances(tenant=tenant, invoices=invoices)
-    vendor_ids = {invoice.vendor_id for invoice in invoices if invoice.vendor_id}
-    names = dict(Vendor.objects.for_tenant(tenant).filter(pk__in=vendor_ids).values_list("id", "name"))
-    creditors = creditors_at(tenant=tenant, vendor_ids=vendor_ids, at=at, currency=currency)
-    live = PaymentRunItem.objects.for_tenant(tenant).filter(is_live=True, invoice_id__in=[i.pk for i in invoices])
-    if run is not None:
-        live = live.exclude(run=run)
-    in_runs = dict(live.values_list("invoice_id", "run__created_at"))
-    unknown_payee = invoices_naming_unknown_accounts(tenant=tenant, invoices=invoices)
-    candidates = []
-    for invoice in invoices:
-        balance = balances[invoice.pk]
-        reason = ""
-        if invoice.vendor_id is None:
-            reason = NO_VENDOR
-        elif invoice.pk in in_runs:
-            reason = IN_OTHER_RUN.format(date=timezone.localtime(in_runs[invoice.pk]).date().isoformat())
-        elif balance <= 0:
-            reason = NOTHING_OPEN
-        elif invoice.pk in unknown_payee:
-            reason = PAYEE_NOT_ON_RECORD
-        elif not creditors[invoice.vendor_id].payable:
-            reason = creditors[invoice.vendor_id].reason
-        candidates.append(
-            Candidate(
-                invoice.pk,
-                invoice.invoice_number,
-                invoice.vendor_id,
-                names.get(invoice.vendor_id, invoice.vendor_name_raw) if invoice.vendor_id else invoice.vendor_name_raw,
-                invoice.due_date,
-                balance,
-                reason,
-                creditors[invoice.vendor_id].mask if invoice.vendor_id else "",
-            )
-        )
-    by_id = {invoice.pk: invoice for invoice in invoices}
-    return [
-        dataclasses.replace(
-            candidate,
-            discount=discount_taken(
-                open_amount=candidate.open_amount,
-                discount_amount=by_id[candidate.invoice_id].discount_amount,
-                discount_due_date=by_id[candidate.invoice_id].discount_due_date,
-                paid_on=paid_on,
-                take_discounts=take_discounts,
-            ),
-        )
-        if not candidate.reason
-        else candidate
-        for candidate in candidates
-    ]
-
-
-_INVOICE_FIELDS = (
-    "id", "tenant_id", "invoice_number", "vendor_id", "vendor_name_raw", "due_date", "amount_due",
-    "discount_amount", "discount_due_date", "payee_account_hash", "latest_match_id",
-)  # fmt: skip
-
-
-def _new_end_to_end_id() -> str:
-    # Recon's own prefix and 64 random bits: unique enough per tenant, and what tier 0 looks for.
-    return f"RCN{secrets.token_hex(8).upper()}"
-
-
-def _items_insert(
-    *, tenant: Tenant, run: PaymentRun, chosen: list[Candidate], end_to_end: dict[uuid.UUID, str]
-) -> None:
-    """The proposal's lines in one `INSERT … SELECT FROM unnest()`: a run of 10,000 invoices is one
-    statement, without building 10,000 model instances (bulk_create's cost here). Raw SQL, so the
-    tenant is spelled out; identifiers come from the model's metadata, every value is a parameter."""
-    if not chosen:
-        return
-    table = connection.ops.quote_name(PaymentRunItem._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} (id, tenant_id, created_at, run_id, invoice_id, vendor_id, amount, discount_amount,"  # noqa: S608
-        " end_to_end_id, is_live, creditor_account_mask)"
-        " SELECT item.id, %s, %s, %s, item.invoice_id, item.vendor_id, item.amount,"
-        " item.discount, item.e2e, true, item.mask"
-        " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::bigint[], %s::bigint[], %s::text[], %s::text[])"
-        " AS item(id, invoice_id, vendor_id, amount, discount, e2e, mask)"
-    )
-    with tenant_cursor(tenant) as cursor:
-        cursor.execute(
-            sql,
-            [
-                tenant.pk,
-                timezone.now(),
-                run.pk,
-                [uuid7() for _ in chosen],
-                [candidate.invoice_id for candidate in chosen],
-                [candidate.payee for candidate in chosen],
-                [candidate.amount for candidate in chosen],
-                [candidate.discount for candidate in chosen],
-                [end_to_end[candidate.payee] for candidate in chosen],
-                [candidate.account_mask for candidate in chosen],
-            ],
-        )
 
 
 def _debtor_checked(*, name: str, iban: str, bic: str) -> tuple[str, str, str]:
@@ -309,9 +137,9 @@ def payment_run_propose(
         Invoice.objects.for_tenant(tenant)
         .filter(status=InvoiceStatus.APPROVED, document_type=DocumentType.INVOICE, currency=currency)
         .filter(Q(due_date__lte=due_by) | Q(due_date__isnull=True))
-        .only(*_INVOICE_FIELDS)
+        .only(*INVOICE_FIELDS)
     )
-    candidates = _candidates(
+    candidates = candidates_of(
         tenant=tenant,
         invoices=invoices,
         currency=currency,
@@ -335,13 +163,13 @@ def payment_run_propose(
             debtor_account_encrypted=encrypt_account(iban),
             debtor_account_mask=mask_account(iban),
             debtor_bic=bic,
-            excluded=[_excluded(candidate, reason, currency) for candidate, reason in left_out],
+            excluded=[excluded_row(candidate, reason, currency) for candidate, reason in left_out],
             proposed_by_kind=actor.kind,
             proposed_by_id=str(actor.id)[:64],
             proposed_by_label=_label(actor),
         )
-        end_to_end: dict[uuid.UUID, str] = defaultdict(_new_end_to_end_id)
-        _items_insert(tenant=tenant, run=run, chosen=chosen, end_to_end=end_to_end)
+        end_to_end: dict[uuid.UUID, str] = defaultdict(new_end_to_end_id)
+        items_insert(tenant=tenant, run=run, chosen=chosen, end_to_end=end_to_end)
         audit_record(
             tenant=tenant,
             actor=actor,
@@ -390,7 +218,7 @@ def payment_run_line_remove(*, tenant: Tenant, run: PaymentRun, invoice_id: uuid
         )
         PaymentRunItem.objects.for_tenant(tenant).filter(pk=item.pk).delete()
         locked.excluded = [
-            _excluded(candidate, REMOVED_BY.format(who=_label(actor)), locked.currency),
+            excluded_row(candidate, REMOVED_BY.format(who=_label(actor)), locked.currency),
             *[row for row in locked.excluded if row["invoice_id"] != str(invoice_id)],
         ]
         locked.save(update_fields=["excluded", "updated_at"])
@@ -412,10 +240,7 @@ def payment_run_line_add(*, tenant: Tenant, run: PaymentRun, invoice_id: uuid.UU
         locked = _run_locked(tenant, run)
         _proposed_checked(locked)
         invoice = (
-            Invoice.objects.for_tenant(tenant)
-            .filter(pk=invoice_id)
-            .only(*_INVOICE_FIELDS, "status", "currency")
-            .first()
+            Invoice.objects.for_tenant(tenant).filter(pk=invoice_id).only(*INVOICE_FIELDS, "status", "currency").first()
         )
         if invoice is None:
             raise NotFoundError("No invoice with this id.", details={"invoice_id": [str(invoice_id)]})
@@ -428,7 +253,7 @@ def payment_run_line_add(*, tenant: Tenant, run: PaymentRun, invoice_id: uuid.UU
         elif invoice.currency != locked.currency:
             reason = OTHER_CURRENCY.format(currency=invoice.currency, run_currency=locked.currency)
         else:
-            [candidate] = _candidates(
+            [candidate] = candidates_of(
                 tenant=tenant,
                 invoices=[invoice],
                 currency=locked.currency,
@@ -453,7 +278,7 @@ def payment_run_line_add(*, tenant: Tenant, run: PaymentRun, invoice_id: uuid.UU
             vendor_id=candidate.payee,
             amount=candidate.amount,
             discount_amount=candidate.discount,
-            end_to_end_id=same_vendor or _new_end_to_end_id(),
+            end_to_end_id=same_vendor or new_end_to_end_id(),
         )
         locked.excluded = [row for row in locked.excluded if row["invoice_id"] != str(invoice_id)]
         locked.save(update_fields=["excluded", "updated_at"])

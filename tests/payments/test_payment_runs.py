@@ -19,11 +19,9 @@ from payments.exceptions import FourEyesRequired, PaymentRunConflict
 from payments.models import PaymentRun, PaymentRunItem, PaymentRunStatus
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from payments.runs import files
+from payments.runs.proposals import IN_OTHER_RUN, NOTHING_OPEN, OVER_MAX_TOTAL
 from payments.runs.services import (
     FOUR_EYES,
-    IN_OTHER_RUN,
-    NOTHING_OPEN,
-    OVER_MAX_TOTAL,
     payment_run_approve,
     payment_run_cancel,
     payment_run_line_add,
