@@ -59,6 +59,7 @@ ALREADY_IN_RUN = "Invoice {number} is already in this run."
 ONLY_PROPOSED = "The run is {status}: only a proposed run can be changed or approved."
 EMPTY_RUN = "The run pays nothing: add invoices or cancel it."
 FOUR_EYES = "You proposed this run: another person must approve it."
+NEEDS_PERSON = "A payment run is approved by a person signed in, not by an API key."
 CHANGED_SINCE = "Invoices changed since the proposal (remove them or propose again): {numbers}."
 UNPAYABLE_NOW = "Vendors cannot be paid now (remove their invoices): {vendors}."
 FILE_INVALID = "The bank file did not validate against the {version} schema, so it is not offered: {errors}"
@@ -333,6 +334,11 @@ def payment_run_approve(*, tenant: Tenant, run: PaymentRun, actor: Actor) -> Pay
     with transaction.atomic():
         locked = _run_locked(tenant, run)
         _proposed_checked(locked)
+        if actor.kind == "api_key":
+            # A key is anyone who holds it: the second pair of eyes on money leaving must be a
+            # person signed in, as for a vendor's bank account (vendors.bank_accounts). Keys may
+            # propose, and Recon's own tasks (system actors) approve only in benchmarks and the demo.
+            raise FourEyesRequired(NEEDS_PERSON)
         if (locked.proposed_by_kind, locked.proposed_by_id) == (actor.kind, str(actor.id)[:64]):
             raise FourEyesRequired(FOUR_EYES)
         items = list(

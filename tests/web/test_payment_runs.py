@@ -135,6 +135,23 @@ def test_the_api_proposes_refuses_the_proposer_and_approves_for_another_key(
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
 
+def test_an_api_key_proposes_a_run_but_only_a_person_approves_it(
+    tenant: Tenant, books: dict[str, Any], api: Any
+) -> None:
+    """A key is whoever holds it: it may propose (an ERP's nightly run), never be the second pair of eyes."""
+    body = {"currency": "EUR", "due_by": "2026-11-30", "debtor_name": "Acme", "debtor_iban": DEBTOR_IBAN}
+    created = api.post("/api/payment-runs", body, format="json")
+    assert created.status_code == 201, created.content
+    run_id = created.json()["id"]
+    by_key = api.post(f"/api/payment-runs/{run_id}/approve", format="json")
+    assert by_key.status_code == 403
+    assert by_key.json()["error"]["message"] == "A payment run is approved by a person signed in, not by an API key."
+    assert PaymentRun.objects.for_tenant(tenant).get(pk=run_id).status == PaymentRunStatus.PROPOSED
+    assert not Invoice.objects.for_tenant(tenant).filter(status=InvoiceStatus.PAYMENT_SCHEDULED).exists()
+    approved = member_client(tenant, Role.APPROVER).post(f"/api/payment-runs/{run_id}/approve", format="json")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+
+
 def test_another_tenants_run_is_a_404_on_every_page_and_endpoint(
     tenant: Tenant, other_tenant: Tenant, books: dict[str, Any]
 ) -> None:
