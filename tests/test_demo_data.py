@@ -28,7 +28,15 @@ from django.utils import timezone
 
 from core.tenancy.rls import tenant_scope
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
-from matching.engine.vocabulary import DISCREPANCY_TYPES
+from matching.engine.vocabulary import (
+    BANK_ACCOUNT_CHANGED,
+    BANK_ACCOUNT_MISMATCH,
+    DISCREPANCY_TYPES,
+    NEW_VENDOR_LARGE_INVOICE,
+    PAYMENT_RETURNED,
+    SHARED_BANK_ACCOUNT,
+    UNUSUAL_AMOUNT,
+)
 from matching.models import Discrepancy
 from payments.models import Payment, PaymentRun, PaymentRunItem, PaymentRunStatus, PaymentStatus
 from payments.runs.files import pain001_errors
@@ -36,6 +44,7 @@ from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site.dashboard import dashboard_summary
 from recon_site.demo.paying import COOLING_OFF_VENDOR, PENDING_CHANGE_VENDOR
 from recon_site.demo.people import DEMO_USERS
+from recon_site.demo.risks import CHANGED_VENDOR, FORGED_VENDOR, PROPERTY_MANAGER, UNUSUAL_VENDOR
 from recon_site.demo.suppliers import VENDORS
 from recon_site.demo.timeline import DemoSummary, demo_summary
 from recon_site.management.commands.seed_demo import DEMO_SLUG, demo_tenant_create, demo_transaction
@@ -44,6 +53,14 @@ from vendors.models import BankAccountStatus, Vendor, VendorBankAccount
 from vendors.selectors import vendor_bank_accounts_payable
 
 TWIN_SLUG = "demo-twin"
+RISK_SIGNALS = (
+    BANK_ACCOUNT_MISMATCH,
+    BANK_ACCOUNT_CHANGED,
+    SHARED_BANK_ACCOUNT,
+    UNUSUAL_AMOUNT,
+    NEW_VENDOR_LARGE_INVOICE,
+    PAYMENT_RETURNED,
+)
 
 # The tests read facts gathered once (the `demo` fixture); the mark is what has pytest-django
 # set up the test database for this module at all.
@@ -71,6 +88,9 @@ class DemoFacts:
     assignees: Counter[str]  # who has the open invoices: My work is not empty for the demo's users
     twin_documents: list[tuple[str, str, int, str, str]]
     paying: PayingFacts
+    # By risk signal (and `payment_returned`): the vendors whose invoices carry it, with each
+    # invoice's status and review queue.
+    signals: dict[str, set[tuple[str, str, str]]]
 
 
 @dataclass(frozen=True)
@@ -85,6 +105,7 @@ class PayingFacts:
     run_payments: Counter[str]  # statement lines carrying a run's EndToEndId, by status
     run_transfers: list[int]  # transfers (EndToEndIds) of each run, oldest first
     run_excluded_reasons: dict[str, set[str]]  # vendor name: why left out
+    returned: set[tuple[str, str]]  # vendor name, invoice status of the run items the bank returned
     file_errors: list[str]
     end_to_end_ids_in_file: bool
     cooling_off_page: str  # the cooling-off vendor's bank accounts page, as the approver sees it
@@ -144,6 +165,11 @@ def _paying_facts(tenant: Tenant) -> PayingFacts:
             for each in runs
         ],
         run_excluded_reasons=excluded,
+        returned=set(
+            PaymentRunItem.objects.for_tenant(tenant)
+            .filter(returned_at__isnull=False, return_reason="AC04")
+            .values_list("vendor__name", "invoice__status")
+        ),
         file_errors=pain001_errors(content, version=run.file_format),
         end_to_end_ids_in_file=all(
             f"<EndToEndId>{e2e}</EndToEndId>" in run.file_content
@@ -165,6 +191,16 @@ def _documents(tenant: Tenant) -> list[tuple[str, str, int, str, str]]:
         (number, currency, total, status, date.isoformat() if date else "")
         for number, currency, total, status, date in rows
     )
+
+
+def _signals(tenant: Tenant) -> dict[str, set[tuple[str, str, str]]]:
+    signals: dict[str, set[tuple[str, str, str]]] = {}
+    rows = Discrepancy.objects.for_tenant(tenant).filter(type__in=RISK_SIGNALS)
+    for kind, vendor, status, queue in rows.values_list(
+        "type", "invoice__vendor__name", "invoice__status", "invoice__review_queue"
+    ):
+        signals.setdefault(kind, set()).add((vendor, status, queue or ""))
+    return signals
 
 
 def _facts(tenant: Tenant, **outputs: Any) -> dict[str, Any]:
@@ -196,6 +232,7 @@ def _facts(tenant: Tenant, **outputs: Any) -> dict[str, Any]:
         },
         "documents": _documents(tenant),
         "paying": _paying_facts(tenant),
+        "signals": _signals(tenant),
         **outputs,
     }
 
@@ -331,7 +368,11 @@ def test_every_vendor_has_a_bank_account_approved_by_a_second_person(demo: DemoF
     )
     assert paying.decided_by_proposer == 0
     cooling_off = _vendor_name(COOLING_OFF_VENDOR)
-    assert {name: reason for name, reason in paying.payable_reasons.items() if reason} == {cooling_off: "cooling_off"}
+    # The changed account cools off, and so does the account of the vendor set up this week.
+    assert {name: reason for name, reason in paying.payable_reasons.items() if reason} == {
+        cooling_off: "cooling_off",
+        PROPERTY_MANAGER.name: "cooling_off",
+    }
     assert "Cooling off until" in paying.cooling_off_page
     # The waiting change does not stop payment to the vendor's active account; the approver may decide it.
     assert "Pending approval by another person" in paying.pending_page
@@ -366,6 +407,38 @@ def test_an_earlier_runs_transfers_come_back_on_the_statement_and_reconcile(demo
     [(status, _, invoices), _last] = paying.runs
     assert status == PaymentRunStatus.APPROVED
     assert invoices >= 10
-    assert paying.run_invoice_statuses[0] == {InvoiceStatus.RECONCILED}
-    # One statement line per transfer of the earlier run, every one matched; none yet for the last run's.
-    assert paying.run_payments == Counter({PaymentStatus.MATCHED: paying.run_transfers[0]})
+    # Reconciled, but for the invoices of the one transfer the bank sent back (approved again).
+    assert paying.run_invoice_statuses[0] == {InvoiceStatus.RECONCILED, InvoiceStatus.APPROVED}
+    # One statement line per transfer of the earlier run, every one matched but the returned one, which
+    # is set aside with the credit that brought it back; none yet for the last run's.
+    assert paying.run_payments == Counter(
+        {PaymentStatus.MATCHED: paying.run_transfers[0] - 1, PaymentStatus.IGNORED: 2}
+    )
+
+
+def test_a_returned_transfer_reopens_its_invoices_and_the_next_run_holds_them_back(demo: DemoFacts) -> None:
+    """The bank sent one vendor's transfer back (account closed): its invoices are approved again with
+    the discrepancy, and the last run leaves them out until the vendor's account is changed."""
+    [(vendor, status)] = demo.paying.returned
+    assert status == InvoiceStatus.APPROVED
+    assert {(vendor, InvoiceStatus.APPROVED, "")} == demo.signals[PAYMENT_RETURNED]
+    [reason] = demo.paying.run_excluded_reasons[vendor]
+    assert reason.startswith("The bank returned its last payment (account closed (AC04)")
+
+
+def test_each_risk_signal_holds_its_invoice_for_the_approver(demo: DemoFacts) -> None:
+    """The forged bill, the bill within the cooling-off, a zero too many, and the rent billed twice
+    by a new vendor paid to the landlord's account: each waits in the escalated queue, flagged
+    (other invoices may carry a signal too: Müller's while its change waited, a big order)."""
+    escalated = (InvoiceStatus.PENDING_REVIEW, ReviewQueue.ESCALATED)
+    expected = {
+        BANK_ACCOUNT_MISMATCH: _vendor_name(FORGED_VENDOR),
+        BANK_ACCOUNT_CHANGED: _vendor_name(CHANGED_VENDOR),
+        UNUSUAL_AMOUNT: _vendor_name(UNUSUAL_VENDOR),
+        NEW_VENDOR_LARGE_INVOICE: PROPERTY_MANAGER.name,
+        SHARED_BANK_ACCOUNT: PROPERTY_MANAGER.name,
+    }
+    for signal, vendor in expected.items():
+        assert (vendor, *escalated) in demo.signals[signal], signal
+    # The new vendor's is the only first invoice above the limit the administrator set.
+    assert demo.signals[NEW_VENDOR_LARGE_INVOICE] == {(PROPERTY_MANAGER.name, *escalated)}

@@ -10,6 +10,7 @@ seeded randomness the other modules share), `people` (demo users and roles),
 (what vendors send, with the deviations that give each discrepancy type), `decisions` (what the
 clerks and approvers decide, and the credit notes and corrected invoices that follow), `bank`
 (the weekly transfers, bank statements, reconciliation and the clerk's bank work), `paying` (the
-vendors' bank accounts under four eyes and a payment run through Recon), and `timeline` (the
-day-by-day loop that ties them together, `demo_tenant_load`).
+vendors' bank accounts under four eyes and a payment run through Recon), `risks` (the bills
+the risk signals catch: a forged bank account, a zero too many, the rent billed twice by a new
+vendor), and `timeline` (the day-by-day loop that ties them together, `demo_tenant_load`).
 """

@@ -432,6 +432,7 @@ def invoice_document(plan: InvoicePlan, *, vendor: Vendor | None, calendar: Demo
         po_number=plan.po_number,
         document_type=plan.document_type,
         credited_invoice_number=plan.credited_number,
+        payee_account=plan.payee_account,
         lines=[
             InvoiceLineDocument(
                 line_number=number,

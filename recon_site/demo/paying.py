@@ -10,7 +10,9 @@ yet), and the approver approves it: its invoices end the demo `payment_scheduled
 page offers its pain.001 file. A week earlier, on the Thursday before the last week, the euro
 invoices due within the week went out through a run too: the bank booked its transfers on
 Friday, and Monday's statement (CAMT.053, which carries each transfer's EndToEndId) brought them
-back, so reconciliation's tier 0 paid exactly each transfer's invoices.
+back, so reconciliation's tier 0 paid exactly each transfer's invoices. One vendor's transfer came
+back the same Monday (its account closed, AC04): that reconciliation reopened its invoices with a
+`payment_returned` discrepancy, and the last run leaves them out until the account is changed.
 
 The services take their time from the clock, not from the demo's calendar: an account approved
 "on day -90" is approved now, and its cooling-off (usable from approval + the tenant's
@@ -23,6 +25,7 @@ moment of the seed.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
@@ -49,6 +52,7 @@ CHANGE_CHECKED = "Called the vendor back on the number we have on file: the chan
 CHANGE_BY_MAIL = "Change of bank details received by e-mail on {date}: to be confirmed by phone."
 RUN_CURRENCY = "EUR"
 RUN_DAYS_AHEAD = 14  # the run pays what falls due in the next two weeks
+RETURN_REASON = "AC04"  # ISO 20022: account closed
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ class PayingDesk:
         )
 
 
-def _account_propose(desk: PayingDesk, *, key: str, number: str, comment: str, clerk: str) -> VendorBankAccount:
+def account_propose(desk: PayingDesk, *, key: str, number: str, comment: str, clerk: str) -> VendorBankAccount:
     people, plan = desk.bank.people, desk.plans[key]
     entry = _entry(number, plan.entry.country)
     return vendor_bank_account_propose(
@@ -115,7 +119,7 @@ def _account_propose(desk: PayingDesk, *, key: str, number: str, comment: str, c
     )
 
 
-def _account_approve(desk: PayingDesk, account: VendorBankAccount, *, comment: str = "") -> None:
+def account_approve(desk: PayingDesk, account: VendorBankAccount, *, comment: str = "") -> None:
     people = desk.bank.people
     vendor_bank_account_approve(
         tenant=desk.bank.tenant,
@@ -133,12 +137,13 @@ def bank_accounts_take_over(*, desk: PayingDesk) -> None:
     cooling_off_days = tenant_settings_get(tenant=tenant).bank_account_cooling_off_days
     tenant_settings_update(tenant=tenant, actor=admin, bank_account_cooling_off_days=0)
     for key, plan in desk.plans.items():
-        _account_approve(desk, _account_propose(desk, key=key, number=plan.iban, comment=TAKEN_OVER, clerk="clerk"))
+        account_approve(desk, account_propose(desk, key=key, number=plan.iban, comment=TAKEN_OVER, clerk="clerk"))
     tenant_settings_update(tenant=tenant, actor=admin, bank_account_cooling_off_days=cooling_off_days)
 
 
-def _changed_account(desk: PayingDesk, key: str) -> str:
-    return bank_account(desk.plans[key].entry.country, purpose=f"{key}-changed")
+def changed_account(plan: VendorPlan) -> str:
+    """The vendor's new account, when the demo changes its bank details (and its invoice names it)."""
+    return bank_account(plan.entry.country, purpose=f"{plan.key}-changed")
 
 
 def paying_day(*, desk: PayingDesk, day: int) -> None:
@@ -151,21 +156,21 @@ def paying_day(*, desk: PayingDesk, day: int) -> None:
     letter, approval, last = desk.last_workdays
     date = desk.bank.calendar.date(day)
     if day == letter:
-        desk.change_waiting = _account_propose(
+        desk.change_waiting = account_propose(
             desk,
             key=COOLING_OFF_VENDOR,
-            number=_changed_account(desk, COOLING_OFF_VENDOR),
+            number=changed_account(desk.plans[COOLING_OFF_VENDOR]),
             comment=CHANGE_LETTER.format(date=date.isoformat()),
             clerk="clerk",
         )
     if day == approval and desk.change_waiting is not None:
-        _account_approve(desk, desk.change_waiting, comment=CHANGE_CHECKED)
+        account_approve(desk, desk.change_waiting, comment=CHANGE_CHECKED)
         desk.change_waiting = None
     if day == last:
-        _account_propose(
+        account_propose(
             desk,
             key=PENDING_CHANGE_VENDOR,
-            number=_changed_account(desk, PENDING_CHANGE_VENDOR),
+            number=changed_account(desk.plans[PENDING_CHANGE_VENDOR]),
             comment=CHANGE_BY_MAIL.format(date=date.isoformat()),
             clerk="clerk2",
         )
@@ -208,39 +213,77 @@ def paying_thursday(*, desk: PayingDesk, day: int) -> None:
         desk.booked.append((day + 1, run))
 
 
-def _camt053(desk: PayingDesk, *, day: int, transfers: list[tuple[int, str, str, str, int, str]]) -> bytes:
-    """The bank's CAMT.053 for the run transfers booked before `day`: one booked debit entry per
-    transfer, carrying its EndToEndId, the vendor and the invoice numbers it paid."""
-    calendar = desk.bank.calendar
-    entries = []
-    for booking_day, end_to_end_id, name, iban, amount, numbers in transfers:
-        booked = calendar.date(booking_day).isoformat()
-        entries.append(
-            f'<Ntry><Amt Ccy="{RUN_CURRENCY}">{format_minor(amount, RUN_CURRENCY)}</Amt>'
-            f"<CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>{booked}</Dt></BookgDt>"
-            f"<ValDt><Dt>{booked}</Dt></ValDt><AcctSvcrRef>{end_to_end_id}-BK</AcctSvcrRef>"
-            f"<NtryDtls><TxDtls><Refs><EndToEndId>{end_to_end_id}</EndToEndId></Refs>"
-            f"<RltdPties><Cdtr><Nm>{escape(name)}</Nm></Cdtr><CdtrAcct><Id><IBAN>{iban}</IBAN></Id></CdtrAcct>"
-            f"</RltdPties><RmtInf><Ustrd>{escape(numbers[:140])}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
-        )
-    statement_id = f"RUNS-{calendar.date(day - 1):%Y%m%d}"
+@dataclass(frozen=True)
+class Transfer:
+    """A run's transfer as the bank books it: one debit per EndToEndId."""
+
+    booking_day: int
+    end_to_end_id: str
+    name: str
+    iban: str
+    amount: int
+    numbers: str  # the invoice numbers it paid
+
+
+def _debit_entry(desk: PayingDesk, transfer: Transfer) -> str:
+    booked = desk.bank.calendar.date(transfer.booking_day).isoformat()
+    return (
+        f'<Ntry><Amt Ccy="{RUN_CURRENCY}">{format_minor(transfer.amount, RUN_CURRENCY)}</Amt>'
+        f"<CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>{booked}</Dt></BookgDt>"
+        f"<ValDt><Dt>{booked}</Dt></ValDt><AcctSvcrRef>{transfer.end_to_end_id}-BK</AcctSvcrRef>"
+        f"<NtryDtls><TxDtls><Refs><EndToEndId>{transfer.end_to_end_id}</EndToEndId></Refs>"
+        f"<RltdPties><Cdtr><Nm>{escape(transfer.name)}</Nm></Cdtr>"
+        f"<CdtrAcct><Id><IBAN>{transfer.iban}</IBAN></Id></CdtrAcct></RltdPties>"
+        f"<RmtInf><Ustrd>{escape(transfer.numbers[:140])}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+    )
+
+
+def _return_entry(desk: PayingDesk, transfer: Transfer, *, day: int) -> str:
+    """The transfer coming back on `day`: a credit carrying its EndToEndId and the bank's reason."""
+    booked = desk.bank.calendar.date(day).isoformat()
+    return (
+        f'<Ntry><Amt Ccy="{RUN_CURRENCY}">{format_minor(transfer.amount, RUN_CURRENCY)}</Amt>'
+        f"<CdtDbtInd>CRDT</CdtDbtInd><RvslInd>true</RvslInd><Sts>BOOK</Sts><BookgDt><Dt>{booked}</Dt></BookgDt>"
+        f"<ValDt><Dt>{booked}</Dt></ValDt><AcctSvcrRef>{transfer.end_to_end_id}-RT</AcctSvcrRef>"
+        f"<NtryDtls><TxDtls><Refs><EndToEndId>{transfer.end_to_end_id}</EndToEndId></Refs>"
+        f"<RltdPties><Dbtr><Nm>{escape(transfer.name)}</Nm></Dbtr></RltdPties>"
+        f"<RtrInf><Rsn><Cd>{RETURN_REASON}</Cd></Rsn><AddtlInf>Account closed</AddtlInf></RtrInf>"
+        f"<AddtlTxInf>SEPA return {transfer.end_to_end_id} {RETURN_REASON}</AddtlTxInf></TxDtls></NtryDtls></Ntry>"
+    )
+
+
+def _camt053(*, statement_id: str, created: dt.date, entries: list[str]) -> bytes:
+    """The bank's CAMT.053 of the euro account with `entries` (each an `<Ntry>`)."""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
-        f"<GrpHdr><MsgId>{statement_id}</MsgId><CreDtTm>{calendar.date(day - 1)}T18:00:00</CreDtTm></GrpHdr>"
+        f"<GrpHdr><MsgId>{statement_id}</MsgId><CreDtTm>{created}T18:00:00</CreDtTm></GrpHdr>"
         f"<Stmt><Id>{statement_id}</Id><Acct><Id><IBAN>{own_account(RUN_CURRENCY)}</IBAN></Id>"
         f"<Ccy>{RUN_CURRENCY}</Ccy></Acct>{''.join(entries)}</Stmt></BkToCstmrStmt></Document>"
     ).encode()
 
 
+def _returned(desk: PayingDesk, transfers: list[Transfer]) -> Transfer | None:
+    """The transfer the bank sends back: the largest, leaving out the vendors whose bank details
+    change this week (their stories are told on their own)."""
+    changing = {desk.plans[key].name for key in (COOLING_OFF_VENDOR, PENDING_CHANGE_VENDOR)}
+    candidates = [transfer for transfer in transfers if transfer.name not in changing]
+    return max(candidates, key=lambda transfer: (transfer.amount, transfer.end_to_end_id), default=None)
+
+
 def run_transfers_import(*, desk: PayingDesk, day: int) -> None:
     """On a statement day, before reconciliation: the statement of the run transfers the bank
     booked since, imported (CAMT.053, which carries EndToEndIds; the demo's CSV has no column for
-    them), so tier 0 reconciles exactly each transfer's invoices."""
+    them), so tier 0 reconciles exactly each transfer's invoices. Then that morning's statement,
+    on which one vendor's transfer comes back (its account closed, AC04): the same reconciliation
+    reopens its invoices (`payment_returned`) and the next run holds them back until the account
+    is changed (payments.runs.returns)."""
     due = [(booking_day, run) for booking_day, run in desk.booked if booking_day < day]
     if not due:
         return
     desk.booked = [(booking_day, run) for booking_day, run in desk.booked if booking_day >= day]
+    calendar = desk.bank.calendar
+    by_name = {plan.name: plan for plan in desk.plans.values()}
     transfers = []
     for booking_day, run in due:
         items: dict[str, list[PaymentRunItem]] = defaultdict(list)
@@ -248,19 +291,42 @@ def run_transfers_import(*, desk: PayingDesk, day: int) -> None:
             PaymentRunItem.objects.for_tenant(desk.bank.tenant).filter(run=run).select_related("vendor", "invoice")
         ):
             items[item.end_to_end_id].append(item)
-        by_name = {plan.name: plan for plan in desk.plans.values()}
         for end_to_end_id in sorted(items):
             group = items[end_to_end_id]
             vendor = group[0].vendor
-            numbers = " ".join(sorted(item.invoice.invoice_number for item in group))
-            iban = by_name[vendor.name].iban
             transfers.append(
-                (booking_day, end_to_end_id, vendor.name, iban, sum(item.amount for item in group), numbers)
+                Transfer(
+                    booking_day=booking_day,
+                    end_to_end_id=end_to_end_id,
+                    name=vendor.name,
+                    iban=by_name[vendor.name].iban,
+                    amount=sum(item.amount for item in group),
+                    numbers=" ".join(sorted(item.invoice.invoice_number for item in group)),
+                )
             )
+    booked = calendar.date(day - 1)
+    _statement_import(
+        desk,
+        statement_id=f"RUNS-{booked:%Y%m%d}",
+        created=booked,
+        entries=[_debit_entry(desk, transfer) for transfer in transfers],
+    )
+    returned = _returned(desk, transfers)
+    if returned is not None:
+        today = calendar.date(day)
+        _statement_import(
+            desk,
+            statement_id=f"RETURNS-{today:%Y%m%d}",
+            created=today,
+            entries=[_return_entry(desk, returned, day=day)],
+        )
+
+
+def _statement_import(desk: PayingDesk, *, statement_id: str, created: dt.date, entries: list[str]) -> None:
     statement_import(
         tenant=desk.bank.tenant,
-        binary=_camt053(desk, day=day, transfers=transfers),
-        filename=f"camt053-{desk.bank.calendar.date(day - 1):%Y-%m-%d}.xml",
+        binary=_camt053(statement_id=statement_id, created=created, entries=entries),
+        filename=f"camt053-{statement_id.lower()}.xml",
         actor=desk.bank.actor,
         format="camt053",
     )

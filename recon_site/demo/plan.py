@@ -167,6 +167,8 @@ class InvoicePlan:
     # How the document names its vendor: id | tax_id | name | alias | misspelled (channel).
     named_by: str = "id"
     source: str = "api"
+    # The account the document asks to be paid to ("" for none: most bills leave it to the vendor's record).
+    payee_account: str = ""
     # The document as it should have been: what the vendor sends instead when this one is
     # rejected or credited in full (its number and dates are set then).
     corrected: InvoicePlan | None = None

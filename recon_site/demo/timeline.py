@@ -6,9 +6,10 @@ documents come in and matching runs over what arrived; on weekdays the reviewers
 queues; on Thursdays the transfers go out, and on Mondays the bank statement is imported and
 reconciled. The vendors' bank accounts are entered and approved on the first day; in the last
 week bank details change; the Thursday before, and the last working day, the euro invoices due
-soon go out in a payment run through Recon, the first coming back on Monday's statement
-(`paying`). On the last working day a clerk also leaves a paper bill typed in but not submitted
-(the demo's draft).
+soon go out in a payment run through Recon, the first coming back on Monday's statement, one
+transfer of it returned by the bank (`paying`). In the last days come the bills the risk signals
+catch, and a new vendor is set up for one of them (`risks`). On the last working day a clerk
+also leaves a paper bill typed in but not submitted (the demo's draft).
 
 Runs inside the caller's transaction, with the audit events held back by the caller
 (`audit_deferred`): a failure anywhere leaves nothing.
@@ -48,6 +49,7 @@ from recon_site.demo.paying import (
 )
 from recon_site.demo.people import demo_users_ensure
 from recon_site.demo.plan import FIRST_DAY, DemoCalendar, InvoicePlan
+from recon_site.demo.risks import risk_invoices, risks_day
 from recon_site.demo.vendors_and_pos import (
     goods_receipt_book,
     purchase_order_action_take,
@@ -136,7 +138,13 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
     orders = purchase_order_plans(vendors=planned_vendors, calendar=calendar)
     placed, booked, acted = purchasing_by_day(orders)
     documents = invoices_numbered(
-        [*delivery_invoices(orders), *service_invoices(planned_vendors, calendar), *one_off_invoices()], calendar
+        [
+            *delivery_invoices(orders),
+            *service_invoices(planned_vendors, calendar),
+            *one_off_invoices(),
+            *risk_invoices(planned_vendors, calendar),
+        ],
+        calendar,
     )
     arrivals: dict[int, list[InvoicePlan]] = defaultdict(list)
     for document in documents:
@@ -182,5 +190,6 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
             run_transfers_import(desk=paying, day=day)
             statement_day(desk=bank, day=day)
         paying_day(desk=paying, day=day)
+        risks_day(desk=paying, day=day)
     open_work_assign(desk=review)
     return demo_summary(tenant=tenant)
