@@ -42,9 +42,9 @@ from payments.models import Payment, PaymentRun, PaymentRunItem, PaymentRunStatu
 from payments.runs.files import pain001_errors
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site.dashboard import dashboard_summary
-from recon_site.demo.paying import COOLING_OFF_VENDOR, PENDING_CHANGE_VENDOR
+from recon_site.demo.paying import COOLING_OFF_VENDOR, FORGED_VENDOR, PENDING_CHANGE_VENDOR
 from recon_site.demo.people import DEMO_USERS
-from recon_site.demo.risks import CHANGED_VENDOR, FORGED_VENDOR, PROPERTY_MANAGER, UNUSUAL_VENDOR
+from recon_site.demo.risks import CHANGED_VENDOR, PROPERTY_MANAGER, UNUSUAL_VENDOR
 from recon_site.demo.suppliers import VENDORS
 from recon_site.demo.timeline import DemoSummary, demo_summary
 from recon_site.management.commands.seed_demo import DEMO_SLUG, demo_tenant_create, demo_transaction

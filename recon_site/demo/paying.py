@@ -46,6 +46,10 @@ from vendors.models import Vendor, VendorBankAccount
 # end), and the one whose change waits for approval: both pay in euros and bill every month.
 COOLING_OFF_VENDOR = "mueller"
 PENDING_CHANGE_VENDOR = "schneider"
+# The vendor in whose name a forged bill asks to be paid to another account (`risks`).
+FORGED_VENDOR = "servitech"
+# Whose transfer is not the one the bank returns: each of these vendors has its own story.
+NOT_RETURNED = (COOLING_OFF_VENDOR, PENDING_CHANGE_VENDOR, FORGED_VENDOR)
 TAKEN_OVER = "Taken over from the ERP's vendor master: paid to for years."
 CHANGE_LETTER = "The vendor's letter of {date}: new bank after a merger."
 CHANGE_CHECKED = "Called the vendor back on the number we have on file: the change is genuine."
@@ -264,11 +268,15 @@ def _camt053(*, statement_id: str, created: dt.date, entries: list[str]) -> byte
 
 
 def _returned(desk: PayingDesk, transfers: list[Transfer]) -> Transfer | None:
-    """The transfer the bank sends back: the largest, leaving out the vendors whose bank details
-    change this week (their stories are told on their own)."""
-    changing = {desk.plans[key].name for key in (COOLING_OFF_VENDOR, PENDING_CHANGE_VENDOR)}
-    candidates = [transfer for transfer in transfers if transfer.name not in changing]
-    return max(candidates, key=lambda transfer: (transfer.amount, transfer.end_to_end_id), default=None)
+    """The transfer the bank sends back: the largest that paid one invoice, leaving out the vendors
+    of other stories (`NOT_RETURNED`)."""
+    others = {desk.plans[key].name for key in NOT_RETURNED}
+    candidates = [transfer for transfer in transfers if transfer.name not in others]
+    return min(
+        candidates,
+        key=lambda transfer: (len(transfer.numbers.split()), -transfer.amount, transfer.end_to_end_id),
+        default=None,
+    )
 
 
 def run_transfers_import(*, desk: PayingDesk, day: int) -> None:

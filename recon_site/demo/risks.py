@@ -24,14 +24,13 @@ from decimal import Decimal
 from core.amount_limits import amount_limits_default
 from core.money import to_minor
 from recon_site.demo.invoices import vat_rate
-from recon_site.demo.paying import PayingDesk, account_approve, account_propose, changed_account
+from recon_site.demo.paying import FORGED_VENDOR, PayingDesk, account_approve, account_propose, changed_account
 from recon_site.demo.plan import BilledLine, DemoCalendar, InvoicePlan, VendorPlan
 from recon_site.demo.suppliers import VendorEntry
 from recon_site.demo.vendors_and_pos import bank_account
 from tenants.services import currency_limit_save
 from vendors.services import vendor_create
 
-FORGED_VENDOR = "servitech"
 CHANGED_VENDOR = "mueller"  # paying.COOLING_OFF_VENDOR: its new account cools off at the end
 UNUSUAL_VENDOR = "personalplus"
 LANDLORD = "immobilien"
