@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -111,29 +112,9 @@ def vendor_tolerances_update(
     negative = {name: [TOLERANCE_NEGATIVE] for name, value in changes.items() if value is not None and value < 0}
     if negative:
         raise DocumentInvalid(TOLERANCE_NEGATIVE, details=negative)
-    with transaction.atomic():
-        locked = Vendor.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=vendor.pk)
-        before = {name: getattr(locked, name) for name in changes}
-        for name, value in changes.items():
-            setattr(locked, name, value)
-        try:
-            locked.full_clean(exclude=[field.name for field in Vendor._meta.fields if field.name not in changes])
-        except ValidationError as exc:
-            raise DocumentInvalid("The tolerances are invalid; see details.", details=exc.message_dict) from exc
-        locked.save(update_fields=list(changes))
-        locked.refresh_from_db(fields=list(changes))  # audit what the columns hold (5 is stored as 5.000)
-        after = {name: getattr(locked, name) for name in changes}
-        if after != before:
-            audit_record(
-                tenant=tenant,
-                actor=actor,
-                entity_type="vendor",
-                entity_id=locked.pk,
-                action="tolerance_changed",
-                before=before,
-                after=after,
-            )
-    return locked
+    return _vendor_fields_set(
+        tenant=tenant, vendor=vendor, actor=actor, changes=changes, action="tolerance_changed", model_checked=True
+    )
 
 
 def vendor_payment_terms_update(
@@ -152,13 +133,30 @@ def vendor_payment_terms_update(
     errors = payment_terms_errors(net_days=payment_net_days, discount_pct=discount_pct, discount_days=discount_days)
     if errors:
         raise DocumentInvalid(next(iter(errors.values()))[0], details=errors)
+    return _vendor_fields_set(
+        tenant=tenant, vendor=vendor, actor=actor, changes=changes, action="payment_terms_changed"
+    )
+
+
+def _vendor_fields_set(
+    *, tenant: Tenant, vendor: Vendor, actor: Actor, changes: dict[str, Any], action: str, model_checked: bool = False
+) -> Vendor:
+    """Write `changes` to the vendor under its row lock and audit them as `action` when they change
+    what the columns hold. `model_checked`: the model's own field validators run first (a refusal
+    names the field)."""
     with transaction.atomic():
         locked = Vendor.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=vendor.pk)
         before = {name: getattr(locked, name) for name in changes}
         for name, value in changes.items():
             setattr(locked, name, value)
+        if model_checked:
+            try:
+                locked.full_clean(exclude=[field.name for field in Vendor._meta.fields if field.name not in changes])
+            except ValidationError as exc:
+                raise DocumentInvalid("The tolerances are invalid; see details.", details=exc.message_dict) from exc
         locked.save(update_fields=list(changes))
-        locked.refresh_from_db(fields=list(changes))  # audit what the columns hold (2 is stored as 2.00)
+        # Audit what the columns hold (5 is stored as 5.000, 2 as 2.00), so an equal value is no change.
+        locked.refresh_from_db(fields=list(changes))
         after = {name: getattr(locked, name) for name in changes}
         if after != before:
             audit_record(
@@ -166,7 +164,7 @@ def vendor_payment_terms_update(
                 actor=actor,
                 entity_type="vendor",
                 entity_id=locked.pk,
-                action="payment_terms_changed",
+                action=action,
                 before=before,
                 after=after,
             )
