@@ -10,6 +10,8 @@ from schwifty import IBAN
 
 from core.actors import Actor
 from invoices.models import InvoiceStatus
+from payments.models import PaymentRun
+from payments.runs.services import payment_run_propose
 from tenants.models import Role, Tenant, TenantSettings
 from tests.factories import InvoiceFactory, MembershipFactory, UserFactory, VendorFactory
 from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose
@@ -18,6 +20,13 @@ from vendors.models import Vendor
 DEBTOR_IBAN = "DE89370400440532013000"
 DEBTOR_BIC = "COBADEFFXXX"
 DUE_BY = dt.date(2026, 11, 30)
+
+
+def run_proposed(tenant: Tenant, clerk: Any, **options: Any) -> PaymentRun:
+    """A euro run due by DUE_BY, paid from the test debtor account, proposed by `clerk`; `options`
+    override any of payment_run_propose's arguments."""
+    arguments = {"currency": "EUR", "due_by": DUE_BY, "debtor_name": "Acme Manufacturing", "debtor_iban": DEBTOR_IBAN}
+    return payment_run_propose(tenant=tenant, actor=actor_of(clerk), **(arguments | options))
 
 
 def vendor_iban(number: int) -> str:

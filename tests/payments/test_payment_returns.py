@@ -19,18 +19,17 @@ from payments.models import Payment, PaymentAllocation, PaymentRun, PaymentRunIt
 from payments.reconciliation.loading import open_balances
 from payments.reconciliation.services import reconciliation_run_for_tenant
 from payments.runs.returns import return_reason_text
-from payments.runs.services import payment_run_approve, payment_run_line_add, payment_run_propose
+from payments.runs.services import payment_run_approve, payment_run_line_add
 from payments.services import statement_import
 from payments.statements import parse_statement_file
 from tenants.models import Role, Tenant
 from tests.factories import TEST_ACTOR, MatchRunFactory
 from tests.payments.run_books import (
-    DEBTOR_IBAN,
-    DUE_BY,
     actor_of,
     approved_invoice,
     paying_vendor,
     people,
+    run_proposed,
     vendor_iban,
 )
 from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose
@@ -87,14 +86,7 @@ def books(tenant: Tenant) -> dict[str, Any]:
 
 
 def _approved_run(tenant: Tenant, books: dict[str, Any]) -> PaymentRun:
-    run = payment_run_propose(
-        tenant=tenant,
-        actor=actor_of(books["clerk"]),
-        currency="EUR",
-        due_by=DUE_BY,
-        debtor_name="Acme Manufacturing",
-        debtor_iban=DEBTOR_IBAN,
-    )
+    run = run_proposed(tenant, books["clerk"])
     return payment_run_approve(tenant=tenant, run=run, actor=actor_of(books["approver"]))
 
 
@@ -194,14 +186,7 @@ def test_a_returned_invoice_waits_for_the_vendor_s_new_account_before_a_proposal
     end_to_end_id = PaymentRunItem.objects.for_tenant(tenant).get(run=run, invoice=books["n1"]).end_to_end_id
     _import(tenant, return_statement(end_to_end_id=end_to_end_id, amount=1250_50))
 
-    again = payment_run_propose(
-        tenant=tenant,
-        actor=actor_of(books["clerk"]),
-        currency="EUR",
-        due_by=DUE_BY,
-        debtor_name="Acme Manufacturing",
-        debtor_iban=DEBTOR_IBAN,
-    )
+    again = run_proposed(tenant, books["clerk"])
     reasons = {row["invoice_number"]: row["reason"] for row in again.excluded}
     assert not PaymentRunItem.objects.for_tenant(tenant).filter(run=again).exists()
     assert reasons["N-1"].startswith("The bank returned its last payment (account closed (AC04)")
@@ -210,14 +195,7 @@ def test_a_returned_invoice_waits_for_the_vendor_s_new_account_before_a_proposal
         tenant=tenant, vendor=books["north"], actor=actor_of(books["clerk"]), role=Role.CLERK, iban=vendor_iban(9)
     )
     vendor_bank_account_approve(tenant=tenant, account=account, actor=actor_of(books["approver"]), role=Role.APPROVER)
-    after_change = payment_run_propose(
-        tenant=tenant,
-        actor=actor_of(books["clerk"]),
-        currency="EUR",
-        due_by=DUE_BY,
-        debtor_name="Acme Manufacturing",
-        debtor_iban=DEBTOR_IBAN,
-    )
+    after_change = run_proposed(tenant, books["clerk"])
     assert PaymentRunItem.objects.for_tenant(tenant).filter(run=after_change).count() == 2
 
 
@@ -227,14 +205,7 @@ def test_a_clerk_who_checked_the_account_adds_a_returned_invoice_to_a_run_by_han
     run = _approved_run(tenant, books)
     end_to_end_id = PaymentRunItem.objects.for_tenant(tenant).get(run=run, invoice=books["n1"]).end_to_end_id
     _import(tenant, return_statement(end_to_end_id=end_to_end_id, amount=1250_50))
-    again = payment_run_propose(
-        tenant=tenant,
-        actor=actor_of(books["clerk"]),
-        currency="EUR",
-        due_by=DUE_BY,
-        debtor_name="Acme Manufacturing",
-        debtor_iban=DEBTOR_IBAN,
-    )
+    again = run_proposed(tenant, books["clerk"])
     assert not PaymentRunItem.objects.for_tenant(tenant).filter(run=again).exists()
 
     payment_run_line_add(tenant=tenant, run=again, invoice_id=books["n1"].pk, actor=actor_of(books["clerk"]))

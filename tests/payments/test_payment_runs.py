@@ -26,7 +26,6 @@ from payments.runs.services import (
     payment_run_cancel,
     payment_run_line_add,
     payment_run_line_remove,
-    payment_run_propose,
 )
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, PaymentFactory, VendorFactory
@@ -38,6 +37,7 @@ from tests.payments.run_books import (
     approved_invoice,
     paying_vendor,
     people,
+    run_proposed,
 )
 from vendors.selectors import NOT_PAYABLE_REASONS
 
@@ -45,8 +45,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _propose(tenant: Tenant, clerk: Any, **options: Any) -> PaymentRun:
-    arguments = {"currency": "EUR", "due_by": DUE_BY, "debtor_name": "Acme Manufacturing", "debtor_iban": DEBTOR_IBAN}
-    return payment_run_propose(tenant=tenant, actor=actor_of(clerk), **(arguments | options))
+    return run_proposed(tenant, clerk, **options)
 
 
 def _lines(run: PaymentRun) -> dict[str, int]:

@@ -13,10 +13,16 @@ import pytest
 from invoices.models import Invoice, InvoiceStatus
 from payments.models import PaymentRunItem
 from payments.reconciliation.services import reconciliation_run_for_tenant
-from payments.runs.services import payment_run_approve, payment_run_propose
+from payments.runs.services import payment_run_approve
 from tenants.models import Tenant
 from tests.factories import TEST_ACTOR, TenantFactory
-from tests.payments.run_books import DEBTOR_IBAN, DUE_BY, actor_of, approved_invoice, paying_vendor, people
+from tests.payments.run_books import (
+    actor_of,
+    approved_invoice,
+    paying_vendor,
+    people,
+    run_proposed,
+)
 from tests.payments.test_payment_returns import matched, return_statement
 from tests.web.browser import chromium_page, log_in
 
@@ -32,14 +38,7 @@ def books(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     south = paying_vendor(tenant, "Southwind GmbH", 2, clerk=clerk, approver=approver)
     returned = matched(approved_invoice(north, "NW-1001", 1_200_00))
     kept = matched(approved_invoice(south, "SW-77", 450_00))
-    run = payment_run_propose(
-        tenant=tenant,
-        actor=actor_of(clerk),
-        currency="EUR",
-        due_by=DUE_BY,
-        debtor_name="Acme Manufacturing",
-        debtor_iban=DEBTOR_IBAN,
-    )
+    run = run_proposed(tenant, clerk)
     run = payment_run_approve(tenant=tenant, run=run, actor=actor_of(approver))
     end_to_end_id = PaymentRunItem.objects.for_tenant(tenant).get(run=run, invoice=returned).end_to_end_id
     return {
