@@ -218,6 +218,13 @@ class Invoice(TenantOwnedModel):
                 include=["invoice_number_normalized", "invoice_number_reversed"],
                 name="invoice_tenant_recent_search",
             ),
+            # Risk signals (matching.loading.risk): which earlier invoices of any vendor named this
+            # payee account (`shared_bank_account`), without reading the tenant's invoices.
+            models.Index(
+                fields=["tenant", "payee_account_hash"],
+                condition=~models.Q(payee_account_hash=""),
+                name="invoice_tenant_payee_hash",
+            ),
             # "My work" and the lists' assigned-to filter: one person's invoices, oldest first.
             models.Index(
                 fields=["tenant", "assigned_to", "created_at"],
