@@ -27,14 +27,14 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.paginator import Page
-from django.db.models import Case, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.expressions import CombinedExpression
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from core.labels import code_label
 from core.lookup_keys import po_number_key
 from core.money import CURRENCY_EXPONENTS, NOT_A_NUMBER, MoneyError, from_minor, normalize_currency, parse_decimal
 from invoices.models import DocumentType, Invoice, InvoiceSource, InvoiceStatus, ReviewQueue
+from invoices.sort_keys import currencies_by_exponent
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
 from purchasing.models import PurchaseOrder
@@ -42,14 +42,18 @@ from review.assignments import Sla, assignee_filter
 from source_files.models import SourceFileDocument
 from tenants.models import Tenant
 
-# Sort keys as ORM orderings (the list's aliases below). The default is the newest first: the
-# index (tenant, created_at, id) walks it backwards, a page at a time, whatever the tenant's size.
+# Sort keys as ORM orderings. Each is an index walk, a page at a time, whatever the tenant's size:
+# an index on (tenant, key, id) for each (the stored keys of invoices.sort_keys for vendor, amount
+# and status), forwards or backwards. The id is part of each key, so a descending sort flips it
+# too and stays one backward walk (with the id always ascending, ties were sorted again). The
+# default is the newest first.
 INVOICE_LIST_SORTS: dict[str, tuple[str, ...]] = {
-    "number": ("invoice_number",),
-    "vendor": ("vendor_sort",),
-    "invoice_date": ("invoice_date",),
-    "amount": ("amount_sort",),
-    "status": ("status_rank",),
+    "number": ("invoice_number", "id"),
+    "vendor": ("sort_vendor", "id"),
+    "invoice_date": ("invoice_date", "id"),
+    # An alias: the stored major amount, or within one currency its minor units.
+    "amount": ("amount_sort", "id"),
+    "status": ("sort_status", "id"),
     "received": ("created_at", "id"),
 }
 INVOICE_LIST_SORTS |= {f"-{key}": tuple(f"-{field}" for field in fields) for key, fields in INVOICE_LIST_SORTS.items()}
@@ -250,42 +254,18 @@ def _start_of_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
-def _currencies_by_exponent() -> dict[int, list[str]]:
-    """The currencies whose minor unit is not the hundredth, by exponent (core.money's table);
-    every other code, listed or not, has 2, as core.money says."""
-    by_exponent: dict[int, list[str]] = {}
-    for code, places in CURRENCY_EXPONENTS.items():
-        if places != 2:
-            by_exponent.setdefault(places, []).append(code)
-    return {places: sorted(codes) for places, codes in sorted(by_exponent.items())}
-
-
 def _exponent_groups() -> list[tuple[int, Q]]:
     """Each exponent with the condition that picks its invoices: together, every invoice once."""
-    by_exponent = _currencies_by_exponent()
+    by_exponent = currencies_by_exponent()
     others = sorted(code for codes in by_exponent.values() for code in codes)
     return [(2, ~Q(currency__in=others))] + [(places, Q(currency__in=codes)) for places, codes in by_exponent.items()]
-
-
-def major_amount_expression() -> CombinedExpression:
-    """The invoice total in major units as NUMERIC: `total_amount × 10^-exponent(currency)`, the
-    exponents from core.money (2 unless the currency says otherwise), exact in PostgreSQL."""
-    scale = Case(
-        *(
-            When(currency__in=codes, then=Value(Decimal(1).scaleb(-places)))
-            for places, codes in _currencies_by_exponent().items()
-        ),
-        default=Value(Decimal("0.01")),
-        output_field=DecimalField(),
-    )
-    return F("total_amount") * scale
 
 
 def amount_bound_condition(*, major: Decimal, lower: bool) -> Q:
     """`major amount ≥ major` (`lower`) or `≤ major`, exactly, as comparisons of the stored minor
     units: per exponent group, `total_amount ≥ ⌈major × 10^e⌉` (or `≤ ⌊…⌋`), the minor units
-    being whole. The same rows as comparing `major_amount_expression()` (tests tie the two), but
-    an integer comparison instead of a NUMERIC product and CASE per row: the amount range of
+    being whole. The same rows as comparing the stored major amount (invoices.sort_keys; tests tie
+    the two), but an integer comparison the currency filter's index can serve: the amount range of
     bench_invoice_list took ~130 ms of SQL instead of ~210 on 100,000 invoices. A bound past the
     column's range keeps all or none of its group (never an out-of-range parameter)."""
     conditions: list[Q] = []
@@ -300,15 +280,6 @@ def amount_bound_condition(*, major: Decimal, lower: bool) -> Q:
         else:
             conditions.append(in_group & Q(**{"total_amount__gte" if lower else "total_amount__lte": minor}))
     return functools.reduce(operator.or_, conditions) if conditions else Q(pk__in=[])
-
-
-def _status_rank() -> Case:
-    """The lifecycle's order (received first, void last), not the codes' alphabetical one."""
-    return Case(
-        *(When(status=status, then=Value(rank)) for rank, status in enumerate(InvoiceStatus.values)),
-        default=Value(len(InvoiceStatus.values)),
-        output_field=IntegerField(),
-    )
 
 
 # The columns the list reads, as `values()` names them: one query per page, joins included.
@@ -382,20 +353,10 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters, sort: str = DEF
             source_file_id=filters.source_file_id, document_model=Invoice._meta.label_lower
         )
         invoices = invoices.filter(Exists(created.filter(document_id=OuterRef("pk"))))
-    invoices = invoices.alias(
-        # Within one currency the minor units sort as the major ones, and an index on (tenant,
-        # total_amount) can serve the sort; across currencies only the scaled NUMERIC can (about
-        # 150 ms for 100,000 invoices, computed for each).
-        amount_sort=F("total_amount") if filters.currency else major_amount_expression(),
-        status_rank=_status_rank(),
-    )
-    if sort.lstrip("-") == "vendor":
-        # The one key on another table, so joined only for its own sort. A LEFT JOIN of the
-        # vendors left in the count and the page's ids, though PostgreSQL removes it as unused,
-        # kept the planner from the index-only scans of the invoices under row-level security:
-        # counting one status of 100,000 invoices read the whole table (114 ms) instead of the
-        # index on (tenant, status, created_at) (12 ms).
-        invoices = invoices.alias(vendor_sort=Coalesce("vendor__name", "vendor_name_raw"))
+    # Within one currency the minor units sort as the major ones, and the currency filter's index
+    # (tenant, currency, total_amount, id) walks them; across currencies the stored major amount
+    # (invoices.sort_keys) and its index do.
+    invoices = invoices.alias(amount_sort=F("total_amount") if filters.currency else F("sort_amount"))
     if filters.amount_min is not None:
         invoices = invoices.filter(amount_bound_condition(major=filters.amount_min, lower=True))
     if filters.amount_max is not None:
