@@ -83,6 +83,7 @@ EXPORT_COLUMNS = (
     ExportColumn("Currency", lambda row: row.currency),
     ExportColumn("Early-payment discount", lambda row: from_minor(row.discount_amount, row.currency)),
     ExportColumn("Discount if paid by", lambda row: row.discount_due_date),
+    ExportColumn("Discount available", lambda row: "Yes" if row.discount_open else ""),
     ExportColumn("Received (UTC)", _received),
     ExportColumn("Source", lambda row: row.source_label),
     ExportColumn("Assigned to", lambda row: row.assignee_name),

@@ -27,16 +27,20 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.paginator import Page
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan
+from django.utils import timezone
 
 from core.labels import code_label
 from core.lookup_keys import po_number_key
 from core.money import CURRENCY_EXPONENTS, NOT_A_NUMBER, MoneyError, from_minor, normalize_currency, parse_decimal
+from invoices.billing import NOT_BILLING
 from invoices.models import DocumentType, Invoice, InvoiceSource, InvoiceStatus, ReviewQueue
 from invoices.sort_keys import currencies_by_exponent
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
+from payments.reconciliation.loading import open_balance_expression
 from purchasing.models import PurchaseOrder
 from review.assignments import Sla, assignee_filter
 from source_files.models import SourceFileDocument
@@ -148,6 +152,7 @@ class InvoiceListForm(forms.Form):
     source = forms.ChoiceField(required=False, choices=InvoiceSource.choices, label="Source")
     document = forms.ChoiceField(required=False, choices=DocumentType.choices, label="Document type")
     discrepancy = forms.ChoiceField(required=False, choices=discrepancy_type_choices, label="Has discrepancy")
+    discount = forms.BooleanField(required=False, label="Discount available")
     # "me", "none" or a member's id (review.assignments.assignee_filter).
     assigned = forms.RegexField(required=False, regex=r"^(me|none|[0-9]{1,18})$", label="Assigned to")
     # The invoices a kept file created (source_files): where the Import page's result links to.
@@ -201,6 +206,7 @@ class InvoiceListForm(forms.Form):
             source=data.get("source") or "",
             document_type=data.get("document") or "",
             discrepancy_type=data.get("discrepancy") or "",
+            discount_available_on=timezone.localdate() if data.get("discount") else None,
             source_file_id=data.get("file"),
         )
 
@@ -227,6 +233,8 @@ class InvoiceListFilters:
     source: str = ""
     document_type: str = ""
     discrepancy_type: str = ""
+    # The day on which the early-payment discount must still be available (`discount_open`).
+    discount_available_on: dt.date | None = None
     source_file_id: uuid.UUID | None = None
     assigned: Mapping[str, Any] | None = None  # the ORM filter of "Assigned to" (assignee_filter)
 
@@ -240,13 +248,16 @@ def invoice_list_query(*, form: InvoiceListForm, sort: str) -> str:
         if name == "per_page" and value in (None, DEFAULT_PER_PAGE):
             continue
         values = value if isinstance(value, list) else [value]
-        pairs.extend((name, _query_value(item)) for item in values if item not in (None, ""))
+        # An unticked box (False) is no filter, as an empty field is.
+        pairs.extend((name, _query_value(item)) for item in values if item not in (None, "", False))
     if sort != DEFAULT_SORT:
         pairs.append(("sort", sort))
     return urlencode(pairs)
 
 
 def _query_value(value: object) -> str:
+    if value is True:
+        return "on"  # a ticked box, as the browser sends it
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
@@ -282,6 +293,24 @@ def amount_bound_condition(*, major: Decimal, lower: bool) -> Q:
     return functools.reduce(operator.or_, conditions) if conditions else Q(pk__in=[])
 
 
+# Where an early-payment discount can no longer be taken, whatever its deadline: paid in full,
+# ended (void, rejected), or not yet owed (a draft).
+DISCOUNT_CLOSED_STATUSES = sorted(NOT_BILLING | {InvoiceStatus.RECONCILED.value})
+
+
+def discount_open_condition(*, tenant: Tenant, on: dt.date) -> Q:
+    """Invoices whose early-payment discount can still be taken by paying on `on` (issue #19
+    item 3): offered, its last day not past (invoices.terms.discount_available), the invoice not
+    final, and something of it still to pay (its open balance, payments.reconciliation.loading).
+    The balance is read last, for the few invoices the rest keeps (PostgreSQL evaluates the
+    costly sub-selects after the plain comparisons; the partial index on the deadline finds them)."""
+    return (
+        Q(discount_amount__gt=0, discount_due_date__gte=on)
+        & ~Q(status__in=DISCOUNT_CLOSED_STATUSES)
+        & GreaterThan(open_balance_expression(tenant=tenant), 0)
+    )
+
+
 # The columns the list reads, as `values()` names them: one query per page, joins included.
 _LIST_VALUES = (
     "id",
@@ -302,6 +331,7 @@ _LIST_VALUES = (
     "assignee_name",
     "discount_amount",
     "discount_due_date",
+    "discount_open",
 )
 
 
@@ -346,6 +376,8 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters, sort: str = DEF
                 )
             )
         )
+    if filters.discount_available_on is not None:
+        invoices = invoices.filter(discount_open_condition(tenant=tenant, on=filters.discount_available_on))
     if filters.assigned is not None:
         invoices = invoices.filter(**filters.assigned)
     if filters.source_file_id is not None:
@@ -380,6 +412,11 @@ def invoice_list_values(*, tenant: Tenant, invoices: QuerySet) -> QuerySet:
         po_display=Coalesce("purchase_order__po_number", "po_number"),
         discrepancy_types=ArraySubquery(latest_types),
         assignee_name=F(f"assigned_to__{get_user_model().USERNAME_FIELD}"),
+        discount_open=Case(
+            When(discount_open_condition(tenant=tenant, on=timezone.localdate()), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
     ).values(*_LIST_VALUES)
 
 
@@ -449,6 +486,7 @@ class InvoiceListRow:
     # The early-payment discount (invoices.terms): minor units of `currency`, and its last day.
     discount_amount: int = 0
     discount_due_date: dt.date | None = None
+    discount_open: bool = False  # it can still be taken today (discount_open_condition)
     sla: Sla | None = None  # how late it is, when the page asks (review.assignments)
 
     @property
@@ -499,4 +537,5 @@ def invoice_list_row(values: Mapping[str, Any]) -> InvoiceListRow:
         assignee_name=values.get("assignee_name") or "",
         discount_amount=values.get("discount_amount") or 0,
         discount_due_date=values.get("discount_due_date"),
+        discount_open=bool(values.get("discount_open")),
     )
