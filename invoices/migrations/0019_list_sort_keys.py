@@ -63,8 +63,12 @@ UPDATE invoices_invoice SET sort_vendor = COALESCE(
 
 
 def sort_vendor_fill(apps, schema_editor):
+    # Rewriting every invoice queues the deferred foreign-key checks of each row until commit, and
+    # PostgreSQL then refuses the indexes below ("pending trigger events"): checked at once instead.
     with orm_scope(ALL_TENANTS), schema_editor.connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(VENDOR_SORT_FILL_SQL)
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class Migration(migrations.Migration):
