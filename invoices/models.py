@@ -232,6 +232,9 @@ class Invoice(TenantOwnedModel):
             models.Index(fields=["tenant", "sort_status", "id"], name="invoice_tenant_sort_status"),
             models.Index(fields=["tenant", "sort_amount", "id"], name="invoice_tenant_sort_amount"),
             models.Index(fields=["tenant", "sort_vendor", "id"], name="invoice_tenant_sort_vendor"),
+            # Its discrepancy-type filter: the invoices whose latest match is one of the matches with
+            # a discrepancy of the type, counted from this index alone (review.invoice_list).
+            models.Index(fields=["tenant", "latest_match"], name="invoice_tenant_latest_match"),
             # Its "Discount available" filter: the few invoices whose early-payment discount is
             # not past (review.invoice_list.discount_open_condition).
             models.Index(

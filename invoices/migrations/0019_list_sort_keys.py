@@ -1,7 +1,8 @@
 """The invoice list's sort keys, stored so that its sorts by status, amount and vendor walk an
 index instead of sorting every invoice (invoices.sort_keys): two generated columns, one kept by
 triggers (filled once here for the invoices there already are), and an index for each; and an
-index for its "Discount available" filter (review.invoice_list.discount_open_condition)."""
+index for its "Discount available" filter (review.invoice_list.discount_open_condition) and one
+for its discrepancy-type filter."""
 
 import django.db.models.expressions
 from decimal import Decimal
@@ -111,5 +112,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='invoice',
             index=models.Index(condition=models.Q(('discount_amount__gt', 0)), fields=['tenant', 'discount_due_date'], name='invoice_tenant_discount_due'),
+        ),
+        migrations.AddIndex(
+            model_name='invoice',
+            index=models.Index(fields=['tenant', 'latest_match'], name='invoice_tenant_latest_match'),
         ),
     ]
