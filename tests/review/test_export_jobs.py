@@ -179,3 +179,28 @@ def test_a_worker_out_of_reach_or_a_crash_says_so(
         ExportStatus.FAILED,
         EXPORT_CRASHED.format(job_id=crashed.pk),
     )
+
+
+def test_the_job_counts_its_rows_as_it_writes_them(
+    ledger: Tenant, monkeypatch: pytest.MonkeyPatch, queued: list[tuple[str, str]]
+) -> None:
+    """What the polling page reads while the worker writes: the rows so far of the rows counted."""
+    monkeypatch.setattr("review.invoice_export.PROGRESS_ROWS", 5)
+    owner = MembershipFactory(tenant=ledger, role=Role.CLERK)
+    job = export_job_create(tenant=ledger, user=owner.user, query="", filename="all")
+    seen: list[tuple[int, int | None, str]] = []
+    write = export_jobs.invoice_xlsx_write
+
+    def watched(**kwargs: Any) -> int:
+        told = kwargs["on_rows"]
+
+        def on_rows(rows: int) -> None:
+            told(rows)
+            seen.append(ExportJob.objects.for_tenant(ledger).values_list("rows_done", "rows_total", "status").get())
+
+        return write(**{**kwargs, "on_rows": on_rows})
+
+    monkeypatch.setattr(export_jobs, "invoice_xlsx_write", watched)
+    done = export_job_work(tenant=ledger, job_id=job.pk)
+    assert seen == [(5, 12, ExportStatus.WORKING), (10, 12, ExportStatus.WORKING)]
+    assert done is not None and (done.rows_done, done.rows_total, done.status) == (12, 12, ExportStatus.DONE)
