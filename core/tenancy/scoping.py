@@ -328,7 +328,8 @@ def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -
         return []
     model = type(rows[0])
     meta = model._meta
-    fields = meta.concrete_fields
+    # A generated column (an invoice's amount due) is PostgreSQL's to write, never the insert's.
+    fields = [field for field in meta.concrete_fields if not field.generated]
     quote = connection.ops.quote_name
     records = []
     for row in rows:
