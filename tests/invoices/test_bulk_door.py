@@ -72,7 +72,7 @@ def varied_documents(tenant: Tenant) -> list[InvoiceDocument]:
 
 def stored(invoice: Invoice) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """An invoice as stored (row, lines, its creation event's content), less what differs by moment."""
-    row = {k: v for k, v in Invoice.objects.for_tenant(invoice.tenant_id).filter(pk=invoice.pk).values()[0].items()}
+    row = Invoice.objects.for_tenant(invoice.tenant_id).filter(pk=invoice.pk).values()[0]
     lines = [
         {k: v for k, v in line.items() if k not in _NOT_CONTENT}
         for line in InvoiceLine.objects.for_tenant(invoice.tenant_id)
@@ -143,9 +143,13 @@ def test_credit_notes_in_a_batch_credit_and_void_an_invoice_of_the_same_batch(te
     VendorFactory(tenant=tenant, name="Nordic Fasteners AB")
     full = document("CN-1", document_type=DocumentType.CREDIT_NOTE, credited_invoice_number="inv-100")
     partial = document(
-        "CN-2", document_type=DocumentType.CREDIT_NOTE, credited_invoice_number="INV-101", total_amount=Decimal("11.90"),
-        tax_amount=Decimal("1.90"), lines=[InvoiceLineDocument(description="Bolts", quantity=Decimal("4"), unit_price=Decimal("2.5"))],
-    )  # fmt: skip
+        "CN-2",
+        document_type=DocumentType.CREDIT_NOTE,
+        credited_invoice_number="INV-101",
+        total_amount=Decimal("11.90"),
+        tax_amount=Decimal("1.90"),
+        lines=[InvoiceLineDocument(description="Bolts", quantity=Decimal("4"), unit_price=Decimal("2.5"))],
+    )
     outcomes = invoice_create_many(
         tenant=tenant,
         documents=[document("INV-100"), document("INV-101"), full, document("INV-102"), partial],
