@@ -14,9 +14,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
+from audit.services import document_snapshot
 from audit.verify import audit_chain_verify
 from core.exceptions import DocumentInvalid
-from invoices.bulk import DocumentStored, InvoiceBatchInvalid
+from invoices.bulk import DocumentStored, InvoiceBatchInvalid, invoice_document_snapshot
 from invoices.checks import INVOICE_UNKNOWN_VENDOR_ID
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus
@@ -214,3 +215,16 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(tenant: Tenant, set
 
     assert statements(60) == statements(3)
     assert Invoice.objects.for_tenant(tenant).count() == 63
+
+
+def test_the_batch_snapshot_is_the_audit_snapshot(tenant: Tenant) -> None:
+    """invoices.bulk.invoice_document_snapshot is audit.services.document_snapshot, faster."""
+    documents = [
+        *varied_documents(tenant),
+        document("S-1", vendor_id=uuid.uuid4(), due_date=dt.date(2026, 11, 1), tax_rate=Decimal("19.000"),
+                 discount_due_date=dt.date(2026, 10, 10), discount_amount=Decimal("2.38"), amount_due=Decimal("119.0"),
+                 external_id="ERP-9", type_code="380", payment_terms_note="2 % 10, net 30 — «Zahlbar»"),
+        document("S-2", invoice_date=None, lines=[]),
+    ]  # fmt: skip
+    for doc in documents:
+        assert invoice_document_snapshot(doc) == document_snapshot(doc)
