@@ -37,7 +37,11 @@ class InvoiceBatchInputSerializer(serializers.Serializer):
     # Each document is validated on its own (one bad document is its own answer, not the batch's),
     # so here the list is only counted; the schema shows each document's shape.
     documents = serializers.ListField(
-        child=serializers.JSONField(), min_length=1, max_length=MAX_BATCH_DOCUMENTS, allow_empty=False
+        # allow_null: a null document is that document's problem, answered in its place.
+        child=serializers.JSONField(allow_null=True),
+        min_length=1,
+        max_length=MAX_BATCH_DOCUMENTS,
+        allow_empty=False,
     )
 
 

@@ -46,14 +46,18 @@ def test_each_document_is_answered_in_its_place(api: APIClient, tenant: Tenant) 
         invoice_body("B-3", vendor_name="", vendor_id=str(vendor.pk)),
         invoice_body("B-4", total_amount="30.001"),
         invoice_body("B-1"),  # the first document again: a re-send
+        None,
+        "B-6",
     ]
     response = post(api, {"documents": documents})
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert (body["created"], body["duplicates"], body["invalid"]) == (2, 1, 2)
+    assert (body["created"], body["duplicates"], body["invalid"]) == (2, 1, 4)
     results = body["results"]
-    assert [result["index"] for result in results] == [0, 1, 2, 3, 4]
-    assert [result["status"] for result in results] == ["created", "invalid", "created", "invalid", "duplicate"]
+    assert [result["index"] for result in results] == [0, 1, 2, 3, 4, 5, 6]
+    statuses = ["created", "invalid", "created", "invalid", "duplicate", "invalid", "invalid"]
+    assert [result["status"] for result in results] == statuses
+    assert all(set(results[index]["error"]) == {"code", "message", "details"} for index in (5, 6))
     assert results[4]["id"] == results[0]["id"]
     assert results[1]["error"]["code"] == "validation_error" and "lines[0].quantity" in results[1]["error"]["details"]
     assert "total_amount" in results[3]["error"]["details"]
