@@ -35,6 +35,7 @@ AUDIT_ACTION_LABELS = {
     "commented": "Commented",
     "attached": "File attached",
     "assigned": "Assigned",
+    "line_assigned": "Line assigned by hand",
     "step_approved": "Approval step given",
     "bank_account_proposed": "Bank account proposed",
     "bank_account_approved": "Bank account approved",

@@ -134,3 +134,62 @@ class ToleranceSuggestion(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.vendor_id}: ±{self.proposed_pct} % ({self.status})"
+
+
+class ChoiceKind(models.TextChoices):
+    VENDOR = "vendor", "Vendor chosen by hand"
+    PURCHASE_ORDER = "purchase_order", "Purchase order chosen by hand"
+    LINE = "line", "Line assigned by hand"
+
+
+class HumanChoice(TenantOwnedModel):
+    """What a person chose on one invoice, which the engine honours over its own finding when the
+    invoice is matched again (issue #20): its vendor, its purchase order, or the PO line one of its
+    lines bills (`po_line` empty: no line of the PO). The newest choice of each kind (and line)
+    holds; an earlier one is kept, `superseded_at` set, as the history of who chose what.
+
+    The matching loader reads the active ones of a batch as the engine's inputs
+    (matching.engine.types.HumanChoices)."""
+
+    kind = models.CharField(max_length=16, choices=ChoiceKind.choices)
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.CASCADE, related_name="+")
+    invoice_line = models.ForeignKey(
+        "invoices.InvoiceLine", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    purchase_order = models.ForeignKey(
+        "purchasing.PurchaseOrder", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    po_line = models.ForeignKey(
+        "purchasing.PurchaseOrderLine", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    example = models.ForeignKey(DecisionExample, on_delete=models.PROTECT, related_name="+")
+    chosen_by_label = models.CharField(max_length=150)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "invoice_line"],
+                condition=models.Q(kind="line", superseded_at__isnull=True),
+                name="humanchoice_one_active_line",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "invoice", "kind"],
+                condition=models.Q(superseded_at__isnull=True) & ~models.Q(kind="line"),
+                name="humanchoice_one_active_choice",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="line", invoice_line__isnull=False)
+                    | models.Q(kind="vendor", vendor__isnull=False)
+                    | models.Q(kind="purchase_order", purchase_order__isnull=False)
+                ),
+                name="humanchoice_what_was_chosen",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "invoice"], name="humanchoice_tenant_invoice")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} chosen by {self.chosen_by_label}"

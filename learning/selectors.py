@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from django.db.models import QuerySet
 
-from learning.models import DecisionExample, ItemAlias, SuggestionStatus, ToleranceSuggestion
+from learning.models import ChoiceKind, DecisionExample, HumanChoice, ItemAlias, SuggestionStatus, ToleranceSuggestion
 from tenants.models import Tenant
 
 
@@ -17,9 +17,41 @@ def item_alias_rows(*, tenant: Tenant, vendor_ids: Collection[uuid.UUID]) -> lis
     return list(
         ItemAlias.objects.for_tenant(tenant)
         .filter(vendor_id__in=list(vendor_ids), forgotten_at__isnull=True)
+        .select_related("example")
         .order_by("created_at", "id")
-        .only("vendor_id", "invoice_key", "po_item_key", "learned_by_label", "created_at", "tenant_id")
+        .only("vendor_id", "invoice_key", "po_item_key", "learned_by_label", "created_at", "tenant_id", "example__kind")
     )
+
+
+def human_choice_rows(*, tenant: Tenant, invoice_ids: Collection[uuid.UUID]) -> list[HumanChoice]:
+    """The choices by hand in force (not superseded) on these invoices, oldest first."""
+    return list(
+        HumanChoice.objects.for_tenant(tenant)
+        .filter(invoice_id__in=list(invoice_ids), superseded_at__isnull=True)
+        .order_by("created_at", "id")
+        .only(
+            "kind",
+            "invoice_id",
+            "invoice_line_id",
+            "vendor_id",
+            "purchase_order_id",
+            "po_line_id",
+            "chosen_by_label",
+            "created_at",
+            "tenant_id",
+        )
+    )
+
+
+def lines_assigned_by_hand(*, tenant: Tenant, invoice_id: uuid.UUID) -> dict[uuid.UUID, HumanChoice]:
+    """The invoice's lines assigned by hand, by invoice line id (the choice in force)."""
+    return {
+        choice.invoice_line_id: choice
+        for choice in HumanChoice.objects.for_tenant(tenant)
+        .filter(invoice_id=invoice_id, kind=ChoiceKind.LINE, superseded_at__isnull=True)
+        .select_related("po_line")
+        if choice.invoice_line_id is not None
+    }
 
 
 def accepted_tolerance_rule_rows(*, tenant: Tenant) -> list[ToleranceSuggestion]:

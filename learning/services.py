@@ -31,6 +31,7 @@ from core.lookup_keys import sku_key
 from invoices.models import Invoice, InvoiceLine
 from learning.models import DecisionExample, ExampleKind, ItemAlias, SuggestionStatus, ToleranceSuggestion
 from learning.rules import WINDOW_DAYS, PriceDecision, price_difference_pct, tolerance_suggestion_of
+from purchasing.models import PurchaseOrderLine
 from tenants.models import Tenant
 from tenants.selectors import tenant_settings_get
 from vendors.models import Vendor, VendorAlias
@@ -139,14 +140,34 @@ def _vouched(line: InvoiceLine) -> bool:
 def _item_aliases_learn(
     *, tenant: Tenant, example: DecisionExample, invoice: Invoice, vendor_id: uuid.UUID, actor: Actor
 ) -> None:
-    learned = []
+    pairs = []
     for line in _matched_pairs(tenant=tenant, invoice=invoice):
-        if not _vouched(line):
-            continue
-        po_line = line.matched_po_line
-        assert po_line is not None
+        if _vouched(line):
+            assert line.matched_po_line is not None
+            pairs.append((line, line.matched_po_line))
+    item_aliases_teach(tenant=tenant, example=example, invoice=invoice, vendor_id=vendor_id, actor=actor, pairs=pairs)
+
+
+def item_aliases_teach(
+    *,
+    tenant: Tenant,
+    example: DecisionExample,
+    invoice: Invoice,
+    vendor_id: uuid.UUID,
+    actor: Actor,
+    pairs: Sequence[tuple[InvoiceLine, PurchaseOrderLine]],
+) -> list[ItemAlias]:
+    """Learn that each invoice line's item (as the vendor wrote it) is its paired PO line's item, a
+    person having vouched for the pair in `example` (an approval, a line assigned by hand); the
+    links already known are not learned twice. Audited per alias."""
+    learned = []
+    seen = set()
+    for line, po_line in pairs:
         invoice_key = item_key(sku=line.sku, description=line.description)
         po_item_key = item_key(sku=po_line.sku, description=po_line.description)
+        if (invoice_key, po_item_key) in seen:
+            continue
+        seen.add((invoice_key, po_item_key))
         exists = (
             ItemAlias.objects.for_tenant(tenant)
             .filter(vendor_id=vendor_id, invoice_key=invoice_key, po_item_key=po_item_key, forgotten_at__isnull=True)
@@ -167,7 +188,7 @@ def _item_aliases_learn(
             )
         )
     if not learned:
-        return
+        return []
     created = ItemAlias.objects.bulk_create(learned)
     audit_record_many(
         tenant=tenant,
@@ -188,6 +209,7 @@ def _item_aliases_learn(
             for alias in created
         ],
     )
+    return created
 
 
 def _item_text(sku: str, description: str) -> str:
@@ -204,6 +226,18 @@ def _item_aliases_unlearn(*, tenant: Tenant, invoice: Invoice, vendor_id: uuid.U
     for alias in ItemAlias.objects.for_tenant(tenant).filter(vendor_id=vendor_id, forgotten_at__isnull=True):
         if (alias.invoice_key, alias.po_item_key) in keys:
             _alias_forget(tenant=tenant, alias=alias, actor=actor, why=f"invoice {invoice.invoice_number} rejected")
+
+
+def item_aliases_unlearn_pair(
+    *, tenant: Tenant, vendor_id: uuid.UUID, line: InvoiceLine, po_line: PurchaseOrderLine, actor: Actor, why: str
+) -> None:
+    """A person said this invoice line does not bill this PO line: an alias linking their items goes."""
+    invoice_key = item_key(sku=line.sku, description=line.description)
+    po_item_key = item_key(sku=po_line.sku, description=po_line.description)
+    for alias in ItemAlias.objects.for_tenant(tenant).filter(
+        vendor_id=vendor_id, invoice_key=invoice_key, po_item_key=po_item_key, forgotten_at__isnull=True
+    ):
+        _alias_forget(tenant=tenant, alias=alias, actor=actor, why=why)
 
 
 def item_alias_forget(*, tenant: Tenant, alias: ItemAlias, actor: Actor) -> ItemAlias:

@@ -23,6 +23,7 @@ from core.http.listing import list_page
 from core.state_machine import StaleState
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
+from purchasing.models import PurchaseOrderLine
 from review.approvals import (
     SOD_REFUSED,
     ApprovalChain,
@@ -48,7 +49,7 @@ from review.queues import (
     review_queue_list,
 )
 from tenants.http.error_pages import post_only
-from tenants.http.web import content_security_policy, tenant_view, web_of
+from tenants.http.web import WebContext, content_security_policy, tenant_view, web_of
 from tenants.models import Membership
 from vendors.selectors import vendor_list
 
@@ -183,9 +184,25 @@ def invoice_page_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[st
             tenant=web.tenant, invoice=invoice, discrepancies=detail.discrepancies
         ),
         "can_approve": any(action.name == "approve" for action in actions),
+        **_line_assignment_of(web, invoice, allowed=allowed),
         "queue_sort": _queue_sort(request.GET.get("sort") or request.POST.get("queue_sort")),
         "field_errors": {},
         "nav": f"queue-{invoice.review_queue}" if invoice.review_queue else "",
+    }
+
+
+def _line_assignment_of(web: WebContext, invoice: Invoice, *, allowed: bool) -> dict[str, Any]:
+    """What the comparison offers to assign its lines by hand (review.manual_choices): the lines
+    of the invoice's PO, to a person who may act on it in review."""
+    if not allowed or invoice.purchase_order_id is None or web.actor.kind != "user":
+        return {"can_assign_lines": False}
+    po_lines = PurchaseOrderLine.objects.for_tenant(web.tenant).filter(purchase_order_id=invoice.purchase_order_id)
+    return {
+        "can_assign_lines": True,
+        "po_line_options": [
+            (po_line.pk, f"{po_line.line_number} · {po_line.description}")
+            for po_line in po_lines.order_by("line_number")
+        ],
     }
 
 

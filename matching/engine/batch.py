@@ -21,7 +21,7 @@ from matching.engine.checks import check_header, check_lines
 from matching.engine.decision import confidence_of, decide
 from matching.engine.duplicates import EarlierInvoices, check_duplicates
 from matching.engine.index import BatchIndex
-from matching.engine.lines import assign_lines, learned_alias_text
+from matching.engine.lines import assign_lines, chosen_applicable, chosen_lines_text, learned_alias_text
 from matching.engine.purchase_order import po_match_of, resolve_purchase_order
 from matching.engine.risk import RiskState, check_risks
 from matching.engine.types import (
@@ -83,16 +83,21 @@ def match_invoice(
     purchase_order = resolution.purchase_order
 
     aliases = context.item_aliases.get(vendor.id) if vendor is not None else None
-    pairs = assign_lines(invoice.lines, purchase_order.lines, aliases) if purchase_order is not None else []
+    chosen = context.human_choices[invoice.id].lines if invoice.id in context.human_choices else None
+    pairs = assign_lines(invoice.lines, purchase_order.lines, aliases, chosen) if purchase_order is not None else []
     assigned = {pair.invoice_line.id for pair in pairs}
     if purchase_order is not None:
+        to_none = chosen_applicable(chosen, purchase_order.lines)
         for line in invoice.lines:
             if line.id not in assigned:
+                # A person who said the line bills no PO line still leaves it unordered: the
+                # finding stays, worded as their choice.
+                how = "was assigned by hand to" if line.id in to_none else "matches"
                 discrepancies.append(
                     Discrepancy(
                         UNMATCHED_LINE,
                         MEDIUM,
-                        f"Line {line.line_number} ({line.description}) matches no line of purchase order "
+                        f"Line {line.line_number} ({line.description}) {how} no line of purchase order "
                         f"{purchase_order.po_number}.",
                         invoice_line_number=line.line_number,
                         expected=None,
@@ -130,6 +135,8 @@ def match_invoice(
     )
     status, queue, reason = decide(invoice, confidence, ordered, settings)
     reason += inference_text + learned_alias_text(pairs)
+    if purchase_order is not None:
+        reason += chosen_lines_text(invoice.lines, pairs, chosen, purchase_order.lines)
     if pairs and vendor is not None:
         reason += vendor_override_text(vendor, price_pct, quantity_pct)
     return MatchOutcome(

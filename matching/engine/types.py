@@ -27,7 +27,9 @@ from core.amount_limits import AmountLimits, amount_limits_default
 # 1.6: duplicates across channels (duplicates.py, issue #20 item 4): numbers read alike once OCR
 #      and typing confusions and labels are allowed for, and one edit apart at the same total
 #      within 30 days; each finding names the earlier invoice.
-ENGINE_VERSION = "recon-match/1.6"
+# 1.7: a person's choices are honoured (issue #20): a line assigned by hand to a PO line (or to
+#      none) is that pair whatever the scores say, and the reason names who chose it and when.
+ENGINE_VERSION = "recon-match/1.7"
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,27 @@ class LearnedItemAlias:
     po_item_key: str
     approved_by: str
     approved_on: dt.date
+    # How the person vouched for it: "approved" (an approval of the match that paired them) or
+    # "assigned" (the line assigned to that PO line by hand).
+    how: str = "approved"
+
+
+@dataclass(frozen=True)
+class ChosenByHand:
+    """A person's choice on one invoice that the engine honours over its own finding
+    (learning.models.HumanChoice): the vendor, PO or PO line chosen (None: a line assigned to
+    no PO line), who chose it and when."""
+
+    chosen_id: uuid.UUID | None
+    chosen_by: str
+    chosen_on: dt.date
+
+
+@dataclass(frozen=True)
+class HumanChoices:
+    """An invoice's choices by hand; `lines` by invoice line id."""
+
+    lines: Mapping[uuid.UUID, ChosenByHand] = field(default_factory=dict)
 
 
 @dataclass
@@ -231,6 +254,8 @@ class MatchContext:
     inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] | None = None
     # Learned item aliases by vendor, then by the invoice item's key (matching.engine.lines).
     item_aliases: dict[uuid.UUID, dict[str, tuple[LearnedItemAlias, ...]]] = field(default_factory=dict)
+    # A person's choices by invoice id (lines assigned by hand): the engine honours them.
+    human_choices: dict[uuid.UUID, HumanChoices] = field(default_factory=dict)
     # Risk checks (risk.py): each batch vendor's accepted history, and by payee account hash the
     # invoices of other vendors sharing that account that repeat a batch invoice's number or total.
     vendor_histories: dict[uuid.UUID, VendorHistoryRecord] = field(default_factory=dict)

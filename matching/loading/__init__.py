@@ -9,6 +9,7 @@ A constant number of queries, whatever the batch size (tests/matching/test_runs_
  5. every vendor of the tenant      11. the earlier invoices that could be duplicates
  6. every vendor alias              12. the tolerance rules accepted from Recon's suggestions
                                     13. the learned item aliases of the batch's vendors
+                                    14. the choices people made by hand on the batch's invoices
 
 Vendors are resolved here *before* POs and earlier invoices are loaded, with the engine's own
 resolver over the tenant's vendors (pure, no queries), so an invoice whose vendor the engine will
@@ -35,7 +36,7 @@ from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import InvoiceLineRecord, InvoiceRecord, MatchContext, MatchSettings, VendorRecord
 from matching.engine.index import BatchIndex
 from matching.engine.vendor import resolve_vendor
-from matching.loading.learned import accepted_tolerance_rules, learned_item_aliases
+from matching.loading.learned import accepted_tolerance_rules, human_choices, learned_item_aliases
 from matching.loading.prior_invoices import batch_prior_invoices
 from matching.loading.purchase_orders import batch_purchase_orders
 from matching.loading.risk import batch_shared_account_invoices, batch_vendor_histories, vendor_bank_accounts
@@ -204,6 +205,7 @@ def load_batch(
     context.item_aliases = learned_item_aliases(
         tenant=tenant, vendor_ids={vendor.id for vendor in resolved.values() if vendor is not None}
     )
+    context.human_choices = human_choices(tenant=tenant, invoice_ids=batch_ids)
     context.purchase_orders, context.inference_candidates = batch_purchase_orders(tenant, po_keys, inferring, batch_ids)
     newest = max(row["created_at"] for row in invoice_rows)
     context.prior_invoices = batch_prior_invoices(tenant, invoices, resolved, batch_ids, newest=newest)

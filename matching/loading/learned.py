@@ -3,13 +3,15 @@ the rows): each in one query per batch, whatever its size."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Collection
 from decimal import Decimal
 
-from learning.selectors import accepted_tolerance_rule_rows, item_alias_rows
-from matching.engine.types import LearnedItemAlias
+from learning.models import ChoiceKind, ExampleKind
+from learning.selectors import accepted_tolerance_rule_rows, human_choice_rows, item_alias_rows
+from matching.engine.types import ChosenByHand, HumanChoices, LearnedItemAlias
 from matching.engine.vocabulary import percent_text
 from tenants.models import Tenant
 
@@ -28,6 +30,7 @@ def learned_item_aliases(
                 po_item_key=row.po_item_key,
                 approved_by=row.learned_by_label,
                 approved_on=row.created_at.date(),
+                how="assigned" if row.example.kind == ExampleKind.LINE_REASSIGNMENT else "approved",
             )
         )
     return {vendor: {key: tuple(aliases) for key, aliases in keys.items()} for vendor, keys in by_vendor.items()}
@@ -45,3 +48,13 @@ def accepted_tolerance_rules(*, tenant: Tenant) -> dict[uuid.UUID, tuple[Decimal
         )
         for row in accepted_tolerance_rule_rows(tenant=tenant)
     }
+
+
+def human_choices(*, tenant: Tenant, invoice_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, HumanChoices]:
+    """By invoice: the choices a person made on it that the engine honours (lines assigned by hand)."""
+    lines: dict[uuid.UUID, dict[uuid.UUID, ChosenByHand]] = defaultdict(dict)
+    for row in human_choice_rows(tenant=tenant, invoice_ids=invoice_ids):
+        choice = ChosenByHand(chosen_id=None, chosen_by=row.chosen_by_label, chosen_on=row.created_at.date())
+        if row.kind == ChoiceKind.LINE and row.invoice_line_id is not None:
+            lines[row.invoice_id][row.invoice_line_id] = dataclasses.replace(choice, chosen_id=row.po_line_id)
+    return {invoice_id: HumanChoices(lines=by_line) for invoice_id, by_line in lines.items()}
