@@ -36,6 +36,8 @@ AUDIT_ACTION_LABELS = {
     "attached": "File attached",
     "assigned": "Assigned",
     "line_assigned": "Line assigned by hand",
+    "vendor_chosen": "Vendor chosen by hand",
+    "purchase_order_chosen": "Purchase order chosen by hand",
     "step_approved": "Approval step given",
     "bank_account_proposed": "Bank account proposed",
     "bank_account_approved": "Bank account approved",

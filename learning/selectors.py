@@ -3,12 +3,21 @@ query each per batch, matching.loading.learned), and the listing of learned fact
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Collection
 
 from django.db.models import QuerySet
 
-from learning.models import ChoiceKind, DecisionExample, HumanChoice, ItemAlias, SuggestionStatus, ToleranceSuggestion
+from learning.models import (
+    ChoiceKind,
+    DecisionExample,
+    ExampleKind,
+    HumanChoice,
+    ItemAlias,
+    SuggestionStatus,
+    ToleranceSuggestion,
+)
 from tenants.models import Tenant
 
 
@@ -28,8 +37,10 @@ def human_choice_rows(*, tenant: Tenant, invoice_ids: Collection[uuid.UUID]) -> 
     return list(
         HumanChoice.objects.for_tenant(tenant)
         .filter(invoice_id__in=list(invoice_ids), superseded_at__isnull=True)
+        .select_related("purchase_order")
         .order_by("created_at", "id")
         .only(
+            "purchase_order__po_number",
             "kind",
             "invoice_id",
             "invoice_line_id",
@@ -82,3 +93,15 @@ def item_aliases(*, tenant: Tenant) -> QuerySet[ItemAlias]:
 
 def decision_examples(*, tenant: Tenant) -> QuerySet[DecisionExample]:
     return DecisionExample.objects.for_tenant(tenant).select_related("vendor", "invoice").order_by("-created_at")
+
+
+def vendor_alias_teachings(*, tenant: Tenant) -> list[tuple[str, uuid.UUID, str, dt.date]]:
+    """The vendor names people taught by choosing a vendor by hand: (normalized alias, vendor id,
+    who, when), oldest first (a name taught again later names the later choice)."""
+    return [
+        (row["details__taught_alias"], row["vendor_id"], row["actor_label"], row["created_at"].date())
+        for row in DecisionExample.objects.for_tenant(tenant)
+        .filter(kind=ExampleKind.VENDOR_RESOLUTION, actor_kind="user", details__has_key="taught_alias")
+        .order_by("created_at", "id")
+        .values("details__taught_alias", "vendor_id", "actor_label", "created_at")
+    ]

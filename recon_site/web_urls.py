@@ -116,6 +116,14 @@ urlpatterns = [
         manual_choice_views.invoice_line_assign_view,
         name="invoice-line-assign",
     ),
+    path(
+        "app/invoices/<uuid:invoice_id>/vendor", manual_choice_views.invoice_vendor_choose_view, name="invoice-vendor"
+    ),
+    path(
+        "app/invoices/<uuid:invoice_id>/purchase-order",
+        manual_choice_views.invoice_purchase_order_choose_view,
+        name="invoice-purchase-order",
+    ),
     path("app/invoices/<uuid:invoice_id>/assign", assignment_views.invoice_assign_view, name="invoice-assign"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),

@@ -23,7 +23,7 @@ from core.http.listing import list_page
 from core.state_machine import StaleState
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
-from purchasing.models import PurchaseOrderLine
+from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from review.approvals import (
     SOD_REFUSED,
     ApprovalChain,
@@ -51,9 +51,11 @@ from review.queues import (
 from tenants.http.error_pages import post_only
 from tenants.http.web import WebContext, content_security_policy, tenant_view, web_of
 from tenants.models import Membership
+from vendors.models import Vendor
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 25
+CHOICES_MAX = 1000  # vendors or open POs offered in a choice by hand
 DONE = {
     "approve": "Invoice {number} approved.",
     "reject": "Invoice {number} rejected.",
@@ -192,10 +194,22 @@ def invoice_page_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[st
 
 
 def _line_assignment_of(web: WebContext, invoice: Invoice, *, allowed: bool) -> dict[str, Any]:
-    """What the comparison offers to assign its lines by hand (review.manual_choices): the lines
-    of the invoice's PO, to a person who may act on it in review."""
-    if not allowed or invoice.purchase_order_id is None or web.actor.kind != "user":
+    """The corrections by hand the page offers (review.manual_choices) to a person who may act on
+    the invoice in review: its vendor when none was recognised, else its PO when it has none
+    (among the vendor's open POs in its currency), else the lines of its PO for each of its lines."""
+    if not allowed or web.actor.kind != "user":
         return {"can_assign_lines": False}
+    if invoice.vendor_id is None:
+        vendors = Vendor.objects.for_tenant(web.tenant).filter(is_active=True).order_by("name")
+        return {"can_assign_lines": False, "vendor_options": list(vendors.values_list("pk", "name")[:CHOICES_MAX])}
+    if invoice.purchase_order_id is None:
+        purchase_orders = PurchaseOrder.objects.for_tenant(web.tenant).filter(
+            vendor_id=invoice.vendor_id, status=PurchaseOrder.Status.OPEN, currency=invoice.currency
+        )
+        return {
+            "can_assign_lines": False,
+            "po_options": list(purchase_orders.order_by("po_number").values_list("pk", "po_number")[:CHOICES_MAX]),
+        }
     po_lines = PurchaseOrderLine.objects.for_tenant(web.tenant).filter(purchase_order_id=invoice.purchase_order_id)
     return {
         "can_assign_lines": True,

@@ -68,7 +68,9 @@ def match_invoice(
     settings = context.settings
     discrepancies: list[Discrepancy] = []
 
-    vendor = resolve_vendor(invoice, index, settings).vendor
+    choices = context.human_choices.get(invoice.id)
+    vendor_resolution = resolve_vendor(invoice, index, settings, choices.vendor if choices else None)
+    vendor = vendor_resolution.vendor
     if vendor is None:
         shown = invoice.vendor_name_raw or invoice.vendor_tax_id_raw or "(none given)"
         discrepancies.append(
@@ -78,12 +80,12 @@ def match_invoice(
         discrepancies.extend(check_duplicates(invoice, vendor, earlier))
         discrepancies.extend(check_risks(invoice, vendor, risk or RiskState.build(context), settings))
 
-    resolution = resolve_purchase_order(invoice, vendor, index)
+    resolution = resolve_purchase_order(invoice, vendor, index, choices.purchase_order if choices else None)
     discrepancies.extend(resolution.discrepancies)
     purchase_order = resolution.purchase_order
 
     aliases = context.item_aliases.get(vendor.id) if vendor is not None else None
-    chosen = context.human_choices[invoice.id].lines if invoice.id in context.human_choices else None
+    chosen = choices.lines if choices is not None else None
     pairs = assign_lines(invoice.lines, purchase_order.lines, aliases, chosen) if purchase_order is not None else []
     assigned = {pair.invoice_line.id for pair in pairs}
     if purchase_order is not None:
@@ -134,6 +136,13 @@ def match_invoice(
         )
     )
     status, queue, reason = decide(invoice, confidence, ordered, settings)
+    reason += vendor_resolution.text(invoice, choices.vendor if choices else None)
+    chosen_po = choices.purchase_order if choices is not None else None
+    if chosen_po is not None and purchase_order is not None and purchase_order.id == chosen_po.chosen_id:
+        reason += (
+            f" Purchase order {purchase_order.po_number} chosen by {chosen_po.chosen_by} "
+            f"on {chosen_po.chosen_on.isoformat()}."
+        )
     reason += inference_text + learned_alias_text(pairs)
     if purchase_order is not None:
         reason += chosen_lines_text(invoice.lines, pairs, chosen, purchase_order.lines)

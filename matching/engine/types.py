@@ -28,7 +28,8 @@ from core.amount_limits import AmountLimits, amount_limits_default
 #      and typing confusions and labels are allowed for, and one edit apart at the same total
 #      within 30 days; each finding names the earlier invoice.
 # 1.7: a person's choices are honoured (issue #20): a line assigned by hand to a PO line (or to
-#      none) is that pair whatever the scores say, and the reason names who chose it and when.
+#      none) is that pair whatever the scores say; a vendor or PO chosen by hand is the invoice's;
+#      a vendor name learned from a choice is named in the reason. Each names who chose and when.
 ENGINE_VERSION = "recon-match/1.7"
 
 
@@ -85,6 +86,9 @@ class VendorRecord:
     # (learning.models.ToleranceSuggestion): how the decision's reason names it.
     tolerance_rule: str = ""
     bank_accounts: tuple[BankAccountRecord, ...] = ()  # every status, newest first
+    # Aliases learned from a person choosing this vendor for an invoice under that name: the
+    # normalized alias → who chose it and when ("anna on 2026-12-07"), named in the reason.
+    learned_aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,8 @@ class HumanChoices:
     """An invoice's choices by hand; `lines` by invoice line id."""
 
     lines: Mapping[uuid.UUID, ChosenByHand] = field(default_factory=dict)
+    vendor: ChosenByHand | None = None
+    purchase_order: ChosenByHand | None = None
 
 
 @dataclass

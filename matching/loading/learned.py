@@ -7,10 +7,16 @@ import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Collection
+from dataclasses import dataclass
 from decimal import Decimal
 
 from learning.models import ChoiceKind, ExampleKind
-from learning.selectors import accepted_tolerance_rule_rows, human_choice_rows, item_alias_rows
+from learning.selectors import (
+    accepted_tolerance_rule_rows,
+    human_choice_rows,
+    item_alias_rows,
+    vendor_alias_teachings,
+)
 from matching.engine.types import ChosenByHand, HumanChoices, LearnedItemAlias
 from matching.engine.vocabulary import percent_text
 from tenants.models import Tenant
@@ -50,11 +56,48 @@ def accepted_tolerance_rules(*, tenant: Tenant) -> dict[uuid.UUID, tuple[Decimal
     }
 
 
-def human_choices(*, tenant: Tenant, invoice_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, HumanChoices]:
-    """By invoice: the choices a person made on it that the engine honours (lines assigned by hand)."""
+@dataclass(frozen=True)
+class LoadedChoices:
+    """The batch's choices by hand (by invoice), and the numbers of the POs chosen, which the
+    loader must load whatever number the invoice gives."""
+
+    by_invoice: dict[uuid.UUID, HumanChoices]
+    po_numbers: frozenset[str]
+
+
+def human_choices(*, tenant: Tenant, invoice_ids: Collection[uuid.UUID]) -> LoadedChoices:
+    """By invoice: the choices a person made on it that the engine honours (its vendor, its PO,
+    lines assigned by hand)."""
     lines: dict[uuid.UUID, dict[uuid.UUID, ChosenByHand]] = defaultdict(dict)
+    vendors: dict[uuid.UUID, ChosenByHand] = {}
+    purchase_orders: dict[uuid.UUID, ChosenByHand] = {}
+    po_numbers = set()
     for row in human_choice_rows(tenant=tenant, invoice_ids=invoice_ids):
         choice = ChosenByHand(chosen_id=None, chosen_by=row.chosen_by_label, chosen_on=row.created_at.date())
         if row.kind == ChoiceKind.LINE and row.invoice_line_id is not None:
             lines[row.invoice_id][row.invoice_line_id] = dataclasses.replace(choice, chosen_id=row.po_line_id)
-    return {invoice_id: HumanChoices(lines=by_line) for invoice_id, by_line in lines.items()}
+        elif row.kind == ChoiceKind.VENDOR:
+            vendors[row.invoice_id] = dataclasses.replace(choice, chosen_id=row.vendor_id)
+        elif row.kind == ChoiceKind.PURCHASE_ORDER and row.purchase_order is not None:
+            purchase_orders[row.invoice_id] = dataclasses.replace(choice, chosen_id=row.purchase_order_id)
+            po_numbers.add(row.purchase_order.po_number)
+    return LoadedChoices(
+        by_invoice={
+            invoice_id: HumanChoices(
+                lines=lines.get(invoice_id, {}),
+                vendor=vendors.get(invoice_id),
+                purchase_order=purchase_orders.get(invoice_id),
+            )
+            for invoice_id in {*lines, *vendors, *purchase_orders}
+        },
+        po_numbers=frozenset(po_numbers),
+    )
+
+
+def learned_vendor_aliases(*, tenant: Tenant) -> dict[uuid.UUID, dict[str, str]]:
+    """By vendor: the names people taught by choosing it by hand → "who on when"."""
+    by_vendor: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
+    for alias, vendor_id, who, on in vendor_alias_teachings(tenant=tenant):
+        if alias and vendor_id is not None:
+            by_vendor[vendor_id][alias] = f"a choice by {who} on {on.isoformat()}"
+    return by_vendor
