@@ -93,17 +93,25 @@ class SuggestionStatus(models.TextChoices):
     REPLACED = "replaced", "Replaced by a newer rule"
 
 
+class ToleranceKind(models.TextChoices):
+    PRICE = "price", "Price tolerance"
+    QUANTITY = "quantity", "Quantity tolerance"
+
+
 class ToleranceSuggestion(TenantOwnedModel):
-    """A vendor price tolerance Recon proposes because approvers keep accepting the same price
-    difference of that vendor (learning.rules.tolerance_suggestion_of), with the evidence.
+    """A vendor price or quantity tolerance Recon proposes because approvers keep accepting the
+    same price difference (or quantity billed over the order or the receipts) of that vendor
+    (learning.rules.tolerance_suggestion_of), with the evidence.
 
     An administrator accepts it (the vendor's tolerance is set, audited, its open invoices
     re-matched) or declines it; an accepted one can be undone (the tolerance goes back).
     """
 
     vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=ToleranceKind.choices, default=ToleranceKind.PRICE)
     status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.OPEN)
-    # The pattern accepted: price differences from low to high percent of the PO price.
+    # The pattern accepted: differences from low to high percent of the PO price (price), or of
+    # the quantity ordered or received (quantity).
     low_pct = models.DecimalField(max_digits=6, decimal_places=3)
     high_pct = models.DecimalField(max_digits=6, decimal_places=3)
     proposed_pct = models.DecimalField(max_digits=6, decimal_places=3)
@@ -119,12 +127,14 @@ class ToleranceSuggestion(TenantOwnedModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "vendor"], condition=models.Q(status="open"), name="tolerancesuggestion_one_open"
+                fields=["tenant", "vendor", "kind"],
+                condition=models.Q(status="open"),
+                name="tolerancesuggestion_one_open_kind",
             ),
             models.UniqueConstraint(
-                fields=["tenant", "vendor"],
+                fields=["tenant", "vendor", "kind"],
                 condition=models.Q(status="accepted"),
-                name="tolerancesuggestion_one_accepted",
+                name="tolerancesuggestion_one_accepted_kind",
             ),
             models.CheckConstraint(
                 condition=models.Q(low_pct__gte=0, high_pct__gte=models.F("low_pct"), proposed_pct__gte=0),
@@ -133,7 +143,7 @@ class ToleranceSuggestion(TenantOwnedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.vendor_id}: ±{self.proposed_pct} % ({self.status})"
+        return f"{self.vendor_id}: {self.kind} ±{self.proposed_pct} % ({self.status})"
 
 
 class ChoiceKind(models.TextChoices):

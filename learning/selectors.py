@@ -66,12 +66,13 @@ def lines_assigned_by_hand(*, tenant: Tenant, invoice_id: uuid.UUID) -> dict[uui
 
 
 def accepted_tolerance_rule_rows(*, tenant: Tenant) -> list[ToleranceSuggestion]:
-    """The suggestions an administrator accepted and nobody undid: one per vendor at most."""
+    """The suggestions an administrator accepted and nobody undid: one per vendor and kind at most."""
     return list(
         ToleranceSuggestion.objects.for_tenant(tenant)
         .filter(status=SuggestionStatus.ACCEPTED)
         .only(
             "vendor_id",
+            "kind",
             "proposed_pct",
             "low_pct",
             "high_pct",

@@ -29,7 +29,14 @@ from core.exceptions import ConflictError
 from core.item_keys import STRONG_DESCRIPTION_SIMILARITY, description_similarity, item_key
 from core.lookup_keys import sku_key
 from invoices.models import Invoice, InvoiceLine
-from learning.models import DecisionExample, ExampleKind, ItemAlias, SuggestionStatus, ToleranceSuggestion
+from learning.models import (
+    DecisionExample,
+    ExampleKind,
+    ItemAlias,
+    SuggestionStatus,
+    ToleranceKind,
+    ToleranceSuggestion,
+)
 from learning.rules import WINDOW_DAYS, PriceDecision, price_difference_pct, tolerance_suggestion_of
 from purchasing.models import PurchaseOrderLine
 from tenants.models import Tenant
@@ -38,6 +45,16 @@ from vendors.models import Vendor, VendorAlias
 from vendors.services import vendor_tolerances_update
 
 PRICE_MISMATCH = "price_mismatch"  # matching.engine.vocabulary's, which this layer cannot import
+QUANTITY_FINDINGS = ("quantity_exceeds_po", "quantity_not_received")
+# The findings whose difference (in percent) a tolerance of each kind would absorb.
+FINDINGS_OF_KIND: dict[str, tuple[str, ...]] = {
+    ToleranceKind.PRICE: (PRICE_MISMATCH,),
+    ToleranceKind.QUANTITY: QUANTITY_FINDINGS,
+}
+TOLERANCE_FIELD: dict[str, str] = {
+    ToleranceKind.PRICE: "price_tolerance_pct",
+    ToleranceKind.QUANTITY: "quantity_tolerance_pct",
+}
 SUGGESTION_NOT_OPEN = "This suggestion was already decided ({status})."
 SUGGESTION_NOT_ACCEPTED = "Only an accepted rule can be undone; this one is {status}."
 ALIAS_ALREADY_FORGOTTEN = "This alias was already forgotten."
@@ -75,7 +92,7 @@ def example_record(
     shown = []
     for discrepancy in discrepancies:
         pct = None
-        if discrepancy.type == PRICE_MISMATCH and discrepancy.expected and discrepancy.actual:
+        if discrepancy.type in (PRICE_MISMATCH, *QUANTITY_FINDINGS) and discrepancy.expected and discrepancy.actual:
             pct = price_difference_pct(expected=discrepancy.expected, actual=discrepancy.actual)
         shown.append(
             {
@@ -282,13 +299,13 @@ def vendor_alias_forget(*, tenant: Tenant, alias: VendorAlias, actor: Actor) -> 
 # --- tolerance suggestions ------------------------------------------------------------------
 
 
-def _price_decisions(examples: Iterable[DecisionExample]) -> list[PriceDecision]:
+def _decisions(examples: Iterable[DecisionExample], findings: Sequence[str]) -> list[PriceDecision]:
     decisions = []
     for example in examples:
         pcts = tuple(
             Decimal(item["pct"])
             for item in example.details.get("discrepancies", [])
-            if item.get("type") == PRICE_MISMATCH and item.get("pct") is not None
+            if item.get("type") in findings and item.get("pct") is not None
         )
         decisions.append(
             PriceDecision(
@@ -304,20 +321,28 @@ def _price_decisions(examples: Iterable[DecisionExample]) -> list[PriceDecision]
     return decisions
 
 
-def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: Actor) -> ToleranceSuggestion | None:
-    """Re-read the vendor's recent decisions and open, update or withdraw its suggestion.
+def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: Actor) -> list[ToleranceSuggestion]:
+    """Re-read the vendor's recent decisions and open, update or withdraw its suggestion of each
+    kind (price, quantity); the open ones after."""
+    vendor = Vendor.objects.for_tenant(tenant).get(pk=vendor_id)
+    opened = [_suggestion_review(tenant=tenant, vendor=vendor, kind=kind, actor=actor) for kind in ToleranceKind.values]
+    return [suggestion for suggestion in opened if suggestion is not None]
+
+
+def _suggestion_review(*, tenant: Tenant, vendor: Vendor, kind: str, actor: Actor) -> ToleranceSuggestion | None:
+    """One kind of `tolerance_suggestion_review`.
 
     No row lock: it runs after the decision's transition has taken the audit chain's lock, which
     every row lock must precede (core.locks). Two decisions at once on the same vendor both read
-    the evidence; the unique open suggestion per vendor makes the second an update."""
-    vendor = Vendor.objects.for_tenant(tenant).get(pk=vendor_id)
+    the evidence; the unique open suggestion per vendor and kind makes the second an update."""
+    vendor_id = vendor.pk
     now = timezone.now()
-    current = vendor.price_tolerance_pct
+    current = getattr(vendor, TOLERANCE_FIELD[kind])
     if current is None:
-        current = tenant_settings_get(tenant=tenant).price_tolerance_pct
+        current = getattr(tenant_settings_get(tenant=tenant), TOLERANCE_FIELD[kind])
     last_decided = (
         ToleranceSuggestion.objects.for_tenant(tenant)
-        .filter(vendor_id=vendor_id, decided_at__isnull=False)
+        .filter(vendor_id=vendor_id, kind=kind, decided_at__isnull=False)
         .order_by("-decided_at")
         .values_list("decided_at", flat=True)
         .first()
@@ -333,9 +358,11 @@ def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: 
         .order_by("created_at")
     )
     pattern = tolerance_suggestion_of(
-        _price_decisions(examples), now=now, current_pct=Decimal(current), not_before=last_decided
+        _decisions(examples, FINDINGS_OF_KIND[kind]), now=now, current_pct=Decimal(current), not_before=last_decided
     )
-    open_one = ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").first()
+    open_one = (
+        ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, kind=kind, status="open").first()
+    )
     if pattern is None:
         if open_one is not None:
             open_one.delete()  # its evidence no longer holds (a rejection since): nobody decided it
@@ -364,12 +391,14 @@ def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: 
     if open_one is None:
         try:
             with transaction.atomic():
-                open_one = ToleranceSuggestion.objects.create(tenant=tenant, vendor_id=vendor_id, **fields)
+                open_one = ToleranceSuggestion.objects.create(tenant=tenant, vendor_id=vendor_id, kind=kind, **fields)
         except IntegrityError:  # another decision opened it meanwhile: update that one
-            ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").update(**fields)
-            return ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").first()
+            same = ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, kind=kind, status="open")
+            same.update(**fields)
+            return same.first()
         audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=open_one.pk,
-                     action="proposed", after={"vendor_id": str(vendor_id), "proposed_pct": str(pattern.proposed_pct),
+                     action="proposed", after={"vendor_id": str(vendor_id), "kind": kind,
+                                               "proposed_pct": str(pattern.proposed_pct),
                                                "approvals": len(evidence)})  # fmt: skip
     else:
         for name, value in fields.items():
@@ -401,30 +430,28 @@ def _tolerances(vendor: Vendor) -> dict[str, Decimal | None]:
 
 
 def tolerance_suggestion_accept(*, tenant: Tenant, suggestion: ToleranceSuggestion, actor: Actor) -> ToleranceChange:
-    """An administrator accepts: the vendor's price tolerance becomes the proposed one (through
+    """An administrator accepts: the vendor's tolerance of the suggestion's kind (price or
+    quantity) becomes the proposed one (through
     vendors.services, audited), the suggestion is the rule the engine names when it uses it."""
     with transaction.atomic():
         locked = _decide(tenant=tenant, suggestion=suggestion, actor=actor, expected=SuggestionStatus.OPEN)
         vendor = Vendor.objects.for_tenant(tenant).get(pk=locked.vendor_id)
         before = _tolerances(vendor)
-        ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor.pk, status="accepted").update(
-            status=SuggestionStatus.REPLACED
-        )
+        ToleranceSuggestion.objects.for_tenant(tenant).filter(
+            vendor_id=vendor.pk, kind=locked.kind, status="accepted"
+        ).update(status=SuggestionStatus.REPLACED)
+        field = TOLERANCE_FIELD[locked.kind]
         saved = vendor_tolerances_update(
-            tenant=tenant,
-            vendor=vendor,
-            actor=actor,
-            price_tolerance_pct=locked.proposed_pct,
-            quantity_tolerance_pct=vendor.quantity_tolerance_pct,
+            tenant=tenant, vendor=vendor, actor=actor, **{**before, field: locked.proposed_pct}
         )
         locked.status = SuggestionStatus.ACCEPTED
-        locked.previous_pct = before["price_tolerance_pct"]
+        locked.previous_pct = before[field]
         locked.decided_by_label = actor.label or str(actor.id)
         locked.decided_at = timezone.now()
         locked.save(update_fields=["status", "previous_pct", "decided_by_label", "decided_at"])
         audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=locked.pk,
-                     action="accepted", before={"price_tolerance_pct": before["price_tolerance_pct"]},
-                     after={"price_tolerance_pct": locked.proposed_pct, "approvals": locked.approvals})  # fmt: skip
+                     action="accepted", before={field: before[field]},
+                     after={field: locked.proposed_pct, "approvals": locked.approvals})  # fmt: skip
     return ToleranceChange(suggestion=locked, vendor=saved, before=before, after=_tolerances(saved))
 
 
@@ -444,21 +471,18 @@ def tolerance_suggestion_decline(
 
 
 def tolerance_suggestion_undo(*, tenant: Tenant, suggestion: ToleranceSuggestion, actor: Actor) -> ToleranceChange:
-    """Undo an accepted rule: the vendor's price tolerance goes back to what it was before."""
+    """Undo an accepted rule: the vendor's tolerance of its kind goes back to what it was before."""
     with transaction.atomic():
         locked = _decide(tenant=tenant, suggestion=suggestion, actor=actor, expected=SuggestionStatus.ACCEPTED)
         vendor = Vendor.objects.for_tenant(tenant).get(pk=locked.vendor_id)
         before = _tolerances(vendor)
+        field = TOLERANCE_FIELD[locked.kind]
         saved = vendor_tolerances_update(
-            tenant=tenant,
-            vendor=vendor,
-            actor=actor,
-            price_tolerance_pct=locked.previous_pct,
-            quantity_tolerance_pct=vendor.quantity_tolerance_pct,
+            tenant=tenant, vendor=vendor, actor=actor, **{**before, field: locked.previous_pct}
         )
         locked.status = SuggestionStatus.UNDONE
         locked.save(update_fields=["status"])
         audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=locked.pk,
-                     action="undone", before={"price_tolerance_pct": before["price_tolerance_pct"]},
-                     after={"price_tolerance_pct": locked.previous_pct})  # fmt: skip
+                     action="undone", before={field: before[field]},
+                     after={field: locked.previous_pct})  # fmt: skip
     return ToleranceChange(suggestion=locked, vendor=saved, before=before, after=_tolerances(saved))

@@ -37,9 +37,9 @@ from vendors.models import VendorAlias
 
 ADMINS_DECIDE = "Only an administrator can accept, decline or undo a learned rule."
 APPROVERS_FORGET = "Only an approver or an administrator can make Recon forget what it learned."
-ACCEPTED = "Accepted: {vendor}'s price tolerance is now {pct} %."
+ACCEPTED = "Accepted: {vendor}'s {kind} is now {pct} %."
 DECLINED = "Declined: {vendor}'s tolerance stays as it is, and this evidence will not be proposed again."
-UNDONE = "Undone: {vendor}'s price tolerance is back to {pct}."
+UNDONE = "Undone: {vendor}'s {kind} is back to {pct}."
 REMATCHED = "{count} open invoice(s) of {vendor} are being matched again."
 FORGOTTEN = "Forgotten: {what}."
 
@@ -110,10 +110,13 @@ def _suggestion_decide(request: HttpRequest, suggestion_id: uuid.UUID, decision:
     _admin(web)
     suggestion = get_object_or_404(ToleranceSuggestion.objects.for_tenant(web.tenant), pk=suggestion_id)
     vendor = suggestion.vendor.name
+    kind = suggestion.get_kind_display().lower()
     try:
         if decision == "accept":
             change = tolerance_suggestion_accept(tenant=web.tenant, suggestion=suggestion, actor=web.actor)
-            messages.success(request, ACCEPTED.format(vendor=vendor, pct=_pct(change.suggestion.proposed_pct)))
+            messages.success(
+                request, ACCEPTED.format(vendor=vendor, kind=kind, pct=_pct(change.suggestion.proposed_pct))
+            )
             _rematch(request, web, change)
         elif decision == "decline":
             tolerance_suggestion_decline(tenant=web.tenant, suggestion=suggestion, actor=web.actor)
@@ -122,7 +125,10 @@ def _suggestion_decide(request: HttpRequest, suggestion_id: uuid.UUID, decision:
             change = tolerance_suggestion_undo(tenant=web.tenant, suggestion=suggestion, actor=web.actor)
             previous = change.suggestion.previous_pct
             messages.success(
-                request, UNDONE.format(vendor=vendor, pct=f"{_pct(previous)} %" if previous else "the organisation's")
+                request,
+                UNDONE.format(
+                    vendor=vendor, kind=kind, pct=f"{_pct(previous)} %" if previous else "the organisation's"
+                ),
             )
             _rematch(request, web, change)
     except DomainError as exc:

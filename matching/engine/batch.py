@@ -175,14 +175,16 @@ def match_invoice(
 def vendor_override_text(vendor: VendorRecord, price_pct: Decimal | None, quantity_pct: Decimal | None) -> str:
     """What a decision adds when the lines were checked with the vendor's own tolerances instead
     of the tenant's (DESIGN.md §5: a match that used a learned or overriding fact says so)."""
+    # An accepted suggestion names itself: the rule, who accepted it and from what evidence.
     used = [
-        f"{name} ±{percent_text(pct)} %"
-        for name, pct in (("price", price_pct), ("quantity", quantity_pct))
+        f"{name} ±{percent_text(pct)} %" + (f" ({rule})" if rule else "")
+        for name, pct, rule in (
+            ("price", price_pct, vendor.tolerance_rule),
+            ("quantity", quantity_pct, vendor.quantity_tolerance_rule),
+        )
         if pct is not None
     ]
-    # An accepted suggestion names itself: the rule, who accepted it and from what evidence.
-    rule = f" ({vendor.tolerance_rule})" if vendor.tolerance_rule and price_pct is not None else ""
-    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}{rule}." if used else ""
+    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}." if used else ""
 
 
 def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> list[MatchOutcome | MatchFailure]:

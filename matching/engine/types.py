@@ -85,6 +85,7 @@ class VendorRecord:
     # When the price tolerance is a rule an administrator accepted from Recon's suggestion
     # (learning.models.ToleranceSuggestion): how the decision's reason names it.
     tolerance_rule: str = ""
+    quantity_tolerance_rule: str = ""  # the same for its quantity tolerance
     bank_accounts: tuple[BankAccountRecord, ...] = ()  # every status, newest first
     # Aliases learned from a person choosing this vendor for an invoice under that name: the
     # normalized alias → who chose it and when ("anna on 2026-12-07"), named in the reason.

@@ -192,11 +192,13 @@ def load_batch(
     vendors = _vendors(tenant, learned_vendor_aliases(tenant=tenant))
     choices = human_choices(tenant=tenant, invoice_ids=batch_ids)
     rules = accepted_tolerance_rules(tenant=tenant)
-    for vendor_id, (price_pct, rule) in rules.items():
+    for (vendor_id, kind), (pct, rule) in rules.items():
         vendor = vendors.get(vendor_id)
         # Named only while the vendor's tolerance is still the accepted one (not edited since).
-        if vendor is not None and vendor.price_tolerance_pct == price_pct:
+        if vendor is not None and kind == "price" and vendor.price_tolerance_pct == pct:
             vendors[vendor_id] = dataclasses.replace(vendor, tolerance_rule=rule)
+        elif vendor is not None and kind == "quantity" and vendor.quantity_tolerance_pct == pct:
+            vendors[vendor_id] = dataclasses.replace(vendor, quantity_tolerance_rule=rule)
     context = MatchContext(settings=settings, vendors=vendors)
     # The vendor each invoice will be matched as (see the module docstring).
     vendor_index = BatchIndex.build(context)

@@ -42,13 +42,13 @@ def learned_item_aliases(
     return {vendor: {key: tuple(aliases) for key, aliases in keys.items()} for vendor, keys in by_vendor.items()}
 
 
-def accepted_tolerance_rules(*, tenant: Tenant) -> dict[uuid.UUID, tuple[Decimal, str]]:
-    """By vendor: the price tolerance an administrator accepted from a suggestion, and how the
-    reason names that rule."""
+def accepted_tolerance_rules(*, tenant: Tenant) -> dict[tuple[uuid.UUID, str], tuple[Decimal, str]]:
+    """By (vendor, kind: price | quantity): the tolerance an administrator accepted from a
+    suggestion, and how the reason names that rule."""
     return {
-        row.vendor_id: (
+        (row.vendor_id, row.kind): (
             row.proposed_pct,
-            f"rule learned from {row.approvals} approvals of price differences "
+            f"rule learned from {row.approvals} approvals of {row.kind} differences "
             f"{percent_text(row.low_pct)}–{percent_text(row.high_pct)} %, accepted by {row.decided_by_label} "
             f"on {row.decided_at.date().isoformat() if row.decided_at else '?'}",
         )
