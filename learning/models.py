@@ -93,17 +93,25 @@ class SuggestionStatus(models.TextChoices):
     REPLACED = "replaced", "Replaced by a newer rule"
 
 
+class ToleranceKind(models.TextChoices):
+    PRICE = "price", "Price tolerance"
+    QUANTITY = "quantity", "Quantity tolerance"
+
+
 class ToleranceSuggestion(TenantOwnedModel):
-    """A vendor price tolerance Recon proposes because approvers keep accepting the same price
-    difference of that vendor (learning.rules.tolerance_suggestion_of), with the evidence.
+    """A vendor price or quantity tolerance Recon proposes because approvers keep accepting the
+    same price difference (or quantity billed over the order or the receipts) of that vendor
+    (learning.rules.tolerance_suggestion_of), with the evidence.
 
     An administrator accepts it (the vendor's tolerance is set, audited, its open invoices
     re-matched) or declines it; an accepted one can be undone (the tolerance goes back).
     """
 
     vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=ToleranceKind.choices, default=ToleranceKind.PRICE)
     status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.OPEN)
-    # The pattern accepted: price differences from low to high percent of the PO price.
+    # The pattern accepted: differences from low to high percent of the PO price (price), or of
+    # the quantity ordered or received (quantity).
     low_pct = models.DecimalField(max_digits=6, decimal_places=3)
     high_pct = models.DecimalField(max_digits=6, decimal_places=3)
     proposed_pct = models.DecimalField(max_digits=6, decimal_places=3)
@@ -119,12 +127,14 @@ class ToleranceSuggestion(TenantOwnedModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "vendor"], condition=models.Q(status="open"), name="tolerancesuggestion_one_open"
+                fields=["tenant", "vendor", "kind"],
+                condition=models.Q(status="open"),
+                name="tolerancesuggestion_one_open_kind",
             ),
             models.UniqueConstraint(
-                fields=["tenant", "vendor"],
+                fields=["tenant", "vendor", "kind"],
                 condition=models.Q(status="accepted"),
-                name="tolerancesuggestion_one_accepted",
+                name="tolerancesuggestion_one_accepted_kind",
             ),
             models.CheckConstraint(
                 condition=models.Q(low_pct__gte=0, high_pct__gte=models.F("low_pct"), proposed_pct__gte=0),
@@ -133,4 +143,63 @@ class ToleranceSuggestion(TenantOwnedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.vendor_id}: ±{self.proposed_pct} % ({self.status})"
+        return f"{self.vendor_id}: {self.kind} ±{self.proposed_pct} % ({self.status})"
+
+
+class ChoiceKind(models.TextChoices):
+    VENDOR = "vendor", "Vendor chosen by hand"
+    PURCHASE_ORDER = "purchase_order", "Purchase order chosen by hand"
+    LINE = "line", "Line assigned by hand"
+
+
+class HumanChoice(TenantOwnedModel):
+    """What a person chose on one invoice, which the engine honours over its own finding when the
+    invoice is matched again (issue #20): its vendor, its purchase order, or the PO line one of its
+    lines bills (`po_line` empty: no line of the PO). The newest choice of each kind (and line)
+    holds; an earlier one is kept, `superseded_at` set, as the history of who chose what.
+
+    The matching loader reads the active ones of a batch as the engine's inputs
+    (matching.engine.types.HumanChoices)."""
+
+    kind = models.CharField(max_length=16, choices=ChoiceKind.choices)
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.CASCADE, related_name="+")
+    invoice_line = models.ForeignKey(
+        "invoices.InvoiceLine", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    purchase_order = models.ForeignKey(
+        "purchasing.PurchaseOrder", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    po_line = models.ForeignKey(
+        "purchasing.PurchaseOrderLine", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    example = models.ForeignKey(DecisionExample, on_delete=models.PROTECT, related_name="+")
+    chosen_by_label = models.CharField(max_length=150)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "invoice_line"],
+                condition=models.Q(kind="line", superseded_at__isnull=True),
+                name="humanchoice_one_active_line",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "invoice", "kind"],
+                condition=models.Q(superseded_at__isnull=True) & ~models.Q(kind="line"),
+                name="humanchoice_one_active_choice",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="line", invoice_line__isnull=False)
+                    | models.Q(kind="vendor", vendor__isnull=False)
+                    | models.Q(kind="purchase_order", purchase_order__isnull=False)
+                ),
+                name="humanchoice_what_was_chosen",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "invoice"], name="humanchoice_tenant_invoice")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} chosen by {self.chosen_by_label}"

@@ -2,9 +2,12 @@
 rule is tested without a database (tests/learning/test_rules.py).
 
 Tolerance suggestion (issue #20): when approvers repeatedly accept the same price difference of
-a vendor, propose that vendor's price tolerance:
+a vendor, propose that vendor's price tolerance; likewise for quantities billed over what was
+ordered or received (`quantity_exceeds_po`, `quantity_not_received`: the difference in percent of
+the quantity ordered or received), the vendor's quantity tolerance. The same rule for both:
 
-- evidence: the vendor's human decisions on invoices whose match found `price_mismatch`, within
+- evidence: the vendor's human decisions on invoices whose match found `price_mismatch` (or a
+  quantity finding), within
   `WINDOW_DAYS` of today, newer than the last suggestion an administrator decided on (accepted or
   declined: its evidence was weighed) and newer than the vendor's last such rejection (a rejection
   says the difference is not acceptable: it resets the count);
@@ -52,8 +55,9 @@ class TolerancePattern:
 
 
 def price_difference_pct(*, expected: str, actual: str) -> Decimal | None:
-    """|actual − expected| in percent of `expected` (a price_mismatch's PO and invoice prices as
-    the engine states them); None when they are not numbers or the PO price is zero."""
+    """|actual − expected| in percent of `expected` (a price_mismatch's PO and invoice prices, or a
+    quantity finding's ordered or received and billed quantities, as the engine states them);
+    None when they are not numbers or `expected` is zero."""
     try:
         po_price, invoice_price = Decimal(expected), Decimal(actual)
     except (ArithmeticError, TypeError, ValueError):

@@ -3,12 +3,21 @@ query each per batch, matching.loading.learned), and the listing of learned fact
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Collection
 
 from django.db.models import QuerySet
 
-from learning.models import DecisionExample, ItemAlias, SuggestionStatus, ToleranceSuggestion
+from learning.models import (
+    ChoiceKind,
+    DecisionExample,
+    ExampleKind,
+    HumanChoice,
+    ItemAlias,
+    SuggestionStatus,
+    ToleranceSuggestion,
+)
 from tenants.models import Tenant
 
 
@@ -17,18 +26,53 @@ def item_alias_rows(*, tenant: Tenant, vendor_ids: Collection[uuid.UUID]) -> lis
     return list(
         ItemAlias.objects.for_tenant(tenant)
         .filter(vendor_id__in=list(vendor_ids), forgotten_at__isnull=True)
+        .select_related("example")
         .order_by("created_at", "id")
-        .only("vendor_id", "invoice_key", "po_item_key", "learned_by_label", "created_at", "tenant_id")
+        .only("vendor_id", "invoice_key", "po_item_key", "learned_by_label", "created_at", "tenant_id", "example__kind")
     )
 
 
+def human_choice_rows(*, tenant: Tenant, invoice_ids: Collection[uuid.UUID]) -> list[HumanChoice]:
+    """The choices by hand in force (not superseded) on these invoices, oldest first."""
+    return list(
+        HumanChoice.objects.for_tenant(tenant)
+        .filter(invoice_id__in=list(invoice_ids), superseded_at__isnull=True)
+        .select_related("purchase_order")
+        .order_by("created_at", "id")
+        .only(
+            "purchase_order__po_number",
+            "kind",
+            "invoice_id",
+            "invoice_line_id",
+            "vendor_id",
+            "purchase_order_id",
+            "po_line_id",
+            "chosen_by_label",
+            "created_at",
+            "tenant_id",
+        )
+    )
+
+
+def lines_assigned_by_hand(*, tenant: Tenant, invoice_id: uuid.UUID) -> dict[uuid.UUID, HumanChoice]:
+    """The invoice's lines assigned by hand, by invoice line id (the choice in force)."""
+    return {
+        choice.invoice_line_id: choice
+        for choice in HumanChoice.objects.for_tenant(tenant)
+        .filter(invoice_id=invoice_id, kind=ChoiceKind.LINE, superseded_at__isnull=True)
+        .select_related("po_line")
+        if choice.invoice_line_id is not None
+    }
+
+
 def accepted_tolerance_rule_rows(*, tenant: Tenant) -> list[ToleranceSuggestion]:
-    """The suggestions an administrator accepted and nobody undid: one per vendor at most."""
+    """The suggestions an administrator accepted and nobody undid: one per vendor and kind at most."""
     return list(
         ToleranceSuggestion.objects.for_tenant(tenant)
         .filter(status=SuggestionStatus.ACCEPTED)
         .only(
             "vendor_id",
+            "kind",
             "proposed_pct",
             "low_pct",
             "high_pct",
@@ -50,3 +94,15 @@ def item_aliases(*, tenant: Tenant) -> QuerySet[ItemAlias]:
 
 def decision_examples(*, tenant: Tenant) -> QuerySet[DecisionExample]:
     return DecisionExample.objects.for_tenant(tenant).select_related("vendor", "invoice").order_by("-created_at")
+
+
+def vendor_alias_teachings(*, tenant: Tenant) -> list[tuple[str, uuid.UUID, str, dt.date]]:
+    """The vendor names people taught by choosing a vendor by hand: (normalized alias, vendor id,
+    who, when), oldest first (a name taught again later names the later choice)."""
+    return [
+        (row["details__taught_alias"], row["vendor_id"], row["actor_label"], row["created_at"].date())
+        for row in DecisionExample.objects.for_tenant(tenant)
+        .filter(kind=ExampleKind.VENDOR_RESOLUTION, actor_kind="user", details__has_key="taught_alias")
+        .order_by("created_at", "id")
+        .values("details__taught_alias", "vendor_id", "actor_label", "created_at")
+    ]

@@ -29,14 +29,32 @@ from core.exceptions import ConflictError
 from core.item_keys import STRONG_DESCRIPTION_SIMILARITY, description_similarity, item_key
 from core.lookup_keys import sku_key
 from invoices.models import Invoice, InvoiceLine
-from learning.models import DecisionExample, ExampleKind, ItemAlias, SuggestionStatus, ToleranceSuggestion
+from learning.models import (
+    DecisionExample,
+    ExampleKind,
+    ItemAlias,
+    SuggestionStatus,
+    ToleranceKind,
+    ToleranceSuggestion,
+)
 from learning.rules import WINDOW_DAYS, PriceDecision, price_difference_pct, tolerance_suggestion_of
+from purchasing.models import PurchaseOrderLine
 from tenants.models import Tenant
 from tenants.selectors import tenant_settings_get
 from vendors.models import Vendor, VendorAlias
 from vendors.services import vendor_tolerances_update
 
 PRICE_MISMATCH = "price_mismatch"  # matching.engine.vocabulary's, which this layer cannot import
+QUANTITY_FINDINGS = ("quantity_exceeds_po", "quantity_not_received")
+# The findings whose difference (in percent) a tolerance of each kind would absorb.
+FINDINGS_OF_KIND: dict[str, tuple[str, ...]] = {
+    ToleranceKind.PRICE: (PRICE_MISMATCH,),
+    ToleranceKind.QUANTITY: QUANTITY_FINDINGS,
+}
+TOLERANCE_FIELD: dict[str, str] = {
+    ToleranceKind.PRICE: "price_tolerance_pct",
+    ToleranceKind.QUANTITY: "quantity_tolerance_pct",
+}
 SUGGESTION_NOT_OPEN = "This suggestion was already decided ({status})."
 SUGGESTION_NOT_ACCEPTED = "Only an accepted rule can be undone; this one is {status}."
 ALIAS_ALREADY_FORGOTTEN = "This alias was already forgotten."
@@ -74,7 +92,7 @@ def example_record(
     shown = []
     for discrepancy in discrepancies:
         pct = None
-        if discrepancy.type == PRICE_MISMATCH and discrepancy.expected and discrepancy.actual:
+        if discrepancy.type in (PRICE_MISMATCH, *QUANTITY_FINDINGS) and discrepancy.expected and discrepancy.actual:
             pct = price_difference_pct(expected=discrepancy.expected, actual=discrepancy.actual)
         shown.append(
             {
@@ -139,14 +157,34 @@ def _vouched(line: InvoiceLine) -> bool:
 def _item_aliases_learn(
     *, tenant: Tenant, example: DecisionExample, invoice: Invoice, vendor_id: uuid.UUID, actor: Actor
 ) -> None:
-    learned = []
+    pairs = []
     for line in _matched_pairs(tenant=tenant, invoice=invoice):
-        if not _vouched(line):
-            continue
-        po_line = line.matched_po_line
-        assert po_line is not None
+        if _vouched(line):
+            assert line.matched_po_line is not None
+            pairs.append((line, line.matched_po_line))
+    item_aliases_teach(tenant=tenant, example=example, invoice=invoice, vendor_id=vendor_id, actor=actor, pairs=pairs)
+
+
+def item_aliases_teach(
+    *,
+    tenant: Tenant,
+    example: DecisionExample,
+    invoice: Invoice,
+    vendor_id: uuid.UUID,
+    actor: Actor,
+    pairs: Sequence[tuple[InvoiceLine, PurchaseOrderLine]],
+) -> list[ItemAlias]:
+    """Learn that each invoice line's item (as the vendor wrote it) is its paired PO line's item, a
+    person having vouched for the pair in `example` (an approval, a line assigned by hand); the
+    links already known are not learned twice. Audited per alias."""
+    learned = []
+    seen = set()
+    for line, po_line in pairs:
         invoice_key = item_key(sku=line.sku, description=line.description)
         po_item_key = item_key(sku=po_line.sku, description=po_line.description)
+        if (invoice_key, po_item_key) in seen:
+            continue
+        seen.add((invoice_key, po_item_key))
         exists = (
             ItemAlias.objects.for_tenant(tenant)
             .filter(vendor_id=vendor_id, invoice_key=invoice_key, po_item_key=po_item_key, forgotten_at__isnull=True)
@@ -167,7 +205,7 @@ def _item_aliases_learn(
             )
         )
     if not learned:
-        return
+        return []
     created = ItemAlias.objects.bulk_create(learned)
     audit_record_many(
         tenant=tenant,
@@ -188,6 +226,7 @@ def _item_aliases_learn(
             for alias in created
         ],
     )
+    return created
 
 
 def _item_text(sku: str, description: str) -> str:
@@ -204,6 +243,18 @@ def _item_aliases_unlearn(*, tenant: Tenant, invoice: Invoice, vendor_id: uuid.U
     for alias in ItemAlias.objects.for_tenant(tenant).filter(vendor_id=vendor_id, forgotten_at__isnull=True):
         if (alias.invoice_key, alias.po_item_key) in keys:
             _alias_forget(tenant=tenant, alias=alias, actor=actor, why=f"invoice {invoice.invoice_number} rejected")
+
+
+def item_aliases_unlearn_pair(
+    *, tenant: Tenant, vendor_id: uuid.UUID, line: InvoiceLine, po_line: PurchaseOrderLine, actor: Actor, why: str
+) -> None:
+    """A person said this invoice line does not bill this PO line: an alias linking their items goes."""
+    invoice_key = item_key(sku=line.sku, description=line.description)
+    po_item_key = item_key(sku=po_line.sku, description=po_line.description)
+    for alias in ItemAlias.objects.for_tenant(tenant).filter(
+        vendor_id=vendor_id, invoice_key=invoice_key, po_item_key=po_item_key, forgotten_at__isnull=True
+    ):
+        _alias_forget(tenant=tenant, alias=alias, actor=actor, why=why)
 
 
 def item_alias_forget(*, tenant: Tenant, alias: ItemAlias, actor: Actor) -> ItemAlias:
@@ -248,13 +299,13 @@ def vendor_alias_forget(*, tenant: Tenant, alias: VendorAlias, actor: Actor) -> 
 # --- tolerance suggestions ------------------------------------------------------------------
 
 
-def _price_decisions(examples: Iterable[DecisionExample]) -> list[PriceDecision]:
+def _decisions(examples: Iterable[DecisionExample], findings: Sequence[str]) -> list[PriceDecision]:
     decisions = []
     for example in examples:
         pcts = tuple(
             Decimal(item["pct"])
             for item in example.details.get("discrepancies", [])
-            if item.get("type") == PRICE_MISMATCH and item.get("pct") is not None
+            if item.get("type") in findings and item.get("pct") is not None
         )
         decisions.append(
             PriceDecision(
@@ -270,20 +321,28 @@ def _price_decisions(examples: Iterable[DecisionExample]) -> list[PriceDecision]
     return decisions
 
 
-def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: Actor) -> ToleranceSuggestion | None:
-    """Re-read the vendor's recent decisions and open, update or withdraw its suggestion.
+def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: Actor) -> list[ToleranceSuggestion]:
+    """Re-read the vendor's recent decisions and open, update or withdraw its suggestion of each
+    kind (price, quantity); the open ones after."""
+    vendor = Vendor.objects.for_tenant(tenant).get(pk=vendor_id)
+    opened = [_suggestion_review(tenant=tenant, vendor=vendor, kind=kind, actor=actor) for kind in ToleranceKind.values]
+    return [suggestion for suggestion in opened if suggestion is not None]
+
+
+def _suggestion_review(*, tenant: Tenant, vendor: Vendor, kind: str, actor: Actor) -> ToleranceSuggestion | None:
+    """One kind of `tolerance_suggestion_review`.
 
     No row lock: it runs after the decision's transition has taken the audit chain's lock, which
     every row lock must precede (core.locks). Two decisions at once on the same vendor both read
-    the evidence; the unique open suggestion per vendor makes the second an update."""
-    vendor = Vendor.objects.for_tenant(tenant).get(pk=vendor_id)
+    the evidence; the unique open suggestion per vendor and kind makes the second an update."""
+    vendor_id = vendor.pk
     now = timezone.now()
-    current = vendor.price_tolerance_pct
+    current = getattr(vendor, TOLERANCE_FIELD[kind])
     if current is None:
-        current = tenant_settings_get(tenant=tenant).price_tolerance_pct
+        current = getattr(tenant_settings_get(tenant=tenant), TOLERANCE_FIELD[kind])
     last_decided = (
         ToleranceSuggestion.objects.for_tenant(tenant)
-        .filter(vendor_id=vendor_id, decided_at__isnull=False)
+        .filter(vendor_id=vendor_id, kind=kind, decided_at__isnull=False)
         .order_by("-decided_at")
         .values_list("decided_at", flat=True)
         .first()
@@ -299,9 +358,11 @@ def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: 
         .order_by("created_at")
     )
     pattern = tolerance_suggestion_of(
-        _price_decisions(examples), now=now, current_pct=Decimal(current), not_before=last_decided
+        _decisions(examples, FINDINGS_OF_KIND[kind]), now=now, current_pct=Decimal(current), not_before=last_decided
     )
-    open_one = ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").first()
+    open_one = (
+        ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, kind=kind, status="open").first()
+    )
     if pattern is None:
         if open_one is not None:
             open_one.delete()  # its evidence no longer holds (a rejection since): nobody decided it
@@ -330,12 +391,14 @@ def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: 
     if open_one is None:
         try:
             with transaction.atomic():
-                open_one = ToleranceSuggestion.objects.create(tenant=tenant, vendor_id=vendor_id, **fields)
+                open_one = ToleranceSuggestion.objects.create(tenant=tenant, vendor_id=vendor_id, kind=kind, **fields)
         except IntegrityError:  # another decision opened it meanwhile: update that one
-            ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").update(**fields)
-            return ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, status="open").first()
+            same = ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, kind=kind, status="open")
+            same.update(**fields)
+            return same.first()
         audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=open_one.pk,
-                     action="proposed", after={"vendor_id": str(vendor_id), "proposed_pct": str(pattern.proposed_pct),
+                     action="proposed", after={"vendor_id": str(vendor_id), "kind": kind,
+                                               "proposed_pct": str(pattern.proposed_pct),
                                                "approvals": len(evidence)})  # fmt: skip
     else:
         for name, value in fields.items():
@@ -367,30 +430,28 @@ def _tolerances(vendor: Vendor) -> dict[str, Decimal | None]:
 
 
 def tolerance_suggestion_accept(*, tenant: Tenant, suggestion: ToleranceSuggestion, actor: Actor) -> ToleranceChange:
-    """An administrator accepts: the vendor's price tolerance becomes the proposed one (through
+    """An administrator accepts: the vendor's tolerance of the suggestion's kind (price or
+    quantity) becomes the proposed one (through
     vendors.services, audited), the suggestion is the rule the engine names when it uses it."""
     with transaction.atomic():
         locked = _decide(tenant=tenant, suggestion=suggestion, actor=actor, expected=SuggestionStatus.OPEN)
         vendor = Vendor.objects.for_tenant(tenant).get(pk=locked.vendor_id)
         before = _tolerances(vendor)
-        ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor.pk, status="accepted").update(
-            status=SuggestionStatus.REPLACED
-        )
+        ToleranceSuggestion.objects.for_tenant(tenant).filter(
+            vendor_id=vendor.pk, kind=locked.kind, status="accepted"
+        ).update(status=SuggestionStatus.REPLACED)
+        field = TOLERANCE_FIELD[locked.kind]
         saved = vendor_tolerances_update(
-            tenant=tenant,
-            vendor=vendor,
-            actor=actor,
-            price_tolerance_pct=locked.proposed_pct,
-            quantity_tolerance_pct=vendor.quantity_tolerance_pct,
+            tenant=tenant, vendor=vendor, actor=actor, **{**before, field: locked.proposed_pct}
         )
         locked.status = SuggestionStatus.ACCEPTED
-        locked.previous_pct = before["price_tolerance_pct"]
+        locked.previous_pct = before[field]
         locked.decided_by_label = actor.label or str(actor.id)
         locked.decided_at = timezone.now()
         locked.save(update_fields=["status", "previous_pct", "decided_by_label", "decided_at"])
         audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=locked.pk,
-                     action="accepted", before={"price_tolerance_pct": before["price_tolerance_pct"]},
-                     after={"price_tolerance_pct": locked.proposed_pct, "approvals": locked.approvals})  # fmt: skip
+                     action="accepted", before={field: before[field]},
+                     after={field: locked.proposed_pct, "approvals": locked.approvals})  # fmt: skip
     return ToleranceChange(suggestion=locked, vendor=saved, before=before, after=_tolerances(saved))
 
 
@@ -410,21 +471,18 @@ def tolerance_suggestion_decline(
 
 
 def tolerance_suggestion_undo(*, tenant: Tenant, suggestion: ToleranceSuggestion, actor: Actor) -> ToleranceChange:
-    """Undo an accepted rule: the vendor's price tolerance goes back to what it was before."""
+    """Undo an accepted rule: the vendor's tolerance of its kind goes back to what it was before."""
     with transaction.atomic():
         locked = _decide(tenant=tenant, suggestion=suggestion, actor=actor, expected=SuggestionStatus.ACCEPTED)
         vendor = Vendor.objects.for_tenant(tenant).get(pk=locked.vendor_id)
         before = _tolerances(vendor)
+        field = TOLERANCE_FIELD[locked.kind]
         saved = vendor_tolerances_update(
-            tenant=tenant,
-            vendor=vendor,
-            actor=actor,
-            price_tolerance_pct=locked.previous_pct,
-            quantity_tolerance_pct=vendor.quantity_tolerance_pct,
+            tenant=tenant, vendor=vendor, actor=actor, **{**before, field: locked.previous_pct}
         )
         locked.status = SuggestionStatus.UNDONE
         locked.save(update_fields=["status"])
         audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=locked.pk,
-                     action="undone", before={"price_tolerance_pct": before["price_tolerance_pct"]},
-                     after={"price_tolerance_pct": locked.previous_pct})  # fmt: skip
+                     action="undone", before={field: before[field]},
+                     after={field: locked.previous_pct})  # fmt: skip
     return ToleranceChange(suggestion=locked, vendor=saved, before=before, after=_tolerances(saved))

@@ -21,6 +21,7 @@ from review.apis import InvoiceViewSet
 from review.approval_apis import ApprovalDelegationViewSet
 from review.batch_apis import InvoiceBatchViewSet
 from review.dispute_apis import DisputeViewSet, InvoiceAssignViewSet
+from review.learning_apis import ItemAliasViewSet, ToleranceSuggestionViewSet, VendorAliasViewSet
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
 
@@ -38,6 +39,9 @@ router.register("cash", CashViewSet, basename="cash")
 router.register("approval-delegations", ApprovalDelegationViewSet, basename="approval-delegation")
 router.register("payment-runs", PaymentRunViewSet, basename="payment-run")
 router.register("disputes", DisputeViewSet, basename="dispute")
+router.register("learned/item-aliases", ItemAliasViewSet, basename="item-alias")
+router.register("learned/vendor-aliases", VendorAliasViewSet, basename="vendor-alias")
+router.register("learned/tolerance-suggestions", ToleranceSuggestionViewSet, basename="tolerance-suggestion")
 
 
 def health(request: HttpRequest) -> HttpResponse:

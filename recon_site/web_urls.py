@@ -17,6 +17,7 @@ from review import (
     hold_views,
     invoice_list_views,
     learning_views,
+    manual_choice_views,
     originals,
     rematch_views,
     search_views,
@@ -117,6 +118,19 @@ urlpatterns = [
     path("app/notifications/read", dispute_views.notification_read_all, name="notifications-read"),
     path("app/invoices/<uuid:invoice_id>/review", review_views.invoice_action, name="invoice-action"),
     path("app/invoices/<uuid:invoice_id>/rematch", rematch_views.invoice_rematch, name="invoice-rematch"),
+    path(
+        "app/invoices/<uuid:invoice_id>/lines/<uuid:invoice_line_id>/assign",
+        manual_choice_views.invoice_line_assign_view,
+        name="invoice-line-assign",
+    ),
+    path(
+        "app/invoices/<uuid:invoice_id>/vendor", manual_choice_views.invoice_vendor_choose_view, name="invoice-vendor"
+    ),
+    path(
+        "app/invoices/<uuid:invoice_id>/purchase-order",
+        manual_choice_views.invoice_purchase_order_choose_view,
+        name="invoice-purchase-order",
+    ),
     path("app/invoices/<uuid:invoice_id>/assign", assignment_views.invoice_assign_view, name="invoice-assign"),
     path("app/vendors", vendor_views.vendor_index, name="vendors"),
     path("app/vendors/<uuid:vendor_id>", invoice_views.vendor_detail, name="vendor-detail"),

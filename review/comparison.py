@@ -11,6 +11,7 @@ from django.db.models import Sum
 
 from audit.models import AuditEvent
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
+from learning.selectors import lines_assigned_by_hand
 from matching.models import Discrepancy
 from payments.reconciliation.loading import open_balances
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrderLine
@@ -25,6 +26,8 @@ class ComparisonRow:
     po_line: PurchaseOrderLine | None
     received_quantity: Decimal | None
     discrepancies: list[Discrepancy] = field(default_factory=list)
+    # "assigned by anna on 2026-12-07": the line's PO line (or none) was chosen by a person.
+    assigned_by_hand: str = ""
 
     @property
     def price_differs(self) -> bool:
@@ -118,6 +121,7 @@ def invoice_detail(*, tenant: Tenant, invoice_id: uuid.UUID) -> InvoiceDetail:
         breakdown = [(name, Decimal(value)) for name, value in invoice.latest_match.breakdown.items()]
     po_line_ids = [line.matched_po_line_id for line in lines if line.matched_po_line_id]
     received = received_by_po_line(tenant=tenant, po_line_ids=po_line_ids)
+    by_hand = lines_assigned_by_hand(tenant=tenant, invoice_id=invoice.pk)
     rows = []
     for line in lines:
         rows.append(
@@ -128,6 +132,11 @@ def invoice_detail(*, tenant: Tenant, invoice_id: uuid.UUID) -> InvoiceDetail:
                 if line.matched_po_line_id
                 else None,
                 discrepancies=[d for d in discrepancies if d.invoice_line_number == line.line_number],
+                assigned_by_hand=(
+                    f"assigned by {choice.chosen_by_label} on {choice.created_at.date().isoformat()}"
+                    if (choice := by_hand.get(line.pk)) is not None and choice.po_line_id == line.matched_po_line_id
+                    else ""
+                ),
             )
         )
     receipts: list[GoodsReceipt] = []

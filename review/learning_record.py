@@ -4,6 +4,7 @@ match it overrode had found. Called by review's services inside their transactio
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from core.actors import Actor
@@ -22,8 +23,10 @@ def review_example_record(
     actor: Actor,
     comment: str = "",
     details: dict[str, Any] | None = None,
+    vendor_id: uuid.UUID | None = None,
 ) -> DecisionExample:
-    """Record `kind` (learning.models.ExampleKind) taken on the invoice over its latest match."""
+    """Record `kind` (learning.models.ExampleKind) taken on the invoice over its latest match
+    (`vendor_id`: the vendor it concerns, when the invoice's is not the one: a vendor chosen)."""
     match_id = invoice.latest_match_id
     discrepancies: list[ExampleDiscrepancy] = []
     facts: dict[str, Any] = dict(details or {})
@@ -60,6 +63,7 @@ def review_example_record(
         actor=actor,
         kind=kind,
         invoice=invoice,
+        vendor_id=vendor_id,
         match_result_id=match_id,
         comment=comment,
         discrepancies=discrepancies,

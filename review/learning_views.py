@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from core.actors import Actor
 from core.exceptions import DomainError
 from learning.models import ItemAlias, SuggestionStatus, ToleranceSuggestion
 from learning.selectors import item_aliases, tolerance_suggestions
@@ -28,18 +29,18 @@ from learning.services import (
     tolerance_suggestion_undo,
     vendor_alias_forget,
 )
-from matching.rematch import TOLERANCES, matching_rematch_for_vendor_tolerances
+from matching.rematch import TOLERANCES, RematchOutcome, matching_rematch_for_vendor_tolerances
 from payments.models import CounterpartyAccount
 from tenants.http.error_pages import post_only
 from tenants.http.web import WebContext, tenant_view, web_of
-from tenants.models import Role
+from tenants.models import Role, Tenant
 from vendors.models import VendorAlias
 
 ADMINS_DECIDE = "Only an administrator can accept, decline or undo a learned rule."
 APPROVERS_FORGET = "Only an approver or an administrator can make Recon forget what it learned."
-ACCEPTED = "Accepted: {vendor}'s price tolerance is now {pct} %."
+ACCEPTED = "Accepted: {vendor}'s {kind} is now {pct} %."
 DECLINED = "Declined: {vendor}'s tolerance stays as it is, and this evidence will not be proposed again."
-UNDONE = "Undone: {vendor}'s price tolerance is back to {pct}."
+UNDONE = "Undone: {vendor}'s {kind} is back to {pct}."
 REMATCHED = "{count} open invoice(s) of {vendor} are being matched again."
 FORGOTTEN = "Forgotten: {what}."
 
@@ -76,12 +77,18 @@ def learned(request: HttpRequest) -> HttpResponse:
     return render(request, "review/learned.html", context)
 
 
-def _rematch(request: HttpRequest, web: WebContext, change: ToleranceChange) -> None:
+def tolerance_change_rematch(*, tenant: Tenant, actor: Actor, change: ToleranceChange) -> RematchOutcome:
+    """After an accepted or undone rule: the vendor's open invoices matched again (the page's and
+    the API's step after the commit; matching sits above learning)."""
     before = {name: change.before.get(name) for name in TOLERANCES}
     after = {name: change.after.get(name) for name in TOLERANCES}
-    outcome = matching_rematch_for_vendor_tolerances(
-        tenant=web.tenant, vendor=change.vendor, actor=web.actor, before=before, after=after
+    return matching_rematch_for_vendor_tolerances(
+        tenant=tenant, vendor=change.vendor, actor=actor, before=before, after=after
     )
+
+
+def _rematch(request: HttpRequest, web: WebContext, change: ToleranceChange) -> None:
+    outcome = tolerance_change_rematch(tenant=web.tenant, actor=web.actor, change=change)
     if outcome.moved:
         messages.info(request, REMATCHED.format(count=len(outcome.moved), vendor=change.vendor.name))
 
@@ -110,10 +117,13 @@ def _suggestion_decide(request: HttpRequest, suggestion_id: uuid.UUID, decision:
     _admin(web)
     suggestion = get_object_or_404(ToleranceSuggestion.objects.for_tenant(web.tenant), pk=suggestion_id)
     vendor = suggestion.vendor.name
+    kind = suggestion.get_kind_display().lower()
     try:
         if decision == "accept":
             change = tolerance_suggestion_accept(tenant=web.tenant, suggestion=suggestion, actor=web.actor)
-            messages.success(request, ACCEPTED.format(vendor=vendor, pct=_pct(change.suggestion.proposed_pct)))
+            messages.success(
+                request, ACCEPTED.format(vendor=vendor, kind=kind, pct=_pct(change.suggestion.proposed_pct))
+            )
             _rematch(request, web, change)
         elif decision == "decline":
             tolerance_suggestion_decline(tenant=web.tenant, suggestion=suggestion, actor=web.actor)
@@ -122,7 +132,10 @@ def _suggestion_decide(request: HttpRequest, suggestion_id: uuid.UUID, decision:
             change = tolerance_suggestion_undo(tenant=web.tenant, suggestion=suggestion, actor=web.actor)
             previous = change.suggestion.previous_pct
             messages.success(
-                request, UNDONE.format(vendor=vendor, pct=f"{_pct(previous)} %" if previous else "the organisation's")
+                request,
+                UNDONE.format(
+                    vendor=vendor, kind=kind, pct=f"{_pct(previous)} %" if previous else "the organisation's"
+                ),
             )
             _rematch(request, web, change)
     except DomainError as exc:

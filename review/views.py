@@ -23,6 +23,7 @@ from core.http.listing import list_page
 from core.state_machine import StaleState
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
+from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from review.approvals import (
     SOD_REFUSED,
     ApprovalChain,
@@ -48,11 +49,13 @@ from review.queues import (
     review_queue_list,
 )
 from tenants.http.error_pages import post_only
-from tenants.http.web import content_security_policy, tenant_view, web_of
+from tenants.http.web import WebContext, content_security_policy, tenant_view, web_of
 from tenants.models import Membership
+from vendors.models import Vendor
 from vendors.selectors import vendor_list
 
 PAGE_SIZE = 25
+CHOICES_MAX = 1000  # vendors or open POs offered in a choice by hand
 DONE = {
     "approve": "Invoice {number} approved.",
     "reject": "Invoice {number} rejected.",
@@ -183,9 +186,37 @@ def invoice_page_context(request: HttpRequest, invoice_id: uuid.UUID) -> dict[st
             tenant=web.tenant, invoice=invoice, discrepancies=detail.discrepancies
         ),
         "can_approve": any(action.name == "approve" for action in actions),
+        **_line_assignment_of(web, invoice, allowed=allowed),
         "queue_sort": _queue_sort(request.GET.get("sort") or request.POST.get("queue_sort")),
         "field_errors": {},
         "nav": f"queue-{invoice.review_queue}" if invoice.review_queue else "",
+    }
+
+
+def _line_assignment_of(web: WebContext, invoice: Invoice, *, allowed: bool) -> dict[str, Any]:
+    """The corrections by hand the page offers (review.manual_choices) to a person who may act on
+    the invoice in review: its vendor when none was recognised, else its PO when it has none
+    (among the vendor's open POs in its currency), else the lines of its PO for each of its lines."""
+    if not allowed or web.actor.kind != "user":
+        return {"can_assign_lines": False}
+    if invoice.vendor_id is None:
+        vendors = Vendor.objects.for_tenant(web.tenant).filter(is_active=True).order_by("name")
+        return {"can_assign_lines": False, "vendor_options": list(vendors.values_list("pk", "name")[:CHOICES_MAX])}
+    if invoice.purchase_order_id is None:
+        purchase_orders = PurchaseOrder.objects.for_tenant(web.tenant).filter(
+            vendor_id=invoice.vendor_id, status=PurchaseOrder.Status.OPEN, currency=invoice.currency
+        )
+        return {
+            "can_assign_lines": False,
+            "po_options": list(purchase_orders.order_by("po_number").values_list("pk", "po_number")[:CHOICES_MAX]),
+        }
+    po_lines = PurchaseOrderLine.objects.for_tenant(web.tenant).filter(purchase_order_id=invoice.purchase_order_id)
+    return {
+        "can_assign_lines": True,
+        "po_line_options": [
+            (po_line.pk, f"{po_line.line_number} · {po_line.description}")
+            for po_line in po_lines.order_by("line_number")
+        ],
     }
 
 

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 
 from audit.services import audit_record
 from core.actors import system_actor
+from invoices.models import InvoiceLine
 from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
 from payments.reconciliation.services import allocation_split
@@ -287,6 +288,8 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     objects["vendor-alias"] = VendorAlias.objects.create(
         tenant=tenant, vendor=vendor, alias=f"{label} Trading", normalized_alias=f"{label.lower()} trading"
     )
+    # An invoice line, addressed under its own invoice (the comparison's line assignment by hand).
+    objects["invoice-line"] = InvoiceLine.objects.for_tenant(tenant).filter(invoice=objects["invoice"]).first()
     objects["invoice"].refresh_from_db()
     secrets = [
         label,

@@ -21,7 +21,7 @@ from matching.engine.checks import check_header, check_lines
 from matching.engine.decision import confidence_of, decide
 from matching.engine.duplicates import EarlierInvoices, check_duplicates
 from matching.engine.index import BatchIndex
-from matching.engine.lines import assign_lines, learned_alias_text
+from matching.engine.lines import assign_lines, chosen_applicable, chosen_lines_text, learned_alias_text
 from matching.engine.purchase_order import po_match_of, resolve_purchase_order
 from matching.engine.risk import RiskState, check_risks
 from matching.engine.types import (
@@ -68,7 +68,9 @@ def match_invoice(
     settings = context.settings
     discrepancies: list[Discrepancy] = []
 
-    vendor = resolve_vendor(invoice, index, settings).vendor
+    choices = context.human_choices.get(invoice.id)
+    vendor_resolution = resolve_vendor(invoice, index, settings, choices.vendor if choices else None)
+    vendor = vendor_resolution.vendor
     if vendor is None:
         shown = invoice.vendor_name_raw or invoice.vendor_tax_id_raw or "(none given)"
         discrepancies.append(
@@ -78,21 +80,26 @@ def match_invoice(
         discrepancies.extend(check_duplicates(invoice, vendor, earlier))
         discrepancies.extend(check_risks(invoice, vendor, risk or RiskState.build(context), settings))
 
-    resolution = resolve_purchase_order(invoice, vendor, index)
+    resolution = resolve_purchase_order(invoice, vendor, index, choices.purchase_order if choices else None)
     discrepancies.extend(resolution.discrepancies)
     purchase_order = resolution.purchase_order
 
     aliases = context.item_aliases.get(vendor.id) if vendor is not None else None
-    pairs = assign_lines(invoice.lines, purchase_order.lines, aliases) if purchase_order is not None else []
+    chosen = choices.lines if choices is not None else None
+    pairs = assign_lines(invoice.lines, purchase_order.lines, aliases, chosen) if purchase_order is not None else []
     assigned = {pair.invoice_line.id for pair in pairs}
     if purchase_order is not None:
+        to_none = chosen_applicable(chosen, purchase_order.lines)
         for line in invoice.lines:
             if line.id not in assigned:
+                # A person who said the line bills no PO line still leaves it unordered: the
+                # finding stays, worded as their choice.
+                how = "was assigned by hand to" if line.id in to_none else "matches"
                 discrepancies.append(
                     Discrepancy(
                         UNMATCHED_LINE,
                         MEDIUM,
-                        f"Line {line.line_number} ({line.description}) matches no line of purchase order "
+                        f"Line {line.line_number} ({line.description}) {how} no line of purchase order "
                         f"{purchase_order.po_number}.",
                         invoice_line_number=line.line_number,
                         expected=None,
@@ -129,7 +136,16 @@ def match_invoice(
         )
     )
     status, queue, reason = decide(invoice, confidence, ordered, settings)
+    reason += vendor_resolution.text(invoice, choices.vendor if choices else None)
+    chosen_po = choices.purchase_order if choices is not None else None
+    if chosen_po is not None and purchase_order is not None and purchase_order.id == chosen_po.chosen_id:
+        reason += (
+            f" Purchase order {purchase_order.po_number} chosen by {chosen_po.chosen_by} "
+            f"on {chosen_po.chosen_on.isoformat()}."
+        )
     reason += inference_text + learned_alias_text(pairs)
+    if purchase_order is not None:
+        reason += chosen_lines_text(invoice.lines, pairs, chosen, purchase_order.lines)
     if pairs and vendor is not None:
         reason += vendor_override_text(vendor, price_pct, quantity_pct)
     return MatchOutcome(
@@ -159,14 +175,16 @@ def match_invoice(
 def vendor_override_text(vendor: VendorRecord, price_pct: Decimal | None, quantity_pct: Decimal | None) -> str:
     """What a decision adds when the lines were checked with the vendor's own tolerances instead
     of the tenant's (DESIGN.md §5: a match that used a learned or overriding fact says so)."""
+    # An accepted suggestion names itself: the rule, who accepted it and from what evidence.
     used = [
-        f"{name} ±{percent_text(pct)} %"
-        for name, pct in (("price", price_pct), ("quantity", quantity_pct))
+        f"{name} ±{percent_text(pct)} %" + (f" ({rule})" if rule else "")
+        for name, pct, rule in (
+            ("price", price_pct, vendor.tolerance_rule),
+            ("quantity", quantity_pct, vendor.quantity_tolerance_rule),
+        )
         if pct is not None
     ]
-    # An accepted suggestion names itself: the rule, who accepted it and from what evidence.
-    rule = f" ({vendor.tolerance_rule})" if vendor.tolerance_rule and price_pct is not None else ""
-    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}{rule}." if used else ""
+    return f" Vendor tolerance for {vendor.name} used: {', '.join(used)}." if used else ""
 
 
 def match_batch(invoices: Sequence[InvoiceRecord], context: MatchContext) -> list[MatchOutcome | MatchFailure]:

@@ -23,6 +23,7 @@ class BatchIndex:
     by_name: dict[str, list[VendorRecord]] = field(default_factory=dict)  # normalized name or alias
     fuzzy_choices: list[str] = field(default_factory=list)
     po_by_key: dict[str, PurchaseOrderRecord] = field(default_factory=dict)  # spaces and case ignored
+    po_by_id: dict[uuid.UUID, PurchaseOrderRecord] = field(default_factory=dict)  # a PO chosen by hand
     open_pos_by_vendor: dict[uuid.UUID, list[PurchaseOrderRecord]] = field(default_factory=dict)
     line_keys: dict[uuid.UUID, LineKeys] = field(default_factory=dict)  # by PO id, for inference
     inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] = field(default_factory=dict)  # by invoice id
@@ -33,6 +34,7 @@ class BatchIndex:
         index = cls(by_id=vendors, inference_candidates=context.inference_candidates or {})
         for purchase_order in sorted(context.purchase_orders.values(), key=lambda po: po.po_number):
             index.po_by_key.setdefault(po_number_key(purchase_order.po_number), purchase_order)
+            index.po_by_id[purchase_order.id] = purchase_order
             if purchase_order.status == "open":
                 index.open_pos_by_vendor.setdefault(purchase_order.vendor_id, []).append(purchase_order)
                 index.line_keys[purchase_order.id] = LineKeys.of(purchase_order)

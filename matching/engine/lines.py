@@ -24,6 +24,12 @@ line this vendor worded its own way was assigned to a PO line on a weak descript
 loader passes the vendor's aliases (invoice item key → PO item keys, core.item_keys.item_key), and
 a pair whose keys an alias links is identified as if by its SKU. The pair carries the alias, so
 the decision's reason names it, who approved it and when.
+
+Lines assigned by hand (issue #20, learning.models.HumanChoice): a person said which PO line an
+invoice line bills, or that it bills none. That wins over every score: the line is paired with
+that PO line (quality 1, as identified) or left unpaired, and the other lines are assigned
+optimally among the PO lines left. A choice naming a line of another PO (the invoice's PO changed
+since) is not applied.
 """
 
 from __future__ import annotations
@@ -36,7 +42,13 @@ from decimal import Decimal
 from core.item_keys import MIN_DESCRIPTION_SIMILARITY, STRONG_DESCRIPTION_SIMILARITY, description_similarity, item_key
 from core.lookup_keys import sku_key
 from matching.engine.assignment import optimal_assignment
-from matching.engine.types import InvoiceLineRecord, LearnedItemAlias, PurchaseOrderLineRecord, PurchaseOrderRecord
+from matching.engine.types import (
+    ChosenByHand,
+    InvoiceLineRecord,
+    LearnedItemAlias,
+    PurchaseOrderLineRecord,
+    PurchaseOrderRecord,
+)
 
 # Re-exported: PO inference and the tests read them here, beside the scores they bound.
 __all__ = [
@@ -44,6 +56,7 @@ __all__ = [
     "STRONG_DESCRIPTION_SIMILARITY",
     "LinePair",
     "assign_lines",
+    "chosen_lines_text",
     "description_similarity",
     "learned_alias_text",
 ]
@@ -89,6 +102,7 @@ class LinePair:
     quality: float  # for line_match: see the module docstring
     exact: bool = False  # quality 1 because exact and unique on price and quantity, not by SKU or wording
     alias: LearnedItemAlias | None = None  # identified through this learned alias (nothing else named it)
+    chosen: ChosenByHand | None = None  # assigned by a person (module docstring)
 
 
 def _alias_of(
@@ -170,17 +184,48 @@ def _identified_pairs(
     return pairs
 
 
+def chosen_applicable(
+    chosen: Mapping[uuid.UUID, ChosenByHand] | None, po_lines: Sequence[PurchaseOrderLineRecord]
+) -> dict[uuid.UUID, ChosenByHand]:
+    """The lines' choices by hand that apply to this PO: to one of its lines, or to none."""
+    if not chosen:
+        return {}
+    ids = {po_line.id for po_line in po_lines}
+    return {
+        line_id: choice for line_id, choice in chosen.items() if choice.chosen_id is None or choice.chosen_id in ids
+    }
+
+
 def assign_lines(
     invoice_lines: Sequence[InvoiceLineRecord],
     po_lines: Sequence[PurchaseOrderLineRecord],
     aliases: ItemAliases | None = None,
+    chosen: Mapping[uuid.UUID, ChosenByHand] | None = None,
 ) -> list[LinePair]:
     """The optimal one-to-one assignment of invoice lines to PO lines (not first-fit).
 
     `aliases`: the vendor's learned item aliases (module docstring); a pair they identify and
-    nothing else did carries its alias."""
+    nothing else did carries its alias. `chosen`: the lines a person assigned, by invoice line
+    id, which keep that assignment."""
     if not invoice_lines or not po_lines:
         return []
+    applicable = chosen_applicable(chosen, po_lines)
+    if applicable:
+        by_id = {po_line.id: po_line for po_line in po_lines}
+        pinned = []
+        for invoice_line in invoice_lines:
+            choice = applicable.get(invoice_line.id)
+            if choice is not None and choice.chosen_id is not None:
+                po_line = by_id[choice.chosen_id]
+                score, _ = _pair_score(invoice_line, po_line, aliases)
+                pinned.append(LinePair(invoice_line, po_line, score, 1.0, chosen=choice))
+        taken = {pair.po_line.id for pair in pinned}
+        rest = assign_lines(
+            [line for line in invoice_lines if line.id not in applicable],
+            [po_line for po_line in po_lines if po_line.id not in taken],
+            aliases,
+        )
+        return sorted(pinned + rest, key=lambda pair: pair.invoice_line.line_number)
     identified = _identified_pairs(invoice_lines, po_lines)
     if identified is not None:
         return identified
@@ -238,8 +283,30 @@ def learned_alias_text(pairs: Sequence[LinePair]) -> str:
     """What a decision's reason adds for each line identified through a learned alias (DESIGN.md
     §5: a match that used a learned fact says so)."""
     return "".join(
-        f" Line {pair.invoice_line.line_number} matched via learned alias, approved by {pair.alias.approved_by} "
-        f"on {pair.alias.approved_on.isoformat()}."
+        f" Line {pair.invoice_line.line_number} matched via learned alias, {pair.alias.how} "
+        f"by {pair.alias.approved_by} on {pair.alias.approved_on.isoformat()}."
         for pair in sorted(pairs, key=lambda pair: pair.invoice_line.line_number)
         if pair.alias is not None
     )
+
+
+def chosen_lines_text(
+    invoice_lines: Sequence[InvoiceLineRecord],
+    pairs: Sequence[LinePair],
+    chosen: Mapping[uuid.UUID, ChosenByHand] | None,
+    po_lines: Sequence[PurchaseOrderLineRecord],
+) -> str:
+    """What a decision's reason adds for each line a person assigned (to a PO line or to none)."""
+    applicable = chosen_applicable(chosen, po_lines)
+    paired = {pair.invoice_line.id: pair.po_line for pair in pairs if pair.chosen is not None}
+    texts = []
+    for line in sorted(invoice_lines, key=lambda line: line.line_number):
+        choice = applicable.get(line.id)
+        if choice is None:
+            continue
+        po_line = paired.get(line.id)
+        target = f"PO line {po_line.line_number}" if po_line is not None else "no PO line"
+        texts.append(
+            f" Line {line.line_number} assigned to {target} by {choice.chosen_by} on {choice.chosen_on.isoformat()}."
+        )
+    return "".join(texts)

@@ -37,6 +37,7 @@ from matching.engine.lines import (
     description_similarity,
 )
 from matching.engine.types import (
+    ChosenByHand,
     Discrepancy,
     InvoiceLineRecord,
     InvoiceRecord,
@@ -92,7 +93,7 @@ class Inference:
 
 
 def resolve_purchase_order(
-    invoice: InvoiceRecord, vendor: VendorRecord | None, index: BatchIndex
+    invoice: InvoiceRecord, vendor: VendorRecord | None, index: BatchIndex, chosen: ChosenByHand | None = None
 ) -> PurchaseOrderResolution:
     """The invoice's PO by its number; without one, inferred from the vendor's open POs in the
     invoice currency by line overlap (those of the context's `inference_candidates` for this
@@ -100,7 +101,14 @@ def resolve_purchase_order(
 
     The score is po_match as the module docstring gives it, with an inferred PO at 0.8: only
     po_match_of, once the lines are checked, knows whether the inference is exact.
+
+    A PO a person chose for this invoice (`chosen`, learning.models.HumanChoice) is the invoice's
+    as if it named it, and is checked the same way (open, the vendor's, in the currency).
     """
+    if chosen is not None:
+        by_id = index.po_by_id.get(chosen.chosen_id) if chosen.chosen_id is not None else None
+        if by_id is not None:
+            return _check_purchase_order(invoice, vendor, by_id, inferred=False)
     if invoice.po_number:
         purchase_order = index.po_by_key.get(po_number_key(invoice.po_number))
         if purchase_order is None:

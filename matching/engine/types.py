@@ -27,7 +27,10 @@ from core.amount_limits import AmountLimits, amount_limits_default
 # 1.6: duplicates across channels (duplicates.py, issue #20 item 4): numbers read alike once OCR
 #      and typing confusions and labels are allowed for, and one edit apart at the same total
 #      within 30 days; each finding names the earlier invoice.
-ENGINE_VERSION = "recon-match/1.6"
+# 1.7: a person's choices are honoured (issue #20): a line assigned by hand to a PO line (or to
+#      none) is that pair whatever the scores say; a vendor or PO chosen by hand is the invoice's;
+#      a vendor name learned from a choice is named in the reason. Each names who chose and when.
+ENGINE_VERSION = "recon-match/1.7"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,11 @@ class VendorRecord:
     # When the price tolerance is a rule an administrator accepted from Recon's suggestion
     # (learning.models.ToleranceSuggestion): how the decision's reason names it.
     tolerance_rule: str = ""
+    quantity_tolerance_rule: str = ""  # the same for its quantity tolerance
     bank_accounts: tuple[BankAccountRecord, ...] = ()  # every status, newest first
+    # Aliases learned from a person choosing this vendor for an invoice under that name: the
+    # normalized alias → who chose it and when ("anna on 2026-12-07"), named in the reason.
+    learned_aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -210,6 +217,29 @@ class LearnedItemAlias:
     po_item_key: str
     approved_by: str
     approved_on: dt.date
+    # How the person vouched for it: "approved" (an approval of the match that paired them) or
+    # "assigned" (the line assigned to that PO line by hand).
+    how: str = "approved"
+
+
+@dataclass(frozen=True)
+class ChosenByHand:
+    """A person's choice on one invoice that the engine honours over its own finding
+    (learning.models.HumanChoice): the vendor, PO or PO line chosen (None: a line assigned to
+    no PO line), who chose it and when."""
+
+    chosen_id: uuid.UUID | None
+    chosen_by: str
+    chosen_on: dt.date
+
+
+@dataclass(frozen=True)
+class HumanChoices:
+    """An invoice's choices by hand; `lines` by invoice line id."""
+
+    lines: Mapping[uuid.UUID, ChosenByHand] = field(default_factory=dict)
+    vendor: ChosenByHand | None = None
+    purchase_order: ChosenByHand | None = None
 
 
 @dataclass
@@ -231,6 +261,8 @@ class MatchContext:
     inference_candidates: dict[uuid.UUID, frozenset[uuid.UUID]] | None = None
     # Learned item aliases by vendor, then by the invoice item's key (matching.engine.lines).
     item_aliases: dict[uuid.UUID, dict[str, tuple[LearnedItemAlias, ...]]] = field(default_factory=dict)
+    # A person's choices by invoice id (lines assigned by hand): the engine honours them.
+    human_choices: dict[uuid.UUID, HumanChoices] = field(default_factory=dict)
     # Risk checks (risk.py): each batch vendor's accepted history, and by payee account hash the
     # invoices of other vendors sharing that account that repeat a batch invoice's number or total.
     vendor_histories: dict[uuid.UUID, VendorHistoryRecord] = field(default_factory=dict)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from matching.engine.index import BatchIndex
-from matching.engine.types import InvoiceRecord, MatchSettings, VendorRecord
+from matching.engine.types import ChosenByHand, InvoiceRecord, MatchSettings, VendorRecord
 from vendors.names import normalize_tax_id, normalize_vendor_name
 
 # A fuzzy vendor match must beat the runner-up (another vendor) by this many points.
@@ -19,16 +19,36 @@ FUZZY_MARGIN = 3.0
 @dataclass(frozen=True)
 class VendorResolution:
     vendor: VendorRecord | None
-    method: str  # id | tax_id | name | alias | fuzzy | none
+    method: str  # chosen | id | tax_id | name | alias | fuzzy | none
     score: float = 0.0
 
+    def text(self, invoice: InvoiceRecord, chosen: ChosenByHand | None) -> str:
+        """What the decision's reason adds: a vendor chosen by hand, or recognised by a name a
+        person taught (DESIGN.md §5: a match that used a learned fact says so)."""
+        if self.vendor is None:
+            return ""
+        if self.method == "chosen" and chosen is not None:
+            return f" Vendor {self.vendor.name} chosen by {chosen.chosen_by} on {chosen.chosen_on.isoformat()}."
+        learned = self.vendor.learned_aliases.get(normalize_vendor_name(invoice.vendor_name_raw))
+        if self.method == "alias" and learned:
+            return (
+                f" Vendor {self.vendor.name} recognised by the name {invoice.vendor_name_raw.strip()!r}, "
+                f"learned from {learned}."
+            )
+        return ""
 
-def resolve_vendor(invoice: InvoiceRecord, index: BatchIndex, settings: MatchSettings) -> VendorResolution:
-    """id → tax id → exact normalized name or alias → fuzzy above the tenant's threshold.
+
+def resolve_vendor(
+    invoice: InvoiceRecord, index: BatchIndex, settings: MatchSettings, chosen: ChosenByHand | None = None
+) -> VendorResolution:
+    """Chosen by hand → id → tax id → exact normalized name or alias → fuzzy above the tenant's
+    threshold. A vendor a person chose for this invoice (`chosen`) wins over every finding.
 
     A fuzzy match counts only when its best vendor beats every other vendor by FUZZY_MARGIN
     points: "Acme Supplies" must not be guessed between "Acme Supply" and "Acme Supplies UK".
     """
+    if chosen is not None and chosen.chosen_id in index.by_id:
+        return VendorResolution(index.by_id[chosen.chosen_id], "chosen", 100.0)
     if invoice.vendor_id is not None and invoice.vendor_id in index.by_id:
         return VendorResolution(index.by_id[invoice.vendor_id], "id", 100.0)
     tax_id = normalize_tax_id(invoice.vendor_tax_id_raw)

@@ -9,6 +9,8 @@ A constant number of queries, whatever the batch size (tests/matching/test_runs_
  5. every vendor of the tenant      11. the earlier invoices that could be duplicates
  6. every vendor alias              12. the tolerance rules accepted from Recon's suggestions
                                     13. the learned item aliases of the batch's vendors
+                                    14. the choices people made by hand on the batch's invoices
+                                    15. the vendor names people taught by choosing vendors
 
 Vendors are resolved here *before* POs and earlier invoices are loaded, with the engine's own
 resolver over the tenant's vendors (pure, no queries), so an invoice whose vendor the engine will
@@ -35,7 +37,12 @@ from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from matching.engine import InvoiceLineRecord, InvoiceRecord, MatchContext, MatchSettings, VendorRecord
 from matching.engine.index import BatchIndex
 from matching.engine.vendor import resolve_vendor
-from matching.loading.learned import accepted_tolerance_rules, learned_item_aliases
+from matching.loading.learned import (
+    accepted_tolerance_rules,
+    human_choices,
+    learned_item_aliases,
+    learned_vendor_aliases,
+)
 from matching.loading.prior_invoices import batch_prior_invoices
 from matching.loading.purchase_orders import batch_purchase_orders
 from matching.loading.risk import batch_shared_account_invoices, batch_vendor_histories, vendor_bank_accounts
@@ -182,17 +189,25 @@ def load_batch(
         for row in invoice_rows
     ]
 
-    vendors = _vendors(tenant)
+    vendors = _vendors(tenant, learned_vendor_aliases(tenant=tenant))
+    choices = human_choices(tenant=tenant, invoice_ids=batch_ids)
     rules = accepted_tolerance_rules(tenant=tenant)
-    for vendor_id, (price_pct, rule) in rules.items():
+    for (vendor_id, kind), (pct, rule) in rules.items():
         vendor = vendors.get(vendor_id)
         # Named only while the vendor's tolerance is still the accepted one (not edited since).
-        if vendor is not None and vendor.price_tolerance_pct == price_pct:
+        if vendor is not None and kind == "price" and vendor.price_tolerance_pct == pct:
             vendors[vendor_id] = dataclasses.replace(vendor, tolerance_rule=rule)
+        elif vendor is not None and kind == "quantity" and vendor.quantity_tolerance_pct == pct:
+            vendors[vendor_id] = dataclasses.replace(vendor, quantity_tolerance_rule=rule)
     context = MatchContext(settings=settings, vendors=vendors)
     # The vendor each invoice will be matched as (see the module docstring).
     vendor_index = BatchIndex.build(context)
-    resolved = {invoice.id: resolve_vendor(invoice, vendor_index, settings).vendor for invoice in invoices}
+    resolved = {
+        invoice.id: resolve_vendor(
+            invoice, vendor_index, settings, chosen.vendor if (chosen := choices.by_invoice.get(invoice.id)) else None
+        ).vendor
+        for invoice in invoices
+    }
     # Inference from open POs only happens for invoices that name no PO.
     inferring = [
         (invoice, vendor)
@@ -200,10 +215,12 @@ def load_batch(
         if not invoice.po_number and (vendor := resolved[invoice.id]) is not None
     ]
     po_keys = {po_number_key(invoice.po_number) for invoice in invoices if invoice.po_number}
+    po_keys |= {po_number_key(number) for number in choices.po_numbers}
 
     context.item_aliases = learned_item_aliases(
         tenant=tenant, vendor_ids={vendor.id for vendor in resolved.values() if vendor is not None}
     )
+    context.human_choices = choices.by_invoice
     context.purchase_orders, context.inference_candidates = batch_purchase_orders(tenant, po_keys, inferring, batch_ids)
     newest = max(row["created_at"] for row in invoice_rows)
     context.prior_invoices = batch_prior_invoices(tenant, invoices, resolved, batch_ids, newest=newest)
@@ -218,7 +235,9 @@ def load_batch(
     )
 
 
-def _vendors(tenant: Tenant) -> dict[uuid.UUID, VendorRecord]:
+def _vendors(tenant: Tenant, learned: Mapping[uuid.UUID, Mapping[str, str]]) -> dict[uuid.UUID, VendorRecord]:
+    """The tenant's vendors; `learned`: by vendor, the names people taught (named in a reason only
+    while the alias is still the vendor's, not forgotten)."""
     aliases: dict[uuid.UUID, list[str]] = defaultdict(list)
     for vendor_id, alias in (
         VendorAlias.objects.for_tenant(tenant).order_by("normalized_alias").values_list("vendor_id", "normalized_alias")
@@ -236,6 +255,9 @@ def _vendors(tenant: Tenant) -> dict[uuid.UUID, VendorRecord]:
             price_tolerance_pct=row["price_tolerance_pct"],
             quantity_tolerance_pct=row["quantity_tolerance_pct"],
             bank_accounts=bank_accounts.get(row["id"], ()),
+            learned_aliases={
+                alias: text for alias, text in learned.get(row["id"], {}).items() if alias in aliases[row["id"]]
+            },
         )
         for row in Vendor.objects.for_tenant(tenant).values(
             "id", "name", "normalized_name", "tax_id", "is_active", "price_tolerance_pct", "quantity_tolerance_pct"

@@ -94,6 +94,10 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     "payment-run": lambda documents: documents.by_basename["payment-run"],
     # Its list, and POST revoke naming one in the body (a 404 for another tenant's).
     "approval-delegation": lambda documents: documents.by_basename["approval-delegation"],
+    # What Recon learned (review.learning_apis): lists, and forget / accept / decline / undo by id.
+    "item-alias": lambda documents: documents.by_basename["item-alias"],
+    "vendor-alias": lambda documents: documents.by_basename["vendor-alias"],
+    "tolerance-suggestion": lambda documents: documents.by_basename["tolerance-suggestion"],
 }
 
 

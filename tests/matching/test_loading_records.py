@@ -144,4 +144,6 @@ def test_every_loaded_record_holds_each_value_under_its_own_name_whatever_the_fi
         "price_tolerance_pct": vendor.price_tolerance_pct,
         "quantity_tolerance_pct": vendor.quantity_tolerance_pct,
         "tolerance_rule": "",  # no accepted suggestion (tests/learning name one)
+        "quantity_tolerance_rule": "",
+        "learned_aliases": {},  # no vendor chosen by hand (tests/learning/test_vendor_po_choices.py)
     }

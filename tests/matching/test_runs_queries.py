@@ -96,9 +96,9 @@ def test_a_run_sends_the_same_small_number_of_queries_for_5_or_40_invoices(tenan
     assert (large.status, large.invoices_matched, large.invoices_failed) == ("finished", 40, 0)
     assert _decisions(large) == Counter(dict.fromkeys(each, 8))
     # Measured, the same for both: 34 statements inside the run's own counter (the bound below):
-    # the run row, the lock, the settings, 13 loads (the vendors' bank accounts and accepted
+    # the run row, the lock, the settings, 15 loads (the vendors' bank accounts and accepted
     # history among them; shared accounts only when an invoice names one; the tolerance rules and
-    # item aliases learned from clerks); in one savepoint the
+    # item aliases learned from clerks, the choices people made by hand, the names they taught); in one savepoint the
     # locking read, one UPDATE
     # per decision (5 here, at most 5 ever), the audit lock, head and INSERT, the
     # invoice.approved / rejected events, the results, the discrepancies, the invoices, the
