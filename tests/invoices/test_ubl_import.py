@@ -320,7 +320,7 @@ def test_a_line_of_nothing_or_with_a_contradicting_sign_is_refused(
 
 
 def _events(invoice_id: str, tenant: Tenant) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_id=invoice_id).order_by("sequence"))
+    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_id=invoice_id).order_by("xid", "append_seq"))
 
 
 def test_a_full_credit_note_voids_the_invoice_it_credits(api: APIClient, tenant: Tenant) -> None:

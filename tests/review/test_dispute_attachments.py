@@ -93,7 +93,7 @@ def test_a_comment_carries_files_each_kept_and_audited(tenant: Tenant, dispute: 
     with source_file_open(shown[0].source_file) as binary:
         assert binary.read() == PDF_BYTES
     events = AuditEvent.objects.for_tenant(tenant).filter(entity_type="dispute", entity_id=str(dispute.pk),
-                                                          action="attached").order_by("sequence")  # fmt: skip
+                                                          action="attached").order_by("xid", "append_seq")  # fmt: skip
     assert [event.after["filename"] for event in events] == ["corrected-quote.pdf", "damaged.png"]
     first = events[0]
     assert first.after["sha256"] == hashlib.sha256(PDF_BYTES).hexdigest()

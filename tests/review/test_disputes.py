@@ -64,7 +64,7 @@ def opened(tenant: Tenant, clerk: Any, invoice: Invoice | None = None, **fields:
 
 
 def _events(tenant: Tenant, entity_id: Any) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(entity_id)).order_by("sequence"))
+    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(entity_id)).order_by("xid", "append_seq"))
 
 
 def test_opening_disputes_the_invoice_with_a_reason_an_owner_and_a_first_note(tenant: Tenant, clerk: Any) -> None:

@@ -86,7 +86,9 @@ def proposed(tenant: Tenant, vendor: Vendor, clerk: Any, **typed: str) -> Vendor
 
 
 def _events(tenant: Tenant) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_bank_account").order_by("sequence"))
+    return list(
+        AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_bank_account").order_by("xid", "append_seq")
+    )
 
 
 # --- what is accepted, what is refused -------------------------------------------------------------

@@ -143,7 +143,7 @@ def test_the_goods_arrive_and_the_invoice_on_hold_is_matched_again_and_approved(
     moves = list(
         AuditEvent.objects.for_tenant(invoice.tenant_id)
         .filter(entity_type="invoice", entity_id=str(invoice.pk), action="transition")
-        .order_by("sequence")
+        .order_by("xid", "append_seq")
     )
     # Held by matching, sent back to matching by the receipt's door, approved by the next run.
     assert [(event.before["status"], event.after["status"], event.actor_label) for event in moves] == [
