@@ -194,9 +194,12 @@ def audit_seal_soon(*, tenant: TenantRef) -> None:
     """
     from django_q.tasks import async_task
 
-    if not cache.add(_kick_key(tenant.pk), 1, timeout=_KICK_PENDING_SECONDS):
-        return
-    async_task("audit.tasks.seal_audit_chain", str(tenant.pk), task_name="seal-audit-now")
+    try:
+        if cache.add(_kick_key(tenant.pk), 1, timeout=_KICK_PENDING_SECONDS):
+            async_task("audit.tasks.seal_audit_chain", str(tenant.pk), task_name="seal-audit-now")
+    except Exception:
+        # The events are committed; the schedule seals them.
+        logger.exception("Could not ask for a seal of tenant %s's audit chain; the schedule will", tenant.pk)
 
 
 def audit_seal_requested(*, tenant: TenantRef) -> SealReport:

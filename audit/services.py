@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,25 +185,16 @@ def _append(*, tenant: TenantRef, actor_entries: list[tuple[Actor, AuditEntry]])
     # One parameter per chunk, not an array per column (see tenant_rows_insert).
     for start in range(0, len(events), APPEND_CHUNK):
         tenant_rows_insert(tenant=tenant, rows=events[start : start + APPEND_CHUNK])
-    if not any(getattr(func, "audit_tenant", None) == tenant.pk for _, func, *_ in connection.run_on_commit):
-        # Robust, as the publisher's kick: with the task broker down the change is committed all
-        # the same, and the schedule seals it.
-        transaction.on_commit(_SealSoon(tenant), robust=True)
+    if not any(
+        isinstance(func, functools.partial) and func.func is audit_seal_soon and func.keywords["tenant"].pk == tenant.pk
+        for _, func, *_ in connection.run_on_commit
+    ):
+        # Once per tenant and transaction. Robust, as the publisher's kick: with the task broker
+        # down the change is committed all the same, and the schedule seals it. update_wrapper:
+        # Django's robust on_commit logs the callback's __qualname__, which a bare partial lacks.
+        callback = functools.update_wrapper(functools.partial(audit_seal_soon, tenant=tenant), audit_seal_soon)
+        transaction.on_commit(callback, robust=True)
     return events
-
-
-@dataclass(frozen=True)
-class _SealSoon:
-    """The on-commit callback asking for a seal of one tenant's chain (once per transaction)."""
-
-    tenant: TenantRef
-
-    @property
-    def audit_tenant(self) -> Any:
-        return self.tenant.pk
-
-    def __call__(self) -> None:
-        audit_seal_soon(tenant=self.tenant)
 
 
 def _plain(value: Any) -> bool:

@@ -46,6 +46,7 @@ from tenants.http import views as api_views
 from tenants.http.views import LOG_CONFLICT_RETRY, ConflictRetryMixin
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR, InvoiceFactory, VendorFactory
 from vendors.models import Vendor
 
@@ -104,6 +105,7 @@ def test_a_deadlock_reaching_the_api_runs_the_request_again_and_it_succeeds(
     assert response.status_code == 201, response.content
     [invoice] = Invoice.objects.for_tenant(tenant)
     assert AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(invoice.pk), action="created").count() == 1
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
     assert [r.msg for r in caplog.records if r.msg == LOG_CONFLICT_RETRY] == [LOG_CONFLICT_RETRY]
 
@@ -289,6 +291,7 @@ def test_an_approval_chosen_as_a_real_deadlocks_victim_runs_again_and_is_approve
     assert len(retries) == 1 and "deadlock detected" in retries[0].getMessage()
     approvals = AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(invoice_in_review.pk))
     assert approvals.count() == 1
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 

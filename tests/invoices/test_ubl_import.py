@@ -338,7 +338,7 @@ def test_a_full_credit_note_voids_the_invoice_it_credits(api: APIClient, tenant:
     [created] = _events(credit_note["id"], tenant)
     assert (created.actor_kind, created.actor_id) == (void.actor_kind, void.actor_id)
     assert created.after["credited_invoice_id"] == invoice["id"]
-    assert created.sequence < void.sequence  # one transaction: the credit note, then the void
+    assert created.append_seq < void.append_seq  # one transaction: the credit note, then the void
 
 
 def test_a_negative_correction_invoice_is_a_full_credit_note_too(api: APIClient, tenant: Tenant) -> None:

@@ -37,6 +37,7 @@ from review.models import Dispute, DisputeAttachment, DisputeComment
 from source_files.models import SourceFile
 from source_files.selectors import source_file_open
 from tenants.models import Role, Tenant
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +101,7 @@ def test_a_comment_carries_files_each_kept_and_audited(tenant: Tenant, dispute: 
     assert first.after["size"] == len(PDF_BYTES)
     assert first.after["comment_id"] == str(comment.pk)
     assert first.actor_id == TEST_ACTOR.id
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 
