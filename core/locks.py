@@ -28,13 +28,14 @@ Taking a lock of a lower rank while holding one of a higher rank, in one transac
 mistake that deadlocks; the same rank again (another invoice row, the audit lock twice) is fine.
 
 Why row locks are `FOR NO KEY UPDATE`, never plain `FOR UPDATE`: Django declares foreign keys
-`DEFERRABLE INITIALLY DEFERRED`, so PostgreSQL checks them at COMMIT — after the audit lock, in
-every audited transaction — and each check takes `FOR KEY SHARE` on the referenced row (the
+`DEFERRABLE INITIALLY DEFERRED`, so PostgreSQL checks them at COMMIT — after every other lock of
+the transaction — and each check takes `FOR KEY SHARE` on the referenced row (the
 tenant's row, for every tenant-owned row). `FOR UPDATE` conflicts with `FOR KEY SHARE`; `FOR NO
 KEY UPDATE` does not. A transaction that held a tenant row `FOR UPDATE` and then waited for the
 audit lock deadlocked against any audited write of that tenant, which held the audit lock and
 waited at COMMIT for its foreign-key check on that row (issue #15: webhook-secret rotation, 22 of
-38 requests failed). So rank-4 locks are taken `FOR NO KEY UPDATE`: they still serialize writers
+38 requests failed; writers no longer take the audit lock, but any lock held to COMMIT closes the
+same cycle). So rank-4 locks are taken `FOR NO KEY UPDATE`: they still serialize writers
 of the row, and never block a foreign-key check. (An UPDATE of a unique column, or a DELETE, still
 takes the stronger lock; such writes of a row other transactions reference do not happen under
 the audit lock.)
