@@ -32,7 +32,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = [
-        "sequence",
+        "sequence",  # empty until sealed (audit.sealer)
         "tenant",
         "occurred_at",
         "actor_kind",
@@ -44,7 +44,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["tenant", "entity_type", "action", "actor_kind"]
     search_fields = ["entity_id", "request_id", "actor_label", "hash"]
     date_hierarchy = "occurred_at"
-    ordering = ["tenant", "-sequence"]
+    ordering = ["tenant", "-xid", "-append_seq"]
     actions = None
 
 

@@ -81,6 +81,7 @@ from nats.js.errors import NotFoundError as NatsNotFound
 from audit.chain import canonical_timestamp
 from audit.models import AuditEvent, OutboxMessage
 from audit.publisher import nats_connect
+from audit.sealer import audit_seal
 from audit.services import outbox_enqueue, outbox_subject
 from core.crypto import public_key_parse, public_key_text, signing_key_derive, signing_key_parse
 from core.tenancy.ref import TenantRef
@@ -283,14 +284,24 @@ def audit_checkpoint_take(*, tenant: TenantRef, path: str | None = None, force: 
     """Sign the tenant's chain head and hand it to the witnesses: the outbox (NATS) in one
     transaction, then the checkpoint file (`path`, default `AUDIT_CHECKPOINT_FILE`; "" for none).
 
-    Nothing is taken for a tenant without events, nor — unless `force` — when the head is the one
+    The tenant's chain is sealed first (audit.sealer), and only sealed events are covered. Nothing is
+    taken for a tenant without sealed events, nor — unless `force` — when the head is the one
     the last checkpoint already saw. A chain that no longer holds the last checkpoint's head is
     logged as an error (the next `verify_audit` names it) and checkpointed all the same: refusing
     would leave the events written from now on without a witness.
     """
     path = settings.AUDIT_CHECKPOINT_FILE if path is None else path
+    audit_seal(tenant=tenant)
     with transaction.atomic():
-        head = AuditEvent.objects.for_tenant(tenant).order_by("-sequence").values_list("sequence", "hash").first()
+        # The sealed head: an unsealed event has no position yet (audit.sealer), so a checkpoint
+        # only ever speaks for sealed events.
+        head = (
+            AuditEvent.objects.for_tenant(tenant)
+            .filter(sequence__isnull=False)
+            .order_by("-sequence")
+            .values_list("sequence", "hash")
+            .first()
+        )
         if head is None:
             return None
         previous = _last_queued_checkpoint(tenant)

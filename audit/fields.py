@@ -25,6 +25,15 @@ HASHED_FIELDS = (
     "prev_hash",
 )
 
+# The event's place in its tenant's chain: empty when it is written, set once by the sealer
+# (audit.sealer), the only change the table lets through (migration 0005).
+CHAIN_FIELDS = ("sequence", "prev_hash", "hash")
+
+# The order of writing, stamped by the database on insert (the transaction's id, then a database
+# sequence): the order the sealer chains in, so sealed events in `sequence` order are in this
+# order too (the verification checks it), and readers list events, sealed or not, by it.
+WRITE_ORDER_FIELDS = ("xid", "append_seq")
+
 # An event as a reader of one tenant's trail gets it: everything the hash covers, and the hash,
 # so anyone can re-hash it with audit/chain.py's rules. The tenant is left out: it is the
 # reader's own (the export's JSON lines put it back in, for re-hashing).

@@ -4,10 +4,10 @@ A service that changes state calls `audit_record` (and `outbox_enqueue` for even
 services consume) before its `transaction.atomic()` block ends, so the change, its audit event
 and its outgoing event commit together or not at all.
 
-Appends for one tenant are serialized by a transaction-scoped advisory lock, so two writers can
-never both read the same chain head and fork the chain; the lock is released at commit or
-rollback (or when the connection dies). Call `audit_record` after the change it records, as the
-last writes of the transaction, so the lock is held as briefly as possible.
+Events are inserted unsealed: no chain position or hash yet, and no tenant-wide lock, so two
+writers of one tenant never wait for each other here. The sealer (audit.sealer) chains them after
+their transaction commits, in an order no later commit can precede; the module doc there says
+how, and how long an event stays unsealed. A commit that wrote events asks for a seal at once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +24,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, canonical_timestamp, event_hash, to_json_safe
+from audit.chain import canonical_timestamp, to_json_safe
 from audit.models import AuditEvent, OutboxMessage
-from core import locks
+from audit.sealer import audit_seal_soon
 from core.actors import Actor
 from core.ids import uuid7
 from core.observability import request_id_var
@@ -74,12 +75,10 @@ def audit_deferred() -> Iterator[None]:
     """Inside the block, audit events are held back and appended, in order, when it ends.
 
     For a transaction that writes many documents through the services (a CSV import, the demo
-    seed): each service appends its event as its last write, but the next document's service then
-    locks rows (invoices released from hold, say) after the tenant's audit-chain lock — against the
-    lock order (core/locks.py), and a deadlock with a reviewer who holds such a row and waits
-    for the chain. Held back, every event of the block is appended at its end, under one lock,
-    still inside the caller's transaction (enforced); if the block raises, nothing is appended.
-    The events returned inside the block are not saved yet (no sequence, no hash). A caller that
+    seed): held back, every event of the block is appended at its end with one INSERT per
+    `APPEND_CHUNK`, still inside the caller's transaction (enforced), instead of one INSERT per
+    service call; if the block raises, nothing is appended. The events returned inside the block
+    are not saved yet. A caller that
     catches a service's error inside the block and goes on must roll the whole transaction back
     (as the CSV import does on any problem): the failed service's events may be held already —
     or wrap the part it may roll back and carry on from in `audit_attempt()`.
@@ -97,10 +96,8 @@ def audit_deferred() -> Iterator[None]:
         _deferred.reset(token)
     if transaction.get_rollback():
         return  # the transaction is rolled back anyway
-    # One append per tenant for the whole block (one lock, one read of the chain's head, an
-    # INSERT per APPEND_CHUNK events), not one per service call: the demo seed holds 4,311 calls'
-    # events, and appended call by call they cost a lock, a head read and an INSERT each (12,933
-    # statements, the largest share of the seed's database time after matching).
+    # One append per tenant for the whole block (an INSERT per APPEND_CHUNK events), not one per
+    # service call: the demo seed holds 4,311 calls' events.
     by_tenant: dict[Any, tuple[TenantRef, list[tuple[Actor, AuditEntry]]]] = {}
     for tenant, actor, entries in held.batches:
         _, actor_entries = by_tenant.setdefault(tenant.pk, (tenant, []))
@@ -127,7 +124,7 @@ def audit_attempt() -> Iterator[None]:
 
 
 def audit_record_many(*, tenant: TenantRef, actor: Actor, entries: list[AuditEntry]) -> list[AuditEvent]:
-    """Append several events in order, under one lock and one INSERT (batch matching)."""
+    """Append several events in order, with one INSERT (batch matching)."""
     if not connection.in_atomic_block:
         raise RuntimeError(NOT_IN_TRANSACTION)
     if not entries:
@@ -158,38 +155,45 @@ APPEND_CHUNK = 2000
 
 
 def _append(*, tenant: TenantRef, actor_entries: list[tuple[Actor, AuditEntry]]) -> list[AuditEvent]:
-    """Chain `actor_entries` in order onto the tenant's head and insert them, under the tenant's
-    audit lock, in the caller's transaction."""
-    # Made JSON-safe before the lock is taken: the lock is held for the hashing and the INSERT only.
-    safe = [(actor, entry, _json_safe(entry.before), _json_safe(entry.after)) for actor, entry in actor_entries]
-    locks.tenant_lock_wait(locks.AUDIT, tenant.pk)
-    head = AuditEvent.objects.for_tenant(tenant).order_by("-sequence").values_list("sequence", "hash").first()
-    sequence, prev_hash = head if head is not None else (0, GENESIS_HASH)
+    """Insert `actor_entries` unsealed, in order, in the caller's transaction; the database stamps
+    each with the transaction's id and its order of writing (audit.sealer chains them after commit)."""
     occurred_at = timezone.now()  # microsecond precision, as PostgreSQL keeps it
     request_id = request_id_var.get() or ""
-    events = []
-    for actor, entry, before, after in safe:
-        sequence += 1
-        fields = {
-            "tenant_id": tenant.pk,
-            "sequence": sequence,
-            "occurred_at": occurred_at,
-            "actor_kind": actor.kind,
-            "actor_id": str(actor.id),
-            "actor_label": actor.label,
-            "entity_type": entry.entity_type,
-            "entity_id": entry.entity_id,
-            "action": entry.action,
-            "before": before,
-            "after": after,
-            "request_id": request_id,
-            "prev_hash": prev_hash,
-        }
-        fields["hash"] = prev_hash = event_hash(fields)
-        events.append(_event(fields))
+    events = [
+        _event(
+            {
+                "tenant_id": tenant.pk,
+                "sequence": None,
+                "xid": 0,
+                "append_seq": 0,
+                "occurred_at": occurred_at,
+                "actor_kind": actor.kind,
+                "actor_id": str(actor.id),
+                "actor_label": actor.label,
+                "entity_type": entry.entity_type,
+                "entity_id": entry.entity_id,
+                "action": entry.action,
+                "before": _json_safe(entry.before),
+                "after": _json_safe(entry.after),
+                "request_id": request_id,
+                "prev_hash": None,
+                "hash": None,
+            }
+        )
+        for actor, entry in actor_entries
+    ]
     # One parameter per chunk, not an array per column (see tenant_rows_insert).
     for start in range(0, len(events), APPEND_CHUNK):
         tenant_rows_insert(tenant=tenant, rows=events[start : start + APPEND_CHUNK])
+    if not any(
+        isinstance(func, functools.partial) and func.func is audit_seal_soon and func.keywords["tenant"].pk == tenant.pk
+        for _, func, *_ in connection.run_on_commit
+    ):
+        # Once per tenant and transaction. Robust, as the publisher's kick: with the task broker
+        # down the change is committed all the same, and the schedule seals it. update_wrapper:
+        # Django's robust on_commit logs the callback's __qualname__, which a bare partial lacks.
+        callback = functools.update_wrapper(functools.partial(audit_seal_soon, tenant=tenant), audit_seal_soon)
+        transaction.on_commit(callback, robust=True)
     return events
 
 

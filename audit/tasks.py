@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from audit.publisher import PublishReport, outbox_publish_pending
+from audit.sealer import SealedTenant, audit_seal_requested
+from core.tenancy.rls import tenant_scope
 from core.tracing import traced_task
+
+
+@traced_task
+def seal_audit_chain(tenant_id: str) -> str:
+    """Seal one tenant's chain right after a commit that wrote events (audit.sealer.audit_seal_soon)."""
+    tenant = SealedTenant.of(tenant_id)
+    with tenant_scope(tenant):
+        report = audit_seal_requested(tenant=tenant)
+    return f"sealed {report.sealed}, {report.unsealed} held back"
 
 
 @traced_task

@@ -20,20 +20,22 @@ transaction takes its locks in one order, so this is the order, lowest rank firs
    too: a row other writers contend for is locked by a SELECT first (and so checked); an UPDATE
    of rows the transaction made itself, or that only its run's session lock guards (a match
    run's record), blocks nobody and may come anywhere.
-5. `AUDIT` — the tenant's audit hash chain, taken by `audit_record_many` as the last writes of the
-   transaction and held to COMMIT. After it a transaction only INSERTs.
+5. `AUDIT` — the tenant's audit hash chain, taken by the sealer (audit.sealer) in a transaction
+   of its own, while it chains the tenant's committed events. Writers of audit events do not take
+   it (they insert unsealed events), so it no longer queues a tenant's writes behind each other.
 
 Taking a lock of a lower rank while holding one of a higher rank, in one transaction, is the
 mistake that deadlocks; the same rank again (another invoice row, the audit lock twice) is fine.
 
 Why row locks are `FOR NO KEY UPDATE`, never plain `FOR UPDATE`: Django declares foreign keys
-`DEFERRABLE INITIALLY DEFERRED`, so PostgreSQL checks them at COMMIT — after the audit lock, in
-every audited transaction — and each check takes `FOR KEY SHARE` on the referenced row (the
+`DEFERRABLE INITIALLY DEFERRED`, so PostgreSQL checks them at COMMIT — after every other lock of
+the transaction — and each check takes `FOR KEY SHARE` on the referenced row (the
 tenant's row, for every tenant-owned row). `FOR UPDATE` conflicts with `FOR KEY SHARE`; `FOR NO
 KEY UPDATE` does not. A transaction that held a tenant row `FOR UPDATE` and then waited for the
 audit lock deadlocked against any audited write of that tenant, which held the audit lock and
 waited at COMMIT for its foreign-key check on that row (issue #15: webhook-secret rotation, 22 of
-38 requests failed). So rank-4 locks are taken `FOR NO KEY UPDATE`: they still serialize writers
+38 requests failed; writers no longer take the audit lock, but any lock held to COMMIT closes the
+same cycle). So rank-4 locks are taken `FOR NO KEY UPDATE`: they still serialize writers
 of the row, and never block a foreign-key check. (An UPDATE of a unique column, or a DELETE, still
 takes the stronger lock; such writes of a row other transactions reference do not happen under
 the audit lock.)
@@ -60,7 +62,7 @@ from django.db import connection
 
 from core.tenancy.ref import TenantRef
 
-AUDIT = 0xA0D  # appends to a tenant's audit hash chain (transaction)
+AUDIT = 0xA0D  # sealing a tenant's audit hash chain (transaction)
 IDEMPOTENCY = 0x1DE  # one request per (tenant, Idempotency-Key) (transaction; keyed by the key too)
 MATCHING = 0x3A7C  # a matching run (session), and goods receipts waiting for it (transaction)
 RECONCILIATION = 0x4EC0  # a reconciliation run (session)

@@ -8,7 +8,7 @@ import django_filters
 from rest_framework import mixins, serializers, viewsets
 
 from audit.fields import ACTOR_FIELDS, PUBLISHED_FIELDS
-from audit.models import AuditEvent
+from audit.models import NEWEST_FIRST, AuditEvent
 from audit.selectors import audit_event_list
 from core.http.filters import UtcIsoDateTimeFilter
 from core.http.pagination import TenantCursorPagination
@@ -50,9 +50,10 @@ class AuditEventFilter(django_filters.FilterSet):
 
 
 class SequenceCursorPagination(TenantCursorPagination):
-    """Newest first, in chain order (the sequence is unique within a tenant)."""
+    """Newest first, in chain order: sealed or not (audit.models.CHAIN_ORDER); an event not sealed
+    yet has no `sequence`, `prev_hash` or `hash` until the sealer chains it."""
 
-    ordering = "-sequence"
+    ordering = NEWEST_FIRST
 
 
 class AuditEventViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

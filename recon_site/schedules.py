@@ -59,6 +59,12 @@ def jobs() -> list[Job]:
             "E-mail each member's daily digest",
         ),
         Job(
+            "seal-audit-chains",
+            "tenants.tasks.seal_audit_chains",
+            "AUDIT_SEAL_EVERY_MINUTES",
+            "Seal the audit trail",
+        ),
+        Job(
             "checkpoint-audit-chains",
             "tenants.tasks.checkpoint_audit_chains",
             "AUDIT_CHECKPOINT_EVERY_MINUTES",

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from audit.models import AuditEvent
+from audit.models import CHAIN_ORDER, AuditEvent
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus
 from learning.selectors import lines_assigned_by_hand
 from matching.models import Discrepancy
@@ -94,7 +94,7 @@ def invoice_timeline(*, tenant: Tenant, invoice: Invoice) -> list[AuditEvent]:
     return list(
         AuditEvent.objects.for_tenant(tenant)
         .filter(entity_type="invoice", entity_id=str(invoice.pk))
-        .order_by("sequence")
+        .order_by(*CHAIN_ORDER)
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from audit.models import AuditEvent
+from audit.models import NEWEST_FIRST, AuditEvent
 from invoices.lifecycle import REMATCH_ONLY
 from invoices.models import DocumentType, Invoice, InvoiceStatus
 from matching.models import Discrepancy, MatchResult
@@ -88,7 +88,7 @@ def _latest_rematch(*, tenant: Tenant, invoice: Invoice) -> Rematch | None:
         AuditEvent.objects.for_tenant(tenant)
         .filter(entity_type="invoice", entity_id=str(invoice.pk), action="transition", after__status="received")
         .filter(before__status__in=sorted({source for source, _ in REMATCH_ONLY}))
-        .order_by("-sequence")
+        .order_by(*NEWEST_FIRST)
     )
     event = events.first()
     if event is None:

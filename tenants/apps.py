@@ -11,9 +11,12 @@ def _after_migrate(sender: AppConfig, using: str, plan: Any = None, **kwargs: An
     # not change, so neither do the policies and grants.
     if plan is None:
         return
+    from audit.fields import CHAIN_FIELDS
+    from audit.models import AuditEvent
     from core.tenancy.rls import rls_install
 
-    rls_install(using)
+    # An audit event's chain columns are set once, when it is sealed (audit.sealer).
+    rls_install(using, settable={AuditEvent._meta.db_table: CHAIN_FIELDS})
 
 
 class TenantsConfig(AppConfig):

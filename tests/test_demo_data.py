@@ -51,6 +51,7 @@ from recon_site.demo.suppliers import VENDORS
 from recon_site.demo.timeline import DemoSummary, demo_summary
 from recon_site.management.commands.seed_demo import DEMO_SLUG, demo_tenant_create, demo_transaction
 from tenants.models import Membership, Tenant
+from tests.audit.sealing import seal
 from vendors.models import BankAccountStatus, Vendor, VendorBankAccount
 from vendors.selectors import vendor_bank_accounts_payable
 
@@ -225,6 +226,7 @@ def _facts(tenant: Tenant, **outputs: Any) -> dict[str, Any]:
     invoices = Invoice.objects.for_tenant(tenant)
     receipts = GoodsReceipt.objects.for_tenant(tenant).select_related("purchase_order")
     audit = StringIO()
+    assert seal(tenant).unsealed == 0
     call_command("verify_audit", "--tenant", tenant.slug, stdout=audit)
     with tenant_scope(tenant):
         summary = dashboard_summary(tenant=tenant)

@@ -43,6 +43,9 @@ class LoadReport:
     concurrent_retries: int  # deliberate retries sent at the same moment as their original
     drain_seconds: float
     services: RunningServices
+    unsealed_max_count: int = 0  # audit events not sealed yet, the most seen at once under load
+    unsealed_max_age: float = 0.0  # seconds: the oldest unsealed event's age, the most seen
+    unsealed_at_end: int = 0  # still unsealed when matching had drained (then sealed before verifying)
     invoices: int = 0
     match_results: int = 0
     runs: Counter[str] = field(default_factory=Counter)
@@ -113,6 +116,8 @@ class LoadReport:
             f"Matching drained {self.drain_seconds:.1f} s after the load; invoices {self.invoices}, "
             f"match results {self.match_results}; runs "
             + ", ".join(f"{status} {count}" for status, count in sorted(self.runs.items())),
+            f"Audit sealing: at most {self.unsealed_max_count} events unsealed at once, the oldest seen "
+            f"{self.unsealed_max_age:.1f} s old; {self.unsealed_at_end} unsealed when matching had drained",
             f"Audit: {self.audit}",
             "Checks:",
             *(f"  {'ok  ' if check.passed else 'FAIL'} {check.name}: {check.detail}" for check in self.checks),

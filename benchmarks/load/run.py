@@ -13,6 +13,7 @@ import math
 import random
 import secrets
 import tempfile
+import threading
 import time
 from collections import Counter
 from io import StringIO
@@ -22,15 +23,17 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count
 from django.utils import timezone
 
+from audit.sealer import audit_unsealed_summary
 from benchmarks.fixtures import FixtureBuilder
 from benchmarks.load.clients import LoadClients, invoice_payload
 from benchmarks.load.report import LoadReport, load_checks
 from benchmarks.load.services import load_services, load_services_environment, sigterm_as_interrupt
 from core.actors import system_actor
+from core.tenancy.rls import tenant_scope
 from core.tenancy.roles import runtime_database_url
 from invoices.models import Invoice, InvoiceStatus
 from matching.models import MatchResult, MatchRun
@@ -52,6 +55,32 @@ def _wait_for_drain(tenant: Tenant, *, timeout: float) -> float:
     while received.exists() and time.monotonic() - started < timeout:
         time.sleep(0.5)
     return time.monotonic() - started
+
+
+class UnsealedWatch(threading.Thread):
+    """Samples the tenant's unsealed audit events while the load runs (audit.sealer): the most at
+    once, and the age of the oldest at any sample — how long the window between commit and seal
+    got. Its own connection, in autocommit: it holds back no seal."""
+
+    def __init__(self, tenant: Tenant, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.tenant, self.every = tenant, every
+        self.stopping = threading.Event()
+        self.max_count, self.max_age = 0, 0.0
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.wait(self.every):
+                with tenant_scope(self.tenant):
+                    summary = audit_unsealed_summary(tenant=self.tenant)
+                self.max_count = max(self.max_count, summary.count)
+                self.max_age = max(self.max_age, summary.oldest_age_seconds() or 0.0)
+        finally:
+            connections.close_all()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(10)
 
 
 def load_test_run(
@@ -80,6 +109,9 @@ def load_test_run(
         f"{pool} invoices to send (" + ", ".join(f"{kind} {count}" for kind, count in kinds.most_common()) + ")"
     )
 
+    # The set-up's own audit events (the tenant, its key) asked for a seal on a queue the load's
+    # worker does not serve: sealed here, so the watch below measures the load's events only.
+    call_command("seal_audit", "--tenant", str(tenant.pk), stdout=StringIO())
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="recon-load-"))
     environment = load_services_environment(
         database_url=runtime_database_url(connection.settings_dict),
@@ -101,9 +133,14 @@ def load_test_run(
             f"Serving on {', '.join(services.base_urls)} with {instances} django-q2 cluster(s); "
             f"{clients} clients for {duration:.0f} s…"
         )
+        watch = UnsealedWatch(tenant)
+        watch.start()
         seconds = asyncio.run(load.run(base_urls=services.base_urls, api_key=api_key, clients=clients, seed=seed))
         say(f"Load done: {len(load.outcomes)} requests in {seconds:.1f} s; waiting for matching to drain…")
         drain_seconds = _wait_for_drain(tenant, timeout=drain_timeout)
+        watch.stop()
+        with tenant_scope(tenant):
+            unsealed_at_end = audit_unsealed_summary(tenant=tenant).count
 
     report = LoadReport(
         tenant=tenant,
@@ -115,12 +152,17 @@ def load_test_run(
         concurrent_retries=load.concurrent_retries,
         drain_seconds=drain_seconds,
         services=services,
+        unsealed_max_count=watch.max_count,
+        unsealed_max_age=watch.max_age,
+        unsealed_at_end=unsealed_at_end,
     )
     report.invoices = Invoice.objects.for_tenant(tenant).count()
     report.match_results = MatchResult.objects.for_tenant(tenant).count()
     report.runs = Counter(
         dict(MatchRun.objects.for_tenant(tenant).values_list("status").annotate(count=Count("id")).order_by())
     )
+    # What the schedule would do to whatever the workers left: the verification then covers every event.
+    call_command("seal_audit", "--tenant", str(tenant.pk), stdout=StringIO())
     verify = StringIO()
     try:
         call_command("verify_audit", "--tenant", str(tenant.pk), stdout=verify)

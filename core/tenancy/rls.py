@@ -31,7 +31,7 @@ per transaction; none per statement.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -219,11 +219,12 @@ def tenant_owned_tables() -> list[str]:
     )
 
 
-def rls_install(using: str) -> None:
+def rls_install(using: str, settable: Mapping[str, Sequence[str]] | None = None) -> None:
     """Policies on every tenant-owned table and the runtime role's grants (after each migrate).
 
     Runs as the role that migrates (the owner). Grants are skipped when that role *is* the
     runtime role (a one-role development set-up) or the runtime role does not exist yet.
+    `settable`: see `runtime_grants`.
     """
     from django.conf import settings
     from django.db import connections
@@ -239,7 +240,7 @@ def rls_install(using: str) -> None:
         cursor.execute("SELECT current_user")
         (current,) = cursor.fetchone()
         if runtime and runtime != current and role_exists(cursor, runtime):
-            runtime_grants(cursor, runtime)
+            runtime_grants(cursor, runtime, settable)
 
 
 class TenantScopeMiddleware:

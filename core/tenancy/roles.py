@@ -5,7 +5,9 @@
 - **runtime** (`recon_app`, the user of `DATABASE_URL`) is what the web app, the workers and the
   operator commands connect as: not superuser, not owner, `NOBYPASSRLS`, so every tenant-owned
   table's row-level security binds it (`core.tenancy.rls`). It may read and write rows, but only
-  append to the history tables (no UPDATE/DELETE), TRUNCATE nothing and change no schema.
+  append to the history tables (no UPDATE/DELETE), TRUNCATE nothing and change no schema. It may
+  set an audit event's chain columns, which is how the sealer chains it (audit.sealer); the
+  table's trigger lets that UPDATE through for an unsealed event only.
 
 `roles_ensure` creates both (it needs a superuser or a CREATEROLE connection: the embedded
 database's bootstrap, `manage.py db_roles`, CI); `runtime_grants` is run by the owner after each
@@ -14,6 +16,7 @@ migrate (`tenants.apps`), so a new table gets its grants and its policy the day 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -111,8 +114,12 @@ def roles_ready(conn: Any, *, database: str, owner: str, runtime: str) -> bool:
     return all(row)
 
 
-def runtime_grants(cursor: Any, runtime: str) -> None:
-    """What the runtime role may do, table by table (run by the owner after each migrate)."""
+def runtime_grants(cursor: Any, runtime: str, settable: Mapping[str, Sequence[str]] | None = None) -> None:
+    """What the runtime role may do, table by table (run by the owner after each migrate).
+
+    `settable`: columns of append-only tables the runtime role may still set, by table (an audit
+    event's chain columns, set once when it is sealed; named by the app that owns them).
+    """
     role = sql.Identifier(runtime)
     statements = [
         sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role),
@@ -122,6 +129,12 @@ def runtime_grants(cursor: Any, runtime: str) -> None:
     ]
     for table in APPEND_ONLY_TABLES:
         statements.append(sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), role))
+    for table, columns in (settable or {}).items():
+        statements.append(
+            sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table), role
+            )
+        )
     for table in READ_ONLY_TABLES:
         statements.append(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), role))
     for statement in statements:

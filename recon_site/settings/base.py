@@ -395,6 +395,9 @@ AUDIT_CHECKPOINT_PUBLIC_KEYS = env.list("AUDIT_CHECKPOINT_PUBLIC_KEYS", default=
 AUDIT_CHECKPOINT_FILE = env.str("AUDIT_CHECKPOINT_FILE", default=str(VAR_DIR / "audit-checkpoints.jsonl"))
 # Minutes between scheduled checkpoints of every tenant's chain (also taken after matching runs).
 AUDIT_CHECKPOINT_EVERY_MINUTES = positive_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 60)
+# Audit events are chained (sealed) right after their commit by a task each commit asks for; this
+# schedule seals whatever those missed (audit.sealer).
+AUDIT_SEAL_EVERY_MINUTES = positive_int("AUDIT_SEAL_EVERY_MINUTES", 1)
 try:
     from core.crypto import public_key_parse as _public_key_parse
     from core.crypto import signing_key_parse as _signing_key_parse

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from audit.models import AuditEvent
+from audit.models import NEWEST_FIRST, AuditEvent
 from audit.selectors import audit_event_list
 from core.labels import code_humanized, code_label
 from core.money import CURRENCY_EXPONENTS, format_minor
@@ -111,7 +111,7 @@ def settings_trail(*, tenant: Tenant, every_event: bool = False) -> Any:
     events = audit_event_list(tenant=tenant)
     if not every_event:
         events = events.filter(SETTINGS_EVENTS)
-    return events.order_by("-sequence")
+    return events.order_by(*NEWEST_FIRST)
 
 
 def trail_entries(*, events: list[AuditEvent]) -> list[TrailEntry]:

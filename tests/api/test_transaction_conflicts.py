@@ -31,7 +31,6 @@ from rest_framework.views import APIView
 
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
-from core import locks
 from core.http.errors import (
     CONCURRENT_UPDATE,
     CONCURRENT_UPDATE_PARTLY_SAVED,
@@ -46,6 +45,7 @@ from tenants.http import views as api_views
 from tenants.http.views import LOG_CONFLICT_RETRY, ConflictRetryMixin
 from tenants.models import IdempotencyRecord, Tenant
 from tenants.services import api_key_create
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR, InvoiceFactory, VendorFactory
 from vendors.models import Vendor
 
@@ -104,6 +104,7 @@ def test_a_deadlock_reaching_the_api_runs_the_request_again_and_it_succeeds(
     assert response.status_code == 201, response.content
     [invoice] = Invoice.objects.for_tenant(tenant)
     assert AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(invoice.pk), action="created").count() == 1
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
     assert [r.msg for r in caplog.records if r.msg == LOG_CONFLICT_RETRY] == [LOG_CONFLICT_RETRY]
 
@@ -216,32 +217,32 @@ def test_a_deadlock_outside_a_retrying_view_is_a_409_in_the_api_and_on_the_web(t
     assert json.loads(envelope.content)["error"]["code"] == "concurrent_update"
 
 
-# A real deadlock: another connection holds the tenant's audit lock and, once the approval holds
-# the invoice row and waits for that audit lock, asks for the invoice row. PostgreSQL finds the
-# cycle after deadlock_timeout (1 s by default) in the connection that has waited longest, the
-# approval's (the other connection's own check is put off to 30 s), and rolls the approval back.
+# A real deadlock: another connection holds the tenant's row FOR UPDATE and, once the approval
+# holds the invoice row and waits at COMMIT for that tenant row (the foreign-key check of the rows
+# it wrote, core/locks.py), asks for the invoice row. PostgreSQL finds the cycle after
+# deadlock_timeout (1 s by default) in the connection that has waited longest, the approval's (the
+# other connection's own check is put off to 30 s), and rolls the approval back. (It used to be
+# the tenant's audit lock, which writers held to COMMIT; they no longer take it: audit.sealer.)
 
 
 @contextmanager
-def audit_lock_holder_that_closes_a_cycle(tenant: Tenant, invoice: Invoice) -> Iterator[threading.Event]:
+def tenant_row_holder_that_closes_a_cycle(tenant: Tenant, invoice: Invoice) -> Iterator[threading.Event]:
     params = connection.get_connection_params()
     holding = threading.Event()
     errors: list[BaseException] = []
-    audit_key = locks.tenant_lock_key(tenant.pk)
 
     def hold() -> None:
         try:
             # Its own connection, past Django: this transaction breaks the lock order on purpose.
             with psycopg.connect(**params) as raw:
                 raw.execute("SET LOCAL deadlock_timeout = '30s'")
-                raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", [locks.AUDIT, audit_key])
+                raw.execute("SELECT id FROM tenants_tenant WHERE id = %s FOR UPDATE", [tenant.pk])
                 holding.set()
                 deadline = time.monotonic() + 20
                 while time.monotonic() < deadline:
                     waiting = raw.execute(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
-                        " AND objid = %s AND NOT granted",
-                        [locks.AUDIT, audit_key & 0xFFFFFFFF],
+                        "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
+                        " WHERE NOT granted AND datname = current_database() AND pid <> pg_backend_pid()"
                     ).fetchone()
                     if waiting and waiting[0]:
                         break
@@ -280,7 +281,7 @@ def test_an_approval_chosen_as_a_real_deadlocks_victim_runs_again_and_is_approve
     tenant: Tenant, invoice_in_review: Invoice, key_client: APIClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="tenants.http.views")
-    with audit_lock_holder_that_closes_a_cycle(tenant, invoice_in_review):
+    with tenant_row_holder_that_closes_a_cycle(tenant, invoice_in_review):
         response = key_client.post(f"/api/invoices/{invoice_in_review.pk}/approve", {"comment": "ok"}, format="json")
 
     assert response.status_code == 200, response.content
@@ -289,6 +290,7 @@ def test_an_approval_chosen_as_a_real_deadlocks_victim_runs_again_and_is_approve
     assert len(retries) == 1 and "deadlock detected" in retries[0].getMessage()
     approvals = AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(invoice_in_review.pk))
     assert approvals.count() == 1
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 
@@ -297,7 +299,7 @@ def test_a_real_deadlock_with_no_retries_left_is_a_409_and_the_invoice_is_unchan
     tenant: Tenant, invoice_in_review: Invoice, key_client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(api_views, "CONFLICT_RETRIES", 0)
-    with audit_lock_holder_that_closes_a_cycle(tenant, invoice_in_review):
+    with tenant_row_holder_that_closes_a_cycle(tenant, invoice_in_review):
         response = key_client.post(f"/api/invoices/{invoice_in_review.pk}/approve", {"comment": "ok"}, format="json")
 
     assert response.status_code == 409, response.content

@@ -18,14 +18,16 @@ from audit.services import NOT_IN_TRANSACTION, audit_record
 from audit.verify import audit_chain_verify
 from core.actors import Actor, system_actor
 from tenants.models import Tenant
+from tests.audit.sealing import seal
 from tests.factories import TenantFactory
 
 ACTOR = Actor(kind="user", id="42", label="clerk@example.com")
 
 
 def _record(tenant: Tenant, n: int, action: str = "created") -> list[AuditEvent]:
+    """`n` events written in one transaction, then sealed; as stored, in the order written."""
     with transaction.atomic():
-        return [
+        written = [
             audit_record(
                 tenant=tenant,
                 actor=ACTOR,
@@ -36,6 +38,9 @@ def _record(tenant: Tenant, n: int, action: str = "created") -> list[AuditEvent]
             )
             for i in range(n)
         ]
+    seal(tenant)
+    stored = AuditEvent.objects.for_tenant(tenant).in_bulk([event.pk for event in written])
+    return [stored[event.pk] for event in written]
 
 
 CHANGES = [
@@ -85,7 +90,7 @@ def test_recording_outside_a_transaction_is_refused() -> None:
 class TestChain:
     def test_events_link_from_genesis_with_hashes_over_their_canonical_form(self, tenant: Tenant) -> None:
         events = _record(tenant, 3)
-        stored = list(AuditEvent.objects.for_tenant(tenant).order_by("sequence").values())
+        stored = list(AuditEvent.objects.for_tenant(tenant).order_by("xid", "append_seq").values())
         assert [e["sequence"] for e in stored] == [1, 2, 3]
         assert stored[0]["prev_hash"] == GENESIS_HASH
         assert stored[1]["prev_hash"] == stored[0]["hash"] == events[0].hash
@@ -141,9 +146,12 @@ def test_concurrent_writers_never_fork_the_chain() -> None:
     for thread in threads:
         thread.join()
     assert not errors
+    seal(tenant)
     report = audit_chain_verify(tenant=tenant)
     assert report.intact and report.count == threads_count * per_thread
-    sequences = list(AuditEvent.objects.for_tenant(tenant).order_by("sequence").values_list("sequence", flat=True))
+    sequences = list(
+        AuditEvent.objects.for_tenant(tenant).order_by("xid", "append_seq").values_list("sequence", flat=True)
+    )
     assert sequences == list(range(1, threads_count * per_thread + 1))
 
 
@@ -201,8 +209,13 @@ class TestVerifyCommand:
             "prev_hash": events[1].hash,
         }
         forged["hash"] = event_hash(forged)
-        with transaction.atomic():
-            AuditEvent.objects.bulk_create([AuditEvent(**forged)])
+        # Written sealed, which only someone who can switch the table's triggers off can do.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            AuditEvent.objects.bulk_create([AuditEvent(**forged, xid=events[-1].xid, append_seq=10**12)])
+            cursor.execute("SET LOCAL session_replication_role = origin")
+            cursor.execute(f'SET ROLE "{settings.DB_RUNTIME_ROLE}"')
         report = audit_chain_verify(tenant=tenant)
         assert report.broken is not None and report.broken.sequence == 4
         assert "prev_hash" in report.broken.reason

@@ -23,13 +23,14 @@ from core.actors import system_actor
 from invoices.models import Invoice
 from tenants.models import Tenant, TenantSettings
 from tenants.services import tenant_settings_update
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR, TenantFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _events(tenant: Tenant, **filters: Any) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(**filters).order_by("sequence"))
+    return list(AuditEvent.objects.for_tenant(tenant).filter(**filters).order_by("xid", "append_seq"))
 
 
 def _documents(api: APIClient) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -193,6 +194,7 @@ def test_export_writes_csv_jsonl_and_a_chain_proof(tmp_path: Path, tenant: Tenan
         "export_audit", "--tenant", tenant.slug, "--from", day, "--to", day, "--output", str(prefix), stdout=StringIO()
     )
     proof = json.loads(Path(f"{prefix}.proof.json").read_text())
+    first, last = (AuditEvent.objects.for_tenant(tenant).get(pk=event.pk) for event in (first, last))  # sealed
     assert proof["count"] == 2 and proof["chain_intact"] is True
     assert proof["first_hash"] == first.hash and proof["last_hash"] == last.hash
     assert proof["first_prev_hash"] == "0" * 64
@@ -213,7 +215,10 @@ def test_events_held_back_by_audit_deferred_are_appended_in_order_at_the_end_of_
             for name in ("first", "second", "third"):
                 audit_record(tenant=tenant, actor=TEST_ACTOR, entity_type="vendor", entity_id=name, action="created")
             assert not AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor").exists()
-        appended = list(AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor").order_by("sequence"))
+        seal(tenant)
+        appended = list(
+            AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor").order_by("xid", "append_seq")
+        )
     assert [event.entity_id for event in appended] == ["first", "second", "third"]
     assert [event.prev_hash for event in appended[1:]] == [event.hash for event in appended[:-1]]
 
@@ -233,7 +238,7 @@ def test_a_held_back_block_is_appended_at_once_onto_the_head_with_each_events_ac
     django_assert_max_num_queries: Any,
 ) -> None:
     # The demo seed holds some 4,000 services' events: appended call by call, each read the head
-    # and sent an INSERT of its own. Now one head read and one INSERT, whatever the count.
+    # and sent an INSERT of its own. Now one INSERT, whatever the count (the sealer chains them).
     tenant = TenantFactory()
     clerk = system_actor("clerk_robot")
     with transaction.atomic():
@@ -242,6 +247,7 @@ def test_a_held_back_block_is_appended_at_once_onto_the_head_with_each_events_ac
             for number in range(60):
                 actor = clerk if number % 2 else TEST_ACTOR
                 audit_record(tenant=tenant, actor=actor, entity_type="vendor", entity_id=str(number), action="created")
+    seal(tenant)
     appended = _events(tenant, entity_type="vendor")
     assert [event.entity_id for event in appended] == ["before", *map(str, range(60))]
     assert [event.sequence for event in appended] == list(range(appended[0].sequence, appended[0].sequence + 61))

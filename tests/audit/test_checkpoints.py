@@ -44,6 +44,7 @@ from recon_site.management.commands.verify_audit import NO_CHECKPOINT, NO_WITNES
 from recon_site.schedules import schedules_ensure
 from tenants import tasks as audit_tasks
 from tenants.models import Tenant
+from tests.audit.sealing import seal
 from tests.audit.test_outbox_nats import broker, stream_messages  # noqa: F401  (the NATS fixture)
 from tests.factories import InvoiceFactory, InvoiceLineFactory, TenantFactory
 
@@ -51,8 +52,9 @@ ACTOR = Actor(kind="user", id="42", label="clerk@example.com")
 
 
 def _record(tenant: Tenant, n: int) -> list[AuditEvent]:
+    """`n` events written in one transaction, then sealed; as stored."""
     with transaction.atomic():
-        return [
+        written = [
             audit_record(
                 tenant=tenant,
                 actor=ACTOR,
@@ -63,10 +65,19 @@ def _record(tenant: Tenant, n: int) -> list[AuditEvent]:
             )
             for _ in range(n)
         ]
+    seal(tenant)
+    stored = AuditEvent.objects.for_tenant(tenant).in_bulk([event.pk for event in written])
+    return [stored[event.pk] for event in written]
 
 
 def _head(tenant: Tenant) -> tuple[int, str]:
-    return AuditEvent.objects.for_tenant(tenant).order_by("-sequence").values_list("sequence", "hash").first()
+    return (
+        AuditEvent.objects.for_tenant(tenant)
+        .filter(sequence__isnull=False)
+        .order_by("-sequence")
+        .values_list("sequence", "hash")
+        .first()
+    )
 
 
 def _delete_newest_as_superuser(tenant: Tenant, count: int) -> None:

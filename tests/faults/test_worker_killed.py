@@ -33,6 +33,7 @@ from matching.services import RUN_ABANDONED, matching_run_for_tenant
 from matching.writer import DISCREPANCY_EVENT, MATCHING_ACTOR, PUBLISHED_SEVERITIES
 from tenants.models import Tenant
 from tenants.services import tenant_create, tenant_settings_update
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR
 from tests.faults.services import Process, app_environment, scratch_dir, wait_until
 
@@ -186,6 +187,7 @@ def test_a_worker_killed_mid_batch_leaves_no_invoice_half_written(bench_tenant: 
     assert not MatchRun.objects.for_tenant(tenant).filter(status=MatchRun.Status.RUNNING).exists()
 
     out = StringIO()
+    assert seal(tenant).unsealed == 0
     call_command("verify_audit", "--tenant", tenant.slug, stdout=out)  # raises on a broken chain
     assert "chain intact" in out.getvalue()
 

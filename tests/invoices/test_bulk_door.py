@@ -23,6 +23,7 @@ from invoices.documents import InvoiceDocument, InvoiceLineDocument
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus
 from invoices.services import invoice_create, invoice_create_many
 from tenants.models import Tenant
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR, VendorAliasFactory, VendorFactory
 
 # What differs between two rows written the same way at different moments.
@@ -106,6 +107,7 @@ def test_a_batch_stores_what_the_documents_sent_one_at_a_time_store(tenant: Tena
     assert stored(batch[5])[0]["document_type"] == DocumentType.CREDIT_NOTE  # the negative invoice, turned
     assert stored(batch[1])[0]["vendor_id"] is not None and stored(batch[4])[0]["vendor_id"] is None
     assert Invoice.objects.for_tenant(tenant).get(pk=batch[1].pk).amount_due == 10000  # generated: 119.00 − 19.00
+    assert seal(tenant).unsealed == 0
     report = audit_chain_verify(tenant=tenant)
     assert report.intact and report.count == AuditEvent.objects.for_tenant(tenant).count()
 
@@ -165,7 +167,7 @@ def test_credit_notes_in_a_batch_credit_and_void_an_invoice_of_the_same_batch(te
     actions = list(
         AuditEvent.objects.for_tenant(tenant)
         .filter(entity_type="invoice")
-        .order_by("sequence")
+        .order_by("xid", "append_seq")
         .values_list("entity_id", "action")
     )
     ids = [str(invoice.pk) for invoice in invoices]
@@ -176,6 +178,7 @@ def test_credit_notes_in_a_batch_credit_and_void_an_invoice_of_the_same_batch(te
         (ids[0], "transition"),
         (ids[3], "created"),
     ]
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 

@@ -26,6 +26,7 @@ from invoices.models import Invoice, InvoiceSource
 from purchasing import csv_import as purchasing_csv
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from tenants.models import Tenant
+from tests.audit.sealing import seal
 from tests.factories import PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from tests.matching.runs import run_matching
 from vendors import ingest as vendors_ingest
@@ -513,4 +514,5 @@ def test_a_receipts_file_releasing_invoices_on_hold_for_several_pos_imports_with
 
     assert response.status_code == 201, response.content
     assert set(Invoice.objects.for_tenant(tenant).values_list("status", flat=True)) == {"received"}
+    assert seal(tenant).unsealed == 0
     call_command("verify_audit", "--tenant", tenant.slug, stdout=io.StringIO())

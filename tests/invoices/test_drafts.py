@@ -41,7 +41,9 @@ def _no_tasks(settings: Any) -> None:
 
 
 def _events(invoice: Invoice) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(invoice.tenant_id).filter(entity_id=str(invoice.pk)).order_by("sequence"))
+    return list(
+        AuditEvent.objects.for_tenant(invoice.tenant_id).filter(entity_id=str(invoice.pk)).order_by("xid", "append_seq")
+    )
 
 
 def _bolts_document(purchase_order: Any, **changes: Any) -> InvoiceDocument:

@@ -47,7 +47,9 @@ def _queue_for(source: str, target: str) -> str | None:
 
 
 def _events(invoice: Invoice) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(invoice.tenant_id).filter(entity_id=str(invoice.pk)).order_by("sequence"))
+    return list(
+        AuditEvent.objects.for_tenant(invoice.tenant_id).filter(entity_id=str(invoice.pk)).order_by("xid", "append_seq")
+    )
 
 
 def test_the_table_is_the_design() -> None:

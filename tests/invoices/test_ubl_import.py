@@ -320,7 +320,7 @@ def test_a_line_of_nothing_or_with_a_contradicting_sign_is_refused(
 
 
 def _events(invoice_id: str, tenant: Tenant) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_id=invoice_id).order_by("sequence"))
+    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_id=invoice_id).order_by("xid", "append_seq"))
 
 
 def test_a_full_credit_note_voids_the_invoice_it_credits(api: APIClient, tenant: Tenant) -> None:
@@ -338,7 +338,7 @@ def test_a_full_credit_note_voids_the_invoice_it_credits(api: APIClient, tenant:
     [created] = _events(credit_note["id"], tenant)
     assert (created.actor_kind, created.actor_id) == (void.actor_kind, void.actor_id)
     assert created.after["credited_invoice_id"] == invoice["id"]
-    assert created.sequence < void.sequence  # one transaction: the credit note, then the void
+    assert created.append_seq < void.append_seq  # one transaction: the credit note, then the void
 
 
 def test_a_negative_correction_invoice_is_a_full_credit_note_too(api: APIClient, tenant: Tenant) -> None:

@@ -48,7 +48,7 @@ def test_rotation_returns_a_new_secret_once_and_the_old_one_stops_verifying(
     assert_refused(deliver(tenant, body, standard_headers(body, secret)))
     assert deliver(tenant, body, standard_headers(body, new_secret)).status_code == 201
 
-    events = AuditEvent.objects.for_tenant(tenant).filter(action="webhook_secret_rotated").order_by("sequence")
+    events = AuditEvent.objects.for_tenant(tenant).filter(action="webhook_secret_rotated").order_by("xid", "append_seq")
     assert events.count() == 2  # the fixture's rotation and this one
     latest = events.last()
     assert (latest.actor_kind, latest.after["has_webhook_secret"]) == ("api_key", True)

@@ -48,7 +48,7 @@ def transitions_of(invoice: Invoice) -> list[AuditEvent]:
     return list(
         AuditEvent.objects.for_tenant(invoice.tenant_id)
         .filter(entity_type="invoice", entity_id=str(invoice.pk), action="transition")
-        .order_by("sequence")
+        .order_by("xid", "append_seq")
     )
 
 

@@ -33,6 +33,7 @@ from review.disputes import DisputeEnd, dispute_open, dispute_resolve
 from review.match_changes import invoice_match_changes
 from review.models import DisputeOutcome, DisputeReason
 from tenants.models import Role, Tenant
+from tests.audit.sealing import seal
 from tests.document_factories import GoodsReceiptDocumentFactory
 from tests.factories import (
     BOLTS,
@@ -114,6 +115,7 @@ def test_a_late_receipt_rematches_the_invoice_in_review_and_the_discrepancy_goes
     assert (changes.previous.decision, changes.latest.decision) == ("pending_review", "approved")
     assert changes.rematch is not None and changes.rematch.from_status == "pending_review"
     assert changes.confidence_change is not None and changes.confidence_change > 0
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 
@@ -176,6 +178,7 @@ def test_an_invoice_in_dispute_stays_there_and_is_rematched_once_the_dispute_end
     matching_rematch_invoice(tenant=tenant, invoice=invoice, actor=TEST_ACTOR)
     run_matching(tenant)
     assert reload(invoice).status == "approved"  # 400 of 400 received now: clean
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 
@@ -247,6 +250,7 @@ def test_rematch_moves_the_open_skips_the_others_and_audits_each_move(tenant: Te
     for invoice in (waiting, *final.values(), draft, disputed, credit_note):
         assert reload(invoice).status == invoice.status and transitions_of(invoice) == []
     assert Invoice.objects.for_tenant(other_tenant).get(pk=foreign.pk).status == "pending_review"
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 
@@ -319,4 +323,5 @@ def test_a_tenant_tolerance_change_rematches_review_and_holds_not_overridden_ven
         after={"auto_approve_min_confidence": Decimal("0.900")},
     )
     assert outcome.moved == [overridden.pk]
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact

@@ -26,6 +26,7 @@ from review.models import DisputeReason
 from tenants.models import Role, Tenant
 from tenants.selectors import amount_limits_for
 from tenants.services import currency_limit_delete, currency_limit_save
+from tests.audit.sealing import seal
 from tests.document_factories import (
     GoodsReceiptDocumentFactory,
     InvoiceDocumentFactory,
@@ -127,6 +128,7 @@ def test_a_po_created_later_rematches_the_invoices_that_named_it(tenant: Tenant,
     assert old.pk == first.pk and waiting.latest_match_id == new.pk  # the old result is history
     assert new.purchase_order_id == purchase_order.pk == waiting.purchase_order_id
     assert "po_not_found" not in [kind for kind, _ in found(new)]
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 
@@ -231,6 +233,7 @@ def test_a_credit_note_for_an_invoice_in_review_rematches_it_in_the_next_run(ten
     # Seen by the new match: the next run leaves it alone.
     run_matching(tenant)
     assert len(results_of(reload(invoice))) == 2
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 

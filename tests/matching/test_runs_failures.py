@@ -30,6 +30,7 @@ from invoices.models import Invoice, InvoiceStatus
 from matching.models import MatchResult, MatchRun
 from matching.services import matching_drain_tenant
 from tenants.models import Tenant
+from tests.audit.sealing import seal
 from tests.factories import BOLTS, TEST_ACTOR, InvoiceFactory, PurchaseOrderFactory
 from tests.matching.runs import (
     acme_vendor,
@@ -117,6 +118,7 @@ def test_a_failed_bulk_write_falls_back_to_one_savepoint_per_invoice(
         assert len(results_of(invoice)) == 1 and len(transitions_of(invoice)) == 1
     assert MatchResult.objects.for_tenant(tenant).count() == 2
     assert [m.payload["event_type"] for m in OutboxMessage.objects.for_tenant(tenant)] == ["invoice.approved"] * 2
+    assert seal(tenant).unsealed == 0
     call_command("verify_audit", "--tenant", tenant.slug, stdout=StringIO())
 
 
@@ -143,6 +145,7 @@ def test_audit_events_held_back_go_with_a_rolled_back_bulk_write(
     for invoice in (first, third):
         assert len(transitions_of(invoice)) == 1  # not 2: the bulk attempt's event went with it
     assert transitions_of(bad) == []
+    assert seal(tenant).unsealed == 0
     call_command("verify_audit", "--tenant", tenant.slug, stdout=StringIO())
 
 
@@ -173,6 +176,7 @@ def test_a_statement_postgresql_refuses_in_the_pipelined_write_falls_back_to_one
     for invoice in (first, third):
         assert reload(invoice).status == "approved"
         assert len(results_of(invoice)) == 1 and len(transitions_of(invoice)) == 1
+    assert seal(tenant).unsealed == 0
     call_command("verify_audit", "--tenant", tenant.slug, stdout=StringIO())
 
 

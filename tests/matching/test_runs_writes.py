@@ -22,6 +22,7 @@ from matching.models import Discrepancy
 from matching.writer import DISCREPANCY_EVENT
 from purchasing.services import goods_receipt_create, purchase_order_create
 from tenants.models import Tenant
+from tests.audit.sealing import seal
 from tests.document_factories import GoodsReceiptDocumentFactory, InvoiceDocumentFactory, PurchaseOrderDocumentFactory
 from tests.factories import BOLTS, HOSES, TEST_ACTOR, Line, PurchaseOrderFactory, VendorFactory
 from tests.matching.runs import (
@@ -226,6 +227,7 @@ def test_what_a_run_writes_for_one_invoice(tenant: Tenant) -> None:
 
     # vendor, alias, PO, receipt, invoice: one event each; the run: one more.
     out = StringIO()
+    assert seal(tenant).unsealed == 0
     call_command("verify_audit", "--tenant", tenant.slug, stdout=out)
     assert f"{tenant.slug}: 6 events, chain intact" in out.getvalue()
 

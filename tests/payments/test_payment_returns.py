@@ -138,7 +138,7 @@ def test_a_settled_transfer_returned_by_the_bank_reopens_its_invoices_with_a_dis
     events = OutboxMessage.objects.for_tenant(tenant).filter(subject__endswith="discrepancy.detected")
     assert {event.payload["payload"]["discrepancy_type"] for event in events} == {"payment_returned"}
     trail = AuditEvent.objects.for_tenant(tenant).filter(entity_type="invoice", entity_id=str(books["n1"].pk))
-    last_move = trail.filter(action="transition").order_by("-sequence").first()
+    last_move = trail.filter(action="transition").order_by("-xid", "-append_seq").first()
     assert last_move is not None and last_move.after["status"] == InvoiceStatus.APPROVED
     returned = trail.get(action="payment_returned")
     assert returned.after["reason"] == "account closed (AC04)"
@@ -157,7 +157,7 @@ def test_a_transfer_returned_before_it_was_booked_moves_scheduled_invoices_back_
     last = (
         AuditEvent.objects.for_tenant(tenant)
         .filter(entity_type="invoice", entity_id=str(books["n2"].pk), action="transition")
-        .order_by("-sequence")
+        .order_by("-xid", "-append_seq")
         .first()
     )
     assert last is not None

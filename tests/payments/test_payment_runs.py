@@ -164,7 +164,7 @@ def test_a_clerk_removes_and_adds_back_a_line_and_an_invoice_is_in_one_live_run_
     actions = list(
         AuditEvent.objects.for_tenant(tenant)
         .filter(entity_id=str(run.pk))
-        .order_by("sequence")
+        .order_by("xid", "append_seq")
         .values_list("action", flat=True)
     )
     assert actions == ["payment_run_proposed", "payment_run_line_removed", "payment_run_line_added"]
@@ -253,7 +253,7 @@ def test_cancelling_an_approved_run_puts_its_invoices_back_to_approved(tenant: T
     run.refresh_from_db()
     assert run.status == PaymentRunStatus.CANCELLED and run.cancel_reason == "Bank holiday"
     assert _status(books["n1"]) == InvoiceStatus.APPROVED
-    moves = AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(books["n1"].pk)).order_by("sequence")
+    moves = AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(books["n1"].pk)).order_by("xid", "append_seq")
     assert [(e.before["status"], e.after["status"]) for e in moves] == [
         ("approved", "payment_scheduled"),
         ("payment_scheduled", "approved"),

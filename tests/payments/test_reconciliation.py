@@ -82,7 +82,9 @@ def balance(invoice: Invoice) -> int:
 def events(tenant: Tenant, entity_id: Any) -> list[tuple[str, dict[str, Any]]]:
     return [
         (event.action, event.after)
-        for event in AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(entity_id)).order_by("sequence")
+        for event in AuditEvent.objects.for_tenant(tenant)
+        .filter(entity_id=str(entity_id))
+        .order_by("xid", "append_seq")
     ]
 
 

@@ -25,6 +25,7 @@ from payments.statements import camt053 as camt_module
 from payments.statements import csv_rows as csv_rows_module
 from payments.statements import mt940_swift as mt940_module
 from tenants.models import Tenant
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR
 
 TESTDATA = Path(__file__).resolve().parent / "testdata"
@@ -84,6 +85,7 @@ def test_reimporting_the_same_statement_adds_nothing(api: APIClient, tenant: Ten
     assert report["previous_import_ids"] == [first["import_id"]]
     assert report["warnings"][0] == WARN_ALREADY_IMPORTED.format(import_id=first["import_id"])
     assert Payment.objects.for_tenant(tenant).count() == 97
+    assert seal(tenant).unsealed == 0
     call_command("verify_audit", "--tenant", tenant.slug, stdout=io.StringIO())  # raises if the chain broke
 
 

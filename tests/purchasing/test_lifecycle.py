@@ -50,7 +50,7 @@ def _po_events(purchase_order: PurchaseOrder) -> list[AuditEvent]:
     return list(
         AuditEvent.objects.for_tenant(purchase_order.tenant_id)
         .filter(entity_type="purchase_order", entity_id=str(purchase_order.pk), action="transition")
-        .order_by("sequence")
+        .order_by("xid", "append_seq")
     )
 
 

@@ -62,7 +62,7 @@ def assignment_events(invoice: Invoice) -> list[AuditEvent]:
     return list(
         AuditEvent.objects.for_tenant(invoice.tenant_id)
         .filter(entity_type="invoice", entity_id=str(invoice.pk), action="assigned")
-        .order_by("sequence")
+        .order_by("xid", "append_seq")
     )
 
 

@@ -37,6 +37,7 @@ from review.models import Dispute, DisputeAttachment, DisputeComment
 from source_files.models import SourceFile
 from source_files.selectors import source_file_open
 from tenants.models import Role, Tenant
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,13 +94,14 @@ def test_a_comment_carries_files_each_kept_and_audited(tenant: Tenant, dispute: 
     with source_file_open(shown[0].source_file) as binary:
         assert binary.read() == PDF_BYTES
     events = AuditEvent.objects.for_tenant(tenant).filter(entity_type="dispute", entity_id=str(dispute.pk),
-                                                          action="attached").order_by("sequence")  # fmt: skip
+                                                          action="attached").order_by("xid", "append_seq")  # fmt: skip
     assert [event.after["filename"] for event in events] == ["corrected-quote.pdf", "damaged.png"]
     first = events[0]
     assert first.after["sha256"] == hashlib.sha256(PDF_BYTES).hexdigest()
     assert first.after["size"] == len(PDF_BYTES)
     assert first.after["comment_id"] == str(comment.pk)
     assert first.actor_id == TEST_ACTOR.id
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 

@@ -28,6 +28,7 @@ from review.disputes import (
 from review.models import Dispute, DisputeOutcome, DisputeStatus, Notification
 from review.people import NOT_A_MEMBER
 from tenants.models import Role, Tenant
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory, VendorFactory
 from tests.matching.runs import reload
 
@@ -64,7 +65,7 @@ def opened(tenant: Tenant, clerk: Any, invoice: Invoice | None = None, **fields:
 
 
 def _events(tenant: Tenant, entity_id: Any) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(entity_id)).order_by("sequence"))
+    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(entity_id)).order_by("xid", "append_seq"))
 
 
 def test_opening_disputes_the_invoice_with_a_reason_an_owner_and_a_first_note(tenant: Tenant, clerk: Any) -> None:
@@ -190,4 +191,5 @@ def test_the_chain_verifies_after_a_dispute(tenant: Tenant, clerk: Any) -> None:
     dispute_comment_add(tenant=tenant, dispute=dispute, actor=TEST_ACTOR, author=clerk, body="Called them.")
     dispute_resolve(tenant=tenant, dispute=dispute, actor=TEST_ACTOR, role=Role.CLERK,
                     end=DisputeEnd(DisputeOutcome.BACK_TO_REVIEW, "Explained."))  # fmt: skip
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact

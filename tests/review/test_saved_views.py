@@ -35,7 +35,9 @@ def _actor(user: Any) -> Actor:
 
 
 def _events(tenant: Tenant) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_type=SAVED_VIEW_ENTITY).order_by("sequence"))
+    return list(
+        AuditEvent.objects.for_tenant(tenant).filter(entity_type=SAVED_VIEW_ENTITY).order_by("xid", "append_seq")
+    )
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ MIGRATION = importlib.import_module("tenants.migrations.0006_currency_limits_and
 
 
 def _events(tenant: Tenant, entity_type: str) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_type=entity_type).order_by("sequence"))
+    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_type=entity_type).order_by("xid", "append_seq"))
 
 
 # --- amount limits per currency --------------------------------------------------------------

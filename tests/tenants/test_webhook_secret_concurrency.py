@@ -25,6 +25,7 @@ from audit.verify import audit_chain_verify
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from tenants.http.views import LOG_CONFLICT_GIVEN_UP, LOG_CONFLICT_RETRY
 from tenants.services import api_key_create
+from tests.audit.sealing import seal
 from tests.factories import TEST_ACTOR, InvoiceFactory, TenantFactory, VendorFactory
 
 ROTATE = "/api/webhook-secret/rotate"
@@ -123,4 +124,5 @@ def test_rotating_the_webhook_secret_while_documents_are_written_never_fails_a_r
         entity_type="tenant", action__in=["webhook_secret_rotated", "webhook_secret_set"]
     )
     assert rotations.count() == kinds["rotate"] + kinds["set"]
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact

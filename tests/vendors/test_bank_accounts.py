@@ -18,6 +18,7 @@ from core.bank_accounts import account_hash, decrypt_account
 from core.exceptions import ConflictError, DocumentInvalid
 from core.tenancy.scoping import tenant_cursor
 from tenants.models import Role, Tenant, TenantSettings
+from tests.audit.sealing import seal
 from tests.factories import MembershipFactory, UserFactory, VendorFactory
 from vendors.bank_accounts import (
     ACCOUNT_NUMBER_INVALID,
@@ -86,7 +87,9 @@ def proposed(tenant: Tenant, vendor: Vendor, clerk: Any, **typed: str) -> Vendor
 
 
 def _events(tenant: Tenant) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_bank_account").order_by("sequence"))
+    return list(
+        AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_bank_account").order_by("xid", "append_seq")
+    )
 
 
 # --- what is accepted, what is refused -------------------------------------------------------------
@@ -212,6 +215,7 @@ def test_another_person_approves_it_payable_after_the_tenant_cooling_off_days_an
     assert [event.action for event in events] == ["bank_account_proposed", "bank_account_approved"]
     assert events[0].actor_id == str(clerk.pk) and events[1].actor_id == str(approver.pk)
     assert events[1].before["status"] == "pending" and events[1].after["status"] == "active"
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 

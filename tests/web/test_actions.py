@@ -38,7 +38,7 @@ def _last_review_event(invoice: Invoice) -> AuditEvent:
     return (
         AuditEvent.objects.for_tenant(invoice.tenant_id)
         .filter(entity_type="invoice", entity_id=str(invoice.pk), action="transition")
-        .latest("sequence")
+        .latest("xid", "append_seq")
     )
 
 

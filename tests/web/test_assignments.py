@@ -197,7 +197,7 @@ def test_the_digest_is_switched_on_and_off_on_my_work(tenant: Tenant, cleo: Memb
     assert not Membership.objects.for_tenant(tenant).get(pk=cleo.pk).digest_email
     assert client.get(reverse("web:my-digest")).status_code == 302  # GET: back to My work
     events = AuditEvent.objects.for_tenant(tenant).filter(entity_type="membership", entity_id=str(cleo.pk))
-    assert [event.after["digest_email"] for event in events.order_by("sequence")] == [True, False]
+    assert [event.after["digest_email"] for event in events.order_by("xid", "append_seq")] == [True, False]
 
 
 def test_the_review_service_level_is_a_setting(tenant: Tenant) -> None:

@@ -15,6 +15,7 @@ from django.conf import settings
 from audit.models import AuditEvent
 from audit.verify import audit_chain_verify
 from tenants.models import Role
+from tests.audit.sealing import seal
 from tests.factories import MembershipFactory, TenantFactory, UserFactory, VendorFactory
 from tests.web.browser import chromium_page, log_in
 from vendors.models import BankAccountStatus, Vendor, VendorBankAccount
@@ -81,4 +82,5 @@ def test_a_clerk_proposes_an_iban_and_another_person_approves_it(live_server: An
     assert account.status == BankAccountStatus.ACTIVE and account.decided_by_label == "ada-approver"
     actions = AuditEvent.objects.for_tenant(vendor.tenant_id).filter(entity_type="vendor_bank_account")
     assert sorted(actions.values_list("action", flat=True)) == ["bank_account_approved", "bank_account_proposed"]
+    assert seal(vendor.tenant_id).unsealed == 0
     assert audit_chain_verify(tenant=vendor.tenant_id).intact

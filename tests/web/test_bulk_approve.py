@@ -80,7 +80,7 @@ def test_only_clean_invoices_are_approved(approver: Client, scenario: Scenario) 
     event = (
         AuditEvent.objects.for_tenant(scenario.tenant)
         .filter(entity_type="invoice", entity_id=str(clean.pk))
-        .latest("sequence")
+        .latest("xid", "append_seq")
     )
     assert event.actor_kind == "user" and event.after["review_action"] == "approve"
     page = approver.get(response["Location"]).content.decode()

@@ -20,6 +20,7 @@ from invoices.models import DocumentType, Invoice, InvoiceStatus
 from payments.reconciliation.loading import open_balances
 from review.models import Dispute, DisputeOutcome, DisputeStatus
 from tenants.models import Role
+from tests.audit.sealing import seal
 from tests.factories import MembershipFactory, PaymentFactory, TenantFactory, UserFactory
 from tests.web.browser import chromium_page, log_in
 from tests.web.conftest import build_scenario
@@ -183,6 +184,7 @@ def test_a_partial_credit_note_ends_the_dispute_and_less_is_owed(live_server: An
     moves = AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(invoice.pk), action="transition")
     back = moves.get(before__status=InvoiceStatus.DISPUTED)
     assert back.after["status"] == InvoiceStatus.PENDING_REVIEW
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 
@@ -220,4 +222,5 @@ def test_a_credit_note_in_full_voids_the_invoice_and_ends_the_dispute(live_serve
     )
     ended = AuditEvent.objects.for_tenant(tenant).filter(entity_id=str(dispute.pk), action="transition").get()
     assert ended.after["outcome"] == DisputeOutcome.CREDITED
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact

@@ -21,6 +21,7 @@ from invoices.models import Invoice, InvoiceStatus
 from invoices.services import invoice_create
 from purchasing.models import GoodsReceipt
 from tenants.models import Role
+from tests.audit.sealing import seal
 from tests.document_factories import InvoiceDocumentFactory
 from tests.factories import (
     BOLTS,
@@ -143,7 +144,7 @@ def test_the_goods_arrive_and_the_invoice_on_hold_is_matched_again_and_approved(
     moves = list(
         AuditEvent.objects.for_tenant(invoice.tenant_id)
         .filter(entity_type="invoice", entity_id=str(invoice.pk), action="transition")
-        .order_by("sequence")
+        .order_by("xid", "append_seq")
     )
     # Held by matching, sent back to matching by the receipt's door, approved by the next run.
     assert [(event.before["status"], event.after["status"], event.actor_label) for event in moves] == [
@@ -153,4 +154,5 @@ def test_the_goods_arrive_and_the_invoice_on_hold_is_matched_again_and_approved(
     ]
     assert moves[1].after["goods_receipt_id"] == str(receipt.pk)
     assert moves[2].after["match"]["discrepancies"] == []
+    assert seal(invoice.tenant).unsealed == 0
     assert audit_chain_verify(tenant=invoice.tenant).intact

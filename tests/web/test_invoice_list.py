@@ -200,7 +200,9 @@ def test_the_export_is_a_download_named_for_the_day(clerk: Client, scenario: Sce
 
 
 def _events(tenant: Tenant) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_type=SAVED_VIEW_ENTITY).order_by("sequence"))
+    return list(
+        AuditEvent.objects.for_tenant(tenant).filter(entity_type=SAVED_VIEW_ENTITY).order_by("xid", "append_seq")
+    )
 
 
 def test_a_clerk_saves_opens_renames_and_deletes_a_view(clerk: Client, scenario: Scenario) -> None:

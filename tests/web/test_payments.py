@@ -159,7 +159,7 @@ def test_accept_allocates_and_moves_the_invoice_with_the_user_in_the_audit(clerk
     event = (
         AuditEvent.objects.for_tenant(books.tenant)
         .filter(entity_type="invoice", entity_id=str(books.first.pk))
-        .latest("sequence")
+        .latest("xid", "append_seq")
     )
     assert (event.actor_kind, event.actor_id) == ("user", _user_id(clerk))
     assert event.after["status"] == InvoiceStatus.RECONCILED

@@ -12,6 +12,7 @@ from django.urls import reverse
 from audit.verify import audit_chain_verify
 from invoices.models import Invoice
 from tenants.models import Role, Tenant
+from tests.audit.sealing import seal
 from tests.factories import MembershipFactory
 from tests.matching.runs import reload, results_of, run_matching, transitions_of
 from tests.web.conftest import Scenario
@@ -66,6 +67,7 @@ def test_every_member_rematches_an_open_invoice_and_sees_what_changed(
     assert 'data-testid="change-decision"' in page and "(unchanged)" in page
     assert 'data-testid="discrepancy-kept"' in page  # the price still differs: nothing gone, nothing new
     assert 'data-testid="discrepancy-gone"' not in page and 'data-testid="discrepancy-added"' not in page
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 

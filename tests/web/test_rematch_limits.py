@@ -10,6 +10,7 @@ from django.urls import reverse
 from audit.verify import audit_chain_verify
 from recon_site.tenant_settings.views_matching import REMATCHED
 from tenants.models import Role, Tenant
+from tests.audit.sealing import seal
 from tests.factories import MembershipFactory
 from tests.matching.runs import reload, results_of, run_matching, transitions_of
 from tests.web.conftest import Scenario
@@ -72,6 +73,7 @@ def test_a_price_floor_in_eur_rematches_the_eur_invoices_in_review_and_says_how_
     assert "are being matched again" not in _saved(admin, price_tolerance_floor="1.00")
     assert "are being matched again" not in _saved(admin, price_tolerance_floor="1.00", write_off_max="9.00")
     assert reload(scenario.duplicate).status == "pending_review"
+    assert seal(tenant).unsealed == 0
     assert audit_chain_verify(tenant=tenant).intact
 
 

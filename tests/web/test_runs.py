@@ -34,7 +34,7 @@ def test_an_approver_starts_a_run(approver: Client, scenario: Scenario) -> None:
     run = MatchRun.objects.for_tenant(scenario.tenant).latest("created_at")
     assert MatchRun.objects.for_tenant(scenario.tenant).count() == before + 1
     assert (run.status, run.trigger, run.requested_by_kind) == ("queued", "api", "user")
-    event = AuditEvent.objects.for_tenant(scenario.tenant).filter(entity_type="match_run").latest("sequence")
+    event = AuditEvent.objects.for_tenant(scenario.tenant).filter(entity_type="match_run").latest("xid", "append_seq")
     assert event.actor_kind == "user" and event.action == "requested"
     assert 'data-testid="start-run"' in approver.get(reverse("web:runs")).content.decode()
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tenants.models import Role
+from tenants.models import Role, Tenant
+from tests.audit.sealing import seal
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.web.browser import chromium_page, log_in
 
@@ -49,6 +50,14 @@ def test_an_admin_changes_the_price_tolerance_and_sees_it_in_the_audit_trail(
         trail = page.get_by_test_id("audit-trail")
         trail.get_by_text("Price tolerance (%): 2.000 → 3.500").wait_for()
         assert "Matching settings: Changed" in trail.inner_text() and admin_username in trail.inner_text()
+        # No worker runs here: the change is on the trail, marked as not in the hash chain yet,
+        # until its seal runs (audit.sealer); then the mark is gone.
+        change = trail.get_by_role("row").filter(has_text="Price tolerance (%)")
+        assert "not sealed yet" in change.inner_text()
+        seal(Tenant.objects.get(name="Acme Manufacturing"))
+        page.reload()
+        change = page.get_by_test_id("audit-trail").get_by_role("row").filter(has_text="Price tolerance (%)")
+        assert "not sealed yet" not in change.inner_text()
         assert (
             "Reject invoices with: Duplicate invoice → Duplicate invoice, PO is another vendor's" in trail.inner_text()
         )

@@ -6,6 +6,11 @@ Writes the tenant's audit events in the period as CSV (`PATH.csv`) and JSON line
 An auditor can re-hash the JSON lines with the rules in audit/chain.py and check that they link
 from `first_prev_hash` to `last_hash`.
 
+The chain is sealed first (audit.sealer); events still not sealed (their transaction committed
+after an older one still open) are exported too, in the order they will be chained, with no
+`sequence` or hashes, and the CSV's `sealed` column says `no`: no chain vouches for them yet. The
+proof's hashes and sequences are those of the sealed events; `unsealed` counts the others.
+
 Every export also takes a signed checkpoint of the whole chain (audit.checkpoints): it is in the
 proof file, queued for NATS, and appended to `--checkpoints FILE` (default `AUDIT_CHECKPOINT_FILE`),
 so a later `verify_audit --checkpoints FILE` shows whether events seen at export time went missing.
@@ -26,7 +31,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.chain import canonical_timestamp
 from audit.checkpoints import audit_checkpoint_take
 from audit.fields import PUBLISHED_FIELDS
-from audit.models import AuditEvent
+from audit.models import CHAIN_ORDER, AuditEvent
+from audit.sealer import audit_seal
 from audit.verify import audit_chain_verify
 from core.csv_safe import csv_cell
 from core.tenancy.rls import tenant_scope
@@ -64,21 +70,23 @@ class Command(BaseCommand):
             raise CommandError("--to must not be before --from.")
         prefix = Path(options["output"])
         prefix.parent.mkdir(parents=True, exist_ok=True)
+        with tenant_scope(tenant):
+            audit_seal(tenant=tenant)
         events = (
             AuditEvent.objects.for_tenant(tenant)
             .filter(occurred_at__gte=start, occurred_at__lt=end)
-            .order_by("sequence")
+            .order_by(*CHAIN_ORDER)
             # The event as a tenant's reader gets it; the JSON lines add `tenant_id` back, so each
             # line holds exactly what the hash covers, and the hash.
             .values(*PUBLISHED_FIELDS)
         )
-        count, first, last = 0, None, None
+        count, unsealed, first, last = 0, 0, None, None
         with (
             open(f"{prefix}.csv", "w", newline="", encoding="utf-8") as csv_file,
             open(f"{prefix}.jsonl", "w", encoding="utf-8") as jsonl_file,
         ):
             writer = csv.writer(csv_file)
-            writer.writerow(PUBLISHED_FIELDS)
+            writer.writerow([*PUBLISHED_FIELDS, "sealed"])
             for event in events.iterator(chunk_size=2000):
                 row = {**event, "occurred_at": canonical_timestamp(event["occurred_at"])}
                 jsonl_file.write(json.dumps({"tenant_id": str(tenant.pk), **row}, sort_keys=True, ensure_ascii=False))
@@ -88,9 +96,13 @@ class Command(BaseCommand):
                         csv_cell(json.dumps(row[c], sort_keys=True) if c in ("before", "after") else row[c])
                         for c in PUBLISHED_FIELDS
                     ]
+                    + ["yes" if row["sequence"] is not None else "no"]
                 )
-                first = first or row
-                last = row
+                if row["sequence"] is not None:
+                    first = first or row
+                    last = row
+                else:
+                    unsealed += 1
                 count += 1
         report = audit_chain_verify(tenant=tenant)
         checkpoint_file = (
@@ -107,6 +119,7 @@ class Command(BaseCommand):
             "from": options["date_from"].isoformat(),
             "to": options["date_to"].isoformat(),
             "count": count,
+            "unsealed": unsealed,
             "first_sequence": first["sequence"] if first else None,
             "last_sequence": last["sequence"] if last else None,
             "first_prev_hash": first["prev_hash"] if first else None,

@@ -10,6 +10,8 @@ row was altered, deleted, or inserted out of order; the missing tail ("the chain
 N but the checkpoint of … saw sequence M …") when the newest events were deleted; a checkpointed
 position whose hash changed; a checkpoint whose signature does not verify (forged) or that cannot
 be read. A tenant no checkpoint has seen yet is only noted: its newest events cannot be vouched for.
+So are events not sealed yet (audit.sealer): their number and the age of the oldest; they are
+outside the chain, and only the sealed events are verified.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from tenants.management.options import tenant_option
 from tenants.models import Tenant
 
 NO_CHECKPOINT = "{slug}: no checkpoint has seen this chain yet: deleted newest events could not be detected"
+UNSEALED = (
+    "{slug}: {count} events not sealed yet (the oldest written {age:.1f} s ago): "
+    "no chain vouches for them until `seal_audit` or its schedule runs"
+)
 NO_WITNESS = "NOTE: no checkpoints read (no file at {path}; --nats not given): deleted newest events cannot be detected"
 
 
@@ -118,6 +124,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{tenant.slug}: BROKEN at event #{report.broken.sequence} (id {report.broken.event_id}): "
                 f"{report.broken.reason}; {report.count} events before it verify."
+            )
+        if report.unsealed.count:
+            self.stdout.write(
+                UNSEALED.format(
+                    slug=tenant.slug, count=report.unsealed.count, age=report.unsealed.oldest_age_seconds() or 0.0
+                )
             )
         problems = [u.problem for u in reading.unreadable if u.tenant_id == str(tenant.pk)]
         checkpoints = audit_checkpoints_compare(
