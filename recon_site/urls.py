@@ -18,7 +18,7 @@ from payments.runs.apis import PaymentRunViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from recon_site.audit_api import AuditEventViewSet
 from review.apis import InvoiceViewSet
-from review.approval_apis import ApprovalDelegationViewSet
+from review.approval_apis import ApprovalDelegationViewSet, ApprovalRuleViewSet
 from review.dispute_apis import DisputeViewSet, InvoiceAssignViewSet
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
@@ -35,6 +35,7 @@ router.register("payments", PaymentViewSet, basename="payment")
 router.register("payment-allocations", PaymentAllocationViewSet, basename="payment-allocation")
 router.register("cash", CashViewSet, basename="cash")
 router.register("approval-delegations", ApprovalDelegationViewSet, basename="approval-delegation")
+router.register("approval-rules", ApprovalRuleViewSet, basename="approval-rule")
 router.register("payment-runs", PaymentRunViewSet, basename="payment-run")
 router.register("disputes", DisputeViewSet, basename="dispute")
 

@@ -20,7 +20,12 @@ from tenants.http.views import TenantAPIMixin
 from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose, vendor_bank_account_reject
 from vendors.models import Vendor, VendorBankAccount
 from vendors.selectors import vendor_bank_account_payable, vendor_bank_accounts, vendor_list
-from vendors.services import vendor_create, vendor_payment_terms_update
+from vendors.services import (
+    CATEGORY_MAX_LENGTH,
+    vendor_category_update,
+    vendor_create,
+    vendor_payment_terms_update,
+)
 from vendors.tax_ids import tax_id_warnings
 from vendors.terms import NET_DAYS_MAX, payment_terms_label
 
@@ -50,6 +55,7 @@ class VendorOutputSerializer(serializers.ModelSerializer):
             "currency",
             "external_id",
             "is_active",
+            "category",
             "aliases",
             "warnings",
             "payment_net_days",
@@ -91,6 +97,15 @@ class VendorPaymentTermsInputSerializer(serializers.Serializer):
         help_text="Percent off, more than 0 and less than 100.",
     )
     discount_days = serializers.IntegerField(allow_null=True, min_value=0, max_value=NET_DAYS_MAX)
+
+
+@extend_schema_serializer(component_name="VendorCategoryInput")
+class VendorCategoryInputSerializer(serializers.Serializer):
+    category = serializers.CharField(
+        max_length=CATEGORY_MAX_LENGTH,
+        allow_blank=True,
+        help_text='The tenant\'s own grouping, e.g. "Logistics"; empty clears it. Approval rules may name it.',
+    )
 
 
 class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
@@ -190,6 +205,13 @@ class VendorViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             required=False, allow_blank=True, default="", help_text="The vendor's usual currency; empty if none."
         )
         external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+        category = serializers.CharField(
+            max_length=CATEGORY_MAX_LENGTH,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text='The tenant\'s own grouping, e.g. "Logistics"; approval rules may name it.',
+        )
 
         # vendors.services: VENDOR_NAME_REQUIRED (a name of punctuation alone names nobody).
         schema_rules = {"properties": {"name": {"pattern": LETTER_OR_DIGIT_PATTERN}}}
@@ -224,6 +246,22 @@ class VendorViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         incoming.is_valid(raise_exception=True)
         vendor = vendor_payment_terms_update(
             tenant=self.tenant, vendor=vendor, actor=self.actor, **incoming.validated_data
+        )
+        return Response(VendorOutputSerializer(vendor).data)
+
+    @extend_schema(
+        summary="Set or clear the vendor's category",
+        description="The tenant's own grouping (free text, compared case-insensitively by approval rules). Audited.",
+        request=VendorCategoryInputSerializer,
+        responses={200: VendorOutputSerializer},
+    )
+    @action(detail=True, methods=["put"], url_path="category")
+    def category(self, request: Request, pk: str) -> Response:
+        vendor = self.get_object()  # first: another tenant's vendor is a 404, whatever the body
+        incoming = VendorCategoryInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        vendor = vendor_category_update(
+            tenant=self.tenant, vendor=vendor, actor=self.actor, category=incoming.validated_data["category"]
         )
         return Response(VendorOutputSerializer(vendor).data)
 

@@ -29,6 +29,17 @@ def vendor_list(*, tenant: Tenant) -> TenantQuerySet:
     return Vendor.objects.for_tenant(tenant)
 
 
+def vendor_categories(*, tenant: Tenant) -> list[str]:
+    """The categories the tenant's vendors have, sorted (offered as one types a category)."""
+    return list(
+        Vendor.objects.for_tenant(tenant)
+        .exclude(category="")
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()
+    )
+
+
 def vendor_resolve_exact(
     *, tenant: Tenant, vendor_id: uuid.UUID | None = None, tax_id: str = "", name: str = ""
 ) -> Vendor | None:
