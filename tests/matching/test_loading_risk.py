@@ -165,6 +165,27 @@ def test_the_same_bill_through_two_vendors_paying_one_account_is_flagged(tenant:
 
 
 @pytest.mark.django_db
+def test_an_account_another_vendors_earlier_invoice_named_counts_though_on_no_record(tenant: Tenant) -> None:
+    """The shell vendor never had the account put on its record: its earlier bill named it, and
+    the same bill now comes through another vendor paying to that account."""
+    real = VendorFactory(tenant=tenant, name="Real Supplies")
+    shell = VendorFactory(tenant=tenant, name="Reel Supplies")
+    InvoiceFactory(
+        vendor=shell, invoice_number="R-311", total_amount=480_000, status=InvoiceStatus.APPROVED, **naming(IBAN)
+    )
+    InvoiceFactory(vendor=shell, invoice_number="R-312", total_amount=480_000, status=InvoiceStatus.REJECTED,
+                   **naming(FOREIGN_IBAN))  # fmt: skip
+    copy = InvoiceFactory(vendor=real, invoice_number="X-9", total_amount=480_000, **naming(IBAN))
+    elsewhere = InvoiceFactory(vendor=real, invoice_number="X-10", total_amount=480_000, **naming(NEW_IBAN))
+    run_matching(tenant)
+    message = messages_of(reload(copy))["shared_bank_account"]
+    assert message.startswith("Account ****4300 is also Reel Supplies's, whose invoice R-311")
+    assert "the same total 4800.00 EUR" in message
+    # Another account, and a rejected invoice naming one, count for nothing.
+    assert "shared_bank_account" not in messages_of(reload(elsewhere))
+
+
+@pytest.mark.django_db
 def test_a_payment_run_leaves_out_an_invoice_naming_an_account_not_on_record(tenant: Tenant) -> None:
     acme = VendorFactory(tenant=tenant, name="ACME")
     approved_account(tenant, acme, IBAN)
