@@ -19,7 +19,12 @@ from core.http.schema import LETTER_OR_DIGIT_PATTERN
 from tenants.http.views import TenantAPIMixin
 from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose, vendor_bank_account_reject
 from vendors.models import Vendor, VendorBankAccount
-from vendors.selectors import vendor_bank_account_payable, vendor_bank_accounts, vendor_list
+from vendors.selectors import (
+    bank_account_warnings,
+    vendor_bank_account_payable,
+    vendor_bank_accounts,
+    vendor_list,
+)
 from vendors.services import (
     CATEGORY_MAX_LENGTH,
     vendor_category_update,
@@ -34,7 +39,10 @@ BANK_ACCOUNT_NOT_FOUND = "This vendor has no bank account with this id."
 
 class VendorWarningSerializer(serializers.Serializer):
     field = serializers.CharField()
-    code = serializers.CharField(help_text="tax_id_not_valid: the tax id fails its country's check (python-stdnum).")
+    code = serializers.CharField(
+        help_text="tax_id_not_valid: the tax id fails its country's check (python-stdnum); bank_account_shared: "
+        "the account is on record for another of your vendors too."
+    )
     message = serializers.CharField()
 
 
@@ -117,6 +125,17 @@ class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
     proposed_at = serializers.DateTimeField(source="created_at")
     decided_by = serializers.CharField(source="decided_by_label")
     replaces_id = serializers.UUIDField(allow_null=True)
+    warnings = serializers.SerializerMethodField(
+        help_text="What deserves a second look, never a refusal: bank_account_shared, the account is on record "
+        "for another of your vendors too."
+    )
+
+    @extend_schema_field(VendorWarningSerializer(many=True))
+    def get_warnings(self, account: VendorBankAccount) -> list[dict[str, str]]:
+        return [
+            {"field": warning.field, "code": warning.code, "message": warning.message}
+            for warning in bank_account_warnings(tenant=account.tenant, account=account)
+        ]
 
     class Meta:
         model = VendorBankAccount
@@ -139,6 +158,7 @@ class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
             "decision_comment",
             "usable_from",
             "replaces_id",
+            "warnings",
         ]
 
 

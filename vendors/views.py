@@ -29,7 +29,7 @@ from vendors.bank_accounts import (
 )
 from vendors.forms import BankAccountDecideForm, BankAccountProposeForm, PaymentTermsForm, VendorCategoryForm
 from vendors.models import BankAccountStatus, Vendor
-from vendors.selectors import vendor_bank_accounts, vendor_categories, vendor_list
+from vendors.selectors import bank_account_warnings, vendor_bank_accounts, vendor_categories, vendor_list
 from vendors.services import vendor_category_update, vendor_payment_terms_update
 from vendors.terms import NO_TERMS, payment_terms_label
 
@@ -98,6 +98,8 @@ def bank_accounts_context(
         "active": active,
         "cooling_off": bool(active and active.usable_from and active.usable_from > now),
         "pending": pending,
+        # Said to the proposer after proposing and to whoever decides, beside the pending account.
+        "pending_warnings": bank_account_warnings(tenant=vendor.tenant, account=pending) if pending else [],
         "proposed_it": proposed_it,
         "may_decide": bool(pending and is_user and web and web.role in DECIDER_ROLES and not proposed_it),
         "may_propose": bool(web and web.role in PROPOSER_ROLES and pending is None),
@@ -149,6 +151,8 @@ def vendor_bank_account_propose_view(request: HttpRequest, vendor_id: uuid.UUID)
         errors_add(form=form, error=exc)
         return _bank_accounts_page(request, vendor, status=exc.status_code, error=_unplaced(exc), propose_form=form)
     messages.success(request, PROPOSED.format(mask=account.account_mask, vendor=vendor.name))
+    for warning in bank_account_warnings(tenant=web.tenant, account=account):
+        messages.warning(request, warning.message)
     return redirect(reverse("web:vendor-detail", kwargs={"vendor_id": vendor.pk}) + "#bank-accounts")
 
 
