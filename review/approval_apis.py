@@ -1,8 +1,10 @@
 """Approval policy and delegations API (review.approval_policies writes, audited).
 
 Rules (`/api/approval-rules`): list, read, add at the end, remove, move up: what Settings →
-Approvals does, for an administrator signed in or an API key (keys are minted by
-administrators). Amounts are decimal strings in the rule's currency's major units.
+Approvals does. Any member reads the policy (an approver sees which chains exist); changes are
+for an administrator signed in or an API key (keys are minted by administrators), checked after
+the rule is found, so another tenant's rule is a 404 whoever asks. Amounts are decimal strings
+in the rule's currency's major units.
 
 Delegations: list, give, revoke.
 
@@ -18,6 +20,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -152,11 +155,7 @@ class ApprovalDelegationViewSet(TenantAPIMixin, mixins.ListModelMixin, viewsets.
 
 # --- approval rules --------------------------------------------------------------------------------
 
-RULES_ADMINS_ONLY = "Only an administrator (or an API key) may read or change the approval policy."
-
-
-class IsPolicyAdministrator(IsTenantAdministrator):
-    message = RULES_ADMINS_ONLY
+RULES_ADMINS_ONLY = "Only an administrator (or an API key) may change the approval policy."
 
 
 class ApprovalStepSerializer(serializers.Serializer):
@@ -270,7 +269,10 @@ class ApprovalRuleViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retrieve
     """The tenant's approval rules, in the order they are tried."""
 
     serializer_class = ApprovalRuleOutputSerializer
-    permission_classes = [IsPolicyAdministrator]
+
+    def _administrator_only(self) -> None:
+        if not IsTenantAdministrator().has_permission(self.request, self):
+            raise PermissionDenied(RULES_ADMINS_ONLY)
 
     def get_queryset(self) -> Any:
         return (
@@ -290,6 +292,7 @@ class ApprovalRuleViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retrieve
         ),
     )
     def create(self, request: Request) -> Response:
+        self._administrator_only()
         incoming = ApprovalRuleInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -320,7 +323,8 @@ class ApprovalRuleViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retrieve
         description="Remove a rule (audited). Invoices mid-chain under it are taken by the next rule that fits.",
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        rule = self.get_object()  # another tenant's rule is a 404
+        rule = self.get_object()  # another tenant's rule is a 404, whoever asks
+        self._administrator_only()
         approval_rule_delete(tenant=self.tenant, actor=self.actor, rule_id=rule.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -333,5 +337,6 @@ class ApprovalRuleViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retrieve
     @action(detail=True, methods=["post"], url_path="move-up")
     def move_up(self, request: Request, pk: str) -> Response:
         rule = self.get_object()
+        self._administrator_only()
         approval_rule_move_up(tenant=self.tenant, actor=self.actor, rule_id=rule.pk)
         return Response(ApprovalRuleOutputSerializer(approval_rules_list(tenant=self.tenant), many=True).data)

@@ -91,6 +91,7 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     "payment-run": lambda documents: documents.by_basename["payment-run"],
     # Its list, and POST revoke naming one in the body (a 404 for another tenant's).
     "approval-delegation": lambda documents: documents.by_basename["approval-delegation"],
+    "approval-rule": lambda documents: documents.by_basename["approval-rule"],
 }
 
 

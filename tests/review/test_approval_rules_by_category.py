@@ -249,6 +249,8 @@ def test_another_tenants_rule_is_a_404_and_a_clerk_may_not_touch_the_policy(
     refused = clerk.post("/api/approval-rules", rule_body(), format="json")
     assert refused.status_code == 403 and refused.json()["error"]["message"] == RULES_ADMINS_ONLY
     assert clerk.delete(f"/api/approval-rules/{rule.pk}").status_code == 403
+    assert clerk.post(f"/api/approval-rules/{rule.pk}/move-up").status_code == 403
+    assert clerk.get("/api/approval-rules").status_code == 200  # members read the policy
     assert ApprovalRule.objects.for_tenant(tenant).count() == 1
     assert api.get(f"/api/approval-rules/{rule.pk}").json()["vendor_category"] == "Logistics"
 
