@@ -50,14 +50,16 @@ format: $(INSTALLED)
 smoke: $(INSTALLED)
 	$(BIN)/python scripts/smoke_quickstart.py
 
-## The load test's longer form (README, Figures): 50 clients for 120 s over real HTTP, matching
-## running, against DATABASE_URL only: point it at a scratch database, its tenant stays there.
+## The load test's longer form (README, Figures): 50 clients for 120 s over real HTTP to 2 gunicorn
+## servers, 2 django-q2 clusters matching, against DATABASE_URL only: point it at a scratch
+## database, its tenant stays there.
 LOAD_CLIENTS ?= 50
 LOAD_DURATION ?= 120
+LOAD_INSTANCES ?= 2
 load: $(INSTALLED)
 	@test -n "$(DATABASE_URL)" || { echo "make load needs DATABASE_URL (a scratch database: the load's tenant stays)" >&2; exit 2; }
 	$(BIN)/python manage.py migrate --no-input --verbosity 0
-	$(BIN)/python manage.py load_test --clients $(LOAD_CLIENTS) --duration $(LOAD_DURATION)
+	$(BIN)/python manage.py load_test --clients $(LOAD_CLIENTS) --duration $(LOAD_DURATION) --instances $(LOAD_INSTANCES)
 
 ## Re-pin requirements/*.txt after a change to pyproject.toml's dependencies (keeps existing pins
 ## where they still fit; `make lock UPGRADE=--upgrade` takes the newest allowed versions).

@@ -40,11 +40,12 @@ stored" means), so re-importing a file is safe.
 All or nothing, streamed
 ------------------------
 The file is read row by row through `csv` over a text wrapper of the (seekable) upload; rows are
-grouped into documents as they arrive and each document is created at once, inside one
-transaction for the whole file (the services' own `atomic()` blocks nest as savepoints). After
+grouped into documents as they arrive and written in batches (each kind says how many rows it
+holds before it writes them together: `CsvKind.batch_rows`), inside one transaction for the whole
+file (the services' own `atomic()` blocks nest as savepoints). After
 the last row the transaction commits only if no row had a problem and this is not a dry run;
 otherwise it is rolled back, so document 50 failing leaves documents 1-49 unwritten. Memory holds
-one document's rows, the ids created and at most 1,000 problems, whatever the file's size. A dry run is the
+one batch's rows, the ids created and at most 1,000 problems, whatever the file's size. A dry run is the
 same run, always rolled back: it finds everything the real import would (unknown POs,
 duplicates, the services' own rules). The price of all-or-nothing: the tenant's audit-chain lock
 is held for the whole import, so other writes of that tenant wait until it ends.
@@ -190,6 +191,22 @@ class CsvKind(abc.ABC):
     def create(self, document: CsvDocument) -> Created | Duplicate:
         """Write one document through its door, or find it already stored."""
 
+    # Rows of valid documents held before they are written together (`create_many`): 1 writes
+    # each document as it is read; a kind with a many-documents door holds a batch, so memory
+    # stays bounded by the batch, whatever the file's size.
+    batch_rows: ClassVar[int] = 1
+
+    def create_many(self, documents: list[CsvDocument]) -> list[Created | Duplicate | DomainError]:
+        """Write several documents (or find them stored), each answering in its place: created, a
+        duplicate, or the door's refusal. This default goes one document at a time."""
+        outcomes: list[Created | Duplicate | DomainError] = []
+        for document in documents:
+            try:
+                outcomes.append(self.create(document))
+            except DomainError as exc:
+                outcomes.append(exc)
+        return outcomes
+
 
 # --- the report --------------------------------------------------------------------------------
 
@@ -309,6 +326,8 @@ class _Run:
         self.report = report
         self.seen: dict[tuple[Any, ...], int] = {}  # document key → its first row
         self.columns = {column.name: column for column in kind.columns}
+        self.pending: list[CsvDocument] = []  # valid documents not written yet (CsvKind.batch_rows)
+        self.pending_rows = 0
 
     def error(self, row: int | None, column: str | None, message: str) -> None:
         if len(self.report.errors) >= MAX_PROBLEMS_REPORTED:
@@ -392,20 +411,27 @@ class _Run:
         self.report.documents += 1
         if not document.valid:
             return  # its problems are listed; the services would only repeat them
-        try:
-            outcome = self.kind.create(document)
-        except DocumentInvalid as exc:
-            self._service_errors(document, exc)
+        self.pending.append(document)
+        self.pending_rows += len(document.rows)
+        if self.pending_rows >= self.kind.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the documents held (the kind's batch), and report each in its place."""
+        documents, self.pending, self.pending_rows = self.pending, [], 0
+        if not documents:
             return
-        except DomainError as exc:
-            self.error(document.first.number, None, exc.message)
-            return
-        if isinstance(outcome, Duplicate):
-            self.report.duplicates.append(
-                {"row": document.first.number, "number": outcome.number, "id": outcome.existing_id}
-            )
-        else:
-            self.report.created_ids.append(outcome.id)
+        for document, outcome in zip(documents, self.kind.create_many(documents), strict=True):
+            if isinstance(outcome, DocumentInvalid):
+                self._service_errors(document, outcome)
+            elif isinstance(outcome, DomainError):
+                self.error(document.first.number, None, outcome.message)
+            elif isinstance(outcome, Duplicate):
+                self.report.duplicates.append(
+                    {"row": document.first.number, "number": outcome.number, "id": outcome.existing_id}
+                )
+            else:
+                self.report.created_ids.append(outcome.id)
 
     def _service_errors(self, document: CsvDocument, exc: DocumentInvalid) -> None:
         """The door's `lines[2].quantity` → the row of line 2, column quantity."""
@@ -477,6 +503,7 @@ def _import_rows(run: _Run, text: IO[str], delimiter: str, progress: Callable[[i
         return
     if document is not None:
         run.finish(document)
+    run.flush()
     if progress is not None:
         progress(run.report.rows)
 

@@ -14,6 +14,7 @@ date, vendor and lines; submitting it checks it complete, like any other documen
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +31,7 @@ from invoices.models import DocumentType, Invoice, InvoiceSource
 from invoices.numbers import normalize_invoice_number
 from invoices.terms import AgreedTerms, InvoiceTerms, StatedTerms, invoice_terms
 from tenants.models import Tenant
+from vendors.ingest import VendorCache
 from vendors.models import Vendor
 from vendors.selectors import vendor_resolve_exact
 
@@ -141,7 +143,12 @@ class CheckedInvoice:
 
 
 def invoice_document_check(
-    *, tenant: Tenant, document: InvoiceDocument, source: str, complete: bool = True
+    *,
+    tenant: Tenant,
+    document: InvoiceDocument,
+    source: str,
+    complete: bool = True,
+    vendors: VendorCache | None = None,
 ) -> CheckedInvoice:
     """Every rule of the door, for every source (module docstring).
 
@@ -153,7 +160,8 @@ def invoice_document_check(
     prepaid amount (BT-113) is 0 ≤ prepaid ≤ total; an amount due the document states (BT-115) must
     be total − prepaid, give or take 1 minor unit of rounding. Text holding a NUL character is
     refused before anything is looked up (PostgreSQL can neither store nor compare it); dates
-    outside core.business_dates' range are refused by field.
+    outside core.business_dates' range are refused by field. `vendors`, when given, resolves the
+    vendor from what it remembers (a batch's references preloaded: invoices.bulk).
     """
     document = document_with_positive_total(document)
     if unstorable := _unstorable_texts(document):
@@ -214,13 +222,14 @@ def invoice_document_check(
     if document.invoice_date is None and complete:
         errors["invoice_date"] = [INVOICE_DATE_REQUIRED]
 
+    resolve = vendors.resolve if vendors is not None else functools.partial(vendor_resolve_exact, tenant=tenant)
     vendor = None
     if document.vendor_id is not None:
-        vendor = vendor_resolve_exact(tenant=tenant, vendor_id=document.vendor_id)
+        vendor = resolve(vendor_id=document.vendor_id)
         if vendor is None:
             errors["vendor_id"] = [INVOICE_UNKNOWN_VENDOR_ID]
     elif document.vendor_tax_id or document.vendor_name:
-        vendor = vendor_resolve_exact(tenant=tenant, tax_id=document.vendor_tax_id, name=document.vendor_name)
+        vendor = resolve(tax_id=document.vendor_tax_id, name=document.vendor_name)
     elif complete:
         errors["vendor"] = [INVOICE_NO_VENDOR]
 
@@ -378,11 +387,13 @@ def _unstorable_texts(document: InvoiceDocument) -> dict[str, list[str]]:
 
 
 def _texts_of(document: InvoiceDocument | InvoiceLineDocument) -> list[tuple[str, str]]:
-    return [
-        (field.name, value)
-        for field in dataclasses.fields(document)
-        if isinstance(value := getattr(document, field.name), str)
-    ]
+    return [(name, value) for name in _field_names(type(document)) if isinstance(value := getattr(document, name), str)]
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    # Once per class, not per document and line: a bulk import checks hundreds of thousands.
+    return tuple(field.name for field in dataclasses.fields(kind))
 
 
 def _line_quantity_error(quantity: Decimal, *, negative_allowed: bool, document: InvoiceDocument) -> str | None:

@@ -8,6 +8,7 @@ from django.db import models
 from core.lookup_keys import reversed_key_expression
 from core.tenancy.scoping import TenantOwnedModel
 from invoices.numbers import invoice_number_lookalike_expression
+from invoices.sort_keys import AMOUNT_DIGITS, AMOUNT_PLACES, major_amount_expression, status_rank_expression
 from purchasing.models import QUANTITY, UNIT_PRICE
 
 # The labels of these choices are what a person reads for each code: pages, exports and the
@@ -171,6 +172,20 @@ class Invoice(TenantOwnedModel):
     payee_account_encrypted = models.TextField(blank=True, default="", db_default="")
     payee_account_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     payee_account_mask = models.CharField(max_length=16, blank=True, default="", db_default="")
+    # The invoice list's sort keys (invoices.sort_keys): the lifecycle's order, the total in major
+    # units, the vendor's name (kept by triggers; what an instance holds after a write is not
+    # re-read, so read it from the database).
+    sort_status = models.GeneratedField(
+        expression=status_rank_expression(InvoiceStatus.values),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+    sort_amount = models.GeneratedField(
+        expression=major_amount_expression(),
+        output_field=models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES),
+        db_persist=True,
+    )
+    sort_vendor = models.CharField(max_length=255, blank=True, default="", db_default="", editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -213,6 +228,20 @@ class Invoice(TenantOwnedModel):
             models.Index(fields=["tenant", "invoice_number", "id"], name="invoice_tenant_number"),
             models.Index(fields=["tenant", "invoice_date", "id"], name="invoice_tenant_invoice_date"),
             models.Index(fields=["tenant", "currency", "total_amount", "id"], name="invoice_tenant_currency_total"),
+            # Its sorts by status, amount (across currencies) and vendor (invoices.sort_keys).
+            models.Index(fields=["tenant", "sort_status", "id"], name="invoice_tenant_sort_status"),
+            models.Index(fields=["tenant", "sort_amount", "id"], name="invoice_tenant_sort_amount"),
+            models.Index(fields=["tenant", "sort_vendor", "id"], name="invoice_tenant_sort_vendor"),
+            # Its discrepancy-type filter: the invoices whose latest match is one of the matches with
+            # a discrepancy of the type, counted from this index alone (review.invoice_list).
+            models.Index(fields=["tenant", "latest_match"], name="invoice_tenant_latest_match"),
+            # Its "Discount available" filter: the few invoices whose early-payment discount is
+            # not past (review.invoice_list.discount_open_condition).
+            models.Index(
+                fields=["tenant", "discount_due_date"],
+                condition=models.Q(discount_amount__gt=0),
+                name="invoice_tenant_discount_due",
+            ),
             models.Index(
                 fields=["tenant", "created_at", "id"],
                 include=["invoice_number_normalized", "invoice_number_reversed"],

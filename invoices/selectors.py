@@ -24,13 +24,23 @@ def invoices_of_document_vendor(
     """
     if vendor is not None:
         return list(candidates.filter(vendor=vendor))
-    tax_id, name = normalize_tax_id(document.vendor_tax_id), normalize_vendor_name(document.vendor_name)
-    return [
-        candidate
-        for candidate in candidates.filter(vendor__isnull=True)
-        if normalize_tax_id(candidate.vendor_tax_id_raw) == tax_id
-        and normalize_vendor_name(candidate.vendor_name_raw) == name
-    ]
+    return [candidate for candidate in candidates.filter(vendor__isnull=True) if _raw_vendor_is(candidate, document)]
+
+
+def invoice_of_document_vendor(invoice: Invoice, *, vendor: Vendor | None, document: InvoiceDocument) -> bool:
+    """Whether `invoice` is from the vendor `document` names (the rule of invoices_of_document_vendor,
+    for invoices already read: a batch's candidates)."""
+    if vendor is not None:
+        return invoice.vendor_id == vendor.pk
+    return invoice.vendor_id is None and _raw_vendor_is(invoice, document)
+
+
+def _raw_vendor_is(invoice: Invoice, document: InvoiceDocument) -> bool:
+    """An invoice stored without a vendor is from the sender whose raw tax id and name, normalized,
+    are the document's: an unknown sender is still one sender."""
+    return normalize_tax_id(invoice.vendor_tax_id_raw) == normalize_tax_id(
+        document.vendor_tax_id
+    ) and normalize_vendor_name(invoice.vendor_name_raw) == normalize_vendor_name(document.vendor_name)
 
 
 def invoice_stored_content(invoice: Invoice) -> InvoiceContent:

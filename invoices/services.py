@@ -11,18 +11,29 @@ draft's creation, each change (before and after), and the transitions.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
 
 from audit.chain import to_json_safe
-from audit.services import audit_record, document_snapshot
+from audit.services import AuditEntry, audit_deferred, audit_record, audit_record_many, document_snapshot
 from core.actors import Actor
+from core.exceptions import DocumentInvalid
 from core.state_machine import StaleState
+from core.tenancy.scoping import tenant_rows_insert, tenant_values_insert
 from invoices.billing import NOT_BILLING
+from invoices.bulk import (
+    DocumentStored,
+    InvoiceBatchInvalid,
+    invoice_document_snapshot,
+    invoice_documents_check,
+    resend_identity,
+)
 from invoices.checks import CheckedInvoice, invoice_document_check
 from invoices.documents import InvoiceDocument
+from invoices.ingest import invoices_already_present
 from invoices.lifecycle import INVOICE_LIFECYCLE, invoice_transition
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus
 from invoices.numbers import normalize_invoice_number
@@ -30,6 +41,7 @@ from invoices.selectors import invoices_of_document_vendor
 from matching.models import MatchRun
 from matching.services import matching_enqueue
 from tenants.models import Tenant
+from vendors.ingest import VendorCache
 from vendors.models import Vendor
 
 CREDITED_IN_FULL = "Credited in full by credit note {number}."
@@ -49,33 +61,169 @@ def invoice_create(
     (`credited_invoice`, else only the number is kept). A credit note for the credited invoice's
     full total, in its currency, voids it when it is not final (DESIGN.md §4), in the same
     transaction and through the lifecycle's one function.
+
+    The many-documents form with one document (`invoice_create_many`): the same writes, one
+    statement per table.
     """
     checked = invoice_document_check(tenant=tenant, document=document, source=source)
-    document = checked.document
-    with transaction.atomic():
-        # Locked before this transaction appends to the audit chain, in the order a reviewer's
-        # transition takes them (row, then chain), so the two cannot deadlock.
-        credited = _credited_of(tenant=tenant, checked=checked)
-        invoice = Invoice.objects.create(tenant=tenant, source=source, credited_invoice=credited, **checked.columns())
-        _lines_write(tenant=tenant, invoice=invoice, checked=checked)
-        audit_record(
-            tenant=tenant,
-            actor=actor,
-            entity_type="invoice",
-            entity_id=invoice.pk,
-            action="created",
-            after={
-                **document_snapshot(document),
-                "source": source,
-                "vendor_id": _id_or_none(checked.vendor),
-                "credited_invoice_id": _id_or_none(credited),
-                "status": invoice.status,
-            },
-        )
-        if credited is not None:
-            _void_if_credited_in_full(tenant=tenant, credit_note=invoice, credited=credited, actor=actor)
+    return _checked_write(tenant=tenant, checked=[checked], actor=actor, source=source)[0]
+
+
+def invoice_create_many(
+    *,
+    tenant: Tenant,
+    documents: Sequence[InvoiceDocument],
+    actor: Actor,
+    source: str = InvoiceSource.API,
+    vendors: VendorCache | None = None,
+    all_or_nothing: bool = True,
+    resends_skipped: bool = False,
+) -> list[DocumentStored | DocumentInvalid]:
+    """`invoice_create` for many documents: each checked in Python first (invoices.bulk), then
+    every table written with one statement per batch and every audit event in one append — the
+    same rows and the same events as the documents sent one after the other, in their order.
+
+    `all_or_nothing`: any refused document raises `InvoiceBatchInvalid` (each refusal by index)
+    and nothing is written; otherwise the valid documents are stored and each refused one answers
+    with its own `DocumentInvalid`, in its place. `resends_skipped`: a document repeating an
+    invoice already stored, or an earlier document of the batch, is not stored again but answered
+    with that invoice (`created=False`; invoices.ingest.invoice_already_present). `vendors` may be
+    shared by the batches of one import, so a vendor is resolved once per import.
+
+    Credit notes go through the single door's steps (the credited invoice looked up and locked,
+    voided when credited in full), in their place in the batch: after the documents before them
+    are written, so a credit note finds an invoice of the same batch as it would sent after it.
+    """
+    vendors = vendors if vendors is not None else VendorCache(tenant)
+    present: list[Invoice | None] = [None] * len(documents)
+    if resends_skipped:
+        present = invoices_already_present(tenant=tenant, documents=documents, vendors=vendors)
+    unseen = [index for index, invoice in enumerate(present) if invoice is None]
+    checked = invoice_documents_check(
+        tenant=tenant, documents=[documents[index] for index in unseen], source=source, vendors=vendors
+    )
+    refused = {
+        index: outcome for index, outcome in zip(unseen, checked, strict=True) if isinstance(outcome, DocumentInvalid)
+    }
+    if refused and all_or_nothing:
+        raise InvoiceBatchInvalid(refused, total=len(documents))
+    outcomes: list[DocumentStored | DocumentInvalid | None] = [
+        DocumentStored(invoice, created=False) if invoice is not None else refused.get(index)
+        for index, invoice in enumerate(present)
+    ]
+    writes: list[tuple[int, CheckedInvoice]] = []
+    first_of: dict[Any, int] = {}  # a re-send's identity → the first document of the batch with it
+    repeats: dict[int, int] = {}  # a re-send within the batch → the document it repeats
+    for index, outcome in zip(unseen, checked, strict=True):
+        if isinstance(outcome, DocumentInvalid):
+            continue
+        if resends_skipped:
+            identity = resend_identity(outcome, documents[index])
+            if identity in first_of:
+                repeats[index] = first_of[identity]
+                continue
+            first_of[identity] = index
+        writes.append((index, outcome))
+    invoices = _checked_write(tenant=tenant, checked=[outcome for _, outcome in writes], actor=actor, source=source)
+    for (index, _), invoice in zip(writes, invoices, strict=True):
+        outcomes[index] = DocumentStored(invoice, created=True)
+    for index, first in repeats.items():
+        first_outcome = outcomes[first]
+        assert isinstance(first_outcome, DocumentStored)
+        outcomes[index] = DocumentStored(first_outcome.invoice, created=False)
+    assert all(outcome is not None for outcome in outcomes)
+    return cast(list[DocumentStored | DocumentInvalid], outcomes)
+
+
+def _checked_write(*, tenant: Tenant, checked: list[CheckedInvoice], actor: Actor, source: str) -> list[Invoice]:
+    """Store checked documents in their order, with their lines and audit events, in one transaction.
+
+    Invoices are written together (one INSERT per table per chunk, one audit append); each credit
+    note on its own, in its place (`_credit_note_write`). The audit events are held back to the end
+    of the transaction (audit_deferred): a credit note locks the invoice it credits, and row locks
+    come before the audit-chain lock (core/locks.py), so no event may be appended before it.
+    """
+    if not checked:
+        return []
+    invoices: list[Invoice] = []
+    with transaction.atomic(), audit_deferred():
+        waiting: list[CheckedInvoice] = []
+        for document in checked:
+            if document.document.document_type != DocumentType.CREDIT_NOTE:
+                waiting.append(document)
+                continue
+            invoices += _invoices_insert(tenant=tenant, checked=waiting, actor=actor, source=source)
+            waiting = []
+            invoices.append(_credit_note_write(tenant=tenant, checked=document, actor=actor, source=source))
+        invoices += _invoices_insert(tenant=tenant, checked=waiting, actor=actor, source=source)
         _ask_for_matching(tenant)
+    return invoices
+
+
+def _credit_note_write(*, tenant: Tenant, checked: CheckedInvoice, actor: Actor, source: str) -> Invoice:
+    # Locked before this transaction appends to the audit chain, in the order a reviewer's
+    # transition takes them (row, then chain), so the two cannot deadlock.
+    credited = _credited_of(tenant=tenant, checked=checked)
+    [invoice] = _invoices_insert(tenant=tenant, checked=[checked], actor=actor, source=source, credited=credited)
+    if credited is not None:
+        _void_if_credited_in_full(tenant=tenant, credit_note=invoice, credited=credited, actor=actor)
     return invoice
+
+
+# Rows per INSERT: the rows travel as one JSON document (tenant_rows_insert); bounded, a batch's
+# parameter stays a few megabytes.
+INSERT_CHUNK = 5000
+
+
+def _invoices_insert(
+    *, tenant: Tenant, checked: list[CheckedInvoice], actor: Actor, source: str, credited: Invoice | None = None
+) -> list[Invoice]:
+    """The invoices, their lines and their `created` audit events, each in one statement per chunk."""
+    if not checked:
+        return []
+    invoices = [
+        Invoice(tenant=tenant, source=source, credited_invoice=credited, **document.columns()) for document in checked
+    ]
+    for start in range(0, len(invoices), INSERT_CHUNK):
+        tenant_rows_insert(tenant=tenant, rows=invoices[start : start + INSERT_CHUNK])
+    # Values rather than InvoiceLine instances: building a model per line cost more than its insert.
+    lines = [
+        {
+            "invoice_id": invoice.pk,
+            "line_number": document.line_numbers[index],
+            "sku": line.sku,
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "amount": document.line_amounts[index],
+            "po_line_number": line.po_line_number,
+            "matched_po_line_id": None,
+        }
+        for invoice, document in zip(invoices, checked, strict=True)
+        for index, line in enumerate(document.document.lines)
+    ]
+    for start in range(0, len(lines), INSERT_CHUNK):
+        tenant_values_insert(tenant=tenant, model=InvoiceLine, rows=lines[start : start + INSERT_CHUNK])
+    audit_record_many(
+        tenant=tenant,
+        actor=actor,
+        entries=[
+            AuditEntry(
+                entity_type="invoice",
+                entity_id=str(invoice.pk),
+                action="created",
+                after={
+                    **invoice_document_snapshot(document.document),
+                    "source": source,
+                    "vendor_id": _id_or_none(document.vendor),
+                    "credited_invoice_id": _id_or_none(credited),
+                    "status": invoice.status,
+                },
+            )
+            for invoice, document in zip(invoices, checked, strict=True)
+        ],
+    )
+    return invoices
 
 
 def invoice_draft_save(
@@ -191,7 +339,11 @@ def _draft_rewrite(*, tenant: Tenant, invoice: Invoice, checked: CheckedInvoice,
 
 
 def _lines_write(*, tenant: Tenant, invoice: Invoice, checked: CheckedInvoice) -> None:
-    InvoiceLine.objects.bulk_create(
+    InvoiceLine.objects.bulk_create(_line_rows(tenant, invoice, checked))
+
+
+def _line_rows(tenant: Tenant, invoice: Invoice, checked: CheckedInvoice) -> list[InvoiceLine]:
+    return [
         InvoiceLine(
             tenant=tenant,
             invoice=invoice,
@@ -204,7 +356,7 @@ def _lines_write(*, tenant: Tenant, invoice: Invoice, checked: CheckedInvoice) -
             po_line_number=line.po_line_number,
         )
         for index, line in enumerate(checked.document.lines)
-    )
+    ]
 
 
 def _ask_for_matching(tenant: Tenant) -> None:

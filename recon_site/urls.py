@@ -19,6 +19,7 @@ from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from recon_site.audit_api import AuditEventViewSet
 from review.apis import InvoiceViewSet
 from review.approval_apis import ApprovalDelegationViewSet, ApprovalRuleViewSet
+from review.batch_apis import InvoiceBatchViewSet
 from review.dispute_apis import DisputeViewSet, InvoiceAssignViewSet
 from tenants.apis import TenantRegisterView, WebhookSecretRotateView, WebhookSecretSetView
 from vendors.apis import VendorViewSet
@@ -61,6 +62,8 @@ urlpatterns = [
         InvoiceAssignViewSet.as_view({"post": "assign"}),
         name="invoice-assign",
     ),
+    # Before the router: its `invoices/{pk}` would take "batch" for an id.
+    path("api/invoices/batch", InvoiceBatchViewSet.as_view({"post": "batch"}), name="invoice-batch"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -40,6 +40,13 @@ urlpatterns = [
     path("app/invoices", invoice_list_views.invoice_index, name="invoices"),
     path("app/invoices/export.csv", invoice_list_views.invoice_export_csv, name="invoices-export-csv"),
     path("app/invoices/export.xlsx", invoice_list_views.invoice_export_xlsx, name="invoices-export-xlsx"),
+    path("app/invoices/exports", invoice_list_views.invoice_export_start, name="invoice-export-start"),
+    path("app/invoices/exports/<uuid:export_id>", invoice_list_views.invoice_export_job, name="invoice-export"),
+    path(
+        "app/invoices/exports/<uuid:export_id>/file",
+        invoice_list_views.invoice_export_download,
+        name="invoice-export-file",
+    ),
     path("app/invoices/new", entry_views.invoice_new, name="invoice-new"),
     path("app/invoices/views", invoice_list_views.saved_view_save, name="invoice-view-save"),
     path("app/invoices/views/<uuid:saved_view_id>", invoice_list_views.saved_view_open, name="invoice-view"),

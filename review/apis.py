@@ -135,7 +135,12 @@ class InvoiceInputSerializer(serializers.Serializer):
     }
 
     def to_document(self) -> InvoiceDocument:
-        data = dict(self.validated_data)
+        return self.document_from(self.validated_data)
+
+    @staticmethod
+    def document_from(validated: dict[str, Any]) -> InvoiceDocument:
+        """The document the validated data describes (a batch validates many with one serializer)."""
+        data = dict(validated)
         lines = [InvoiceLineDocument(**line) for line in data.pop("lines")]
         data = {key: value for key, value in data.items() if value is not None}
         return InvoiceDocument(lines=lines, **data)

@@ -4,7 +4,8 @@ sort, every page), with the same columns in both.
 Streamed, so an export of 100,000 invoices never holds them all: the rows come from the database
 in chunks (`iterator`), the CSV goes out line by line as it is written, and the XLSX is written
 row by row by openpyxl's write-only mode into a temporary file, sent once complete (a zip file is
-written whole before it can be read). Cells a spreadsheet could read as a formula are escaped by
+written whole before it can be read); an XLSX of more rows than EXPORT_SYNC_MAX_ROWS is written by
+a worker instead (review.export_jobs). Cells a spreadsheet could read as a formula are escaped by
 core.csv_safe in both files, as every export of Recon does; amounts are exact decimals in major
 units beside their currency (in XLSX a number cell formatted with the currency's decimals, or
 text past what a spreadsheet's number holds exactly); codes are written as their labels
@@ -19,23 +20,33 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, QueryDict, StreamingHttpResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from core.csv_safe import csv_cell
+from core.http.listing import list_ordered, list_sort
 from core.money import exponent, from_minor
 from core.tenancy.rls import tenant_scope
-from review.invoice_list import InvoiceListRow, invoice_list_row
+from review.invoice_list import (
+    DEFAULT_SORT,
+    INVOICE_LIST_SORTS,
+    InvoiceListForm,
+    InvoiceListRow,
+    invoice_list,
+    invoice_list_row,
+    invoice_list_values,
+)
 from tenants.models import Tenant
 
 CHUNK_SIZE = 2000
 LINES_PER_PIECE = 500
+PROGRESS_ROWS = 500
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A spreadsheet's number is a binary double, which holds every decimal of up to 15 significant
@@ -72,12 +83,24 @@ EXPORT_COLUMNS = (
     ExportColumn("Currency", lambda row: row.currency),
     ExportColumn("Early-payment discount", lambda row: from_minor(row.discount_amount, row.currency)),
     ExportColumn("Discount if paid by", lambda row: row.discount_due_date),
+    ExportColumn("Discount available", lambda row: "Yes" if row.discount_open else ""),
     ExportColumn("Received (UTC)", _received),
     ExportColumn("Source", lambda row: row.source_label),
     ExportColumn("Assigned to", lambda row: row.assignee_name),
     ExportColumn("Recon id", lambda row: str(row.id)),
 )
 EXPORT_HEADERS = tuple(column.header for column in EXPORT_COLUMNS)
+
+
+def invoice_export_rows(*, tenant: Tenant, query: QueryDict, me: Any) -> QuerySet:
+    """The rows the list shows for this query string (every page, in its order), as `values()`
+    rows; `me` is whom "Assigned to: me" means."""
+    form = InvoiceListForm(query)
+    sort = list_sort(query=query, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
+    invoices = invoice_list(tenant=tenant, filters=form.filters(me=me), sort=sort)
+    return invoice_list_values(
+        tenant=tenant, invoices=list_ordered(queryset=invoices, sorts=INVOICE_LIST_SORTS, sort=sort)
+    )
 
 
 def export_text(value: ExportValue) -> str:
@@ -156,15 +179,28 @@ def _xlsx_cells(sheet: WriteOnlyWorksheet, row: InvoiceListRow, cells: Iterable[
     return typed
 
 
-def invoice_xlsx_response(*, tenant: Tenant, invoices: QuerySet, filename: str) -> FileResponse:
-    """The XLSX in a temporary file (deleted when the response is closed), then sent."""
+def invoice_xlsx_write(
+    *, tenant: Tenant, invoices: QuerySet, target: IO[bytes], on_rows: Callable[[int], None] | None = None
+) -> int:
+    """The XLSX of the listed invoices written to `target`; the number of rows. `on_rows` is told
+    the rows written so far every `PROGRESS_ROWS` rows (a background export's progress)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Invoices")
     sheet.freeze_panes = "A2"
     sheet.append([csv_cell(header) for header in EXPORT_HEADERS])
+    written = 0
     for row, cells in export_rows(tenant=tenant, invoices=invoices):
         sheet.append(_xlsx_cells(sheet, row, cells))
+        written += 1
+        if on_rows is not None and written % PROGRESS_ROWS == 0:
+            on_rows(written)
+    workbook.save(target)
+    return written
+
+
+def invoice_xlsx_response(*, tenant: Tenant, invoices: QuerySet, filename: str) -> FileResponse:
+    """The XLSX in a temporary file (deleted when the response is closed), then sent."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115  (FileResponse closes it, which deletes it)
-    workbook.save(spool)
+    invoice_xlsx_write(tenant=tenant, invoices=invoices, target=spool)
     spool.seek(0)
     return FileResponse(spool, as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_CONTENT_TYPE)

@@ -27,29 +27,37 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.paginator import Page
-from django.db.models import Case, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.expressions import CombinedExpression
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan
+from django.utils import timezone
 
 from core.labels import code_label
 from core.lookup_keys import po_number_key
 from core.money import CURRENCY_EXPONENTS, NOT_A_NUMBER, MoneyError, from_minor, normalize_currency, parse_decimal
+from invoices.billing import NOT_BILLING
 from invoices.models import DocumentType, Invoice, InvoiceSource, InvoiceStatus, ReviewQueue
+from invoices.sort_keys import currencies_by_exponent
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
+from payments.reconciliation.loading import open_balance_expression
 from purchasing.models import PurchaseOrder
 from review.assignments import Sla, assignee_filter
 from source_files.models import SourceFileDocument
 from tenants.models import Tenant
 
-# Sort keys as ORM orderings (the list's aliases below). The default is the newest first: the
-# index (tenant, created_at, id) walks it backwards, a page at a time, whatever the tenant's size.
+# Sort keys as ORM orderings. Each is an index walk, a page at a time, whatever the tenant's size:
+# an index on (tenant, key, id) for each (the stored keys of invoices.sort_keys for vendor, amount
+# and status), forwards or backwards. The id is part of each key, so a descending sort flips it
+# too and stays one backward walk (with the id always ascending, ties were sorted again). The
+# default is the newest first.
 INVOICE_LIST_SORTS: dict[str, tuple[str, ...]] = {
-    "number": ("invoice_number",),
-    "vendor": ("vendor_sort",),
-    "invoice_date": ("invoice_date",),
-    "amount": ("amount_sort",),
-    "status": ("status_rank",),
+    "number": ("invoice_number", "id"),
+    "vendor": ("sort_vendor", "id"),
+    "invoice_date": ("invoice_date", "id"),
+    # An alias: the stored major amount, or within one currency its minor units.
+    "amount": ("amount_sort", "id"),
+    "status": ("sort_status", "id"),
     "received": ("created_at", "id"),
 }
 INVOICE_LIST_SORTS |= {f"-{key}": tuple(f"-{field}" for field in fields) for key, fields in INVOICE_LIST_SORTS.items()}
@@ -144,6 +152,7 @@ class InvoiceListForm(forms.Form):
     source = forms.ChoiceField(required=False, choices=InvoiceSource.choices, label="Source")
     document = forms.ChoiceField(required=False, choices=DocumentType.choices, label="Document type")
     discrepancy = forms.ChoiceField(required=False, choices=discrepancy_type_choices, label="Has discrepancy")
+    discount = forms.BooleanField(required=False, label="Discount available")
     # "me", "none" or a member's id (review.assignments.assignee_filter).
     assigned = forms.RegexField(required=False, regex=r"^(me|none|[0-9]{1,18})$", label="Assigned to")
     # The invoices a kept file created (source_files): where the Import page's result links to.
@@ -197,6 +206,7 @@ class InvoiceListForm(forms.Form):
             source=data.get("source") or "",
             document_type=data.get("document") or "",
             discrepancy_type=data.get("discrepancy") or "",
+            discount_available_on=timezone.localdate() if data.get("discount") else None,
             source_file_id=data.get("file"),
         )
 
@@ -223,6 +233,8 @@ class InvoiceListFilters:
     source: str = ""
     document_type: str = ""
     discrepancy_type: str = ""
+    # The day on which the early-payment discount must still be available (`discount_open`).
+    discount_available_on: dt.date | None = None
     source_file_id: uuid.UUID | None = None
     assigned: Mapping[str, Any] | None = None  # the ORM filter of "Assigned to" (assignee_filter)
 
@@ -236,13 +248,16 @@ def invoice_list_query(*, form: InvoiceListForm, sort: str) -> str:
         if name == "per_page" and value in (None, DEFAULT_PER_PAGE):
             continue
         values = value if isinstance(value, list) else [value]
-        pairs.extend((name, _query_value(item)) for item in values if item not in (None, ""))
+        # An unticked box (False) is no filter, as an empty field is.
+        pairs.extend((name, _query_value(item)) for item in values if item not in (None, "", False))
     if sort != DEFAULT_SORT:
         pairs.append(("sort", sort))
     return urlencode(pairs)
 
 
 def _query_value(value: object) -> str:
+    if value is True:
+        return "on"  # a ticked box, as the browser sends it
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
@@ -250,42 +265,18 @@ def _start_of_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
-def _currencies_by_exponent() -> dict[int, list[str]]:
-    """The currencies whose minor unit is not the hundredth, by exponent (core.money's table);
-    every other code, listed or not, has 2, as core.money says."""
-    by_exponent: dict[int, list[str]] = {}
-    for code, places in CURRENCY_EXPONENTS.items():
-        if places != 2:
-            by_exponent.setdefault(places, []).append(code)
-    return {places: sorted(codes) for places, codes in sorted(by_exponent.items())}
-
-
 def _exponent_groups() -> list[tuple[int, Q]]:
     """Each exponent with the condition that picks its invoices: together, every invoice once."""
-    by_exponent = _currencies_by_exponent()
+    by_exponent = currencies_by_exponent()
     others = sorted(code for codes in by_exponent.values() for code in codes)
     return [(2, ~Q(currency__in=others))] + [(places, Q(currency__in=codes)) for places, codes in by_exponent.items()]
-
-
-def major_amount_expression() -> CombinedExpression:
-    """The invoice total in major units as NUMERIC: `total_amount × 10^-exponent(currency)`, the
-    exponents from core.money (2 unless the currency says otherwise), exact in PostgreSQL."""
-    scale = Case(
-        *(
-            When(currency__in=codes, then=Value(Decimal(1).scaleb(-places)))
-            for places, codes in _currencies_by_exponent().items()
-        ),
-        default=Value(Decimal("0.01")),
-        output_field=DecimalField(),
-    )
-    return F("total_amount") * scale
 
 
 def amount_bound_condition(*, major: Decimal, lower: bool) -> Q:
     """`major amount ≥ major` (`lower`) or `≤ major`, exactly, as comparisons of the stored minor
     units: per exponent group, `total_amount ≥ ⌈major × 10^e⌉` (or `≤ ⌊…⌋`), the minor units
-    being whole. The same rows as comparing `major_amount_expression()` (tests tie the two), but
-    an integer comparison instead of a NUMERIC product and CASE per row: the amount range of
+    being whole. The same rows as comparing the stored major amount (invoices.sort_keys; tests tie
+    the two), but an integer comparison the currency filter's index can serve: the amount range of
     bench_invoice_list took ~130 ms of SQL instead of ~210 on 100,000 invoices. A bound past the
     column's range keeps all or none of its group (never an out-of-range parameter)."""
     conditions: list[Q] = []
@@ -302,12 +293,21 @@ def amount_bound_condition(*, major: Decimal, lower: bool) -> Q:
     return functools.reduce(operator.or_, conditions) if conditions else Q(pk__in=[])
 
 
-def _status_rank() -> Case:
-    """The lifecycle's order (received first, void last), not the codes' alphabetical one."""
-    return Case(
-        *(When(status=status, then=Value(rank)) for rank, status in enumerate(InvoiceStatus.values)),
-        default=Value(len(InvoiceStatus.values)),
-        output_field=IntegerField(),
+# Where an early-payment discount can no longer be taken, whatever its deadline: paid in full,
+# ended (void, rejected), or not yet owed (a draft).
+DISCOUNT_CLOSED_STATUSES = sorted(NOT_BILLING | {InvoiceStatus.RECONCILED.value})
+
+
+def discount_open_condition(*, tenant: Tenant, on: dt.date) -> Q:
+    """Invoices whose early-payment discount can still be taken by paying on `on` (issue #19
+    item 3): offered, its last day not past (invoices.terms.discount_available), the invoice not
+    final, and something of it still to pay (its open balance, payments.reconciliation.loading).
+    The balance is read last, for the few invoices the rest keeps (PostgreSQL evaluates the
+    costly sub-selects after the plain comparisons; the partial index on the deadline finds them)."""
+    return (
+        Q(discount_amount__gt=0, discount_due_date__gte=on)
+        & ~Q(status__in=DISCOUNT_CLOSED_STATUSES)
+        & GreaterThan(open_balance_expression(tenant=tenant), 0)
     )
 
 
@@ -331,6 +331,7 @@ _LIST_VALUES = (
     "assignee_name",
     "discount_amount",
     "discount_due_date",
+    "discount_open",
 )
 
 
@@ -375,6 +376,8 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters, sort: str = DEF
                 )
             )
         )
+    if filters.discount_available_on is not None:
+        invoices = invoices.filter(discount_open_condition(tenant=tenant, on=filters.discount_available_on))
     if filters.assigned is not None:
         invoices = invoices.filter(**filters.assigned)
     if filters.source_file_id is not None:
@@ -382,20 +385,10 @@ def invoice_list(*, tenant: Tenant, filters: InvoiceListFilters, sort: str = DEF
             source_file_id=filters.source_file_id, document_model=Invoice._meta.label_lower
         )
         invoices = invoices.filter(Exists(created.filter(document_id=OuterRef("pk"))))
-    invoices = invoices.alias(
-        # Within one currency the minor units sort as the major ones, and an index on (tenant,
-        # total_amount) can serve the sort; across currencies only the scaled NUMERIC can (about
-        # 150 ms for 100,000 invoices, computed for each).
-        amount_sort=F("total_amount") if filters.currency else major_amount_expression(),
-        status_rank=_status_rank(),
-    )
-    if sort.lstrip("-") == "vendor":
-        # The one key on another table, so joined only for its own sort. A LEFT JOIN of the
-        # vendors left in the count and the page's ids, though PostgreSQL removes it as unused,
-        # kept the planner from the index-only scans of the invoices under row-level security:
-        # counting one status of 100,000 invoices read the whole table (114 ms) instead of the
-        # index on (tenant, status, created_at) (12 ms).
-        invoices = invoices.alias(vendor_sort=Coalesce("vendor__name", "vendor_name_raw"))
+    # Within one currency the minor units sort as the major ones, and the currency filter's index
+    # (tenant, currency, total_amount, id) walks them; across currencies the stored major amount
+    # (invoices.sort_keys) and its index do.
+    invoices = invoices.alias(amount_sort=F("total_amount") if filters.currency else F("sort_amount"))
     if filters.amount_min is not None:
         invoices = invoices.filter(amount_bound_condition(major=filters.amount_min, lower=True))
     if filters.amount_max is not None:
@@ -419,6 +412,11 @@ def invoice_list_values(*, tenant: Tenant, invoices: QuerySet) -> QuerySet:
         po_display=Coalesce("purchase_order__po_number", "po_number"),
         discrepancy_types=ArraySubquery(latest_types),
         assignee_name=F(f"assigned_to__{get_user_model().USERNAME_FIELD}"),
+        discount_open=Case(
+            When(discount_open_condition(tenant=tenant, on=timezone.localdate()), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
     ).values(*_LIST_VALUES)
 
 
@@ -488,6 +486,7 @@ class InvoiceListRow:
     # The early-payment discount (invoices.terms): minor units of `currency`, and its last day.
     discount_amount: int = 0
     discount_due_date: dt.date | None = None
+    discount_open: bool = False  # it can still be taken today (discount_open_condition)
     sla: Sla | None = None  # how late it is, when the page asks (review.assignments)
 
     @property
@@ -538,4 +537,5 @@ def invoice_list_row(values: Mapping[str, Any]) -> InvoiceListRow:
         assignee_name=values.get("assignee_name") or "",
         discount_amount=values.get("discount_amount") or 0,
         discount_due_date=values.get("discount_due_date"),
+        discount_open=bool(values.get("discount_open")),
     )

@@ -1,5 +1,6 @@
-"""The invoice list's pages: the list itself, its CSV and XLSX exports, and the clerk's saved
-views (save, open, rename, delete).
+"""The invoice list's pages: the list itself, its CSV and XLSX exports (a large XLSX written in
+the background, review.export_jobs: its page and its file), and the clerk's saved views (save,
+open, rename, delete).
 
 Thin views over review.invoice_list (what the query string asks for, the query, the rows),
 review.invoice_export (the files) and review.saved_views (the audited writes). The list is read
@@ -9,21 +10,23 @@ vendor, PO and discrepancies, the vendors for the filter and the user's views.
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import replace
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from core.exceptions import DomainError, NotFoundError
-from core.http.listing import list_ordered, list_page, list_sort
+from core.http.listing import list_page, list_sort
 from invoices.models import DocumentType, InvoiceSource, InvoiceStatus, ReviewQueue
 from review.assignments import assignee_choices, invoice_sla, review_sla_days
-from review.invoice_export import invoice_csv_response, invoice_xlsx_response
+from review.export_jobs import export_in_background, export_job_create, export_jobs_of
+from review.invoice_export import XLSX_CONTENT_TYPE, invoice_csv_response, invoice_export_rows, invoice_xlsx_response
 from review.invoice_list import (
     DEFAULT_SORT,
     INVOICE_LIST_SORTS,
@@ -34,8 +37,8 @@ from review.invoice_list import (
     invoice_list_page_ids,
     invoice_list_page_rows,
     invoice_list_query,
-    invoice_list_values,
 )
+from review.models import ExportJob, ExportStatus
 from review.people import active_members
 from review.saved_views import (
     saved_view_create,
@@ -99,6 +102,7 @@ def invoice_index(request: HttpRequest) -> HttpResponse:
         "query": query,
         "saved_views": saved_views,
         "active_view": next((view for view in saved_views if view.query == query), None),
+        "xlsx_in_background": export_in_background(rows=page.paginator.count),
         "nav": "invoices",
     }
     # htmx swaps only the results (and the saved views beside them) when a filter, sort or page changes.
@@ -108,13 +112,7 @@ def invoice_index(request: HttpRequest) -> HttpResponse:
 
 
 def _export_rows(request: HttpRequest) -> QuerySet:
-    web = web_of(request)
-    form = InvoiceListForm(request.GET)
-    sort = list_sort(query=request.GET, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT)
-    invoices = invoice_list(tenant=web.tenant, filters=form.filters(me=request.user.pk), sort=sort)
-    return invoice_list_values(
-        tenant=web.tenant, invoices=list_ordered(queryset=invoices, sorts=INVOICE_LIST_SORTS, sort=sort)
-    )
+    return invoice_export_rows(tenant=web_of(request).tenant, query=request.GET, me=request.user.pk)
 
 
 def _export_name() -> str:
@@ -129,8 +127,56 @@ def invoice_export_csv(request: HttpRequest) -> HttpResponseBase:
 
 @tenant_view
 def invoice_export_xlsx(request: HttpRequest) -> HttpResponseBase:
-    """Every row the list shows with this query string (all pages), as XLSX."""
-    return invoice_xlsx_response(tenant=web_of(request).tenant, invoices=_export_rows(request), filename=_export_name())
+    """Every row the list shows with this query string (all pages), as XLSX; past
+    EXPORT_SYNC_MAX_ROWS rows, a page offering to write it in the background (the list's own
+    button posts straight to `invoice_export_start`)."""
+    rows = _export_rows(request)
+    count = rows.count()
+    if export_in_background(rows=count):
+        query = invoice_list_query(
+            form=InvoiceListForm(request.GET),
+            sort=list_sort(query=request.GET, sorts=INVOICE_LIST_SORTS, default_sort=DEFAULT_SORT),
+        )
+        return render(request, "review/export_start.html", {"query": query, "count": count, "nav": "invoices"})
+    return invoice_xlsx_response(tenant=web_of(request).tenant, invoices=rows, filename=_export_name())
+
+
+@tenant_view
+@post_only(back="web:invoices", back_label="the invoices")
+def invoice_export_start(request: HttpRequest) -> HttpResponse:
+    """Have a worker write the XLSX of the list the form was posted from; its page follows it."""
+    web = web_of(request)
+    job = export_job_create(tenant=web.tenant, user=request.user, query=_shown_query(request), filename=_export_name())
+    return redirect("web:invoice-export", export_id=job.pk)
+
+
+def _export_job(request: HttpRequest, export_id: uuid.UUID) -> ExportJob:
+    job = export_jobs_of(tenant=web_of(request).tenant, user=request.user).filter(pk=export_id).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+@tenant_view
+def invoice_export_job(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
+    """A background export: its progress (htmx polls it every second while it works), then its file."""
+    job = _export_job(request, export_id)
+    context = {"job": job, "list_url": _list_url(job.query), "nav": "invoices"}
+    if request.htmx:
+        return render(request, "review/_export_job.html", context)
+    return render(request, "review/export_job.html", context)
+
+
+@tenant_view
+def invoice_export_download(request: HttpRequest, export_id: uuid.UUID) -> HttpResponseBase:
+    """The file a background export wrote, to the member who asked for it."""
+    job = _export_job(request, export_id)
+    if job.status != ExportStatus.DONE:
+        raise Http404
+    content = ExportJob.objects.for_tenant(job.tenant_id).values_list("content", flat=True).get(pk=job.pk)
+    return FileResponse(
+        io.BytesIO(bytes(content)), as_attachment=True, filename=job.filename, content_type=XLSX_CONTENT_TYPE
+    )
 
 
 @tenant_view

@@ -1,6 +1,6 @@
 """What the review app stores of its own: the invoice list's saved views, one clerk's each, and
 the Import page's uploads (`ImportBatch`) with one `ImportJob` per file: its kind, its check (a
-dry run), its import, and what each found or created."""
+dry run), its import, and what each found or created; large exports of the list (`ExportJob`)."""
 
 from __future__ import annotations
 
@@ -134,6 +134,59 @@ class ImportJob(TenantOwnedModel):
     @property
     def working(self) -> bool:
         return self.status in IMPORT_WORKING
+
+
+# --- exports of the invoice list in the background (review.export_jobs) -------------------------
+
+
+class ExportStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting for a worker"
+    WORKING = "working", "Writing the file"
+    DONE = "done", "Ready to download"
+    FAILED = "failed", "Not written"
+
+
+EXPORT_WORKING = (ExportStatus.WAITING, ExportStatus.WORKING)
+
+
+class ExportJob(TenantOwnedModel):
+    """An XLSX export of the invoice list too large to write within a request: the progress row the
+    page polls, then the file, offered to the member who asked for it (anyone else, of this tenant
+    or another, gets a 404).
+
+    `query` is the list's canonical query string (review.invoice_list.invoice_list_query), read
+    again through the list's form by the worker, "Assigned to: me" meaning `user`: the file holds
+    exactly the rows the list showed. The file is kept in `content`, as an import's upload is, so a
+    worker on any node writes it and any web node serves it (no shared disk needed).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    query = models.CharField(max_length=SAVED_VIEW_QUERY_MAX, blank=True, default="")
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.WAITING)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)  # None until counted
+    # When a worker took it; a job taken longer ago than a task may run (Q_TIMEOUT) was lost with
+    # its worker and may be taken again.
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True, default="")
+    filename = models.CharField(max_length=100)
+    content = models.BinaryField(default=bytes, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ExportStatus.values), name="exportjob_status_valid"),
+        ]
+        indexes = [models.Index(fields=["tenant", "user", "created_at"], name="exportjob_tenant_user")]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def working(self) -> bool:
+        return self.status in EXPORT_WORKING
 
 
 # --- disputes (review.disputes) ------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""django-q2 entry points of the review desk that visit every tenant (thin: they call services)."""
+"""django-q2 entry points of the review desk (thin: they call services): the schedules that visit every
+tenant, and the invoice list's exports written in the background."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from core.tenancy.rls import tenant_scope
 from core.tracing import traced_task
 from review.approvals import approvals_escalate_stale, tenants_with_escalating_rules
 from review.digest import digests_send
+from review.export_jobs import export_job_work
 from tenants.models import Membership, Tenant
 
 
@@ -33,3 +35,16 @@ def escalate_stale_approvals() -> str:
         with tenant_scope(tenant):
             escalated += approvals_escalate_stale(tenant=tenant)
     return f"escalated {escalated} invoices"
+
+
+@traced_task
+def export_job_run(tenant_id: str, job_id: str) -> str:
+    """Write one large XLSX export of the invoice list, counting its rows (review.export_jobs)."""
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        return f"tenant {tenant_id} is gone or inactive"
+    with tenant_scope(tenant):
+        job = export_job_work(tenant=tenant, job_id=job_id)
+    if job is None:
+        return f"export job {job_id}: not waiting (done, or taken by another worker)"
+    return f"export job {job_id}: {job.status}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import openpyxl
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
@@ -29,7 +30,7 @@ from payments.runs.services import payment_run_approve, payment_run_propose
 from review.approval_policies import RuleSpec, StepSpec, approval_rule_create
 from review.disputes import dispute_comment_add, dispute_open
 from review.intake.services import IncomingFile
-from review.models import ApprovalDelegation, DisputeAttachment
+from review.models import ApprovalDelegation, DisputeAttachment, ExportJob, ExportStatus
 from review.saved_views import saved_view_create
 from source_files.services import XML, DocumentRef, source_file_keep
 from tenants.models import Role, Tenant
@@ -201,6 +202,15 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
         name=f"{label} view",
         query=f"po=PO-{label}&sort=-amount",
     )
+    # A background export of the invoice list, written: its page and its file (review.export_jobs).
+    objects["export-job"] = ExportJob.objects.create(
+        tenant=tenant,
+        user=viewer,
+        query=f"po=PO-{label}",
+        status=ExportStatus.DONE,
+        filename=f"{label}-invoices.xlsx",
+        content=_workbook(f"{label} export"),
+    )
     # A file brought in on the Import page, checked and ready: its upload is what the pages address.
     objects["import-batch"] = ImportJobFactory(tenant=tenant, filename=f"{label}-invoices.csv").batch
     # A dispute, of an invoice of its own in review (the matched invoice above stays as it is).
@@ -302,6 +312,15 @@ def assert_no_secret(body: bytes, documents: TenantDocuments, *, sent: tuple[str
         text = text.replace(value, "")
     leaked = [secret for secret in documents.secrets if secret in text]
     assert not leaked, f"tenant B's response contains tenant A's data {leaked}: {text[:500]}"
+
+
+def _workbook(text: str) -> bytes:
+    """A spreadsheet of one cell, as an export's file is read back by the matrix."""
+    workbook = openpyxl.Workbook()
+    workbook.active.append([text])
+    target = io.BytesIO()
+    workbook.save(target)
+    return target.getvalue()
 
 
 def tenant_rows(tenant: Tenant) -> dict[str, list[dict[str, Any]]]:

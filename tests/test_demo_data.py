@@ -26,6 +26,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from core.tenancy.rls import tenant_scope
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import (
@@ -42,6 +43,7 @@ from payments.models import Payment, PaymentRun, PaymentRunItem, PaymentRunStatu
 from payments.runs.files import pain001_errors
 from purchasing.models import GoodsReceipt, PurchaseOrder
 from recon_site.dashboard import dashboard_summary
+from recon_site.demo.decisions import RISK_CHECKS
 from recon_site.demo.paying import COOLING_OFF_VENDOR, FORGED_VENDOR, PENDING_CHANGE_VENDOR
 from recon_site.demo.people import DEMO_USERS
 from recon_site.demo.risks import CHANGED_VENDOR, PROPERTY_MANAGER, UNUSUAL_VENDOR
@@ -91,6 +93,8 @@ class DemoFacts:
     # By risk signal (and `payment_returned`): the vendors whose invoices carry it, with each
     # invoice's status and review queue.
     signals: dict[str, set[tuple[str, str, str]]]
+    # Of each approval of an invoice carrying a risk signal: the signals and the approver's reason.
+    risk_approvals: list[tuple[frozenset[str], str]]
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,20 @@ def _signals(tenant: Tenant) -> dict[str, set[tuple[str, str, str]]]:
     return signals
 
 
+def _risk_approvals(tenant: Tenant) -> list[tuple[frozenset[str], str]]:
+    flagged: dict[str, set[str]] = {}
+    rows = Discrepancy.objects.for_tenant(tenant).filter(type__in=RISK_CHECKS)
+    for invoice_id, kind in rows.values_list("invoice_id", "type"):
+        flagged.setdefault(str(invoice_id), set()).add(kind)
+    approvals = AuditEvent.objects.for_tenant(tenant).filter(
+        entity_type="invoice", action="transition", entity_id__in=flagged, after__status=InvoiceStatus.APPROVED
+    )
+    return [
+        (frozenset(flagged[entity_id]), (after or {}).get("reason", ""))
+        for entity_id, after in approvals.values_list("entity_id", "after")
+    ]
+
+
 def _facts(tenant: Tenant, **outputs: Any) -> dict[str, Any]:
     invoices = Invoice.objects.for_tenant(tenant)
     receipts = GoodsReceipt.objects.for_tenant(tenant).select_related("purchase_order")
@@ -233,6 +251,7 @@ def _facts(tenant: Tenant, **outputs: Any) -> dict[str, Any]:
         "documents": _documents(tenant),
         "paying": _paying_facts(tenant),
         "signals": _signals(tenant),
+        "risk_approvals": _risk_approvals(tenant),
         **outputs,
     }
 
@@ -442,3 +461,12 @@ def test_each_risk_signal_holds_its_invoice_for_the_approver(demo: DemoFacts) ->
         assert (vendor, *escalated) in demo.signals[signal], signal
     # The new vendor's is the only first invoice above the limit the administrator set.
     assert demo.signals[NEW_VENDOR_LARGE_INVOICE] == {(PROPERTY_MANAGER.name, *escalated)}
+
+
+def test_an_approver_passes_a_risk_signal_only_saying_what_was_checked(demo: DemoFacts) -> None:
+    """A big order or a bill after a bank change may be approved in the demo, but never on the
+    delivery note alone: the reason names the check made for each signal it carries."""
+    assert demo.risk_approvals
+    for signals, reason in demo.risk_approvals:
+        for signal in signals:
+            assert RISK_CHECKS[signal] in reason, (signal, reason)

@@ -74,6 +74,52 @@ def test_a_task_runs_in_its_own_span_and_its_log_lines_carry_the_trace_id(spans:
     assert records[0].trace_id == f"{task_span.context.trace_id:032x}"
 
 
+def test_a_task_continues_the_trace_request_and_tenant_of_whoever_queued_it(
+    spans: InMemorySpanExporter, tenant: Tenant
+) -> None:
+    """Through django-q2's own path (signals, signed package, worker loop), run in this process."""
+    from django_q.tasks import async_task
+
+    spans.clear()
+    request_token = observability.request_id_var.set("queued-by-request-7")
+    tenant_token = observability.tenant_id_var.set(str(tenant.pk))
+    try:
+        with tracing.tracer.start_as_current_span("the request") as request_span:
+            async_task("matching.tasks.run_matching", str(tenant.pk), sync=True)
+        # Once the task is over, the queuing side's context is its own again.
+        assert observability.request_id_var.get() == "queued-by-request-7"
+    finally:
+        observability.tenant_id_var.reset(tenant_token)
+        observability.request_id_var.reset(request_token)
+
+    [task_span] = [span for span in spans.get_finished_spans() if span.name == "task matching.tasks.run_matching"]
+    assert task_span.context.trace_id == request_span.get_span_context().trace_id
+    assert task_span.parent is not None and task_span.parent.span_id == request_span.get_span_context().span_id
+    assert task_span.attributes["recon.request_id"] == "queued-by-request-7"
+    assert task_span.attributes["recon.tenant_id"] == str(tenant.pk)
+
+
+def test_a_task_queued_outside_any_request_starts_a_trace_of_its_own(
+    spans: InMemorySpanExporter, tenant: Tenant
+) -> None:
+    from django_q.tasks import async_task
+
+    spans.clear()
+    # Outside any request (an earlier test's request left its id on this thread, as a server
+    # thread keeps it until its next request).
+    request_token, tenant_token = observability.request_id_var.set(None), observability.tenant_id_var.set(None)
+    try:
+        async_task("matching.tasks.run_matching", str(tenant.pk), sync=True)
+    finally:
+        observability.tenant_id_var.reset(tenant_token)
+        observability.request_id_var.reset(request_token)
+
+    [task_span] = [span for span in spans.get_finished_spans() if span.name == "task matching.tasks.run_matching"]
+    assert task_span.parent is None
+    assert task_span.attributes["recon.request_id"] == ""
+    assert task_span.attributes["recon.tenant_id"] == str(tenant.pk)  # the task's own argument
+
+
 def test_log_lines_are_json_with_request_id_tenant_and_trace_id(
     capsys: pytest.CaptureFixture[str], settings: object
 ) -> None:

@@ -1,13 +1,15 @@
 """The load test's HTTP clients: asyncio clients (httpx) POSTing invoices, and what each request got.
 
 Each invoice goes out with a fresh `Idempotency-Key`; a tenth of the requests are deliberate
-retries of a key (half at the same moment as the original, half a re-send of a recent key), and a
-`409 idempotency_key_in_flight` is answered as a client should: wait a little, send again.
+retries of a key (half at the same moment as the original, to the next web server when there are
+several, half a re-send of a recent key, by any client to any server), and a `409
+idempotency_key_in_flight` is answered as a client should: wait a little, send again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -145,7 +147,9 @@ class LoadClients:
                 return
             await asyncio.sleep(IN_FLIGHT_BACKOFF_S * (1 + random.random()))  # noqa: S311 (jitter)
 
-    async def client(self, client: httpx.AsyncClient, rng: random.Random) -> None:
+    async def client(self, client: httpx.AsyncClient, neighbour: httpx.AsyncClient, rng: random.Random) -> None:
+        """One client's loop; a retry sent alongside its original goes to `neighbour`, the next
+        web server (with several, the same key arrives at two machines at the same moment)."""
         while time.monotonic() < self.deadline:
             draw = rng.random()
             if draw < RETRY_EACH and self.recent:
@@ -153,23 +157,36 @@ class LoadClients:
             elif draw < 2 * RETRY_EACH:
                 request = self.new_request()
                 self.concurrent_retries += 1
-                await asyncio.gather(self.send(client, request, retry=False), self.send(client, request, retry=True))
+                await asyncio.gather(self.send(client, request, retry=False), self.send(neighbour, request, retry=True))
             else:
                 await self.send(client, self.new_request(), retry=False)
 
-    async def run(self, *, base_url: str, api_key: str, clients: int, seed: int) -> float:
+    async def run(self, *, base_urls: list[str], api_key: str, clients: int, seed: int) -> float:
+        """Run the clients to the deadline, client n talking to `base_urls[n % len(base_urls)]`
+        (machines behind a load balancer); returns the seconds from first send to last answer."""
         limits = httpx.Limits(max_connections=2 * clients, max_keepalive_connections=2 * clients)
-        async with httpx.AsyncClient(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=REQUEST_TIMEOUT_S,
-            limits=limits,
-        ) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            servers = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=base_url,
+                        headers={"Authorization": f"Bearer {api_key}"},
+                        timeout=REQUEST_TIMEOUT_S,
+                        limits=limits,
+                    )
+                )
+                for base_url in base_urls
+            ]
             started = time.monotonic()
             self.deadline = started + self.duration
             # A retry that keeps meeting 409s gives up after this; its key then fails the checks.
             self.hard_deadline = self.deadline + 2 * REQUEST_TIMEOUT_S
-            await asyncio.gather(*(self.client(client, random.Random(seed + n)) for n in range(clients)))  # noqa: S311
+            await asyncio.gather(
+                *(
+                    self.client(servers[n % len(servers)], servers[(n + 1) % len(servers)], random.Random(seed + n))  # noqa: S311
+                    for n in range(clients)
+                )
+            )
             return time.monotonic() - started
 
 

@@ -2,7 +2,8 @@
 
 The checks look at the database, not only at the answers: no 5xx and no request without an
 answer; every key produced exactly one invoice; every invoice has exactly one match result; no
-matching run failed; `verify_audit` passes for the tenant.
+matching run failed; `verify_audit` passes for the tenant; and every web server answered requests
+and every cluster ran matching (their logs), so the guarantees held across machines.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tenants.models import IdempotencyRecord, Tenant
 
 # gunicorn.conf.py's access line: `… "POST /api/invoices HTTP/1.1" 201 2345 227ms …`.
 ACCESS_LOG_POST = re.compile(rf'"POST {INVOICES_PATH} HTTP/[\d.]+" \d+ \S+ (\d+)ms')
+# matching.services' line at the end of each run, which the clusters log (load_services).
+RUN_LOG = re.compile(r"Matching run [0-9a-f-]+: (\w+), (\d+) matched")
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,27 @@ class LoadReport:
     def latency_ms(self, share: float) -> float:
         return percentile([outcome.latency_us for outcome in self.outcomes], share) / 1000
 
+    def server_ms_by_web(self) -> dict[str, list[int]]:
+        """Each POST's time inside gunicorn, by web server (their access logs)."""
+        return {
+            name: [int(match[1]) for match in ACCESS_LOG_POST.finditer(path.read_text(errors="replace"))]
+            for name, path in self.services.logs_of("web").items()
+        }
+
     def server_ms(self) -> list[int]:
-        """Each POST's time inside gunicorn (its access log): the latency without the wait for a worker."""
-        log = self.services.logs["web"].read_text(errors="replace")
-        return [int(match[1]) for match in ACCESS_LOG_POST.finditer(log)]
+        """Each POST's time inside gunicorn: the latency without the wait for a worker."""
+        return [ms for times in self.server_ms_by_web().values() for ms in times]
+
+    def runs_by_cluster(self) -> dict[str, Counter[str]]:
+        """The matching runs each cluster logged, by status, and `matched`: the invoices they matched."""
+        by_cluster = {}
+        for name, path in self.services.logs_of("worker").items():
+            runs: Counter[str] = Counter()
+            for match in RUN_LOG.finditer(path.read_text(errors="replace")):
+                runs[match[1]] += 1
+                runs["matched"] += int(match[2])
+            by_cluster[name] = runs
+        return by_cluster
 
     def render(self) -> str:
         outcomes = self.outcomes
@@ -86,6 +106,10 @@ class LoadReport:
             "Server time (ms, gunicorn access log): "
             + (f"p50 {percentile(server, 0.5)}, p99 {percentile(server, 0.99)}" if server else "not found"),
             f"Statuses: {statuses}",
+            "Web servers (POSTs answered): "
+            + ", ".join(f"{name} {len(times)}" for name, times in self.server_ms_by_web().items()),
+            "Clusters (matching runs): "
+            + "; ".join(_cluster_runs(name, runs) for name, runs in self.runs_by_cluster().items()),
             f"Matching drained {self.drain_seconds:.1f} s after the load; invoices {self.invoices}, "
             f"match results {self.match_results}; runs "
             + ", ".join(f"{status} {count}" for status, count in sorted(self.runs.items())),
@@ -95,6 +119,11 @@ class LoadReport:
             "Logs: " + ", ".join(f"{name} {path}" for name, path in self.services.logs.items()),
         ]
         return "\n".join(lines)
+
+
+def _cluster_runs(name: str, runs: Counter[str]) -> str:
+    statuses = ", ".join(f"{status} {count}" for status, count in sorted(runs.items()) if status != "matched")
+    return f"{name} {statuses or 'none'} ({runs['matched']} invoices matched)"
 
 
 def load_checks(report: LoadReport) -> list[Check]:
@@ -147,4 +176,14 @@ def load_checks(report: LoadReport) -> list[Check]:
     failed_runs = report.runs[MatchRun.Status.FAILED]
     checks.append(Check("no matching run failed", failed_runs == 0, f"{failed_runs} failed runs"))
     checks.append(Check("audit chain verifies", report.audit.startswith("OK"), report.audit))
+    idle_web = [name for name, times in report.server_ms_by_web().items() if not times]
+    idle_clusters = [name for name, runs in report.runs_by_cluster().items() if not runs]
+    checks.append(
+        Check(
+            "every web server answered and every cluster matched",
+            not idle_web and not idle_clusters,
+            f"{len(report.services.logs_of('web'))} web servers, {len(report.services.logs_of('worker'))} clusters"
+            + (f"; idle: {', '.join(idle_web + idle_clusters)}" if idle_web or idle_clusters else ""),
+        )
+    )
     return checks

@@ -1,8 +1,8 @@
 """One run of the load test, from a fresh tenant to a checked report (`load_test_run`).
 
 A fresh tenant with its API key and `benchmarks.fixtures`' vendors, POs and goods receipts, whose
-invoices are POSTed by the clients while the served processes match them; then the wait for
-matching to drain, the stop, and the checks.
+invoices are POSTed by the clients to the web servers while the clusters match them; then the
+wait for matching to drain, the stop, and the checks.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from django.utils import timezone
 from benchmarks.fixtures import FixtureBuilder
 from benchmarks.load.clients import LoadClients, invoice_payload
 from benchmarks.load.report import LoadReport, load_checks
-from benchmarks.load.services import free_port, load_services, load_services_environment, sigterm_as_interrupt
+from benchmarks.load.services import load_services, load_services_environment, sigterm_as_interrupt
 from core.actors import system_actor
 from core.tenancy.roles import runtime_database_url
 from invoices.models import Invoice, InvoiceStatus
@@ -41,6 +41,9 @@ LOAD_ACTOR = system_actor("load_test")
 # Documents built per second of load: above what this app serves on 2 cores; past the pool the
 # clients re-bill its POs under new invoice numbers (reported), rather than stop early.
 DOCUMENTS_PER_SECOND = 50
+# Two machines, each a web server and a cluster: the smallest set-up where a request and its
+# retry, or two drains of one tenant, meet on different machines.
+INSTANCES = 2
 
 
 def _wait_for_drain(tenant: Tenant, *, timeout: float) -> float:
@@ -57,6 +60,7 @@ def load_test_run(
     duration: float,
     lines: int = 5,
     documents: int | None = None,
+    instances: int = INSTANCES,
     web_workers: int | None = None,
     drain_timeout: float = 120.0,
     seed: int = 1,
@@ -82,7 +86,6 @@ def load_test_run(
         redis_url=settings.REDIS_URL,
         cluster_name=f"recon-load-{stamp}",
     )
-    port = free_port()
     load = LoadClients(payloads=payloads, clients=clients, duration=duration, run_id=stamp)
     # httpx logs every request at INFO: thousands of lines that would hide the report.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -90,12 +93,15 @@ def load_test_run(
     connection.close()
     with (
         sigterm_as_interrupt(),
-        load_services(environment=environment, port=port, web_workers=web_workers, log_dir=log_dir) as services,
+        load_services(
+            environment=environment, instances=instances, web_workers=web_workers, log_dir=log_dir
+        ) as services,
     ):
-        say(f"Serving on 127.0.0.1:{port}; {clients} clients for {duration:.0f} s…")
-        seconds = asyncio.run(
-            load.run(base_url=f"http://127.0.0.1:{port}", api_key=api_key, clients=clients, seed=seed)
+        say(
+            f"Serving on {', '.join(services.base_urls)} with {instances} django-q2 cluster(s); "
+            f"{clients} clients for {duration:.0f} s…"
         )
+        seconds = asyncio.run(load.run(base_urls=services.base_urls, api_key=api_key, clients=clients, seed=seed))
         say(f"Load done: {len(load.outcomes)} requests in {seconds:.1f} s; waiting for matching to drain…")
         drain_seconds = _wait_for_drain(tenant, timeout=drain_timeout)
 

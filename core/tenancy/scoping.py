@@ -32,6 +32,7 @@ from django.db import connection, models
 from django.db.models import ForeignObjectRel
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND, WhereNode
+from django.utils import timezone
 
 from core.ids import uuid7
 from core.tenancy.ref import TenantOrId, TenantRef
@@ -328,25 +329,59 @@ def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -
         return []
     model = type(rows[0])
     meta = model._meta
-    fields = meta.concrete_fields
-    quote = connection.ops.quote_name
+    # A generated column (an invoice's amount due) is PostgreSQL's to write, never the insert's.
+    fields = [field for field in meta.concrete_fields if not field.generated]
     records = []
     for row in rows:
         if type(row) is not model or row.tenant_id != tenant.pk:
             raise ValueError(f"tenant_rows_insert takes new {model.__name__} rows of tenant {tenant.pk} only.")
         records.append({field.column: _json_column(field, field.pre_save(row, add=True)) for field in fields})
-    columns = ", ".join(_quoted_column(field) for field in fields)
-    declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in fields)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
-        f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
-    )
-    with tenant_cursor(tenant) as cursor:
-        cursor.execute(sql, [json.dumps(records, separators=(",", ":"))])
+    _records_insert(tenant=tenant, model=model, fields=fields, records=records)
     for row in rows:
         row._state.adding = False
         row._state.db = connection.alias
     return list(rows)
+
+
+def tenant_values_insert(
+    *, tenant: TenantRef, model: type[TenantOwnedModel], rows: Sequence[Mapping[str, Any]]
+) -> list[uuid.UUID]:
+    """`tenant_rows_insert` for rows given as values by field name (`attname`: `invoice_id`) rather
+    than as model instances: for the many small rows of a bulk write (an import's invoice lines),
+    where building a model instance per row cost more than the insert. Every column is given,
+    except the id (a new one), the tenant (`tenant`'s) and `created_at` (now); returns the ids."""
+    if not rows:
+        return []
+    fields = [field for field in model._meta.concrete_fields if not field.generated]
+    now = timezone.now()
+    given = {"id": None, "tenant_id": tenant.pk, "created_at": now}
+    ids: list[uuid.UUID] = []
+    records = []
+    for row in rows:
+        row_id = row.get("id") or uuid7()
+        ids.append(row_id)
+        values = {**given, **row, "id": row_id}
+        records.append({field.column: _json_column(field, values[field.attname]) for field in fields})
+    _records_insert(tenant=tenant, model=model, fields=fields, records=records)
+    return ids
+
+
+def _records_insert(
+    *,
+    tenant: TenantRef,
+    model: type[models.Model],
+    fields: Sequence[models.Field[Any, Any]],
+    records: list[dict[Any, Any]],
+) -> None:
+    quote = connection.ops.quote_name
+    columns = ", ".join(_quoted_column(field) for field in fields)
+    declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in fields)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
+        f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
+    )
+    with tenant_cursor(tenant) as cursor:
+        cursor.execute(sql, [json.dumps(records, separators=(",", ":"))])
 
 
 def _quoted_column(field: models.Field[Any, Any] | ForeignObjectRel) -> str:
@@ -356,11 +391,18 @@ def _quoted_column(field: models.Field[Any, Any] | ForeignObjectRel) -> str:
     return connection.ops.quote_name(field.column)
 
 
+# Checked first, by exact type: most values of a bulk insert are these (an import's hundreds of
+# thousands), and a set look-up is cheaper than the isinstance checks below.
+_PLAIN_JSON = frozenset({str, int, bool})
+
+
 def _json_column(field: models.Field, value: Any) -> Any:
     """A column's value in the document of tenant_rows_insert. The usual types directly (a field's
     own conversion, per value of a batch, cost more than the rest of the insert); anything else,
     and a naive datetime, the field's way first."""
-    if value is None or isinstance(field, models.JSONField) or isinstance(value, (bool, int, str)):
+    if value is None or type(value) in _PLAIN_JSON or isinstance(field, models.JSONField):
+        return value
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, (uuid.UUID, Decimal)):
         return str(value)

@@ -15,12 +15,16 @@ safe. A file's size limit is core.http.uploads; the vendor a document names, ven
 
 from __future__ import annotations
 
-from invoices.documents import InvoiceDocument, document_content, document_with_positive_total
+from collections.abc import Iterable, Sequence
+
+from invoices.documents import InvoiceContent, InvoiceDocument, document_content, document_with_positive_total
 from invoices.models import Invoice
 from invoices.numbers import normalize_invoice_number
-from invoices.selectors import invoice_stored_content, invoices_of_document_vendor
+from invoices.selectors import invoice_of_document_vendor, invoice_stored_content
 from tenants.models import Tenant
 from vendors.ingest import VendorCache
+from vendors.models import Vendor
+from vendors.selectors import VendorReference
 
 
 def invoice_already_present(*, tenant: Tenant, document: InvoiceDocument, vendors: VendorCache) -> Invoice | None:
@@ -34,21 +38,59 @@ def invoice_already_present(*, tenant: Tenant, document: InvoiceDocument, vendor
     re-delivering a webhook is safe. A *different* document with a known number is not a re-send:
     it goes through the door and is stored, and matching reports it as `duplicate_invoice`, so a
     clerk sees it instead of it being lost. The kind matters: a credit note may carry the number
-    of the invoice it credits, and is not that invoice again. Every source asks this one function.
+    of the invoice it credits, and is not that invoice again. Every source asks this one function
+    (or its many-documents form below, which it is).
     """
-    number = normalize_invoice_number(document.invoice_number)
-    content = document_content(document)
-    if not number or content is None:
-        return None  # the door refuses it (or it cannot be compared): never a re-send
-    stored_kind = document_with_positive_total(document).document_type
-    vendor = vendors.resolve(vendor_id=document.vendor_id, tax_id=document.vendor_tax_id, name=document.vendor_name)
-    if vendor is None and document.vendor_id is not None:
-        return None  # an unknown vendor id: the door refuses it
-    candidates = (
+    return invoices_already_present(tenant=tenant, documents=[document], vendors=vendors)[0]
+
+
+def invoices_already_present(
+    *, tenant: Tenant, documents: Sequence[InvoiceDocument], vendors: VendorCache
+) -> list[Invoice | None]:
+    """`invoice_already_present` for each of `documents`, in a fixed number of queries (the
+    vendors they name, the stored invoices with their numbers, and those invoices' lines)."""
+    vendors.preload(document_vendor_references(documents))
+    identities: list[tuple[str, str, Vendor | None, InvoiceContent] | None] = []
+    for document in documents:
+        number = normalize_invoice_number(document.invoice_number)
+        content = document_content(document)
+        vendor = vendors.resolve(vendor_id=document.vendor_id, tax_id=document.vendor_tax_id, name=document.vendor_name)
+        if not number or content is None or (vendor is None and document.vendor_id is not None):
+            # The door refuses it, or it cannot be compared (an unknown vendor id): never a re-send.
+            identities.append(None)
+            continue
+        identities.append((number, document_with_positive_total(document).document_type, vendor, content))
+    numbers = {identity[0] for identity in identities if identity is not None}
+    if not numbers:
+        return [None] * len(documents)
+    candidates: dict[tuple[str, str], list[Invoice]] = {}
+    for invoice in (
         Invoice.objects.for_tenant(tenant)
-        .filter(invoice_number_normalized=number, document_type=stored_kind)
+        .filter(invoice_number_normalized__in=numbers)
         .prefetch_related("lines")
         .order_by("created_at", "id")
-    )
-    found = invoices_of_document_vendor(candidates, vendor=vendor, document=document)
-    return next((invoice for invoice in found if invoice_stored_content(invoice) == content), None)
+    ):
+        candidates.setdefault((invoice.invoice_number_normalized, invoice.document_type), []).append(invoice)
+    present: list[Invoice | None] = []
+    for document, identity in zip(documents, identities, strict=True):
+        if identity is None:
+            present.append(None)
+            continue
+        number, kind, vendor, content = identity
+        present.append(
+            next(
+                (
+                    invoice
+                    for invoice in candidates.get((number, kind), [])
+                    if invoice_of_document_vendor(invoice, vendor=vendor, document=document)
+                    and invoice_stored_content(invoice) == content
+                ),
+                None,
+            )
+        )
+    return present
+
+
+def document_vendor_references(documents: Iterable[InvoiceDocument]) -> list[VendorReference]:
+    """The vendor each document names, as vendors.ingest.VendorCache.preload takes them."""
+    return [(document.vendor_id, document.vendor_tax_id, document.vendor_name) for document in documents]

@@ -104,10 +104,26 @@ DECISIONS: dict[str, tuple[tuple[float, Decision], ...]] = {
 # the escalation amount, or matched to an inferred PO).
 APPROVED_ON_ESCALATION = _approve("Accepted: within what purchasing agreed.")
 CHECKED = _approve("Checked against the delivery note and the order.")
+# A risk signal is not passed on the delivery note alone: the approver's comment says what was
+# checked for it, as an auditor reading the trail would expect.
+RISK_CHECKS = {
+    "bank_account_changed": "New bank details confirmed by phone with the vendor's known contact.",
+    "shared_bank_account": "Shared bank account explained by the vendor (group treasury); confirmed in writing.",
+    "new_vendor_large_invoice": "New vendor checked: contract and signed order on file.",
+    "unusual_amount": "Larger than usual: the order was confirmed by purchasing.",
+}
 
 
 def review_decision(*, plan: InvoicePlan, types: set[str], queue: str, draw: float) -> Decision:
     """The reviewer's decision on an invoice waiting in `queue`, knowing its story and its discrepancies."""
+    decision = _story_decision(plan=plan, types=types, queue=queue, draw=draw)
+    checks = [comment for kind, comment in RISK_CHECKS.items() if kind in types]
+    if decision.action == "approve" and checks:
+        return _approve(" ".join([*checks, decision.comment]).strip())
+    return decision
+
+
+def _story_decision(*, plan: InvoicePlan, types: set[str], queue: str, draw: float) -> Decision:
     for share, decision in DECISIONS.get(plan.scenario, ()):
         if draw < share:
             if decision.action == "escalate" and queue == ReviewQueue.ESCALATED:

@@ -424,6 +424,10 @@ DISPUTE_ATTACHMENT_MAX_BYTES = positive_int("DISPUTE_ATTACHMENT_MAX_BYTES", 10_4
 # most this many bytes; larger ones go to a django-q2 worker, and the page shows their progress
 # (review.intake). 0: every file in the background.
 IMPORT_SYNC_MAX_BYTES = whole_number("IMPORT_SYNC_MAX_BYTES", 1_048_576)
+# An XLSX export of the invoice list of up to this many rows is written within the request; a
+# larger one by a django-q2 worker, the page showing its progress (review.export_jobs). CSV
+# exports stream whatever their size. 0: every XLSX export in the background.
+EXPORT_SYNC_MAX_ROWS = whole_number("EXPORT_SYNC_MAX_ROWS", 5000)
 # Minutes between the scheduled passes that reconcile every tenant's unmatched payments.
 RECONCILE_SCHEDULE_MINUTES = positive_int("RECONCILE_SCHEDULE_MINUTES", 60)
 # Payments one reconciliation run (API, task, `reconcile_payments`) considers at most, oldest

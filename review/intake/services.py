@@ -380,13 +380,14 @@ def _tallying(kind: type[CsvKind], totals: dict[str, int]) -> type[CsvKind]:
         return kind
 
     class Tallying(InvoicesCsv):
-        def create(self, document: CsvDocument) -> Created | Duplicate:
-            outcome = super().create(document)
-            if isinstance(outcome, Created):
-                # The door stored it, so its total fits its currency: to_minor cannot refuse it here.
-                currency = document.header("currency", "")
-                totals[currency] = totals.get(currency, 0) + to_minor(document.header("total_amount"), currency)
-            return outcome
+        def create_many(self, documents: list[CsvDocument]) -> list[Created | Duplicate | DomainError]:
+            outcomes = super().create_many(documents)
+            for document, outcome in zip(documents, outcomes, strict=True):
+                if isinstance(outcome, Created):
+                    # The door stored it, so its total fits its currency: to_minor cannot refuse it here.
+                    currency = document.header("currency", "")
+                    totals[currency] = totals.get(currency, 0) + to_minor(document.header("total_amount"), currency)
+            return outcomes
 
     return Tallying
 

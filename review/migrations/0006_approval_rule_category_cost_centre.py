@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('review', '0005_approval_policies'),
+        ('review', '0006_export_jobs'),
     ]
 
     operations = [

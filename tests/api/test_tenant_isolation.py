@@ -55,6 +55,9 @@ COLLECTION_ACTIONS = {
     "webhook-secret-rotate": "tests/invoices/test_webhooks_secrets.py::test_a_rotation_changes_only_the_callers_tenant",
     "webhook-secret-set": "tests/invoices/test_webhooks_secrets.py::test_a_sender_issued_key_verifies_only_its_tenant",
     "invoice-import-xml": "tests/invoices/test_ubl_import.py::test_another_tenants_vendor_and_invoices_are_invisible",
+    "invoice-batch": (
+        "tests/api/test_invoice_batch.py::test_another_tenants_vendor_is_refused_and_nothing_of_theirs_changes"
+    ),
     "payment-import-statement": (
         "tests/payments/test_statement_import.py::test_same_transaction_ids_in_two_tenants_are_both_stored"
     ),

@@ -17,7 +17,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from audit.services import audit_deferred, audit_record
+from audit.services import audit_deferred, audit_record, audit_record_many
 from audit.verify import audit_chain_verify
 from core.actors import system_actor
 from invoices.models import Invoice
@@ -84,11 +84,12 @@ def test_a_crash_after_the_change_leaves_neither_change_nor_event(
     before = AuditEvent.objects.for_tenant(tenant).count()
 
     def record_then_crash(**kwargs: Any) -> None:
-        audit_record(**kwargs)
+        audit_record_many(**kwargs)
         assert Invoice.objects.for_tenant(tenant).count() == 1  # the change was made...
         raise RuntimeError("power cut")  # ...and then the process died inside the transaction
 
-    monkeypatch.setattr("invoices.services.audit_record", record_then_crash)
+    # The door records an invoice's creation with the many-events form (invoices.services).
+    monkeypatch.setattr("invoices.services.audit_record_many", record_then_crash)
     api.raise_request_exception = False
     response = api.post(url, body, format="json")
     assert response.status_code == 500

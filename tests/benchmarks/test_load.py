@@ -1,9 +1,11 @@
 """The load test (`manage.py load_test`) in its short bounded form, as CI runs it.
 
-Fifty clients POST invoices over real HTTP to gunicorn for a few seconds, a tenth of the requests
-deliberate retries of a key, while a django-q2 worker matches; then the command's own checks (no
-5xx, one invoice per key, each matched once, no failed run, the audit chain verifies) must hold,
-and this test looks at the database and the processes itself too.
+Fifty clients POST invoices over real HTTP for a few seconds to two gunicorn servers, a tenth of
+the requests deliberate retries of a key (some arriving at both servers at the same moment),
+while two django-q2 clusters on one queue match: two machines' worth against one PostgreSQL. Then
+the command's own checks (no 5xx, one invoice per key, each matched once, no failed run, the
+audit chain verifies, both servers answered and both clusters matched) must hold, and this test
+looks at the database and the processes itself too.
 
 The data must be committed for the subprocesses to see it (`transaction=True`); they connect to
 this test database by name. The flush after the test removes what the load wrote.
@@ -22,22 +24,30 @@ from django.conf import settings
 from benchmarks.load.run import load_test_run
 from core.tenancy.roles import database_url, runtime_database_url
 from invoices.models import Invoice, InvoiceStatus
-from matching.models import MatchResult
+from matching.models import MatchResult, MatchRun
 from tenants.models import IdempotencyRecord
 
 CLIENTS = 50
-# Long enough for hundreds of requests on a busy 2-core machine; the whole test stays under a
-# minute (fixture, boot, load, drain, stop).
+# Long enough for hundreds of requests on a busy 2-core machine; the whole test takes about a
+# minute (fixture, booting four servers, load, drain, stop: 64 s with the machine's load at ~9).
 DURATION_S = 15.0
 
 
 @pytest.mark.load
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_fifty_clients_with_retries_over_real_http_while_matching_runs(tmp_path: Path) -> None:
-    report = load_test_run(clients=CLIENTS, duration=DURATION_S, drain_timeout=60, log_dir=tmp_path)
+def test_fifty_clients_with_retries_on_two_machines_while_matching_runs(tmp_path: Path) -> None:
+    report = load_test_run(clients=CLIENTS, duration=DURATION_S, instances=2, drain_timeout=60, log_dir=tmp_path)
 
     assert report.passed, report.render()
+
+    # Two machines' worth: both web servers answered POSTs, both clusters ran matching runs and
+    # between them matched every invoice once (the tenant's lock, not luck, keeps them apart).
+    assert len(report.services.base_urls) == 2
+    assert all(report.server_ms_by_web().values()), report.render()
+    clusters = report.runs_by_cluster()
+    assert len(clusters) == 2 and all(runs[MatchRun.Status.FINISHED] for runs in clusters.values()), report.render()
+    assert sum(runs["matched"] for runs in clusters.values()) == report.invoices, report.render()
 
     # It was the load the issue asks for: 50 clients, retries of the same key, some at the same
     # moment as their original, answered by replays of the first answer.

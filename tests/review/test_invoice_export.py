@@ -137,6 +137,7 @@ def test_the_csv_speaks_labels_and_exact_amounts(tenant: Tenant, hostile: list[I
             "Currency": "JPY",
             "Early-payment discount": "0",
             "Discount if paid by": "",
+            "Discount available": "",
             "Received (UTC)": rows[0]["Received (UTC)"],
             "Source": "API",
             "Assigned to": "",

@@ -60,6 +60,8 @@ OBJECT_KWARGS = {
     # The settings pages' users and API keys (recon_site.tenant_settings).
     "membership_id": "membership",
     "api_key_id": "api-key",
+    # A background export of the invoice list (its page and its file): its own user's only.
+    "export_id": "export-job",
     # An upload of the Import page (its files, their checks and imports).
     "batch_id": "import-batch",
     # A dispute's page and its forms (review.dispute_views).

@@ -3,7 +3,9 @@
 Writes a synthetic invoices file of N data rows (N / L invoices of L lines, from 20 vendors,
 each referencing a PO) to a temporary file, imports it through the same `csv_import` the API
 and `import_csv` use — all rows, every invoice created with its lines and audit event, in one
-transaction — and prints rows/s, invoices/s and the process's peak RSS.
+transaction — and prints rows/s, invoices/s and the process's peak RSS. Beside it, the floor: a
+bare `COPY` of the same file into a temporary table of its columns, typed (no invoice, no line,
+no audit event, no check), in the same run, and how many times that the import takes ("× COPY").
 
 Flat memory is shown by comparing runs: the importer keeps one document's rows at a time, so the
 peak RSS of `--rows 50000` should be close to that of `--rows 5000` (each run is a fresh
@@ -27,6 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, transaction
 
 from benchmarks.measures import peak_rss_mb
 from core.actors import system_actor
@@ -78,6 +81,26 @@ def write_file(path: Path, *, rows: int, lines_per_invoice: int) -> int:
     return invoices
 
 
+# The file's columns as PostgreSQL would type them: what a bare COPY has to parse.
+_COPY_COLUMNS = (
+    "invoice_number text, vendor_name text, po_number text, currency text, invoice_date date, tax_amount numeric,"
+    " total_amount numeric, line_number integer, sku text, description text, quantity numeric, unit_price numeric"
+)
+
+
+def bare_copy_seconds(path: Path) -> float:
+    """The time of a `COPY … FROM STDIN (FORMAT csv)` of the file into a temporary table, rolled back."""
+    data = path.read_bytes()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE bench_copy ({_COPY_COLUMNS}) ON COMMIT DROP")
+        started = time.perf_counter()
+        with cursor.cursor.copy("COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            copy.write(data)
+        elapsed = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return elapsed
+
+
 class Command(BaseCommand):
     help = "Measure the CSV import: rows/s and peak memory on a synthetic invoices file."
 
@@ -105,6 +128,7 @@ class Command(BaseCommand):
                     kind=InvoicesCsv(tenant=tenant, actor=BENCH_ACTOR), binary=binary, dry_run=options["dry_run"]
                 )
             elapsed = time.perf_counter() - started
+            copy_seconds = bare_copy_seconds(path)
         database = settings.DATABASES["default"]
         self.stdout.write(
             f"database {database['NAME']} at {database.get('HOST') or 'local socket'}; tenant {tenant.slug}"
@@ -116,4 +140,8 @@ class Command(BaseCommand):
         self.stdout.write(f"created: {len(report.created_ids)} invoices, {report.rows} rows read")
         per_second = f"{report.rows / elapsed:,.0f} rows/s; {len(report.created_ids) / elapsed:,.0f} invoices/s"
         self.stdout.write(f"time: {elapsed:.2f} s; {per_second}")
+        ratio = elapsed / copy_seconds
+        self.stdout.write(
+            f"bare COPY of the same file: {copy_seconds * 1000:.0f} ms; the import takes {ratio:,.0f}× COPY"
+        )
         self.stdout.write(f"peak RSS: {peak_rss_mb():.0f} MB (before the import: {rss_before:.0f} MB)")

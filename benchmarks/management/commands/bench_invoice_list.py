@@ -14,8 +14,9 @@ median and p95, with the median time spent in SQL and the number of SQL queries:
 - the default first page, page 50 and the last page;
 - each sort column ascending and descending;
 - typical filters: one status, a vendor, an invoice-date month, an amount range, a currency, a
-  discrepancy type, and those combined;
-- the exports (CSV, XLSX) of a filtered list of about N/20 invoices (5,000 of 100,000).
+  discrepancy type, those combined, and the discounts still available;
+- the exports (CSV, XLSX) of a filtered list of about N/20 invoices (5,000 of 100,000); the XLSX
+  within the request whatever EXPORT_SYNC_MAX_ROWS says (past it, a worker runs the same writer).
 
 A page (not an export) whose p95 is over `BUDGET_MS` is named at the end. `--explain` prints the
 plan (EXPLAIN ANALYZE, BUFFERS) of every statement of a case that took `--explain-ms` or more;
@@ -44,7 +45,7 @@ from django.db import connection
 from django.db.models import Count
 from django.http import HttpResponseBase
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
 from benchmarks.measures import percentile
@@ -53,7 +54,7 @@ from core.actors import system_actor
 from core.tenancy.rls import tenant_scope
 from invoices.models import Invoice, InvoiceStatus
 from matching.models import Discrepancy
-from review.invoice_list import DEFAULT_PER_PAGE
+from review.invoice_list import BIGINT_MAX, DEFAULT_PER_PAGE
 from tenants.models import Tenant
 
 BENCH_ACTOR = system_actor("bench_invoice_list")
@@ -207,7 +208,10 @@ class Command(BaseCommand):
                 | {"sort": "-amount"},
             ),
             Case("filter", "filter: status, page 20", {"status": InvoiceStatus.APPROVED, "page": "20"}),
+            Case("filter", "filter: discount available", {"discount": "on"}),
             Case("export", "export CSV, invoice dates", export, "web:invoices-export-csv"),
+            # The file a worker writes past EXPORT_SYNC_MAX_ROWS (review.export_jobs), written
+            # here within the request, the limit lifted: the same writer, timed to its last byte.
             Case("export", "export XLSX, invoice dates", export, "web:invoices-export-xlsx"),
         ]
         return cases
@@ -218,7 +222,7 @@ class Command(BaseCommand):
         sql_timings: list[int] = []
         body = b""
         for attempt in range(repeat + 1):  # the first one warms the caches and is not counted
-            with CaptureQueriesContext(connection) as captured:
+            with CaptureQueriesContext(connection) as captured, override_settings(EXPORT_SYNC_MAX_ROWS=BIGINT_MAX):
                 started = time.perf_counter()
                 response = client.get(url, case.query)
                 body = _body(response)

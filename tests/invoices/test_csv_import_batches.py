@@ -1,0 +1,66 @@
+"""The invoices CSV import writes in batches (InvoicesCsv.batch_rows) through the many-documents
+door: still all or nothing for the file, problems by row and column, duplicates reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from audit.models import AuditEvent
+from core.quantities import MUST_BE_POSITIVE
+from invoices.ingest.csv_import import InvoicesCsv
+from invoices.models import Invoice, InvoiceLine
+from tenants.models import Tenant
+from tests.factories import VendorFactory
+from tests.invoices.test_csv_import import INVOICES, errors_of, upload
+
+HEADER = "invoice_number,vendor_name,vendor_tax_id,currency,invoice_date,total_amount,description,quantity,unit_price"
+
+
+@pytest.fixture(autouse=True)
+def _small_batches(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three rows a batch, so a file of a few invoices is written in several."""
+    settings.MATCH_ON_INGEST = False
+    monkeypatch.setattr(InvoicesCsv, "batch_rows", 3)
+
+
+def invoice_rows(number: str, quantity: str = "1", vendor: str = "Nordic Fasteners AB,") -> str:
+    return (
+        f"{number},{vendor},EUR,2026-10-10,30.00,Bolts,{quantity},10.00\n"
+        f"{number},{vendor},EUR,2026-10-10,30.00,Nuts,2,10.00\n"
+    )
+
+
+def test_a_bad_row_in_a_later_batch_leaves_every_batch_unwritten(api: APIClient, tenant: Tenant) -> None:
+    VendorFactory(tenant=tenant, name="Nordic Fasteners AB")
+    events_before = AuditEvent.objects.for_tenant(tenant).count()
+    content = HEADER + "\n" + "".join(invoice_rows(f"B-{n}") for n in range(1, 5)) + invoice_rows("B-5", quantity="-1")
+    details = errors_of(upload(api, INVOICES, content.encode()))
+    assert details == {"row 10, column quantity": [MUST_BE_POSITIVE]}
+    assert not Invoice.objects.for_tenant(tenant).exists()
+    assert AuditEvent.objects.for_tenant(tenant).count() == events_before
+
+
+def test_a_file_of_several_batches_is_stored_in_file_order_with_its_resends_reported(
+    api: APIClient, tenant: Tenant
+) -> None:
+    VendorFactory(tenant=tenant, name="Nordic Fasteners AB", tax_id="SE556677889901")
+    # C-2 again, naming the vendor by its tax id: a different key for the file, the same document.
+    content = (
+        HEADER
+        + "\n"
+        + "".join(invoice_rows(f"C-{n}") for n in range(1, 5))
+        + invoice_rows("C-2", vendor=",SE556677889901")
+    )
+    response = upload(api, INVOICES, content.encode())
+    assert response.status_code == 201, response.content
+    report = response.json()
+    assert (report["created"], report["duplicates"]) == (4, 1)
+    stored = {str(invoice.pk): invoice.invoice_number for invoice in Invoice.objects.for_tenant(tenant)}
+    assert [stored[pk] for pk in report["created_ids"]] == ["C-1", "C-2", "C-3", "C-4"]
+    assert report["duplicate_documents"] == [{"row": 10, "number": "C-2", "id": report["created_ids"][1]}]
+    assert InvoiceLine.objects.for_tenant(tenant).count() == 8
+    again = upload(api, INVOICES, content.encode()).json()
+    assert (again["created"], again["duplicates"]) == (0, 5)
