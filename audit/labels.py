@@ -44,6 +44,7 @@ AUDIT_ACTION_LABELS = {
     "bank_account_rejected": "Bank account rejected",
     "bank_account_retired": "Bank account replaced",
     "payment_terms_changed": "Payment terms changed",
+    "category_changed": "Category changed",
     "payment_run_proposed": "Payment run proposed",
     "payment_run_line_removed": "Invoice removed from the payment run",
     "payment_run_line_added": "Invoice added to the payment run",

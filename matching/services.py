@@ -31,6 +31,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from core import locks
 from core.actors import Actor
+from matching.bank_account_rematch import matching_rematch_for_bank_accounts
 from matching.engine import ENGINE_VERSION, MatchFailure, MatchOutcome, match_batch
 from matching.enqueue import matching_enqueue
 from matching.loading import load_batch, matchable_invoices
@@ -151,6 +152,7 @@ def matching_run_for_tenant(
             try:
                 matching_runs_abandon(tenant=tenant, current=run)
                 _credited_rematch(tenant=tenant)
+                _bank_accounts_rematch(tenant=tenant)
                 with _collector_paused():
                     _run_batch(tenant=tenant, run=run, exclude_invoice_ids=exclude_invoice_ids)
                 run.status = MatchRun.Status.FINISHED
@@ -186,6 +188,16 @@ def _credited_rematch(*, tenant: Tenant) -> None:
         matching_rematch_for_credit_notes(tenant=tenant)
     except Exception:
         logger.exception("Re-matching the invoices credit notes changed failed for tenant %s", tenant.pk)
+
+
+def _bank_accounts_rematch(*, tenant: Tenant) -> None:
+    """The open invoices with a bank-account signal whose vendor's accounts changed since their
+    match back to `received`, so this batch matches them (matching.bank_account_rematch). A
+    failure is logged and does not stop the batch: the next run tries again."""
+    try:
+        matching_rematch_for_bank_accounts(tenant=tenant)
+    except Exception:
+        logger.exception("Re-matching the invoices bank-account changes concern failed for tenant %s", tenant.pk)
 
 
 def _run_batch(*, tenant: Tenant, run: MatchRun, exclude_invoice_ids: Collection[uuid.UUID]) -> None:

@@ -11,6 +11,7 @@ from core.actors import system_actor
 from core.tenancy.rls import tenant_scope
 from core.tracing import traced_task
 from invoices.models import Invoice, InvoiceStatus
+from matching.bank_account_rematch import tenants_with_bank_account_changes
 from matching.holds import matching_escalate_stale_holds
 from matching.loading import MATCHABLE, matchable_invoices
 from matching.models import MatchRun
@@ -67,6 +68,9 @@ def run_matching_all() -> str:
     # And those whose run has an invoice to re-match for a credit note (matching.rematch): with
     # MATCH_ON_INGEST off, nothing else would run them until another invoice came.
     tenant_ids |= set(tenants_with_credited_invoices())
+    # And those with an invoice to re-match for a bank-account decision or a cooling-off that
+    # ended (matching.bank_account_rematch): no one's action would run them otherwise.
+    tenant_ids |= set(tenants_with_bank_account_changes())
     count = 0
     for tenant_id in sorted(tenant_ids, key=str):
         async_task(

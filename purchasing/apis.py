@@ -42,6 +42,13 @@ class PurchaseOrderLineInputSerializer(serializers.Serializer):
     quantity = QuantityField()
     unit_price = UnitPriceField()
     uom = serializers.CharField(max_length=16, required=False, allow_blank=True, default="EA")
+    cost_centre = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The cost centre the line is booked to (your own codes); approval rules may name it.",
+    )
 
 
 class PurchaseOrderInputSerializer(serializers.Serializer):
@@ -71,7 +78,7 @@ class PurchaseOrderLineOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PurchaseOrderLine
-        fields = ["id", "line_number", "sku", "description", "quantity", "uom", "unit_price"]
+        fields = ["id", "line_number", "sku", "description", "quantity", "uom", "unit_price", "cost_centre"]
 
 
 class PurchaseOrderOutputSerializer(serializers.ModelSerializer):

@@ -3,7 +3,7 @@
 `purchase-orders` (key: po_number)
     header: po_number*, vendor_id | vendor_tax_id | vendor_name (at least one; must name a known
             vendor), currency*, order_date*, expected_date
-    line:   line_number*, sku, description*, quantity*, unit_price*, uom
+    line:   line_number*, sku, description*, quantity*, unit_price*, uom, cost_centre
 `goods-receipts` (key: receipt_number)
     header: receipt_number*, po_number*, received_date*
     line:   po_line_number*, quantity*
@@ -59,6 +59,7 @@ class PurchaseOrdersCsv(CsvKind):
         Column("quantity", cell_decimal, header=False, required=True),
         Column("unit_price", cell_decimal, header=False, required=True),
         Column("uom", cell_text_for(PurchaseOrderLine, "uom"), header=False),
+        Column("cost_centre", cell_text_for(PurchaseOrderLine, "cost_centre"), header=False),
     )
     tenant: Tenant
 
@@ -88,6 +89,7 @@ class PurchaseOrdersCsv(CsvKind):
                     unit_price=row.values["unit_price"],
                     sku=row.values.get("sku") or "",
                     uom=row.values.get("uom") or "EA",
+                    cost_centre=row.values.get("cost_centre") or "",
                 )
                 for row in document.rows
             ],

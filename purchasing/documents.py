@@ -19,6 +19,7 @@ class PurchaseOrderLineDocument:
     unit_price: Decimal
     sku: str = ""
     uom: str = "EA"
+    cost_centre: str = ""
 
 
 @dataclass(frozen=True)

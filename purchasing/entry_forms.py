@@ -97,6 +97,14 @@ class PurchaseOrderEntryForm(forms.Form):
     currency = forms.ChoiceField(label="Currency")
     order_date = forms.DateField(label="Order date", widget=date_input())
     expected_date = forms.DateField(label="Expected delivery", required=False, widget=date_input())
+    # One cost centre for the order's lines, as a clerk books most orders; a PO whose lines go to
+    # several cost centres comes through the API or a CSV file, which carry one per line.
+    cost_centre = forms.CharField(
+        label="Cost centre",
+        max_length=64,
+        required=False,
+        help_text="Booked to every line of this order; approval rules can name it.",
+    )
 
     def __init__(self, *args: Any, tenant: Tenant, own_currencies: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

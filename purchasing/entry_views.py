@@ -163,6 +163,7 @@ def _purchase_order_create(web: WebContext, form: PurchaseOrderEntryForm, formse
                 sku=line.sku,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
+                cost_centre=data["cost_centre"].strip(),
             )
             for number, line in enumerate(lines, start=1)
         ],

@@ -97,6 +97,9 @@ class PurchaseOrderLine(TenantOwnedModel):
     quantity = models.DecimalField(**QUANTITY)
     uom = models.CharField(max_length=16, blank=True, default="EA")
     unit_price = models.DecimalField(**UNIT_PRICE)
+    # The cost centre the line is booked to (the tenant's own codes, free text; "" : none).
+    # Approval rules may name one (review.approvals).
+    cost_centre = models.CharField(max_length=64, blank=True, default="", db_default="")
     # The keys PO inference compares (core.lookup_keys), stored for the reason given at
     # PurchaseOrder.po_number_key.
     sku_key = models.GeneratedField(

@@ -98,6 +98,7 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
                     quantity=line.quantity,
                     uom=line.uom or "EA",
                     unit_price=line.unit_price,
+                    cost_centre=line.cost_centre.strip(),
                 )
                 for line in document.lines
             )

@@ -18,7 +18,7 @@ from payments.runs.apis import PaymentRunViewSet
 from purchasing.apis import GoodsReceiptViewSet, PurchaseOrderViewSet
 from recon_site.audit_api import AuditEventViewSet
 from review.apis import InvoiceViewSet
-from review.approval_apis import ApprovalDelegationViewSet
+from review.approval_apis import ApprovalDelegationViewSet, ApprovalRuleViewSet
 from review.batch_apis import InvoiceBatchViewSet
 from review.dispute_apis import DisputeViewSet, InvoiceAssignViewSet
 from review.learning_apis import ItemAliasViewSet, ToleranceSuggestionViewSet, VendorAliasViewSet
@@ -37,6 +37,7 @@ router.register("payments", PaymentViewSet, basename="payment")
 router.register("payment-allocations", PaymentAllocationViewSet, basename="payment-allocation")
 router.register("cash", CashViewSet, basename="cash")
 router.register("approval-delegations", ApprovalDelegationViewSet, basename="approval-delegation")
+router.register("approval-rules", ApprovalRuleViewSet, basename="approval-rule")
 router.register("payment-runs", PaymentRunViewSet, basename="payment-run")
 router.register("disputes", DisputeViewSet, basename="dispute")
 router.register("learned/item-aliases", ItemAliasViewSet, basename="item-alias")

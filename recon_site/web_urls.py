@@ -149,6 +149,7 @@ urlpatterns = [
         vendor_views.vendor_payment_terms_view,
         name="vendor-payment-terms",
     ),
+    path("app/vendors/<uuid:vendor_id>/category", vendor_views.vendor_category_view, name="vendor-category"),
     path(
         "app/vendors/<uuid:vendor_id>/bank-accounts/decide",
         vendor_views.vendor_bank_account_decide_view,

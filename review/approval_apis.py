@@ -1,4 +1,12 @@
-"""Delegations API: list, give, revoke (review.approval_policies writes, audited).
+"""Approval policy and delegations API (review.approval_policies writes, audited).
+
+Rules (`/api/approval-rules`): list, read, add at the end, remove, move up: what Settings →
+Approvals does. Any member reads the policy (an approver sees which chains exist); changes are
+for an administrator signed in or an API key (keys are minted by administrators), checked after
+the rule is found, so another tenant's rule is a 404 whoever asks. Amounts are decimal strings
+in the rule's currency's major units.
+
+Delegations: list, give, revoke.
 
 A member signed in (a session) delegates their own approvals; an API key (an HR or calendar
 integration the tenant trusts) names the delegating member in `delegator_id`. Revoking names the
@@ -9,19 +17,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.exceptions import DocumentInvalid
-from core.http.fields import BusinessDateField
+from core.http.fields import BusinessDateField, CurrencyCodeField, MoneyAmountField
 from core.http.schema import error_response
-from review.approval_policies import delegation_create, delegation_revoke
-from review.models import ApprovalDelegation
+from core.money import MoneyError, format_minor, to_minor
+from review.approval_policies import (
+    BAND_NEEDS_CURRENCY,
+    SEVERITIES,
+    RuleSpec,
+    StepSpec,
+    approval_rule_create,
+    approval_rule_delete,
+    approval_rule_move_up,
+    approval_rules_list,
+    delegation_create,
+    delegation_revoke,
+)
+from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule
 from review.people import active_membership
+from tenants.apis import IsTenantAdministrator
 from tenants.http.views import TenantAPIMixin
+from tenants.models import Role
 
 DELEGATOR_REQUIRED = "An API key names the delegating member: delegator_id."
 
@@ -128,3 +151,192 @@ class ApprovalDelegationViewSet(TenantAPIMixin, mixins.ListModelMixin, viewsets.
             delegation_id=incoming.validated_data["id"],
         )
         return Response(DelegationOutputSerializer(self.get_queryset().get(pk=delegation.pk)).data)
+
+
+# --- approval rules --------------------------------------------------------------------------------
+
+RULES_ADMINS_ONLY = "Only an administrator (or an API key) may change the approval policy."
+
+
+class ApprovalStepSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(
+        choices=[("", "Named users instead"), *Role.choices],
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A role whose members may approve the step, or empty with `user_ids`.",
+    )
+    user_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Active members who may approve the step (instead of a role).",
+    )
+    mode = serializers.ChoiceField(choices=ApprovalMode.choices, default=ApprovalMode.ANY)
+
+
+class ApprovalRuleOutputSerializer(serializers.ModelSerializer):
+    vendor_id = serializers.UUIDField(allow_null=True)
+    amount_from = serializers.SerializerMethodField(help_text="Included; major units of `currency`.")
+    amount_below = serializers.SerializerMethodField(help_text="Not included; major units of `currency`.")
+    steps = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApprovalRule
+        fields = [
+            "id",
+            "position",
+            "name",
+            "currency",
+            "amount_from",
+            "amount_below",
+            "vendor_id",
+            "vendor_category",
+            "cost_centre",
+            "min_severity",
+            "escalate_after_days",
+            "steps",
+        ]
+
+    def get_amount_from(self, rule: ApprovalRule) -> str | None:
+        return format_minor(rule.amount_from, rule.currency) if rule.amount_from is not None else None
+
+    def get_amount_below(self, rule: ApprovalRule) -> str | None:
+        return format_minor(rule.amount_below, rule.currency) if rule.amount_below is not None else None
+
+    @extend_schema_field(ApprovalStepSerializer(many=True))
+    def get_steps(self, rule: ApprovalRule) -> list[dict[str, Any]]:
+        return [
+            {
+                "role": step.role,
+                "user_ids": sorted(entry.user_id for entry in step.named_users.all()),
+                "mode": step.mode,
+            }
+            for step in rule.steps.all()
+        ]
+
+
+class ApprovalRuleInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    currency = CurrencyCodeField(
+        required=False, allow_blank=True, default="", help_text="Needed with an amount band; empty: any currency."
+    )
+    amount_from = MoneyAmountField(required=False, allow_null=True, default=None, min_value=0)
+    amount_below = MoneyAmountField(required=False, allow_null=True, default=None, min_value=0)
+    vendor_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    vendor_category = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", help_text="A vendor's category; empty: any."
+    )
+    cost_centre = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Takes an invoice whose matched PO lines (or, none matched, its PO's lines) carry it; empty: any.",
+    )
+    min_severity = serializers.ChoiceField(
+        choices=["", *SEVERITIES],
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The worst discrepancy of the invoice's latest match is at least this; empty: any invoice.",
+    )
+    escalate_after_days = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=365
+    )
+    steps = ApprovalStepSerializer(many=True, min_length=1, max_length=10)
+
+
+class ApprovalRuleMoveInputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+
+
+# The service names the web form's fields; the API's are these.
+_RULE_FIELDS = {"vendor": "vendor_id"}
+
+
+def _minor_or_refusal(value: Any, currency: str, field: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return to_minor(value, currency)
+    except MoneyError as exc:
+        raise DocumentInvalid(str(exc), details={field: [str(exc)]}) from exc
+
+
+class ApprovalRuleViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The tenant's approval rules, in the order they are tried."""
+
+    serializer_class = ApprovalRuleOutputSerializer
+
+    def _administrator_only(self) -> None:
+        if not IsTenantAdministrator().has_permission(self.request, self):
+            raise PermissionDenied(RULES_ADMINS_ONLY)
+
+    def get_queryset(self) -> Any:
+        return (
+            ApprovalRule.objects.for_tenant(self.tenant)
+            .prefetch_related("steps__named_users")
+            .order_by("position", "id")
+        )
+
+    @extend_schema(
+        request=ApprovalRuleInputSerializer,
+        responses={201: ApprovalRuleOutputSerializer},
+        description=(
+            "Add a rule at the end of the policy (tried after every other), audited. Rules the schema cannot "
+            "state, each a 400 naming its field: an amount band needs its `currency`, `amount_below` is more than "
+            "`amount_from`, amounts have no more decimals than the currency; `vendor_id` is one of your vendors; "
+            "each step names a role or active members (`steps`), not both."
+        ),
+    )
+    def create(self, request: Request) -> Response:
+        self._administrator_only()
+        incoming = ApprovalRuleInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        currency = data["currency"]
+        if not currency and (data["amount_from"] is not None or data["amount_below"] is not None):
+            raise DocumentInvalid(BAND_NEEDS_CURRENCY, details={"currency": [BAND_NEEDS_CURRENCY]})
+        spec = RuleSpec(
+            name=data["name"],
+            steps=[StepSpec(role=step["role"], user_ids=step["user_ids"], mode=step["mode"]) for step in data["steps"]],
+            currency=currency,
+            amount_from=_minor_or_refusal(data["amount_from"], currency, "amount_from"),
+            amount_below=_minor_or_refusal(data["amount_below"], currency, "amount_below"),
+            vendor_id=data["vendor_id"],
+            vendor_category=data["vendor_category"],
+            cost_centre=data["cost_centre"],
+            min_severity=data["min_severity"],
+            escalate_after_days=data["escalate_after_days"],
+        )
+        try:
+            rule = approval_rule_create(tenant=self.tenant, actor=self.actor, spec=spec)
+        except DocumentInvalid as exc:
+            details = {_RULE_FIELDS.get(key, key): messages for key, messages in exc.details.items()}
+            raise DocumentInvalid(exc.message, details=details) from exc
+        return Response(ApprovalRuleOutputSerializer(self.get_queryset().get(pk=rule.pk)).data, status=201)
+
+    @extend_schema(
+        responses={204: None, 404: error_response("No rule of yours with this id.")},
+        description="Remove a rule (audited). Invoices mid-chain under it are taken by the next rule that fits.",
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        rule = self.get_object()  # another tenant's rule is a 404, whoever asks
+        self._administrator_only()
+        approval_rule_delete(tenant=self.tenant, actor=self.actor, rule_id=rule.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        responses={200: ApprovalRuleOutputSerializer(many=True)},
+        description="Swap the rule with the one tried before it (audited); the first rule stays first. "
+        "Answers the whole policy in its new order.",
+    )
+    @action(detail=True, methods=["post"], url_path="move-up")
+    def move_up(self, request: Request, pk: str) -> Response:
+        rule = self.get_object()
+        self._administrator_only()
+        approval_rule_move_up(tenant=self.tenant, actor=self.actor, rule_id=rule.pk)
+        return Response(ApprovalRuleOutputSerializer(approval_rules_list(tenant=self.tenant), many=True).data)

@@ -29,6 +29,7 @@ STEPS_REQUIRED = "A rule needs at least one step."
 STEP_NEEDS_WHO = "Step {position}: choose a role or name at least one user."
 STEP_ROLE_OR_USERS = "Step {position}: choose a role or users, not both."
 UNKNOWN_VENDOR = "Not one of your vendors."
+TOO_LONG = "At most {limit} characters."
 RULE_NOT_FOUND = "No approval rule with this id."
 DELEGATION_DATES = "The last day cannot be before the first."
 DELEGATION_PAST = "A delegation cannot end in the past."
@@ -54,6 +55,8 @@ class RuleSpec:
     amount_from: int | None = None
     amount_below: int | None = None
     vendor_id: Any = None
+    vendor_category: str = ""
+    cost_centre: str = ""
     min_severity: str = ""
     escalate_after_days: int | None = None
 
@@ -71,6 +74,10 @@ def _rule_refusals(*, tenant: Tenant, spec: RuleSpec) -> dict[str, list[str]]:
         refusals.setdefault("amount_below", []).append(BAND_EMPTY)
     if spec.vendor_id and not Vendor.objects.for_tenant(tenant).filter(pk=spec.vendor_id).exists():
         refusals["vendor"] = [UNKNOWN_VENDOR]
+    for name in ("vendor_category", "cost_centre"):
+        limit = ApprovalRule._meta.get_field(name).max_length or 0
+        if len(getattr(spec, name).strip()) > limit:
+            refusals[name] = [TOO_LONG.format(limit=limit)]
     if spec.min_severity not in ("", *SEVERITIES):
         refusals["min_severity"] = [f"Unknown severity {spec.min_severity!r}."]
     if not spec.steps:
@@ -95,6 +102,8 @@ def _rule_snapshot(rule: ApprovalRule) -> dict[str, Any]:
         "amount_from": rule.amount_from,
         "amount_below": rule.amount_below,
         "vendor_id": str(rule.vendor_id) if rule.vendor_id else None,
+        "vendor_category": rule.vendor_category,
+        "cost_centre": rule.cost_centre,
         "min_severity": rule.min_severity,
         "escalate_after_days": rule.escalate_after_days,
         "steps": [
@@ -134,6 +143,8 @@ def approval_rule_create(*, tenant: Tenant, actor: Actor, spec: RuleSpec) -> App
             amount_from=spec.amount_from,
             amount_below=spec.amount_below,
             vendor_id=spec.vendor_id or None,
+            vendor_category=" ".join(spec.vendor_category.split()),
+            cost_centre=spec.cost_centre.strip(),
             min_severity=spec.min_severity,
             escalate_after_days=spec.escalate_after_days,
         )

@@ -2,8 +2,9 @@
 current step, and the step approvals that lead to `approved`.
 
 - The tenant's policy is its ordered `ApprovalRule`s (review.approval_policies edits them). The
-  first rule that takes an invoice (amount band in the invoice's currency, vendor, worst
-  discrepancy severity of its latest match) gives its chain; an invoice no rule takes needs one
+  first rule that takes an invoice (amount band in the invoice's currency, vendor, vendor
+  category, cost centre of its PO lines, worst discrepancy severity of its latest match) gives
+  its chain; an invoice no rule takes needs one
   reviewer's approval, exactly as before policies existed. Auto-approval by matching never comes
   here: an invoice the engine approves needs no chain.
 - An `approve` of `invoice_review` on an invoice with a chain records one step approval
@@ -34,11 +35,13 @@ from audit.services import audit_record
 from core.actors import Actor, system_actor
 from core.exceptions import DomainError
 from invoices.lifecycle import InvoiceMove, invoice_transition_chunked
-from invoices.models import Invoice, InvoiceStatus, ReviewQueue
+from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy
+from purchasing.models import PurchaseOrderLine
 from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule, ApprovalStep, InvoiceApproval
 from review.people import active_members
 from tenants.models import Role, Tenant
+from vendors.models import Vendor
 
 SEVERITY_RANK = {"": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 APPROVAL_ESCALATION_ACTOR = system_actor("approval_escalation")
@@ -127,8 +130,43 @@ def worst_severity(*, tenant: Tenant, invoice: Invoice) -> str:
     return max(found.values_list("severity", flat=True), key=lambda s: SEVERITY_RANK.get(s, 0), default="")
 
 
-def rule_takes(rule: ApprovalRule, *, invoice: Invoice, severity: str) -> bool:
-    """Whether `rule` takes `invoice` (whose worst discrepancy severity is `severity`)."""
+def invoice_cost_centres(*, tenant: Tenant, invoice: Invoice) -> frozenset[str]:
+    """The cost centres an invoice is booked to, case-folded: those of the PO lines its lines were
+    matched to by its latest match; when none of its lines was matched (a header-only invoice, a
+    line-level mismatch), those of every line of the PO it resolved to; none without a PO. The
+    lines' own cost centres decide when they are known, so an invoice billing only the
+    warehouse's line of a shared PO is not taken by the office's rule."""
+    matched = (
+        InvoiceLine.objects.for_tenant(tenant)
+        .filter(invoice_id=invoice.pk, matched_po_line__isnull=False)
+        .order_by()
+        .values_list("matched_po_line__cost_centre", flat=True)
+    )
+    centres = list(matched)
+    if not centres and invoice.purchase_order_id is not None:
+        centres = list(
+            PurchaseOrderLine.objects.for_tenant(tenant)
+            .filter(purchase_order_id=invoice.purchase_order_id)
+            .order_by()
+            .values_list("cost_centre", flat=True)
+        )
+    return frozenset(centre.casefold() for centre in centres if centre)
+
+
+def rule_takes(
+    rule: ApprovalRule,
+    *,
+    invoice: Invoice,
+    severity: str,
+    vendor_category: str = "",
+    cost_centres: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether `rule` takes `invoice` (whose worst discrepancy severity is `severity`, whose vendor
+    is in `vendor_category`, booked to `cost_centres`, case-folded: invoice_cost_centres)."""
+    if rule.vendor_category and rule.vendor_category.casefold() != vendor_category.casefold():
+        return False
+    if rule.cost_centre and rule.cost_centre.casefold() not in cost_centres:
+        return False
     if rule.currency and rule.currency != invoice.currency:
         return False
     if rule.amount_from is not None and invoice.total_amount < rule.amount_from:
@@ -146,7 +184,21 @@ def approval_rule_for(*, tenant: Tenant, invoice: Invoice) -> ApprovalRule | Non
     if not rules:
         return None
     severity = worst_severity(tenant=tenant, invoice=invoice)
-    return next((rule for rule in rules if rule_takes(rule, invoice=invoice, severity=severity)), None)
+    # The category and the cost centres are read only when a rule asks for them.
+    category = ""
+    if invoice.vendor_id is not None and any(rule.vendor_category for rule in rules):
+        category = Vendor.objects.for_tenant(tenant).values_list("category", flat=True).get(pk=invoice.vendor_id)
+    centres = (
+        invoice_cost_centres(tenant=tenant, invoice=invoice) if any(rule.cost_centre for rule in rules) else frozenset()
+    )
+    return next(
+        (
+            rule
+            for rule in rules
+            if rule_takes(rule, invoice=invoice, severity=severity, vendor_category=category, cost_centres=centres)
+        ),
+        None,
+    )
 
 
 def invoice_approval_excluded_users(*, tenant: Tenant, invoice: Invoice) -> set[int]:

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from audit.services import audit_deferred
 from core.exceptions import DocumentInvalid, DomainError
 from invoices.line_totals import purchase_order_line_totals
 from invoices.models import Invoice, InvoiceSource, InvoiceStatus
@@ -40,6 +41,7 @@ from tenants.http.web import WebContext, content_security_policy, tenant_view, w
 from vendors.models import Vendor
 from vendors.selectors import vendor_resolve_exact
 from vendors.services import vendor_create
+from vendors.tax_ids import tax_id_warnings
 
 ENTERERS_ONLY = "Only a clerk or an administrator can enter invoices."
 SAVED = "Draft saved."
@@ -49,6 +51,7 @@ NOT_A_DRAFT = "This invoice is no longer a draft: it was submitted or discarded.
 NO_SUCH_PO = "No purchase order has this number."
 FILLED = "{count} line(s) of {po} filled in: what it ordered and is not yet billed."
 NOTHING_LEFT = "Everything {po} ordered is billed already: no line filled in."
+NEW_VENDOR_TAX_ID = "Vendor {vendor} added; its tax id deserves a second look: {message}"
 VENDOR_NOT_KNOWN_YET = "Not one of your vendors yet: pick one from the list, or tick “Add this vendor”."
 # Shown in pickers: enough for a tenant's vendors; more are found by typing the exact name.
 PICKER_LIMIT = 1000
@@ -120,8 +123,10 @@ def _posted(request: HttpRequest, web: WebContext, *, draft: Invoice | None) -> 
     lines = entered_lines(formset, data["currency"] or None)
     submitting = action == "submit"
     try:
-        with transaction.atomic():
-            vendor = _vendor_of(web, data, submitting=submitting)
+        # The events held back to the end (audit_deferred): a vendor added here appends its event
+        # before the draft's row is locked to submit it, against the lock order (core/locks.py).
+        with transaction.atomic(), audit_deferred():
+            vendor, vendor_added = _vendor_of(web, data, submitting=submitting)
             document = entry_document(data, lines, editor.totals, vendor_id=vendor.pk if vendor else None)
             if submitting and draft is None:
                 invoice = invoice_create(
@@ -140,6 +145,11 @@ def _posted(request: HttpRequest, web: WebContext, *, draft: Invoice | None) -> 
         if not details:
             form.add_error(None, str(exc))
         return _page(request, web, form=form, formset=formset, data=request.POST, draft=draft, status=exc.status_code)
+    if vendor is not None and vendor_added:
+        # Created all the same (a warning, not a refusal, as on vendor create): said once more
+        # after the page it was typed on is gone.
+        for warning in tax_id_warnings(vendor.tax_id):
+            messages.warning(request, NEW_VENDOR_TAX_ID.format(vendor=vendor.name, message=warning.message))
     if submitting:
         messages.success(
             request, SUBMITTED.format(kind=invoice.get_document_type_display(), number=invoice.invoice_number)
@@ -149,21 +159,22 @@ def _posted(request: HttpRequest, web: WebContext, *, draft: Invoice | None) -> 
     return redirect("web:invoice-edit", invoice_id=invoice.pk)
 
 
-def _vendor_of(web: WebContext, data: dict[str, Any], *, submitting: bool) -> Vendor | None:
-    """The vendor the form names: one of the tenant's by exact name or tax id, or a new one when
-    "Add this vendor" is ticked. A name that is no vendor may wait in a draft, not be submitted."""
+def _vendor_of(web: WebContext, data: dict[str, Any], *, submitting: bool) -> tuple[Vendor | None, bool]:
+    """The vendor the form names, and whether it was added now: one of the tenant's by exact name
+    or tax id, or a new one when "Add this vendor" is ticked. A name that is no vendor may wait in
+    a draft, not be submitted."""
     name, tax_id = data["vendor"].strip(), data["vendor_tax_id"].strip()
     if not name and not tax_id:
-        return None
+        return None, False
     vendor = vendor_resolve_exact(tenant=web.tenant, tax_id=tax_id, name=name)
     if vendor is not None:
-        return vendor
+        return vendor, False
     if data["create_vendor"]:
-        return vendor_create(tenant=web.tenant, name=name, tax_id=tax_id, actor=web.actor)
+        return vendor_create(tenant=web.tenant, name=name, tax_id=tax_id, actor=web.actor), True
     if submitting:
         message = UNKNOWN_VENDOR.format(name=name or tax_id)
         raise DocumentInvalid(message, details={"vendor": [message]})
-    return None
+    return None, False
 
 
 def _filled_from_po(request: HttpRequest, web: WebContext, *, draft: Invoice | None) -> HttpResponse:
@@ -233,6 +244,7 @@ def _page(
     if draft is not None:
         original = invoice_original_read(tenant=web.tenant, invoice=draft)
     vendor_name = str(data.get("vendor", "")).strip()
+    tax_id = str(data.get("vendor_tax_id", "")).strip()
     vendors = Vendor.objects.for_tenant(web.tenant).filter(is_active=True).order_by("name")
     known_vendor = vendor_resolve_exact(tenant=web.tenant, name=vendor_name) if vendor_name else None
     orders = PurchaseOrder.objects.for_tenant(web.tenant).filter(status=PurchaseOrder.Status.OPEN)
@@ -251,6 +263,11 @@ def _page(
             code for group in currency_choices(tenant_currencies(tenant=web.tenant)) for code, _ in group[1]
         ],
         "vendor_hint": VENDOR_NOT_KNOWN_YET if vendor_name and known_vendor is None else "",
+        # The check vendor create makes (python-stdnum), beside the field, for a vendor to be
+        # added: a known vendor's tax id is the vendor page's business.
+        "tax_id_warnings": tax_id_warnings(tax_id)
+        if tax_id and vendor_resolve_exact(tenant=web.tenant, tax_id=tax_id) is None
+        else [],
     }
     response = render(request, "invoices/entry.html", context, status=status)
     if original is not None and original.is_pdf:

@@ -332,9 +332,10 @@ class ApprovalMode(models.TextChoices):
 
 class ApprovalRule(TenantOwnedModel):
     """One rule of the tenant's approval policy: which invoices it takes (a band of amounts in one
-    currency, a vendor, a worst discrepancy severity; a blank criterion takes any) and the chain of
-    steps they need. The first rule by `position` that takes an invoice decides its chain; an
-    invoice no rule takes needs one reviewer's approval, as without a policy.
+    currency, a vendor, a vendor category, a cost centre, a worst discrepancy severity; a blank
+    criterion takes any) and the chain of steps they need. The first rule by `position` that takes
+    an invoice decides its chain; an invoice no rule takes needs one reviewer's approval, as
+    without a policy.
 
     Amounts are in minor units of `currency` (JPY 15000 and EUR 150.00 are two rules, never a
     conversion): a band needs its currency. `amount_from` is included, `amount_below` is not, so
@@ -347,6 +348,10 @@ class ApprovalRule(TenantOwnedModel):
     amount_from = models.BigIntegerField(null=True, blank=True)
     amount_below = models.BigIntegerField(null=True, blank=True)
     vendor = models.ForeignKey("vendors.Vendor", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # The vendor's category (Vendor.category) and a cost centre of the invoice's PO lines
+    # (PurchaseOrderLine.cost_centre), compared case-insensitively; "" : any.
+    vendor_category = models.CharField(max_length=100, blank=True, default="")
+    cost_centre = models.CharField(max_length=64, blank=True, default="")
     # The invoice's worst discrepancy on its latest match must be at least this ("" : any invoice).
     min_severity = models.CharField(max_length=16, blank=True, default="")
     # A chain not complete this many days after the invoice came into review is escalated.

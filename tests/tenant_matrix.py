@@ -28,6 +28,7 @@ from matching.models import Discrepancy, MatchRun
 from matching.services import matching_run_for_tenant
 from payments.reconciliation.services import allocation_split
 from payments.runs.services import payment_run_approve, payment_run_propose
+from review.approval_policies import RuleSpec, StepSpec, approval_rule_create
 from review.disputes import dispute_comment_add, dispute_open
 from review.intake.services import IncomingFile
 from review.models import ApprovalDelegation, DisputeAttachment, ExportJob, ExportStatus
@@ -245,6 +246,12 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
         delegate=objects["membership"].user,
         starts_on=dt.date(2026, 1, 1),
         ends_on=dt.date(2026, 1, 31),
+    )
+    # A rule of its approval policy, naming a vendor category (review.approval_policies).
+    objects["approval-rule"] = approval_rule_create(
+        tenant=tenant,
+        actor=system_actor(label),
+        spec=RuleSpec(name=f"{label} logistics", vendor_category="Logistics", steps=[StepSpec(role=Role.APPROVER)]),
     )
     objects["api-key"], _ = api_key_create(tenant=tenant, name=f"{label} key", actor=system_actor(label))
     # An approved payment run paying an invoice of a vendor with an approved bank account: its page,

@@ -19,8 +19,18 @@ from core.http.schema import LETTER_OR_DIGIT_PATTERN
 from tenants.http.views import TenantAPIMixin
 from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose, vendor_bank_account_reject
 from vendors.models import Vendor, VendorBankAccount
-from vendors.selectors import vendor_bank_account_payable, vendor_bank_accounts, vendor_list
-from vendors.services import vendor_create, vendor_payment_terms_update
+from vendors.selectors import (
+    bank_account_warnings,
+    vendor_bank_account_payable,
+    vendor_bank_accounts,
+    vendor_list,
+)
+from vendors.services import (
+    CATEGORY_MAX_LENGTH,
+    vendor_category_update,
+    vendor_create,
+    vendor_payment_terms_update,
+)
 from vendors.tax_ids import tax_id_warnings
 from vendors.terms import NET_DAYS_MAX, payment_terms_label
 
@@ -29,7 +39,10 @@ BANK_ACCOUNT_NOT_FOUND = "This vendor has no bank account with this id."
 
 class VendorWarningSerializer(serializers.Serializer):
     field = serializers.CharField()
-    code = serializers.CharField(help_text="tax_id_not_valid: the tax id fails its country's check (python-stdnum).")
+    code = serializers.CharField(
+        help_text="tax_id_not_valid: the tax id fails its country's check (python-stdnum); bank_account_shared: "
+        "the account is on record for another of your vendors too."
+    )
     message = serializers.CharField()
 
 
@@ -50,6 +63,7 @@ class VendorOutputSerializer(serializers.ModelSerializer):
             "currency",
             "external_id",
             "is_active",
+            "category",
             "aliases",
             "warnings",
             "payment_net_days",
@@ -93,6 +107,15 @@ class VendorPaymentTermsInputSerializer(serializers.Serializer):
     discount_days = serializers.IntegerField(allow_null=True, min_value=0, max_value=NET_DAYS_MAX)
 
 
+@extend_schema_serializer(component_name="VendorCategoryInput")
+class VendorCategoryInputSerializer(serializers.Serializer):
+    category = serializers.CharField(
+        max_length=CATEGORY_MAX_LENGTH,
+        allow_blank=True,
+        help_text='The tenant\'s own grouping, e.g. "Logistics"; empty clears it. Approval rules may name it.',
+    )
+
+
 class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
     """An account as anyone may see it: masked (`****4300`), with its bank, state and four eyes."""
 
@@ -102,6 +125,17 @@ class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
     proposed_at = serializers.DateTimeField(source="created_at")
     decided_by = serializers.CharField(source="decided_by_label")
     replaces_id = serializers.UUIDField(allow_null=True)
+    warnings = serializers.SerializerMethodField(
+        help_text="What deserves a second look, never a refusal: bank_account_shared, the account is on record "
+        "for another of your vendors too."
+    )
+
+    @extend_schema_field(VendorWarningSerializer(many=True))
+    def get_warnings(self, account: VendorBankAccount) -> list[dict[str, str]]:
+        return [
+            {"field": warning.field, "code": warning.code, "message": warning.message}
+            for warning in bank_account_warnings(tenant=account.tenant, account=account)
+        ]
 
     class Meta:
         model = VendorBankAccount
@@ -124,6 +158,7 @@ class VendorBankAccountOutputSerializer(serializers.ModelSerializer):
             "decision_comment",
             "usable_from",
             "replaces_id",
+            "warnings",
         ]
 
 
@@ -190,6 +225,13 @@ class VendorViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             required=False, allow_blank=True, default="", help_text="The vendor's usual currency; empty if none."
         )
         external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+        category = serializers.CharField(
+            max_length=CATEGORY_MAX_LENGTH,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text='The tenant\'s own grouping, e.g. "Logistics"; approval rules may name it.',
+        )
 
         # vendors.services: VENDOR_NAME_REQUIRED (a name of punctuation alone names nobody).
         schema_rules = {"properties": {"name": {"pattern": LETTER_OR_DIGIT_PATTERN}}}
@@ -224,6 +266,22 @@ class VendorViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         incoming.is_valid(raise_exception=True)
         vendor = vendor_payment_terms_update(
             tenant=self.tenant, vendor=vendor, actor=self.actor, **incoming.validated_data
+        )
+        return Response(VendorOutputSerializer(vendor).data)
+
+    @extend_schema(
+        summary="Set or clear the vendor's category",
+        description="The tenant's own grouping (free text, compared case-insensitively by approval rules). Audited.",
+        request=VendorCategoryInputSerializer,
+        responses={200: VendorOutputSerializer},
+    )
+    @action(detail=True, methods=["put"], url_path="category")
+    def category(self, request: Request, pk: str) -> Response:
+        vendor = self.get_object()  # first: another tenant's vendor is a 404, whatever the body
+        incoming = VendorCategoryInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        vendor = vendor_category_update(
+            tenant=self.tenant, vendor=vendor, actor=self.actor, category=incoming.validated_data["category"]
         )
         return Response(VendorOutputSerializer(vendor).data)
 

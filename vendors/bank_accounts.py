@@ -19,9 +19,10 @@ have changed" letter), so:
 Every status change goes through `vendor_bank_account_transition` (BANK_ACCOUNT_LIFECYCLE) with
 its audit event in the same transaction.
 
-The vendor's other members are not notified in the app: notifications belong to review, which sits
-above vendors in the layers. The change is in the audit trail and on the vendor's page (its
-"Bank accounts" card lists every proposal, decision and replacement).
+Each proposal and decision is e-mailed to the tenant's other administrators after it commits
+(vendors.bank_account_notices: Recon keeps no contacts of the vendor's). The change is in the
+audit trail and on the vendor's page (its "Bank accounts" card lists every proposal, decision and
+replacement).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from core.state_machine import StateMachine
 from core.text import nul_error
 from tenants.models import Role, Tenant
 from tenants.selectors import tenant_settings_get
+from vendors.bank_account_notices import bank_account_change_notify
 from vendors.models import BankAccountKind, BankAccountStatus, Vendor, VendorBankAccount
 
 A = BankAccountStatus
@@ -313,6 +315,7 @@ def vendor_bank_account_propose(
             action="bank_account_proposed",
             after=after,
         )
+        bank_account_change_notify(tenant=tenant, account=account, actor=actor)
     return account
 
 
@@ -406,7 +409,7 @@ def vendor_bank_account_approve(
             locked.replaces = replaced
             locked.save(update_fields=["replaces"])
         context = {"replaces": str(replaced.pk), "replaces_account": replaced.account_mask} if replaced else {}
-        return vendor_bank_account_transition(
+        approved = vendor_bank_account_transition(
             tenant=tenant,
             account=locked,
             to_status=A.ACTIVE,
@@ -415,6 +418,8 @@ def vendor_bank_account_approve(
             comment=comment,
             context=context | {"proposed_by": locked.proposed_by_label},
         )
+        bank_account_change_notify(tenant=tenant, account=approved, actor=actor)
+    return approved
 
 
 def vendor_bank_account_reject(
@@ -425,7 +430,7 @@ def vendor_bank_account_reject(
     with transaction.atomic():
         locked = _pending_locked(tenant, account)
         _decider_checked(locked, actor=actor, role=role)
-        return vendor_bank_account_transition(
+        rejected = vendor_bank_account_transition(
             tenant=tenant,
             account=locked,
             to_status=A.REJECTED,
@@ -434,3 +439,5 @@ def vendor_bank_account_reject(
             comment=comment,
             context={"proposed_by": locked.proposed_by_label},
         )
+        bank_account_change_notify(tenant=tenant, account=rejected, actor=actor)
+    return rejected

@@ -61,3 +61,15 @@ class PaymentTermsForm(forms.Form):
     discount_days = forms.IntegerField(
         label="Discount days", required=False, help_text="Days after the invoice date the discount may be taken."
     )
+
+
+class VendorCategoryForm(forms.Form):
+    """The tenant's own grouping of the vendor; empty clears it (vendors.services checks it)."""
+
+    category = forms.CharField(
+        label="Category",
+        required=False,
+        max_length=100,
+        help_text="Your own grouping, e.g. Logistics or Facilities. Approval rules can name it.",
+        widget=forms.TextInput(attrs={"list": "vendor-categories", "autocomplete": "off"}),
+    )

@@ -16,6 +16,9 @@ class Vendor(TenantOwnedModel):
     default_currency = models.CharField(max_length=3, blank=True, default="")
     external_id = models.CharField(max_length=128, blank=True, default="")
     is_active = models.BooleanField(default=True)
+    # The tenant's own grouping ("Logistics", "Facilities"), free text: approval rules may name it
+    # (review.approvals compares it case-insensitively). "" : none.
+    category = models.CharField(max_length=100, blank=True, default="", db_default="")
     # Per-vendor overrides of the tenant's tolerances (DESIGN.md §5); null = use the tenant's.
     price_tolerance_pct = models.DecimalField(
         max_digits=6, decimal_places=3, null=True, blank=True, validators=[MinValueValidator(0)]

@@ -29,6 +29,17 @@ def vendor_list(*, tenant: Tenant) -> TenantQuerySet:
     return Vendor.objects.for_tenant(tenant)
 
 
+def vendor_categories(*, tenant: Tenant) -> list[str]:
+    """The categories the tenant's vendors have, sorted (offered as one types a category)."""
+    return list(
+        Vendor.objects.for_tenant(tenant)
+        .exclude(category="")
+        .order_by("category")
+        .values_list("category", flat=True)
+        .distinct()
+    )
+
+
 def vendor_resolve_exact(
     *, tenant: Tenant, vendor_id: uuid.UUID | None = None, tax_id: str = "", name: str = ""
 ) -> Vendor | None:
@@ -165,3 +176,42 @@ def vendor_bank_accounts_payable(
 def vendor_bank_account_payable(*, tenant: Tenant, vendor: Vendor, at: dt.datetime) -> BankAccountPayability:
     """`vendor_bank_accounts_payable` for one vendor."""
     return vendor_bank_accounts_payable(tenant=tenant, vendor_ids=[vendor.pk], at=at)[vendor.pk]
+
+
+BANK_ACCOUNT_SHARED = (
+    "Account {mask} is also on record for {vendors}. Make sure the vendors really share it (a factoring "
+    "company, a group's treasury) before approving: a fraudster's account given to a second vendor looks "
+    "like this."
+)
+BANK_ACCOUNT_SHARED_CODE = "bank_account_shared"
+
+
+@dataclass(frozen=True)
+class BankAccountWarning:
+    """What deserves a second look about an account; a warning, never a refusal."""
+
+    field: str
+    code: str
+    message: str
+
+
+def bank_account_warnings(*, tenant: Tenant, account: VendorBankAccount) -> list[BankAccountWarning]:
+    """An account already on record (pending, active or once used) for another of the tenant's
+    vendors: said beside the form and to whoever decides, by the account's keyed hash."""
+    others = list(
+        VendorBankAccount.objects.for_tenant(tenant)
+        .filter(account_hash=account.account_hash)
+        .exclude(vendor_id=account.vendor_id)
+        .exclude(status=BankAccountStatus.REJECTED)
+        .order_by("vendor__name")
+        .values_list("vendor__name", flat=True)
+        .distinct()
+    )
+    if not others:
+        return []
+    message = BANK_ACCOUNT_SHARED.format(mask=account.account_mask, vendors=", ".join(others))
+    return [
+        BankAccountWarning(
+            field="iban" if account.kind == "iban" else "account_number", code=BANK_ACCOUNT_SHARED_CODE, message=message
+        )
+    ]

@@ -22,6 +22,17 @@ VENDOR_DUPLICATE_TAX_ID = "A vendor with tax id {tax_id!r} already exists."
 VENDOR_DUPLICATE_EXTERNAL_ID = "A vendor with external id {external_id!r} already exists."
 ALIAS_TAKEN = "The alias {alias!r} already belongs to a vendor."
 TOLERANCE_NEGATIVE = "A tolerance cannot be negative."
+CATEGORY_TOO_LONG = "A category has at most {limit} characters."
+CATEGORY_MAX_LENGTH = Vendor._meta.get_field("category").max_length or 100
+
+
+def vendor_category_cleaned(category: str) -> str:
+    """A category as stored: inner spaces collapsed, trimmed; too long is refused (field `category`)."""
+    cleaned = " ".join((category or "").split())
+    if len(cleaned) > CATEGORY_MAX_LENGTH:
+        message = CATEGORY_TOO_LONG.format(limit=CATEGORY_MAX_LENGTH)
+        raise DocumentInvalid(message, details={"category": [message]})
+    return cleaned
 
 
 def vendor_create(
@@ -31,10 +42,12 @@ def vendor_create(
     tax_id: str = "",
     currency: str = "",
     external_id: str = "",
+    category: str = "",
     actor: Actor,
 ) -> Vendor:
     """Create a vendor. Tax id and external id are unique per tenant (409 on a repeat)."""
     name = (name or "").strip()
+    category = vendor_category_cleaned(category)
     normalized_name = normalize_vendor_name(name)
     if not normalized_name:
         raise DocumentInvalid(VENDOR_NAME_REQUIRED, details={"name": [VENDOR_NAME_REQUIRED]})
@@ -59,6 +72,7 @@ def vendor_create(
                 tax_id=tax_id,
                 default_currency=currency,
                 external_id=external_id.strip(),
+                category=category,
             )
             audit_record(
                 tenant=tenant,
@@ -136,6 +150,13 @@ def vendor_payment_terms_update(
     return _vendor_fields_set(
         tenant=tenant, vendor=vendor, actor=actor, changes=changes, action="payment_terms_changed"
     )
+
+
+def vendor_category_update(*, tenant: Tenant, vendor: Vendor, actor: Actor, category: str) -> Vendor:
+    """Set or clear ("") the vendor's category, the tenant's own grouping that approval rules may
+    name (review.approvals). Audited (`category_changed`) when it changes."""
+    changes = {"category": vendor_category_cleaned(category)}
+    return _vendor_fields_set(tenant=tenant, vendor=vendor, actor=actor, changes=changes, action="category_changed")
 
 
 def _vendor_fields_set(

@@ -27,10 +27,10 @@ from vendors.bank_accounts import (
     vendor_bank_account_propose,
     vendor_bank_account_reject,
 )
-from vendors.forms import BankAccountDecideForm, BankAccountProposeForm, PaymentTermsForm
+from vendors.forms import BankAccountDecideForm, BankAccountProposeForm, PaymentTermsForm, VendorCategoryForm
 from vendors.models import BankAccountStatus, Vendor
-from vendors.selectors import vendor_bank_accounts, vendor_list
-from vendors.services import vendor_payment_terms_update
+from vendors.selectors import bank_account_warnings, vendor_bank_accounts, vendor_categories, vendor_list
+from vendors.services import vendor_category_update, vendor_payment_terms_update
 from vendors.terms import NO_TERMS, payment_terms_label
 
 PAGE_SIZE = 50
@@ -98,6 +98,8 @@ def bank_accounts_context(
         "active": active,
         "cooling_off": bool(active and active.usable_from and active.usable_from > now),
         "pending": pending,
+        # Said to the proposer after proposing and to whoever decides, beside the pending account.
+        "pending_warnings": bank_account_warnings(tenant=vendor.tenant, account=pending) if pending else [],
         "proposed_it": proposed_it,
         "may_decide": bool(pending and is_user and web and web.role in DECIDER_ROLES and not proposed_it),
         "may_propose": bool(web and web.role in PROPOSER_ROLES and pending is None),
@@ -149,6 +151,8 @@ def vendor_bank_account_propose_view(request: HttpRequest, vendor_id: uuid.UUID)
         errors_add(form=form, error=exc)
         return _bank_accounts_page(request, vendor, status=exc.status_code, error=_unplaced(exc), propose_form=form)
     messages.success(request, PROPOSED.format(mask=account.account_mask, vendor=vendor.name))
+    for warning in bank_account_warnings(tenant=web.tenant, account=account):
+        messages.warning(request, warning.message)
     return redirect(reverse("web:vendor-detail", kwargs={"vendor_id": vendor.pk}) + "#bank-accounts")
 
 
@@ -239,3 +243,50 @@ def vendor_payment_terms_view(request: HttpRequest, vendor_id: uuid.UUID) -> Htt
     )
     messages.success(request, TERMS_SAVED.format(vendor=vendor.name, terms=label or NO_TERMS.lower()))
     return redirect(reverse("web:vendor-detail", kwargs={"vendor_id": vendor.pk}) + "#payment-terms")
+
+
+# --- a vendor's category (approval rules may name it) -----------------------------------------------
+
+CATEGORY_SAVED = "Category of {vendor}: {category}."
+CATEGORY_CLEARED = "{vendor} no longer has a category."
+
+
+def category_context(
+    *, web: WebContext | None, vendor: Vendor, form: VendorCategoryForm | None = None
+) -> dict[str, Any]:
+    """What the "Category" card shows: the category, and the form (with the tenant's categories
+    offered as you type) for those who may change it."""
+    may_edit = bool(web and web.role in TERMS_EDITOR_ROLES)
+    return {
+        "vendor": vendor,
+        "may_edit": may_edit,
+        "category_form": form or VendorCategoryForm(initial={"category": vendor.category}),
+        "categories": vendor_categories(tenant=vendor.tenant) if may_edit else [],
+    }
+
+
+@tenant_view
+@post_only(back="web:vendor-detail", back_label="the vendor", back_kwargs=("vendor_id",), back_model=Vendor)
+def vendor_category_view(request: HttpRequest, vendor_id: uuid.UUID) -> HttpResponse:
+    """POST the vendor's category (a clerk or an administrator); back to the vendor's page, or
+    the form again with the problem beside the field."""
+    web = web_of(request)
+    vendor = _vendor_of(web, vendor_id)
+    if web.role not in TERMS_EDITOR_ROLES:
+        raise PermissionDenied
+    form = VendorCategoryForm(request.POST)
+    if form.is_valid():
+        try:
+            vendor = vendor_category_update(
+                tenant=web.tenant, vendor=vendor, actor=web.actor, category=form.cleaned_data["category"]
+            )
+        except DomainError as exc:
+            errors_add(form=form, error=exc)
+    if form.errors:
+        context = category_context(web=web, vendor=vendor, form=form) | {"nav": "vendors", "error": ""}
+        return render(request, "vendors/category.html", context, status=400)
+    if vendor.category:
+        messages.success(request, CATEGORY_SAVED.format(vendor=vendor.name, category=vendor.category))
+    else:
+        messages.success(request, CATEGORY_CLEARED.format(vendor=vendor.name))
+    return redirect(reverse("web:vendor-detail", kwargs={"vendor_id": vendor.pk}) + "#category")

@@ -1,7 +1,7 @@
 """The loader's facts for the risk signals (matching.engine.risk): the vendors' bank accounts, each
 batch vendor's accepted history, and invoices of other vendors sharing a batch invoice's payee
-account. One query each, whatever the batch size; the shared-account one only when a batch
-invoice names an account.
+account (on their record, or named by their own invoices). One query each, whatever the batch
+size; the shared-account one only when a batch invoice names an account.
 """
 
 from __future__ import annotations
@@ -119,29 +119,46 @@ def batch_vendor_histories(
     }
 
 
-# Per batch invoice naming a payee account: the other vendors with that account on record (index
-# vendorbankaccount_hash), then their invoices with the same normalized number or the same total
-# (the duplicate checks' two indexes).
+# Per batch invoice naming a payee account, the invoices of *other* vendors with the same
+# normalized number or the same total (the duplicate checks' two indexes) that either
+# - belong to a vendor with that account on record (index vendorbankaccount_hash), or
+# - named that account themselves (index invoice_tenant_payee_hash: a partial index, hence the
+#   `<> ''` the planner needs to use it), whether or not it was ever put on a vendor's record:
+#   a shell vendor's earlier bill paid to the same account as this one.
 _SHARED_SQL = """
-SELECT DISTINCT wanted.account_hash, other.id, other.vendor_id, vendor.name, other.invoice_number,
-       other.invoice_number_normalized, other.total_amount, other.currency, other.invoice_date
-FROM unnest(%(hashes)s::varchar[], %(vendor_ids)s::uuid[], %(numbers)s::varchar[], %(totals)s::bigint[])
-    AS wanted(account_hash, vendor_id, number, total)
-JOIN vendors_vendorbankaccount AS account
-    ON account.tenant_id = %(tenant_id)s AND account.account_hash = wanted.account_hash
-   AND account.vendor_id <> wanted.vendor_id AND account.status <> 'rejected'
-JOIN LATERAL (
-    SELECT id, vendor_id, invoice_number, invoice_number_normalized, total_amount, currency, invoice_date,
-           status, document_type
-    FROM invoices_invoice
-    WHERE tenant_id = %(tenant_id)s AND vendor_id = account.vendor_id AND invoice_number_normalized = wanted.number
+WITH wanted AS (
+    SELECT * FROM unnest(%(hashes)s::varchar[], %(vendor_ids)s::uuid[], %(numbers)s::varchar[], %(totals)s::bigint[])
+        AS wanted(account_hash, vendor_id, number, total)
+), candidates AS (
+    SELECT wanted.account_hash, other.*
+    FROM wanted
+    JOIN vendors_vendorbankaccount AS account
+        ON account.tenant_id = %(tenant_id)s AND account.account_hash = wanted.account_hash
+       AND account.vendor_id <> wanted.vendor_id AND account.status <> 'rejected'
+    JOIN LATERAL (
+        SELECT id, vendor_id, invoice_number, invoice_number_normalized, total_amount, currency, invoice_date,
+               status, document_type
+        FROM invoices_invoice
+        WHERE tenant_id = %(tenant_id)s AND vendor_id = account.vendor_id AND invoice_number_normalized = wanted.number
+        UNION ALL
+        SELECT id, vendor_id, invoice_number, invoice_number_normalized, total_amount, currency, invoice_date,
+               status, document_type
+        FROM invoices_invoice
+        WHERE tenant_id = %(tenant_id)s AND vendor_id = account.vendor_id AND total_amount = wanted.total
+        OFFSET 0
+    ) AS other ON TRUE
     UNION ALL
-    SELECT id, vendor_id, invoice_number, invoice_number_normalized, total_amount, currency, invoice_date,
-           status, document_type
-    FROM invoices_invoice
-    WHERE tenant_id = %(tenant_id)s AND vendor_id = account.vendor_id AND total_amount = wanted.total
-    OFFSET 0
-) AS other ON TRUE
+    SELECT wanted.account_hash, named.id, named.vendor_id, named.invoice_number, named.invoice_number_normalized,
+           named.total_amount, named.currency, named.invoice_date, named.status, named.document_type
+    FROM wanted
+    JOIN invoices_invoice AS named
+        ON named.tenant_id = %(tenant_id)s AND named.payee_account_hash = wanted.account_hash
+       AND named.payee_account_hash <> '' AND named.vendor_id <> wanted.vendor_id
+       AND (named.invoice_number_normalized = wanted.number OR named.total_amount = wanted.total)
+)
+SELECT DISTINCT other.account_hash, other.id, other.vendor_id, vendor.name, other.invoice_number,
+       other.invoice_number_normalized, other.total_amount, other.currency, other.invoice_date
+FROM candidates AS other
 JOIN vendors_vendor AS vendor ON vendor.tenant_id = %(tenant_id)s AND vendor.id = other.vendor_id
 WHERE other.status <> ALL(%(not_counted)s::varchar[]) AND other.document_type = %(invoice)s
   AND NOT EXISTS (SELECT FROM unnest(%(batch_ids)s::uuid[]) AS batch(id) WHERE batch.id = other.id)
@@ -156,8 +173,9 @@ def batch_shared_account_invoices(
     batch_ids: list[uuid.UUID],
 ) -> dict[str, list[SharedAccountInvoiceRecord]]:
     """By payee account hash: invoices of *other* vendors having that account on record (any status
-    but rejected) that repeat a batch invoice's normalized number or total; the engine compares
-    exactly (and the currency). The batch's own invoices are added by the engine as it goes."""
+    but rejected), or that named that account themselves, that repeat a batch invoice's normalized
+    number or total; the engine compares exactly (and the currency). The batch's own invoices are
+    added by the engine as it goes."""
     wanted = [
         (invoice.payee_account_hash, vendor.id,
          invoice.invoice_number_normalized or normalize_invoice_number(invoice.invoice_number), invoice.total_amount)

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from core.exceptions import DomainError
 from core.http.forms import currency_cleaned, errors_add
 from core.money import MoneyError, format_minor, to_minor
+from purchasing.selectors import cost_centres_in_use
 from recon_site.tenant_settings.access import admin_view, section_context
 from review.approval_policies import (
     RuleSpec,
@@ -31,6 +32,7 @@ from tenants.http.error_pages import post_only
 from tenants.http.web import web_of
 from tenants.models import Role, Tenant
 from vendors.models import Vendor
+from vendors.selectors import vendor_categories
 
 STEP_COUNT = 3  # steps offered by the form; a longer chain is rare enough to be two rules' worth
 RULE_ADDED = "Rule “{name}” added: it is tried after the rules above it."
@@ -51,6 +53,20 @@ class ApprovalRuleForm(forms.Form):
     amount_from = forms.CharField(label="From amount (included)", required=False, help_text="In the currency's units.")
     amount_below = forms.CharField(label="Below amount", required=False, help_text="Blank: no upper limit.")
     vendor = forms.ChoiceField(label="Vendor", required=False)
+    vendor_category = forms.CharField(
+        label="Vendor category",
+        required=False,
+        max_length=100,
+        help_text="Blank: any. As on the vendor's page, e.g. Logistics.",
+        widget=forms.TextInput(attrs={"list": "rule-vendor-categories", "autocomplete": "off"}),
+    )
+    cost_centre = forms.CharField(
+        label="Cost centre",
+        required=False,
+        max_length=64,
+        help_text="Blank: any. Takes an invoice billing a PO line booked to it.",
+        widget=forms.TextInput(attrs={"list": "rule-cost-centres", "autocomplete": "off"}),
+    )
     min_severity = forms.ChoiceField(label="Discrepancies", required=False, choices=SEVERITY_CHOICES)
     escalate_after_days = forms.IntegerField(
         label="Escalate after (days)",
@@ -72,7 +88,12 @@ class ApprovalRuleForm(forms.Form):
                 choices=[("", "Named users instead" if number == 1 else "No step / named users"), *Role.choices],
             )
             self.fields[f"step{number}_users"] = forms.MultipleChoiceField(
-                label=f"Step {number}: or these users", required=False, choices=members
+                label=f"Step {number}: or these users",
+                required=False,
+                choices=members,
+                # Ticked, one box per member: web/_field.html draws a multiple choice as boxes
+                # (a <select multiple> came out as bare options no one could pick).
+                widget=forms.CheckboxSelectMultiple,
             )
             self.fields[f"step{number}_mode"] = forms.ChoiceField(
                 label=f"Step {number}: who must approve", choices=ApprovalMode.choices, required=False
@@ -118,6 +139,8 @@ class ApprovalRuleForm(forms.Form):
             amount_from=data.get("amount_from"),
             amount_below=data.get("amount_below"),
             vendor_id=data.get("vendor") or None,
+            vendor_category=data.get("vendor_category") or "",
+            cost_centre=data.get("cost_centre") or "",
             min_severity=data.get("min_severity") or "",
             escalate_after_days=data.get("escalate_after_days"),
         )
@@ -142,6 +165,8 @@ def _page(request: HttpRequest, form: ApprovalRuleForm, *, status: int = 200) ->
         "rules": rules,
         "form": form,
         "steps": range(1, STEP_COUNT + 1),
+        "vendor_categories": vendor_categories(tenant=web.tenant),
+        "cost_centres": cost_centres_in_use(tenant=web.tenant),
         **section_context(section="web:settings-approvals"),
     }
     return render(request, "settings/approvals.html", context, status=status)

@@ -138,6 +138,22 @@ RULES_NO_SCHEMA_CAN_STATE: dict[str, list[tuple[str, re.Pattern[str]]]] = {
         ("ends_on", _message(review_delegations.DELEGATION_DATES)),
         ("ends_on", _message(review_delegations.DELEGATION_PAST)),
     ],
+    # A rule's amount band in its currency, its vendor among the tenant's, each step a role or
+    # active members but not both (review.approval_policies, review.approval_apis).
+    "POST /api/approval-rules": [
+        ("currency", _message(review_delegations.BAND_NEEDS_CURRENCY)),
+        ("amount_below", _message(review_delegations.BAND_EMPTY)),
+        *[
+            (field, _message(message))
+            for field in ("amount_from", "amount_below")
+            for message in (money_rules.EXCESS_PRECISION, money_rules.TOO_LARGE)
+        ],
+        ("vendor_id", _message(review_delegations.UNKNOWN_VENDOR)),
+        ("name", _message(review_delegations.NAME_REQUIRED)),
+        ("steps", _message(review_delegations.STEP_NEEDS_WHO)),
+        ("steps", _message(review_delegations.STEP_ROLE_OR_USERS)),
+        ("steps", _message(review_people.NOT_A_MEMBER)),
+    ],
     # A bank account's number is checked as its country's (schwifty: check digits, length,
     # structure) and a rejection needs its reason (vendors.bank_accounts).
     "POST /api/vendors/{id}/bank-accounts": [

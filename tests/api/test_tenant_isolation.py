@@ -98,6 +98,7 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
     "item-alias": lambda documents: documents.by_basename["item-alias"],
     "vendor-alias": lambda documents: documents.by_basename["vendor-alias"],
     "tolerance-suggestion": lambda documents: documents.by_basename["tolerance-suggestion"],
+    "approval-rule": lambda documents: documents.by_basename["approval-rule"],
 }
 
 

@@ -4,16 +4,19 @@ The engine's rules have their own tests (test_engine_risk.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 import matching.loading.risk
+from audit.models import AuditEvent
 from core.actors import Actor
 from core.bank_accounts import account_hash, mask_account
 from invoices.models import Invoice, InvoiceStatus
-from matching.bank_account_rematch import matching_rematch_for_bank_accounts
+from matching.bank_account_rematch import matching_rematch_for_bank_accounts, tenants_with_bank_account_changes
 from matching.engine.types import (
     AcceptedTotalRecord,
     BankAccountRecord,
@@ -102,8 +105,7 @@ def test_a_change_cooling_off_flags_the_vendors_invoices_and_a_new_approval_rema
     # The vendor confirms its new account; once approved, the invoice naming it is matched again
     # and now says the account changed recently (the tenant's 3 cooling-off days have not passed).
     approved_account(tenant, acme, NEW_IBAN)
-    actor, _ = _person(tenant, "decider", Role.APPROVER)
-    outcome = matching_rematch_for_bank_accounts(tenant=tenant, vendor=acme, actor=actor)
+    outcome = matching_rematch_for_bank_accounts(tenant=tenant)
     assert outcome.moved and reload(flagged).status == InvoiceStatus.RECEIVED
     run_matching(tenant)
     messages = messages_of(reload(flagged))
@@ -160,6 +162,27 @@ def test_the_same_bill_through_two_vendors_paying_one_account_is_flagged(tenant:
     assert message.startswith("Account ****4300 is also Real Supplies's, whose invoice INV-0042")
     assert "the same invoice number INV-0042" in message
     assert "shared_bank_account" not in messages_of(reload(different))
+
+
+@pytest.mark.django_db
+def test_an_account_another_vendors_earlier_invoice_named_counts_though_on_no_record(tenant: Tenant) -> None:
+    """The shell vendor never had the account put on its record: its earlier bill named it, and
+    the same bill now comes through another vendor paying to that account."""
+    real = VendorFactory(tenant=tenant, name="Real Supplies")
+    shell = VendorFactory(tenant=tenant, name="Reel Supplies")
+    InvoiceFactory(
+        vendor=shell, invoice_number="R-311", total_amount=480_000, status=InvoiceStatus.APPROVED, **naming(IBAN)
+    )
+    InvoiceFactory(vendor=shell, invoice_number="R-312", total_amount=480_000, status=InvoiceStatus.REJECTED,
+                   **naming(FOREIGN_IBAN))  # fmt: skip
+    copy = InvoiceFactory(vendor=real, invoice_number="X-9", total_amount=480_000, **naming(IBAN))
+    elsewhere = InvoiceFactory(vendor=real, invoice_number="X-10", total_amount=480_000, **naming(NEW_IBAN))
+    run_matching(tenant)
+    message = messages_of(reload(copy))["shared_bank_account"]
+    assert message.startswith("Account ****4300 is also Reel Supplies's, whose invoice R-311")
+    assert "the same total 4800.00 EUR" in message
+    # Another account, and a rejected invoice naming one, count for nothing.
+    assert "shared_bank_account" not in messages_of(reload(elsewhere))
 
 
 @pytest.mark.django_db
@@ -245,3 +268,48 @@ def test_a_proposed_payment_run_lists_the_invoice_naming_an_unknown_account_with
         debtor_iban=DEBTOR_IBAN, debtor_bic=DEBTOR_BIC,
     )  # fmt: skip
     assert {row["invoice_number"]: row["reason"] for row in run.excluded} == {"F-1": PAYEE_NOT_ON_RECORD}
+
+
+@pytest.mark.django_db
+def test_a_mismatch_is_rematched_by_the_next_run_after_the_account_is_approved(tenant: Tenant) -> None:
+    """No one calls a re-match: the run finds the decision newer than the invoice's latest match
+    and matches it again, once. The invoice arrived during the cooling-off, so it keeps
+    `bank_account_changed` for a person; the vendor's next invoice after it is approved."""
+    acme = VendorFactory(tenant=tenant, name="ACME")
+    old = approved_account(tenant, acme, IBAN)
+    VendorBankAccount.objects.for_tenant(tenant).filter(pk=old.pk).update(
+        usable_from=timezone.now() - dt.timedelta(days=30)
+    )
+    flagged = small_order(acme, **naming(NEW_IBAN))
+    run_matching(tenant)
+    assert (reload(flagged).status, reload(flagged).review_queue) == (InvoiceStatus.PENDING_REVIEW, "escalated")
+    assert found(results_of(flagged)[-1]) == [("bank_account_mismatch", "critical")]
+    assert matching_rematch_for_bank_accounts(tenant=tenant).moved == []  # nothing changed since
+
+    # The vendor's letter is checked and the new account approved by a second person: the next
+    # run (nothing waits in `received`) re-matches the invoice, which now reads "changed recently".
+    new = approved_account(tenant, acme, NEW_IBAN)
+    assert [str(t) for t in tenants_with_bank_account_changes()] == [str(tenant.pk)]
+    run_matching(tenant)
+    assert len(results_of(flagged)) == 2
+    assert found(results_of(flagged)[-1]) == [("bank_account_changed", "high")]
+    assert reload(flagged).status == InvoiceStatus.PENDING_REVIEW
+    move = (
+        AuditEvent.objects.for_tenant(tenant)
+        .filter(entity_type="invoice", entity_id=str(flagged.pk), action="transition", after__status="received")
+        .get()
+    )
+    assert move.actor_id == "bank_account" and "Bank accounts of vendor ACME changed" in move.after["reason"]
+    run_matching(tenant)
+    assert len(results_of(flagged)) == 2  # once per change, not at every run
+
+    # Its cooling-off ends: the invoice that came during it is not matched again (it arrived
+    # then), while the vendor's next one, naming the new account, is approved by the rules.
+    VendorBankAccount.objects.for_tenant(tenant).filter(pk=new.pk).update(
+        usable_from=timezone.now() - dt.timedelta(minutes=1)
+    )
+    later = small_order(acme, "30", **naming(NEW_IBAN))
+    assert list(tenants_with_bank_account_changes()) == []
+    run_matching(tenant)
+    assert len(results_of(flagged)) == 2 and reload(flagged).status == InvoiceStatus.PENDING_REVIEW
+    assert found(results_of(later)[-1]) == [] and reload(later).status == InvoiceStatus.APPROVED

@@ -15,6 +15,7 @@ from tenants.models import Role, Tenant, TenantSettings
 from tests.factories import MembershipFactory, UserFactory, VendorFactory
 from vendors.bank_accounts import IBAN_CHECKSUM, NEEDS_PERSON, SAME_PERSON
 from vendors.models import BankAccountStatus, Vendor, VendorBankAccount
+from vendors.selectors import BANK_ACCOUNT_SHARED_CODE
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,31 @@ def test_another_tenants_vendor_or_account_is_a_404(
         response = foreign_approver.post(_url(own, "/approve"), {"account_id": account_id}, format="json")
         assert response.status_code == 404
     assert VendorBankAccount.objects.for_tenant(tenant).get().status == BankAccountStatus.PENDING
+
+
+def test_an_account_another_vendor_has_is_accepted_with_a_warning(
+    tenant: Tenant, other_tenant: Tenant, vendor: Vendor, api: APIClient
+) -> None:
+    # The same account at another tenant's vendor, and rejected for one of ours, warns of nothing.
+    foreign = VendorFactory(tenant=other_tenant, name="Foreign Twin")
+    theirs = _session(other_tenant, Role.CLERK, "fritz").post(_url(foreign), {"iban": IBAN}, format="json")
+    assert theirs.status_code == 201
+    refused_vendor = VendorFactory(tenant=tenant, name="Once Refused")
+    proposed = api.post(_url(refused_vendor), {"iban": IBAN}, format="json").json()
+    _session(tenant, Role.APPROVER, "ada").post(
+        _url(refused_vendor, "/reject"), {"account_id": proposed["id"], "comment": "Forged letter"}, format="json"
+    )
+    first = api.post(_url(vendor), {"iban": IBAN}, format="json")
+    assert first.status_code == 201 and first.json()["warnings"] == []
+
+    twin = VendorFactory(tenant=tenant, name="Northwynd Trading")
+    second = api.post(_url(twin), {"iban": IBAN}, format="json")
+    assert second.status_code == 201
+    assert second.json()["status"] == "pending"
+    [warning] = second.json()["warnings"]
+    assert warning["code"] == BANK_ACCOUNT_SHARED_CODE and warning["field"] == "iban"
+    assert warning["message"].startswith(f"Account ****3000 is also on record for {vendor.name}.")
+    assert "Foreign Twin" not in warning["message"] and "Once Refused" not in warning["message"]
+    listed = api.get(_url(twin)).json()
+    assert listed["accounts"][0]["warnings"] == second.json()["warnings"]
+    assert FULL_DIGITS not in json.dumps(second.json())

@@ -193,3 +193,27 @@ def test_another_tenants_draft_is_the_404_page(clerk: Client, other_tenant: Tena
         assert clerk.post(url, form(invoice_number="MINE")).status_code == 404
     assert clerk.post(reverse("web:invoice-discard", args=[theirs.pk])).status_code == 404
     assert reload(theirs).invoice_number == "INV-THEIRS" and reload(theirs).status == S.DRAFT
+
+
+def test_a_new_vendors_tax_id_failing_its_check_is_a_warning_beside_the_field(clerk: Client, tenant: Tenant) -> None:
+    purchase_order = PurchaseOrderFactory(tenant=tenant, lines=[BOLTS], received=True)
+    typed = bolts_invoice(purchase_order.vendor, purchase_order.po_number, vendor="Brand New GmbH",
+                          vendor_tax_id="DE811907981")  # fmt: skip
+    saved = clerk.post(NEW, typed)
+    draft = Invoice.objects.for_tenant(tenant).get()
+    page = clerk.get(saved["Location"]).content.decode()
+    assert 'data-testid="tax-id-warning">DE811907981 is not a valid' in page
+    # A valid number, or a known vendor's, is not warned about here.
+    valid = clerk.post(NEW, dict(typed, vendor_tax_id="DE811907980", action="add_line")).content.decode()
+    assert 'data-testid="tax-id-warning"' not in valid
+    VendorFactory(tenant=tenant, name="Known AG", tax_id="GB123456789")
+    known = clerk.post(NEW, dict(typed, vendor="Known AG", vendor_tax_id="GB123456789", action="add_line"))
+    assert 'data-testid="tax-id-warning"' not in known.content.decode()
+
+    # Added all the same (a warning, not a refusal), and said once more after submitting.
+    submitted = clerk.post(
+        reverse("web:invoice-edit", args=[draft.pk]), dict(typed, create_vendor="on", action="submit"), follow=True
+    )
+    assert submitted.status_code == 200
+    assert Vendor.objects.for_tenant(tenant).get(name="Brand New GmbH").tax_id == "DE811907981"
+    assert "Vendor Brand New GmbH added; its tax id deserves a second look: DE811907981" in submitted.content.decode()

@@ -90,3 +90,28 @@ def test_the_entry_form_fits_a_phone(live_server: Any, books: dict[str, Any]) ->
         assert page.evaluate("document.documentElement.scrollWidth") == PHONE["width"]
         page.screenshot(path=str(SCREENSHOTS / "phone-invoice-entry.png"), full_page=True)
         assert page.console_errors == []
+
+
+def test_adding_a_vendor_with_a_mistyped_vat_number_warns_beside_it(live_server: Any, books: dict[str, Any]) -> None:
+    with chromium_page(base_url=live_server.url) as page:
+        log_in(page, "cleo-clerk")
+        page.goto("/app/invoices/new")
+        form = page.get_by_test_id("entry-form")
+        form.get_by_label("Vendor", exact=True).fill("Brand New GmbH")
+        form.get_by_label("Add this vendor").check()
+        form.get_by_label("Vendor VAT or tax id").fill("DE811907981")
+        form.get_by_label("Purchase order").fill("PO-4711")
+        form.get_by_role("button", name="Fill lines from this purchase order").click()
+        page.get_by_text("2 line(s) of PO-4711 filled in").wait_for()
+        warning = page.get_by_test_id("tax-id-warning")
+        assert "DE811907981 is not a valid" in warning.inner_text()
+        assert warning.is_visible()
+
+        form = page.get_by_test_id("entry-form")
+        form.get_by_label("Number").fill("BN-1")
+        form.get_by_label("Date", exact=True).fill("2026-11-03")
+        form.get_by_role("button", name="Submit for matching").click()
+        page.get_by_text("Vendor Brand New GmbH added; its tax id deserves a second look").wait_for()
+        assert not page.console_errors, "\n".join(page.console_errors)
+    invoice = Invoice.objects.for_tenant(books["tenant"]).get()
+    assert invoice.status == InvoiceStatus.RECEIVED and invoice.vendor.tax_id == "DE811907981"
