@@ -472,3 +472,20 @@ def test_an_approver_passes_a_risk_signal_only_saying_what_was_checked(demo: Dem
     for signals, reason in demo.risk_approvals:
         for signal in signals:
             assert RISK_CHECKS[signal] in reason, (signal, reason)
+
+
+def test_the_seed_sends_no_mail_of_its_past_and_restores_the_backend() -> None:
+    """The bank-account notices of the demo's three months would be e-mailed when the seed
+    commits; they belong to the past, and `make run`'s console would print each one."""
+    from django.core import mail
+
+    from recon_site.management.commands.seed_demo import _past_mail_unsent
+
+    backend = settings.EMAIL_BACKEND
+    mail.outbox = []
+    with _past_mail_unsent():
+        mail.send_mail("[Recon] past notice", "body", None, ["admin@demo.invalid"])
+    assert mail.outbox == []
+    assert backend == settings.EMAIL_BACKEND
+    mail.send_mail("[Recon] today's notice", "body", None, ["admin@demo.invalid"])
+    assert [message.subject for message in mail.outbox] == ["[Recon] today's notice"]

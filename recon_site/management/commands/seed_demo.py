@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -74,12 +75,26 @@ def _routine_logs_quiet() -> Iterator[None]:
         logging.disable(previous)
 
 
+@contextlib.contextmanager
+def _past_mail_unsent() -> Iterator[None]:
+    """The demo plays three months that have already happened: the notices its bank-account
+    changes would e-mail (vendors.bank_account_notices, sent when the transaction commits) belong
+    to that past, and with the console backend of `make run` they would fill its output. Mail
+    sent while the seed commits goes to Django's dummy backend; the setting is restored after."""
+    previous = settings.EMAIL_BACKEND
+    settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+    try:
+        yield
+    finally:
+        settings.EMAIL_BACKEND = previous
+
+
 class Command(BaseCommand):
     help = "Load the demo tenant (three months of purchasing, invoices, reviews, payments) and print a demo API key."
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
-        with _routine_logs_quiet(), demo_transaction() as scope:
+        with _routine_logs_quiet(), _past_mail_unsent(), demo_transaction() as scope:
             tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
             created = tenant is None
             if tenant is None:
