@@ -13,6 +13,7 @@ from django.db.models import F
 from django.http import QueryDict
 
 from core.http.listing import list_ordered
+from core.ids import uuid7
 from invoices.models import Invoice
 from review.invoice_list import (
     INVOICE_LIST_SORTS,
@@ -51,15 +52,21 @@ def ledger(tenant: Tenant, other_tenant: Tenant) -> dict[str, Invoice]:
     acme = VendorFactory(tenant=tenant, name="Acme Tools")
     brightline = VendorFactory(tenant=tenant, name="Brightline Office")
     order = PurchaseOrderFactory(vendor=acme, po_number="PO 4711")
+    # Ties are broken by id, and ids made within one millisecond are in random order: in creation
+    # order here, so "the newest of a vendor first" is a fact of the fixture, not of the clock.
+    ids = iter(sorted(uuid7() for _ in range(5)))
     made = {
-        "eur-small": InvoiceFactory(vendor=acme, invoice_number="A-1", total_amount=999, status="approved"),
+        "eur-small": InvoiceFactory(
+            id=next(ids), vendor=acme, invoice_number="A-1", total_amount=999, status="approved"
+        ),
         "eur-exact": InvoiceFactory(
-            vendor=acme, invoice_number="A-2", total_amount=1000, purchase_order=order, po_number="po4711"
+            id=next(ids), vendor=acme, invoice_number="A-2", total_amount=1000, purchase_order=order, po_number="po4711"
         ),
         "jpy": InvoiceFactory(
-            vendor=brightline, invoice_number="B-1", currency="JPY", total_amount=1000, status="disputed"
+            id=next(ids), vendor=brightline, invoice_number="B-1", currency="JPY", total_amount=1000, status="disputed"
         ),
         "bhd": InvoiceFactory(
+            id=next(ids),
             vendor=brightline,
             invoice_number="B-2",
             currency="BHD",
@@ -69,6 +76,7 @@ def ledger(tenant: Tenant, other_tenant: Tenant) -> dict[str, Invoice]:
             source="csv",
         ),
         "unknown": InvoiceFactory(
+            id=next(ids),
             tenant=tenant,
             vendor=None,
             vendor_name_raw="Zeta Unknown GmbH",
