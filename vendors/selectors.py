@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.tenancy.scoping import TenantQuerySet
 from tenants.models import Tenant
-from vendors.models import BankAccountStatus, Vendor, VendorAlias, VendorBankAccount
+from vendors.models import BankAccountStatus, Vendor, VendorAlias, VendorAliasKind, VendorBankAccount
 from vendors.names import normalize_tax_id, normalize_vendor_name
 
 # Why a vendor cannot be paid now (vendor_bank_accounts_payable), in the clerk's words.
@@ -43,7 +43,8 @@ def vendor_categories(*, tenant: Tenant) -> list[str]:
 def vendor_resolve_exact(
     *, tenant: Tenant, vendor_id: uuid.UUID | None = None, tax_id: str = "", name: str = ""
 ) -> Vendor | None:
-    """The vendor an incoming document names, by id → tax id → normalized name or alias.
+    """The vendor an incoming document names, by id → tax id (on record, then a tax id alias) →
+    normalized name or alias.
 
     Exact only: a fuzzy guess is the matching engine's job, where it is scored and explained.
     A name that fits several vendors resolves to none.
@@ -55,6 +56,14 @@ def vendor_resolve_exact(
         found = vendors.filter(tax_id=normalized_tax_id).first()
         if found is not None:
             return found
+        tax_alias = (
+            VendorAlias.objects.for_tenant(tenant)
+            .select_related("vendor")
+            .filter(kind=VendorAliasKind.TAX_ID, normalized_alias=normalized_tax_id)
+            .first()
+        )
+        if tax_alias is not None:
+            return tax_alias.vendor
     normalized_name = normalize_vendor_name(name)
     if not normalized_name:
         return None
@@ -64,7 +73,10 @@ def vendor_resolve_exact(
     if by_name:
         return None
     alias = (
-        VendorAlias.objects.for_tenant(tenant).select_related("vendor").filter(normalized_alias=normalized_name).first()
+        VendorAlias.objects.for_tenant(tenant)
+        .select_related("vendor")
+        .filter(kind=VendorAliasKind.NAME, normalized_alias=normalized_name)
+        .first()
     )
     return alias.vendor if alias is not None else None
 
@@ -75,8 +87,8 @@ VendorReference = tuple[uuid.UUID | None, str, str]  # (vendor id, tax id, name)
 def vendor_resolve_exact_many(
     *, tenant: Tenant, references: Iterable[VendorReference]
 ) -> dict[VendorReference, Vendor | None]:
-    """`vendor_resolve_exact` for many references at once, in at most four queries (ids, tax ids,
-    names, aliases) whatever their number: what a bulk import resolves before it checks its
+    """`vendor_resolve_exact` for many references at once, in at most five queries (ids, tax ids,
+    tax id aliases, names, aliases) whatever their number: what a bulk import resolves before it checks its
     documents. The same rules, in the same order (tests.vendors tie the two together)."""
     wanted = set(references)
     vendors = Vendor.objects.for_tenant(tenant)
@@ -85,6 +97,17 @@ def vendor_resolve_exact_many(
     tax_ids = {normalize_tax_id(tax_id) for vendor_id, tax_id, _ in wanted if vendor_id is None} - {""}
     # Tax ids are unique per tenant (vendor_unique_tenant_tax_id): at most one vendor each.
     by_tax_id = {vendor.tax_id: vendor for vendor in vendors.filter(tax_id__in=tax_ids)} if tax_ids else {}
+    unrecorded = tax_ids - set(by_tax_id)
+    by_tax_alias = (
+        {
+            alias.normalized_alias: alias.vendor
+            for alias in VendorAlias.objects.for_tenant(tenant)
+            .select_related("vendor")
+            .filter(kind=VendorAliasKind.TAX_ID, normalized_alias__in=unrecorded)
+        }
+        if unrecorded
+        else {}
+    )
     names = {normalize_vendor_name(name) for vendor_id, _, name in wanted if vendor_id is None} - {""}
     by_name: dict[str, list[Vendor]] = {}
     for vendor in vendors.filter(normalized_name__in=names) if names else []:
@@ -95,7 +118,7 @@ def vendor_resolve_exact_many(
             alias.normalized_alias: alias.vendor
             for alias in VendorAlias.objects.for_tenant(tenant)
             .select_related("vendor")
-            .filter(normalized_alias__in=unnamed)
+            .filter(kind=VendorAliasKind.NAME, normalized_alias__in=unnamed)
         }
         if unnamed
         else {}
@@ -106,6 +129,8 @@ def vendor_resolve_exact_many(
             return by_id.get(vendor_id)
         if (normalized_tax_id := normalize_tax_id(tax_id)) and normalized_tax_id in by_tax_id:
             return by_tax_id[normalized_tax_id]
+        if normalized_tax_id and normalized_tax_id in by_tax_alias:
+            return by_tax_alias[normalized_tax_id]
         normalized_name = normalize_vendor_name(name)
         if not normalized_name:
             return None
