@@ -39,7 +39,7 @@ class VendorCache:
         return (str(vendor_id or ""), normalize_tax_id(tax_id), normalize_vendor_name(name))
 
     def preload(self, references: Iterable[VendorReference]) -> None:
-        """Resolve every reference not resolved yet, in at most five queries."""
+        """Resolve every reference not resolved yet, in at most four queries."""
         missing = {reference for reference in references if self._key(*reference) not in self._resolved}
         if missing:
             for reference, vendor in vendor_resolve_exact_many(tenant=self.tenant, references=missing).items():

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.utils import timezone
 
 from core.tenancy.scoping import TenantQuerySet
@@ -87,9 +88,9 @@ VendorReference = tuple[uuid.UUID | None, str, str]  # (vendor id, tax id, name)
 def vendor_resolve_exact_many(
     *, tenant: Tenant, references: Iterable[VendorReference]
 ) -> dict[VendorReference, Vendor | None]:
-    """`vendor_resolve_exact` for many references at once, in at most five queries (ids, tax ids,
-    tax id aliases, names, aliases) whatever their number: what a bulk import resolves before it checks its
-    documents. The same rules, in the same order (tests.vendors tie the two together)."""
+    """`vendor_resolve_exact` for many references at once, in at most four queries (ids, tax ids,
+    names, aliases of both kinds) whatever their number: what a bulk import resolves before it
+    checks its documents. The same rules, in the same order (tests.vendors tie the two together)."""
     wanted = set(references)
     vendors = Vendor.objects.for_tenant(tenant)
     ids = {vendor_id for vendor_id, _, _ in wanted if vendor_id is not None}
@@ -98,29 +99,23 @@ def vendor_resolve_exact_many(
     # Tax ids are unique per tenant (vendor_unique_tenant_tax_id): at most one vendor each.
     by_tax_id = {vendor.tax_id: vendor for vendor in vendors.filter(tax_id__in=tax_ids)} if tax_ids else {}
     unrecorded = tax_ids - set(by_tax_id)
-    by_tax_alias = (
-        {
-            alias.normalized_alias: alias.vendor
-            for alias in VendorAlias.objects.for_tenant(tenant)
-            .select_related("vendor")
-            .filter(kind=VendorAliasKind.TAX_ID, normalized_alias__in=unrecorded)
-        }
-        if unrecorded
-        else {}
-    )
     names = {normalize_vendor_name(name) for vendor_id, _, name in wanted if vendor_id is None} - {""}
     by_name: dict[str, list[Vendor]] = {}
     for vendor in vendors.filter(normalized_name__in=names) if names else []:
         by_name.setdefault(vendor.normalized_name, []).append(vendor)
     unnamed = names - set(by_name)
-    by_alias = (
+    # Both kinds of alias in one query: the tax ids no vendor has on record, the names no vendor has.
+    by_alias: dict[tuple[str, str], Vendor] = (
         {
-            alias.normalized_alias: alias.vendor
+            (alias.kind, alias.normalized_alias): alias.vendor
             for alias in VendorAlias.objects.for_tenant(tenant)
             .select_related("vendor")
-            .filter(kind=VendorAliasKind.NAME, normalized_alias__in=unnamed)
+            .filter(
+                Q(kind=VendorAliasKind.TAX_ID, normalized_alias__in=unrecorded)
+                | Q(kind=VendorAliasKind.NAME, normalized_alias__in=unnamed)
+            )
         }
-        if unnamed
+        if unrecorded or unnamed
         else {}
     )
 
@@ -129,15 +124,15 @@ def vendor_resolve_exact_many(
             return by_id.get(vendor_id)
         if (normalized_tax_id := normalize_tax_id(tax_id)) and normalized_tax_id in by_tax_id:
             return by_tax_id[normalized_tax_id]
-        if normalized_tax_id and normalized_tax_id in by_tax_alias:
-            return by_tax_alias[normalized_tax_id]
+        if normalized_tax_id and (VendorAliasKind.TAX_ID, normalized_tax_id) in by_alias:
+            return by_alias[(VendorAliasKind.TAX_ID, normalized_tax_id)]
         normalized_name = normalize_vendor_name(name)
         if not normalized_name:
             return None
         named = by_name.get(normalized_name, [])
         if named:
             return named[0] if len(named) == 1 else None  # a name that fits several vendors: none
-        return by_alias.get(normalized_name)
+        return by_alias.get((VendorAliasKind.NAME, normalized_name))
 
     return {reference: resolved(*reference) for reference in wanted}
 

@@ -66,7 +66,7 @@ def test_a_tax_id_learned_from_a_vendor_choice_resolves_the_next_invoice_and_is_
         reason = page.locator("section[aria-labelledby=confidence-title]").inner_text()
         assert (
             f"Vendor Acme Supplies Ltd recognised by the tax id '{TAX_ID}', learned from a choice by anna-approver"
-            in (reason)
+            in reason
         )
 
         page.goto("/app/learned")
