@@ -8,6 +8,16 @@ the decision's example (learning.services.example_record) are written: the choic
 example, supersedes the earlier choice of the same line (kept, with when), teaches the item
 alias the assignment vouches for (as an approval does) and forgets one it contradicts, and is
 audited on the invoice's timeline.
+
+A vendor chosen teaches what identifies the vendor on its next invoices: the name the invoice
+gives and the tax id it carries (vendors.VendorAlias of kind name and tax_id), each listed and
+forgettable on "What Recon learned", each named by the match that uses it, each forgotten when an
+invoice resolved through it is rejected (learning.services). The payee account the invoice asks to
+be paid to is deliberately NOT learned: an account that is not on the vendor's record must never
+identify the vendor, because "a known vendor's invoice, paid to a new account" is exactly how a
+forged invoice looks (DESIGN.md §5 `bank_account_mismatch`; accounts are added only under four
+eyes, vendors.bank_accounts). Its keyed hash and mask are kept on the example's details as
+evidence of what the person saw, and nothing resolves a vendor by payee account.
 """
 
 from __future__ import annotations
@@ -21,9 +31,10 @@ from learning.models import ChoiceKind, DecisionExample, HumanChoice
 from learning.services import item_aliases_teach, item_aliases_unlearn_pair
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
-from vendors.models import Vendor, VendorAlias
-from vendors.names import normalize_vendor_name
+from vendors.models import Vendor, VendorAlias, VendorAliasKind
+from vendors.names import normalize_tax_id, normalize_vendor_name
 from vendors.services import vendor_alias_add
+from vendors.tax_ids import tax_id_warnings
 
 
 def line_text(po_line: PurchaseOrderLine | None) -> str:
@@ -89,41 +100,77 @@ def _supersede(*, tenant: Tenant, invoice: Invoice, kind: str) -> None:
     )
 
 
+def _teachable(*, tenant: Tenant, vendor: Vendor, kind: str, normalized: str) -> bool | None:
+    """Whether `normalized` (a name or tax id of `kind`) can be taught as `vendor`'s alias: True to
+    add it, None when it already is the vendor's alias, False when it is the vendor's own or names
+    another vendor (the person chose for this invoice; the name or number stays ambiguous)."""
+    if kind == VendorAliasKind.TAX_ID:
+        if normalized == vendor.tax_id or Vendor.objects.for_tenant(tenant).filter(tax_id=normalized).exists():
+            return False
+    elif normalized == vendor.normalized_name:
+        return False
+    existing = VendorAlias.objects.for_tenant(tenant).filter(kind=kind, normalized_alias=normalized).first()
+    if existing is None:
+        return True
+    return None if existing.vendor_id == vendor.pk else False
+
+
+def _tax_id_learnable(normalized: str) -> bool:
+    """A tax id worth learning: some digits (not "N/A" or "none"), and valid in its scheme when the
+    scheme is known (vendors.tax_ids): a mistyped or misread number would teach a wrong key."""
+    return len(normalized) >= 4 and any(ch.isdigit() for ch in normalized) and not tax_id_warnings(normalized)
+
+
 def vendor_choice_record(
     *, tenant: Tenant, example: DecisionExample, invoice: Invoice, vendor: Vendor, actor: Actor
 ) -> HumanChoice:
     """Record that `vendor` sent the invoice, as `actor` chose, and teach the name the invoice
-    gives as an alias of the vendor (vendors.VendorAlias, the one list of a vendor's other names,
-    listed and forgettable on "What Recon learned"), so the next invoice under that name resolves
-    by itself. Not taught: a name that is already the vendor's, or another vendor's alias (the
-    person chose for this invoice; the name stays ambiguous). The example keeps the name taught
-    (`taught_alias`), which the matching reason cites."""
+    gives and the tax id it carries as aliases of the vendor (vendors.VendorAlias, the one list of
+    a vendor's other names and tax ids, listed and forgettable on "What Recon learned"), so the
+    next invoice under that name or tax id resolves by itself. Not taught: a name or tax id that
+    is already the vendor's, or another vendor's (see `_teachable`), a tax id that is not one
+    (`_tax_id_learnable`), and never the payee account (module docstring). The example keeps
+    what was taught (`taught_alias`, `taught_tax_id`), which the matching reason cites."""
     _supersede(tenant=tenant, invoice=invoice, kind=ChoiceKind.VENDOR)
     choice = HumanChoice.objects.create(tenant=tenant, kind=ChoiceKind.VENDOR, invoice=invoice, vendor=vendor,
                                         example=example, chosen_by_label=example.actor_label)  # fmt: skip
     name = invoice.vendor_name_raw.strip()
+    taught: dict[str, str] = {}
     normalized = normalize_vendor_name(name)
-    taught = ""
-    if normalized and normalized != vendor.normalized_name:
-        existing = VendorAlias.objects.for_tenant(tenant).filter(normalized_alias=normalized).first()
-        if existing is None:
-            taught = vendor_alias_add(tenant=tenant, vendor=vendor, alias=name, actor=actor).normalized_alias
-        elif existing.vendor_id == vendor.pk:
-            taught = normalized
+    if normalized and (teach := _teachable(tenant=tenant, vendor=vendor, kind=VendorAliasKind.NAME,
+                                           normalized=normalized)) is not False:  # fmt: skip
+        if teach:
+            vendor_alias_add(tenant=tenant, vendor=vendor, alias=name, actor=actor)
+        taught["taught_alias"] = normalized
+    tax_id = invoice.vendor_tax_id_raw.strip()
+    normalized_tax_id = normalize_tax_id(tax_id)
+    if (
+        _tax_id_learnable(normalized_tax_id)
+        and (teach := _teachable(tenant=tenant, vendor=vendor, kind=VendorAliasKind.TAX_ID,
+                                 normalized=normalized_tax_id)) is not False
+    ):  # fmt: skip
+        if teach:
+            vendor_alias_add(tenant=tenant, vendor=vendor, alias=tax_id, actor=actor, kind=VendorAliasKind.TAX_ID)
+        taught["taught_tax_id"] = normalized_tax_id
+    if invoice.payee_account_hash:  # evidence only: never learned (module docstring)
+        taught["payee_account_hash"] = invoice.payee_account_hash
+        taught["payee_account_mask"] = invoice.payee_account_mask
     if taught:
-        example.details = {**example.details, "taught_alias": taught}
+        example.details = {**example.details, **taught}
         example.save(update_fields=["details"])
+    learned = [f"the name {name!r}"] if "taught_alias" in taught else []
+    learned += [f"the tax id {normalized_tax_id}"] if "taught_tax_id" in taught else []
     audit_record(
         tenant=tenant,
         actor=actor,
         entity_type="invoice",
         entity_id=invoice.pk,
         action="vendor_chosen",
-        before={"vendor_name_raw": name},
+        before={"vendor_name_raw": name, "vendor_tax_id_raw": tax_id},
         after={
             "vendor_id": str(vendor.pk),
             "reason": f"Vendor {vendor.name} chosen for the name {name!r}"
-            + (" (learned as its alias)." if taught else "."),
+            + (f" ({' and '.join(learned)} learned as its aliases)." if learned else "."),
         },
     )
     return choice

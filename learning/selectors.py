@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Collection
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from learning.models import (
     ChoiceKind,
@@ -96,13 +96,23 @@ def decision_examples(*, tenant: Tenant) -> QuerySet[DecisionExample]:
     return DecisionExample.objects.for_tenant(tenant).select_related("vendor", "invoice").order_by("-created_at")
 
 
-def vendor_alias_teachings(*, tenant: Tenant) -> list[tuple[str, uuid.UUID, str, dt.date]]:
-    """The vendor names people taught by choosing a vendor by hand: (normalized alias, vendor id,
-    who, when), oldest first (a name taught again later names the later choice)."""
-    return [
-        (row["details__taught_alias"], row["vendor_id"], row["actor_label"], row["created_at"].date())
-        for row in DecisionExample.objects.for_tenant(tenant)
-        .filter(kind=ExampleKind.VENDOR_RESOLUTION, actor_kind="user", details__has_key="taught_alias")
+TAUGHT_KEYS = {"name": "taught_alias", "tax_id": "taught_tax_id"}  # by vendors.VendorAliasKind
+
+
+def vendor_alias_teachings(*, tenant: Tenant) -> list[tuple[str, str, uuid.UUID, str, dt.date]]:
+    """The vendor names and tax ids people taught by choosing a vendor by hand: (kind, normalized
+    alias, vendor id, who, when), oldest first (an alias taught again later names the later
+    choice). One query."""
+    rows = (
+        DecisionExample.objects.for_tenant(tenant)
+        .filter(kind=ExampleKind.VENDOR_RESOLUTION, actor_kind="user")
+        .filter(Q(details__has_key="taught_alias") | Q(details__has_key="taught_tax_id"))
         .order_by("created_at", "id")
-        .values("details__taught_alias", "vendor_id", "actor_label", "created_at")
+        .values("details__taught_alias", "details__taught_tax_id", "vendor_id", "actor_label", "created_at")
+    )
+    return [
+        (kind, row[f"details__{key}"], row["vendor_id"], row["actor_label"], row["created_at"].date())
+        for row in rows
+        for kind, key in TAUGHT_KEYS.items()
+        if row[f"details__{key}"]
     ]

@@ -30,8 +30,10 @@ from core.item_keys import STRONG_DESCRIPTION_SIMILARITY, description_similarity
 from core.lookup_keys import sku_key
 from invoices.models import Invoice, InvoiceLine
 from learning.models import (
+    ChoiceKind,
     DecisionExample,
     ExampleKind,
+    HumanChoice,
     ItemAlias,
     SuggestionStatus,
     ToleranceKind,
@@ -41,7 +43,8 @@ from learning.rules import WINDOW_DAYS, PriceDecision, price_difference_pct, tol
 from purchasing.models import PurchaseOrderLine
 from tenants.models import Tenant
 from tenants.selectors import tenant_settings_get
-from vendors.models import Vendor, VendorAlias
+from vendors.models import Vendor, VendorAlias, VendorAliasKind
+from vendors.names import normalize_tax_id, normalize_vendor_name
 from vendors.services import vendor_tolerances_update
 
 PRICE_MISMATCH = "price_mismatch"  # matching.engine.vocabulary's, which this layer cannot import
@@ -86,7 +89,7 @@ def example_record(
 ) -> DecisionExample:
     """Record one person's decision as a labelled example, in the caller's transaction, and learn
     from it: an approval teaches item aliases and may propose a tolerance; a rejection forgets
-    the aliases its match used and resets the tolerance count."""
+    the item and vendor aliases its match used and resets the tolerance count."""
     if vendor_id is None and invoice is not None:
         vendor_id = invoice.vendor_id
     shown = []
@@ -128,6 +131,7 @@ def example_record(
             _item_aliases_learn(tenant=tenant, example=example, invoice=invoice, vendor_id=vendor_id, actor=actor)
         elif kind == ExampleKind.REJECT and invoice is not None:
             _item_aliases_unlearn(tenant=tenant, invoice=invoice, vendor_id=vendor_id, actor=actor)
+            _vendor_aliases_unlearn(tenant=tenant, invoice=invoice, vendor_id=vendor_id, actor=actor)
         if kind in (ExampleKind.APPROVE, ExampleKind.REJECT):
             tolerance_suggestion_review(tenant=tenant, vendor_id=vendor_id, actor=actor)
     return example
@@ -282,8 +286,9 @@ def _alias_forget(*, tenant: Tenant, alias: ItemAlias, actor: Actor, why: str) -
     )
 
 
-def vendor_alias_forget(*, tenant: Tenant, alias: VendorAlias, actor: Actor) -> None:
-    """Undo a vendor alias (a name learned from a manual payment match, or taught by hand)."""
+def vendor_alias_forget(*, tenant: Tenant, alias: VendorAlias, actor: Actor, why: str = "forgotten by hand") -> None:
+    """Undo a vendor alias (a name or tax id learned from a vendor chosen by hand or a manual
+    payment match, or a name taught by hand): the next invoice carrying it is not recognised by it."""
     with transaction.atomic():
         audit_record(
             tenant=tenant,
@@ -291,9 +296,49 @@ def vendor_alias_forget(*, tenant: Tenant, alias: VendorAlias, actor: Actor) -> 
             entity_type="vendor",
             entity_id=alias.vendor_id,
             action="alias_removed",
-            before={"alias": alias.alias, "normalized_alias": alias.normalized_alias},
+            before={"alias": alias.alias, "normalized_alias": alias.normalized_alias, "kind": alias.kind},
+            after={"why": why},
         )
         VendorAlias.objects.for_tenant(tenant).filter(pk=alias.pk).delete()
+
+
+def _vendor_aliases_unlearn(*, tenant: Tenant, invoice: Invoice, vendor_id: uuid.UUID, actor: Actor) -> None:
+    """A rejected invoice whose vendor a learned alias identified: that alias goes (audited).
+
+    Which alias identified it follows the engine's resolution order (matching.engine.vendor
+    `learned_alias_of`; tests/learning/test_vendor_tax_ids.py ties the two): a vendor chosen by
+    hand on this invoice used none; a tax id on the vendor's record comes before a learned one, the
+    vendor's own name before a learned name. Only aliases a person taught by choosing the vendor
+    are learned facts; a name entered on the vendor stays."""
+    if (
+        HumanChoice.objects.for_tenant(tenant)
+        .filter(invoice_id=invoice.pk, kind=ChoiceKind.VENDOR, superseded_at__isnull=True)
+        .exists()
+    ):
+        return
+    vendor = Vendor.objects.for_tenant(tenant).filter(pk=vendor_id).only("tax_id", "normalized_name").first()
+    if vendor is None:
+        return
+    tax_id = normalize_tax_id(invoice.vendor_tax_id_raw)
+    name = normalize_vendor_name(invoice.vendor_name_raw)
+    candidates = []
+    if tax_id and tax_id != vendor.tax_id:
+        candidates.append((VendorAliasKind.TAX_ID, tax_id, "taught_tax_id"))
+    if not (tax_id and tax_id == vendor.tax_id) and name and name != vendor.normalized_name:
+        candidates.append((VendorAliasKind.NAME, name, "taught_alias"))
+    for kind, normalized, taught_key in candidates:
+        alias = VendorAlias.objects.for_tenant(tenant).filter(vendor_id=vendor_id, kind=kind,
+                                                              normalized_alias=normalized).first()  # fmt: skip
+        if alias is None:
+            continue
+        taught = DecisionExample.objects.for_tenant(tenant).filter(
+            kind=ExampleKind.VENDOR_RESOLUTION, vendor_id=vendor_id, actor_kind="user",
+            **{f"details__{taught_key}": normalized},
+        )  # fmt: skip
+        if taught.exists():
+            vendor_alias_forget(tenant=tenant, alias=alias, actor=actor,
+                                why=f"invoice {invoice.invoice_number} rejected")  # fmt: skip
+        return  # the first alias that matches is the one that identified the vendor
 
 
 # --- tolerance suggestions ------------------------------------------------------------------

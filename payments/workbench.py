@@ -30,7 +30,7 @@ from payments.models import CounterpartyAccount, Payment, PaymentSuggestion
 from payments.reconciliation.loading import PAYABLE_STATUSES, open_balances, reconcile_settings_for
 from payments.reconciliation.tiers import write_off_limit
 from tenants.models import Tenant
-from vendors.models import Vendor, VendorAlias
+from vendors.models import Vendor, VendorAlias, VendorAliasKind
 from vendors.names import normalize_vendor_name
 
 # Open items shown at once; past this the clerk searches (the page says how many there are).
@@ -118,7 +118,11 @@ def payment_vendor(*, tenant: Tenant, payment: Payment, suggestion: PaymentSugge
         by_name = vendors.filter(normalized_name=name).first()
         if by_name is not None:
             return by_name
-        alias = VendorAlias.objects.for_tenant(tenant).filter(normalized_alias=name).values_list("vendor_id", flat=True)
+        alias = (
+            VendorAlias.objects.for_tenant(tenant)
+            .filter(kind=VendorAliasKind.NAME, normalized_alias=name)
+            .values_list("vendor_id", flat=True)
+        )
         return vendors.filter(pk__in=alias[:1]).first()
     return None
 

@@ -36,7 +36,7 @@ from review.learning_views import ADMINS_DECIDE, APPROVERS_FORGET, tolerance_cha
 from tenants.authentication import TenantContext
 from tenants.http.views import TenantAPIMixin
 from tenants.models import Role
-from vendors.models import VendorAlias
+from vendors.models import VendorAlias, VendorAliasKind
 
 
 def _may_forget(context: TenantContext) -> None:
@@ -75,14 +75,18 @@ class VendorAliasSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     vendor_id = serializers.UUIDField()
     vendor_name = serializers.CharField(source="vendor.name")
-    alias = serializers.CharField()
+    kind = serializers.ChoiceField(choices=VendorAliasKind.choices, help_text="name | tax_id")
+    kind_label = serializers.CharField(source="get_kind_display")
+    alias = serializers.CharField(help_text="The name, or the tax id, as the invoice wrote it.")
     created_at = serializers.DateTimeField()
-    taught_by = serializers.SerializerMethodField(help_text="Who chose the vendor for an invoice under this name.")
+    taught_by = serializers.SerializerMethodField(
+        help_text="Who chose the vendor for an invoice under this name or carrying this tax id."
+    )
     taught_on = serializers.SerializerMethodField()
 
     def _taught(self, alias: VendorAlias) -> tuple[str, dt.date] | None:
-        taught: dict[tuple[str, uuid.UUID], tuple[str, dt.date]] = self.context.get("taught", {})
-        return taught.get((alias.normalized_alias, alias.vendor_id))
+        taught: dict[tuple[str, str, uuid.UUID], tuple[str, dt.date]] = self.context.get("taught", {})
+        return taught.get((alias.kind, alias.normalized_alias, alias.vendor_id))
 
     def get_taught_by(self, alias: VendorAlias) -> str | None:
         taught = self._taught(alias)
@@ -131,10 +135,11 @@ class ItemAliasFilter(django_filters.FilterSet):
 
 class VendorAliasFilter(django_filters.FilterSet):
     vendor = django_filters.UUIDFilter(field_name="vendor_id")
+    kind = django_filters.ChoiceFilter(choices=VendorAliasKind.choices)
 
     class Meta:
         model = VendorAlias
-        fields = ["vendor"]
+        fields = ["vendor", "kind"]
 
 
 class ToleranceSuggestionFilter(django_filters.FilterSet):
@@ -167,8 +172,8 @@ class ItemAliasViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
 
 class VendorAliasViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Vendors' other names: taught by choosing a vendor by hand (who and when), or added on the
-    vendor; newest first."""
+    """Vendors' other names and tax ids: taught by choosing a vendor by hand (who and when), or a
+    name added on the vendor; newest first. Never a bank account (learning.choices)."""
 
     serializer_class = VendorAliasSerializer
     filterset_class = VendorAliasFilter
@@ -180,15 +185,15 @@ class VendorAliasViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         context = super().get_serializer_context()
         if not getattr(self, "swagger_fake_view", False):
             context["taught"] = {
-                (alias, vendor_id): (who, on)
-                for alias, vendor_id, who, on in vendor_alias_teachings(tenant=self.tenant)
+                (kind, alias, vendor_id): (who, on)
+                for kind, alias, vendor_id, who, on in vendor_alias_teachings(tenant=self.tenant)
             }
         return context
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
     def forget(self, request: Request, pk: str) -> Response:
-        """Forget the name: the vendor's next invoice under it is no longer recognised by it."""
+        """Forget the name or tax id: the vendor's next invoice carrying it is no longer recognised by it."""
         alias = self.get_object()  # another tenant's is a 404 whoever asks
         _may_forget(self.tenant_context)
         vendor_alias_forget(tenant=self.tenant, alias=alias, actor=self.actor)

@@ -1,7 +1,8 @@
 """What Recon learned from clerks (issue #20 item 2), on one page: the tolerance suggestions with
 their evidence (an administrator accepts or declines; an accepted rule can be undone), the item
-aliases learned from approvals, the vendor names and bank accounts learned from manual payment
-matches — each with where it came from and a way to forget it.
+aliases learned from approvals, the vendor names and tax ids learned from vendors chosen by hand,
+the vendor names and bank accounts learned from manual payment matches — each with where it came
+from and a way to forget it.
 
 Here, in review, because the page shows what payments learned too and an accepted or undone rule
 re-matches the vendor's open invoices (matching.rematch): the learning app sits below both.
@@ -20,7 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from core.actors import Actor
 from core.exceptions import DomainError
 from learning.models import ItemAlias, SuggestionStatus, ToleranceSuggestion
-from learning.selectors import item_aliases, tolerance_suggestions
+from learning.selectors import item_aliases, tolerance_suggestions, vendor_alias_teachings
 from learning.services import (
     ToleranceChange,
     item_alias_forget,
@@ -34,7 +35,7 @@ from payments.models import CounterpartyAccount
 from tenants.http.error_pages import post_only
 from tenants.http.web import WebContext, tenant_view, web_of
 from tenants.models import Role, Tenant
-from vendors.models import VendorAlias
+from vendors.models import VendorAlias, VendorAliasKind
 
 ADMINS_DECIDE = "Only an administrator can accept, decline or undo a learned rule."
 APPROVERS_FORGET = "Only an approver or an administrator can make Recon forget what it learned."
@@ -62,9 +63,7 @@ def learned(request: HttpRequest) -> HttpResponse:
         "open_suggestions": [s for s in suggestions if s.status == SuggestionStatus.OPEN],
         "decided_suggestions": [s for s in suggestions if s.status != SuggestionStatus.OPEN],
         "item_aliases": list(item_aliases(tenant=web.tenant)[:SHOWN_MAX]),
-        "vendor_aliases": list(
-            VendorAlias.objects.for_tenant(web.tenant).select_related("vendor").order_by("-created_at")[:SHOWN_MAX]
-        ),
+        "vendor_aliases": _vendor_aliases(web.tenant),
         "counterparty_accounts": list(
             CounterpartyAccount.objects.for_tenant(web.tenant)
             .select_related("vendor", "learned_from")
@@ -75,6 +74,18 @@ def learned(request: HttpRequest) -> HttpResponse:
         "shown_max": SHOWN_MAX,
     }
     return render(request, "review/learned.html", context)
+
+
+def _vendor_aliases(tenant: Tenant) -> list[dict[str, object]]:
+    """The vendors' other names and tax ids, newest first, each with who taught it by choosing the
+    vendor for an invoice (None: added on the vendor, or learned from a payment)."""
+    taught = {
+        (kind, alias, vendor_id): (who, on) for kind, alias, vendor_id, who, on in vendor_alias_teachings(tenant=tenant)
+    }
+    return [
+        {"alias": alias, "taught": taught.get((alias.kind, alias.normalized_alias, alias.vendor_id))}
+        for alias in VendorAlias.objects.for_tenant(tenant).select_related("vendor").order_by("-created_at")[:SHOWN_MAX]
+    ]
 
 
 def tolerance_change_rematch(*, tenant: Tenant, actor: Actor, change: ToleranceChange) -> RematchOutcome:
@@ -172,5 +183,6 @@ def vendor_alias_forget_view(request: HttpRequest, vendor_alias_id: uuid.UUID) -
         raise PermissionDenied(APPROVERS_FORGET)
     alias = get_object_or_404(VendorAlias.objects.for_tenant(web.tenant), pk=vendor_alias_id)
     vendor_alias_forget(tenant=web.tenant, alias=alias, actor=web.actor)
-    messages.success(request, FORGOTTEN.format(what=f"{alias.alias} as a name of {alias.vendor.name}"))
+    what = "a name" if alias.kind == VendorAliasKind.NAME else "a tax id"
+    messages.success(request, FORGOTTEN.format(what=f"{alias.alias} as {what} of {alias.vendor.name}"))
     return redirect("web:learned")

@@ -24,6 +24,7 @@ CHOOSE_A_VENDOR = "Choose the vendor who sent this invoice."
 CHOOSE_A_PO = "Choose the purchase order this invoice bills."
 VENDOR_CHOSEN = "Invoice {number} is now {vendor}'s and is being matched again."
 VENDOR_LEARNED = " Recon will recognise “{name}” as {vendor} from now on."
+VENDOR_TAX_ID_LEARNED = " Recon will recognise the tax id {tax_id} as {vendor}'s from now on."
 PO_CHOSEN = "Invoice {number} now bills purchase order {po_number} and is being matched again."
 
 
@@ -98,6 +99,8 @@ def invoice_vendor_choose_view(request: HttpRequest, invoice_id: uuid.UUID) -> H
     done = VENDOR_CHOSEN.format(number=invoice.invoice_number, vendor=vendor)
     if choice.example.details.get("taught_alias"):
         done += VENDOR_LEARNED.format(name=invoice.vendor_name_raw.strip(), vendor=vendor)
+    if choice.example.details.get("taught_tax_id"):
+        done += VENDOR_TAX_ID_LEARNED.format(tax_id=invoice.vendor_tax_id_raw.strip(), vendor=vendor)
     messages.success(request, done)
     return redirect("web:invoice-detail", invoice_id=invoice.pk)
 

@@ -20,7 +20,7 @@ from tenants.admin_mixins import (
     TenantOwnedInlineMixin,
     TenantScopedForm,
 )
-from vendors.models import Vendor, VendorAlias, VendorBankAccount
+from vendors.models import Vendor, VendorAlias, VendorAliasKind, VendorBankAccount
 from vendors.names import normalize_tax_id, normalize_vendor_name
 from vendors.services import ALIAS_TAKEN, VENDOR_NAME_REQUIRED
 
@@ -50,7 +50,7 @@ class VendorAliasForm(TenantScopedForm):
         if (
             tenant_id
             and VendorAlias.objects.for_tenant(tenant_id)
-            .filter(normalized_alias=normalized)
+            .filter(kind=VendorAliasKind.NAME, normalized_alias=normalized)
             .exclude(pk=self.instance.pk)
             .exists()
         ):
@@ -84,6 +84,11 @@ class VendorAliasInline(TenantOwnedInlineMixin, admin.TabularInline):
     fields = ("alias", "normalized_alias", "created_at")
     readonly_fields = ("normalized_alias", "created_at")
     extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[VendorAlias]:
+        # Names only: a tax id alias is learned from a person's choice and forgotten on "What Recon
+        # learned"; this form would normalize it as a name.
+        return super().get_queryset(request).filter(kind=VendorAliasKind.NAME)
 
 
 class VendorBankAccountInline(TenantOwnedInlineMixin, admin.TabularInline):

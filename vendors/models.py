@@ -71,17 +71,31 @@ class Vendor(TenantOwnedModel):
         return self.name
 
 
+class VendorAliasKind(models.TextChoices):
+    NAME = "name", "Name"
+    # A tax id the vendor's invoices carry that is not the one on its record, learned when a
+    # person chose the vendor for such an invoice (learning.choices).
+    TAX_ID = "tax_id", "Tax id"
+
+
 class VendorAlias(TenantOwnedModel):
-    """Another name a vendor appears under (a trading name, a bank counterparty name)."""
+    """Another name a vendor appears under (a trading name, a bank counterparty name), or another
+    tax id its invoices carry. `normalized_alias`: vendors.names.normalize_vendor_name of a name,
+    normalize_tax_id of a tax id; each names one vendor per tenant and kind."""
 
     vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="aliases")
+    kind = models.CharField(
+        max_length=8, choices=VendorAliasKind.choices, default=VendorAliasKind.NAME, db_default=VendorAliasKind.NAME
+    )
     alias = models.CharField(max_length=255)
     normalized_alias = models.CharField(max_length=255, editable=False)
 
     class Meta:
         verbose_name_plural = "vendor aliases"
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "normalized_alias"], name="vendoralias_unique_tenant_alias")
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "normalized_alias"], name="vendoralias_unique_tenant_kind_alias"
+            )
         ]
 
     def __str__(self) -> str:

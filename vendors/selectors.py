@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.utils import timezone
 
 from core.tenancy.scoping import TenantQuerySet
 from tenants.models import Tenant
-from vendors.models import BankAccountStatus, Vendor, VendorAlias, VendorBankAccount
+from vendors.models import BankAccountStatus, Vendor, VendorAlias, VendorAliasKind, VendorBankAccount
 from vendors.names import normalize_tax_id, normalize_vendor_name
 
 # Why a vendor cannot be paid now (vendor_bank_accounts_payable), in the clerk's words.
@@ -43,7 +44,8 @@ def vendor_categories(*, tenant: Tenant) -> list[str]:
 def vendor_resolve_exact(
     *, tenant: Tenant, vendor_id: uuid.UUID | None = None, tax_id: str = "", name: str = ""
 ) -> Vendor | None:
-    """The vendor an incoming document names, by id → tax id → normalized name or alias.
+    """The vendor an incoming document names, by id → tax id (on record, then a tax id alias) →
+    normalized name or alias.
 
     Exact only: a fuzzy guess is the matching engine's job, where it is scored and explained.
     A name that fits several vendors resolves to none.
@@ -55,6 +57,14 @@ def vendor_resolve_exact(
         found = vendors.filter(tax_id=normalized_tax_id).first()
         if found is not None:
             return found
+        tax_alias = (
+            VendorAlias.objects.for_tenant(tenant)
+            .select_related("vendor")
+            .filter(kind=VendorAliasKind.TAX_ID, normalized_alias=normalized_tax_id)
+            .first()
+        )
+        if tax_alias is not None:
+            return tax_alias.vendor
     normalized_name = normalize_vendor_name(name)
     if not normalized_name:
         return None
@@ -64,7 +74,10 @@ def vendor_resolve_exact(
     if by_name:
         return None
     alias = (
-        VendorAlias.objects.for_tenant(tenant).select_related("vendor").filter(normalized_alias=normalized_name).first()
+        VendorAlias.objects.for_tenant(tenant)
+        .select_related("vendor")
+        .filter(kind=VendorAliasKind.NAME, normalized_alias=normalized_name)
+        .first()
     )
     return alias.vendor if alias is not None else None
 
@@ -76,8 +89,8 @@ def vendor_resolve_exact_many(
     *, tenant: Tenant, references: Iterable[VendorReference]
 ) -> dict[VendorReference, Vendor | None]:
     """`vendor_resolve_exact` for many references at once, in at most four queries (ids, tax ids,
-    names, aliases) whatever their number: what a bulk import resolves before it checks its
-    documents. The same rules, in the same order (tests.vendors tie the two together)."""
+    names, aliases of both kinds) whatever their number: what a bulk import resolves before it
+    checks its documents. The same rules, in the same order (tests.vendors tie the two together)."""
     wanted = set(references)
     vendors = Vendor.objects.for_tenant(tenant)
     ids = {vendor_id for vendor_id, _, _ in wanted if vendor_id is not None}
@@ -85,19 +98,24 @@ def vendor_resolve_exact_many(
     tax_ids = {normalize_tax_id(tax_id) for vendor_id, tax_id, _ in wanted if vendor_id is None} - {""}
     # Tax ids are unique per tenant (vendor_unique_tenant_tax_id): at most one vendor each.
     by_tax_id = {vendor.tax_id: vendor for vendor in vendors.filter(tax_id__in=tax_ids)} if tax_ids else {}
+    unrecorded = tax_ids - set(by_tax_id)
     names = {normalize_vendor_name(name) for vendor_id, _, name in wanted if vendor_id is None} - {""}
     by_name: dict[str, list[Vendor]] = {}
     for vendor in vendors.filter(normalized_name__in=names) if names else []:
         by_name.setdefault(vendor.normalized_name, []).append(vendor)
     unnamed = names - set(by_name)
-    by_alias = (
+    # Both kinds of alias in one query: the tax ids no vendor has on record, the names no vendor has.
+    by_alias: dict[tuple[str, str], Vendor] = (
         {
-            alias.normalized_alias: alias.vendor
+            (alias.kind, alias.normalized_alias): alias.vendor
             for alias in VendorAlias.objects.for_tenant(tenant)
             .select_related("vendor")
-            .filter(normalized_alias__in=unnamed)
+            .filter(
+                Q(kind=VendorAliasKind.TAX_ID, normalized_alias__in=unrecorded)
+                | Q(kind=VendorAliasKind.NAME, normalized_alias__in=unnamed)
+            )
         }
-        if unnamed
+        if unrecorded or unnamed
         else {}
     )
 
@@ -106,13 +124,15 @@ def vendor_resolve_exact_many(
             return by_id.get(vendor_id)
         if (normalized_tax_id := normalize_tax_id(tax_id)) and normalized_tax_id in by_tax_id:
             return by_tax_id[normalized_tax_id]
+        if normalized_tax_id and (VendorAliasKind.TAX_ID, normalized_tax_id) in by_alias:
+            return by_alias[(VendorAliasKind.TAX_ID, normalized_tax_id)]
         normalized_name = normalize_vendor_name(name)
         if not normalized_name:
             return None
         named = by_name.get(normalized_name, [])
         if named:
             return named[0] if len(named) == 1 else None  # a name that fits several vendors: none
-        return by_alias.get(normalized_name)
+        return by_alias.get((VendorAliasKind.NAME, normalized_name))
 
     return {reference: resolved(*reference) for reference in wanted}
 

@@ -13,7 +13,7 @@ from core.actors import Actor
 from core.exceptions import DocumentInvalid, DuplicateDocument
 from core.money import MoneyError, normalize_currency
 from tenants.models import Tenant
-from vendors.models import Vendor, VendorAlias
+from vendors.models import Vendor, VendorAlias, VendorAliasKind
 from vendors.names import normalize_tax_id, normalize_vendor_name
 from vendors.terms import payment_terms_errors
 
@@ -21,6 +21,7 @@ VENDOR_NAME_REQUIRED = "A vendor needs a name."
 VENDOR_DUPLICATE_TAX_ID = "A vendor with tax id {tax_id!r} already exists."
 VENDOR_DUPLICATE_EXTERNAL_ID = "A vendor with external id {external_id!r} already exists."
 ALIAS_TAKEN = "The alias {alias!r} already belongs to a vendor."
+TAX_ID_REQUIRED = "A tax id alias needs a tax id."
 TOLERANCE_NEGATIVE = "A tolerance cannot be negative."
 CATEGORY_TOO_LONG = "A category has at most {limit} characters."
 CATEGORY_MAX_LENGTH = Vendor._meta.get_field("category").max_length or 100
@@ -87,19 +88,24 @@ def vendor_create(
         raise DuplicateDocument(VENDOR_DUPLICATE_TAX_ID.format(tax_id=tax_id or external_id)) from exc
 
 
-def vendor_alias_add(*, tenant: Tenant, vendor: Vendor, alias: str, actor: Actor) -> VendorAlias:
-    """Teach another name for a vendor (a trading name, a bank counterparty name)."""
-    normalized = normalize_vendor_name(alias)
+def vendor_alias_add(
+    *, tenant: Tenant, vendor: Vendor, alias: str, actor: Actor, kind: str = VendorAliasKind.NAME
+) -> VendorAlias:
+    """Teach another name for a vendor (a trading name, a bank counterparty name), or another tax
+    id its invoices carry (`kind` tax_id, normalized as vendors.names.normalize_tax_id)."""
+    tax_id = kind == VendorAliasKind.TAX_ID
+    normalized = normalize_tax_id(alias) if tax_id else normalize_vendor_name(alias)
     if not normalized:
-        raise DocumentInvalid(VENDOR_NAME_REQUIRED, details={"alias": [VENDOR_NAME_REQUIRED]})
-    existing = VendorAlias.objects.for_tenant(tenant).filter(normalized_alias=normalized).first()
+        message = TAX_ID_REQUIRED if tax_id else VENDOR_NAME_REQUIRED
+        raise DocumentInvalid(message, details={"alias": [message]})
+    existing = VendorAlias.objects.for_tenant(tenant).filter(kind=kind, normalized_alias=normalized).first()
     if existing is not None:
         if existing.vendor_id == vendor.pk:
             return existing
         raise DuplicateDocument(ALIAS_TAKEN.format(alias=alias), details={"alias": alias})
     with transaction.atomic():
         vendor_alias = VendorAlias.objects.create(
-            tenant=tenant, vendor=vendor, alias=alias.strip(), normalized_alias=normalized
+            tenant=tenant, vendor=vendor, kind=kind, alias=alias.strip(), normalized_alias=normalized
         )
         audit_record(
             tenant=tenant,
@@ -107,7 +113,7 @@ def vendor_alias_add(*, tenant: Tenant, vendor: Vendor, alias: str, actor: Actor
             entity_type="vendor",
             entity_id=vendor.pk,
             action="alias_added",
-            after={"alias": vendor_alias.alias, "normalized_alias": normalized},
+            after={"alias": vendor_alias.alias, "normalized_alias": normalized, "kind": kind},
         )
     return vendor_alias
 

@@ -20,6 +20,7 @@ class BatchIndex:
 
     by_id: dict[uuid.UUID, VendorRecord]
     by_tax_id: dict[str, VendorRecord] = field(default_factory=dict)
+    by_tax_id_alias: dict[str, VendorRecord] = field(default_factory=dict)  # a tax id learned as an alias
     by_name: dict[str, list[VendorRecord]] = field(default_factory=dict)  # normalized name or alias
     fuzzy_choices: list[str] = field(default_factory=list)
     po_by_key: dict[str, PurchaseOrderRecord] = field(default_factory=dict)  # spaces and case ignored
@@ -41,6 +42,8 @@ class BatchIndex:
         for vendor in sorted(vendors.values(), key=lambda v: str(v.id)):
             if vendor.tax_id:
                 index.by_tax_id.setdefault(normalize_tax_id(vendor.tax_id), vendor)
+            for tax_id in vendor.tax_id_aliases:
+                index.by_tax_id_alias.setdefault(tax_id, vendor)
             for name in (vendor.normalized_name, *vendor.aliases):
                 if name:
                     bucket = index.by_name.setdefault(name, [])

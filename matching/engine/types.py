@@ -30,7 +30,10 @@ from core.amount_limits import AmountLimits, amount_limits_default
 # 1.7: a person's choices are honoured (issue #20): a line assigned by hand to a PO line (or to
 #      none) is that pair whatever the scores say; a vendor or PO chosen by hand is the invoice's;
 #      a vendor name learned from a choice is named in the reason. Each names who chose and when.
-ENGINE_VERSION = "recon-match/1.7"
+# 1.8: a tax id learned from a person's vendor choice identifies the vendor after the tax id on
+#      record and before names; a match whose vendor a learned name or tax id identified (here
+#      or when the invoice came in) names it and who taught it. Payee accounts identify no vendor.
+ENGINE_VERSION = "recon-match/1.8"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class VendorRecord:
     normalized_name: str
     tax_id: str = ""
     aliases: tuple[str, ...] = ()  # normalized
+    # Other tax ids its invoices carry (vendors.VendorAlias of kind tax_id), normalized: learned
+    # from a person choosing this vendor for an invoice carrying one.
+    tax_id_aliases: tuple[str, ...] = ()
     is_active: bool = True
     price_tolerance_pct: Decimal | None = None  # overrides the tenant's when set
     quantity_tolerance_pct: Decimal | None = None
@@ -90,6 +96,7 @@ class VendorRecord:
     # Aliases learned from a person choosing this vendor for an invoice under that name: the
     # normalized alias → who chose it and when ("anna on 2026-12-07"), named in the reason.
     learned_aliases: Mapping[str, str] = field(default_factory=dict)
+    learned_tax_ids: Mapping[str, str] = field(default_factory=dict)  # the same for its tax id aliases
 
 
 @dataclass(frozen=True)

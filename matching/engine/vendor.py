@@ -1,5 +1,9 @@
-"""Which vendor sent the invoice: by id, tax id, exact normalized name or alias, then a fuzzy name
-that must clearly beat every other vendor.
+"""Which vendor sent the invoice: by id, tax id on record, a tax id learned as an alias, exact
+normalized name or alias, then a fuzzy name that must clearly beat every other vendor.
+
+Never by the payee account the invoice asks to be paid to: an account that is not on the vendor's
+record identifying the vendor is the forged-account fraud (risk.py's `bank_account_mismatch`),
+so no account is ever learned as an alias (learning.choices).
 """
 
 from __future__ import annotations
@@ -19,30 +23,45 @@ FUZZY_MARGIN = 3.0
 @dataclass(frozen=True)
 class VendorResolution:
     vendor: VendorRecord | None
-    method: str  # chosen | id | tax_id | name | alias | fuzzy | none
+    method: str  # chosen | id | tax_id | tax_id_alias | name | alias | fuzzy | none
     score: float = 0.0
 
     def text(self, invoice: InvoiceRecord, chosen: ChosenByHand | None) -> str:
-        """What the decision's reason adds: a vendor chosen by hand, or recognised by a name a
-        person taught (DESIGN.md §5: a match that used a learned fact says so)."""
+        """What the decision's reason adds: a vendor chosen by hand, or recognised by a name or tax
+        id a person taught (DESIGN.md §5: a match that used a learned fact says so) — here, or
+        already when the invoice came in (method `id`: the door resolves exactly, learned aliases
+        included, vendors.selectors.vendor_resolve_exact)."""
         if self.vendor is None:
             return ""
         if self.method == "chosen" and chosen is not None:
             return f" Vendor {self.vendor.name} chosen by {chosen.chosen_by} on {chosen.chosen_on.isoformat()}."
-        learned = self.vendor.learned_aliases.get(normalize_vendor_name(invoice.vendor_name_raw))
-        if self.method == "alias" and learned:
-            return (
-                f" Vendor {self.vendor.name} recognised by the name {invoice.vendor_name_raw.strip()!r}, "
-                f"learned from {learned}."
-            )
-        return ""
+        alias = learned_alias_of(self.vendor, invoice) if self.method in ("id", "tax_id_alias", "alias") else None
+        if alias is None:
+            return ""
+        what, shown, learned = alias
+        return f" Vendor {self.vendor.name} recognised by the {what} {shown!r}, learned from {learned}."
+
+
+def learned_alias_of(vendor: VendorRecord, invoice: InvoiceRecord) -> tuple[str, str, str] | None:
+    """The learned alias of `vendor` that identifies `invoice` by the resolution order (a tax id
+    on record first, then a learned tax id; the vendor's own name first, then a learned name):
+    ("tax id" | "name", as the invoice writes it, who taught it and when), or None."""
+    tax_id = normalize_tax_id(invoice.vendor_tax_id_raw)
+    if tax_id and tax_id == normalize_tax_id(vendor.tax_id):
+        return None
+    if tax_id and tax_id in vendor.learned_tax_ids:
+        return "tax id", invoice.vendor_tax_id_raw.strip(), vendor.learned_tax_ids[tax_id]
+    name = normalize_vendor_name(invoice.vendor_name_raw)
+    if name and name != vendor.normalized_name and name in vendor.learned_aliases:
+        return "name", invoice.vendor_name_raw.strip(), vendor.learned_aliases[name]
+    return None
 
 
 def resolve_vendor(
     invoice: InvoiceRecord, index: BatchIndex, settings: MatchSettings, chosen: ChosenByHand | None = None
 ) -> VendorResolution:
-    """Chosen by hand → id → tax id → exact normalized name or alias → fuzzy above the tenant's
-    threshold. A vendor a person chose for this invoice (`chosen`) wins over every finding.
+    """Chosen by hand → id → tax id on record → tax id alias → exact normalized name or alias →
+    fuzzy above the tenant's threshold. A vendor a person chose for this invoice (`chosen`) wins over every finding.
 
     A fuzzy match counts only when its best vendor beats every other vendor by FUZZY_MARGIN
     points: "Acme Supplies" must not be guessed between "Acme Supply" and "Acme Supplies UK".
@@ -54,6 +73,8 @@ def resolve_vendor(
     tax_id = normalize_tax_id(invoice.vendor_tax_id_raw)
     if tax_id and tax_id in index.by_tax_id:
         return VendorResolution(index.by_tax_id[tax_id], "tax_id", 100.0)
+    if tax_id and tax_id in index.by_tax_id_alias:
+        return VendorResolution(index.by_tax_id_alias[tax_id], "tax_id_alias", 100.0)
     name = normalize_vendor_name(invoice.vendor_name_raw)
     if not name:
         return VendorResolution(None, "none")

@@ -7,10 +7,10 @@ A constant number of queries, whatever the batch size (tests/matching/test_runs_
  3. the limits of their currencies   9. received quantity per PO line (one aggregate)
  4. their lines                     10. billed quantity per PO line (one aggregate)
  5. every vendor of the tenant      11. the earlier invoices that could be duplicates
- 6. every vendor alias              12. the tolerance rules accepted from Recon's suggestions
+ 6. every vendor alias, tax ids too  12. the tolerance rules accepted from Recon's suggestions
                                     13. the learned item aliases of the batch's vendors
                                     14. the choices people made by hand on the batch's invoices
-                                    15. the vendor names people taught by choosing vendors
+                                    15. the vendor names and tax ids people taught by choosing vendors
 
 Vendors are resolved here *before* POs and earlier invoices are loaded, with the engine's own
 resolver over the tenant's vendors (pure, no queries), so an invoice whose vendor the engine will
@@ -48,7 +48,7 @@ from matching.loading.purchase_orders import batch_purchase_orders
 from matching.loading.risk import batch_shared_account_invoices, batch_vendor_histories, vendor_bank_accounts
 from tenants.models import Tenant, TenantSettings
 from tenants.selectors import amount_limits_for, tenant_settings_get
-from vendors.models import Vendor, VendorAlias
+from vendors.models import Vendor, VendorAlias, VendorAliasKind
 
 
 @dataclass
@@ -235,29 +235,38 @@ def load_batch(
     )
 
 
-def _vendors(tenant: Tenant, learned: Mapping[uuid.UUID, Mapping[str, str]]) -> dict[uuid.UUID, VendorRecord]:
-    """The tenant's vendors; `learned`: by vendor, the names people taught (named in a reason only
-    while the alias is still the vendor's, not forgotten)."""
-    aliases: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for vendor_id, alias in (
-        VendorAlias.objects.for_tenant(tenant).order_by("normalized_alias").values_list("vendor_id", "normalized_alias")
+def _vendors(
+    tenant: Tenant, learned: Mapping[uuid.UUID, Mapping[tuple[str, str], str]]
+) -> dict[uuid.UUID, VendorRecord]:
+    """The tenant's vendors; `learned`: by vendor, the names and tax ids people taught (named in a
+    reason only while the alias is still the vendor's, not forgotten)."""
+    aliases: dict[tuple[uuid.UUID, str], list[str]] = defaultdict(list)
+    for vendor_id, kind, alias in (
+        VendorAlias.objects.for_tenant(tenant)
+        .order_by("normalized_alias")
+        .values_list("vendor_id", "kind", "normalized_alias")
     ):
-        aliases[vendor_id].append(alias)
+        aliases[(vendor_id, kind)].append(alias)
     bank_accounts = vendor_bank_accounts(tenant)
+
+    def taught(vendor_id: uuid.UUID, kind: str) -> dict[str, str]:
+        held = aliases[(vendor_id, kind)]
+        return {alias: text for (of, alias), text in learned.get(vendor_id, {}).items() if of == kind and alias in held}
+
     return {
         row["id"]: VendorRecord(
             id=row["id"],
             name=row["name"],
             normalized_name=row["normalized_name"],
             tax_id=row["tax_id"],
-            aliases=tuple(aliases[row["id"]]),
+            aliases=tuple(aliases[(row["id"], VendorAliasKind.NAME)]),
+            tax_id_aliases=tuple(aliases[(row["id"], VendorAliasKind.TAX_ID)]),
             is_active=row["is_active"],
             price_tolerance_pct=row["price_tolerance_pct"],
             quantity_tolerance_pct=row["quantity_tolerance_pct"],
             bank_accounts=bank_accounts.get(row["id"], ()),
-            learned_aliases={
-                alias: text for alias, text in learned.get(row["id"], {}).items() if alias in aliases[row["id"]]
-            },
+            learned_aliases=taught(row["id"], VendorAliasKind.NAME),
+            learned_tax_ids=taught(row["id"], VendorAliasKind.TAX_ID),
         )
         for row in Vendor.objects.for_tenant(tenant).values(
             "id", "name", "normalized_name", "tax_id", "is_active", "price_tolerance_pct", "quantity_tolerance_pct"

@@ -94,10 +94,11 @@ def human_choices(*, tenant: Tenant, invoice_ids: Collection[uuid.UUID]) -> Load
     )
 
 
-def learned_vendor_aliases(*, tenant: Tenant) -> dict[uuid.UUID, dict[str, str]]:
-    """By vendor: the names people taught by choosing it by hand → "who on when"."""
-    by_vendor: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
-    for alias, vendor_id, who, on in vendor_alias_teachings(tenant=tenant):
+def learned_vendor_aliases(*, tenant: Tenant) -> dict[uuid.UUID, dict[tuple[str, str], str]]:
+    """By vendor: the names and tax ids people taught by choosing it by hand, by (kind, normalized
+    alias) → "a choice by who on when"."""
+    by_vendor: dict[uuid.UUID, dict[tuple[str, str], str]] = defaultdict(dict)
+    for kind, alias, vendor_id, who, on in vendor_alias_teachings(tenant=tenant):
         if alias and vendor_id is not None:
-            by_vendor[vendor_id][alias] = f"a choice by {who} on {on.isoformat()}"
+            by_vendor[vendor_id][(kind, alias)] = f"a choice by {who} on {on.isoformat()}"
     return by_vendor

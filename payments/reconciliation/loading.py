@@ -26,7 +26,7 @@ from payments.models import CounterpartyAccount, Payment, PaymentAllocation, Pay
 from payments.reconciliation.types import OpenInvoice, PaymentRecord, ReconcileSettings, VendorRecord
 from tenants.models import Tenant
 from tenants.selectors import amount_limits_for, tenant_settings_get
-from vendors.models import Vendor, VendorAlias
+from vendors.models import Vendor, VendorAlias, VendorAliasKind
 
 # Invoices that still expect money (DESIGN.md §4: approved [→ payment_scheduled, in an approved
 # payment run: still open, the statement line pays it] → partially_paid → reconciled). Not
@@ -158,7 +158,9 @@ def payment_record(payment: Payment) -> PaymentRecord:
 
 def _vendors(tenant: Tenant) -> list[VendorRecord]:
     aliases: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for vendor_id, alias in VendorAlias.objects.for_tenant(tenant).values_list("vendor_id", "alias"):
+    for vendor_id, alias in (
+        VendorAlias.objects.for_tenant(tenant).filter(kind=VendorAliasKind.NAME).values_list("vendor_id", "alias")
+    ):
         aliases[vendor_id].append(alias)
     accounts: dict[uuid.UUID, set[str]] = defaultdict(set)
     for vendor_id, account in CounterpartyAccount.objects.for_tenant(tenant).values_list("vendor_id", "account_hash"):

@@ -77,7 +77,7 @@ from payments.reconciliation.writing import (
 from payments.runs.returns import run_payments_return
 from payments.runs.settlement import run_payments_settle
 from tenants.models import Tenant
-from vendors.models import Vendor, VendorAlias
+from vendors.models import Vendor, VendorAlias, VendorAliasKind
 from vendors.names import normalize_vendor_name
 
 logger = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ def _learn_counterparty(*, tenant: Tenant, payment: Payment, vendor_ids: set[uui
         # Already a vendor's own name, or an alias: the name identifies a vendor as it is.
         taken = (
             Vendor.objects.for_tenant(tenant).filter(normalized_name=name).exists()
-            or VendorAlias.objects.for_tenant(tenant).filter(normalized_alias=name).exists()
+            or VendorAlias.objects.for_tenant(tenant).filter(kind=VendorAliasKind.NAME, normalized_alias=name).exists()
         )
         if not taken:
             created = VendorAlias.objects.bulk_create(

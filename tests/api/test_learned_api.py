@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from learning.models import DecisionExample, ItemAlias, ToleranceSuggestion
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, VendorFactory
@@ -127,3 +128,40 @@ def test_a_clerk_reads_but_neither_forgets_nor_decides(client: Client, tenant: T
     assert refused.json()["error"]["message"] == "Only an administrator can accept, decline or undo a learned rule."
     assert client.post(f"/api/learned/item-aliases/{mine['item'].pk}/forget").status_code == 403
     assert ToleranceSuggestion.objects.for_tenant(tenant).get(pk=mine["price"].pk).status == "open"
+
+
+def _tax_id_taught(tenant: Tenant) -> VendorAlias:
+    vendor = VendorFactory(tenant=tenant, name="Acme Supplies Ltd", tax_id="DE123456789")
+    alias = VendorAlias.objects.create(
+        tenant=tenant, vendor=vendor, kind="tax_id", alias="DE 812 526 315", normalized_alias="DE812526315"
+    )
+    DecisionExample.objects.create(
+        tenant=tenant, kind="vendor_resolution", vendor=vendor, actor_kind="user", actor_id="3", actor_label="bea",
+        details={"taught_alias": "acme handelsgesellschaft", "taught_tax_id": "DE812526315",
+                 "payee_account_hash": "h", "payee_account_mask": "****4300"},
+    )  # fmt: skip
+    return alias
+
+
+def test_a_learned_tax_id_is_listed_with_who_taught_it_and_forgotten(
+    api: APIClient, foreign_api: APIClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    mine, theirs = _tax_id_taught(tenant), _tax_id_taught(other_tenant)
+
+    listed = api.get("/api/learned/vendor-aliases", {"kind": "tax_id"}).json()["results"]
+    assert [(a["id"], a["kind"], a["kind_label"], a["alias"], a["vendor_name"], a["taught_by"]) for a in listed] == [
+        (str(mine.pk), "tax_id", "Tax id", "DE 812 526 315", "Acme Supplies Ltd", "bea")
+    ]
+    assert api.get("/api/learned/vendor-aliases", {"kind": "name"}).json()["results"] == []
+    assert api.get(f"/api/learned/vendor-aliases/{theirs.pk}").status_code == 404
+    refused = foreign_api.post(f"/api/learned/vendor-aliases/{mine.pk}/forget")
+    assert refused.status_code == 404 and refused.json()["error"]["code"]
+    assert VendorAlias.objects.for_tenant(tenant).filter(pk=mine.pk).exists()
+
+    assert api.post(f"/api/learned/vendor-aliases/{mine.pk}/forget").status_code == 204
+    assert not VendorAlias.objects.for_tenant(tenant).exists()
+    assert VendorAlias.objects.for_tenant(other_tenant).filter(pk=theirs.pk).exists()
+    event = AuditEvent.objects.for_tenant(tenant).get(action="alias_removed")
+    assert (event.before["kind"], event.before["normalized_alias"], event.after) == (
+        "tax_id", "DE812526315", {"why": "forgotten by hand"}
+    )  # fmt: skip

@@ -146,4 +146,6 @@ def test_every_loaded_record_holds_each_value_under_its_own_name_whatever_the_fi
         "tolerance_rule": "",  # no accepted suggestion (tests/learning name one)
         "quantity_tolerance_rule": "",
         "learned_aliases": {},  # no vendor chosen by hand (tests/learning/test_vendor_po_choices.py)
+        "tax_id_aliases": (),  # nor a tax id learned from one (tests/learning/test_vendor_tax_ids.py)
+        "learned_tax_ids": {},
     }
