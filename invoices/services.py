@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.chain import to_json_safe
 from audit.services import AuditEntry, audit_record, audit_record_many, document_snapshot
@@ -181,45 +181,48 @@ def _invoices_insert(
     invoices = [
         Invoice(tenant=tenant, source=source, credited_invoice=credited, **document.columns()) for document in checked
     ]
-    for start in range(0, len(invoices), INSERT_CHUNK):
-        tenant_rows_insert(tenant=tenant, rows=invoices[start : start + INSERT_CHUNK])
-    # Values rather than InvoiceLine instances: building a model per line cost more than its insert.
-    lines = [
-        {
-            "invoice_id": invoice.pk,
-            "line_number": document.line_numbers[index],
-            "sku": line.sku,
-            "description": line.description,
-            "quantity": line.quantity,
-            "unit_price": line.unit_price,
-            "amount": document.line_amounts[index],
-            "po_line_number": line.po_line_number,
-            "matched_po_line_id": None,
-        }
-        for invoice, document in zip(invoices, checked, strict=True)
-        for index, line in enumerate(document.document.lines)
-    ]
-    for start in range(0, len(lines), INSERT_CHUNK):
-        tenant_values_insert(tenant=tenant, model=InvoiceLine, rows=lines[start : start + INSERT_CHUNK])
-    audit_record_many(
-        tenant=tenant,
-        actor=actor,
-        entries=[
-            AuditEntry(
-                entity_type="invoice",
-                entity_id=str(invoice.pk),
-                action="created",
-                after={
-                    **invoice_document_snapshot(document.document),
-                    "source": source,
-                    "vendor_id": _id_or_none(document.vendor),
-                    "credited_invoice_id": _id_or_none(credited),
-                    "status": invoice.status,
-                },
-            )
+    # Pipelined: PostgreSQL writes the invoices while Python builds the lines, and the lines while
+    # it builds the audit events; an error surfaces at the block's end, inside this transaction.
+    with connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
+        for start in range(0, len(invoices), INSERT_CHUNK):
+            tenant_rows_insert(tenant=tenant, rows=invoices[start : start + INSERT_CHUNK])
+        # Values rather than InvoiceLine instances: building a model per line cost more than its insert.
+        lines = [
+            {
+                "invoice_id": invoice.pk,
+                "line_number": document.line_numbers[index],
+                "sku": line.sku,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "amount": document.line_amounts[index],
+                "po_line_number": line.po_line_number,
+                "matched_po_line_id": None,
+            }
             for invoice, document in zip(invoices, checked, strict=True)
-        ],
-    )
+            for index, line in enumerate(document.document.lines)
+        ]
+        for start in range(0, len(lines), INSERT_CHUNK):
+            tenant_values_insert(tenant=tenant, model=InvoiceLine, rows=lines[start : start + INSERT_CHUNK])
+        audit_record_many(
+            tenant=tenant,
+            actor=actor,
+            entries=[
+                AuditEntry(
+                    entity_type="invoice",
+                    entity_id=str(invoice.pk),
+                    action="created",
+                    after={
+                        **invoice_document_snapshot(document.document),
+                        "source": source,
+                        "vendor_id": _id_or_none(document.vendor),
+                        "credited_invoice_id": _id_or_none(credited),
+                        "status": invoice.status,
+                    },
+                )
+                for invoice, document in zip(invoices, checked, strict=True)
+            ],
+        )
     return invoices
 
 
