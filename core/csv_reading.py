@@ -47,8 +47,9 @@ the last row the transaction commits only if no row had a problem and this is no
 otherwise it is rolled back, so document 50 failing leaves documents 1-49 unwritten. Memory holds
 one batch's rows, the ids created and at most 1,000 problems, whatever the file's size. A dry run is the
 same run, always rolled back: it finds everything the real import would (unknown POs,
-duplicates, the services' own rules). The price of all-or-nothing: the tenant's audit-chain lock
-is held for the whole import, so other writes of that tenant wait until it ends.
+duplicates, the services' own rules). Audit events are inserted unsealed as each batch is written
+(no tenant-wide lock: audit.sealer chains them after the commit), so an import does not queue the
+tenant's other writes, and its events leave memory with their batch.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ from core.exceptions import DocumentInvalid, DomainError
 from core.http.uploads import file_size_check
 from core.problems import MAX_PROBLEMS_REPORTED, PROBLEMS_TRUNCATED, ProblemLimitReached, truncation_details
 from core.tenancy.ref import TenantRef
-from core.text import nul_error
+from core.text import NUL, nul_error
 
 # The setting that bounds a CSV file, at the API's door and here.
 MAX_BYTES_SETTING = "CSV_MAX_BYTES"
@@ -180,11 +181,10 @@ class CsvKind(abc.ABC):
     def writing(self) -> AbstractContextManager[None]:
         """Held around the writes of the whole file, inside its one transaction.
 
-        It must hold the documents' audit events back to the end of the file
-        (audit.services.audit_deferred): a later document locks rows (a receipt, the invoices it
-        releases from hold) after an earlier one's audit event took the audit-chain lock, and
-        row locks come before the audit-chain lock (core/locks.py). A kind whose writes take a
-        tenant lock takes it here too, once, before the audit-chain lock.
+        A kind whose writes take a tenant lock takes it here, once, before any row lock
+        (core/locks.py). Holding audit events back (audit.services.audit_deferred) is no longer
+        needed for the lock order (an append takes no lock); it saves statements for a kind that
+        writes one document at a time, at the price of memory growing with the file.
         """
 
     @abc.abstractmethod
@@ -326,6 +326,8 @@ class _Run:
         self.report = report
         self.seen: dict[tuple[Any, ...], int] = {}  # document key → its first row
         self.columns = {column.name: column for column in kind.columns}
+        self.header_names = [column.name for column in kind.columns if column.header]
+        self.header_read: dict[str, tuple[str, Any]] = {}  # a header column's last cell: text, value
         self.pending: list[CsvDocument] = []  # valid documents not written yet (CsvKind.batch_rows)
         self.pending_rows = 0
 
@@ -366,7 +368,7 @@ class _Run:
         for name, raw in zip(names, record, strict=True):
             column = self.columns[name]
             text = raw.strip()
-            if problem := nul_error(text):
+            if NUL in text and (problem := nul_error(text)):
                 # Refused here, named by its cell, before the value can reach a query.
                 values[name] = text
                 self.error(number, name, problem)
@@ -378,8 +380,13 @@ class _Run:
                     self.error(number, name, VALUE_REQUIRED)
                     valid = False
                 continue
+            if column.header and (read := self.header_read.get(name)) is not None and read[0] == text:
+                values[name] = read[1]  # repeated on each row of a document: read once
+                continue
             try:
                 values[name] = column.read(text)
+                if column.header:
+                    self.header_read[name] = (text, values[name])
             except CellError as exc:
                 values[name] = text
                 self.error(number, name, str(exc))
@@ -388,22 +395,15 @@ class _Run:
 
     def check_agreement(self, document: CsvDocument, row: CsvRow) -> CsvRow:
         """Header fields repeat on every row of a document and must say the same thing."""
+        first, names = document.first, self.header_names
+        if [row.values.get(name) for name in names] == [first.values.get(name) for name in names]:
+            return row  # the usual case, without a look at each column
         valid = row.valid
-        first = document.first
-        for column in self.kind.columns:
-            if not column.header:
-                continue
-            here, there = row.values.get(column.name), first.values.get(column.name)
+        for name in names:
+            here, there = row.values.get(name), first.values.get(name)
             if here != there:
-                self.error(
-                    row.number,
-                    column.name,
-                    HEADER_DISAGREES.format(
-                        first_row=first.number,
-                        first="" if there is None else str(there),
-                        value="" if here is None else str(here),
-                    ),
-                )
+                shown = {"first": "" if there is None else str(there), "value": "" if here is None else str(here)}
+                self.error(row.number, name, HEADER_DISAGREES.format(first_row=first.number, **shown))
                 valid = False
         return row if valid == row.valid else CsvRow(row.number, row.values, valid)
 

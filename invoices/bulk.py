@@ -25,7 +25,7 @@ from typing import Any
 from audit.chain import to_json_safe
 from core.exceptions import DocumentInvalid
 from invoices.checks import CheckedInvoice, invoice_document_check
-from invoices.documents import InvoiceDocument, InvoiceLineDocument, document_content
+from invoices.documents import InvoiceContent, InvoiceDocument, InvoiceLineDocument, document_content
 from invoices.ingest import document_vendor_references
 from invoices.models import Invoice
 from tenants.models import Tenant
@@ -77,15 +77,43 @@ def invoice_documents_check(
 
 
 def resend_identity(checked: CheckedInvoice, stated: InvoiceDocument) -> Hashable:
-    """What two documents of one batch share exactly when the later one is a re-send of the earlier
-    (the rule of invoices.ingest.invoice_already_present: kind, vendor, number, content), for
-    documents not stored yet. Without a resolved vendor, the raw tax id and name, normalized."""
+    """What two documents of one batch share when the later one may be a re-send of the earlier
+    (the rule of invoices.ingest.invoice_already_present: kind, vendor, number — and content, which
+    `BatchResends` compares only between documents sharing this), for documents not stored yet.
+    Without a resolved vendor, the raw tax id and name, normalized."""
     vendor: Hashable = (
         checked.vendor.pk
         if checked.vendor is not None
         else (normalize_tax_id(stated.vendor_tax_id), normalize_vendor_name(stated.vendor_name))
     )
-    return (checked.document.document_type, vendor, checked.normalized_number, document_content(stated))
+    return (checked.document.document_type, vendor, checked.normalized_number)
+
+
+class BatchResends:
+    """Which document of a batch repeats an earlier one (same `resend_identity` and the same
+    content, invoices.documents.document_content). The content, the costly part (every line's
+    amount in minor units), is computed only for documents whose identity an earlier one shares:
+    in most batches, none."""
+
+    def __init__(self, documents: Sequence[InvoiceDocument]) -> None:
+        self.documents = documents
+        self.first_of: dict[Hashable, list[int]] = {}  # identity → the documents kept with it
+        self.contents: dict[int, InvoiceContent | None] = {}
+
+    def repeated(self, index: int, checked: CheckedInvoice) -> int | None:
+        """The earlier document that document `index` repeats, or None (it is then remembered)."""
+        earlier = self.first_of.setdefault(resend_identity(checked, self.documents[index]), [])
+        content = self._content(index) if earlier else None
+        for first in earlier:
+            if self._content(first) == content:
+                return first
+        earlier.append(index)
+        return None
+
+    def _content(self, index: int) -> InvoiceContent | None:
+        if index not in self.contents:
+            self.contents[index] = document_content(self.documents[index])
+        return self.contents[index]
 
 
 def invoice_document_snapshot(document: InvoiceDocument) -> dict[str, Any]:
@@ -107,7 +135,19 @@ def _snapshot_fields(document: InvoiceDocument | InvoiceLineDocument) -> dict[st
         names = _SNAPSHOT_FIELDS[kind] = tuple(
             field.name for field in dataclasses.fields(document) if field.name != "lines"
         )
-    return {name: _json_value(getattr(document, name)) for name in names}
+    # The usual values (text, numbers, None, decimals) inline: a call per value cost more than
+    # the rest of the snapshot.
+    return {
+        name: value
+        if (value := getattr(document, name)) is None or (value_type := type(value)) in _PLAIN
+        else str(value)
+        if value_type is Decimal
+        else _json_value(value)
+        for name in names
+    }
+
+
+_PLAIN = frozenset({str, int, bool})
 
 
 def _json_value(value: Any) -> Any:

@@ -15,21 +15,21 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.chain import to_json_safe
-from audit.services import AuditEntry, audit_deferred, audit_record, audit_record_many, document_snapshot
+from audit.services import AuditEntry, audit_record, audit_record_many, document_snapshot
 from core.actors import Actor
 from core.exceptions import DocumentInvalid
 from core.state_machine import StaleState
 from core.tenancy.scoping import tenant_rows_insert, tenant_values_insert
 from invoices.billing import NOT_BILLING
 from invoices.bulk import (
+    BatchResends,
     DocumentStored,
     InvoiceBatchInvalid,
     invoice_document_snapshot,
     invoice_documents_check,
-    resend_identity,
 )
 from invoices.checks import CheckedInvoice, invoice_document_check
 from invoices.documents import InvoiceDocument
@@ -112,17 +112,14 @@ def invoice_create_many(
         for index, invoice in enumerate(present)
     ]
     writes: list[tuple[int, CheckedInvoice]] = []
-    first_of: dict[Any, int] = {}  # a re-send's identity → the first document of the batch with it
+    resends = BatchResends(documents)
     repeats: dict[int, int] = {}  # a re-send within the batch → the document it repeats
     for index, outcome in zip(unseen, checked, strict=True):
         if isinstance(outcome, DocumentInvalid):
             continue
-        if resends_skipped:
-            identity = resend_identity(outcome, documents[index])
-            if identity in first_of:
-                repeats[index] = first_of[identity]
-                continue
-            first_of[identity] = index
+        if resends_skipped and (first := resends.repeated(index, outcome)) is not None:
+            repeats[index] = first
+            continue
         writes.append((index, outcome))
     invoices = _checked_write(tenant=tenant, checked=[outcome for _, outcome in writes], actor=actor, source=source)
     for (index, _), invoice in zip(writes, invoices, strict=True):
@@ -139,14 +136,14 @@ def _checked_write(*, tenant: Tenant, checked: list[CheckedInvoice], actor: Acto
     """Store checked documents in their order, with their lines and audit events, in one transaction.
 
     Invoices are written together (one INSERT per table per chunk, one audit append); each credit
-    note on its own, in its place (`_credit_note_write`). The audit events are held back to the end
-    of the transaction (audit_deferred): a credit note locks the invoice it credits, and row locks
-    come before the audit-chain lock (core/locks.py), so no event may be appended before it.
+    note on its own, in its place (`_credit_note_write`). Events are appended as their rows are
+    written: an append inserts unsealed events and takes no lock (core/locks.py), so a credit
+    note may lock the invoice it credits after earlier documents' events.
     """
     if not checked:
         return []
     invoices: list[Invoice] = []
-    with transaction.atomic(), audit_deferred():
+    with transaction.atomic():
         waiting: list[CheckedInvoice] = []
         for document in checked:
             if document.document.document_type != DocumentType.CREDIT_NOTE:
@@ -161,8 +158,8 @@ def _checked_write(*, tenant: Tenant, checked: list[CheckedInvoice], actor: Acto
 
 
 def _credit_note_write(*, tenant: Tenant, checked: CheckedInvoice, actor: Actor, source: str) -> Invoice:
-    # Locked before this transaction appends to the audit chain, in the order a reviewer's
-    # transition takes them (row, then chain), so the two cannot deadlock.
+    # Locked (FOR NO KEY UPDATE, core/locks.py) before its transition writes, as a reviewer's
+    # transition locks it.
     credited = _credited_of(tenant=tenant, checked=checked)
     [invoice] = _invoices_insert(tenant=tenant, checked=[checked], actor=actor, source=source, credited=credited)
     if credited is not None:
@@ -184,45 +181,48 @@ def _invoices_insert(
     invoices = [
         Invoice(tenant=tenant, source=source, credited_invoice=credited, **document.columns()) for document in checked
     ]
-    for start in range(0, len(invoices), INSERT_CHUNK):
-        tenant_rows_insert(tenant=tenant, rows=invoices[start : start + INSERT_CHUNK])
-    # Values rather than InvoiceLine instances: building a model per line cost more than its insert.
-    lines = [
-        {
-            "invoice_id": invoice.pk,
-            "line_number": document.line_numbers[index],
-            "sku": line.sku,
-            "description": line.description,
-            "quantity": line.quantity,
-            "unit_price": line.unit_price,
-            "amount": document.line_amounts[index],
-            "po_line_number": line.po_line_number,
-            "matched_po_line_id": None,
-        }
-        for invoice, document in zip(invoices, checked, strict=True)
-        for index, line in enumerate(document.document.lines)
-    ]
-    for start in range(0, len(lines), INSERT_CHUNK):
-        tenant_values_insert(tenant=tenant, model=InvoiceLine, rows=lines[start : start + INSERT_CHUNK])
-    audit_record_many(
-        tenant=tenant,
-        actor=actor,
-        entries=[
-            AuditEntry(
-                entity_type="invoice",
-                entity_id=str(invoice.pk),
-                action="created",
-                after={
-                    **invoice_document_snapshot(document.document),
-                    "source": source,
-                    "vendor_id": _id_or_none(document.vendor),
-                    "credited_invoice_id": _id_or_none(credited),
-                    "status": invoice.status,
-                },
-            )
+    # Pipelined: PostgreSQL writes the invoices while Python builds the lines, and the lines while
+    # it builds the audit events; an error surfaces at the block's end, inside this transaction.
+    with connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
+        for start in range(0, len(invoices), INSERT_CHUNK):
+            tenant_rows_insert(tenant=tenant, rows=invoices[start : start + INSERT_CHUNK])
+        # Values rather than InvoiceLine instances: building a model per line cost more than its insert.
+        lines = [
+            {
+                "invoice_id": invoice.pk,
+                "line_number": document.line_numbers[index],
+                "sku": line.sku,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "amount": document.line_amounts[index],
+                "po_line_number": line.po_line_number,
+                "matched_po_line_id": None,
+            }
             for invoice, document in zip(invoices, checked, strict=True)
-        ],
-    )
+            for index, line in enumerate(document.document.lines)
+        ]
+        for start in range(0, len(lines), INSERT_CHUNK):
+            tenant_values_insert(tenant=tenant, model=InvoiceLine, rows=lines[start : start + INSERT_CHUNK])
+        audit_record_many(
+            tenant=tenant,
+            actor=actor,
+            entries=[
+                AuditEntry(
+                    entity_type="invoice",
+                    entity_id=str(invoice.pk),
+                    action="created",
+                    after={
+                        **invoice_document_snapshot(document.document),
+                        "source": source,
+                        "vendor_id": _id_or_none(document.vendor),
+                        "credited_invoice_id": _id_or_none(credited),
+                        "status": invoice.status,
+                    },
+                )
+                for invoice, document in zip(invoices, checked, strict=True)
+            ],
+        )
     return invoices
 
 

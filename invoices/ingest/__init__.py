@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from invoices.documents import InvoiceContent, InvoiceDocument, document_content, document_with_positive_total
+from invoices.documents import InvoiceDocument, document_content, document_with_positive_total
 from invoices.models import Invoice
 from invoices.numbers import normalize_invoice_number
 from invoices.selectors import invoice_of_document_vendor, invoice_stored_content
@@ -50,16 +50,15 @@ def invoices_already_present(
     """`invoice_already_present` for each of `documents`, in a fixed number of queries (the
     vendors they name, the stored invoices with their numbers, and those invoices' lines)."""
     vendors.preload(document_vendor_references(documents))
-    identities: list[tuple[str, str, Vendor | None, InvoiceContent] | None] = []
+    identities: list[tuple[str, str, Vendor | None] | None] = []
     for document in documents:
         number = normalize_invoice_number(document.invoice_number)
-        content = document_content(document)
         vendor = vendors.resolve(vendor_id=document.vendor_id, tax_id=document.vendor_tax_id, name=document.vendor_name)
-        if not number or content is None or (vendor is None and document.vendor_id is not None):
+        if not number or (vendor is None and document.vendor_id is not None):
             # The door refuses it, or it cannot be compared (an unknown vendor id): never a re-send.
             identities.append(None)
             continue
-        identities.append((number, document_with_positive_total(document).document_type, vendor, content))
+        identities.append((number, document_with_positive_total(document).document_type, vendor))
     numbers = {identity[0] for identity in identities if identity is not None}
     if not numbers:
         return [None] * len(documents)
@@ -76,13 +75,19 @@ def invoices_already_present(
         if identity is None:
             present.append(None)
             continue
-        number, kind, vendor, content = identity
+        number, kind, vendor = identity
+        stored = candidates.get((number, kind))
+        # The content (every line's amount in minor units) only for a document whose number is
+        # stored already: in a file of new invoices, none. Without content (the door refuses the
+        # document), never a re-send.
+        content = document_content(document) if stored else None
         present.append(
             next(
                 (
                     invoice
-                    for invoice in candidates.get((number, kind), [])
-                    if invoice_of_document_vendor(invoice, vendor=vendor, document=document)
+                    for invoice in stored or ()
+                    if content is not None
+                    and invoice_of_document_vendor(invoice, vendor=vendor, document=document)
                     and invoice_stored_content(invoice) == content
                 ),
                 None,

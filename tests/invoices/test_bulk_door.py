@@ -201,6 +201,22 @@ def test_resends_within_the_batch_and_against_stored_invoices_are_answered_not_s
     assert Invoice.objects.for_tenant(tenant).count() == 3
 
 
+def test_a_resend_within_the_batch_is_told_from_another_content_under_the_same_number(tenant: Tenant) -> None:
+    """Three documents R-3: the second has other content (stored), the third repeats the second."""
+    VendorFactory(tenant=tenant, name="Nordic Fasteners AB")
+    other_content = document("R-3", total_amount=Decimal("120.00"), tax_amount=Decimal("20.00"))
+    outcomes = invoice_create_many(
+        tenant=tenant,
+        documents=[document("R-3"), other_content, replace(other_content, invoice_number="r-3")],
+        actor=TEST_ACTOR,
+        resends_skipped=True,
+    )
+    answers = [(o.invoice.pk, o.created) for o in outcomes if isinstance(o, DocumentStored)]
+    assert [created for _, created in answers] == [True, True, False]
+    assert answers[0][0] != answers[1][0] and answers[2][0] == answers[1][0]
+    assert Invoice.objects.for_tenant(tenant).count() == 2
+
+
 def test_a_batch_costs_the_same_statements_whatever_its_size(tenant: Tenant, settings: Any) -> None:
     """Writes are one statement per table per batch, look-ups one per kind: never one per document."""
     settings.MATCH_ON_INGEST = False

@@ -64,3 +64,27 @@ def test_a_file_of_several_batches_is_stored_in_file_order_with_its_resends_repo
     assert InvoiceLine.objects.for_tenant(tenant).count() == 8
     again = upload(api, INVOICES, content.encode()).json()
     assert (again["created"], again["duplicates"]) == (0, 5)
+
+
+def test_each_batch_appends_its_audit_events_as_it_is_written(
+    api: APIClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flat memory: a batch's events are rows of the file's transaction once the batch is written,
+    not held to the end of the file; the file still commits whole, every invoice audited once."""
+    VendorFactory(tenant=tenant, name="Nordic Fasteners AB")
+    created_events: list[int] = []  # the invoices' creation events stored when each batch starts
+    write_batch = InvoicesCsv.create_many
+
+    def counting(kind: InvoicesCsv, documents: list[Any]) -> list[Any]:
+        created_events.append(
+            AuditEvent.objects.for_tenant(tenant).filter(action="created", entity_type="invoice").count()
+        )
+        return write_batch(kind, documents)
+
+    monkeypatch.setattr(InvoicesCsv, "create_many", counting)
+    content = HEADER + "\n" + "".join(invoice_rows(f"E-{n}") for n in range(1, 7))
+    response = upload(api, INVOICES, content.encode())
+    assert response.status_code == 201, response.content
+    assert created_events == [0, 2, 4]  # two invoices (four rows) a batch: three rows fill one
+    events = AuditEvent.objects.for_tenant(tenant).filter(action="created", entity_type="invoice")
+    assert sorted(events.values_list("entity_id", flat=True)) == sorted(response.json()["created_ids"])
