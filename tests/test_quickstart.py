@@ -46,7 +46,9 @@ def _setup(var_dir: Path) -> tuple[str, str]:
         env=_clean_env(var_dir),
         capture_output=True,
         text=True,
-        timeout=300,
+        # A guard against a hang, not a timing: migrating and seeding the demo month took over
+        # 300 s on this 2-core machine while other test processes and benches shared it.
+        timeout=900,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
