@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.exceptions import DocumentInvalid
 from core.http.fields import (
     BusinessDateField,
     CodeLabelField,
@@ -34,13 +35,12 @@ from core.http.schema import (
 )
 from core.http.uploads import UPLOAD_PARSERS, dry_run_requested
 from invoices.documents import InvoiceDocument, InvoiceLineDocument
-from invoices.ingest import invoice_already_present
 from invoices.ingest.csv_import import InvoicesCsv
 from invoices.ingest.e_invoices import e_invoice_import
 from invoices.ingest.xml_reading import MAX_BYTES_SETTING as E_INVOICE_MAX_BYTES_SETTING
 from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceSource, InvoiceStatus, ReviewQueue
 from invoices.selectors import invoice_list
-from invoices.services import invoice_create
+from invoices.services import invoice_create_many
 from matching.apis import MatchOutputSerializer
 from matching.rematch import matching_rematch_invoice
 from review.approvals import chain_read, invoice_approval_chain
@@ -368,13 +368,23 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def create(self, request: Request) -> Response:
         incoming = InvoiceInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        document = incoming.to_document()
-        existing = invoice_already_present(tenant=self.tenant, document=document, vendors=VendorCache(self.tenant))
-        if existing is not None:
-            return Response(InvoiceOutputSerializer(self.get_queryset().get(pk=existing.pk)).data)
-        invoice = invoice_create(tenant=self.tenant, document=document, source=InvoiceSource.API, actor=self.actor)
-        invoice = self.get_queryset().get(pk=invoice.pk)
-        return Response(InvoiceOutputSerializer(invoice).data, status=status.HTTP_201_CREATED)
+        # The one door's many-documents form with one document (what invoice_create is), asked
+        # here so the re-send check and the door's rules share one vendor resolution: a create
+        # looked its vendor up twice when the view asked invoice_already_present first.
+        [outcome] = invoice_create_many(
+            tenant=self.tenant,
+            documents=[incoming.to_document()],
+            source=InvoiceSource.API,
+            actor=self.actor,
+            vendors=VendorCache(self.tenant),
+            all_or_nothing=False,
+            resends_skipped=True,
+        )
+        if isinstance(outcome, DocumentInvalid):
+            raise outcome  # the single door's own error, by field (not the batch's documents[0] paths)
+        invoice = self.get_queryset().get(pk=outcome.invoice.pk)
+        answer = InvoiceOutputSerializer(invoice).data
+        return Response(answer, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
 
     def _review(self, request: Request, action_name: str) -> Response:
         incoming = ReviewInputSerializer(data=request.data)

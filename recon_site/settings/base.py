@@ -156,6 +156,8 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    # One connection pool per process instead of a new connection per task queued (core.task_broker).
+    Q_CLUSTER["broker_class"] = "core.task_broker.PooledRedis"
 else:
     Q_CLUSTER["orm"] = "default"
 

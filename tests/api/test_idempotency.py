@@ -178,13 +178,13 @@ def test_a_5xx_is_not_stored_and_a_retry_runs_again(
     api: APIClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server fault rolls back the request and its key, so the client's retry creates the invoice once."""
-    real_create = invoice_apis.invoice_create
+    real_create = invoice_apis.invoice_create_many
 
-    def create_then_crash(**kwargs: Any) -> Invoice:
+    def create_then_crash(**kwargs: Any) -> list[Any]:
         real_create(**kwargs)
         raise RuntimeError("simulated crash after the write")
 
-    monkeypatch.setattr(invoice_apis, "invoice_create", create_then_crash)
+    monkeypatch.setattr(invoice_apis, "invoice_create_many", create_then_crash)
     api.raise_request_exception = False
     crashed = post(api, invoice_body(), key="crash-key")
     assert crashed.status_code == 500
@@ -192,7 +192,7 @@ def test_a_5xx_is_not_stored_and_a_retry_runs_again(
     assert invoices_of(tenant) == 0, "the crashed request's invoice must be rolled back"
     assert not IdempotencyRecord.objects.for_tenant(tenant).filter(key="crash-key").exists()
 
-    monkeypatch.setattr(invoice_apis, "invoice_create", real_create)
+    monkeypatch.setattr(invoice_apis, "invoice_create_many", real_create)
     retry = post(api, invoice_body(), key="crash-key")
     assert retry.status_code == 201
     assert "Idempotent-Replayed" not in retry
@@ -232,16 +232,16 @@ def test_two_concurrent_requests_with_one_key_create_one_invoice(
     replayed if it already finished.
     """
     _, raw_key = api_key_create(tenant=tenant, name="race", actor=TEST_ACTOR)
-    real_create = invoice_apis.invoice_create
+    real_create = invoice_apis.invoice_create_many
     started = threading.Event()
 
-    def slow_create(**kwargs: Any) -> Invoice:
+    def slow_create(**kwargs: Any) -> list[Any]:
         # Widen the window so the second request usually arrives while the first holds the key.
         started.set()
         threading.Event().wait(0.3)
         return real_create(**kwargs)
 
-    monkeypatch.setattr(invoice_apis, "invoice_create", slow_create)
+    monkeypatch.setattr(invoice_apis, "invoice_create_many", slow_create)
     barrier = threading.Barrier(2)
     results: list[Any] = []
     errors: list[BaseException] = []

@@ -62,6 +62,8 @@ def orm_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     from django_q.models import Schedule
 
     monkeypatch.setattr(Conf, "ORM", "default")
+    # The settings' broker class (core.task_broker, with REDIS_URL) comes before ORM in django-q2.
+    monkeypatch.setattr(Conf, "BROKER_CLASS", None)
     monkeypatch.setattr(Conf, "SYNC", False)
     # The cluster also runs due schedules; none may start a second drain of this tenant meanwhile.
     Schedule.objects.update(next_run=timezone.now() + timezone.timedelta(days=1))
