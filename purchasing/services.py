@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
+from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 
@@ -118,25 +120,15 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
     return purchase_order
 
 
-def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, actor: Actor) -> GoodsReceipt:
-    """Store what arrived against a PO's lines. Several receipts per PO are normal.
-
-    Invoices of the PO waiting `on_hold` for the goods go back to `received` with it, to be
-    matched again (DESIGN.md §4).
-    """
-    purchase_order = PurchaseOrder.objects.for_tenant(tenant).filter(po_number=document.po_number).first()
-    if purchase_order is None:
-        message = RECEIPT_UNKNOWN_PO.format(po_number=document.po_number)
-        raise DocumentInvalid(message, details={"po_number": [message]})
-    if purchase_order.status == PurchaseOrder.Status.CANCELLED:
-        message = RECEIPT_PO_CANCELLED.format(po_number=document.po_number)
-        raise DocumentInvalid(message, details={"po_number": [message]})
+def _receipt_document_errors(
+    *, document: GoodsReceiptDocument, po_lines: dict[int, PurchaseOrderLine]
+) -> dict[str, list[str]]:
+    """What is wrong with a goods receipt for the PO of `po_lines` (by line number), by field."""
     errors: dict[str, list[str]] = {}
     if not document.lines:
         errors["lines"] = [RECEIPT_NO_LINES]
     if problem := business_date_error(document.received_date):
         errors["received_date"] = [problem]
-    po_lines = {line.line_number: line for line in purchase_order.lines.all()}
     for index, line in enumerate(document.lines):
         if problem := quantity_error(line.quantity):
             errors[f"lines[{index}].quantity"] = [problem]
@@ -149,7 +141,54 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
             for key, value in _repeated_line_numbers([line.po_line_number for line in document.lines]).items()
         }
     )
-    if errors:
+    return errors
+
+
+def _receipt_po_refusal(
+    *, document: GoodsReceiptDocument, purchase_order: PurchaseOrder | None
+) -> DocumentInvalid | None:
+    if purchase_order is None:
+        message = RECEIPT_UNKNOWN_PO.format(po_number=document.po_number)
+        return DocumentInvalid(message, details={"po_number": [message]})
+    if purchase_order.status == PurchaseOrder.Status.CANCELLED:
+        message = RECEIPT_PO_CANCELLED.format(po_number=document.po_number)
+        return DocumentInvalid(message, details={"po_number": [message]})
+    return None
+
+
+def _receipt_booked(
+    *,
+    tenant: Tenant,
+    receipt: GoodsReceipt,
+    document: GoodsReceiptDocument,
+    actor: Actor,
+) -> None:
+    """After a receipt's rows are written: the invoices on hold for these goods go back to
+    `received`, then the receipt's own event. Their rows are locked before the audit chain is
+    appended to (row, then chain: the order of core/locks.py), so their events come first."""
+    matching_requeue_for_receipt(tenant=tenant, goods_receipt=receipt)
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        entity_type="goods_receipt",
+        entity_id=receipt.pk,
+        action="created",
+        after=document_snapshot(document),
+    )
+
+
+def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, actor: Actor) -> GoodsReceipt:
+    """Store what arrived against a PO's lines. Several receipts per PO are normal.
+
+    Invoices of the PO waiting `on_hold` for the goods go back to `received` with it, to be
+    matched again (DESIGN.md §4).
+    """
+    purchase_order = PurchaseOrder.objects.for_tenant(tenant).filter(po_number=document.po_number).first()
+    if refusal := _receipt_po_refusal(document=document, purchase_order=purchase_order):
+        raise refusal
+    assert purchase_order is not None
+    po_lines = {line.line_number: line for line in purchase_order.lines.all()}
+    if errors := _receipt_document_errors(document=document, po_lines=po_lines):
         raise DocumentInvalid("The goods receipt is invalid; see details.", details=errors)
     if GoodsReceipt.objects.for_tenant(tenant).filter(receipt_number=document.receipt_number).exists():
         message = RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)
@@ -184,18 +223,86 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
                 )
                 for line in document.lines
             )
-            # Invoices on hold for these goods go back to `received`, in this transaction. Their
-            # rows are locked before the audit chain is appended to (row, then chain: the order
-            # of core/locks.py), so their events come before the receipt's own.
-            matching_requeue_for_receipt(tenant=tenant, goods_receipt=receipt)
-            audit_record(
-                tenant=tenant,
-                actor=actor,
-                entity_type="goods_receipt",
-                entity_id=receipt.pk,
-                action="created",
-                after=document_snapshot(document),
-            )
+            _receipt_booked(tenant=tenant, receipt=receipt, document=document, actor=actor)
     except IntegrityError as exc:
         raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)) from exc
     return receipt
+
+
+def goods_receipt_create_many(
+    *, tenant: Tenant, documents: Sequence[GoodsReceiptDocument], actor: Actor
+) -> list[GoodsReceipt]:
+    """`goods_receipt_create` for many receipts, all or nothing: the same rows and events as the
+    documents sent one after the other, in their order, with each table written in one statement
+    and the POs, their lines and the numbers taken read once for the whole batch.
+
+    A refused document raises `DocumentInvalid` (or `DuplicateDocument`) with its fields under
+    `documents[<index>].`, and nothing is written.
+    """
+    if not documents:
+        return []
+    numbers = {document.po_number for document in documents}
+    orders = {
+        order.po_number: order for order in PurchaseOrder.objects.for_tenant(tenant).filter(po_number__in=numbers)
+    }
+    lines_of: dict[uuid.UUID, dict[int, PurchaseOrderLine]] = {order.pk: {} for order in orders.values()}
+    for po_line in PurchaseOrderLine.objects.for_tenant(tenant).filter(purchase_order_id__in=list(lines_of)):
+        lines_of[po_line.purchase_order_id][po_line.line_number] = po_line
+    receipt_numbers = [document.receipt_number for document in documents]
+    taken = set(
+        GoodsReceipt.objects.for_tenant(tenant)
+        .filter(receipt_number__in=receipt_numbers)
+        .values_list("receipt_number", flat=True)
+    )
+    seen: set[str] = set()
+    for index, document in enumerate(documents):
+        purchase_order = orders.get(document.po_number)
+        refusal = _receipt_po_refusal(document=document, purchase_order=purchase_order)
+        if refusal is None:
+            assert purchase_order is not None
+            errors = _receipt_document_errors(document=document, po_lines=lines_of[purchase_order.pk])
+            if errors:
+                refusal = DocumentInvalid("The goods receipt is invalid; see details.", details=errors)
+        if refusal is not None:
+            details = {f"documents[{index}].{path}": problem for path, problem in (refusal.details or {}).items()}
+            raise DocumentInvalid(f"documents[{index}]: {refusal.message}", details=details)
+        if document.receipt_number in taken or document.receipt_number in seen:
+            message = RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)
+            raise DuplicateDocument(message, details={f"documents[{index}].receipt_number": document.receipt_number})
+        seen.add(document.receipt_number)
+    try:
+        with transaction.atomic():
+            matching_lock_wait(tenant=tenant)
+            # The POs' status again under the matching lock, as goods_receipt_create does.
+            cancelled = set(
+                PurchaseOrder.objects.for_tenant(tenant)
+                .filter(pk__in=[order.pk for order in orders.values()], status=PurchaseOrder.Status.CANCELLED)
+                .values_list("po_number", flat=True)
+            )
+            if cancelled:
+                message = RECEIPT_PO_CANCELLED.format(po_number=min(cancelled))
+                raise DocumentInvalid(message, details={"po_number": [message]})
+            receipts = GoodsReceipt.objects.bulk_create(
+                GoodsReceipt(
+                    tenant=tenant,
+                    receipt_number=document.receipt_number,
+                    purchase_order=orders[document.po_number],
+                    received_date=document.received_date,
+                )
+                for document in documents
+            )
+            GoodsReceiptLine.objects.bulk_create(
+                GoodsReceiptLine(
+                    tenant=tenant,
+                    goods_receipt=receipt,
+                    purchase_order_line=lines_of[receipt.purchase_order_id][line.po_line_number],
+                    quantity=line.quantity,
+                )
+                for receipt, document in zip(receipts, documents, strict=True)
+                for line in document.lines
+            )
+            for receipt, document in zip(receipts, documents, strict=True):
+                _receipt_booked(tenant=tenant, receipt=receipt, document=document, actor=actor)
+    except IntegrityError as exc:  # a concurrent create of one of the numbers
+        raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=", ".join(receipt_numbers))) from exc
+    return receipts

@@ -10,20 +10,24 @@ its goods (`receipt_missing`, on hold), no PO number (inferred, reviewed), a mis
 (`currency_mismatch`), a closed or cancelled PO (`po_closed`), a re-sent copy
 (`duplicate_invoice`) or a renumbered one (`possible_duplicate`). Service bills have no PO
 (`missing_po`); one-off businesses are in no vendor list (`unknown_vendor`). Some large orders
-were partly prepaid (EN 16931 BT-113). Every document is written through `invoice_create`.
+were partly prepaid (EN 16931 BT-113). Every document is written through the invoices' door: a
+day's arrivals together (`invoice_create_many`, the same rows and events as one by one), a
+corrected document on its own (`invoice_create`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
 from core.actors import Actor
 from core.money import from_minor, to_minor
+from invoices.bulk import DocumentStored
 from invoices.documents import InvoiceDocument, InvoiceLineDocument, line_amount_minor
 from invoices.models import Invoice
-from invoices.services import invoice_create, invoice_draft_save
+from invoices.services import invoice_create, invoice_create_many, invoice_draft_save
 from recon_site.demo.catalog import DEMO_RATES, ONE_OFF_BILLS, ROUTES, SERVICES
 from recon_site.demo.plan import (
     FIRST_DAY,
@@ -457,6 +461,26 @@ def invoice_create_from_plan(
         document=invoice_document(plan, vendor=vendor, calendar=calendar),
         source=plan.source,
     )
+
+
+def invoices_arrive(
+    *, tenant: Tenant, plans: list[InvoicePlan], vendors: dict[str, Vendor], calendar: DemoCalendar, actor: Actor
+) -> list[Invoice]:
+    """A day's documents, in their order, through the many-documents door: one call per run of
+    documents from the same channel (the door takes one source per call), all or nothing."""
+    invoices: list[Invoice] = []
+    for source, group in itertools.groupby(plans, key=lambda plan: plan.source):
+        documents = [
+            invoice_document(
+                plan, vendor=vendors[plan.vendor.key] if plan.vendor is not None else None, calendar=calendar
+            )
+            for plan in group
+        ]
+        for outcome in invoice_create_many(tenant=tenant, documents=documents, actor=actor, source=source):
+            # all_or_nothing: a refused document raised InvoiceBatchInvalid before anything was written.
+            assert isinstance(outcome, DocumentStored)
+            invoices.append(outcome.invoice)
+    return invoices
 
 
 def paper_draft_save(*, tenant: Tenant, clerk: Actor, calendar: DemoCalendar, day: int) -> Invoice:

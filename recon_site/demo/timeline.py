@@ -34,7 +34,7 @@ from recon_site.demo.bank import BankDesk, is_payment_run, is_statement_day, pay
 from recon_site.demo.decisions import ReviewDesk, open_work_assign, reviews_work
 from recon_site.demo.invoices import (
     delivery_invoices,
-    invoice_create_from_plan,
+    invoices_arrive,
     invoices_numbered,
     one_off_invoices,
     paper_draft_save,
@@ -51,7 +51,7 @@ from recon_site.demo.people import demo_users_ensure
 from recon_site.demo.plan import FIRST_DAY, DemoCalendar, InvoicePlan
 from recon_site.demo.risks import risk_invoices, risks_day
 from recon_site.demo.vendors_and_pos import (
-    goods_receipt_book,
+    goods_receipts_book,
     purchase_order_action_take,
     purchase_order_create_from_plan,
     purchase_order_plans,
@@ -166,18 +166,15 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
             purchase_orders[order.number] = purchase_order_create_from_plan(
                 tenant=tenant, order=order, vendors=vendors, calendar=calendar, actor=actor
             )
-        for order, delivery in booked.get(day, []):
-            goods_receipt_book(tenant=tenant, order=order, delivery=delivery, calendar=calendar, actor=actor)
+        goods_receipts_book(tenant=tenant, bookings=booked.get(day, []), calendar=calendar, actor=actor)
         for order in acted.get(day, []):
             assert order.action is not None
             purchase_order_action_take(
                 tenant=tenant, purchase_order=purchase_orders[order.number], action=order.action, actor=buyer
             )
-        for document in arrivals.pop(day, []):
-            invoice = invoice_create_from_plan(
-                tenant=tenant, plan=document, vendors=vendors, calendar=calendar, actor=actor
-            )
-            plans[invoice.pk] = document
+        arrived = arrivals.pop(day, [])
+        invoices = invoices_arrive(tenant=tenant, plans=arrived, vendors=vendors, calendar=calendar, actor=actor)
+        plans.update((invoice.pk, document) for invoice, document in zip(invoices, arrived, strict=True))
         _matching_day(tenant=tenant, actor=actor)
         if calendar.weekday(day) < 5:  # people work on weekdays; matching runs every day
             reviews_work(desk=review, day=day)

@@ -4,7 +4,7 @@ About six purchase orders a day over the history, each for one to four items of 
 catalog, delivered in one go, in two or three parts, partly (the rest backordered or closed
 short), late, or not yet; a few cancelled before anything arrived, and a third of the finished
 ones closed by the buyer. Written through `vendor_create`, `purchase_order_create`,
-`goods_receipt_create` and `purchase_order_act`, so each is audited and a receipt releases the
+`goods_receipt_create_many` and `purchase_order_act`, so each is audited and a receipt releases the
 invoices on hold for it, as in production.
 """
 
@@ -24,7 +24,7 @@ from purchasing.documents import (
 )
 from purchasing.lifecycle import purchase_order_act
 from purchasing.models import PurchaseOrder
-from purchasing.services import goods_receipt_create, purchase_order_create
+from purchasing.services import goods_receipt_create_many, purchase_order_create
 from recon_site.demo.catalog import ITEMS
 from recon_site.demo.plan import (
     FIRST_DAY,
@@ -291,21 +291,30 @@ def purchase_order_create_from_plan(
     )
 
 
-def goods_receipt_book(
-    *, tenant: Tenant, order: PurchaseOrderPlan, delivery: DeliveryPlan, calendar: DemoCalendar, actor: Actor
+def goods_receipts_book(
+    *,
+    tenant: Tenant,
+    bookings: list[tuple[PurchaseOrderPlan, DeliveryPlan]],
+    calendar: DemoCalendar,
+    actor: Actor,
 ) -> None:
-    goods_receipt_create(
+    """A day's deliveries, in their order, booked together (`goods_receipt_create_many`: the same
+    receipts and events as one by one)."""
+    goods_receipt_create_many(
         tenant=tenant,
         actor=actor,
-        document=GoodsReceiptDocument(
-            receipt_number=delivery.receipt_number,
-            po_number=order.number,
-            received_date=calendar.date(delivery.day),
-            lines=[
-                GoodsReceiptLineDocument(po_line_number=number, quantity=quantity)
-                for number, quantity in sorted(delivery.quantities.items())
-            ],
-        ),
+        documents=[
+            GoodsReceiptDocument(
+                receipt_number=delivery.receipt_number,
+                po_number=order.number,
+                received_date=calendar.date(delivery.day),
+                lines=[
+                    GoodsReceiptLineDocument(po_line_number=number, quantity=quantity)
+                    for number, quantity in sorted(delivery.quantities.items())
+                ],
+            )
+            for order, delivery in bookings
+        ],
     )
 
 
