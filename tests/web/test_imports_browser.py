@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from core.quantities import MUST_BE_POSITIVE
 from invoices.models import Invoice
@@ -22,6 +20,7 @@ from review.intake.tasks import import_job_run
 from review.models import ImportJob, ImportStatus
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory, VendorFactory
+from tests.web.background import jobs_run_by_a_thread
 from tests.web.browser import PHONE, chromium_page, log_in
 from tests.web.test_browser import SCREENSHOTS
 
@@ -150,29 +149,9 @@ def test_a_camt053_statement_is_previewed_then_its_payments_created(browser: Any
 
 @pytest.fixture
 def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[threading.Thread]]:
-    """django-q2's worker, played by a thread: each queued import job runs a moment later, as a
-    worker would take it, on a database connection of its own."""
-    threads: list[threading.Thread] = []
-
-    def run_later(func: str, tenant_id: str, job_id: str, **options: Any) -> str:
-        assert func == "review.intake.tasks.import_job_run"
-
-        def work() -> None:
-            try:
-                time.sleep(1.5)  # the page shows the waiting step and polls before the worker starts
-                import_job_run(tenant_id, job_id)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=work)
-        threads.append(thread)
-        thread.start()
-        return job_id
-
-    monkeypatch.setattr("django_q.tasks.async_task", run_later)
-    yield threads
-    for thread in threads:
-        thread.join(timeout=120)
+    """django-q2's worker, played by a thread: each queued import job runs a moment later."""
+    with jobs_run_by_a_thread(monkeypatch, task="review.intake.tasks.import_job_run", run=import_job_run) as threads:
+        yield threads
 
 
 def test_a_large_csv_goes_through_a_worker_and_the_page_follows_its_progress(

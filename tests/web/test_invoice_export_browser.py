@@ -7,18 +7,17 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-from django.db import connection
 
 from review.invoice_export import EXPORT_HEADERS
 from review.tasks import export_job_run
 from tenants.models import Tenant
+from tests.web.background import jobs_run_by_a_thread
 from tests.web.browser import chromium_page, log_in
 from tests.web.test_invoice_list_browser import _count, _rows, desk  # noqa: F401  (the fixture)
 
@@ -29,29 +28,9 @@ WORKER_TIMEOUT = 60_000  # ms
 
 @pytest.fixture
 def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[threading.Thread]]:
-    """django-q2's worker, played by a thread: a queued export is written a moment later, on a
-    database connection of its own."""
-    threads: list[threading.Thread] = []
-
-    def run_later(func: str, tenant_id: str, job_id: str, **options: Any) -> str:
-        assert func == "review.tasks.export_job_run"
-
-        def work() -> None:
-            try:
-                time.sleep(1.5)  # the page shows the waiting job and polls before the worker starts
-                export_job_run(tenant_id, job_id)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=work)
-        threads.append(thread)
-        thread.start()
-        return job_id
-
-    monkeypatch.setattr("django_q.tasks.async_task", run_later)
-    yield threads
-    for thread in threads:
-        thread.join(timeout=120)
+    """django-q2's worker, played by a thread: a queued export is written a moment later."""
+    with jobs_run_by_a_thread(monkeypatch, task="review.tasks.export_job_run", run=export_job_run) as threads:
+        yield threads
 
 
 def test_a_clerk_exports_a_long_list_as_xlsx_in_the_background(
