@@ -370,29 +370,10 @@ def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: 
     """Re-read the vendor's recent decisions and open, update or withdraw its suggestion of each
     kind (price, quantity); the open ones after."""
     vendor = Vendor.objects.for_tenant(tenant).get(pk=vendor_id)
-    opened = [_suggestion_review(tenant=tenant, vendor=vendor, kind=kind, actor=actor) for kind in ToleranceKind.values]
-    return [suggestion for suggestion in opened if suggestion is not None]
-
-
-def _suggestion_review(*, tenant: Tenant, vendor: Vendor, kind: str, actor: Actor) -> ToleranceSuggestion | None:
-    """One kind of `tolerance_suggestion_review`.
-
-    No row lock: it runs after the decision's transition has taken the audit chain's lock, which
-    every row lock must precede (core.locks). Two decisions at once on the same vendor both read
-    the evidence; the unique open suggestion per vendor and kind makes the second an update."""
-    vendor_id = vendor.pk
     now = timezone.now()
-    current = getattr(vendor, TOLERANCE_FIELD[kind])
-    if current is None:
-        current = getattr(tenant_settings_get(tenant=tenant), TOLERANCE_FIELD[kind])
-    last_decided = (
-        ToleranceSuggestion.objects.for_tenant(tenant)
-        .filter(vendor_id=vendor_id, kind=kind, decided_at__isnull=False)
-        .order_by("-decided_at")
-        .values_list("decided_at", flat=True)
-        .first()
-    )
-    examples = (
+    # Read once for every kind: each approval runs this, and the window's decisions are the
+    # largest read of it (the demo's 830 reviews spent most of their time here reading it twice).
+    examples = list(
         DecisionExample.objects.for_tenant(tenant)
         .filter(
             vendor_id=vendor_id,
@@ -401,6 +382,46 @@ def _suggestion_review(*, tenant: Tenant, vendor: Vendor, kind: str, actor: Acto
             created_at__gte=now - dt.timedelta(days=WINDOW_DAYS),
         )
         .order_by("created_at")
+    )
+    tolerances = {kind: getattr(vendor, TOLERANCE_FIELD[kind]) for kind in ToleranceKind.values}
+    if any(value is None for value in tolerances.values()):
+        defaults = tenant_settings_get(tenant=tenant)
+        tolerances = {
+            kind: value if value is not None else getattr(defaults, TOLERANCE_FIELD[kind])
+            for kind, value in tolerances.items()
+        }
+    opened = [
+        _suggestion_review(
+            tenant=tenant, vendor=vendor, kind=kind, actor=actor, now=now, examples=examples, current=tolerances[kind]
+        )
+        for kind in ToleranceKind.values
+    ]
+    return [suggestion for suggestion in opened if suggestion is not None]
+
+
+def _suggestion_review(
+    *,
+    tenant: Tenant,
+    vendor: Vendor,
+    kind: str,
+    actor: Actor,
+    now: dt.datetime,
+    examples: Sequence[DecisionExample],
+    current: Decimal,
+) -> ToleranceSuggestion | None:
+    """One kind of `tolerance_suggestion_review`, over the vendor's decisions of the window and its
+    tolerance of that kind (`current`).
+
+    No row lock: it runs after the decision's transition has taken the audit chain's lock, which
+    every row lock must precede (core.locks). Two decisions at once on the same vendor both read
+    the evidence; the unique open suggestion per vendor and kind makes the second an update."""
+    vendor_id = vendor.pk
+    last_decided = (
+        ToleranceSuggestion.objects.for_tenant(tenant)
+        .filter(vendor_id=vendor_id, kind=kind, decided_at__isnull=False)
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
     )
     pattern = tolerance_suggestion_of(
         _decisions(examples, FINDINGS_OF_KIND[kind]), now=now, current_pct=Decimal(current), not_before=last_decided
