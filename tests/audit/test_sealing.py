@@ -92,11 +92,11 @@ def test_an_event_of_an_older_transaction_still_open_holds_back_the_younger_ones
     _commit(tenant, "before")
     with OpenTransaction(tenant, early=("t1",)) as older:
         _commit(tenant, "t2")
-        report = seal(tenant)
+        report = seal(tenant, settle=0)
         assert (report.sealed, report.unsealed) == (1, 1)  # "before" only; "t2" held back
         assert _chain(tenant) == [(1, "before"), (None, "t2")]  # t1 is not committed: invisible
         older.finish()
-        assert seal(tenant).sealed == 2
+        assert seal(tenant, settle=0).sealed == 2
     assert _chain(tenant) == [(1, "before"), (2, "t1"), (3, "t2")]
     report = audit_chain_verify(tenant=tenant)
     assert report.intact and report.count == 3 and report.unsealed.count == 0
@@ -109,9 +109,9 @@ def test_a_transaction_that_writes_after_a_seal_is_chained_after_the_sealed_even
     tenant = TenantFactory()
     with OpenTransaction(tenant, late=("t1",)) as older:
         _commit(tenant, "t2")
-        assert seal(tenant).sealed == 1
+        assert seal(tenant, settle=0).sealed == 1
         older.finish()
-    assert seal(tenant).sealed == 1
+    assert seal(tenant, settle=0).sealed == 1
     assert _chain(tenant) == [(1, "t2"), (2, "t1")]
     assert audit_chain_verify(tenant=tenant).intact
 
@@ -123,7 +123,7 @@ def test_a_long_open_transaction_holds_back_later_events_and_verify_audit_says_h
     tenant, elsewhere = TenantFactory(), TenantFactory()
     with OpenTransaction(elsewhere, early=("other tenant",)):
         _commit(tenant, "a", "b")
-        assert seal(tenant).sealed == 0
+        assert seal(tenant, settle=0).sealed == 0
         assert audit_unsealed_summary(tenant=tenant).count == 2
         out = StringIO()
         call_command("verify_audit", "--tenant", tenant.slug, stdout=out)
@@ -131,7 +131,7 @@ def test_a_long_open_transaction_holds_back_later_events_and_verify_audit_says_h
         assert f"{tenant.slug}: 2 events not sealed yet (the oldest written " in out.getvalue()
         # Readers show them, in the order they will be chained.
         assert _chain(tenant) == [(None, "a"), (None, "b")]
-    assert seal(tenant).sealed == 2
+    assert seal(tenant, settle=0).sealed == 2
     out = StringIO()
     call_command("verify_audit", "--tenant", tenant.slug, stdout=out)
     assert f"{tenant.slug}: 2 events, chain intact" in out.getvalue()
@@ -148,7 +148,7 @@ def test_two_sealers_at_once_seal_each_event_once_and_sealing_again_changes_noth
     def sealer() -> None:
         try:
             barrier.wait()
-            reports.append(seal(tenant))
+            reports.append(seal(tenant, settle=0))
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -164,7 +164,7 @@ def test_two_sealers_at_once_seal_each_event_once_and_sealing_again_changes_noth
     chain = _chain(tenant)
     assert [sequence for sequence, _ in chain] == list(range(1, 61))
     hashes = list(AuditEvent.objects.for_tenant(tenant).order_by("xid", "append_seq").values_list("hash", flat=True))
-    assert seal(tenant).sealed == 0
+    assert seal(tenant, settle=0).sealed == 0
     assert (
         list(AuditEvent.objects.for_tenant(tenant).order_by("xid", "append_seq").values_list("hash", flat=True))
         == hashes
@@ -191,7 +191,7 @@ def test_writers_of_one_tenant_do_not_wait_for_each_other_until_commit() -> None
         thread.start()
         thread.join(10)
         assert done.is_set()
-    seal(tenant)
+    seal(tenant, settle=0)
     assert [entity for _, entity in _chain(tenant)] == ["open", "second"]
 
 
@@ -309,7 +309,7 @@ class TestOnlyTheSealerChains:
             cursor.execute(statement, ["0" * 64, "f" * 64, event.pk])
         with connection.cursor() as cursor:
             cursor.execute(f'SET ROLE "{settings.DB_RUNTIME_ROLE}"')
-        seal(tenant)
+        seal(tenant, settle=0)
         sealed = AuditEvent.objects.for_tenant(tenant).get()
         assert (sealed.sequence, sealed.action) == (1, "approved")
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
@@ -320,7 +320,7 @@ class TestOnlyTheSealerChains:
 
     def test_readers_show_unsealed_events_after_the_sealed_ones(self, tenant: Tenant, api: object) -> None:
         _commit(tenant, "sealed")
-        seal(tenant)
+        seal(tenant, settle=0)
         _commit(tenant, "pending")
         results = api.get("/api/audit-events?entity_type=invoice").json()["results"]  # type: ignore[attr-defined]
         assert [(r["entity_id"], r["sequence"] is None, r["hash"] is None) for r in results] == [
@@ -334,7 +334,7 @@ def test_a_sealed_event_moved_in_the_order_of_writing_is_named(tenant: Tenant) -
     """The order of writing is what readers list by: a superuser who swaps two sealed events' stamps
     (triggers off) re-orders the trail without touching a hash, and the verification says so."""
     _commit(tenant, "a", "b", "c")
-    seal(tenant)
+    seal(tenant, settle=0)
     second = AuditEvent.objects.for_tenant(tenant).get(sequence=2)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("RESET ROLE")
