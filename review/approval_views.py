@@ -4,7 +4,6 @@ the delegations given and received, and revokes one of theirs."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django import forms
@@ -14,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from core.exceptions import DomainError
-from core.http.forms import date_input, errors_add
+from core.http.forms import date_input, errors_add, posted_uuid
 from review.approval_policies import delegation_create, delegation_revoke, delegations_of
 from review.people import active_members, member_choices
 from tenants.http.error_pages import post_only
@@ -99,17 +98,10 @@ def delegation_revoke_view(request: HttpRequest) -> HttpResponse:
             tenant=web.tenant,
             actor=web.actor,
             delegator_id=request.user.pk,
-            delegation_id=_uuid_or_none(request.POST.get("delegation_id", "")),
+            delegation_id=posted_uuid(request.POST.get("delegation_id", "")),
         )
     except DomainError as exc:
         messages.error(request, exc.message)
         return _page(request, _form(request), status=exc.status_code)
     messages.success(request, REVOKED.format(delegate=delegation.delegate.get_username()))
     return redirect("web:delegations")
-
-
-def _uuid_or_none(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        return None

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from core.exceptions import DocumentInvalid, DomainError
+from core.http.forms import posted_uuid
 from invoices.models import Invoice, InvoiceLine
 from review.manual_choices import invoice_line_assign, invoice_purchase_order_choose, invoice_vendor_choose
 from review.views import invoice_page, invoice_page_context
@@ -28,13 +29,6 @@ VENDOR_TAX_ID_LEARNED = " Recon will recognise the tax id {tax_id} as {vendor}'s
 PO_CHOSEN = "Invoice {number} now bills purchase order {po_number} and is being matched again."
 
 
-def _uuid_or_none(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw) if raw else None
-    except ValueError:
-        return None
-
-
 @tenant_view
 @post_only(back="web:invoice-detail", back_label="the invoice", back_kwargs=("invoice_id",), back_model=Invoice)
 def invoice_line_assign_view(request: HttpRequest, invoice_id: uuid.UUID, invoice_line_id: uuid.UUID) -> HttpResponse:
@@ -48,7 +42,7 @@ def invoice_line_assign_view(request: HttpRequest, invoice_id: uuid.UUID, invoic
     ):
         raise Http404
     raw = request.POST.get("po_line", "")
-    po_line_id = _uuid_or_none(raw)
+    po_line_id = posted_uuid(raw)
     try:
         if raw != NO_LINE and po_line_id is None:
             raise DocumentInvalid(CHOOSE_A_LINE, details={"po_line": [CHOOSE_A_LINE]})
@@ -59,12 +53,10 @@ def invoice_line_assign_view(request: HttpRequest, invoice_id: uuid.UUID, invoic
             po_line_id=po_line_id,
             actor=web.actor,
             role=web.role,
-            expected_match_id=_uuid_or_none(request.POST.get("expected_match", "")),
+            expected_match_id=posted_uuid(request.POST.get("expected_match", "")),
         )
     except DomainError as exc:
-        context = invoice_page_context(request, invoice_id)
-        context["error"] = exc.message
-        return invoice_page(request, context, status=exc.status_code)
+        return _refused(request, invoice_id, exc)
     target = f"PO line {choice.po_line.line_number}" if choice.po_line is not None else "no PO line"
     line = choice.invoice_line.line_number if choice.invoice_line is not None else "?"
     messages.success(request, LINE_ASSIGNED.format(line=line, target=target, number=invoice.invoice_number))
@@ -86,12 +78,12 @@ def invoice_vendor_choose_view(request: HttpRequest, invoice_id: uuid.UUID) -> H
     if invoice is None:
         raise Http404
     try:
-        vendor_id = _uuid_or_none(request.POST.get("vendor", ""))
+        vendor_id = posted_uuid(request.POST.get("vendor", ""))
         if vendor_id is None:
             raise DocumentInvalid(CHOOSE_A_VENDOR, details={"vendor": [CHOOSE_A_VENDOR]})
         choice = invoice_vendor_choose(
             tenant=web.tenant, invoice=invoice, vendor_id=vendor_id, actor=web.actor, role=web.role,
-            expected_match_id=_uuid_or_none(request.POST.get("expected_match", "")),
+            expected_match_id=posted_uuid(request.POST.get("expected_match", "")),
         )  # fmt: skip
     except DomainError as exc:
         return _refused(request, invoice_id, exc)
@@ -114,12 +106,12 @@ def invoice_purchase_order_choose_view(request: HttpRequest, invoice_id: uuid.UU
     if invoice is None:
         raise Http404
     try:
-        purchase_order_id = _uuid_or_none(request.POST.get("purchase_order", ""))
+        purchase_order_id = posted_uuid(request.POST.get("purchase_order", ""))
         if purchase_order_id is None:
             raise DocumentInvalid(CHOOSE_A_PO, details={"purchase_order": [CHOOSE_A_PO]})
         choice = invoice_purchase_order_choose(
             tenant=web.tenant, invoice=invoice, purchase_order_id=purchase_order_id, actor=web.actor,
-            role=web.role, expected_match_id=_uuid_or_none(request.POST.get("expected_match", "")),
+            role=web.role, expected_match_id=posted_uuid(request.POST.get("expected_match", "")),
         )  # fmt: skip
     except DomainError as exc:
         return _refused(request, invoice_id, exc)

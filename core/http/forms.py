@@ -1,7 +1,10 @@
 """What the web app's forms share: a date input browsers show as a calendar, the check of a typed
-currency code, and a service's refusal put back on the form beside the field it names."""
+currency code, an id posted by a select, and a service's refusal put back on the form beside the
+field it names."""
 
 from __future__ import annotations
+
+import uuid
 
 from django import forms
 
@@ -22,6 +25,14 @@ def currency_cleaned(text: str) -> str:
         return normalize_currency(text)
     except MoneyError as exc:
         raise forms.ValidationError(NOT_ISO_CURRENCY) from exc
+
+
+def posted_uuid(raw: str) -> uuid.UUID | None:
+    """The id a form posted (a select's value, a hidden field), or None when it is missing or not an id."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
 
 
 def errors_add(*, form: forms.Form, error: DomainError) -> None:
