@@ -59,6 +59,12 @@ def jobs() -> list[Job]:
             "E-mail each member's daily digest",
         ),
         Job(
+            "expire-export-files",
+            "review.tasks.expire_export_files",
+            "EXPORT_EXPIRE_EVERY_MINUTES",
+            "Delete old export files",
+        ),
+        Job(
             "seal-audit-chains",
             "tenants.tasks.seal_audit_chains",
             "AUDIT_SEAL_EVERY_MINUTES",

@@ -69,6 +69,19 @@ def _enqueue(tenant_id: str, job_id: str) -> None:
         )
 
 
+def export_keep_days() -> int:
+    return cast(int, settings.EXPORT_KEEP_DAYS)
+
+
+def export_jobs_expire(*, tenant: Tenant, now: dt.datetime | None = None) -> int:
+    """Delete the tenant's export jobs asked for more than EXPORT_KEEP_DAYS ago, with their files;
+    how many. A job that old is done or failed (none works longer than a task may live), and its
+    file is a copy of invoice data the list writes again on request, so nothing is lost but space."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=export_keep_days())
+    deleted, _ = ExportJob.objects.for_tenant(tenant).filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
 def export_jobs_of(*, tenant: Tenant, user: Any) -> QuerySet:
     """The member's own export jobs: no one else's, of this tenant or another."""
     return ExportJob.objects.for_tenant(tenant).filter(user=user).defer("content")

@@ -10,6 +10,7 @@ vendor, PO and discrepancies, the vendors for the filter and the user's views.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import uuid
 from dataclasses import replace
@@ -25,7 +26,7 @@ from core.exceptions import DomainError, NotFoundError
 from core.http.listing import list_page, list_sort
 from invoices.models import DocumentType, InvoiceSource, InvoiceStatus, ReviewQueue
 from review.assignments import assignee_choices, invoice_sla, review_sla_days
-from review.export_jobs import export_in_background, export_job_create, export_jobs_of
+from review.export_jobs import export_in_background, export_job_create, export_jobs_of, export_keep_days
 from review.invoice_export import XLSX_CONTENT_TYPE, invoice_csv_response, invoice_export_rows, invoice_xlsx_response
 from review.invoice_list import (
     DEFAULT_SORT,
@@ -161,7 +162,8 @@ def _export_job(request: HttpRequest, export_id: uuid.UUID) -> ExportJob:
 def invoice_export_job(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
     """A background export: its progress (htmx polls it every second while it works), then its file."""
     job = _export_job(request, export_id)
-    context = {"job": job, "list_url": _list_url(job.query), "nav": "invoices"}
+    kept_until = job.created_at + dt.timedelta(days=export_keep_days())
+    context = {"job": job, "list_url": _list_url(job.query), "kept_until": kept_until, "nav": "invoices"}
     if request.htmx:
         return render(request, "review/_export_job.html", context)
     return render(request, "review/export_job.html", context)

@@ -7,7 +7,7 @@ from core.tenancy.rls import tenant_scope
 from core.tracing import traced_task
 from review.approvals import approvals_escalate_stale, tenants_with_escalating_rules
 from review.digest import digests_send
-from review.export_jobs import export_job_work
+from review.export_jobs import export_job_work, export_jobs_expire
 from tenants.models import Membership, Tenant
 
 
@@ -48,3 +48,13 @@ def export_job_run(tenant_id: str, job_id: str) -> str:
     if job is None:
         return f"export job {job_id}: not waiting (done, or taken by another worker)"
     return f"export job {job_id}: {job.status}"
+
+
+@traced_task
+def expire_export_files() -> str:
+    """The schedule: delete every tenant's background exports older than EXPORT_KEEP_DAYS."""
+    deleted = 0
+    for tenant in Tenant.objects.order_by("slug"):
+        with tenant_scope(tenant):
+            deleted += export_jobs_expire(tenant=tenant)
+    return f"deleted {deleted} export files"

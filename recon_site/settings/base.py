@@ -433,6 +433,12 @@ IMPORT_SYNC_MAX_BYTES = whole_number("IMPORT_SYNC_MAX_BYTES", 1_048_576)
 # larger one by a django-q2 worker, the page showing its progress (review.export_jobs). CSV
 # exports stream whatever their size. 0: every XLSX export in the background.
 EXPORT_SYNC_MAX_ROWS = whole_number("EXPORT_SYNC_MAX_ROWS", 5000)
+# Days a background export's file is kept for the member who asked for it; older ones are deleted
+# by the schedule below (review.export_jobs.export_jobs_expire): each is a copy of invoice data,
+# a few MB, that the list can write again at any time.
+EXPORT_KEEP_DAYS = positive_int("EXPORT_KEEP_DAYS", 7)
+# Minutes between the scheduled passes that delete background exports older than EXPORT_KEEP_DAYS.
+EXPORT_EXPIRE_EVERY_MINUTES = positive_int("EXPORT_EXPIRE_EVERY_MINUTES", 60)
 # Minutes between the scheduled passes that reconcile every tenant's unmatched payments.
 RECONCILE_SCHEDULE_MINUTES = positive_int("RECONCILE_SCHEDULE_MINUTES", 60)
 # Payments one reconciliation run (API, task, `reconcile_payments`) considers at most, oldest

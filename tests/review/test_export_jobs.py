@@ -5,6 +5,7 @@ progress; the file is offered to the member who asked, a 404 to anyone else; a j
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -12,6 +13,7 @@ import openpyxl
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from invoices.models import Invoice
 from review import export_jobs
@@ -204,3 +206,35 @@ def test_the_job_counts_its_rows_as_it_writes_them(
     done = export_job_work(tenant=ledger, job_id=job.pk)
     assert seen == [(5, 12, ExportStatus.WORKING), (10, 12, ExportStatus.WORKING)]
     assert done is not None and (done.rows_done, done.rows_total, done.status) == (12, 12, ExportStatus.DONE)
+
+
+def test_files_older_than_the_keep_days_are_deleted_by_the_schedule(
+    ledger: Tenant, other_tenant: Tenant, settings: Any, queued: list[tuple[str, str]]
+) -> None:
+    """Each file is a copy of invoice data: kept EXPORT_KEEP_DAYS for whoever asked, then deleted
+    (every tenant's, by the schedule), its page and file a 404; a younger one stays."""
+    from review.tasks import expire_export_files
+
+    settings.EXPORT_KEEP_DAYS = 7
+    owner = MembershipFactory(tenant=ledger, role=Role.CLERK)
+    clerk = Client()
+    clerk.force_login(owner.user)
+    old = export_job_create(tenant=ledger, user=owner.user, query="", filename="old")
+    young = export_job_create(tenant=ledger, user=owner.user, query="", filename="young")
+    theirs = export_job_create(
+        tenant=other_tenant, user=MembershipFactory(tenant=other_tenant).user, query="", filename="theirs"
+    )
+    for job in (old, young, theirs):
+        export_job_work(tenant=job.tenant, job_id=job.pk)
+    page = clerk.get(reverse("web:invoice-export", args=[young.pk]))
+    kept_until = young.created_at + dt.timedelta(days=7)
+    assert f"kept until {timezone.localtime(kept_until):%-d %b %Y}".encode() in page.content
+    eight_days_ago = timezone.now() - dt.timedelta(days=8)
+    ExportJob.objects.unscoped().filter(pk__in=[old.pk, theirs.pk]).update(created_at=eight_days_ago)
+
+    assert expire_export_files() == "deleted 2 export files"
+
+    assert list(ExportJob.objects.unscoped().values_list("pk", flat=True)) == [young.pk]
+    for name in ("web:invoice-export", "web:invoice-export-file"):
+        assert clerk.get(reverse(name, args=[old.pk])).status_code == 404
+    assert clerk.get(reverse("web:invoice-export-file", args=[young.pk])).status_code == 200
