@@ -17,6 +17,9 @@ from tenants.http.views import TenantAPIMixin
 
 class AuditEventOutputSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
+    # Whether a chain vouches for the event yet (the export's `sealed` column): until the sealer
+    # chains it, moments after its commit, it has no `sequence`, `prev_hash` or `hash`.
+    sealed = serializers.SerializerMethodField()
 
     class Meta:
         model = AuditEvent
@@ -29,10 +32,14 @@ class AuditEventOutputSerializer(serializers.ModelSerializer):
                 for name in PUBLISHED_FIELDS
                 if name not in ACTOR_FIELDS[1:]
             ),
+            "sealed",
         ]
 
     def get_actor(self, event: AuditEvent) -> dict[str, str]:
         return {"kind": event.actor_kind, "id": event.actor_id, "label": event.actor_label}
+
+    def get_sealed(self, event: AuditEvent) -> bool:
+        return event.hash is not None and event.hash != ""
 
 
 class AuditEventFilter(django_filters.FilterSet):

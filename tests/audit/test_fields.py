@@ -136,7 +136,8 @@ def test_the_export_writes_the_published_fields_and_each_line_re_hashes(tmp_path
 def test_the_api_shows_the_published_fields_with_one_actor(api: APIClient, tenant: Tenant) -> None:
     events = _two_events(tenant)
     newest = api.get("/api/audit-events").json()["results"][0]
-    assert set(newest) == {"id", "actor", *(set(PUBLISHED_FIELDS) - set(ACTOR_FIELDS))}
+    assert set(newest) == {"id", "actor", "sealed", *(set(PUBLISHED_FIELDS) - set(ACTOR_FIELDS))}
+    assert newest["sealed"] is True
     assert newest["actor"] == {"kind": TEST_ACTOR.kind, "id": str(TEST_ACTOR.id), "label": TEST_ACTOR.label}
     assert (newest["prev_hash"], newest["hash"]) == (events[0].hash, events[1].hash)
 

@@ -323,9 +323,9 @@ class TestOnlyTheSealerChains:
         seal(tenant, settle=0)
         _commit(tenant, "pending")
         results = api.get("/api/audit-events?entity_type=invoice").json()["results"]  # type: ignore[attr-defined]
-        assert [(r["entity_id"], r["sequence"] is None, r["hash"] is None) for r in results] == [
-            ("pending", True, True),
-            ("sealed", False, False),
+        assert [(r["entity_id"], r["sequence"] is None, r["hash"] is None, r["sealed"]) for r in results] == [
+            ("pending", True, True, False),
+            ("sealed", False, False, True),
         ]
 
 
