@@ -57,8 +57,8 @@ from django.utils import timezone
 from core.actors import Actor
 from core.crypto import decrypt_text
 from core.exceptions import DocumentInvalid
+from invoices.bulk import DocumentStored, InvoiceBatchInvalid
 from invoices.documents import InvoiceDocument
-from invoices.ingest import invoice_already_present
 from invoices.ingest.webhook_payloads import (
     IGNORED_EMPTY,
     Normalized,
@@ -67,7 +67,7 @@ from invoices.ingest.webhook_payloads import (
     webhook_payload_parse,
 )
 from invoices.models import InvoiceSource
-from invoices.services import invoice_create
+from invoices.services import invoice_create_many
 from purchasing.models import PurchaseOrder
 from tenants.models import WEBHOOK_SECRET_PREFIX, Tenant, WebhookDelivery, generate_webhook_secret
 from vendors.ingest import VendorCache
@@ -281,26 +281,40 @@ def _with_po_number(tenant: Tenant, item: SourceDocument) -> InvoiceDocument:
 
 
 def _store(*, tenant: Tenant, delivery: VerifiedDelivery, normalized: Normalized) -> tuple[list[str], list[str]]:
-    """Create the delivery's invoices through the one door; (created ids, already stored ids)."""
-    vendors = VendorCache(tenant)
-    actor = _actor(delivery)
+    """Create the delivery's invoices through the one door's many-documents form, all or nothing;
+    (created ids, already stored ids).
+
+    A burst (Xero sends a page of up to 100 bills in one delivery) is checked document by document
+    and written with one statement per table, not one door call per bill. A bill already stored,
+    or repeated within the delivery, is answered with that invoice (`resends_skipped`).
+    """
+    items = normalized.documents
+    try:
+        outcomes = invoice_create_many(
+            tenant=tenant,
+            documents=[_with_po_number(tenant, item) for item in items],
+            actor=_actor(delivery),
+            source=InvoiceSource.WEBHOOK,
+            vendors=VendorCache(tenant),
+            resends_skipped=True,
+        )
+    except InvoiceBatchInvalid as exc:
+        if len(items) == 1:
+            raise exc.refused[0] from None
+        # Each problem by its path in the sender's payload (Invoices[3].currency), as the
+        # payload's own problems are.
+        details = {
+            f"{items[index].path}.{key}" if key else items[index].path: messages
+            for index, problem in sorted(exc.refused.items())
+            for key, messages in (problem.details or {"": [problem.message]}).items()
+        }
+        message = exc.refused[min(exc.refused)].message if len(exc.refused) == 1 else exc.message
+        raise DocumentInvalid(message, details=details) from exc
     created: list[str] = []
     existing: list[str] = []
-    several = len(normalized.documents) > 1
-    for item in normalized.documents:
-        document = _with_po_number(tenant, item)
-        present = invoice_already_present(tenant=tenant, document=document, vendors=vendors)
-        if present is not None:
-            existing.append(str(present.pk))
-            continue
-        try:
-            invoice = invoice_create(tenant=tenant, document=document, actor=actor, source=InvoiceSource.WEBHOOK)
-        except DocumentInvalid as exc:
-            if not several:
-                raise
-            details = {f"{item.path}.{key}": messages for key, messages in exc.details.items()}
-            raise DocumentInvalid(exc.message, details=details) from exc
-        created.append(str(invoice.pk))
+    for outcome in outcomes:
+        assert isinstance(outcome, DocumentStored)  # all or nothing: a refusal raised above
+        (created if outcome.created else existing).append(str(outcome.invoice.pk))
     return created, existing
 
 

@@ -12,7 +12,6 @@ import pytest
 from django.db import connection
 
 from invoices.ingest import webhooks
-from invoices.models import Invoice
 from tenants.models import Tenant
 from tests.invoices.webhook_deliveries import (
     deliver,
@@ -53,14 +52,14 @@ def test_two_concurrent_copies_of_a_delivery_create_one_invoice(
     tenant: Tenant, secret: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A sender retrying while the first attempt still runs (real threads, real database)."""
-    real_create = webhooks.invoice_create
+    real_create = webhooks.invoice_create_many
 
-    def slow_create(**kwargs: Any) -> Invoice:
+    def slow_create(**kwargs: Any) -> Any:
         # Widen the window: the copy's INSERT of the delivery row arrives while this one is open.
         threading.Event().wait(0.3)
         return real_create(**kwargs)
 
-    monkeypatch.setattr(webhooks, "invoice_create", slow_create)
+    monkeypatch.setattr(webhooks, "invoice_create_many", slow_create)
     body = payload("qbo_bill.json")
     headers = intuit_headers(body, secret)
     barrier = threading.Barrier(2)
