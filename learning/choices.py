@@ -17,7 +17,8 @@ be paid to is deliberately NOT learned: an account that is not on the vendor's r
 identify the vendor, because "a known vendor's invoice, paid to a new account" is exactly how a
 forged invoice looks (DESIGN.md §5 `bank_account_mismatch`; accounts are added only under four
 eyes, vendors.bank_accounts). Its keyed hash and mask are kept on the example's details as
-evidence of what the person saw, and nothing resolves a vendor by payee account.
+evidence of what the person saw; a payee account identifies a vendor only when it is that
+vendor's approved account on record (matching.engine.vendor), never because a person chose.
 """
 
 from __future__ import annotations

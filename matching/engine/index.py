@@ -13,6 +13,11 @@ from matching.engine.lines import LineKeys
 from matching.engine.types import MatchContext, PurchaseOrderRecord, VendorRecord
 from vendors.names import normalize_tax_id
 
+# The status of the one account of a vendor that identifies it (vendor.py): approved under four
+# eyes and what the vendor is paid to now (vendors.bank_accounts). Pending and rejected accounts
+# were never approved; a retired one may since have become someone else's.
+ACCOUNT_IDENTIFIES = "active"
+
 
 @dataclass
 class BatchIndex:
@@ -22,6 +27,9 @@ class BatchIndex:
     by_tax_id: dict[str, VendorRecord] = field(default_factory=dict)
     by_tax_id_alias: dict[str, VendorRecord] = field(default_factory=dict)  # a tax id learned as an alias
     by_name: dict[str, list[VendorRecord]] = field(default_factory=dict)  # normalized name or alias
+    # By keyed hash: the active vendor whose current, approved account it is (vendor.py); an
+    # account two active vendors have is nobody's here.
+    by_account: dict[str, VendorRecord] = field(default_factory=dict)
     fuzzy_choices: list[str] = field(default_factory=list)
     po_by_key: dict[str, PurchaseOrderRecord] = field(default_factory=dict)  # spaces and case ignored
     po_by_id: dict[uuid.UUID, PurchaseOrderRecord] = field(default_factory=dict)  # a PO chosen by hand
@@ -50,4 +58,11 @@ class BatchIndex:
                     if vendor not in bucket:
                         bucket.append(vendor)
         index.fuzzy_choices = sorted(index.by_name)
+        holders: dict[str, set[uuid.UUID]] = {}
+        for vendor in vendors.values():
+            if vendor.is_active:
+                for account in vendor.bank_accounts:
+                    if account.status == ACCOUNT_IDENTIFIES and account.account_hash:
+                        holders.setdefault(account.account_hash, set()).add(vendor.id)
+        index.by_account = {digest: vendors[ids.pop()] for digest, ids in holders.items() if len(ids) == 1}
         return index

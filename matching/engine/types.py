@@ -33,7 +33,10 @@ from core.amount_limits import AmountLimits, amount_limits_default
 # 1.8: a tax id learned from a person's vendor choice identifies the vendor after the tax id on
 #      record and before names; a match whose vendor a learned name or tax id identified (here
 #      or when the invoice came in) names it and who taught it. Payee accounts identify no vendor.
-ENGINE_VERSION = "recon-match/1.8"
+# 1.9: a payee account that is a vendor's active account on record (approved under four eyes, no
+#      other active vendor's) identifies the vendor when no name does exactly, before a fuzzy
+#      name; the reason names the account's mask. An account not on record still identifies nobody.
+ENGINE_VERSION = "recon-match/1.9"
 
 
 @dataclass(frozen=True)

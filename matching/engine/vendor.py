@@ -1,9 +1,15 @@
 """Which vendor sent the invoice: by id, tax id on record, a tax id learned as an alias, exact
-normalized name or alias, then a fuzzy name that must clearly beat every other vendor.
+normalized name or alias, the vendor's bank account on record, then a fuzzy name that must
+clearly beat every other vendor.
 
-Never by the payee account the invoice asks to be paid to: an account that is not on the vendor's
-record identifying the vendor is the forged-account fraud (risk.py's `bank_account_mismatch`),
-so no account is ever learned as an alias (learning.choices).
+A payee account identifies a vendor only when it is the vendor's current account on record
+(`active`: proposed by one person, approved by another, vendors.bank_accounts), held by no other
+active vendor, and only when no name identified a vendor exactly: a scanned invoice whose name the
+reader could not make out still says where it wants to be paid, and paying the vendor's own
+approved account is what the invoice would be paid to anyway. An account that is *not* on the
+vendor's record never identifies anyone: that is the forged-account fraud (risk.py's
+`bank_account_mismatch`), so no payee account is ever learned as an alias (learning.choices),
+and an account a clerk once saw on an invoice stays evidence only.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ FUZZY_MARGIN = 3.0
 @dataclass(frozen=True)
 class VendorResolution:
     vendor: VendorRecord | None
-    method: str  # chosen | id | tax_id | tax_id_alias | name | alias | fuzzy | none
+    method: str  # chosen | id | tax_id | tax_id_alias | name | alias | bank_account | fuzzy | none
     score: float = 0.0
 
     def text(self, invoice: InvoiceRecord, chosen: ChosenByHand | None) -> str:
@@ -35,6 +41,11 @@ class VendorResolution:
             return ""
         if self.method == "chosen" and chosen is not None:
             return f" Vendor {self.vendor.name} chosen by {chosen.chosen_by} on {chosen.chosen_on.isoformat()}."
+        if self.method == "bank_account":
+            mask = next(
+                (a.account_mask for a in self.vendor.bank_accounts if a.account_hash == invoice.payee_account_hash), ""
+            )
+            return f" Vendor {self.vendor.name} recognised by its bank account {mask or '(masked)'} on record."
         alias = learned_alias_of(self.vendor, invoice) if self.method in ("id", "tax_id_alias", "alias") else None
         if alias is None:
             return ""
@@ -61,7 +72,8 @@ def resolve_vendor(
     invoice: InvoiceRecord, index: BatchIndex, settings: MatchSettings, chosen: ChosenByHand | None = None
 ) -> VendorResolution:
     """Chosen by hand → id → tax id on record → tax id alias → exact normalized name or alias →
-    fuzzy above the tenant's threshold. A vendor a person chose for this invoice (`chosen`) wins over every finding.
+    the vendor's active bank account on record (module docstring) → fuzzy above the tenant's
+    threshold. A vendor a person chose for this invoice (`chosen`) wins over every finding.
 
     A fuzzy match counts only when its best vendor beats every other vendor by FUZZY_MARGIN
     points: "Acme Supplies" must not be guessed between "Acme Supply" and "Acme Supplies UK".
@@ -76,13 +88,15 @@ def resolve_vendor(
     if tax_id and tax_id in index.by_tax_id_alias:
         return VendorResolution(index.by_tax_id_alias[tax_id], "tax_id_alias", 100.0)
     name = normalize_vendor_name(invoice.vendor_name_raw)
-    if not name:
-        return VendorResolution(None, "none")
-    exact = index.by_name.get(name, [])
+    exact = index.by_name.get(name, []) if name else []
     if len(exact) == 1:
         method = "name" if exact[0].normalized_name == name else "alias"
         return VendorResolution(exact[0], method, 100.0)
-    if len(exact) > 1 or not index.fuzzy_choices:
+    holder = index.by_account.get(invoice.payee_account_hash) if invoice.payee_account_hash else None
+    # A name several vendors share is settled by the account only when the account is one of theirs.
+    if holder is not None and (not exact or holder.id in {vendor.id for vendor in exact}):
+        return VendorResolution(holder, "bank_account", 100.0)
+    if not name or len(exact) > 1 or not index.fuzzy_choices:
         return VendorResolution(None, "none")
     candidates = process.extract(name, index.fuzzy_choices, scorer=fuzz.WRatio, limit=6)
     best_vendor: VendorRecord | None = None

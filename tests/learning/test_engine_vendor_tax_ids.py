@@ -1,6 +1,7 @@
 """A learned tax id in the pure engine (matching.engine.vendor): it identifies its vendor after a
 tax id on record and before any name; the reason names it and who taught it, also when the door
-already resolved the vendor (method `id`); a payee account on a vendor's record identifies nobody."""
+already resolved the vendor (method `id`); a payee account that is not the vendor's account on
+record identifies nobody (one that is: tests/matching/test_engine_vendor_accounts.py)."""
 
 from __future__ import annotations
 
@@ -59,5 +60,5 @@ def test_resolved_at_the_door_the_reason_still_names_the_learned_alias() -> None
     )  # fmt: skip
 
 
-def test_a_payee_account_identifies_no_vendor() -> None:
-    assert resolved(invoice(name="Zenith Office Trading", payee="hash-acme"), ACME) == ("", "none", "")
+def test_a_payee_account_not_on_the_record_identifies_no_vendor() -> None:
+    assert resolved(invoice(name="Zenith Office Trading", payee="hash-zenith"), ACME) == ("", "none", "")

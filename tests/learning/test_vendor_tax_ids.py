@@ -1,9 +1,10 @@
 """A vendor chosen by hand teaches the tax id on the invoice too (issue #20 item 2), through real
 matching runs: the next invoice carrying that tax id, under another name, resolves to the vendor
 (in the engine, or already at the door) and its reason names the learned tax id and who taught
-it; the payee account is kept on the example as evidence and never identifies the vendor; a
-rejection of an invoice recognised through a learned alias forgets that alias, audited, and only
-that one; a tax id that is another vendor's, or no tax id at all, is not learned."""
+it; the payee account is kept on the example as evidence and, not being on the vendor's record,
+never identifies the vendor; a rejection of an invoice recognised through a learned alias forgets
+that alias, audited, and only that one; a tax id that is another vendor's, or no tax id at all, is
+not learned."""
 
 from __future__ import annotations
 
