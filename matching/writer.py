@@ -170,19 +170,26 @@ def _move(*, run: MatchRun, outcome: MatchOutcome, result_id: uuid.UUID, record:
             "vendor": outcome.vendor_id or record.vendor_id,
             "purchase_order": outcome.purchase_order_id,
         },
+        # Plain JSON values, as the audit log stores them (ids and the confidence as text): the
+        # append then takes the event as it is, without a round trip through the JSON encoder
+        # per invoice (audit.services._json_safe).
         context={
             "match": {
-                "match_result_id": result_id,
-                "run_id": run.pk,
-                "confidence": outcome.confidence,
+                "match_result_id": str(result_id),
+                "run_id": str(run.pk),
+                "confidence": str(outcome.confidence),
                 "breakdown": _breakdown(outcome),
-                "vendor_id": outcome.vendor_id,
-                "purchase_order_id": outcome.purchase_order_id,
+                "vendor_id": _text(outcome.vendor_id),
+                "purchase_order_id": _text(outcome.purchase_order_id),
                 "discrepancies": [{"type": found.type, "severity": found.severity} for found in outcome.discrepancies],
                 "engine_version": outcome.engine_version,
             }
         },
     )
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _matched_lines(record: InvoiceRecord, outcome: MatchOutcome) -> list[tuple[uuid.UUID, uuid.UUID | None]]:

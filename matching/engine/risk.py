@@ -20,6 +20,7 @@ compared by their keyed hash (core.bank_accounts) and shown by their mask only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -152,6 +153,20 @@ def _median(values: Sequence[Decimal]) -> Decimal:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+_LOG_PRECISION = 28
+
+
+@functools.lru_cache(maxsize=65_536)
+def _amount_ln(amount: int) -> Decimal:
+    """ln(amount) to `_LOG_PRECISION` digits, remembered: a vendor's window of totals is judged
+    again for each of its invoices, and `Decimal.ln` was most of the engine's time (27,000 logs
+    of ~0.3 ms for 2,000 invoices, bench_matching). The same value as computed in place: `ln` is
+    correctly rounded (half-even) whatever the context's rounding, and the precision is fixed here."""
+    with localcontext() as context:
+        context.prec = _LOG_PRECISION
+        return Decimal(amount).ln()
+
+
 def robust_z_score(total: int, history: Sequence[int]) -> tuple[Decimal, int]:
     """(z, the median amount) of `total` against `history` (positive amounts in minor units), on natural logs:
     z = 0.6745 · (ln total − median ln) / max(MAD, MAD_FLOOR). Logs because invoice amounts are
@@ -159,11 +174,11 @@ def robust_z_score(total: int, history: Sequence[int]) -> tuple[Decimal, int]:
     median and MAD because one earlier outlier must not widen the band the next is judged by.
     Decimal logs: exact to the context's precision, the same on every machine."""
     with localcontext() as context:
-        context.prec = 28
-        logs = [Decimal(amount).ln() for amount in history]
+        context.prec = _LOG_PRECISION
+        logs = [_amount_ln(amount) for amount in history]
         centre = _median(logs)
         spread = max(_median([abs(value - centre) for value in logs]), MAD_FLOOR)
-        z = _MAD_SCALE * (Decimal(total).ln() - centre) / spread
+        z = _MAD_SCALE * (_amount_ln(total) - centre) / spread
     ordered, middle = sorted(history), len(history) // 2
     median_amount = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) // 2
     return z, median_amount

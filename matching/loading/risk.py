@@ -59,9 +59,15 @@ _HISTORY_SQL = """
 SELECT wanted.vendor_id, first.received_at, recent.created_at, recent.total_amount, recent.currency
 FROM unnest(%(vendor_ids)s::uuid[]) AS wanted(vendor_id)
 LEFT JOIN LATERAL (
-    SELECT min(created_at) AS received_at FROM invoices_invoice
-    WHERE tenant_id = %(tenant_id)s AND vendor_id = wanted.vendor_id AND status = ANY(%(accepted)s::varchar[])
-      AND document_type = %(invoice)s AND created_at < %(newest)s
+    -- OFFSET 0 keeps the planner from turning min() into a walk of the (tenant-blind) created_at
+    -- index from the oldest invoice of the database until one of this vendor's: 14 ms per vendor
+    -- at 10,000 invoices, most of a batch's load (bench_matching), against ~2 ms by the vendor.
+    SELECT min(created_at) AS received_at FROM (
+        SELECT created_at FROM invoices_invoice
+        WHERE tenant_id = %(tenant_id)s AND vendor_id = wanted.vendor_id AND status = ANY(%(accepted)s::varchar[])
+          AND document_type = %(invoice)s AND created_at < %(newest)s
+        OFFSET 0
+    ) AS accepted
 ) AS first ON TRUE
 LEFT JOIN LATERAL (
     SELECT created_at, total_amount, currency FROM invoices_invoice

@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
 from core import locks
 from core.actors import Actor
 from core.exceptions import DomainError
+from core.tenancy.scoping import tenant_rows_update
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import Invoice, InvoiceStatus
 from learning.models import ExampleKind
@@ -151,13 +152,26 @@ def reconciliation_run_for_tenant(*, tenant: Tenant, actor: Actor, limit: int | 
         auto = [_application(proposal) for _, proposal in results if proposal is not None and proposal.auto_apply]
         suggested = [proposal for _, proposal in results if proposal is not None and not proposal.auto_apply]
         unanswered = [payment.id for payment, proposal in results if proposal is None]
-        with transaction.atomic():
-            # Considered now, whatever the outcome: the next run starts with the ones after them.
-            Payment.objects.for_tenant(tenant).filter(pk__in=[payment.id for payment in loaded.payments]).update(
-                reconcile_considered_at=timezone.now()
-            )
+        considered_at = timezone.now()
+        # One pipeline for the run's whole write (see allocations_apply): a statement waits only
+        # where its rows are read.
+        with transaction.atomic(), connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
             applied = allocations_apply(
-                tenant=tenant, applications=auto, actor=actor, allowed_statuses=RECONCILABLE_PAYMENT_STATUSES
+                tenant=tenant,
+                applications=auto,
+                actor=actor,
+                allowed_statuses=RECONCILABLE_PAYMENT_STATUSES,
+                considered_at=considered_at,
+            )
+            # Considered now, whatever the outcome: the next run starts with the ones after them.
+            # The allocated ones were stamped with their new status, in the same UPDATE. After
+            # the allocations, so the run locks invoices before payments, as a clerk's write does.
+            tenant_rows_update(
+                tenant=tenant,
+                model=Payment,
+                fields=(),
+                rows=[(payment.id,) for payment in loaded.payments if payment.id not in applied.statuses],
+                set_all={"reconcile_considered_at": considered_at},
             )
             # A payment refused under the locks (a clerk was faster) keeps what it has.
             suggestions_store(tenant=tenant, suggested=suggested, unanswered=unanswered, actor=actor)

@@ -19,9 +19,10 @@ from django.db.models import Exists, OuterRef
 
 from audit.services import AuditEntry, audit_record_many
 from core.actors import Actor, system_actor
+from core.tenancy.scoping import tenant_rows_insert, tenant_rows_update
 from invoices.models import DocumentType, Invoice
 from payments.models import Payment, PaymentStatus, PaymentSuggestion
-from payments.reconciliation.loading import PAYABLE_STATUSES, RECONCILABLE_PAYMENT_STATUSES, open_balances
+from payments.reconciliation.loading import PAYABLE_STATUSES, RECONCILABLE_PAYMENT_STATUSES, among, open_balances
 from payments.reconciliation.types import Proposal
 from payments.reconciliation.writing import money_label
 from tenants.models import Tenant
@@ -166,20 +167,22 @@ def suggestions_store(
     """Replace the suggestions of these payments, and set their status by compare-and-set.
 
     A payment a clerk allocated meanwhile is no longer unmatched/suggested; the update then
-    skips it and its new suggestion is removed again.
+    skips it and its new suggestion is removed again. Set-based like allocations_apply: one
+    read of the payments' statuses, then one statement per table (ids as one array each).
     """
     touched = [proposal.payment_id for proposal in suggested] + list(unanswered)
-    PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id__in=touched).delete()
-    reconcilable = Payment.objects.for_tenant(tenant).filter(status__in=RECONCILABLE_PAYMENT_STATUSES)
-    was_unmatched = set(
-        reconcilable.filter(pk__in=touched, status=PaymentStatus.UNMATCHED).values_list("id", flat=True)
+    if not touched:
+        return
+    PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id__in=among(touched)).delete()
+    statuses = dict(
+        Payment.objects.for_tenant(tenant)
+        .filter(pk__in=among(touched), status__in=RECONCILABLE_PAYMENT_STATUSES)
+        .values_list("id", "status")
     )
-    was_suggested = set(
-        reconcilable.filter(pk__in=touched, status=PaymentStatus.SUGGESTED).values_list("id", flat=True)
-    )
-    suggested = [proposal for proposal in suggested if proposal.payment_id in was_unmatched | was_suggested]
-    PaymentSuggestion.objects.bulk_create(
-        [
+    suggested = [proposal for proposal in suggested if proposal.payment_id in statuses]
+    tenant_rows_insert(
+        tenant=tenant,
+        rows=[
             PaymentSuggestion(
                 tenant=tenant,
                 payment_id=proposal.payment_id,
@@ -193,12 +196,25 @@ def suggestions_store(
                 vendor_id=proposal.vendor_id,
             )
             for proposal in suggested
-        ]
+        ],
     )
-    newly_suggested = [proposal for proposal in suggested if proposal.payment_id in was_unmatched]
-    no_longer = [payment_id for payment_id in unanswered if payment_id in was_suggested]
-    reconcilable.filter(pk__in=[p.payment_id for p in newly_suggested]).update(status=PaymentStatus.SUGGESTED)
-    reconcilable.filter(pk__in=no_longer).update(status=PaymentStatus.UNMATCHED)
+    newly_suggested = [p for p in suggested if statuses[p.payment_id] == PaymentStatus.UNMATCHED]
+    no_longer = [payment_id for payment_id in unanswered if statuses.get(payment_id) == PaymentStatus.SUGGESTED]
+    # Compare-and-set on the status read above (a clerk may have moved a payment since).
+    tenant_rows_update(
+        tenant=tenant,
+        model=Payment,
+        fields=("status",),
+        rows=[(p.payment_id, PaymentStatus.SUGGESTED) for p in newly_suggested],
+        only_where={"status": PaymentStatus.UNMATCHED},
+    )
+    tenant_rows_update(
+        tenant=tenant,
+        model=Payment,
+        fields=("status",),
+        rows=[(payment_id, PaymentStatus.UNMATCHED) for payment_id in no_longer],
+        only_where={"status": PaymentStatus.SUGGESTED},
+    )
     entries = [
         AuditEntry(
             "payment",
@@ -208,7 +224,7 @@ def suggestions_store(
             {
                 "status": PaymentStatus.SUGGESTED,
                 "tier": proposal.tier,
-                "confidence": proposal.confidence,
+                "confidence": str(proposal.confidence),
                 "reason": proposal.reason,
             },
         )

@@ -8,15 +8,19 @@ audit and outbox events, inside the caller's transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import connection
+
 from audit.services import AuditEntry, audit_record_many, outbox_enqueue_many
 from core.actors import Actor
 from core.exceptions import DomainError, NotFoundError
 from core.money import format_minor
+from core.tenancy.scoping import tenant_rows_insert, tenant_rows_update
 from invoices.lifecycle import InvoiceMove, invoice_transition_many
 from invoices.models import DocumentType, Invoice, InvoiceStatus
 from payments.exceptions import AllocationConflict, AllocationInvalid
@@ -28,7 +32,7 @@ from payments.models import (
     PaymentStatus,
     PaymentSuggestion,
 )
-from payments.reconciliation.loading import PAYABLE_STATUSES, open_balances, paid_by_payment
+from payments.reconciliation.loading import PAYABLE_STATUSES, among, open_balances, paid_by_payment
 from payments.reconciliation.types import ProposedAllocation
 from tenants.models import Tenant
 
@@ -139,7 +143,12 @@ def _check(
 
 
 def allocations_apply(
-    *, tenant: Tenant, applications: Sequence[Application], actor: Actor, allowed_statuses: Collection[str]
+    *,
+    tenant: Tenant,
+    applications: Sequence[Application],
+    actor: Actor,
+    allowed_statuses: Collection[str],
+    considered_at: dt.datetime | None = None,
 ) -> Applied:
     """Check and write allocations for several payments, inside the caller's transaction.
 
@@ -147,17 +156,48 @@ def allocations_apply(
     locks, refuses an application that no longer fits (reported in `refused`, nothing written
     for that payment), writes the rest in bulk, moves the invoices, sets the payments' status,
     drops their suggestions, and writes audit and outbox events.
+
+    Set-based, as matching's write (matching.writer): a fixed number of statements whatever the
+    number of payments, each table's rows as one parameter, and pipelined
+    (`connection.pipelined()`): the reads under the locks wait for their rows, the writes are
+    sent without waiting, so PostgreSQL inserts and updates while Python builds the next rows.
+    A database error (the allocation trigger, the second line behind `_check`) surfaces at the
+    end of the block and rolls back the caller's transaction, as it did unpipelined.
+
+    `considered_at` (a run's): set as the allocated payments' `reconcile_considered_at` with
+    their status, in the same UPDATE (one new version of each payment row, not two).
     """
     applied = Applied()
     if not applications:
         return applied
+    with connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
+        _apply(
+            tenant=tenant,
+            applications=applications,
+            actor=actor,
+            allowed_statuses=allowed_statuses,
+            considered_at=considered_at,
+            applied=applied,
+        )
+    return applied
+
+
+def _apply(
+    *,
+    tenant: Tenant,
+    applications: Sequence[Application],
+    actor: Actor,
+    allowed_statuses: Collection[str],
+    considered_at: dt.datetime | None,
+    applied: Applied,
+) -> None:
     invoice_ids = sorted({allocation.invoice_id for app in applications for allocation in app.allocations})
     payment_ids = sorted({app.payment_id for app in applications})
     invoices = {
         invoice.pk: invoice
         for invoice in Invoice.objects.for_tenant(tenant)
         .select_for_update(no_key=True)
-        .filter(pk__in=invoice_ids)
+        .filter(pk__in=among(invoice_ids))
         .order_by("pk")
         .only(
             "id",
@@ -175,8 +215,9 @@ def allocations_apply(
         payment.pk: payment
         for payment in Payment.objects.for_tenant(tenant)
         .select_for_update(no_key=True)
-        .filter(pk__in=payment_ids)
+        .filter(pk__in=among(payment_ids))
         .order_by("pk")
+        .only("id", "tenant_id", "direction", "status", "amount", "currency")
     }
     balances = open_balances(tenant=tenant, invoices=list(invoices.values()))
     paid = paid_by_payment(tenant=tenant, payment_ids=payment_ids)
@@ -221,47 +262,29 @@ def allocations_apply(
             invoices[allocation.invoice_id].vendor_id for allocation in application.allocations
         }
     if not rows:
-        return applied
-    PaymentAllocation.objects.bulk_create(rows)
-
-    paid_with: dict[uuid.UUID, list[str]] = {}
-    for row in rows:
-        paid_with.setdefault(row.invoice_id, []).append(str(row.payment_id))
-    moves = []
-    for invoice_id, payers in paid_with.items():
-        invoice = invoices[invoice_id]
-        target = InvoiceStatus.RECONCILED if balances[invoice_id] <= 0 else InvoiceStatus.PARTIALLY_PAID
-        if target != invoice.status:
-            payer_list = ", ".join(sorted(set(payers)))
-            moves.append(
-                InvoiceMove(
-                    invoice_id=invoice_id,
-                    to_status=target,
-                    reason=PAID_REASON.format(
-                        payment_ids=payer_list, balance=money_label(balances[invoice_id], invoice.currency)
-                    ),
-                    expected_status=invoice.status,
-                    context={"payment_ids": sorted(set(payers)), "open_balance": balances[invoice_id]},
-                )
-            )
-            applied.invoice_moves[invoice_id] = target
+        return
+    # The moves first: their read of the locked invoices is the write's last wait; from there on
+    # every statement is sent while Python builds the next.
+    moves = _invoice_moves(rows=rows, invoices=invoices, balances=balances, applied=applied)
     for result in invoice_transition_many(tenant=tenant, moves=moves, actor=actor):
         if not result.ok:
             assert result.error is not None
             raise result.error  # the rows are locked: only a bug gets here; roll everything back
+    tenant_rows_insert(tenant=tenant, rows=rows)
 
     entries, events = [], []
-    by_status: dict[str, list[uuid.UUID]] = {}
     for payment_id, written in applied.allocations.items():
         payment = payments[payment_id]
         status = payment_status_for(payment, paid.get(payment_id, 0))
         applied.statuses[payment_id] = status
-        by_status.setdefault(status, []).append(payment_id)
+        # Plain JSON values already (ids and the confidence as the audit log stores them), so
+        # the audit append need not round-trip each event through the JSON encoder.
         allocations = [
-            {"allocation_id": row.pk, "invoice_id": row.invoice_id, "amount": row.amount, "kind": row.kind}
+            {"allocation_id": str(row.pk), "invoice_id": str(row.invoice_id), "amount": row.amount, "kind": row.kind}
             for row in written
         ]
         first = written[0]
+        confidence = None if first.confidence is None else str(first.confidence)
         entries.append(
             AuditEntry(
                 "payment",
@@ -271,7 +294,7 @@ def allocations_apply(
                 {
                     "status": status,
                     "tier": first.tier,
-                    "confidence": first.confidence,
+                    "confidence": confidence,
                     "explanation": first.explanation,
                     "allocations": allocations,
                 },
@@ -281,20 +304,57 @@ def allocations_apply(
             (
                 PAYMENT_RECONCILED_EVENT,
                 {
-                    "payment_id": payment_id,
+                    "payment_id": str(payment_id),
                     "status": status,
                     "amount": payment.amount,
                     "currency": payment.currency,
                     "tier": first.tier,
-                    "confidence": first.confidence,
+                    "confidence": confidence,
                     "allocations": allocations,
                     "actor": {"kind": actor.kind, "id": actor.id},
                 },
             )
         )
-    for status, ids in by_status.items():
-        Payment.objects.for_tenant(tenant).filter(pk__in=ids).update(status=status)
-    PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id__in=list(applied.allocations)).delete()
+    tenant_rows_update(
+        tenant=tenant,
+        model=Payment,
+        fields=("status",),
+        rows=[(payment_id, status) for payment_id, status in applied.statuses.items()],
+        set_all={"reconcile_considered_at": considered_at} if considered_at else None,
+    )
+    PaymentSuggestion.objects.for_tenant(tenant).filter(payment_id__in=among(list(applied.allocations))).delete()
     audit_record_many(tenant=tenant, actor=actor, entries=entries)
     outbox_enqueue_many(tenant=tenant, events=events)
-    return applied
+
+
+def _invoice_moves(
+    *,
+    rows: Sequence[PaymentAllocation],
+    invoices: dict[uuid.UUID, Invoice],
+    balances: dict[uuid.UUID, int],
+    applied: Applied,
+) -> list[InvoiceMove]:
+    """approved → partially_paid → reconciled for the invoices these allocations pay."""
+    paid_with: dict[uuid.UUID, list[str]] = {}
+    for row in rows:
+        paid_with.setdefault(row.invoice_id, []).append(str(row.payment_id))
+    moves = []
+    for invoice_id, payers in paid_with.items():
+        invoice = invoices[invoice_id]
+        target = InvoiceStatus.RECONCILED if balances[invoice_id] <= 0 else InvoiceStatus.PARTIALLY_PAID
+        if target != invoice.status:
+            payer_list = sorted(set(payers))
+            moves.append(
+                InvoiceMove(
+                    invoice_id=invoice_id,
+                    to_status=target,
+                    reason=PAID_REASON.format(
+                        payment_ids=", ".join(payer_list),
+                        balance=money_label(balances[invoice_id], invoice.currency),
+                    ),
+                    expected_status=invoice.status,
+                    context={"payment_ids": payer_list, "open_balance": balances[invoice_id]},
+                )
+            )
+            applied.invoice_moves[invoice_id] = target
+    return moves

@@ -21,6 +21,7 @@ FIGURES = (
     r"load +\d+ +\d+ +\d+",
     r"SQL queries per batch: min \d+, max \d+",
     r"Peak RSS: [\d.]+ MB",
+    r"CPU: this process [\d.]+ s, database server ([\d.]+ s|not measured)",
 )
 
 

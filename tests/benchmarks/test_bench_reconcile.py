@@ -21,6 +21,7 @@ FIGURES = (
     r"Per run \(ms\): p50 \d+, p99 \d+, max \d+",
     r"SQL queries per run: min \d+, max \d+",
     r"Peak RSS: [\d.]+ MB",
+    r"CPU: this process [\d.]+ s, database server ([\d.]+ s|not measured)",
 )
 
 

@@ -3,7 +3,8 @@
 Builds a synthetic tenant, then matches all of its invoices through the real code path
 (`matching_drain_tenant`: tenant lock, bulk load, engine, bulk write of results, discrepancies,
 transitions, hash-chained audit events and outbox events, one transaction per batch) and prints
-throughput, per-batch latency (from the `MatchRun` rows), queries per batch and peak memory.
+throughput, per-batch latency (from the `MatchRun` rows), queries per batch, peak memory and CPU
+time (its own and the database server's, benchmarks.measures.CpuClock).
 Exits non-zero if a run failed or an invoice is still in `received` at the end.
 
 Where it runs. On the configured database (it prints which), in a fresh tenant with a unique
@@ -36,7 +37,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from benchmarks.fixtures import CLEAN, FAULT_SHARES, FIXTURE_MODELS, FixtureBuilder
-from benchmarks.measures import peak_rss_mb, percentile
+from benchmarks.measures import CpuClock, peak_rss_mb, percentile
 from benchmarks.scratch import bench_tenant_deactivate, database_describe, fixture_tables_analyze
 from core.actors import system_actor
 from invoices.models import Invoice, InvoiceStatus
@@ -98,6 +99,7 @@ class Command(BaseCommand):
         )
         tenant = fixture.tenant
         limit = tenant_settings_get(tenant=tenant).max_invoices_per_run
+        clock = CpuClock()
         started = time.perf_counter()
         matching_drain_tenant(
             tenant=tenant,
@@ -108,7 +110,9 @@ class Command(BaseCommand):
             max_batches=math.ceil(invoices / limit) + 1,
         )
         wall = time.perf_counter() - started
+        cpu = clock.describe()
         self._report(fixture=fixture, wall=wall, limit=limit)
+        self.stdout.write(cpu)
 
         if not options["keep"]:
             bench_tenant_deactivate(tenant=tenant, actor=BENCH_ACTOR)

@@ -4,6 +4,7 @@ How fast payment reconciliation runs. Builds a synthetic tenant, then reconciles
 debit payments through the real service (`reconciliation_run_for_tenant`: tenant lock, bulk load,
 pure engine, checked allocations under row locks, invoice transitions, audit and outbox), run
 after run until a run allocates nothing more, and prints wall time, payments/s, per-run p50/p99,
+CPU time (its own and the database server's, see benchmarks.measures.CpuClock),
 queries per run, peak RSS and the tier mix of what was allocated or suggested.
 
 `--single-vendor-invoices K` times one payment against a vendor with K open invoices instead
@@ -60,7 +61,7 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from benchmarks.measures import peak_rss_mb, percentile
+from benchmarks.measures import CpuClock, peak_rss_mb, percentile
 from benchmarks.scratch import bench_tenant_deactivate, database_describe, fixture_tables_analyze
 from core.actors import system_actor
 from invoices.models import Invoice, InvoiceStatus
@@ -264,8 +265,11 @@ class Command(BaseCommand):
         if planted:
             self._time_engine(fixture.tenant)
         per_run = options["per_run"] or None
+        clock = CpuClock()
         reports, queries, wall = self._reconcile(fixture.tenant, per_run=per_run, progress=self.stdout.write)
+        cpu = clock.describe()
         self._report(fixture=fixture, reports=reports, queries=queries, wall=wall)
+        self.stdout.write(cpu)
         if planted:
             self._report_subset(fixture.tenant, planted=planted, wall=wall)
         bench_tenant_deactivate(tenant=fixture.tenant, actor=BENCH_ACTOR)
