@@ -9,7 +9,6 @@ shipping = ChargeTotalAmount − AllowanceTotalAmount (when ≥ 0), total = Paya
 from __future__ import annotations
 
 import io
-import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -549,11 +548,10 @@ def test_an_xml_bomb_is_refused_fast_and_writes_nothing(
     api: APIClient, document_counts: Callable[[], dict[str, int]]
 ) -> None:
     before = document_counts()
-    started = time.perf_counter()
     response = upload(api, billion_laughs())  # 10⁹ "lol"s if anything expanded it
-    elapsed = time.perf_counter() - started
+    # Refused for its DOCTYPE, before any entity is expanded (no time limit: a busy machine
+    # would make one flaky, and an expansion would not finish at all).
     assert refusal(response)["message"] == xml_reading.XML_DOCTYPE_REFUSED
-    assert elapsed < 0.5, f"took {elapsed:.2f} s"
     assert document_counts() == before
 
 

@@ -190,13 +190,12 @@ def test_a_long_remittance_is_scanned_in_time_linear_in_its_words(filler: str) -
     words = 20_000
     text = "X " + " ".join([filler] * words) + f" FV/{TAG}/09/2026"
     before = reference_key.cache_info()
-    started = time.perf_counter()
     found = index.references_in("EUR", text)
-    elapsed = time.perf_counter() - started
     after = reference_key.cache_info()
     assert found == [reference_key(normalize_invoice_number(f"FV/{TAG}/09/2026"))]
+    # Linear, counted rather than timed (a busy machine makes any time limit flaky): the keys
+    # looked at grow with the words, by a bounded number per word.
     assert (after.hits + after.misses) - (before.hits + before.misses) < 60 * (words + 10)
-    assert elapsed < 2
 
 
 def test_numbers_printed_in_groups_are_still_found_whatever_the_length() -> None:
@@ -316,10 +315,9 @@ def test_subset_sum_gives_up_within_its_budget_on_an_adversarial_set() -> None:
     Sets of up to four are ruled out exactly; five and six only depth-first, within its budget.
     """
     amounts = [1_000 + 2 * index for index in range(60)]
-    started = time.perf_counter()
     search = subset_sum(amounts, 30_001, min_size=2, max_size=6, budget=20_000, dfs_budget=20_000)
     assert search.gave_up and search.solutions == ()
-    assert time.perf_counter() - started < 1
+    assert search.steps <= 20_000 + 20_000  # bounded by its budgets: counted, not timed
     exact = subset_sum(amounts, 30_001, min_size=2, max_size=4, budget=20_000)
     assert not exact.gave_up and exact.solutions == ()
 
