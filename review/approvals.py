@@ -82,12 +82,14 @@ class StepState:
 
     @property
     def label(self) -> str:
-        """ "Any of anna, bob", "All of anna, bob", "Any approver", "Every approver"."""
-        if self.named:
-            names = ", ".join(_username(user) for user in self.named)
-            return f"{'Any' if self.mode == ApprovalMode.ANY else 'All'} of {names}"
-        role = _role_label(self.role).lower()
-        return f"{'Any' if self.mode == ApprovalMode.ANY else 'Every'} {role}"
+        return step_label(mode=self.mode, role=self.role, names=[_username(user) for user in self.named])
+
+
+def step_label(*, mode: str, role: str, names: list[str]) -> str:
+    """How a step reads: "Any of anna, bob", "All of anna, bob", "Any approver", "Every approver"."""
+    if names:
+        return f"{'Any' if mode == ApprovalMode.ANY else 'All'} of {', '.join(names)}"
+    return f"{'Any' if mode == ApprovalMode.ANY else 'Every'} {_role_label(role).lower()}"
 
 
 def _role_label(role: str) -> str:
