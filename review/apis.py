@@ -408,8 +408,9 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
 
         When the tenant's approval policy gives it a chain, this approves the current step as the
         caller (a user; a delegate for the member the step waits for): the invoice stays in review
-        until the last step, and `approval` shows the chain. 403 permission_denied for whoever
-        entered or last changed it (segregation of duties), approved a step already, or is not
+        until the last step, and `approval` shows the chain. 403 permission_denied, the message
+        saying why, for whoever entered or last changed it or proposed or approved its vendor's
+        active or pending bank account (segregation of duties), approved a step already, or is not
         named by the step."""
         return self._review(request, "approve")
 

@@ -1,7 +1,7 @@
 """Approval policy and delegations API (review.approval_policies writes, audited).
 
-Rules (`/api/approval-rules`): list, read, add at the end, remove, move up: what Settings →
-Approvals does. Any member reads the policy (an approver sees which chains exist); changes are
+Rules (`/api/approval-rules`): list, read, add at the end, edit in place (PUT, PATCH), remove,
+move up: what Settings → Approvals does. Any member reads the policy (an approver sees which chains exist); changes are
 for an administrator signed in or an API key (keys are minted by administrators), checked after
 the rule is found, so another tenant's rule is a 404 whoever asks. Amounts are decimal strings
 in the rule's currency's major units.
@@ -36,9 +36,11 @@ from review.approval_policies import (
     approval_rule_create,
     approval_rule_delete,
     approval_rule_move_up,
+    approval_rule_update,
     approval_rules_list,
     delegation_create,
     delegation_revoke,
+    rule_spec_of,
 )
 from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule
 from review.people import active_membership
@@ -248,12 +250,23 @@ class ApprovalRuleInputSerializer(serializers.Serializer):
     steps = ApprovalStepSerializer(many=True, min_length=1, max_length=10)
 
 
+class ApprovalRuleUpdateSerializer(ApprovalRuleInputSerializer):
+    position = serializers.IntegerField(
+        required=False, min_value=1, help_text="Where the rule stands in the order (1: tried first); absent: stays."
+    )
+
+
 class ApprovalRuleMoveInputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
 
 
 # The service names the web form's fields; the API's are these.
 _RULE_FIELDS = {"vendor": "vendor_id"}
+
+
+def _api_fields(exc: DocumentInvalid) -> DocumentInvalid:
+    details = {_RULE_FIELDS.get(key, key): found for key, found in exc.details.items()}
+    return DocumentInvalid(exc.message, details=details)
 
 
 def _minor_or_refusal(value: Any, currency: str, field: str) -> int | None:
@@ -263,6 +276,42 @@ def _minor_or_refusal(value: Any, currency: str, field: str) -> int | None:
         return to_minor(value, currency)
     except MoneyError as exc:
         raise DocumentInvalid(str(exc), details={field: [str(exc)]}) from exc
+
+
+def _spec_of(data: dict[str, Any], *, base: RuleSpec | None) -> RuleSpec:
+    """The rule a request asks for: every field from `data` (create, PUT), or those `data` gives over
+    `base`, the rule as it is (PATCH). Amounts are major units of the rule's currency (the new one
+    when `currency` is given: an amount kept from before is read again in it)."""
+    given = dict(data)
+    currency = given.get("currency", base.currency if base else "")
+    amounts: dict[str, int | None] = {}
+    for name in ("amount_from", "amount_below"):
+        if name in given:
+            typed = given[name]
+        else:
+            kept = getattr(base, name) if base else None
+            typed = format_minor(kept, base.currency) if kept is not None and base and base.currency else None
+        if typed is not None and not currency:
+            raise DocumentInvalid(BAND_NEEDS_CURRENCY, details={"currency": [BAND_NEEDS_CURRENCY]})
+        amounts[name] = _minor_or_refusal(typed, currency, name) if currency else None
+    if "steps" in given:
+        steps = [StepSpec(role=step["role"], user_ids=step["user_ids"], mode=step["mode"]) for step in given["steps"]]
+    else:
+        steps = list(base.steps) if base else []
+    kept_fields = ("name", "vendor_id", "vendor_category", "cost_centre", "min_severity", "escalate_after_days")
+    fields = {name: given[name] if name in given else getattr(base, name, None) for name in kept_fields}
+    return RuleSpec(
+        name=fields["name"] or "",
+        steps=steps,
+        currency=currency,
+        amount_from=amounts["amount_from"],
+        amount_below=amounts["amount_below"],
+        vendor_id=fields["vendor_id"],
+        vendor_category=fields["vendor_category"] or "",
+        cost_centre=fields["cost_centre"] or "",
+        min_severity=fields["min_severity"] or "",
+        escalate_after_days=fields["escalate_after_days"],
+    )
 
 
 class ApprovalRuleViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -295,28 +344,57 @@ class ApprovalRuleViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.Retrieve
         self._administrator_only()
         incoming = ApprovalRuleInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
-        currency = data["currency"]
-        if not currency and (data["amount_from"] is not None or data["amount_below"] is not None):
-            raise DocumentInvalid(BAND_NEEDS_CURRENCY, details={"currency": [BAND_NEEDS_CURRENCY]})
-        spec = RuleSpec(
-            name=data["name"],
-            steps=[StepSpec(role=step["role"], user_ids=step["user_ids"], mode=step["mode"]) for step in data["steps"]],
-            currency=currency,
-            amount_from=_minor_or_refusal(data["amount_from"], currency, "amount_from"),
-            amount_below=_minor_or_refusal(data["amount_below"], currency, "amount_below"),
-            vendor_id=data["vendor_id"],
-            vendor_category=data["vendor_category"],
-            cost_centre=data["cost_centre"],
-            min_severity=data["min_severity"],
-            escalate_after_days=data["escalate_after_days"],
-        )
+        spec = _spec_of(incoming.validated_data, base=None)
         try:
             rule = approval_rule_create(tenant=self.tenant, actor=self.actor, spec=spec)
         except DocumentInvalid as exc:
-            details = {_RULE_FIELDS.get(key, key): messages for key, messages in exc.details.items()}
-            raise DocumentInvalid(exc.message, details=details) from exc
+            raise _api_fields(exc) from exc
         return Response(ApprovalRuleOutputSerializer(self.get_queryset().get(pk=rule.pk)).data, status=201)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        rule = self.get_object()  # another tenant's rule is a 404, whoever asks
+        self._administrator_only()
+        incoming = ApprovalRuleUpdateSerializer(data=request.data, partial=partial)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        spec = _spec_of(data, base=rule_spec_of(rule))
+        try:
+            approval_rule_update(
+                tenant=self.tenant, actor=self.actor, rule_id=rule.pk, spec=spec, place=data.get("position")
+            )
+        except DocumentInvalid as exc:
+            raise _api_fields(exc) from exc
+        return Response(ApprovalRuleOutputSerializer(self.get_queryset().get(pk=rule.pk)).data)
+
+    @extend_schema(
+        request=ApprovalRuleUpdateSerializer,
+        responses={
+            200: ApprovalRuleOutputSerializer,
+            404: error_response("No rule of yours with this id (another tenant's: the same)."),
+        },
+        description=(
+            "Replace a rule's fields and chain (audited with the rule before and after), validated as on create; "
+            "`position` (optional, 1 = tried first) moves it in the order. Invoices already in its chain (a step "
+            "approved) keep the chain they started with; the edit decides chains that start afterwards."
+        ),
+    )
+    def update(self, request: Request, pk: str) -> Response:
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        request=ApprovalRuleUpdateSerializer(partial=True),
+        responses={
+            200: ApprovalRuleOutputSerializer,
+            404: error_response("No rule of yours with this id (another tenant's: the same)."),
+        },
+        description=(
+            "Change some of a rule's fields (the others keep their values; `steps`, when given, replaces the "
+            "chain; amounts are read in the rule's currency, or the new one when `currency` is given), validated "
+            "and audited as PUT. Invoices already in its chain keep the chain they started with."
+        ),
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._update(request, partial=True)
 
     @extend_schema(
         responses={204: None, 404: error_response("No rule of yours with this id.")},

@@ -1,5 +1,5 @@
 """Writes of the approval policy and of delegations (review.approvals reads them), each audited in
-its own transaction: an administrator's rules (added, removed, moved up), a member's delegation
+its own transaction: an administrator's rules (added, edited in place, removed, moved up), a member's delegation
 of their approvals to another member for a date range (given, revoked)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -16,7 +17,16 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.actors import Actor
 from core.exceptions import DocumentInvalid, NotFoundError
-from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule, ApprovalStep, ApprovalStepUser
+from invoices.models import InvoiceStatus
+from review.approvals import rule_snapshot, step_label
+from review.models import (
+    ApprovalDelegation,
+    ApprovalMode,
+    ApprovalRule,
+    ApprovalStep,
+    ApprovalStepUser,
+    InvoiceApproval,
+)
 from review.people import active_membership
 from tenants.models import Role, Tenant
 from vendors.models import Vendor
@@ -31,6 +41,7 @@ STEP_ROLE_OR_USERS = "Step {position}: choose a role or users, not both."
 UNKNOWN_VENDOR = "Not one of your vendors."
 TOO_LONG = "At most {limit} characters."
 RULE_NOT_FOUND = "No approval rule with this id."
+POSITION_OUT_OF_RANGE = "Choose a place from 1 to {count}: the policy has {count} rules."
 DELEGATION_DATES = "The last day cannot be before the first."
 DELEGATION_PAST = "A delegation cannot end in the past."
 DELEGATION_TO_ONESELF = "Choose another member: you cannot delegate to yourself."
@@ -95,66 +106,75 @@ def _rule_refusals(*, tenant: Tenant, spec: RuleSpec) -> dict[str, list[str]]:
 
 
 def _rule_snapshot(rule: ApprovalRule) -> dict[str, Any]:
-    return {
-        "name": rule.name,
-        "position": rule.position,
-        "currency": rule.currency,
-        "amount_from": rule.amount_from,
-        "amount_below": rule.amount_below,
-        "vendor_id": str(rule.vendor_id) if rule.vendor_id else None,
-        "vendor_category": rule.vendor_category,
-        "cost_centre": rule.cost_centre,
-        "min_severity": rule.min_severity,
-        "escalate_after_days": rule.escalate_after_days,
-        "steps": [
-            {
-                "position": step.position,
-                "role": step.role,
-                "mode": step.mode,
-                "users": sorted(str(entry.user_id) for entry in step.named_users.all()),
-            }
-            for step in rule.steps.all()
-        ],
-    }
+    """What a rule's audit event records: the rule (review.approvals.rule_snapshot, ids) with its
+    vendor's name and its chain as the settings page reads it, so the trail reads without ids."""
+    snapshot = rule_snapshot(rule)
+    user_ids = {int(user_id) for step in snapshot["steps"] for user_id in step["users"]}
+    names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username")) if user_ids else {}
+    chain = [
+        step_label(mode=step["mode"], role=step["role"], names=sorted(names.get(int(u), u) for u in step["users"]))
+        for step in snapshot["steps"]
+    ]
+    vendor = Vendor.objects.for_tenant(rule.tenant_id).filter(pk=rule.vendor_id).first() if rule.vendor_id else None
+    steps = "; ".join(f"{number}. {label}" for number, label in enumerate(chain, start=1))
+    return snapshot | {"vendor": vendor.name if vendor else "", "chain": steps}
 
 
-def approval_rule_create(*, tenant: Tenant, actor: Actor, spec: RuleSpec) -> ApprovalRule:
-    """Add a rule at the end of the policy (the last one tried), with its steps, audited."""
-    refusals = _rule_refusals(tenant=tenant, spec=spec)
+def _step_users(*, tenant: Tenant, spec: RuleSpec, refusals: dict[str, list[str]]) -> list[list[Any]]:
+    """The users each step names, each an active member (else a refusal of `steps`)."""
     users = []
     for step in spec.steps:
         try:
             users.append([active_membership(tenant, user_id, field="steps").user for user_id in step.user_ids])
         except DocumentInvalid as exc:
             refusals.setdefault("steps", []).extend(exc.details.get("steps", []))
+            users.append([])
+    return users
+
+
+def _refused(refusals: dict[str, list[str]]) -> DocumentInvalid:
+    return DocumentInvalid(" ".join(m for messages in refusals.values() for m in messages), details=refusals)
+
+
+def _steps_write(*, tenant: Tenant, rule: ApprovalRule, spec: RuleSpec, users: list[list[Any]]) -> None:
+    for position, (step_spec, step_users) in enumerate(zip(spec.steps, users, strict=True), start=1):
+        approval_step = ApprovalStep.objects.create(
+            tenant=tenant, rule=rule, position=position, role=step_spec.role, mode=step_spec.mode
+        )
+        ApprovalStepUser.objects.bulk_create(
+            ApprovalStepUser(tenant=tenant, step=approval_step, user=user) for user in step_users
+        )
+
+
+def _criteria(spec: RuleSpec) -> dict[str, Any]:
+    """The rule's fields as a spec gives them, normalized as they are kept."""
+    return {
+        "name": spec.name.strip(),
+        "currency": spec.currency.upper(),
+        "amount_from": spec.amount_from,
+        "amount_below": spec.amount_below,
+        "vendor_id": spec.vendor_id or None,
+        "vendor_category": " ".join(spec.vendor_category.split()),
+        "cost_centre": spec.cost_centre.strip(),
+        "min_severity": spec.min_severity,
+        "escalate_after_days": spec.escalate_after_days,
+    }
+
+
+def approval_rule_create(*, tenant: Tenant, actor: Actor, spec: RuleSpec) -> ApprovalRule:
+    """Add a rule at the end of the policy (the last one tried), with its steps, audited."""
+    refusals = _rule_refusals(tenant=tenant, spec=spec)
+    users = _step_users(tenant=tenant, spec=spec, refusals=refusals)
     if refusals:
-        raise DocumentInvalid(" ".join(m for messages in refusals.values() for m in messages), details=refusals)
+        raise _refused(refusals)
     with transaction.atomic():
         # The rules locked: two administrators adding at once queue up for the next position.
         positions = (
             ApprovalRule.objects.for_tenant(tenant).select_for_update(no_key=True).values_list("position", flat=True)
         )
         last = max(positions, default=0)
-        rule = ApprovalRule.objects.create(
-            tenant=tenant,
-            position=last + 1,
-            name=spec.name.strip(),
-            currency=spec.currency.upper(),
-            amount_from=spec.amount_from,
-            amount_below=spec.amount_below,
-            vendor_id=spec.vendor_id or None,
-            vendor_category=" ".join(spec.vendor_category.split()),
-            cost_centre=spec.cost_centre.strip(),
-            min_severity=spec.min_severity,
-            escalate_after_days=spec.escalate_after_days,
-        )
-        for position, (step_spec, step_users) in enumerate(zip(spec.steps, users, strict=True), start=1):
-            approval_step = ApprovalStep.objects.create(
-                tenant=tenant, rule=rule, position=position, role=step_spec.role, mode=step_spec.mode
-            )
-            ApprovalStepUser.objects.bulk_create(
-                ApprovalStepUser(tenant=tenant, step=approval_step, user=user) for user in step_users
-            )
+        rule = ApprovalRule.objects.create(tenant=tenant, position=last + 1, **_criteria(spec))
+        _steps_write(tenant=tenant, rule=rule, spec=spec, users=users)
         audit_record(
             tenant=tenant,
             actor=actor,
@@ -164,6 +184,102 @@ def approval_rule_create(*, tenant: Tenant, actor: Actor, spec: RuleSpec) -> App
             after=_rule_snapshot(rule),
         )
     return rule
+
+
+def rule_spec_of(rule: ApprovalRule) -> RuleSpec:
+    """A rule as a spec (what an edit starts from: the API's PATCH, the settings page's form)."""
+    return RuleSpec(
+        name=rule.name,
+        steps=[
+            StepSpec(role=step.role, user_ids=[entry.user_id for entry in step.named_users.all()], mode=step.mode)
+            for step in rule.steps.all().order_by("position")
+        ],
+        currency=rule.currency,
+        amount_from=rule.amount_from,
+        amount_below=rule.amount_below,
+        vendor_id=rule.vendor_id,
+        vendor_category=rule.vendor_category,
+        cost_centre=rule.cost_centre,
+        min_severity=rule.min_severity,
+        escalate_after_days=rule.escalate_after_days,
+    )
+
+
+def _reorder(*, tenant: Tenant, rules: list[ApprovalRule], rule: ApprovalRule, place: int) -> None:
+    """Put `rule` at `place` (1-based) of the policy's order; the others keep theirs around it."""
+    order = [other for other in rules if other.pk != rule.pk]
+    order.insert(place - 1, rule)
+    targets = sorted(other.position for other in rules)
+    moved = [(other, target) for other, target in zip(order, targets, strict=True) if other.position != target]
+    # Through free positions: (tenant, position) is unique at every statement.
+    free = max(targets, default=0) + 1
+    scoped = ApprovalRule.objects.for_tenant(tenant)
+    for offset, (other, _) in enumerate(moved):
+        scoped.filter(pk=other.pk).update(position=free + offset)
+    for other, target in moved:
+        scoped.filter(pk=other.pk).update(position=target)
+        other.position = target
+
+
+def approval_rule_update(
+    *, tenant: Tenant, actor: Actor, rule_id: Any, spec: RuleSpec, place: int | None = None
+) -> ApprovalRule:
+    """Edit a rule in place: its criteria, its chain of steps and (`place`, 1-based) where it stands
+    in the policy's order, validated as on create (each refusal names its field, nothing is
+    written), audited "updated" with the rule before and after. Another tenant's rule: not found.
+
+    Invoices already in the rule's chain (a step approved in their current review round) keep the
+    chain they started with (review.approvals keeps each step approval's rule snapshot); the
+    edited rule decides the chains that start after it. An edit that changes nothing records
+    nothing."""
+    refusals = _rule_refusals(tenant=tenant, spec=spec)
+    users = _step_users(tenant=tenant, spec=spec, refusals=refusals)
+    with transaction.atomic():
+        rules = list(ApprovalRule.objects.for_tenant(tenant).select_for_update(no_key=True).order_by("position", "id"))
+        rule = next((candidate for candidate in rules if str(candidate.pk) == str(rule_id)), None)
+        if rule is None:
+            raise NotFoundError(RULE_NOT_FOUND)
+        if place is not None and not 1 <= place <= len(rules):
+            refusals["position"] = [POSITION_OUT_OF_RANGE.format(count=len(rules))]
+        if refusals:
+            raise _refused(refusals)
+        before = _rule_snapshot(rule)
+        for name, value in _criteria(spec).items():
+            setattr(rule, name, value)
+        rule.save()
+        if [(s.role, s.mode, sorted(s.user_ids)) for s in spec.steps] != [
+            (s.role, s.mode, sorted(s.user_ids)) for s in rule_spec_of(rule).steps
+        ]:
+            ApprovalStep.objects.for_tenant(tenant).filter(rule=rule).delete()
+            _steps_write(tenant=tenant, rule=rule, spec=spec, users=users)
+        if place is not None and rules.index(rule) != place - 1:
+            _reorder(tenant=tenant, rules=rules, rule=rule, place=place)
+        rule.refresh_from_db()
+        after = _rule_snapshot(rule)
+        if after != before:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                entity_type="approval_rule",
+                entity_id=rule.pk,
+                action="updated",
+                before=before,
+                after=after,
+            )
+    return rule
+
+
+def invoices_mid_chain(*, tenant: Tenant, rule: ApprovalRule) -> int:
+    """How many invoices in review have a step of this rule's chain approved: those keep the chain
+    they started with when the rule is edited (what the edit page says)."""
+    return (
+        InvoiceApproval.objects.for_tenant(tenant)
+        .filter(rule=rule, invoice__status=InvoiceStatus.PENDING_REVIEW)
+        .order_by()
+        .values("invoice_id")
+        .distinct()
+        .count()
+    )
 
 
 def _rule_locked(tenant: Tenant, rule_id: Any) -> ApprovalRule:

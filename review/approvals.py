@@ -12,8 +12,13 @@ current step, and the step approvals that lead to `approved`.
   they act for); the approval that completes the last step is the transition to `approved`
   through the one transition function, its audit event carrying the same names. Until then the
   invoice stays in review.
-- Segregation of duties: `invoice_approval_excluded_users` lists who may not approve an invoice
-  (who entered or last edited it); a person approves at most one step of a chain.
+- Segregation of duties (review.segregation): who entered or last edited the invoice, or changed
+  its vendor's bank details, may not approve it, and is told why; a person approves at most one
+  step of a chain.
+- An invoice already in a chain (a step approved in this review round) keeps the chain it started
+  with: each step approval keeps the rule as it was (`InvoiceApproval.rule_snapshot`), so an
+  administrator editing the rule (review.approval_policies) changes the chains of the invoices
+  that start after the edit, not of those half-way through.
 - Delegation: a member may approve a step that names (by name or role) someone who delegated
   their approvals to them for today (`ApprovalDelegation`).
 - A chain still incomplete `escalate_after_days` after the invoice came into review goes to the
@@ -28,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -38,15 +44,15 @@ from invoices.lifecycle import InvoiceMove, invoice_transition_chunked
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
 from matching.models import Discrepancy
 from purchasing.models import PurchaseOrderLine
-from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule, ApprovalStep, InvoiceApproval
+from review.models import ApprovalDelegation, ApprovalMode, ApprovalRule, InvoiceApproval
 from review.people import active_members
+from review.segregation import Exclusions, invoice_approval_exclusions
 from tenants.models import Role, Tenant
 from vendors.models import Vendor
 
 SEVERITY_RANK = {"": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 APPROVAL_ESCALATION_ACTOR = system_actor("approval_escalation")
 
-SOD_REFUSED = "You entered or last changed this invoice: someone else must approve it (segregation of duties)."
 NOT_YOUR_STEP = "You may not approve step {position} of this invoice's chain ({step}): {who} may."
 ALREADY_APPROVED_STEP = "You have already approved a step of this invoice's chain: the next step needs someone else."
 CHAIN_ESCALATED = "Approval chain not complete {days} days after the invoice came into review."
@@ -76,12 +82,14 @@ class StepState:
 
     @property
     def label(self) -> str:
-        """ "Any of anna, bob", "All of anna, bob", "Any approver", "Every approver"."""
-        if self.named:
-            names = ", ".join(_username(user) for user in self.named)
-            return f"{'Any' if self.mode == ApprovalMode.ANY else 'All'} of {names}"
-        role = _role_label(self.role).lower()
-        return f"{'Any' if self.mode == ApprovalMode.ANY else 'Every'} {role}"
+        return step_label(mode=self.mode, role=self.role, names=[_username(user) for user in self.named])
+
+
+def step_label(*, mode: str, role: str, names: list[str]) -> str:
+    """How a step reads: "Any of anna, bob", "All of anna, bob", "Any approver", "Every approver"."""
+    if names:
+        return f"{'Any' if mode == ApprovalMode.ANY else 'All'} of {', '.join(names)}"
+    return f"{'Any' if mode == ApprovalMode.ANY else 'Every'} {_role_label(role).lower()}"
 
 
 def _role_label(role: str) -> str:
@@ -95,7 +103,16 @@ class ApprovalChain:
     rule: ApprovalRule
     steps: list[StepState]
     round_key: str
-    excluded: set[int]
+    excluded: Exclusions  # user id -> why they may not approve (review.segregation)
+    # The rule as this chain has it (rule_snapshot): the rule's name and steps when the invoice's
+    # first step was approved, or now when none was.
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    # The rule was edited after the invoice's chain started: it keeps the chain it started with.
+    kept: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.snapshot.get("name") or self.rule.name)
 
     @property
     def current(self) -> StepState | None:
@@ -108,7 +125,7 @@ class ApprovalChain:
     @property
     def may_approve_now(self) -> list[Any]:
         """Who may approve the current step (delegates aside): awaited, not excluded, not heard."""
-        step, barred = self.current, self.excluded | self.approvers()
+        step, barred = self.current, set(self.excluded) | self.approvers()
         return [user for user in step.awaited if user.pk not in barred] if step else []
 
     def approvers(self) -> set[int]:
@@ -201,25 +218,10 @@ def approval_rule_for(*, tenant: Tenant, invoice: Invoice) -> ApprovalRule | Non
     )
 
 
-def invoice_approval_excluded_users(*, tenant: Tenant, invoice: Invoice) -> set[int]:
-    """The users who may not approve this invoice (segregation of duties), by id.
-
-    Who entered it or last edited it: the user actors of its "created" and "updated" audit
-    events. The hook for other controls (who changed the vendor's bank details, say): add their
-    users here and every approval path refuses them.
-    """
-    actor_ids = (
-        AuditEvent.objects.for_tenant(tenant)
-        .filter(
-            entity_type="invoice",
-            entity_id=str(invoice.pk),
-            action__in=("created", "updated"),
-            actor_kind="user",
-        )
-        .order_by()
-        .values_list("actor_id", flat=True)
-    )
-    return {int(actor_id) for actor_id in actor_ids if str(actor_id).isdigit()}
+def invoice_approval_excluded_users(*, tenant: Tenant, invoice: Invoice) -> Exclusions:
+    """The users who may not approve this invoice (segregation of duties), by id, each with why:
+    review.segregation, the one place every approval path asks."""
+    return invoice_approval_exclusions(tenant=tenant, invoice=invoice)
 
 
 def review_round_key(*, tenant: Tenant, invoice: Invoice) -> tuple[str, dt.datetime | None]:
@@ -260,33 +262,67 @@ def _step_candidates(step: StepState, by_role: dict[str, list[Any]]) -> list[Any
     return sorted(candidates, key=_username)
 
 
-def invoice_approval_chain(
-    *, tenant: Tenant, invoice: Invoice, rule: ApprovalRule | None = None
-) -> ApprovalChain | None:
-    """The chain the invoice needs now, with the step approvals of this review round; None when
-    no rule takes it (one reviewer's approval, as without a policy)."""
-    rule = rule or approval_rule_for(tenant=tenant, invoice=invoice)
-    if rule is None:
-        return None
-    round_key, _ = review_round_key(tenant=tenant, invoice=invoice)
-    steps = list(
-        ApprovalStep.objects.for_tenant(tenant)
-        .filter(rule=rule)
-        .prefetch_related("named_users__user")
-        .order_by("position")
-    )
-    approvals = list(
+def rule_snapshot(rule: ApprovalRule) -> dict[str, Any]:
+    """A rule as it stands: what its audit events record (before/after) and what each step approval
+    keeps (`InvoiceApproval.rule_snapshot`), so a chain can be rebuilt as it was when it started."""
+    return {
+        "name": rule.name,
+        "position": rule.position,
+        "currency": rule.currency,
+        "amount_from": rule.amount_from,
+        "amount_below": rule.amount_below,
+        "vendor_id": str(rule.vendor_id) if rule.vendor_id else None,
+        "vendor_category": rule.vendor_category,
+        "cost_centre": rule.cost_centre,
+        "min_severity": rule.min_severity,
+        "escalate_after_days": rule.escalate_after_days,
+        "steps": [
+            {
+                "position": step.position,
+                "role": step.role,
+                "mode": step.mode,
+                "users": sorted(str(entry.user_id) for entry in step.named_users.all()),
+            }
+            for step in rule.steps.all().order_by("position")
+        ],
+    }
+
+
+def _what_it_asks(snapshot: dict[str, Any]) -> dict[str, Any]:
+    # Moving a rule up or down changes which invoices reach it, not the chain of one that did.
+    return {key: value for key, value in snapshot.items() if key != "position"}
+
+
+def _started_chain(*, tenant: Tenant, invoice: Invoice, round_key: str) -> InvoiceApproval | None:
+    """The first step approval of this review round under a rule that still exists, if any."""
+    return (
         InvoiceApproval.objects.for_tenant(tenant)
-        .filter(invoice_id=invoice.pk, rule=rule, round_key=round_key)
-        .select_related("approver", "on_behalf_of")
+        .filter(invoice_id=invoice.pk, round_key=round_key, rule__isnull=False)
+        .select_related("rule")
         .order_by("created_at", "id")
+        .first()
     )
+
+
+def chain_rule_of(*, tenant: Tenant, invoice: Invoice) -> ApprovalRule | None:
+    """The rule whose chain the invoice needs: the one its chain started under in this review
+    round (kept, even if edited since), else the first rule that takes it now (approval_rule_for)."""
+    round_key, _ = review_round_key(tenant=tenant, invoice=invoice)
+    started = _started_chain(tenant=tenant, invoice=invoice, round_key=round_key)
+    if started is not None and started.rule is not None:
+        return started.rule
+    return approval_rule_for(tenant=tenant, invoice=invoice)
+
+
+def _step_states(snapshot: dict[str, Any], approvals: list[InvoiceApproval], tenant: Tenant) -> list[StepState]:
+    user_ids = {int(user_id) for step in snapshot["steps"] for user_id in step["users"]}
+    users = {user.pk: user for user in get_user_model().objects.filter(pk__in=user_ids)} if user_ids else {}
     by_role = _members_by_role(tenant)
     states = []
-    for step in steps:
-        named = sorted((entry.user for entry in step.named_users.all()), key=_username)
-        state = StepState(position=step.position, mode=step.mode, role=step.role, named=named)
-        state.approvals = [approval for approval in approvals if approval.step_position == step.position]
+    for step in snapshot["steps"]:
+        named = sorted((users[int(u)] for u in step["users"] if int(u) in users), key=_username)
+        state = StepState(position=step["position"], mode=step["mode"], role=step["role"], named=named)
+        state.approvals = [approval for approval in approvals if approval.step_position == state.position]
         heard = {approval.on_behalf_of_id or approval.approver_id for approval in state.approvals}
         candidates = _step_candidates(state, by_role)
         if state.mode == ApprovalMode.ALL:
@@ -296,11 +332,39 @@ def invoice_approval_chain(
             state.done = bool(state.approvals)
             state.awaited = [] if state.done else candidates
         states.append(state)
+    return states
+
+
+def invoice_approval_chain(
+    *, tenant: Tenant, invoice: Invoice, rule: ApprovalRule | None = None
+) -> ApprovalChain | None:
+    """The chain the invoice needs now, with the step approvals of this review round; None when
+    no rule takes it (one reviewer's approval, as without a policy). An invoice whose chain started
+    (a step approved this round) keeps that rule's chain as it was then (`kept` when edited since)."""
+    round_key, _ = review_round_key(tenant=tenant, invoice=invoice)
+    started = _started_chain(tenant=tenant, invoice=invoice, round_key=round_key) if rule is None else None
+    if started is not None and started.rule is not None:
+        rule, kept_snapshot = started.rule, started.rule_snapshot
+    else:
+        rule, kept_snapshot = rule or approval_rule_for(tenant=tenant, invoice=invoice), {}
+    if rule is None:
+        return None
+    now = rule_snapshot(rule)
+    # An approval given before snapshots were kept has none: its rule as it is now stands for it.
+    snapshot = kept_snapshot or now
+    approvals = list(
+        InvoiceApproval.objects.for_tenant(tenant)
+        .filter(invoice_id=invoice.pk, rule=rule, round_key=round_key)
+        .select_related("approver", "on_behalf_of")
+        .order_by("created_at", "id")
+    )
     return ApprovalChain(
         rule=rule,
-        steps=states,
+        steps=_step_states(snapshot, approvals, tenant),
         round_key=round_key,
         excluded=invoice_approval_excluded_users(tenant=tenant, invoice=invoice),
+        snapshot=snapshot,
+        kept=_what_it_asks(snapshot) != _what_it_asks(now),
     )
 
 
@@ -344,7 +408,7 @@ def _refusal(*, chain: ApprovalChain, user_id: int) -> ApprovalRefused:
     step = chain.current
     assert step is not None
     if user_id in chain.excluded:
-        return ApprovalRefused(SOD_REFUSED)
+        return ApprovalRefused(chain.excluded[user_id])
     if user_id in chain.approvers():
         return ApprovalRefused(ALREADY_APPROVED_STEP)
     allowed = chain.may_approve_now
@@ -357,8 +421,9 @@ def _refusal(*, chain: ApprovalChain, user_id: int) -> ApprovalRefused:
 
 def approval_refused_for_user(*, tenant: Tenant, invoice: Invoice, user_id: int) -> None:
     """Segregation of duties for an invoice without a chain: raise if `user_id` may not approve it."""
-    if user_id in invoice_approval_excluded_users(tenant=tenant, invoice=invoice):
-        raise ApprovalRefused(SOD_REFUSED)
+    refusal = invoice_approval_excluded_users(tenant=tenant, invoice=invoice).get(user_id)
+    if refusal:
+        raise ApprovalRefused(refusal)
 
 
 def chain_step_record(
@@ -384,6 +449,7 @@ def chain_step_record(
         approver_id=grant.user_id,
         on_behalf_of=grant.on_behalf_of,
         comment=comment,
+        rule_snapshot=chain.snapshot,
     )
     step.approvals.append(approval)
     heard = {a.on_behalf_of_id or a.approver_id for a in step.approvals}
@@ -407,7 +473,7 @@ def step_context(
 ) -> dict[str, Any]:
     """What a step approval's audit event says: the rule, the step, the approver and for whom."""
     context: dict[str, Any] = {
-        "approval_rule": chain.rule.name,
+        "approval_rule": chain.name,
         "approval_step": step.position,
         "approval_steps": len(chain.steps),
         "approved_by": actor.label,
@@ -427,7 +493,8 @@ def chain_read(chain: ApprovalChain) -> dict[str, Any]:
     """The chain as the API and the page show it (usernames, ISO times)."""
     current = chain.current
     return {
-        "rule": chain.rule.name,
+        "rule": chain.name,
+        "kept": chain.kept,
         "complete": chain.complete,
         "current_step": current.position if current else None,
         "steps": [
@@ -466,7 +533,7 @@ def approvals_escalate_stale(*, tenant: Tenant, now: dt.datetime | None = None) 
         status=InvoiceStatus.PENDING_REVIEW, review_queue=ReviewQueue.STANDARD
     )
     for invoice in waiting.order_by("created_at", "id"):
-        rule = approval_rule_for(tenant=tenant, invoice=invoice)
+        rule = chain_rule_of(tenant=tenant, invoice=invoice)
         if rule is None or rule.escalate_after_days is None:
             continue
         _, since = review_round_key(tenant=tenant, invoice=invoice)

@@ -15,7 +15,8 @@ Each is a move of the lifecycle table (invoices.lifecycle) with its own rules on
   on a stale page gets a clear 409 instead of overwriting a colleague's decision;
 - an approval policy (review.approvals) may ask for a chain of approvals: an `approve` then
   records one step and only the last one moves the invoice to approved; whoever entered or last
-  changed the invoice may not approve it (segregation of duties), chain or not.
+  changed the invoice, or changed its vendor's bank details, may not approve it (segregation of
+  duties, review.segregation), chain or not.
 """
 
 from __future__ import annotations

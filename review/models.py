@@ -421,8 +421,9 @@ class InvoiceApproval(TenantOwnedModel):
 
     `round_key` is the audit event of the invoice's latest arrival in review: approvals given
     before it went out of review (rejected, disputed, matched again) and came back do not count
-    for the new round. `rule` and `step_position` say which chain and step it approved; an approval
-    of a rule since changed or deleted no longer counts (the audit trail keeps it).
+    for the new round. `rule` and `step_position` say which chain and step it approved; the
+    invoice keeps that rule's chain as `rule_snapshot` recorded it, even when the rule is edited
+    since; an approval of a rule since deleted no longer counts (the audit trail keeps it).
     """
 
     invoice = models.ForeignKey("invoices.Invoice", on_delete=models.PROTECT, related_name="+")
@@ -434,6 +435,10 @@ class InvoiceApproval(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     comment = models.TextField(blank=True, default="")
+    # The rule as it was when this step was approved (review.approvals.rule_snapshot): an invoice
+    # already in a chain keeps the chain it started with when an administrator edits the rule.
+    # Empty for approvals given before it was kept.
+    rule_snapshot = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -11,6 +11,8 @@ rules added here are the web app's, on top of those of `review.decisions`:
   chosen invoice with its discrepancies and the sum per currency being approved;
 - an invoice the tenant's approval policy gives a chain of approvals (review.approvals) is not
   clean for bulk approval either: each step is someone's own decision on its page;
+- an invoice the reviewer may not approve (segregation of duties: they entered it, or changed its
+  vendor's bank details) is left out with the reason, before the confirmation;
 - after a decision the reviewer goes on to the next invoice of the same queue (`next_in_queue`).
 """
 
@@ -32,7 +34,7 @@ from core.money import exponent
 from invoices.models import Invoice, InvoiceStatus
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from matching.models import Discrepancy
-from review.approvals import approval_rule_for
+from review.approvals import chain_rule_of
 from review.assignments import assignee_filter
 from review.decisions import (
     ESCALATED_NEEDS_APPROVER,
@@ -41,6 +43,7 @@ from review.decisions import (
     can_review,
     invoice_review,
 )
+from review.segregation import invoice_approval_exclusions_many
 from tenants.models import Tenant
 
 NOT_CLEAN = "Not clean ({labels}): approve it on its own page, where each discrepancy is shown."
@@ -191,11 +194,14 @@ def _not_clean_reason(found: list[Discrepancy]) -> str:
     return NOT_CLEAN.format(labels=", ".join(labels)) if labels else NOT_MATCHED
 
 
-def bulk_approval_plan(*, tenant: Tenant, invoice_ids: Iterable[uuid.UUID], role: str | None) -> BulkApproval:
+def bulk_approval_plan(
+    *, tenant: Tenant, invoice_ids: Iterable[uuid.UUID], role: str | None, user_id: int | None = None
+) -> BulkApproval:
     """Which of the chosen invoices a bulk approval would approve, before the reviewer confirms.
 
-    The checks here make the confirmation page honest; `invoice_review` checks the role and the
-    cleanliness again, on the locked row, when the approval is made.
+    The checks here make the confirmation page honest; `invoice_review` checks the role, the
+    cleanliness and segregation of duties (`user_id`, the reviewer: review.segregation) again, on
+    the locked row, when the approval is made.
     """
     invoices = list(
         Invoice.objects.for_tenant(tenant)
@@ -205,14 +211,18 @@ def bulk_approval_plan(*, tenant: Tenant, invoice_ids: Iterable[uuid.UUID], role
         .order_by("created_at", "id")
     )
     plan = BulkApproval(discrepancies=discrepancies_by_invoice(tenant=tenant, invoices=invoices))
+    exclusions = invoice_approval_exclusions_many(tenant=tenant, invoices=invoices) if user_id is not None else {}
     for invoice in invoices:
+        refusal = exclusions.get(invoice.pk, {}).get(user_id) if user_id is not None else None
         if invoice.status != InvoiceStatus.PENDING_REVIEW:
             plan.skipped.append((invoice, NOT_IN_QUEUE))
         elif not is_clean(invoice):
             plan.skipped.append((invoice, _not_clean_reason(plan.discrepancies_of(invoice))))
         elif not can_review(role=role, invoice=invoice):
             plan.skipped.append((invoice, ESCALATED_NEEDS_APPROVER))
-        elif (rule := approval_rule_for(tenant=tenant, invoice=invoice)) is not None:
+        elif refusal:
+            plan.skipped.append((invoice, refusal))
+        elif (rule := chain_rule_of(tenant=tenant, invoice=invoice)) is not None:
             plan.skipped.append((invoice, NEEDS_CHAIN.format(rule=rule.name)))
         else:
             plan.approved.append(invoice)
@@ -229,7 +239,8 @@ def invoice_review_bulk_approve(
     escalated queue applies to each as on its own page; and it confirms no discrepancy, so an
     invoice re-matched with one since the plan is refused on its locked row, not approved unseen.
     """
-    plan = bulk_approval_plan(tenant=tenant, invoice_ids=invoice_ids, role=role)
+    user_id = int(actor.id) if actor.kind == "user" else None
+    plan = bulk_approval_plan(tenant=tenant, invoice_ids=invoice_ids, role=role, user_id=user_id)
     outcome = BulkApproval(skipped=list(plan.skipped), discrepancies=plan.discrepancies)
     for invoice in plan.approved:
         try:

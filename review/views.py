@@ -25,7 +25,6 @@ from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
 from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from review.approvals import (
-    SOD_REFUSED,
     ApprovalChain,
     invoice_approval_chain,
     invoice_approval_excluded_users,
@@ -227,10 +226,11 @@ def _approval_of(request: HttpRequest, invoice: Invoice) -> dict[str, Any]:
     user_id = int(web.actor.id)  # a signed-in user: the actor is the user
     chain = invoice_approval_chain(tenant=web.tenant, invoice=invoice)
     if chain is None:
-        excluded = invoice.status == InvoiceStatus.PENDING_REVIEW and user_id in invoice_approval_excluded_users(
-            tenant=web.tenant, invoice=invoice
-        )
-        return {"approve_refused": SOD_REFUSED if excluded else ""}
+        if invoice.status != InvoiceStatus.PENDING_REVIEW:
+            return {"approve_refused": ""}
+        # Said before the click: who entered the invoice or changed its vendor's bank details, and when.
+        refusal = invoice_approval_excluded_users(tenant=web.tenant, invoice=invoice).get(user_id, "")
+        return {"approve_refused": refusal}
     if invoice.status == InvoiceStatus.APPROVED and not any(step.approvals for step in chain.steps):
         return {}  # approved otherwise (by the engine, or before the policy): no chain to show
     grant = step_grant(tenant=web.tenant, chain=chain, user_id=user_id) if not chain.complete else None
@@ -242,7 +242,7 @@ def _approval_of(request: HttpRequest, invoice: Invoice) -> dict[str, Any]:
 
 def _why_not(chain: ApprovalChain, user_id: int) -> str:
     if user_id in chain.excluded:
-        return SOD_REFUSED
+        return chain.excluded[user_id]
     if user_id in chain.approvers():
         return "You have approved a step of this chain already: the next step needs someone else."
     return "This step is not yours to approve."
@@ -392,7 +392,7 @@ def bulk_approve(request: HttpRequest, queue: str) -> HttpResponse:
         messages.error(request, NOTHING_CHOSEN)
         return redirect("web:queue", queue=queue)
     if request.POST.get("confirm") != "yes":
-        plan = bulk_approval_plan(tenant=web.tenant, invoice_ids=chosen, role=web.role)
+        plan = bulk_approval_plan(tenant=web.tenant, invoice_ids=chosen, role=web.role, user_id=request.user.pk)
         # Every chosen invoice, with its discrepancies (labels in the template) and, if left out, why.
         chosen_rows = [(invoice, plan.discrepancies_of(invoice), "") for invoice in plan.approved] + [
             (invoice, plan.discrepancies_of(invoice), reason) for invoice, reason in plan.skipped

@@ -1,7 +1,7 @@
 """Paying through Recon: the vendors' bank accounts under dual control, and a payment run.
 
-On the first day the clerk enters each vendor's bank account (the one its transfers go to) and
-the approver approves it: four eyes, through `vendors.bank_accounts`, each audited. In the last
+On the first day the second clerk enters each vendor's bank account (the one its transfers go to)
+and the administrator approves it: four eyes, through `vendors.bank_accounts`, each audited. In the last
 week one vendor's new bank details are approved (so its page says "Cooling off until …" and the
 run leaves it out, saying why), and another vendor's change is entered but not yet approved. On
 the last working day the clerk proposes a payment run of the approved euro invoices due within
@@ -57,6 +57,11 @@ CHANGE_BY_MAIL = "Change of bank details received by e-mail on {date}: to be con
 RUN_CURRENCY = "EUR"
 RUN_DAYS_AHEAD = 14  # the run pays what falls due in the next two weeks
 RETURN_REASON = "AC04"  # ISO 20022: account closed
+# Who changes bank details: never who approves invoices (the clerk, the approver), whom segregation
+# of duties would bar from approving the vendor's invoices (review.segregation). Clerk2, who works
+# the bank statements, enters them; the administrator approves them (four eyes).
+BANK_DETAILS_CLERK = "clerk2"
+BANK_DETAILS_DECIDER = "admin"
 
 
 @dataclass(frozen=True)
@@ -107,14 +112,14 @@ class PayingDesk:
         )
 
 
-def account_propose(desk: PayingDesk, *, key: str, number: str, comment: str, clerk: str) -> VendorBankAccount:
+def account_propose(desk: PayingDesk, *, key: str, number: str, comment: str) -> VendorBankAccount:
     people, plan = desk.bank.people, desk.plans[key]
     entry = _entry(number, plan.entry.country)
     return vendor_bank_account_propose(
         tenant=desk.bank.tenant,
         vendor=desk.vendors[key],
-        actor=people.actors[clerk],
-        role=people.roles[clerk],
+        actor=people.actors[BANK_DETAILS_CLERK],
+        role=people.roles[BANK_DETAILS_CLERK],
         iban=entry.iban,
         account_number=entry.account_number,
         bank_code=entry.bank_code,
@@ -128,20 +133,20 @@ def account_approve(desk: PayingDesk, account: VendorBankAccount, *, comment: st
     vendor_bank_account_approve(
         tenant=desk.bank.tenant,
         account=account,
-        actor=people.actors["approver"],
-        role=people.roles["approver"],
+        actor=people.actors[BANK_DETAILS_DECIDER],
+        role=people.roles[BANK_DETAILS_DECIDER],
         comment=comment,
     )
 
 
 def bank_accounts_take_over(*, desk: PayingDesk) -> None:
-    """Every vendor's account entered by the clerk and approved by the approver, on the first day;
+    """Every vendor's account entered by clerk2 and approved by the administrator, on the first day;
     the cooling-off set to 0 days meanwhile (see the module's docstring) and then restored."""
     tenant, admin = desk.bank.tenant, desk.bank.people.actors["admin"]
     cooling_off_days = tenant_settings_get(tenant=tenant).bank_account_cooling_off_days
     tenant_settings_update(tenant=tenant, actor=admin, bank_account_cooling_off_days=0)
     for key, plan in desk.plans.items():
-        account_approve(desk, account_propose(desk, key=key, number=plan.iban, comment=TAKEN_OVER, clerk="clerk"))
+        account_approve(desk, account_propose(desk, key=key, number=plan.iban, comment=TAKEN_OVER))
     tenant_settings_update(tenant=tenant, actor=admin, bank_account_cooling_off_days=cooling_off_days)
 
 
@@ -165,7 +170,6 @@ def paying_day(*, desk: PayingDesk, day: int) -> None:
             key=COOLING_OFF_VENDOR,
             number=changed_account(desk.plans[COOLING_OFF_VENDOR]),
             comment=CHANGE_LETTER.format(date=date.isoformat()),
-            clerk="clerk",
         )
     if day == approval and desk.change_waiting is not None:
         account_approve(desk, desk.change_waiting, comment=CHANGE_CHECKED)
@@ -176,7 +180,6 @@ def paying_day(*, desk: PayingDesk, day: int) -> None:
             key=PENDING_CHANGE_VENDOR,
             number=changed_account(desk.plans[PENDING_CHANGE_VENDOR]),
             comment=CHANGE_BY_MAIL.format(date=date.isoformat()),
-            clerk="clerk2",
         )
         desk.runs.append(_payment_run_through_recon(desk, day=day))
 

@@ -125,8 +125,8 @@ def risk_invoices(vendors: list[VendorPlan], calendar: DemoCalendar) -> list[Inv
 
 def risks_day(*, desk: PayingDesk, day: int) -> None:
     """On the third-last working day: the administrator sets the euro limit for a new vendor's
-    first invoice, the clerk sets up the property manager with the bank account of its letter,
-    and the approver approves the account (it cools off, as every new account does)."""
+    first invoice, the clerk sets up the property manager, clerk2 enters the bank account of its
+    letter and the administrator approves the account (it cools off, as every new account does)."""
     if day != desk.last_workdays[0]:
         return
     bank = desk.bank
@@ -147,5 +147,5 @@ def risks_day(*, desk: PayingDesk, day: int) -> None:
         tenant=tenant, actor=bank.people.actors["clerk"], name=plan.name, currency=plan.currency
     )
     desk.plans[plan.key] = plan
-    account = account_propose(desk, key=plan.key, number=plan.iban, comment=MANAGER_SET_UP, clerk="clerk")
+    account = account_propose(desk, key=plan.key, number=plan.iban, comment=MANAGER_SET_UP)
     account_approve(desk, account, comment=MANAGER_CHECKED)

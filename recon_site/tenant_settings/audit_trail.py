@@ -15,6 +15,7 @@ from audit.selectors import audit_event_list
 from core.labels import code_humanized, code_label
 from core.money import CURRENCY_EXPONENTS, format_minor
 from matching.engine.vocabulary import DISCREPANCY_TYPE_LABELS
+from recon_site.tenant_settings.approval_rule_form import SEVERITY_CHOICES, ApprovalRuleEditForm
 from recon_site.tenant_settings.forms import (
     CONFIDENCE_FIELDS,
     CurrencyLimitForm,
@@ -31,12 +32,13 @@ ENTITY_LABELS = {
     "api_key": "API key",
     "tenant": "Organisation",
     "vendor": "Vendor tolerances",
+    "approval_rule": "Approval rule",
 }
 # The settings' events: every change of these entities, and of a vendor its tolerances only.
 SETTINGS_EVENTS = Q(entity_type__in=[name for name in ENTITY_LABELS if name != "vendor"]) | Q(
     entity_type="vendor", action="tolerance_changed"
 )
-AMOUNT_KEYS = frozenset({"auto_approve_below", "escalate_from", "write_off_max"})
+AMOUNT_KEYS = frozenset({"auto_approve_below", "escalate_from", "write_off_max", "amount_from", "amount_below"})
 KEY_LABELS: dict[str, str] = {
     **{
         name: str(field.label)
@@ -44,6 +46,8 @@ KEY_LABELS: dict[str, str] = {
         for name, field in form.base_fields.items()
     },
     **{name: str(field.label) for name, field in CurrencyLimitForm.base_fields.items()},
+    **{name: str(field.label) for name, field in ApprovalRuleEditForm.base_fields.items()},
+    "chain": "Chain",
     "username": "User name",
     "email": "Email",
     "role": "Role",
@@ -54,7 +58,8 @@ KEY_LABELS: dict[str, str] = {
     "rotated_at": "Rotated at",
 }
 # Keys an event carries for the record that a person does not need to read (ids, timestamps).
-HIDDEN_KEYS = frozenset({"id", "user_id", "created_at", "updated_at", "tenant"})
+# An approval rule's `steps` and `vendor_id` are read as its `chain` and `vendor` (names, not ids).
+HIDDEN_KEYS = frozenset({"id", "user_id", "created_at", "updated_at", "tenant", "steps", "vendor_id"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,11 @@ class TrailEntry:
 
 
 # Keys whose values are codes, read through their family's labels.
-VALUE_LABELS: dict[str, Mapping[str, str]] = {"reject_on": DISCREPANCY_TYPE_LABELS, "role": dict(Role.choices)}
+VALUE_LABELS: dict[str, Mapping[str, str]] = {
+    "reject_on": DISCREPANCY_TYPE_LABELS,
+    "role": dict(Role.choices),
+    "min_severity": dict(SEVERITY_CHOICES),
+}
 
 
 def _shown(key: str, value: Any, currency: str) -> str:
@@ -100,9 +109,9 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Chang
             old, new = (
                 None if v is None else f"{format((Decimal(str(v)) * 100).normalize(), 'f')} %" for v in (old, new)
             )
-        changes.append(
-            Change(KEY_LABELS.get(key) or code_humanized(key), _shown(key, old, currency), _shown(key, new, currency))
-        )
+        shown_before, shown_after = _shown(key, old, currency), _shown(key, new, currency)
+        if shown_before != shown_after:  # a blank that was absent before ("" after None) changed nothing
+            changes.append(Change(KEY_LABELS.get(key) or code_humanized(key), shown_before, shown_after))
     return tuple(changes)
 
 
@@ -119,7 +128,10 @@ def trail_entries(*, events: list[AuditEvent]) -> list[TrailEntry]:
     entries = []
     for event in events:
         before, after = event.before or {}, event.after or {}
-        name = after.get("username") or before.get("username") or after.get("currency") or after.get("name") or ""
+        if event.entity_type == "approval_rule":  # a rule is named by its name, not its band's currency
+            name = after.get("name") or before.get("name") or ""
+        else:
+            name = after.get("username") or before.get("username") or after.get("currency") or after.get("name") or ""
         subject = " · ".join(
             filter(None, [ENTITY_LABELS.get(event.entity_type) or code_humanized(event.entity_type), str(name)])
         )

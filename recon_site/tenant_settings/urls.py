@@ -14,6 +14,7 @@ urlpatterns = [
     path("vendors/<uuid:vendor_id>", views_matching.vendor_tolerance_edit, name="settings-vendor"),
     path("approvals", views_approvals.approval_policies, name="settings-approvals"),
     path("approvals/change", views_approvals.approval_rule_change, name="settings-approval-change"),
+    path("approvals/<uuid:rule_id>", views_approvals.approval_rule_edit, name="settings-approval-edit"),
     path("schedules", views_matching.schedules, name="settings-schedules"),
     path("users", views_access.user_index, name="settings-users"),
     path("users/invite", views_access.user_invite_view, name="settings-user-invite"),

@@ -1,149 +1,52 @@
 """Settings → Approvals: the tenant's approval policy (review.approvals), an ordered list of rules,
 each a chain of steps. An administrator adds a rule (amounts typed in the rule's currency's own
-units), removes one, or moves one up (the first rule that takes an invoice decides its chain).
-Every change through review.approval_policies, audited."""
+units), edits one in place (its criteria, chain and place in the order), removes one, or moves one
+up (the first rule that takes an invoice decides its chain). Every change through
+review.approval_policies, audited; the page lists the latest changes as the settings' audit trail
+reads them."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from audit.models import NEWEST_FIRST
+from audit.selectors import audit_event_list
 from core.exceptions import DomainError
-from core.http.forms import currency_cleaned, errors_add
-from core.money import MoneyError, format_minor, to_minor
+from core.http.forms import errors_add
+from core.money import format_minor
 from purchasing.selectors import cost_centres_in_use
 from recon_site.tenant_settings.access import admin_view, section_context
+from recon_site.tenant_settings.approval_rule_form import (
+    SEVERITY_CHOICES,
+    STEP_COUNT,
+    ApprovalRuleEditForm,
+    ApprovalRuleForm,
+)
+from recon_site.tenant_settings.audit_trail import trail_entries
 from review.approval_policies import (
-    RuleSpec,
-    StepSpec,
     approval_rule_create,
     approval_rule_delete,
     approval_rule_move_up,
+    approval_rule_update,
     approval_rules_list,
+    invoices_mid_chain,
 )
-from review.models import ApprovalMode
-from review.people import active_members
+from review.models import ApprovalRule
 from tenants.http.error_pages import post_only
 from tenants.http.web import web_of
-from tenants.models import Role, Tenant
-from vendors.models import Vendor
+from tenants.models import Tenant
 from vendors.selectors import vendor_categories
 
-STEP_COUNT = 3  # steps offered by the form; a longer chain is rare enough to be two rules' worth
 RULE_ADDED = "Rule “{name}” added: it is tried after the rules above it."
 RULE_REMOVED = "Rule removed."
 RULE_MOVED = "Rule moved up."
-SEVERITY_CHOICES = [
-    ("", "Any invoice"),
-    ("low", "Any discrepancy (low or worse)"),
-    ("medium", "Medium or worse"),
-    ("high", "High or worse"),
-    ("critical", "Critical"),
-]
-
-
-class ApprovalRuleForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=100)
-    currency = forms.CharField(label="Currency", required=False, max_length=3, help_text="Blank: any currency.")
-    amount_from = forms.CharField(label="From amount (included)", required=False, help_text="In the currency's units.")
-    amount_below = forms.CharField(label="Below amount", required=False, help_text="Blank: no upper limit.")
-    vendor = forms.ChoiceField(label="Vendor", required=False)
-    vendor_category = forms.CharField(
-        label="Vendor category",
-        required=False,
-        max_length=100,
-        help_text="Blank: any. As on the vendor's page, e.g. Logistics.",
-        widget=forms.TextInput(attrs={"list": "rule-vendor-categories", "autocomplete": "off"}),
-    )
-    cost_centre = forms.CharField(
-        label="Cost centre",
-        required=False,
-        max_length=64,
-        help_text="Blank: any. Takes an invoice billing a PO line booked to it.",
-        widget=forms.TextInput(attrs={"list": "rule-cost-centres", "autocomplete": "off"}),
-    )
-    min_severity = forms.ChoiceField(label="Discrepancies", required=False, choices=SEVERITY_CHOICES)
-    escalate_after_days = forms.IntegerField(
-        label="Escalate after (days)",
-        required=False,
-        min_value=0,
-        max_value=365,
-        help_text="A chain not complete this many days after the invoice came into review goes to the escalated queue.",
-    )
-
-    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        vendors = Vendor.objects.for_tenant(tenant).order_by("name").values_list("pk", "name")
-        self.fields["vendor"].choices = [("", "Any vendor"), *((str(pk), name) for pk, name in vendors)]
-        members = [(str(m.user_id), m.user.get_username()) for m in active_members(tenant)]
-        for number in range(1, STEP_COUNT + 1):
-            self.fields[f"step{number}_role"] = forms.ChoiceField(
-                label=f"Step {number}: role",
-                required=False,
-                choices=[("", "Named users instead" if number == 1 else "No step / named users"), *Role.choices],
-            )
-            self.fields[f"step{number}_users"] = forms.MultipleChoiceField(
-                label=f"Step {number}: or these users",
-                required=False,
-                choices=members,
-                # Ticked, one box per member: web/_field.html draws a multiple choice as boxes
-                # (a <select multiple> came out as bare options no one could pick).
-                widget=forms.CheckboxSelectMultiple,
-            )
-            self.fields[f"step{number}_mode"] = forms.ChoiceField(
-                label=f"Step {number}: who must approve", choices=ApprovalMode.choices, required=False
-            )
-
-    def clean_currency(self) -> str:
-        typed = self.cleaned_data.get("currency", "").strip()
-        return currency_cleaned(typed) if typed else ""
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        currency = cleaned.get("currency") or ""
-        for name in ("amount_from", "amount_below"):
-            typed = (cleaned.get(name) or "").strip()
-            if not typed:
-                cleaned[name] = None
-            elif not currency:
-                cleaned[name] = None
-                self.add_error("currency", "An amount band is in one currency: type it.")
-            else:
-                try:
-                    cleaned[name] = to_minor(typed, currency)
-                except MoneyError as exc:
-                    self.add_error(name, str(exc))
-        return cleaned
-
-    def spec(self) -> RuleSpec:
-        data = self.cleaned_data
-        steps = []
-        for number in range(1, STEP_COUNT + 1):
-            role, users = data.get(f"step{number}_role") or "", data.get(f"step{number}_users") or []
-            if number > 1 and not role and not users:
-                continue
-            steps.append(
-                StepSpec(
-                    role=role, user_ids=[int(u) for u in users], mode=data.get(f"step{number}_mode") or ApprovalMode.ANY
-                )
-            )
-        return RuleSpec(
-            name=data["name"],
-            steps=steps,
-            currency=data.get("currency") or "",
-            amount_from=data.get("amount_from"),
-            amount_below=data.get("amount_below"),
-            vendor_id=data.get("vendor") or None,
-            vendor_category=data.get("vendor_category") or "",
-            cost_centre=data.get("cost_centre") or "",
-            min_severity=data.get("min_severity") or "",
-            escalate_after_days=data.get("escalate_after_days"),
-        )
+RULE_SAVED = "Rule “{name}” saved. Invoices already part-way through its chain keep the chain they started with."
+RECENT_CHANGES = 5  # the policy's latest changes the page lists (the audit trail has them all)
 
 
 def _band(rule: Any) -> str:
@@ -165,11 +68,24 @@ def _page(request: HttpRequest, form: ApprovalRuleForm, *, status: int = 200) ->
         "rules": rules,
         "form": form,
         "steps": range(1, STEP_COUNT + 1),
-        "vendor_categories": vendor_categories(tenant=web.tenant),
-        "cost_centres": cost_centres_in_use(tenant=web.tenant),
+        "changes": _recent_changes(web.tenant),
+        **_choices(web.tenant),
         **section_context(section="web:settings-approvals"),
     }
     return render(request, "settings/approvals.html", context, status=status)
+
+
+def _choices(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "vendor_categories": vendor_categories(tenant=tenant),
+        "cost_centres": cost_centres_in_use(tenant=tenant),
+    }
+
+
+def _recent_changes(tenant: Tenant) -> list[Any]:
+    """The policy's latest audit events, read as the settings' audit trail reads them."""
+    events = audit_event_list(tenant=tenant).filter(entity_type="approval_rule").order_by(*NEWEST_FIRST)
+    return trail_entries(events=list(events[:RECENT_CHANGES]))
 
 
 @admin_view
@@ -212,3 +128,52 @@ def approval_rule_change(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("web:settings-approvals")
+
+
+def _edit_page(request: HttpRequest, rule: ApprovalRule, form: ApprovalRuleEditForm, *, status: int = 200) -> Any:
+    web = web_of(request)
+    context = {
+        "rule": rule,
+        "form": form,
+        "mid_chain": invoices_mid_chain(tenant=web.tenant, rule=rule),
+        **_choices(web.tenant),
+        **section_context(section="web:settings-approvals"),
+    }
+    return render(request, "settings/approval_rule_edit.html", context, status=status)
+
+
+@admin_view
+def approval_rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
+    """GET: the rule's form as it stands; POST: save it in place (refusals beside their fields).
+    Another tenant's rule, or none: not found."""
+    web = web_of(request)
+    rules = approval_rules_list(tenant=web.tenant)
+    place = next((number for number, rule in enumerate(rules, start=1) if rule.pk == rule_id), None)
+    if place is None:
+        raise Http404
+    rule = rules[place - 1]
+    form = ApprovalRuleEditForm(
+        request.POST if request.method == "POST" else None,
+        tenant=web.tenant,
+        rule=rule,
+        place=place,
+        rule_count=len(rules),
+        auto_id="r-%s",
+    )
+    if request.method != "POST":
+        return _edit_page(request, rule, form)
+    if form.is_valid():
+        try:
+            saved = approval_rule_update(
+                tenant=web.tenant,
+                actor=web.actor,
+                rule_id=rule.pk,
+                spec=form.spec(),
+                place=form.cleaned_data["position"],
+            )
+        except DomainError as exc:
+            errors_add(form=form, error=exc)
+        else:
+            messages.success(request, RULE_SAVED.format(name=saved.name))
+            return redirect("web:settings-approvals")
+    return _edit_page(request, rule, form, status=400)

@@ -26,13 +26,13 @@ from review.approval_policies import (
 )
 from review.approvals import (
     ALREADY_APPROVED_STEP,
-    SOD_REFUSED,
     ApprovalRefused,
     approval_rule_for,
     invoice_approval_chain,
 )
 from review.decisions import invoice_review
 from review.models import ApprovalRule, InvoiceApproval
+from review.segregation import SOD_REFUSED
 from review.tasks import escalate_stale_approvals
 from tenants.models import Role, Tenant
 from tests.document_factories import InvoiceDocumentFactory

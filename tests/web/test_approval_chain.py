@@ -19,10 +19,10 @@ from audit.services import audit_record
 from core.actors import Actor
 from invoices.models import Invoice, InvoiceStatus, ReviewQueue
 from review.approval_policies import RuleSpec, StepSpec, approval_rule_create
-from review.approvals import SOD_REFUSED
 from review.decisions import STEP_TAKEN_MEANWHILE
 from review.models import ApprovalDelegation, ApprovalRule, InvoiceApproval
 from review.queues import NEEDS_CHAIN
+from review.segregation import SOD_REFUSED
 from tenants.models import Role, Tenant
 from tests.factories import TEST_ACTOR, InvoiceFactory, MembershipFactory, UserFactory, VendorFactory
 from tests.web.test_decisions import clean_in_review

@@ -12,9 +12,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from review.approval_policies import RuleSpec, StepSpec, approval_rule_create
 from tenants.models import ApiKey, CurrencyLimit, Membership, Role, Tenant
 from tenants.selectors import tenant_settings_get
-from tests.factories import MembershipFactory, VendorFactory
+from tests.factories import TEST_ACTOR, MembershipFactory, VendorFactory
 from tests.tenant_matrix import url_patterns
 
 pytestmark = pytest.mark.django_db
@@ -62,11 +63,15 @@ def _url(url_name: str, tenant: Tenant) -> str:
         kwargs["membership_id"] = MembershipFactory(tenant=tenant).pk
     elif url_name == "web:settings-api-key-revoke":
         kwargs["api_key_id"] = ApiKey.objects.for_tenant(tenant).create(tenant=tenant, key_hash="x" * 64).pk
+    elif url_name == "web:settings-approval-edit":
+        kwargs["rule_id"] = approval_rule_create(
+            tenant=tenant, actor=TEST_ACTOR, spec=RuleSpec(name="Big", steps=[StepSpec(role=Role.APPROVER)])
+        ).pk
     return reverse(url_name, kwargs=kwargs)
 
 
 def test_the_settings_pages_are_found() -> None:
-    assert len(SETTINGS_PAGES) == 17 and {"web:settings-audit", "web:settings-approvals"} <= set(SETTINGS_PAGES)
+    assert len(SETTINGS_PAGES) == 18 and {"web:settings-audit", "web:settings-approvals"} <= set(SETTINGS_PAGES)
 
 
 @pytest.mark.parametrize("url_name", SETTINGS_PAGES)

@@ -76,6 +76,8 @@ OBJECT_KWARGS = {
     "vendor_alias_id": "vendor-alias",
     # A line of the invoice, assigned by hand to a PO line from the invoice page.
     "invoice_line_id": "invoice-line",
+    # A rule of the approval policy, edited on its settings page (recon_site.tenant_settings).
+    "rule_id": "approval-rule",
 }
 
 # URL parameters that name no tenant's object, with every value they take.
