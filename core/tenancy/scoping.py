@@ -327,10 +327,49 @@ def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -
     """
     if not rows:
         return []
+    tenant_inserts(tenant=tenant, parts=[rows_insert_part(tenant=tenant, rows=rows)])
+    return list(rows)
+
+
+def tenant_values_insert(
+    *, tenant: TenantRef, model: type[TenantOwnedModel], rows: Sequence[Mapping[str, Any]]
+) -> list[uuid.UUID]:
+    """`tenant_rows_insert` for rows given as values by field name (`attname`: `invoice_id`) rather
+    than as model instances: for the many small rows of a bulk write (an import's invoice lines),
+    where building a model instance per row cost more than the insert. Every column is given,
+    except the id (a new one unless given), the tenant (`tenant`'s) and `created_at` (now);
+    returns the ids."""
+    if not rows:
+        return []
+    part = values_insert_part(tenant=tenant, model=model, rows=rows)
+    tenant_inserts(tenant=tenant, parts=[part])
+    return part.ids
+
+
+class InsertPart:
+    """The new rows of one table, as one `INSERT … SELECT … FROM jsonb_to_recordset()` of
+    `tenant_inserts`: built by `rows_insert_part` (model instances) or `values_insert_part`."""
+
+    def __init__(
+        self,
+        *,
+        model: type[models.Model],
+        records: list[dict[str, Any]],
+        ids: list[uuid.UUID],
+        rows: Sequence[TenantOwnedModel] = (),
+    ) -> None:
+        self.model = model
+        self.fields = [field for field in model._meta.concrete_fields if not field.generated]
+        self.records = records
+        self.ids = ids
+        self.rows = rows  # model instances, told their generated columns after the insert
+
+
+def rows_insert_part(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -> InsertPart:
+    """The rows of `tenant_rows_insert` as a part of `tenant_inserts` (`pre_save` run on each)."""
     model = type(rows[0])
-    meta = model._meta
     # A generated column (an invoice's amount due) is PostgreSQL's to write, never the insert's.
-    fields = [field for field in meta.concrete_fields if not field.generated]
+    fields = [field for field in model._meta.concrete_fields if not field.generated]
     records = []
     for row in rows:
         if type(row) is not model or row.tenant_id != tenant.pk:
@@ -345,22 +384,13 @@ def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -
                 for field in fields
             }
         )
-    _records_insert(tenant=tenant, model=model, fields=fields, records=records)
-    for row in rows:
-        row._state.adding = False
-        row._state.db = connection.alias
-    return list(rows)
+    return InsertPart(model=model, records=records, ids=[row.pk for row in rows], rows=rows)
 
 
-def tenant_values_insert(
+def values_insert_part(
     *, tenant: TenantRef, model: type[TenantOwnedModel], rows: Sequence[Mapping[str, Any]]
-) -> list[uuid.UUID]:
-    """`tenant_rows_insert` for rows given as values by field name (`attname`: `invoice_id`) rather
-    than as model instances: for the many small rows of a bulk write (an import's invoice lines),
-    where building a model instance per row cost more than the insert. Every column is given,
-    except the id (a new one), the tenant (`tenant`'s) and `created_at` (now); returns the ids."""
-    if not rows:
-        return []
+) -> InsertPart:
+    """The rows of `tenant_values_insert` as a part of `tenant_inserts`."""
     fields = [field for field in model._meta.concrete_fields if not field.generated]
     columns = [(field, field.attname, field.column) for field in fields]
     now = timezone.now()
@@ -383,26 +413,52 @@ def tenant_values_insert(
                 for field, attname, column in columns
             }
         )
-    _records_insert(tenant=tenant, model=model, fields=fields, records=records)
-    return ids
+    return InsertPart(model=model, records=records, ids=ids)
 
 
-def _records_insert(
-    *,
-    tenant: TenantRef,
-    model: type[models.Model],
-    fields: Sequence[models.Field[Any, Any]],
-    records: list[dict[Any, Any]],
-) -> None:
+def tenant_inserts(*, tenant: TenantRef, parts: Sequence[InsertPart]) -> None:
+    """The parts' rows, each table's in one `INSERT … SELECT … FROM jsonb_to_recordset()`, all of
+    them in one statement: each INSERT a data-modifying CTE of it, in order. PostgreSQL runs them
+    together, on one snapshot: none may read what another writes (Django's foreign keys are
+    checked at COMMIT, so an invoice's lines may come with it); their triggers run as for
+    separate statements.
+
+    The first part's generated columns (an invoice's amount due) are returned by the INSERT and
+    set on its model instances, which then hold what was stored without being read again.
+    """
+    parts = [part for part in parts if part.records]
+    if not parts:
+        return
     quote = connection.ops.quote_name
-    columns = ", ".join(_quoted_column(field) for field in fields)
-    declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in fields)
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
-        f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
-    )
+    inserts = []
+    for part in parts:
+        columns = ", ".join(_quoted_column(field) for field in part.fields)
+        declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in part.fields)
+        inserts.append(
+            f"INSERT INTO {quote(part.model._meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
+            f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
+        )
+    first = parts[0]
+    generated = [field for field in first.model._meta.concrete_fields if field.generated] if first.rows else []
+    returning = " RETURNING " + ", ".join(map(_quoted_column, [first.model._meta.pk, *generated]))
+    if len(parts) == 1:
+        sql = inserts[0] + (returning if generated else "")
+    else:
+        # Every part a CTE, in order, the statement reading what the first returns.
+        inserts[0] += returning
+        ctes = ", ".join(f"written_{index} AS ({insert})" for index, insert in enumerate(inserts))
+        sql = f"WITH {ctes} SELECT * FROM written_0"
+    params = [json.dumps(part.records, separators=(",", ":")) for part in parts]
     with tenant_cursor(tenant) as cursor:
-        cursor.execute(sql, [json.dumps(records, separators=(",", ":"))])
+        cursor.execute(sql, params)
+        if generated:
+            stored = {row[0]: row[1:] for row in cursor.fetchall()}
+    for row in first.rows:
+        row._state.adding = False
+        row._state.db = connection.alias
+        if generated:
+            for field, value in zip(generated, stored[row.pk], strict=True):
+                setattr(row, field.attname, value)
 
 
 def _quoted_column(field: models.Field[Any, Any] | ForeignObjectRel) -> str:

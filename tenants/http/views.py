@@ -249,7 +249,14 @@ class TenantAPIMixin(ConflictRetryMixin):
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         pending = getattr(self, "_idempotency", None)
-        if pending is not None and response.status_code < 500 and isinstance(response, Response):
+        # A response whose transaction is to be rolled back (a service's write failed inside it,
+        # without a savepoint of its own) is not stored, as a 5xx is not: nothing it says was kept.
+        if (
+            pending is not None
+            and response.status_code < 500
+            and isinstance(response, Response)
+            and not transaction.get_rollback()
+        ):
             key, fingerprint = pending
             body = _json_safe(response.data)
             idempotency_complete(
