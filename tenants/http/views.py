@@ -258,13 +258,10 @@ class TenantAPIMixin(ConflictRetryMixin):
             and not transaction.get_rollback()
         ):
             key, fingerprint = pending
-            body = _json_safe(response.data)
+            # Encoded once, as the renderer writes values (Decimals, UUIDs, dates), and stored as
+            # that text: a replay answers the same JSON.
+            body_json = json.dumps(response.data, cls=JSONEncoder)
             idempotency_complete(
-                tenant=self.tenant, key=key, fingerprint=fingerprint, status=response.status_code, body=body
+                tenant=self.tenant, key=key, fingerprint=fingerprint, status=response.status_code, body_json=body_json
             )
         return response
-
-
-def _json_safe(data: Any) -> Any:
-    """Response data as plain JSON (Decimals, UUIDs, dates as the renderer writes them)."""
-    return json.loads(json.dumps(data, cls=JSONEncoder))
