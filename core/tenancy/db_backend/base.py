@@ -88,6 +88,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().commit()
         self.commits += 1
 
+    def rollback(self) -> None:
+        super().rollback()
+        # A session value the tenant scope set inside the transaction is undone with it.
+        self.rls_scope.rolled_back()
+
     def savepoint_rollback(self, sid: str) -> None:
         super().savepoint_rollback(sid)
         self._savepoints_rolled_back.add(sid)  # Django releases it next: not a commit
