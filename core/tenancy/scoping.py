@@ -359,7 +359,6 @@ class InsertPart:
         rows: Sequence[TenantOwnedModel] = (),
     ) -> None:
         self.model = model
-        self.fields = [field for field in model._meta.concrete_fields if not field.generated]
         self.records = records
         self.ids = ids
         self.rows = rows  # model instances, told their generated columns after the insert
@@ -429,25 +428,9 @@ def tenant_inserts(*, tenant: TenantRef, parts: Sequence[InsertPart]) -> None:
     parts = [part for part in parts if part.records]
     if not parts:
         return
-    quote = connection.ops.quote_name
-    inserts = []
-    for part in parts:
-        columns = ", ".join(_quoted_column(field) for field in part.fields)
-        declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in part.fields)
-        inserts.append(
-            f"INSERT INTO {quote(part.model._meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
-            f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
-        )
     first = parts[0]
-    generated = [field for field in first.model._meta.concrete_fields if field.generated] if first.rows else []
-    returning = " RETURNING " + ", ".join(map(_quoted_column, [first.model._meta.pk, *generated]))
-    if len(parts) == 1:
-        sql = inserts[0] + (returning if generated else "")
-    else:
-        # Every part a CTE, in order, the statement reading what the first returns.
-        inserts[0] += returning
-        ctes = ", ".join(f"written_{index} AS ({insert})" for index, insert in enumerate(inserts))
-        sql = f"WITH {ctes} SELECT * FROM written_0"
+    generated = _generated_fields(first.model) if first.rows else ()
+    sql = _inserts_sql(tuple(part.model for part in parts), returning=bool(generated))
     params = [json.dumps(part.records, separators=(",", ":")) for part in parts]
     with tenant_cursor(tenant) as cursor:
         cursor.execute(sql, params)
@@ -459,6 +442,35 @@ def tenant_inserts(*, tenant: TenantRef, parts: Sequence[InsertPart]) -> None:
         if generated:
             for field, value in zip(generated, stored[row.pk], strict=True):
                 setattr(row, field.attname, value)
+
+
+@functools.cache
+def _generated_fields(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
+    return tuple(field for field in model._meta.concrete_fields if field.generated)
+
+
+@functools.cache
+def _inserts_sql(models_written: tuple[type[models.Model], ...], *, returning: bool) -> str:
+    """The statement of `tenant_inserts` for these tables, in this order (built once: the column
+    list and types of a wide table cost more to work out than a single create's Python part)."""
+    quote = connection.ops.quote_name
+    inserts = []
+    for model in models_written:
+        fields = [field for field in model._meta.concrete_fields if not field.generated]
+        columns = ", ".join(_quoted_column(field) for field in fields)
+        declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in fields)
+        inserts.append(
+            f"INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
+            f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
+        )
+    first = models_written[0]
+    returned = ", ".join(map(_quoted_column, [first._meta.pk, *_generated_fields(first)]))
+    if len(inserts) == 1:
+        return inserts[0] + (f" RETURNING {returned}" if returning else "")
+    # Every part a CTE, in order, the statement reading what the first returns.
+    inserts[0] += f" RETURNING {returned}"
+    ctes = ", ".join(f"written_{index} AS ({insert})" for index, insert in enumerate(inserts))
+    return f"WITH {ctes} SELECT * FROM written_0"
 
 
 def _quoted_column(field: models.Field[Any, Any] | ForeignObjectRel) -> str:
