@@ -22,8 +22,8 @@ from audit.chain import to_json_safe
 from audit.services import AuditEntry, audit_insert_part, audit_record, document_snapshot
 from core.actors import Actor
 from core.exceptions import DocumentInvalid
-from core.state_machine import StaleState
 from core.ids import uuid7
+from core.state_machine import StaleState
 from core.tenancy.scoping import rows_insert_part, tenant_inserts, values_insert_part
 from invoices.billing import NOT_BILLING
 from invoices.bulk import (
@@ -83,20 +83,20 @@ def invoice_create_many(
     with_lines: bool = False,
 ) -> list[DocumentStored | DocumentInvalid]:
     """`invoice_create` for many documents: each checked in Python first (invoices.bulk), then
-    every table written with one statement per batch and every audit event in one append — the
-    same rows and the same events as the documents sent one after the other, in their order.
+        every table written with one statement per batch and every audit event in one append — the
+        same rows and the same events as the documents sent one after the other, in their order.
 
-    `all_or_nothing`: any refused document raises `InvoiceBatchInvalid` (each refusal by index)
-    and nothing is written; otherwise the valid documents are stored and each refused one answers
-    with its own `DocumentInvalid`, in its place. `with_lines`: each invoice created holds its lines
-(`invoice.lines.all()` reads nothing), for an answer that shows them. `resends_skipped`: a document repeating an
-    invoice already stored, or an earlier document of the batch, is not stored again but answered
-    with that invoice (`created=False`; invoices.ingest.invoice_already_present). `vendors` may be
-    shared by the batches of one import, so a vendor is resolved once per import.
+        `all_or_nothing`: any refused document raises `InvoiceBatchInvalid` (each refusal by index)
+        and nothing is written; otherwise the valid documents are stored and each refused one answers
+        with its own `DocumentInvalid`, in its place. `with_lines`: each invoice created holds its lines
+    (`invoice.lines.all()` reads nothing), for an answer that shows them. `resends_skipped`: a document repeating an
+        invoice already stored, or an earlier document of the batch, is not stored again but answered
+        with that invoice (`created=False`; invoices.ingest.invoice_already_present). `vendors` may be
+        shared by the batches of one import, so a vendor is resolved once per import.
 
-    Credit notes go through the single door's steps (the credited invoice looked up and locked,
-    voided when credited in full), in their place in the batch: after the documents before them
-    are written, so a credit note finds an invoice of the same batch as it would sent after it.
+        Credit notes go through the single door's steps (the credited invoice looked up and locked,
+        voided when credited in full), in their place in the batch: after the documents before them
+        are written, so a credit note finds an invoice of the same batch as it would sent after it.
     """
     vendors = vendors if vendors is not None else VendorCache(tenant)
     present: list[Invoice | None] = [None] * len(documents)
@@ -291,9 +291,9 @@ def _chunk_insert(
         of_invoice = {invoice.pk: invoice for invoice in invoices}
         for values in lines:
             line = InvoiceLine(tenant=tenant, **values)
-            line.invoice = of_invoice[values["invoice_id"]]
+            line.invoice = of_invoice[line.invoice_id]
             line._state.adding, line._state.db = False, connection.alias
-            by_invoice[values["invoice_id"]].append(line)
+            by_invoice[line.invoice_id].append(line)
         for invoice in invoices:
             # In the order a read gives them (InvoiceLine.Meta.ordering).
             stored = sorted(by_invoice[invoice.pk], key=lambda line: line.line_number)

@@ -65,12 +65,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # for the transaction of a keyed request, else for the session): the request's first
         # statement is then not a setting of its own.
         local = connection.in_atomic_block
-        tenant_id_column = f"{connection.ops.quote_name(ApiKey._meta.db_table)}.{connection.ops.quote_name('tenant_id')}"
+        tenant_id_column = (
+            f"{connection.ops.quote_name(ApiKey._meta.db_table)}.{connection.ops.quote_name('tenant_id')}"
+        )
         api_key = (
             ApiKey.objects.unscoped()
             .select_related("tenant")
             .filter(key_hash=hash_api_key(raw_key), is_active=True, tenant__is_active=True)
-            .annotate(scope_set=RawSQL(scope_set_sql(tenant_id_column, local=local), ()))
+            # The SQL names a column of the model's table; no value of the request's is in it.
+            .annotate(scope_set=RawSQL(scope_set_sql(tenant_id_column, local=local), ()))  # noqa: S611
             .first()
         )
         scope = (str(api_key.tenant_id), "") if api_key is not None else None

@@ -134,10 +134,7 @@ def scope_set_sql(tenant_id_column: str, *, local: bool) -> str:
     Tell the connection's `ScopeApplier.set_by_statement` what the statement did.
     """
     flag = "true" if local else "false"
-    return (
-        f"set_config('app.tenant_id', {tenant_id_column}::text, {flag})"
-        f" || set_config('app.all_tenants', '', {flag})"
-    )
+    return f"set_config('app.tenant_id', {tenant_id_column}::text, {flag}) || set_config('app.all_tenants', '', {flag})"
 
 
 class ScopeApplier:

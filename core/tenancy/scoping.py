@@ -354,7 +354,7 @@ class InsertPart:
         self,
         *,
         model: type[models.Model],
-        records: list[dict[str, Any]],
+        records: list[dict[Any, Any]],
         ids: list[uuid.UUID],
         rows: Sequence[TenantOwnedModel] = (),
     ) -> None:
@@ -470,7 +470,7 @@ def _inserts_sql(models_written: tuple[type[models.Model], ...], *, returning: b
     # Every part a CTE, in order, the statement reading what the first returns.
     inserts[0] += f" RETURNING {returned}"
     ctes = ", ".join(f"written_{index} AS ({insert})" for index, insert in enumerate(inserts))
-    return f"WITH {ctes} SELECT * FROM written_0"
+    return f"WITH {ctes} SELECT * FROM written_0"  # noqa: S608 (identifiers from the models' metadata)
 
 
 def _quoted_column(field: models.Field[Any, Any] | ForeignObjectRel) -> str:

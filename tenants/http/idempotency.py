@@ -126,9 +126,10 @@ def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredRe
 def _claim(*, tenant: Tenant, key: str, fingerprint: str) -> tuple[bool, bool]:
     """(the key's lock was taken, the key's record was inserted here), in one statement."""
     meta = IdempotencyRecord._meta
+    # The model's table; every value a parameter.
     sql = (
-        "WITH claim AS (SELECT pg_try_advisory_xact_lock(%s, %s) AS locked),"
-        f" claimed AS (INSERT INTO {meta.db_table} (id, tenant_id, created_at, key, request_fingerprint, state)"  # noqa: S608 (the model's table)
+        "WITH claim AS (SELECT pg_try_advisory_xact_lock(%s, %s) AS locked),"  # noqa: S608
+        f" claimed AS (INSERT INTO {meta.db_table} (id, tenant_id, created_at, key, request_fingerprint, state)"
         " SELECT %s, %s, %s, %s, %s, %s FROM claim WHERE locked"
         " ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id)"
         " SELECT locked, EXISTS (SELECT FROM claimed) FROM claim"

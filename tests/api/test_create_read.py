@@ -486,9 +486,7 @@ def test_cursor_pagination_is_stable_under_inserts(api: APIClient, tenant: Tenan
 
 
 @pytest.mark.parametrize("keyed", [True, False])
-def test_a_create_answers_exactly_what_a_read_of_the_invoice_shows(
-    api: APIClient, acme: Vendor, keyed: bool
-) -> None:
+def test_a_create_answers_exactly_what_a_read_of_the_invoice_shows(api: APIClient, acme: Vendor, keyed: bool) -> None:
     """The 201 is built from what was written (amount due returned by the INSERT, lines kept, the
     vendor resolved), not read again: it must say what a read says, field for field, with every
     kind of value — decimals, dates, terms, a masked payee account, lines given out of order."""

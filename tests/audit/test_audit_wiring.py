@@ -17,10 +17,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from audit.services import audit_deferred, audit_record, audit_record_many
-from core.tenancy.scoping import tenant_inserts
+from audit.services import audit_deferred, audit_record
 from audit.verify import audit_chain_verify
 from core.actors import system_actor
+from core.tenancy.scoping import tenant_inserts
 from invoices.models import Invoice
 from tenants.models import Tenant, TenantSettings
 from tenants.services import tenant_settings_update
