@@ -17,6 +17,7 @@ from core.http.fields import (
     BusinessDateField,
     CodeLabelField,
     CurrencyCodeField,
+    FieldsBuiltOnce,
     IntegerStringField,
     MoneyAmountField,
     MoneyField,
@@ -146,7 +147,7 @@ class InvoiceInputSerializer(serializers.Serializer):
         return InvoiceDocument(lines=lines, **data)
 
 
-class InvoiceLineOutputSerializer(serializers.ModelSerializer):
+class InvoiceLineOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     quantity = serializers.DecimalField(max_digits=18, decimal_places=4)
     unit_price = serializers.DecimalField(max_digits=18, decimal_places=6)
     amount = MoneyField("amount", currency_attr="invoice.currency")
@@ -156,7 +157,7 @@ class InvoiceLineOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "line_number", "sku", "description", "quantity", "unit_price", "amount", "po_line_number"]
 
 
-class InvoiceOutputSerializer(serializers.ModelSerializer):
+class InvoiceOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     vendor_id = serializers.UUIDField(allow_null=True)
     vendor_name = serializers.SerializerMethodField()
     subtotal_amount = MoneyField("subtotal_amount")

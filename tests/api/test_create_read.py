@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
 from purchasing.models import GoodsReceipt, PurchaseOrder
+from review.apis import InvoiceOutputSerializer
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory, PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from vendors.models import Vendor
@@ -516,3 +517,12 @@ def test_a_create_answers_exactly_what_a_read_of_the_invoice_shows(api: APIClien
     assert created["amount_due"] == "20.00" and created["vendor_name"] == "Acme Supplies"
     assert [line["line_number"] for line in created["lines"]] == [1, 2]
     assert read(api, f"/api/invoices/{created['id']}") == created
+
+
+def test_an_invoice_answer_s_fields_are_worked_out_once_and_never_shared(acme: Vendor, tenant: Tenant) -> None:
+    """core.http.fields.FieldsBuiltOnce: each serializer gets its own copy of the fields built once
+    for its class (a field is bound to its serializer: a shared one would answer for another)."""
+    first, second = (InvoiceFactory(tenant=tenant, vendor=acme, invoice_number=f"INV-{n}") for n in (1, 2))
+    one, two = InvoiceOutputSerializer(first), InvoiceOutputSerializer(second)
+    assert one.fields["lines"] is not two.fields["lines"] and one.fields["lines"].parent is one
+    assert (one.data["invoice_number"], two.data["invoice_number"]) == ("INV-1", "INV-2")
