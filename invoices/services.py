@@ -193,6 +193,8 @@ def _credit_note_write(
 # one JSON document per table (core.tenancy.scoping.tenant_inserts); bounded, a statement's
 # parameters stay a few megabytes.
 INSERT_CHUNK = 5000
+# Documents written with one statement for invoices, lines and events (`_chunk_insert`).
+ONE_STATEMENT_AT_MOST = 10
 
 
 def _invoices_insert(
@@ -205,9 +207,9 @@ def _invoices_insert(
     with_lines: bool = False,
 ) -> list[Invoice]:
     """The invoices, their lines and their `created` audit events: one statement per chunk, the
-    invoices' INSERT with the lines' and the events' as data-modifying CTEs of it. Each invoice
-    then holds what was stored (its amount due from the INSERT's RETURNING) and, `with_lines`,
-    its lines (`invoice.lines.all()` without a query): what an answer shows, not read again."""
+    invoices' INSERT with the lines' and the events' as data-modifying CTEs of it. `with_lines`:
+    each invoice then holds what was stored (its amount due from the INSERT's RETURNING) and its
+    lines (`invoice.lines.all()` without a query): what an answer shows, not read again."""
     if not checked:
         return []
     invoices = [
@@ -245,6 +247,16 @@ def _chunk_insert(
     credited: Invoice | None,
     with_lines: bool,
 ) -> None:
+    # A few documents (a single create): one statement for the three tables. A bulk chunk: a
+    # statement per table, sent as soon as it is built, so that in the pipeline PostgreSQL writes
+    # the invoices while Python builds the lines, and the lines while it builds the events (as one
+    # statement PostgreSQL would start only once all three were built: a CSV import took 30 %
+    # longer so).
+    together = len(invoices) <= ONE_STATEMENT_AT_MOST
+    parts = [rows_insert_part(tenant=tenant, rows=invoices)]
+    if not together:
+        tenant_inserts(tenant=tenant, parts=parts, generated_read=with_lines)
+        parts = []
     # Values rather than InvoiceLine instances: building a model per line cost more than its insert.
     created_at = timezone.now()
     lines = [
@@ -264,6 +276,10 @@ def _chunk_insert(
         for invoice, document in zip(invoices, checked, strict=True)
         for index, line in enumerate(document.document.lines)
     ]
+    parts.append(values_insert_part(tenant=tenant, model=InvoiceLine, rows=lines))
+    if not together:
+        tenant_inserts(tenant=tenant, parts=parts)
+        parts = []
     events = audit_insert_part(
         tenant=tenant,
         actor=actor,
@@ -283,9 +299,9 @@ def _chunk_insert(
             for invoice, document in zip(invoices, checked, strict=True)
         ],
     )
-    line_part = values_insert_part(tenant=tenant, model=InvoiceLine, rows=lines)
-    parts = [rows_insert_part(tenant=tenant, rows=invoices), line_part]
-    tenant_inserts(tenant=tenant, parts=parts if events is None else [*parts, events])
+    if events is not None:
+        parts.append(events)
+    tenant_inserts(tenant=tenant, parts=parts, generated_read=with_lines and together)
     if with_lines:
         by_invoice: dict[Any, list[InvoiceLine]] = {invoice.pk: [] for invoice in invoices}
         of_invoice = {invoice.pk: invoice for invoice in invoices}

@@ -415,21 +415,23 @@ def values_insert_part(
     return InsertPart(model=model, records=records, ids=ids)
 
 
-def tenant_inserts(*, tenant: TenantRef, parts: Sequence[InsertPart]) -> None:
+def tenant_inserts(*, tenant: TenantRef, parts: Sequence[InsertPart], generated_read: bool = False) -> None:
     """The parts' rows, each table's in one `INSERT … SELECT … FROM jsonb_to_recordset()`, all of
     them in one statement: each INSERT a data-modifying CTE of it, in order. PostgreSQL runs them
     together, on one snapshot: none may read what another writes (Django's foreign keys are
     checked at COMMIT, so an invoice's lines may come with it); their triggers run as for
     separate statements.
 
-    The first part's generated columns (an invoice's amount due) are returned by the INSERT and
-    set on its model instances, which then hold what was stored without being read again.
+    `generated_read`: the first part's generated columns (an invoice's amount due) are returned by
+    the INSERT and set on its model instances, which then hold what was stored without being read
+    again. Only when asked: in a pipeline (`connection.pipelined()`) reading a result waits for the
+    statement, where a bulk write would rather build its next chunk meanwhile.
     """
     parts = [part for part in parts if part.records]
     if not parts:
         return
     first = parts[0]
-    generated = _generated_fields(first.model) if first.rows else ()
+    generated = _generated_fields(first.model) if generated_read and first.rows else ()
     sql = _inserts_sql(tuple(part.model for part in parts), returning=bool(generated))
     params = [json.dumps(part.records, separators=(",", ":")) for part in parts]
     with tenant_cursor(tenant) as cursor:
