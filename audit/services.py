@@ -31,7 +31,7 @@ from core.actors import Actor
 from core.ids import uuid7
 from core.observability import request_id_var
 from core.tenancy.ref import TenantRef
-from core.tenancy.scoping import tenant_rows_insert
+from core.tenancy.scoping import InsertPart, rows_insert_part, tenant_rows_insert
 
 NOT_IN_TRANSACTION = "audit_record must run inside the transaction of the change it records"
 
@@ -154,9 +154,36 @@ def audit_record_many(*, tenant: TenantRef, actor: Actor, entries: list[AuditEnt
 APPEND_CHUNK = 2000
 
 
+def audit_insert_part(*, tenant: TenantRef, actor: Actor, entries: list[AuditEntry]) -> InsertPart | None:
+    """`audit_record_many`'s events as a part of the caller's own statement
+    (core.tenancy.scoping.tenant_inserts), so a document and its events go in with one INSERT: the
+    same rows, the same sealing after commit. None when there is nothing to insert now: no
+    entries, or events held back by `audit_deferred` (appended at its block's end, as always)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError(NOT_IN_TRANSACTION)
+    if not entries:
+        return None
+    held = _deferred.get()
+    if held is not None:
+        held.batches.append((tenant, actor, list(entries)))
+        return None
+    events = _events(tenant=tenant, actor_entries=[(actor, entry) for entry in entries])
+    return rows_insert_part(tenant=tenant, rows=events)
+
+
 def _append(*, tenant: TenantRef, actor_entries: list[tuple[Actor, AuditEntry]]) -> list[AuditEvent]:
     """Insert `actor_entries` unsealed, in order, in the caller's transaction; the database stamps
     each with the transaction's id and its order of writing (audit.sealer chains them after commit)."""
+    events = _events(tenant=tenant, actor_entries=actor_entries)
+    # One parameter per chunk, not an array per column (see tenant_rows_insert).
+    for start in range(0, len(events), APPEND_CHUNK):
+        tenant_rows_insert(tenant=tenant, rows=events[start : start + APPEND_CHUNK])
+    return events
+
+
+def _events(*, tenant: TenantRef, actor_entries: list[tuple[Actor, AuditEntry]]) -> list[AuditEvent]:
+    """The unsealed events of `actor_entries`, to be inserted in this transaction, whose commit
+    asks for a seal."""
     occurred_at = timezone.now()  # microsecond precision, as PostgreSQL keeps it
     request_id = request_id_var.get() or ""
     events = [
@@ -182,9 +209,6 @@ def _append(*, tenant: TenantRef, actor_entries: list[tuple[Actor, AuditEntry]])
         )
         for actor, entry in actor_entries
     ]
-    # One parameter per chunk, not an array per column (see tenant_rows_insert).
-    for start in range(0, len(events), APPEND_CHUNK):
-        tenant_rows_insert(tenant=tenant, rows=events[start : start + APPEND_CHUNK])
     if not any(
         isinstance(func, functools.partial) and func.func is audit_seal_soon and func.keywords["tenant"].pk == tenant.pk
         for _, func, *_ in connection.run_on_commit

@@ -157,6 +157,8 @@ def transaction_lock_try(lock_class: int, key: int) -> bool:
 # appends to a SELECT; function bodies (a migration creating a trigger) never start with SELECT.
 _ADVISORY_XACT = re.compile(r"\bpg_(?:try_)?advisory_xact_lock(?:_shared)?\s*\(", re.IGNORECASE)
 _SELECT = re.compile(r"^\s*\(?\s*SELECT\b", re.IGNORECASE)
+# An advisory lock may also be taken in a CTE (tenants.http.idempotency claims a key with one).
+_WITH = re.compile(r"^\s*WITH\b", re.IGNORECASE)
 _ROW_LOCK = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
 _KEY_BLOCKING_ROW_LOCK = re.compile(r"\bFOR\s+UPDATE\b", re.IGNORECASE)
 _TABLE = re.compile(r'\b(?:FROM|JOIN)\s+"([^"]+)"', re.IGNORECASE)
@@ -184,13 +186,14 @@ def order_checks_enabled() -> bool:
 
 def statement_lock(sql: str, params: Any) -> int | None:
     """The lock a statement takes, as a key of `RANK` (an advisory class, or ROWS); None if none."""
-    if not _SELECT.match(sql):
+    select = bool(_SELECT.match(sql))
+    if not select and not _WITH.match(sql):
         return None  # INSERTs (however long) are read no further
     if _ADVISORY_XACT.search(sql):
         if isinstance(params, (list, tuple)) and params and params[0] in RANK:
             return int(params[0])
         return None
-    return ROWS if _ROW_LOCK.search(sql) else None
+    return ROWS if select and _ROW_LOCK.search(sql) else None
 
 
 class LockOrderCheck:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from core.tenancy.rls import tenant_scope_enter
+from core.tenancy.rls import scope_set_sql, tenant_scope_enter
 from tenants.models import ApiKey, Membership, Tenant, hash_api_key
 
 SESSION_TENANT_KEY = "recon_tenant_id"
@@ -58,13 +60,24 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw_key = raw_key.strip()
         if not raw_key:
             raise exceptions.AuthenticationFailed("Missing API key after 'Bearer'.")
-        # Unscoped by necessity: the key is what tells us the tenant.
+        # Unscoped by necessity: the key is what tells us the tenant. The same statement fixes
+        # row-level security's scope to that tenant for the rest of the request (core.tenancy.rls:
+        # for the transaction of a keyed request, else for the session): the request's first
+        # statement is then not a setting of its own.
+        local = connection.in_atomic_block
+        tenant_id_column = (
+            f"{connection.ops.quote_name(ApiKey._meta.db_table)}.{connection.ops.quote_name('tenant_id')}"
+        )
         api_key = (
             ApiKey.objects.unscoped()
             .select_related("tenant")
             .filter(key_hash=hash_api_key(raw_key), is_active=True, tenant__is_active=True)
+            # The SQL names a column of the model's table; no value of the request's is in it.
+            .annotate(scope_set=RawSQL(scope_set_sql(tenant_id_column, local=local), ()))  # noqa: S611
             .first()
         )
+        scope = (str(api_key.tenant_id), "") if api_key is not None else None
+        connection.rls_scope.set_by_statement(scope, local=local)  # type: ignore[attr-defined]
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         tenant_scope_enter(api_key.tenant_id)

@@ -3,6 +3,7 @@ in as ASCII decimals, business dates in within the accepted range."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -233,3 +234,19 @@ class CurrencyCodeField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 3)
         super().__init__(**kwargs)
+
+
+class FieldsBuiltOnce:
+    """Mixed into a ModelSerializer: its fields are worked out from the model once per class, and
+    each instance gets a copy (what DRF does with declared fields), instead of introspecting the
+    model again for every serializer made — most of an invoice answer's serializing.
+
+    Only for a serializer whose `get_fields()` depends on its class alone (no context, no instance).
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        built: dict[str, serializers.Field] | None = type(self).__dict__.get("_fields_built")
+        if built is None:
+            built = super().get_fields()  # type: ignore[misc]
+            type(self)._fields_built = built  # type: ignore[attr-defined]
+        return copy.deepcopy(built)

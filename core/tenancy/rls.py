@@ -21,11 +21,18 @@ Which tenant a statement runs for, in order:
    foreign key. `unscoped()` (the admin, cross-tenant operator queries) asks for all tenants;
 3. nothing: no rows.
 
-The setting is applied by an execute wrapper on every connection (`core.tenancy.db_backend`):
-`set_config(…, is_local => true)` — `SET LOCAL` — at the first statement of each transaction and
-again if the scope changes inside it, and as a session value for statements in autocommit mode
-(each its own transaction) when it differs from the one the session holds. One extra round trip
-per transaction; none per statement.
+The setting is applied by an execute wrapper on every connection (`core.tenancy.db_backend`),
+only when the server does not hold it already: as a session value before a transaction's first
+statement (it then holds for the whole transaction, and for the next ones that want the same),
+as `set_config(…, is_local => true)` — `SET LOCAL` — when the scope changes inside a transaction,
+and as a session value for statements in autocommit mode (each its own transaction). At most one
+extra statement per transaction; none per statement, and none for a transaction that wants what
+the session holds. A rollback undoes a session value set inside the transaction, so after one the
+session's value is taken as unknown and set again.
+
+A statement may also set the scope itself (`scope_set_sql` in its select list, then
+`ScopeApplier.set_by_statement`): the API-key look-up reads the key with every tenant's rows
+visible and, in the same statement, fixes the scope to the key's tenant for what follows.
 """
 
 from __future__ import annotations
@@ -114,6 +121,20 @@ def desired_scope() -> Scope:
 
 
 SCOPE_STATEMENT = "SELECT set_config('app.tenant_id', %s, %s), set_config('app.all_tenants', %s, %s)"
+# What the server holds is not known (after a rollback): never equal to a wanted scope.
+UNKNOWN: Scope = ("unknown", "unknown")
+
+
+def scope_set_sql(tenant_id_column: str, *, local: bool) -> str:
+    """SQL for a statement's select list that fixes the scope to the tenant of the row it reads
+    (`tenant_id_column`, a quoted column reference): for the transaction (`local`) or the session.
+
+    The row is read under the scope the statement began with (row-level security evaluates its
+    settings once per statement, before any row); the new scope binds the statements that follow.
+    Tell the connection's `ScopeApplier.set_by_statement` what the statement did.
+    """
+    flag = "true" if local else "false"
+    return f"set_config('app.tenant_id', {tenant_id_column}::text, {flag}) || set_config('app.all_tenants', '', {flag})"
 
 
 class ScopeApplier:
@@ -135,6 +156,19 @@ class ScopeApplier:
         self.session: Scope = NO_TENANT
         self.transaction: Scope | None = None
 
+    def rolled_back(self) -> None:
+        """The transaction was rolled back, and with it a session value set inside it."""
+        self.session = UNKNOWN
+        self.transaction = None
+
+    def set_by_statement(self, scope: Scope | None, *, local: bool) -> None:
+        """A statement set the scope itself (`scope_set_sql`): `scope`, or None when it read no
+        row (what the server holds is then not known, and is set again when next wanted)."""
+        if local:
+            self.transaction = scope
+        else:
+            self.session = scope if scope is not None else UNKNOWN
+
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         wrapper: BaseDatabaseWrapper = context["connection"]
         raw = wrapper.connection
@@ -148,8 +182,13 @@ class ScopeApplier:
                     self._apply(context, want, local=False)
                     self.session = want
             else:
-                # This statement opens a transaction (Django's atomic): SET LOCAL for all of it.
-                self._apply(context, want, local=True)
+                # This statement opens a transaction (Django's atomic): the scope for all of it, as
+                # a session value, so that the next transaction wanting the same (an API request's
+                # key look-up: every tenant) needs no statement. A SET LOCAL inside it reverts to
+                # this value at its end.
+                if self.session != want:
+                    self._apply(context, want, local=False)
+                    self.session = want
                 self.transaction = want
         elif status in (TransactionStatus.INTRANS, TransactionStatus.ACTIVE) and self.transaction != want:
             # ACTIVE: in pipeline mode (`connection.pipelined()`, inside a transaction only), earlier

@@ -327,10 +327,48 @@ def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -
     """
     if not rows:
         return []
+    tenant_inserts(tenant=tenant, parts=[rows_insert_part(tenant=tenant, rows=rows)])
+    return list(rows)
+
+
+def tenant_values_insert(
+    *, tenant: TenantRef, model: type[TenantOwnedModel], rows: Sequence[Mapping[str, Any]]
+) -> list[uuid.UUID]:
+    """`tenant_rows_insert` for rows given as values by field name (`attname`: `invoice_id`) rather
+    than as model instances: for the many small rows of a bulk write (an import's invoice lines),
+    where building a model instance per row cost more than the insert. Every column is given,
+    except the id (a new one unless given), the tenant (`tenant`'s) and `created_at` (now);
+    returns the ids."""
+    if not rows:
+        return []
+    part = values_insert_part(tenant=tenant, model=model, rows=rows)
+    tenant_inserts(tenant=tenant, parts=[part])
+    return part.ids
+
+
+class InsertPart:
+    """The new rows of one table, as one `INSERT … SELECT … FROM jsonb_to_recordset()` of
+    `tenant_inserts`: built by `rows_insert_part` (model instances) or `values_insert_part`."""
+
+    def __init__(
+        self,
+        *,
+        model: type[models.Model],
+        records: list[dict[Any, Any]],
+        ids: list[uuid.UUID],
+        rows: Sequence[TenantOwnedModel] = (),
+    ) -> None:
+        self.model = model
+        self.records = records
+        self.ids = ids
+        self.rows = rows  # model instances, told their generated columns after the insert
+
+
+def rows_insert_part(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -> InsertPart:
+    """The rows of `tenant_rows_insert` as a part of `tenant_inserts` (`pre_save` run on each)."""
     model = type(rows[0])
-    meta = model._meta
     # A generated column (an invoice's amount due) is PostgreSQL's to write, never the insert's.
-    fields = [field for field in meta.concrete_fields if not field.generated]
+    fields = [field for field in model._meta.concrete_fields if not field.generated]
     records = []
     for row in rows:
         if type(row) is not model or row.tenant_id != tenant.pk:
@@ -345,22 +383,13 @@ def tenant_rows_insert(*, tenant: TenantRef, rows: Sequence[TenantOwnedModel]) -
                 for field in fields
             }
         )
-    _records_insert(tenant=tenant, model=model, fields=fields, records=records)
-    for row in rows:
-        row._state.adding = False
-        row._state.db = connection.alias
-    return list(rows)
+    return InsertPart(model=model, records=records, ids=[row.pk for row in rows], rows=rows)
 
 
-def tenant_values_insert(
+def values_insert_part(
     *, tenant: TenantRef, model: type[TenantOwnedModel], rows: Sequence[Mapping[str, Any]]
-) -> list[uuid.UUID]:
-    """`tenant_rows_insert` for rows given as values by field name (`attname`: `invoice_id`) rather
-    than as model instances: for the many small rows of a bulk write (an import's invoice lines),
-    where building a model instance per row cost more than the insert. Every column is given,
-    except the id (a new one), the tenant (`tenant`'s) and `created_at` (now); returns the ids."""
-    if not rows:
-        return []
+) -> InsertPart:
+    """The rows of `tenant_values_insert` as a part of `tenant_inserts`."""
     fields = [field for field in model._meta.concrete_fields if not field.generated]
     columns = [(field, field.attname, field.column) for field in fields]
     now = timezone.now()
@@ -383,26 +412,67 @@ def tenant_values_insert(
                 for field, attname, column in columns
             }
         )
-    _records_insert(tenant=tenant, model=model, fields=fields, records=records)
-    return ids
+    return InsertPart(model=model, records=records, ids=ids)
 
 
-def _records_insert(
-    *,
-    tenant: TenantRef,
-    model: type[models.Model],
-    fields: Sequence[models.Field[Any, Any]],
-    records: list[dict[Any, Any]],
-) -> None:
-    quote = connection.ops.quote_name
-    columns = ", ".join(_quoted_column(field) for field in fields)
-    declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in fields)
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
-        f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
-    )
+def tenant_inserts(*, tenant: TenantRef, parts: Sequence[InsertPart], generated_read: bool = False) -> None:
+    """The parts' rows, each table's in one `INSERT … SELECT … FROM jsonb_to_recordset()`, all of
+    them in one statement: each INSERT a data-modifying CTE of it, in order. PostgreSQL runs them
+    together, on one snapshot: none may read what another writes (Django's foreign keys are
+    checked at COMMIT, so an invoice's lines may come with it); their triggers run as for
+    separate statements.
+
+    `generated_read`: the first part's generated columns (an invoice's amount due) are returned by
+    the INSERT and set on its model instances, which then hold what was stored without being read
+    again. Only when asked: in a pipeline (`connection.pipelined()`) reading a result waits for the
+    statement, where a bulk write would rather build its next chunk meanwhile.
+    """
+    parts = [part for part in parts if part.records]
+    if not parts:
+        return
+    first = parts[0]
+    generated = _generated_fields(first.model) if generated_read and first.rows else ()
+    sql = _inserts_sql(tuple(part.model for part in parts), returning=bool(generated))
+    params = [json.dumps(part.records, separators=(",", ":")) for part in parts]
     with tenant_cursor(tenant) as cursor:
-        cursor.execute(sql, [json.dumps(records, separators=(",", ":"))])
+        cursor.execute(sql, params)
+        if generated:
+            stored = {row[0]: row[1:] for row in cursor.fetchall()}
+    for row in first.rows:
+        row._state.adding = False
+        row._state.db = connection.alias
+        if generated:
+            for field, value in zip(generated, stored[row.pk], strict=True):
+                setattr(row, field.attname, value)
+
+
+@functools.cache
+def _generated_fields(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
+    return tuple(field for field in model._meta.concrete_fields if field.generated)
+
+
+@functools.cache
+def _inserts_sql(models_written: tuple[type[models.Model], ...], *, returning: bool) -> str:
+    """The statement of `tenant_inserts` for these tables, in this order (built once: the column
+    list and types of a wide table cost more to work out than a single create's Python part)."""
+    quote = connection.ops.quote_name
+    inserts = []
+    for model in models_written:
+        fields = [field for field in model._meta.concrete_fields if not field.generated]
+        columns = ", ".join(_quoted_column(field) for field in fields)
+        declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in fields)
+        inserts.append(
+            f"INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608 (identifiers from the model's metadata)
+            f" SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS source({declared})"
+        )
+    first = models_written[0]
+    returned = ", ".join(map(_quoted_column, [first._meta.pk, *_generated_fields(first)]))
+    if len(inserts) == 1:
+        return inserts[0] + (f" RETURNING {returned}" if returning else "")
+    # Every part a CTE, in order, the statement reading what the first returns.
+    inserts[0] += f" RETURNING {returned}"
+    ctes = ", ".join(f"written_{index} AS ({insert})" for index, insert in enumerate(inserts))
+    return f"WITH {ctes} SELECT * FROM written_0"  # noqa: S608 (identifiers from the models' metadata)
 
 
 def _quoted_column(field: models.Field[Any, Any] | ForeignObjectRel) -> str:

@@ -23,11 +23,15 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core import locks
 from core.exceptions import DomainError
 from core.http.schema import IDEMPOTENCY_KEY_MAX_LENGTH
+from core.ids import uuid7
+from core.tenancy.scoping import tenant_cursor
 from tenants.models import IdempotencyRecord, Tenant
 
 HEADER = "Idempotency-Key"
@@ -59,9 +63,9 @@ class IdempotencyKeyInvalid(DomainError):
 _BODY_AS_TEXT = "json_text_with_nul"
 
 
-def _storable(body: Any) -> Any:
-    text = json.dumps(body)
-    return {_BODY_AS_TEXT: text} if "\\u0000" in text else body
+def _storable(text: str) -> str:
+    """The JSON text to store for a response body's JSON text."""
+    return json.dumps({_BODY_AS_TEXT: text}) if "\\u0000" in text else text
 
 
 def _replayable(stored: Any) -> Any:
@@ -91,34 +95,62 @@ def _lock_id(tenant: Tenant, key: str) -> int:
 
 
 def idempotency_begin(*, tenant: Tenant, key: str, fingerprint: str) -> StoredResponse | None:
-    """Inside the request's transaction: lock the key, then return a response to replay, if any."""
+    """Inside the request's transaction: lock the key and claim it, or return a response to replay.
+
+    One statement in the usual case, a new key: the lock taken, and the key's record inserted
+    (`in_flight`, in this transaction only) when none is stored — `INSERT … ON CONFLICT DO
+    NOTHING`, which sees records committed after the statement began, so a request that took the
+    lock just as an earlier one with the key committed finds its record all the same. A key
+    already used reads its record with a second.
+    """
     if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         raise IdempotencyKeyInvalid(KEY_TOO_LONG)
-    if not locks.transaction_lock_try(locks.IDEMPOTENCY, _lock_id(tenant, key)):
+    locked, claimed = _claim(tenant=tenant, key=key, fingerprint=fingerprint)
+    if not locked:
         raise IdempotencyInFlight(KEY_IN_FLIGHT)
+    if claimed:
+        return None
     expiry = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-    record = IdempotencyRecord.objects.for_tenant(tenant).filter(key=key).first()
-    if record is not None and record.created_at < expiry:
+    record = IdempotencyRecord.objects.for_tenant(tenant).get(key=key)
+    if record.created_at < expiry:
         # Gone now, before the request's own writes: a DELETE is a row lock, and the lock order
         # (core/locks.py) puts row locks before the audit lock those writes end with.
         record.delete()
-        record = None
-    if record is None:
+        IdempotencyRecord.objects.create(tenant=tenant, key=key, request_fingerprint=fingerprint)
         return None
     if record.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(KEY_REUSED)
     return StoredResponse(status=record.response_status or 200, body=_replayable(record.response_body))
 
 
-def idempotency_complete(*, tenant: Tenant, key: str, fingerprint: str, status: int, body: Any) -> None:
-    """Store the response of a keyed request (same transaction as the request's writes)."""
-    now = timezone.now()
-    IdempotencyRecord.objects.create(
-        tenant=tenant,
-        key=key,
-        request_fingerprint=fingerprint,
+def _claim(*, tenant: Tenant, key: str, fingerprint: str) -> tuple[bool, bool]:
+    """(the key's lock was taken, the key's record was inserted here), in one statement."""
+    meta = IdempotencyRecord._meta
+    # The model's table; every value a parameter.
+    sql = (
+        "WITH claim AS (SELECT pg_try_advisory_xact_lock(%s, %s) AS locked),"  # noqa: S608
+        f" claimed AS (INSERT INTO {meta.db_table} (id, tenant_id, created_at, key, request_fingerprint, state)"
+        " SELECT %s, %s, %s, %s, %s, %s FROM claim WHERE locked"
+        " ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id)"
+        " SELECT locked, EXISTS (SELECT FROM claimed) FROM claim"
+    )
+    # The lock class first: core.locks.LockOrderCheck reads it there.
+    params = [locks.IDEMPOTENCY, _lock_id(tenant, key)]
+    params += [uuid7(), tenant.pk, timezone.now(), key, fingerprint, IdempotencyRecord.State.IN_FLIGHT]
+    if not connection.in_atomic_block:
+        raise RuntimeError("An Idempotency-Key is claimed inside the request's transaction: the lock ends with it.")
+    with tenant_cursor(tenant) as cursor:
+        cursor.execute(sql, params)
+        locked, claimed = cursor.fetchone()
+    return bool(locked), bool(claimed)
+
+
+def idempotency_complete(*, tenant: Tenant, key: str, fingerprint: str, status: int, body_json: str) -> None:
+    """Store the response of a keyed request in its record (same transaction as the request's
+    writes). `body_json`: the body as JSON text (encoded once, by the caller), stored as it is."""
+    IdempotencyRecord.objects.for_tenant(tenant).filter(key=key, request_fingerprint=fingerprint).update(
         state=IdempotencyRecord.State.DONE,
         response_status=status,
-        response_body=_storable(body),
-        completed_at=now,
+        response_body=RawSQL("%s::jsonb", (_storable(body_json),)),
+        completed_at=timezone.now(),
     )

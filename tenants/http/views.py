@@ -249,15 +249,19 @@ class TenantAPIMixin(ConflictRetryMixin):
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         pending = getattr(self, "_idempotency", None)
-        if pending is not None and response.status_code < 500 and isinstance(response, Response):
+        # A response whose transaction is to be rolled back (a service's write failed inside it,
+        # without a savepoint of its own) is not stored, as a 5xx is not: nothing it says was kept.
+        if (
+            pending is not None
+            and response.status_code < 500
+            and isinstance(response, Response)
+            and not transaction.get_rollback()
+        ):
             key, fingerprint = pending
-            body = _json_safe(response.data)
+            # Encoded once, as the renderer writes values (Decimals, UUIDs, dates), and stored as
+            # that text: a replay answers the same JSON.
+            body_json = json.dumps(response.data, cls=JSONEncoder)
             idempotency_complete(
-                tenant=self.tenant, key=key, fingerprint=fingerprint, status=response.status_code, body=body
+                tenant=self.tenant, key=key, fingerprint=fingerprint, status=response.status_code, body_json=body_json
             )
         return response
-
-
-def _json_safe(data: Any) -> Any:
-    """Response data as plain JSON (Decimals, UUIDs, dates as the renderer writes them)."""
-    return json.loads(json.dumps(data, cls=JSONEncoder))

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, ReviewQueue
 from purchasing.models import GoodsReceipt, PurchaseOrder
+from review.apis import InvoiceOutputSerializer
 from tenants.models import Tenant
 from tests.factories import InvoiceFactory, PurchaseOrderFactory, PurchaseOrderLineFactory, VendorFactory
 from vendors.models import Vendor
@@ -483,3 +484,45 @@ def test_cursor_pagination_is_stable_under_inserts(api: APIClient, tenant: Tenan
         rest.extend(item["id"] for item in page["results"])
         url = page["next"]
     assert sorted([item["id"] for item in first["results"]] + rest) == sorted(str(invoice.pk) for invoice in old)
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_a_create_answers_exactly_what_a_read_of_the_invoice_shows(api: APIClient, acme: Vendor, keyed: bool) -> None:
+    """The 201 is built from what was written (amount due returned by the INSERT, lines kept, the
+    vendor resolved), not read again: it must say what a read says, field for field, with every
+    kind of value — decimals, dates, terms, a masked payee account, lines given out of order."""
+    body = invoice_body(
+        vendor_tax_id="DE123456789",
+        invoice_number="INV-7 / A",
+        tax_amount="3.80",
+        shipping_amount="1.20",
+        total_amount="25.00",
+        prepaid_amount="5.00",
+        tax_rate="19",
+        due_date="2026-11-09",
+        discount_pct="2",
+        discount_days=10,
+        payment_terms_note="2 % 10, net 30",
+        payee_account="DE89370400440532013000",
+        po_number="PO-77",
+        lines=[
+            {"line_number": 2, "sku": "B-2", "description": "Bolts", "quantity": "1.5", "unit_price": "4.000001"},
+            {"line_number": 1, "description": "Nuts", "quantity": "7", "unit_price": "1.7142"},
+        ],
+    )
+    headers = {"Idempotency-Key": "answer-equals-read"} if keyed else {}
+    response = api.post("/api/invoices", data=json.dumps(body), content_type="application/json", headers=headers)
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["amount_due"] == "20.00" and created["vendor_name"] == "Acme Supplies"
+    assert [line["line_number"] for line in created["lines"]] == [1, 2]
+    assert read(api, f"/api/invoices/{created['id']}") == created
+
+
+def test_an_invoice_answer_s_fields_are_worked_out_once_and_never_shared(acme: Vendor, tenant: Tenant) -> None:
+    """core.http.fields.FieldsBuiltOnce: each serializer gets its own copy of the fields built once
+    for its class (a field is bound to its serializer: a shared one would answer for another)."""
+    first, second = (InvoiceFactory(tenant=tenant, vendor=acme, invoice_number=f"INV-{n}") for n in (1, 2))
+    one, two = InvoiceOutputSerializer(first), InvoiceOutputSerializer(second)
+    assert one.fields["lines"] is not two.fields["lines"] and one.fields["lines"].parent is one
+    assert (one.data["invoice_number"], two.data["invoice_number"]) == ("INV-1", "INV-2")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.http.middleware import HEADER_HAS_NUL
@@ -289,3 +291,19 @@ def test_two_concurrent_requests_with_one_key_create_one_invoice(
     assert after["Idempotent-Replayed"] == "true"
     assert after.json() == created[0].json()
     assert Invoice.objects.for_tenant(tenant).count() == 1
+
+
+def test_a_key_older_than_its_ttl_is_claimed_afresh(api: APIClient, tenant: Tenant, settings: Any) -> None:
+    """Past IDEMPOTENCY_KEY_TTL_HOURS a key is forgotten: the next request with it runs (another
+    body is then no 422), and its answer is what the key replays from then on."""
+    assert post(api, invoice_body(number="INV-OLD"), key="aged").status_code == 201
+    aged = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS, minutes=1)
+    IdempotencyRecord.objects.for_tenant(tenant).filter(key="aged").update(created_at=aged)
+
+    fresh = post(api, invoice_body(number="INV-NEW"), key="aged")
+    assert fresh.status_code == 201, fresh.content
+    replay = post(api, invoice_body(number="INV-NEW"), key="aged")
+    assert replay["Idempotent-Replayed"] == "true" and replay.json() == fresh.json()
+    [record] = IdempotencyRecord.objects.for_tenant(tenant).filter(key="aged")
+    assert record.state == IdempotencyRecord.State.DONE and record.created_at > aged
+    assert invoices_of(tenant) == 2

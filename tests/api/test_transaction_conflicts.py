@@ -72,11 +72,12 @@ def post_invoice(api: APIClient, key: str | None = None) -> Any:
 
 @contextmanager
 def audit_inserts_deadlock(times: int) -> Iterator[list[int]]:
-    """The next `times` audit INSERTs on this connection fail as a deadlock's victim would."""
+    """The next `times` statements writing audit events (an INSERT of its own, or one of a write
+    that carries them, invoices.services) on this connection fail as a deadlock's victim would."""
     raised = [0]
 
     def victim(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if sql.startswith(AUDIT_INSERT) and raised[0] < times:
+        if AUDIT_INSERT in sql and raised[0] < times:
             raised[0] += 1
             return execute(DEADLOCK, None, False, context)
         return execute(sql, params, many, context)

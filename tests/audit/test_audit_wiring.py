@@ -17,9 +17,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from audit.services import audit_deferred, audit_record, audit_record_many
+from audit.services import audit_deferred, audit_record
 from audit.verify import audit_chain_verify
 from core.actors import system_actor
+from core.tenancy.scoping import tenant_inserts
 from invoices.models import Invoice
 from tenants.models import Tenant, TenantSettings
 from tenants.services import tenant_settings_update
@@ -85,12 +86,13 @@ def test_a_crash_after_the_change_leaves_neither_change_nor_event(
     before = AuditEvent.objects.for_tenant(tenant).count()
 
     def record_then_crash(**kwargs: Any) -> None:
-        audit_record_many(**kwargs)
+        tenant_inserts(**kwargs)
         assert Invoice.objects.for_tenant(tenant).count() == 1  # the change was made...
+        assert AuditEvent.objects.for_tenant(tenant).count() == before + 1  # ...with its event...
         raise RuntimeError("power cut")  # ...and then the process died inside the transaction
 
-    # The door records an invoice's creation with the many-events form (invoices.services).
-    monkeypatch.setattr("invoices.services.audit_record_many", record_then_crash)
+    # The door writes an invoice, its lines and its creation event in one statement (invoices.services).
+    monkeypatch.setattr("invoices.services.tenant_inserts", record_then_crash)
     api.raise_request_exception = False
     response = api.post(url, body, format="json")
     assert response.status_code == 500

@@ -24,9 +24,14 @@ from core.tenancy.rls import ScopeApplier
 NOT_IN_TRANSACTION = "A pipeline runs inside a transaction (transaction.atomic) only."
 
 # Statements that commit nothing even outside a transaction: a SELECT that only reads (no lock,
-# no function that changes anything), and the savepoint statements of a test case's blocks.
+# no function that changes anything), and the savepoint statements of a test case's blocks. The
+# tenant scope's own settings (core.tenancy.rls.scope_set_sql: the API-key look-up) change no data.
 _SELECT = re.compile(r"^\s*SELECT\b", re.IGNORECASE)
-_EFFECTS = re.compile(r"\b(?:pg_\w*advisory\w*|nextval|setval|set_config)\s*\(|\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b", re.I)
+_EFFECTS = re.compile(
+    r"\b(?:pg_\w*advisory\w*|nextval|setval|set_config(?!\('app\.(?:tenant_id|all_tenants)'))\s*\("
+    r"|\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b",
+    re.I,
+)
 _SAVEPOINT = re.compile(r"^\s*(?:SAVEPOINT|RELEASE\s+SAVEPOINT|ROLLBACK\s+TO\s+SAVEPOINT)\b", re.IGNORECASE)
 
 
@@ -87,6 +92,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def commit(self) -> None:
         super().commit()
         self.commits += 1
+
+    def rollback(self) -> None:
+        super().rollback()
+        # A session value the tenant scope set inside the transaction is undone with it.
+        self.rls_scope.rolled_back()
 
     def savepoint_rollback(self, sid: str) -> None:
         super().savepoint_rollback(sid)
