@@ -105,6 +105,11 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
 # Endpoints addressed by more than one id: every id of the URL for tenant A's object. The first
 # is the object checked; a file of a dispute is reached through its dispute.
 NESTED_KWARGS: dict[str, Callable[[TenantDocuments], dict[str, Any]]] = {
+    # A contact of a vendor (read, change, remove): reached through its vendor.
+    "vendor-contact": lambda documents: {
+        "pk": documents.by_basename["vendor"].pk,
+        "contact_id": documents.by_basename["vendor-contact"].pk,
+    },
     "dispute-files": lambda documents: {
         "pk": documents.by_basename["dispute"].pk,
         "file_id": documents.by_basename["dispute-attachment"].pk,
