@@ -97,7 +97,7 @@ class VendorContactsAPIMixin(_VendorViewSet):
 
     @extend_schema(
         methods=["GET"],
-        summary="The vendor's contacts",
+        summary="The vendor's contacts, newest first (cursor pages)",
         responses={200: VendorContactOutputSerializer(many=True)},
     )
     @extend_schema(
