@@ -54,7 +54,11 @@ def test_a_clerk_adds_changes_and_removes_a_contact_each_audited_with_before_and
         phone="+44 20 7946 0000",
         role="Accounts receivable",
     )
-    assert (contact.name, contact.email, contact.notify_bank_changes) == ("Anna Berg", "anna.berg@northwind.example", True)
+    assert (contact.name, contact.email, contact.notify_bank_changes) == (
+        "Anna Berg",
+        "anna.berg@northwind.example",
+        True,
+    )
 
     vendor_contact_update(
         tenant=tenant, contact=contact, actor=CLERK, member_role=Role.CLERK, changes={"notify_bank_changes": False}
@@ -62,7 +66,9 @@ def test_a_clerk_adds_changes_and_removes_a_contact_each_audited_with_before_and
     contact.refresh_from_db()
     assert contact.notify_bank_changes is False and contact.phone == "+44 20 7946 0000"
     # The same values again change nothing and record nothing.
-    vendor_contact_update(tenant=tenant, contact=contact, actor=CLERK, member_role=Role.CLERK, changes={"phone": "+44 20 7946 0000"})
+    vendor_contact_update(
+        tenant=tenant, contact=contact, actor=CLERK, member_role=Role.CLERK, changes={"phone": "+44 20 7946 0000"}
+    )
     vendor_contact_delete(tenant=tenant, contact=contact, actor=API_KEY, member_role=None)
     assert not VendorContact.objects.for_tenant(tenant).exists()
 

@@ -15,7 +15,12 @@ from vendors.models import Vendor, VendorContact
 
 pytestmark = pytest.mark.django_db
 
-ANNA = {"name": "Anna Berg", "email": "Anna@Northwind.example", "phone": "+31 20 555 0101", "role": "Accounts receivable"}
+ANNA = {
+    "name": "Anna Berg",
+    "email": "Anna@Northwind.example",
+    "phone": "+31 20 555 0101",
+    "role": "Accounts receivable",
+}
 
 
 @pytest.fixture
@@ -58,7 +63,9 @@ def test_an_api_client_adds_lists_changes_and_removes_a_contact(api: APIClient, 
                                                               "contact_removed"]  # fmt: skip
 
 
-def test_bad_input_is_a_400_envelope_by_field_and_a_repeat_a_409(api: APIClient, tenant: Tenant, vendor: Vendor) -> None:
+def test_bad_input_is_a_400_envelope_by_field_and_a_repeat_a_409(
+    api: APIClient, tenant: Tenant, vendor: Vendor
+) -> None:
     bad = api.post(_url(vendor), {"name": "Anna", "email": "anna@"}, format="json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_error"
     assert "email" in bad.json()["error"]["details"]
