@@ -101,8 +101,9 @@ def _message(
     )
 
 
-def _person(contact: VendorContact) -> dict[str, str]:
-    return {"id": str(contact.pk), "name": contact.name, "email": contact.email}
+def _person(contact: VendorContact) -> str:
+    # As a person reads it on the vendor's page and in the audit trail (the contact may be removed later).
+    return f"{contact.name} ({contact.email})"
 
 
 def bank_account_contacts_notify(
@@ -126,8 +127,8 @@ def bank_account_contacts_notify(
     change = {"account": account.account_mask, "account_id": str(account.pk), "change": CHANGE_WORDS[account.status]}
 
     def send() -> None:
-        told: list[dict[str, str]] = []
-        not_told: list[dict[str, str]] = []
+        told: list[str] = []
+        not_told: list[str] = []
         try:
             connection = get_connection()
         except Exception:  # a backend that cannot even be set up: nobody is reached
@@ -167,8 +168,8 @@ class BankChangeNotice:
     occurred_at: Any
     account: str
     change: str
-    told: list[dict[str, str]]
-    not_told: list[dict[str, str]]
+    told: list[str]  # "Anna Berg (anna@vendor.example)"
+    not_told: list[str]
 
 
 def bank_change_notices(*, tenant: Tenant, vendor: Vendor, limit: int = 10) -> list[BankChangeNotice]:
@@ -183,8 +184,8 @@ def bank_change_notices(*, tenant: Tenant, vendor: Vendor, limit: int = 10) -> l
             occurred_at=event.occurred_at,
             account=str((event.after or {}).get("account", "")),
             change=str((event.after or {}).get("change", "")),
-            told=list((event.after or {}).get("told", [])),
-            not_told=list((event.after or {}).get("not_told", [])),
+            told=[str(person) for person in (event.after or {}).get("told", [])],
+            not_told=[str(person) for person in (event.after or {}).get("not_told", [])],
         )
         for event in events
     ]

@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, UserFactory, VendorFactory
 from vendors.contacts import EMAIL_TAKEN, NEEDS_EDITOR, PHONE_INVALID
-from vendors.models import Vendor, VendorContact
+from vendors.models import Vendor, VendorBankAccount, VendorContact
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +102,32 @@ def test_another_tenants_vendor_or_contact_is_the_404_page(
     wrong = reverse("web:vendor-contact-remove", kwargs={"vendor_id": other_vendor.pk, "contact_id": contact.pk})
     assert clerk.post(wrong).status_code == 404
     assert VendorContact.objects.for_tenant(tenant).filter(pk=contact.pk).exists()
+
+
+def test_the_page_says_who_was_told_of_a_bank_change_and_who_could_not_be_reached(
+    tenant: Tenant, vendor: Vendor, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    VendorContact.objects.create(tenant=tenant, vendor=vendor, name="Anna Berg", email="anna@northwind.example")
+    VendorContact.objects.create(tenant=tenant, vendor=vendor, name="Carl", email="carl@northwind.example",
+                                 notify_bank_changes=False)  # fmt: skip
+    clerk = _client(tenant, Role.CLERK, "cleo")
+    propose = reverse("web:vendor-bank-account-propose", kwargs={"vendor_id": vendor.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert clerk.post(propose, {"iban": "NL91 ABNA 0417 1643 00"}).status_code == 302
+    page = clerk.get(reverse("web:vendor-detail", kwargs={"vendor_id": vendor.pk})).content.decode()
+    notices = page[page.index('data-testid="contact-notices"') :]
+    assert "Account ****4300 proposed" in notices and "Anna Berg (anna@northwind.example)" in notices
+    assert "carl@northwind.example" not in notices and 'data-testid="contact-not-reached"' not in notices
+
+    # A mail server nobody answers on: the next change is listed as not reached.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    pending = VendorBankAccount.objects.for_tenant(tenant).get(vendor=vendor)
+    decide = reverse("web:vendor-bank-account-decide", kwargs={"vendor_id": vendor.pk})
+    approver = _client(tenant, Role.APPROVER, "vera")
+    rejected = approver.post(decide, {"account_id": str(pending.pk), "decision": "reject", "comment": "Not ours"})
+    assert rejected.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        assert clerk.post(propose, {"iban": "DE89 3704 0044 0532 0130 00"}).status_code == 302
+    page = clerk.get(reverse("web:vendor-detail", kwargs={"vendor_id": vendor.pk})).content.decode()
+    assert 'data-testid="contact-not-reached">Anna Berg (anna@northwind.example)' in page
