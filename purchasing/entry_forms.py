@@ -18,8 +18,9 @@ from django.utils import timezone
 from core.http.forms import date_input
 from core.money import CURRENCY_EXPONENTS
 from core.quantities import quantity_error
-from purchasing.models import PurchaseOrder
-from tenants.http.line_entry import typed_decimal
+from core.text import column_max_length
+from purchasing.models import PurchaseOrder, PurchaseOrderLine
+from tenants.http.line_entry import LineEntryForm, typed_decimal
 from tenants.models import Tenant
 from vendors.models import Vendor
 from vendors.names import normalize_tax_id, normalize_vendor_name
@@ -33,6 +34,7 @@ VENDOR_CHOICES_MAX = 1000
 VENDOR_UNKNOWN = "No active vendor is called “{name}”. Pick one from the list."
 VENDOR_AMBIGUOUS = "Several active vendors are called “{name}”. Type the vendor's tax id instead."
 DESCRIPTION_REQUIRED = "A purchase order line needs a description."
+COST_CENTRE_MAX = column_max_length(PurchaseOrderLine, "cost_centre")
 
 
 def tenant_currencies(*, tenant: Tenant) -> list[str]:
@@ -97,13 +99,14 @@ class PurchaseOrderEntryForm(forms.Form):
     currency = forms.ChoiceField(label="Currency")
     order_date = forms.DateField(label="Order date", widget=date_input())
     expected_date = forms.DateField(label="Expected delivery", required=False, widget=date_input())
-    # One cost centre for the order's lines, as a clerk books most orders; a PO whose lines go to
-    # several cost centres comes through the API or a CSV file, which carry one per line.
+    # The order's cost centre, as a clerk books most orders: each line that names none of its own
+    # (PurchaseOrderLineEntryForm.cost_centre) is booked to it.
     cost_centre = forms.CharField(
         label="Cost centre",
-        max_length=64,
+        max_length=COST_CENTRE_MAX,
         required=False,
-        help_text="Booked to every line of this order; approval rules can name it.",
+        help_text="Booked to every line that names no cost centre of its own; approval rules can name it.",
+        widget=forms.TextInput(attrs={"list": "cost-centres", "autocomplete": "off"}),
     )
 
     def __init__(self, *args: Any, tenant: Tenant, own_currencies: list[str], **kwargs: Any) -> None:
@@ -119,6 +122,24 @@ class PurchaseOrderEntryForm(forms.Form):
 
     def clean_vendor(self) -> Vendor:
         return vendor_typed(tenant=self.tenant, text=self.cleaned_data["vendor"])
+
+
+class PurchaseOrderLineEntryForm(LineEntryForm):
+    """A PO line in the line editor: a line, and the cost centre it is booked to (blank: the
+    order's). Approval rules can route an invoice matched to the line by it."""
+
+    cost_centre = forms.CharField(
+        label="Cost centre",
+        max_length=COST_CENTRE_MAX,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "cost-centres", "autocomplete": "off"}),
+    )
+
+
+def line_cost_centre(line_form: forms.Form, *, order_cost_centre: str) -> str:
+    """The cost centre a typed PO line is booked to: its own, else the order's."""
+    own = str(getattr(line_form, "cleaned_data", {}).get("cost_centre", "") or "").strip()
+    return own or order_cost_centre.strip()
 
 
 class GoodsReceiptEntryForm(forms.Form):

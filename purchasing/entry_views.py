@@ -35,12 +35,14 @@ from purchasing.entry_forms import (
     DESCRIPTION_REQUIRED,
     GoodsReceiptEntryForm,
     PurchaseOrderEntryForm,
+    PurchaseOrderLineEntryForm,
+    line_cost_centre,
     receipt_line_formset,
     tenant_currencies,
     vendor_names,
 )
 from purchasing.models import GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
-from purchasing.selectors import purchase_order_list
+from purchasing.selectors import cost_centres_in_use, purchase_order_list
 from purchasing.services import goods_receipt_create, purchase_order_create
 from tenants.http.error_pages import method_not_allowed_page
 from tenants.http.line_entry import (
@@ -110,16 +112,16 @@ def purchase_order_new(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method != "POST":
         form = PurchaseOrderEntryForm(initial=PurchaseOrderEntryForm.initial_for(own_currencies), **form_options)
-        formset = line_formset(extra=1)
+        formset = line_formset(extra=1, form=PurchaseOrderLineEntryForm)
         editor = line_editor(formset, _minimal_editor_data(formset, str(form.initial["currency"])))
     elif request.POST.get("action") == "add_line":
         # What was typed stays, with one more row; the header is not checked until it is sent.
         form = PurchaseOrderEntryForm(initial=request.POST.dict(), **form_options)
-        formset = formset_with_row_added(request.POST)
+        formset = formset_with_row_added(request.POST, form=PurchaseOrderLineEntryForm)
         editor = line_editor(formset, formset.data)  # its data counts the added row
     else:
         form = PurchaseOrderEntryForm(request.POST, **form_options)
-        formset = line_formset(request.POST)
+        formset = line_formset(request.POST, form=PurchaseOrderLineEntryForm)
         editor = line_editor(formset, request.POST)
         created = _purchase_order_create(web, form, formset)
         if created is not None:
@@ -130,6 +132,7 @@ def purchase_order_new(request: HttpRequest) -> HttpResponse:
         "form": form,
         "editor": editor,
         "vendors": vendor_names(tenant=web.tenant),
+        "cost_centres": cost_centres_in_use(tenant=web.tenant),
         "nav": "purchase-orders",
     }
     return render(request, "purchasing/po_new.html", context, status=status)
@@ -163,7 +166,7 @@ def _purchase_order_create(web: WebContext, form: PurchaseOrderEntryForm, formse
                 sku=line.sku,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
-                cost_centre=data["cost_centre"].strip(),
+                cost_centre=line_cost_centre(formset.forms[line.index], order_cost_centre=data["cost_centre"]),
             )
             for number, line in enumerate(lines, start=1)
         ],

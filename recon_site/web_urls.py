@@ -26,6 +26,7 @@ from review import views as review_views
 from review.intake import views as intake_views
 from tenants import views as tenant_views
 from tenants.http import line_entry
+from vendors import contact_views
 from vendors import views as vendor_views
 
 app_name = "web"
@@ -150,6 +151,17 @@ urlpatterns = [
         name="vendor-payment-terms",
     ),
     path("app/vendors/<uuid:vendor_id>/category", vendor_views.vendor_category_view, name="vendor-category"),
+    path("app/vendors/<uuid:vendor_id>/contacts/add", contact_views.vendor_contact_add_view, name="vendor-contact-add"),
+    path(
+        "app/vendors/<uuid:vendor_id>/contacts/<uuid:contact_id>/edit",
+        contact_views.vendor_contact_edit_view,
+        name="vendor-contact-edit",
+    ),
+    path(
+        "app/vendors/<uuid:vendor_id>/contacts/<uuid:contact_id>/remove",
+        contact_views.vendor_contact_remove_view,
+        name="vendor-contact-remove",
+    ),
     path(
         "app/vendors/<uuid:vendor_id>/bank-accounts/decide",
         vendor_views.vendor_bank_account_decide_view,

@@ -295,6 +295,13 @@ def tenant_documents_build(tenant: Tenant, label: str) -> TenantDocuments:
     objects["vendor-alias"] = VendorAlias.objects.create(
         tenant=tenant, vendor=vendor, alias=f"{label} Trading", normalized_alias=f"{label.lower()} trading"
     )
+    # A contact of the vendor (vendors.contacts): the API's and the vendor page's contact forms.
+    from vendors.models import VendorContact
+
+    objects["vendor-contact"] = VendorContact.objects.create(
+        tenant=tenant, vendor=vendor, name=f"{label} Receivables", email=f"{label.lower()}@vendor.example",
+        role=f"{label} accounts receivable",
+    )  # fmt: skip
     # An invoice line, addressed under its own invoice (the comparison's line assignment by hand).
     objects["invoice-line"] = InvoiceLine.objects.for_tenant(tenant).filter(invoice=objects["invoice"]).first()
     objects["invoice"].refresh_from_db()

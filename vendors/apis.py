@@ -1,5 +1,6 @@
 """Vendors API: create, list, read; a vendor's bank accounts under dual control (list, propose,
-approve, reject: vendors.bank_accounts), never with the number in full."""
+approve, reject: vendors.bank_accounts), never with the number in full; its contacts
+(vendors.contact_apis)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from core.http.fields import CurrencyCodeField
 from core.http.schema import LETTER_OR_DIGIT_PATTERN
 from tenants.http.views import TenantAPIMixin
 from vendors.bank_accounts import vendor_bank_account_approve, vendor_bank_account_propose, vendor_bank_account_reject
+from vendors.contact_apis import VendorContactsAPIMixin
 from vendors.models import Vendor, VendorBankAccount
 from vendors.selectors import (
     bank_account_warnings,
@@ -213,7 +215,13 @@ class VendorFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class VendorViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class VendorViewSet(
+    VendorContactsAPIMixin,
+    TenantAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = VendorOutputSerializer
     filterset_class = VendorFilter
 

@@ -1,9 +1,9 @@
 """Who hears of a change of a vendor's bank details (#19 item 2: "the vendor's other contacts can
 be notified").
 
-Recon keeps no contacts for a vendor (a vendor is a name, a tax id, its accounts), so the people
-told are the tenant's active administrators, those who can stop a forged "our bank details have
-changed" letter: by e-mail, through Django's backend as the daily digest is (console in
+Two kinds of people: the vendor's own contacts flagged for it (vendors.contact_notices: of a
+proposal and of its approval), and, here, the tenant's active administrators, those who can stop
+a forged "our bank details have changed" letter: by e-mail, through Django's backend as the daily digest is (console in
 development, SMTP in a deployment), after the change commits, so a change rolled back tells no
 one. They hear of a proposal (so that someone besides the proposer looks at it before the
 cooling-off ends) and of its approval or rejection. Whoever acted is not told of their own act; a
@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from core.actors import Actor
 from tenants.models import Membership, Role, Tenant
+from vendors.contact_notices import bank_account_contacts_notify
 from vendors.models import BankAccountStatus, VendorBankAccount
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def _message(*, account: VendorBankAccount, actor: Actor, replaced_mask: str) ->
 
 def bank_account_change_notify(*, tenant: Tenant, account: VendorBankAccount, actor: Actor) -> None:
     """After the caller's transaction commits, e-mail the tenant's other administrators that
-    `account` was proposed, approved or rejected by `actor` (its current status says which)."""
+    `account` was proposed, approved or rejected by `actor` (its current status says which), and
+    the vendor's flagged contacts that it was proposed or approved (vendors.contact_notices)."""
     if account.status not in NOTICE_WHAT:
         return
     replaced = account.replaces if account.status == BankAccountStatus.ACTIVE else None
@@ -94,10 +96,12 @@ def bank_account_change_notify(*, tenant: Tenant, account: VendorBankAccount, ac
             .filter(vendor_id=account.vendor_id, status=BankAccountStatus.ACTIVE)
             .first()
         )
+    replaced_mask = replaced.account_mask if replaced else ""
+    bank_account_contacts_notify(tenant=tenant, account=account, replaced_mask=replaced_mask)
     recipients = _recipients(tenant, actor)
     if not recipients:
         return
-    subject, body = _message(account=account, actor=actor, replaced_mask=replaced.account_mask if replaced else "")
+    subject, body = _message(account=account, actor=actor, replaced_mask=replaced_mask)
 
     def send() -> None:
         try:

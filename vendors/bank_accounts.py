@@ -19,10 +19,10 @@ have changed" letter), so:
 Every status change goes through `vendor_bank_account_transition` (BANK_ACCOUNT_LIFECYCLE) with
 its audit event in the same transaction.
 
-Each proposal and decision is e-mailed to the tenant's other administrators after it commits
-(vendors.bank_account_notices: Recon keeps no contacts of the vendor's). The change is in the
-audit trail and on the vendor's page (its "Bank accounts" card lists every proposal, decision and
-replacement).
+Each proposal and decision is e-mailed to the tenant's other administrators after it commits, and
+each proposal and approval to the vendor's contacts flagged for it (vendors.bank_account_notices,
+vendors.contact_notices). The change is in the audit trail and on the vendor's page (its "Bank
+accounts" card lists every proposal, decision and replacement; its "Contacts" card, who was told).
 """
 
 from __future__ import annotations

@@ -177,3 +177,30 @@ class VendorBankAccount(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.account_mask} ({self.get_status_display()})"
+
+
+class VendorContact(TenantOwnedModel):
+    """A person at the vendor the tenant deals with (vendors.contacts): who they are, how to reach
+    them, and whether they are told when the vendor's bank details change (#19 item 2,
+    vendors.contact_notices). E-mail addresses are kept lower-case (vendors.contacts.email_cleaned),
+    so one address is one contact of a vendor."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=150)
+    email = models.CharField(max_length=254)
+    phone = models.CharField(max_length=40, blank=True, default="")
+    # What the person does for the vendor, in the tenant's words ("Accounts receivable").
+    role = models.CharField(max_length=100, blank=True, default="")
+    notify_bank_changes = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "email"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "vendor", "email"], name="vendorcontact_unique_vendor_email"),
+            models.CheckConstraint(condition=~models.Q(email=""), name="vendorcontact_email_not_empty"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="vendorcontact_name_not_empty"),
+        ]
+        indexes = [models.Index(fields=["tenant", "vendor"], name="vendorcontact_vendor")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.tenancy.scoping import TenantQuerySet
 from tenants.models import Tenant
-from vendors.models import BankAccountStatus, Vendor, VendorAlias, VendorAliasKind, VendorBankAccount
+from vendors.models import BankAccountStatus, Vendor, VendorAlias, VendorAliasKind, VendorBankAccount, VendorContact
 from vendors.names import normalize_tax_id, normalize_vendor_name
 
 # Why a vendor cannot be paid now (vendor_bank_accounts_payable), in the clerk's words.
@@ -28,6 +28,11 @@ NOT_PAYABLE_REASONS = {
 
 def vendor_list(*, tenant: Tenant) -> TenantQuerySet:
     return Vendor.objects.for_tenant(tenant)
+
+
+def vendor_contacts(*, tenant: Tenant, vendor: Vendor) -> TenantQuerySet:
+    """The vendor's contacts, by name (vendors.contacts)."""
+    return VendorContact.objects.for_tenant(tenant).filter(vendor=vendor).order_by("name", "email")
 
 
 def vendor_categories(*, tenant: Tenant) -> list[str]:

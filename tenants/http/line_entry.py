@@ -96,20 +96,34 @@ class LineEntryForm(forms.Form):
         return not any(str(value).strip() for value in raw)
 
 
-LineEntryFormSet = forms.formset_factory(
-    LineEntryForm, extra=0, can_delete=True, max_num=MAX_LINES, validate_max=True, absolute_max=MAX_LINES
-)
+def _formset_class(form: type[LineEntryForm]) -> Any:
+    return forms.formset_factory(
+        form, extra=0, can_delete=True, max_num=MAX_LINES, validate_max=True, absolute_max=MAX_LINES
+    )
 
 
-def line_formset(data: Any = None, *, initial: list[dict[str, Any]] | None = None, extra: int = 1) -> Any:
-    """The lines of a page: from a POST (`data`), or from `initial` rows plus `extra` empty ones."""
+LineEntryFormSet = _formset_class(LineEntryForm)
+
+
+def line_formset(
+    data: Any = None,
+    *,
+    initial: list[dict[str, Any]] | None = None,
+    extra: int = 1,
+    form: type[LineEntryForm] = LineEntryForm,
+) -> Any:
+    """The lines of a page: from a POST (`data`), or from `initial` rows plus `extra` empty ones.
+    `form`: a document's own kind of line (a PO line adds its cost centre), a LineEntryForm still,
+    so the editor, the sums and `entered_lines` read it as any line; its extra cells are the page's
+    to read from the row's `cleaned_data`."""
+    formset_class = LineEntryFormSet if form is LineEntryForm else _formset_class(form)
     if data is not None:
-        return LineEntryFormSet(data, prefix=LINES_PREFIX)
+        return formset_class(data, prefix=LINES_PREFIX)
     rows = list(initial or []) + [{} for _ in range(extra)]
-    return LineEntryFormSet(initial=rows, prefix=LINES_PREFIX)
+    return formset_class(initial=rows, prefix=LINES_PREFIX)
 
 
-def formset_with_row_added(data: Any) -> Any:
+def formset_with_row_added(data: Any, *, form: type[LineEntryForm] = LineEntryForm) -> Any:
     """The posted lines with one more empty row ("Add a line"): the management form's count + 1."""
     changed = data.copy()
     key = f"{LINES_PREFIX}-TOTAL_FORMS"
@@ -118,7 +132,7 @@ def formset_with_row_added(data: Any) -> Any:
     except ValueError:
         count = 0
     changed[key] = str(min(count + 1, MAX_LINES))
-    return LineEntryFormSet(changed, prefix=LINES_PREFIX)
+    return line_formset(changed, form=form)
 
 
 @dataclass(frozen=True)

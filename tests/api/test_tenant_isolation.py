@@ -105,6 +105,11 @@ TENANT_A_OBJECTS: dict[str, Callable[[TenantDocuments], Any]] = {
 # Endpoints addressed by more than one id: every id of the URL for tenant A's object. The first
 # is the object checked; a file of a dispute is reached through its dispute.
 NESTED_KWARGS: dict[str, Callable[[TenantDocuments], dict[str, Any]]] = {
+    # A contact of a vendor (read, change, remove): reached through its vendor.
+    "vendor-contact": lambda documents: {
+        "pk": documents.by_basename["vendor"].pk,
+        "contact_id": documents.by_basename["vendor-contact"].pk,
+    },
     "dispute-files": lambda documents: {
         "pk": documents.by_basename["dispute"].pk,
         "file_id": documents.by_basename["dispute-attachment"].pk,
@@ -112,6 +117,10 @@ NESTED_KWARGS: dict[str, Callable[[TenantDocuments], dict[str, Any]]] = {
 }
 # Endpoints that answer a file rather than a JSON object (the non-vacuous check reads the status).
 FILE_ANSWERS = {"dispute-files"}
+# Endpoints addressed through one object that answer another (a vendor's contact), or a page of
+# another's rows (a vendor's contacts): the non-vacuous check looks for tenant A's object of this kind.
+ANSWERED_OBJECTS = {"vendor-contact": "vendor-contact"}
+PAGE_ANSWERS = {"vendor-contacts": "vendor-contact"}
 _MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -252,7 +261,12 @@ def test_detail_of_another_tenants_object_is_a_404_envelope(
     if method == "get":
         own = callers.own.get(url)
         assert own.status_code == 200, "tenant A must reach its own object (non-vacuous)"
-        if endpoint.url_name not in FILE_ANSWERS:
+        if endpoint.url_name in PAGE_ANSWERS:
+            row = tenant_a_documents.by_basename[PAGE_ANSWERS[endpoint.url_name]]
+            assert str(row.pk) in {item["id"] for item in own.json()["results"]}
+        elif endpoint.url_name in ANSWERED_OBJECTS:
+            assert own.json()["id"] == str(tenant_a_documents.by_basename[ANSWERED_OBJECTS[endpoint.url_name]].pk)
+        elif endpoint.url_name not in FILE_ANSWERS:
             assert own.json()["id"] == str(a_object.pk)
     rows_before = tenant_rows(tenant_a_documents.tenant)
 

@@ -74,6 +74,8 @@ OBJECT_KWARGS = {
     "suggestion_id": "tolerance-suggestion",
     "item_alias_id": "item-alias",
     "vendor_alias_id": "vendor-alias",
+    # A contact of a vendor, changed or removed from the vendor's page (vendors.contact_views).
+    "contact_id": "vendor-contact",
     # A line of the invoice, assigned by hand to a PO line from the invoice page.
     "invoice_line_id": "invoice-line",
     # A rule of the approval policy, edited on its settings page (recon_site.tenant_settings).
