@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,20 +206,32 @@ def invoice_approval_excluded_users(*, tenant: Tenant, invoice: Invoice) -> set[
 
     Who entered it or last edited it: the user actors of its "created" and "updated" audit
     events. The hook for other controls (who changed the vendor's bank details, say): add their
-    users here and every approval path refuses them.
+    users here (in `invoice_approval_excluded_users_many`) and every approval path refuses them.
     """
-    actor_ids = (
+    return invoice_approval_excluded_users_many(tenant=tenant, invoice_ids=[invoice.pk])[invoice.pk]
+
+
+def invoice_approval_excluded_users_many(
+    *, tenant: Tenant, invoice_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, set[int]]:
+    """`invoice_approval_excluded_users` of each invoice, in one read."""
+    excluded: dict[uuid.UUID, set[int]] = {invoice_id: set() for invoice_id in invoice_ids}
+    by_key = {str(invoice_id): invoice_id for invoice_id in invoice_ids}
+    rows = (
         AuditEvent.objects.for_tenant(tenant)
         .filter(
             entity_type="invoice",
-            entity_id=str(invoice.pk),
+            entity_id__in=list(by_key),
             action__in=("created", "updated"),
             actor_kind="user",
         )
         .order_by()
-        .values_list("actor_id", flat=True)
+        .values_list("entity_id", "actor_id")
     )
-    return {int(actor_id) for actor_id in actor_ids if str(actor_id).isdigit()}
+    for entity_id, actor_id in rows:
+        if str(actor_id).isdigit():
+            excluded[by_key[entity_id]].add(int(actor_id))
+    return excluded
 
 
 def review_round_key(*, tenant: Tenant, invoice: Invoice) -> tuple[str, dt.datetime | None]:
