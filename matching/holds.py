@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
@@ -156,23 +158,42 @@ def matching_requeue_for_new_purchase_order(
     PO's own transaction (purchasing.services.purchase_order_create, under the matching lock),
     audited in the name of whoever created it. Returns the ids of the invoices moved.
     """
-    waiting = list(
+    return matching_requeue_for_new_purchase_orders(tenant=tenant, purchase_orders=[purchase_order], actor=actor)
+
+
+def matching_requeue_for_new_purchase_orders(
+    *, tenant: Tenant, purchase_orders: Sequence[PurchaseOrder], actor: Actor
+) -> list[uuid.UUID]:
+    """`matching_requeue_for_new_purchase_order` for each of many new POs (purchasing's
+    many-form): the open invoices naming any of them read at once, then each PO's re-matched
+    with its own reason, in the POs' order."""
+    by_key: dict[str, PurchaseOrder] = {}
+    for purchase_order in purchase_orders:  # two numbers alike as matching compares them: the first moves them
+        by_key.setdefault(po_number_key(purchase_order.po_number), purchase_order)
+    waiting = (
         Invoice.objects.for_tenant(tenant)
         .filter(status__in=MOVED_BACK, document_type=DocumentType.INVOICE)
         .exclude(po_number="")
         .alias(po_key=po_number_key_expression(F("po_number")))
-        .filter(po_key=po_number_key(purchase_order.po_number))
+        .filter(po_key__in=list(by_key))
+        .annotate(named_key=po_number_key_expression(F("po_number")))
         .order_by("created_at", "id")
-        .values_list("pk", flat=True)
+        .values_list("pk", "named_key")
     )
-    return _requeue_on_hold(
-        tenant=tenant,
-        invoice_ids=waiting,
-        reason=REQUEUED_FOR_NEW_PO.format(po_number=purchase_order.po_number),
-        context={"purchase_order_id": str(purchase_order.pk), "po_number": purchase_order.po_number},
-        actor=actor,
-        trigger=MatchRun.Trigger.API,
-    )
+    naming: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for invoice_id, key in waiting:
+        naming[by_key[key].pk].append(invoice_id)
+    moved: list[uuid.UUID] = []
+    for purchase_order in purchase_orders:
+        moved += _requeue_on_hold(
+            tenant=tenant,
+            invoice_ids=naming.get(purchase_order.pk, []),
+            reason=REQUEUED_FOR_NEW_PO.format(po_number=purchase_order.po_number),
+            context={"purchase_order_id": str(purchase_order.pk), "po_number": purchase_order.po_number},
+            actor=actor,
+            trigger=MatchRun.Trigger.API,
+        )
+    return moved
 
 
 def _requeue_on_hold(
