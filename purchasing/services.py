@@ -8,14 +8,14 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 
-from audit.services import AuditEntry, audit_record, audit_record_many, document_snapshot
+from audit.services import AuditEntry, audit_record_many, document_snapshot
 from core.actors import Actor
 from core.business_dates import business_date_error
 from core.exceptions import DocumentInvalid, DuplicateDocument
 from core.locks import matching_lock_wait
 from core.money import MoneyError, normalize_currency
 from core.quantities import quantity_error, unit_price_error
-from matching.holds import matching_requeue_for_new_purchase_orders, matching_requeue_for_receipt
+from matching.holds import matching_requeue_for_new_purchase_orders, matching_requeue_for_receipts
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
@@ -214,24 +214,25 @@ def _receipt_po_refusal(
     return None
 
 
-def _receipt_booked(
+def _receipts_booked(
     *,
     tenant: Tenant,
-    receipt: GoodsReceipt,
-    document: GoodsReceiptDocument,
+    receipts: Sequence[GoodsReceipt],
+    documents: Sequence[GoodsReceiptDocument],
     actor: Actor,
 ) -> None:
-    """After a receipt's rows are written: the invoices on hold for these goods go back to
-    `received`, then the receipt's own event. Their rows are locked before the audit chain is
-    appended to (row, then chain: the order of core/locks.py), so their events come first."""
-    matching_requeue_for_receipt(tenant=tenant, goods_receipt=receipt)
-    audit_record(
+    """After the receipts' rows are written: the invoices on hold for these goods go back to
+    `received` (each receipt's, in their order), then the receipts' own events. Their rows are
+    locked before the audit chain is appended to (row, then chain: the order of core/locks.py),
+    so their events come first."""
+    matching_requeue_for_receipts(tenant=tenant, goods_receipts=receipts)
+    audit_record_many(
         tenant=tenant,
         actor=actor,
-        entity_type="goods_receipt",
-        entity_id=receipt.pk,
-        action="created",
-        after=document_snapshot(document),
+        entries=[
+            AuditEntry("goods_receipt", str(receipt.pk), "created", None, document_snapshot(document))
+            for receipt, document in zip(receipts, documents, strict=True)
+        ],
     )
 
 
@@ -281,7 +282,7 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
                 )
                 for line in document.lines
             )
-            _receipt_booked(tenant=tenant, receipt=receipt, document=document, actor=actor)
+            _receipts_booked(tenant=tenant, receipts=[receipt], documents=[document], actor=actor)
     except IntegrityError as exc:
         raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)) from exc
     return receipt
@@ -359,8 +360,7 @@ def goods_receipt_create_many(
                 for receipt, document in zip(receipts, documents, strict=True)
                 for line in document.lines
             )
-            for receipt, document in zip(receipts, documents, strict=True):
-                _receipt_booked(tenant=tenant, receipt=receipt, document=document, actor=actor)
+            _receipts_booked(tenant=tenant, receipts=receipts, documents=documents, actor=actor)
     except IntegrityError as exc:  # a concurrent create of one of the numbers
         raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=", ".join(receipt_numbers))) from exc
     return receipts
