@@ -90,6 +90,34 @@ def example_record(
     """Record one person's decision as a labelled example, in the caller's transaction, and learn
     from it: an approval teaches item aliases and may propose a tolerance; a rejection forgets
     the item and vendor aliases its match used and resets the tolerance count."""
+    fields = example_fields(tenant=tenant, actor=actor, kind=kind, invoice=invoice, vendor_id=vendor_id,
+                            match_result_id=match_result_id, payment_id=payment_id, comment=comment,
+                            discrepancies=discrepancies, details=details)  # fmt: skip
+    with transaction.atomic():
+        example = DecisionExample.objects.create(**fields)
+        if actor.kind != "user" or example.vendor_id is None:
+            return example
+        example_aliases_learn(tenant=tenant, example=example, invoice=invoice, actor=actor)
+        if kind in (ExampleKind.APPROVE, ExampleKind.REJECT):
+            tolerance_suggestion_review(tenant=tenant, vendor_id=example.vendor_id, actor=actor)
+    return example
+
+
+def example_fields(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    kind: str,
+    invoice: Invoice | None,
+    vendor_id: uuid.UUID | None,
+    match_result_id: uuid.UUID | None,
+    payment_id: uuid.UUID | None,
+    comment: str,
+    discrepancies: Sequence[ExampleDiscrepancy],
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The columns of one decision's example (`example_record`, and its many-form in
+    learning.example_batches): the one place that says what an example holds."""
     if vendor_id is None and invoice is not None:
         vendor_id = invoice.vendor_id
     shown = []
@@ -107,42 +135,54 @@ def example_record(
                 "pct": str(pct) if pct is not None else None,
             }
         )
-    with transaction.atomic():
-        example = DecisionExample.objects.create(
-            tenant=tenant,
-            kind=kind,
-            vendor_id=vendor_id,
-            invoice=invoice,
-            match_result_id=match_result_id,
-            payment_id=payment_id,
-            actor_kind=actor.kind,
-            actor_id=str(actor.id),
-            actor_label=actor.label or str(actor.id),
-            comment=comment,
-            details={
-                **(details or {}),
-                "invoice_number": invoice.invoice_number if invoice is not None else "",
-                "discrepancies": shown,
-            },
-        )
-        if actor.kind != "user" or vendor_id is None:
-            return example
-        if kind == ExampleKind.APPROVE and invoice is not None:
-            _item_aliases_learn(tenant=tenant, example=example, invoice=invoice, vendor_id=vendor_id, actor=actor)
-        elif kind == ExampleKind.REJECT and invoice is not None:
-            _item_aliases_unlearn(tenant=tenant, invoice=invoice, vendor_id=vendor_id, actor=actor)
-            _vendor_aliases_unlearn(tenant=tenant, invoice=invoice, vendor_id=vendor_id, actor=actor)
-        if kind in (ExampleKind.APPROVE, ExampleKind.REJECT):
-            tolerance_suggestion_review(tenant=tenant, vendor_id=vendor_id, actor=actor)
-    return example
+    return {
+        "tenant": tenant,
+        "kind": kind,
+        "vendor_id": vendor_id,
+        "invoice": invoice,
+        "match_result_id": match_result_id,
+        "payment_id": payment_id,
+        "actor_kind": actor.kind,
+        "actor_id": str(actor.id),
+        "actor_label": actor.label or str(actor.id),
+        "comment": comment,
+        "details": {
+            **(details or {}),
+            "invoice_number": invoice.invoice_number if invoice is not None else "",
+            "discrepancies": shown,
+        },
+    }
 
 
-def _matched_pairs(*, tenant: Tenant, invoice: Invoice) -> list[InvoiceLine]:
+def example_aliases_learn(
+    *,
+    tenant: Tenant,
+    example: DecisionExample,
+    invoice: Invoice | None,
+    actor: Actor,
+    matched: Sequence[InvoiceLine] | None = None,
+) -> None:
+    """What a person's example teaches about items and vendors (its tolerance aside): an approval
+    learns item aliases, a rejection forgets the item and vendor aliases its match used.
+    `matched`: the invoice's lines with their PO lines, when the caller read them already."""
+    vendor_id = example.vendor_id
+    if invoice is None or vendor_id is None:
+        return
+    if example.kind == ExampleKind.APPROVE:
+        _item_aliases_learn(tenant=tenant, example=example, invoice=invoice, vendor_id=vendor_id, actor=actor,
+                            matched=matched)  # fmt: skip
+    elif example.kind == ExampleKind.REJECT:
+        _item_aliases_unlearn(tenant=tenant, invoice=invoice, vendor_id=vendor_id, actor=actor)
+        _vendor_aliases_unlearn(tenant=tenant, invoice=invoice, vendor_id=vendor_id, actor=actor)
+
+
+def matched_lines(*, tenant: Tenant, invoice_ids: Sequence[uuid.UUID]) -> list[InvoiceLine]:
+    """The invoices' lines the match assigned, with their PO lines, by invoice and line number."""
     return list(
         InvoiceLine.objects.for_tenant(tenant)
-        .filter(invoice_id=invoice.pk, matched_po_line__isnull=False)
+        .filter(invoice_id__in=invoice_ids, matched_po_line__isnull=False)
         .select_related("matched_po_line")
-        .order_by("line_number")
+        .order_by("invoice_id", "line_number")
     )
 
 
@@ -159,10 +199,16 @@ def _vouched(line: InvoiceLine) -> bool:
 
 
 def _item_aliases_learn(
-    *, tenant: Tenant, example: DecisionExample, invoice: Invoice, vendor_id: uuid.UUID, actor: Actor
+    *,
+    tenant: Tenant,
+    example: DecisionExample,
+    invoice: Invoice,
+    vendor_id: uuid.UUID,
+    actor: Actor,
+    matched: Sequence[InvoiceLine] | None = None,
 ) -> None:
     pairs = []
-    for line in _matched_pairs(tenant=tenant, invoice=invoice):
+    for line in matched if matched is not None else matched_lines(tenant=tenant, invoice_ids=[invoice.pk]):
         if _vouched(line):
             assert line.matched_po_line is not None
             pairs.append((line, line.matched_po_line))
@@ -241,7 +287,7 @@ def _item_aliases_unlearn(*, tenant: Tenant, invoice: Invoice, vendor_id: uuid.U
     """A rejected invoice whose lines were assigned through learned aliases: those aliases go."""
     keys = [
         (item_key(sku=line.sku, description=line.description), item_key(sku=po.sku, description=po.description))
-        for line in _matched_pairs(tenant=tenant, invoice=invoice)
+        for line in matched_lines(tenant=tenant, invoice_ids=[invoice.pk])
         if (po := line.matched_po_line) is not None
     ]
     for alias in ItemAlias.objects.for_tenant(tenant).filter(vendor_id=vendor_id, forgotten_at__isnull=True):

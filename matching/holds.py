@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
@@ -31,7 +33,7 @@ from invoices.models import DocumentType, Invoice, InvoiceLine, InvoiceStatus, R
 from matching.engine.vocabulary import PO_CLOSED
 from matching.models import Discrepancy, MatchRun
 from matching.rematch import MOVED_BACK, matching_rematch_locked
-from purchasing.models import GoodsReceipt, PurchaseOrder
+from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder
 from tenants.models import Tenant
 from tenants.selectors import tenant_settings_get
 
@@ -53,37 +55,64 @@ def matching_requeue_for_receipt(*, tenant: Tenant, goods_receipt: GoodsReceipt)
     received") goes with the old result. A run is queued at commit when MATCH_ON_INGEST is on.
     The receipt's transaction holds the matching lock already. Returns the ids of the invoices moved.
     """
-    purchase_order: PurchaseOrder = goods_receipt.purchase_order
-    arrived = list(goods_receipt.lines.values_list("purchase_order_line_id", flat=True))
-    # Only invoices these goods concern: one whose matched lines received nothing new was matched
-    # against facts that did not change (and an invoice on hold keeps its hold clock running).
-    # One with no matched line at all is tried again. Per open invoice of the PO, through its
-    # own lines (the invoice index), not over the tenant's lines.
-    its_lines = InvoiceLine.objects.for_tenant(tenant).filter(invoice_id=OuterRef("pk"))
-    waiting = list(
+    return matching_requeue_for_receipts(tenant=tenant, goods_receipts=[goods_receipt])
+
+
+def matching_requeue_for_receipts(*, tenant: Tenant, goods_receipts: Sequence[GoodsReceipt]) -> list[uuid.UUID]:
+    """`matching_requeue_for_receipt` for many receipts booked together (purchasing's many-form),
+    as if one after the other in their order: the open invoices of their POs and the lines each
+    receipt brought read at once, then each receipt's invoices moved with its own reason (an
+    invoice moved by one is no longer open for the next)."""
+    if not goods_receipts:
+        return []
+    arrived: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for receipt_id, po_line_id in (
+        GoodsReceiptLine.objects.for_tenant(tenant)
+        .filter(goods_receipt_id__in=[receipt.pk for receipt in goods_receipts])
+        .values_list("goods_receipt_id", "purchase_order_line_id")
+    ):
+        arrived[receipt_id].add(po_line_id)
+    orders = [receipt.purchase_order for receipt in goods_receipts]
+    open_invoices = list(
         Invoice.objects.for_tenant(tenant)
         .filter(status__in=MOVED_BACK)
-        .filter(Q(purchase_order=purchase_order) | Q(purchase_order__isnull=True, po_number=purchase_order.po_number))
         .filter(
-            Exists(its_lines.filter(matched_po_line_id__in=arrived))
-            | ~Exists(its_lines.filter(matched_po_line__isnull=False))
+            Q(purchase_order_id__in={order.pk for order in orders})
+            | Q(purchase_order__isnull=True, po_number__in={order.po_number for order in orders})
         )
         .order_by("created_at", "id")
-        .values_list("pk", flat=True)
+        .values_list("pk", "purchase_order_id", "po_number")
     )
-    if not waiting:
-        return []
-    reason = REQUEUED_FOR_RECEIPT.format(
-        receipt_number=goods_receipt.receipt_number, po_number=purchase_order.po_number
-    )
-    return _requeue_on_hold(
-        tenant=tenant,
-        invoice_ids=waiting,
-        reason=reason,
-        context={"goods_receipt_id": str(goods_receipt.pk)},
-        actor=RECEIPT_ACTOR,
-        trigger=MatchRun.Trigger.RECEIPT,
-    )
+    matched: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for invoice_id, po_line_id in (
+        InvoiceLine.objects.for_tenant(tenant)
+        .filter(invoice_id__in=[invoice_id for invoice_id, *_ in open_invoices], matched_po_line__isnull=False)
+        .values_list("invoice_id", "matched_po_line_id")
+    ):
+        matched[invoice_id].add(po_line_id)
+    moved: list[uuid.UUID] = []
+    for receipt, order in zip(goods_receipts, orders, strict=True):
+        # Only invoices these goods concern: one whose matched lines received nothing new was
+        # matched against facts that did not change (and an invoice on hold keeps its hold clock
+        # running). One with no matched line at all is tried again.
+        waiting = [
+            invoice_id
+            for invoice_id, purchase_order_id, po_number in open_invoices
+            if invoice_id not in moved
+            and (purchase_order_id == order.pk or (purchase_order_id is None and po_number == order.po_number))
+            and (not matched[invoice_id] or matched[invoice_id] & arrived[receipt.pk])
+        ]
+        if not waiting:
+            continue
+        moved += _requeue_on_hold(
+            tenant=tenant,
+            invoice_ids=waiting,
+            reason=REQUEUED_FOR_RECEIPT.format(receipt_number=receipt.receipt_number, po_number=order.po_number),
+            context={"goods_receipt_id": str(receipt.pk)},
+            actor=RECEIPT_ACTOR,
+            trigger=MatchRun.Trigger.RECEIPT,
+        )
+    return moved
 
 
 def matching_requeue_for_purchase_order(
@@ -156,23 +185,42 @@ def matching_requeue_for_new_purchase_order(
     PO's own transaction (purchasing.services.purchase_order_create, under the matching lock),
     audited in the name of whoever created it. Returns the ids of the invoices moved.
     """
-    waiting = list(
+    return matching_requeue_for_new_purchase_orders(tenant=tenant, purchase_orders=[purchase_order], actor=actor)
+
+
+def matching_requeue_for_new_purchase_orders(
+    *, tenant: Tenant, purchase_orders: Sequence[PurchaseOrder], actor: Actor
+) -> list[uuid.UUID]:
+    """`matching_requeue_for_new_purchase_order` for each of many new POs (purchasing's
+    many-form): the open invoices naming any of them read at once, then each PO's re-matched
+    with its own reason, in the POs' order."""
+    by_key: dict[str, PurchaseOrder] = {}
+    for purchase_order in purchase_orders:  # two numbers alike as matching compares them: the first moves them
+        by_key.setdefault(po_number_key(purchase_order.po_number), purchase_order)
+    waiting = (
         Invoice.objects.for_tenant(tenant)
         .filter(status__in=MOVED_BACK, document_type=DocumentType.INVOICE)
         .exclude(po_number="")
         .alias(po_key=po_number_key_expression(F("po_number")))
-        .filter(po_key=po_number_key(purchase_order.po_number))
+        .filter(po_key__in=list(by_key))
+        .annotate(named_key=po_number_key_expression(F("po_number")))
         .order_by("created_at", "id")
-        .values_list("pk", flat=True)
+        .values_list("pk", "named_key")
     )
-    return _requeue_on_hold(
-        tenant=tenant,
-        invoice_ids=waiting,
-        reason=REQUEUED_FOR_NEW_PO.format(po_number=purchase_order.po_number),
-        context={"purchase_order_id": str(purchase_order.pk), "po_number": purchase_order.po_number},
-        actor=actor,
-        trigger=MatchRun.Trigger.API,
-    )
+    naming: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for invoice_id, key in waiting:
+        naming[by_key[key].pk].append(invoice_id)
+    moved: list[uuid.UUID] = []
+    for purchase_order in purchase_orders:
+        moved += _requeue_on_hold(
+            tenant=tenant,
+            invoice_ids=naming.get(purchase_order.pk, []),
+            reason=REQUEUED_FOR_NEW_PO.format(po_number=purchase_order.po_number),
+            context={"purchase_order_id": str(purchase_order.pk), "po_number": purchase_order.po_number},
+            actor=actor,
+            trigger=MatchRun.Trigger.API,
+        )
+    return moved
 
 
 def _requeue_on_hold(

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 
-from audit.services import audit_record, document_snapshot
+from audit.services import AuditEntry, audit_record_many, document_snapshot
 from core.actors import Actor
 from core.business_dates import business_date_error
 from core.exceptions import DocumentInvalid, DuplicateDocument
 from core.locks import matching_lock_wait
 from core.money import MoneyError, normalize_currency
 from core.quantities import quantity_error, unit_price_error
-from matching.holds import matching_requeue_for_new_purchase_order, matching_requeue_for_receipt
+from matching.holds import matching_requeue_for_new_purchase_orders, matching_requeue_for_receipts
 from purchasing.documents import GoodsReceiptDocument, PurchaseOrderDocument
 from purchasing.models import GoodsReceipt, GoodsReceiptLine, PurchaseOrder, PurchaseOrderLine
 from tenants.models import Tenant
@@ -42,18 +42,13 @@ def _repeated_line_numbers(numbers: list[int]) -> dict[str, list[str]]:
     }
 
 
-def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, actor: Actor) -> PurchaseOrder:
-    """Store a PO with its lines, all or nothing. The PO number is unique per tenant.
-
-    Open invoices (in review, on hold) that name its number were matched when it did not exist:
-    they go back to `received` with it, to be matched again (DESIGN.md §4, matching.holds).
-    """
+def _purchase_order_errors(*, document: PurchaseOrderDocument, vendor: Vendor | None) -> dict[str, list[str]]:
+    """What is wrong with a PO document whose vendor is `vendor` (None: unknown), by field."""
     errors: dict[str, list[str]] = {}
     try:
-        currency = normalize_currency(document.currency)
+        normalize_currency(document.currency)
     except MoneyError as exc:
         errors["currency"] = [str(exc)]
-    vendor = Vendor.objects.for_tenant(tenant).filter(pk=document.vendor_id).first()
     if vendor is None:
         errors["vendor_id"] = [PO_UNKNOWN_VENDOR]
     if not document.lines:
@@ -70,7 +65,65 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
         ):
             if problem:
                 errors[f"lines[{index}].{field_name}"] = [problem]
-    if errors:
+    return errors
+
+
+def _purchase_orders_write(
+    *, tenant: Tenant, documents: Sequence[PurchaseOrderDocument], vendors: dict[uuid.UUID, Vendor], actor: Actor
+) -> list[PurchaseOrder]:
+    """The checked documents' rows (each table in one statement), the re-match of the open invoices
+    that named their numbers, and their events: inside the caller's transaction."""
+    # Before any write: a run in flight finishes first, so none can match an invoice naming one
+    # of these numbers against "no such PO" after the look-up below (as a receipt).
+    matching_lock_wait(tenant=tenant)
+    orders = PurchaseOrder.objects.bulk_create(
+        PurchaseOrder(
+            tenant=tenant,
+            po_number=document.po_number,
+            vendor=vendors[document.vendor_id],
+            currency=normalize_currency(document.currency),
+            order_date=document.order_date,
+            expected_date=document.expected_date,
+        )
+        for document in documents
+    )
+    PurchaseOrderLine.objects.bulk_create(
+        PurchaseOrderLine(
+            tenant=tenant,
+            purchase_order=purchase_order,
+            line_number=line.line_number,
+            sku=line.sku,
+            description=line.description,
+            quantity=line.quantity,
+            uom=line.uom or "EA",
+            unit_price=line.unit_price,
+            cost_centre=line.cost_centre.strip(),
+        )
+        for purchase_order, document in zip(orders, documents, strict=True)
+        for line in document.lines
+    )
+    # Open invoices that named these numbers before they existed are matched again; their rows
+    # are locked before the audit chain (row, then chain: core/locks.py).
+    matching_requeue_for_new_purchase_orders(tenant=tenant, purchase_orders=orders, actor=actor)
+    audit_record_many(
+        tenant=tenant,
+        actor=actor,
+        entries=[
+            AuditEntry("purchase_order", str(purchase_order.pk), "created", None, document_snapshot(document))
+            for purchase_order, document in zip(orders, documents, strict=True)
+        ],
+    )
+    return orders
+
+
+def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, actor: Actor) -> PurchaseOrder:
+    """Store a PO with its lines, all or nothing. The PO number is unique per tenant.
+
+    Open invoices (in review, on hold) that name its number were matched when it did not exist:
+    they go back to `received` with it, to be matched again (DESIGN.md §4, matching.holds).
+    """
+    vendor = Vendor.objects.for_tenant(tenant).filter(pk=document.vendor_id).first()
+    if errors := _purchase_order_errors(document=document, vendor=vendor):
         raise DocumentInvalid("The purchase order is invalid; see details.", details=errors)
     assert vendor is not None  # an unknown vendor is one of the errors above
     if PurchaseOrder.objects.for_tenant(tenant).filter(po_number=document.po_number).exists():
@@ -79,45 +132,50 @@ def purchase_order_create(*, tenant: Tenant, document: PurchaseOrderDocument, ac
         )
     try:
         with transaction.atomic():
-            # Before any write: a run in flight finishes first, so none can match an invoice
-            # naming this number against "no such PO" after the look-up below (as a receipt).
-            matching_lock_wait(tenant=tenant)
-            purchase_order = PurchaseOrder.objects.create(
-                tenant=tenant,
-                po_number=document.po_number,
-                vendor=vendor,
-                currency=currency,
-                order_date=document.order_date,
-                expected_date=document.expected_date,
-            )
-            PurchaseOrderLine.objects.bulk_create(
-                PurchaseOrderLine(
-                    tenant=tenant,
-                    purchase_order=purchase_order,
-                    line_number=line.line_number,
-                    sku=line.sku,
-                    description=line.description,
-                    quantity=line.quantity,
-                    uom=line.uom or "EA",
-                    unit_price=line.unit_price,
-                    cost_centre=line.cost_centre.strip(),
-                )
-                for line in document.lines
-            )
-            # Open invoices that named this number before it existed are matched again; their
-            # rows are locked before the audit chain (row, then chain: core/locks.py).
-            matching_requeue_for_new_purchase_order(tenant=tenant, purchase_order=purchase_order, actor=actor)
-            audit_record(
-                tenant=tenant,
-                actor=actor,
-                entity_type="purchase_order",
-                entity_id=purchase_order.pk,
-                action="created",
-                after=document_snapshot(document),
+            [purchase_order] = _purchase_orders_write(
+                tenant=tenant, documents=[document], vendors={vendor.pk: vendor}, actor=actor
             )
     except IntegrityError as exc:  # a concurrent create of the same number
         raise DuplicateDocument(PO_DUPLICATE.format(po_number=document.po_number)) from exc
     return purchase_order
+
+
+def purchase_order_create_many(
+    *, tenant: Tenant, documents: Sequence[PurchaseOrderDocument], actor: Actor
+) -> list[PurchaseOrder]:
+    """`purchase_order_create` for many POs, all or nothing: the same rows, re-matches and events
+    as the documents sent one after the other, with each table written in one statement and the
+    vendors and the numbers taken read once for the whole batch.
+
+    A refused document raises `DocumentInvalid` (or `DuplicateDocument`) with its fields under
+    `documents[<index>].`, and nothing is written.
+    """
+    if not documents:
+        return []
+    vendors = {
+        vendor.pk: vendor
+        for vendor in Vendor.objects.for_tenant(tenant).filter(pk__in={document.vendor_id for document in documents})
+    }
+    numbers = [document.po_number for document in documents]
+    taken = set(
+        PurchaseOrder.objects.for_tenant(tenant).filter(po_number__in=numbers).values_list("po_number", flat=True)
+    )
+    seen: set[str] = set()
+    for index, document in enumerate(documents):
+        if errors := _purchase_order_errors(document=document, vendor=vendors.get(document.vendor_id)):
+            details = {f"documents[{index}].{path}": problem for path, problem in errors.items()}
+            raise DocumentInvalid(f"documents[{index}]: The purchase order is invalid; see details.", details=details)
+        if document.po_number in taken or document.po_number in seen:
+            raise DuplicateDocument(
+                PO_DUPLICATE.format(po_number=document.po_number),
+                details={f"documents[{index}].po_number": document.po_number},
+            )
+        seen.add(document.po_number)
+    try:
+        with transaction.atomic():
+            return _purchase_orders_write(tenant=tenant, documents=documents, vendors=vendors, actor=actor)
+    except IntegrityError as exc:  # a concurrent create of one of the numbers
+        raise DuplicateDocument(PO_DUPLICATE.format(po_number=", ".join(numbers))) from exc
 
 
 def _receipt_document_errors(
@@ -156,24 +214,25 @@ def _receipt_po_refusal(
     return None
 
 
-def _receipt_booked(
+def _receipts_booked(
     *,
     tenant: Tenant,
-    receipt: GoodsReceipt,
-    document: GoodsReceiptDocument,
+    receipts: Sequence[GoodsReceipt],
+    documents: Sequence[GoodsReceiptDocument],
     actor: Actor,
 ) -> None:
-    """After a receipt's rows are written: the invoices on hold for these goods go back to
-    `received`, then the receipt's own event. Their rows are locked before the audit chain is
-    appended to (row, then chain: the order of core/locks.py), so their events come first."""
-    matching_requeue_for_receipt(tenant=tenant, goods_receipt=receipt)
-    audit_record(
+    """After the receipts' rows are written: the invoices on hold for these goods go back to
+    `received` (each receipt's, in their order), then the receipts' own events. Their rows are
+    locked before the audit chain is appended to (row, then chain: the order of core/locks.py),
+    so their events come first."""
+    matching_requeue_for_receipts(tenant=tenant, goods_receipts=receipts)
+    audit_record_many(
         tenant=tenant,
         actor=actor,
-        entity_type="goods_receipt",
-        entity_id=receipt.pk,
-        action="created",
-        after=document_snapshot(document),
+        entries=[
+            AuditEntry("goods_receipt", str(receipt.pk), "created", None, document_snapshot(document))
+            for receipt, document in zip(receipts, documents, strict=True)
+        ],
     )
 
 
@@ -223,7 +282,7 @@ def goods_receipt_create(*, tenant: Tenant, document: GoodsReceiptDocument, acto
                 )
                 for line in document.lines
             )
-            _receipt_booked(tenant=tenant, receipt=receipt, document=document, actor=actor)
+            _receipts_booked(tenant=tenant, receipts=[receipt], documents=[document], actor=actor)
     except IntegrityError as exc:
         raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=document.receipt_number)) from exc
     return receipt
@@ -301,8 +360,7 @@ def goods_receipt_create_many(
                 for receipt, document in zip(receipts, documents, strict=True)
                 for line in document.lines
             )
-            for receipt, document in zip(receipts, documents, strict=True):
-                _receipt_booked(tenant=tenant, receipt=receipt, document=document, actor=actor)
+            _receipts_booked(tenant=tenant, receipts=receipts, documents=documents, actor=actor)
     except IntegrityError as exc:  # a concurrent create of one of the numbers
         raise DuplicateDocument(RECEIPT_DUPLICATE.format(receipt_number=", ".join(receipt_numbers))) from exc
     return receipts

@@ -28,9 +28,12 @@ from recon_site.demo.people import DemoPeople
 from recon_site.demo.plan import BilledLine, DemoCalendar, InvoicePlan, rng_for
 from review.assignments import invoice_assign
 from review.decisions import invoice_review
+from review.decisions_many import ReviewRequest, invoice_review_many
 from tenants.models import Tenant
 from vendors.models import Vendor
 
+# A refused decision is a bug of the demo's story: it stops the seed (all rolls back).
+DECISION_REFUSED = "The demo's reviewers were refused: {refused}"
 CREDIT_REASONS = {
     "price_up": "price difference to the order",
     "price_up_high": "price difference to the order",
@@ -278,6 +281,7 @@ def reviews_work(*, desk: ReviewDesk, day: int) -> None:
         .only("id", "tenant_id", "status", "review_queue", "latest_match_id", "invoice_number")
     )
     types = _discrepancy_types(desk.tenant, waiting)
+    decided: list[tuple[Invoice, Decision]] = []
     for invoice in waiting:
         first_seen = desk.seen.setdefault(invoice.pk, day)
         plan = desk.plans[invoice.pk]
@@ -289,13 +293,27 @@ def reviews_work(*, desk: ReviewDesk, day: int) -> None:
         decision = review_decision(
             plan=plan, types=types[invoice.pk], queue=invoice.review_queue or "", draw=rng.random()
         )
-        _act(
-            desk,
-            invoice=invoice,
-            action=decision.action,
-            username=_reviewer(invoice.review_queue),
-            comment=decision.comment,
-        )
+        decided.append((invoice, decision))
+    # The day's decisions together, as a reviewer working down the queue takes them (the
+    # review service's many-form: the same checks, transitions, events and examples).
+    outcomes = invoice_review_many(
+        tenant=desk.tenant,
+        requests=[
+            ReviewRequest(
+                invoice_id=invoice.pk,
+                action=decision.action,
+                actor=desk.people.actors[_reviewer(invoice.review_queue)],
+                role=desk.people.roles[_reviewer(invoice.review_queue)],
+                comment=decision.comment,
+                expected_status=invoice.status,
+            )
+            for invoice, decision in decided
+        ],
+    )
+    refused = [(outcome.request.invoice_id, outcome.error) for outcome in outcomes if not outcome.ok]
+    if refused:
+        raise RuntimeError(DECISION_REFUSED.format(refused=refused))
+    for invoice, decision in decided:
         _schedule(desk, decision=decision, invoice=invoice, day=day)
 
 

@@ -53,8 +53,8 @@ from recon_site.demo.risks import risk_invoices, risks_day
 from recon_site.demo.vendors_and_pos import (
     goods_receipts_book,
     purchase_order_action_take,
-    purchase_order_create_from_plan,
     purchase_order_plans,
+    purchase_orders_place,
     purchasing_by_day,
     vendor_plans,
     vendors_create,
@@ -162,10 +162,11 @@ def demo_tenant_load(*, tenant: Tenant, today: dt.date, actor: Actor) -> DemoSum
     last_workday = max(day for day in range(FIRST_DAY, 1) if calendar.weekday(day) < 5)
     bank_accounts_take_over(desk=paying)
     for day in range(FIRST_DAY, 1):
-        for order in placed.get(day, []):
-            purchase_orders[order.number] = purchase_order_create_from_plan(
-                tenant=tenant, order=order, vendors=vendors, calendar=calendar, actor=actor
-            )
+        ordered = placed.get(day, [])
+        created = purchase_orders_place(tenant=tenant, orders=ordered, vendors=vendors, calendar=calendar, actor=actor)
+        purchase_orders.update(
+            (order.number, purchase_order) for order, purchase_order in zip(ordered, created, strict=True)
+        )
         goods_receipts_book(tenant=tenant, bookings=booked.get(day, []), calendar=calendar, actor=actor)
         for order in acted.get(day, []):
             assert order.action is not None

@@ -24,7 +24,7 @@ from purchasing.documents import (
 )
 from purchasing.lifecycle import purchase_order_act
 from purchasing.models import PurchaseOrder
-from purchasing.services import goods_receipt_create_many, purchase_order_create
+from purchasing.services import goods_receipt_create_many, purchase_order_create_many
 from recon_site.demo.catalog import ITEMS
 from recon_site.demo.plan import (
     FIRST_DAY,
@@ -265,29 +265,39 @@ def purchase_order_plans(*, vendors: list[VendorPlan], calendar: DemoCalendar) -
     return orders
 
 
-def purchase_order_create_from_plan(
-    *, tenant: Tenant, order: PurchaseOrderPlan, vendors: dict[str, Vendor], calendar: DemoCalendar, actor: Actor
-) -> PurchaseOrder:
-    return purchase_order_create(
+def purchase_orders_place(
+    *,
+    tenant: Tenant,
+    orders: list[PurchaseOrderPlan],
+    vendors: dict[str, Vendor],
+    calendar: DemoCalendar,
+    actor: Actor,
+) -> list[PurchaseOrder]:
+    """A day's purchase orders, in their order, through purchasing's many-documents door (the same
+    rows, re-matches and events as one by one), all or nothing."""
+    return purchase_order_create_many(
         tenant=tenant,
         actor=actor,
-        document=PurchaseOrderDocument(
-            po_number=order.number,
-            vendor_id=vendors[order.vendor.key].pk,
-            currency=order.vendor.currency,
-            order_date=calendar.date(order.order_day),
-            expected_date=calendar.date(order.expected_day),
-            lines=[
-                PurchaseOrderLineDocument(
-                    line_number=line.line_number,
-                    sku=line.sku,
-                    description=line.description,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                )
-                for line in order.lines
-            ],
-        ),
+        documents=[
+            PurchaseOrderDocument(
+                po_number=order.number,
+                vendor_id=vendors[order.vendor.key].pk,
+                currency=order.vendor.currency,
+                order_date=calendar.date(order.order_day),
+                expected_date=calendar.date(order.expected_day),
+                lines=[
+                    PurchaseOrderLineDocument(
+                        line_number=line.line_number,
+                        sku=line.sku,
+                        description=line.description,
+                        quantity=line.quantity,
+                        unit_price=line.unit_price,
+                    )
+                    for line in order.lines
+                ],
+            )
+            for order in orders
+        ],
     )
 
 

@@ -177,3 +177,32 @@ def test_a_cancelled_or_foreign_purchase_order_is_refused(tenant: Tenant, other_
         assert refused.value.details == {"documents[0].po_number": [message]}
     assert not GoodsReceipt.objects.for_tenant(tenant).exists()
     assert not GoodsReceipt.objects.for_tenant(other_tenant).exists()
+
+
+def test_an_invoice_two_receipts_of_a_batch_concern_is_released_once_by_the_first(tenant: Tenant) -> None:
+    acme = acme_vendor(tenant)
+    PurchaseOrderFactory(vendor=acme, po_number="PO-1", lines=[BOLTS, HOSES])
+    held = InvoiceFactory(vendor=acme, invoice_number="INV-1", po_number="PO-1", lines=[BOLTS, HOSES])
+    untouched = InvoiceFactory(vendor=acme, invoice_number="INV-2", po_number="PO-1", lines=[HOSES.times("2")])
+    run_matching(tenant)
+    waiting = reload(untouched).status
+    assert reload(held).status == "on_hold"
+    assert waiting in ("on_hold", "pending_review")  # open: a receipt concerning it would move it
+
+    first, _second = goods_receipt_create_many(
+        tenant=tenant,
+        documents=[
+            GoodsReceiptDocumentFactory(po_number="PO-1", receipt_number="GR-1", quantities={1: "1000"}),
+            GoodsReceiptDocumentFactory(po_number="PO-1", receipt_number="GR-2", quantities={1: "5"}),
+        ],
+        actor=TEST_ACTOR,
+    )
+
+    # Released by the bolts of GR-1, as one by one; the hoses invoice received nothing new.
+    assert (reload(held).status, reload(untouched).status) == ("received", waiting)
+    released = list(
+        AuditEvent.objects.for_tenant(tenant)
+        .filter(entity_type="invoice", action="transition", after__status="received")
+        .values_list("entity_id", "after")
+    )
+    assert [(entity_id, after["goods_receipt_id"]) for entity_id, after in released] == [(str(held.pk), str(first.pk))]
