@@ -170,8 +170,25 @@ def _payment_shape(draw: float, *, currency: str, balance: int, has_vendor: bool
     return "reference"
 
 
-def _pay(desk: BankDesk, *, day: int, invoice: Invoice, plan: InvoicePlan, balance: int) -> None:
-    """One transfer for one invoice, in the shape its draw falls on (see `PAYMENT_SHAPES`)."""
+def _last_reported_run(calendar: DemoCalendar, day: int) -> bool:
+    """Whether the run of `day` is the last whose transfers (booked the day after) are on a
+    statement imported by today: a later run's, if any, would come back after the demo ends."""
+
+    def reported(run: int) -> bool:
+        return any(is_statement_day(calendar, statement) for statement in range(run + 2, 1))
+
+    return reported(day) and not (day + 7 < 0 and reported(day + 7))
+
+
+def _instalment_possible(invoice: Invoice, balance: int) -> bool:
+    return balance >= 200 * 10 ** exponent(invoice.currency)
+
+
+def _pay(
+    desk: BankDesk, *, day: int, invoice: Invoice, plan: InvoicePlan, balance: int, instalment: bool = False
+) -> None:
+    """One transfer for one invoice, in the shape its draw falls on (see `PAYMENT_SHAPES`), or
+    the first half of an instalment when the run must start one (`instalment`)."""
     vendor = plan.vendor
     name = vendor.name if vendor is not None else plan.vendor_name
     account = vendor.iban if vendor is not None else bank_account("DE", purpose=plan.vendor_name)
@@ -185,6 +202,8 @@ def _pay(desk: BankDesk, *, day: int, invoice: Invoice, plan: InvoicePlan, balan
         desk.paid.add(invoice.pk)
         draw = rng_for("payment", number, plan.arrival_day).random()
         shape = _payment_shape(draw, currency=currency, balance=balance, has_vendor=vendor is not None)
+        if instalment:
+            shape = "instalment"
     if shape == "reference":
         text = REFERENCE_TEXTS[len(number) % len(REFERENCE_TEXTS)].format(n=number)
     elif shape == "no_reference":
@@ -216,6 +235,12 @@ def payment_run(*, desk: BankDesk, day: int) -> None:
     )
     balances = open_balances(tenant=desk.tenant, invoices=invoices)
     horizon = desk.calendar.date(day + 7)
+    # Whatever the weekday the demo ends on, one invoice is still partly paid at the end: the last
+    # run whose transfers come back on an imported statement starts an instalment, unless one
+    # started a week before is still waiting for its rest (both rests fall after that run).
+    instalment_wanted = _last_reported_run(desk.calendar, day) and not any(
+        rest_day > day for rest_day in desk.rest_due.values()
+    )
     due: dict[str, list[Invoice]] = defaultdict(list)
     for invoice in invoices:
         plan = desk.plans[invoice.pk]
@@ -251,7 +276,12 @@ def payment_run(*, desk: BankDesk, day: int) -> None:
                 )
             group = [invoice for invoice in group if invoice.pk in desk.rest_due]
         for invoice in group:
-            _pay(desk, day=day, invoice=invoice, plan=desk.plans[invoice.pk], balance=balances[invoice.pk])
+            balance = balances[invoice.pk]
+            instalment = (
+                instalment_wanted and invoice.pk not in desk.rest_due and _instalment_possible(invoice, balance)
+            )
+            instalment_wanted = instalment_wanted and not instalment
+            _pay(desk, day=day, invoice=invoice, plan=desk.plans[invoice.pk], balance=balance, instalment=instalment)
 
 
 def _other_lines(desk: BankDesk, *, first: int, last: int) -> None:
