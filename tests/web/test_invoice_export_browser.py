@@ -63,6 +63,7 @@ def test_a_clerk_exports_a_long_list_as_xlsx_in_the_background(
         assert job.get_by_test_id("export-progress").is_visible()  # waiting for the worker, polled
         page.get_by_test_id("export-ready").wait_for(timeout=WORKER_TIMEOUT)  # nobody reloads the page
         assert page.get_by_test_id("export-ready").inner_text() == "42 invoices, exactly as the list showed them."
+        assert page.get_by_test_id("export-kept").inner_text().startswith("The file is kept until ")
 
         with page.expect_download() as download:
             page.get_by_test_id("export-download").click()
