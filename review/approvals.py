@@ -218,12 +218,6 @@ def approval_rule_for(*, tenant: Tenant, invoice: Invoice) -> ApprovalRule | Non
     )
 
 
-def invoice_approval_excluded_users(*, tenant: Tenant, invoice: Invoice) -> Exclusions:
-    """The users who may not approve this invoice (segregation of duties), by id, each with why:
-    review.segregation, the one place every approval path asks."""
-    return invoice_approval_exclusions(tenant=tenant, invoice=invoice)
-
-
 def review_round_key(*, tenant: Tenant, invoice: Invoice) -> tuple[str, dt.datetime | None]:
     """The audit event of the invoice's latest arrival in review (its id and time), or ("", None).
 
@@ -362,7 +356,7 @@ def invoice_approval_chain(
         rule=rule,
         steps=_step_states(snapshot, approvals, tenant),
         round_key=round_key,
-        excluded=invoice_approval_excluded_users(tenant=tenant, invoice=invoice),
+        excluded=invoice_approval_exclusions(tenant=tenant, invoice=invoice),
         snapshot=snapshot,
         kept=_what_it_asks(snapshot) != _what_it_asks(now),
     )
@@ -421,7 +415,7 @@ def _refusal(*, chain: ApprovalChain, user_id: int) -> ApprovalRefused:
 
 def approval_refused_for_user(*, tenant: Tenant, invoice: Invoice, user_id: int) -> None:
     """Segregation of duties for an invoice without a chain: raise if `user_id` may not approve it."""
-    refusal = invoice_approval_excluded_users(tenant=tenant, invoice=invoice).get(user_id)
+    refusal = invoice_approval_exclusions(tenant=tenant, invoice=invoice).get(user_id)
     if refusal:
         raise ApprovalRefused(refusal)
 

@@ -27,7 +27,6 @@ from purchasing.models import PurchaseOrder, PurchaseOrderLine
 from review.approvals import (
     ApprovalChain,
     invoice_approval_chain,
-    invoice_approval_excluded_users,
     step_grant,
 )
 from review.assignments import assignee_choices, review_sla_days, sla_of
@@ -47,6 +46,7 @@ from review.queues import (
     next_in_queue,
     review_queue_list,
 )
+from review.segregation import invoice_approval_exclusions
 from tenants.http.error_pages import post_only
 from tenants.http.web import WebContext, content_security_policy, tenant_view, web_of
 from tenants.models import Membership
@@ -229,7 +229,7 @@ def _approval_of(request: HttpRequest, invoice: Invoice) -> dict[str, Any]:
         if invoice.status != InvoiceStatus.PENDING_REVIEW:
             return {"approve_refused": ""}
         # Said before the click: who entered the invoice or changed its vendor's bank details, and when.
-        refusal = invoice_approval_excluded_users(tenant=web.tenant, invoice=invoice).get(user_id, "")
+        refusal = invoice_approval_exclusions(tenant=web.tenant, invoice=invoice).get(user_id, "")
         return {"approve_refused": refusal}
     if invoice.status == InvoiceStatus.APPROVED and not any(step.approvals for step in chain.steps):
         return {}  # approved otherwise (by the engine, or before the policy): no chain to show

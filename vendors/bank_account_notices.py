@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from core.actors import Actor
 from tenants.models import Membership, Role, Tenant
-from vendors.contact_notices import bank_account_contacts_notify
+from vendors.contact_notices import bank_account_contacts_notify, bank_account_shown
 from vendors.models import BankAccountStatus, VendorBankAccount
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def _message(*, account: VendorBankAccount, actor: Actor, replaced_mask: str) ->
     details: dict[str, Any] = {
         "actor": actor.label or str(actor.id),
         "vendor": vendor.name,
-        "account": " · ".join(part for part in (account.account_mask, account.bic, account.bank_name) if part),
+        "account": bank_account_shown(account),
         "replacing": f", to replace {replaced_mask}" if replaced_mask else "",
         "comment": f"Comment: “{comment}”\n" if comment else "",
         "usable_from": account.usable_from.date().isoformat() if account.usable_from else "",

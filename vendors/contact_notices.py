@@ -75,7 +75,8 @@ CONTACT_WARNING = (
 CHANGE_WORDS = {BankAccountStatus.PENDING: "proposed", BankAccountStatus.ACTIVE: "approved"}
 
 
-def _shown_account(account: VendorBankAccount) -> str:
+def bank_account_shown(account: VendorBankAccount) -> str:
+    """The account as a notice shows it: masked, with its BIC and bank name when known."""
     return " · ".join(part for part in (account.account_mask, account.bic, account.bank_name) if part)
 
 
@@ -88,7 +89,7 @@ def _message(
         "vendor": vendor.name,
         "name": contact.name,
         "mask": account.account_mask,
-        "account": _shown_account(account),
+        "account": bank_account_shown(account),
         "usable_from": timezone.localtime(account.usable_from).date().isoformat() if account.usable_from else "",
         "replacing": f" (instead of {replaced_mask})" if replaced_mask else "",
     }
