@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.models import AuditEvent
+from audit.models import CHAIN_ORDER, AuditEvent
 from core.actors import Actor
 from core.exceptions import DocumentInvalid, DuplicateDocument
 from tenants.models import Role, Tenant
@@ -38,7 +38,7 @@ def vendor(tenant: Tenant) -> Vendor:
 
 
 def _events(tenant: Tenant) -> list[AuditEvent]:
-    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_contact").order_by("sequence"))
+    return list(AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_contact").order_by(*CHAIN_ORDER))
 
 
 def test_a_clerk_adds_changes_and_removes_a_contact_each_audited_with_before_and_after(

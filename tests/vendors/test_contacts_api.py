@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from audit.models import AuditEvent
+from audit.models import CHAIN_ORDER, AuditEvent
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, VendorFactory
 from vendors.contacts import EMAIL_TAKEN, NEEDS_EDITOR
@@ -58,7 +58,7 @@ def test_an_api_client_adds_lists_changes_and_removes_a_contact(api: APIClient, 
 
     assert api.delete(_url(vendor, body["id"])).status_code == 204
     assert api.get(_url(vendor, body["id"])).status_code == 404
-    actions = AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_contact").order_by("sequence")
+    actions = AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_contact").order_by(*CHAIN_ORDER)
     assert list(actions.values_list("action", flat=True)) == ["contact_added", "contact_added", "contact_changed",
                                                               "contact_removed"]  # fmt: skip
 

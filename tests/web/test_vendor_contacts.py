@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from audit.models import AuditEvent
+from audit.models import CHAIN_ORDER, AuditEvent
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, UserFactory, VendorFactory
 from vendors.contacts import EMAIL_TAKEN, NEEDS_EDITOR, PHONE_INVALID
@@ -61,7 +61,7 @@ def test_a_clerk_adds_changes_and_removes_a_contact(tenant: Tenant, vendor: Vend
 
     assert clerk.post(_contact_url("remove", contact)).status_code == 302
     assert not VendorContact.objects.for_tenant(tenant).exists()
-    actions = AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_contact").order_by("sequence")
+    actions = AuditEvent.objects.for_tenant(tenant).filter(entity_type="vendor_contact").order_by(*CHAIN_ORDER)
     assert list(actions.values_list("action", flat=True)) == ["contact_added", "contact_changed", "contact_removed"]
 
 
