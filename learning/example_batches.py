@@ -27,8 +27,8 @@ from learning.services import (
     example_aliases_learn,
     example_fields,
     matched_lines,
-    tolerance_suggestion_review,
 )
+from learning.suggestion_reviews import tolerance_suggestions_review_many
 from tenants.models import Tenant
 
 
@@ -92,6 +92,6 @@ def example_record_many(*, tenant: Tenant, requests: Sequence[ExampleRequest]) -
             if request.kind in (ExampleKind.APPROVE, ExampleKind.REJECT):
                 last_actor.pop(example.vendor_id, None)  # in the order of each vendor's last decision
                 last_actor[example.vendor_id] = request.actor
-        for vendor_id, actor in last_actor.items():
-            tolerance_suggestion_review(tenant=tenant, vendor_id=vendor_id, actor=actor)
+        if last_actor:
+            tolerance_suggestions_review_many(tenant=tenant, actors=last_actor)
     return examples

@@ -13,14 +13,13 @@ the caller's step after the commit (review.learning_views): matching sits above 
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import AuditEntry, audit_record, audit_record_many
@@ -36,28 +35,16 @@ from learning.models import (
     HumanChoice,
     ItemAlias,
     SuggestionStatus,
-    ToleranceKind,
     ToleranceSuggestion,
 )
-from learning.rules import WINDOW_DAYS, PriceDecision, price_difference_pct, tolerance_suggestion_of
+from learning.rules import price_difference_pct
+from learning.suggestion_reviews import PRICE_MISMATCH, QUANTITY_FINDINGS, TOLERANCE_FIELD, tolerance_suggestion_review
 from purchasing.models import PurchaseOrderLine
 from tenants.models import Tenant
-from tenants.selectors import tenant_settings_get
 from vendors.models import Vendor, VendorAlias, VendorAliasKind
 from vendors.names import normalize_tax_id, normalize_vendor_name
 from vendors.services import vendor_tolerances_update
 
-PRICE_MISMATCH = "price_mismatch"  # matching.engine.vocabulary's, which this layer cannot import
-QUANTITY_FINDINGS = ("quantity_exceeds_po", "quantity_not_received")
-# The findings whose difference (in percent) a tolerance of each kind would absorb.
-FINDINGS_OF_KIND: dict[str, tuple[str, ...]] = {
-    ToleranceKind.PRICE: (PRICE_MISMATCH,),
-    ToleranceKind.QUANTITY: QUANTITY_FINDINGS,
-}
-TOLERANCE_FIELD: dict[str, str] = {
-    ToleranceKind.PRICE: "price_tolerance_pct",
-    ToleranceKind.QUANTITY: "quantity_tolerance_pct",
-}
 SUGGESTION_NOT_OPEN = "This suggestion was already decided ({status})."
 SUGGESTION_NOT_ACCEPTED = "Only an accepted rule can be undone; this one is {status}."
 ALIAS_ALREADY_FORGOTTEN = "This alias was already forgotten."
@@ -385,138 +372,6 @@ def _vendor_aliases_unlearn(*, tenant: Tenant, invoice: Invoice, vendor_id: uuid
             vendor_alias_forget(tenant=tenant, alias=alias, actor=actor,
                                 why=f"invoice {invoice.invoice_number} rejected")  # fmt: skip
         return  # the first alias that matches is the one that identified the vendor
-
-
-# --- tolerance suggestions ------------------------------------------------------------------
-
-
-def _decisions(examples: Iterable[DecisionExample], findings: Sequence[str]) -> list[PriceDecision]:
-    decisions = []
-    for example in examples:
-        pcts = tuple(
-            Decimal(item["pct"])
-            for item in example.details.get("discrepancies", [])
-            if item.get("type") in findings and item.get("pct") is not None
-        )
-        decisions.append(
-            PriceDecision(
-                example_id=example.pk,
-                invoice_id=example.invoice_id,
-                invoice_number=example.details.get("invoice_number", ""),
-                decided_at=example.created_at,
-                approved=example.kind == ExampleKind.APPROVE,
-                pcts=pcts,
-                decided_by=example.actor_label,
-            )
-        )
-    return decisions
-
-
-def tolerance_suggestion_review(*, tenant: Tenant, vendor_id: uuid.UUID, actor: Actor) -> list[ToleranceSuggestion]:
-    """Re-read the vendor's recent decisions and open, update or withdraw its suggestion of each
-    kind (price, quantity); the open ones after."""
-    vendor = Vendor.objects.for_tenant(tenant).get(pk=vendor_id)
-    now = timezone.now()
-    # Read once for every kind: each approval runs this, and the window's decisions are the
-    # largest read of it (the demo's 830 reviews spent most of their time here reading it twice).
-    examples = list(
-        DecisionExample.objects.for_tenant(tenant)
-        .filter(
-            vendor_id=vendor_id,
-            kind__in=[ExampleKind.APPROVE, ExampleKind.REJECT],
-            actor_kind="user",
-            created_at__gte=now - dt.timedelta(days=WINDOW_DAYS),
-        )
-        .order_by("created_at")
-    )
-    tolerances = {kind: getattr(vendor, TOLERANCE_FIELD[kind]) for kind in ToleranceKind.values}
-    if any(value is None for value in tolerances.values()):
-        defaults = tenant_settings_get(tenant=tenant)
-        tolerances = {
-            kind: value if value is not None else getattr(defaults, TOLERANCE_FIELD[kind])
-            for kind, value in tolerances.items()
-        }
-    opened = [
-        _suggestion_review(
-            tenant=tenant, vendor=vendor, kind=kind, actor=actor, now=now, examples=examples, current=tolerances[kind]
-        )
-        for kind in ToleranceKind.values
-    ]
-    return [suggestion for suggestion in opened if suggestion is not None]
-
-
-def _suggestion_review(
-    *,
-    tenant: Tenant,
-    vendor: Vendor,
-    kind: str,
-    actor: Actor,
-    now: dt.datetime,
-    examples: Sequence[DecisionExample],
-    current: Decimal,
-) -> ToleranceSuggestion | None:
-    """One kind of `tolerance_suggestion_review`, over the vendor's decisions of the window and its
-    tolerance of that kind (`current`).
-
-    No row lock: it runs after the decision's transition has taken the audit chain's lock, which
-    every row lock must precede (core.locks). Two decisions at once on the same vendor both read
-    the evidence; the unique open suggestion per vendor and kind makes the second an update."""
-    vendor_id = vendor.pk
-    last_decided = (
-        ToleranceSuggestion.objects.for_tenant(tenant)
-        .filter(vendor_id=vendor_id, kind=kind, decided_at__isnull=False)
-        .order_by("-decided_at")
-        .values_list("decided_at", flat=True)
-        .first()
-    )
-    pattern = tolerance_suggestion_of(
-        _decisions(examples, FINDINGS_OF_KIND[kind]), now=now, current_pct=Decimal(current), not_before=last_decided
-    )
-    open_one = (
-        ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, kind=kind, status="open").first()
-    )
-    if pattern is None:
-        if open_one is not None:
-            open_one.delete()  # its evidence no longer holds (a rejection since): nobody decided it
-            audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=open_one.pk,
-                         action="withdrawn", before={"proposed_pct": str(open_one.proposed_pct)})  # fmt: skip
-        return None
-    evidence = [
-        {
-            "example_id": str(decision.example_id),
-            "invoice_id": str(decision.invoice_id) if decision.invoice_id else None,
-            "invoice_number": decision.invoice_number,
-            "pct": str(max(decision.pcts)),
-            "by": decision.decided_by,
-            "on": decision.decided_at.date().isoformat(),
-        }
-        for decision in pattern.evidence
-    ]
-    fields = {
-        "low_pct": pattern.low_pct,
-        "high_pct": pattern.high_pct,
-        "proposed_pct": pattern.proposed_pct,
-        "approvals": len(pattern.evidence),
-        "window_days": WINDOW_DAYS,
-        "evidence": evidence,
-    }
-    if open_one is None:
-        try:
-            with transaction.atomic():
-                open_one = ToleranceSuggestion.objects.create(tenant=tenant, vendor_id=vendor_id, kind=kind, **fields)
-        except IntegrityError:  # another decision opened it meanwhile: update that one
-            same = ToleranceSuggestion.objects.for_tenant(tenant).filter(vendor_id=vendor_id, kind=kind, status="open")
-            same.update(**fields)
-            return same.first()
-        audit_record(tenant=tenant, actor=actor, entity_type="tolerance_suggestion", entity_id=open_one.pk,
-                     action="proposed", after={"vendor_id": str(vendor_id), "kind": kind,
-                                               "proposed_pct": str(pattern.proposed_pct),
-                                               "approvals": len(evidence)})  # fmt: skip
-    else:
-        for name, value in fields.items():
-            setattr(open_one, name, value)
-        open_one.save(update_fields=list(fields))
-    return open_one
 
 
 @dataclass(frozen=True)

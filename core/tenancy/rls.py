@@ -272,9 +272,11 @@ def rls_install(using: str, settable: Mapping[str, Sequence[str]] | None = None)
     from django.db import connections
 
     from core.tenancy.roles import role_exists, runtime_grants
+    from core.tenancy.statistics import ANALYZE_FUNCTION_STATEMENT
 
     with connections[using].cursor() as cursor:
         cursor.execute(TENANT_OPERATOR_STATEMENT)
+        cursor.execute(ANALYZE_FUNCTION_STATEMENT)
         for table in tenant_owned_tables():
             for statement in policy_statements(table):
                 cursor.execute(statement)

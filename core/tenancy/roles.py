@@ -22,6 +22,8 @@ from urllib.parse import quote
 
 from psycopg import sql
 
+from core.tenancy.statistics import ANALYZE_FUNCTION
+
 OWNER_ROLE = "recon_owner"
 RUNTIME_ROLE = "recon_app"
 
@@ -137,6 +139,10 @@ def runtime_grants(cursor: Any, runtime: str, settable: Mapping[str, Sequence[st
         )
     for table in READ_ONLY_TABLES:
         statements.append(sql.SQL("REVOKE INSERT, UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), role))
+    # The one maintenance step it may ask for: ANALYZE of tenant tables (core.tenancy.statistics).
+    statements.append(
+        sql.SQL("GRANT EXECUTE ON FUNCTION {}(text[]) TO {}").format(sql.Identifier(ANALYZE_FUNCTION), role)
+    )
     for statement in statements:
         cursor.execute(statement.as_string())
 

@@ -18,8 +18,8 @@ corrected document on its own (`invoice_create`).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
+from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from core.actors import Actor
@@ -466,21 +466,29 @@ def invoice_create_from_plan(
 def invoices_arrive(
     *, tenant: Tenant, plans: list[InvoicePlan], vendors: dict[str, Vendor], calendar: DemoCalendar, actor: Actor
 ) -> list[Invoice]:
-    """A day's documents, in their order, through the many-documents door: one call per run of
-    documents from the same channel (the door takes one source per call), all or nothing."""
-    invoices: list[Invoice] = []
-    for source, group in itertools.groupby(plans, key=lambda plan: plan.source):
+    """A day's documents through the many-documents door, answered in their order: one call per
+    channel of the day (the door takes one source per call), each all or nothing. A day's
+    documents never refer to each other (a credit note or correction comes days after its
+    invoice), so the channels' order among themselves does not matter."""
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for position, plan in enumerate(plans):
+        by_source[plan.source].append(position)
+    invoices: dict[int, Invoice] = {}
+    for source, positions in by_source.items():
         documents = [
             invoice_document(
-                plan, vendor=vendors[plan.vendor.key] if plan.vendor is not None else None, calendar=calendar
+                plans[position],
+                vendor=vendors[plans[position].vendor.key] if plans[position].vendor is not None else None,
+                calendar=calendar,
             )
-            for plan in group
+            for position in positions
         ]
-        for outcome in invoice_create_many(tenant=tenant, documents=documents, actor=actor, source=source):
+        outcomes = invoice_create_many(tenant=tenant, documents=documents, actor=actor, source=source)
+        for position, outcome in zip(positions, outcomes, strict=True):
             # all_or_nothing: a refused document raised InvoiceBatchInvalid before anything was written.
             assert isinstance(outcome, DocumentStored)
-            invoices.append(outcome.invoice)
-    return invoices
+            invoices[position] = outcome.invoice
+    return [invoices[position] for position in range(len(plans))]
 
 
 def paper_draft_save(*, tenant: Tenant, clerk: Actor, calendar: DemoCalendar, day: int) -> Invoice:
