@@ -3,8 +3,9 @@
 Sends R requests of D documents of L lines each (defaults: 10 × 1,000 × 5) to the batch endpoint
 through Django's whole request path in this process (middleware, API-key authentication,
 throttling, an `Idempotency-Key` per request, serializers, the many-documents door, the stored
-response), no network, and prints lines/s and documents/s over the requests' server time, and
-each request's median and slowest time. Every document is new (distinct numbers, 20 vendors by
+response), no network, and prints lines/s and documents/s over the requests' server time,
+each request's median and slowest time, and the CPU the requests cost this process and the
+PostgreSQL backend serving it (benchmarks.measures.CpuClock). Every document is new (distinct numbers, 20 vendors by
 name); each request is checked to have created all of its documents. Matching is not queued
 (MATCH_ON_INGEST is forced off): this measures ingestion alone.
 

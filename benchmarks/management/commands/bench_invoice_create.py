@@ -6,9 +6,11 @@ authentication, tenant throttling, an `Idempotency-Key` per request, the seriali
 (`invoice_create`, the many-documents form with one document), the audit append, matching's
 enqueue as configured (MATCH_ON_INGEST), the stored response — without a network or a WSGI
 server. It prints the median and p95 of each request's server time (and the median of this
-process's CPU time in it: the Python part, which other load on the machine changes less), and
-every SQL statement of one create (one more, sent last and not timed), numbered, with the
-row-level security settings core.tenancy.rls sends beside them: what a create costs the database.
+process's CPU time in it: the Python part, which other load on the machine changes less), the
+mean CPU per create of this process and of the PostgreSQL backend serving it
+(benchmarks.measures.CpuClock), and every SQL statement of one create (one more, sent last and
+not timed), numbered, with the row-level security settings core.tenancy.rls sends beside them:
+what a create costs the database.
 
 Each invoice is new (a distinct number, 20 vendors by name); each response is checked to be a 201.
 Each run creates a fresh tenant (slug `bench-create-<random>`); its rows stay, since audit events
