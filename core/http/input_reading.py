@@ -143,7 +143,10 @@ def _list_reader(field: serializers.ListSerializer) -> Reader:
     if not plain:
         return field.run_validation
     assert child is not None
-    allow_empty, longest, shortest = field.allow_empty, field.max_length, field.min_length
+    # ListSerializer sets these in __init__; the stubs do not declare them.
+    longest: int | None = getattr(field, "max_length", None)
+    shortest: int | None = getattr(field, "min_length", None)
+    allow_empty = field.allow_empty
 
     def read(value: Any) -> Any:
         if type(value) is not list:
@@ -211,6 +214,6 @@ class InputReader:
             serializer = self.serializer_class()
             self._read = _serializer_reader(serializer) or serializer.run_validation
         try:
-            return self._read(data)  # type: ignore[no-any-return]
+            return self._read(data)
         except (serializers.ValidationError, DjangoValidationError, SkipField) as exc:
             raise InputUnreadable from exc
