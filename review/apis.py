@@ -26,6 +26,7 @@ from core.http.fields import (
     UnitPriceField,
 )
 from core.http.filters import UtcIsoDateTimeFilter
+from core.http.input_reading import InputReader, InputUnreadable
 from core.http.schema import (
     DRY_RUN_PARAMETER,
     LETTER_OR_DIGIT_PATTERN,
@@ -135,9 +136,6 @@ class InvoiceInputSerializer(serializers.Serializer):
         ],
     }
 
-    def to_document(self) -> InvoiceDocument:
-        return self.document_from(self.validated_data)
-
     @staticmethod
     def document_from(validated: dict[str, Any]) -> InvoiceDocument:
         """The document the validated data describes (a batch validates many with one serializer)."""
@@ -145,6 +143,19 @@ class InvoiceInputSerializer(serializers.Serializer):
         lines = [InvoiceLineDocument(**line) for line in data.pop("lines")]
         data = {key: value for key, value in data.items() if value is not None}
         return InvoiceDocument(lines=lines, **data)
+
+
+INVOICE_INPUT = InputReader(InvoiceInputSerializer)
+
+
+def invoice_input_read(data: Any) -> dict[str, Any]:
+    """`data` as InvoiceInputSerializer validates it; bad input raises its ValidationError, by field."""
+    try:
+        return INVOICE_INPUT.read(data)
+    except InputUnreadable:
+        incoming = InvoiceInputSerializer(data=data)
+        incoming.is_valid(raise_exception=True)
+        return dict(incoming.validated_data)
 
 
 class InvoiceLineOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
@@ -367,14 +378,13 @@ class InvoiceViewSet(TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModel
         },
     )
     def create(self, request: Request) -> Response:
-        incoming = InvoiceInputSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        validated = invoice_input_read(request.data)
         # The one door's many-documents form with one document (what invoice_create is), asked
         # here so the re-send check and the door's rules share one vendor resolution: a create
         # looked its vendor up twice when the view asked invoice_already_present first.
         [outcome] = invoice_create_many(
             tenant=self.tenant,
-            documents=[incoming.to_document()],
+            documents=[InvoiceInputSerializer.document_from(validated)],
             source=InvoiceSource.API,
             actor=self.actor,
             vendors=VendorCache(self.tenant),

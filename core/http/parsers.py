@@ -23,17 +23,23 @@ MAX_JSON_DEPTH = 32
 
 
 def _depth(value: Any, limit: int) -> int:
+    # Only containers are stacked: a leaf is one level below its container, so a batch's
+    # thousands of strings and numbers are looked at once each, never pushed and popped.
+    if not isinstance(value, dict | list):
+        return 1
     stack = [(value, 1)]
-    deepest = 0
+    deepest = 1
     while stack:
         node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return depth + 1
+                stack.append((child, depth + 1))
+            elif depth + 1 > deepest:
+                deepest = depth + 1
         deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
     return deepest
 
 
@@ -43,7 +49,8 @@ class DecimalJSONParser(JSONParser):
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
             raw = stream.read() if stream is not None else b""
-            data = json.loads(raw.decode(encoding), parse_float=Decimal, parse_constant=_refuse_constant)
+            raw_text = raw.decode(encoding)
+            data = json.loads(raw_text, parse_float=Decimal, parse_constant=_refuse_constant)
         except RecursionError as exc:
             raise ParseError("JSON is nested too deeply.") from exc
         except LookupError as exc:  # a charset that names no text encoding (bz2_codec, rot13)
@@ -52,7 +59,10 @@ class DecimalJSONParser(JSONParser):
             raise ParseError(f"Malformed JSON: {exc}") from exc
         if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
             raise ParseError(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
-        if paths := nul_paths(data, limit=MAX_PROBLEMS_REPORTED):
+        # Strict JSON (json.loads refuses a raw control character in a string) can only spell a
+        # NUL as the escape `\u0000`: text without it has none, and the walk is spared. (With
+        # it the walk decides: `\\u0000` is a backslash and "u0000", no NUL.)
+        if "\\u0000" in raw_text and (paths := nul_paths(data, limit=MAX_PROBLEMS_REPORTED)):
             raise ValidationError({path: [NUL_REFUSED] for path in paths})
         return data
 

@@ -5,13 +5,16 @@ the database unchanged.
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 from django.conf import settings
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.test import APIClient
 
+from core.http.parsers import MAX_JSON_DEPTH, DecimalJSONParser
 from core.text import NUL_REFUSED
 from tenants.models import IdempotencyRecord, Tenant
 from tests.api.bad_input import CREATE_ENDPOINTS, INVOICES, NUL, VENDORS, World, assert_envelope, baseline, send
@@ -142,3 +145,31 @@ def test_nul_anywhere_in_a_json_body_is_a_400_naming_each_path(
     error = assert_envelope(send(api, endpoint, body), 400, "validation_error")
     assert error["details"] == {key: [NUL_REFUSED] for key in expected}
     assert document_counts() == before
+
+
+def _parsed(raw: str) -> Any:
+    return DecimalJSONParser().parse(io.BytesIO(raw.encode()), "application/json", {})
+
+
+@pytest.mark.parametrize(
+    ("levels", "accepted"),
+    [(MAX_JSON_DEPTH, True), (MAX_JSON_DEPTH + 1, False)],
+)
+@pytest.mark.parametrize("innermost", ['"x"', "{}", "[]", "[1, {}]"])
+def test_json_depth_counts_every_level_containers_and_values_alike(levels: int, accepted: bool, innermost: str) -> None:
+    """MAX_JSON_DEPTH levels are read; one more is refused, whether the deepest level is a value or a container."""
+    value_levels = 1 if innermost in ('"x"', "{}", "[]") else 2  # [1, {}]: 1 and {} one level below the list
+    nesting = levels - value_levels
+    raw = '{"a": ' * nesting + innermost + "}" * nesting
+    if accepted:
+        assert _parsed(raw) is not None
+    else:
+        with pytest.raises(ParseError):
+            _parsed(raw)
+
+
+def test_a_nul_is_refused_wherever_and_an_escaped_backslash_is_not_one() -> None:
+    with pytest.raises(ValidationError) as refused:
+        _parsed('{"lines": [{"description": "a\\u0000b"}], "x\\u0000": "y"}')
+    assert set(refused.value.detail) == {"lines[0].description", "x\\u0000"}
+    assert _parsed('{"description": "C:\\\\u0000"}') == {"description": "C:\\u0000"}

@@ -126,3 +126,16 @@ def test_without_a_key_of_the_tenant_nothing_is_read(tenant: Tenant) -> None:
     response = post(APIClient(), {"documents": [invoice_body("A-1")]})
     assert response.status_code == 401
     assert not Invoice.objects.for_tenant(tenant).exists()
+
+
+def test_json_numbers_are_read_exactly_as_the_single_create_reads_them(api: APIClient, tenant: Tenant) -> None:
+    """The parser makes Decimals of JSON numbers; a document sending them is stored, not refused."""
+    numbers = invoice_body(
+        "N-1", total_amount=30.0, lines=[{"description": "Paper", "quantity": 2.5, "unit_price": 12, "line_number": 1}]
+    )
+    response = post(api, {"documents": [numbers]})
+    assert response.status_code == 200, response.json()
+    [result] = response.json()["results"]
+    assert result["status"] == "created", result
+    [stored] = Invoice.objects.for_tenant(tenant).get(pk=result["id"]).lines.all()
+    assert (str(stored.quantity), str(stored.unit_price), stored.amount) == ("2.5000", "12.000000", 3000)

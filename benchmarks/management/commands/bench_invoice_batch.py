@@ -3,8 +3,9 @@
 Sends R requests of D documents of L lines each (defaults: 10 × 1,000 × 5) to the batch endpoint
 through Django's whole request path in this process (middleware, API-key authentication,
 throttling, an `Idempotency-Key` per request, serializers, the many-documents door, the stored
-response), no network, and prints lines/s and documents/s over the requests' server time, and
-each request's median and slowest time. Every document is new (distinct numbers, 20 vendors by
+response), no network, and prints lines/s and documents/s over the requests' server time,
+each request's median and slowest time, and the CPU the requests cost this process and the
+PostgreSQL backend serving it (benchmarks.measures.CpuClock). Every document is new (distinct numbers, 20 vendors by
 name); each request is checked to have created all of its documents. Matching is not queued
 (MATCH_ON_INGEST is forced off): this measures ingestion alone.
 
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 
-from benchmarks.measures import peak_rss_mb, percentile
+from benchmarks.measures import CpuClock, peak_rss_mb, percentile
 from core.actors import system_actor
 from tenants.services import api_key_create, tenant_create
 from vendors.services import vendor_create
@@ -92,6 +93,7 @@ class Command(BaseCommand):
         # A batch of 1,000 documents may exceed the default request size limit (MAX_REQUEST_BYTES).
         settings.DATA_UPLOAD_MAX_MEMORY_SIZE = max(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0, largest)
         timings: list[float] = []
+        clock = CpuClock()
         for number, body in enumerate(bodies):
             started = time.perf_counter()
             response = client.post(
@@ -109,6 +111,7 @@ class Command(BaseCommand):
                     )
                 )
         total = sum(timings)
+        cpu = clock.describe()
         self.stdout.write(f"tenant {tenant.slug}; request bodies up to {largest / 1_048_576:.1f} MB")
         self.stdout.write(
             f"sent: {requests} requests of {documents} documents × {lines} lines; "
@@ -120,4 +123,5 @@ class Command(BaseCommand):
         self.stdout.write(f"time: {total:.2f} s ({per_request} per request)")
         lines_per_second, documents_per_second = requests * documents * lines / total, requests * documents / total
         self.stdout.write(f"throughput: {lines_per_second:,.0f} lines/s; {documents_per_second:,.0f} documents/s")
+        self.stdout.write(f"{cpu} (the requests' time; the machine's other load changes it less than wall time)")
         self.stdout.write(f"peak RSS: {peak_rss_mb():.0f} MB")

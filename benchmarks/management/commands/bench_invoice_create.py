@@ -6,9 +6,11 @@ authentication, tenant throttling, an `Idempotency-Key` per request, the seriali
 (`invoice_create`, the many-documents form with one document), the audit append, matching's
 enqueue as configured (MATCH_ON_INGEST), the stored response — without a network or a WSGI
 server. It prints the median and p95 of each request's server time (and the median of this
-process's CPU time in it: the Python part, which other load on the machine changes less), and
-every SQL statement of one create (one more, sent last and not timed), numbered, with the
-row-level security settings core.tenancy.rls sends beside them: what a create costs the database.
+process's CPU time in it: the Python part, which other load on the machine changes less), the
+mean CPU per create of this process and of the PostgreSQL backend serving it
+(benchmarks.measures.CpuClock), and every SQL statement of one create (one more, sent last and
+not timed), numbered, with the row-level security settings core.tenancy.rls sends beside them:
+what a create costs the database.
 
 Each invoice is new (a distinct number, 20 vendors by name); each response is checked to be a 201.
 Each run creates a fresh tenant (slug `bench-create-<random>`); its rows stay, since audit events
@@ -29,7 +31,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from benchmarks.management.commands.bench_invoice_batch import VENDOR_COUNT, batch_body
-from benchmarks.measures import percentile
+from benchmarks.measures import CpuClock, percentile
 from core.actors import system_actor
 from core.tenancy.rls import SCOPE_STATEMENT
 from tenants.services import api_key_create, tenant_create
@@ -67,8 +69,14 @@ class Command(BaseCommand):
         cpu_timings: list[float] = []  # this process's CPU: the Python part, whatever PostgreSQL waits
         statements: list[str] = []
         scope_settings = 0
+        clock: CpuClock | None = None
+        cpu_spent: tuple[float, float | None] = (0.0, None)  # the timed requests': process, database server
         for number, body in enumerate(bodies):
             captured = number == total - 1
+            if number == WARM_UP:
+                clock = CpuClock()
+            if captured and clock is not None:
+                cpu_spent = (clock.process_seconds(), clock.database_seconds())
             settings_before = connection.rls_scope.settings_sent  # type: ignore[attr-defined]
             with CaptureQueriesContext(connection) if captured else contextlib.nullcontext() as queries:
                 started, cpu_started = time.perf_counter(), time.process_time()
@@ -97,6 +105,13 @@ class Command(BaseCommand):
             f"server time: p50 {percentile(micros, 0.5) / 1000:.1f} ms, "
             f"p95 {percentile(micros, 0.95) / 1000:.1f} ms, slowest {max(micros) / 1000:.1f} ms; "
             f"of it in Python (this process's CPU): p50 {percentile(cpu_micros, 0.5) / 1000:.1f} ms"
+        )
+        timed = len(timings)
+        process_cpu, database_cpu = cpu_spent
+        server_cpu = f"{database_cpu * 1000 / timed:.1f} ms" if database_cpu is not None and timed else "not measured"
+        self.stdout.write(
+            f"CPU per create, mean of the {timed} timed: this process {process_cpu * 1000 / max(timed, 1):.1f} ms, "
+            f"PostgreSQL's backend {server_cpu}"
         )
         self.stdout.write(
             f"SQL statements of one create: {len(statements) + scope_settings} "
