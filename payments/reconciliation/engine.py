@@ -100,7 +100,8 @@ def reconcile_batch(
     directory = VendorDirectory(vendors)
     identified_vendors: dict[tuple[str, str], tuple[VendorRecord, Evidence] | None] = {}
     results: list[tuple[PaymentRecord, Proposal | None]] = []
-    for payment in sorted(payments, key=lambda payment: (payment.booking_date, str(payment.id))):
+    # By the id itself: a UUID orders as its text does (fixed-width hex), without making the text.
+    for payment in sorted(payments, key=lambda payment: (payment.booking_date, payment.id)):
         proposal = reconcile_payment(payment, index, directory, settings, identified_vendors=identified_vendors)
         if proposal is not None and proposal.auto_apply:
             for allocation in proposal.allocations:

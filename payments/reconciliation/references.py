@@ -104,7 +104,9 @@ def remittance_keys(text: str) -> frozenset[str]:
 
 def _oldest_first(invoices: Iterable[OpenInvoice]) -> list[OpenInvoice]:
     return sorted(
-        invoices, key=lambda invoice: (invoice.due_date or invoice.invoice_date, invoice.invoice_date, str(invoice.id))
+        # By the id itself, which orders as its text does (engine.reconcile_batch).
+        invoices,
+        key=lambda invoice: (invoice.due_date or invoice.invoice_date, invoice.invoice_date, invoice.id),
     )
 
 
