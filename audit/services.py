@@ -303,7 +303,10 @@ def outbox_enqueue_many(*, tenant: TenantRef, events: list[tuple[str, dict[str, 
                 "source": "recon",
                 "tenant_id": str(tenant.pk),
                 "timestamp": timestamp,
-                "payload": to_json_safe(payload),
+                # As an audit event's before/after: plain JSON already (most payloads: ids as
+                # text, amounts in minor units) skips the round trip through the encoder, which
+                # cost more than the rest of a 2,700-event enqueue (a reconciliation run's).
+                "payload": _json_safe(payload),
             },
         )
         for event_type, payload in events

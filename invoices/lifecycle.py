@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,14 +231,15 @@ def _apply_moves(*, tenant: Tenant, accepted: list[tuple[Invoice, InvoiceMove]],
                 )
             )
     audit_record_many(tenant=tenant, actor=actor, entries=entries)
-    # After the audit append, whose read of the chain head waited for the updates anyway: a
-    # mismatch raises all the same, and the transaction (with those events) is rolled back.
+    outbox_enqueue_many(tenant=tenant, events=events)
+    # Last, after the events: in a caller's pipeline asking for a count waits for the updates, and
+    # the events are built meanwhile. A mismatch raises all the same, and the transaction (with
+    # those events) is rolled back.
     for invoice_ids, rows_updated in sent:
         if rows_updated() != len(invoice_ids):
             raise StaleState(MOVED_MEANWHILE.format(invoice_id=", ".join(map(str, invoice_ids))))
     for current, move in accepted:
         current.status, current.review_queue, current.updated_at = move.to_status, move.queue, now
-    outbox_enqueue_many(tenant=tenant, events=events)
 
 
 def invoice_transition(
@@ -292,7 +293,13 @@ def invoice_transition_chunked(*, tenant: Tenant, moves: Sequence[InvoiceMove], 
     return made
 
 
-def invoice_transition_many(*, tenant: Tenant, moves: Sequence[InvoiceMove], actor: Actor) -> list[InvoiceMoveResult]:
+def invoice_transition_many(
+    *,
+    tenant: Tenant,
+    moves: Sequence[InvoiceMove],
+    actor: Actor,
+    locked: Mapping[uuid.UUID, Invoice] | None = None,
+) -> list[InvoiceMoveResult]:
     """Make many moves at once (batch matching, receipts), inside the caller's transaction.
 
     Each move is checked against the same table as `invoice_transition`; a move that is not
@@ -301,6 +308,12 @@ def invoice_transition_many(*, tenant: Tenant, moves: Sequence[InvoiceMove], act
     others go ahead. The rows are locked in id order (`SELECT … FOR NO KEY UPDATE`), so two batches
     cannot deadlock each other, and a reviewer acting at the same time either goes first (and
     the move is refused as stale) or waits. One audit INSERT and one outbox INSERT for all.
+
+    `locked`: the invoices as the caller locked them (`FOR NO KEY UPDATE`, in id order) and read
+    them in this transaction, by id, with at least `status`, `review_queue` and `invoice_number`
+    loaded (payments.reconciliation.writing, which checks the allocations on those very rows).
+    Nobody else can have moved them since, so they are used as they are instead of being locked
+    and read a second time; a move whose invoice is not among them is refused as not found.
     """
     if not connection.in_atomic_block:
         raise RuntimeError(NOT_IN_TRANSACTION)
@@ -308,12 +321,15 @@ def invoice_transition_many(*, tenant: Tenant, moves: Sequence[InvoiceMove], act
     if len(set(invoice_ids)) != len(invoice_ids):
         repeated = next(invoice_id for invoice_id in invoice_ids if invoice_ids.count(invoice_id) > 1)
         raise ValueError(REPEATED_MOVE.format(invoice_id=repeated))
-    # The ids as one array parameter, not one placeholder each: a payment run moves 10,000 at once.
-    ids = RawSQL("SELECT unnest(%s::uuid[])", (id_array(invoice_ids),))
-    locked = Invoice.objects.for_tenant(tenant).select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
-    current_by_id = {
-        invoice.pk: invoice for invoice in locked.only("id", "tenant_id", "status", "review_queue", "invoice_number")
-    }
+    if locked is not None:
+        current_by_id = locked
+    else:
+        # The ids as one array parameter, not one placeholder each: a payment run moves 10,000 at once.
+        ids = RawSQL("SELECT unnest(%s::uuid[])", (id_array(invoice_ids),))
+        rows = Invoice.objects.for_tenant(tenant).select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+        current_by_id = {
+            invoice.pk: invoice for invoice in rows.only("id", "tenant_id", "status", "review_queue", "invoice_number")
+        }
     results: list[InvoiceMoveResult] = []
     accepted: list[tuple[Invoice, InvoiceMove]] = []
     for move in moves:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from payments.reconciliation.counterparty import Evidence, identify_vendor
+from payments.reconciliation.counterparty import Evidence, VendorDirectory, identify_vendor
 from payments.reconciliation.references import OpenInvoiceIndex
 from payments.reconciliation.tiers import (
     PaymentFacts,
@@ -50,7 +50,7 @@ TIERS: tuple[Tier, ...] = (
 def reconcile_payment(
     payment: PaymentRecord,
     invoices: Sequence[OpenInvoice] | OpenInvoiceIndex,
-    vendors: Sequence[VendorRecord],
+    vendors: Sequence[VendorRecord] | VendorDirectory,
     settings: ReconcileSettings,
     *,
     identified_vendors: dict[tuple[str, str], tuple[VendorRecord, Evidence] | None] | None = None,
@@ -97,10 +97,12 @@ def reconcile_batch(
     Suggestions take nothing: until a clerk accepts one, its invoices stay open for the others.
     """
     index = OpenInvoiceIndex(invoices)
+    directory = VendorDirectory(vendors)
     identified_vendors: dict[tuple[str, str], tuple[VendorRecord, Evidence] | None] = {}
     results: list[tuple[PaymentRecord, Proposal | None]] = []
-    for payment in sorted(payments, key=lambda payment: (payment.booking_date, str(payment.id))):
-        proposal = reconcile_payment(payment, index, vendors, settings, identified_vendors=identified_vendors)
+    # By the id itself: a UUID orders as its text does (fixed-width hex), without making the text.
+    for payment in sorted(payments, key=lambda payment: (payment.booking_date, payment.id)):
+        proposal = reconcile_payment(payment, index, directory, settings, identified_vendors=identified_vendors)
         if proposal is not None and proposal.auto_apply:
             for allocation in proposal.allocations:
                 index.settle(allocation.invoice_id, allocation.amount)

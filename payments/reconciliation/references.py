@@ -35,6 +35,10 @@ _REFERENCE_PREFIXES = (
     "RG",
     "RE",
 )
+# The prefix words at the start of a key, in the order above: the first that starts it is the
+# one stripped (when a digit follows; if none follows it, none follows any shorter prefix word
+# starting the key either, the letters between being the longer word's).
+_PREFIX = re.compile("|".join(_REFERENCE_PREFIXES))
 # A number shorter than this ("7", "42") is found in too many texts (dates, amounts) to count.
 _MIN_REFERENCE_LENGTH = 3
 # A run of words is followed for at most this many characters more than the longest key it could
@@ -59,14 +63,9 @@ def reference_key(number: str) -> str:
     or "#123" meet. A key without a digit is no reference at all ("" is returned).
     """
     key = normalize_invoice_number(number)
-    stripped = True
-    while stripped:
-        stripped = False
-        for prefix in _REFERENCE_PREFIXES:
-            rest = key[len(prefix) :]
-            if key.startswith(prefix) and _HAS_DIGIT.search(rest):
-                key, stripped = _LEADING_ZEROS.sub("", rest), True
-                break
+    # One match per word stripped instead of a test of every prefix word (5,600 keys per run).
+    while (prefix := _PREFIX.match(key)) and _HAS_DIGIT.search(key, prefix.end()):
+        key = _LEADING_ZEROS.sub("", key[prefix.end() :])
     return key if _HAS_DIGIT.search(key) else ""
 
 
@@ -105,7 +104,9 @@ def remittance_keys(text: str) -> frozenset[str]:
 
 def _oldest_first(invoices: Iterable[OpenInvoice]) -> list[OpenInvoice]:
     return sorted(
-        invoices, key=lambda invoice: (invoice.due_date or invoice.invoice_date, invoice.invoice_date, str(invoice.id))
+        # By the id itself, which orders as its text does (engine.reconcile_batch).
+        invoices,
+        key=lambda invoice: (invoice.due_date or invoice.invoice_date, invoice.invoice_date, invoice.id),
     )
 
 

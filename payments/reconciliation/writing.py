@@ -62,6 +62,18 @@ class Application:
     explanation: str
 
 
+@dataclass(frozen=True)
+class LockedPayment:
+    """A payment as `allocations_apply` reads it under its row lock: what the checks and the
+    events need, as values (a model instance per payment cost more than the read)."""
+
+    pk: uuid.UUID
+    direction: str
+    status: str
+    amount: int
+    currency: str
+
+
 @dataclass
 class Applied:
     allocations: dict[uuid.UUID, list[PaymentAllocation]] = field(default_factory=dict)
@@ -75,7 +87,7 @@ def money_label(amount: int, currency: str) -> str:
     return f"{format_minor(amount, currency)} {currency}"
 
 
-def payment_status_for(payment: Payment, paid: int) -> str:
+def payment_status_for(payment: Payment | LockedPayment, paid: int) -> str:
     if paid <= 0:
         return PaymentStatus.UNMATCHED
     return PaymentStatus.MATCHED if paid >= payment.amount else PaymentStatus.PARTIALLY_MATCHED
@@ -84,7 +96,7 @@ def payment_status_for(payment: Payment, paid: int) -> str:
 def _check(
     *,
     application: Application,
-    payment: Payment | None,
+    payment: LockedPayment | None,
     invoices: dict[uuid.UUID, Invoice],
     balances: dict[uuid.UUID, int],
     paid: dict[uuid.UUID, int],
@@ -212,12 +224,18 @@ def _apply(
         )
     }
     payments = {
-        payment.pk: payment
-        for payment in Payment.objects.for_tenant(tenant)
+        row["id"]: LockedPayment(
+            pk=row["id"],
+            direction=row["direction"],
+            status=row["status"],
+            amount=row["amount"],
+            currency=row["currency"],
+        )
+        for row in Payment.objects.for_tenant(tenant)
         .select_for_update(no_key=True)
         .filter(pk__in=among(payment_ids))
         .order_by("pk")
-        .only("id", "tenant_id", "direction", "status", "amount", "currency")
+        .values("id", "direction", "status", "amount", "currency")
     }
     balances = open_balances(tenant=tenant, invoices=list(invoices.values()))
     paid = paid_by_payment(tenant=tenant, payment_ids=payment_ids)
@@ -238,8 +256,8 @@ def _apply(
         assert payment is not None
         written = [
             PaymentAllocation(
-                tenant=tenant,
-                payment=payment,
+                tenant_id=tenant.pk,
+                payment_id=payment.pk,
                 invoice_id=allocation.invoice_id,
                 amount=allocation.amount,
                 currency=payment.currency,
@@ -263,10 +281,11 @@ def _apply(
         }
     if not rows:
         return
-    # The moves first: their read of the locked invoices is the write's last wait; from there on
-    # every statement is sent while Python builds the next.
+    # From here on every statement is sent while Python builds the next: the reads above were the
+    # write's last wait, but for the moves' compare-and-set count (checked after their events).
     moves = _invoice_moves(rows=rows, invoices=invoices, balances=balances, applied=applied)
-    for result in invoice_transition_many(tenant=tenant, moves=moves, actor=actor):
+    # The invoices locked and read above: the moves need not lock and read them again.
+    for result in invoice_transition_many(tenant=tenant, moves=moves, actor=actor, locked=invoices):
         if not result.ok:
             assert result.error is not None
             raise result.error  # the rows are locked: only a bug gets here; roll everything back

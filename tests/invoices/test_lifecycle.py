@@ -6,10 +6,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent, OutboxMessage
+from core.exceptions import NotFoundError
 from core.state_machine import IllegalTransition, StaleState
 from invoices.lifecycle import (
     INVOICE_LIFECYCLE,
@@ -275,3 +277,34 @@ def test_into_and_out_of_a_payment_run_only_through_the_run(tenant: Tenant, sour
     assert invoice.status == target
     [event] = _events(invoice)
     assert (event.before["status"], event.after["status"]) == (source, target)
+
+
+def test_moves_of_rows_the_caller_locked_use_them_without_reading_them_again(tenant: Tenant) -> None:
+    """`locked=`: the caller's rows, locked and read in its transaction, are checked and moved as
+    they are (no second lock and read); a move of an invoice not among them is refused as not found."""
+    paid, other = _invoice_in(tenant, S.APPROVED), _invoice_in(tenant, S.APPROVED)
+    with transaction.atomic():
+        rows = {
+            invoice.pk: invoice
+            for invoice in Invoice.objects.for_tenant(tenant)
+            .select_for_update(no_key=True)
+            .filter(pk=paid.pk)
+            .only("id", "tenant_id", "status", "review_queue", "invoice_number")
+        }
+        with CaptureQueriesContext(connection) as queries:
+            done, missing = invoice_transition_many(
+                tenant=tenant,
+                moves=[InvoiceMove(paid.pk, S.RECONCILED, reason="paid"), InvoiceMove(other.pk, S.RECONCILED)],
+                actor=TEST_ACTOR,
+                locked=rows,
+            )
+    assert done.ok and done.from_status == S.APPROVED
+    assert isinstance(missing.error, NotFoundError)
+    assert not any(query["sql"].startswith('SELECT "invoices_invoice"') for query in queries.captured_queries)
+    assert rows[paid.pk].status == S.RECONCILED  # the caller's row follows the move, as a locked read's would
+    paid.refresh_from_db()
+    other.refresh_from_db()
+    assert (paid.status, other.status) == (S.RECONCILED, S.APPROVED)
+    [event] = _events(paid)
+    assert (event.before["status"], event.after["status"], event.after["reason"]) == (S.APPROVED, S.RECONCILED, "paid")
+    assert not _events(other)

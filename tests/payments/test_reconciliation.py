@@ -456,6 +456,23 @@ def test_a_run_sends_the_same_number_of_queries_for_one_payment_or_many(db: None
     assert _queries_of_a_run(many, VendorFactory(tenant=many), 12) == few
 
 
+def test_a_run_locks_and_reads_the_invoices_it_pays_once(tenant: Tenant, acme: Vendor) -> None:
+    """The allocations are checked and the invoices moved on the same locked rows: one `FOR NO KEY
+    UPDATE` of invoices per run (the moves do not lock and read them again)."""
+    for number in range(3):
+        approved_invoice(tenant, acme, f"INV-{7100 + number}", 10_00 + number)
+        PaymentFactory(tenant=tenant, amount=10_00 + number, remittance_text=f"INV {7100 + number}")
+    with CaptureQueriesContext(connection) as queries:
+        report = run(tenant)
+    assert (report.payments_matched, report.invoices_reconciled) == (3, 3)
+    invoice_locks = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('SELECT "invoices_invoice"') and "FOR NO KEY UPDATE" in query["sql"]
+    ]
+    assert len(invoice_locks) == 1, invoice_locks
+
+
 def test_the_task_and_the_command_run_the_same_reconciliation(tenant: Tenant, acme: Vendor) -> None:
     first = approved_invoice(tenant, acme, "INV-8001", 10_00)
     second = approved_invoice(tenant, acme, "INV-8002", 20_00)
