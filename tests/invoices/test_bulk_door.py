@@ -236,8 +236,10 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(tenant: Tenant, set
     few, many, more = statements(3), statements(30), statements(60)
     assert many == more
     # Up to ONE_STATEMENT_AT_MOST documents (a single create), invoices, lines and events go in one
-    # statement; a bulk chunk sends one per table, pipelined.
-    assert few == many - 2 and 3 <= ONE_STATEMENT_AT_MOST < 30
+    # statement; a bulk chunk sends the invoices' and the events' INSERTs, pipelined, then its lines
+    # by COPY into a staging table (its CREATE … IF NOT EXISTS; the COPY itself, not an `execute`,
+    # is not among the queries captured here) and one INSERT that moves them.
+    assert few == many - 3 and 3 <= ONE_STATEMENT_AT_MOST < 30
     assert Invoice.objects.for_tenant(tenant).count() == 93
 
 
