@@ -92,7 +92,8 @@ def to_minor(value: str | int | Decimal, currency: str) -> int:
         raise MoneyError(TOO_LARGE.format(value=value))
     # Decided on the digits, not by arithmetic: Decimal arithmetic rounds to its context's 28
     # digits, so scaling "10.00000000000000000000000000001" would silently drop the last digit.
-    if _decimal_places(number) > places:
+    # A value written with at most `places` decimals (nearly all) needs no count of them.
+    if number.as_tuple().exponent < -places and _decimal_places(number) > places:
         raise MoneyError(EXCESS_PRECISION.format(value=value, code=code, exponent=places))
     minor = int(number.scaleb(places))  # exact: at most 19 integer digits + 4 places here
     if abs(minor) > MAX_MINOR_UNITS:

@@ -80,6 +80,8 @@ CONVERTED_AMOUNT = (
 # access point has checked the line amount against it. In a typed CSV cell or JSON value a
 # negative quantity is far likelier a slip, so those sources keep quantities > 0.
 NEGATIVE_LINES_SOURCES = frozenset({InvoiceSource.XML})
+# DocumentType.values builds its list on every call.
+_DOCUMENT_TYPES = frozenset(DocumentType.values)
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def invoice_document_check(
             ]
         return minor
 
-    if document.document_type not in DocumentType.values:
+    if document.document_type not in _DOCUMENT_TYPES:
         errors["document_type"] = [DOCUMENT_TYPE_UNKNOWN]
     credited_number = document.credited_invoice_number.strip()
     if credited_number and document.document_type != DocumentType.CREDIT_NOTE:
@@ -280,22 +282,20 @@ def invoice_document_check(
     for index, line in enumerate(document.lines):
         if line_numbers[index] in repeated:
             errors[f"lines[{index}].line_number"] = [LINE_NUMBER_REPEATED.format(line_number=line_numbers[index])]
-        for field_name, problem in (
-            ("quantity", _line_quantity_error(line.quantity, negative_allowed=negative_lines, document=document)),
-            ("unit_price", unit_price_error(line.unit_price)),
-        ):
-            if problem:
-                errors[f"lines[{index}].{field_name}"] = [problem]
+        # Each line's problems by name only when it has one: a bulk import checks every line of
+        # hundreds of thousands, nearly all without.
+        quantity_problem = _line_quantity_error(line.quantity, negative_allowed=negative_lines, document=document)
+        if quantity_problem:
+            errors[f"lines[{index}].quantity"] = [quantity_problem]
+        price_problem = unit_price_error(line.unit_price)
+        if price_problem:
+            errors[f"lines[{index}].unit_price"] = [price_problem]
         if line.amount is not None:
             amount = money(f"lines[{index}].amount", line.amount, currency, signed=negative_lines)
             if negative_lines and line.quantity.is_finite() and amount * line.quantity < 0:
                 errors[f"lines[{index}].amount"] = [LINE_AMOUNT_SIGN]
             line_amounts.append(amount)
-        elif (
-            currency is not None
-            and f"lines[{index}].quantity" not in errors
-            and f"lines[{index}].unit_price" not in errors
-        ):
+        elif currency is not None and not quantity_problem and not price_problem:
             computed = line_amount_minor(line.quantity, line.unit_price, currency)
             if abs(computed) > MAX_MINOR_UNITS:
                 errors[f"lines[{index}].amount"] = [AMOUNT_TOO_LARGE]
@@ -303,7 +303,7 @@ def invoice_document_check(
             line_amounts.append(computed)
         else:
             line_amounts.append(0)
-    if any(
+    if document.converted_from and any(
         _turned_negative(line.quantity, negative_allowed=negative_lines, document=document) for line in document.lines
     ):
         errors.setdefault("total_amount", []).append(
@@ -337,7 +337,8 @@ def invoice_document_check(
         currency=currency,
     )
     payee_account = normalize_account(document.payee_account)
-    document = dataclasses.replace(document, payee_account=mask_account(payee_account))
+    if (payee_mask := mask_account(payee_account)) != document.payee_account:  # most documents name none
+        document = dataclasses.replace(document, payee_account=payee_mask)
     return CheckedInvoice(
         document=document,
         currency=currency,
@@ -424,6 +425,8 @@ def _line_quantity_error(quantity: Decimal, *, negative_allowed: bool, document:
     explained as such (and on total_amount): the sender wrote it positive and would not understand
     "must be > 0".
     """
+    if not negative_allowed and not document.converted_from:  # the usual case, at once
+        return quantity_error(quantity)
     if _turned_negative(quantity, negative_allowed=negative_allowed, document=document):
         return CONVERTED_LINE_QUANTITY.format(stored=_kind_label(document.document_type), quantity=quantity)
     if negative_allowed and quantity.is_finite():

@@ -22,7 +22,7 @@ from audit.chain import to_json_safe
 from audit.services import AuditEntry, audit_insert_part, audit_record, document_snapshot
 from core.actors import Actor
 from core.exceptions import DocumentInvalid
-from core.ids import uuid7
+from core.ids import uuid7_many
 from core.state_machine import StaleState
 from core.tenancy.scoping import (
     InsertPart,
@@ -295,9 +295,10 @@ def _chunk_insert(
 def _line_rows_of(invoices: list[Invoice], checked: list[CheckedInvoice]) -> list[tuple[Any, ...]]:
     """The invoices' lines as tuples of `_LINE_FIELDS`: a model instance, or even a dictionary, per
     line cost more than its insert."""
+    ids = iter(uuid7_many(sum(len(document.document.lines) for document in checked)))
     return [
         (
-            uuid7(),
+            next(ids),
             invoice.pk,
             document.line_numbers[index],
             line.sku,
@@ -337,6 +338,7 @@ def _created_events(
                     "credited_invoice_id": _id_or_none(credited),
                     "status": invoice.status,
                 },
+                json_ready=True,
             )
             for invoice, document in zip(invoices, checked, strict=True)
         ],

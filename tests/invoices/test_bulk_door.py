@@ -254,3 +254,23 @@ def test_the_batch_snapshot_is_the_audit_snapshot(tenant: Tenant) -> None:
     ]  # fmt: skip
     for doc in documents:
         assert invoice_document_snapshot(doc) == document_snapshot(doc)
+
+
+def test_a_nul_anywhere_is_refused_by_field_and_its_escape_written_out_is_not(tenant: Tenant) -> None:
+    """The door's NUL check looks at a document's values at once first (invoices.checks): a NUL in
+    a header field or a line is still named by its field; text holding the four characters of its
+    escape is ordinary text, stored as written."""
+    VendorFactory(tenant=tenant, name="Nordic Fasteners AB")
+    with_nul = [
+        document("NUL-1", po_number="PO\x00-1"),
+        document("NUL-2", lines=[replace(document("x").lines[0], sku="B\x00"), document("x").lines[1]]),
+    ]
+    escape_written = document("ESC-1", lines=[replace(document("x").lines[0], description="Bolts \\x00 grade")])
+    outcomes = invoice_create_many(
+        tenant=tenant, documents=[*with_nul, escape_written], actor=TEST_ACTOR, all_or_nothing=False
+    )
+    assert isinstance(outcomes[0], DocumentInvalid) and set(outcomes[0].details) == {"po_number"}
+    assert isinstance(outcomes[1], DocumentInvalid) and set(outcomes[1].details) == {"lines[0].sku"}
+    assert isinstance(outcomes[2], DocumentStored)
+    stored_line = InvoiceLine.objects.for_tenant(tenant).get(invoice=outcomes[2].invoice, line_number=1)
+    assert stored_line.description == "Bolts \\x00 grade"
