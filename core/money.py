@@ -93,7 +93,9 @@ def to_minor(value: str | int | Decimal, currency: str) -> int:
     # Decided on the digits, not by arithmetic: Decimal arithmetic rounds to its context's 28
     # digits, so scaling "10.00000000000000000000000000001" would silently drop the last digit.
     # A value written with at most `places` decimals (nearly all) needs no count of them.
-    if number.as_tuple().exponent < -places and _decimal_places(number) > places:
+    written = number.as_tuple().exponent
+    assert isinstance(written, int)  # finite: parse_decimal refuses NaN and infinities
+    if written < -places and _decimal_places(number) > places:
         raise MoneyError(EXCESS_PRECISION.format(value=value, code=code, exponent=places))
     minor = int(number.scaleb(places))  # exact: at most 19 integer digits + 4 places here
     if abs(minor) > MAX_MINOR_UNITS:

@@ -485,7 +485,7 @@ def _copy_sql(model: type[models.Model], fields: tuple[str, ...]) -> tuple[str, 
     if written != expected or len(columns) != len(written):
         raise ValueError(f"tenant_copy_insert writes every column of {meta.label} but tenant and created_at.")
     names = ", ".join(map(_quoted_column, columns))
-    declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in columns)  # type: ignore[union-attr]
+    declared = ", ".join(f"{_quoted_column(field)} {field.db_type(connection)}" for field in columns)
     # Named in pg_temp: never a table of the same name earlier on the search path.
     staging = f"pg_temp.{quote('copy_' + meta.db_table)}"
     create = f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ({declared}) ON COMMIT DELETE ROWS"
