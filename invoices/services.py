@@ -258,11 +258,14 @@ def _chunk_insert(
     credited: Invoice | None,
     with_lines: bool,
 ) -> None:
-    events = _created_events(
-        tenant=tenant, invoices=invoices, checked=checked, actor=actor, source=source, credited=credited
-    )
+    def created_events() -> InsertPart | None:
+        return _created_events(
+            tenant=tenant, invoices=invoices, checked=checked, actor=actor, source=source, credited=credited
+        )
+
     if len(invoices) <= ONE_STATEMENT_AT_MOST:
         # A few documents (a single create): one statement for the three tables.
+        events = created_events()
         created_at = timezone.now()
         lines = _line_rows_of(invoices, checked)
         parts = [
@@ -277,14 +280,16 @@ def _chunk_insert(
             parts.append(events)
         tenant_inserts(tenant=tenant, parts=parts, generated_read=with_lines)
     else:
-        # A bulk chunk. Pipelined: PostgreSQL writes the invoices and their events while Python
-        # builds the lines; then the lines go in by COPY (core.tenancy.scoping.tenant_copy_insert),
-        # which a pipeline cannot carry.
+        # A bulk chunk: a statement per table, each sent as soon as it is built, so that in the
+        # pipeline PostgreSQL writes the invoices while Python builds their events, and the events
+        # while it builds the lines (as one statement PostgreSQL would start only once all were
+        # built: a CSV import took 30 % longer so). The lines then go in by COPY
+        # (core.tenancy.scoping.tenant_copy_insert), which a pipeline cannot carry.
         with connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
             tenant_inserts(
                 tenant=tenant, parts=[rows_insert_part(tenant=tenant, rows=invoices)], generated_read=with_lines
             )
-            if events is not None:
+            if (events := created_events()) is not None:
                 tenant_inserts(tenant=tenant, parts=[events])
             lines = _line_rows_of(invoices, checked)
         created_at = tenant_copy_insert(tenant=tenant, model=InvoiceLine, fields=_LINE_FIELDS, rows=lines)
