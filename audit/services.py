@@ -43,6 +43,10 @@ class AuditEntry:
     action: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    # The caller built `before` and `after` as JSON values (what to_json_safe gives), so they are
+    # not walked again: an import's thousands of creation snapshots (invoices.bulk, whose snapshot
+    # a test ties to `document_snapshot`).
+    json_ready: bool = False
 
 
 def audit_record(
@@ -200,8 +204,8 @@ def _events(*, tenant: TenantRef, actor_entries: list[tuple[Actor, AuditEntry]])
                 "entity_type": entry.entity_type,
                 "entity_id": entry.entity_id,
                 "action": entry.action,
-                "before": _json_safe(entry.before),
-                "after": _json_safe(entry.after),
+                "before": entry.before if entry.json_ready else _json_safe(entry.before),
+                "after": entry.after if entry.json_ready else _json_safe(entry.after),
                 "request_id": request_id,
                 "prev_hash": None,
                 "hash": None,

@@ -8,7 +8,7 @@ silently turning 10.005 EUR into 10.01 would invent money.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 # ISO 4217 active codes and their minor-unit exponents (the standard's "E" column).
 _ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -92,7 +92,10 @@ def to_minor(value: str | int | Decimal, currency: str) -> int:
         raise MoneyError(TOO_LARGE.format(value=value))
     # Decided on the digits, not by arithmetic: Decimal arithmetic rounds to its context's 28
     # digits, so scaling "10.00000000000000000000000000001" would silently drop the last digit.
-    if _decimal_places(number) > places:
+    # A value written with at most `places` decimals (nearly all) needs no count of them.
+    written = number.as_tuple().exponent
+    assert isinstance(written, int)  # finite: parse_decimal refuses NaN and infinities
+    if written < -places and _decimal_places(number) > places:
         raise MoneyError(EXCESS_PRECISION.format(value=value, code=code, exponent=places))
     minor = int(number.scaleb(places))  # exact: at most 19 integer digits + 4 places here
     if abs(minor) > MAX_MINOR_UNITS:
@@ -117,10 +120,14 @@ def format_minor(minor: int, currency: str) -> str:
     return str(from_minor(minor, currency))
 
 
-def round_to_minor(value: Decimal, currency: str) -> int:
+def round_to_minor(value: Decimal, currency: str, *, context: Context | None = None) -> int:
     """A computed amount (quantity × unit price) in minor units, half away from zero.
 
-    Used only for values Recon computes itself, never for amounts a caller sent.
+    Used only for values Recon computes itself, never for amounts a caller sent. `context`: the
+    decimal context to compute in (a wider one than the thread's), else the thread's.
     """
     places = exponent(currency)
-    return int(value.scaleb(places).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(value.scaleb(places, context).quantize(_ONE, rounding=ROUND_HALF_UP, context=context))
+
+
+_ONE = Decimal(1)

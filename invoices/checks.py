@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -78,6 +80,8 @@ CONVERTED_AMOUNT = (
 # access point has checked the line amount against it. In a typed CSV cell or JSON value a
 # negative quantity is far likelier a slip, so those sources keep quantities > 0.
 NEGATIVE_LINES_SOURCES = frozenset({InvoiceSource.XML})
+# DocumentType.values builds its list on every call.
+_DOCUMENT_TYPES = frozenset(DocumentType.values)
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def invoice_document_check(
             ]
         return minor
 
-    if document.document_type not in DocumentType.values:
+    if document.document_type not in _DOCUMENT_TYPES:
         errors["document_type"] = [DOCUMENT_TYPE_UNKNOWN]
     credited_number = document.credited_invoice_number.strip()
     if credited_number and document.document_type != DocumentType.CREDIT_NOTE:
@@ -278,22 +282,20 @@ def invoice_document_check(
     for index, line in enumerate(document.lines):
         if line_numbers[index] in repeated:
             errors[f"lines[{index}].line_number"] = [LINE_NUMBER_REPEATED.format(line_number=line_numbers[index])]
-        for field_name, problem in (
-            ("quantity", _line_quantity_error(line.quantity, negative_allowed=negative_lines, document=document)),
-            ("unit_price", unit_price_error(line.unit_price)),
-        ):
-            if problem:
-                errors[f"lines[{index}].{field_name}"] = [problem]
+        # Each line's problems by name only when it has one: a bulk import checks every line of
+        # hundreds of thousands, nearly all without.
+        quantity_problem = _line_quantity_error(line.quantity, negative_allowed=negative_lines, document=document)
+        if quantity_problem:
+            errors[f"lines[{index}].quantity"] = [quantity_problem]
+        price_problem = unit_price_error(line.unit_price)
+        if price_problem:
+            errors[f"lines[{index}].unit_price"] = [price_problem]
         if line.amount is not None:
             amount = money(f"lines[{index}].amount", line.amount, currency, signed=negative_lines)
             if negative_lines and line.quantity.is_finite() and amount * line.quantity < 0:
                 errors[f"lines[{index}].amount"] = [LINE_AMOUNT_SIGN]
             line_amounts.append(amount)
-        elif (
-            currency is not None
-            and f"lines[{index}].quantity" not in errors
-            and f"lines[{index}].unit_price" not in errors
-        ):
+        elif currency is not None and not quantity_problem and not price_problem:
             computed = line_amount_minor(line.quantity, line.unit_price, currency)
             if abs(computed) > MAX_MINOR_UNITS:
                 errors[f"lines[{index}].amount"] = [AMOUNT_TOO_LARGE]
@@ -301,7 +303,7 @@ def invoice_document_check(
             line_amounts.append(computed)
         else:
             line_amounts.append(0)
-    if any(
+    if document.converted_from and any(
         _turned_negative(line.quantity, negative_allowed=negative_lines, document=document) for line in document.lines
     ):
         errors.setdefault("total_amount", []).append(
@@ -335,7 +337,8 @@ def invoice_document_check(
         currency=currency,
     )
     payee_account = normalize_account(document.payee_account)
-    document = dataclasses.replace(document, payee_account=mask_account(payee_account))
+    if (payee_mask := mask_account(payee_account)) != document.payee_account:  # most documents name none
+        document = dataclasses.replace(document, payee_account=payee_mask)
     return CheckedInvoice(
         document=document,
         currency=currency,
@@ -380,6 +383,8 @@ def _unstorable_texts(document: InvoiceDocument) -> dict[str, list[str]]:
     The parsers refuse a NUL where they can name its row or payload path; this is the door's own
     check, for every source alike. Every text field counts, including ones added later.
     """
+    if not _may_hold_nul(document) and not any(map(_may_hold_nul, document.lines)):
+        return {}
     texts = _texts_of(document)
     for index, line in enumerate(document.lines):
         texts += [(f"lines[{index}].{name}", value) for name, value in _texts_of(line)]
@@ -388,6 +393,23 @@ def _unstorable_texts(document: InvoiceDocument) -> dict[str, list[str]]:
 
 def _texts_of(document: InvoiceDocument | InvoiceLineDocument) -> list[tuple[str, str]]:
     return [(name, value) for name in _field_names(type(document)) if isinstance(value := getattr(document, name), str)]
+
+
+def _may_hold_nul(document: InvoiceDocument | InvoiceLineDocument) -> bool:
+    """False when no field of `document` (its lines aside) holds a NUL; True when one may.
+
+    The check of nearly every document, cheaper than looking at each text in Python (a bulk
+    import checks every field of hundreds of thousands of lines): the fields' values in one
+    `repr`, in C, where a NUL in a text shows as the escape `\\x00`. A text that holds those four
+    characters themselves is a false alarm, which the exact look of `_unstorable_texts` clears.
+    """
+    return "\\x00" in repr(_values_getter(type(document))(document))
+
+
+@functools.cache
+def _values_getter(kind: type) -> Callable[[Any], tuple[Any, ...]]:
+    names = tuple(name for name in _field_names(kind) if name != "lines")
+    return operator.attrgetter(*names)  # type: ignore[return-value]  # a tuple: more than one name
 
 
 @functools.cache
@@ -403,6 +425,8 @@ def _line_quantity_error(quantity: Decimal, *, negative_allowed: bool, document:
     explained as such (and on total_amount): the sender wrote it positive and would not understand
     "must be > 0".
     """
+    if not negative_allowed and not document.converted_from:  # the usual case, at once
+        return quantity_error(quantity)
     if _turned_negative(quantity, negative_allowed=negative_allowed, document=document):
         return CONVERTED_LINE_QUANTITY.format(stored=_kind_label(document.document_type), quantity=quantity)
     if negative_allowed and quantity.is_finite():

@@ -22,9 +22,15 @@ from audit.chain import to_json_safe
 from audit.services import AuditEntry, audit_insert_part, audit_record, document_snapshot
 from core.actors import Actor
 from core.exceptions import DocumentInvalid
-from core.ids import uuid7
+from core.ids import uuid7_many
 from core.state_machine import StaleState
-from core.tenancy.scoping import rows_insert_part, tenant_inserts, values_insert_part
+from core.tenancy.scoping import (
+    InsertPart,
+    rows_insert_part,
+    tenant_copy_insert,
+    tenant_inserts,
+    values_insert_part,
+)
 from invoices.billing import NOT_BILLING
 from invoices.bulk import (
     BatchResends,
@@ -189,9 +195,9 @@ def _credit_note_write(
     return invoice
 
 
-# Invoices per INSERT (and lines: a chunk closes at this many of either): the rows travel as
-# one JSON document per table (core.tenancy.scoping.tenant_inserts); bounded, a statement's
-# parameters stay a few megabytes.
+# Invoices per INSERT (and lines: a chunk closes at this many of either): invoices and events
+# travel as one JSON document per table (core.tenancy.scoping.tenant_inserts), lines by COPY;
+# bounded, a statement's parameters stay a few megabytes and the staging table a chunk's lines.
 INSERT_CHUNK = 5000
 # Documents written with one statement for invoices, lines and events (`_chunk_insert`).
 ONE_STATEMENT_AT_MOST = 10
@@ -206,8 +212,9 @@ def _invoices_insert(
     credited: Invoice | None = None,
     with_lines: bool = False,
 ) -> list[Invoice]:
-    """The invoices, their lines and their `created` audit events: one statement per chunk, the
-    invoices' INSERT with the lines' and the events' as data-modifying CTEs of it. `with_lines`:
+    """The invoices, their lines and their `created` audit events, a chunk at a time
+    (`_chunk_insert`: one statement for a few documents, a statement per table for more, the
+    lines by COPY). `with_lines`:
     each invoice then holds what was stored (its amount due from the INSERT's RETURNING) and its
     lines (`invoice.lines.all()` without a query): what an answer shows, not read again."""
     if not checked:
@@ -215,26 +222,30 @@ def _invoices_insert(
     invoices = [
         Invoice(tenant=tenant, source=source, credited_invoice=credited, **document.columns()) for document in checked
     ]
-    # Pipelined: PostgreSQL writes a chunk while Python builds the next one; an error surfaces at
-    # the block's end at the latest, inside this transaction.
-    with connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
-        start = 0
-        while start < len(invoices):
-            end, line_count = start, 0
-            while end < len(invoices) and end - start < INSERT_CHUNK and line_count < INSERT_CHUNK:
-                line_count += len(checked[end].document.lines)
-                end += 1
-            _chunk_insert(
-                tenant=tenant,
-                invoices=invoices[start:end],
-                checked=checked[start:end],
-                actor=actor,
-                source=source,
-                credited=credited,
-                with_lines=with_lines,
-            )
-            start = end
+    start = 0
+    while start < len(invoices):
+        end, line_count = start, 0
+        while end < len(invoices) and end - start < INSERT_CHUNK and line_count < INSERT_CHUNK:
+            line_count += len(checked[end].document.lines)
+            end += 1
+        _chunk_insert(
+            tenant=tenant,
+            invoices=invoices[start:end],
+            checked=checked[start:end],
+            actor=actor,
+            source=source,
+            credited=credited,
+            with_lines=with_lines,
+        )
+        start = end
     return invoices
+
+
+# An invoice line's columns as `_chunk_insert` writes them, in the order of its tuples.
+_LINE_FIELDS = (
+    "id", "invoice_id", "line_number", "sku", "description", "quantity", "unit_price", "amount", "po_line_number",
+    "matched_po_line_id",
+)  # fmt: skip
 
 
 def _chunk_insert(
@@ -247,40 +258,77 @@ def _chunk_insert(
     credited: Invoice | None,
     with_lines: bool,
 ) -> None:
-    # A few documents (a single create): one statement for the three tables. A bulk chunk: a
-    # statement per table, sent as soon as it is built, so that in the pipeline PostgreSQL writes
-    # the invoices while Python builds the lines, and the lines while it builds the events (as one
-    # statement PostgreSQL would start only once all three were built: a CSV import took 30 %
-    # longer so).
-    together = len(invoices) <= ONE_STATEMENT_AT_MOST
-    parts = [rows_insert_part(tenant=tenant, rows=invoices)]
-    if not together:
+    def created_events() -> InsertPart | None:
+        return _created_events(
+            tenant=tenant, invoices=invoices, checked=checked, actor=actor, source=source, credited=credited
+        )
+
+    if len(invoices) <= ONE_STATEMENT_AT_MOST:
+        # A few documents (a single create): one statement for the three tables.
+        events = created_events()
+        created_at = timezone.now()
+        lines = _line_rows_of(invoices, checked)
+        parts = [
+            rows_insert_part(tenant=tenant, rows=invoices),
+            values_insert_part(
+                tenant=tenant,
+                model=InvoiceLine,
+                rows=[{**dict(zip(_LINE_FIELDS, line, strict=True)), "created_at": created_at} for line in lines],
+            ),
+        ]
+        if events is not None:
+            parts.append(events)
         tenant_inserts(tenant=tenant, parts=parts, generated_read=with_lines)
-        parts = []
-    # Values rather than InvoiceLine instances: building a model per line cost more than its insert.
-    created_at = timezone.now()
-    lines = [
-        {
-            "id": uuid7(),
-            "created_at": created_at,
-            "invoice_id": invoice.pk,
-            "line_number": document.line_numbers[index],
-            "sku": line.sku,
-            "description": line.description,
-            "quantity": line.quantity,
-            "unit_price": line.unit_price,
-            "amount": document.line_amounts[index],
-            "po_line_number": line.po_line_number,
-            "matched_po_line_id": None,
-        }
+    else:
+        # A bulk chunk: a statement per table, each sent as soon as it is built, so that in the
+        # pipeline PostgreSQL writes the invoices while Python builds their events, and the events
+        # while it builds the lines (as one statement PostgreSQL would start only once all were
+        # built: a CSV import took 30 % longer so). The lines then go in by COPY
+        # (core.tenancy.scoping.tenant_copy_insert), which a pipeline cannot carry.
+        with connection.pipelined():  # type: ignore[attr-defined]  # core.tenancy.db_backend's
+            tenant_inserts(
+                tenant=tenant, parts=[rows_insert_part(tenant=tenant, rows=invoices)], generated_read=with_lines
+            )
+            if (events := created_events()) is not None:
+                tenant_inserts(tenant=tenant, parts=[events])
+            lines = _line_rows_of(invoices, checked)
+        created_at = tenant_copy_insert(tenant=tenant, model=InvoiceLine, fields=_LINE_FIELDS, rows=lines)
+    if with_lines:
+        _lines_held(tenant=tenant, invoices=invoices, lines=lines, created_at=created_at)
+
+
+def _line_rows_of(invoices: list[Invoice], checked: list[CheckedInvoice]) -> list[tuple[Any, ...]]:
+    """The invoices' lines as tuples of `_LINE_FIELDS`: a model instance, or even a dictionary, per
+    line cost more than its insert."""
+    ids = iter(uuid7_many(sum(len(document.document.lines) for document in checked)))
+    return [
+        (
+            next(ids),
+            invoice.pk,
+            document.line_numbers[index],
+            line.sku,
+            line.description,
+            line.quantity,
+            line.unit_price,
+            document.line_amounts[index],
+            line.po_line_number,
+            None,
+        )
         for invoice, document in zip(invoices, checked, strict=True)
         for index, line in enumerate(document.document.lines)
     ]
-    parts.append(values_insert_part(tenant=tenant, model=InvoiceLine, rows=lines))
-    if not together:
-        tenant_inserts(tenant=tenant, parts=parts)
-        parts = []
-    events = audit_insert_part(
+
+
+def _created_events(
+    *,
+    tenant: Tenant,
+    invoices: list[Invoice],
+    checked: list[CheckedInvoice],
+    actor: Actor,
+    source: str,
+    credited: Invoice | None,
+) -> InsertPart | None:
+    return audit_insert_part(
         tenant=tenant,
         actor=actor,
         entries=[
@@ -295,25 +343,26 @@ def _chunk_insert(
                     "credited_invoice_id": _id_or_none(credited),
                     "status": invoice.status,
                 },
+                json_ready=True,
             )
             for invoice, document in zip(invoices, checked, strict=True)
         ],
     )
-    if events is not None:
-        parts.append(events)
-    tenant_inserts(tenant=tenant, parts=parts, generated_read=with_lines and together)
-    if with_lines:
-        by_invoice: dict[Any, list[InvoiceLine]] = {invoice.pk: [] for invoice in invoices}
-        of_invoice = {invoice.pk: invoice for invoice in invoices}
-        for values in lines:
-            line = InvoiceLine(tenant=tenant, **values)
-            line.invoice = of_invoice[line.invoice_id]
-            line._state.adding, line._state.db = False, connection.alias
-            by_invoice[line.invoice_id].append(line)
-        for invoice in invoices:
-            # In the order a read gives them (InvoiceLine.Meta.ordering).
-            stored = sorted(by_invoice[invoice.pk], key=lambda line: line.line_number)
-            invoice._prefetched_objects_cache = {"lines": stored}  # type: ignore[attr-defined]
+
+
+def _lines_held(*, tenant: Tenant, invoices: list[Invoice], lines: list[tuple[Any, ...]], created_at: Any) -> None:
+    """Each invoice holds the lines stored for it (`invoice.lines.all()` reads nothing)."""
+    by_invoice: dict[Any, list[InvoiceLine]] = {invoice.pk: [] for invoice in invoices}
+    of_invoice = {invoice.pk: invoice for invoice in invoices}
+    for values in lines:
+        line = InvoiceLine(tenant=tenant, created_at=created_at, **dict(zip(_LINE_FIELDS, values, strict=True)))
+        line.invoice = of_invoice[line.invoice_id]
+        line._state.adding, line._state.db = False, connection.alias
+        by_invoice[line.invoice_id].append(line)
+    for invoice in invoices:
+        # In the order a read gives them (InvoiceLine.Meta.ordering).
+        stored = sorted(by_invoice[invoice.pk], key=lambda line: line.line_number)
+        invoice._prefetched_objects_cache = {"lines": stored}  # type: ignore[attr-defined]
 
 
 def invoice_draft_save(

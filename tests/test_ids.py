@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from core.ids import uuid7
+from core.ids import uuid7, uuid7_many
 from tenants.models import Tenant
 from tests.factories import VendorFactory
 
@@ -28,6 +28,18 @@ def test_ids_of_later_milliseconds_sort_after_and_ids_never_repeat() -> None:
     assert str(first) < str(second)  # as text, as PostgreSQL's uuid order: the B-tree order
     many = {uuid7() for _ in range(10_000)}
     assert len(many) == 10_000  # 74 random bits per id
+
+
+def test_ids_made_together_are_the_same_kind_of_ids() -> None:
+    before = time.time_ns() // 1_000_000
+    many = uuid7_many(10_000)
+    after = time.time_ns() // 1_000_000
+    assert len(set(many)) == 10_000
+    assert all(new.version == 7 and new.variant == uuid.RFC_4122 for new in many)
+    assert all(before <= new.int >> 80 <= after for new in many)
+    time.sleep(0.002)
+    assert max(map(str, many)) < str(uuid7_many(1)[0])  # a later millisecond sorts after
+    assert uuid7_many(0) == []
 
 
 @pytest.mark.django_db

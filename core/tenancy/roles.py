@@ -71,7 +71,9 @@ def roles_ensure(
     conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident(database), ident(owner)))
     conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(ident(owner)))
     conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
-    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(ident(database), ident(runtime)))
+    # TEMPORARY named, not left to PUBLIC's default: a bulk write stages its rows in a temporary
+    # table of its session (core.tenancy.scoping.tenant_copy_insert).
+    conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(ident(database), ident(runtime)))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident(runtime)))
     owned = conn.execute(
         """

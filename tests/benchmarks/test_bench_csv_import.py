@@ -15,7 +15,7 @@ def test_the_import_benchmark_runs_in_its_short_form(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "file: 45 rows, 5 invoices of up to 10 lines" in out
     assert "created: 5 invoices, 45 rows read" in out
-    assert "rows/s" in out and "peak RSS" in out and "× COPY" in out
+    assert "rows/s" in out and "peak RSS" in out and "× COPY" in out and "CPU: this process" in out
     tenant = Tenant.objects.get(slug__startswith="bench-csv-")
     invoices = Invoice.objects.for_tenant(tenant)
     assert invoices.count() == 5 and sum(invoice.lines.count() for invoice in invoices) == 45

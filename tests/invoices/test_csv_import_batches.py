@@ -88,3 +88,31 @@ def test_each_batch_appends_its_audit_events_as_it_is_written(
     assert created_events == [0, 2, 4]  # two invoices (four rows) a batch: three rows fill one
     events = AuditEvent.objects.for_tenant(tenant).filter(action="created", entity_type="invoice")
     assert sorted(events.values_list("entity_id", flat=True)) == sorted(response.json()["created_ids"])
+
+
+def test_a_large_file_is_written_by_copy_and_a_bad_last_row_leaves_all_of_it_unwritten(
+    api: APIClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """12,000 rows in batches of the real size: the bulk chunks' lines go in by COPY (awkward text
+    kept as written); the same file with one bad row at its end writes nothing at all."""
+    monkeypatch.setattr(InvoicesCsv, "batch_rows", 5000)
+    VendorFactory(tenant=tenant, name="Nordic Fasteners AB")
+    description = '"Bolts; M8 \\N, tab\t and ""quotes"" — ünïcode"'  # a CSV cell: quoted, its quotes doubled
+    rows = "".join(
+        f"L-{number // 4},Nordic Fasteners AB,,EUR,2026-10-10,40.00,{description},1,10.00\n" for number in range(12_000)
+    )
+    content = (HEADER + "\n" + rows).encode()
+    events_before = AuditEvent.objects.for_tenant(tenant).count()
+
+    bad = content + b"L-BAD,Nordic Fasteners AB,,EUR,2026-10-10,10.00,Bolts,-1,10.00\n"
+    assert errors_of(upload(api, INVOICES, bad)) == {"row 12002, column quantity": [MUST_BE_POSITIVE]}
+    assert not Invoice.objects.for_tenant(tenant).exists() and not InvoiceLine.objects.for_tenant(tenant).exists()
+    assert AuditEvent.objects.for_tenant(tenant).count() == events_before
+
+    response = upload(api, INVOICES, content)
+    assert response.status_code == 201, response.content
+    assert response.json()["created"] == 3000
+    lines = InvoiceLine.objects.for_tenant(tenant)
+    assert lines.count() == 12_000
+    assert set(lines.values_list("description", flat=True)) == {'Bolts; M8 \\N, tab\t and "quotes" — ünïcode'}
+    assert AuditEvent.objects.for_tenant(tenant).filter(action="created", entity_type="invoice").count() == 3000

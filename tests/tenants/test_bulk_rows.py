@@ -1,5 +1,6 @@
 """The raw bulk paths of core.tenancy.scoping: `tenant_rows_insert` stores exactly what `bulk_create`
-would, and neither it nor `tenant_rows_update` touches another tenant's rows."""
+would, `tenant_copy_insert` what it is given, and none of them (nor `tenant_rows_update`) touches
+another tenant's rows."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.db import ProgrammingError, connection, transaction
 
 from audit.models import OutboxMessage
-from core.tenancy.scoping import tenant_rows_insert, tenant_rows_update
+from core.tenancy.rls import tenant_scope
+from core.tenancy.scoping import tenant_copy_insert, tenant_rows_insert, tenant_rows_update
+from invoices.models import InvoiceLine
 from matching.models import MatchResult
 from tenants.models import Tenant
 from tests.factories import BOLTS, InvoiceFactory, MatchRunFactory, VendorFactory
@@ -99,3 +104,75 @@ def test_an_update_by_id_arrays_leaves_another_tenants_rows_alone(tenant: Tenant
     assert updated() == 1
     assert OutboxMessage.objects.unscoped().get(pk=theirs.pk).subject == "theirs"
     assert OutboxMessage.objects.for_tenant(tenant).get(pk=mine.pk).subject == "changed"
+
+
+# Everything COPY's text format escapes, and its NULL marker written as text.
+COPY_AWKWARD = AWKWARD + "\ttab\nnew line\r\\N"
+LINE_FIELDS = (
+    "id", "invoice_id", "line_number", "sku", "description", "quantity", "unit_price", "amount", "po_line_number",
+    "matched_po_line_id",
+)  # fmt: skip
+
+
+def _line(invoice_id: uuid.UUID, number: int, description: str = COPY_AWKWARD) -> tuple[object, ...]:
+    return (
+        uuid.uuid4(),
+        invoice_id,
+        number,
+        "",
+        description,
+        Decimal("0.0001"),
+        Decimal("123456.654321"),
+        12,
+        None,
+        None,
+    )
+
+
+@pytest.mark.django_db
+def test_copied_rows_keep_their_values_and_are_the_tenants(tenant: Tenant) -> None:
+    invoice = InvoiceFactory(vendor=VendorFactory(tenant=tenant, name="Acme"), invoice_number="INV-1")
+    rows = [_line(invoice.pk, 1), _line(invoice.pk, 2, description="plain")]
+
+    created_at = tenant_copy_insert(tenant=tenant, model=InvoiceLine, fields=LINE_FIELDS, rows=rows)
+    # Again in the same transaction: the staging table was emptied (lines 1 and 2 are not repeated).
+    tenant_copy_insert(tenant=tenant, model=InvoiceLine, fields=LINE_FIELDS, rows=[_line(invoice.pk, 3)])
+
+    stored = InvoiceLine.objects.for_tenant(tenant).filter(invoice=invoice).order_by("line_number")
+    assert [(line.pk, line.description) for line in stored] == [
+        (rows[0][0], COPY_AWKWARD),
+        (rows[1][0], "plain"),
+        (stored[2].pk, COPY_AWKWARD),
+    ]
+    first = stored[0]
+    assert (first.quantity, first.unit_price, first.amount, first.po_line_number, first.matched_po_line_id) == (
+        Decimal("0.0001"),
+        Decimal("123456.654321"),
+        12,
+        None,
+        None,
+    )
+    assert {line.tenant_id for line in stored} == {tenant.pk} and first.created_at == created_at
+
+
+@pytest.mark.django_db
+def test_a_copy_for_another_tenant_is_refused_by_row_level_security(tenant: Tenant, other_tenant: Tenant) -> None:
+    """Under the runtime role (tests/conftest.py), inside the tenant's scope: the staging table is
+    not under RLS, the INSERT that moves its rows is, and its policy refuses the other tenant's."""
+    theirs = InvoiceFactory(vendor=VendorFactory(tenant=other_tenant, name="Globex"), invoice_number="G-1")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, (SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user)")
+        assert cursor.fetchone() == (settings.DB_RUNTIME_ROLE, False)
+
+    with tenant_scope(tenant), pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+        tenant_copy_insert(tenant=other_tenant, model=InvoiceLine, fields=LINE_FIELDS, rows=[_line(theirs.pk, 1)])
+
+    assert not InvoiceLine.objects.unscoped().filter(invoice=theirs).exists()
+
+
+@pytest.mark.django_db
+def test_a_copy_must_name_every_column_but_the_tenant_and_its_creation_time(tenant: Tenant) -> None:
+    with pytest.raises(ValueError, match="every column"):
+        tenant_copy_insert(tenant=tenant, model=InvoiceLine, fields=(*LINE_FIELDS, "tenant_id"), rows=[])
+    with pytest.raises(ValueError, match="every column"):
+        tenant_copy_insert(tenant=tenant, model=InvoiceLine, fields=LINE_FIELDS[:-1], rows=[])

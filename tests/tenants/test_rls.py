@@ -243,6 +243,8 @@ def test_db_roles_prepares_a_database_for_the_two_roles() -> None:
     try:
         with psycopg.connect(**{**params, "dbname": scratch}, autocommit=True) as conn:
             conn.execute("CREATE TABLE made_before (id int)")  # e.g. migrated as the superuser earlier
+            # A hardened server: temporary tables are not everyone's (bulk writes stage rows in one).
+            conn.execute(f'REVOKE TEMPORARY ON DATABASE "{scratch}" FROM PUBLIC')
         # The host may be a Unix socket directory (the embedded server): percent-encoded in a URL.
         host = quote(params.get("host") or "127.0.0.1", safe="")
         url = f"postgres://{params['user']}@{host}:{params.get('port') or 5432}/{scratch}"
@@ -256,6 +258,8 @@ def test_db_roles_prepares_a_database_for_the_two_roles() -> None:
             ).fetchall()
             assert owners == [(OWNER_ROLE,), (OWNER_ROLE,)]
             assert roles_ready(conn, database=scratch, owner=OWNER_ROLE, runtime=RUNTIME_ROLE)
+            temporary = "SELECT has_database_privilege(%s, current_database(), 'TEMPORARY')"
+            assert conn.execute(temporary, [RUNTIME_ROLE]).fetchone() == (True,)
     finally:
         with psycopg.connect(**admin_params, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{scratch}" WITH (FORCE)')

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
-from benchmarks.measures import peak_rss_mb
+from benchmarks.measures import CpuClock, peak_rss_mb
 from core.actors import system_actor
 from core.csv_reading import csv_import
 from invoices.ingest.csv_import import InvoicesCsv
@@ -101,6 +101,18 @@ def bare_copy_seconds(path: Path) -> float:
     return elapsed
 
 
+class StatementCount:
+    """A `connection.execute_wrapper` counting the statements the import sends (not its COPYs of
+    invoice lines, one per chunk of 5,000, which psycopg sends without `execute`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
 class Command(BaseCommand):
     help = "Measure the CSV import: rows/s and peak memory on a synthetic invoices file."
 
@@ -122,12 +134,15 @@ class Command(BaseCommand):
             invoices = write_file(path, rows=rows, lines_per_invoice=per_invoice)
             size_mb = path.stat().st_size / 1_048_576
             rss_before = peak_rss_mb()
+            statements = StatementCount()
+            clock = CpuClock()
             started = time.perf_counter()
-            with path.open("rb") as binary:
+            with path.open("rb") as binary, connection.execute_wrapper(statements):
                 report = csv_import(
                     kind=InvoicesCsv(tenant=tenant, actor=BENCH_ACTOR), binary=binary, dry_run=options["dry_run"]
                 )
             elapsed = time.perf_counter() - started
+            cpu = clock.describe()
             copy_seconds = bare_copy_seconds(path)
         database = settings.DATABASES["default"]
         self.stdout.write(
@@ -139,7 +154,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"created: {len(report.created_ids)} invoices, {report.rows} rows read")
         per_second = f"{report.rows / elapsed:,.0f} rows/s; {len(report.created_ids) / elapsed:,.0f} invoices/s"
-        self.stdout.write(f"time: {elapsed:.2f} s; {per_second}")
+        self.stdout.write(f"time: {elapsed:.2f} s; {per_second}; {statements.count} statements")
+        self.stdout.write(cpu)
         ratio = elapsed / copy_seconds
         self.stdout.write(
             f"bare COPY of the same file: {copy_seconds * 1000:.0f} ms; the import takes {ratio:,.0f}× COPY"
