@@ -413,13 +413,6 @@ def _refusal(*, chain: ApprovalChain, user_id: int) -> ApprovalRefused:
     )
 
 
-def approval_refused_for_user(*, tenant: Tenant, invoice: Invoice, user_id: int) -> None:
-    """Segregation of duties for an invoice without a chain: raise if `user_id` may not approve it."""
-    refusal = invoice_approval_exclusions(tenant=tenant, invoice=invoice).get(user_id)
-    if refusal:
-        raise ApprovalRefused(refusal)
-
-
 def chain_step_record(
     *, tenant: Tenant, invoice: Invoice, chain: ApprovalChain, actor: Actor, comment: str
 ) -> tuple[StepState, StepGrant, bool]:

@@ -15,7 +15,7 @@ from core.actors import Actor
 from core.exceptions import DomainError
 from invoices.models import Invoice
 from learning.models import DecisionExample, ItemAlias, ToleranceSuggestion
-from review.decisions import invoice_review
+from review.decisions import CONFIRM_DISCREPANCIES, DISCREPANCIES_CHANGED, DiscrepancyConfirmation, invoice_review
 from review.decisions_many import ReviewRequest, invoice_review_many
 from tenants.models import Role, Tenant
 from tests.factories import InvoiceFactory, Line, MembershipFactory, PurchaseOrderFactory
@@ -243,3 +243,35 @@ def test_the_same_invoice_twice_in_one_batch_is_a_caller_error(tenant: Tenant) -
     with pytest.raises(ValueError, match="more than once"):
         invoice_review_many(tenant=tenant, requests=[request, request])
     assert reload(invoice).status == "pending_review"
+
+
+def test_a_batch_asks_for_the_confirmation_a_page_asks_for(tenant: Tenant) -> None:
+    """`confirmation` is a field of each request: the single form (the invoice page, bulk approval)
+    is this with one request, so the rule holds in a batch, each invoice on its own latest match."""
+    invoices = in_review(tenant)
+    clerk, clerk_role = member(tenant, "clerk", Role.CLERK)
+    seen = invoices["approve_dear"].latest_match_id
+    nothing_confirmed = DiscrepancyConfirmation()
+    outcomes = invoice_review_many(
+        tenant=tenant,
+        requests=[
+            # A clean invoice needs no confirmation; one with discrepancies needs its own match's.
+            ReviewRequest(invoices["approve"].pk, "approve", clerk, clerk_role, confirmation=nothing_confirmed),
+            ReviewRequest(invoices["escalate"].pk, "approve", clerk, clerk_role, confirmation=nothing_confirmed),
+            ReviewRequest(
+                invoices["reject"].pk, "approve", clerk, clerk_role, confirmation=DiscrepancyConfirmation(seen)
+            ),
+            ReviewRequest(
+                invoices["approve_dear"].pk, "approve", clerk, clerk_role, confirmation=DiscrepancyConfirmation(seen)
+            ),
+        ],
+    )
+    assert [o.error.details if o.error else None for o in outcomes] == [
+        None,
+        {"confirm_discrepancies": [CONFIRM_DISCREPANCIES]},
+        {"confirm_discrepancies": [DISCREPANCIES_CHANGED]},
+        None,
+    ]
+    assert [reload(invoices[name]).status for name in ("approve", "escalate", "reject", "approve_dear")] == [
+        "approved", "pending_review", "pending_review", "approved"
+    ]  # fmt: skip
