@@ -270,7 +270,7 @@ def _review_rows(*, tenant: Tenant, requests: Sequence[ReviewRequest], chains: b
     step at once cannot both complete it, and the completing step's move carries its names.
     """
     wanted = [request.invoice_id for request in requests]
-    # Locked in id order, as invoice_transition_many locks them (it reads them again, locked already).
+    # Locked in id order, as invoice_transition_many would lock them: it moves these very rows.
     current_by_id = {
         invoice.pk: invoice
         for invoice in Invoice.objects.for_tenant(tenant)
@@ -325,14 +325,15 @@ def _review_rows(*, tenant: Tenant, requests: Sequence[ReviewRequest], chains: b
         moves_by_actor[request.actor].append((index, move))
     decided: list[tuple[Invoice, str, Actor, str]] = []
     for actor, moves in moves_by_actor.items():
-        results = invoice_transition_many(tenant=tenant, moves=[move for _, move in moves], actor=actor)
+        results = invoice_transition_many(
+            tenant=tenant, moves=[move for _, move in moves], actor=actor, locked=current_by_id
+        )
         for (index, move), result in zip(moves, results, strict=True):
             request = requests[index]
             if not result.ok:
                 outcomes[index] = ReviewOutcome(request, error=result.error)
                 continue
-            invoice = current_by_id[move.invoice_id]
-            invoice.status, invoice.review_queue = move.to_status, move.queue
+            invoice = current_by_id[move.invoice_id]  # its status, queue and updated_at set by the move
             outcomes[index] = ReviewOutcome(request, invoice=invoice)
             if request.action in _EXAMPLE_KINDS:
                 # The decision as data (issue #20): what the reviewer vouched for over the match.
