@@ -119,7 +119,7 @@ def _write(*, tenant: Tenant, run: MatchRun, batch: LoadedBatch, outcomes: list[
     # than the rest of the batch's inserts. Both tables in one statement (tenant_inserts: two
     # data-modifying CTEs; a discrepancy's result is checked at COMMIT, as a deferred key).
     results = [_result(run=run, outcome=o, result_id=result_ids[o.invoice_id]) for o in outcomes]
-    discrepancies = [
+    discrepancies: list[dict[str, Any]] = [
         {
             "id": uuid7(),
             # Each row its own instant, as auto_now_add gave each instance: the discrepancies of a
