@@ -6,9 +6,17 @@ resolved, nearly always the one it already had): a vendor look-up per invoice, a
 statement's time in PostgreSQL. Unchanged inputs give the value the row already holds — the
 INSERT trigger and the vendor-rename trigger (0019) keep it — so skipping them changes no row.
 Inserts still always compute it.
+
+And the vendor's index becomes (vendor_id, created_at), replacing the foreign key's own index on
+vendor_id alone (still first, so every look-up by vendor is served as before): a vendor's accepted
+history for the risk signals (matching.loading.risk) is then read in date order from where it
+begins or ends, instead of every invoice the vendor ever sent, twice per batch (29 ms of a batch's
+load at 10,000 invoices of 50 vendors, growing with each vendor's history). Created before the
+old one goes, so there is always one.
 """
 
-from django.db import migrations
+import django.db.models.deletion
+from django.db import migrations, models
 
 SQL = r"""
 DROP TRIGGER IF EXISTS invoices_invoice_sort_vendor ON invoices_invoice;
@@ -39,4 +47,22 @@ class Migration(migrations.Migration):
         ("invoices", "0019_list_sort_keys"),
     ]
 
-    operations = [migrations.RunSQL(SQL, REVERSE_SQL)]
+    operations = [
+        migrations.RunSQL(SQL, REVERSE_SQL),
+        migrations.AddIndex(
+            model_name="invoice",
+            index=models.Index(fields=["vendor", "created_at"], name="invoice_vendor_created"),
+        ),
+        migrations.AlterField(
+            model_name="invoice",
+            name="vendor",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="invoices",
+                to="vendors.vendor",
+            ),
+        ),
+    ]
