@@ -78,8 +78,10 @@ CONVERSION_REASONS: dict[str, str] = {
 
 class Invoice(TenantOwnedModel):
     # Null when the vendor could not be resolved exactly; the raw name/tax id are kept for matching.
+    # Indexed with created_at (invoice_vendor_created) instead of alone: the same look-ups by vendor,
+    # and a vendor's history in order (matching.loading.risk) without reading all of it.
     vendor = models.ForeignKey(
-        "vendors.Vendor", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+        "vendors.Vendor", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices", db_index=False
     )
     vendor_name_raw = models.CharField(max_length=255, blank=True, default="")
     vendor_tax_id_raw = models.CharField(max_length=64, blank=True, default="")
@@ -197,6 +199,7 @@ class Invoice(TenantOwnedModel):
             models.Index(fields=["tenant", "vendor", "invoice_number_lookalike"], name="invoice_tenant_vendor_alike"),
             # Near duplicates (same vendor, same total): matching's look-up of earlier invoices.
             models.Index(fields=["tenant", "vendor", "total_amount"], name="invoice_tenant_vendor_total"),
+            models.Index(fields=["vendor", "created_at"], name="invoice_vendor_created"),
             models.Index(fields=["tenant", "po_number"], name="invoice_tenant_po_number"),
             # The matching batch pick (oldest `received` first, matching.loading.load_batch): an
             # ordered walk of the tenant's waiting invoices only, instead of the global created_at
