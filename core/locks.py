@@ -59,6 +59,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 
 from core.tenancy.ref import TenantRef
 
@@ -109,12 +111,40 @@ def tenant_lock_try(lock_class: int, tenant_id: Any) -> bool:
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [lock_class, tenant_lock_key(tenant_id)])
-        return bool(cursor.fetchone()[0])
+        taken = bool(cursor.fetchone()[0])
+    if taken:
+        _session_locks().add((lock_class, tenant_lock_key(tenant_id)))
+    return taken
 
 
 def tenant_unlock(lock_class: int, tenant_id: Any) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [lock_class, tenant_lock_key(tenant_id)])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [lock_class, tenant_lock_key(tenant_id)])
+    finally:
+        _session_locks().discard((lock_class, tenant_lock_key(tenant_id)))
+
+
+def session_locks_held() -> bool:
+    """Whether this thread's connection holds a session lock (a run in progress): closing it would
+    release the lock while the run goes on, and another worker could start the same tenant's run
+    (core.task_broker.SessionLockSafeOrm keeps django-q2's ORM broker from doing that)."""
+    return bool(_session_locks())
+
+
+def _session_locks() -> set[tuple[int, int]]:
+    """The session locks taken through this module on this thread's connection. Emptied when a new
+    connection is made (`_new_connection_holds_no_lock`): the server released them with the old one."""
+    held: set[tuple[int, int]] | None = getattr(connection, "recon_session_locks", None)
+    if held is None:
+        held = set()
+        connection.recon_session_locks = held  # type: ignore[attr-defined]
+    return held
+
+
+@receiver(connection_created)
+def _new_connection_holds_no_lock(sender: Any, connection: Any, **kwargs: Any) -> None:
+    connection.recon_session_locks = set()
 
 
 def tenant_lock_wait(lock_class: int, tenant_id: Any) -> None:

@@ -160,6 +160,8 @@ if REDIS_URL:
     Q_CLUSTER["broker_class"] = "core.task_broker.PooledRedis"
 else:
     Q_CLUSTER["orm"] = "default"
+    # Never closes a connection that holds a run's session lock (core.task_broker).
+    Q_CLUSTER["broker_class"] = "core.task_broker.SessionLockSafeOrm"
 
 # --- Auth, i18n, static ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
