@@ -110,9 +110,13 @@ def vendor_alias_teachings(*, tenant: Tenant) -> list[tuple[str, str, uuid.UUID,
         .order_by("created_at", "id")
         .values("details__taught_alias", "details__taught_tax_id", "vendor_id", "actor_label", "created_at")
     )
-    return [
-        (kind, row[f"details__{key}"], row["vendor_id"], row["actor_label"], row["created_at"].date())
+    taught = [
+        ({"taught_alias": row["details__taught_alias"], "taught_tax_id": row["details__taught_tax_id"]}, row)
         for row in rows
+    ]
+    return [
+        (kind, values[key], row["vendor_id"], row["actor_label"], row["created_at"].date())
+        for values, row in taught
         for kind, key in TAUGHT_KEYS.items()
-        if row[f"details__{key}"]
+        if values[key]
     ]

@@ -475,13 +475,10 @@ def invoices_arrive(
         by_source[plan.source].append(position)
     invoices: dict[int, Invoice] = {}
     for source, positions in by_source.items():
+        day_plans = [plans[position] for position in positions]
         documents = [
-            invoice_document(
-                plans[position],
-                vendor=vendors[plans[position].vendor.key] if plans[position].vendor is not None else None,
-                calendar=calendar,
-            )
-            for position in positions
+            invoice_document(plan, vendor=vendors[plan.vendor.key] if plan.vendor else None, calendar=calendar)
+            for plan in day_plans
         ]
         outcomes = invoice_create_many(tenant=tenant, documents=documents, actor=actor, source=source)
         for position, outcome in zip(positions, outcomes, strict=True):
