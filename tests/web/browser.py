@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.db import connections
+
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, _require_chromium
 
 DESKTOP = {"width": 1366, "height": 900}
@@ -18,8 +20,9 @@ PHONE = {"width": 390, "height": 844}
 @contextmanager
 def chromium_page(*, base_url: str, viewport: dict[str, int] = DESKTOP) -> Iterator[Any]:
     """A page of a fresh browser; `page.console_errors` collects console errors and page errors
-    (a CSP refusal shows there). Write the test's data before: ORM calls made inside Playwright's
-    greenlet open connections nothing closes."""
+    (a CSP refusal shows there). ORM calls the test makes while the page is open run in
+    Playwright's greenlet, on connections of that greenlet's own: they are closed when the page
+    is, or the test database could not be dropped at the end of the run."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -34,6 +37,7 @@ def chromium_page(*, base_url: str, viewport: dict[str, int] = DESKTOP) -> Itera
             page.console_errors = errors
             yield page
         finally:
+            connections.close_all()
             browser.close()
 
 

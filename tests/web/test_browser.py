@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from tenants.models import Role, Tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
@@ -58,9 +59,8 @@ def browser_page(
     django_db_setup: None, live_server: Any, live_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
     # django_db_setup first: fixtures are torn down in reverse, so the live server (and its
-    # database connections) goes before the test database is dropped. The data is written
-    # before Playwright starts: ORM calls made inside its greenlet would open a connection
-    # of their own that nothing closes.
+    # database connections) goes before the test database is dropped. ORM calls made inside
+    # Playwright's greenlet open connections of their own: closed with the page, below.
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -79,6 +79,7 @@ def browser_page(
         try:
             yield page
         finally:
+            connections.close_all()
             browser.close()
 
 
